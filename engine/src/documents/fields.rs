@@ -1,0 +1,102 @@
+//! Reading and writing typed fields of automerge maps (text, numbers, times).
+
+use automerge::transaction::Transactable;
+use automerge::{AutomergeError, ObjId, ObjType, ReadDoc, ScalarValue, Value};
+use chrono::{DateTime, Utc};
+
+/// The object under `key` in `obj`, if it is a map.
+pub fn map_at(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Option<ObjId> {
+    match doc.get(obj, key) {
+        Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
+        _ => None,
+    }
+}
+
+/// The keys of the map under `key` in `obj` with each entry's map id.
+pub fn entries(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Vec<(String, ObjId)> {
+    let Some(collection) = map_at(doc, obj, key) else { return Vec::new() };
+    doc.keys(&collection)
+        .filter_map(|k| map_at(doc, &collection, &k).map(|id| (k, id)))
+        .collect()
+}
+
+fn scalar(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Option<ScalarValue> {
+    match doc.get(obj, key) {
+        Ok(Some((Value::Scalar(value), _))) => Some(value.into_owned()),
+        _ => None,
+    }
+}
+
+/// A text field.
+pub fn str_at(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Option<String> {
+    match scalar(doc, obj, key)? {
+        ScalarValue::Str(s) => Some(s.to_string()),
+        _ => None,
+    }
+}
+
+/// An unsigned integer field (stored as uint or a non-negative int).
+pub fn u64_at(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Option<u64> {
+    match scalar(doc, obj, key)? {
+        ScalarValue::Uint(n) => Some(n),
+        ScalarValue::Int(n) => u64::try_from(n).ok(),
+        _ => None,
+    }
+}
+
+/// A signed integer field.
+pub fn i64_at(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Option<i64> {
+    match scalar(doc, obj, key)? {
+        ScalarValue::Int(n) => Some(n),
+        ScalarValue::Uint(n) => i64::try_from(n).ok(),
+        _ => None,
+    }
+}
+
+/// A time field (automerge timestamp, milliseconds since the epoch).
+pub fn time_at(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Option<DateTime<Utc>> {
+    match scalar(doc, obj, key)? {
+        ScalarValue::Timestamp(ms) | ScalarValue::Int(ms) => DateTime::from_timestamp_millis(ms),
+        _ => None,
+    }
+}
+
+/// Writes a time field.
+pub fn put_time(
+    tx: &mut impl Transactable,
+    obj: &ObjId,
+    key: &str,
+    at: DateTime<Utc>,
+) -> Result<(), AutomergeError> {
+    tx.put(obj, key, ScalarValue::Timestamp(at.timestamp_millis()))
+}
+
+/// Writes an optional text field (nothing when `None`).
+pub fn put_opt_str(
+    tx: &mut impl Transactable,
+    obj: &ObjId,
+    key: &str,
+    value: Option<&str>,
+) -> Result<(), AutomergeError> {
+    match value {
+        Some(v) => tx.put(obj, key, v),
+        None => Ok(()),
+    }
+}
+
+/// Creates (or returns the existing) map `key` inside the collection `collection` of `root`.
+pub fn record(
+    tx: &mut impl Transactable,
+    root: &ObjId,
+    collection: &str,
+    key: &str,
+) -> Result<ObjId, AutomergeError> {
+    let parent = match map_at(tx, root, collection) {
+        Some(id) => id,
+        None => tx.put_object(root, collection, ObjType::Map)?,
+    };
+    match map_at(tx, &parent, key) {
+        Some(id) => Ok(id),
+        None => tx.put_object(&parent, key, ObjType::Map),
+    }
+}

@@ -1,0 +1,158 @@
+//! Typed views over the automerge documents of DESIGN.md, and their deterministic genesis.
+//!
+//! | document | written by |
+//! | --- | --- |
+//! | `member/<id>` | the member's devices, their station's coordinators, a family proxy |
+//! | `station/<id>` | the station's coordinators |
+//! | `station/<id>/desk` | the station's coordinators |
+//! | `ledger/<member>` | the relay only |
+
+pub mod desk;
+pub mod fields;
+pub mod ledger;
+pub mod member;
+pub mod station;
+
+use std::fmt;
+use std::str::FromStr;
+
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{ActorId, Automerge, ObjType, ROOT};
+
+use crate::error::Error;
+use crate::model::{MemberId, StationId};
+
+/// The schema version this build writes into every new document and can read.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// Which document: the id that the store, the relay and the sync protocol use.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DocId {
+    /// `member/<id>`: a member's profile, visits, orders, assignments and requests.
+    Member(MemberId),
+    /// `station/<id>`: the catalogue, rules and notices of a station.
+    Station(StationId),
+    /// `station/<id>/desk`: the coordinators' directory and reviews.
+    Desk(StationId),
+    /// `ledger/<member>`: postings and outcomes, written by the relay.
+    Ledger(MemberId),
+}
+
+impl DocId {
+    /// The kind of document, also stored inside it under `kind`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DocId::Member(_) => "member",
+            DocId::Station(_) => "station",
+            DocId::Desk(_) => "desk",
+            DocId::Ledger(_) => "ledger",
+        }
+    }
+
+    /// The maps every document of this kind holds from its genesis on.
+    fn collections(&self) -> &'static [&'static str] {
+        match self {
+            DocId::Member(_) => &[member::PROFILE, member::VISITS, member::ORDERS, member::ASSIGNMENTS, member::REQUESTS],
+            DocId::Station(_) => &[station::CATALOGUE, station::RULES, station::NOTICES],
+            DocId::Desk(_) => &[desk::DIRECTORY, desk::REVIEWS, desk::DECISIONS],
+            DocId::Ledger(_) => &[ledger::POSTINGS, ledger::OUTCOMES, ledger::BALANCE],
+        }
+    }
+}
+
+impl fmt::Display for DocId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DocId::Member(id) => write!(f, "member/{id}"),
+            DocId::Station(id) => write!(f, "station/{id}"),
+            DocId::Desk(id) => write!(f, "station/{id}/desk"),
+            DocId::Ledger(id) => write!(f, "ledger/{id}"),
+        }
+    }
+}
+
+impl FromStr for DocId {
+    type Err = Error;
+
+    fn from_str(raw: &str) -> Result<Self, Error> {
+        let parts: Vec<&str> = raw.split('/').collect();
+        match parts.as_slice() {
+            ["member", id] => Ok(DocId::Member(MemberId::parse(id)?)),
+            ["station", id] => Ok(DocId::Station(StationId::parse(id)?)),
+            ["station", id, "desk"] => Ok(DocId::Desk(StationId::parse(id)?)),
+            ["ledger", id] => Ok(DocId::Ledger(MemberId::parse(id)?)),
+            _ => Err(Error::invalid(format!(
+                "{raw:?} is not a document id; expected member/<id>, station/<id>, station/<id>/desk or ledger/<id>"
+            ))),
+        }
+    }
+}
+
+/// The actor that writes every document's first change. Fixed, so that two devices
+/// that create the same document offline produce the same genesis change (same hash)
+/// and their later edits land in the same maps instead of conflicting copies.
+fn genesis_actor() -> ActorId {
+    ActorId::from(b"timebank-genesis".as_slice())
+}
+
+/// Creates document `id` in its initial state: schema version, kind and empty
+/// collections, byte-for-byte identical on every device. `actor` writes what follows.
+pub fn genesis(id: &DocId, actor: ActorId) -> Result<Automerge, Error> {
+    let mut doc = Automerge::new().with_actor(genesis_actor());
+    doc.transact_with(
+        |_| CommitOptions::default().with_time(0).with_message(format!("genesis {id}")),
+        |tx| {
+            tx.put(ROOT, "schema", SCHEMA_VERSION)?;
+            tx.put(ROOT, "kind", id.kind())?;
+            for collection in id.collections() {
+                tx.put_object(ROOT, *collection, ObjType::Map)?;
+            }
+            Ok::<_, automerge::AutomergeError>(())
+        },
+    )
+    .map_err(|failure| Error::Document(failure.error))?;
+    doc.set_actor(actor);
+    Ok(doc)
+}
+
+/// Refuses a document written by a newer schema than this build understands.
+pub fn check_schema(id: &DocId, doc: &Automerge) -> Result<(), Error> {
+    let found = fields::u64_at(doc, &ROOT, "schema").unwrap_or(0);
+    if found > SCHEMA_VERSION {
+        return Err(Error::DocumentTooNew { doc: id.to_string(), found, supported: SCHEMA_VERSION });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doc_ids_round_trip_through_text() {
+        for raw in ["member/v-1", "station/s-1", "station/s-1/desk", "ledger/v-1"] {
+            let id: DocId = raw.parse().unwrap();
+            assert_eq!(id.to_string(), raw);
+        }
+        assert!("member/V 1".parse::<DocId>().is_err());
+        assert!("visits/v-1".parse::<DocId>().is_err());
+    }
+
+    #[test]
+    fn genesis_is_identical_on_every_device() {
+        let id = DocId::Member(MemberId::parse("v-1").unwrap());
+        let a = genesis(&id, ActorId::random()).unwrap();
+        let b = genesis(&id, ActorId::random()).unwrap();
+        assert_eq!(a.get_heads(), b.get_heads());
+        assert_ne!(a.get_actor(), b.get_actor());
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let id = DocId::Station(StationId::parse("s-1").unwrap());
+        let mut doc = genesis(&id, ActorId::random()).unwrap();
+        doc.transact(|tx| tx.put(ROOT, "schema", SCHEMA_VERSION + 1)).unwrap();
+        let err = check_schema(&id, &doc).unwrap_err();
+        assert!(err.to_string().contains("update the app"), "{err}");
+    }
+}

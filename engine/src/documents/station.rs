@@ -1,0 +1,72 @@
+//! The `station/<id>` document: name, service catalogue, visit rules and public notices.
+
+use automerge::transaction::Transactable;
+use automerge::{AutomergeError, ROOT, ReadDoc};
+
+use crate::documents::fields::{entries, map_at, record, str_at, u64_at};
+use crate::model::{Service, ServiceKind, VisitRules, default_catalogue};
+
+/// Map of service id → catalogue entry.
+pub const CATALOGUE: &str = "catalogue";
+/// Map of rule name → value.
+pub const RULES: &str = "rules";
+/// Map of notice id → notice.
+pub const NOTICES: &str = "notices";
+
+/// Writes the station's name, catalogue and rules (a coordinator's device or the relay).
+pub fn put_station(
+    tx: &mut impl Transactable,
+    name: &str,
+    catalogue: &[Service],
+    rules: &VisitRules,
+) -> Result<(), AutomergeError> {
+    tx.put(ROOT, "name", name)?;
+    for service in catalogue {
+        let obj = record(tx, &ROOT, CATALOGUE, &service.id)?;
+        tx.put(&obj, "name_zh", service.name_zh.as_str())?;
+        tx.put(&obj, "name_en", service.name_en.as_str())?;
+        tx.put(&obj, "kind", service.kind.as_str())?;
+    }
+    let rules_obj = map_at(tx, &ROOT, RULES).map_or_else(|| tx.put_object(ROOT, RULES, automerge::ObjType::Map), Ok)?;
+    tx.put(&rules_obj, "max_visit_minutes", u64::from(rules.max_visit_minutes))?;
+    tx.put(&rules_obj, "clock_skew_minutes", u64::from(rules.clock_skew_minutes))?;
+    tx.put(&rules_obj, "late_submission_days", u64::from(rules.late_submission_days))
+}
+
+/// The station's name, if set.
+pub fn name(doc: &impl ReadDoc) -> Option<String> {
+    str_at(doc, &ROOT, "name")
+}
+
+/// The station's catalogue; the default catalogue while the document has none.
+pub fn catalogue(doc: &impl ReadDoc) -> Vec<Service> {
+    let mut services: Vec<Service> = entries(doc, &ROOT, CATALOGUE)
+        .iter()
+        .filter_map(|(id, obj)| {
+            Some(Service {
+                id: id.clone(),
+                name_zh: str_at(doc, obj, "name_zh").unwrap_or_default(),
+                name_en: str_at(doc, obj, "name_en").unwrap_or_default(),
+                kind: ServiceKind::parse(&str_at(doc, obj, "kind")?)?,
+            })
+        })
+        .collect();
+    if services.is_empty() {
+        services = default_catalogue();
+    }
+    services
+}
+
+/// The station's visit rules; defaults for any rule not set.
+pub fn visit_rules(doc: &impl ReadDoc) -> VisitRules {
+    let defaults = VisitRules::default();
+    let Some(obj) = map_at(doc, &ROOT, RULES) else { return defaults };
+    let get = |key: &str, default: u32| {
+        u64_at(doc, &obj, key).and_then(|v| u32::try_from(v).ok()).unwrap_or(default)
+    };
+    VisitRules {
+        max_visit_minutes: get("max_visit_minutes", defaults.max_visit_minutes),
+        clock_skew_minutes: get("clock_skew_minutes", defaults.clock_skew_minutes),
+        late_submission_days: get("late_submission_days", defaults.late_submission_days),
+    }
+}

@@ -1,0 +1,38 @@
+//! timebank-engine: the offline-first core that runs on volunteers' phones and in the CLI.
+//!
+//! Layers, each in its own module: [`model`] (pure domain types and rules) →
+//! [`documents`] (typed views over automerge documents) → [`storage`] (the only module
+//! that touches SQLite) → [`engine`] (the API the apps call).
+//!
+//! ```no_run
+//! use timebank_engine::{Engine, NewIdentity, model::{MemberId, Role, StationId}};
+//! # fn main() -> timebank_engine::Result<()> {
+//! let dir = std::path::Path::new("/tmp/phone");
+//! let mut engine = Engine::create(dir, NewIdentity {
+//!     member: MemberId::parse("v-1001")?,
+//!     station: StationId::parse("s-caoyang")?,
+//!     role: Role::Volunteer,
+//! })?;
+//! let visit = engine.start_visit(&MemberId::parse("e-2001")?, "companionship", None)?;
+//! // ... an hour later, even after the app was killed:
+//! let mut engine = Engine::open(dir)?;
+//! let done = engine.end_visit(&visit, None, Some("read the newspaper together"))?;
+//! assert_eq!(done.state_label, "saved on phone");
+//! # Ok(()) }
+//! ```
+
+pub mod clock;
+pub mod documents;
+pub mod engine;
+pub mod error;
+pub mod model;
+pub mod notify;
+pub mod storage;
+pub mod views;
+
+pub use clock::{Clock, MonotonicReading, SystemClock};
+pub use documents::DocId;
+pub use engine::{Engine, Identity, NewIdentity, PastVisit};
+pub use error::{Error, Result};
+pub use notify::{Listener, Subscription, Topic};
+pub use views::{AssignmentView, Balance, OrderView, RequestView, Status, VisitState, VisitView};

@@ -1,0 +1,162 @@
+//! Identifiers of members, stations, visits, orders and requests, validated at the edge.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::Error;
+
+/// Longest id accepted anywhere.
+pub const MAX_ID_LEN: usize = 64;
+
+/// Checks the id syntax shared by every kind: 1 to 64 characters of lowercase ASCII
+/// letters, digits, `-` and `_`, starting with a letter or digit.
+fn validate(kind: &str, raw: &str) -> Result<(), Error> {
+    let starts_well = raw
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let chars_ok = raw
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if raw.len() <= MAX_ID_LEN && starts_well && chars_ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "{raw:?} is not a valid {kind} id: use 1 to {MAX_ID_LEN} lowercase letters, digits, '-' or '_' (for example \"e-1024\")"
+        )))
+    }
+}
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// Parses and validates an id typed by a user or read from a document.
+            pub fn parse(raw: &str) -> Result<Self, Error> {
+                validate($kind, raw)?;
+                Ok(Self(raw.to_owned()))
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+            fn from_str(raw: &str) -> Result<Self, Error> {
+                Self::parse(raw)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = Error;
+            fn try_from(raw: String) -> Result<Self, Error> {
+                validate($kind, &raw)?;
+                Ok(Self(raw))
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A member of the time bank: volunteer, elder, coordinator or family proxy.
+    MemberId,
+    "member"
+);
+id_type!(
+    /// A street or town service station (街镇服务站点).
+    StationId,
+    "station"
+);
+id_type!(
+    /// One visit (a service given), created by the volunteer's device.
+    VisitId,
+    "visit"
+);
+id_type!(
+    /// One order (点单), created by an elder, a family proxy or a coordinator.
+    OrderId,
+    "order"
+);
+id_type!(
+    /// A redemption or gift request.
+    RequestId,
+    "request"
+);
+id_type!(
+    /// A household: members who live together (for gift and self-dealing rules).
+    HouseholdId,
+    "household"
+);
+
+/// A fresh random id for records created on this device (visits, orders, requests).
+pub(crate) fn new_record_id(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+impl VisitId {
+    /// A new, globally unique visit id.
+    pub fn generate() -> Self {
+        Self(new_record_id("v"))
+    }
+}
+
+impl OrderId {
+    /// A new, globally unique order id.
+    pub fn generate() -> Self {
+        Self(new_record_id("o"))
+    }
+}
+
+impl RequestId {
+    /// A new, globally unique request id.
+    pub fn generate() -> Self {
+        Self(new_record_id("r"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_ordinary_ids() {
+        for ok in ["e-1024", "v-3f2a", "station_7", "9"] {
+            assert!(MemberId::parse(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn rejects_malformed_ids_with_the_kind_named() {
+        for bad in ["", "E-1024", "-x", "e 1", "张三", &"a".repeat(65), "e/1"] {
+            let err = MemberId::parse(bad).expect_err(bad).to_string();
+            assert!(err.contains("not a valid member id"), "{err}");
+        }
+    }
+
+    #[test]
+    fn generated_ids_are_valid_and_distinct() {
+        let a = VisitId::generate();
+        let b = VisitId::generate();
+        assert_ne!(a, b);
+        assert!(VisitId::parse(a.as_str()).is_ok());
+    }
+}

@@ -1,0 +1,15 @@
+//! The domain model: pure types and rules, no I/O.
+
+pub mod ids;
+pub mod member;
+pub mod order;
+pub mod request;
+pub mod service;
+pub mod visit;
+
+pub use ids::{HouseholdId, MemberId, OrderId, RequestId, StationId, VisitId};
+pub use member::{Profile, Role, Verification};
+pub use order::{Assignment, Order, OrderFacts, OrderState, Response};
+pub use request::{RequestKind, SpendRequest};
+pub use service::{Service, ServiceKind, default_catalogue};
+pub use visit::{ConfirmedBy, Confirmation, Visit, VisitRules, VisitSource};

@@ -1,0 +1,188 @@
+//! Orders through their life: 点单 requested → 派单 dispatched → 接单 accepted or declined →
+//! visited → confirmed → settled, or cancelled.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::model::ids::{MemberId, OrderId};
+
+/// An order (点单) as kept in the elder's `member/<id>` document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    /// The order.
+    pub id: OrderId,
+    /// Who is to be served.
+    pub elder: MemberId,
+    /// Catalogue id of the service wanted.
+    pub service: String,
+    /// Free text: when, what is needed.
+    pub note: String,
+    /// Who placed it: the elder, a family proxy or a coordinator.
+    pub requested_by: MemberId,
+    /// When it was placed.
+    pub requested_at: DateTime<Utc>,
+    /// The volunteer it was dispatched to (派单), by a coordinator.
+    pub dispatched_to: Option<MemberId>,
+    /// When it was dispatched.
+    pub dispatched_at: Option<DateTime<Utc>>,
+    /// When it was cancelled, if it was.
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+/// The volunteer's reply to a dispatch (接单).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Response {
+    /// The volunteer will go.
+    Accepted,
+    /// The volunteer cannot go; the coordinator dispatches again.
+    Declined,
+}
+
+impl Response {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Response::Accepted => "accepted",
+            Response::Declined => "declined",
+        }
+    }
+
+    /// Reads the stored spelling.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "accepted" => Some(Response::Accepted),
+            "declined" => Some(Response::Declined),
+            _ => None,
+        }
+    }
+}
+
+/// A dispatched order as offered in the volunteer's `member/<id>` document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    /// The order offered.
+    pub order: OrderId,
+    /// Who is to be served.
+    pub elder: MemberId,
+    /// Catalogue id of the service.
+    pub service: String,
+    /// The order's note, copied for the volunteer.
+    pub note: String,
+    /// The coordinator who dispatched it.
+    pub offered_by: MemberId,
+    /// When it was dispatched.
+    pub offered_at: DateTime<Utc>,
+    /// The volunteer's reply, once given.
+    pub response: Option<Response>,
+    /// When the volunteer replied.
+    pub responded_at: Option<DateTime<Utc>>,
+    /// Why the volunteer declined, if they said.
+    pub decline_reason: String,
+}
+
+/// Where an order stands, derived from what every party wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OrderState {
+    /// 点单: placed, waiting for a coordinator.
+    Requested,
+    /// 派单: offered to a volunteer, no reply yet.
+    Dispatched,
+    /// 接单: the volunteer accepted.
+    Accepted,
+    /// The volunteer declined; waiting to be dispatched again.
+    Declined,
+    /// A visit for it was logged.
+    Visited,
+    /// The elder or family confirmed the visit.
+    Confirmed,
+    /// The relay posted the coins for it.
+    Settled,
+    /// Cancelled before it was served.
+    Cancelled,
+}
+
+impl OrderState {
+    /// The spelling used in JSON and on screen.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderState::Requested => "requested",
+            OrderState::Dispatched => "dispatched",
+            OrderState::Accepted => "accepted",
+            OrderState::Declined => "declined",
+            OrderState::Visited => "visited",
+            OrderState::Confirmed => "confirmed",
+            OrderState::Settled => "settled",
+            OrderState::Cancelled => "cancelled",
+        }
+    }
+
+    /// Derives the state from the facts known on this device, latest stage first.
+    pub fn derive(facts: &OrderFacts) -> OrderState {
+        if facts.settled {
+            OrderState::Settled
+        } else if facts.visit_confirmed {
+            OrderState::Confirmed
+        } else if facts.visited {
+            OrderState::Visited
+        } else if facts.cancelled {
+            OrderState::Cancelled
+        } else {
+            match (facts.response, facts.dispatched) {
+                (Some(Response::Accepted), _) => OrderState::Accepted,
+                (Some(Response::Declined), _) => OrderState::Declined,
+                (None, true) => OrderState::Dispatched,
+                (None, false) => OrderState::Requested,
+            }
+        }
+    }
+}
+
+/// The facts an order's state is derived from; each comes from a different document.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OrderFacts {
+    /// A coordinator dispatched it (elder's or volunteer's document).
+    pub dispatched: bool,
+    /// The volunteer's reply (volunteer's document).
+    pub response: Option<Response>,
+    /// A visit names the order (volunteer's document).
+    pub visited: bool,
+    /// That visit is confirmed.
+    pub visit_confirmed: bool,
+    /// The ledger settled it (ledger document).
+    pub settled: bool,
+    /// Someone cancelled it (elder's document).
+    pub cancelled: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_whole_life_of_an_order() {
+        let mut facts = OrderFacts::default();
+        assert_eq!(OrderState::derive(&facts), OrderState::Requested);
+        facts.dispatched = true;
+        assert_eq!(OrderState::derive(&facts), OrderState::Dispatched);
+        facts.response = Some(Response::Declined);
+        assert_eq!(OrderState::derive(&facts), OrderState::Declined);
+        facts.response = Some(Response::Accepted);
+        assert_eq!(OrderState::derive(&facts), OrderState::Accepted);
+        facts.visited = true;
+        assert_eq!(OrderState::derive(&facts), OrderState::Visited);
+        facts.visit_confirmed = true;
+        assert_eq!(OrderState::derive(&facts), OrderState::Confirmed);
+        facts.settled = true;
+        assert_eq!(OrderState::derive(&facts), OrderState::Settled);
+    }
+
+    #[test]
+    fn a_cancelled_order_stays_cancelled_unless_it_was_served() {
+        let facts = OrderFacts { dispatched: true, cancelled: true, ..OrderFacts::default() };
+        assert_eq!(OrderState::derive(&facts), OrderState::Cancelled);
+        let served = OrderFacts { visited: true, ..facts };
+        assert_eq!(OrderState::derive(&served), OrderState::Visited);
+    }
+}

@@ -1,0 +1,194 @@
+//! The device's SQLite store: the only module that uses rusqlite.
+//!
+//! One writer connection in WAL mode with `synchronous = FULL`: a transaction that
+//! returned is on disk, through a killed app or a dead battery. Functions that write
+//! take a `&Transaction`, functions that read take a `&Connection`.
+
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
+
+use crate::error::{Error, Result};
+
+/// File name of the store inside the data directory.
+pub const STORE_FILE: &str = "timebank.sqlite3";
+
+/// The open store: its path and its single connection.
+#[derive(Debug)]
+pub struct Storage {
+    path: PathBuf,
+    conn: Connection,
+}
+
+/// A document as stored: its compacted snapshot and the chunks appended since.
+#[derive(Debug, Default)]
+pub struct StoredDocument {
+    /// Document id (`member/v-1`, ...).
+    pub doc_id: String,
+    /// Snapshot plus chunks, concatenated: what `Automerge::load` takes.
+    pub bytes: Vec<u8>,
+    /// How many chunks follow the snapshot.
+    pub chunk_count: usize,
+}
+
+impl Storage {
+    /// Opens (creating if `create`) the store in `dir` and migrates it to the latest version.
+    pub fn open(dir: &Path, create: bool) -> Result<Storage> {
+        let path = dir.join(STORE_FILE);
+        if !create && !path.exists() {
+            return Err(Error::NoStore(dir.to_path_buf()));
+        }
+        if create {
+            std::fs::create_dir_all(dir)?;
+        }
+        let corrupt = |e: rusqlite::Error| classify(&path, e);
+        let mut conn = Connection::open(&path).map_err(corrupt)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(corrupt)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(corrupt)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(corrupt)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(corrupt)?;
+        let found = schema::version(&conn).map_err(corrupt)?;
+        let latest = schema::latest_version();
+        if found > latest {
+            return Err(Error::StoreTooNew { path, found, supported: latest });
+        }
+        schema::migrate_to(&mut conn, latest).map_err(corrupt)?;
+        let quick_check: String =
+            conn.query_row("PRAGMA quick_check", [], |row| row.get(0)).map_err(corrupt)?;
+        if quick_check != "ok" {
+            return Err(Error::Corrupt { path, detail: quick_check });
+        }
+        Ok(Storage { path, conn })
+    }
+
+    /// The store file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection, for reads.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Starts the one write transaction (IMMEDIATE: takes the write lock up front).
+    pub fn begin(&mut self) -> Result<Transaction<'_>> {
+        Ok(self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
+    }
+
+    /// Bytes the store takes on disk (database plus write-ahead log).
+    pub fn bytes_on_disk(&self) -> u64 {
+        let wal = self.path.with_extension("sqlite3-wal");
+        [self.path.as_path(), wal.as_path()]
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+}
+
+/// Maps "this is not a database" and "database disk image is malformed" to
+/// [`Error::Corrupt`], everything else to [`Error::Storage`].
+fn classify(path: &Path, error: rusqlite::Error) -> Error {
+    match error.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
+            Error::Corrupt { path: path.to_path_buf(), detail: error.to_string() }
+        }
+        _ => Error::Storage(error),
+    }
+}
+
+// ----- identity -----
+
+/// Reads a value of the store's identity (`member`, `station`, `role`, `device`).
+pub fn meta(conn: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get(0))
+        .optional()?)
+}
+
+/// Writes a value of the store's identity.
+pub fn put_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<()> {
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+// ----- documents -----
+
+/// The ids of every stored document.
+pub fn document_ids(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT doc_id FROM documents ORDER BY doc_id")?;
+    let ids = stmt.query_map([], |row| row.get(0))?.collect::<rusqlite::Result<_>>()?;
+    Ok(ids)
+}
+
+/// One document with its snapshot and chunks concatenated, ready for `Automerge::load`.
+pub fn load_document(conn: &Connection, doc_id: &str) -> Result<Option<StoredDocument>> {
+    let snapshot: Option<Option<Vec<u8>>> = conn
+        .query_row("SELECT snapshot FROM documents WHERE doc_id = ?1", [doc_id], |row| row.get(0))
+        .optional()?;
+    let Some(snapshot) = snapshot else { return Ok(None) };
+    let mut doc = StoredDocument {
+        doc_id: doc_id.to_owned(),
+        bytes: snapshot.unwrap_or_default(),
+        ..StoredDocument::default()
+    };
+    let mut chunks = conn.prepare_cached("SELECT bytes FROM chunks WHERE doc_id = ?1 ORDER BY id")?;
+    let mut rows = chunks.query([doc_id])?;
+    while let Some(chunk) = rows.next()? {
+        let bytes = chunk.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?;
+        doc.bytes.extend_from_slice(bytes);
+        doc.chunk_count += 1;
+    }
+    Ok(Some(doc))
+}
+
+/// Appends one incremental-save chunk (one or more changes) to a document.
+pub fn append_chunk(tx: &Transaction<'_>, doc_id: &str, bytes: &[u8]) -> Result<()> {
+    tx.execute("INSERT INTO documents (doc_id, snapshot) VALUES (?1, NULL) ON CONFLICT(doc_id) DO NOTHING", [doc_id])?;
+    tx.execute("INSERT INTO chunks (doc_id, bytes) VALUES (?1, ?2)", params![doc_id, bytes])?;
+    Ok(())
+}
+
+/// Replaces a document's snapshot and all its chunks with `snapshot`, which must hold
+/// everything they held (the single writer's in-memory document does).
+pub fn compact(tx: &Transaction<'_>, doc_id: &str, snapshot: &[u8]) -> Result<()> {
+    tx.execute("UPDATE documents SET snapshot = ?2 WHERE doc_id = ?1", params![doc_id, snapshot])?;
+    tx.execute("DELETE FROM chunks WHERE doc_id = ?1", [doc_id])?;
+    Ok(())
+}
+
+// ----- the outbox of local changes -----
+
+/// Records a change made on this device, not yet acknowledged by the relay.
+pub fn record_local_change(
+    tx: &Transaction<'_>,
+    doc_id: &str,
+    hash: &[u8],
+    subject: &str,
+    created_at_ms: i64,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO local_changes (doc_id, hash, subject, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![doc_id, hash, subject, created_at_ms],
+    )?;
+    Ok(())
+}
+
+/// How many local changes the relay has not acknowledged.
+pub fn unsynced_count(conn: &Connection) -> Result<u64> {
+    let n: i64 = conn.query_row("SELECT count(*) FROM local_changes WHERE acked = 0", [], |r| r.get(0))?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// The subjects (visit, order, request ids) with changes the relay has not acknowledged.
+pub fn unsynced_subjects(conn: &Connection) -> Result<std::collections::HashSet<String>> {
+    let mut stmt = conn.prepare("SELECT DISTINCT subject FROM local_changes WHERE acked = 0")?;
+    let subjects = stmt.query_map([], |row| row.get(0))?.collect::<rusqlite::Result<_>>()?;
+    Ok(subjects)
+}
