@@ -192,6 +192,18 @@ impl Engine {
 
     /// Checks in at an elder's home now. Returns the new visit's id.
     pub fn start_visit(&mut self, elder: &MemberId, service: &str, order: Option<&OrderId>) -> Result<VisitId> {
+        self.start_visit_at(elder, service, order, None)
+    }
+
+    /// Checks in at `at` (a volunteer who forgot to check in on arrival), or now.
+    /// A back-dated check-in has no monotonic reading: its length comes from the wall clock.
+    pub fn start_visit_at(
+        &mut self,
+        elder: &MemberId,
+        service: &str,
+        order: Option<&OrderId>,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<VisitId> {
         self.require(&[Role::Volunteer], "checking in")?;
         self.check_visit_target(elder, service, order)?;
         if let Some(open) = self.own_visits().into_iter().find(Visit::is_open) {
@@ -203,13 +215,17 @@ impl Engine {
             )));
         }
         let now = self.clock.now();
+        let check_in = match at {
+            Some(at) => self.rules().check_start(at, now)?,
+            None => now,
+        };
         let visit = Visit {
             id: VisitId::generate(),
             volunteer: self.identity.member.clone(),
             elder: elder.clone(),
             service: service.to_owned(),
             order: order.cloned(),
-            check_in: now,
+            check_in,
             check_out: None,
             monotonic_ms: None,
             source: VisitSource::Live,
@@ -218,7 +234,7 @@ impl Engine {
             device: self.identity.device.clone(),
             confirmation: None,
         };
-        let reading = self.clock.monotonic();
+        let reading = if at.is_none() { self.clock.monotonic() } else { None };
         let own = self.own_doc_id();
         self.write(visit.id.as_str(), &[Topic::Visits], &[(own, &|tx| {
             member::put_visit(tx, &visit)?;

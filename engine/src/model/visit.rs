@@ -149,6 +149,21 @@ impl Default for VisitRules {
 }
 
 impl VisitRules {
+    /// Checks a back-dated check-in time: not in the future, and not so long ago that
+    /// the visit could never be checked out within the maximum length. Returns it.
+    pub fn check_start(&self, start: DateTime<Utc>, now: DateTime<Utc>) -> Result<DateTime<Utc>, Error> {
+        if start > now + Duration::minutes(i64::from(self.clock_skew_minutes)) {
+            return Err(Error::invalid("the check-in time is in the future; check the phone's clock and the time"));
+        }
+        if now - start > Duration::minutes(i64::from(self.max_visit_minutes)) {
+            return Err(Error::invalid(format!(
+                "the check-in time is more than {} h ago; log the whole visit afterwards instead (visit log)",
+                self.max_visit_minutes / 60
+            )));
+        }
+        Ok(start)
+    }
+
     /// Checks a finished visit's times against the rules; `now` is the device clock.
     /// `monotonic_ms`, when known, is the length measured by the monotonic clock.
     pub fn check_times(

@@ -1,0 +1,179 @@
+//! The command line: every command, flag and argument of `timebank`.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+
+/// Time bank for elderly care: log visits offline, see their state and your coins.
+#[derive(Debug, Parser)]
+#[command(name = "timebank", version, about)]
+pub struct Cli {
+    /// The data directory of this device's store.
+    #[arg(long, global = true, env = "TIMEBANK_DATA", default_value = "timebank-data")]
+    pub data: PathBuf,
+
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a store for a member on this device (until enrollment with a relay exists).
+    Init {
+        /// Member id, as issued by the station (e.g. v-1001).
+        #[arg(long)]
+        member: String,
+        /// Station id (e.g. s-caoyang).
+        #[arg(long)]
+        station: String,
+        /// volunteer, elder, coordinator or family-proxy.
+        #[arg(long, default_value = "volunteer")]
+        role: String,
+    },
+    /// Check in, check out, log a past visit, confirm with the elder.
+    #[command(subcommand)]
+    Visit(VisitCommand),
+    /// List this member's visits with their state.
+    Visits,
+    /// Place, dispatch or cancel an order (点单 / 派单).
+    #[command(subcommand)]
+    Order(OrderCommand),
+    /// List orders this device can see, with their state.
+    Orders,
+    /// List the assignments offered to this volunteer (派单).
+    Assignments,
+    /// Accept an assignment (接单).
+    Accept {
+        /// The order id.
+        order: String,
+    },
+    /// Decline an assignment.
+    Decline {
+        /// The order id.
+        order: String,
+        /// Why, for the coordinator.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Ask to redeem coins for a service (e.g. tcm-physiotherapy).
+    Redeem {
+        /// Catalogue id of a redeemable service.
+        #[arg(long)]
+        service: String,
+        /// Minutes of coins to spend (60 = one coin).
+        #[arg(long, allow_hyphen_values = true)]
+        minutes: i64,
+    },
+    /// Ask to give coins to another member.
+    Gift {
+        /// The receiving member's id.
+        #[arg(long)]
+        to: String,
+        /// Minutes of coins to give (60 = one coin).
+        #[arg(long, allow_hyphen_values = true)]
+        minutes: i64,
+    },
+    /// List redemption and gift requests with their state.
+    Requests,
+    /// Show the balance as far as this device knows.
+    Balance,
+    /// Show the station's service catalogue.
+    Services,
+    /// Show the store at a glance.
+    Status,
+    /// Compact the store's documents (safe at any time).
+    Compact,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VisitCommand {
+    /// Check in now at an elder's home; prints the visit id.
+    Start {
+        /// The elder's member id.
+        #[arg(long)]
+        elder: String,
+        /// Catalogue id of the service (companionship, meals, cleaning, escort, smartphone-help).
+        #[arg(long)]
+        service: String,
+        /// The order (assignment) this visit fulfils.
+        #[arg(long)]
+        order: Option<String>,
+        /// When you arrived, if you forgot to check in then (RFC 3339).
+        #[arg(long)]
+        at: Option<DateTime<Utc>>,
+    },
+    /// Check out of an open visit.
+    End {
+        /// The visit id printed by `visit start`.
+        visit: String,
+        /// A note about the visit.
+        #[arg(long)]
+        note: Option<String>,
+        /// The real check-out time, if you forgot to check out (RFC 3339).
+        #[arg(long)]
+        at: Option<DateTime<Utc>>,
+    },
+    /// Log a visit afterwards, from a paper record.
+    Log {
+        /// The elder's member id.
+        #[arg(long)]
+        elder: String,
+        /// Catalogue id of the service.
+        #[arg(long)]
+        service: String,
+        /// Start time, RFC 3339 (e.g. 2026-11-02T09:00:00+08:00).
+        #[arg(long)]
+        start: DateTime<Utc>,
+        /// End time, RFC 3339.
+        #[arg(long)]
+        end: DateTime<Utc>,
+        /// The order (assignment) it fulfilled.
+        #[arg(long)]
+        order: Option<String>,
+        /// A note about the visit.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Record that the elder (or family) confirmed the visit on this phone.
+    Confirm {
+        /// The visit id.
+        visit: String,
+        /// elder or family.
+        #[arg(long, default_value = "elder")]
+        by: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrderCommand {
+    /// Place an order (点单) for an elder.
+    Place {
+        /// Catalogue id of the service wanted.
+        #[arg(long)]
+        service: String,
+        /// The elder (not needed on the elder's own device).
+        #[arg(long)]
+        elder: Option<String>,
+        /// When and what is needed.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Dispatch an order to a volunteer (派单; coordinators).
+    Dispatch {
+        /// The order id.
+        order: String,
+        /// The volunteer's member id.
+        #[arg(long)]
+        to: String,
+    },
+    /// Cancel an order that has not been served.
+    Cancel {
+        /// The order id.
+        order: String,
+    },
+}

@@ -1,0 +1,115 @@
+//! How results and errors are printed: plain text for people, JSON for scripts.
+
+use chrono::{DateTime, Local, Utc};
+use serde::Serialize;
+use timebank_engine::{Error, VisitView};
+
+/// Prints `value` as JSON when `json`, else the text `text` builds.
+pub fn emit<T: Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) {
+    if json {
+        match serde_json::to_string_pretty(value) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("error: could not print the result as JSON: {e}"),
+        }
+    } else {
+        println!("{}", text());
+    }
+}
+
+/// One visit as `timebank visits --json` prints it.
+#[derive(Debug, Serialize)]
+pub struct VisitRow<'a> {
+    pub id: &'a str,
+    pub elder: &'a str,
+    pub service: &'a str,
+    pub order: Option<&'a str>,
+    pub start: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
+    pub minutes: Option<u32>,
+    pub state: &'a str,
+    pub source: &'a str,
+    pub note: &'a str,
+    pub confirmed_by: Option<&'a str>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl<'a> From<&'a VisitView> for VisitRow<'a> {
+    fn from(view: &'a VisitView) -> Self {
+        let v = &view.visit;
+        VisitRow {
+            id: v.id.as_str(),
+            elder: v.elder.as_str(),
+            service: &v.service,
+            order: v.order.as_ref().map(|o| o.as_str()),
+            start: v.check_in,
+            end: v.check_out,
+            minutes: view.minutes,
+            state: &view.state_label,
+            source: v.source.as_str(),
+            note: &v.note,
+            confirmed_by: v.confirmation.as_ref().map(|c| c.by.as_str()),
+            recorded_at: v.recorded_at,
+        }
+    }
+}
+
+/// A time in the user's local zone, to the minute.
+pub fn local(t: DateTime<Utc>) -> String {
+    t.with_timezone(&Local).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// Minutes as hours and minutes ("1 h 30 min").
+pub fn duration(minutes: i64) -> String {
+    let sign = if minutes < 0 { "-" } else { "" };
+    let m = minutes.abs();
+    match (m / 60, m % 60) {
+        (0, m) => format!("{sign}{m} min"),
+        (h, 0) => format!("{sign}{h} h"),
+        (h, m) => format!("{sign}{h} h {m} min"),
+    }
+}
+
+/// A one-line text summary of a visit.
+pub fn visit_line(view: &VisitView) -> String {
+    let v = &view.visit;
+    let when = match v.check_out {
+        Some(end) => format!("{} – {}", local(v.check_in), end.with_timezone(&Local).format("%H:%M")),
+        None => format!("{} – (checked in)", local(v.check_in)),
+    };
+    let length = view.minutes.map(|m| format!(" ({})", duration(i64::from(m)))).unwrap_or_default();
+    format!("{}  {when}{length}  {} for {}  [{}]", v.id, v.service, v.elder, view.state_label)
+}
+
+/// The exit status for an error: 1 for what the user can fix, 3 for a store problem.
+pub fn exit_code(error: &Error) -> u8 {
+    match error {
+        Error::Invalid(_) | Error::NotAllowed(_) | Error::NotFound { .. } | Error::NoStore(_) | Error::AlreadyInitialised(_) => 1,
+        _ => 3,
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: String,
+    kind: &'a str,
+}
+
+/// Prints an error to stderr (as JSON too, when `json`).
+pub fn print_error(error: &Error, json: bool) {
+    if json {
+        let kind = match error {
+            Error::Invalid(_) => "invalid",
+            Error::NotAllowed(_) => "not-allowed",
+            Error::NotFound { .. } => "not-found",
+            Error::NoStore(_) => "no-store",
+            Error::AlreadyInitialised(_) => "already-initialised",
+            Error::StoreTooNew { .. } | Error::DocumentTooNew { .. } => "too-new",
+            Error::Corrupt { .. } => "corrupt",
+            _ => "storage",
+        };
+        let body = ErrorBody { error: error.to_string(), kind };
+        eprintln!("{}", serde_json::to_string(&body).unwrap_or_else(|_| error.to_string()));
+    } else {
+        eprintln!("error: {error}");
+    }
+}

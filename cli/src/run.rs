@@ -1,0 +1,188 @@
+//! Runs one command against the engine and prints its result.
+
+use serde_json::json;
+use timebank_engine::model::{ConfirmedBy, MemberId, OrderId, Role, StationId, VisitId};
+use timebank_engine::{Engine, NewIdentity, PastVisit, Result};
+
+use crate::args::{Cli, Command, OrderCommand, VisitCommand};
+use crate::output::{VisitRow, duration, emit, local, visit_line};
+
+/// Runs the parsed command line.
+pub fn run(cli: &Cli) -> Result<()> {
+    let json = cli.json;
+    if let Command::Init { member, station, role } = &cli.command {
+        let who = NewIdentity {
+            member: MemberId::parse(member)?,
+            station: StationId::parse(station)?,
+            role: Role::parse(role)?,
+        };
+        let engine = Engine::create(&cli.data, who)?;
+        let id = engine.identity();
+        emit(json, id, || {
+            format!("store created in {} for {} {} at station {}", cli.data.display(), id.role.as_str(), id.member, id.station)
+        });
+        return Ok(());
+    }
+    let mut engine = Engine::open(&cli.data)?;
+    match &cli.command {
+        Command::Init { .. } => Ok(()),
+        Command::Visit(command) => visit(&mut engine, command, json),
+        Command::Visits => {
+            let views = engine.visits()?;
+            let rows: Vec<VisitRow<'_>> = views.iter().map(VisitRow::from).collect();
+            emit(json, &rows, || match views.is_empty() {
+                true => "no visits yet".into(),
+                false => views.iter().map(visit_line).collect::<Vec<_>>().join("\n"),
+            });
+            Ok(())
+        }
+        Command::Order(command) => order(&mut engine, command, json),
+        Command::Orders => {
+            let orders = engine.orders();
+            emit(json, &orders, || {
+                let lines: Vec<String> = orders
+                    .iter()
+                    .map(|o| format!("{}  {} for {}  [{}]  {}", o.order.id, o.order.service, o.order.elder, o.state.as_str(), o.order.note))
+                    .collect();
+                if lines.is_empty() { "no orders".into() } else { lines.join("\n") }
+            });
+            Ok(())
+        }
+        Command::Assignments => {
+            let list = engine.assignments();
+            emit(json, &list, || {
+                let lines: Vec<String> = list
+                    .iter()
+                    .map(|a| format!("{}  {} for {}  [{}]  {}", a.assignment.order, a.assignment.service, a.assignment.elder, a.state.as_str(), a.assignment.note))
+                    .collect();
+                if lines.is_empty() { "no assignments".into() } else { lines.join("\n") }
+            });
+            Ok(())
+        }
+        Command::Accept { order } => {
+            let id = OrderId::parse(order)?;
+            engine.accept(&id)?;
+            emit(json, &json!({ "order": id, "response": "accepted" }), || format!("accepted order {id}"));
+            Ok(())
+        }
+        Command::Decline { order, reason } => {
+            let id = OrderId::parse(order)?;
+            engine.decline(&id, reason)?;
+            emit(json, &json!({ "order": id, "response": "declined" }), || format!("declined order {id}"));
+            Ok(())
+        }
+        Command::Redeem { service, minutes } => {
+            let id = engine.request_redemption(service, *minutes)?;
+            emit(json, &json!({ "id": id, "state": "saved on phone" }), || {
+                format!("{id}: redemption of {} for {service} saved on phone; the station decides after the next sync", duration(*minutes))
+            });
+            Ok(())
+        }
+        Command::Gift { to, minutes } => {
+            let id = engine.request_gift(&MemberId::parse(to)?, *minutes)?;
+            emit(json, &json!({ "id": id, "state": "saved on phone" }), || {
+                format!("{id}: gift of {} to {to} saved on phone; the station decides after the next sync", duration(*minutes))
+            });
+            Ok(())
+        }
+        Command::Requests => {
+            let list = engine.requests()?;
+            emit(json, &list, || {
+                let lines: Vec<String> = list
+                    .iter()
+                    .map(|r| format!("{}  {}  {}  [{}]", r.request.id, local(r.request.created_at), duration(i64::from(r.request.minutes)), r.state_label))
+                    .collect();
+                if lines.is_empty() { "no requests".into() } else { lines.join("\n") }
+            });
+            Ok(())
+        }
+        Command::Balance => {
+            let b = engine.balance();
+            emit(json, &b, || {
+                format!(
+                    "confirmed {}\npending   {} (visits not yet approved)\nreserved  {} (requests not yet settled)\navailable {}",
+                    duration(b.confirmed_minutes),
+                    duration(b.pending_minutes),
+                    duration(b.reserved_minutes),
+                    duration(b.available_minutes)
+                )
+            });
+            Ok(())
+        }
+        Command::Services => {
+            let services = engine.catalogue();
+            emit(json, &services, || {
+                services.iter().map(|s| format!("{:<18} {:<10} {} / {}", s.id, s.kind.as_str(), s.name_zh, s.name_en)).collect::<Vec<_>>().join("\n")
+            });
+            Ok(())
+        }
+        Command::Status => {
+            let s = engine.status()?;
+            emit(json, &s, || {
+                format!(
+                    "{} {} at station {}\nvisits: {} ({} checked in)\nchanges not yet sent: {}\nstore: {} bytes in {}",
+                    s.role, s.member, s.station, s.visits, s.open_visits, s.unsynced_changes, s.store_bytes, cli.data.display()
+                )
+            });
+            Ok(())
+        }
+        Command::Compact => {
+            engine.compact()?;
+            let s = engine.status()?;
+            emit(json, &json!({ "store_bytes": s.store_bytes }), || format!("compacted; store is {} bytes", s.store_bytes));
+            Ok(())
+        }
+    }
+}
+
+fn visit(engine: &mut Engine, command: &VisitCommand, json: bool) -> Result<()> {
+    match command {
+        VisitCommand::Start { elder, service, order, at } => {
+            let order = order.as_deref().map(OrderId::parse).transpose()?;
+            let id = engine.start_visit_at(&MemberId::parse(elder)?, service, order.as_ref(), *at)?;
+            emit(json, &json!({ "id": id, "state": "checked in" }), || id.to_string());
+        }
+        VisitCommand::End { visit, note, at } => {
+            let view = engine.end_visit(&VisitId::parse(visit)?, *at, note.as_deref())?;
+            emit(json, &VisitRow::from(&view), || visit_line(&view));
+        }
+        VisitCommand::Log { elder, service, start, end, order, note } => {
+            let past = PastVisit {
+                elder: MemberId::parse(elder)?,
+                service: service.clone(),
+                order: order.as_deref().map(OrderId::parse).transpose()?,
+                start: *start,
+                end: *end,
+                note: note.clone(),
+            };
+            let id = engine.log_visit(&past)?;
+            emit(json, &json!({ "id": id, "state": "saved on phone" }), || id.to_string());
+        }
+        VisitCommand::Confirm { visit, by } => {
+            let view = engine.confirm_visit(&VisitId::parse(visit)?, ConfirmedBy::parse(by)?)?;
+            emit(json, &VisitRow::from(&view), || visit_line(&view));
+        }
+    }
+    Ok(())
+}
+
+fn order(engine: &mut Engine, command: &OrderCommand, json: bool) -> Result<()> {
+    match command {
+        OrderCommand::Place { service, elder, note } => {
+            let elder = elder.as_deref().map(MemberId::parse).transpose()?;
+            let id = engine.place_order(elder.as_ref(), service, note)?;
+            emit(json, &json!({ "id": id, "state": "requested" }), || id.to_string());
+        }
+        OrderCommand::Dispatch { order, to } => {
+            let id = OrderId::parse(order)?;
+            engine.dispatch(&id, &MemberId::parse(to)?)?;
+            emit(json, &json!({ "order": id, "dispatched_to": to }), || format!("order {id} dispatched to {to}"));
+        }
+        OrderCommand::Cancel { order } => {
+            let id = OrderId::parse(order)?;
+            engine.cancel_order(&id)?;
+            emit(json, &json!({ "order": id, "state": "cancelled" }), || format!("order {id} cancelled"));
+        }
+    }
+    Ok(())
+}
