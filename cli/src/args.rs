@@ -35,6 +35,17 @@ pub enum Command {
         #[arg(long, default_value = "volunteer")]
         role: String,
     },
+    /// Enroll this device with a relay using a code from the station (creates the store).
+    Enroll {
+        /// The relay's address, e.g. http://127.0.0.1:8080.
+        #[arg(long)]
+        relay: String,
+        /// The one-time enrollment code.
+        #[arg(long)]
+        code: String,
+    },
+    /// Send what this device logged and fetch what the station has for it.
+    Sync,
     /// Check in, check out, log a past visit, confirm with the elder.
     #[command(subcommand)]
     Visit(VisitCommand),

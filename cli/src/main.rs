@@ -2,6 +2,7 @@
 
 mod args;
 mod output;
+mod relay;
 mod run;
 
 use std::process::ExitCode;

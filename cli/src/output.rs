@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Local, Utc};
 use serde::Serialize;
+use timebank_engine::sync::TransportError;
 use timebank_engine::{Error, VisitView};
 
 /// Prints `value` as JSON when `json`, else the text `text` builds.
@@ -80,10 +81,13 @@ pub fn visit_line(view: &VisitView) -> String {
     format!("{}  {when}{length}  {} for {}  [{}]", v.id, v.service, v.elder, view.state_label)
 }
 
-/// The exit status for an error: 1 for what the user can fix, 3 for a store problem.
+/// The exit status for an error: 1 for what the user can fix, 3 for a store problem,
+/// 4 when the relay could not be reached, 5 when the relay refused.
 pub fn exit_code(error: &Error) -> u8 {
     match error {
         Error::Invalid(_) | Error::NotAllowed(_) | Error::NotFound { .. } | Error::NoStore(_) | Error::AlreadyInitialised(_) => 1,
+        Error::Transport(TransportError::Unreachable(_)) => 4,
+        Error::Transport(TransportError::Refused { .. }) => 5,
         _ => 3,
     }
 }
@@ -105,6 +109,9 @@ pub fn print_error(error: &Error, json: bool) {
             Error::AlreadyInitialised(_) => "already-initialised",
             Error::StoreTooNew { .. } | Error::DocumentTooNew { .. } => "too-new",
             Error::Corrupt { .. } => "corrupt",
+            Error::Transport(TransportError::Unreachable(_)) => "unreachable",
+            Error::Transport(TransportError::Refused { .. }) => "refused",
+            Error::Protocol(_) => "protocol",
             _ => "storage",
         };
         let body = ErrorBody { error: error.to_string(), kind };

@@ -2,7 +2,9 @@
 
 use serde_json::json;
 use timebank_engine::model::{ConfirmedBy, MemberId, OrderId, Role, StationId, VisitId};
-use timebank_engine::{Engine, NewIdentity, PastVisit, Result};
+use timebank_engine::{Engine, Enrollment, NewIdentity, PastVisit, Result};
+
+use crate::relay::HttpTransport;
 
 use crate::args::{Cli, Command, OrderCommand, VisitCommand};
 use crate::output::{VisitRow, duration, emit, local, visit_line};
@@ -23,9 +25,27 @@ pub fn run(cli: &Cli) -> Result<()> {
         });
         return Ok(());
     }
+    if let Command::Enroll { relay, code } = &cli.command {
+        return enroll(cli, relay, code);
+    }
     let mut engine = Engine::open(&cli.data)?;
     match &cli.command {
-        Command::Init { .. } => Ok(()),
+        Command::Init { .. } | Command::Enroll { .. } => Ok(()),
+        Command::Sync => {
+            let link = engine.relay_link()?.ok_or_else(|| {
+                timebank_engine::Error::invalid("this device is not enrolled with a relay; enroll it with `timebank enroll --relay URL --code CODE`")
+            })?;
+            let report = engine.sync(&mut HttpTransport::new(&link))?;
+            let status = engine.status()?;
+            emit(json, &report, || {
+                format!(
+                    "synced with {}: {} change(s) sent, {} received in {} document(s); {} round trip(s), {} bytes up, {} down; {} change(s) still waiting",
+                    link.url, report.changes_sent, report.changes_received, report.docs_changed, report.round_trips,
+                    report.bytes_up, report.bytes_down, status.unsynced_changes
+                )
+            });
+            Ok(())
+        }
         Command::Visit(command) => visit(&mut engine, command, json),
         Command::Visits => {
             let views = engine.visits()?;
@@ -133,6 +153,34 @@ pub fn run(cli: &Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn enroll(cli: &Cli, relay: &str, code: &str) -> Result<()> {
+    if cli.data.join(timebank_engine::storage::STORE_FILE).exists() {
+        return Err(timebank_engine::Error::AlreadyInitialised(cli.data.clone()));
+    }
+    let actor = timebank_engine::new_device_actor();
+    let answer = crate::relay::enroll(relay, code, &actor)?;
+    let enrolled = Enrollment {
+        identity: NewIdentity {
+            member: MemberId::parse(&answer.member)?,
+            station: StationId::parse(&answer.station)?,
+            role: Role::parse(&answer.role)?,
+        },
+        actor,
+        relay: relay.to_owned(),
+        device: answer.device,
+        token: answer.token,
+    };
+    let mut engine = Engine::create_enrolled(&cli.data, &enrolled, std::sync::Arc::new(timebank_engine::SystemClock))?;
+    let link = engine.relay_link()?.ok_or_else(|| timebank_engine::Error::invalid("enrollment was not recorded"))?;
+    // Fetch the member's documents now; if there is no signal, the next sync does it.
+    let synced = engine.sync(&mut HttpTransport::new(&link)).is_ok();
+    let id = engine.identity();
+    emit(cli.json, &json!({ "member": id.member, "station": id.station, "role": id.role.as_str(), "device": link.device, "synced": synced }), || {
+        format!("this device is enrolled as {} {} at station {}{}", id.role.as_str(), id.member, id.station, if synced { "" } else { " (first sync failed; run `timebank sync` when there is signal)" })
+    });
+    Ok(())
 }
 
 fn visit(engine: &mut Engine, command: &VisitCommand, json: bool) -> Result<()> {

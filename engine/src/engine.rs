@@ -51,6 +51,38 @@ pub struct NewIdentity {
     pub role: Role,
 }
 
+/// What enrollment with a relay gave this device.
+#[derive(Clone, Debug)]
+pub struct Enrollment {
+    /// Who the device belongs to.
+    pub identity: NewIdentity,
+    /// The actor id (hex) the device registered.
+    pub actor: String,
+    /// The relay's base URL.
+    pub relay: String,
+    /// The device's id on the relay.
+    pub device: String,
+    /// The bearer token for sync.
+    pub token: String,
+}
+
+/// How this device reaches its relay.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RelayLink {
+    /// The relay's base URL.
+    pub url: String,
+    /// The bearer token (secret; never printed).
+    pub token: String,
+    /// The device's id on the relay.
+    pub device: String,
+}
+
+impl std::fmt::Debug for RelayLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RelayLink").field("url", &self.url).field("device", &self.device).finish_non_exhaustive()
+    }
+}
+
 /// A visit logged afterwards, from a paper record.
 #[derive(Clone, Debug)]
 pub struct PastVisit {
@@ -72,13 +104,13 @@ type Edit<'a> = (DocId, &'a dyn Fn(&mut Transaction<'_>) -> Result<(), Automerge
 
 /// The engine over one device's store.
 pub struct Engine {
-    storage: Storage,
+    pub(crate) storage: Storage,
     identity: Identity,
     actor: ActorId,
-    docs: BTreeMap<DocId, Automerge>,
+    pub(crate) docs: BTreeMap<DocId, Automerge>,
     chunk_counts: HashMap<DocId, usize>,
-    clock: Arc<dyn Clock>,
-    listeners: Listeners,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) listeners: Listeners,
 }
 
 impl std::fmt::Debug for Engine {
@@ -99,37 +131,10 @@ impl Engine {
         Self::create_with_clock(dir, who, Arc::new(SystemClock))
     }
 
-    /// [`Engine::create`] with an injected clock (tests, bindings).
+    /// [`Engine::create`] with an injected clock (tests, bindings). The profile is written
+    /// locally, since no relay holds it yet.
     pub fn create_with_clock(dir: &Path, who: NewIdentity, clock: Arc<dyn Clock>) -> Result<Engine> {
-        if dir.join(STORE_FILE).exists() {
-            let storage = Storage::open(dir, false)?;
-            if storage::meta(storage.conn(), "member")?.is_some() {
-                return Err(Error::AlreadyInitialised(dir.to_path_buf()));
-            }
-        }
-        let mut storage = Storage::open(dir, true)?;
-        let actor = ActorId::random();
-        let identity = Identity {
-            member: who.member,
-            station: who.station,
-            role: who.role,
-            device: actor.to_hex_string(),
-        };
-        let tx = storage.begin()?;
-        storage::put_meta(&tx, "member", identity.member.as_str())?;
-        storage::put_meta(&tx, "station", identity.station.as_str())?;
-        storage::put_meta(&tx, "role", identity.role.as_str())?;
-        storage::put_meta(&tx, "device", &identity.device)?;
-        tx.commit()?;
-        let mut engine = Engine {
-            storage,
-            identity,
-            actor,
-            docs: BTreeMap::new(),
-            chunk_counts: HashMap::new(),
-            clock,
-            listeners: Listeners::default(),
-        };
+        let mut engine = Self::create_store(dir, who, ActorId::random(), &[], clock)?;
         let profile = Profile {
             id: engine.identity.member.clone(),
             role: engine.identity.role,
@@ -142,6 +147,69 @@ impl Engine {
         let own = engine.own_doc_id();
         engine.write(profile.id.as_str(), &[], &[(own, &|tx| member::put_profile(tx, &profile))])?;
         Ok(engine)
+    }
+
+    /// Creates the store of a device that enrolled with a relay: the identity and actor id
+    /// it registered, the relay's address and the device token. The member's documents
+    /// arrive with the first sync.
+    pub fn create_enrolled(dir: &Path, enrolled: &Enrollment, clock: Arc<dyn Clock>) -> Result<Engine> {
+        let actor = ActorId::try_from(enrolled.actor.as_str())
+            .map_err(|e| Error::invalid(format!("the device id {:?} is not valid: {e}", enrolled.actor)))?;
+        let link = [
+            ("relay", enrolled.relay.as_str()),
+            ("token", enrolled.token.as_str()),
+            ("relay_device", enrolled.device.as_str()),
+        ];
+        Self::create_store(dir, enrolled.identity.clone(), actor, &link, clock)
+    }
+
+    fn create_store(
+        dir: &Path,
+        who: NewIdentity,
+        actor: ActorId,
+        extra: &[(&str, &str)],
+        clock: Arc<dyn Clock>,
+    ) -> Result<Engine> {
+        if dir.join(STORE_FILE).exists() {
+            let storage = Storage::open(dir, false)?;
+            if storage::meta(storage.conn(), "member")?.is_some() {
+                return Err(Error::AlreadyInitialised(dir.to_path_buf()));
+            }
+        }
+        let mut storage = Storage::open(dir, true)?;
+        let identity = Identity {
+            member: who.member,
+            station: who.station,
+            role: who.role,
+            device: actor.to_hex_string(),
+        };
+        let tx = storage.begin()?;
+        storage::put_meta(&tx, "member", identity.member.as_str())?;
+        storage::put_meta(&tx, "station", identity.station.as_str())?;
+        storage::put_meta(&tx, "role", identity.role.as_str())?;
+        storage::put_meta(&tx, "device", &identity.device)?;
+        for (key, value) in extra {
+            storage::put_meta(&tx, key, value)?;
+        }
+        tx.commit()?;
+        Ok(Engine {
+            storage,
+            identity,
+            actor,
+            docs: BTreeMap::new(),
+            chunk_counts: HashMap::new(),
+            clock,
+            listeners: Listeners::default(),
+        })
+    }
+
+    /// The relay this device enrolled with, if it did.
+    pub fn relay_link(&self) -> Result<Option<RelayLink>> {
+        let conn = self.storage.conn();
+        match (storage::meta(conn, "relay")?, storage::meta(conn, "token")?, storage::meta(conn, "relay_device")?) {
+            (Some(url), Some(token), Some(device)) => Ok(Some(RelayLink { url, token, device })),
+            _ => Ok(None),
+        }
     }
 
     /// Opens the store in `dir`.
@@ -590,28 +658,41 @@ impl Engine {
     /// Merges changes received from a peer (saved document or incremental chunks) into
     /// document `id`, durably. Returns how many changes were new.
     pub fn receive_changes(&mut self, id: &DocId, bytes: &[u8]) -> Result<usize> {
-        let is_new = !self.docs.contains_key(id);
-        let doc = match self.docs.entry(id.clone()) {
-            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::btree_map::Entry::Vacant(e) => e.insert(Automerge::new().with_actor(self.actor.clone())),
+        let damaged = |error: AutomergeError| {
+            Error::invalid(format!("the changes received for {id} are damaged ({error}); nothing was stored"))
         };
-        let before = doc.get_heads();
-        if let Err(error) = doc.load_incremental(bytes) {
-            self.reload(id, is_new)?;
-            return Err(Error::invalid(format!("the changes received for {id} are damaged ({error}); nothing was stored")));
+        // load_incremental silently keeps the readable part of damaged bytes: check first.
+        documents::check_whole(bytes).map_err(damaged)?;
+        let before = self.heads(id);
+        if let Err(error) = self.doc_or_new(id).load_incremental(bytes) {
+            self.reload_after_failure(id)?;
+            return Err(damaged(error));
         }
+        self.persist_since(id, &before)
+    }
+
+    /// Document `id`, created empty (no genesis: its history comes from a peer) if absent.
+    pub(crate) fn doc_or_new(&mut self, id: &DocId) -> &mut Automerge {
+        let actor = self.actor.clone();
+        self.docs.entry(id.clone()).or_insert_with(|| Automerge::new().with_actor(actor))
+    }
+
+    /// Stores the changes document `id` gained since `before` (received from a peer) as one
+    /// chunk, after checking the schema. On any failure the document is restored from disk.
+    pub(crate) fn persist_since(&mut self, id: &DocId, before: &[ChangeHash]) -> Result<usize> {
+        let Some(doc) = self.docs.get(id) else { return Ok(0) };
         if let Err(error) = documents::check_schema(id, doc) {
-            self.reload(id, is_new)?;
+            self.reload_after_failure(id)?;
             return Err(error);
         }
-        let added = doc.get_changes(&before).len();
+        let added = doc.get_changes(before).len();
         if added == 0 {
-            if is_new {
+            if doc.get_heads().is_empty() {
                 self.docs.remove(id);
             }
             return Ok(0);
         }
-        let chunk = doc.save_after(&before);
+        let chunk = doc.save_after(before);
         let persisted = (|| {
             let tx = self.storage.begin()?;
             storage::append_chunk(&tx, &id.to_string(), &chunk)?;
@@ -619,12 +700,18 @@ impl Engine {
             Ok::<_, Error>(())
         })();
         if let Err(error) = persisted {
-            self.reload(id, is_new)?;
+            self.reload_after_failure(id)?;
             return Err(error);
         }
         *self.chunk_counts.entry(id.clone()).or_default() += 1;
         self.listeners.notify(&topics_of(id));
         Ok(added)
+    }
+
+    /// Restores document `id` from disk, or forgets it if the disk has none.
+    fn reload_after_failure(&mut self, id: &DocId) -> Result<()> {
+        let stored = storage::load_document(self.storage.conn(), &id.to_string())?.is_some();
+        self.reload(id, !stored)
     }
 
     /// Compacts every document's chunks into a snapshot. Cheap to call when the app is idle.
@@ -667,7 +754,14 @@ impl Engine {
             );
             match result {
                 Ok(success) => {
-                    let Some(hash) = success.hash else { continue };
+                    let Some(hash) = success.hash else {
+                        // Nothing changed: a document created just now is not kept, so memory
+                        // never holds a genesis that the disk lacks.
+                        if is_new {
+                            self.docs.remove(id);
+                        }
+                        continue;
+                    };
                     let bytes = if is_new {
                         doc.save_after(&[])
                     } else {

@@ -46,6 +46,14 @@ pub enum Error {
     #[error("could not use the store directory: {0}")]
     Io(#[from] std::io::Error),
 
+    /// The relay could not be reached or refused the sync.
+    #[error(transparent)]
+    Transport(#[from] crate::sync::TransportError),
+
+    /// The relay's answer broke the sync protocol.
+    #[error("{0}")]
+    Protocol(String),
+
     /// Automerge refused an operation: a bug in the engine, never the user's doing.
     #[error("internal document error: {0}")]
     Document(#[from] automerge::AutomergeError),
@@ -56,7 +64,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// Shorthand for a domain rule broken by the caller's input.
-    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+    pub fn invalid(message: impl Into<String>) -> Self {
         Error::Invalid(message.into())
     }
 }

@@ -28,11 +28,17 @@ pub mod error;
 pub mod model;
 pub mod notify;
 pub mod storage;
+pub mod sync;
 pub mod views;
 
 pub use clock::{Clock, MonotonicReading, SystemClock};
 pub use documents::DocId;
-pub use engine::{Engine, Identity, NewIdentity, PastVisit};
+pub use engine::{Engine, Enrollment, Identity, NewIdentity, PastVisit, RelayLink};
 pub use error::{Error, Result};
 pub use notify::{Listener, Subscription, Topic};
 pub use views::{AssignmentView, Balance, OrderView, RequestView, Status, VisitState, VisitView};
+
+/// A fresh automerge actor id (hex) for a device about to enroll.
+pub fn new_device_actor() -> String {
+    automerge::ActorId::random().to_hex_string()
+}

@@ -17,7 +17,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{ActorId, Automerge, ObjType, ROOT};
+use automerge::{ActorId, Automerge, AutomergeError, LoadOptions, ObjType, OnPartialLoad, ROOT};
 
 use crate::error::Error;
 use crate::model::{MemberId, StationId};
@@ -50,7 +50,7 @@ impl DocId {
     }
 
     /// The maps every document of this kind holds from its genesis on.
-    fn collections(&self) -> &'static [&'static str] {
+    pub fn collections(&self) -> &'static [&'static str] {
         match self {
             DocId::Member(_) => &[member::PROFILE, member::VISITS, member::ORDERS, member::ASSIGNMENTS, member::REQUESTS],
             DocId::Station(_) => &[station::CATALOGUE, station::RULES, station::NOTICES],
@@ -91,7 +91,7 @@ impl FromStr for DocId {
 /// The actor that writes every document's first change. Fixed, so that two devices
 /// that create the same document offline produce the same genesis change (same hash)
 /// and their later edits land in the same maps instead of conflicting copies.
-fn genesis_actor() -> ActorId {
+pub fn genesis_actor() -> ActorId {
     ActorId::from(b"timebank-genesis".as_slice())
 }
 
@@ -113,6 +113,17 @@ pub fn genesis(id: &DocId, actor: ActorId) -> Result<Automerge, Error> {
     .map_err(|failure| Error::Document(failure.error))?;
     doc.set_actor(actor);
     Ok(doc)
+}
+
+/// Checks that `bytes` (a saved document or incremental chunks) can be read to the end.
+/// `Automerge::load_incremental` keeps whatever leading chunks of damaged bytes it can
+/// read and reports no error, so bytes from a peer are checked whole before they are
+/// merged. Changes whose dependencies are not in `bytes` pass: the receiver may hold them.
+pub fn check_whole(bytes: &[u8]) -> Result<(), AutomergeError> {
+    match Automerge::load_with_options(bytes, LoadOptions::new().on_partial_load(OnPartialLoad::Error)) {
+        Ok(_) | Err(AutomergeError::MissingDeps) => Ok(()),
+        Err(error) => Err(error),
+    }
 }
 
 /// Refuses a document written by a newer schema than this build understands.
@@ -145,6 +156,27 @@ mod tests {
         let b = genesis(&id, ActorId::random()).unwrap();
         assert_eq!(a.get_heads(), b.get_heads());
         assert_ne!(a.get_actor(), b.get_actor());
+    }
+
+    #[test]
+    fn damaged_bytes_are_not_whole_but_changes_without_their_deps_are() {
+        let id = DocId::Member(MemberId::parse("v-1").unwrap());
+        let mut doc = genesis(&id, ActorId::random()).unwrap();
+        let genesis_heads = doc.get_heads();
+        doc.transact(|tx| tx.put(ROOT, "note", "first")).unwrap();
+        let saved = doc.save();
+        assert!(check_whole(&saved).is_ok());
+        // Only the change after genesis: its dependency is not in the bytes.
+        assert!(check_whole(&doc.save_after(&genesis_heads)).is_ok());
+
+        let mut flipped = saved.clone();
+        let middle = flipped.len() / 2;
+        flipped[middle] ^= 0xff;
+        assert!(check_whole(&flipped).is_err());
+        let mut appended = saved.clone();
+        appended.extend_from_slice(b"garbage");
+        assert!(check_whole(&appended).is_err());
+        assert!(check_whole(&saved[..saved.len() - 3]).is_err());
     }
 
     #[test]

@@ -174,7 +174,9 @@ impl VisitRules {
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
         let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M").to_string();
-        if end < start {
+        // With a monotonic length the wall clock may have been set back during the visit:
+        // the length decides, not the order of the two wall-clock readings.
+        if monotonic_ms.is_none() && end < start {
             return Err(Error::invalid(format!(
                 "the visit ends ({}) before it starts ({}); check the times",
                 fmt(end),
@@ -250,6 +252,16 @@ mod tests {
             .check_times(long_ago, long_ago + Duration::hours(1), None, at(12, 0))
             .unwrap_err();
         assert!(err.to_string().contains("30-day limit"), "{err}");
+    }
+
+    #[test]
+    fn a_wall_clock_set_back_during_a_measured_visit_does_not_block_check_out() {
+        let rules = VisitRules::default();
+        // Checked in at 10:00; 45 minutes later the clock reads 9:30.
+        assert!(rules.check_times(at(10, 0), at(9, 30), Some(45 * 60_000), at(9, 30)).is_ok());
+        // The measured length still has to be a real one.
+        let err = rules.check_times(at(10, 0), at(9, 30), Some(0), at(9, 30)).unwrap_err();
+        assert!(err.to_string().contains("shorter than one minute"), "{err}");
     }
 
     #[test]

@@ -192,3 +192,35 @@ pub fn unsynced_subjects(conn: &Connection) -> Result<std::collections::HashSet<
     let subjects = stmt.query_map([], |row| row.get(0))?.collect::<rusqlite::Result<_>>()?;
     Ok(subjects)
 }
+
+// ----- sync state -----
+
+/// The heads the relay last acknowledged for a document (empty if never synced).
+pub fn acked_heads(conn: &Connection, doc_id: &str) -> Result<Vec<automerge::ChangeHash>> {
+    let blob: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT acked_heads FROM sync_state WHERE doc_id = ?1")?
+        .query_row([doc_id], |row| row.get(0))
+        .optional()?;
+    Ok(blob
+        .unwrap_or_default()
+        .chunks_exact(32)
+        .filter_map(|h| automerge::ChangeHash::try_from(h).ok())
+        .collect())
+}
+
+/// Records the heads the relay acknowledged for a document.
+pub fn set_acked_heads(tx: &Transaction<'_>, doc_id: &str, heads: &[automerge::ChangeHash], at_ms: i64) -> Result<()> {
+    let blob: Vec<u8> = heads.iter().flat_map(|h| h.0).collect();
+    tx.execute(
+        "INSERT INTO sync_state (doc_id, acked_heads, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(doc_id) DO UPDATE SET acked_heads = excluded.acked_heads, updated_at = excluded.updated_at",
+        params![doc_id, blob, at_ms],
+    )?;
+    Ok(())
+}
+
+/// Marks a local change as acknowledged by the relay.
+pub fn mark_acked(tx: &Transaction<'_>, hash: &[u8]) -> Result<()> {
+    tx.prepare_cached("UPDATE local_changes SET acked = 1 WHERE hash = ?1 AND acked = 0")?.execute([hash])?;
+    Ok(())
+}

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use tempfile::TempDir;
-use timebank_engine::model::{MemberId, OrderState, RequestId, Role, SpendRequest, StationId, Visit};
+use timebank_engine::model::{MemberId, OrderState, Role, SpendRequest, StationId, Visit, VisitId};
 use timebank_engine::storage::STORE_FILE;
 use timebank_engine::{Balance, Clock, DocId, Engine, MonotonicReading, NewIdentity, PastVisit, Status};
 
@@ -24,8 +24,8 @@ pub const OTHER_ELDER: &str = "e-2002";
 /// A coordinator of the station.
 pub const COORDINATOR: &str = "c-3001";
 
-/// Where every fake clock starts: a Monday morning, far from any real "now", so the
-/// tests depend only on the fake clock.
+/// Where every fake clock starts: a fixed Monday morning, so the tests never depend on
+/// the real time of day.
 pub fn base_time() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).single().expect("a valid date")
 }
@@ -161,7 +161,8 @@ impl Device {
     /// Opens the store again (after [`Device::close`], or closing it first).
     pub fn reopen(&mut self) {
         self.engine = None;
-        self.engine = Some(Engine::open_with_clock(self.dir.path(), self.clock.clone()).expect("the store opens again"));
+        self.engine =
+            Some(Engine::open_with_clock(self.dir.path(), self.clock.clone()).expect("the store opens again"));
     }
 
     /// Moves both of the phone's clocks forward by `minutes`.
@@ -172,6 +173,12 @@ impl Device {
     /// The phone's wall clock now.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// Logs [`paper_visit`]`(self, days_ago, minutes)`.
+    pub fn log_paper(&mut self, days_ago: i64, minutes: i64) -> timebank_engine::Result<VisitId> {
+        let past = paper_visit(self, days_ago, minutes);
+        self.log_visit(&past)
     }
 }
 
@@ -244,24 +251,10 @@ pub fn seen(engine: &Engine) -> Seen {
     let mut status = engine.status().expect("status");
     status.store_bytes = 0;
     Seen {
-        visits: engine
-            .visits()
-            .expect("visits")
-            .into_iter()
-            .map(|v| (v.visit, v.minutes, v.state_label))
-            .collect(),
-        requests: engine
-            .requests()
-            .expect("requests")
-            .into_iter()
-            .map(|r| (r.request, r.state_label))
-            .collect(),
+        visits: engine.visits().expect("visits").into_iter().map(|v| (v.visit, v.minutes, v.state_label)).collect(),
+        requests: engine.requests().expect("requests").into_iter().map(|r| (r.request, r.state_label)).collect(),
         orders: engine.orders().into_iter().map(|o| (o.order.id.to_string(), o.state)).collect(),
-        assignments: engine
-            .assignments()
-            .into_iter()
-            .map(|a| (a.assignment.order.to_string(), a.state))
-            .collect(),
+        assignments: engine.assignments().into_iter().map(|a| (a.assignment.order.to_string(), a.state)).collect(),
         balance: engine.balance(),
         status,
         heads: engine
@@ -274,9 +267,4 @@ pub fn seen(engine: &Engine) -> Seen {
             })
             .collect(),
     }
-}
-
-/// The ids of the requests on `engine`.
-pub fn request_ids(engine: &Engine) -> Vec<RequestId> {
-    engine.requests().expect("requests").into_iter().map(|r| r.request.id).collect()
 }

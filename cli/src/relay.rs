@@ -1,0 +1,73 @@
+//! Talking to the relay over HTTP: enrollment, and the sync transport the engine drives.
+
+use std::time::Duration;
+
+use timebank_engine::sync::wire::{self, EnrollRequest, EnrollResponse};
+use timebank_engine::sync::{Transport, TransportError};
+use timebank_engine::{Error, RelayLink};
+
+/// How long one exchange may take before the sync gives up (the data stays on the phone).
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(TIMEOUT))
+        .build()
+        .into()
+}
+
+/// POSTs `body` to `url`; returns the body of a 2xx answer, or the relay's error.
+fn post(agent: &ureq::Agent, url: &str, token: Option<&str>, body: &[u8]) -> Result<Vec<u8>, TransportError> {
+    let mut request = agent.post(url).header("content-type", "application/octet-stream");
+    if let Some(token) = token {
+        request = request.header("authorization", &format!("Bearer {token}"));
+    }
+    let mut response = request.send(body).map_err(|e| TransportError::Unreachable(e.to_string()))?;
+    let status = response.status().as_u16();
+    let bytes = response
+        .body_mut()
+        .with_config()
+        .limit(wire::MAX_BODY_BYTES as u64)
+        .read_to_vec()
+        .map_err(|e| TransportError::Unreachable(format!("the answer was cut off: {e}")))?;
+    if (200..300).contains(&status) {
+        return Ok(bytes);
+    }
+    let message = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+    Err(TransportError::Refused { status, message })
+}
+
+fn endpoint(base: &str, path: &str) -> String {
+    format!("{}/{path}", base.trim_end_matches('/'))
+}
+
+/// Enrolls this device with the one-time `code`, registering `actor` (hex).
+pub fn enroll(relay: &str, code: &str, actor: &str) -> Result<EnrollResponse, Error> {
+    let request = EnrollRequest { code: code.trim().to_owned(), actor: actor.to_owned() };
+    let reply = post(&agent(), &endpoint(relay, "v1/enroll"), None, &wire::encode(&request))?;
+    wire::decode(&reply).map_err(|e| Error::Protocol(format!("the relay's enrollment answer could not be read: {e}")))
+}
+
+/// The sync transport over HTTP, authenticated with the device token.
+pub struct HttpTransport {
+    agent: ureq::Agent,
+    url: String,
+    token: String,
+}
+
+impl HttpTransport {
+    /// A transport to the relay this device enrolled with.
+    pub fn new(link: &RelayLink) -> HttpTransport {
+        HttpTransport { agent: agent(), url: endpoint(&link.url, "v1/sync"), token: link.token.clone() }
+    }
+}
+
+impl Transport for HttpTransport {
+    fn exchange(&mut self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        post(&self.agent, &self.url, Some(&self.token), &body)
+    }
+}

@@ -1,0 +1,7 @@
+//! Sync: the wire format shared with the relay, and the device's side of the protocol
+//! (no I/O here: a [`Transport`] supplied by the caller carries the bytes).
+
+pub mod client;
+pub mod wire;
+
+pub use client::{SyncReport, Transport, TransportError};
