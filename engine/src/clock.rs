@@ -14,9 +14,17 @@ pub struct MonotonicReading {
 }
 
 impl MonotonicReading {
-    /// Milliseconds from `self` to `later`, if both come from the same boot.
+    /// Milliseconds from `self` to `later`, if both come from the same boot. Either side
+    /// may carry the full boot id or its [`boot_tag`](Self::boot_tag).
     pub fn elapsed_until(&self, later: &MonotonicReading) -> Option<u64> {
-        (self.boot == later.boot).then(|| later.millis.saturating_sub(self.millis))
+        (self.boot_tag() == later.boot_tag()).then(|| later.millis.saturating_sub(self.millis))
+    }
+
+    /// A short tag of the boot id (its first 8 characters): what a visit
+    /// stores, since it travels over the network with every check-in.
+    pub fn boot_tag(&self) -> &str {
+        let end = self.boot.char_indices().nth(8).map_or(self.boot.len(), |(i, _)| i);
+        &self.boot[..end]
     }
 }
 

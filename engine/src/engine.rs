@@ -878,11 +878,11 @@ impl Engine {
     }
 
     fn own_visits(&self) -> Vec<Visit> {
-        member::visits(self.own_doc())
+        member::visits(self.own_doc(), &self.identity.member)
     }
 
     fn own_visit(&self, id: &VisitId) -> Result<Visit> {
-        member::visit(self.own_doc(), id).ok_or_else(|| Error::NotFound { what: "visit", id: id.to_string() })
+        member::visit(self.own_doc(), &self.identity.member, id).ok_or_else(|| Error::NotFound { what: "visit", id: id.to_string() })
     }
 
     fn member_docs(&self) -> impl Iterator<Item = (&MemberId, &Automerge)> {
@@ -904,7 +904,8 @@ impl Engine {
         let assignment = volunteer_doc
             .and_then(|doc| member::assignments(doc).into_iter().find(|a| a.order == order.id));
         let visit = volunteer_doc
-            .and_then(|doc| member::visits(doc).into_iter().find(|v| v.order.as_ref() == Some(&order.id)));
+            .zip(order.dispatched_to.as_ref())
+            .and_then(|(doc, volunteer)| member::visits(doc, volunteer).into_iter().find(|v| v.order.as_ref() == Some(&order.id)));
         OrderFacts {
             dispatched: order.dispatched_to.is_some(),
             response: assignment.and_then(|a| a.response),

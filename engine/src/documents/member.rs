@@ -60,10 +60,12 @@ pub fn profile(doc: &impl ReadDoc) -> Option<Profile> {
 
 // ----- visits -----
 
-/// Writes a new visit (check-in, or a whole paper visit).
+/// Writes a new visit (check-in, or a whole paper visit). The volunteer (the document's
+/// member) and the device (the change's actor) are not stored again: every byte of a
+/// visit travels over the mobile network. An empty note is not written, and a live
+/// visit's entry time is its check-in.
 pub fn put_visit(tx: &mut impl Transactable, visit: &Visit) -> Result<(), AutomergeError> {
     let obj = record(tx, &ROOT, VISITS, visit.id.as_str())?;
-    tx.put(&obj, "volunteer", visit.volunteer.as_str())?;
     tx.put(&obj, "elder", visit.elder.as_str())?;
     tx.put(&obj, "service", visit.service.as_str())?;
     put_opt_str(tx, &obj, "order", visit.order.as_ref().map(OrderId::as_str))?;
@@ -75,9 +77,11 @@ pub fn put_visit(tx: &mut impl Transactable, visit: &Visit) -> Result<(), Autome
         tx.put(&obj, "monotonic_ms", ms)?;
     }
     tx.put(&obj, "source", visit.source.as_str())?;
-    tx.put(&obj, "note", visit.note.as_str())?;
-    put_time(tx, &obj, "recorded_at", visit.recorded_at)?;
-    tx.put(&obj, "device", visit.device.as_str())
+    put_opt_str(tx, &obj, "note", Some(visit.note.as_str()).filter(|n| !n.is_empty()))?;
+    if visit.recorded_at != visit.check_in {
+        put_time(tx, &obj, "recorded_at", visit.recorded_at)?;
+    }
+    Ok(())
 }
 
 /// Records the check-out of an open visit.
@@ -107,43 +111,52 @@ pub fn put_confirmation(
     put_time(tx, &obj, "confirmed_at", confirmation.at)
 }
 
-/// Reads one visit record; `None` if it is missing or incomplete.
-pub fn visit(doc: &impl ReadDoc, id: &VisitId) -> Option<Visit> {
+/// Reads one visit of `volunteer`'s document; `None` if it is missing or incomplete.
+pub fn visit(doc: &impl ReadDoc, volunteer: &MemberId, id: &VisitId) -> Option<Visit> {
     let visits = map_at(doc, &ROOT, VISITS)?;
     let obj = map_at(doc, &visits, id.as_str())?;
-    read_visit(doc, id.as_str(), &obj)
+    read_visit(doc, volunteer, id.as_str(), &obj)
 }
 
-/// Reads every visit, oldest check-in first.
-pub fn visits(doc: &impl ReadDoc) -> Vec<Visit> {
+/// Reads every visit of `volunteer`'s document, oldest check-in first.
+pub fn visits(doc: &impl ReadDoc, volunteer: &MemberId) -> Vec<Visit> {
     let mut all: Vec<Visit> = entries(doc, &ROOT, VISITS)
         .iter()
-        .filter_map(|(id, obj)| read_visit(doc, id, obj))
+        .filter_map(|(id, obj)| read_visit(doc, volunteer, id, obj))
         .collect();
     all.sort_by(|a, b| a.check_in.cmp(&b.check_in).then_with(|| a.id.cmp(&b.id)));
     all
 }
 
-fn read_visit(doc: &impl ReadDoc, id: &str, obj: &ObjId) -> Option<Visit> {
+fn read_visit(doc: &impl ReadDoc, volunteer: &MemberId, id: &str, obj: &ObjId) -> Option<Visit> {
     let confirmation = match (str_at(doc, obj, "confirmed_by"), time_at(doc, obj, "confirmed_at")) {
         (Some(by), Some(at)) => ConfirmedBy::parse(&by).ok().map(|by| Confirmation { by, at }),
         _ => None,
     };
+    let check_in = time_at(doc, obj, "check_in")?;
     Some(Visit {
         id: VisitId::parse(id).ok()?,
-        volunteer: MemberId::parse(&str_at(doc, obj, "volunteer")?).ok()?,
+        volunteer: volunteer.clone(),
         elder: MemberId::parse(&str_at(doc, obj, "elder")?).ok()?,
         service: str_at(doc, obj, "service")?,
         order: str_at(doc, obj, "order").and_then(|o| OrderId::parse(&o).ok()),
-        check_in: time_at(doc, obj, "check_in")?,
+        check_in,
         check_out: time_at(doc, obj, "check_out"),
         monotonic_ms: u64_at(doc, obj, "monotonic_ms"),
         source: VisitSource::parse(&str_at(doc, obj, "source")?)?,
         note: str_at(doc, obj, "note").unwrap_or_default(),
-        recorded_at: time_at(doc, obj, "recorded_at")?,
-        device: str_at(doc, obj, "device").unwrap_or_default(),
+        recorded_at: time_at(doc, obj, "recorded_at").unwrap_or(check_in),
+        device: creator(obj),
         confirmation,
     })
+}
+
+/// The device (actor, hex) that created a record: the actor of the object's creating op.
+fn creator(obj: &ObjId) -> String {
+    match obj {
+        ObjId::Id(_, actor, _) => actor.to_hex_string(),
+        ObjId::Root => String::new(),
+    }
 }
 
 // ----- orders (in an elder's document) -----
@@ -304,7 +317,7 @@ pub fn put_monotonic_start(
     reading: &crate::clock::MonotonicReading,
 ) -> Result<(), AutomergeError> {
     let obj = record(tx, &ROOT, VISITS, visit.as_str())?;
-    tx.put(&obj, "mono_boot", reading.boot.as_str())?;
+    tx.put(&obj, "mono_boot", reading.boot_tag())?;
     tx.put(&obj, "mono_start_ms", reading.millis)
 }
 
@@ -313,7 +326,7 @@ pub fn monotonic_start(doc: &impl ReadDoc, visit: &VisitId) -> Option<crate::clo
     let visits = map_at(doc, &ROOT, VISITS)?;
     let obj = map_at(doc, &visits, visit.as_str())?;
     Some(crate::clock::MonotonicReading {
-        boot: str_at(doc, &obj, "mono_boot")?,
+        boot: str_at(doc, &obj, "mono_boot")?, // a boot tag, compared with boot_tag()
         millis: u64_at(doc, &obj, "mono_start_ms")?,
     })
 }

@@ -107,9 +107,12 @@ id_type!(
     "household"
 );
 
-/// A fresh random id for records created on this device (visits, orders, requests).
+/// A fresh random id for records created on this device (visits, orders, requests):
+/// 64 random bits in hex, plenty for uniqueness among one member's records and short on
+/// the wire.
 pub(crate) fn new_record_id(prefix: &str) -> String {
-    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+    let bits = uuid::Uuid::new_v4().as_u64_pair().0;
+    format!("{prefix}-{bits:016x}")
 }
 
 impl VisitId {
