@@ -14,7 +14,9 @@ pub struct FakeClock {
 impl FakeClock {
     /// A clock reading `at`.
     pub fn new(at: DateTime<Utc>) -> FakeClock {
-        FakeClock { millis: AtomicI64::new(at.timestamp_millis()) }
+        FakeClock {
+            millis: AtomicI64::new(at.timestamp_millis()),
+        }
     }
 
     /// Moves the clock to `at` (backwards too).
@@ -30,7 +32,10 @@ impl Clock for FakeClock {
 
     fn monotonic(&self) -> Option<MonotonicReading> {
         let millis = u64::try_from(self.millis.load(Ordering::SeqCst)).unwrap_or(0);
-        Some(MonotonicReading { boot: "timebank-bench".into(), millis })
+        Some(MonotonicReading {
+            boot: "timebank-bench".into(),
+            millis,
+        })
     }
 }
 
@@ -46,7 +51,13 @@ mod tests {
         let later = start + chrono::Duration::minutes(90);
         clock.set(later);
         assert_eq!(clock.now(), later);
-        let (a, b) = (MonotonicReading { boot: "timebank-bench".into(), millis: 0 }, clock.monotonic().unwrap());
+        let (a, b) = (
+            MonotonicReading {
+                boot: "timebank-bench".into(),
+                millis: 0,
+            },
+            clock.monotonic().unwrap(),
+        );
         assert!(a.elapsed_until(&b).is_some());
     }
 }

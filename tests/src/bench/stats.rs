@@ -22,7 +22,11 @@ pub fn percentile(samples: &[f64], p: f64) -> Option<f64> {
     }
     let sorted = sorted(samples)?;
     // The rank is between 1 and len, so the conversions below are exact.
-    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted.get(rank.clamp(1, sorted.len()) - 1).copied()
 }

@@ -1,1 +1,95 @@
-fn main(){}
+//! `timebank-bench <group> [--json]`: measures timebank against plain automerge doing the
+//! same job in the same run. Groups: `engine` (a volunteer's phone store).
+
+use std::alloc::System;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{ArgGroup, Parser, Subcommand};
+use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
+use timebank_tests::bench::engine::{self, EngineBench, Instruments};
+use timebank_tests::bench::heap::HeapMeter;
+use timebank_tests::bench::rss::{self, ProbeTarget};
+use timebank_tests::bench::{BenchError, Measurement, render_json, render_table};
+
+/// Counts every allocation, so the memory scenarios can see what is held.
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Benchmarks timebank against plain automerge (see docs/BENCHMARKS.md).
+#[derive(Debug, Parser)]
+#[command(name = "timebank-bench", version)]
+struct Cli {
+    /// Print one JSON object per line (scenario, ours, baseline, unit, target, note)
+    /// instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    group: Group,
+}
+
+/// Which scenarios to run.
+#[derive(Debug, Subcommand)]
+enum Group {
+    /// The device engine: open a store holding 2,000 visits (time, memory) and log
+    /// visits durably (p50, p99).
+    Engine,
+    /// Internal: open one store or document in this fresh process and print how many
+    /// bytes the resident set grew by.
+    #[command(hide = true, group(ArgGroup::new("target").required(true)))]
+    Probe {
+        /// A store directory to open with `Engine::open`.
+        #[arg(long, group = "target")]
+        engine: Option<PathBuf>,
+        /// A saved automerge document to open with `Automerge::load`.
+        #[arg(long, group = "target")]
+        automerge: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("timebank-bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), BenchError> {
+    let mut progress = |line: &str| eprintln!("timebank-bench: {line}");
+    let results: Vec<Measurement> = match cli.group {
+        Group::Engine => {
+            let instruments = Instruments {
+                heap: HeapMeter::new(GLOBAL),
+                probe_exe: std::env::current_exe()
+                    .ok()
+                    .filter(|_| rss::resident_bytes().is_some()),
+            };
+            engine::run(&EngineBench::default(), &instruments, &mut progress)?
+        }
+        Group::Probe { engine, automerge } => {
+            let target = match (engine, automerge) {
+                (Some(dir), _) => ProbeTarget::Engine(dir),
+                (None, Some(file)) => ProbeTarget::Automerge(file),
+                (None, None) => {
+                    return Err("say what to probe: --engine DIR or --automerge FILE".into());
+                }
+            };
+            println!("{}", rss::probe(&target)?);
+            return Ok(());
+        }
+    };
+    print!(
+        "{}",
+        if cli.json {
+            render_json(&results)
+        } else {
+            render_table(&results)
+        }
+    );
+    Ok(())
+}
