@@ -722,6 +722,7 @@ impl Engine {
     fn compact_over(&mut self, threshold: usize) -> Result<()> {
         let due: Vec<DocId> =
             self.chunk_counts.iter().filter(|(_, n)| **n > threshold.max(1)).map(|(id, _)| id.clone()).collect();
+        let mut compacted = false;
         for id in due {
             let Some(doc) = self.docs.get(&id) else { continue };
             let snapshot = doc.save();
@@ -729,6 +730,10 @@ impl Engine {
             storage::compact(&tx, &id.to_string(), &snapshot)?;
             tx.commit()?;
             self.chunk_counts.insert(id, 0);
+            compacted = true;
+        }
+        if compacted {
+            storage::release_free_pages(self.storage.conn())?;
         }
         Ok(())
     }

@@ -44,7 +44,13 @@ impl Storage {
             std::fs::create_dir_all(dir)?;
         }
         let corrupt = |e: rusqlite::Error| classify(&path, e);
+        let is_new = !path.exists();
         let mut conn = Connection::open(&path).map_err(corrupt)?;
+        if is_new {
+            // Lets compaction hand freed pages back to the phone's disk. Only possible
+            // before the file's first table; never touched again, so opening writes nothing.
+            conn.pragma_update(None, "auto_vacuum", "INCREMENTAL").map_err(corrupt)?;
+        }
         conn.pragma_update(None, "journal_mode", "WAL").map_err(corrupt)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(corrupt)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(corrupt)?;
@@ -182,13 +188,13 @@ pub fn record_local_change(
 
 /// How many local changes the relay has not acknowledged.
 pub fn unsynced_count(conn: &Connection) -> Result<u64> {
-    let n: i64 = conn.query_row("SELECT count(*) FROM local_changes WHERE acked = 0", [], |r| r.get(0))?;
+    let n: i64 = conn.query_row("SELECT count(*) FROM local_changes", [], |r| r.get(0))?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// The subjects (visit, order, request ids) with changes the relay has not acknowledged.
 pub fn unsynced_subjects(conn: &Connection) -> Result<std::collections::HashSet<String>> {
-    let mut stmt = conn.prepare("SELECT DISTINCT subject FROM local_changes WHERE acked = 0")?;
+    let mut stmt = conn.prepare("SELECT DISTINCT subject FROM local_changes")?;
     let subjects = stmt.query_map([], |row| row.get(0))?.collect::<rusqlite::Result<_>>()?;
     Ok(subjects)
 }
@@ -219,8 +225,16 @@ pub fn set_acked_heads(tx: &Transaction<'_>, doc_id: &str, heads: &[automerge::C
     Ok(())
 }
 
-/// Marks a local change as acknowledged by the relay.
+/// Removes a local change from the outbox once the relay acknowledged it (the change
+/// itself stays in the document; the outbox only tracks what is still to send).
 pub fn mark_acked(tx: &Transaction<'_>, hash: &[u8]) -> Result<()> {
-    tx.prepare_cached("UPDATE local_changes SET acked = 1 WHERE hash = ?1 AND acked = 0")?.execute([hash])?;
+    tx.prepare_cached("DELETE FROM local_changes WHERE hash = ?1")?.execute([hash])?;
+    Ok(())
+}
+
+/// Returns pages freed by compaction to the file system (stores created with
+/// incremental auto-vacuum).
+pub fn release_free_pages(conn: &Connection) -> Result<()> {
+    conn.execute_batch("PRAGMA incremental_vacuum")?;
     Ok(())
 }

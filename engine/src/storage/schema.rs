@@ -20,16 +20,16 @@ pub const MIGRATIONS: &[&str] = &[
          bytes  BLOB NOT NULL
      ) STRICT;
      CREATE INDEX chunks_by_doc ON chunks(doc_id, id);",
-    // 2: the outbox of local changes and per-document sync state, for the sync client.
+    // 2: the outbox of local changes not yet acknowledged by the relay (a row leaves when
+    //    the relay acknowledges it), and per-document sync state, for the sync client.
     "CREATE TABLE local_changes (
          seq        INTEGER PRIMARY KEY AUTOINCREMENT,
          doc_id     TEXT NOT NULL,
          hash       BLOB NOT NULL,
          subject    TEXT NOT NULL,
-         created_at INTEGER NOT NULL,
-         acked      INTEGER NOT NULL DEFAULT 0
+         created_at INTEGER NOT NULL
      ) STRICT;
-     CREATE INDEX local_changes_unacked ON local_changes(acked, doc_id);
+     CREATE INDEX local_changes_by_hash ON local_changes(hash);
      CREATE TABLE sync_state (
          doc_id      TEXT PRIMARY KEY,
          acked_heads BLOB NOT NULL,
