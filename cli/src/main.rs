@@ -2,7 +2,6 @@
 
 mod args;
 mod output;
-mod relay;
 mod run;
 
 use std::process::ExitCode;

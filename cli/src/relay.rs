@@ -59,6 +59,13 @@ pub struct HttpTransport {
     token: String,
 }
 
+impl std::fmt::Debug for HttpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token is a secret: never in logs.
+        f.debug_struct("HttpTransport").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
 impl HttpTransport {
     /// A transport to the relay this device enrolled with.
     pub fn new(link: &RelayLink) -> HttpTransport {

@@ -4,7 +4,7 @@ use serde_json::json;
 use timebank_engine::model::{ConfirmedBy, MemberId, OrderId, Role, StationId, VisitId};
 use timebank_engine::{Engine, Enrollment, NewIdentity, PastVisit, Result};
 
-use crate::relay::HttpTransport;
+use timebank_cli::relay::{self, HttpTransport};
 
 use crate::args::{Cli, Command, OrderCommand, VisitCommand};
 use crate::output::{VisitRow, duration, emit, local, visit_line};
@@ -155,12 +155,12 @@ pub fn run(cli: &Cli) -> Result<()> {
     }
 }
 
-fn enroll(cli: &Cli, relay: &str, code: &str) -> Result<()> {
+fn enroll(cli: &Cli, relay_url: &str, code: &str) -> Result<()> {
     if cli.data.join(timebank_engine::storage::STORE_FILE).exists() {
         return Err(timebank_engine::Error::AlreadyInitialised(cli.data.clone()));
     }
     let actor = timebank_engine::new_device_actor();
-    let answer = crate::relay::enroll(relay, code, &actor)?;
+    let answer = relay::enroll(relay_url, code, &actor)?;
     let enrolled = Enrollment {
         identity: NewIdentity {
             member: MemberId::parse(&answer.member)?,
@@ -168,7 +168,7 @@ fn enroll(cli: &Cli, relay: &str, code: &str) -> Result<()> {
             role: Role::parse(&answer.role)?,
         },
         actor,
-        relay: relay.to_owned(),
+        relay: relay_url.to_owned(),
         device: answer.device,
         token: answer.token,
     };
