@@ -1,5 +1,6 @@
 //! Drives the `timebank` binary as a tester or script would: flows, JSON output, and
 //! bad input that must give a clear error and change nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] functions
 
 use assert_cmd::Command;
 use chrono::{Duration, SecondsFormat, Utc};

@@ -1,0 +1,492 @@
+//! The administrator's commands (`timebank-relay admin …`): create stations and members
+//! with their documents, issue enrollment codes, list and revoke devices, read the
+//! security events. They run in their own process on the relay's data directory while
+//! the relay serves; the documents' generation counter tells the relay to reload.
+
+use automerge::transaction::CommitOptions;
+use automerge::{ActorId, Automerge, AutomergeError};
+use chrono::{DateTime, Datelike, Utc};
+use clap::Subcommand;
+use serde_json::{Value, json};
+use timebank_engine::DocId;
+use timebank_engine::documents::{self, member, station};
+use timebank_engine::model::{
+    HouseholdId, MemberId, Profile, Role, StationId, Verification, VisitRules, default_catalogue,
+};
+
+use crate::relay::Relay;
+use crate::secret;
+use crate::store::{
+    DeviceRecord, EnrollmentCode, MemberRecord, Millis, NewDocument, Revocation, SecurityEvent, StationRecord,
+    StoreError,
+};
+
+/// How long an enrollment code stays valid unless told otherwise.
+pub const DEFAULT_CODE_DAYS: u32 = 7;
+
+/// Longest display or station name accepted.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// The `admin` subcommands.
+#[derive(Clone, Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Stations.
+    #[command(subcommand)]
+    Station(StationCommand),
+    /// Members.
+    #[command(subcommand)]
+    Member(MemberCommand),
+    /// Issue a one-time enrollment code for one device of a member.
+    EnrollCode {
+        /// The member (`m-…`).
+        #[arg(long)]
+        member: String,
+        /// Days until the code expires.
+        #[arg(long, default_value_t = DEFAULT_CODE_DAYS)]
+        days: u32,
+    },
+    /// Enrolled devices.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// List the security events (refused tokens, refused changes), oldest first.
+    SecurityEvents,
+}
+
+/// `admin station …`
+#[derive(Clone, Debug, Subcommand)]
+pub enum StationCommand {
+    /// Create a station with the default catalogue and rules, and its desk.
+    Create {
+        /// The station's name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// `admin member …`
+#[derive(Clone, Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Register a member a coordinator verified in person.
+    Create {
+        /// Their station (`s-…`).
+        #[arg(long)]
+        station: String,
+        /// volunteer, elder, coordinator or family-proxy.
+        #[arg(long)]
+        role: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Birth year (YYYY).
+        #[arg(long)]
+        birth_year: u16,
+        /// Household id, for members who live together.
+        #[arg(long)]
+        household: Option<String>,
+    },
+}
+
+/// `admin device …`
+#[derive(Clone, Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// List every enrolled device.
+    List,
+    /// Revoke a device: its token stops working at once; its data stays.
+    Revoke {
+        /// The device id (`d-…`), from `admin device list`.
+        device: String,
+    },
+}
+
+/// Why an admin command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The input breaks a rule.
+    #[error("{0}")]
+    Invalid(String),
+    /// Something named does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A document could not be built (a bug, never the operator's doing).
+    #[error("could not build document {doc}: {detail}")]
+    Document {
+        /// The document.
+        doc: String,
+        /// What failed.
+        detail: String,
+    },
+}
+
+impl From<timebank_engine::Error> for AdminError {
+    fn from(error: timebank_engine::Error) -> Self {
+        AdminError::Invalid(error.to_string())
+    }
+}
+
+/// What a command printed: JSON for scripts, text for people.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    /// The `--json` output.
+    pub json: Value,
+    /// The plain output.
+    pub text: String,
+}
+
+/// Runs one admin command against `relay`.
+pub fn run(relay: &Relay, command: &AdminCommand) -> Result<Report, AdminError> {
+    match command {
+        AdminCommand::Station(StationCommand::Create { name }) => {
+            let station = create_station(relay, name)?;
+            Ok(Report {
+                json: json!({ "id": station.id.as_str(), "name": station.name }),
+                text: format!("created station {} ({})", station.id, station.name),
+            })
+        }
+        AdminCommand::Member(MemberCommand::Create { station, role, name, birth_year, household }) => {
+            let member = create_member(relay, &NewMember {
+                station,
+                role,
+                name,
+                birth_year: *birth_year,
+                household: household.as_deref(),
+            })?;
+            Ok(Report {
+                json: member_json(&member),
+                text: format!(
+                    "created {} {} ({}) at station {}",
+                    member.role.as_str(),
+                    member.id,
+                    member.display_name,
+                    member.station
+                ),
+            })
+        }
+        AdminCommand::EnrollCode { member, days } => {
+            let (code, expires_at) = issue_enrollment_code(relay, member, *days)?;
+            Ok(Report {
+                json: json!({ "code": code, "member": member, "expires_at": time_text(expires_at) }),
+                text: format!("enrollment code for {member}: {code} (one device, valid until {})", time_text(expires_at)),
+            })
+        }
+        AdminCommand::Device(DeviceCommand::List) => {
+            let devices = relay.store().devices()?;
+            let text = if devices.is_empty() {
+                "no devices are enrolled".to_owned()
+            } else {
+                devices.iter().map(device_line).collect::<Vec<_>>().join("\n")
+            };
+            Ok(Report { json: Value::Array(devices.iter().map(device_json).collect()), text })
+        }
+        AdminCommand::Device(DeviceCommand::Revoke { device }) => {
+            let at = relay.now_ms();
+            match relay.store().revoke_device(device, at)? {
+                Revocation::UnknownDevice => Err(AdminError::NotFound(format!(
+                    "no device {device}; list them with `timebank-relay admin device list`"
+                ))),
+                Revocation::AlreadyRevoked { at } => Ok(Report {
+                    json: json!({ "id": device, "revoked_at": time_text(at), "already": true }),
+                    text: format!("device {device} was already revoked at {}", time_text(at)),
+                }),
+                Revocation::Revoked => Ok(Report {
+                    json: json!({ "id": device, "revoked_at": time_text(at), "already": false }),
+                    text: format!("revoked device {device}; its token no longer syncs (its data stays)"),
+                }),
+            }
+        }
+        AdminCommand::SecurityEvents => {
+            let events = relay.store().security_events()?;
+            let text = if events.is_empty() {
+                "no security events".to_owned()
+            } else {
+                events.iter().map(event_line).collect::<Vec<_>>().join("\n")
+            };
+            Ok(Report { json: Value::Array(events.iter().map(event_json).collect()), text })
+        }
+    }
+}
+
+/// Creates a station: `station/<id>` with the default catalogue and visit rules, and the
+/// empty desk `station/<id>/desk`, both written by the relay.
+pub fn create_station(relay: &Relay, name: &str) -> Result<StationRecord, AdminError> {
+    let name = check_name("station name", name)?;
+    let id = StationId::parse(&secret::new_id("s").map_err(|e| AdminError::Invalid(e.to_string()))?)?;
+    let now = relay.now_ms();
+    let station_doc = DocId::Station(id.clone());
+    let desk_doc = DocId::Desk(id.clone());
+    let documents = vec![
+        build(&station_doc, relay.actor(), now, |doc| {
+            station::put_station(doc, &name, &default_catalogue(), &VisitRules::default())
+        })?,
+        build(&desk_doc, relay.actor(), now, |_| Ok(()))?,
+    ];
+    let record = StationRecord { id, name, created_at: now };
+    relay.store().create_station(&record, &documents)?;
+    tracing::info!(station = %record.id, "station created");
+    Ok(record)
+}
+
+/// A member to register.
+#[derive(Clone, Copy, Debug)]
+pub struct NewMember<'a> {
+    /// Station id.
+    pub station: &'a str,
+    /// Role, as spelled on the command line.
+    pub role: &'a str,
+    /// Display name.
+    pub name: &'a str,
+    /// Birth year.
+    pub birth_year: u16,
+    /// Household id.
+    pub household: Option<&'a str>,
+}
+
+/// Registers a member: `member/<id>` with the profile (verified: coordinators verify in
+/// person before they register anyone) and the empty `ledger/<id>`.
+pub fn create_member(relay: &Relay, new: &NewMember<'_>) -> Result<MemberRecord, AdminError> {
+    let station = StationId::parse(new.station)?;
+    if relay.store().station(&station)?.is_none() {
+        return Err(AdminError::NotFound(format!(
+            "no station {station}; create it first with `timebank-relay admin station create --name NAME`"
+        )));
+    }
+    let role = Role::parse(new.role)?;
+    let display_name = check_name("name", new.name)?;
+    let now = relay.now_ms();
+    let this_year = DateTime::from_timestamp_millis(now).map_or(2100, |t| t.year());
+    if !(1900..=this_year).contains(&i32::from(new.birth_year)) {
+        return Err(AdminError::Invalid(format!(
+            "birth year {} is not plausible; give a year from 1900 to {this_year}",
+            new.birth_year
+        )));
+    }
+    let household = new.household.map(HouseholdId::parse).transpose()?;
+    let id = MemberId::parse(&secret::new_id("m").map_err(|e| AdminError::Invalid(e.to_string()))?)?;
+    let profile = Profile {
+        id: id.clone(),
+        role,
+        station: station.clone(),
+        display_name: display_name.clone(),
+        birth_year: Some(new.birth_year),
+        household: household.clone(),
+        verification: Verification::Verified,
+    };
+    let documents = vec![
+        build(&DocId::Member(id.clone()), relay.actor(), now, |doc| member::put_profile(doc, &profile))?,
+        build(&DocId::Ledger(id.clone()), relay.actor(), now, |_| Ok(()))?,
+    ];
+    let record = MemberRecord {
+        id,
+        station,
+        role,
+        display_name,
+        birth_year: Some(new.birth_year),
+        household,
+        created_at: now,
+    };
+    relay.store().create_member(&record, &documents)?;
+    tracing::info!(member = %record.id, role = record.role.as_str(), "member created");
+    Ok(record)
+}
+
+/// Issues a one-time code for one device of `member`, valid for `days`. Returns the code
+/// (shown once, stored only hashed) and when it expires.
+pub fn issue_enrollment_code(relay: &Relay, member: &str, days: u32) -> Result<(String, Millis), AdminError> {
+    let member = MemberId::parse(member)?;
+    if relay.store().member(&member)?.is_none() {
+        return Err(AdminError::NotFound(format!("no member {member}; create it with `timebank-relay admin member create`")));
+    }
+    if days == 0 || days > 90 {
+        return Err(AdminError::Invalid(format!("a code may be valid for 1 to 90 days, not {days}")));
+    }
+    let code = secret::enrollment_code().map_err(|e| AdminError::Invalid(e.to_string()))?;
+    let now = relay.now_ms();
+    let expires_at = now + i64::from(days) * 24 * 60 * 60 * 1000;
+    relay.store().add_enrollment_code(&EnrollmentCode {
+        code_hash: secret::hash(&code),
+        member,
+        created_at: now,
+        expires_at,
+    })?;
+    Ok((code, expires_at))
+}
+
+fn check_name(what: &str, raw: &str) -> Result<String, AdminError> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(AdminError::Invalid(format!(
+            "the {what} {raw:?} is not usable: give 1 to {MAX_NAME_CHARS} characters without control characters"
+        )));
+    }
+    Ok(name.to_owned())
+}
+
+/// A new document: the engine's genesis, then `edit` as one change by the relay.
+fn build(
+    id: &DocId,
+    actor: &ActorId,
+    now: Millis,
+    edit: impl FnOnce(&mut automerge::transaction::Transaction<'_>) -> Result<(), AutomergeError>,
+) -> Result<NewDocument, AdminError> {
+    let failed = |detail: String| AdminError::Document { doc: id.to_string(), detail };
+    let mut doc: Automerge = documents::genesis(id, actor.clone()).map_err(|e| failed(e.to_string()))?;
+    doc.transact_with(|_| CommitOptions::default().with_time(now), |tx| edit(tx))
+        .map_err(|failure| failed(failure.error.to_string()))?;
+    Ok(NewDocument { id: id.to_string(), snapshot: doc.save() })
+}
+
+fn time_text(at: Millis) -> String {
+    DateTime::<Utc>::from_timestamp_millis(at).map_or_else(|| at.to_string(), |t| t.to_rfc3339())
+}
+
+fn member_json(member: &MemberRecord) -> Value {
+    json!({
+        "id": member.id.as_str(),
+        "station": member.station.as_str(),
+        "role": member.role.as_str(),
+        "name": member.display_name,
+        "birth_year": member.birth_year,
+        "household": member.household.as_ref().map(HouseholdId::as_str),
+    })
+}
+
+fn device_json(device: &DeviceRecord) -> Value {
+    json!({
+        "id": device.id,
+        "member": device.member.as_str(),
+        "actor": device.actor,
+        "created_at": time_text(device.created_at),
+        "revoked_at": device.revoked_at.map(time_text),
+    })
+}
+
+fn device_line(device: &DeviceRecord) -> String {
+    let state = device.revoked_at.map_or_else(|| "active".to_owned(), |at| format!("revoked {}", time_text(at)));
+    format!(
+        "{}  member {}  actor {}  enrolled {}  {state}",
+        device.id,
+        device.member,
+        device.actor,
+        time_text(device.created_at)
+    )
+}
+
+fn event_json(event: &SecurityEvent) -> Value {
+    json!({
+        "at": time_text(event.at),
+        "device": event.device,
+        "member": event.member,
+        "doc": event.doc,
+        "reason": event.reason,
+    })
+}
+
+fn event_line(event: &SecurityEvent) -> String {
+    let mut line = time_text(event.at);
+    for (label, value) in [("device", &event.device), ("member", &event.member), ("doc", &event.doc)] {
+        if let Some(value) = value {
+            line.push_str(&format!("  {label} {value}"));
+        }
+    }
+    line.push_str(&format!("  {}", event.reason));
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automerge::ReadDoc;
+    use std::sync::Arc;
+    use timebank_engine::SystemClock;
+
+    use crate::store::SqliteStore;
+
+    fn relay(dir: &std::path::Path) -> Relay {
+        Relay::new(Arc::new(SqliteStore::open(dir).unwrap()), Arc::new(SystemClock)).unwrap()
+    }
+
+    fn load(relay: &Relay, id: &str) -> Automerge {
+        Automerge::load(&relay.store().document(id).unwrap().unwrap().bytes).unwrap()
+    }
+
+    #[test]
+    fn a_station_gets_its_catalogue_rules_and_desk() {
+        let dir = tempfile::tempdir().unwrap();
+        let relay = relay(dir.path());
+        let station = create_station(&relay, " Caoyang ").unwrap();
+        assert!(station.id.as_str().starts_with("s-"));
+        assert_eq!(station.name, "Caoyang");
+        let doc = load(&relay, &format!("station/{}", station.id));
+        assert_eq!(station::name(&doc).as_deref(), Some("Caoyang"));
+        let ids = |services: Vec<timebank_engine::model::Service>| {
+            let mut ids: Vec<String> = services.into_iter().map(|s| s.id).collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(ids(station::catalogue(&doc)), ids(default_catalogue()));
+        // Written into the document, not the engine's fallback for an empty catalogue.
+        let written = timebank_engine::documents::fields::entries(&doc, &automerge::ROOT, station::CATALOGUE);
+        assert_eq!(written.len(), default_catalogue().len());
+        assert_eq!(station::visit_rules(&doc), VisitRules::default());
+        let desk = load(&relay, &format!("station/{}/desk", station.id));
+        assert!(desk.get(automerge::ROOT, "directory").unwrap().is_some());
+        // The genesis change is the engine's: identical to what a device would make.
+        let genesis = documents::genesis(&DocId::Desk(station.id.clone()), ActorId::random()).unwrap();
+        assert_eq!(desk.get_heads(), genesis.get_heads());
+    }
+
+    #[test]
+    fn a_member_gets_a_verified_profile_and_a_ledger() {
+        let dir = tempfile::tempdir().unwrap();
+        let relay = relay(dir.path());
+        let station = create_station(&relay, "Caoyang").unwrap();
+        let new = NewMember {
+            station: station.id.as_str(),
+            role: "elder",
+            name: "Wang Fang",
+            birth_year: 1941,
+            household: Some("h-12"),
+        };
+        let member = create_member(&relay, &new).unwrap();
+        let doc = load(&relay, &format!("member/{}", member.id));
+        let profile = member::profile(&doc).unwrap();
+        assert_eq!(profile.verification, Verification::Verified);
+        assert_eq!((profile.role, profile.birth_year, profile.display_name.as_str()), (Role::Elder, Some(1941), "Wang Fang"));
+        assert_eq!(profile.household.as_ref().map(HouseholdId::as_str), Some("h-12"));
+        assert!(relay.store().document(&format!("ledger/{}", member.id)).unwrap().is_some());
+        assert_eq!(relay.store().member(&member.id).unwrap().unwrap(), member);
+    }
+
+    #[test]
+    fn bad_member_input_is_refused_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let relay = relay(dir.path());
+        let station = create_station(&relay, "Caoyang").unwrap();
+        let good =
+            NewMember { station: station.id.as_str(), role: "volunteer", name: "Li", birth_year: 1990, household: None };
+        let cases = [
+            (NewMember { station: "s-nowhere", ..good }, "no station s-nowhere"),
+            (NewMember { role: "boss", ..good }, "is not a role"),
+            (NewMember { name: " ", ..good }, "name"),
+            (NewMember { birth_year: 1800, ..good }, "birth year 1800"),
+            (NewMember { household: Some("H 1"), ..good }, "household"),
+        ];
+        for (input, expected) in cases {
+            let err = create_member(&relay, &input).unwrap_err().to_string();
+            assert!(err.contains(expected), "{err}");
+        }
+        assert!(relay.store().station_members(&station.id).unwrap().is_empty());
+    }
+
+    #[test]
+    fn codes_are_issued_for_known_members_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let relay = relay(dir.path());
+        let err = issue_enrollment_code(&relay, "m-ghost", 7).unwrap_err();
+        assert!(matches!(err, AdminError::NotFound(_)), "{err}");
+        let report = run(&relay, &AdminCommand::Device(DeviceCommand::Revoke { device: "d-none".into() })).unwrap_err();
+        assert!(report.to_string().contains("no device d-none"));
+    }
+}

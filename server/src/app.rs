@@ -1,0 +1,56 @@
+//! The HTTP surface: [`app`] builds the router (so tests call it without a socket), plus
+//! the small helpers every endpoint shares.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use timebank_engine::sync::wire::MAX_BODY_BYTES;
+use tower_http::trace::TraceLayer;
+
+use crate::error::AppError;
+use crate::relay::Relay;
+use crate::{enroll, sync};
+
+/// The relay's routes:
+///
+/// | route | body | answer |
+/// | --- | --- | --- |
+/// | `GET /healthz` | | `ok` |
+/// | `POST /v1/enroll` | wire `EnrollRequest` | wire `EnrollResponse` |
+/// | `POST /v1/sync` (bearer token) | wire `SyncRequest` | wire `SyncResponse` |
+///
+/// Errors are JSON `{"error": "..."}` with the status that says what went wrong.
+pub fn app(relay: Arc<Relay>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/enroll", post(enroll::endpoint))
+        .route("/v1/sync", post(sync::endpoint))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(relay)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn not_found() -> AppError {
+    AppError::NotFound("no such endpoint on this relay; the app uses POST /v1/enroll and POST /v1/sync".into())
+}
+
+/// A binary (wire-format) answer.
+pub(crate) fn binary(body: Vec<u8>) -> Response {
+    ([(CONTENT_TYPE, "application/octet-stream")], body).into_response()
+}
+
+/// Runs `work` (store and document work, which blocks) off the async threads.
+pub(crate) async fn blocking(work: impl FnOnce() -> Result<Response, AppError> + Send + 'static) -> Result<Response, AppError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AppError::Internal(format!("a request task failed: {e}")))?
+}

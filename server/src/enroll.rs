@@ -1,0 +1,134 @@
+//! `POST /v1/enroll`: a phone presents a one-time code and its automerge actor id, and
+//! receives who it belongs to and a device token (the relay keeps only the token's hash).
+
+use std::sync::Arc;
+
+use automerge::ActorId;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::response::Response;
+use chrono::DateTime;
+use timebank_engine::documents::genesis_actor;
+use timebank_engine::sync::wire::{self, EnrollRequest, EnrollResponse};
+
+use crate::app::{binary, blocking};
+use crate::error::AppError;
+use crate::relay::Relay;
+use crate::secret;
+use crate::store::{EnrollRefusal, NewDevice, SecurityEvent};
+
+/// Longest actor id accepted, in bytes (the engine makes 16).
+pub const MAX_ACTOR_BYTES: usize = 32;
+
+/// The endpoint: wire-encoded [`EnrollRequest`] in, wire-encoded [`EnrollResponse`] out.
+pub async fn endpoint(State(relay): State<Arc<Relay>>, body: Result<Bytes, BytesRejection>) -> Result<Response, AppError> {
+    blocking(move || {
+        let body = body.map_err(|rejection| AppError::from_body(&rejection))?;
+        let request: EnrollRequest = wire::decode(&body)?;
+        let answer = enroll(&relay, &request)?;
+        tracing::info!(device = %answer.device, member = %answer.member, role = %answer.role, "device enrolled");
+        Ok(binary(wire::encode(&answer)))
+    })
+    .await
+}
+
+/// Enrolls a device: the code must be known, unused and unexpired; the actor a valid
+/// automerge actor id that no device registered yet.
+pub fn enroll(relay: &Relay, request: &EnrollRequest) -> Result<EnrollResponse, AppError> {
+    let code = secret::normalize_code(&request.code);
+    if code.is_empty() {
+        return Err(AppError::BadRequest("the enrollment code is empty; type the code the coordinator gave you".into()));
+    }
+    let actor = parse_actor(&request.actor)?;
+    if actor == *relay.actor() || actor == genesis_actor() {
+        return Err(AppError::Conflict(format!(
+            "the device id {} is reserved; the app must make a fresh random one",
+            request.actor
+        )));
+    }
+    let random = |e: secret::NoRandomness| AppError::Internal(e.to_string());
+    let token = secret::device_token().map_err(random)?;
+    let device = NewDevice {
+        id: secret::new_id("d").map_err(random)?,
+        actor: actor.to_hex_string(),
+        token_hash: secret::hash(&token),
+    };
+    let store = relay.store();
+    let now = relay.now_ms();
+    let day = |at: i64| DateTime::from_timestamp_millis(at).map_or_else(String::new, |t| t.format("%Y-%m-%d %H:%M UTC").to_string());
+    let refused = match store.enroll_device(&secret::hash(&code), &device, now)? {
+        Ok(member) => {
+            return Ok(EnrollResponse {
+                member: member.id.to_string(),
+                station: member.station.to_string(),
+                role: member.role.as_str().to_owned(),
+                device: device.id,
+                token,
+            });
+        }
+        Err(refusal) => refusal,
+    };
+    let (error, event) = match refused {
+        EnrollRefusal::UnknownCode => (
+            AppError::Forbidden(
+                "this enrollment code is not valid; check that it was typed as given, or ask the coordinator for a new one".into(),
+            ),
+            Some("enrollment with an unknown code"),
+        ),
+        EnrollRefusal::AlreadyUsed { at } => (
+            AppError::Gone(format!(
+                "this enrollment code was already used on {}; each code enrolls one device. Ask the coordinator for a new code",
+                day(at)
+            )),
+            Some("enrollment with a code that was already used"),
+        ),
+        EnrollRefusal::Expired { at } => (
+            AppError::Gone(format!("this enrollment code expired on {}; ask the coordinator for a new one", day(at))),
+            None,
+        ),
+        EnrollRefusal::ActorTaken => (
+            AppError::Conflict(
+                "this device is already enrolled (its device id is registered); nothing was changed. Keep using it, or reinstall the app to enroll afresh".into(),
+            ),
+            Some("enrollment with a device id that is already registered"),
+        ),
+    };
+    if let Some(reason) = event {
+        store.record_security_event(&SecurityEvent {
+            at: now,
+            device: None,
+            member: None,
+            doc: None,
+            reason: reason.into(),
+        })?;
+    }
+    Err(error)
+}
+
+/// A valid automerge actor id: hex of 1 to [`MAX_ACTOR_BYTES`] bytes.
+fn parse_actor(hex: &str) -> Result<ActorId, AppError> {
+    let invalid = || {
+        AppError::BadRequest(format!(
+            "the device id {hex:?} is not a valid automerge actor id (hex, 1 to {MAX_ACTOR_BYTES} bytes); update the app"
+        ))
+    };
+    if hex.is_empty() || hex.len() > 2 * MAX_ACTOR_BYTES {
+        return Err(invalid());
+    }
+    ActorId::try_from(hex).map_err(|_| invalid())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actor_ids_must_be_short_hex() {
+        assert!(parse_actor("00ff").is_ok());
+        assert_eq!(parse_actor("00FF").unwrap().to_hex_string(), "00ff");
+        for bad in ["", "xyz", "abc", &"ab".repeat(33)] {
+            assert!(matches!(parse_actor(bad), Err(AppError::BadRequest(_))), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! The one error type of the HTTP API, [`AppError`]: each variant maps to a status and a
+//! JSON body `{"error": "<what went wrong and what to do>"}`. Internal failures are logged
+//! here, in one place, and never shown to the caller.
+
+use axum::Json;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use timebank_engine::sync::wire::{MAX_BODY_BYTES, WireError};
+
+use crate::store::StoreError;
+
+/// Everything a request can fail with, as the caller sees it.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The body is damaged, truncated or breaks the protocol (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No device token, or one the relay does not accept (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The device may not read or write what it sent (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such document or endpoint (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request clashes with what the relay holds (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// The thing asked for existed but is used up or expired (410).
+    #[error("{0}")]
+    Gone(String),
+    /// The body is over the limit (413).
+    #[error("{0}")]
+    TooLarge(String),
+    /// The body speaks another protocol version (415).
+    #[error("{0}")]
+    UnsupportedVersion(String),
+    /// The relay failed inside (500); the detail is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Gone(_) => StatusCode::GONE,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedVersion(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The message the caller sees.
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::Internal(_) => {
+                "the relay failed inside while handling this request; it is safe to retry later, and if it keeps failing tell the relay's operator".into()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// Maps a failure to read the request body: over the limit is 413, the rest 400.
+    pub fn from_body(rejection: &BytesRejection) -> AppError {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::TooLarge(too_large_message())
+        } else {
+            AppError::BadRequest(format!("the request body could not be read ({rejection}); send it again"))
+        }
+    }
+}
+
+fn too_large_message() -> String {
+    format!("the request is over the limit of {MAX_BODY_BYTES} bytes; nothing was stored. Sync more often or in smaller batches")
+}
+
+impl From<WireError> for AppError {
+    fn from(error: WireError) -> Self {
+        match error {
+            WireError::Empty | WireError::Malformed(_) => {
+                AppError::BadRequest(format!("{error}; nothing was stored. Check that the app is a timebank app"))
+            }
+            WireError::UnsupportedVersion { .. } => AppError::UnsupportedVersion(format!("{error}; nothing was stored")),
+            WireError::TooLarge(_) => AppError::TooLarge(too_large_message()),
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> Self {
+        AppError::Internal(error.to_string())
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match &self {
+            AppError::Internal(detail) => tracing::error!(%detail, "request failed inside the relay"),
+            other => tracing::info!(status = status.as_u16(), error = %other, "request refused"),
+        }
+        (status, Json(serde_json::json!({ "error": self.public_message() }))).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_details_never_reach_the_caller() {
+        let error = AppError::from(StoreError::Backend("disk I/O error at /srv/secret/relay.sqlite3".into()));
+        assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!error.public_message().contains("/srv/secret"));
+        assert!(error.public_message().contains("retry"));
+    }
+
+    #[test]
+    fn wire_errors_map_to_their_statuses() {
+        assert_eq!(AppError::from(WireError::Empty).status(), StatusCode::BAD_REQUEST);
+        assert_eq!(AppError::from(WireError::Malformed("x".into())).status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            AppError::from(WireError::UnsupportedVersion { found: 9, supported: 1 }).status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        assert_eq!(AppError::from(WireError::TooLarge(1)).status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+}

@@ -1,0 +1,33 @@
+//! timebank-server: the relay (`timebank-relay`). It enrolls devices with one-time codes,
+//! authenticates them by token, merges what every phone brings through the sync endpoint
+//! while enforcing who may write which document, and keeps everything in its store.
+//!
+//! Layers: [`store`] (the only module that touches SQLite, behind the [`RelayStore`]
+//! trait) → [`relay`] (shared state and the document cache) → [`authority`] (who may read
+//! and write what) → [`enroll`], [`auth`], [`sync`] (the endpoints) → [`app`] (the router).
+//! The model, the documents and the wire format are the engine's (`timebank-engine`).
+//!
+//! ```no_run
+//! # async fn serve() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! let relay = Arc::new(timebank_server::Relay::open(std::path::Path::new("data"))?);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, timebank_server::app(relay)).await?;
+//! # Ok(()) }
+//! ```
+
+pub mod admin;
+pub mod app;
+pub mod auth;
+pub mod authority;
+pub mod enroll;
+pub mod error;
+pub mod relay;
+pub mod secret;
+pub mod store;
+pub mod sync;
+
+pub use app::app;
+pub use error::AppError;
+pub use relay::Relay;
+pub use store::{RelayStore, SqliteStore, StoreError};

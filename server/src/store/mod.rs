@@ -1,0 +1,312 @@
+//! The relay's storage: the [`RelayStore`] trait that every backend implements (embedded
+//! SQLite now, PostgreSQL later), the records it keeps, and the one test suite that every
+//! backend must pass.
+
+pub mod schema;
+pub mod sqlite;
+#[cfg(test)]
+pub(crate) mod suite;
+
+use std::collections::HashMap;
+
+use automerge::ChangeHash;
+use timebank_engine::model::{HouseholdId, MemberId, Role, StationId};
+
+pub use sqlite::SqliteStore;
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type Millis = i64;
+
+/// A SHA-256 digest (of a device token or an enrollment code: the secrets themselves are
+/// never stored).
+pub type SecretHash = [u8; 32];
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store was written by a newer relay.
+    #[error("the relay store at {path} has version {found}, newer than this relay's {supported}; update the relay (nothing was changed)")]
+    TooNew {
+        /// The store file.
+        path: String,
+        /// Version found.
+        found: i64,
+        /// Newest version this build knows.
+        supported: i64,
+    },
+    /// The store or a document in it cannot be read.
+    #[error("the relay store is damaged: {0}")]
+    Corrupt(String),
+    /// A record with this id exists already.
+    #[error("{what} {id} already exists")]
+    Duplicate {
+        /// What kind of record.
+        what: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// A record this operation needs does not exist.
+    #[error("{what} {id} does not exist")]
+    Missing {
+        /// What kind of record.
+        what: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// The backend failed (disk full, locked too long, connection lost).
+    #[error("the relay store failed: {0}")]
+    Backend(String),
+    /// The data directory could not be used.
+    #[error("could not use the data directory: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A service station.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StationRecord {
+    /// `s-…`.
+    pub id: StationId,
+    /// Its name.
+    pub name: String,
+    /// When an administrator created it.
+    pub created_at: Millis,
+}
+
+/// A member, as a coordinator registered them after verifying them in person.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberRecord {
+    /// `m-…`.
+    pub id: MemberId,
+    /// Their station.
+    pub station: StationId,
+    /// Their role; decides what their devices may read and write.
+    pub role: Role,
+    /// Name shown to coordinators.
+    pub display_name: String,
+    /// Birth year (redemption age gate).
+    pub birth_year: Option<u16>,
+    /// Household (gift and self-dealing rules).
+    pub household: Option<HouseholdId>,
+    /// When they were registered.
+    pub created_at: Millis,
+}
+
+/// An enrolled device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceRecord {
+    /// `d-…`, shown to coordinators for revocation.
+    pub id: String,
+    /// Whose device it is.
+    pub member: MemberId,
+    /// The automerge actor id (hex) the device registered: every change it makes carries it.
+    pub actor: String,
+    /// When it enrolled.
+    pub created_at: Millis,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Millis>,
+}
+
+/// A device about to be enrolled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewDevice {
+    /// Its new id.
+    pub id: String,
+    /// Its actor id, lowercase hex.
+    pub actor: String,
+    /// SHA-256 of its bearer token.
+    pub token_hash: SecretHash,
+}
+
+/// A one-time enrollment code, stored hashed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnrollmentCode {
+    /// SHA-256 of the normalised code.
+    pub code_hash: SecretHash,
+    /// The member whose device it enrolls.
+    pub member: MemberId,
+    /// When it was issued.
+    pub created_at: Millis,
+    /// After this it is refused.
+    pub expires_at: Millis,
+}
+
+/// Why an enrollment was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnrollRefusal {
+    /// No such code.
+    UnknownCode,
+    /// The code enrolled a device already.
+    AlreadyUsed {
+        /// When.
+        at: Millis,
+    },
+    /// The code is past its expiry.
+    Expired {
+        /// When it expired.
+        at: Millis,
+    },
+    /// Another device registered this actor id.
+    ActorTaken,
+}
+
+/// What revoking a device did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Revocation {
+    /// Revoked now.
+    Revoked,
+    /// It had been revoked before, at this time.
+    AlreadyRevoked {
+        /// When.
+        at: Millis,
+    },
+    /// No device has this id.
+    UnknownDevice,
+}
+
+/// A document as stored: snapshot plus chunks, and its generation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoredDocument {
+    /// The snapshot and every chunk appended since, concatenated: what
+    /// `Automerge::load` takes.
+    pub bytes: Vec<u8>,
+    /// Bumped on every write, by any process: a cached copy with another generation is stale.
+    pub generation: i64,
+    /// Chunks appended since the snapshot.
+    pub chunk_count: usize,
+}
+
+/// A new document's first snapshot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewDocument {
+    /// `member/m-…`, ...
+    pub id: String,
+    /// `Automerge::save()` of the new document.
+    pub snapshot: Vec<u8>,
+}
+
+/// The heads a device was last told for one document, and the ones before (so a device
+/// whose last answer was lost is still understood).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AckedHeads {
+    /// The heads of the last answer.
+    pub cur: Vec<ChangeHash>,
+    /// The heads the device held before that answer.
+    pub prev: Vec<ChangeHash>,
+}
+
+/// New acknowledged heads for one (device, document).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AckUpdate {
+    /// The device.
+    pub device: String,
+    /// The document.
+    pub doc: String,
+    /// Its new acknowledged heads.
+    pub heads: AckedHeads,
+}
+
+/// Everything one sync stores, written in one transaction: all of it or none of it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriteBatch {
+    /// Chunks (incremental saves) appended to existing documents.
+    pub chunks: Vec<(String, Vec<u8>)>,
+    /// Acknowledged heads per (device, document).
+    pub acks: Vec<AckUpdate>,
+}
+
+impl WriteBatch {
+    /// True when there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.chunks.is_empty() && self.acks.is_empty()
+    }
+}
+
+/// Something a device did that the relay refused for security reasons (a bad token, a
+/// revoked device, a change it may not make).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecurityEvent {
+    /// When.
+    pub at: Millis,
+    /// The device, if known.
+    pub device: Option<String>,
+    /// The member, if known.
+    pub member: Option<String>,
+    /// The document concerned, if any.
+    pub doc: Option<String>,
+    /// What happened, in words.
+    pub reason: String,
+}
+
+/// The relay's storage. Every method is one transaction; implementations are shared
+/// between threads (and, for PostgreSQL, between relays), so a cached document is
+/// trusted only while its generation is unchanged.
+pub trait RelayStore: Send + Sync + std::fmt::Debug {
+    /// The relay's own automerge actor id (hex): `candidate` is stored and returned the
+    /// first time, the stored one after that.
+    fn relay_actor(&self, candidate: &str) -> StoreResult<String>;
+
+    // ----- documents -----
+
+    /// A document with its snapshot and chunks, if it exists.
+    fn document(&self, doc: &str) -> StoreResult<Option<StoredDocument>>;
+    /// The current generation of each of `docs` that exists.
+    fn document_generations(&self, docs: &[String]) -> StoreResult<HashMap<String, i64>>;
+    /// Every document id, sorted.
+    fn document_ids(&self) -> StoreResult<Vec<String>>;
+    /// Writes a sync's chunks and acknowledged heads in one transaction. Every chunk's
+    /// document must exist. Returns the new generation of each document written.
+    fn write_batch(&self, batch: &WriteBatch, at: Millis) -> StoreResult<HashMap<String, i64>>;
+    /// Replaces a document's snapshot and chunks with `snapshot` if its generation is still
+    /// `generation` (nothing was appended meanwhile). Returns whether it did.
+    fn compact_document(&self, doc: &str, snapshot: &[u8], generation: i64) -> StoreResult<bool>;
+
+    // ----- stations and members -----
+
+    /// Creates a station with its documents.
+    fn create_station(&self, station: &StationRecord, documents: &[NewDocument]) -> StoreResult<()>;
+    /// A station.
+    fn station(&self, id: &StationId) -> StoreResult<Option<StationRecord>>;
+    /// Creates a member with their documents; the station must exist.
+    fn create_member(&self, member: &MemberRecord, documents: &[NewDocument]) -> StoreResult<()>;
+    /// A member.
+    fn member(&self, id: &MemberId) -> StoreResult<Option<MemberRecord>>;
+    /// The members of a station, by id.
+    fn station_members(&self, station: &StationId) -> StoreResult<Vec<MemberRecord>>;
+
+    // ----- enrollment and devices -----
+
+    /// Stores a new enrollment code; the member must exist.
+    fn add_enrollment_code(&self, code: &EnrollmentCode) -> StoreResult<()>;
+    /// Uses the code `code_hash` to enroll `device`, in one transaction: the code must be
+    /// known, unused and unexpired at `now`, and the actor not registered yet. Returns the
+    /// member the device now belongs to.
+    fn enroll_device(
+        &self,
+        code_hash: &SecretHash,
+        device: &NewDevice,
+        now: Millis,
+    ) -> StoreResult<Result<MemberRecord, EnrollRefusal>>;
+    /// The device whose token hashes to `token_hash`.
+    fn device_by_token(&self, token_hash: &SecretHash) -> StoreResult<Option<DeviceRecord>>;
+    /// The device that registered `actor` (lowercase hex).
+    fn device_by_actor(&self, actor: &str) -> StoreResult<Option<DeviceRecord>>;
+    /// Every device, oldest first.
+    fn devices(&self) -> StoreResult<Vec<DeviceRecord>>;
+    /// Revokes a device: its token stops working; its data stays.
+    fn revoke_device(&self, id: &str, at: Millis) -> StoreResult<Revocation>;
+
+    // ----- sync state -----
+
+    /// The acknowledged heads of every document for `device`, by document id.
+    fn acked_heads(&self, device: &str) -> StoreResult<HashMap<String, AckedHeads>>;
+
+    // ----- security events -----
+
+    /// Records a security event.
+    fn record_security_event(&self, event: &SecurityEvent) -> StoreResult<()>;
+    /// Every security event, oldest first.
+    fn security_events(&self) -> StoreResult<Vec<SecurityEvent>>;
+}

@@ -1,0 +1,493 @@
+//! The embedded SQLite backend of [`RelayStore`]: one file in the data directory, WAL
+//! mode, `synchronous = FULL`, exactly one connection (the writer) per process. Admin
+//! commands open the same file from another process; SQLite's locks and the documents'
+//! generation counter keep both views right.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use automerge::ChangeHash;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use timebank_engine::model::{HouseholdId, MemberId, Role, StationId};
+
+use crate::store::schema;
+use crate::store::{
+    AckedHeads, DeviceRecord, EnrollRefusal, EnrollmentCode, MemberRecord, Millis, NewDevice, NewDocument,
+    RelayStore, Revocation, SecretHash, SecurityEvent, StationRecord, StoreError, StoreResult, StoredDocument,
+    WriteBatch,
+};
+
+/// File name of the relay's store inside the data directory.
+pub const STORE_FILE: &str = "relay.sqlite3";
+
+/// How long a write waits for another process (an admin command) to release the lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The SQLite store.
+#[derive(Debug)]
+pub struct SqliteStore {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        match error.sqlite_error_code() {
+            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => StoreError::Corrupt(error.to_string()),
+            _ => StoreError::Backend(error.to_string()),
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating) the store in `dir` and migrates it to the latest version. A store
+    /// written by a newer relay is refused untouched.
+    pub fn open(dir: &Path) -> StoreResult<SqliteStore> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(STORE_FILE);
+        let mut conn = Connection::open(&path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let found = schema::version(&conn)?;
+        let latest = schema::latest_version();
+        if found > latest {
+            return Err(StoreError::TooNew { path: path.display().to_string(), found, supported: latest });
+        }
+        schema::migrate_to(&mut conn, latest)?;
+        let check: String = conn.query_row("PRAGMA quick_check", [], |row| row.get(0))?;
+        if check != "ok" {
+            return Err(StoreError::Corrupt(check));
+        }
+        Ok(SqliteStore { path, conn: Mutex::new(conn) })
+    }
+
+    /// The store file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(f(&conn)?)
+    }
+
+    /// Runs `f` in one IMMEDIATE transaction (the write lock taken up front); commits if it
+    /// returns `Ok`, rolls back otherwise.
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+}
+
+// ----- encoding helpers -----
+
+fn heads_blob(heads: &[ChangeHash]) -> Vec<u8> {
+    heads.iter().flat_map(|h| h.0).collect()
+}
+
+fn heads_from_blob(blob: &[u8]) -> Vec<ChangeHash> {
+    blob.chunks_exact(32).filter_map(|h| ChangeHash::try_from(h).ok()).collect()
+}
+
+fn bad_column(index: usize, what: &str, detail: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        index,
+        rusqlite::types::Type::Text,
+        format!("{what}: {detail}").into(),
+    )
+}
+
+fn member_from_row(row: &Row<'_>) -> rusqlite::Result<MemberRecord> {
+    let id: String = row.get(0)?;
+    let station: String = row.get(1)?;
+    let role: String = row.get(2)?;
+    let household: Option<String> = row.get(5)?;
+    let birth_year: Option<i64> = row.get(4)?;
+    Ok(MemberRecord {
+        id: MemberId::parse(&id).map_err(|e| bad_column(0, "member id", e.to_string()))?,
+        station: StationId::parse(&station).map_err(|e| bad_column(1, "station id", e.to_string()))?,
+        role: Role::parse(&role).map_err(|e| bad_column(2, "role", e.to_string()))?,
+        display_name: row.get(3)?,
+        birth_year: birth_year.and_then(|y| u16::try_from(y).ok()),
+        household: household
+            .map(|h| HouseholdId::parse(&h))
+            .transpose()
+            .map_err(|e| bad_column(5, "household", e.to_string()))?,
+        created_at: row.get(6)?,
+    })
+}
+
+const MEMBER_COLUMNS: &str = "id, station, role, display_name, birth_year, household, created_at";
+const DEVICE_COLUMNS: &str = "id, member, actor, created_at, revoked_at";
+
+fn device_from_row(row: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
+    let member: String = row.get(1)?;
+    Ok(DeviceRecord {
+        id: row.get(0)?,
+        member: MemberId::parse(&member).map_err(|e| bad_column(1, "member id", e.to_string()))?,
+        actor: row.get(2)?,
+        created_at: row.get(3)?,
+        revoked_at: row.get(4)?,
+    })
+}
+
+fn insert_documents(tx: &Transaction<'_>, documents: &[NewDocument], at: Millis) -> StoreResult<()> {
+    for doc in documents {
+        let inserted = tx.execute(
+            "INSERT INTO documents (doc_id, snapshot, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT(doc_id) DO NOTHING",
+            params![doc.id, doc.snapshot, at],
+        )?;
+        if inserted == 0 {
+            return Err(StoreError::Duplicate { what: "document", id: doc.id.clone() });
+        }
+    }
+    Ok(())
+}
+
+impl RelayStore for SqliteStore {
+    fn relay_actor(&self, candidate: &str) -> StoreResult<String> {
+        self.write(|tx| {
+            tx.execute("INSERT INTO relay_meta (key, value) VALUES ('actor', ?1) ON CONFLICT(key) DO NOTHING", [candidate])?;
+            Ok(tx.query_row("SELECT value FROM relay_meta WHERE key = 'actor'", [], |row| row.get(0))?)
+        })
+    }
+
+    fn document(&self, doc: &str) -> StoreResult<Option<StoredDocument>> {
+        self.read(|conn| {
+            let head: Option<(Vec<u8>, i64)> = conn
+                .prepare_cached("SELECT snapshot, generation FROM documents WHERE doc_id = ?1")?
+                .query_row([doc], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?;
+            let Some((snapshot, generation)) = head else { return Ok(None) };
+            let mut stored = StoredDocument { bytes: snapshot, generation, chunk_count: 0 };
+            let mut chunks = conn.prepare_cached("SELECT bytes FROM chunks WHERE doc_id = ?1 ORDER BY id")?;
+            let mut rows = chunks.query([doc])?;
+            while let Some(row) = rows.next()? {
+                stored.bytes.extend_from_slice(row.get_ref(0)?.as_blob()?);
+                stored.chunk_count += 1;
+            }
+            Ok(Some(stored))
+        })
+    }
+
+    fn document_generations(&self, docs: &[String]) -> StoreResult<HashMap<String, i64>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT generation FROM documents WHERE doc_id = ?1")?;
+            let mut found = HashMap::with_capacity(docs.len());
+            for doc in docs {
+                if let Some(generation) = stmt.query_row([doc], |row| row.get::<_, i64>(0)).optional()? {
+                    found.insert(doc.clone(), generation);
+                }
+            }
+            Ok(found)
+        })
+    }
+
+    fn document_ids(&self) -> StoreResult<Vec<String>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare("SELECT doc_id FROM documents ORDER BY doc_id")?;
+            stmt.query_map([], |row| row.get(0))?.collect()
+        })
+    }
+
+    fn write_batch(&self, batch: &WriteBatch, at: Millis) -> StoreResult<HashMap<String, i64>> {
+        if batch.is_empty() {
+            return Ok(HashMap::new());
+        }
+        self.write(|tx| {
+            let mut generations = HashMap::new();
+            for (doc, bytes) in &batch.chunks {
+                let generation: Option<i64> = tx
+                    .prepare_cached(
+                        "UPDATE documents SET generation = generation + 1, updated_at = ?2 WHERE doc_id = ?1 RETURNING generation",
+                    )?
+                    .query_row(params![doc, at], |row| row.get(0))
+                    .optional()?;
+                let Some(generation) = generation else {
+                    return Err(StoreError::Missing { what: "document", id: doc.clone() });
+                };
+                tx.prepare_cached("INSERT INTO chunks (doc_id, bytes) VALUES (?1, ?2)")?.execute(params![doc, bytes])?;
+                generations.insert(doc.clone(), generation);
+            }
+            for ack in &batch.acks {
+                tx.prepare_cached(
+                    "INSERT INTO sync_state (device, doc_id, cur_heads, prev_heads, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(device, doc_id) DO UPDATE SET cur_heads = excluded.cur_heads,
+                         prev_heads = excluded.prev_heads, updated_at = excluded.updated_at",
+                )?
+                .execute(params![ack.device, ack.doc, heads_blob(&ack.heads.cur), heads_blob(&ack.heads.prev), at])?;
+            }
+            Ok(generations)
+        })
+    }
+
+    fn compact_document(&self, doc: &str, snapshot: &[u8], generation: i64) -> StoreResult<bool> {
+        self.write(|tx| {
+            let updated = tx.execute(
+                "UPDATE documents SET snapshot = ?2 WHERE doc_id = ?1 AND generation = ?3",
+                params![doc, snapshot, generation],
+            )?;
+            if updated == 1 {
+                tx.execute("DELETE FROM chunks WHERE doc_id = ?1", [doc])?;
+            }
+            Ok(updated == 1)
+        })
+    }
+
+    fn create_station(&self, station: &StationRecord, documents: &[NewDocument]) -> StoreResult<()> {
+        self.write(|tx| {
+            let inserted = tx.execute(
+                "INSERT INTO stations (id, name, created_at) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO NOTHING",
+                params![station.id.as_str(), station.name, station.created_at],
+            )?;
+            if inserted == 0 {
+                return Err(StoreError::Duplicate { what: "station", id: station.id.to_string() });
+            }
+            insert_documents(tx, documents, station.created_at)
+        })
+    }
+
+    fn station(&self, id: &StationId) -> StoreResult<Option<StationRecord>> {
+        self.read(|conn| {
+            conn.query_row("SELECT id, name, created_at FROM stations WHERE id = ?1", [id.as_str()], |row| {
+                let raw: String = row.get(0)?;
+                Ok(StationRecord {
+                    id: StationId::parse(&raw).map_err(|e| bad_column(0, "station id", e.to_string()))?,
+                    name: row.get(1)?,
+                    created_at: row.get(2)?,
+                })
+            })
+            .optional()
+        })
+    }
+
+    fn create_member(&self, member: &MemberRecord, documents: &[NewDocument]) -> StoreResult<()> {
+        self.write(|tx| {
+            let station_exists = tx
+                .query_row("SELECT 1 FROM stations WHERE id = ?1", [member.station.as_str()], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if !station_exists {
+                return Err(StoreError::Missing { what: "station", id: member.station.to_string() });
+            }
+            let inserted = tx.execute(
+                "INSERT INTO members (id, station, role, display_name, birth_year, household, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(id) DO NOTHING",
+                params![
+                    member.id.as_str(),
+                    member.station.as_str(),
+                    member.role.as_str(),
+                    member.display_name,
+                    member.birth_year,
+                    member.household.as_ref().map(HouseholdId::as_str),
+                    member.created_at
+                ],
+            )?;
+            if inserted == 0 {
+                return Err(StoreError::Duplicate { what: "member", id: member.id.to_string() });
+            }
+            insert_documents(tx, documents, member.created_at)
+        })
+    }
+
+    fn member(&self, id: &MemberId) -> StoreResult<Option<MemberRecord>> {
+        self.read(|conn| {
+            conn.prepare_cached(&format!("SELECT {MEMBER_COLUMNS} FROM members WHERE id = ?1"))?
+                .query_row([id.as_str()], member_from_row)
+                .optional()
+        })
+    }
+
+    fn station_members(&self, station: &StationId) -> StoreResult<Vec<MemberRecord>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!("SELECT {MEMBER_COLUMNS} FROM members WHERE station = ?1 ORDER BY id"))?;
+            stmt.query_map([station.as_str()], member_from_row)?.collect()
+        })
+    }
+
+    fn add_enrollment_code(&self, code: &EnrollmentCode) -> StoreResult<()> {
+        self.write(|tx| {
+            let member_exists = tx
+                .query_row("SELECT 1 FROM members WHERE id = ?1", [code.member.as_str()], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if !member_exists {
+                return Err(StoreError::Missing { what: "member", id: code.member.to_string() });
+            }
+            tx.execute(
+                "INSERT INTO enrollment_codes (code_hash, member, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![code.code_hash, code.member.as_str(), code.created_at, code.expires_at],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn enroll_device(
+        &self,
+        code_hash: &SecretHash,
+        device: &NewDevice,
+        now: Millis,
+    ) -> StoreResult<Result<MemberRecord, EnrollRefusal>> {
+        self.write(|tx| {
+            let code: Option<(String, Millis, Option<Millis>)> = tx
+                .query_row(
+                    "SELECT member, expires_at, used_at FROM enrollment_codes WHERE code_hash = ?1",
+                    [code_hash],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .optional()?;
+            let Some((member, expires_at, used_at)) = code else { return Ok(Err(EnrollRefusal::UnknownCode)) };
+            if let Some(at) = used_at {
+                return Ok(Err(EnrollRefusal::AlreadyUsed { at }));
+            }
+            if now >= expires_at {
+                return Ok(Err(EnrollRefusal::Expired { at: expires_at }));
+            }
+            let taken = tx
+                .query_row("SELECT 1 FROM devices WHERE actor = ?1", [&device.actor], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if taken {
+                return Ok(Err(EnrollRefusal::ActorTaken));
+            }
+            tx.execute(
+                "INSERT INTO devices (id, member, actor, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![device.id, member, device.actor, device.token_hash, now],
+            )?;
+            tx.execute(
+                "UPDATE enrollment_codes SET used_at = ?2, device = ?3 WHERE code_hash = ?1",
+                params![code_hash, now, device.id],
+            )?;
+            let record = tx
+                .query_row(&format!("SELECT {MEMBER_COLUMNS} FROM members WHERE id = ?1"), [&member], member_from_row)?;
+            Ok(Ok(record))
+        })
+    }
+
+    fn device_by_token(&self, token_hash: &SecretHash) -> StoreResult<Option<DeviceRecord>> {
+        self.read(|conn| {
+            conn.prepare_cached(&format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE token_hash = ?1"))?
+                .query_row([token_hash], device_from_row)
+                .optional()
+        })
+    }
+
+    fn device_by_actor(&self, actor: &str) -> StoreResult<Option<DeviceRecord>> {
+        self.read(|conn| {
+            conn.prepare_cached(&format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE actor = ?1"))?
+                .query_row([actor], device_from_row)
+                .optional()
+        })
+    }
+
+    fn devices(&self) -> StoreResult<Vec<DeviceRecord>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare(&format!("SELECT {DEVICE_COLUMNS} FROM devices ORDER BY created_at, id"))?;
+            stmt.query_map([], device_from_row)?.collect()
+        })
+    }
+
+    fn revoke_device(&self, id: &str, at: Millis) -> StoreResult<Revocation> {
+        self.write(|tx| {
+            let found: Option<Option<Millis>> = tx
+                .query_row("SELECT revoked_at FROM devices WHERE id = ?1", [id], |row| row.get(0))
+                .optional()?;
+            Ok(match found {
+                None => Revocation::UnknownDevice,
+                Some(Some(at)) => Revocation::AlreadyRevoked { at },
+                Some(None) => {
+                    tx.execute("UPDATE devices SET revoked_at = ?2 WHERE id = ?1", params![id, at])?;
+                    Revocation::Revoked
+                }
+            })
+        })
+    }
+
+    fn acked_heads(&self, device: &str) -> StoreResult<HashMap<String, AckedHeads>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT doc_id, cur_heads, prev_heads FROM sync_state WHERE device = ?1")?;
+            let rows = stmt.query_map([device], |row| {
+                let cur: Vec<u8> = row.get(1)?;
+                let prev: Vec<u8> = row.get(2)?;
+                Ok((row.get::<_, String>(0)?, AckedHeads { cur: heads_from_blob(&cur), prev: heads_from_blob(&prev) }))
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn record_security_event(&self, event: &SecurityEvent) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO security_events (at, device, member, doc_id, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![event.at, event.device, event.member, event.doc, event.reason],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn security_events(&self) -> StoreResult<Vec<SecurityEvent>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare("SELECT at, device, member, doc_id, reason FROM security_events ORDER BY id")?;
+            stmt.query_map([], |row| {
+                Ok(SecurityEvent {
+                    at: row.get(0)?,
+                    device: row.get(1)?,
+                    member: row.get(2)?,
+                    doc: row.get(3)?,
+                    reason: row.get(4)?,
+                })
+            })?
+            .collect()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    crate::relay_store_suite!(|dir: &Path| SqliteStore::open(dir).unwrap());
+
+    #[test]
+    fn a_store_from_a_newer_relay_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(SqliteStore::open(dir.path()).unwrap());
+        let conn = Connection::open(dir.path().join(STORE_FILE)).unwrap();
+        conn.pragma_update(None, "user_version", schema::latest_version() + 1).unwrap();
+        drop(conn);
+        let err = SqliteStore::open(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("update the relay"), "{err}");
+        let conn = Connection::open(dir.path().join(STORE_FILE)).unwrap();
+        assert_eq!(schema::version(&conn).unwrap(), schema::latest_version() + 1);
+    }
+
+    #[test]
+    fn the_store_runs_in_wal_mode_with_full_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let (mode, sync): (String, i64) = store
+            .read(|conn| {
+                let mode = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+                let sync = conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
+                Ok((mode, sync))
+            })
+            .unwrap();
+        assert_eq!(mode, "wal");
+        assert_eq!(sync, 2, "synchronous = FULL");
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_reported_as_damaged() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(STORE_FILE), vec![b'x'; 8192]).unwrap();
+        let err = SqliteStore::open(dir.path()).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    }
+}

@@ -1,0 +1,279 @@
+//! The test suite every [`RelayStore`] backend must pass. A backend runs it with
+//! `crate::relay_store_suite!(|dir: &Path| open_my_store(dir));` inside its test module;
+//! each test gets a fresh store (a PostgreSQL backend can ignore `dir` and use a fresh
+//! schema instead).
+
+use automerge::ChangeHash;
+use timebank_engine::model::{HouseholdId, MemberId, Role, StationId};
+
+use crate::store::{
+    AckUpdate, AckedHeads, EnrollRefusal, EnrollmentCode, MemberRecord, NewDevice, NewDocument, RelayStore,
+    Revocation, SecurityEvent, StationRecord, StoreError, WriteBatch,
+};
+
+/// Runs every test of the suite against the store that `$open` (a closure from the test
+/// directory to a store) makes.
+#[macro_export]
+macro_rules! relay_store_suite {
+    ($open:expr) => {
+        mod relay_store_suite {
+            use super::*;
+
+            fn with_store(test: fn(&dyn $crate::store::RelayStore)) {
+                let dir = tempfile::tempdir().unwrap();
+                let open = $open;
+                let store = open(dir.path());
+                test(&store);
+            }
+
+            #[test]
+            fn the_relay_actor_is_chosen_once() {
+                with_store($crate::store::suite::the_relay_actor_is_chosen_once);
+            }
+            #[test]
+            fn stations_and_members_round_trip() {
+                with_store($crate::store::suite::stations_and_members_round_trip);
+            }
+            #[test]
+            fn documents_keep_snapshot_chunks_and_generation() {
+                with_store($crate::store::suite::documents_keep_snapshot_chunks_and_generation);
+            }
+            #[test]
+            fn a_failed_batch_stores_nothing() {
+                with_store($crate::store::suite::a_failed_batch_stores_nothing);
+            }
+            #[test]
+            fn compaction_only_replaces_an_unchanged_document() {
+                with_store($crate::store::suite::compaction_only_replaces_an_unchanged_document);
+            }
+            #[test]
+            fn enrollment_codes_are_single_use_and_expire() {
+                with_store($crate::store::suite::enrollment_codes_are_single_use_and_expire);
+            }
+            #[test]
+            fn devices_are_found_by_token_and_actor_and_revoked() {
+                with_store($crate::store::suite::devices_are_found_by_token_and_actor_and_revoked);
+            }
+            #[test]
+            fn acked_heads_keep_current_and_previous() {
+                with_store($crate::store::suite::acked_heads_keep_current_and_previous);
+            }
+            #[test]
+            fn security_events_are_kept_in_order() {
+                with_store($crate::store::suite::security_events_are_kept_in_order);
+            }
+        }
+    };
+}
+
+fn station_id() -> StationId {
+    StationId::parse("s-test").unwrap()
+}
+
+fn member_id(raw: &str) -> MemberId {
+    MemberId::parse(raw).unwrap()
+}
+
+fn setup(store: &dyn RelayStore) {
+    store
+        .create_station(&StationRecord { id: station_id(), name: "Caoyang".into(), created_at: 1 }, &[NewDocument {
+            id: "station/s-test".into(),
+            snapshot: vec![1],
+        }])
+        .unwrap();
+    for (id, role) in [("m-vol", Role::Volunteer), ("m-coord", Role::Coordinator)] {
+        store
+            .create_member(
+                &MemberRecord {
+                    id: member_id(id),
+                    station: station_id(),
+                    role,
+                    display_name: id.to_uppercase(),
+                    birth_year: Some(1960),
+                    household: None,
+                    created_at: 2,
+                },
+                &[NewDocument { id: format!("member/{id}"), snapshot: vec![10] }],
+            )
+            .unwrap();
+    }
+}
+
+fn enroll(store: &dyn RelayStore, code: u8, device: &str, actor: &str, token: u8) -> Result<MemberRecord, EnrollRefusal> {
+    store
+        .enroll_device(&[code; 32], &NewDevice { id: device.into(), actor: actor.into(), token_hash: [token; 32] }, 100)
+        .unwrap()
+}
+
+fn issue(store: &dyn RelayStore, code: u8, member: &str, expires_at: i64) {
+    store
+        .add_enrollment_code(&EnrollmentCode { code_hash: [code; 32], member: member_id(member), created_at: 0, expires_at })
+        .unwrap();
+}
+
+pub(crate) fn the_relay_actor_is_chosen_once(store: &dyn RelayStore) {
+    assert_eq!(store.relay_actor("aa01").unwrap(), "aa01");
+    assert_eq!(store.relay_actor("bb02").unwrap(), "aa01");
+}
+
+pub(crate) fn stations_and_members_round_trip(store: &dyn RelayStore) {
+    setup(store);
+    assert_eq!(store.station(&station_id()).unwrap().unwrap().name, "Caoyang");
+    assert!(store.station(&StationId::parse("s-none").unwrap()).unwrap().is_none());
+    let again = store.create_station(&StationRecord { id: station_id(), name: "Other".into(), created_at: 3 }, &[]);
+    assert!(matches!(again, Err(StoreError::Duplicate { what: "station", .. })), "{again:?}");
+
+    let elder = MemberRecord {
+        id: member_id("m-elder"),
+        station: station_id(),
+        role: Role::Elder,
+        display_name: "Wang Fang".into(),
+        birth_year: Some(1941),
+        household: Some(HouseholdId::parse("h-7").unwrap()),
+        created_at: 5,
+    };
+    store.create_member(&elder, &[]).unwrap();
+    assert_eq!(store.member(&elder.id).unwrap().as_ref(), Some(&elder));
+    let listed: Vec<String> = store.station_members(&station_id()).unwrap().into_iter().map(|m| m.id.to_string()).collect();
+    assert_eq!(listed, ["m-coord", "m-elder", "m-vol"]);
+
+    let duplicate = store.create_member(&elder, &[]);
+    assert!(matches!(duplicate, Err(StoreError::Duplicate { what: "member", .. })), "{duplicate:?}");
+    let homeless = MemberRecord { id: member_id("m-x"), station: StationId::parse("s-none").unwrap(), ..elder.clone() };
+    assert!(matches!(store.create_member(&homeless, &[]), Err(StoreError::Missing { what: "station", .. })));
+    assert!(store.member(&member_id("m-x")).unwrap().is_none());
+
+    // A member whose document exists already is not created at all.
+    let clash = MemberRecord { id: member_id("m-clash"), ..elder };
+    let result = store.create_member(&clash, &[NewDocument { id: "member/m-vol".into(), snapshot: vec![9] }]);
+    assert!(matches!(result, Err(StoreError::Duplicate { what: "document", .. })), "{result:?}");
+    assert!(store.member(&clash.id).unwrap().is_none());
+    assert_eq!(store.document("member/m-vol").unwrap().unwrap().bytes, [10]);
+}
+
+pub(crate) fn documents_keep_snapshot_chunks_and_generation(store: &dyn RelayStore) {
+    setup(store);
+    assert_eq!(store.document_ids().unwrap(), ["member/m-coord", "member/m-vol", "station/s-test"]);
+    let fresh = store.document("member/m-vol").unwrap().unwrap();
+    assert_eq!((fresh.bytes.as_slice(), fresh.generation, fresh.chunk_count), ([10].as_slice(), 1, 0));
+    assert!(store.document("member/m-none").unwrap().is_none());
+
+    let batch = WriteBatch {
+        chunks: vec![("member/m-vol".into(), vec![11, 12]), ("member/m-vol".into(), vec![13])],
+        acks: vec![],
+    };
+    let generations = store.write_batch(&batch, 50).unwrap();
+    assert_eq!(generations.get("member/m-vol"), Some(&3));
+    let grown = store.document("member/m-vol").unwrap().unwrap();
+    assert_eq!((grown.bytes.as_slice(), grown.generation, grown.chunk_count), ([10, 11, 12, 13].as_slice(), 3, 2));
+
+    let all = store
+        .document_generations(&["member/m-vol".into(), "station/s-test".into(), "member/m-none".into()])
+        .unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all.get("member/m-vol"), Some(&3));
+    assert_eq!(all.get("station/s-test"), Some(&1));
+}
+
+pub(crate) fn a_failed_batch_stores_nothing(store: &dyn RelayStore) {
+    setup(store);
+    issue(store, 1, "m-vol", 1_000);
+    enroll(store, 1, "d-1", "aa", 1).unwrap();
+    let batch = WriteBatch {
+        chunks: vec![("member/m-vol".into(), vec![11]), ("member/m-missing".into(), vec![12])],
+        acks: vec![AckUpdate {
+            device: "d-1".into(),
+            doc: "member/m-vol".into(),
+            heads: AckedHeads { cur: vec![ChangeHash([1; 32])], prev: vec![] },
+        }],
+    };
+    let result = store.write_batch(&batch, 50);
+    assert!(matches!(result, Err(StoreError::Missing { what: "document", .. })), "{result:?}");
+    let unchanged = store.document("member/m-vol").unwrap().unwrap();
+    assert_eq!((unchanged.bytes.as_slice(), unchanged.generation), ([10].as_slice(), 1));
+    assert!(store.acked_heads("d-1").unwrap().is_empty());
+}
+
+pub(crate) fn compaction_only_replaces_an_unchanged_document(store: &dyn RelayStore) {
+    setup(store);
+    let batch = WriteBatch { chunks: vec![("member/m-vol".into(), vec![11])], acks: vec![] };
+    store.write_batch(&batch, 50).unwrap();
+    // Another process appended meanwhile: a compaction from generation 1 would lose it.
+    assert!(!store.compact_document("member/m-vol", &[99], 1).unwrap());
+    assert_eq!(store.document("member/m-vol").unwrap().unwrap().bytes, [10, 11]);
+    assert!(store.compact_document("member/m-vol", &[10, 11], 2).unwrap());
+    let compacted = store.document("member/m-vol").unwrap().unwrap();
+    assert_eq!((compacted.bytes.as_slice(), compacted.chunk_count), ([10, 11].as_slice(), 0));
+}
+
+pub(crate) fn enrollment_codes_are_single_use_and_expire(store: &dyn RelayStore) {
+    setup(store);
+    let unknown_member =
+        store.add_enrollment_code(&EnrollmentCode { code_hash: [9; 32], member: member_id("m-none"), created_at: 0, expires_at: 1 });
+    assert!(matches!(unknown_member, Err(StoreError::Missing { what: "member", .. })), "{unknown_member:?}");
+
+    issue(store, 1, "m-vol", 1_000);
+    issue(store, 2, "m-vol", 1_000);
+    issue(store, 3, "m-coord", 100);
+    assert_eq!(enroll(store, 7, "d-0", "a0", 7), Err(EnrollRefusal::UnknownCode));
+    let member = enroll(store, 1, "d-1", "aa", 1).unwrap();
+    assert_eq!((member.id.as_str(), member.role), ("m-vol", Role::Volunteer));
+    // Used codes stay used; an actor enrolls once; the expiry instant is already too late.
+    assert_eq!(enroll(store, 1, "d-2", "bb", 2), Err(EnrollRefusal::AlreadyUsed { at: 100 }));
+    assert_eq!(enroll(store, 2, "d-2", "aa", 2), Err(EnrollRefusal::ActorTaken));
+    assert_eq!(enroll(store, 3, "d-3", "cc", 3), Err(EnrollRefusal::Expired { at: 100 }));
+    // A refused enrollment left the code usable and created no device.
+    assert!(enroll(store, 2, "d-2", "bb", 2).is_ok());
+    let devices: Vec<String> = store.devices().unwrap().into_iter().map(|d| d.id).collect();
+    assert_eq!(devices, ["d-1", "d-2"]);
+}
+
+pub(crate) fn devices_are_found_by_token_and_actor_and_revoked(store: &dyn RelayStore) {
+    setup(store);
+    issue(store, 1, "m-vol", 1_000);
+    enroll(store, 1, "d-1", "aa", 5).unwrap();
+    let device = store.device_by_token(&[5; 32]).unwrap().unwrap();
+    assert_eq!((device.id.as_str(), device.member.as_str(), device.actor.as_str()), ("d-1", "m-vol", "aa"));
+    assert_eq!((device.created_at, device.revoked_at), (100, None));
+    assert!(store.device_by_token(&[6; 32]).unwrap().is_none());
+    assert_eq!(store.device_by_actor("aa").unwrap().map(|d| d.id), Some("d-1".into()));
+    assert!(store.device_by_actor("ab").unwrap().is_none());
+
+    assert_eq!(store.revoke_device("d-1", 200).unwrap(), Revocation::Revoked);
+    assert_eq!(store.revoke_device("d-1", 300).unwrap(), Revocation::AlreadyRevoked { at: 200 });
+    assert_eq!(store.revoke_device("d-9", 300).unwrap(), Revocation::UnknownDevice);
+    assert_eq!(store.device_by_token(&[5; 32]).unwrap().unwrap().revoked_at, Some(200));
+}
+
+pub(crate) fn acked_heads_keep_current_and_previous(store: &dyn RelayStore) {
+    setup(store);
+    issue(store, 1, "m-vol", 1_000);
+    enroll(store, 1, "d-1", "aa", 1).unwrap();
+    let first = AckedHeads { cur: vec![ChangeHash([1; 32]), ChangeHash([2; 32])], prev: vec![] };
+    let ack = |heads: &AckedHeads| WriteBatch {
+        chunks: vec![],
+        acks: vec![AckUpdate { device: "d-1".into(), doc: "member/m-vol".into(), heads: heads.clone() }],
+    };
+    store.write_batch(&ack(&first), 10).unwrap();
+    assert_eq!(store.acked_heads("d-1").unwrap().get("member/m-vol"), Some(&first));
+    let second = AckedHeads { cur: vec![ChangeHash([3; 32])], prev: first.cur.clone() };
+    store.write_batch(&ack(&second), 11).unwrap();
+    let all = store.acked_heads("d-1").unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all.get("member/m-vol"), Some(&second));
+    assert!(store.acked_heads("d-2").unwrap().is_empty());
+}
+
+pub(crate) fn security_events_are_kept_in_order(store: &dyn RelayStore) {
+    let first = SecurityEvent { at: 5, device: None, member: None, doc: None, reason: "unknown token".into() };
+    let second = SecurityEvent {
+        at: 6,
+        device: Some("d-1".into()),
+        member: Some("m-vol".into()),
+        doc: Some("ledger/m-vol".into()),
+        reason: "forged ledger change".into(),
+    };
+    store.record_security_event(&first).unwrap();
+    store.record_security_event(&second).unwrap();
+    assert_eq!(store.security_events().unwrap(), [first, second]);
+}

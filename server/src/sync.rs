@@ -1,0 +1,423 @@
+//! `POST /v1/sync`: one round trip in the common case (DESIGN.md, "Sync").
+//!
+//! The device lists every document it holds with the digest of the heads the relay last
+//! acknowledged to it, and the changes it made since. The relay keeps, per (device,
+//! document), the heads of its last answer and the ones before (`cur`, `prev`), so it
+//! knows from the digest what the device holds even when its last answer was lost. Then:
+//!
+//! 1. every document named must exist and be readable by the device (404, 403);
+//! 2. the pushed changes of *all* documents are applied to forks, and every new change is
+//!    checked: its author (actor → device → member) must be a writer of the document, and
+//!    the field rules must hold on the fork ([`crate::authority`]). One refusal refuses
+//!    the whole batch (403, security event); otherwise it is stored in one transaction;
+//! 3. for each readable document the device lacks changes of, or whose acknowledged heads
+//!    moved, the answer carries those changes and the relay's heads.
+//!
+//! When the digest matches nothing the relay knows (a restored backup, a relay that lost
+//! its sync state), or pushed changes build on changes the relay lacks, that document
+//! falls back to automerge's Bloom-filter sync until both sides agree. Retrying a request
+//! changes nothing: known changes are skipped and the acknowledged heads answer the same.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use automerge::sync::{self as am_sync, SyncDoc};
+use automerge::{Automerge, Change, ChangeHash, ReadDoc};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use timebank_engine::DocId;
+use timebank_engine::sync::wire::{
+    self, BloomMessage, DocPull, DocPush, HeadsDigest, SyncRequest, SyncResponse, heads_digest, to_wire_heads,
+};
+
+use crate::app::{binary, blocking};
+use crate::auth::{self, AuthedDevice};
+use crate::authority::{self, Access, Authors};
+use crate::error::AppError;
+use crate::relay::{BLOOM_SESSION_MS, BloomSession, COMPACT_AFTER_CHUNKS, Memory, Relay};
+use crate::store::{AckUpdate, AckedHeads, DeviceRecord, SecurityEvent, WriteBatch};
+
+/// The endpoint: bearer token, wire-encoded [`SyncRequest`] in, [`SyncResponse`] out.
+pub async fn endpoint(
+    State(relay): State<Arc<Relay>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppError> {
+    blocking(move || {
+        let device = auth::authenticate(&relay, &headers)?;
+        let body = body.map_err(|rejection| AppError::from_body(&rejection))?;
+        let request: SyncRequest = wire::decode(&body)?;
+        let response = sync(&relay, &device, &request)?;
+        let bytes = wire::encode(&response);
+        tracing::info!(
+            device = %device.device.id,
+            member = %device.member.id,
+            docs_in = request.docs.len(),
+            changes_in = request.docs.iter().map(|d| d.changes.len()).sum::<usize>(),
+            bloom_in = request.bloom.len(),
+            docs_out = response.docs.len(),
+            changes_out = response.docs.iter().map(|d| d.changes.len()).sum::<usize>(),
+            bloom_out = response.bloom.len(),
+            bytes_in = body.len(),
+            bytes_out = bytes.len(),
+            "sync"
+        );
+        Ok(binary(bytes))
+    })
+    .await
+}
+
+/// What the device sent, read and checked before anything is touched.
+struct Incoming<'a> {
+    pushes: BTreeMap<DocId, &'a DocPush>,
+    changes: BTreeMap<DocId, Vec<Change>>,
+    bloom: BTreeMap<DocId, am_sync::Message>,
+}
+
+/// The working copies of one sync: documents with the device's changes applied, not yet
+/// stored.
+#[derive(Default)]
+struct Staged {
+    forks: BTreeMap<DocId, Automerge>,
+    pushed: HashMap<DocId, HashSet<ChangeHash>>,
+    needs_bloom: BTreeSet<DocId>,
+    bloom_states: HashMap<DocId, am_sync::State>,
+}
+
+/// Runs one sync for `device`: checks, stores and answers (see the module docs).
+pub fn sync(relay: &Relay, device: &AuthedDevice, request: &SyncRequest) -> Result<SyncResponse, AppError> {
+    let store = relay.store();
+    let access = Access::of(store, &device.member)?;
+    let incoming = read_request(request)?;
+    for id in incoming.pushes.keys().chain(incoming.bloom.keys()) {
+        require_readable(relay, device, &access, id)?;
+    }
+
+    let now = relay.now_ms();
+    let mut memory = relay.memory();
+    let readable: Vec<DocId> = access.readable().iter().cloned().collect();
+    memory.refresh(store, relay.actor(), &readable)?;
+    for id in incoming.pushes.keys().chain(incoming.bloom.keys()) {
+        if !memory.docs.contains_key(id) {
+            return Err(AppError::NotFound(format!("document {id} does not exist on this relay; nothing was stored")));
+        }
+    }
+    memory.bloom.retain(|_, session| now - session.touched_at < BLOOM_SESSION_MS);
+
+    let staged = stage(&memory, &device.device, &access, incoming.changes, incoming.bloom)?;
+    check_authority(relay, device, &memory, &staged)?;
+
+    let acked = store.acked_heads(&device.device.id)?;
+    let mut plan = answer(&memory, device, &access, &incoming.pushes, &acked, staged);
+    let generations = store.write_batch(&plan.batch, now)?;
+    adopt(relay, &mut memory, &device.device.id, &mut plan, &generations, now);
+    Ok(plan.response)
+}
+
+/// Parses document ids, sync messages and changes; a damaged body is refused whole (400).
+fn read_request(request: &SyncRequest) -> Result<Incoming<'_>, AppError> {
+    let mut incoming = Incoming { pushes: BTreeMap::new(), changes: BTreeMap::new(), bloom: BTreeMap::new() };
+    for push in &request.docs {
+        let id = parse_doc(&push.doc)?;
+        let changes = push
+            .changes
+            .iter()
+            .enumerate()
+            .map(|(i, bytes)| {
+                Change::from_bytes(bytes.clone()).map_err(|e| {
+                    AppError::BadRequest(format!("change {} of {} is damaged ({e}); nothing was stored", i + 1, push.doc))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if incoming.pushes.insert(id.clone(), push).is_some() {
+            return Err(AppError::BadRequest(format!(
+                "document {} is listed twice in one request; nothing was stored",
+                push.doc
+            )));
+        }
+        incoming.changes.insert(id, changes);
+    }
+    for message in &request.bloom {
+        let id = parse_doc(&message.doc)?;
+        let decoded = am_sync::Message::decode(&message.message).map_err(|e| {
+            AppError::BadRequest(format!("the sync message for {} is damaged ({e}); nothing was stored", message.doc))
+        })?;
+        if incoming.bloom.insert(id, decoded).is_some() {
+            return Err(AppError::BadRequest(format!(
+                "two sync messages for {} in one request; nothing was stored",
+                message.doc
+            )));
+        }
+    }
+    Ok(incoming)
+}
+
+fn parse_doc(raw: &str) -> Result<DocId, AppError> {
+    raw.parse().map_err(|e: timebank_engine::Error| AppError::BadRequest(format!("{e}; nothing was stored")))
+}
+
+/// A document the device may not read is refused (403, security event) if it exists,
+/// and reported missing (404) if it does not.
+fn require_readable(relay: &Relay, device: &AuthedDevice, access: &Access, id: &DocId) -> Result<(), AppError> {
+    if access.can_read(id) {
+        return Ok(());
+    }
+    let name = id.to_string();
+    if relay.store().document_generations(std::slice::from_ref(&name))?.is_empty() {
+        return Err(AppError::NotFound(format!("document {name} does not exist on this relay; nothing was stored")));
+    }
+    record_event(relay, device, &name, &format!("the device named {name}, which it may not read"))?;
+    Err(AppError::Forbidden(format!(
+        "this device ({} {}) may not read or write {name}; nothing from this sync was stored",
+        device.member.role.as_str(),
+        device.member.id
+    )))
+}
+
+fn record_event(relay: &Relay, device: &AuthedDevice, doc: &str, reason: &str) -> Result<(), AppError> {
+    tracing::warn!(device = %device.device.id, member = %device.member.id, doc, reason, "security event");
+    relay.store().record_security_event(&SecurityEvent {
+        at: relay.now_ms(),
+        device: Some(device.device.id.clone()),
+        member: Some(device.member.id.to_string()),
+        doc: Some(doc.to_owned()),
+        reason: reason.to_owned(),
+    })?;
+    Ok(())
+}
+
+/// Applies the pushed changes and Bloom messages to forks of the cached documents.
+fn stage(
+    memory: &Memory,
+    device: &DeviceRecord,
+    access: &Access,
+    changes: BTreeMap<DocId, Vec<Change>>,
+    bloom: BTreeMap<DocId, am_sync::Message>,
+) -> Result<Staged, AppError> {
+    let mut staged = Staged::default();
+    for (id, changes) in changes {
+        let Some(cached) = memory.docs.get(&id) else { continue };
+        let hashes: Vec<ChangeHash> = changes.iter().map(Change::hash).collect();
+        let unknown: HashSet<ChangeHash> = cached.doc.get_missing_deps(&hashes).into_iter().collect();
+        staged.pushed.insert(id.clone(), hashes.into_iter().collect());
+        let mut fresh: Vec<Change> = changes.into_iter().filter(|c| unknown.contains(&c.hash())).collect();
+        if !access.can_write(&id) {
+            // A document the device may not write (a ledger; a station for a non-coordinator)
+            // can only hold changes of others: the relay's, which a relay restored from a
+            // backup lost and the device now sends back. They are never taken from a device
+            // (changes are not signed), but refusing them would lock the device out for
+            // good, so they are left out. A change the device itself authored goes on, to be
+            // refused and recorded.
+            fresh.retain(|c| c.actor_id().to_hex_string() == device.actor);
+        }
+        if fresh.is_empty() {
+            continue;
+        }
+        let fresh_hashes: HashSet<ChangeHash> = fresh.iter().map(Change::hash).collect();
+        let deps: Vec<ChangeHash> =
+            fresh.iter().flat_map(|c| c.deps().iter().copied()).filter(|d| !fresh_hashes.contains(d)).collect();
+        if !cached.doc.get_missing_deps(&deps).is_empty() {
+            // These build on changes the relay lacks: sync this document the slow way.
+            staged.needs_bloom.insert(id);
+            continue;
+        }
+        let fork = staged.forks.entry(id.clone()).or_insert_with(|| cached.doc.clone());
+        fork.apply_changes(fresh).map_err(|e| {
+            AppError::BadRequest(format!("the changes sent for {id} could not be applied ({e}); nothing was stored"))
+        })?;
+    }
+    for (id, message) in bloom {
+        let Some(cached) = memory.docs.get(&id) else { continue };
+        let mut state = session(memory, &device.id, &id).unwrap_or_else(|| new_session(access, &id));
+        let fork = staged.forks.entry(id.clone()).or_insert_with(|| cached.doc.clone());
+        fork.receive_sync_message(&mut state, message).map_err(|e| {
+            AppError::BadRequest(format!("the sync message for {id} could not be applied ({e}); nothing was stored"))
+        })?;
+        staged.bloom_states.insert(id, state);
+    }
+    Ok(staged)
+}
+
+/// A new Bloom-sync session. For a document the device may not write (a ledger; a station
+/// for a non-coordinator) it is read-only: the relay takes no changes from the device, so
+/// a device holding relay changes the relay lost (restored from a backup) is not refused.
+fn new_session(access: &Access, doc: &DocId) -> am_sync::State {
+    if access.can_write(doc) { am_sync::State::new() } else { am_sync::State::new_read_only() }
+}
+
+/// The device's Bloom-sync session for `doc`, if one is going on.
+fn session(memory: &Memory, device: &str, doc: &DocId) -> Option<am_sync::State> {
+    memory.bloom.get(&(device.to_owned(), doc.clone())).map(|s| s.state.clone())
+}
+
+/// Checks every new change on every fork: its author must be a writer of the document and
+/// the field rules must hold. The first refusal refuses the whole sync (403).
+fn check_authority(relay: &Relay, device: &AuthedDevice, memory: &Memory, staged: &Staged) -> Result<(), AppError> {
+    let mut authors = Authors::new(relay.store(), relay.actor().to_hex_string());
+    for (id, fork) in &staged.forks {
+        let Some(cached) = memory.docs.get(id) else { continue };
+        let before = cached.doc.get_heads();
+        let fresh = fork.get_changes(&before);
+        if fresh.is_empty() {
+            continue;
+        }
+        let verdict = match authors.check_writers(id, &fresh)? {
+            Err(refusal) => Err(refusal),
+            Ok(non_coordinator) => {
+                let patches = fork.diff(&before, &fork.get_heads());
+                authority::check_fields(id, &patches, non_coordinator)
+            }
+        };
+        if let Err(refusal) = verdict {
+            record_event(relay, device, &refusal.doc, &refusal.reason)?;
+            return Err(AppError::Forbidden(refusal.to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// What one sync stores and answers, and how the in-memory state moves afterwards.
+struct Plan {
+    batch: WriteBatch,
+    response: SyncResponse,
+    forks: BTreeMap<DocId, Automerge>,
+    sessions_kept: Vec<(DocId, am_sync::State)>,
+    sessions_ended: Vec<DocId>,
+}
+
+/// The base from which the device needs changes, if its digest names heads the relay
+/// acknowledged to it (or no heads at all).
+fn known_base(digest: HeadsDigest, acked: &AckedHeads) -> Option<Vec<ChangeHash>> {
+    [&acked.cur, &acked.prev, &Vec::new()].into_iter().find(|heads| heads_digest(heads) == digest).cloned()
+}
+
+fn raw(changes: Vec<Change>, skip: Option<&HashSet<ChangeHash>>) -> Vec<Vec<u8>> {
+    changes
+        .into_iter()
+        .filter(|c| !skip.is_some_and(|s| s.contains(&c.hash())))
+        .map(|c| c.raw_bytes().to_vec())
+        .collect()
+}
+
+/// Plans the writes and the answer for every readable document.
+fn answer(
+    memory: &Memory,
+    device: &AuthedDevice,
+    access: &Access,
+    pushes: &BTreeMap<DocId, &DocPush>,
+    acked: &HashMap<String, AckedHeads>,
+    mut staged: Staged,
+) -> Plan {
+    let device_id = device.device.id.as_str();
+    let mut batch = WriteBatch::default();
+    let mut response = SyncResponse::default();
+    let mut sessions_kept = Vec::new();
+    let mut sessions_ended = Vec::new();
+    for id in access.readable() {
+        let Some(cached) = memory.docs.get(id) else { continue };
+        let name = id.to_string();
+        let before = cached.doc.get_heads();
+        let doc = staged.forks.get(id).unwrap_or(&cached.doc);
+        let heads = doc.get_heads();
+        if heads != before {
+            batch.chunks.push((name.clone(), doc.save_after(&before)));
+        }
+        let push = pushes.get(id);
+        let acked_here = acked.get(&name).cloned().unwrap_or_default();
+        let in_bloom = staged.bloom_states.contains_key(id) || staged.needs_bloom.contains(id);
+        let base = match push {
+            _ if in_bloom => None,
+            None => Some(Vec::new()),
+            Some(push) => known_base(push.acked, &acked_here).filter(|base| doc.get_missing_deps(base).is_empty()),
+        };
+        let mut acknowledge = |changes: Vec<Vec<u8>>, prev: Vec<ChangeHash>| {
+            response.docs.push(DocPull { doc: name.clone(), changes, acked: to_wire_heads(&heads) });
+            let new = AckedHeads { cur: heads.clone(), prev };
+            if new != acked_here {
+                batch.acks.push(AckUpdate { device: device_id.to_owned(), doc: name.clone(), heads: new });
+            }
+        };
+        if let Some(base) = base {
+            let missing = raw(doc.get_changes(&base), staged.pushed.get(id));
+            if !missing.is_empty() || push.map(|p| p.acked) != Some(heads_digest(&heads)) {
+                acknowledge(missing, base);
+            }
+            if memory.bloom.contains_key(&(device_id.to_owned(), id.clone())) {
+                sessions_ended.push(id.clone());
+            }
+            continue;
+        }
+        let mut state = match staged.bloom_states.remove(id) {
+            Some(state) => state,
+            None => session(memory, device_id, id).unwrap_or_else(|| new_session(access, id)),
+        };
+        if let Some(message) = doc.generate_sync_message(&mut state) {
+            response.bloom.push(BloomMessage { doc: name.clone(), message: message.encode() });
+            sessions_kept.push((id.clone(), state));
+        } else {
+            // Both sides agree: send what the device may still lack after its last
+            // message, and acknowledge the relay's heads.
+            let theirs = state.their_heads.clone().unwrap_or_default();
+            let changes = if doc.get_missing_deps(&theirs).is_empty() { raw(doc.get_changes(&theirs), None) } else { Vec::new() };
+            acknowledge(changes, acked_here.cur.clone());
+            sessions_ended.push(id.clone());
+        }
+    }
+    Plan { batch, response, forks: std::mem::take(&mut staged.forks), sessions_kept, sessions_ended }
+}
+
+/// After the batch is stored: the forks become the cached documents (or are dropped, to
+/// be reloaded, if another writer came between), Bloom sessions move on, and documents
+/// with many chunks are compacted.
+fn adopt(
+    relay: &Relay,
+    memory: &mut Memory,
+    device: &str,
+    plan: &mut Plan,
+    generations: &HashMap<String, i64>,
+    now: i64,
+) {
+    for (id, fork) in std::mem::take(&mut plan.forks) {
+        let Some(&generation) = generations.get(&id.to_string()) else { continue };
+        let Some(cached) = memory.docs.get_mut(&id) else { continue };
+        if generation != cached.generation + 1 {
+            memory.docs.remove(&id);
+            continue;
+        }
+        cached.doc = fork;
+        cached.generation = generation;
+        cached.chunks += 1;
+        if cached.chunks > COMPACT_AFTER_CHUNKS {
+            match relay.store().compact_document(&id.to_string(), &cached.doc.save(), generation) {
+                Ok(true) => cached.chunks = 0,
+                Ok(false) => {}
+                Err(error) => tracing::warn!(doc = %id, %error, "compaction failed; the chunks stay"),
+            }
+        }
+    }
+    for (id, state) in plan.sessions_kept.drain(..) {
+        memory.bloom.insert((device.to_owned(), id), BloomSession { state, touched_at: now });
+    }
+    for id in plan.sessions_ended.drain(..) {
+        memory.bloom.remove(&(device.to_owned(), id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_base_is_the_acknowledged_heads_the_digest_names() {
+        let a = vec![ChangeHash([1; 32])];
+        let b = vec![ChangeHash([2; 32])];
+        let acked = AckedHeads { cur: b.clone(), prev: a.clone() };
+        assert_eq!(known_base(heads_digest(&b), &acked), Some(b.clone()));
+        assert_eq!(known_base(heads_digest(&a), &acked), Some(a));
+        assert_eq!(known_base(heads_digest(&[]), &acked), Some(vec![]));
+        assert_eq!(known_base(heads_digest(&[ChangeHash([3; 32])]), &acked), None);
+    }
+}

@@ -1,0 +1,281 @@
+//! Real engines syncing through the relay in-process: one round trip in the common case,
+//! visits turning from "saved on phone" to "sent", orders crossing devices, retries and
+//! lost answers, the Bloom fallback, and two relays sharing one store.
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use timebank_engine::DocId;
+use timebank_engine::documents::member;
+use timebank_engine::model::MemberId;
+use timebank_engine::PastVisit;
+use timebank_server::store::SqliteStore;
+use timebank_server::{Relay, app};
+
+use crate::support::{Phone, TestRelay};
+
+fn visits_on(phone: &Phone, of: &MemberId) -> usize {
+    member::visits(&phone.document(&DocId::Member(of.clone())), of).len()
+}
+
+#[test]
+fn two_phones_of_one_volunteer_each_get_the_others_visits_in_one_round_trip() {
+    let relay = TestRelay::new();
+    let volunteer = relay.member("volunteer", "Li Wei");
+    let elder = relay.member("elder", "Wang Fang");
+    let mut phone = relay.phone(&volunteer);
+    let mut tablet = relay.phone(&volunteer);
+
+    phone.log_visit(&elder.id, "read the newspaper");
+    assert_eq!(phone.visit_states(), ["saved on phone"]);
+    let report = relay.sync_phone(&mut phone);
+    assert_eq!(report.round_trips, 1);
+    assert_eq!(phone.visit_states(), ["sent"]);
+    // Durably: the reopened store says the same.
+    let reopened = timebank_engine::Engine::open(phone.dir.path()).unwrap();
+    assert_eq!(reopened.visits().unwrap()[0].state_label, "sent");
+    drop(reopened);
+
+    relay.sync_phone(&mut tablet);
+    tablet.log_visit(&elder.id, "went to the market");
+    let report = relay.sync_phone(&mut tablet);
+    assert_eq!((report.round_trips, report.changes_sent), (1, 1));
+    assert_eq!(tablet.visit_states(), ["sent", "sent"]);
+
+    let report = relay.sync_phone(&mut phone);
+    assert_eq!((report.round_trips, report.changes_received), (1, 1));
+    assert_eq!(phone.visit_states(), ["sent", "sent"]);
+    let own = DocId::Member(volunteer.id.clone());
+    assert_eq!(phone.engine.heads(&own), tablet.engine.heads(&own));
+    assert_eq!(relay.document(&own.to_string()).get_heads(), phone.engine.heads(&own));
+
+    // Nothing new: the answer is empty and nothing is written.
+    let generation = relay.generation(&own.to_string());
+    let report = relay.sync_phone(&mut phone);
+    assert_eq!((report.round_trips, report.changes_received, report.docs_changed), (1, 0, 0));
+    assert!(report.bytes_down < 16, "an idle sync answered {} bytes", report.bytes_down);
+    assert_eq!(relay.generation(&own.to_string()), generation);
+}
+
+#[test]
+fn an_order_goes_from_the_elder_through_the_coordinator_to_the_volunteer_and_back() {
+    let relay = TestRelay::new();
+    let volunteer = relay.member("volunteer", "Li Wei");
+    let elder = relay.member("elder", "Wang Fang");
+    let coordinator = relay.member("coordinator", "Chen Jing");
+    let mut elder_phone = relay.phone(&elder);
+    let mut desk = relay.phone(&coordinator);
+    let mut phone = relay.phone(&volunteer);
+
+    let order = elder_phone.engine.place_order(None, "companionship", "afternoon, please").unwrap();
+    relay.sync_phone(&mut elder_phone);
+
+    relay.sync_phone(&mut desk);
+    assert_eq!(desk.engine.orders().len(), 1);
+    desk.engine.dispatch(&order, &volunteer.id).unwrap();
+    relay.sync_phone(&mut desk);
+
+    relay.sync_phone(&mut phone);
+    let offered = phone.engine.assignments();
+    assert_eq!(offered.len(), 1);
+    assert_eq!(offered[0].assignment.order, order);
+    phone.engine.accept(&order).unwrap();
+    let now = Utc::now();
+    phone
+        .engine
+        .log_visit(&PastVisit {
+            elder: elder.id.clone(),
+            service: "companionship".into(),
+            order: Some(order.clone()),
+            start: now - Duration::hours(2),
+            end: now - Duration::hours(1),
+            note: "played chess".into(),
+        })
+        .unwrap();
+    assert_eq!(phone.visit_states(), ["saved on phone"]);
+    relay.sync_phone(&mut phone);
+    assert_eq!(phone.visit_states(), ["sent"]);
+
+    relay.sync_phone(&mut desk);
+    assert_eq!(visits_on(&desk, &volunteer.id), 1);
+    relay.sync_phone(&mut elder_phone);
+    let orders = elder_phone.engine.orders();
+    assert_eq!(orders[0].order.dispatched_to.as_ref(), Some(&volunteer.id));
+    // The elder's phone never holds the volunteer's document.
+    assert!(!elder_phone.documents().contains(&format!("member/{}", volunteer.id)));
+    assert!(relay.store().security_events().unwrap().is_empty());
+}
+
+#[test]
+fn a_retried_request_changes_nothing_and_gets_the_same_answer() {
+    let relay = TestRelay::new();
+    let volunteer = relay.member("volunteer", "Li Wei");
+    let elder = relay.member("elder", "Wang Fang");
+    let mut phone = relay.phone(&volunteer);
+    relay.sync_phone(&mut phone);
+    phone.log_visit(&elder.id, "tea");
+    let mut transport = relay.transport(&phone.token);
+    phone.engine.sync(&mut transport).unwrap();
+    let (request, answer) = transport.exchanges.pop().unwrap();
+    let own = format!("member/{}", volunteer.id);
+    let generation = relay.generation(&own);
+    let acked = relay.store().acked_heads(&phone.device).unwrap();
+
+    for _ in 0..2 {
+        let again = relay.post("/v1/sync", Some(&phone.token), request.clone());
+        assert_eq!(again.body, answer, "a retry must be answered the same");
+        assert_eq!(relay.generation(&own), generation);
+        assert_eq!(relay.store().acked_heads(&phone.device).unwrap(), acked);
+    }
+    assert_eq!(member::visits(&relay.document(&own), &volunteer.id).len(), 1);
+}
+
+#[test]
+fn a_lost_answer_is_made_good_at_the_next_sync() {
+    let relay = TestRelay::new();
+    let volunteer = relay.member("volunteer", "Li Wei");
+    let elder = relay.member("elder", "Wang Fang");
+    let mut phone = relay.phone(&volunteer);
+    relay.sync_phone(&mut phone);
+    phone.log_visit(&elder.id, "first");
+
+    let mut transport = relay.transport(&phone.token);
+    transport.drop_answers = 1;
+    let err = phone.engine.sync(&mut transport).unwrap_err().to_string();
+    assert!(err.contains("could not reach the relay"), "{err}");
+    assert_eq!(phone.visit_states(), ["saved on phone"]);
+    let own = format!("member/{}", volunteer.id);
+    assert_eq!(member::visits(&relay.document(&own), &volunteer.id).len(), 1, "the relay stored it before the answer was lost");
+
+    phone.log_visit(&elder.id, "second");
+    let report = relay.sync_phone(&mut phone);
+    assert_eq!(report.round_trips, 1);
+    assert_eq!(phone.visit_states(), ["sent", "sent"]);
+    let id = DocId::Member(volunteer.id.clone());
+    assert_eq!(relay.document(&own).get_heads(), phone.engine.heads(&id));
+    // The next sync is quiet again.
+    let quiet = relay.sync_phone(&mut phone);
+    assert_eq!((quiet.round_trips, quiet.changes_received, quiet.docs_changed), (1, 0, 0));
+}
+
+#[test]
+fn a_phone_whose_sync_state_the_relay_lost_falls_back_to_bloom_sync() {
+    let relay = TestRelay::new();
+    let volunteer = relay.member("volunteer", "Li Wei");
+    let elder = relay.member("elder", "Wang Fang");
+    let mut phone = relay.phone(&volunteer);
+    phone.log_visit(&elder.id, "first");
+    relay.sync_phone(&mut phone);
+    phone.log_visit(&elder.id, "second");
+    let conn = rusqlite::Connection::open(relay.dir.path().join("relay.sqlite3")).unwrap();
+    conn.execute("DELETE FROM sync_state", []).unwrap();
+    drop(conn);
+
+    let report = relay.sync_phone(&mut phone);
+    assert!(report.round_trips > 1, "{report:?}");
+    assert_eq!(phone.visit_states(), ["sent", "sent"]);
+    let own = DocId::Member(volunteer.id.clone());
+    assert_eq!(member::visits(&relay.document(&own.to_string()), &volunteer.id).len(), 2);
+    assert_eq!(relay.document(&own.to_string()).get_heads(), phone.engine.heads(&own));
+    let again = relay.sync_phone(&mut phone);
+    assert_eq!((again.round_trips, again.changes_received), (1, 0), "{again:?}");
+}
+
+#[test]
+fn a_relay_restored_from_a_backup_gets_back_what_the_phones_hold() {
+    let relay = TestRelay::new();
+    let volunteer = relay.member("volunteer", "Li Wei");
+    let elder = relay.member("elder", "Wang Fang");
+    let mut phone = relay.phone(&volunteer);
+    relay.sync_phone(&mut phone);
+    let backup = tempfile::tempdir().unwrap();
+    let conn = rusqlite::Connection::open(relay.dir.path().join("relay.sqlite3")).unwrap();
+    conn.execute("VACUUM INTO ?1", [backup.path().join("relay.sqlite3").to_str().unwrap()]).unwrap();
+    drop(conn);
+
+    let lost = phone.log_visit(&elder.id, "lost by the relay");
+    relay.sync_phone(&mut phone);
+    relay.write_outcome(&volunteer.id, lost.as_str(), "under-review");
+    relay.sync_phone(&mut phone);
+    assert_eq!(phone.visit_states(), ["under review: "]);
+    phone.log_visit(&elder.id, "after the restore");
+
+    // The relay's disk died; it comes back from the backup, without the first visit.
+    let restored = Arc::new(Relay::new(Arc::new(SqliteStore::open(backup.path()).unwrap()), relay.clock.clone()).unwrap());
+    let router = app(restored.clone());
+    let mut transport = relay.transport_via(&router, &phone.token);
+    let report = phone.engine.sync(&mut transport).unwrap();
+    assert!(report.round_trips > 1, "{report:?}");
+    let own = DocId::Member(volunteer.id.clone());
+    let stored = restored.store().document(&own.to_string()).unwrap().unwrap();
+    let doc = automerge::Automerge::load(&stored.bytes).unwrap();
+    assert_eq!(member::visits(&doc, &volunteer.id).len(), 2);
+    // The ledger is the relay's alone: the phone's newer copy is not taken back (a device
+    // may not write it) and does not block the sync either.
+    let ledger = restored.store().document(&format!("ledger/{}", volunteer.id)).unwrap().unwrap();
+    let ledger = automerge::Automerge::load(&ledger.bytes).unwrap();
+    assert!(timebank_engine::documents::ledger::outcome(&ledger, lost.as_str()).is_none());
+    assert!(restored.store().security_events().unwrap().is_empty());
+    assert_eq!(phone.visit_states(), ["under review: ", "sent"]);
+}
+
+#[test]
+fn a_second_relay_on_the_same_store_never_serves_stale_documents() {
+    let relay = TestRelay::new();
+    let volunteer = relay.member("volunteer", "Li Wei");
+    let elder = relay.member("elder", "Wang Fang");
+    let coordinator = relay.member("coordinator", "Chen Jing");
+    let other = relay.second_relay();
+    let mut phone = relay.phone(&volunteer);
+    let mut desk = relay.phone(&coordinator);
+    relay.sync_phone(&mut phone);
+    relay.sync_phone(&mut desk);
+
+    // The phone syncs through the other relay; the first one still has the old copy cached.
+    phone.log_visit(&elder.id, "via the other relay");
+    phone.engine.sync(&mut relay.transport_via(&other, &phone.token)).unwrap();
+    relay.sync_phone(&mut desk);
+    assert_eq!(visits_on(&desk, &volunteer.id), 1);
+
+    // And back: the first relay's copy is fresh enough to take the next change directly.
+    phone.log_visit(&elder.id, "via the first relay");
+    let report = relay.sync_phone(&mut phone);
+    assert_eq!(report.round_trips, 1);
+    phone.engine.sync(&mut relay.transport_via(&other, &phone.token)).unwrap();
+    assert_eq!(phone.visit_states(), ["sent", "sent"]);
+    relay.sync_phone(&mut desk);
+    assert_eq!(visits_on(&desk, &volunteer.id), 2);
+}
+
+#[test]
+fn changes_built_on_changes_the_relay_lacks_start_a_bloom_sync_and_store_nothing_yet() {
+    let relay = TestRelay::new();
+    let volunteer = relay.member("volunteer", "Li Wei");
+    let mut phone = relay.phone(&volunteer);
+    relay.sync_phone(&mut phone);
+    let own = format!("member/{}", volunteer.id);
+    let mut doc = relay.document(&own).with_actor(phone.actor.clone());
+    let mut raw_change = |note: &str| {
+        doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+            let visits = timebank_engine::documents::fields::map_at(tx, &automerge::ROOT, "visits").unwrap();
+            automerge::transaction::Transactable::put(tx, &visits, "draft", note)?;
+            Ok(())
+        })
+        .unwrap();
+        doc.get_last_local_change().unwrap().raw_bytes().to_vec()
+    };
+    let first = raw_change("one");
+    let second = raw_change("two");
+    let generation = relay.generation(&own);
+
+    let response = relay.sync(&phone.token, &crate::support::listing(&relay, &phone.device, &own, vec![second.clone()])).sync_response();
+    assert_eq!(response.bloom.len(), 1);
+    assert_eq!(response.bloom[0].doc, own);
+    assert!(response.docs.is_empty(), "{:?}", crate::support::pulled(&response));
+    assert_eq!(relay.generation(&own), generation);
+
+    let response = relay.sync(&phone.token, &crate::support::listing(&relay, &phone.device, &own, vec![first, second])).sync_response();
+    assert!(response.bloom.is_empty());
+    assert_eq!(crate::support::pulled(&response), std::slice::from_ref(&own));
+    assert_eq!(relay.generation(&own), generation + 1);
+}

@@ -1,0 +1,17 @@
+//! Integration tests of the relay, one binary: enrollment, device tokens, bad requests,
+//! writer authority, and real engines syncing through the relay (in-process and over a
+//! socket with the `timebank-relay` binary).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers outside #[test] functions fail the test by panicking, like the tests themselves"
+)]
+
+mod authority;
+mod bad_requests;
+mod binary;
+mod enroll;
+mod flows;
+mod support;
+mod tokens;
