@@ -1,9 +1,12 @@
 //! `POST /v1/sync`: one round trip in the common case (DESIGN.md, "Sync").
 //!
-//! The device lists every document it holds with the digest of the heads the relay last
-//! acknowledged to it, and the changes it made since. The relay keeps, per (device,
-//! document), the heads of its last answer and the ones before (`cur`, `prev`), so it
-//! knows from the digest what the device holds even when its last answer was lost. Then:
+//! The device sends a manifest digest of every document it holds (over the digests of the
+//! heads the relay last acknowledged to it) and the documents it changed, each with its
+//! acknowledged digest and the changes made since. The relay keeps, per (device,
+//! document), the heads of its last answer and the ones before (`cur`, `prev`). If the
+//! manifest matches its record, unchanged documents cost nothing; if not (its last answer
+//! was lost), it asks the device to list every document, and the per-document digests
+//! tell it what the device holds. Then:
 //!
 //! 1. every document named must exist and be readable by the device (404, 403);
 //! 2. the pushed changes of *all* documents are applied to forks, and every new change is
@@ -107,11 +110,23 @@ pub fn sync(relay: &Relay, device: &AuthedDevice, request: &SyncRequest) -> Resu
     }
     memory.bloom.retain(|_, session| now - session.touched_at < BLOOM_SESSION_MS);
 
+    let acked = store.acked_heads(&device.device.id)?;
+    if let Some(manifest) = request.manifest {
+        if manifest != relay_manifest(&acked) {
+            // The relay's record of this device is not what the device holds (the last
+            // answer was lost, or the device holds a restored copy): ask for a full list.
+            return Ok(SyncResponse { list_all: true, ..SyncResponse::default() });
+        }
+    }
+
     let staged = stage(&memory, &device.device, &access, incoming.changes, incoming.bloom)?;
     check_authority(relay, device, &memory, &staged)?;
 
-    let acked = store.acked_heads(&device.device.id)?;
-    let mut plan = answer(&memory, device, &access, &incoming.pushes, &acked, staged);
+    let listing = match request.manifest {
+        Some(_) => Listing::Changed,
+        None => Listing::All,
+    };
+    let mut plan = answer(&memory, device, &access, &incoming.pushes, listing, &acked, staged);
     let generations = store.write_batch(&plan.batch, now)?;
     adopt(relay, &mut memory, &device.device.id, &mut plan, &generations, now);
     Ok(plan.response)
@@ -288,6 +303,23 @@ struct Plan {
     sessions_ended: Vec<DocId>,
 }
 
+/// Which documents a request names.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Listing {
+    /// Only the changed ones; the manifest matched, so the device holds exactly the heads
+    /// last acknowledged to it for every other document.
+    Changed,
+    /// Every document the device holds; one not named is one it lacks.
+    All,
+}
+
+/// The manifest digest of what the relay acknowledged to a device ([`wire::manifest_digest`]).
+fn relay_manifest(acked: &HashMap<String, AckedHeads>) -> HeadsDigest {
+    wire::manifest_digest(
+        acked.iter().filter(|(_, heads)| !heads.cur.is_empty()).map(|(doc, heads)| (doc.as_str(), heads_digest(&heads.cur))),
+    )
+}
+
 /// The base from which the device needs changes, if its digest names heads the relay
 /// acknowledged to it (or no heads at all).
 fn known_base(digest: HeadsDigest, acked: &AckedHeads) -> Option<Vec<ChangeHash>> {
@@ -308,6 +340,7 @@ fn answer(
     device: &AuthedDevice,
     access: &Access,
     pushes: &BTreeMap<DocId, &DocPush>,
+    listing: Listing,
     acked: &HashMap<String, AckedHeads>,
     mut staged: Staged,
 ) -> Plan {
@@ -328,13 +361,22 @@ fn answer(
         let push = pushes.get(id);
         let acked_here = acked.get(&name).cloned().unwrap_or_default();
         let in_bloom = staged.bloom_states.contains_key(id) || staged.needs_bloom.contains(id);
-        let base = match push {
+        // What the device says it holds: the digest it sent, or, for a document a
+        // manifest-checked request does not name, the heads last acknowledged to it.
+        let holds = match (push, listing) {
+            (Some(push), _) => Some(push.acked),
+            (None, Listing::Changed) => Some(heads_digest(&acked_here.cur)),
+            (None, Listing::All) => None,
+        };
+        let base = match holds {
             _ if in_bloom => None,
             None => Some(Vec::new()),
-            Some(push) => known_base(push.acked, &acked_here).filter(|base| doc.get_missing_deps(base).is_empty()),
+            Some(digest) => known_base(digest, &acked_here).filter(|base| doc.get_missing_deps(base).is_empty()),
         };
-        let mut acknowledge = |changes: Vec<Vec<u8>>, prev: Vec<ChangeHash>| {
-            response.docs.push(DocPull { doc: name.clone(), changes, acked: to_wire_heads(&heads) });
+        let mut acknowledge = |changes: Vec<Vec<u8>>, prev: Vec<ChangeHash>, theirs: bool| {
+            // `theirs`: the relay's heads are exactly the device's (the wire says so in 0 bytes).
+            let acked = if theirs { Vec::new() } else { to_wire_heads(&heads) };
+            response.docs.push(DocPull { doc: name.clone(), changes, acked });
             let new = AckedHeads { cur: heads.clone(), prev };
             if new != acked_here {
                 batch.acks.push(AckUpdate { device: device_id.to_owned(), doc: name.clone(), heads: new });
@@ -342,8 +384,15 @@ fn answer(
         };
         if let Some(base) = base {
             let missing = raw(doc.get_changes(&base), staged.pushed.get(id));
-            if !missing.is_empty() || push.map(|p| p.acked) != Some(heads_digest(&heads)) {
-                acknowledge(missing, base);
+            if !missing.is_empty() || holds != Some(heads_digest(&heads)) {
+                // The device pushed everything it has since `base`; if the relay now holds
+                // all of it and nothing else, their heads are equal.
+                let theirs = missing.is_empty()
+                    && push.is_some()
+                    && staged.pushed.get(id).is_some_and(|p| {
+                        doc.get_missing_deps(&p.iter().copied().collect::<Vec<_>>()).is_empty()
+                    });
+                acknowledge(missing, base, theirs);
             }
             if memory.bloom.contains_key(&(device_id.to_owned(), id.clone())) {
                 sessions_ended.push(id.clone());
@@ -362,7 +411,7 @@ fn answer(
             // message, and acknowledge the relay's heads.
             let theirs = state.their_heads.clone().unwrap_or_default();
             let changes = if doc.get_missing_deps(&theirs).is_empty() { raw(doc.get_changes(&theirs), None) } else { Vec::new() };
-            acknowledge(changes, acked_here.cur.clone());
+            acknowledge(changes, acked_here.cur.clone(), false);
             sessions_ended.push(id.clone());
         }
     }

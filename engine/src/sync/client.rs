@@ -64,8 +64,9 @@ impl Engine {
         let mut report = SyncReport::default();
         let mut bloom_states: HashMap<String, am_sync::State> = HashMap::new();
         let mut bloom_out: Vec<BloomMessage> = Vec::new();
+        let mut list_all = false;
         for _ in 0..MAX_ROUNDS {
-            let (request, pushed) = self.build_request(std::mem::take(&mut bloom_out))?;
+            let (request, sent) = self.build_request(list_all, std::mem::take(&mut bloom_out))?;
             let body = wire::encode(&request);
             report.bytes_up += body.len();
             report.round_trips += 1;
@@ -73,10 +74,15 @@ impl Engine {
             report.bytes_down += reply.len();
             let response: SyncResponse = wire::decode(&reply)
                 .map_err(|e| Error::Protocol(format!("the relay's answer could not be read: {e}")))?;
-            let applied = self.apply_response(&response, &pushed)?;
+            if response.list_all && !list_all {
+                // The relay's record of this phone differs (a lost answer): list everything.
+                list_all = true;
+                continue;
+            }
+            let applied = self.apply_response(&response, &sent)?;
             report.docs_changed += applied.docs_changed;
             report.changes_received += applied.changes_received;
-            report.changes_sent += pushed.len();
+            report.changes_sent += sent.pushed.len();
             if response.bloom.is_empty() {
                 return Ok(report);
             }
@@ -85,30 +91,40 @@ impl Engine {
         Ok(report)
     }
 
-    /// The request: every document held with the digest of its acknowledged heads and
-    /// the changes made since. Also returns the hashes of the changes pushed.
-    fn build_request(&self, bloom: Vec<BloomMessage>) -> Result<(SyncRequest, HashSet<ChangeHash>)> {
+    /// The request: the manifest digest and the documents with changes since their
+    /// acknowledged heads (or, with `list_all`, every document held).
+    fn build_request(&self, list_all: bool, bloom: Vec<BloomMessage>) -> Result<(SyncRequest, Sent)> {
         let conn = self.storage.conn();
-        let mut pushed = HashSet::new();
-        let mut docs = Vec::with_capacity(self.docs.len());
+        let mut sent = Sent::default();
+        let mut manifest = Vec::new();
+        let mut docs = Vec::new();
         for (id, doc) in &self.docs {
-            let acked = storage::acked_heads(conn, &id.to_string())?;
+            let name = id.to_string();
+            let acked = storage::acked_heads(conn, &name)?;
+            let acked_digest = wire::heads_digest(&acked);
             let changes: Vec<Vec<u8>> = doc
                 .get_changes(&acked)
                 .into_iter()
                 .map(|change| {
-                    pushed.insert(change.hash());
+                    sent.pushed.insert(change.hash());
                     change.raw_bytes().to_vec()
                 })
                 .collect();
-            docs.push(DocPush { doc: id.to_string(), acked: wire::heads_digest(&acked), changes });
+            if list_all || !changes.is_empty() {
+                sent.heads.insert(name.clone(), doc.get_heads());
+                docs.push(DocPush { doc: name.clone(), acked: acked_digest, changes });
+            }
+            if !acked.is_empty() {
+                manifest.push((name, acked_digest));
+            }
         }
-        Ok((SyncRequest { docs, bloom }, pushed))
+        let manifest = (!list_all).then(|| wire::manifest_digest(manifest.iter().map(|(d, h)| (d.as_str(), *h))));
+        Ok((SyncRequest { manifest, docs, bloom }, sent))
     }
 
     /// Applies the relay's changes and new acknowledged heads, and marks what was pushed
     /// as sent, all durably.
-    fn apply_response(&mut self, response: &SyncResponse, pushed: &HashSet<ChangeHash>) -> Result<Applied> {
+    fn apply_response(&mut self, response: &SyncResponse, sent: &Sent) -> Result<Applied> {
         let mut applied = Applied::default();
         for pull in &response.docs {
             let id: DocId = pull.doc.parse()?;
@@ -117,8 +133,14 @@ impl Engine {
                 applied.changes_received += self.receive_changes(&id, &bytes)?;
                 applied.docs_changed += 1;
             }
-            let acked = wire::from_wire_heads(&pull.acked);
-            let held = self.docs.get(&id).is_some_and(|doc| doc.get_missing_deps(&acked).is_empty());
+            let acked = if pull.acked.is_empty() {
+                // "The heads you had when you sent the request."
+                sent.heads.get(&pull.doc).cloned().unwrap_or_default()
+            } else {
+                wire::from_wire_heads(&pull.acked)
+            };
+            let held = !acked.is_empty()
+                && self.docs.get(&id).is_some_and(|doc| doc.get_missing_deps(&acked).is_empty());
             if held {
                 let tx = self.storage.begin()?;
                 storage::set_acked_heads(&tx, &pull.doc, &acked, self.clock.now().timestamp_millis())?;
@@ -126,11 +148,11 @@ impl Engine {
             }
         }
         let tx = self.storage.begin()?;
-        for hash in pushed {
+        for hash in &sent.pushed {
             storage::mark_acked(&tx, hash.as_ref())?;
         }
         tx.commit()?;
-        if !pushed.is_empty() {
+        if !sent.pushed.is_empty() {
             self.listeners.notify(&[crate::notify::Topic::Visits, crate::notify::Topic::Requests]);
         }
         Ok(applied)
@@ -159,6 +181,14 @@ impl Engine {
         }
         Ok(answers)
     }
+}
+
+/// What one request carried: the changes pushed and, per document listed, the heads the
+/// device had when it built the request.
+#[derive(Default)]
+struct Sent {
+    pushed: HashSet<ChangeHash>,
+    heads: HashMap<String, Vec<ChangeHash>>,
 }
 
 #[derive(Default)]

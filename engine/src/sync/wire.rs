@@ -16,11 +16,16 @@ pub type Hash = [u8; 32];
 /// A short digest of a set of heads: the first 8 bytes of SHA-256 over the sorted heads.
 pub type HeadsDigest = [u8; 8];
 
-/// What a device sends: for every document it holds, the digest of the heads the relay
-/// last acknowledged to it, plus the changes it made since (if any).
+/// What a device sends. Usually (`manifest` set) one digest of everything it holds plus
+/// the documents it changed; when the relay asks (`SyncResponse::list_all`), every
+/// document it holds, each with the digest of its acknowledged heads.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncRequest {
-    /// One entry per document the device holds.
+    /// [`manifest_digest`] over every document the device holds with acknowledged heads,
+    /// when `docs` lists only the documents with changes; `None` when `docs` lists every
+    /// document the device holds.
+    pub manifest: Option<HeadsDigest>,
+    /// The documents the device changed (or, without a manifest, all it holds).
     pub docs: Vec<DocPush>,
     /// Bloom-filter sync messages for documents in fallback mode.
     pub bloom: Vec<BloomMessage>,
@@ -40,6 +45,10 @@ pub struct DocPush {
 /// What the relay answers.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncResponse {
+    /// The request's manifest is not what the relay acknowledged to this device (its last
+    /// answer was lost, or it holds a restored copy): nothing was done; send again,
+    /// listing every document.
+    pub list_all: bool,
     /// Documents where the device lacks changes or its acknowledged heads moved.
     pub docs: Vec<DocPull>,
     /// Bloom-filter sync messages for documents whose state the relay cannot tell
@@ -54,7 +63,9 @@ pub struct DocPull {
     pub doc: String,
     /// Raw automerge changes the device lacks.
     pub changes: Vec<Vec<u8>>,
-    /// The relay's heads after merging: the device's new acknowledged heads.
+    /// The relay's heads after merging: the device's new acknowledged heads. Empty means
+    /// "the heads you had when you sent the request" (the relay had nothing you lacked),
+    /// which saves 32 bytes per document in the common case.
     pub acked: Vec<Hash>,
 }
 
@@ -147,10 +158,29 @@ pub fn heads_digest(heads: &[automerge::ChangeHash]) -> HeadsDigest {
     for head in sorted {
         hasher.update(head);
     }
-    let full = hasher.finalize();
+    truncate(&hasher.finalize())
+}
+
+fn truncate(full: &[u8]) -> [u8; 8] {
     let mut digest = [0_u8; 8];
     digest.copy_from_slice(&full[..8]);
     digest
+}
+
+/// The manifest digest: over the sorted `(document id, acknowledged heads digest)` pairs of
+/// every document held with non-empty acknowledged heads. Device and relay compute it
+/// from their own records; equal digests mean the relay knows exactly what the device
+/// holds, so unchanged documents cost nothing on the wire.
+pub fn manifest_digest<'a>(entries: impl IntoIterator<Item = (&'a str, HeadsDigest)>) -> HeadsDigest {
+    let mut sorted: Vec<(&str, HeadsDigest)> = entries.into_iter().collect();
+    sorted.sort_unstable();
+    let mut hasher = Sha256::new();
+    for (doc, digest) in sorted {
+        hasher.update(doc.as_bytes());
+        hasher.update([0]);
+        hasher.update(digest);
+    }
+    truncate(&hasher.finalize())
 }
 
 /// Heads as wire hashes.
@@ -169,6 +199,7 @@ mod tests {
 
     fn sample_request() -> SyncRequest {
         SyncRequest {
+            manifest: Some([5; 8]),
             docs: vec![DocPush { doc: "member/v-1".into(), acked: [7; 8], changes: vec![vec![1, 2, 3]] }],
             bloom: vec![],
         }
@@ -187,6 +218,7 @@ mod tests {
             encode(&sample_request()),
             [
                 1, // version
+                1, 5, 5, 5, 5, 5, 5, 5, 5, // a manifest digest
                 1, 10, b'm', b'e', b'm', b'b', b'e', b'r', b'/', b'v', b'-', b'1', // one doc, its id
                 7, 7, 7, 7, 7, 7, 7, 7, // acked digest
                 1, 3, 1, 2, 3, // one change of three bytes
@@ -194,10 +226,11 @@ mod tests {
             ]
         );
         let response = SyncResponse {
+            list_all: false,
             docs: vec![DocPull { doc: "ledger/v-1".into(), changes: vec![], acked: vec![[9; 32]] }],
             bloom: vec![BloomMessage { doc: "station/s".into(), message: vec![0x42] }],
         };
-        let mut expected = vec![1, 1, 10];
+        let mut expected = vec![1, 0, 1, 10];
         expected.extend_from_slice(b"ledger/v-1");
         expected.extend_from_slice(&[0, 1]);
         expected.extend_from_slice(&[9; 32]);
@@ -223,6 +256,15 @@ mod tests {
         trailing.push(0);
         assert!(matches!(decode::<SyncRequest>(&trailing), Err(WireError::Malformed(_))));
         assert!(matches!(decode::<SyncRequest>(&vec![1; MAX_BODY_BYTES + 1]), Err(WireError::TooLarge(_))));
+    }
+
+    #[test]
+    fn manifest_digest_ignores_order_and_sees_every_entry() {
+        let a = ("member/m-1", [1; 8]);
+        let b = ("ledger/m-1", [2; 8]);
+        assert_eq!(manifest_digest([a, b]), manifest_digest([b, a]));
+        assert_ne!(manifest_digest([a, b]), manifest_digest([a]));
+        assert_ne!(manifest_digest([a, b]), manifest_digest([a, ("ledger/m-1", [3; 8])]));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use timebank_engine::DocId;
 use timebank_engine::documents::member;
 use timebank_engine::model::MemberId;
 use timebank_engine::PastVisit;
+use timebank_engine::sync::wire::{self, SyncRequest, SyncResponse};
 use timebank_server::store::SqliteStore;
 use timebank_server::{Relay, app};
 
@@ -122,11 +123,20 @@ fn a_retried_request_changes_nothing_and_gets_the_same_answer() {
     let acked = relay.store().acked_heads(&phone.device).unwrap();
 
     for _ in 0..2 {
-        let again = relay.post("/v1/sync", Some(&phone.token), request.clone());
-        assert_eq!(again.body, answer, "a retry must be answered the same");
+        // The relay's record already moved past the request's manifest, so the retry is
+        // told to list every document, and nothing is stored or acknowledged again.
+        let again = relay.post("/v1/sync", Some(&phone.token), request.clone()).sync_response();
+        assert_eq!(again, SyncResponse { list_all: true, ..SyncResponse::default() });
+        assert_ne!(wire::encode(&again), answer);
         assert_eq!(relay.generation(&own), generation);
         assert_eq!(relay.store().acked_heads(&phone.device).unwrap(), acked);
     }
+    // The same request listing every document is answered with what the device lacks.
+    let mut listed: SyncRequest = wire::decode(&request).unwrap();
+    listed.manifest = None;
+    let full = relay.post("/v1/sync", Some(&phone.token), wire::encode(&listed)).sync_response();
+    assert!(!full.list_all);
+    assert_eq!(relay.generation(&own), generation, "a retried push is not stored twice");
     assert_eq!(member::visits(&relay.document(&own), &volunteer.id).len(), 1);
 }
 
@@ -149,7 +159,9 @@ fn a_lost_answer_is_made_good_at_the_next_sync() {
 
     phone.log_visit(&elder.id, "second");
     let report = relay.sync_phone(&mut phone);
-    assert_eq!(report.round_trips, 1);
+    // One exchange learns that the relay's record moved on (the lost answer), the next
+    // lists every document and settles everything.
+    assert_eq!(report.round_trips, 2);
     assert_eq!(phone.visit_states(), ["sent", "sent"]);
     let id = DocId::Member(volunteer.id.clone());
     assert_eq!(relay.document(&own).get_heads(), phone.engine.heads(&id));
@@ -278,4 +290,32 @@ fn changes_built_on_changes_the_relay_lacks_start_a_bloom_sync_and_store_nothing
     assert!(response.bloom.is_empty());
     assert_eq!(crate::support::pulled(&response), std::slice::from_ref(&own));
     assert_eq!(relay.generation(&own), generation + 1);
+}
+
+#[test]
+fn a_synced_phone_sends_one_visit_in_one_exchange_of_little_more_than_the_change() {
+    let relay = TestRelay::new();
+    let volunteer = relay.member("volunteer", "Li Wei");
+    let elder = relay.member("elder", "Wang Fang");
+    let mut phone = relay.phone(&volunteer);
+    relay.sync_phone(&mut phone);
+
+    // A quiet sync costs the manifest digest and a few bytes of framing, whatever the
+    // number of documents held.
+    let quiet = relay.sync_phone(&mut phone);
+    assert_eq!(quiet.round_trips, 1);
+    assert!(quiet.bytes_up <= 16 && quiet.bytes_down <= 8, "{quiet:?}");
+
+    let id = DocId::Member(volunteer.id.clone());
+    let acked = phone.engine.heads(&id);
+    phone.log_visit(&elder.id, "");
+    let report = relay.sync_phone(&mut phone);
+    let own = format!("member/{}", volunteer.id);
+    let change_bytes: usize =
+        relay.document(&own).get_changes(&acked).iter().map(|c| c.raw_bytes().len()).sum();
+    assert_eq!(report.round_trips, 1);
+    // Up: the change, the document's name and digest, framing. Down: the acknowledgement.
+    assert!(report.bytes_up <= change_bytes + own.len() + 24, "{report:?}, change {change_bytes} B");
+    assert!(report.bytes_down <= own.len() + 8, "{report:?}");
+    assert_eq!(phone.visit_states(), ["sent"]);
 }

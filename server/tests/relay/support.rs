@@ -320,6 +320,7 @@ pub fn forged_change(
 /// A request that pushes `changes` to `doc`, claiming `acked` as the acknowledged heads.
 pub fn push(doc: &str, acked: &[ChangeHash], changes: Vec<Vec<u8>>) -> SyncRequest {
     SyncRequest {
+        manifest: None,
         docs: vec![DocPush { doc: doc.into(), acked: wire::heads_digest(acked), changes }],
         bloom: vec![],
     }
@@ -340,7 +341,7 @@ pub fn listing(relay: &TestRelay, device: &str, doc: &str, changes: Vec<Vec<u8>>
             doc: id,
         })
         .collect();
-    SyncRequest { docs, bloom: vec![] }
+    SyncRequest { manifest: None, docs, bloom: vec![] }
 }
 
 /// Puts `value` at `key` inside the map at `path` from the root.
