@@ -1,10 +1,12 @@
 //! The `ledger/<member>` document, written by the relay only: balance, postings and the
 //! outcome of every visit and request. Devices read it; the ledger issue fills it.
 
-use automerge::{ROOT, ReadDoc};
+use automerge::transaction::Transactable;
+use automerge::{AutomergeError, ROOT, ReadDoc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::documents::fields::{entries, i64_at, map_at, str_at};
+use crate::documents::fields::{entries, i64_at, map_at, put_time, record, str_at, time_at};
 
 /// Map of posting id → posting.
 pub const POSTINGS: &str = "postings";
@@ -58,5 +60,104 @@ pub fn balance(doc: &impl ReadDoc) -> LedgerBalance {
     LedgerBalance {
         confirmed_minutes: i64_at(doc, &obj, "confirmed_minutes").unwrap_or(0),
         reserved_minutes: i64_at(doc, &obj, "reserved_minutes").unwrap_or(0),
+    }
+}
+
+/// One posting as the member's phone shows it (the relay's ledger holds the double entry).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostingLine {
+    /// `earn`, `redeem`, `reserve`, `release`, `gift-out`, `gift-in`, `donation`, `overflow`, `reversal`.
+    pub kind: String,
+    /// Signed minutes for this member's account.
+    pub minutes: i64,
+    /// The member's balance after it.
+    pub balance_after: i64,
+    /// The visit or request it belongs to.
+    pub subject: String,
+    /// Words for the member ("companionship for m-…, 1 h 15 min, rounded to 1 h 15 min").
+    pub memo: String,
+    /// When the relay posted it.
+    pub at: DateTime<Utc>,
+}
+
+/// Writes the outcome of `subject` (the relay only).
+pub fn put_outcome(tx: &mut impl Transactable, subject: &str, outcome: &Outcome) -> Result<(), AutomergeError> {
+    let obj = record(tx, &ROOT, OUTCOMES, subject)?;
+    tx.put(&obj, "status", outcome.status.as_str())?;
+    tx.put(&obj, "reason", outcome.reason.as_str())?;
+    tx.put(&obj, "minutes", outcome.minutes)
+}
+
+/// Writes the balance figures (the relay only).
+pub fn put_balance(tx: &mut impl Transactable, balance: &LedgerBalance) -> Result<(), AutomergeError> {
+    let obj = match map_at(tx, &ROOT, BALANCE) {
+        Some(obj) => obj,
+        None => tx.put_object(ROOT, BALANCE, automerge::ObjType::Map)?,
+    };
+    tx.put(&obj, "confirmed_minutes", balance.confirmed_minutes)?;
+    tx.put(&obj, "reserved_minutes", balance.reserved_minutes)
+}
+
+/// Writes one posting line under its ledger key (the relay only; never rewritten).
+pub fn put_posting(tx: &mut impl Transactable, key: &str, line: &PostingLine) -> Result<(), AutomergeError> {
+    let obj = record(tx, &ROOT, POSTINGS, key)?;
+    tx.put(&obj, "kind", line.kind.as_str())?;
+    tx.put(&obj, "minutes", line.minutes)?;
+    tx.put(&obj, "balance_after", line.balance_after)?;
+    tx.put(&obj, "subject", line.subject.as_str())?;
+    tx.put(&obj, "memo", line.memo.as_str())?;
+    put_time(tx, &obj, "at", line.at)
+}
+
+/// Every posting line, oldest first.
+pub fn postings(doc: &impl ReadDoc) -> Vec<(String, PostingLine)> {
+    let mut all: Vec<(String, PostingLine)> = entries(doc, &ROOT, POSTINGS)
+        .into_iter()
+        .filter_map(|(key, obj)| {
+            Some((
+                key,
+                PostingLine {
+                    kind: str_at(doc, &obj, "kind")?,
+                    minutes: i64_at(doc, &obj, "minutes")?,
+                    balance_after: i64_at(doc, &obj, "balance_after")?,
+                    subject: str_at(doc, &obj, "subject").unwrap_or_default(),
+                    memo: str_at(doc, &obj, "memo").unwrap_or_default(),
+                    at: time_at(doc, &obj, "at")?,
+                },
+            ))
+        })
+        .collect();
+    all.sort_by(|a, b| a.1.at.cmp(&b.1.at).then_with(|| a.0.cmp(&b.0)));
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::documents::{DocId, genesis};
+    use crate::model::MemberId;
+
+    #[test]
+    fn what_the_relay_writes_the_phone_reads() {
+        let id = DocId::Ledger(MemberId::parse("m-1").unwrap());
+        let mut doc = genesis(&id, automerge::ActorId::random()).unwrap();
+        let at = DateTime::from_timestamp_millis(1_700_000_000_000).unwrap();
+        let line = PostingLine {
+            kind: "earn".into(),
+            minutes: 75,
+            balance_after: 75,
+            subject: "v-1".into(),
+            memo: "companionship".into(),
+            at,
+        };
+        doc.transact(|tx| {
+            put_outcome(tx, "v-1", &Outcome { status: "approved".into(), reason: String::new(), minutes: 75 })?;
+            put_balance(tx, &LedgerBalance { confirmed_minutes: 75, reserved_minutes: 0 })?;
+            put_posting(tx, "earn:v-1:1", &line)
+        })
+        .unwrap();
+        assert_eq!(outcome(&doc, "v-1").unwrap().status, "approved");
+        assert_eq!(balance(&doc).confirmed_minutes, 75);
+        assert_eq!(postings(&doc), vec![("earn:v-1:1".to_owned(), line)]);
     }
 }
