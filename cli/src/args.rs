@@ -51,6 +51,9 @@ pub enum Command {
     Visit(VisitCommand),
     /// List this member's visits with their state.
     Visits,
+    /// Review the station's visits (coordinators): the queue, approve, reject, flag.
+    #[command(subcommand)]
+    Review(ReviewCommand),
     /// Place, dispatch or cancel an order (点单 / 派单).
     #[command(subcommand)]
     Order(OrderCommand),
@@ -157,6 +160,36 @@ pub enum VisitCommand {
         /// elder or family.
         #[arg(long, default_value = "elder")]
         by: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// Visits waiting for review, anomalies first.
+    List,
+    /// Approve a visit: it earns its coins at the relay.
+    Approve {
+        /// The visit id.
+        visit: String,
+        /// An optional note.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Reject a visit; the reason reaches the volunteer.
+    Reject {
+        /// The visit id.
+        visit: String,
+        /// Why (required).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Flag a visit for a closer look; it stays in the queue.
+    Flag {
+        /// The visit id.
+        visit: String,
+        /// What to check.
+        #[arg(long, default_value = "")]
+        reason: String,
     },
 }
 

@@ -1,12 +1,12 @@
 //! Runs one command against the engine and prints its result.
 
 use serde_json::json;
-use timebank_engine::model::{ConfirmedBy, MemberId, OrderId, Role, StationId, VisitId};
+use timebank_engine::model::{ConfirmedBy, MemberId, OrderId, ReviewDecision, Role, StationId, VisitId};
 use timebank_engine::{Engine, Enrollment, NewIdentity, PastVisit, Result};
 
 use timebank_cli::relay::{self, HttpTransport};
 
-use crate::args::{Cli, Command, OrderCommand, VisitCommand};
+use crate::args::{Cli, Command, OrderCommand, ReviewCommand, VisitCommand};
 use crate::output::{VisitRow, duration, emit, local, visit_line};
 
 /// Runs the parsed command line.
@@ -57,6 +57,7 @@ pub fn run(cli: &Cli) -> Result<()> {
             Ok(())
         }
         Command::Order(command) => order(&mut engine, command, json),
+        Command::Review(command) => review(&mut engine, command, json),
         Command::Orders => {
             let orders = engine.orders();
             emit(json, &orders, || {
@@ -211,6 +212,34 @@ fn visit(engine: &mut Engine, command: &VisitCommand, json: bool) -> Result<()> 
             emit(json, &VisitRow::from(&view), || visit_line(&view));
         }
     }
+    Ok(())
+}
+
+fn review(engine: &mut Engine, command: &ReviewCommand, json: bool) -> Result<()> {
+    let (visit, decision, reason) = match command {
+        ReviewCommand::List => {
+            let queue = engine.review_queue()?;
+            emit(json, &queue, || {
+                let lines: Vec<String> = queue
+                    .iter()
+                    .map(|item| {
+                        let flag = item.anomaly.as_deref().map(|a| format!("  ⚠ {a}")).unwrap_or_default();
+                        format!("{}  by {}{flag}", visit_line(&item.visit), item.visit.visit.volunteer)
+                    })
+                    .collect();
+                if lines.is_empty() { "nothing to review".into() } else { lines.join("\n") }
+            });
+            return Ok(());
+        }
+        ReviewCommand::Approve { visit, reason } => (visit, ReviewDecision::Approve, reason),
+        ReviewCommand::Reject { visit, reason } => (visit, ReviewDecision::Reject, reason),
+        ReviewCommand::Flag { visit, reason } => (visit, ReviewDecision::Flag, reason),
+    };
+    let id = VisitId::parse(visit)?;
+    engine.review_visit(&id, decision, reason)?;
+    emit(json, &json!({ "visit": id, "decision": decision.as_str(), "reason": reason, "state": "saved on phone" }), || {
+        format!("{} visit {id}; the relay acts on it at the next sync", decision.as_str())
+    });
     Ok(())
 }
 

@@ -218,3 +218,18 @@ fn only_volunteers_check_in() {
     assert_eq!(orders[0]["id"], order["id"]);
     assert_eq!(orders[0]["state"], "requested");
 }
+
+#[test]
+fn reviewing_is_for_coordinators_and_a_rejection_needs_a_reason() {
+    let volunteer = Phone::volunteer();
+    let stderr = volunteer.fails(&["review", "list"], 1);
+    assert!(stderr.contains("for coordinator devices"), "{stderr}");
+
+    let desk = Phone { dir: tempfile::tempdir().unwrap() };
+    desk.ok(&["init", "--member", "c-3001", "--station", "s-caoyang", "--role", "coordinator"]);
+    assert_eq!(desk.json(&["review", "list"]), serde_json::json!([]));
+    let stderr = desk.fails(&["review", "reject", "v-0123456789abcdef"], 1);
+    assert!(stderr.contains("--reason"), "{stderr}");
+    let stderr = desk.fails(&["review", "approve", "v-0123456789abcdef"], 1);
+    assert!(stderr.contains("not on this phone"), "{stderr}");
+}

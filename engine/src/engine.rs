@@ -16,12 +16,12 @@ use crate::error::{Error, Result};
 use crate::model::service::find_service;
 use crate::model::{
     Assignment, ConfirmedBy, Confirmation, MemberId, Order, OrderFacts, OrderId, OrderState, Profile, RequestId,
-    RequestKind, Response, Role, Service, ServiceKind, SpendRequest, StationId, Verification, Visit, VisitId,
+    RequestKind, Response, ReviewDecision, Role, Service, ServiceKind, SpendRequest, StationId, Verification, Visit, VisitId,
     VisitRules, VisitSource, request,
 };
 use crate::notify::{Listener, Listeners, Subscription, Topic};
 use crate::storage::{self, STORE_FILE, Storage};
-use crate::views::{AssignmentView, Balance, OrderView, RequestView, Status, VisitState, VisitView};
+use crate::views::{AssignmentView, Balance, OrderView, RequestView, ReviewItem, Status, VisitState, VisitView};
 
 /// A document with more chunks than this is compacted into one snapshot when the store
 /// opens or when [`Engine::compact`] runs.
@@ -607,6 +607,57 @@ impl Engine {
             reserved_minutes,
             available_minutes: posted.confirmed_minutes - reserved_minutes,
         }
+    }
+
+    /// The coordinators' review queue: every finished visit of the station's members that
+    /// this device holds and that is not yet approved or rejected. Visits the relay flagged
+    /// as anomalies come first, then the oldest.
+    pub fn review_queue(&self) -> Result<Vec<ReviewItem>> {
+        self.require(&[Role::Coordinator], "reviewing visits")?;
+        let unsynced = storage::unsynced_subjects(self.storage.conn())?;
+        let mut queue: Vec<ReviewItem> = self
+            .member_docs()
+            .flat_map(|(member, doc)| member::visits(doc, member))
+            .filter(|visit| !visit.is_open())
+            .map(|visit| {
+                let view = self.view_of(visit, &unsynced);
+                let anomaly = match &view.state {
+                    VisitState::UnderReview(reason) => Some(reason.clone()),
+                    _ => None,
+                };
+                ReviewItem { review: self.review(&view.visit.id), anomaly, visit: view }
+            })
+            .filter(|item| !matches!(item.visit.state, VisitState::Approved | VisitState::Rejected(_)))
+            .filter(|item| item.review.as_ref().is_none_or(|r| r.decision == ReviewDecision::Flag.as_str()))
+            .collect();
+        queue.sort_by(|a, b| {
+            b.anomaly.is_some().cmp(&a.anomaly.is_some()).then_with(|| a.visit.visit.check_in.cmp(&b.visit.visit.check_in))
+        });
+        Ok(queue)
+    }
+
+    /// Records a coordinator's review of a visit in the station desk; the relay's ledger
+    /// acts on it after the next sync (approval earns the coins; a rejection's reason
+    /// reaches the volunteer).
+    pub fn review_visit(&mut self, visit: &VisitId, decision: ReviewDecision, reason: &str) -> Result<()> {
+        self.require(&[Role::Coordinator], "reviewing visits")?;
+        decision.check_reason(reason)?;
+        let found = self
+            .member_docs()
+            .flat_map(|(member, doc)| member::visit(doc, member, visit))
+            .next()
+            .ok_or_else(|| Error::NotFound { what: "visit", id: visit.to_string() })?;
+        if found.is_open() {
+            return Err(Error::invalid(format!("visit {visit} is still open; review it after the volunteer checks out")));
+        }
+        let review = desk::Review {
+            decision: decision.as_str().to_owned(),
+            reason: reason.trim().to_owned(),
+            by: self.identity.member.clone(),
+            at: self.clock.now(),
+        };
+        let desk_id = DocId::Desk(self.identity.station.clone());
+        self.write(visit.as_str(), &[Topic::Visits], &[(desk_id, &|tx| desk::put_review(tx, visit, &review))])
     }
 
     /// The review a coordinator wrote for a visit, if this device holds the station desk.

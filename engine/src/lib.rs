@@ -36,7 +36,7 @@ pub use documents::DocId;
 pub use engine::{Engine, Enrollment, Identity, NewIdentity, PastVisit, RelayLink};
 pub use error::{Error, Result};
 pub use notify::{Listener, Subscription, Topic};
-pub use views::{AssignmentView, Balance, OrderView, RequestView, Status, VisitState, VisitView};
+pub use views::{AssignmentView, Balance, OrderView, RequestView, ReviewItem, Status, VisitState, VisitView};
 
 /// A fresh automerge actor id (hex) for a device about to enroll.
 pub fn new_device_actor() -> String {

@@ -110,6 +110,18 @@ pub struct Balance {
     pub available_minutes: i64,
 }
 
+/// A visit in a coordinator's review queue, with what the desk and the ledger say of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReviewItem {
+    /// The visit and its state as its volunteer's phone would show it.
+    #[serde(flatten)]
+    pub visit: VisitView,
+    /// The anomaly the relay found, if any (the ledger's `under-review` reason).
+    pub anomaly: Option<String>,
+    /// The coordinators' review so far, if any.
+    pub review: Option<crate::documents::desk::Review>,
+}
+
 /// The store at a glance.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Status {

@@ -4,6 +4,7 @@ pub mod ids;
 pub mod member;
 pub mod order;
 pub mod request;
+pub mod review;
 pub mod service;
 pub mod visit;
 
@@ -11,5 +12,6 @@ pub use ids::{HouseholdId, MemberId, OrderId, RequestId, StationId, VisitId};
 pub use member::{Profile, Role, Verification};
 pub use order::{Assignment, Order, OrderFacts, OrderState, Response};
 pub use request::{RequestKind, SpendRequest};
+pub use review::ReviewDecision;
 pub use service::{Service, ServiceKind, default_catalogue};
 pub use visit::{ConfirmedBy, Confirmation, Visit, VisitRules, VisitSource};

@@ -10,5 +10,6 @@ mod bad_input;
 mod convergence;
 mod flows;
 mod orders;
+mod reviews;
 mod store_files;
 mod support;
