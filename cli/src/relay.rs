@@ -45,8 +45,30 @@ fn endpoint(base: &str, path: &str) -> String {
     format!("{}/{path}", base.trim_end_matches('/'))
 }
 
+/// Refuses a relay address that would send the device token in clear text: `https://`
+/// everywhere, plain `http://` only to this machine (tests, a relay on the same host).
+pub fn check_relay_url(relay: &str) -> Result<(), Error> {
+    let rest = if let Some(rest) = relay.strip_prefix("https://") {
+        return if rest.is_empty() { Err(Error::invalid("the relay address has no host")) } else { Ok(()) };
+    } else if let Some(rest) = relay.strip_prefix("http://") {
+        rest
+    } else {
+        return Err(Error::invalid(format!("{relay:?} is not a relay address; it starts with https://")));
+    };
+    let host = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host });
+    if matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "{relay} would send this phone's secret token unencrypted; use the relay's https:// address"
+        )))
+    }
+}
+
 /// Enrolls this device with the one-time `code`, registering `actor` (hex).
 pub fn enroll(relay: &str, code: &str, actor: &str) -> Result<EnrollResponse, Error> {
+    check_relay_url(relay)?;
     let request = EnrollRequest { code: code.trim().to_owned(), actor: actor.to_owned() };
     let reply = post(&agent(), &endpoint(relay, "v1/enroll"), None, &wire::encode(&request))?;
     wire::decode(&reply).map_err(|e| Error::Protocol(format!("the relay's enrollment answer could not be read: {e}")))
@@ -76,5 +98,22 @@ impl HttpTransport {
 impl Transport for HttpTransport {
     fn exchange(&mut self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
         post(&self.agent, &self.url, Some(&self.token), &body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_never_travel_in_clear_text_beyond_this_machine() {
+        for ok in ["https://relay.example.org", "https://10.0.0.5:8443/", "http://127.0.0.1:8080", "http://localhost:9000/", "http://[::1]:8080"] {
+            assert!(check_relay_url(ok).is_ok(), "{ok}");
+        }
+        for bad in ["http://relay.example.org", "http://10.0.0.5:8080", "ftp://x", "relay.example.org", "https://"] {
+            assert!(check_relay_url(bad).is_err(), "{bad}");
+        }
+        let err = check_relay_url("http://relay.example.org").unwrap_err().to_string();
+        assert!(err.contains("https://"), "{err}");
     }
 }
