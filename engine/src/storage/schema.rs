@@ -42,20 +42,31 @@ pub fn latest_version() -> i64 {
     i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX)
 }
 
-/// The store's current version.
+/// A store's current version.
 pub fn version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA user_version", [], |row| row.get(0))
 }
 
-/// Applies the migrations from the current version up to `target`, each in its own
-/// transaction together with the version bump, so a crash leaves a whole version.
+/// Applies this store's migrations up to `target`.
 pub fn migrate_to(conn: &mut Connection, target: i64) -> rusqlite::Result<()> {
+    apply_migrations(conn, MIGRATIONS, target)
+}
+
+/// Applies `migrations` (entry `i` migrates from version `i` to `i + 1`) from the current
+/// version up to `target`, each in its own IMMEDIATE transaction together with the version
+/// bump, so a crash leaves a whole version and a second process that migrated meanwhile is
+/// noticed. Shared by the device store and the relay's store.
+pub fn apply_migrations(conn: &mut Connection, migrations: &[&str], target: i64) -> rusqlite::Result<()> {
     let mut current = version(conn)?;
     while current < target {
-        let Some(step) = usize::try_from(current).ok().and_then(|i| MIGRATIONS.get(i)) else {
+        let Some(step) = usize::try_from(current).ok().and_then(|i| migrations.get(i)) else {
             break;
         };
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        if version(&tx)? != current {
+            current = version(&tx)?;
+            continue;
+        }
         tx.execute_batch(step)?;
         tx.pragma_update(None, "user_version", current + 1)?;
         tx.commit()?;

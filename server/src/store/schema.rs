@@ -77,31 +77,11 @@ pub fn latest_version() -> i64 {
     i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX)
 }
 
-/// The store's current version.
-pub fn version(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("PRAGMA user_version", [], |row| row.get(0))
-}
+pub use timebank_engine::storage::schema::version;
 
-/// Applies the migrations from the current version up to `target`, each in its own
-/// transaction together with the version bump, so a crash leaves a whole version.
+/// Applies the relay's migrations up to `target` (the runner is the engine's, shared).
 pub fn migrate_to(conn: &mut Connection, target: i64) -> rusqlite::Result<()> {
-    let mut current = version(conn)?;
-    while current < target {
-        let Some(step) = usize::try_from(current).ok().and_then(|i| MIGRATIONS.get(i)) else {
-            break;
-        };
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        // Another process (an admin command) may have migrated meanwhile.
-        if version(&tx)? != current {
-            current = version(&tx)?;
-            continue;
-        }
-        tx.execute_batch(step)?;
-        tx.pragma_update(None, "user_version", current + 1)?;
-        tx.commit()?;
-        current += 1;
-    }
-    Ok(())
+    timebank_engine::storage::schema::apply_migrations(conn, MIGRATIONS, target)
 }
 
 #[cfg(test)]
