@@ -14,6 +14,7 @@ use timebank_engine::model::{
     HouseholdId, MemberId, Profile, Role, StationId, Verification, VisitRules, default_catalogue,
 };
 
+use crate::ledger;
 use crate::relay::Relay;
 use crate::secret;
 use crate::store::{
@@ -50,6 +51,20 @@ pub enum AdminCommand {
     Device(DeviceCommand),
     /// List the security events (refused tokens, refused changes), oldest first.
     SecurityEvents,
+    /// A member's ledger: postings with the running balance, balance, and the outcome of
+    /// every visit and request.
+    Ledger {
+        /// The member (`m-…`).
+        #[arg(long)]
+        member: String,
+    },
+    /// Rebuild the ledger from the arrival log in memory and, with `--check`, compare it
+    /// with the stored postings and ledger documents; fail on any difference.
+    RebuildLedger {
+        /// Compare only; change nothing; exit non-zero on any difference.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 /// `admin station …`
@@ -110,6 +125,9 @@ pub enum AdminError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// `rebuild-ledger --check` found differences.
+    #[error("the ledger differs from its rebuild:\n{}", .0.join("\n"))]
+    LedgerDiffers(Vec<String>),
     /// A document could not be built (a bug, never the operator's doing).
     #[error("could not build document {doc}: {detail}")]
     Document {
@@ -196,6 +214,26 @@ pub fn run(relay: &Relay, command: &AdminCommand) -> Result<Report, AdminError> 
                 }),
             }
         }
+        AdminCommand::Ledger { member } => member_ledger(relay, member),
+        AdminCommand::RebuildLedger { check } => {
+            if !check {
+                // Posting from this process while the relay serves would make two writers
+                // of the ledger documents under one actor; the relay catches up at start.
+                return Err(AdminError::Invalid(
+                    "the relay posts by itself (and catches up when it starts); use --check to compare the ledger with its rebuild".into(),
+                ));
+            }
+            let differences = ledger::run::rebuild_check(relay.store())?;
+            if !differences.is_empty() {
+                return Err(AdminError::LedgerDiffers(differences));
+            }
+            let postings = relay.store().postings()?.len();
+            let events = relay.store().ledger_events(0)?.len();
+            Ok(Report {
+                json: json!({ "identical": true, "postings": postings, "events": events }),
+                text: format!("the ledger is identical to its rebuild from {events} events ({postings} postings)"),
+            })
+        }
         AdminCommand::SecurityEvents => {
             let events = relay.store().security_events()?;
             let text = if events.is_empty() {
@@ -206,6 +244,70 @@ pub fn run(relay: &Relay, command: &AdminCommand) -> Result<Report, AdminError> 
             Ok(Report { json: Value::Array(events.iter().map(event_json).collect()), text })
         }
     }
+}
+
+/// `admin ledger --member M`: the stored postings of the member's accounts with the
+/// running balance, the balance, and the outcomes the member's ledger document shows.
+fn member_ledger(relay: &Relay, member: &str) -> Result<Report, AdminError> {
+    let member = MemberId::parse(member)?;
+    if relay.store().member(&member)?.is_none() {
+        return Err(AdminError::NotFound(format!("no member {member}")));
+    }
+    let own = ledger::Account::Member(member.clone()).to_string();
+    let held = ledger::Account::Held(member.clone()).to_string();
+    let effect = |account: &str, debit: &str, credit: &str, minutes: i64| {
+        i64::from(credit == account) * minutes - i64::from(debit == account) * minutes
+    };
+    let (mut available, mut reserved) = (0, 0);
+    let mut postings = Vec::new();
+    let mut lines = Vec::new();
+    for p in relay.store().postings()? {
+        let (a, h) = (effect(&own, &p.debit, &p.credit, p.minutes), effect(&held, &p.debit, &p.credit, p.minutes));
+        if p.debit != own && p.credit != own && p.debit != held && p.credit != held {
+            continue;
+        }
+        available += a;
+        reserved += h;
+        postings.push(json!({
+            "key": p.key, "kind": p.kind, "from": p.debit, "to": p.credit, "minutes": p.minutes,
+            "subject": p.subject, "memo": p.memo, "by": p.by, "at": time_text(p.at),
+            "available_after": available, "reserved_after": reserved,
+        }));
+        lines.push(format!("{}  {:<9} {:>+6} min  available {available}  {}  {}", time_text(p.at), p.kind, a + h, p.subject, p.memo));
+    }
+    let doc = relay
+        .store()
+        .document(&DocId::Ledger(member.clone()).to_string())?
+        .map(|stored| Automerge::load(&stored.bytes))
+        .transpose()
+        .map_err(|e| AdminError::Document { doc: format!("ledger/{member}"), detail: e.to_string() })?;
+    let outcomes = doc.as_ref().map(timebank_engine::documents::ledger::outcomes).unwrap_or_default();
+    let mut text = format!(
+        "ledger of {member}: confirmed {} min, reserved {reserved} min, available {available} min",
+        available + reserved
+    );
+    for line in &lines {
+        text.push_str(&format!("\n  {line}"));
+    }
+    for (subject, outcome) in &outcomes {
+        let reason = if outcome.reason.is_empty() { String::new() } else { format!(": {}", outcome.reason) };
+        text.push_str(&format!("\n  {subject}  {}{reason}", outcome.status));
+    }
+    Ok(Report {
+        json: json!({
+            "member": member.as_str(),
+            "balance": {
+                "confirmed_minutes": available + reserved,
+                "reserved_minutes": reserved,
+                "available_minutes": available,
+            },
+            "postings": postings,
+            "outcomes": outcomes.iter().map(|(subject, o)| (subject.clone(), json!({
+                "status": o.status, "reason": o.reason, "minutes": o.minutes,
+            }))).collect::<serde_json::Map<String, Value>>(),
+        }),
+        text,
+    })
 }
 
 /// Creates a station: `station/<id>` with the default catalogue and visit rules, and the

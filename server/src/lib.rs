@@ -22,6 +22,7 @@ pub mod auth;
 pub mod authority;
 pub mod enroll;
 pub mod error;
+pub mod ledger;
 pub mod relay;
 pub mod secret;
 pub mod store;

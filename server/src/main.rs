@@ -74,6 +74,8 @@ fn serve(listen: &str, data: &Path) -> Result<(), String> {
         .map_err(|e| format!("could not start the runtime: {e}"))?;
     runtime.block_on(async {
         let relay = Arc::new(Relay::open(data).map_err(|e| e.to_string())?);
+        // Catch-up: whatever was stored but not yet posted (a crash in between) is posted now.
+        relay.reconcile_ledger().map_err(|e| format!("could not reconcile the ledger: {e}"))?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| format!("could not listen on {listen}: {e}"))?;

@@ -32,6 +32,8 @@ pub struct Relay {
 pub(crate) struct Memory {
     pub(crate) docs: HashMap<DocId, CachedDoc>,
     pub(crate) bloom: HashMap<(String, DocId), BloomSession>,
+    /// The ledger's books, once loaded (the catch-up runs on first use).
+    pub(crate) ledger: Option<crate::ledger::run::LedgerMemory>,
 }
 
 /// A document as loaded, and the store generation it matches.

@@ -40,6 +40,7 @@ use crate::app::{binary, blocking};
 use crate::auth::{self, AuthedDevice};
 use crate::authority::{self, Access, Authors};
 use crate::error::AppError;
+use crate::ledger;
 use crate::relay::{BLOOM_SESSION_MS, BloomSession, COMPACT_AFTER_CHUNKS, Memory, Relay};
 use crate::store::{AckUpdate, AckedHeads, DeviceRecord, SecurityEvent, WriteBatch};
 
@@ -111,12 +112,10 @@ pub fn sync(relay: &Relay, device: &AuthedDevice, request: &SyncRequest) -> Resu
     memory.bloom.retain(|_, session| now - session.touched_at < BLOOM_SESSION_MS);
 
     let acked = store.acked_heads(&device.device.id)?;
-    if let Some(manifest) = request.manifest {
-        if manifest != relay_manifest(&acked) {
-            // The relay's record of this device is not what the device holds (the last
-            // answer was lost, or the device holds a restored copy): ask for a full list.
-            return Ok(SyncResponse { list_all: true, ..SyncResponse::default() });
-        }
+    if request.manifest.is_some_and(|manifest| manifest != relay_manifest(&acked)) {
+        // The relay's record of this device is not what the device holds (the last
+        // answer was lost, or the device holds a restored copy): ask for a full list.
+        return Ok(SyncResponse { list_all: true, ..SyncResponse::default() });
     }
 
     let staged = stage(&memory, &device.device, &access, incoming.changes, incoming.bloom)?;
@@ -127,8 +126,11 @@ pub fn sync(relay: &Relay, device: &AuthedDevice, request: &SyncRequest) -> Resu
         None => Listing::All,
     };
     let mut plan = answer(&memory, device, &access, &incoming.pushes, listing, &acked, staged);
+    let arrivals = ledger::run::arrivals(store, &memory, &plan.forks)?;
     let generations = store.write_batch(&plan.batch, now)?;
     adopt(relay, &mut memory, &device.device.id, &mut plan, &generations, now);
+    // The ledger follows what was just stored; its documents reach phones at their next sync.
+    ledger::run::after_sync(relay, &mut memory, &arrivals);
     Ok(plan.response)
 }
 
@@ -261,6 +263,13 @@ fn stage(
 /// a device holding relay changes the relay lost (restored from a backup) is not refused.
 fn new_session(access: &Access, doc: &DocId) -> am_sync::State {
     if access.can_write(doc) { am_sync::State::new() } else { am_sync::State::new_read_only() }
+}
+
+/// Whether the heads a device last told (`theirs`) are `ours`, in any order.
+fn same_heads(theirs: Option<&[ChangeHash]>, ours: &[ChangeHash]) -> bool {
+    theirs.is_some_and(|theirs| {
+        theirs.len() == ours.len() && theirs.iter().collect::<HashSet<_>>() == ours.iter().collect::<HashSet<_>>()
+    })
 }
 
 /// The device's Bloom-sync session for `doc`, if one is going on.
@@ -403,7 +412,14 @@ fn answer(
             Some(state) => state,
             None => session(memory, device_id, id).unwrap_or_else(|| new_session(access, id)),
         };
-        if let Some(message) = doc.generate_sync_message(&mut state) {
+        let mut message = doc.generate_sync_message(&mut state);
+        if message.is_none() && !same_heads(state.their_heads.as_deref(), &heads) {
+            // No message, yet the device's heads are not the relay's: a session left by an
+            // interrupted sync, waiting for a reply that never came. Start it again.
+            state = new_session(access, id);
+            message = doc.generate_sync_message(&mut state);
+        }
+        if let Some(message) = message {
             response.bloom.push(BloomMessage { doc: name.clone(), message: message.encode() });
             sessions_kept.push((id.clone(), state));
         } else {

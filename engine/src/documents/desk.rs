@@ -53,3 +53,38 @@ pub fn review(doc: &impl ReadDoc, visit: &VisitId) -> Option<Review> {
         at: time_at(doc, &obj, "at")?,
     })
 }
+
+/// A coordinator's decision on an accepted redemption: the service was given (`fulfil`)
+/// or will not be (`release`: the held coins go back).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// `fulfil` or `release`.
+    pub action: String,
+    /// The coordinator.
+    pub by: MemberId,
+    /// When, by the coordinator's device clock.
+    pub at: DateTime<Utc>,
+}
+
+/// Writes the decision on `request`.
+pub fn put_decision(
+    tx: &mut impl Transactable,
+    request: &crate::model::RequestId,
+    decision: &Decision,
+) -> Result<(), AutomergeError> {
+    let obj = record(tx, &ROOT, DECISIONS, request.as_str())?;
+    tx.put(&obj, "action", decision.action.as_str())?;
+    tx.put(&obj, "by", decision.by.as_str())?;
+    put_time(tx, &obj, "at", decision.at)
+}
+
+/// Reads the decision on `request`, if there is one.
+pub fn decision(doc: &impl ReadDoc, request: &crate::model::RequestId) -> Option<Decision> {
+    let decisions = map_at(doc, &ROOT, DECISIONS)?;
+    let obj = map_at(doc, &decisions, request.as_str())?;
+    Some(Decision {
+        action: str_at(doc, &obj, "action")?,
+        by: MemberId::parse(&str_at(doc, &obj, "by")?).ok()?,
+        at: time_at(doc, &obj, "at")?,
+    })
+}

@@ -240,6 +240,53 @@ pub struct SecurityEvent {
     pub reason: String,
 }
 
+/// One event of the ledger's arrival log, as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerEventRecord {
+    /// Arrival sequence number, strictly increasing.
+    pub seq: i64,
+    /// Its key: an event with a key already logged is not logged again.
+    pub key: String,
+    /// The event (JSON, see `ledger::event`).
+    pub body: String,
+    /// When the relay stored it.
+    pub received_at: Millis,
+}
+
+/// An event about to join the arrival log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewLedgerEvent {
+    /// Its key.
+    pub key: String,
+    /// The event (JSON).
+    pub body: String,
+}
+
+/// One posting of the double-entry ledger, as stored (never changed or removed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostingRecord {
+    /// Idempotency key, unique.
+    pub key: String,
+    /// `earn`, `overflow`, `reserve`, `redeem`, `release`, `gift`, `donation`, `reversal`.
+    pub kind: String,
+    /// The account debited (`member:m-…`, `held:m-…`, `pool:s-…`, `program`).
+    pub debit: String,
+    /// The account credited.
+    pub credit: String,
+    /// Minutes moved, > 0.
+    pub minutes: i64,
+    /// The visit or request.
+    pub subject: String,
+    /// Words for people.
+    pub memo: String,
+    /// Who decided it, if a person did.
+    pub by: Option<String>,
+    /// The arrival sequence number of the event that caused it.
+    pub event: i64,
+    /// When (ms).
+    pub at: Millis,
+}
+
 /// The relay's storage. Every method is one transaction; implementations are shared
 /// between threads (and, for PostgreSQL, between relays), so a cached document is
 /// trusted only while its generation is unchanged.
@@ -302,6 +349,25 @@ pub trait RelayStore: Send + Sync + std::fmt::Debug {
 
     /// The acknowledged heads of every document for `device`, by document id.
     fn acked_heads(&self, device: &str) -> StoreResult<HashMap<String, AckedHeads>>;
+
+    // ----- ledger -----
+
+    /// Appends `events` to the arrival log in order, each numbered after the last; an
+    /// event whose key is logged already is skipped. Returns the events newly logged.
+    fn append_ledger_events(&self, events: &[NewLedgerEvent], at: Millis) -> StoreResult<Vec<LedgerEventRecord>>;
+    /// The logged events numbered after `after`, in order.
+    fn ledger_events(&self, after: i64) -> StoreResult<Vec<LedgerEventRecord>>;
+    /// Appends `postings` (a key posted before is skipped: idempotent) and writes the
+    /// ledger documents' chunks in `documents`, in one transaction. Returns the new
+    /// generation of each document written.
+    fn append_postings(
+        &self,
+        postings: &[PostingRecord],
+        documents: &WriteBatch,
+        at: Millis,
+    ) -> StoreResult<HashMap<String, i64>>;
+    /// Every posting, in the order posted.
+    fn postings(&self) -> StoreResult<Vec<PostingRecord>>;
 
     // ----- security events -----
 

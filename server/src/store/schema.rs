@@ -70,6 +70,39 @@ pub const MIGRATIONS: &[&str] = &[
          doc_id  TEXT,
          reason  TEXT NOT NULL
      ) STRICT;",
+    // 2: the ledger. The arrival log (visits, reviews, requests, decisions, rules, each
+    // numbered in the order the relay first stored it) and the postings, both
+    // append-only: triggers refuse every UPDATE and DELETE.
+    "CREATE TABLE ledger_events (
+         seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+         key         TEXT NOT NULL UNIQUE,
+         body        TEXT NOT NULL,
+         received_at INTEGER NOT NULL
+     ) STRICT;
+     CREATE TABLE postings (
+         seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+         key       TEXT NOT NULL UNIQUE,
+         kind      TEXT NOT NULL,
+         debit     TEXT NOT NULL,
+         credit    TEXT NOT NULL,
+         minutes   INTEGER NOT NULL CHECK (minutes > 0),
+         subject   TEXT NOT NULL,
+         memo      TEXT NOT NULL,
+         by_member TEXT,
+         event_seq INTEGER NOT NULL REFERENCES ledger_events(seq),
+         posted_at INTEGER NOT NULL,
+         CHECK (debit <> credit)
+     ) STRICT;
+     CREATE INDEX postings_by_debit ON postings(debit, seq);
+     CREATE INDEX postings_by_credit ON postings(credit, seq);
+     CREATE TRIGGER ledger_events_append_only_update BEFORE UPDATE ON ledger_events
+         BEGIN SELECT RAISE(ABORT, 'the arrival log is append-only'); END;
+     CREATE TRIGGER ledger_events_append_only_delete BEFORE DELETE ON ledger_events
+         BEGIN SELECT RAISE(ABORT, 'the arrival log is append-only'); END;
+     CREATE TRIGGER postings_append_only_update BEFORE UPDATE ON postings
+         BEGIN SELECT RAISE(ABORT, 'postings are append-only; correct with a reversal'); END;
+     CREATE TRIGGER postings_append_only_delete BEFORE DELETE ON postings
+         BEGIN SELECT RAISE(ABORT, 'postings are append-only; correct with a reversal'); END;",
 ];
 
 /// The newest store version this build knows.
@@ -135,6 +168,37 @@ mod tests {
         let generation: i64 =
             conn.query_row("SELECT generation FROM documents WHERE doc_id = 'member/m-1'", [], |r| r.get(0)).unwrap();
         assert_eq!(generation, 1);
+    }
+
+    #[test]
+    fn version_2_adds_an_append_only_arrival_log_and_postings() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        migrate_to(&mut conn, 1).unwrap();
+        conn.execute("INSERT INTO relay_meta (key, value) VALUES ('actor', 'ab')", []).unwrap();
+        migrate_to(&mut conn, 2).unwrap();
+        assert_eq!(version(&conn).unwrap(), 2);
+        let kept: String = conn.query_row("SELECT value FROM relay_meta", [], |r| r.get(0)).unwrap();
+        assert_eq!(kept, "ab", "version 1's data stays");
+        let names = tables(&conn);
+        assert!(names.contains(&"ledger_events".to_owned()) && names.contains(&"postings".to_owned()), "{names:?}");
+        conn.execute("INSERT INTO ledger_events (key, body, received_at) VALUES ('visit:v-1@00', '{}', 5)", []).unwrap();
+        assert!(conn.execute("INSERT INTO ledger_events (key, body, received_at) VALUES ('visit:v-1@00', '{}', 6)", []).is_err());
+        let post = |key: &str, minutes: i64| {
+            conn.execute(
+                "INSERT INTO postings (key, kind, debit, credit, minutes, subject, memo, event_seq, posted_at)
+                 VALUES (?1, 'earn', 'program', 'member:m-1', ?2, 'v-1', '', 1, 5)",
+                rusqlite::params![key, minutes],
+            )
+        };
+        post("earn:v-1:r1", 60).unwrap();
+        assert!(post("earn:v-1:r1", 60).is_err(), "an idempotency key posts once");
+        assert!(post("earn:v-2:r1", 0).is_err(), "no zero postings");
+        assert!(conn.execute("UPDATE postings SET minutes = 1", []).is_err());
+        assert!(conn.execute("DELETE FROM postings", []).is_err());
+        assert!(conn.execute("DELETE FROM ledger_events", []).is_err());
+        let minutes: i64 = conn.query_row("SELECT minutes FROM postings", [], |r| r.get(0)).unwrap();
+        assert_eq!(minutes, 60);
     }
 
     #[test]

@@ -14,9 +14,9 @@ use timebank_engine::model::{HouseholdId, MemberId, Role, StationId};
 
 use crate::store::schema;
 use crate::store::{
-    AckedHeads, DeviceRecord, EnrollRefusal, EnrollmentCode, MemberRecord, Millis, NewDevice, NewDocument,
-    RelayStore, Revocation, SecretHash, SecurityEvent, StationRecord, StoreError, StoreResult, StoredDocument,
-    WriteBatch,
+    AckedHeads, DeviceRecord, EnrollRefusal, EnrollmentCode, LedgerEventRecord, MemberRecord, Millis, NewDevice,
+    NewDocument, NewLedgerEvent, PostingRecord, RelayStore, Revocation, SecretHash, SecurityEvent, StationRecord,
+    StoreError, StoreResult, StoredDocument, WriteBatch,
 };
 
 /// File name of the relay's store inside the data directory.
@@ -151,6 +151,49 @@ fn insert_documents(tx: &Transaction<'_>, documents: &[NewDocument], at: Millis)
     Ok(())
 }
 
+fn write_batch_in(tx: &Transaction<'_>, batch: &WriteBatch, at: Millis) -> StoreResult<HashMap<String, i64>> {
+    let mut generations = HashMap::new();
+    for (doc, bytes) in &batch.chunks {
+        let generation: Option<i64> = tx
+            .prepare_cached(
+                "UPDATE documents SET generation = generation + 1, updated_at = ?2 WHERE doc_id = ?1 RETURNING generation",
+            )?
+            .query_row(params![doc, at], |row| row.get(0))
+            .optional()?;
+        let Some(generation) = generation else {
+            return Err(StoreError::Missing { what: "document", id: doc.clone() });
+        };
+        tx.prepare_cached("INSERT INTO chunks (doc_id, bytes) VALUES (?1, ?2)")?.execute(params![doc, bytes])?;
+        generations.insert(doc.clone(), generation);
+    }
+    for ack in &batch.acks {
+        tx.prepare_cached(
+            "INSERT INTO sync_state (device, doc_id, cur_heads, prev_heads, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(device, doc_id) DO UPDATE SET cur_heads = excluded.cur_heads,
+                 prev_heads = excluded.prev_heads, updated_at = excluded.updated_at",
+        )?
+        .execute(params![ack.device, ack.doc, heads_blob(&ack.heads.cur), heads_blob(&ack.heads.prev), at])?;
+    }
+    Ok(generations)
+}
+
+const POSTING_COLUMNS: &str = "key, kind, debit, credit, minutes, subject, memo, by_member, event_seq, posted_at";
+
+fn posting_from_row(row: &Row<'_>) -> rusqlite::Result<PostingRecord> {
+    Ok(PostingRecord {
+        key: row.get(0)?,
+        kind: row.get(1)?,
+        debit: row.get(2)?,
+        credit: row.get(3)?,
+        minutes: row.get(4)?,
+        subject: row.get(5)?,
+        memo: row.get(6)?,
+        by: row.get(7)?,
+        event: row.get(8)?,
+        at: row.get(9)?,
+    })
+}
+
 impl RelayStore for SqliteStore {
     fn relay_actor(&self, candidate: &str) -> StoreResult<String> {
         self.write(|tx| {
@@ -201,31 +244,7 @@ impl RelayStore for SqliteStore {
         if batch.is_empty() {
             return Ok(HashMap::new());
         }
-        self.write(|tx| {
-            let mut generations = HashMap::new();
-            for (doc, bytes) in &batch.chunks {
-                let generation: Option<i64> = tx
-                    .prepare_cached(
-                        "UPDATE documents SET generation = generation + 1, updated_at = ?2 WHERE doc_id = ?1 RETURNING generation",
-                    )?
-                    .query_row(params![doc, at], |row| row.get(0))
-                    .optional()?;
-                let Some(generation) = generation else {
-                    return Err(StoreError::Missing { what: "document", id: doc.clone() });
-                };
-                tx.prepare_cached("INSERT INTO chunks (doc_id, bytes) VALUES (?1, ?2)")?.execute(params![doc, bytes])?;
-                generations.insert(doc.clone(), generation);
-            }
-            for ack in &batch.acks {
-                tx.prepare_cached(
-                    "INSERT INTO sync_state (device, doc_id, cur_heads, prev_heads, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT(device, doc_id) DO UPDATE SET cur_heads = excluded.cur_heads,
-                         prev_heads = excluded.prev_heads, updated_at = excluded.updated_at",
-                )?
-                .execute(params![ack.device, ack.doc, heads_blob(&ack.heads.cur), heads_blob(&ack.heads.prev), at])?;
-            }
-            Ok(generations)
-        })
+        self.write(|tx| write_batch_in(tx, batch, at))
     }
 
     fn compact_document(&self, doc: &str, snapshot: &[u8], generation: i64) -> StoreResult<bool> {
@@ -419,6 +438,66 @@ impl RelayStore for SqliteStore {
                 Ok((row.get::<_, String>(0)?, AckedHeads { cur: heads_from_blob(&cur), prev: heads_from_blob(&prev) }))
             })?;
             rows.collect()
+        })
+    }
+
+    fn append_ledger_events(&self, events: &[NewLedgerEvent], at: Millis) -> StoreResult<Vec<LedgerEventRecord>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(|tx| {
+            let mut logged = Vec::new();
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO ledger_events (key, body, received_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(key) DO NOTHING RETURNING seq",
+            )?;
+            for event in events {
+                if let Some(seq) = insert.query_row(params![event.key, event.body, at], |row| row.get(0)).optional()? {
+                    logged.push(LedgerEventRecord { seq, key: event.key.clone(), body: event.body.clone(), received_at: at });
+                }
+            }
+            Ok(logged)
+        })
+    }
+
+    fn ledger_events(&self, after: i64) -> StoreResult<Vec<LedgerEventRecord>> {
+        self.read(|conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT seq, key, body, received_at FROM ledger_events WHERE seq > ?1 ORDER BY seq")?;
+            stmt.query_map([after], |row| {
+                Ok(LedgerEventRecord { seq: row.get(0)?, key: row.get(1)?, body: row.get(2)?, received_at: row.get(3)? })
+            })?
+            .collect()
+        })
+    }
+
+    fn append_postings(
+        &self,
+        postings: &[PostingRecord],
+        documents: &WriteBatch,
+        at: Millis,
+    ) -> StoreResult<HashMap<String, i64>> {
+        if postings.is_empty() && documents.is_empty() {
+            return Ok(HashMap::new());
+        }
+        self.write(|tx| {
+            let mut insert = tx.prepare_cached(&format!(
+                "INSERT INTO postings ({POSTING_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT(key) DO NOTHING"
+            ))?;
+            for p in postings {
+                insert.execute(params![
+                    p.key, p.kind, p.debit, p.credit, p.minutes, p.subject, p.memo, p.by, p.event, p.at
+                ])?;
+            }
+            write_batch_in(tx, documents, at)
+        })
+    }
+
+    fn postings(&self) -> StoreResult<Vec<PostingRecord>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!("SELECT {POSTING_COLUMNS} FROM postings ORDER BY seq"))?;
+            stmt.query_map([], posting_from_row)?.collect()
         })
     }
 

@@ -7,8 +7,8 @@ use automerge::ChangeHash;
 use timebank_engine::model::{HouseholdId, MemberId, Role, StationId};
 
 use crate::store::{
-    AckUpdate, AckedHeads, EnrollRefusal, EnrollmentCode, MemberRecord, NewDevice, NewDocument, RelayStore,
-    Revocation, SecurityEvent, StationRecord, StoreError, WriteBatch,
+    AckUpdate, AckedHeads, EnrollRefusal, EnrollmentCode, MemberRecord, NewDevice, NewDocument, NewLedgerEvent,
+    PostingRecord, RelayStore, Revocation, SecurityEvent, StationRecord, StoreError, WriteBatch,
 };
 
 /// Runs every test of the suite against the store that `$open` (a closure from the test
@@ -57,6 +57,10 @@ macro_rules! relay_store_suite {
             #[test]
             fn acked_heads_keep_current_and_previous() {
                 with_store($crate::store::suite::acked_heads_keep_current_and_previous);
+            }
+            #[test]
+            fn the_arrival_log_and_postings_are_append_only_and_idempotent() {
+                with_store($crate::store::suite::the_arrival_log_and_postings_are_append_only_and_idempotent);
             }
             #[test]
             fn security_events_are_kept_in_order() {
@@ -276,4 +280,44 @@ pub(crate) fn security_events_are_kept_in_order(store: &dyn RelayStore) {
     store.record_security_event(&first).unwrap();
     store.record_security_event(&second).unwrap();
     assert_eq!(store.security_events().unwrap(), [first, second]);
+}
+
+/// The arrival log numbers each new key once, in order; postings are posted once per key,
+/// together with the ledger documents' chunks, all or nothing.
+pub fn the_arrival_log_and_postings_are_append_only_and_idempotent(store: &dyn RelayStore) {
+    setup(store);
+    let event = |key: &str| NewLedgerEvent { key: key.into(), body: format!("{{\"k\":\"{key}\"}}") };
+    let first = store.append_ledger_events(&[event("visit:v-1@a"), event("request:r-1")], 10).unwrap();
+    assert_eq!(first.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), ["visit:v-1@a", "request:r-1"]);
+    assert!(first[0].seq < first[1].seq);
+    let again = store.append_ledger_events(&[event("request:r-1"), event("review:v-1@b")], 20).unwrap();
+    assert_eq!(again.len(), 1, "a logged key is not logged again");
+    assert!(again[0].seq > first[1].seq);
+    assert_eq!(again[0].received_at, 20);
+    let all = store.ledger_events(0).unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(store.ledger_events(first[1].seq).unwrap(), again);
+
+    let posting = |key: &str| PostingRecord {
+        key: key.into(),
+        kind: "earn".into(),
+        debit: "program".into(),
+        credit: "member:m-1".into(),
+        minutes: 60,
+        subject: "v-1".into(),
+        memo: "visit".into(),
+        by: Some("m-c".into()),
+        event: first[0].seq,
+        at: 10,
+    };
+    store.append_postings(&[posting("earn:v-1:r1")], &WriteBatch::default(), 10).unwrap();
+    store.append_postings(&[posting("earn:v-1:r1"), posting("earn:v-2:r1")], &WriteBatch::default(), 11).unwrap();
+    let posted = store.postings().unwrap();
+    assert_eq!(posted.iter().map(|p| p.key.as_str()).collect::<Vec<_>>(), ["earn:v-1:r1", "earn:v-2:r1"]);
+    assert_eq!(posted[0], posting("earn:v-1:r1"));
+
+    // A ledger document that does not exist fails the whole write: no posting stays.
+    let missing = WriteBatch { chunks: vec![("ledger/m-ghost".into(), vec![1])], acks: vec![] };
+    assert!(store.append_postings(&[posting("earn:v-3:r1")], &missing, 12).is_err());
+    assert_eq!(store.postings().unwrap().len(), 2);
 }

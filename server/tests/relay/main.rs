@@ -13,5 +13,6 @@ mod bad_requests;
 mod binary;
 mod enroll;
 mod flows;
+mod ledger;
 mod support;
 mod tokens;

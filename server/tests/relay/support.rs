@@ -242,16 +242,20 @@ pub struct Phone {
 }
 
 impl Phone {
-    /// Logs a finished visit to `elder` from three to two hours ago.
+    /// Logs a finished one-hour visit to `elder`, some days ago: each visit logged (by any
+    /// phone) is two hours after the one before, so visits keep their order and the
+    /// ledger never sees them overlap.
     pub fn log_visit(&mut self, elder: &MemberId, note: &str) -> timebank_engine::model::VisitId {
         let now = Utc::now();
+        static EARLIER: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+        let earlier = 2 * (24 * 10 - EARLIER.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % (24 * 10));
         self.engine
             .log_visit(&PastVisit {
                 elder: elder.clone(),
                 service: "companionship".into(),
                 order: None,
-                start: now - Duration::hours(3),
-                end: now - Duration::hours(2),
+                start: now - Duration::hours(3 + earlier),
+                end: now - Duration::hours(2 + earlier),
                 note: note.into(),
             })
             .unwrap()

@@ -1,0 +1,226 @@
+//! Reads the events of the arrival log out of the documents: finished visits and requests
+//! from `member/<id>`, reviews and decisions from `station/<id>/desk`, the visit limits
+//! from `station/<id>`. Either the records a change touched (after a sync: the cost grows
+//! with the change) or every record (catch-up at start and the rebuild check).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use automerge::{Automerge, ChangeHash, Prop, ROOT};
+use timebank_engine::DocId;
+use timebank_engine::documents::fields::entries;
+use timebank_engine::documents::{desk, member, station};
+use timebank_engine::model::{MemberId, RequestId, RequestKind, SpendRequest, StationId, Visit, VisitId};
+
+use crate::ledger::event::{DecisionEvent, EventBody, RequestEvent, RequestWhat, ReviewEvent, VisitEvent};
+use crate::ledger::reconcile::Books;
+use crate::store::{MemberRecord, RelayStore, StoreResult};
+
+/// The gift receiver that means the station's donation pool (besides the station's own id).
+pub const POOL: &str = "pool";
+
+/// Looks members up in the store, once each.
+#[derive(Debug)]
+pub struct Directory<'a> {
+    store: &'a dyn RelayStore,
+    known: HashMap<MemberId, Option<MemberRecord>>,
+}
+
+impl<'a> Directory<'a> {
+    /// Over `store`.
+    pub fn new(store: &'a dyn RelayStore) -> Self {
+        Directory { store, known: HashMap::new() }
+    }
+
+    fn get(&mut self, id: &MemberId) -> StoreResult<Option<MemberRecord>> {
+        if let Some(known) = self.known.get(id) {
+            return Ok(known.clone());
+        }
+        let found = self.store.member(id)?;
+        self.known.insert(id.clone(), found.clone());
+        Ok(found)
+    }
+}
+
+/// Which records of a document to read.
+#[derive(Debug)]
+pub enum Records {
+    /// Every record.
+    All,
+    /// Only these (collection, id) pairs.
+    Touched(BTreeSet<(String, String)>),
+}
+
+impl Records {
+    /// The records a change from `before` to the document's heads touched.
+    pub fn touched(doc: &Automerge, before: &[ChangeHash]) -> Records {
+        let mut touched = BTreeSet::new();
+        for patch in doc.diff(before, &doc.get_heads()) {
+            let mut path = patch.path.iter().map(|(_, prop)| prop);
+            let action_key = match &patch.action {
+                automerge::PatchAction::PutMap { key, .. } => Some(key.clone()),
+                _ => None,
+            };
+            let first = path.next().and_then(prop_key).or_else(|| action_key.clone());
+            let second = path.next().and_then(prop_key).or(if patch.path.len() == 1 { action_key } else { None });
+            if let (Some(collection), Some(id)) = (first, second) {
+                touched.insert((collection, id));
+            }
+        }
+        Records::Touched(touched)
+    }
+
+    fn ids(&self, doc: &Automerge, collection: &str) -> Vec<String> {
+        match self {
+            Records::All => entries(doc, &ROOT, collection).into_iter().map(|(id, _)| id).collect(),
+            Records::Touched(set) => set.iter().filter(|(c, _)| c == collection).map(|(_, id)| id.clone()).collect(),
+        }
+    }
+}
+
+fn prop_key(prop: &Prop) -> Option<String> {
+    match prop {
+        Prop::Map(key) => Some(key.clone()),
+        Prop::Seq(_) => None,
+    }
+}
+
+/// The events `records` of document `id` hold, in a deterministic order.
+pub fn events(
+    id: &DocId,
+    doc: &Automerge,
+    records: &Records,
+    directory: &mut Directory<'_>,
+    books: &Books,
+) -> StoreResult<Vec<EventBody>> {
+    match id {
+        DocId::Member(owner) => member_events(owner, doc, records, directory),
+        DocId::Desk(station) => Ok(desk_events(station, doc, records)),
+        DocId::Station(station) => Ok(rules_event(station, doc, books).into_iter().collect()),
+        DocId::Ledger(_) => Ok(Vec::new()),
+    }
+}
+
+fn member_events(
+    owner: &MemberId,
+    doc: &Automerge,
+    records: &Records,
+    directory: &mut Directory<'_>,
+) -> StoreResult<Vec<EventBody>> {
+    let Some(record) = directory.get(owner)? else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    let mut visits: Vec<Visit> = records
+        .ids(doc, member::VISITS)
+        .iter()
+        .filter_map(|raw| VisitId::parse(raw).ok())
+        .filter_map(|v| member::visit(doc, owner, &v))
+        .filter(|v| v.check_out.is_some())
+        .collect();
+    visits.sort_by(|a, b| a.check_in.cmp(&b.check_in).then_with(|| a.id.cmp(&b.id)));
+    for visit in visits {
+        let Some(check_out) = visit.check_out else { continue };
+        let elder = directory.get(&visit.elder)?;
+        out.push(EventBody::Visit(VisitEvent {
+            id: visit.id.to_string(),
+            volunteer: owner.clone(),
+            station: record.station.clone(),
+            elder: visit.elder.clone(),
+            check_in: visit.check_in.timestamp_millis(),
+            check_out: check_out.timestamp_millis(),
+            monotonic_ms: visit.monotonic_ms.and_then(|ms| i64::try_from(ms).ok()),
+            recorded_at: visit.recorded_at.timestamp_millis(),
+            device: visit.device.clone(),
+            volunteer_household: record.household.clone(),
+            elder_household: elder.and_then(|e| e.household),
+        }));
+    }
+    let wanted: BTreeSet<String> = records.ids(doc, member::REQUESTS).into_iter().collect();
+    let requests: Vec<SpendRequest> =
+        member::requests(doc).into_iter().filter(|r| wanted.contains(r.id.as_str())).collect();
+    for request in requests {
+        let what = match &request.kind {
+            RequestKind::Redeem { service } => RequestWhat::Redeem { service: service.clone() },
+            RequestKind::Gift { to } if to.as_str() == POOL || to.as_str() == record.station.as_str() => RequestWhat::Donate,
+            RequestKind::Gift { to } => {
+                let receiver = directory.get(to)?.filter(|r| r.station == record.station);
+                RequestWhat::Gift {
+                    to: to.clone(),
+                    to_known: receiver.is_some(),
+                    to_household: receiver.and_then(|r| r.household),
+                }
+            }
+        };
+        out.push(EventBody::Request(RequestEvent {
+            id: request.id.to_string(),
+            member: owner.clone(),
+            station: record.station.clone(),
+            what,
+            minutes: i64::from(request.minutes),
+            created_at: request.created_at.timestamp_millis(),
+            birth_year: record.birth_year,
+            household: record.household.clone(),
+            // No hardship register yet: the console's member registration will supply it.
+            hardship: false,
+        }));
+    }
+    Ok(out)
+}
+
+fn desk_events(station: &StationId, doc: &Automerge, records: &Records) -> Vec<EventBody> {
+    let mut out = Vec::new();
+    let mut reviews = records.ids(doc, desk::REVIEWS);
+    reviews.sort();
+    for raw in reviews {
+        let Ok(visit) = VisitId::parse(&raw) else { continue };
+        if let Some(review) = desk::review(doc, &visit) {
+            out.push(EventBody::Review(ReviewEvent {
+                visit: raw,
+                station: station.clone(),
+                decision: review.decision,
+                reason: review.reason,
+                by: review.by,
+                at: review.at.timestamp_millis(),
+            }));
+        }
+    }
+    let mut decisions = records.ids(doc, desk::DECISIONS);
+    decisions.sort();
+    for raw in decisions {
+        let Ok(request) = RequestId::parse(&raw) else { continue };
+        if let Some(decision) = desk::decision(doc, &request) {
+            out.push(EventBody::Decision(DecisionEvent {
+                request: raw,
+                station: station.clone(),
+                action: decision.action,
+                by: decision.by,
+                at: decision.at.timestamp_millis(),
+            }));
+        }
+    }
+    out
+}
+
+/// A new rules version when the coordinators changed the station's visit limits.
+fn rules_event(station: &StationId, doc: &Automerge, books: &Books) -> Option<EventBody> {
+    let current = books.rules(station);
+    let wanted = current.clone().with_visit_rules(&station::visit_rules(doc));
+    if wanted.same_terms(&current) {
+        return None;
+    }
+    Some(EventBody::Rules { station: station.clone(), rules: crate::ledger::StationRules { version: current.version + 1, ..wanted } })
+}
+
+/// Every document id the ledger reads, in the order catch-up visits them: stations
+/// first (their rules), then members, then desks (reviews after the visits they name).
+pub fn reading_order(ids: impl IntoIterator<Item = DocId>) -> Vec<DocId> {
+    let mut by_rank: BTreeMap<(u8, String), DocId> = BTreeMap::new();
+    for id in ids {
+        let rank = match id {
+            DocId::Station(_) => 0,
+            DocId::Member(_) => 1,
+            DocId::Desk(_) => 2,
+            DocId::Ledger(_) => continue,
+        };
+        by_rank.insert((rank, id.to_string()), id);
+    }
+    by_rank.into_values().collect()
+}

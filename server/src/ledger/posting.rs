@@ -1,0 +1,171 @@
+//! Accounts and postings of the double-entry ledger, in integer minutes. Every posting
+//! moves a positive amount from one account to another, so the sum over all accounts is
+//! always zero; its idempotency key (the visit or request id and the rule version) makes
+//! a replay post nothing. Postings are never changed or removed: corrections are reversals.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use timebank_engine::model::{MemberId, StationId};
+
+/// An account of the ledger.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Account {
+    /// The program: coins are issued from it (earn) and return to it (redeem). Its
+    /// balance is minus the coins outstanding.
+    Program,
+    /// A member's spendable coins.
+    Member(MemberId),
+    /// A member's coins held for accepted redemptions not yet fulfilled or released.
+    Held(MemberId),
+    /// A station's donation pool (gifts to the pool, coins over the caps).
+    Pool(StationId),
+}
+
+impl fmt::Display for Account {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Account::Program => write!(f, "program"),
+            Account::Member(m) => write!(f, "member:{m}"),
+            Account::Held(m) => write!(f, "held:{m}"),
+            Account::Pool(s) => write!(f, "pool:{s}"),
+        }
+    }
+}
+
+impl Account {
+    /// Reads [`Account`]'s text form.
+    pub fn parse(raw: &str) -> Option<Account> {
+        if raw == "program" {
+            return Some(Account::Program);
+        }
+        let (kind, id) = raw.split_once(':')?;
+        match kind {
+            "member" => MemberId::parse(id).ok().map(Account::Member),
+            "held" => MemberId::parse(id).ok().map(Account::Held),
+            "pool" => StationId::parse(id).ok().map(Account::Pool),
+            _ => None,
+        }
+    }
+
+    /// The member whose account it is, for member and held accounts.
+    pub fn member(&self) -> Option<&MemberId> {
+        match self {
+            Account::Member(m) | Account::Held(m) => Some(m),
+            Account::Program | Account::Pool(_) => None,
+        }
+    }
+}
+
+/// What a posting is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PostingKind {
+    /// Program → volunteer, for an approved visit.
+    Earn,
+    /// Program → station pool: the part of a visit over the daily or lifetime cap.
+    Overflow,
+    /// Member → held: an accepted redemption.
+    Reserve,
+    /// Held → program: a redemption fulfilled (the service was given).
+    Redeem,
+    /// Held → member: a redemption released (not given).
+    Release,
+    /// Member → member: a gift to a relative.
+    Gift,
+    /// Member → station pool: a gift to the pool.
+    Donation,
+    /// Undoes (part of) an earlier posting, with the reason and who decided.
+    Reversal,
+}
+
+impl PostingKind {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostingKind::Earn => "earn",
+            PostingKind::Overflow => "overflow",
+            PostingKind::Reserve => "reserve",
+            PostingKind::Redeem => "redeem",
+            PostingKind::Release => "release",
+            PostingKind::Gift => "gift",
+            PostingKind::Donation => "donation",
+            PostingKind::Reversal => "reversal",
+        }
+    }
+
+    /// Reads the stored spelling.
+    pub fn parse(raw: &str) -> Option<PostingKind> {
+        [
+            PostingKind::Earn,
+            PostingKind::Overflow,
+            PostingKind::Reserve,
+            PostingKind::Redeem,
+            PostingKind::Release,
+            PostingKind::Gift,
+            PostingKind::Donation,
+            PostingKind::Reversal,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == raw)
+    }
+}
+
+/// One posting: `minutes` (always positive) leave `from` and arrive in `to`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Posting {
+    /// Idempotency key, unique in the ledger: `earn:v-…:r1`, `reserve:r-…:r1`, ...
+    pub key: String,
+    /// What it is for.
+    pub kind: PostingKind,
+    /// The account debited.
+    pub from: Account,
+    /// The account credited.
+    pub to: Account,
+    /// Minutes moved, > 0.
+    pub minutes: i64,
+    /// The visit or request it belongs to.
+    pub subject: String,
+    /// Words for people.
+    pub memo: String,
+    /// Who decided it (the reviewing coordinator), if a person did.
+    pub by: Option<MemberId>,
+    /// The arrival sequence number of the event that caused it.
+    pub event: i64,
+    /// When the relay received that event (ms): postings are dated deterministically.
+    pub at: i64,
+}
+
+impl Posting {
+    /// The signed change this posting makes to `account`.
+    pub fn effect_on(&self, account: &Account) -> i64 {
+        let mut delta = 0;
+        if self.from == *account {
+            delta -= self.minutes;
+        }
+        if self.to == *account {
+            delta += self.minutes;
+        }
+        delta
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_and_kinds_round_trip_through_text() {
+        let m = MemberId::parse("m-1").unwrap();
+        for account in [
+            Account::Program,
+            Account::Member(m.clone()),
+            Account::Held(m),
+            Account::Pool(StationId::parse("s-1").unwrap()),
+        ] {
+            assert_eq!(Account::parse(&account.to_string()), Some(account));
+        }
+        assert_eq!(Account::parse("bank:x"), None);
+        assert_eq!(PostingKind::parse("donation"), Some(PostingKind::Donation));
+    }
+}

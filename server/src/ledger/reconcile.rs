@@ -1,0 +1,655 @@
+//! Reconciliation, pure: [`Books`] folds the arrival-ordered events (visits, reviews,
+//! requests, decisions, rules) into postings and outcomes. No I/O, no clock, no
+//! randomness: the same events in the same order give the same ledger, so the
+//! incremental run (events applied as they arrive) and the full rebuild (all events
+//! folded into empty books) agree posting for posting.
+//!
+//! - A visit waits for a coordinator's review; an anomaly puts it `under-review` with the
+//!   evidence. Approval earns by the station's rules (rounding, caps with overflow to the
+//!   station's pool); a rejection after approval reverses what was earned.
+//! - Redemptions and gifts are taken in arrival order: accepted if the balance covers
+//!   them at that point (first wins), refused with the reason otherwise; a refused
+//!   request takes no coins. An accepted redemption holds its coins until a coordinator
+//!   fulfils or releases it.
+//! - Every posting has an idempotency key; an event applied twice posts nothing.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Datelike, Utc};
+use timebank_engine::documents::ledger::{LedgerBalance, Outcome, PostingLine};
+use timebank_engine::model::{MemberId, StationId};
+
+use crate::ledger::anomaly::{self, Anomaly};
+use crate::ledger::event::{DecisionEvent, Event, EventBody, RequestEvent, RequestWhat, ReviewEvent, VisitEvent};
+use crate::ledger::posting::{Account, Posting, PostingKind};
+use crate::ledger::rules::StationRules;
+
+/// Outcome statuses the phone understands.
+pub mod status {
+    /// A visit approved: coins posted.
+    pub const APPROVED: &str = "approved";
+    /// A visit rejected, with the reason.
+    pub const REJECTED: &str = "rejected";
+    /// A visit waiting for a coordinator, with the evidence.
+    pub const UNDER_REVIEW: &str = "under-review";
+    /// A request accepted (coins reserved or moved).
+    pub const ACCEPTED: &str = "accepted";
+    /// A request refused, with the reason; no coins taken.
+    pub const REFUSED: &str = "refused";
+    /// A redemption fulfilled.
+    pub const FULFILLED: &str = "fulfilled";
+    /// A redemption released: the held coins are back.
+    pub const RELEASED: &str = "released";
+}
+
+/// What was earned for one approval of a visit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Earned {
+    earn_key: Option<String>,
+    earn: i64,
+    overflow_key: Option<String>,
+    overflow: i64,
+    day: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct VisitState {
+    /// The version the ledger follows (the reviewed one, once reviewed).
+    event: VisitEvent,
+    review: Option<ReviewEvent>,
+    earned: Option<Earned>,
+    rejected: bool,
+    approvals: u32,
+    anomalies: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RequestStatus {
+    Accepted,
+    Refused,
+    Settled,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct RequestState {
+    event: RequestEvent,
+    status: RequestStatus,
+    version: u32,
+}
+
+/// The ledger as folded so far: postings, balances, outcomes, and what reconciliation
+/// needs to remember (visits per volunteer, earnings per day, accepted requests).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Books {
+    last_seq: i64,
+    postings: Vec<Posting>,
+    posting_keys: HashMap<String, usize>,
+    balances: BTreeMap<Account, i64>,
+    member_postings: BTreeMap<MemberId, Vec<usize>>,
+    outcomes: BTreeMap<MemberId, BTreeMap<String, Outcome>>,
+    rules: BTreeMap<StationId, StationRules>,
+    visits: BTreeMap<String, VisitState>,
+    volunteer_visits: BTreeMap<MemberId, BTreeSet<String>>,
+    reviews_waiting: BTreeMap<String, (ReviewEvent, i64, i64)>,
+    requests: BTreeMap<String, RequestState>,
+    last_accepted: BTreeMap<MemberId, String>,
+    decisions_waiting: BTreeMap<String, (DecisionEvent, i64, i64)>,
+    earned_day: BTreeMap<(MemberId, i64), i64>,
+    earned_total: BTreeMap<MemberId, i64>,
+    dirty: BTreeSet<MemberId>,
+}
+
+/// When and why a posting is made: the event that caused it.
+#[derive(Clone, Copy)]
+struct Cause {
+    seq: i64,
+    at: i64,
+}
+
+impl Books {
+    /// Empty books.
+    pub fn new() -> Books {
+        Books::default()
+    }
+
+    /// Folds `events` in order (see [`Books::apply`]).
+    pub fn apply_all<'a>(&mut self, events: impl IntoIterator<Item = &'a Event>) {
+        for event in events {
+            self.apply(event);
+        }
+    }
+
+    /// Folds one event. Events at or below the last sequence number applied are replays
+    /// and change nothing.
+    pub fn apply(&mut self, event: &Event) {
+        if event.seq <= self.last_seq {
+            return;
+        }
+        self.last_seq = event.seq;
+        let cause = Cause { seq: event.seq, at: event.received_at };
+        match &event.body {
+            EventBody::Rules { station, rules } => {
+                if self.rules.get(station).is_none_or(|current| rules.version > current.version) {
+                    self.rules.insert(station.clone(), rules.clone());
+                }
+            }
+            EventBody::Visit(visit) => self.visit(visit, cause),
+            EventBody::Review(review) => {
+                if self.visits.contains_key(&review.visit) {
+                    self.review(review, cause);
+                } else {
+                    self.reviews_waiting.insert(review.visit.clone(), (review.clone(), cause.seq, cause.at));
+                }
+            }
+            EventBody::Request(request) => self.request(request, cause),
+            EventBody::Decision(decision) => {
+                if self.requests.contains_key(&decision.request) {
+                    self.decision(decision, cause);
+                } else {
+                    self.decisions_waiting.insert(decision.request.clone(), (decision.clone(), cause.seq, cause.at));
+                }
+            }
+        }
+    }
+
+    /// The sequence number of the last event applied.
+    pub fn last_seq(&self) -> i64 {
+        self.last_seq
+    }
+
+    /// Every posting, in the order posted.
+    pub fn postings(&self) -> &[Posting] {
+        &self.postings
+    }
+
+    /// The balance of `account`.
+    pub fn balance(&self, account: &Account) -> i64 {
+        self.balances.get(account).copied().unwrap_or(0)
+    }
+
+    /// Every account with a posting, and its balance.
+    pub fn balances(&self) -> &BTreeMap<Account, i64> {
+        &self.balances
+    }
+
+    /// The rules in force at `station`.
+    pub fn rules(&self, station: &StationId) -> StationRules {
+        self.rules.get(station).cloned().unwrap_or_default()
+    }
+
+    /// A member's balance figures: confirmed = spendable + held; reserved = held.
+    pub fn member_balance(&self, member: &MemberId) -> LedgerBalance {
+        let held = self.balance(&Account::Held(member.clone()));
+        LedgerBalance { confirmed_minutes: self.balance(&Account::Member(member.clone())) + held, reserved_minutes: held }
+    }
+
+    /// A member's outcomes, by visit or request id.
+    pub fn member_outcomes(&self, member: &MemberId) -> BTreeMap<String, Outcome> {
+        self.outcomes.get(member).cloned().unwrap_or_default()
+    }
+
+    /// Every member with a posting or an outcome.
+    pub fn members(&self) -> BTreeSet<MemberId> {
+        self.member_postings.keys().chain(self.outcomes.keys()).cloned().collect()
+    }
+
+    /// A member's posting lines as their phone shows them (key, line), oldest first, with
+    /// the confirmed balance after each.
+    pub fn member_lines(&self, member: &MemberId) -> Vec<(String, PostingLine)> {
+        let own = Account::Member(member.clone());
+        let held = Account::Held(member.clone());
+        let mut running = 0;
+        let Some(indices) = self.member_postings.get(member) else { return Vec::new() };
+        indices
+            .iter()
+            .map(|&i| {
+                let p = &self.postings[i];
+                let minutes = p.effect_on(&own) + p.effect_on(&held);
+                running += minutes;
+                let kind = match p.kind {
+                    PostingKind::Gift if p.from == own => "gift-out",
+                    PostingKind::Gift => "gift-in",
+                    other => other.as_str(),
+                };
+                let line = PostingLine {
+                    kind: kind.to_owned(),
+                    minutes,
+                    balance_after: running,
+                    subject: p.subject.clone(),
+                    memo: p.memo.clone(),
+                    at: DateTime::from_timestamp_millis(p.at).unwrap_or_default(),
+                };
+                (p.key.clone(), line)
+            })
+            .collect()
+    }
+
+    /// The members whose ledger changed since the last call (their documents need writing).
+    pub fn take_dirty(&mut self) -> BTreeSet<MemberId> {
+        std::mem::take(&mut self.dirty)
+    }
+
+    // ----- postings and outcomes -----
+
+    /// Posts unless the key was posted before. `also` names a member whose ledger shows
+    /// the line though none of their accounts moves (overflow of their visit).
+    #[allow(clippy::too_many_arguments)]
+    fn post(
+        &mut self,
+        key: String,
+        kind: PostingKind,
+        from: Account,
+        to: Account,
+        minutes: i64,
+        subject: &str,
+        memo: String,
+        by: Option<&MemberId>,
+        cause: Cause,
+        also: Option<&MemberId>,
+    ) -> Option<String> {
+        if minutes <= 0 || from == to || self.posting_keys.contains_key(&key) {
+            return None;
+        }
+        let index = self.postings.len();
+        *self.balances.entry(from.clone()).or_insert(0) -= minutes;
+        *self.balances.entry(to.clone()).or_insert(0) += minutes;
+        let mut members: BTreeSet<MemberId> = [from.member(), to.member(), also].into_iter().flatten().cloned().collect();
+        for member in std::mem::take(&mut members) {
+            self.member_postings.entry(member.clone()).or_default().push(index);
+            self.dirty.insert(member);
+        }
+        self.posting_keys.insert(key.clone(), index);
+        self.postings.push(Posting {
+            key: key.clone(),
+            kind,
+            from,
+            to,
+            minutes,
+            subject: subject.to_owned(),
+            memo,
+            by: by.cloned(),
+            event: cause.seq,
+            at: cause.at,
+        });
+        Some(key)
+    }
+
+    fn set_outcome(&mut self, member: &MemberId, subject: &str, status: &str, reason: String, minutes: i64) {
+        let outcome = Outcome { status: status.to_owned(), reason, minutes };
+        let slot = self.outcomes.entry(member.clone()).or_default();
+        if slot.get(subject) != Some(&outcome) {
+            slot.insert(subject.to_owned(), outcome);
+            self.dirty.insert(member.clone());
+        }
+    }
+
+    // ----- visits -----
+
+    fn visit(&mut self, visit: &VisitEvent, cause: Cause) {
+        if let Some(state) = self.visits.get(&visit.id) {
+            if state.event == *visit || state.event.volunteer != visit.volunteer {
+                return;
+            }
+            if state.review.is_some() || state.earned.is_some() {
+                // ADR 8: an edit after the review does not change the ledger, which follows
+                // the reviewed version; the edit is noted for the coordinators.
+                let (status, minutes) = match (&state.earned, state.rejected) {
+                    (Some(earned), _) => (status::APPROVED, earned.earn),
+                    (None, true) => (status::REJECTED, 0),
+                    (None, false) => (status::UNDER_REVIEW, 0),
+                };
+                let reason = "edited on the phone after the review; the ledger follows the reviewed version".to_owned();
+                let volunteer = visit.volunteer.clone();
+                self.set_outcome(&volunteer, &visit.id, status, reason, minutes);
+                return;
+            }
+        }
+        let rules = self.rules(&visit.station);
+        let others: Vec<VisitEvent> = self
+            .volunteer_visits
+            .get(&visit.volunteer)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.visits.get(id))
+            .filter(|v| !v.rejected && v.event.id != visit.id)
+            .map(|v| v.event.clone())
+            .collect();
+        let found = anomaly::detect(visit, cause.at, &rules, &others);
+        let mut anomalies: Vec<String> = found.iter().map(Anomaly::reason).collect();
+        if let Some(previous) = self.visits.get(&visit.id) {
+            // Keep what other visits said of this one (overlapped by a later visit).
+            for note in &previous.anomalies {
+                if !anomalies.contains(note) && note.starts_with("overlaps") {
+                    anomalies.push(note.clone());
+                }
+            }
+        }
+        for anomaly in &found {
+            if let Anomaly::Overlaps { other } | Anomaly::LoggedTwice { other } = anomaly {
+                self.note_anomaly(other, &anomaly_seen_from(anomaly, &visit.id));
+            }
+        }
+        self.volunteer_visits.entry(visit.volunteer.clone()).or_default().insert(visit.id.clone());
+        self.visits.insert(visit.id.clone(), VisitState {
+            event: visit.clone(),
+            review: None,
+            earned: None,
+            rejected: false,
+            approvals: 0,
+            anomalies: anomalies.clone(),
+        });
+        if !anomalies.is_empty() {
+            self.set_outcome(&visit.volunteer, &visit.id, status::UNDER_REVIEW, anomalies.join("; "), 0);
+        }
+        if let Some((review, seq, at)) = self.reviews_waiting.remove(&visit.id) {
+            self.review(&review, Cause { seq, at: at.max(cause.at) });
+        }
+    }
+
+    /// Adds `note` to an undecided visit's evidence.
+    fn note_anomaly(&mut self, visit: &str, note: &str) {
+        let Some(state) = self.visits.get_mut(visit) else { return };
+        if state.review.is_some() || state.earned.is_some() || state.anomalies.iter().any(|n| n == note) {
+            return;
+        }
+        state.anomalies.push(note.to_owned());
+        let (volunteer, reason) = (state.event.volunteer.clone(), state.anomalies.join("; "));
+        self.set_outcome(&volunteer, visit, status::UNDER_REVIEW, reason, 0);
+    }
+
+    fn review(&mut self, review: &ReviewEvent, cause: Cause) {
+        let Some(state) = self.visits.get(&review.visit) else { return };
+        if state.event.station != review.station || state.review.as_ref() == Some(review) {
+            return;
+        }
+        let volunteer = state.event.volunteer.clone();
+        let visit = review.visit.clone();
+        let earned = state.earned.is_some();
+        let rejected = state.rejected;
+        if let Some(state) = self.visits.get_mut(&visit) {
+            state.review = Some(review.clone());
+        }
+        match review.decision.as_str() {
+            "approve" if !earned => self.earn(&visit, Some(&review.by), cause),
+            "reject" => {
+                let reason = if review.reason.trim().is_empty() {
+                    "rejected by the station's coordinator".to_owned()
+                } else {
+                    review.reason.clone()
+                };
+                if earned {
+                    self.reverse(&visit, &review.by, &reason, cause);
+                }
+                if let Some(state) = self.visits.get_mut(&visit) {
+                    state.rejected = true;
+                }
+                self.set_outcome(&volunteer, &visit, status::REJECTED, reason, 0);
+            }
+            "flag" if !earned => {
+                if let Some(state) = self.visits.get_mut(&visit).filter(|_| rejected) {
+                    state.rejected = false;
+                }
+                let reason = if review.reason.trim().is_empty() {
+                    "a coordinator is taking a closer look".to_owned()
+                } else {
+                    review.reason.clone()
+                };
+                self.set_outcome(&volunteer, &visit, status::UNDER_REVIEW, reason, 0);
+            }
+            _ => {}
+        }
+    }
+
+    fn earn(&mut self, visit: &str, by: Option<&MemberId>, cause: Cause) {
+        let Some(state) = self.visits.get_mut(visit) else { return };
+        state.rejected = false;
+        state.approvals += 1;
+        let round = state.approvals;
+        let event = state.event.clone();
+        let rules = self.rules(&event.station);
+        let exact = event.length_ms().max(0) / 60_000;
+        let credited = rules.credited_minutes(exact);
+        let day = rules.day_of(event.check_in);
+        let v = event.volunteer.clone();
+        let day_room = (rules.daily_cap_minutes - self.earned_day.get(&(v.clone(), day)).copied().unwrap_or(0)).max(0);
+        let life_room = (rules.lifetime_cap_minutes - self.earned_total.get(&v).copied().unwrap_or(0)).max(0);
+        let earn = credited.min(day_room).min(life_room);
+        let overflow = credited - earn;
+        let suffix = if round == 1 { String::new() } else { format!(":{round}") };
+        let memo = format!(
+            "visit to {} on {}: {} min logged, {} min credited",
+            event.elder,
+            DateTime::<Utc>::from_timestamp_millis(event.check_in).map_or_else(String::new, |t| t.format("%Y-%m-%d").to_string()),
+            exact,
+            credited
+        );
+        let earn_key = self.post(
+            format!("earn:{visit}:r{}{suffix}", rules.version),
+            PostingKind::Earn,
+            Account::Program,
+            Account::Member(v.clone()),
+            earn,
+            visit,
+            memo,
+            by,
+            cause,
+            None,
+        );
+        let cap = if life_room < day_room { "lifetime" } else { "daily" };
+        let overflow_key = self.post(
+            format!("overflow:{visit}:r{}{suffix}", rules.version),
+            PostingKind::Overflow,
+            Account::Program,
+            Account::Pool(event.station.clone()),
+            overflow,
+            visit,
+            format!("{overflow} min over the {cap} cap went to the station's donation pool"),
+            by,
+            cause,
+            Some(&v),
+        );
+        *self.earned_day.entry((v.clone(), day)).or_insert(0) += earn;
+        *self.earned_total.entry(v.clone()).or_insert(0) += earn;
+        if let Some(state) = self.visits.get_mut(visit) {
+            state.earned = Some(Earned { earn_key, earn, overflow_key, overflow, day });
+        }
+        let reason = match (credited, overflow) {
+            (0, _) => "the visit has no length to credit".to_owned(),
+            (_, 0) => String::new(),
+            _ => format!("{overflow} min over the {cap} cap went to the station's donation pool"),
+        };
+        self.set_outcome(&v, visit, status::APPROVED, reason, earn);
+    }
+
+    fn reverse(&mut self, visit: &str, by: &MemberId, reason: &str, cause: Cause) {
+        let Some(state) = self.visits.get_mut(visit) else { return };
+        let Some(earned) = state.earned.take() else { return };
+        let v = state.event.volunteer.clone();
+        let station = state.event.station.clone();
+        if let Some(key) = &earned.earn_key {
+            let available = self.balance(&Account::Member(v.clone())).max(0);
+            let back = earned.earn.min(available);
+            let memo = if back < earned.earn {
+                format!("{reason}; {} min already spent could not be taken back", earned.earn - back)
+            } else {
+                reason.to_owned()
+            };
+            self.post(
+                format!("reversal:{key}"),
+                PostingKind::Reversal,
+                Account::Member(v.clone()),
+                Account::Program,
+                back,
+                visit,
+                memo,
+                Some(by),
+                cause,
+                None,
+            );
+        }
+        if let Some(key) = &earned.overflow_key {
+            let back = earned.overflow.min(self.balance(&Account::Pool(station.clone())).max(0));
+            self.post(
+                format!("reversal:{key}"),
+                PostingKind::Reversal,
+                Account::Pool(station),
+                Account::Program,
+                back,
+                visit,
+                reason.to_owned(),
+                Some(by),
+                cause,
+                Some(&v),
+            );
+        }
+        if let Some(day) = self.earned_day.get_mut(&(v.clone(), earned.day)) {
+            *day -= earned.earn;
+        }
+        if let Some(total) = self.earned_total.get_mut(&v) {
+            *total -= earned.earn;
+        }
+    }
+
+    // ----- requests -----
+
+    fn request(&mut self, request: &RequestEvent, cause: Cause) {
+        if self.requests.contains_key(&request.id) {
+            return;
+        }
+        let rules = self.rules(&request.station);
+        let member = request.member.clone();
+        let refusal = self.refusal(request, &rules);
+        let status = match refusal {
+            Some(reason) => {
+                self.set_outcome(&member, &request.id, status::REFUSED, reason, 0);
+                RequestStatus::Refused
+            }
+            None => {
+                let version = rules.version;
+                let (kind, to, memo, settled) = match &request.what {
+                    RequestWhat::Redeem { service } => (
+                        PostingKind::Reserve,
+                        Account::Held(member.clone()),
+                        format!("held for the redemption of {service}"),
+                        false,
+                    ),
+                    RequestWhat::Gift { to, .. } => {
+                        (PostingKind::Gift, Account::Member(to.clone()), format!("gift from {member} to {to}"), true)
+                    }
+                    RequestWhat::Donate => (
+                        PostingKind::Donation,
+                        Account::Pool(request.station.clone()),
+                        "gift to the station's donation pool".to_owned(),
+                        true,
+                    ),
+                };
+                self.post(
+                    format!("{}:{}:r{version}", kind.as_str(), request.id),
+                    kind,
+                    Account::Member(member.clone()),
+                    to,
+                    request.minutes,
+                    &request.id,
+                    memo,
+                    None,
+                    cause,
+                    None,
+                );
+                self.last_accepted.insert(member.clone(), request.id.clone());
+                self.set_outcome(&member, &request.id, status::ACCEPTED, String::new(), request.minutes);
+                if settled { RequestStatus::Settled } else { RequestStatus::Accepted }
+            }
+        };
+        self.requests.insert(request.id.clone(), RequestState { event: request.clone(), status, version: rules.version });
+        if let Some((decision, seq, at)) = self.decisions_waiting.remove(&request.id) {
+            self.decision(&decision, Cause { seq, at: at.max(cause.at) });
+        }
+    }
+
+    /// Why `request` is refused at this point of the arrival order, if it is.
+    fn refusal(&self, request: &RequestEvent, rules: &StationRules) -> Option<String> {
+        if request.minutes <= 0 {
+            return Some("there is nothing to spend in a request of 0 minutes".into());
+        }
+        match &request.what {
+            RequestWhat::Redeem { .. } => {
+                let Some(birth_year) = request.birth_year else {
+                    return Some("the station has no birth year for you; ask your coordinator".into());
+                };
+                let year = DateTime::<Utc>::from_timestamp_millis(request.created_at + rules.utc_offset_minutes * 60_000)
+                    .map_or(0, |t| t.year());
+                let age = year - i32::from(birth_year);
+                let gate = if request.hardship { rules.redeem_age_hardship } else { rules.redeem_age };
+                if age < gate {
+                    return Some(format!(
+                        "coins can be redeemed from age {} ({} in special hardship); you are {age}",
+                        rules.redeem_age, rules.redeem_age_hardship
+                    ));
+                }
+            }
+            RequestWhat::Gift { to, to_household, to_known } => {
+                let relative = request.household.is_some() && *to_household == request.household;
+                if *to == request.member || !to_known || !relative || !rules.gifts_to_household {
+                    return Some(format!(
+                        "coins can be given to relatives in your household or to the station's pool, and {to} is not one of them"
+                    ));
+                }
+            }
+            RequestWhat::Donate => {}
+        }
+        let available = self.balance(&Account::Member(request.member.clone()));
+        if available < request.minutes {
+            let first = self
+                .last_accepted
+                .get(&request.member)
+                .map(|r| format!("; request {r} came first"))
+                .unwrap_or_default();
+            return Some(format!(
+                "the balance ({available} min) did not cover {} min when this request reached the station{first}",
+                request.minutes
+            ));
+        }
+        None
+    }
+
+    fn decision(&mut self, decision: &DecisionEvent, cause: Cause) {
+        let Some(state) = self.requests.get(&decision.request) else { return };
+        if state.status != RequestStatus::Accepted
+            || state.event.station != decision.station
+            || !matches!(state.event.what, RequestWhat::Redeem { .. })
+        {
+            return;
+        }
+        let (member, minutes, version, id) =
+            (state.event.member.clone(), state.event.minutes, state.version, state.event.id.clone());
+        let (kind, to, outcome, memo) = match decision.action.as_str() {
+            "fulfil" => (PostingKind::Redeem, Account::Program, status::FULFILLED, "redeemed: the service was given"),
+            "release" => (PostingKind::Release, Account::Member(member.clone()), status::RELEASED, "released: the held coins are back"),
+            _ => return,
+        };
+        self.post(
+            format!("{}:{id}:r{version}", kind.as_str()),
+            kind,
+            Account::Held(member.clone()),
+            to,
+            minutes,
+            &id,
+            memo.to_owned(),
+            Some(&decision.by),
+            cause,
+            None,
+        );
+        if let Some(state) = self.requests.get_mut(&id) {
+            state.status = RequestStatus::Settled;
+        }
+        self.set_outcome(&member, &id, outcome, String::new(), minutes);
+    }
+}
+
+/// What an overlap found on a new visit says on the older one.
+fn anomaly_seen_from(anomaly: &Anomaly, new: &str) -> String {
+    match anomaly {
+        Anomaly::LoggedTwice { .. } => Anomaly::LoggedTwice { other: new.to_owned() }.reason(),
+        _ => Anomaly::Overlaps { other: new.to_owned() }.reason(),
+    }
+}

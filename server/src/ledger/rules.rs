@@ -1,0 +1,117 @@
+//! A station's ledger rules as versioned data ([`StationRules`]), with the defaults from
+//! DOMAIN.md: 1 coin per hour, quarter hours, 2 coins a day, 600 in a lifetime, overflow
+//! to the station's donation pool, redemption from 65 (60 in hardship), gifts within the
+//! household or to the pool.
+
+use serde::{Deserialize, Serialize};
+use timebank_engine::model::VisitRules;
+
+/// Minutes in one coin (1 hour of service = 1 coin).
+pub const MINUTES_PER_COIN: i64 = 60;
+
+/// One station's rules. Every posting names the version it was made under (its
+/// idempotency key carries it), and a new version never rewrites what was posted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StationRules {
+    /// Bumped on every change; 1 for the defaults.
+    pub version: u32,
+    /// Minutes credited per hour served (60: one coin per hour).
+    pub minutes_per_hour: i64,
+    /// Posted minutes are rounded to a multiple of this (15: quarter hours), to the
+    /// nearest, halves up. The raw log is never rounded.
+    pub round_to_minutes: i64,
+    /// Longest visit credited, in minutes; longer ones go to review and earn at most this.
+    pub max_visit_minutes: i64,
+    /// Most minutes one volunteer earns per day of service; the rest goes to the pool.
+    pub daily_cap_minutes: i64,
+    /// Most minutes one volunteer earns in a lifetime; the rest goes to the pool.
+    pub lifetime_cap_minutes: i64,
+    /// A visit received later than this after it ended goes to review.
+    pub late_submission_days: i64,
+    /// A device clock more than this ahead of the relay's receipt time sends its visit to review.
+    pub clock_skew_minutes: i64,
+    /// The station's day starts at midnight in this offset from UTC (480: China).
+    pub utc_offset_minutes: i64,
+    /// Age from which a member may redeem.
+    pub redeem_age: i32,
+    /// Age from which a member in special hardship may redeem.
+    pub redeem_age_hardship: i32,
+    /// Whether gifts to relatives in the same household are accepted (the pool always is).
+    pub gifts_to_household: bool,
+}
+
+impl Default for StationRules {
+    fn default() -> Self {
+        let visit = VisitRules::default();
+        StationRules {
+            version: 1,
+            minutes_per_hour: MINUTES_PER_COIN,
+            round_to_minutes: 15,
+            max_visit_minutes: i64::from(visit.max_visit_minutes),
+            daily_cap_minutes: 2 * MINUTES_PER_COIN,
+            lifetime_cap_minutes: 600 * MINUTES_PER_COIN,
+            late_submission_days: i64::from(visit.late_submission_days),
+            clock_skew_minutes: i64::from(visit.clock_skew_minutes),
+            utc_offset_minutes: 8 * 60,
+            redeem_age: 65,
+            redeem_age_hardship: 60,
+            gifts_to_household: true,
+        }
+    }
+}
+
+impl StationRules {
+    /// Minutes credited for `exact` logged minutes: capped at the maximum length, scaled
+    /// by the rate, rounded to the granularity (nearest, halves up). Never negative.
+    pub fn credited_minutes(&self, exact: i64) -> i64 {
+        let capped = exact.clamp(0, self.max_visit_minutes.max(0));
+        let scaled = capped * self.minutes_per_hour / MINUTES_PER_COIN;
+        let step = self.round_to_minutes.max(1);
+        (scaled + step / 2) / step * step
+    }
+
+    /// The station's day (days since the epoch, in its offset) of an instant in ms.
+    pub fn day_of(&self, at_ms: i64) -> i64 {
+        (at_ms + self.utc_offset_minutes * 60_000).div_euclid(24 * 60 * 60 * 1000)
+    }
+
+    /// These rules with the visit limits a station's coordinators set in `station/<id>`.
+    pub fn with_visit_rules(mut self, visit: &VisitRules) -> Self {
+        self.max_visit_minutes = i64::from(visit.max_visit_minutes);
+        self.clock_skew_minutes = i64::from(visit.clock_skew_minutes);
+        self.late_submission_days = i64::from(visit.late_submission_days);
+        self
+    }
+
+    /// Whether the same rules apply (everything but the version equal).
+    pub fn same_terms(&self, other: &StationRules) -> bool {
+        StationRules { version: other.version, ..self.clone() } == *other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn posting_rounds_to_quarter_hours_and_caps_the_length() {
+        let rules = StationRules::default();
+        assert_eq!(rules.credited_minutes(0), 0);
+        assert_eq!(rules.credited_minutes(7), 0);
+        assert_eq!(rules.credited_minutes(8), 15);
+        assert_eq!(rules.credited_minutes(67), 60);
+        assert_eq!(rules.credited_minutes(68), 75);
+        assert_eq!(rules.credited_minutes(-30), 0);
+        assert_eq!(rules.credited_minutes(100 * 60), 8 * 60);
+    }
+
+    #[test]
+    fn defaults_follow_the_domain() {
+        let rules = StationRules::default();
+        assert_eq!((rules.daily_cap_minutes, rules.lifetime_cap_minutes), (120, 36_000));
+        assert_eq!((rules.redeem_age, rules.redeem_age_hardship), (65, 60));
+        // 23:30 UTC is the next morning in Shanghai.
+        assert_eq!(rules.day_of(23 * 3_600_000 + 30 * 60_000), 1);
+        assert!(rules.same_terms(&StationRules { version: 7, ..StationRules::default() }));
+    }
+}

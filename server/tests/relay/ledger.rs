@@ -1,0 +1,241 @@
+//! The ledger through the relay: coordinators' reviews in the desk earn coins that phones
+//! see, concurrent offline redemptions are decided by arrival, replays post nothing, and
+//! a relay that died between storing and posting catches up at start.
+
+use std::sync::Arc;
+
+use automerge::ActorId;
+use chrono::Utc;
+use timebank_engine::DocId;
+use timebank_engine::documents::desk;
+use timebank_engine::model::{MemberId, RequestId, VisitId};
+use timebank_engine::sync::wire::EnrollResponse;
+use timebank_server::Relay;
+use timebank_server::admin::{self, NewMember};
+use timebank_server::ledger::run::rebuild_check;
+use timebank_server::store::{MemberRecord, SqliteStore, WriteBatch};
+
+use crate::support::{TestRelay, forged_change, push};
+
+struct Coordinator {
+    enrolled: EnrollResponse,
+    actor: ActorId,
+    id: MemberId,
+}
+
+fn coordinator(relay: &TestRelay) -> Coordinator {
+    let member = relay.member("coordinator", "Zhang Min");
+    let (enrolled, actor) = relay.enroll(&member);
+    Coordinator { enrolled, actor, id: member.id }
+}
+
+fn senior(relay: &TestRelay, name: &str) -> MemberRecord {
+    admin::create_member(&relay.relay, &NewMember {
+        station: relay.station.id.as_str(),
+        role: "volunteer",
+        name,
+        birth_year: 1950,
+        household: None,
+    })
+    .unwrap()
+}
+
+/// The coordinator writes into the desk (as the console will) and syncs it.
+fn desk_write(relay: &TestRelay, by: &Coordinator, edit: impl FnOnce(&mut automerge::transaction::Transaction<'_>)) {
+    let desk_id = format!("station/{}/desk", relay.station.id);
+    let (change, _) = forged_change(&relay.document(&desk_id), &by.actor, edit);
+    let acked = relay.store().acked_heads(&by.enrolled.device).unwrap().get(&desk_id).map(|h| h.cur.clone()).unwrap_or_default();
+    relay.sync(&by.enrolled.token, &push(&desk_id, &acked, vec![change])).sync_response();
+}
+
+fn review(relay: &TestRelay, by: &Coordinator, visit: &VisitId, decision: &str, reason: &str) {
+    let review = desk::Review { decision: decision.into(), reason: reason.into(), by: by.id.clone(), at: Utc::now() };
+    desk_write(relay, by, |tx| desk::put_review(tx, visit, &review).unwrap());
+}
+
+fn decide(relay: &TestRelay, by: &Coordinator, request: &RequestId, action: &str) {
+    let decision = desk::Decision { action: action.into(), by: by.id.clone(), at: Utc::now() };
+    desk_write(relay, by, |tx| desk::put_decision(tx, request, &decision).unwrap());
+}
+
+#[test]
+fn a_visit_approved_at_the_desk_shows_approved_with_its_coins_on_the_phone() {
+    let relay = TestRelay::new();
+    let volunteer = relay.member("volunteer", "Li Wei");
+    let elder = relay.member("elder", "Wang Fang");
+    let desk = coordinator(&relay);
+    let mut phone = relay.phone(&volunteer);
+    let visit = phone.log_visit(&elder.id, "read the newspaper");
+    relay.sync_phone(&mut phone);
+    assert_eq!(phone.visit_states(), ["sent"], "waiting for the coordinators' review");
+    assert_eq!(phone.engine.balance().confirmed_minutes, 0);
+
+    review(&relay, &desk, &visit, "approve", "");
+    relay.sync_phone(&mut phone);
+    assert_eq!(phone.visit_states(), ["approved"]);
+    let balance = phone.engine.balance();
+    assert_eq!((balance.confirmed_minutes, balance.pending_minutes, balance.available_minutes), (60, 0, 60));
+    let postings = relay.store().postings().unwrap();
+    assert_eq!(postings.len(), 1);
+    assert_eq!((postings[0].kind.as_str(), postings[0].minutes), ("earn", 60));
+    assert_eq!(postings[0].by.as_deref(), Some(desk.id.as_str()));
+
+    // A rejection afterwards reverses the coins and tells the volunteer why.
+    review(&relay, &desk, &visit, "reject", "the elder was in hospital that day");
+    relay.sync_phone(&mut phone);
+    assert_eq!(phone.visit_states(), ["rejected: the elder was in hospital that day"]);
+    assert_eq!(phone.engine.balance().confirmed_minutes, 0);
+    assert_eq!(relay.store().postings().unwrap().len(), 2, "the earn stays; a reversal undoes it");
+    assert!(rebuild_check(relay.store()).unwrap().is_empty());
+}
+
+#[test]
+fn two_offline_redemptions_with_coins_for_one_are_decided_by_arrival_on_both_phones() {
+    let relay = TestRelay::new();
+    let member = senior(&relay, "Chen Hua");
+    let elder = relay.member("elder", "Wang Fang");
+    let desk = coordinator(&relay);
+    let mut phone = relay.phone(&member);
+    let mut tablet = relay.phone(&member);
+    let visit = phone.log_visit(&elder.id, "cleaning");
+    relay.sync_phone(&mut phone);
+    review(&relay, &desk, &visit, "approve", "");
+    relay.sync_phone(&mut phone);
+    relay.sync_phone(&mut tablet);
+    assert_eq!(tablet.engine.balance().available_minutes, 60);
+
+    // Both offline: each thinks 60 minutes are there.
+    let first = phone.engine.request_redemption("tcm-physiotherapy", 45).unwrap();
+    let second = tablet.engine.request_redemption("tcm-physiotherapy", 45).unwrap();
+    relay.sync_phone(&mut phone);
+    relay.sync_phone(&mut tablet);
+    relay.sync_phone(&mut phone);
+    relay.sync_phone(&mut tablet);
+
+    for device in [&phone, &tablet] {
+        let labels: Vec<(RequestId, String)> =
+            device.engine.requests().unwrap().into_iter().map(|r| (r.request.id, r.state_label)).collect();
+        let label = |id: &RequestId| labels.iter().find(|(r, _)| r == id).map(|(_, l)| l.clone()).unwrap();
+        assert_eq!(label(&first), "accepted");
+        let refused = label(&second);
+        assert!(refused.starts_with("refused: the balance (15 min) did not cover 45 min"), "{refused}");
+        assert!(refused.contains(&format!("request {first} came first")), "{refused}");
+        let balance = device.engine.balance();
+        assert_eq!((balance.confirmed_minutes, balance.reserved_minutes, balance.available_minutes), (60, 45, 15));
+    }
+    assert!(!relay.store().postings().unwrap().iter().any(|p| p.subject == second.as_str()), "a refused request takes no coins");
+
+    // The coordinator fulfils the accepted one: the held coins are spent.
+    decide(&relay, &desk, &first, "fulfil");
+    relay.sync_phone(&mut phone);
+    let balance = phone.engine.balance();
+    assert_eq!((balance.confirmed_minutes, balance.reserved_minutes), (15, 0));
+    assert!(phone.engine.requests().unwrap().iter().any(|r| r.request.id == first && r.state_label == "fulfilled"));
+    assert!(rebuild_check(relay.store()).unwrap().is_empty());
+}
+
+#[test]
+fn replaying_the_same_syncs_posts_nothing() {
+    let relay = TestRelay::new();
+    let volunteer = relay.member("volunteer", "Li Wei");
+    let elder = relay.member("elder", "Wang Fang");
+    let desk = coordinator(&relay);
+    let mut phone = relay.phone(&volunteer);
+    let visit = phone.log_visit(&elder.id, "chat");
+    let mut transport = relay.transport(&phone.token);
+    phone.engine.sync(&mut transport).unwrap();
+    review(&relay, &desk, &visit, "approve", "");
+    let postings = relay.store().postings().unwrap();
+    let events = relay.store().ledger_events(0).unwrap();
+    let ledger_generation = relay.generation(&format!("ledger/{}", volunteer.id));
+    assert_eq!(postings.len(), 1);
+
+    for (body, _) in transport.exchanges.clone() {
+        relay.post("/v1/sync", Some(&phone.token), body);
+    }
+    review(&relay, &desk, &visit, "approve", "");
+    relay.relay.reconcile_ledger().unwrap();
+    assert_eq!(relay.store().postings().unwrap(), postings);
+    assert_eq!(relay.store().ledger_events(0).unwrap().len(), events.len() + 1, "only the second review's new content is logged");
+    assert_eq!(relay.generation(&format!("ledger/{}", volunteer.id)), ledger_generation, "the ledger document is not written again");
+}
+
+#[test]
+fn a_relay_killed_between_storing_and_posting_catches_up_at_start_and_posts_once() {
+    let relay = TestRelay::new();
+    let volunteer = relay.member("volunteer", "Li Wei");
+    let elder = relay.member("elder", "Wang Fang");
+    let desk = coordinator(&relay);
+    let mut phone = relay.phone(&volunteer);
+    let visit = phone.log_visit(&elder.id, "chat");
+    relay.sync_phone(&mut phone);
+    review(&relay, &desk, &visit, "approve", "");
+    let other = phone.log_visit(&elder.id, "walk");
+
+    // The relay stores the second visit and its review, and dies before the ledger runs:
+    // written straight into the store, as the sync's transaction would have.
+    let own = DocId::Member(volunteer.id.clone()).to_string();
+    let stored = relay.document(&own);
+    let chunk = phone.document(&DocId::Member(volunteer.id.clone())).save_after(&stored.get_heads());
+    let desk_id = format!("station/{}/desk", relay.station.id);
+    let approval = desk::Review { decision: "approve".into(), reason: String::new(), by: desk.id.clone(), at: Utc::now() };
+    let (review_change, _) =
+        forged_change(&relay.document(&desk_id), &desk.actor, |tx| desk::put_review(tx, &other, &approval).unwrap());
+    let batch = WriteBatch { chunks: vec![(own, chunk), (desk_id, review_change)], acks: vec![] };
+    relay.store().write_batch(&batch, 0).unwrap();
+    assert_eq!(relay.store().postings().unwrap().len(), 1);
+    assert!(!rebuild_check(relay.store()).unwrap().is_empty(), "the check sees what was stored but not logged");
+
+    // A new relay on the same store catches up at start.
+    let restarted = Relay::new(Arc::new(SqliteStore::open(relay.dir.path()).unwrap()), relay.clock.clone()).unwrap();
+    restarted.reconcile_ledger().unwrap();
+    let postings = relay.store().postings().unwrap();
+    assert_eq!(postings.iter().map(|p| p.subject.as_str()).collect::<Vec<_>>(), [visit.as_str(), other.as_str()]);
+    assert!(rebuild_check(relay.store()).unwrap().is_empty());
+
+    // Again, and once more from yet another start: nothing posts twice.
+    restarted.reconcile_ledger().unwrap();
+    let again = Relay::new(Arc::new(SqliteStore::open(relay.dir.path()).unwrap()), relay.clock.clone()).unwrap();
+    again.reconcile_ledger().unwrap();
+    assert_eq!(relay.store().postings().unwrap(), postings);
+
+    // The phone sees both approved with two coins (through the relay that restarted).
+    let router = timebank_server::app(Arc::new(again));
+    let mut transport = relay.transport_via(&router, &phone.token);
+    phone.engine.sync(&mut transport).unwrap();
+    assert_eq!(phone.visit_states(), ["approved", "approved"]);
+    assert_eq!(phone.engine.balance().confirmed_minutes, 120);
+}
+
+#[test]
+fn the_admin_shows_a_members_ledger_and_checks_the_rebuild() {
+    use timebank_server::admin::{AdminCommand, AdminError, run};
+    let relay = TestRelay::new();
+    let volunteer = relay.member("volunteer", "Li Wei");
+    let elder = relay.member("elder", "Wang Fang");
+    let desk = coordinator(&relay);
+    let mut phone = relay.phone(&volunteer);
+    let visit = phone.log_visit(&elder.id, "chat");
+    relay.sync_phone(&mut phone);
+    review(&relay, &desk, &visit, "approve", "");
+
+    let report = run(&relay.relay, &AdminCommand::Ledger { member: volunteer.id.to_string() }).unwrap();
+    assert_eq!(report.json["balance"]["confirmed_minutes"], 60);
+    assert_eq!(report.json["postings"][0]["kind"], "earn");
+    assert_eq!(report.json["outcomes"][visit.as_str()]["status"], "approved");
+    assert!(report.text.contains("confirmed 60 min"), "{}", report.text);
+
+    let check = run(&relay.relay, &AdminCommand::RebuildLedger { check: true }).unwrap();
+    assert_eq!(check.json["identical"], true);
+
+    // A posting the rebuild does not make (written behind the ledger's back) is a difference.
+    let conn = rusqlite::Connection::open(relay.dir.path().join("relay.sqlite3")).unwrap();
+    conn.execute(
+        "INSERT INTO postings (key, kind, debit, credit, minutes, subject, memo, event_seq, posted_at)
+         VALUES ('earn:forged:r1', 'earn', 'program', ?1, 600, 'forged', '', 1, 0)",
+        [format!("member:{}", volunteer.id)],
+    )
+    .unwrap();
+    let err = run(&relay.relay, &AdminCommand::RebuildLedger { check: true }).unwrap_err();
+    assert!(matches!(&err, AdminError::LedgerDiffers(d) if d.iter().any(|l| l.contains("earn:forged:r1"))), "{err}");
+}
