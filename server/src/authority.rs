@@ -87,16 +87,15 @@ impl std::fmt::Display for Refusal {
 #[derive(Debug)]
 pub struct Authors<'a> {
     store: &'a dyn RelayStore,
-    relay_actor: String,
     by_actor: HashMap<String, Result<MemberRecord, String>>,
     members: HashMap<MemberId, Option<MemberRecord>>,
 }
 
 impl<'a> Authors<'a> {
-    /// A resolver over `store`; `relay_actor` (hex) is the relay's own actor, which no
-    /// device may write as.
-    pub fn new(store: &'a dyn RelayStore, relay_actor: String) -> Self {
-        Authors { store, relay_actor, by_actor: HashMap::new(), members: HashMap::new() }
+    /// A resolver over `store`. The relay's own actors (every process that wrote as the
+    /// relay) are no device's: a change claiming one is refused.
+    pub fn new(store: &'a dyn RelayStore) -> Self {
+        Authors { store, by_actor: HashMap::new(), members: HashMap::new() }
     }
 
     /// The member whose enrolled, unrevoked device registered `actor`, or why there is none.
@@ -105,7 +104,7 @@ impl<'a> Authors<'a> {
             return Ok(known.clone());
         }
         let short = &actor[..actor.len().min(12)];
-        let found = if actor == self.relay_actor {
+        let found = if self.store.is_relay_actor(actor)? {
             Err("a change claims to be written by the relay itself".to_owned())
         } else {
             match self.store.device_by_actor(actor)? {

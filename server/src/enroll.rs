@@ -41,7 +41,7 @@ pub fn enroll(relay: &Relay, request: &EnrollRequest) -> Result<EnrollResponse, 
         return Err(AppError::BadRequest("the enrollment code is empty; type the code the coordinator gave you".into()));
     }
     let actor = parse_actor(&request.actor)?;
-    if actor == *relay.actor() || actor == genesis_actor() {
+    if relay.store().is_relay_actor(&actor.to_hex_string())? || actor == genesis_actor() {
         return Err(AppError::Conflict(format!(
             "the device id {} is reserved; the app must make a fresh random one",
             request.actor

@@ -57,11 +57,13 @@ impl Relay {
         Relay::new(Arc::new(SqliteStore::open(data_dir)?), Arc::new(SystemClock))
     }
 
-    /// The relay over `store`, reading the time from `clock`.
+    /// The relay over `store`, reading the time from `clock`. Each `Relay` writes with a
+    /// fresh actor, registered in the store as one of the relay's: two processes (the
+    /// server and an admin command), or a relay restored from a backup, never reuse an
+    /// automerge sequence number that phones already hold.
     pub fn new(store: Arc<dyn RelayStore>, clock: Arc<dyn Clock>) -> StoreResult<Relay> {
-        let hex = store.relay_actor(&ActorId::random().to_hex_string())?;
-        let actor = ActorId::try_from(hex.as_str())
-            .map_err(|e| StoreError::Corrupt(format!("the relay's actor id {hex:?} is not valid: {e}")))?;
+        let actor = ActorId::random();
+        store.register_relay_actor(&actor.to_hex_string(), clock.now().timestamp_millis())?;
         Ok(Relay { store, actor, clock, memory: Mutex::new(Memory::default()) })
     }
 
@@ -70,7 +72,7 @@ impl Relay {
         self.store.as_ref()
     }
 
-    /// The relay's own automerge actor: the author of everything the relay writes.
+    /// This relay process's automerge actor: the author of everything it writes.
     pub fn actor(&self) -> &ActorId {
         &self.actor
     }

@@ -280,7 +280,7 @@ fn session(memory: &Memory, device: &str, doc: &DocId) -> Option<am_sync::State>
 /// Checks every new change on every fork: its author must be a writer of the document and
 /// the field rules must hold. The first refusal refuses the whole sync (403).
 fn check_authority(relay: &Relay, device: &AuthedDevice, memory: &Memory, staged: &Staged) -> Result<(), AppError> {
-    let mut authors = Authors::new(relay.store(), relay.actor().to_hex_string());
+    let mut authors = Authors::new(relay.store());
     for (id, fork) in &staged.forks {
         let Some(cached) = memory.docs.get(id) else { continue };
         let before = cached.doc.get_heads();

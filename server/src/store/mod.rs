@@ -291,9 +291,12 @@ pub struct PostingRecord {
 /// between threads (and, for PostgreSQL, between relays), so a cached document is
 /// trusted only while its generation is unchanged.
 pub trait RelayStore: Send + Sync + std::fmt::Debug {
-    /// The relay's own automerge actor id (hex): `candidate` is stored and returned the
-    /// first time, the stored one after that.
-    fn relay_actor(&self, candidate: &str) -> StoreResult<String>;
+    /// Registers `actor` (hex) as one the relay writes with: each process that writes as
+    /// the relay registers a fresh one when it starts.
+    fn register_relay_actor(&self, actor: &str, at: Millis) -> StoreResult<()>;
+
+    /// Whether `actor` (hex) is one the relay ever wrote with.
+    fn is_relay_actor(&self, actor: &str) -> StoreResult<bool>;
 
     // ----- documents -----
 

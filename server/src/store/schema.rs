@@ -103,6 +103,14 @@ pub const MIGRATIONS: &[&str] = &[
          BEGIN SELECT RAISE(ABORT, 'postings are append-only; correct with a reversal'); END;
      CREATE TRIGGER postings_append_only_delete BEFORE DELETE ON postings
          BEGIN SELECT RAISE(ABORT, 'postings are append-only; correct with a reversal'); END;",
+    // 3: every process that writes as the relay (the server, each admin command) has an
+    //    actor of its own, so two of them, or a relay restored from a backup, never reuse
+    //    an automerge sequence number. The first relay's actor is kept as one of them.
+    "CREATE TABLE relay_actors (
+         actor         TEXT PRIMARY KEY,
+         registered_at INTEGER NOT NULL
+     ) STRICT;
+     INSERT INTO relay_actors (actor, registered_at) SELECT value, 0 FROM relay_meta WHERE key = 'actor';",
 ];
 
 /// The newest store version this build knows.
@@ -199,6 +207,17 @@ mod tests {
         assert!(conn.execute("DELETE FROM ledger_events", []).is_err());
         let minutes: i64 = conn.query_row("SELECT minutes FROM postings", [], |r| r.get(0)).unwrap();
         assert_eq!(minutes, 60);
+    }
+
+    #[test]
+    fn version_3_keeps_the_first_relay_actor_among_the_relay_actors() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, 2).unwrap();
+        conn.execute("INSERT INTO relay_meta (key, value) VALUES ('actor', 'ab')", []).unwrap();
+        migrate_to(&mut conn, 3).unwrap();
+        let actors: Vec<String> =
+            conn.prepare("SELECT actor FROM relay_actors").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        assert_eq!(actors, ["ab"]);
     }
 
     #[test]

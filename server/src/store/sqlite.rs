@@ -195,10 +195,23 @@ fn posting_from_row(row: &Row<'_>) -> rusqlite::Result<PostingRecord> {
 }
 
 impl RelayStore for SqliteStore {
-    fn relay_actor(&self, candidate: &str) -> StoreResult<String> {
+    fn register_relay_actor(&self, actor: &str, at: Millis) -> StoreResult<()> {
         self.write(|tx| {
-            tx.execute("INSERT INTO relay_meta (key, value) VALUES ('actor', ?1) ON CONFLICT(key) DO NOTHING", [candidate])?;
-            Ok(tx.query_row("SELECT value FROM relay_meta WHERE key = 'actor'", [], |row| row.get(0))?)
+            tx.execute(
+                "INSERT INTO relay_actors (actor, registered_at) VALUES (?1, ?2) ON CONFLICT(actor) DO NOTHING",
+                rusqlite::params![actor, at],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn is_relay_actor(&self, actor: &str) -> StoreResult<bool> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT 1 FROM relay_actors WHERE actor = ?1")?
+                .query_row([actor], |_| Ok(()))
+                .optional()?
+                .is_some())
         })
     }
 

@@ -27,8 +27,8 @@ macro_rules! relay_store_suite {
             }
 
             #[test]
-            fn the_relay_actor_is_chosen_once() {
-                with_store($crate::store::suite::the_relay_actor_is_chosen_once);
+            fn every_relay_actor_is_remembered() {
+                with_store($crate::store::suite::every_relay_actor_is_remembered);
             }
             #[test]
             fn stations_and_members_round_trip() {
@@ -115,9 +115,13 @@ fn issue(store: &dyn RelayStore, code: u8, member: &str, expires_at: i64) {
         .unwrap();
 }
 
-pub(crate) fn the_relay_actor_is_chosen_once(store: &dyn RelayStore) {
-    assert_eq!(store.relay_actor("aa01").unwrap(), "aa01");
-    assert_eq!(store.relay_actor("bb02").unwrap(), "aa01");
+pub(crate) fn every_relay_actor_is_remembered(store: &dyn RelayStore) {
+    store.register_relay_actor("aa01", 1).unwrap();
+    store.register_relay_actor("bb02", 2).unwrap();
+    store.register_relay_actor("aa01", 3).unwrap();
+    assert!(store.is_relay_actor("aa01").unwrap());
+    assert!(store.is_relay_actor("bb02").unwrap());
+    assert!(!store.is_relay_actor("cc03").unwrap());
 }
 
 pub(crate) fn stations_and_members_round_trip(store: &dyn RelayStore) {

@@ -229,6 +229,14 @@ fn a_relay_restored_from_a_backup_gets_back_what_the_phones_hold() {
     assert!(timebank_engine::documents::ledger::outcome(&ledger, lost.as_str()).is_none());
     assert!(restored.store().security_events().unwrap().is_empty());
     assert_eq!(phone.visit_states(), ["under review: ", "sent"]);
+
+    // The restored relay writes the ledger again. It writes as a new actor of its own:
+    // with the old one it would reuse a sequence number the phone already holds from the
+    // lost relay, and the phone could not take its changes.
+    let second = phone.engine.visits().unwrap()[1].visit.id.clone();
+    crate::support::write_outcome_on(&restored, &volunteer.id, second.as_str(), "under-review");
+    phone.engine.sync(&mut transport).unwrap();
+    assert_eq!(phone.visit_states(), ["under review: ", "under review: "]);
 }
 
 #[test]

@@ -211,24 +211,30 @@ impl TestRelay {
 
     /// Writes an outcome into `member`'s ledger as the relay (what the ledger issue will do).
     pub fn write_outcome(&self, member: &MemberId, subject: &str, status: &str) {
-        let ledger = format!("ledger/{member}");
-        let mut doc = self.document(&ledger).with_actor(self.relay.actor().clone());
-        let before = doc.get_heads();
-        doc.transact::<_, _, automerge::AutomergeError>(|tx| {
-            let outcomes = timebank_engine::documents::fields::map_at(tx, &automerge::ROOT, "outcomes").unwrap();
-            let outcome = tx.put_object(&outcomes, subject, automerge::ObjType::Map)?;
-            tx.put(&outcome, "status", status)?;
-            Ok(())
-        })
-        .unwrap();
-        let batch = timebank_server::store::WriteBatch { chunks: vec![(ledger, doc.save_after(&before))], acks: vec![] };
-        self.store().write_batch(&batch, 0).unwrap();
+        write_outcome_on(&self.relay, member, subject, status);
     }
 
     /// The generation of document `id` in the store.
     pub fn generation(&self, id: &str) -> i64 {
         self.store().document(id).unwrap().unwrap().generation
     }
+}
+
+/// Writes an outcome into `member`'s ledger as `relay` (with that relay process's actor).
+pub fn write_outcome_on(relay: &Relay, member: &MemberId, subject: &str, status: &str) {
+    let ledger = format!("ledger/{member}");
+    let stored = relay.store().document(&ledger).unwrap().unwrap();
+    let mut doc = Automerge::load(&stored.bytes).unwrap().with_actor(relay.actor().clone());
+    let before = doc.get_heads();
+    doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+        let outcomes = timebank_engine::documents::fields::map_at(tx, &automerge::ROOT, "outcomes").unwrap();
+        let outcome = tx.put_object(&outcomes, subject, automerge::ObjType::Map)?;
+        tx.put(&outcome, "status", status)?;
+        Ok(())
+    })
+    .unwrap();
+    let batch = timebank_server::store::WriteBatch { chunks: vec![(ledger, doc.save_after(&before))], acks: vec![] };
+    relay.store().write_batch(&batch, 0).unwrap();
 }
 
 /// An enrolled phone.
