@@ -408,6 +408,11 @@ impl Engine {
             (Role::Elder, Some(e)) if *e != self.identity.member => {
                 return Err(Error::NotAllowed("an elder's device places orders for that elder only".into()));
             }
+            (Role::FamilyProxy, Some(e)) if !self.docs.contains_key(&DocId::Member(e.clone())) => {
+                return Err(Error::NotAllowed(format!(
+                    "this device does not act for elder {e}: a family proxy orders for the elders of its own household; ask the station to register you in the elder's household, then sync"
+                )));
+            }
             (_, Some(e)) => e.clone(),
             (_, None) => return Err(Error::invalid("say which elder the order is for (--elder)")),
         };

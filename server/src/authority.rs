@@ -27,7 +27,8 @@ pub struct Access {
 impl Access {
     /// The documents `member`'s devices may read: their own member document and ledger,
     /// their station's document; for a coordinator also the desk and every member
-    /// document and ledger of the station.
+    /// document and ledger of the station; for a family proxy also the member documents
+    /// and ledgers of the elders of its household.
     pub fn of(store: &dyn RelayStore, member: &MemberRecord) -> StoreResult<Access> {
         let mut readable = BTreeSet::from([
             DocId::Member(member.id.clone()),
@@ -39,6 +40,14 @@ impl Access {
             for other in store.station_members(&member.station)? {
                 readable.insert(DocId::Member(other.id.clone()));
                 readable.insert(DocId::Ledger(other.id));
+            }
+        }
+        if member.role == Role::FamilyProxy {
+            for elder in store.station_members(&member.station)? {
+                if proxies_for(member, &elder) {
+                    readable.insert(DocId::Member(elder.id.clone()));
+                    readable.insert(DocId::Ledger(elder.id));
+                }
             }
         }
         Ok(Access { readable, coordinator: member.role == Role::Coordinator })
@@ -65,6 +74,16 @@ impl Access {
                 DocId::Ledger(_) => false,
             }
     }
+}
+
+/// Whether `proxy` acts for `elder`: a family proxy acts for the elders of its own
+/// household at its station (the coordinator records the household when registering both).
+fn proxies_for(proxy: &MemberRecord, elder: &MemberRecord) -> bool {
+    proxy.role == Role::FamilyProxy
+        && elder.role == Role::Elder
+        && proxy.station == elder.station
+        && proxy.household.is_some()
+        && proxy.household == elder.household
 }
 
 /// Why a batch was refused: said to the device and recorded as a security event.
@@ -147,13 +166,15 @@ impl<'a> Authors<'a> {
                     *owner == author.id
                         || (author.role == Role::Coordinator
                             && self.member(owner)?.is_some_and(|m| m.station == author.station))
+                        || (author.role == Role::FamilyProxy
+                            && self.member(owner)?.is_some_and(|elder| proxies_for(&author, &elder)))
                 }
                 DocId::Station(s) | DocId::Desk(s) => author.role == Role::Coordinator && author.station == *s,
                 DocId::Ledger(_) => false,
             };
             if !allowed {
                 let rule = match doc {
-                    DocId::Member(_) => "a member's document is written only by that member's devices and the coordinators of their station",
+                    DocId::Member(_) => "a member's document is written only by that member's devices, the coordinators of their station and, for an elder, a family proxy of their household",
                     DocId::Station(_) => "a station's document is written only by its coordinators",
                     DocId::Desk(_) => "the station desk is written only by the station's coordinators",
                     DocId::Ledger(_) => "a ledger is written only by the relay",

@@ -122,10 +122,13 @@ impl Engine {
         Ok((SyncRequest { manifest, docs, bloom }, sent))
     }
 
-    /// Applies the relay's changes and new acknowledged heads, and marks what was pushed
-    /// as sent, all durably.
+    /// Applies the relay's changes and new acknowledged heads, and marks as sent what was
+    /// pushed and is now under the acknowledged heads (on the relay), all durably.
     fn apply_response(&mut self, response: &SyncResponse, sent: &Sent) -> Result<Applied> {
         let mut applied = Applied::default();
+        // The pushed changes the relay's acknowledged heads cover: stored on the relay.
+        // Those of a document still in Bloom fallback are not, yet.
+        let mut stored: Vec<ChangeHash> = Vec::new();
         for pull in &response.docs {
             let id: DocId = pull.doc.parse()?;
             if !pull.changes.is_empty() {
@@ -145,14 +148,22 @@ impl Engine {
                 let tx = self.storage.begin()?;
                 storage::set_acked_heads(&tx, &pull.doc, &acked, self.clock.now().timestamp_millis())?;
                 tx.commit()?;
+                if let Some(doc) = self.docs.get(&id) {
+                    let here: Vec<ChangeHash> =
+                        sent.pushed.iter().filter(|h| doc.get_change_by_hash(h).is_some()).copied().collect();
+                    if !here.is_empty() {
+                        let beyond: HashSet<ChangeHash> = doc.get_changes(&acked).iter().map(|c| c.hash()).collect();
+                        stored.extend(here.into_iter().filter(|h| !beyond.contains(h)));
+                    }
+                }
             }
         }
         let tx = self.storage.begin()?;
-        for hash in &sent.pushed {
+        for hash in &stored {
             storage::mark_acked(&tx, hash.as_ref())?;
         }
         tx.commit()?;
-        if !sent.pushed.is_empty() {
+        if !stored.is_empty() {
             self.listeners.notify(&[crate::notify::Topic::Visits, crate::notify::Topic::Requests]);
         }
         Ok(applied)

@@ -327,3 +327,57 @@ fn a_synced_phone_sends_one_visit_in_one_exchange_of_little_more_than_the_change
     assert!(report.bytes_down <= own.len() + 8, "{report:?}");
     assert_eq!(phone.visit_states(), ["sent"]);
 }
+
+#[test]
+fn a_family_proxy_orders_for_the_elder_of_its_household_and_no_one_else() {
+    use automerge::transaction::Transactable as _;
+    use timebank_server::admin::{self, NewMember};
+    let relay = TestRelay::new();
+    let register = |role: &str, name: &str, household: Option<&str>| {
+        admin::create_member(&relay.relay, &NewMember {
+            station: relay.station.id.as_str(),
+            role,
+            name,
+            birth_year: if role == "elder" { 1938 } else { 1970 },
+            household,
+        })
+        .unwrap()
+    };
+    let elder = register("elder", "Wang Fang", Some("h-7"));
+    let neighbour = register("elder", "Zhou Min", Some("h-8"));
+    let daughter = register("family-proxy", "Wang Li", Some("h-7"));
+    let mut proxy = relay.phone(&daughter);
+    relay.sync_phone(&mut proxy);
+    assert!(proxy.documents().contains(&format!("member/{}", elder.id)));
+    assert!(!proxy.documents().contains(&format!("member/{}", neighbour.id)));
+
+    let order = proxy.engine.place_order(Some(&elder.id), "meals", "lunch on Tuesday").unwrap();
+    relay.sync_phone(&mut proxy);
+    let mut elder_phone = relay.phone(&elder);
+    relay.sync_phone(&mut elder_phone);
+    let orders = elder_phone.engine.orders();
+    assert_eq!(orders.len(), 1);
+    assert_eq!((&orders[0].order.id, &orders[0].order.requested_by), (&order, &daughter.id));
+
+    // An order for an elder of another household is refused on the phone, with the way
+    // out, so nothing the relay would refuse ever waits in the outbox.
+    let refused = proxy.engine.place_order(Some(&neighbour.id), "meals", "").unwrap_err().to_string();
+    assert!(refused.contains("does not act for elder"), "{refused}");
+    assert_eq!(proxy.engine.status().unwrap().unsynced_changes, 0);
+
+    // A tampered phone that pushes such an order anyway is refused by the relay.
+    let (forged, base) = {
+        let doc = relay.document(&format!("member/{}", neighbour.id));
+        crate::support::forged_change(&doc, &proxy.actor, |tx| {
+            let orders = timebank_engine::documents::fields::map_at(tx, &automerge::ROOT, "orders").unwrap();
+            tx.put_object(&orders, "o-forged", automerge::ObjType::Map).unwrap();
+        })
+    };
+    let answer = relay.post(
+        "/v1/sync",
+        Some(&proxy.token),
+        wire::encode(&crate::support::push(&format!("member/{}", neighbour.id), &base, vec![forged])),
+    );
+    assert_eq!(answer.status.as_u16(), 403, "{}", answer.error());
+    assert!(member::orders(&relay.document(&format!("member/{}", neighbour.id))).is_empty());
+}

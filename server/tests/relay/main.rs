@@ -11,6 +11,7 @@
 mod authority;
 mod bad_requests;
 mod binary;
+mod crash;
 mod enroll;
 mod flows;
 mod ledger;
