@@ -5,6 +5,13 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use chrono::{DateTime, Utc};
 use timebank_engine::{Clock, MonotonicReading};
 
+use super::BenchError;
+
+/// The fake "now" the benchmarks' histories end at: a fixed date, so runs are alike.
+pub fn the_present() -> Result<DateTime<Utc>, BenchError> {
+    Ok(DateTime::parse_from_rfc3339("2025-12-01T20:00:00Z")?.with_timezone(&Utc))
+}
+
 /// A wall clock that reads whatever time was last set; its monotonic clock runs with it.
 #[derive(Debug)]
 pub struct FakeClock {

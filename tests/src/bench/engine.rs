@@ -14,7 +14,7 @@ use timebank_engine::documents::member;
 use timebank_engine::model::{MemberId, Role, StationId, Visit, VisitId, VisitSource};
 use timebank_engine::{DocId, Engine, NewIdentity};
 
-use super::clock::FakeClock;
+use super::clock::{FakeClock, the_present};
 use super::heap::HeapMeter;
 use super::rss::{ProbeTarget, probe_in_child};
 use super::stats::{median, percentile};
@@ -400,11 +400,6 @@ impl PlainStore {
             _ => 0,
         }
     }
-}
-
-/// The fake "now" the history ends at: a fixed date, so runs are alike.
-fn the_present() -> Result<DateTime<Utc>, BenchError> {
-    Ok(DateTime::parse_from_rfc3339("2025-12-01T20:00:00Z")?.with_timezone(&Utc))
 }
 
 fn ms_since(started: Instant) -> f64 {

@@ -6,8 +6,11 @@
 pub mod clock;
 pub mod engine;
 pub mod heap;
+pub mod plain_sync;
+pub mod relay;
 pub mod rss;
 pub mod stats;
+pub mod sync;
 pub mod workload;
 
 use std::fmt::Write as _;

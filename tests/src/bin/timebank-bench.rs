@@ -1,5 +1,6 @@
 //! `timebank-bench <group> [--json]`: measures timebank against plain automerge doing the
-//! same job in the same run. Groups: `engine` (a volunteer's phone store).
+//! same job in the same run. Groups: `engine` (a volunteer's phone store), `sync` (phones
+//! syncing with a real relay).
 
 use std::alloc::System;
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 use timebank_tests::bench::engine::{self, EngineBench, Instruments};
 use timebank_tests::bench::heap::HeapMeter;
 use timebank_tests::bench::rss::{self, ProbeTarget};
+use timebank_tests::bench::sync::{self, SyncBench};
 use timebank_tests::bench::{BenchError, Measurement, render_json, render_table};
 
 /// Counts every allocation, so the memory scenarios can see what is held.
@@ -35,6 +37,10 @@ enum Group {
     /// The device engine: open a store holding 2,000 visits (time, memory) and log
     /// visits durably (p50, p99).
     Engine,
+    /// Sync with a real relay: round trips and bytes of one visit (alone and among 100
+    /// devices), batched upload overhead, merging 10,000 visits, relay throughput and p99
+    /// with 500 devices over HTTP.
+    Sync,
     /// Internal: open one store or document in this fresh process and print how many
     /// bytes the resident set grew by.
     #[command(hide = true, group(ArgGroup::new("target").required(true)))]
@@ -71,6 +77,7 @@ fn run(cli: Cli) -> Result<(), BenchError> {
             };
             engine::run(&EngineBench::default(), &instruments, &mut progress)?
         }
+        Group::Sync => sync::run(&SyncBench::default(), &mut progress)?,
         Group::Probe { engine, automerge } => {
             let target = match (engine, automerge) {
                 (Some(dir), _) => ProbeTarget::Engine(dir),
