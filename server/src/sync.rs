@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use automerge::sync::{self as am_sync, SyncDoc};
-use automerge::{Automerge, Change, ChangeHash, ReadDoc};
+use automerge::{Automerge, Change, ChangeHash, Patch, ReadDoc};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -119,18 +119,22 @@ pub fn sync(relay: &Relay, device: &AuthedDevice, request: &SyncRequest) -> Resu
     }
 
     let staged = stage(&memory, &device.device, &access, incoming.changes, incoming.bloom)?;
-    check_authority(relay, device, &memory, &staged)?;
+    let diffs = check_authority(relay, device, &memory, &staged)?;
 
     let listing = match request.manifest {
         Some(_) => Listing::Changed,
         None => Listing::All,
     };
     let mut plan = answer(&memory, device, &access, &incoming.pushes, listing, &acked, staged);
-    let arrivals = ledger::run::arrivals(store, &memory, &plan.forks)?;
-    let generations = store.write_batch(&plan.batch, now)?;
+    let arrivals = ledger::run::arrivals(store, &memory, &plan.forks, &diffs)?;
+    // The events the sync brings join the arrival log in the sync's own transaction (once
+    // the books are loaded): one commit less, and no window where one is stored without
+    // the other.
+    let folded = ledger::run::events_to_fold(&memory, &arrivals);
+    let (generations, _) = store.write_sync(&plan.batch, folded.as_deref().unwrap_or_default(), now)?;
     adopt(relay, &mut memory, &device.device.id, &mut plan, &generations, now);
     // The ledger follows what was just stored; its documents reach phones at their next sync.
-    ledger::run::after_sync(relay, &mut memory, &arrivals);
+    ledger::run::after_sync(relay, &mut memory, if folded.is_some() { &[] } else { &arrivals });
     Ok(plan.response)
 }
 
@@ -278,9 +282,16 @@ fn session(memory: &Memory, device: &str, doc: &DocId) -> Option<am_sync::State>
 }
 
 /// Checks every new change on every fork: its author must be a writer of the document and
-/// the field rules must hold. The first refusal refuses the whole sync (403).
-fn check_authority(relay: &Relay, device: &AuthedDevice, memory: &Memory, staged: &Staged) -> Result<(), AppError> {
+/// the field rules must hold. The first refusal refuses the whole sync (403). Returns the
+/// diff of each fork with new changes, for the ledger to read.
+fn check_authority(
+    relay: &Relay,
+    device: &AuthedDevice,
+    memory: &Memory,
+    staged: &Staged,
+) -> Result<HashMap<DocId, Vec<Patch>>, AppError> {
     let mut authors = Authors::new(relay.store());
+    let mut diffs = HashMap::new();
     for (id, fork) in &staged.forks {
         let Some(cached) = memory.docs.get(id) else { continue };
         let before = cached.doc.get_heads();
@@ -292,7 +303,9 @@ fn check_authority(relay: &Relay, device: &AuthedDevice, memory: &Memory, staged
             Err(refusal) => Err(refusal),
             Ok(non_coordinator) => {
                 let patches = fork.diff(&before, &fork.get_heads());
-                authority::check_fields(id, &patches, non_coordinator)
+                let verdict = authority::check_fields(id, &patches, non_coordinator);
+                diffs.insert(id.clone(), patches);
+                verdict
             }
         };
         if let Err(refusal) = verdict {
@@ -300,7 +313,7 @@ fn check_authority(relay: &Relay, device: &AuthedDevice, memory: &Memory, staged
             return Err(AppError::Forbidden(refusal.to_string()));
         }
     }
-    Ok(())
+    Ok(diffs)
 }
 
 /// What one sync stores and answers, and how the in-memory state moves afterwards.

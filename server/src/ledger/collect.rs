@@ -53,8 +53,13 @@ pub enum Records {
 impl Records {
     /// The records a change from `before` to the document's heads touched.
     pub fn touched(doc: &Automerge, before: &[ChangeHash]) -> Records {
+        Records::from_patches(&doc.diff(before, &doc.get_heads()))
+    }
+
+    /// The records `patches` (a diff of a document) touch.
+    pub fn from_patches(patches: &[automerge::Patch]) -> Records {
         let mut touched = BTreeSet::new();
-        for patch in doc.diff(before, &doc.get_heads()) {
+        for patch in patches {
             let mut path = patch.path.iter().map(|(_, prop)| prop);
             let action_key = match &patch.action {
                 automerge::PatchAction::PutMap { key, .. } => Some(key.clone()),

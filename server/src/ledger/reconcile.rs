@@ -77,6 +77,35 @@ struct RequestState {
     version: u32,
 }
 
+/// One volunteer's visits ordered by start, so the overlap check looks only at the visits
+/// that can overlap a new one: the cost of a visit does not grow with the history.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct VisitIndex {
+    by_start: BTreeSet<(i64, String)>,
+    /// The longest interval indexed: no visit starting earlier than a new one's start
+    /// minus this can overlap it.
+    longest: i64,
+}
+
+impl VisitIndex {
+    fn insert(&mut self, visit: &VisitEvent) {
+        let (start, stop) = visit.interval();
+        self.by_start.insert((start, visit.id.clone()));
+        self.longest = self.longest.max(stop - start);
+    }
+
+    fn remove(&mut self, visit: &VisitEvent) {
+        self.by_start.remove(&(visit.interval().0, visit.id.clone()));
+    }
+
+    /// Ids of the indexed visits whose start lies where they could overlap `[start, stop)`.
+    fn near(&self, start: i64, stop: i64) -> impl Iterator<Item = &String> {
+        let from = (start.saturating_sub(self.longest), String::new());
+        let to = (stop.max(from.0), String::new());
+        self.by_start.range(from..to).map(|(_, id)| id)
+    }
+}
+
 /// The ledger as folded so far: postings, balances, outcomes, and what reconciliation
 /// needs to remember (visits per volunteer, earnings per day, accepted requests).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -89,7 +118,7 @@ pub struct Books {
     outcomes: BTreeMap<MemberId, BTreeMap<String, Outcome>>,
     rules: BTreeMap<StationId, StationRules>,
     visits: BTreeMap<String, VisitState>,
-    volunteer_visits: BTreeMap<MemberId, BTreeSet<String>>,
+    volunteer_visits: BTreeMap<MemberId, VisitIndex>,
     reviews_waiting: BTreeMap<String, (ReviewEvent, i64, i64)>,
     requests: BTreeMap<String, RequestState>,
     last_accepted: BTreeMap<MemberId, String>,
@@ -305,16 +334,18 @@ impl Books {
             }
         }
         let rules = self.rules(&visit.station);
-        let others: Vec<VisitEvent> = self
-            .volunteer_visits
-            .get(&visit.volunteer)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.visits.get(id))
-            .filter(|v| !v.rejected && v.event.id != visit.id)
-            .map(|v| v.event.clone())
-            .collect();
-        let found = anomaly::detect(visit, cause.at, &rules, &others);
+        let found = {
+            let (start, stop) = visit.interval();
+            let others = self
+                .volunteer_visits
+                .get(&visit.volunteer)
+                .into_iter()
+                .flat_map(|index| index.near(start, stop))
+                .filter_map(|id| self.visits.get(id))
+                .filter(|v| !v.rejected && v.event.id != visit.id)
+                .map(|v| &v.event);
+            anomaly::detect(visit, cause.at, &rules, others)
+        };
         let mut anomalies: Vec<String> = found.iter().map(Anomaly::reason).collect();
         if let Some(previous) = self.visits.get(&visit.id) {
             // Keep what other visits said of this one (overlapped by a later visit).
@@ -329,7 +360,11 @@ impl Books {
                 self.note_anomaly(other, &anomaly_seen_from(anomaly, &visit.id));
             }
         }
-        self.volunteer_visits.entry(visit.volunteer.clone()).or_default().insert(visit.id.clone());
+        let index = self.volunteer_visits.entry(visit.volunteer.clone()).or_default();
+        if let Some(previous) = self.visits.get(&visit.id) {
+            index.remove(&previous.event);
+        }
+        index.insert(visit);
         self.visits.insert(visit.id.clone(), VisitState {
             event: visit.clone(),
             review: None,

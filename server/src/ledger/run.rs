@@ -5,9 +5,9 @@
 //! relay died between storing and posting, are logged, and whatever the store lacks is
 //! posted; nothing posts twice). Also the rebuild check of `admin rebuild-ledger --check`.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use automerge::Automerge;
+use automerge::{Automerge, Patch};
 use timebank_engine::DocId;
 use timebank_engine::model::MemberId;
 
@@ -40,11 +40,12 @@ impl Relay {
 }
 
 /// The events a sync's forks bring (the records its changes touched), read before the
-/// forks are adopted.
+/// forks are adopted. `diffs`: each fork's patches since its cached document, where known.
 pub(crate) fn arrivals(
     store: &dyn RelayStore,
     memory: &Memory,
     forks: &BTreeMap<DocId, Automerge>,
+    diffs: &HashMap<DocId, Vec<Patch>>,
 ) -> StoreResult<Vec<EventBody>> {
     let empty = Books::new();
     let books = memory.ledger.as_ref().map_or(&empty, |l| &l.books);
@@ -52,10 +53,22 @@ pub(crate) fn arrivals(
     let mut out = Vec::new();
     for id in collect::reading_order(forks.keys().cloned()) {
         let (Some(fork), Some(cached)) = (forks.get(&id), memory.docs.get(&id)) else { continue };
-        let records = Records::touched(fork, &cached.doc.get_heads());
+        // The diff the authority check made of this fork, if it made one: not diffed twice.
+        let records = match diffs.get(&id) {
+            Some(patches) => Records::from_patches(patches),
+            None => Records::touched(fork, &cached.doc.get_heads()),
+        };
         out.extend(collect::events(&id, fork, &records, &mut directory, books)?);
     }
     Ok(out)
+}
+
+/// The arrivals as events for the arrival log, to be stored in the sync's own transaction
+/// ([`RelayStore::write_sync`]), if the books are loaded (otherwise the catch-up runs
+/// first, in [`after_sync`], and logs them after it).
+pub(crate) fn events_to_fold(memory: &Memory, arrivals: &[EventBody]) -> Option<Vec<NewLedgerEvent>> {
+    memory.ledger.as_ref()?;
+    new_events(arrivals).ok()
 }
 
 /// After a sync's batch is stored: logs what it brought and reconciles. A failure is
@@ -70,14 +83,18 @@ pub(crate) fn after_sync(relay: &Relay, memory: &mut Memory, arrivals: &[EventBo
     }
 }
 
-fn log(relay: &Relay, bodies: &[EventBody]) -> StoreResult<Vec<LedgerEventRecord>> {
-    let events: Vec<NewLedgerEvent> = bodies
+fn new_events(bodies: &[EventBody]) -> StoreResult<Vec<NewLedgerEvent>> {
+    bodies
         .iter()
         .map(|body| {
             let json = serde_json::to_string(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             Ok(NewLedgerEvent { key: body.key(), body: json })
         })
-        .collect::<StoreResult<_>>()?;
+        .collect()
+}
+
+fn log(relay: &Relay, bodies: &[EventBody]) -> StoreResult<Vec<LedgerEventRecord>> {
+    let events = new_events(bodies)?;
     relay.store().append_ledger_events(&events, relay.now_ms())
 }
 

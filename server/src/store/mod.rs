@@ -309,6 +309,15 @@ pub trait RelayStore: Send + Sync + std::fmt::Debug {
     /// Writes a sync's chunks and acknowledged heads in one transaction. Every chunk's
     /// document must exist. Returns the new generation of each document written.
     fn write_batch(&self, batch: &WriteBatch, at: Millis) -> StoreResult<HashMap<String, i64>>;
+    /// Writes a sync's chunks and acknowledged heads ([`RelayStore::write_batch`]) and
+    /// appends `events` to the ledger's arrival log ([`RelayStore::append_ledger_events`])
+    /// in one transaction. Returns the new generations and the events newly logged.
+    fn write_sync(
+        &self,
+        batch: &WriteBatch,
+        events: &[NewLedgerEvent],
+        at: Millis,
+    ) -> StoreResult<(HashMap<String, i64>, Vec<LedgerEventRecord>)>;
     /// Replaces a document's snapshot and chunks with `snapshot` if its generation is still
     /// `generation` (nothing was appended meanwhile). Returns whether it did.
     fn compact_document(&self, doc: &str, snapshot: &[u8], generation: i64) -> StoreResult<bool>;

@@ -111,6 +111,19 @@ pub const MIGRATIONS: &[&str] = &[
          registered_at INTEGER NOT NULL
      ) STRICT;
      INSERT INTO relay_actors (actor, registered_at) SELECT value, 0 FROM relay_meta WHERE key = 'actor';",
+    // 4: a document's generation and update time, bumped on every write, move out of the
+    //    row that holds its snapshot: SQLite rewrites a whole row on UPDATE, so every bump
+    //    wrote the snapshot (tens of KB) to the WAL again. The snapshot row is now written
+    //    only when the document is created or compacted.
+    "CREATE TABLE document_versions (
+         doc_id     TEXT PRIMARY KEY REFERENCES documents(doc_id),
+         generation INTEGER NOT NULL,
+         updated_at INTEGER NOT NULL
+     ) STRICT, WITHOUT ROWID;
+     INSERT INTO document_versions (doc_id, generation, updated_at)
+         SELECT doc_id, generation, updated_at FROM documents;
+     ALTER TABLE documents DROP COLUMN generation;
+     ALTER TABLE documents DROP COLUMN updated_at;",
 ];
 
 /// The newest store version this build knows.
@@ -218,6 +231,44 @@ mod tests {
         let actors: Vec<String> =
             conn.prepare("SELECT actor FROM relay_actors").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
         assert_eq!(actors, ["ab"]);
+    }
+
+    #[test]
+    fn version_4_moves_generations_out_of_the_snapshot_rows() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        migrate_to(&mut conn, 3).unwrap();
+        conn.execute("INSERT INTO documents (doc_id, snapshot, generation, updated_at) VALUES ('member/m-1', x'0a0b', 7, 42)", [])
+            .unwrap();
+        conn.execute("INSERT INTO documents (doc_id, snapshot, updated_at) VALUES ('station/s-1', x'0c', 5)", []).unwrap();
+        conn.execute("INSERT INTO chunks (doc_id, bytes) VALUES ('member/m-1', x'0d')", []).unwrap();
+        migrate_to(&mut conn, 4).unwrap();
+        assert_eq!(version(&conn).unwrap(), 4);
+        let versions: Vec<(String, i64, i64)> = conn
+            .prepare("SELECT doc_id, generation, updated_at FROM document_versions ORDER BY doc_id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(versions, [("member/m-1".to_owned(), 7, 42), ("station/s-1".to_owned(), 1, 5)]);
+        let columns: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_table_info('documents') ORDER BY cid")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(columns, ["doc_id", "snapshot"], "the snapshot row keeps nothing that changes per write");
+        let snapshot: Vec<u8> =
+            conn.query_row("SELECT snapshot FROM documents WHERE doc_id = 'member/m-1'", [], |r| r.get(0)).unwrap();
+        assert_eq!(snapshot, [0x0a, 0x0b], "snapshots stay");
+        let chunks: i64 = conn.query_row("SELECT count(*) FROM chunks", [], |r| r.get(0)).unwrap();
+        assert_eq!(chunks, 1, "chunks stay");
+        // A version needs its document.
+        assert!(conn
+            .execute("INSERT INTO document_versions (doc_id, generation, updated_at) VALUES ('member/m-none', 1, 0)", [])
+            .is_err());
     }
 
     #[test]

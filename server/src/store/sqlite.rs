@@ -141,12 +141,16 @@ fn device_from_row(row: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
 fn insert_documents(tx: &Transaction<'_>, documents: &[NewDocument], at: Millis) -> StoreResult<()> {
     for doc in documents {
         let inserted = tx.execute(
-            "INSERT INTO documents (doc_id, snapshot, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT(doc_id) DO NOTHING",
-            params![doc.id, doc.snapshot, at],
+            "INSERT INTO documents (doc_id, snapshot) VALUES (?1, ?2) ON CONFLICT(doc_id) DO NOTHING",
+            params![doc.id, doc.snapshot],
         )?;
         if inserted == 0 {
             return Err(StoreError::Duplicate { what: "document", id: doc.id.clone() });
         }
+        tx.execute(
+            "INSERT INTO document_versions (doc_id, generation, updated_at) VALUES (?1, 1, ?2)",
+            params![doc.id, at],
+        )?;
     }
     Ok(())
 }
@@ -156,7 +160,9 @@ fn write_batch_in(tx: &Transaction<'_>, batch: &WriteBatch, at: Millis) -> Store
     for (doc, bytes) in &batch.chunks {
         let generation: Option<i64> = tx
             .prepare_cached(
-                "UPDATE documents SET generation = generation + 1, updated_at = ?2 WHERE doc_id = ?1 RETURNING generation",
+                // The small row beside the snapshot: the snapshot itself is not rewritten.
+                "UPDATE document_versions SET generation = generation + 1, updated_at = ?2 WHERE doc_id = ?1
+                 RETURNING generation",
             )?
             .query_row(params![doc, at], |row| row.get(0))
             .optional()?;
@@ -175,6 +181,24 @@ fn write_batch_in(tx: &Transaction<'_>, batch: &WriteBatch, at: Millis) -> Store
         .execute(params![ack.device, ack.doc, heads_blob(&ack.heads.cur), heads_blob(&ack.heads.prev), at])?;
     }
     Ok(generations)
+}
+
+fn append_ledger_events_in(
+    tx: &Transaction<'_>,
+    events: &[NewLedgerEvent],
+    at: Millis,
+) -> StoreResult<Vec<LedgerEventRecord>> {
+    let mut logged = Vec::new();
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO ledger_events (key, body, received_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(key) DO NOTHING RETURNING seq",
+    )?;
+    for event in events {
+        if let Some(seq) = insert.query_row(params![event.key, event.body, at], |row| row.get(0)).optional()? {
+            logged.push(LedgerEventRecord { seq, key: event.key.clone(), body: event.body.clone(), received_at: at });
+        }
+    }
+    Ok(logged)
 }
 
 const POSTING_COLUMNS: &str = "key, kind, debit, credit, minutes, subject, memo, by_member, event_seq, posted_at";
@@ -218,7 +242,8 @@ impl RelayStore for SqliteStore {
     fn document(&self, doc: &str) -> StoreResult<Option<StoredDocument>> {
         self.read(|conn| {
             let head: Option<(Vec<u8>, i64)> = conn
-                .prepare_cached("SELECT snapshot, generation FROM documents WHERE doc_id = ?1")?
+                .prepare_cached("SELECT d.snapshot, v.generation FROM documents d JOIN document_versions v ON v.doc_id = d.doc_id
+                 WHERE d.doc_id = ?1")?
                 .query_row([doc], |row| Ok((row.get(0)?, row.get(1)?)))
                 .optional()?;
             let Some((snapshot, generation)) = head else { return Ok(None) };
@@ -235,7 +260,7 @@ impl RelayStore for SqliteStore {
 
     fn document_generations(&self, docs: &[String]) -> StoreResult<HashMap<String, i64>> {
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached("SELECT generation FROM documents WHERE doc_id = ?1")?;
+            let mut stmt = conn.prepare_cached("SELECT generation FROM document_versions WHERE doc_id = ?1")?;
             let mut found = HashMap::with_capacity(docs.len());
             for doc in docs {
                 if let Some(generation) = stmt.query_row([doc], |row| row.get::<_, i64>(0)).optional()? {
@@ -260,10 +285,23 @@ impl RelayStore for SqliteStore {
         self.write(|tx| write_batch_in(tx, batch, at))
     }
 
+    fn write_sync(
+        &self,
+        batch: &WriteBatch,
+        events: &[NewLedgerEvent],
+        at: Millis,
+    ) -> StoreResult<(HashMap<String, i64>, Vec<LedgerEventRecord>)> {
+        if batch.is_empty() && events.is_empty() {
+            return Ok((HashMap::new(), Vec::new()));
+        }
+        self.write(|tx| Ok((write_batch_in(tx, batch, at)?, append_ledger_events_in(tx, events, at)?)))
+    }
+
     fn compact_document(&self, doc: &str, snapshot: &[u8], generation: i64) -> StoreResult<bool> {
         self.write(|tx| {
             let updated = tx.execute(
-                "UPDATE documents SET snapshot = ?2 WHERE doc_id = ?1 AND generation = ?3",
+                "UPDATE documents SET snapshot = ?2 WHERE doc_id = ?1
+                 AND (SELECT generation FROM document_versions WHERE doc_id = ?1) = ?3",
                 params![doc, snapshot, generation],
             )?;
             if updated == 1 {
@@ -458,19 +496,7 @@ impl RelayStore for SqliteStore {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        self.write(|tx| {
-            let mut logged = Vec::new();
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO ledger_events (key, body, received_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(key) DO NOTHING RETURNING seq",
-            )?;
-            for event in events {
-                if let Some(seq) = insert.query_row(params![event.key, event.body, at], |row| row.get(0)).optional()? {
-                    logged.push(LedgerEventRecord { seq, key: event.key.clone(), body: event.body.clone(), received_at: at });
-                }
-            }
-            Ok(logged)
-        })
+        self.write(|tx| append_ledger_events_in(tx, events, at))
     }
 
     fn ledger_events(&self, after: i64) -> StoreResult<Vec<LedgerEventRecord>> {

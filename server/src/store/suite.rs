@@ -63,6 +63,10 @@ macro_rules! relay_store_suite {
                 with_store($crate::store::suite::the_arrival_log_and_postings_are_append_only_and_idempotent);
             }
             #[test]
+            fn a_sync_and_its_arrivals_are_stored_together_or_not_at_all() {
+                with_store($crate::store::suite::a_sync_and_its_arrivals_are_stored_together_or_not_at_all);
+            }
+            #[test]
             fn security_events_are_kept_in_order() {
                 with_store($crate::store::suite::security_events_are_kept_in_order);
             }
@@ -200,6 +204,23 @@ pub(crate) fn a_failed_batch_stores_nothing(store: &dyn RelayStore) {
     let unchanged = store.document("member/m-vol").unwrap().unwrap();
     assert_eq!((unchanged.bytes.as_slice(), unchanged.generation), ([10].as_slice(), 1));
     assert!(store.acked_heads("d-1").unwrap().is_empty());
+}
+
+pub(crate) fn a_sync_and_its_arrivals_are_stored_together_or_not_at_all(store: &dyn RelayStore) {
+    setup(store);
+    let event = |key: &str| NewLedgerEvent { key: key.into(), body: "{}".into() };
+    let bad = WriteBatch { chunks: vec![("member/m-missing".into(), vec![12])], acks: vec![] };
+    let result = store.write_sync(&bad, &[event("visit:v-1@a")], 50);
+    assert!(matches!(result, Err(StoreError::Missing { what: "document", .. })), "{result:?}");
+    assert!(store.ledger_events(0).unwrap().is_empty(), "the events went with the failed batch");
+    let good = WriteBatch { chunks: vec![("member/m-vol".into(), vec![11])], acks: vec![] };
+    let (generations, logged) = store.write_sync(&good, &[event("visit:v-1@a"), event("visit:v-1@a")], 60).unwrap();
+    assert_eq!(generations.get("member/m-vol"), Some(&2));
+    assert_eq!(logged.iter().map(|e| (e.key.as_str(), e.received_at)).collect::<Vec<_>>(), [("visit:v-1@a", 60)]);
+    assert_eq!(store.document("member/m-vol").unwrap().unwrap().bytes, [10, 11]);
+    assert_eq!(store.ledger_events(0).unwrap(), logged);
+    let (generations, logged) = store.write_sync(&WriteBatch::default(), &[], 70).unwrap();
+    assert!(generations.is_empty() && logged.is_empty());
 }
 
 pub(crate) fn compaction_only_replaces_an_unchanged_document(store: &dyn RelayStore) {

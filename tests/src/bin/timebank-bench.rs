@@ -1,6 +1,6 @@
 //! `timebank-bench <group> [--json]`: measures timebank against plain automerge doing the
 //! same job in the same run. Groups: `engine` (a volunteer's phone store), `sync` (phones
-//! syncing with a real relay).
+//! syncing with a real relay), `ledger` (the relay's reconciliation over a district-year).
 
 use std::alloc::System;
 use std::path::PathBuf;
@@ -10,6 +10,7 @@ use clap::{ArgGroup, Parser, Subcommand};
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 use timebank_tests::bench::engine::{self, EngineBench, Instruments};
 use timebank_tests::bench::heap::HeapMeter;
+use timebank_tests::bench::ledger::{self, LedgerBench};
 use timebank_tests::bench::rss::{self, ProbeTarget};
 use timebank_tests::bench::sync::{self, SyncBench};
 use timebank_tests::bench::{BenchError, Measurement, render_json, render_table};
@@ -41,6 +42,9 @@ enum Group {
     /// devices), batched upload overhead, merging 10,000 visits, relay throughput and p99
     /// with 500 devices over HTTP.
     Sync,
+    /// The relay's ledger: a full rebuild over a district-year (1,000,000 approved visits)
+    /// and the cost of one more visit on top of it.
+    Ledger,
     /// Internal: open one store or document in this fresh process and print how many
     /// bytes the resident set grew by.
     #[command(hide = true, group(ArgGroup::new("target").required(true)))]
@@ -78,6 +82,7 @@ fn run(cli: Cli) -> Result<(), BenchError> {
             engine::run(&EngineBench::default(), &instruments, &mut progress)?
         }
         Group::Sync => sync::run(&SyncBench::default(), &mut progress)?,
+        Group::Ledger => ledger::run(&LedgerBench::default(), &mut progress)?,
         Group::Probe { engine, automerge } => {
             let target = match (engine, automerge) {
                 (Some(dir), _) => ProbeTarget::Engine(dir),
