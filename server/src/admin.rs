@@ -98,6 +98,9 @@ pub enum MemberCommand {
         /// Household id, for members who live together.
         #[arg(long)]
         household: Option<String>,
+        /// In special hardship (verified by the coordinator): may redeem from age 60.
+        #[arg(long)]
+        hardship: bool,
     },
 }
 
@@ -163,13 +166,14 @@ pub fn run(relay: &Relay, command: &AdminCommand) -> Result<Report, AdminError> 
                 text: format!("created station {} ({})", station.id, station.name),
             })
         }
-        AdminCommand::Member(MemberCommand::Create { station, role, name, birth_year, household }) => {
+        AdminCommand::Member(MemberCommand::Create { station, role, name, birth_year, household, hardship }) => {
             let member = create_member(relay, &NewMember {
                 station,
                 role,
                 name,
                 birth_year: *birth_year,
                 household: household.as_deref(),
+                hardship: *hardship,
             })?;
             Ok(Report {
                 json: member_json(&member),
@@ -343,6 +347,8 @@ pub struct NewMember<'a> {
     pub birth_year: u16,
     /// Household id.
     pub household: Option<&'a str>,
+    /// In special hardship (the lower redemption age).
+    pub hardship: bool,
 }
 
 /// Registers a member: `member/<id>` with the profile (verified: coordinators verify in
@@ -386,6 +392,7 @@ pub fn create_member(relay: &Relay, new: &NewMember<'_>) -> Result<MemberRecord,
         display_name,
         birth_year: Some(new.birth_year),
         household,
+        hardship: new.hardship,
         created_at: now,
     };
     relay.store().create_member(&record, &documents)?;
@@ -451,6 +458,7 @@ fn member_json(member: &MemberRecord) -> Value {
         "name": member.display_name,
         "birth_year": member.birth_year,
         "household": member.household.as_ref().map(HouseholdId::as_str),
+        "hardship": member.hardship,
     })
 }
 
@@ -550,6 +558,7 @@ mod tests {
             name: "Wang Fang",
             birth_year: 1941,
             household: Some("h-12"),
+            hardship: false,
         };
         let member = create_member(&relay, &new).unwrap();
         let doc = load(&relay, &format!("member/{}", member.id));
@@ -567,7 +576,7 @@ mod tests {
         let relay = relay(dir.path());
         let station = create_station(&relay, "Caoyang").unwrap();
         let good =
-            NewMember { station: station.id.as_str(), role: "volunteer", name: "Li", birth_year: 1990, household: None };
+            NewMember { station: station.id.as_str(), role: "volunteer", name: "Li", birth_year: 1990, household: None, hardship: false };
         let cases = [
             (NewMember { station: "s-nowhere", ..good }, "no station s-nowhere"),
             (NewMember { role: "boss", ..good }, "is not a role"),

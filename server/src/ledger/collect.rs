@@ -163,8 +163,7 @@ fn member_events(
             created_at: request.created_at.timestamp_millis(),
             birth_year: record.birth_year,
             household: record.household.clone(),
-            // No hardship register yet: the console's member registration will supply it.
-            hardship: false,
+            hardship: record.hardship,
         }));
     }
     Ok(out)

@@ -90,6 +90,8 @@ pub struct MemberRecord {
     pub birth_year: Option<u16>,
     /// Household (gift and self-dealing rules).
     pub household: Option<HouseholdId>,
+    /// In special hardship, as a coordinator recorded: may redeem from the lower age.
+    pub hardship: bool,
     /// When they were registered.
     pub created_at: Millis,
 }

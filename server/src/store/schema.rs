@@ -124,6 +124,8 @@ pub const MIGRATIONS: &[&str] = &[
          SELECT doc_id, generation, updated_at FROM documents;
      ALTER TABLE documents DROP COLUMN generation;
      ALTER TABLE documents DROP COLUMN updated_at;",
+    // 5: special hardship (困难老人), recorded by a coordinator: the lower redemption age.
+    "ALTER TABLE members ADD COLUMN hardship INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The newest store version this build knows.
@@ -269,6 +271,18 @@ mod tests {
         assert!(conn
             .execute("INSERT INTO document_versions (doc_id, generation, updated_at) VALUES ('member/m-none', 1, 0)", [])
             .is_err());
+    }
+
+    #[test]
+    fn version_5_marks_nobody_in_hardship_until_a_coordinator_says_so() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, 4).unwrap();
+        conn.execute("INSERT INTO stations (id, name, created_at) VALUES ('s-1', 'S', 0)", []).unwrap();
+        conn.execute("INSERT INTO members (id, station, role, display_name, created_at) VALUES ('m-1', 's-1', 'elder', 'A', 0)", [])
+            .unwrap();
+        migrate_to(&mut conn, 5).unwrap();
+        let hardship: i64 = conn.query_row("SELECT hardship FROM members WHERE id = 'm-1'", [], |r| r.get(0)).unwrap();
+        assert_eq!(hardship, 0);
     }
 
     #[test]

@@ -121,10 +121,11 @@ fn member_from_row(row: &Row<'_>) -> rusqlite::Result<MemberRecord> {
             .transpose()
             .map_err(|e| bad_column(5, "household", e.to_string()))?,
         created_at: row.get(6)?,
+        hardship: row.get::<_, i64>(7)? != 0,
     })
 }
 
-const MEMBER_COLUMNS: &str = "id, station, role, display_name, birth_year, household, created_at";
+const MEMBER_COLUMNS: &str = "id, station, role, display_name, birth_year, household, created_at, hardship";
 const DEVICE_COLUMNS: &str = "id, member, actor, created_at, revoked_at";
 
 fn device_from_row(row: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
@@ -348,8 +349,8 @@ impl RelayStore for SqliteStore {
                 return Err(StoreError::Missing { what: "station", id: member.station.to_string() });
             }
             let inserted = tx.execute(
-                "INSERT INTO members (id, station, role, display_name, birth_year, household, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(id) DO NOTHING",
+                "INSERT INTO members (id, station, role, display_name, birth_year, household, created_at, hardship)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(id) DO NOTHING",
                 params![
                     member.id.as_str(),
                     member.station.as_str(),
@@ -357,7 +358,8 @@ impl RelayStore for SqliteStore {
                     member.display_name,
                     member.birth_year,
                     member.household.as_ref().map(HouseholdId::as_str),
-                    member.created_at
+                    member.created_at,
+                    i64::from(member.hardship)
                 ],
             )?;
             if inserted == 0 {

@@ -99,6 +99,7 @@ fn setup(store: &dyn RelayStore) {
                     display_name: id.to_uppercase(),
                     birth_year: Some(1960),
                     household: None,
+                    hardship: false,
                     created_at: 2,
                 },
                 &[NewDocument { id: format!("member/{id}"), snapshot: vec![10] }],
@@ -142,6 +143,7 @@ pub(crate) fn stations_and_members_round_trip(store: &dyn RelayStore) {
         display_name: "Wang Fang".into(),
         birth_year: Some(1941),
         household: Some(HouseholdId::parse("h-7").unwrap()),
+        hardship: true,
         created_at: 5,
     };
     store.create_member(&elder, &[]).unwrap();

@@ -340,6 +340,7 @@ fn a_family_proxy_orders_for_the_elder_of_its_household_and_no_one_else() {
             name,
             birth_year: if role == "elder" { 1938 } else { 1970 },
             household,
+            hardship: false,
         })
         .unwrap()
     };

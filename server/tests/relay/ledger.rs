@@ -36,6 +36,7 @@ fn senior(relay: &TestRelay, name: &str) -> MemberRecord {
         name,
         birth_year: 1950,
         household: None,
+        hardship: false,
     })
     .unwrap()
 }
@@ -238,4 +239,38 @@ fn the_admin_shows_a_members_ledger_and_checks_the_rebuild() {
     .unwrap();
     let err = run(&relay.relay, &AdminCommand::RebuildLedger { check: true }).unwrap_err();
     assert!(matches!(&err, AdminError::LedgerDiffers(d) if d.iter().any(|l| l.contains("earn:forged:r1"))), "{err}");
+}
+
+#[test]
+fn a_member_in_special_hardship_redeems_from_sixty_and_others_from_sixty_five() {
+    let relay = TestRelay::new();
+    let elder = relay.member("elder", "Wang Fang");
+    let desk = coordinator(&relay);
+    let age_62 = chrono::Datelike::year(&Utc::now()) - 62;
+    let register = |name: &str, hardship: bool| {
+        admin::create_member(&relay.relay, &NewMember {
+            station: relay.station.id.as_str(),
+            role: "volunteer",
+            name,
+            birth_year: u16::try_from(age_62).unwrap(),
+            household: None,
+            hardship,
+        })
+        .unwrap()
+    };
+    let mut outcomes = Vec::new();
+    for (name, hardship) in [("Zhao Lei", false), ("Sun Mei", true)] {
+        let member = register(name, hardship);
+        let mut phone = relay.phone(&member);
+        let visit = phone.log_visit(&elder.id, "meals");
+        relay.sync_phone(&mut phone);
+        review(&relay, &desk, &visit, "approve", "");
+        relay.sync_phone(&mut phone);
+        phone.engine.request_redemption("tcm-physiotherapy", 30).unwrap();
+        relay.sync_phone(&mut phone);
+        relay.sync_phone(&mut phone);
+        outcomes.push(phone.engine.requests().unwrap()[0].state_label.clone());
+    }
+    assert!(outcomes[0].starts_with("refused: coins can be redeemed from age 65 (60 in special hardship)"), "{outcomes:?}");
+    assert_eq!(outcomes[1], "accepted");
 }

@@ -148,6 +148,7 @@ impl TestRelay {
             name,
             birth_year: if role == "elder" { 1940 } else { 1980 },
             household: None,
+            hardship: false,
         })
         .unwrap()
     }

@@ -112,6 +112,7 @@ impl BenchRelay {
                 name,
                 birth_year: 1980,
                 household: None,
+                hardship: false,
             },
         )?)
     }

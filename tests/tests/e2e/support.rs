@@ -336,6 +336,7 @@ impl TestRelay {
             name,
             birth_year: if role == "elder" { 1941 } else { 1979 },
             household: None,
+            hardship: false,
         })
         .unwrap()
     }
