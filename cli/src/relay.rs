@@ -4,7 +4,11 @@ use std::time::Duration;
 
 use timebank_engine::sync::wire::{self, EnrollRequest, EnrollResponse};
 use timebank_engine::sync::{Transport, TransportError};
-use timebank_engine::{Error, RelayLink};
+use std::path::Path;
+use std::sync::Arc;
+
+use timebank_engine::model::{MemberId, Role, StationId};
+use timebank_engine::{Clock, Engine, Enrollment, Error, NewIdentity, RelayLink};
 
 /// How long one exchange may take before the sync gives up (the data stays on the phone).
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -72,6 +76,29 @@ pub fn enroll(relay: &str, code: &str, actor: &str) -> Result<EnrollResponse, Er
     let request = EnrollRequest { code: code.trim().to_owned(), actor: actor.to_owned() };
     let reply = post(&agent(), &endpoint(relay, "v1/enroll"), None, &wire::encode(&request))?;
     wire::decode(&reply).map_err(|e| Error::Protocol(format!("the relay's enrollment answer could not be read: {e}")))
+}
+
+/// Enrolls a new device with the one-time `code` and creates its store in `dir` with the
+/// identity, actor id and token the relay gave it. The member's documents come with the
+/// first sync.
+pub fn enroll_store(dir: &Path, relay: &str, code: &str, clock: Arc<dyn Clock>) -> Result<Engine, Error> {
+    if dir.join(timebank_engine::storage::STORE_FILE).exists() {
+        return Err(Error::AlreadyInitialised(dir.to_path_buf()));
+    }
+    let actor = timebank_engine::new_device_actor();
+    let answer = enroll(relay, code, &actor)?;
+    let enrolled = Enrollment {
+        identity: NewIdentity {
+            member: MemberId::parse(&answer.member)?,
+            station: StationId::parse(&answer.station)?,
+            role: Role::parse(&answer.role)?,
+        },
+        actor,
+        relay: relay.to_owned(),
+        device: answer.device,
+        token: answer.token,
+    };
+    Engine::create_enrolled(dir, &enrolled, clock)
 }
 
 /// The sync transport over HTTP, authenticated with the device token.

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 use timebank_engine::model::{ConfirmedBy, MemberId, OrderId, ReviewDecision, Role, StationId, VisitId};
-use timebank_engine::{Engine, Enrollment, NewIdentity, PastVisit, Result};
+use timebank_engine::{Engine, NewIdentity, PastVisit, Result};
 
 use timebank_cli::relay::{self, HttpTransport};
 
@@ -157,23 +157,7 @@ pub fn run(cli: &Cli) -> Result<()> {
 }
 
 fn enroll(cli: &Cli, relay_url: &str, code: &str) -> Result<()> {
-    if cli.data.join(timebank_engine::storage::STORE_FILE).exists() {
-        return Err(timebank_engine::Error::AlreadyInitialised(cli.data.clone()));
-    }
-    let actor = timebank_engine::new_device_actor();
-    let answer = relay::enroll(relay_url, code, &actor)?;
-    let enrolled = Enrollment {
-        identity: NewIdentity {
-            member: MemberId::parse(&answer.member)?,
-            station: StationId::parse(&answer.station)?,
-            role: Role::parse(&answer.role)?,
-        },
-        actor,
-        relay: relay_url.to_owned(),
-        device: answer.device,
-        token: answer.token,
-    };
-    let mut engine = Engine::create_enrolled(&cli.data, &enrolled, std::sync::Arc::new(timebank_engine::SystemClock))?;
+    let mut engine = relay::enroll_store(&cli.data, relay_url, code, std::sync::Arc::new(timebank_engine::SystemClock))?;
     let link = engine.relay_link()?.ok_or_else(|| timebank_engine::Error::invalid("enrollment was not recorded"))?;
     // Fetch the member's documents now; if there is no signal, the next sync does it.
     let synced = engine.sync(&mut HttpTransport::new(&link)).is_ok();

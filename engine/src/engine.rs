@@ -100,6 +100,28 @@ pub struct PastVisit {
     pub note: String,
 }
 
+impl PastVisit {
+    /// The visit record this paper entry becomes: a new id, entered at `recorded_at` on
+    /// `device` (actor hex) by `volunteer`.
+    pub fn to_visit(&self, volunteer: &MemberId, device: &str, recorded_at: DateTime<Utc>) -> Visit {
+        Visit {
+            id: VisitId::generate(),
+            volunteer: volunteer.clone(),
+            elder: self.elder.clone(),
+            service: self.service.clone(),
+            order: self.order.clone(),
+            check_in: self.start,
+            check_out: Some(self.end),
+            monotonic_ms: None,
+            source: VisitSource::Paper,
+            note: self.note.clone(),
+            recorded_at,
+            device: device.to_owned(),
+            confirmation: None,
+        }
+    }
+}
+
 type Edit<'a> = (DocId, &'a dyn Fn(&mut Transaction<'_>) -> Result<(), AutomergeError>);
 
 /// The engine over one device's store.
@@ -348,21 +370,7 @@ impl Engine {
         self.check_visit_target(&past.elder, &past.service, past.order.as_ref())?;
         let now = self.clock.now();
         self.rules().check_times(past.start, past.end, None, now)?;
-        let visit = Visit {
-            id: VisitId::generate(),
-            volunteer: self.identity.member.clone(),
-            elder: past.elder.clone(),
-            service: past.service.clone(),
-            order: past.order.clone(),
-            check_in: past.start,
-            check_out: Some(past.end),
-            monotonic_ms: None,
-            source: VisitSource::Paper,
-            note: past.note.clone(),
-            recorded_at: now,
-            device: self.identity.device.clone(),
-            confirmation: None,
-        };
+        let visit = past.to_visit(&self.identity.member, &self.identity.device, now);
         let own = self.own_doc_id();
         self.write(visit.id.as_str(), &[Topic::Visits], &[(own, &|tx| member::put_visit(tx, &visit))])?;
         Ok(visit.id)

@@ -11,7 +11,7 @@ use automerge::transaction::CommitOptions;
 use automerge::{ActorId, AutoCommit, Automerge, ObjType, ROOT, ReadDoc as _, Value};
 use chrono::{DateTime, Duration, Utc};
 use timebank_engine::documents::member;
-use timebank_engine::model::{MemberId, Role, StationId, Visit, VisitId, VisitSource};
+use timebank_engine::model::{MemberId, Role, StationId};
 use timebank_engine::{DocId, Engine, NewIdentity};
 
 use super::clock::{FakeClock, the_present};
@@ -369,21 +369,7 @@ impl PlainStore {
     /// the same change), kept the plain way: one file, appended and synced.
     fn log_visit(&mut self, entry: &Entry) -> Result<(), BenchError> {
         let past = &entry.visit;
-        let visit = Visit {
-            id: VisitId::generate(),
-            volunteer: self.volunteer.clone(),
-            elder: past.elder.clone(),
-            service: past.service.clone(),
-            order: past.order.clone(),
-            check_in: past.start,
-            check_out: Some(past.end),
-            monotonic_ms: None,
-            source: VisitSource::Paper,
-            note: past.note.clone(),
-            recorded_at: entry.logged_at,
-            device: self.device.clone(),
-            confirmation: None,
-        };
+        let visit = past.to_visit(&self.volunteer, &self.device, entry.logged_at);
         member::put_visit(&mut self.doc, &visit)?;
         self.doc
             .commit_with(CommitOptions::default().with_time(entry.logged_at.timestamp_millis()));

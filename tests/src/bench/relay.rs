@@ -17,9 +17,9 @@ use axum::http::Request;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use tempfile::TempDir;
 use timebank_cli::relay::HttpTransport;
-use timebank_engine::model::{MemberId, Role, StationId};
+use timebank_engine::model::MemberId;
 use timebank_engine::sync::{SyncReport, Transport, TransportError};
-use timebank_engine::{Clock, Engine, Enrollment, NewIdentity, RelayLink};
+use timebank_engine::{Clock, Engine, RelayLink};
 use timebank_server::admin::{self, NewMember};
 use timebank_server::store::{MemberRecord, SqliteStore, StationRecord};
 use timebank_server::{Relay, app};
@@ -122,24 +122,10 @@ impl BenchRelay {
     /// Not synced yet.
     pub fn phone(&self, member: &MemberRecord, stores: &Path) -> Result<Phone, BenchError> {
         let (code, _) = admin::issue_enrollment_code(&self.relay, member.id.as_str(), 7)?;
-        let actor = timebank_engine::new_device_actor();
-        let url = self.url();
-        let answer = timebank_cli::relay::enroll(&url, &code, &actor)?;
         let dir = tempfile::Builder::new()
             .prefix("phone-")
             .tempdir_in(stores)?;
-        let enrolled = Enrollment {
-            identity: NewIdentity {
-                member: MemberId::parse(&answer.member)?,
-                station: StationId::parse(&answer.station)?,
-                role: Role::parse(&answer.role)?,
-            },
-            actor,
-            relay: url,
-            device: answer.device,
-            token: answer.token,
-        };
-        let engine = Engine::create_enrolled(dir.path(), &enrolled, self.clock.clone())?;
+        let engine = timebank_cli::relay::enroll_store(dir.path(), &self.url(), &code, self.clock.clone())?;
         let link = engine
             .relay_link()?
             .ok_or("the enrolled store does not know its relay")?;

@@ -20,7 +20,7 @@ use automerge::transaction::{CommitOptions, Transactable as _};
 use automerge::{ActorId, Automerge, Change, ChangeHash, ObjType, ROOT};
 use chrono::{DateTime, Utc};
 use timebank_engine::documents::{self, ledger, member};
-use timebank_engine::model::{ConfirmedBy, MemberId, StationId, Visit, VisitId, VisitSource};
+use timebank_engine::model::{ConfirmedBy, MemberId, StationId};
 use timebank_engine::sync::SyncReport;
 use timebank_engine::{DocId, Engine};
 
@@ -726,21 +726,7 @@ impl PlainDevice {
     /// layout, into the shared document.
     fn log_visit(&mut self, entry: &Entry, now: DateTime<Utc>) -> Result<(), BenchError> {
         let past = &entry.visit;
-        let visit = Visit {
-            id: VisitId::generate(),
-            volunteer: self.member.clone(),
-            elder: past.elder.clone(),
-            service: past.service.clone(),
-            order: past.order.clone(),
-            check_in: past.start,
-            check_out: Some(past.end),
-            monotonic_ms: None,
-            source: VisitSource::Paper,
-            note: past.note.clone(),
-            recorded_at: now,
-            device: self.doc.get_actor().to_hex_string(),
-            confirmation: None,
-        };
+        let visit = past.to_visit(&self.member, &self.doc.get_actor().to_hex_string(), now);
         self.doc
             .transact_with(
                 |_| CommitOptions::default().with_time(now.timestamp_millis()),

@@ -14,12 +14,12 @@ use std::time::Duration;
 use automerge::{Automerge, ChangeHash, ReadDoc as _, ROOT};
 use chrono::Utc;
 use tempfile::TempDir;
-use timebank_cli::relay::{HttpTransport, enroll};
+use timebank_cli::relay::HttpTransport;
 use timebank_engine::documents::{fields, member};
 use timebank_engine::model::{MemberId, OrderId, Role, Visit, VisitId};
 use timebank_engine::sync::SyncReport;
 use timebank_engine::sync::wire::MAX_BODY_BYTES;
-use timebank_engine::{DocId, Engine, Enrollment, NewIdentity, PastVisit, RelayLink, SystemClock};
+use timebank_engine::{DocId, Engine, PastVisit, RelayLink, SystemClock};
 use timebank_server::admin::{self, NewMember};
 use timebank_server::store::{MemberRecord, StationRecord};
 use timebank_server::{Relay, app};
@@ -349,29 +349,12 @@ impl TestRelay {
     /// A phone of `member`, enrolled over HTTP through the proxy with a fresh code.
     pub fn phone(&self, member: &MemberRecord, name: &str) -> Phone {
         let code = self.code(member);
-        let actor = timebank_engine::new_device_actor();
-        let url = self.proxy.url();
-        let enrolled = enroll(&url, &code, &actor).unwrap();
-        assert_eq!(enrolled.member, member.id.as_str());
         let dir = tempfile::tempdir().unwrap();
-        let engine = Engine::create_enrolled(
-            dir.path(),
-            &Enrollment {
-                identity: NewIdentity {
-                    member: MemberId::parse(&enrolled.member).unwrap(),
-                    station: timebank_engine::model::StationId::parse(&enrolled.station).unwrap(),
-                    role: Role::parse(&enrolled.role).unwrap(),
-                },
-                actor: actor.clone(),
-                relay: url,
-                device: enrolled.device.clone(),
-                token: enrolled.token,
-            },
-            Arc::new(SystemClock),
-        )
-        .unwrap();
+        let engine = timebank_cli::relay::enroll_store(dir.path(), &self.proxy.url(), &code, Arc::new(SystemClock)).unwrap();
+        assert_eq!(engine.identity().member, member.id);
         let link = engine.relay_link().unwrap().unwrap();
-        Phone { name: name.to_owned(), engine, dir, member: member.clone(), device: enrolled.device, actor, link }
+        let actor = engine.identity().device.clone();
+        Phone { name: name.to_owned(), engine, dir, member: member.clone(), device: link.device.clone(), actor, link }
     }
 
     /// The relay's copy of document `id`, from its store.
