@@ -2,130 +2,13 @@
 //! `/healthz`, serves engines over HTTP while admin commands run in other processes on
 //! the same data directory, and stops cleanly on SIGTERM.
 
-use std::io::{BufRead as _, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use automerge::ActorId;
 use serde_json::Value;
-use timebank_engine::model::{MemberId, Role, StationId};
-use timebank_engine::sync::wire::{self, EnrollRequest, EnrollResponse};
-use timebank_engine::sync::{Transport, TransportError};
-use timebank_engine::{Engine, Enrollment, NewIdentity, PastVisit, SystemClock};
+use timebank_engine::PastVisit;
+use timebank_engine::model::MemberId;
 
-const BIN: &str = env!("CARGO_BIN_EXE_timebank-relay");
+use std::process::Command;
 
-fn admin(data: &Path, args: &[&str]) -> Value {
-    let output = Command::new(BIN).arg("admin").arg("--data").arg(data).args(args).arg("--json").output().unwrap();
-    assert!(output.status.success(), "admin {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("admin {args:?} printed no JSON ({e})"))
-}
-
-/// The relay process; killed if a test fails before it is stopped.
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Served {
-    fn start(data: &Path) -> Served {
-        let mut child = Command::new(BIN)
-            .args(["--listen", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line: {line:?}")).to_owned();
-        assert!(url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"), "{url}");
-        Served { child, url }
-    }
-
-    /// Sends SIGTERM and waits for a clean exit.
-    fn stop(mut self) {
-        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "the relay exited with {status}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "the relay did not stop within 10 s of SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(30))).build().into()
-}
-
-/// The phone's HTTP transport (what the CLI and the apps do).
-struct Http {
-    agent: ureq::Agent,
-    url: String,
-    token: String,
-}
-
-impl Transport for Http {
-    fn exchange(&mut self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
-        let mut response = self
-            .agent
-            .post(&format!("{}/v1/sync", self.url))
-            .header("authorization", &format!("Bearer {}", self.token))
-            .header("content-type", "application/octet-stream")
-            .send(&body[..])
-            .map_err(|e| TransportError::Unreachable(e.to_string()))?;
-        let status = response.status().as_u16();
-        let bytes = response.body_mut().read_to_vec().map_err(|e| TransportError::Unreachable(e.to_string()))?;
-        if status == 200 {
-            return Ok(bytes);
-        }
-        let message = serde_json::from_slice::<Value>(&bytes)
-            .ok()
-            .and_then(|v| v["error"].as_str().map(str::to_owned))
-            .unwrap_or_default();
-        Err(TransportError::Refused { status, message })
-    }
-}
-
-fn enrolled_phone(url: &str, data: &Path, member: &str, station: &str, role: Role, dir: &Path) -> (Engine, Http, String) {
-    let code = admin(data, &["enroll-code", "--member", member])["code"].as_str().unwrap().to_owned();
-    let actor = ActorId::random().to_hex_string();
-    let mut response = agent()
-        .post(&format!("{url}/v1/enroll"))
-        .send(&wire::encode(&EnrollRequest { code, actor: actor.clone() })[..])
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    let enrolled: EnrollResponse = wire::decode(&response.body_mut().read_to_vec().unwrap()).unwrap();
-    let engine = Engine::create_enrolled(
-        dir,
-        &Enrollment {
-            identity: NewIdentity { member: MemberId::parse(member).unwrap(), station: StationId::parse(station).unwrap(), role },
-            actor,
-            relay: url.to_owned(),
-            device: enrolled.device.clone(),
-            token: enrolled.token.clone(),
-        },
-        Arc::new(SystemClock),
-    )
-    .unwrap();
-    (engine, Http { agent: agent(), url: url.to_owned(), token: enrolled.token }, enrolled.device)
-}
+use crate::process::{BIN, RelayProcess, admin, agent, enrolled_phone, transport};
 
 #[test]
 fn the_relay_binary_serves_phones_while_admin_commands_run_beside_it() {
@@ -147,17 +30,18 @@ fn the_relay_binary_serves_phones_while_admin_commands_run_beside_it() {
     let elder = create("elder", "Wang Fang");
     let coordinator = create("coordinator", "Chen Jing");
 
-    let served = Served::start(data);
+    let served = RelayProcess::start(data, None);
     let mut health = agent().get(&format!("{}/healthz", served.url)).call().unwrap();
     assert_eq!(health.status().as_u16(), 200);
     assert_eq!(health.body_mut().read_to_string().unwrap(), "ok");
 
     let phone_dir = tempfile::tempdir().unwrap();
     let desk_dir = tempfile::tempdir().unwrap();
-    let (mut phone, mut phone_link, phone_device) =
-        enrolled_phone(&served.url, data, &volunteer, &station, Role::Volunteer, phone_dir.path());
-    let (mut desk, mut desk_link, _) =
-        enrolled_phone(&served.url, data, &coordinator, &station, Role::Coordinator, desk_dir.path());
+    let mut phone = enrolled_phone(&served.url, data, &volunteer, phone_dir.path());
+    let mut phone_link = transport(&phone, &served.url);
+    let phone_device = phone.relay_link().unwrap().unwrap().device;
+    let mut desk = enrolled_phone(&served.url, data, &coordinator, desk_dir.path());
+    let mut desk_link = transport(&desk, &served.url);
     let now = chrono::Utc::now();
     phone
         .log_visit(&PastVisit {

@@ -5,25 +5,22 @@
 //! nothing is stored twice.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use automerge::{Automerge, ChangeHash, ReadDoc as _, ROOT};
 use chrono::Utc;
-use serde_json::Value;
 use tempfile::TempDir;
 use timebank_engine::documents::{fields, member};
-use timebank_engine::model::{MemberId, Role, StationId, VisitId};
-use timebank_engine::sync::wire::{self, EnrollRequest, EnrollResponse};
-use timebank_engine::sync::{Transport, TransportError};
-use timebank_engine::{DocId, Engine, Enrollment, Error, NewIdentity, PastVisit, SystemClock};
+use timebank_engine::model::{MemberId, Role, VisitId};
+use timebank_engine::sync::TransportError;
+use timebank_engine::{DocId, Engine, Error, PastVisit};
+use timebank_cli::relay::HttpTransport;
 use timebank_server::{RelayStore as _, SqliteStore};
 
-const BIN: &str = env!("CARGO_BIN_EXE_timebank-relay");
+use crate::process::{RelayProcess, admin, enrolled_phone, transport};
+
 /// Kill-and-restart rounds.
 const ROUNDS: usize = 8;
 /// Most visits a phone logs in one round.
@@ -31,114 +28,12 @@ const VISITS_PER_ROUND: usize = 5;
 /// Most sync attempts a phone makes in one round.
 const ATTEMPTS_PER_ROUND: usize = 400;
 
-fn admin(data: &Path, args: &[&str]) -> Value {
-    let output = Command::new(BIN).arg("admin").arg("--data").arg(data).args(args).arg("--json").output().unwrap();
-    assert!(output.status.success(), "admin {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
-/// The relay process. SIGKILLed when dropped, if still running.
-struct Process {
-    child: Child,
-    url: String,
-}
-
-impl Process {
-    /// Starts the relay on `port` (the previous round's, so the phones' address stays
-    /// the same), or on any free port.
-    fn start(data: &Path, port: Option<u16>) -> Process {
-        for attempt in 0..40 {
-            let listen = match port {
-                Some(port) if attempt < 39 => format!("127.0.0.1:{port}"),
-                _ => "127.0.0.1:0".to_owned(),
-            };
-            let mut child = Command::new(BIN)
-                .args(["--listen", &listen, "--data"])
-                .arg(data)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let mut line = String::new();
-            BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-            if let Some(url) = line.trim().strip_prefix("listening on ") {
-                return Process { url: url.to_owned(), child };
-            }
-            // The port is not free yet: try again shortly.
-            let _ = child.wait();
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("the relay did not start");
-    }
-
-    fn port(&self) -> u16 {
-        self.url.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap()
-    }
-
-    /// SIGKILL: no clean shutdown, nothing flushed that was not already.
-    fn kill(&mut self) {
-        self.child.kill().unwrap();
-        let status = self.child.wait().unwrap();
-        assert!(!status.success(), "the relay was not killed: {status}");
-    }
-
-    /// SIGTERM and a clean exit.
-    fn stop(mut self) {
-        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "the relay did not stop within 10 s of SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(20))).build().into()
-}
-
-/// The phone's HTTP transport.
-struct Http {
-    agent: ureq::Agent,
-    url: String,
-    token: String,
-}
-
-impl Transport for Http {
-    fn exchange(&mut self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
-        let mut response = self
-            .agent
-            .post(&format!("{}/v1/sync", self.url))
-            .header("authorization", &format!("Bearer {}", self.token))
-            .header("content-type", "application/octet-stream")
-            .send(&body[..])
-            .map_err(|e| TransportError::Unreachable(e.to_string()))?;
-        let status = response.status().as_u16();
-        let bytes = response.body_mut().read_to_vec().map_err(|e| TransportError::Unreachable(e.to_string()))?;
-        if status == 200 {
-            return Ok(bytes);
-        }
-        Err(TransportError::Refused { status, message: String::from_utf8_lossy(&bytes).into_owned() })
-    }
-}
-
 struct Phone {
     name: String,
     engine: Engine,
     dir: TempDir,
     member: MemberId,
     volunteer: bool,
-    token: String,
     /// Visits logged on this phone.
     logged: BTreeSet<VisitId>,
 }
@@ -150,35 +45,16 @@ impl std::fmt::Debug for Phone {
 }
 
 impl Phone {
-    fn enroll(url: &str, data: &Path, name: &str, member: &str, station: &str, role: Role) -> Phone {
-        let code = admin(data, &["enroll-code", "--member", member])["code"].as_str().unwrap().to_owned();
-        let actor = timebank_engine::new_device_actor();
-        let mut response = agent()
-            .post(&format!("{url}/v1/enroll"))
-            .send(&wire::encode(&EnrollRequest { code, actor: actor.clone() })[..])
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 200);
-        let enrolled: EnrollResponse = wire::decode(&response.body_mut().read_to_vec().unwrap()).unwrap();
+    fn enroll(url: &str, data: &Path, name: &str, member: &str, role: Role) -> Phone {
         let dir = tempfile::tempdir().unwrap();
-        let member = MemberId::parse(member).unwrap();
-        let engine = Engine::create_enrolled(
-            dir.path(),
-            &Enrollment {
-                identity: NewIdentity { member: member.clone(), station: StationId::parse(station).unwrap(), role },
-                actor,
-                relay: url.to_owned(),
-                device: enrolled.device,
-                token: enrolled.token.clone(),
-            },
-            Arc::new(SystemClock),
-        )
-        .unwrap();
+        let engine = enrolled_phone(url, data, member, dir.path());
+        let member = engine.identity().member.clone();
         let volunteer = role == Role::Volunteer;
-        Phone { name: name.to_owned(), engine, dir, member, volunteer, token: enrolled.token, logged: BTreeSet::new() }
+        Phone { name: name.to_owned(), engine, dir, member, volunteer, logged: BTreeSet::new() }
     }
 
-    fn transport(&self, url: &str) -> Http {
-        Http { agent: agent(), url: url.to_owned(), token: self.token.clone() }
+    fn transport(&self, url: &str) -> HttpTransport {
+        transport(&self.engine, url)
     }
 
     fn log_visit(&mut self, elder: &MemberId) {
@@ -322,15 +198,15 @@ fn the_relay_killed_mid_sync_and_restarted_loses_nothing_it_acknowledged() {
     let chen = create("coordinator", "Chen Jing");
     let elder = MemberId::parse(&create("elder", "Wang Fang")).unwrap();
 
-    let mut relay = Process::start(data, None);
+    let mut relay = RelayProcess::start(data, None);
     let url = relay.url.clone();
     let volunteer = Role::Volunteer;
     let mut phones = vec![
-        Phone::enroll(&url, data, "Li Wei's phone", &li, &station, volunteer),
-        Phone::enroll(&url, data, "Li Wei's tablet", &li, &station, volunteer),
-        Phone::enroll(&url, data, "Zhao Min's phone", &zhao, &station, volunteer),
-        Phone::enroll(&url, data, "Sun Li's phone", &sun, &station, volunteer),
-        Phone::enroll(&url, data, "Chen Jing's phone", &chen, &station, Role::Coordinator),
+        Phone::enroll(&url, data, "Li Wei's phone", &li, volunteer),
+        Phone::enroll(&url, data, "Li Wei's tablet", &li, volunteer),
+        Phone::enroll(&url, data, "Zhao Min's phone", &zhao, volunteer),
+        Phone::enroll(&url, data, "Sun Li's phone", &sun, volunteer),
+        Phone::enroll(&url, data, "Chen Jing's phone", &chen, Role::Coordinator),
     ];
 
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
@@ -369,7 +245,7 @@ fn the_relay_killed_mid_sync_and_restarted_loses_nothing_it_acknowledged() {
         eprintln!("round {round}: killed after {delay:?}; syncs (ok, unreachable) {:?}; visits shown sent {sent}", tallies.iter().map(|t| (t.ok, t.unreachable)).collect::<Vec<_>>());
         // The relay is dead: what is on its disk is all there is.
         check_store(data, &phones, round);
-        relay = Process::start(data, Some(port));
+        relay = RelayProcess::start(data, Some(port));
     }
     assert!(interrupted > 0, "no sync was ever cut by a kill");
 

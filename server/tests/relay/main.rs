@@ -15,5 +15,6 @@ mod crash;
 mod enroll;
 mod flows;
 mod ledger;
+mod process;
 mod support;
 mod tokens;
