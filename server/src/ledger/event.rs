@@ -42,6 +42,9 @@ pub enum EventBody {
     },
 }
 
+/// No visit is longer than this (two days); a longer logged length is clamped to it.
+pub const MAX_PLAUSIBLE_MS: i64 = 2 * 24 * 3_600_000;
+
 /// A finished visit as logged, with what the relay knew of the people at arrival.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VisitEvent {
@@ -71,13 +74,17 @@ pub struct VisitEvent {
 
 impl VisitEvent {
     /// Logged length in ms: the monotonic length when measured, else the wall clocks.
+    /// Bounded to two days either way: every field comes from a phone, and anything longer
+    /// is an anomaly already (over the maximum length), never a reason to overflow.
     pub fn length_ms(&self) -> i64 {
-        self.monotonic_ms.unwrap_or(self.check_out - self.check_in)
+        self.monotonic_ms
+            .unwrap_or_else(|| self.check_out.saturating_sub(self.check_in))
+            .clamp(-MAX_PLAUSIBLE_MS, MAX_PLAUSIBLE_MS)
     }
 
     /// The interval it covers, `[start, end)`, for overlap checks.
     pub fn interval(&self) -> (i64, i64) {
-        (self.check_in, self.check_in + self.length_ms().max(0))
+        (self.check_in, self.check_in.saturating_add(self.length_ms().max(0)))
     }
 }
 
@@ -176,5 +183,36 @@ impl EventBody {
             EventBody::Decision(d) => format!("decision:{}@{}", d.request, digest()),
             EventBody::Rules { station, rules } => format!("rules:{station}:{}", rules.version),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn visit(check_in: i64, check_out: i64, monotonic_ms: Option<i64>) -> VisitEvent {
+        VisitEvent {
+            id: "v-1".into(),
+            volunteer: MemberId::parse("m-1").unwrap(),
+            station: StationId::parse("s-1").unwrap(),
+            elder: MemberId::parse("m-2").unwrap(),
+            check_in,
+            check_out,
+            monotonic_ms,
+            recorded_at: check_in,
+            device: "aa".into(),
+            volunteer_household: None,
+            elder_household: None,
+        }
+    }
+
+    #[test]
+    fn lengths_a_phone_made_up_are_bounded_and_never_overflow() {
+        let forged = visit(i64::MAX - 10, i64::MAX, Some(i64::MAX));
+        assert_eq!(forged.length_ms(), MAX_PLAUSIBLE_MS);
+        assert_eq!(forged.interval().1, i64::MAX);
+        let backwards = visit(i64::MAX, i64::MIN, None);
+        assert_eq!(backwards.length_ms(), -MAX_PLAUSIBLE_MS);
+        assert_eq!(visit(0, 3_600_000, None).interval(), (0, 3_600_000));
     }
 }

@@ -218,6 +218,19 @@ fn redemptions_are_fulfilled_or_released_and_gated_by_age() {
 }
 
 #[test]
+fn a_phone_clock_set_decades_ahead_does_not_pass_the_age_gate() {
+    let decades = 60 * 366 * 24 * HOUR;
+    let books = fold(&log(&[
+        visit("v-1", "m-v1", "m-e1", T0, 60, "a"),
+        review("v-1", "approve", T0),
+        redeem("r-1", "m-v1", 60, T0 + decades),
+    ]));
+    let (state, reason, _) = outcome(&books, "m-v1", "r-1");
+    assert_eq!(state, status::REFUSED);
+    assert!(reason.contains("from age 65"), "{reason}");
+}
+
+#[test]
 fn gifts_go_to_the_household_or_the_pool() {
     let books = fold(&log(&[
         visit("v-1", "m-v0", "m-e1", T0, 120, "a"),

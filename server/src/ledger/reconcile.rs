@@ -553,7 +553,7 @@ impl Books {
         }
         let rules = self.rules(&request.station);
         let member = request.member.clone();
-        let refusal = self.refusal(request, &rules);
+        let refusal = self.refusal(request, cause.at, &rules);
         let status = match refusal {
             Some(reason) => {
                 self.set_outcome(&member, &request.id, status::REFUSED, reason, 0);
@@ -602,7 +602,10 @@ impl Books {
     }
 
     /// Why `request` is refused at this point of the arrival order, if it is.
-    fn refusal(&self, request: &RequestEvent, rules: &StationRules) -> Option<String> {
+    /// Why `request`, received at `received_at`, is refused, if it is. The age gate reads
+    /// the earlier of the phone's clock and the relay's: a phone set to a later year does
+    /// not make its owner older.
+    fn refusal(&self, request: &RequestEvent, received_at: i64, rules: &StationRules) -> Option<String> {
         if request.minutes <= 0 {
             return Some("there is nothing to spend in a request of 0 minutes".into());
         }
@@ -611,7 +614,8 @@ impl Books {
                 let Some(birth_year) = request.birth_year else {
                     return Some("the station has no birth year for you; ask your coordinator".into());
                 };
-                let year = DateTime::<Utc>::from_timestamp_millis(request.created_at + rules.utc_offset_minutes * 60_000)
+                let asked_at = request.created_at.min(received_at);
+                let year = DateTime::<Utc>::from_timestamp_millis(asked_at.saturating_add(rules.utc_offset_minutes * 60_000))
                     .map_or(0, |t| t.year());
                 let age = year - i32::from(birth_year);
                 let gate = if request.hardship { rules.redeem_age_hardship } else { rules.redeem_age };
