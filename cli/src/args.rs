@@ -54,6 +54,9 @@ pub enum Command {
     /// Review the station's visits (coordinators): the queue, approve, reject, flag.
     #[command(subcommand)]
     Review(ReviewCommand),
+    /// Redemptions accepted by the relay (coordinators): the queue, fulfil, release.
+    #[command(subcommand)]
+    Redemption(RedemptionCommand),
     /// Place, dispatch or cancel an order (点单 / 派单).
     #[command(subcommand)]
     Order(OrderCommand),
@@ -190,6 +193,22 @@ pub enum ReviewCommand {
         /// What to check.
         #[arg(long, default_value = "")]
         reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RedemptionCommand {
+    /// Accepted redemptions waiting for a decision.
+    List,
+    /// The service was given: the held coins are spent.
+    Fulfil {
+        /// The request id.
+        request: String,
+    },
+    /// The service will not be given: the held coins go back to the member.
+    Release {
+        /// The request id.
+        request: String,
     },
 }
 

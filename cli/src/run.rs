@@ -1,12 +1,12 @@
 //! Runs one command against the engine and prints its result.
 
 use serde_json::json;
-use timebank_engine::model::{ConfirmedBy, MemberId, OrderId, ReviewDecision, Role, StationId, VisitId};
+use timebank_engine::model::{ConfirmedBy, MemberId, OrderId, RequestId, ReviewDecision, Role, StationId, VisitId};
 use timebank_engine::{Engine, NewIdentity, PastVisit, Result};
 
 use timebank_cli::relay::{self, HttpTransport};
 
-use crate::args::{Cli, Command, OrderCommand, ReviewCommand, VisitCommand};
+use crate::args::{Cli, Command, OrderCommand, RedemptionCommand, ReviewCommand, VisitCommand};
 use crate::output::{VisitRow, duration, emit, local, visit_line};
 
 /// Runs the parsed command line.
@@ -58,6 +58,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         }
         Command::Order(command) => order(&mut engine, command, json),
         Command::Review(command) => review(&mut engine, command, json),
+        Command::Redemption(command) => redemption(&mut engine, command, json),
         Command::Orders => {
             let orders = engine.orders();
             emit(json, &orders, || {
@@ -223,6 +224,32 @@ fn review(engine: &mut Engine, command: &ReviewCommand, json: bool) -> Result<()
     engine.review_visit(&id, decision, reason)?;
     emit(json, &json!({ "visit": id, "decision": decision.as_str(), "reason": reason, "state": "saved on phone" }), || {
         format!("{} visit {id}; the relay acts on it at the next sync", decision.as_str())
+    });
+    Ok(())
+}
+
+fn redemption(engine: &mut Engine, command: &RedemptionCommand, json: bool) -> Result<()> {
+    let (request, fulfil) = match command {
+        RedemptionCommand::List => {
+            let queue = engine.redemption_queue()?;
+            let rows: Vec<_> = queue.iter().map(|(member, r)| json!({ "member": member, "request": r })).collect();
+            emit(json, &rows, || {
+                let lines: Vec<String> = queue
+                    .iter()
+                    .map(|(member, r)| format!("{}  {}  {} for {member}", r.id, local(r.created_at), duration(i64::from(r.minutes))))
+                    .collect();
+                if lines.is_empty() { "no redemption waits for a decision".into() } else { lines.join("\n") }
+            });
+            return Ok(());
+        }
+        RedemptionCommand::Fulfil { request } => (request, true),
+        RedemptionCommand::Release { request } => (request, false),
+    };
+    let id = RequestId::parse(request)?;
+    engine.decide_redemption(&id, fulfil)?;
+    let action = if fulfil { "fulfil" } else { "release" };
+    emit(json, &json!({ "request": id, "decision": action, "state": "saved on phone" }), || {
+        format!("{action} request {id}; the relay acts on it at the next sync")
     });
     Ok(())
 }

@@ -232,4 +232,10 @@ fn reviewing_is_for_coordinators_and_a_rejection_needs_a_reason() {
     assert!(stderr.contains("--reason"), "{stderr}");
     let stderr = desk.fails(&["review", "approve", "v-0123456789abcdef"], 1);
     assert!(stderr.contains("not on this phone"), "{stderr}");
+
+    assert_eq!(desk.json(&["redemption", "list"]), serde_json::json!([]));
+    let stderr = desk.fails(&["redemption", "fulfil", "r-0123456789abcdef"], 1);
+    assert!(stderr.contains("not on this phone"), "{stderr}");
+    let stderr = volunteer.fails(&["redemption", "list"], 1);
+    assert!(stderr.contains("for coordinator devices"), "{stderr}");
 }

@@ -673,6 +673,61 @@ impl Engine {
         self.write(visit.as_str(), &[Topic::Visits], &[(desk_id, &|tx| desk::put_review(tx, visit, &review))])
     }
 
+    /// Accepted redemptions of the station's members that wait for a coordinator to
+    /// fulfil or release them, oldest first: (member, request).
+    pub fn redemption_queue(&self) -> Result<Vec<(MemberId, SpendRequest)>> {
+        self.require(&[Role::Coordinator], "deciding redemptions")?;
+        let desk_doc = self.docs.get(&DocId::Desk(self.identity.station.clone()));
+        let mut queue: Vec<(MemberId, SpendRequest)> = self
+            .member_docs()
+            .flat_map(|(member, doc)| member::requests(doc).into_iter().map(move |r| (member.clone(), r)))
+            .filter(|(_, r)| matches!(r.kind, RequestKind::Redeem { .. }))
+            .filter(|(member, r)| self.outcome_status(member, r.id.as_str()) == Some("accepted"))
+            .filter(|(_, r)| desk_doc.and_then(|d| desk::decision(d, &r.id)).is_none())
+            .collect();
+        queue.sort_by_key(|(_, r)| r.created_at);
+        Ok(queue)
+    }
+
+    /// Records that an accepted redemption was given (`fulfil`: the held coins are spent)
+    /// or will not be (`fulfil = false`, release: the coins go back to the member). The
+    /// relay's ledger acts on it after the next sync.
+    pub fn decide_redemption(&mut self, request: &RequestId, fulfil: bool) -> Result<()> {
+        self.require(&[Role::Coordinator], "deciding redemptions")?;
+        let (member, found) = self
+            .member_docs()
+            .flat_map(|(member, doc)| member::requests(doc).into_iter().map(move |r| (member.clone(), r)))
+            .find(|(_, r)| &r.id == request)
+            .ok_or_else(|| Error::NotFound { what: "request", id: request.to_string() })?;
+        if !matches!(found.kind, RequestKind::Redeem { .. }) {
+            return Err(Error::invalid(format!("request {request} is a gift; only redemptions are fulfilled or released")));
+        }
+        let desk_id = DocId::Desk(self.identity.station.clone());
+        if let Some(done) = self.docs.get(&desk_id).and_then(|d| desk::decision(d, request)) {
+            return Err(Error::invalid(format!(
+                "request {request} was already decided ({}, by {}); nothing was changed",
+                done.action, done.by
+            )));
+        }
+        match self.outcome_status(&member, request.as_str()) {
+            Some("accepted") => {}
+            None => {
+                return Err(Error::invalid(format!(
+                    "the relay has not accepted request {request} yet; sync, then decide"
+                )));
+            }
+            Some(other) => {
+                return Err(Error::invalid(format!("request {request} is {other}; only an accepted redemption is fulfilled or released")));
+            }
+        }
+        let decision = desk::Decision {
+            action: if fulfil { "fulfil" } else { "release" }.to_owned(),
+            by: self.identity.member.clone(),
+            at: self.clock.now(),
+        };
+        self.write(request.as_str(), &[Topic::Requests], &[(desk_id, &|tx| desk::put_decision(tx, request, &decision))])
+    }
+
     /// The review a coordinator wrote for a visit, if this device holds the station desk.
     pub fn review(&self, visit: &VisitId) -> Option<desk::Review> {
         let doc = self.docs.get(&DocId::Desk(self.identity.station.clone()))?;

@@ -274,3 +274,40 @@ fn a_member_in_special_hardship_redeems_from_sixty_and_others_from_sixty_five() 
     assert!(outcomes[0].starts_with("refused: coins can be redeemed from age 65 (60 in special hardship)"), "{outcomes:?}");
     assert_eq!(outcomes[1], "accepted");
 }
+
+#[test]
+fn a_coordinators_phone_fulfils_an_accepted_redemption_and_the_member_sees_it() {
+    let relay = TestRelay::new();
+    let member = senior(&relay, "Chen Hua");
+    let elder = relay.member("elder", "Wang Fang");
+    let coordinator = relay.member("coordinator", "Chen Jing");
+    let mut phone = relay.phone(&member);
+    let mut desk = relay.phone(&coordinator);
+    let visit = phone.log_visit(&elder.id, "cleaning");
+    relay.sync_phone(&mut phone);
+    relay.sync_phone(&mut desk);
+    desk.engine.review_visit(&visit, timebank_engine::model::ReviewDecision::Approve, "").unwrap();
+    relay.sync_phone(&mut desk);
+    relay.sync_phone(&mut phone);
+    let request = phone.engine.request_redemption("tcm-physiotherapy", 45).unwrap();
+    relay.sync_phone(&mut phone);
+
+    relay.sync_phone(&mut desk);
+    let queue = desk.engine.redemption_queue().unwrap();
+    assert_eq!(queue.iter().map(|(_, r)| r.id.clone()).collect::<Vec<_>>(), [request.clone()]);
+    desk.engine.decide_redemption(&request, true).unwrap();
+    assert!(desk.engine.redemption_queue().unwrap().is_empty(), "decided: off the queue");
+    relay.sync_phone(&mut desk);
+    relay.sync_phone(&mut phone);
+
+    let shown = phone.engine.requests().unwrap();
+    assert_eq!(shown[0].state_label, "fulfilled");
+    let balance = phone.engine.balance();
+    assert_eq!((balance.confirmed_minutes, balance.reserved_minutes), (60 - 45, 0));
+    assert!(rebuild_check(relay.store()).unwrap().is_empty());
+
+    // A redemption is decided once, and only by a coordinator.
+    let again = desk.engine.decide_redemption(&request, false).unwrap_err().to_string();
+    assert!(again.contains("already decided (fulfil"), "{again}");
+    assert!(phone.engine.decide_redemption(&request, true).is_err());
+}
