@@ -31,9 +31,12 @@ fn kill_9_mid_write_loses_no_acknowledged_visit() {
                 }
             }
         });
-        // Wait for the writer to get going, then kill it at a pseudo-random moment.
-        let first = rx.recv_timeout(Duration::from_secs(30)).expect("the writer acknowledged nothing");
-        acknowledged.insert(first);
+        // Wait for the writer to get going (a few acknowledged visits, however slow the
+        // disk), then kill it at a pseudo-random moment.
+        for _ in 0..3 {
+            let id = rx.recv_timeout(Duration::from_secs(30)).expect("the writer acknowledged nothing in 30 s");
+            acknowledged.insert(id);
+        }
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;

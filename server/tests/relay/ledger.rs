@@ -294,7 +294,7 @@ fn a_coordinators_phone_fulfils_an_accepted_redemption_and_the_member_sees_it() 
 
     relay.sync_phone(&mut desk);
     let queue = desk.engine.redemption_queue().unwrap();
-    assert_eq!(queue.iter().map(|(_, r)| r.id.clone()).collect::<Vec<_>>(), [request.clone()]);
+    assert_eq!(queue.iter().map(|(_, r)| &r.id).collect::<Vec<_>>(), [&request]);
     desk.engine.decide_redemption(&request, true).unwrap();
     assert!(desk.engine.redemption_queue().unwrap().is_empty(), "decided: off the queue");
     relay.sync_phone(&mut desk);
