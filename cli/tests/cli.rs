@@ -239,3 +239,18 @@ fn reviewing_is_for_coordinators_and_a_rejection_needs_a_reason() {
     let stderr = volunteer.fails(&["redemption", "list"], 1);
     assert!(stderr.contains("for coordinator devices"), "{stderr}");
 }
+
+#[test]
+fn enrolling_and_syncing_explain_what_is_missing_and_leave_no_half_made_store() {
+    let local = Phone::volunteer();
+    let stderr = local.fails(&["sync"], 1);
+    assert!(stderr.contains("not enrolled") && stderr.contains("timebank enroll"), "{stderr}");
+
+    let fresh = Phone { dir: tempfile::tempdir().unwrap() };
+    let stderr = fresh.fails(&["enroll", "--relay", "http://relay.example.org", "--code", "K7MQ2XH9PA"], 1);
+    assert!(stderr.contains("https://"), "{stderr}");
+    // Nothing listens on port 1: the phone is offline, and says so.
+    let stderr = fresh.fails(&["enroll", "--relay", "http://127.0.0.1:1", "--code", "K7MQ2XH9PA"], 4);
+    assert!(stderr.contains("could not reach the relay"), "{stderr}");
+    assert!(!fresh.store_file().exists(), "a failed enrollment leaves no store behind");
+}
