@@ -17,6 +17,12 @@ pub fn emit<T: Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) 
     }
 }
 
+/// Lines of a listing, one per item, or `empty` when there are none.
+pub fn listing(lines: impl Iterator<Item = String>, empty: &str) -> String {
+    let lines: Vec<String> = lines.collect();
+    if lines.is_empty() { empty.to_owned() } else { lines.join("\n") }
+}
+
 /// One visit as `timebank visits --json` prints it.
 #[derive(Debug, Serialize)]
 pub struct VisitRow<'a> {

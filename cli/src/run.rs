@@ -7,7 +7,7 @@ use timebank_engine::{Engine, NewIdentity, PastVisit, Result};
 use timebank_cli::relay::{self, HttpTransport};
 
 use crate::args::{Cli, Command, OrderCommand, RedemptionCommand, ReviewCommand, VisitCommand};
-use crate::output::{VisitRow, duration, emit, local, visit_line};
+use crate::output::{VisitRow, duration, emit, listing, local, visit_line};
 
 /// Runs the parsed command line.
 pub fn run(cli: &Cli) -> Result<()> {
@@ -50,10 +50,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Visits => {
             let views = engine.visits()?;
             let rows: Vec<VisitRow<'_>> = views.iter().map(VisitRow::from).collect();
-            emit(json, &rows, || match views.is_empty() {
-                true => "no visits yet".into(),
-                false => views.iter().map(visit_line).collect::<Vec<_>>().join("\n"),
-            });
+            emit(json, &rows, || listing(views.iter().map(visit_line), "no visits yet"));
             Ok(())
         }
         Command::Order(command) => order(&mut engine, command, json),
@@ -62,22 +59,14 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Orders => {
             let orders = engine.orders();
             emit(json, &orders, || {
-                let lines: Vec<String> = orders
-                    .iter()
-                    .map(|o| format!("{}  {} for {}  [{}]  {}", o.order.id, o.order.service, o.order.elder, o.state.as_str(), o.order.note))
-                    .collect();
-                if lines.is_empty() { "no orders".into() } else { lines.join("\n") }
+                listing(orders.iter().map(|o| format!("{}  {} for {}  [{}]  {}", o.order.id, o.order.service, o.order.elder, o.state.as_str(), o.order.note)), "no orders")
             });
             Ok(())
         }
         Command::Assignments => {
             let list = engine.assignments();
             emit(json, &list, || {
-                let lines: Vec<String> = list
-                    .iter()
-                    .map(|a| format!("{}  {} for {}  [{}]  {}", a.assignment.order, a.assignment.service, a.assignment.elder, a.state.as_str(), a.assignment.note))
-                    .collect();
-                if lines.is_empty() { "no assignments".into() } else { lines.join("\n") }
+                listing(list.iter().map(|a| format!("{}  {} for {}  [{}]  {}", a.assignment.order, a.assignment.service, a.assignment.elder, a.state.as_str(), a.assignment.note)), "no assignments")
             });
             Ok(())
         }
@@ -110,11 +99,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Requests => {
             let list = engine.requests()?;
             emit(json, &list, || {
-                let lines: Vec<String> = list
-                    .iter()
-                    .map(|r| format!("{}  {}  {}  [{}]", r.request.id, local(r.request.created_at), duration(i64::from(r.request.minutes)), r.state_label))
-                    .collect();
-                if lines.is_empty() { "no requests".into() } else { lines.join("\n") }
+                listing(list.iter().map(|r| format!("{}  {}  {}  [{}]", r.request.id, local(r.request.created_at), duration(i64::from(r.request.minutes)), r.state_label)), "no requests")
             });
             Ok(())
         }
@@ -205,14 +190,10 @@ fn review(engine: &mut Engine, command: &ReviewCommand, json: bool) -> Result<()
         ReviewCommand::List => {
             let queue = engine.review_queue()?;
             emit(json, &queue, || {
-                let lines: Vec<String> = queue
-                    .iter()
-                    .map(|item| {
+                listing(queue.iter().map(|item| {
                         let flag = item.anomaly.as_deref().map(|a| format!("  ⚠ {a}")).unwrap_or_default();
                         format!("{}  by {}{flag}", visit_line(&item.visit), item.visit.visit.volunteer)
-                    })
-                    .collect();
-                if lines.is_empty() { "nothing to review".into() } else { lines.join("\n") }
+                    }), "nothing to review")
             });
             return Ok(());
         }
@@ -234,11 +215,7 @@ fn redemption(engine: &mut Engine, command: &RedemptionCommand, json: bool) -> R
             let queue = engine.redemption_queue()?;
             let rows: Vec<_> = queue.iter().map(|(member, r)| json!({ "member": member, "request": r })).collect();
             emit(json, &rows, || {
-                let lines: Vec<String> = queue
-                    .iter()
-                    .map(|(member, r)| format!("{}  {}  {} for {member}", r.id, local(r.created_at), duration(i64::from(r.minutes))))
-                    .collect();
-                if lines.is_empty() { "no redemption waits for a decision".into() } else { lines.join("\n") }
+                listing(queue.iter().map(|(member, r)| format!("{}  {}  {} for {member}", r.id, local(r.created_at), duration(i64::from(r.minutes)))), "no redemption waits for a decision")
             });
             return Ok(());
         }

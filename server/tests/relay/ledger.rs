@@ -41,6 +41,26 @@ fn senior(relay: &TestRelay, name: &str) -> MemberRecord {
     .unwrap()
 }
 
+/// A volunteer, an elder and a coordinator, and one visit logged on the volunteer's phone
+/// and synced, waiting for review.
+struct Scene {
+    volunteer: MemberRecord,
+    elder: MemberRecord,
+    desk: Coordinator,
+    phone: crate::support::Phone,
+    visit: VisitId,
+}
+
+fn synced_visit(relay: &TestRelay, note: &str) -> Scene {
+    let volunteer = relay.member("volunteer", "Li Wei");
+    let elder = relay.member("elder", "Wang Fang");
+    let desk = coordinator(relay);
+    let mut phone = relay.phone(&volunteer);
+    let visit = phone.log_visit(&elder.id, note);
+    relay.sync_phone(&mut phone);
+    Scene { volunteer, elder, desk, phone, visit }
+}
+
 /// The coordinator writes into the desk (as the console will) and syncs it.
 fn desk_write(relay: &TestRelay, by: &Coordinator, edit: impl FnOnce(&mut automerge::transaction::Transaction<'_>)) {
     let desk_id = format!("station/{}/desk", relay.station.id);
@@ -62,12 +82,7 @@ fn decide(relay: &TestRelay, by: &Coordinator, request: &RequestId, action: &str
 #[test]
 fn a_visit_approved_at_the_desk_shows_approved_with_its_coins_on_the_phone() {
     let relay = TestRelay::new();
-    let volunteer = relay.member("volunteer", "Li Wei");
-    let elder = relay.member("elder", "Wang Fang");
-    let desk = coordinator(&relay);
-    let mut phone = relay.phone(&volunteer);
-    let visit = phone.log_visit(&elder.id, "read the newspaper");
-    relay.sync_phone(&mut phone);
+    let Scene { desk, mut phone, visit, .. } = synced_visit(&relay, "read the newspaper");
     assert_eq!(phone.visit_states(), ["sent"], "waiting for the coordinators' review");
     assert_eq!(phone.engine.balance().confirmed_minutes, 0);
 
@@ -164,12 +179,7 @@ fn replaying_the_same_syncs_posts_nothing() {
 #[test]
 fn a_relay_killed_between_storing_and_posting_catches_up_at_start_and_posts_once() {
     let relay = TestRelay::new();
-    let volunteer = relay.member("volunteer", "Li Wei");
-    let elder = relay.member("elder", "Wang Fang");
-    let desk = coordinator(&relay);
-    let mut phone = relay.phone(&volunteer);
-    let visit = phone.log_visit(&elder.id, "chat");
-    relay.sync_phone(&mut phone);
+    let Scene { volunteer, elder, desk, mut phone, visit } = synced_visit(&relay, "chat");
     review(&relay, &desk, &visit, "approve", "");
     let other = phone.log_visit(&elder.id, "walk");
 
@@ -212,12 +222,7 @@ fn a_relay_killed_between_storing_and_posting_catches_up_at_start_and_posts_once
 fn the_admin_shows_a_members_ledger_and_checks_the_rebuild() {
     use timebank_server::admin::{AdminCommand, AdminError, run};
     let relay = TestRelay::new();
-    let volunteer = relay.member("volunteer", "Li Wei");
-    let elder = relay.member("elder", "Wang Fang");
-    let desk = coordinator(&relay);
-    let mut phone = relay.phone(&volunteer);
-    let visit = phone.log_visit(&elder.id, "chat");
-    relay.sync_phone(&mut phone);
+    let Scene { volunteer, desk, visit, .. } = synced_visit(&relay, "chat");
     review(&relay, &desk, &visit, "approve", "");
 
     let report = run(&relay.relay, &AdminCommand::Ledger { member: volunteer.id.to_string() }).unwrap();
