@@ -25,6 +25,8 @@ pub mod clock;
 pub mod documents;
 pub mod engine;
 pub mod error;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod model;
 pub mod notify;
 pub mod storage;
