@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::clock::{Clock, SystemClock};
-use crate::documents::{self, DocId, desk, ledger, member, station};
+use crate::documents::{self, DocId, desk, ledger, member, station, view};
 use crate::error::{Error, Result};
 use crate::model::service::find_service;
 use crate::model::{
@@ -425,17 +425,7 @@ impl Engine {
             (_, None) => return Err(Error::invalid("say which elder the order is for (--elder)")),
         };
         find_service(&self.catalogue(), service, ServiceKind::Earning)?;
-        let order = Order {
-            id: OrderId::generate(),
-            elder: elder.clone(),
-            service: service.to_owned(),
-            note: note.to_owned(),
-            requested_by: self.identity.member.clone(),
-            requested_at: self.clock.now(),
-            dispatched_to: None,
-            dispatched_at: None,
-            cancelled_at: None,
-        };
+        let order = Order::place(elder.clone(), service, note, self.identity.member.clone(), self.clock.now());
         self.write(order.id.as_str(), &[Topic::Orders], &[(DocId::Member(elder), &|tx| member::put_order(tx, &order))])?;
         Ok(order.id)
     }
@@ -452,17 +442,7 @@ impl Engine {
             return Err(Error::invalid("an elder cannot be dispatched to serve their own order"));
         }
         let now = self.clock.now();
-        let assignment = Assignment {
-            order: order.clone(),
-            elder: found.elder.clone(),
-            service: found.service.clone(),
-            note: found.note.clone(),
-            offered_by: self.identity.member.clone(),
-            offered_at: now,
-            response: None,
-            responded_at: None,
-            decline_reason: String::new(),
-        };
+        let assignment = Assignment::offer(&found, self.identity.member.clone(), now);
         self.write(order.as_str(), &[Topic::Orders, Topic::Assignments], &[
             (DocId::Member(found.elder.clone()), &|tx| member::put_order_dispatch(tx, order, volunteer, now)),
             (DocId::Member(volunteer.clone()), &|tx| member::put_assignment(tx, &assignment)),
@@ -1024,30 +1004,11 @@ impl Engine {
     }
 
     fn order_facts(&self, order: &Order) -> OrderFacts {
-        let volunteer_doc = order.dispatched_to.as_ref().and_then(|v| self.docs.get(&DocId::Member(v.clone())));
-        let assignment = volunteer_doc
-            .and_then(|doc| member::assignments(doc).into_iter().find(|a| a.order == order.id));
-        let visit = volunteer_doc
-            .zip(order.dispatched_to.as_ref())
-            .and_then(|(doc, volunteer)| member::visits(doc, volunteer).into_iter().find(|v| v.order.as_ref() == Some(&order.id)));
-        OrderFacts {
-            dispatched: order.dispatched_to.is_some(),
-            response: assignment.and_then(|a| a.response),
-            visited: visit.is_some(),
-            visit_confirmed: visit.as_ref().is_some_and(|v| v.confirmation.is_some()),
-            settled: visit
-                .as_ref()
-                .is_some_and(|v| self.outcome_status(&v.volunteer, v.id.as_str()) == Some("approved")),
-            cancelled: order.cancelled_at.is_some(),
-        }
+        view::order_facts(|id| self.docs.get(id), order)
     }
 
     fn outcome_status(&self, member: &MemberId, subject: &str) -> Option<&'static str> {
-        let doc = self.docs.get(&DocId::Ledger(member.clone()))?;
-        let status = ledger::outcome(doc, subject)?.status;
-        ["approved", "rejected", "under-review", "accepted", "refused", "fulfilled", "released"]
-            .into_iter()
-            .find(|s| *s == status)
+        view::outcome_status(|id| self.docs.get(id), member, subject)
     }
 
     fn view_of(&self, visit: Visit, unsynced: &HashSet<String>) -> VisitView {

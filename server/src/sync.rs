@@ -458,7 +458,24 @@ fn adopt(
     generations: &HashMap<String, i64>,
     now: i64,
 ) {
-    for (id, fork) in std::mem::take(&mut plan.forks) {
+    adopt_forks(relay, memory, std::mem::take(&mut plan.forks), generations);
+    for (id, state) in plan.sessions_kept.drain(..) {
+        memory.bloom.insert((device.to_owned(), id), BloomSession { state, touched_at: now });
+    }
+    for id in plan.sessions_ended.drain(..) {
+        memory.bloom.remove(&(device.to_owned(), id));
+    }
+}
+
+/// After a write is stored: each fork becomes the cached document (or is dropped, to be
+/// reloaded, if another writer came between), and documents with many chunks are compacted.
+pub(crate) fn adopt_forks(
+    relay: &Relay,
+    memory: &mut Memory,
+    forks: BTreeMap<DocId, Automerge>,
+    generations: &HashMap<String, i64>,
+) {
+    for (id, fork) in forks {
         let Some(&generation) = generations.get(&id.to_string()) else { continue };
         let Some(cached) = memory.docs.get_mut(&id) else { continue };
         if generation != cached.generation + 1 {
@@ -475,12 +492,6 @@ fn adopt(
                 Err(error) => tracing::warn!(doc = %id, %error, "compaction failed; the chunks stay"),
             }
         }
-    }
-    for (id, state) in plan.sessions_kept.drain(..) {
-        memory.bloom.insert((device.to_owned(), id), BloomSession { state, touched_at: now });
-    }
-    for id in plan.sessions_ended.drain(..) {
-        memory.bloom.remove(&(device.to_owned(), id));
     }
 }
 

@@ -12,6 +12,7 @@ pub mod fields;
 pub mod ledger;
 pub mod member;
 pub mod station;
+pub mod view;
 
 use std::fmt;
 use std::str::FromStr;

@@ -29,6 +29,23 @@ pub struct Order {
     pub cancelled_at: Option<DateTime<Utc>>,
 }
 
+impl Order {
+    /// A new order (点单) for `elder`, placed by `by` at `at`, not yet dispatched.
+    pub fn place(elder: MemberId, service: &str, note: &str, by: MemberId, at: DateTime<Utc>) -> Order {
+        Order {
+            id: OrderId::generate(),
+            elder,
+            service: service.to_owned(),
+            note: note.to_owned(),
+            requested_by: by,
+            requested_at: at,
+            dispatched_to: None,
+            dispatched_at: None,
+            cancelled_at: None,
+        }
+    }
+}
+
 /// The volunteer's reply to a dispatch (接单).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -79,6 +96,23 @@ pub struct Assignment {
     pub responded_at: Option<DateTime<Utc>>,
     /// Why the volunteer declined, if they said.
     pub decline_reason: String,
+}
+
+impl Assignment {
+    /// The offer of `order` to a volunteer, by coordinator `by` at `at` (派单), unanswered.
+    pub fn offer(order: &Order, by: MemberId, at: DateTime<Utc>) -> Assignment {
+        Assignment {
+            order: order.id.clone(),
+            elder: order.elder.clone(),
+            service: order.service.clone(),
+            note: order.note.clone(),
+            offered_by: by,
+            offered_at: at,
+            response: None,
+            responded_at: None,
+            decline_reason: String::new(),
+        }
+    }
 }
 
 /// Where an order stands, derived from what every party wrote.

@@ -12,6 +12,7 @@ mod authority;
 mod bad_requests;
 mod binary;
 mod crash;
+mod desk;
 mod enroll;
 mod flows;
 mod ledger;

@@ -1,0 +1,271 @@
+//! A station's documents as the relay holds them ([`StationDocs`]), and the coordinators'
+//! decisions the console makes through [`Relay::write_as`]: review a visit, place,
+//! dispatch or cancel an order, fulfil or release a redemption. Each checks what a
+//! coordinator's phone checks (engine.rs) and writes with the same engine document helpers.
+
+use std::collections::BTreeMap;
+
+use automerge::Automerge;
+use chrono::{DateTime, Utc};
+use timebank_engine::DocId;
+use timebank_engine::documents::{desk, member, station, view};
+use timebank_engine::model::service::find_service;
+use timebank_engine::model::{
+    Assignment, MemberId, Order, OrderId, OrderState, RequestId, RequestKind, ReviewDecision, Role, Service, ServiceKind,
+    SpendRequest, StationId, Visit, VisitId,
+};
+
+use crate::error::AppError;
+use crate::relay::Relay;
+use crate::store::MemberRecord;
+
+/// Every document of one station, as the relay holds them now: members', ledgers, the
+/// station's and the desk. Read-only; pages and decisions read from it.
+#[derive(Debug)]
+pub struct StationDocs {
+    /// The station.
+    pub station: StationId,
+    /// Its members, by id.
+    pub members: Vec<MemberRecord>,
+    docs: BTreeMap<DocId, Automerge>,
+}
+
+impl StationDocs {
+    /// Loads the documents of `station`.
+    pub fn load(relay: &Relay, station: &StationId) -> Result<StationDocs, AppError> {
+        let members = relay.store().station_members(station)?;
+        let mut ids = vec![DocId::Station(station.clone()), DocId::Desk(station.clone())];
+        for m in &members {
+            ids.push(DocId::Member(m.id.clone()));
+            ids.push(DocId::Ledger(m.id.clone()));
+        }
+        Ok(StationDocs { station: station.clone(), docs: relay.documents(&ids)?, members })
+    }
+
+    /// A document of the station.
+    pub fn get(&self, id: &DocId) -> Option<&Automerge> {
+        self.docs.get(id)
+    }
+
+    /// The member `id` of this station.
+    pub fn member(&self, id: &MemberId) -> Option<&MemberRecord> {
+        self.members.iter().find(|m| &m.id == id)
+    }
+
+    /// A member's display name, or the id when the member is not of this station.
+    pub fn name(&self, id: &MemberId) -> String {
+        self.member(id).map_or_else(|| id.to_string(), |m| m.display_name.clone())
+    }
+
+    /// Every visit logged by the station's members, oldest check-in first.
+    pub fn visits(&self) -> Vec<Visit> {
+        let mut all: Vec<Visit> = self
+            .members
+            .iter()
+            .filter_map(|m| Some(member::visits(self.get(&DocId::Member(m.id.clone()))?, &m.id)))
+            .flatten()
+            .collect();
+        all.sort_by(|a, b| a.check_in.cmp(&b.check_in).then_with(|| a.id.cmp(&b.id)));
+        all
+    }
+
+    /// The visit `id`, if a member of this station logged it.
+    pub fn visit(&self, id: &VisitId) -> Option<Visit> {
+        self.members.iter().find_map(|m| member::visit(self.get(&DocId::Member(m.id.clone()))?, &m.id, id))
+    }
+
+    /// The coordinators' review of a visit, if there is one.
+    pub fn review(&self, visit: &VisitId) -> Option<desk::Review> {
+        desk::review(self.get(&DocId::Desk(self.station.clone()))?, visit)
+    }
+
+    /// The ledger's outcome of `subject` (a visit or request) of `member`: status, reason.
+    pub fn outcome(&self, member: &MemberId, subject: &str) -> Option<timebank_engine::documents::ledger::Outcome> {
+        timebank_engine::documents::ledger::outcome(self.get(&DocId::Ledger(member.clone()))?, subject)
+    }
+
+    /// Every order of the station's elders with its state, oldest first.
+    pub fn orders(&self) -> Vec<(Order, OrderState)> {
+        let mut all: Vec<(Order, OrderState)> = self
+            .members
+            .iter()
+            .filter_map(|m| self.get(&DocId::Member(m.id.clone())))
+            .flat_map(member::orders)
+            .map(|order| {
+                let state = OrderState::derive(&view::order_facts(|id| self.get(id), &order));
+                (order, state)
+            })
+            .collect();
+        all.sort_by(|a, b| a.0.requested_at.cmp(&b.0.requested_at).then_with(|| a.0.id.cmp(&b.0.id)));
+        all
+    }
+
+    /// The order `id` with its state, if it is one of this station's.
+    pub fn order(&self, id: &OrderId) -> Option<(Order, OrderState)> {
+        self.orders().into_iter().find(|(o, _)| &o.id == id)
+    }
+
+    /// The assignment (offer and reply) of `order` in the volunteer's document.
+    pub fn assignment(&self, order: &Order) -> Option<Assignment> {
+        let volunteer = order.dispatched_to.as_ref()?;
+        member::assignments(self.get(&DocId::Member(volunteer.clone()))?).into_iter().find(|a| a.order == order.id)
+    }
+
+    /// The station's service catalogue.
+    pub fn catalogue(&self) -> Vec<Service> {
+        self.get(&DocId::Station(self.station.clone()))
+            .map_or_else(timebank_engine::model::default_catalogue, station::catalogue)
+    }
+
+    /// Every spend request of the station's members: (member, request).
+    pub fn requests(&self) -> Vec<(MemberId, SpendRequest)> {
+        self.members
+            .iter()
+            .filter_map(|m| Some((m, self.get(&DocId::Member(m.id.clone()))?)))
+            .flat_map(|(m, doc)| member::requests(doc).into_iter().map(|r| (m.id.clone(), r)))
+            .collect()
+    }
+}
+
+/// The station coordinator `author` writes at, or 403 when they are not a coordinator.
+fn station_of(relay: &Relay, author: &MemberId) -> Result<StationId, AppError> {
+    match relay.store().member(author)? {
+        Some(m) if m.role == Role::Coordinator => Ok(m.station),
+        _ => Err(AppError::Forbidden(format!("{author} is not a coordinator; nothing was changed"))),
+    }
+}
+
+fn invalid(error: timebank_engine::Error) -> AppError {
+    AppError::BadRequest(format!("{error}; nothing was changed"))
+}
+
+fn not_found(what: &str, id: &str) -> AppError {
+    AppError::NotFound(format!("{what} {id} was not found at your station; nothing was changed"))
+}
+
+fn now_utc(relay: &Relay) -> DateTime<Utc> {
+    relay.clock().now()
+}
+
+/// Records coordinator `author`'s review of `visit` in the station desk; the ledger acts on
+/// it at once (approval earns the coins), and phones see it at their next sync.
+pub fn review_visit(
+    relay: &Relay,
+    author: &MemberId,
+    visit: &VisitId,
+    decision: ReviewDecision,
+    reason: &str,
+) -> Result<(), AppError> {
+    let station = station_of(relay, author)?;
+    decision.check_reason(reason).map_err(invalid)?;
+    let docs = StationDocs::load(relay, &station)?;
+    let found = docs.visit(visit).ok_or_else(|| not_found("visit", visit.as_str()))?;
+    if found.is_open() {
+        return Err(AppError::Conflict(format!(
+            "visit {visit} is still open; review it after the volunteer checks out. Nothing was changed"
+        )));
+    }
+    let review = desk::Review { decision: decision.as_str().to_owned(), reason: reason.trim().to_owned(), by: author.clone(), at: now_utc(relay) };
+    relay.write_as(author, &[(DocId::Desk(station), &|tx| desk::put_review(tx, visit, &review))])
+}
+
+/// Places an order (点单) for `elder` of the coordinator's station.
+pub fn place_order(relay: &Relay, author: &MemberId, elder: &MemberId, service: &str, note: &str) -> Result<OrderId, AppError> {
+    let station = station_of(relay, author)?;
+    let docs = StationDocs::load(relay, &station)?;
+    match docs.member(elder) {
+        Some(m) if m.role == Role::Elder => {}
+        Some(m) => {
+            return Err(AppError::BadRequest(format!(
+                "{} is a {}, not an elder; orders are placed for elders. Nothing was changed",
+                m.display_name,
+                m.role.as_str()
+            )));
+        }
+        None => return Err(not_found("elder", elder.as_str())),
+    }
+    find_service(&docs.catalogue(), service, ServiceKind::Earning).map_err(invalid)?;
+    let order = Order::place(elder.clone(), service, note.trim(), author.clone(), now_utc(relay));
+    relay.write_as(author, &[(DocId::Member(elder.clone()), &|tx| member::put_order(tx, &order))])?;
+    Ok(order.id)
+}
+
+/// Dispatches an order (派单) to `volunteer`: the elder's order and the volunteer's
+/// assignment, in one write.
+pub fn dispatch(relay: &Relay, author: &MemberId, order: &OrderId, volunteer: &MemberId) -> Result<(), AppError> {
+    let station = station_of(relay, author)?;
+    let docs = StationDocs::load(relay, &station)?;
+    let (found, state) = docs.order(order).ok_or_else(|| not_found("order", order.as_str()))?;
+    if !matches!(state, OrderState::Requested | OrderState::Dispatched | OrderState::Declined) {
+        return Err(AppError::Conflict(format!(
+            "order {order} is {}; only a requested, dispatched or declined order can be dispatched. Nothing was changed",
+            state.as_str()
+        )));
+    }
+    match docs.member(volunteer) {
+        Some(m) if m.role == Role::Volunteer => {}
+        Some(m) => {
+            return Err(AppError::BadRequest(format!(
+                "{} is a {}, not a volunteer; dispatch to a volunteer. Nothing was changed",
+                m.display_name,
+                m.role.as_str()
+            )));
+        }
+        None => return Err(not_found("volunteer", volunteer.as_str())),
+    }
+    let now = now_utc(relay);
+    let assignment = Assignment::offer(&found, author.clone(), now);
+    relay.write_as(author, &[
+        (DocId::Member(found.elder.clone()), &|tx| member::put_order_dispatch(tx, order, volunteer, now)),
+        (DocId::Member(volunteer.clone()), &|tx| member::put_assignment(tx, &assignment)),
+    ])
+}
+
+/// Cancels an order that has not been served.
+pub fn cancel_order(relay: &Relay, author: &MemberId, order: &OrderId) -> Result<(), AppError> {
+    let station = station_of(relay, author)?;
+    let docs = StationDocs::load(relay, &station)?;
+    let (found, state) = docs.order(order).ok_or_else(|| not_found("order", order.as_str()))?;
+    match state {
+        OrderState::Visited | OrderState::Confirmed | OrderState::Settled => Err(AppError::Conflict(format!(
+            "order {order} was already served; it cannot be cancelled. Nothing was changed"
+        ))),
+        OrderState::Cancelled => Ok(()),
+        _ => {
+            let now = now_utc(relay);
+            relay.write_as(author, &[(DocId::Member(found.elder), &|tx| member::put_order_cancel(tx, order, now))])
+        }
+    }
+}
+
+/// Records that an accepted redemption was given (`fulfil`) or will not be (release).
+pub fn decide_redemption(relay: &Relay, author: &MemberId, request: &RequestId, fulfil: bool) -> Result<(), AppError> {
+    let station = station_of(relay, author)?;
+    let docs = StationDocs::load(relay, &station)?;
+    let (member, found) =
+        docs.requests().into_iter().find(|(_, r)| &r.id == request).ok_or_else(|| not_found("request", request.as_str()))?;
+    if !matches!(found.kind, RequestKind::Redeem { .. }) {
+        return Err(AppError::BadRequest(format!(
+            "request {request} is a gift; only redemptions are fulfilled or released. Nothing was changed"
+        )));
+    }
+    let desk_id = DocId::Desk(station);
+    if let Some(done) = docs.get(&desk_id).and_then(|d| desk::decision(d, request)) {
+        return Err(AppError::Conflict(format!(
+            "request {request} was already decided ({}, by {}); nothing was changed",
+            done.action, done.by
+        )));
+    }
+    match view::outcome_status(|id| docs.get(id), &member, request.as_str()) {
+        Some("accepted") => {}
+        other => {
+            return Err(AppError::Conflict(format!(
+                "request {request} is {}; only an accepted redemption is fulfilled or released. Nothing was changed",
+                other.unwrap_or("not decided by the ledger yet")
+            )));
+        }
+    }
+    let decision =
+        desk::Decision { action: if fulfil { "fulfil" } else { "release" }.to_owned(), by: author.clone(), at: now_utc(relay) };
+    relay.write_as(author, &[(desk_id, &|tx| desk::put_decision(tx, request, &decision))])
+}

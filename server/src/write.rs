@@ -1,0 +1,107 @@
+//! Writing a document change as a coordinator from the relay itself (ADR 17): the console's
+//! decisions become the same changes a coordinator's phone would make, written with this
+//! relay process's actor (ADR 10), the coordinator's member id in the author field, and
+//! stored through the sync path: the arrival log, ledger reconciliation and the phones'
+//! next sync all see them. Also the read side: current copies of documents for pages.
+
+use std::collections::{BTreeMap, HashMap};
+
+use automerge::transaction::{CommitOptions, Transaction};
+use automerge::{Automerge, AutomergeError};
+use timebank_engine::DocId;
+use timebank_engine::model::{MemberId, Role};
+
+use crate::authority::{self, Access};
+use crate::error::AppError;
+use crate::ledger;
+use crate::relay::Relay;
+use crate::store::{MemberRecord, WriteBatch};
+use crate::sync::adopt_forks;
+
+/// One document edit: the document and what to write into it (an engine document helper,
+/// such as `desk::put_review`, inside a closure).
+pub type Edit<'a> = (DocId, &'a dyn Fn(&mut Transaction<'_>) -> Result<(), AutomergeError>);
+
+impl Relay {
+    /// Writes `edits` as one change per document, on behalf of coordinator `author`, and
+    /// stores them in one transaction with the arrival-log events they bring; then the
+    /// ledger reconciles. Refused whole, with nothing changed, when `author` is not a
+    /// coordinator who may write every document named (403), a document does not exist
+    /// (404) or an edit fails (400). An edit that changes nothing writes nothing.
+    pub fn write_as(&self, author: &MemberId, edits: &[Edit<'_>]) -> Result<(), AppError> {
+        let store = self.store();
+        let coordinator = writer(self, author)?;
+        let access = Access::of(store, &coordinator)?;
+        for (id, _) in edits {
+            if !access.can_write(id) {
+                return Err(AppError::NotFound(format!(
+                    "{id} is not a document of station {}; nothing was changed",
+                    coordinator.station
+                )));
+            }
+        }
+        let now = self.now_ms();
+        let mut memory = self.memory();
+        let ids: Vec<DocId> = edits.iter().map(|(id, _)| id.clone()).collect();
+        memory.refresh(store, self.actor(), &ids)?;
+
+        let mut forks: BTreeMap<DocId, Automerge> = BTreeMap::new();
+        let mut diffs = HashMap::new();
+        for (id, edit) in edits {
+            let Some(cached) = memory.docs.get(id) else {
+                return Err(AppError::NotFound(format!("document {id} does not exist on this relay; nothing was changed")));
+            };
+            let mut fork = forks.remove(id).unwrap_or_else(|| cached.doc.clone());
+            fork.transact_with(|_| CommitOptions::default().with_time(now), |tx| edit(tx)).map_err(|failure| {
+                AppError::BadRequest(format!("could not write {id}: {}; nothing was changed", failure.error))
+            })?;
+            forks.insert(id.clone(), fork);
+        }
+        let mut batch = WriteBatch::default();
+        forks.retain(|id, fork| {
+            let Some(cached) = memory.docs.get(id) else { return false };
+            let before = cached.doc.get_heads();
+            if fork.get_heads() == before {
+                return false;
+            }
+            batch.chunks.push((id.to_string(), fork.save_after(&before)));
+            diffs.insert(id.clone(), fork.diff(&before, &fork.get_heads()));
+            true
+        });
+        for (id, patches) in &diffs {
+            // The structure genesis made is fixed for the relay's writes too.
+            authority::check_fields(id, patches, false).map_err(|refusal| AppError::BadRequest(refusal.reason))?;
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let arrivals = ledger::run::arrivals(store, &memory, &forks, &diffs)?;
+        let folded = ledger::run::events_to_fold(&memory, &arrivals);
+        let (generations, _) = store.write_sync(&batch, folded.as_deref().unwrap_or_default(), now)?;
+        adopt_forks(self, &mut memory, forks, &generations);
+        ledger::run::after_sync(self, &mut memory, if folded.is_some() { &[] } else { &arrivals });
+        tracing::info!(author = %author, docs = generations.len(), "written for a coordinator");
+        Ok(())
+    }
+
+    /// The current copies of `ids` (those the store holds), for reading.
+    pub fn documents(&self, ids: &[DocId]) -> Result<BTreeMap<DocId, Automerge>, AppError> {
+        let mut memory = self.memory();
+        memory.refresh(self.store(), self.actor(), ids)?;
+        Ok(ids.iter().filter_map(|id| Some((id.clone(), memory.docs.get(id)?.doc.clone()))).collect())
+    }
+}
+
+/// The coordinator `author`, or why they may not write (403).
+fn writer(relay: &Relay, author: &MemberId) -> Result<MemberRecord, AppError> {
+    match relay.store().member(author)? {
+        Some(member) if member.role == Role::Coordinator => Ok(member),
+        Some(member) => Err(AppError::Forbidden(format!(
+            "{author} is a {}, not a coordinator; only coordinators decide at the desk. Nothing was changed",
+            member.role.as_str()
+        ))),
+        None => Err(AppError::Forbidden(format!(
+            "no member {author} is registered on this relay; link the console account to a coordinator's member id. Nothing was changed"
+        ))),
+    }
+}
