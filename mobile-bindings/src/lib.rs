@@ -1,0 +1,19 @@
+//! timebank-mobile: the engine for the volunteers' Android and iOS apps, through uniffi.
+//!
+//! Mainly small wrappers: [`TimebankStore`] holds one phone's engine; its records and enums
+//! are in [`types`]; every failure is one [`TimebankError`]; [`ChangeListener`] and
+//! [`ChangeSubscription`] carry change notifications; [`SyncCancel`] stops a sync.
+//! `scripts/build-bindings.sh` generates the Kotlin, Swift and Python bindings.
+
+uniffi::setup_scaffolding!();
+
+pub mod error;
+pub mod listener;
+pub mod store;
+pub mod sync;
+pub mod types;
+
+pub use error::TimebankError;
+pub use listener::{ChangeListener, ChangeSubscription};
+pub use store::TimebankStore;
+pub use sync::SyncCancel;
