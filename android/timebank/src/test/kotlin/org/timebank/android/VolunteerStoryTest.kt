@@ -1,0 +1,144 @@
+// VolunteerStoryTest.kt — the whole story through the generated Kotlin API and the wrapper, against
+// a real relay: enroll, visit offline, sync, the coordinator approves; and syncs that are
+// cancelled, lose their answer or meet a killed relay, then resume without loss or duplicates.
+package org.timebank.android
+
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeout
+import org.timebank.mobile.PastVisit
+import org.timebank.mobile.ReviewDecision
+import org.timebank.mobile.TimebankException
+import org.timebank.mobile.Topic
+import org.timebank.mobile.VisitState
+import java.time.Duration
+import java.time.Instant
+import kotlin.test.AfterTest
+import kotlin.test.Test
+import kotlin.test.assertEquals
+import kotlin.test.assertFailsWith
+import kotlin.test.assertTrue
+
+class VolunteerStoryTest {
+    private val station = StationFixture()
+
+    @AfterTest
+    fun closeStation() = station.close()
+
+    /** The ids of the visits waiting in the coordinator's review queue, after a sync. */
+    private suspend fun TimebankPhone.reviewQueueIds(): List<String> {
+        sync()
+        return call { it.reviewQueue() }.map { it.visit.id }
+    }
+
+    private suspend fun TimebankPhone.states(): List<VisitState> = call { it.visits() }.map { it.state }
+
+    @Test
+    fun `a visit logged offline reaches the station, and the approval and the coins come back`() = runBlocking {
+        withTimeout(120_000) {
+            val volunteer = station.phone(station.volunteer, station.line())
+            val coordinator = station.phone(station.coordinator, station.line())
+            assertEquals(station.volunteer, volunteer.call { it.identity() }.member)
+
+            station.killRelay() // in the lift: no network
+            val started = Instant.now().minus(Duration.ofHours(2))
+            val id = volunteer.call { it.checkIn(station.elder, "companionship", null, started) }
+            val visit = volunteer.call { it.checkOut(id, null, "read the paper together") }
+            assertEquals(VisitState.SavedOnPhone, visit.state)
+            assertEquals("saved on phone", visit.stateLabel)
+            assertEquals(120u, visit.minutes)
+            val offline = assertFailsWith<TimebankException.Offline> { volunteer.sync() }
+            assertTrue(offline.message.orEmpty().isNotBlank(), "the Offline error says what happened")
+            assertEquals(listOf<VisitState>(VisitState.SavedOnPhone), volunteer.states(), "still saved on the phone")
+
+            station.restartRelay() // out of the lift
+            val report = volunteer.sync()
+            assertTrue(report.changesSent > 0u, "$report")
+            assertEquals(listOf<VisitState>(VisitState.Sent), volunteer.states())
+
+            val queue = coordinator.also { it.sync() }.call { it.reviewQueue() }
+            assertEquals(listOf(id), queue.map { it.visit.id }, "the station sees the visit")
+            assertEquals(station.volunteer, queue.single().visit.volunteer)
+            assertEquals(120u, queue.single().visit.minutes)
+            coordinator.call { it.reviewVisit(id, ReviewDecision.APPROVE, "") }
+            coordinator.sync()
+
+            val topics = Channel<Topic>(Channel.UNLIMITED)
+            val watcher = launch(Dispatchers.Default) { volunteer.changes().collect { topics.send(it) } }
+            assertEquals(Topic.entries.toSet(), List(Topic.entries.size) { topics.receive() }.toSet(), "first every topic once")
+            volunteer.sync() // brings the approval and the ledger's posting
+            val changed = mutableSetOf<Topic>()
+            withTimeout(10_000) { while (Topic.VISITS !in changed) changed += topics.receive() }
+            watcher.cancel()
+            assertEquals(listOf<VisitState>(VisitState.Approved), volunteer.states())
+            assertEquals("approved", volunteer.call { it.visit(id) }.stateLabel)
+            assertEquals(120L, volunteer.call { it.balance() }.confirmedMinutes, "two hours earn two coins")
+            assertTrue(id in station.data.admin("ledger", "--member", station.volunteer), "the relay's ledger holds the visit")
+        }
+    }
+
+    @Test
+    fun `a cancelled sync returns at once and the next one delivers the visit once`() = runBlocking {
+        withTimeout(120_000) {
+            val line = station.line()
+            val volunteer = station.phone(station.volunteer, line)
+            val coordinator = station.phone(station.coordinator, station.line())
+            val id = volunteer.call { it.checkIn(station.elder, "meals", null, Instant.now().minusSeconds(3_600)) }
+            volunteer.call { it.checkOut(id, null, null) }
+
+            line.mode = RelayLine.Mode.Hold // the request goes out, no answer ever comes
+            val sync = launch(Dispatchers.Default) { volunteer.sync() }
+            delay(500)
+            val cancelledAt = System.nanoTime()
+            sync.cancel()
+            sync.join()
+            val tookMillis = (System.nanoTime() - cancelledAt) / 1_000_000
+            assertTrue(sync.isCancelled)
+            assertTrue(tookMillis < 2_000, "cancelling took $tookMillis ms; the relay's timeout is 60 s")
+
+            // The cancelled sync holds the store until its exchange ends (the engine locks the
+            // store for a whole sync): end it, as the network would.
+            line.mode = RelayLine.Mode.Pass
+            line.dropConnections()
+            assertEquals(listOf<VisitState>(VisitState.SavedOnPhone), volunteer.states(), "the answer never came")
+            volunteer.sync()
+            assertEquals(listOf<VisitState>(VisitState.Sent), volunteer.states())
+            assertEquals(listOf(id), coordinator.reviewQueueIds())
+        }
+    }
+
+    @Test
+    fun `syncs that lose their answer or meet a killed relay resume without losing or doubling a visit`() = runBlocking {
+        withTimeout(120_000) {
+            val line = station.line()
+            val volunteer = station.phone(station.volunteer, line)
+            val coordinator = station.phone(station.coordinator, station.line())
+            val yesterday = Instant.now().minus(Duration.ofDays(1))
+            val ids = (0L..2L).map { hour ->
+                val start = yesterday.plus(Duration.ofHours(hour * 2))
+                volunteer.call {
+                    it.logVisit(PastVisit(station.elder, "cleaning", null, start, start.plus(Duration.ofMinutes(45)), "paper $hour"))
+                }
+            }
+
+            line.mode = RelayLine.Mode.LoseAnswers // the relay takes the visits; the phone never hears so
+            assertFailsWith<TimebankException.Offline> { volunteer.sync() }
+            assertTrue(line.answersLost > 0)
+            assertEquals(List(3) { VisitState.SavedOnPhone }, volunteer.states())
+            assertEquals(ids.sorted(), coordinator.reviewQueueIds().sorted(), "the relay already holds all three")
+
+            station.killRelay()
+            line.mode = RelayLine.Mode.Pass
+            assertFailsWith<TimebankException.Offline> { volunteer.sync() }
+            station.restartRelay()
+            volunteer.sync()
+            assertEquals(List(3) { VisitState.Sent }, volunteer.states())
+            assertEquals(ids, volunteer.call { it.visits() }.map { it.id }, "the same three visits, no copies")
+            assertEquals(ids.sorted(), coordinator.reviewQueueIds().sorted(), "the station still has three, not six")
+            assertEquals(0u, volunteer.sync().changesSent, "nothing is left to send")
+        }
+    }
+}
