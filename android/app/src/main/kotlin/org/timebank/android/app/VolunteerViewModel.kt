@@ -1,0 +1,122 @@
+// VolunteerViewModel.kt — what the volunteer's screen shows (balance, assignments, visits, sync status)
+// and what its buttons do; reloads whenever the store says a topic changed.
+package org.timebank.android.app
+
+import android.app.Application
+import androidx.lifecycle.AndroidViewModel
+import androidx.lifecycle.viewModelScope
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.asStateFlow
+import kotlinx.coroutines.flow.conflate
+import kotlinx.coroutines.flow.update
+import kotlinx.coroutines.launch
+import org.timebank.android.SyncStatus
+import org.timebank.android.TimebankPhone
+import org.timebank.android.app.sync.SyncWorker
+import org.timebank.mobile.Assignment
+import org.timebank.mobile.AssignmentResponse
+import org.timebank.mobile.Balance
+import org.timebank.mobile.Service
+import org.timebank.mobile.TimebankException
+import org.timebank.mobile.Visit
+import org.timebank.mobile.VisitState
+
+/** Everything on the volunteer's screen. */
+data class VolunteerUiState(
+    val loading: Boolean = true,
+    val enrolled: Boolean = false,
+    val balance: Balance? = null,
+    val assignments: List<Assignment> = emptyList(),
+    /** Newest first. */
+    val visits: List<Visit> = emptyList(),
+    /** The visit the volunteer is checked in at, if any. */
+    val openVisit: Visit? = null,
+    val services: Map<String, Service> = emptyMap(),
+    val sync: SyncStatus = SyncStatus.Offline,
+    /** The last error, until dismissed. */
+    val error: TimebankException? = null,
+    val busy: Boolean = false,
+)
+
+class VolunteerViewModel(application: Application) : AndroidViewModel(application) {
+    private val app = application as TimebankApplication
+    private val state = MutableStateFlow(VolunteerUiState())
+    val ui: StateFlow<VolunteerUiState> = state.asStateFlow()
+
+    private var phone: TimebankPhone? = null
+
+    init {
+        viewModelScope.launch {
+            val opened = app.phone()
+            if (opened == null) state.update { it.copy(loading = false, enrolled = false) } else follow(opened)
+        }
+    }
+
+    private fun follow(opened: TimebankPhone) {
+        phone = opened
+        state.update { it.copy(enrolled = true) }
+        // The flow starts with every topic, so this also loads the screen the first time.
+        viewModelScope.launch { opened.changes().conflate().collect { reload(opened) } }
+        app.scheduler?.let { scheduler ->
+            viewModelScope.launch { scheduler.status.collect { sync -> state.update { it.copy(sync = sync) } } }
+        }
+    }
+
+    private suspend fun reload(phone: TimebankPhone) {
+        val loaded = phone.call { store ->
+            val visits = store.visits().reversed()
+            VolunteerUiState(
+                loading = false,
+                enrolled = true,
+                balance = store.balance(),
+                assignments = store.assignments().filter { it.response != AssignmentResponse.DECLINED },
+                visits = visits,
+                openVisit = visits.firstOrNull { it.state == VisitState.CheckedIn },
+                services = store.catalogue().associateBy { it.id },
+            )
+        }
+        state.update { loaded.copy(sync = it.sync, error = it.error, busy = it.busy) }
+    }
+
+    /** Runs a button's action off the UI thread; its error, if any, is shown until dismissed. */
+    private fun launchAction(action: suspend () -> Unit) {
+        viewModelScope.launch {
+            state.update { it.copy(busy = true, error = null) }
+            try {
+                action()
+            } catch (error: TimebankException) {
+                state.update { it.copy(error = error) }
+            } finally {
+                state.update { it.copy(busy = false) }
+            }
+        }
+    }
+
+    /** An action on the enrolled phone's store. */
+    private fun act(action: suspend (TimebankPhone) -> Unit) {
+        val current = phone ?: return
+        launchAction { action(current) }
+    }
+
+    fun enroll(relay: String, code: String) = launchAction { follow(app.enroll(relay.trim(), code.trim().uppercase())) }
+
+    fun accept(assignment: Assignment) = act { phone -> phone.call { it.accept(assignment.order) } }
+
+    fun checkIn(assignment: Assignment) = act { phone ->
+        phone.call { it.checkIn(assignment.elder, assignment.service, assignment.order, null) }
+    }
+
+    fun checkOut(visit: Visit) = act { phone ->
+        phone.call { it.checkOut(visit.id, null, null) }
+        // Send it as soon as there is a network, even if the app is closed by then.
+        app.scheduler?.requestSync()
+        SyncWorker.syncWhenOnline(app)
+    }
+
+    fun syncNow() {
+        app.scheduler?.requestSync()
+    }
+
+    fun dismissError() = state.update { it.copy(error = null) }
+}
