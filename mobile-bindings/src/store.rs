@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use timebank_engine::http::{self, HttpTransport};
 use timebank_engine::model::{MemberId, OrderId, RequestId, StationId, VisitId};
 use timebank_engine::sync::Transport;
-use timebank_engine::{Engine, NewIdentity, SystemClock};
+use timebank_engine::{Engine, NewIdentity, RelayLink, SystemClock};
 
 use crate::error::{Result, TimebankError};
 use crate::listener::{ChangeListener, ChangeSubscription, Outbox};
@@ -82,8 +82,14 @@ impl TimebankStore {
         }
     }
 
+    /// The relay this phone enrolled with, and its token. Rust callers only: the token
+    /// never crosses to the apps.
+    pub fn relay_link(&self) -> Result<Option<RelayLink>> {
+        self.with(|engine| engine.relay_link())
+    }
+
     fn sync_with_relay(&self, cancel: &SyncCancel) -> Result<SyncReport> {
-        let link = self.with(|engine| engine.relay_link())?.ok_or_else(|| TimebankError::NotAllowed {
+        let link = self.relay_link()?.ok_or_else(|| TimebankError::NotAllowed {
             reason: "this phone is not enrolled with a relay yet; enroll it with the code from your station, then sync".into(),
         })?;
         self.sync_over(&mut HttpTransport::new(&link), cancel)

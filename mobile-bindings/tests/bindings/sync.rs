@@ -1,0 +1,174 @@
+//! Sync through the bindings against a real relay on 127.0.0.1: a visit logged offline
+//! reaches the coordinator, blocking and async, and a cancelled sync (before it starts,
+//! with the relay's answer in flight, or by dropping the future) resumes next time with
+//! nothing lost and nothing twice.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use timebank_engine::http::HttpTransport;
+use timebank_engine::sync::{Transport, TransportError};
+use timebank_mobile::types::{ReviewDecision, Topic, VisitState};
+use timebank_mobile::{ChangeListener, SyncCancel, TimebankError, TimebankStore};
+
+use crate::support::{Phone, TestRelay, block_on, visit_of_an_hour};
+
+/// A volunteer and a coordinator of the relay's station, both enrolled and synced once,
+/// and an elder's member id.
+fn station(relay: &TestRelay) -> (Phone, Phone, String) {
+    let volunteer = relay.phone(&relay.member("volunteer", "Wang Jianguo"));
+    let coordinator = relay.phone(&relay.member("coordinator", "Li Mei"));
+    let elder = relay.member("elder", "Zhang Lan").id.to_string();
+    volunteer.store.sync(None).unwrap();
+    coordinator.store.sync(None).unwrap();
+    (volunteer, coordinator, elder)
+}
+
+/// How many times the coordinator's review queue holds `visit` after a sync.
+fn on_the_desk(coordinator: &TimebankStore, visit: &str) -> usize {
+    coordinator.sync(None).unwrap();
+    coordinator.review_queue().unwrap().iter().filter(|item| item.visit.id == visit).count()
+}
+
+fn state(store: &TimebankStore, visit: &str) -> VisitState {
+    store.visit(visit.into()).unwrap().state
+}
+
+#[test]
+fn a_visit_logged_offline_reaches_the_coordinator_and_comes_back_approved() {
+    let relay = TestRelay::start();
+    let (volunteer, coordinator, elder) = station(&relay);
+    let visit = visit_of_an_hour(&volunteer.store, &elder);
+    assert_eq!(state(&volunteer.store, &visit), VisitState::SavedOnPhone);
+    assert!(volunteer.store.status().unwrap().unsynced_changes > 0);
+
+    let report = volunteer.store.sync(None).unwrap();
+    assert!(report.changes_sent >= 2, "{report:?}");
+    assert_eq!(state(&volunteer.store, &visit), VisitState::Sent);
+    assert_eq!(volunteer.store.status().unwrap().unsynced_changes, 0);
+    assert_eq!(on_the_desk(&coordinator.store, &visit), 1);
+
+    coordinator.store.review_visit(visit.clone(), ReviewDecision::Approve, String::new()).unwrap();
+    coordinator.store.sync(None).unwrap();
+    volunteer.store.sync(None).unwrap();
+    assert_eq!(state(&volunteer.store, &visit), VisitState::Approved);
+    assert!(volunteer.store.balance().unwrap().confirmed_minutes >= 60);
+}
+
+#[test]
+fn async_sync_runs_off_the_calling_thread_and_tells_the_listeners() {
+    #[derive(Default)]
+    struct Heard(std::sync::Mutex<Vec<(Topic, String)>>);
+    impl ChangeListener for Heard {
+        fn on_change(&self, topic: Topic) {
+            let thread = std::thread::current().name().unwrap_or_default().to_owned();
+            self.0.lock().unwrap().push((topic, thread));
+        }
+    }
+    let relay = TestRelay::start();
+    let (volunteer, coordinator, elder) = station(&relay);
+    let visit = visit_of_an_hour(&volunteer.store, &elder);
+    let heard = Arc::new(Heard::default());
+    let _subscription = volunteer.store.subscribe(heard.clone()).unwrap();
+    let report = block_on(volunteer.store.clone().sync_async(None)).unwrap();
+    assert!(report.changes_sent >= 2);
+    assert_eq!(state(&volunteer.store, &visit), VisitState::Sent);
+    let heard = heard.0.lock().unwrap().clone();
+    assert!(heard.contains(&(Topic::Visits, "timebank-sync".to_owned())), "{heard:?}");
+    assert_eq!(on_the_desk(&coordinator.store, &visit), 1);
+}
+
+/// The relay's transport, cancelling `cancel` once the relay has answered `after` exchanges:
+/// the relay stored what was sent, the phone never learns it.
+struct CancelAfter {
+    http: HttpTransport,
+    cancel: Arc<SyncCancel>,
+    after: usize,
+}
+
+impl Transport for CancelAfter {
+    fn exchange(&mut self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        let answer = self.http.exchange(body);
+        self.after = self.after.saturating_sub(1);
+        if self.after == 0 {
+            self.cancel.cancel();
+        }
+        answer
+    }
+}
+
+fn http(store: &TimebankStore) -> HttpTransport {
+    HttpTransport::new(&store.relay_link().unwrap().unwrap())
+}
+
+#[test]
+fn a_sync_cancelled_with_the_answer_in_flight_resumes_without_loss_or_duplicates() {
+    let relay = TestRelay::start();
+    let (volunteer, coordinator, elder) = station(&relay);
+    let first = visit_of_an_hour(&volunteer.store, &elder);
+    let second = volunteer.store.log_visit(timebank_mobile::types::PastVisit {
+        elder: elder.clone(),
+        service: "meals".into(),
+        order: None,
+        start: std::time::SystemTime::now() - std::time::Duration::from_secs(3 * 3600),
+        end: std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 3600),
+        note: "from the paper sheet".into(),
+    });
+    let second = second.unwrap();
+
+    let cancel = SyncCancel::new();
+    let mut transport = CancelAfter { http: http(&volunteer.store), cancel: cancel.clone(), after: 1 };
+    let error = volunteer.store.sync_over(&mut transport, &cancel).unwrap_err();
+    assert!(matches!(error, TimebankError::Cancelled { .. }), "{error}");
+    // The relay has both visits; the phone does not know yet.
+    assert_eq!(state(&volunteer.store, &first), VisitState::SavedOnPhone);
+    assert_eq!(state(&volunteer.store, &second), VisitState::SavedOnPhone);
+    assert_eq!(on_the_desk(&coordinator.store, &first), 1);
+
+    volunteer.store.sync(Some(SyncCancel::new())).unwrap();
+    assert_eq!(state(&volunteer.store, &first), VisitState::Sent);
+    assert_eq!(state(&volunteer.store, &second), VisitState::Sent);
+    assert_eq!(volunteer.store.visits().unwrap().len(), 2);
+    assert_eq!(on_the_desk(&coordinator.store, &first), 1, "the first visit twice on the desk");
+    assert_eq!(on_the_desk(&coordinator.store, &second), 1, "the second visit twice on the desk");
+    assert_eq!(coordinator.store.review_queue().unwrap().len(), 2);
+}
+
+#[test]
+fn a_sync_cancelled_before_it_starts_sends_nothing() {
+    let relay = TestRelay::start();
+    let (volunteer, coordinator, elder) = station(&relay);
+    let visit = visit_of_an_hour(&volunteer.store, &elder);
+    let cancel = SyncCancel::new();
+    cancel.cancel();
+    assert!(matches!(volunteer.store.sync(Some(cancel.clone())), Err(TimebankError::Cancelled { .. })));
+    assert!(matches!(block_on(volunteer.store.clone().sync_async(Some(cancel))), Err(TimebankError::Cancelled { .. })));
+    assert_eq!(on_the_desk(&coordinator.store, &visit), 0);
+    assert_eq!(state(&volunteer.store, &visit), VisitState::SavedOnPhone);
+    volunteer.store.sync(None).unwrap();
+    assert_eq!(on_the_desk(&coordinator.store, &visit), 1);
+}
+
+#[test]
+fn dropping_the_async_sync_cancels_it_and_the_next_sync_finishes_the_job() {
+    let relay = TestRelay::start();
+    let (volunteer, coordinator, elder) = station(&relay);
+    let visit = visit_of_an_hour(&volunteer.store, &elder);
+    let cancel = SyncCancel::new();
+    {
+        let mut future = pin!(volunteer.store.clone().sync_async(Some(cancel.clone())));
+        let mut cx = Context::from_waker(Waker::noop());
+        // Started on its thread, then abandoned (a coroutine cancelled, a view closed).
+        if let Poll::Ready(result) = future.as_mut().poll(&mut cx) {
+            panic!("the sync finished before it could be abandoned: {result:?}");
+        }
+    }
+    assert!(cancel.is_cancelled(), "dropping the future did not cancel the sync");
+    // Waits for the abandoned sync to stop, then syncs what is left.
+    volunteer.store.sync(None).unwrap();
+    assert_eq!(state(&volunteer.store, &visit), VisitState::Sent);
+    assert_eq!(on_the_desk(&coordinator.store, &visit), 1);
+    assert_eq!(coordinator.store.review_queue().unwrap().len(), 1);
+}
