@@ -18,7 +18,7 @@ use crate::ledger;
 use crate::relay::Relay;
 use crate::secret;
 use crate::store::{
-    DeviceRecord, EnrollmentCode, MemberRecord, Millis, NewDocument, Revocation, SecurityEvent, StationRecord,
+    DeviceRecord, EnrollmentCode, MemberContact, MemberRecord, Millis, NewDocument, Revocation, SecurityEvent, StationRecord,
     StoreError,
 };
 
@@ -49,6 +49,9 @@ pub enum AdminCommand {
     /// Enrolled devices.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Accounts of the coordinator console.
+    #[command(subcommand)]
+    ConsoleUser(ConsoleUserCommand),
     /// List the security events (refused tokens, refused changes), oldest first.
     SecurityEvents,
     /// A member's ledger: postings with the running balance, balance, and the outcome of
@@ -101,6 +104,39 @@ pub enum MemberCommand {
         /// In special hardship (verified by the coordinator): may redeem from age 60.
         #[arg(long)]
         hardship: bool,
+        /// Phone number (kept in the relay's store only, shown to the station's coordinators).
+        #[arg(long)]
+        phone: Option<String>,
+        /// Last four characters of the identity card number (digits, or a final X).
+        #[arg(long)]
+        id_last4: Option<String>,
+    },
+}
+
+/// `admin console-user …`
+#[derive(Clone, Debug, Subcommand)]
+pub enum ConsoleUserCommand {
+    /// Create an account for the coordinator console (password from `--password-stdin`
+    /// or asked for).
+    Create {
+        /// Sign-in name.
+        #[arg(long)]
+        username: String,
+        /// The coordinator's station (`s-…`); leave out with `--district`.
+        #[arg(long, required_unless_present = "district", conflicts_with = "district")]
+        station: Option<String>,
+        /// The coordinator's own member (`m-…`, a coordinator of that station).
+        #[arg(long, required_unless_present = "district")]
+        member: Option<String>,
+        /// The district's read-only account over every station.
+        #[arg(long)]
+        district: bool,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// The password, filled in by `timebank-relay` from stdin or a prompt (never a flag).
+        #[arg(skip)]
+        password: Option<String>,
     },
 }
 
@@ -166,15 +202,25 @@ pub fn run(relay: &Relay, command: &AdminCommand) -> Result<Report, AdminError> 
                 text: format!("created station {} ({})", station.id, station.name),
             })
         }
-        AdminCommand::Member(MemberCommand::Create { station, role, name, birth_year, household, hardship }) => {
-            let member = create_member(relay, &NewMember {
+        AdminCommand::Member(MemberCommand::Create {
+            station,
+            role,
+            name,
+            birth_year,
+            household,
+            hardship,
+            phone,
+            id_last4,
+        }) => {
+            let new = NewMember {
                 station,
                 role,
                 name,
                 birth_year: *birth_year,
                 household: household.as_deref(),
                 hardship: *hardship,
-            })?;
+            };
+            let member = register_member(relay, &new, phone.as_deref(), id_last4.as_deref())?;
             Ok(Report {
                 json: member_json(&member),
                 text: format!(
@@ -217,6 +263,26 @@ pub fn run(relay: &Relay, command: &AdminCommand) -> Result<Report, AdminError> 
                     text: format!("revoked device {device}; its token no longer syncs (its data stays)"),
                 }),
             }
+        }
+        AdminCommand::ConsoleUser(ConsoleUserCommand::Create { username, station, member, district, password, .. }) => {
+            let Some(password) = password else {
+                return Err(AdminError::Invalid("no password given: pass it on stdin with --password-stdin".into()));
+            };
+            let role = match (station, district) {
+                (_, true) => None,
+                (Some(station), false) => Some(station.as_str()),
+                (None, false) => return Err(AdminError::Invalid("give --station S (or --district)".into())),
+            };
+            let user = crate::console::account::create(relay, username, password, role, member.as_deref())?;
+            let what = match &user.role {
+                crate::store::ConsoleRole::Coordinator { station } => format!("coordinator of station {station}"),
+                crate::store::ConsoleRole::District => "district (read-only, every station)".to_owned(),
+            };
+            Ok(Report {
+                json: json!({ "username": user.username, "station": user.role.station().map(StationId::as_str),
+                              "member": user.member.as_ref().map(MemberId::as_str), "district": user.role.station().is_none() }),
+                text: format!("created console account {} ({what}); sign in at /console/login", user.username),
+            })
         }
         AdminCommand::Ledger { member } => member_ledger(relay, member),
         AdminCommand::RebuildLedger { check } => {
@@ -351,9 +417,22 @@ pub struct NewMember<'a> {
     pub hardship: bool,
 }
 
-/// Registers a member: `member/<id>` with the profile (verified: coordinators verify in
-/// person before they register anyone) and the empty `ledger/<id>`.
+/// Registers a member without contact details ([`register_member`]).
 pub fn create_member(relay: &Relay, new: &NewMember<'_>) -> Result<MemberRecord, AdminError> {
+    register_member(relay, new, None, None)
+}
+
+/// Registers a member: `member/<id>` with the profile (verified: coordinators verify in
+/// person before they register anyone) and the empty `ledger/<id>`; the phone number and
+/// the last four characters of the identity card stay in the relay's store only. The one
+/// way to register someone: `admin member create` and the console both come here.
+pub fn register_member(
+    relay: &Relay,
+    new: &NewMember<'_>,
+    phone: Option<&str>,
+    id_last4: Option<&str>,
+) -> Result<MemberRecord, AdminError> {
+    let contact = MemberContact { phone: phone.map(check_phone).transpose()?, id_last4: id_last4.map(check_id_last4).transpose()? };
     let station = StationId::parse(new.station)?;
     if relay.store().station(&station)?.is_none() {
         return Err(AdminError::NotFound(format!(
@@ -395,7 +474,7 @@ pub fn create_member(relay: &Relay, new: &NewMember<'_>) -> Result<MemberRecord,
         hardship: new.hardship,
         created_at: now,
     };
-    relay.store().create_member(&record, &documents)?;
+    relay.store().create_member(&record, &contact, &documents)?;
     tracing::info!(member = %record.id, role = record.role.as_str(), "member created");
     Ok(record)
 }
@@ -420,6 +499,32 @@ pub fn issue_enrollment_code(relay: &Relay, member: &str, days: u32) -> Result<(
         expires_at,
     })?;
     Ok((code, expires_at))
+}
+
+/// A phone number as typed: digits with spaces, dashes and a leading `+` allowed.
+fn check_phone(raw: &str) -> Result<String, AdminError> {
+    let phone = raw.trim();
+    let digits = phone.chars().filter(char::is_ascii_digit).count();
+    let allowed = phone.chars().enumerate().all(|(i, c)| c.is_ascii_digit() || c == ' ' || c == '-' || (c == '+' && i == 0));
+    if !allowed || !(5..=15).contains(&digits) {
+        return Err(AdminError::Invalid(format!(
+            "the phone number {raw:?} is not usable: give 5 to 15 digits (spaces, dashes and a leading + allowed)"
+        )));
+    }
+    Ok(phone.to_owned())
+}
+
+/// The last four characters of a Chinese identity card number: three digits and a digit or X.
+fn check_id_last4(raw: &str) -> Result<String, AdminError> {
+    let last4 = raw.trim().to_uppercase();
+    let chars: Vec<char> = last4.chars().collect();
+    let ok = chars.len() == 4 && chars[..3].iter().all(char::is_ascii_digit) && (chars[3].is_ascii_digit() || chars[3] == 'X');
+    if !ok {
+        return Err(AdminError::Invalid(format!(
+            "the last four of the ID number {raw:?} are not usable: give four characters, digits with perhaps a final X"
+        )));
+    }
+    Ok(last4)
 }
 
 fn check_name(what: &str, raw: &str) -> Result<String, AdminError> {
@@ -586,6 +691,12 @@ mod tests {
         ];
         for (input, expected) in cases {
             let err = create_member(&relay, &input).unwrap_err().to_string();
+            assert!(err.contains(expected), "{err}");
+        }
+        for (phone, last4, expected) in
+            [("12ab", "1234", "phone number"), ("123", "1234", "phone number"), ("13800001234", "12X4", "last four")]
+        {
+            let err = register_member(&relay, &good, Some(phone), Some(last4)).unwrap_err().to_string();
             assert!(err.contains(expected), "{err}");
         }
         assert!(relay.store().station_members(&station.id).unwrap().is_empty());

@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use timebank_engine::sync::wire::MAX_BODY_BYTES;
 use tower_http::trace::TraceLayer;
 
+use crate::console::ConsoleConfig;
 use crate::error::AppError;
 use crate::relay::Relay;
 use crate::{enroll, sync};
@@ -23,10 +24,19 @@ use crate::{enroll, sync};
 /// | `POST /v1/enroll` | wire `EnrollRequest` | wire `EnrollResponse` |
 /// | `POST /v1/sync` (bearer token) | wire `SyncRequest` | wire `SyncResponse` |
 ///
+/// | `/console/…` | forms | the coordinator console (HTML, [`crate::console`]) |
+///
 /// Errors are JSON `{"error": "..."}` with the status that says what went wrong.
 pub fn app(relay: Arc<Relay>) -> Router {
+    app_with(relay, ConsoleConfig::default())
+}
+
+/// The relay's routes, with the console deployed as `console` says.
+pub fn app_with(relay: Arc<Relay>, console: ConsoleConfig) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .nest("/console", crate::console::routes(console))
+        .route("/console/", get(|| async { crate::console::see_other("/console/review") }))
         .route("/v1/enroll", post(enroll::endpoint))
         .route("/v1/sync", post(sync::endpoint))
         .fallback(not_found)

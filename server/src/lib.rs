@@ -20,6 +20,7 @@ pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod authority;
+pub mod console;
 pub mod desk;
 pub mod enroll;
 pub mod error;
@@ -30,7 +31,7 @@ pub mod store;
 pub mod sync;
 pub mod write;
 
-pub use app::app;
+pub use app::{app, app_with};
 pub use error::AppError;
 pub use relay::Relay;
 pub use store::{RelayStore, SqliteStore, StoreError};

@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use timebank_server::admin::{self, AdminCommand};
-use timebank_server::{Relay, app};
+use timebank_server::admin::{self, AdminCommand, ConsoleUserCommand};
+use timebank_server::console::ConsoleConfig;
+use timebank_server::{Relay, app_with};
 use tracing_subscriber::EnvFilter;
 
 /// The timebank relay: sync, enrollment and device tokens for the volunteers' phones.
@@ -18,6 +19,10 @@ struct Cli {
     /// Address to listen on (port 0 picks a free port; the chosen address is printed).
     #[arg(long, default_value = "127.0.0.1:8080", env = "TIMEBANK_RELAY_LISTEN")]
     listen: String,
+    /// The address people and phones reach the relay at (e.g. `https://relay.example.org`);
+    /// an https URL marks the console's cookies `Secure` (ADR 0016).
+    #[arg(long, global = true, env = "TIMEBANK_RELAY_PUBLIC_URL")]
+    public_url: Option<String>,
     /// Directory holding the relay's store.
     #[arg(long, global = true, default_value = "data", env = "TIMEBANK_RELAY_DATA")]
     data: PathBuf,
@@ -47,7 +52,7 @@ fn main() -> ExitCode {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)))
         .init();
     let result = match &cli.command {
-        None => serve(&cli.listen, &cli.data),
+        None => serve(&cli.listen, &cli.data, cli.public_url.as_deref()),
         Some(Command::Admin { json, command }) => run_admin(&cli.data, command, *json),
     };
     match result {
@@ -60,14 +65,52 @@ fn main() -> ExitCode {
 }
 
 fn run_admin(data: &Path, command: &AdminCommand, json: bool) -> Result<(), String> {
+    let mut command = command.clone();
+    if let AdminCommand::ConsoleUser(ConsoleUserCommand::Create { password_stdin, password, .. }) = &mut command {
+        *password = Some(read_password(*password_stdin)?);
+    }
     let relay = Relay::open(data).map_err(|e| e.to_string())?;
-    let report = admin::run(&relay, command).map_err(|e| e.to_string())?;
+    let report = admin::run(&relay, &command).map_err(|e| e.to_string())?;
     let out = if json { report.json.to_string() } else { report.text };
     println!("{out}");
     Ok(())
 }
 
-fn serve(listen: &str, data: &Path) -> Result<(), String> {
+/// A new console account's password: the first line of stdin with `--password-stdin`,
+/// else asked for on the terminal (typed twice, not echoed).
+fn read_password(from_stdin: bool) -> Result<String, String> {
+    let read_line = || {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|e| format!("could not read the password: {e}"))?;
+        Ok::<String, String>(line.trim_end_matches(['\r', '\n']).to_owned())
+    };
+    if from_stdin {
+        return read_line();
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err("no terminal to ask for the password on: pass it on stdin with --password-stdin".into());
+    }
+    // Best effort: turn echo off while the password is typed.
+    let echo = |on: bool| std::process::Command::new("stty").arg(if on { "echo" } else { "-echo" }).status();
+    let _ = echo(false);
+    let ask = |prompt: &str| {
+        eprint!("{prompt}");
+        let line = read_line();
+        eprintln!();
+        line
+    };
+    let first = ask("password for the console account: ");
+    let second = ask("the same password again: ");
+    let _ = echo(true);
+    let (first, second) = (first?, second?);
+    if first != second {
+        return Err("the two passwords differ; nothing was created".into());
+    }
+    Ok(first)
+}
+
+fn serve(listen: &str, data: &Path, public_url: Option<&str>) -> Result<(), String> {
+    let console = ConsoleConfig { secure_cookies: public_url.is_some_and(|url| url.starts_with("https://")) };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -84,7 +127,7 @@ fn serve(listen: &str, data: &Path) -> Result<(), String> {
         writeln!(stdout, "listening on http://{address}").and_then(|()| stdout.flush()).map_err(|e| e.to_string())?;
         drop(stdout);
         tracing::info!(%address, data = %data.display(), "relay serving");
-        axum::serve(listener, app(relay))
+        axum::serve(listener, app_with(relay, console))
             .with_graceful_shutdown(shutdown_signal())
             .await
             .map_err(|e| format!("the server failed: {e}"))?;

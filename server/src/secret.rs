@@ -17,7 +17,8 @@ pub const CODE_LEN: usize = 10;
 #[error("the operating system gave no random bytes: {0}")]
 pub struct NoRandomness(String);
 
-fn random_bytes<const N: usize>() -> Result<[u8; N], NoRandomness> {
+/// `N` random bytes from the operating system.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], NoRandomness> {
     let mut bytes = [0_u8; N];
     getrandom::fill(&mut bytes).map_err(|e| NoRandomness(e.to_string()))?;
     Ok(bytes)

@@ -96,6 +96,86 @@ pub struct MemberRecord {
     pub created_at: Millis,
 }
 
+/// What a coordinator recorded in person beside a member's profile. Kept only in the
+/// relay's store (never in a document, so never on a phone) and shown only to that
+/// station's coordinators.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemberContact {
+    /// Phone number, as given.
+    pub phone: Option<String>,
+    /// The last four characters of the identity card number (digits, or a final X).
+    pub id_last4: Option<String>,
+}
+
+/// What a console account may do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConsoleRole {
+    /// A coordinator: reads and writes for one station.
+    Coordinator {
+        /// Their station.
+        station: StationId,
+    },
+    /// The district: reads every station, writes nothing.
+    District,
+}
+
+impl ConsoleRole {
+    /// The station, for a coordinator.
+    pub fn station(&self) -> Option<&StationId> {
+        match self {
+            ConsoleRole::Coordinator { station } => Some(station),
+            ConsoleRole::District => None,
+        }
+    }
+}
+
+/// A console account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsoleUserRecord {
+    /// Sign-in name, unique.
+    pub username: String,
+    /// The argon2id hash (PHC string) of the password.
+    pub password_hash: String,
+    /// What the account may do.
+    pub role: ConsoleRole,
+    /// The coordinator's own member (the author of their desk changes).
+    pub member: Option<MemberId>,
+    /// When it was created.
+    pub created_at: Millis,
+}
+
+/// A console session, stored by the SHA-256 of its token (never the token).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsoleSessionRecord {
+    /// SHA-256 of the cookie's token.
+    pub token_hash: SecretHash,
+    /// Whose session.
+    pub username: String,
+    /// The token every form of this session carries.
+    pub csrf: String,
+    /// When it started (the absolute expiry counts from here).
+    pub created_at: Millis,
+    /// When it was last used (the idle expiry counts from here).
+    pub last_seen: Millis,
+}
+
+/// One entry of the console's audit trail (append-only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// When.
+    pub at: Millis,
+    /// Who (a console username, or the name typed at a failed sign-in).
+    pub username: String,
+    /// The station the action concerns, if any (decides who sees the entry).
+    pub station: Option<StationId>,
+    /// What, as a short code (`sign-in`, `member.create`, ...).
+    pub action: String,
+    /// On what (a member, visit, device, request id).
+    pub target: String,
+    /// Details in words.
+    pub detail: String,
+}
+
 /// An enrolled device.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeviceRecord {
@@ -330,8 +410,12 @@ pub trait RelayStore: Send + Sync + std::fmt::Debug {
     fn create_station(&self, station: &StationRecord, documents: &[NewDocument]) -> StoreResult<()>;
     /// A station.
     fn station(&self, id: &StationId) -> StoreResult<Option<StationRecord>>;
-    /// Creates a member with their documents; the station must exist.
-    fn create_member(&self, member: &MemberRecord, documents: &[NewDocument]) -> StoreResult<()>;
+    /// Every station, by id.
+    fn stations(&self) -> StoreResult<Vec<StationRecord>>;
+    /// Creates a member with their contact details and documents; the station must exist.
+    fn create_member(&self, member: &MemberRecord, contact: &MemberContact, documents: &[NewDocument]) -> StoreResult<()>;
+    /// A member's contact details (empty when none were recorded).
+    fn member_contact(&self, id: &MemberId) -> StoreResult<MemberContact>;
     /// A member.
     fn member(&self, id: &MemberId) -> StoreResult<Option<MemberRecord>>;
     /// The members of a station, by id.
@@ -382,6 +466,31 @@ pub trait RelayStore: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<HashMap<String, i64>>;
     /// Every posting, in the order posted.
     fn postings(&self) -> StoreResult<Vec<PostingRecord>>;
+
+    // ----- the coordinator console -----
+
+    /// Creates a console account; its station and member must exist.
+    fn create_console_user(&self, user: &ConsoleUserRecord) -> StoreResult<()>;
+    /// A console account by username.
+    fn console_user(&self, username: &str) -> StoreResult<Option<ConsoleUserRecord>>;
+    /// Stores a new session.
+    fn create_console_session(&self, session: &ConsoleSessionRecord) -> StoreResult<()>;
+    /// The session whose token hashes to `token_hash`.
+    fn console_session(&self, token_hash: &SecretHash) -> StoreResult<Option<ConsoleSessionRecord>>;
+    /// Marks a session used at `at`.
+    fn touch_console_session(&self, token_hash: &SecretHash, at: Millis) -> StoreResult<()>;
+    /// Ends a session (sign-out or expiry).
+    fn end_console_session(&self, token_hash: &SecretHash) -> StoreResult<()>;
+    /// Records a failed sign-in for `username` (known or not).
+    fn record_login_failure(&self, username: &str, at: Millis) -> StoreResult<()>;
+    /// The times of the failed sign-ins for `username` at or after `since`, oldest first.
+    fn login_failures_since(&self, username: &str, since: Millis) -> StoreResult<Vec<Millis>>;
+    /// Forgets the failed sign-ins for `username` (after a successful one).
+    fn clear_login_failures(&self, username: &str) -> StoreResult<()>;
+    /// Appends an entry to the audit trail.
+    fn record_audit(&self, entry: &AuditRecord) -> StoreResult<()>;
+    /// The newest `limit` audit entries, newest first: of one station, or all (`None`).
+    fn audit_entries(&self, station: Option<&StationId>, limit: usize) -> StoreResult<Vec<AuditRecord>>;
 
     // ----- security events -----
 

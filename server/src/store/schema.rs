@@ -126,6 +126,51 @@ pub const MIGRATIONS: &[&str] = &[
      ALTER TABLE documents DROP COLUMN updated_at;",
     // 5: special hardship (困难老人), recorded by a coordinator: the lower redemption age.
     "ALTER TABLE members ADD COLUMN hardship INTEGER NOT NULL DEFAULT 0;",
+    // 6: the coordinator console. Accounts (argon2id hashes), sessions stored by the
+    //    SHA-256 of their token, failed sign-ins (lock-out), the append-only audit trail,
+    //    and the contact details a coordinator records in person (never in a document,
+    //    so never on a phone).
+    "CREATE TABLE console_users (
+         username      TEXT PRIMARY KEY,
+         password_hash TEXT NOT NULL,
+         role          TEXT NOT NULL CHECK (role IN ('coordinator', 'district')),
+         station       TEXT REFERENCES stations(id),
+         member        TEXT REFERENCES members(id),
+         created_at    INTEGER NOT NULL,
+         CHECK ((role = 'coordinator') = (station IS NOT NULL))
+     ) STRICT;
+     CREATE TABLE console_sessions (
+         token_hash BLOB PRIMARY KEY,
+         username   TEXT NOT NULL REFERENCES console_users(username),
+         csrf       TEXT NOT NULL,
+         created_at INTEGER NOT NULL,
+         last_seen  INTEGER NOT NULL
+     ) STRICT;
+     CREATE TABLE console_login_failures (
+         id       INTEGER PRIMARY KEY AUTOINCREMENT,
+         username TEXT NOT NULL,
+         at       INTEGER NOT NULL
+     ) STRICT;
+     CREATE INDEX console_login_failures_by_user ON console_login_failures(username, at);
+     CREATE TABLE console_audit (
+         id       INTEGER PRIMARY KEY AUTOINCREMENT,
+         at       INTEGER NOT NULL,
+         username TEXT NOT NULL,
+         station  TEXT,
+         action   TEXT NOT NULL,
+         target   TEXT NOT NULL,
+         detail   TEXT NOT NULL
+     ) STRICT;
+     CREATE INDEX console_audit_by_station ON console_audit(station, id);
+     CREATE TRIGGER console_audit_append_only_update BEFORE UPDATE ON console_audit
+         BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+     CREATE TRIGGER console_audit_append_only_delete BEFORE DELETE ON console_audit
+         BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+     CREATE TABLE member_contacts (
+         member   TEXT PRIMARY KEY REFERENCES members(id),
+         phone    TEXT,
+         id_last4 TEXT
+     ) STRICT;",
 ];
 
 /// The newest store version this build knows.
@@ -283,6 +328,28 @@ mod tests {
         migrate_to(&mut conn, 5).unwrap();
         let hardship: i64 = conn.query_row("SELECT hardship FROM members WHERE id = 'm-1'", [], |r| r.get(0)).unwrap();
         assert_eq!(hardship, 0);
+    }
+
+    #[test]
+    fn version_6_keeps_the_audit_append_only_and_a_coordinator_at_a_station() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        migrate_to(&mut conn, 6).unwrap();
+        conn.execute("INSERT INTO stations (id, name, created_at) VALUES ('s-1', 'S', 0)", []).unwrap();
+        let user = |name: &str, role: &str, station: Option<&str>| {
+            conn.execute(
+                "INSERT INTO console_users (username, password_hash, role, station, created_at) VALUES (?1, 'h', ?2, ?3, 0)",
+                rusqlite::params![name, role, station],
+            )
+        };
+        user("a", "coordinator", Some("s-1")).unwrap();
+        user("d", "district", None).unwrap();
+        assert!(user("b", "coordinator", None).is_err(), "a coordinator belongs to a station");
+        assert!(user("c", "district", Some("s-1")).is_err(), "the district role has no station");
+        assert!(user("e", "admin", None).is_err());
+        conn.execute("INSERT INTO console_audit (at, username, action, target, detail) VALUES (1, 'a', 'x', 'y', '')", []).unwrap();
+        assert!(conn.execute("UPDATE console_audit SET detail = 'z'", []).is_err());
+        assert!(conn.execute("DELETE FROM console_audit", []).is_err());
     }
 
     #[test]

@@ -14,9 +14,10 @@ use timebank_engine::model::{HouseholdId, MemberId, Role, StationId};
 
 use crate::store::schema;
 use crate::store::{
-    AckedHeads, DeviceRecord, EnrollRefusal, EnrollmentCode, LedgerEventRecord, MemberRecord, Millis, NewDevice,
-    NewDocument, NewLedgerEvent, PostingRecord, RelayStore, Revocation, SecretHash, SecurityEvent, StationRecord,
-    StoreError, StoreResult, StoredDocument, WriteBatch,
+    AckedHeads, AuditRecord, ConsoleRole, ConsoleSessionRecord, ConsoleUserRecord, DeviceRecord, EnrollRefusal,
+    EnrollmentCode, LedgerEventRecord, MemberContact, MemberRecord, Millis, NewDevice, NewDocument, NewLedgerEvent,
+    PostingRecord, RelayStore, Revocation, SecretHash, SecurityEvent, StationRecord, StoreError, StoreResult,
+    StoredDocument, WriteBatch,
 };
 
 /// File name of the relay's store inside the data directory.
@@ -127,6 +128,59 @@ fn member_from_row(row: &Row<'_>) -> rusqlite::Result<MemberRecord> {
 
 const MEMBER_COLUMNS: &str = "id, station, role, display_name, birth_year, household, created_at, hardship";
 const DEVICE_COLUMNS: &str = "id, member, actor, created_at, revoked_at";
+
+fn station_from_row(row: &Row<'_>) -> rusqlite::Result<StationRecord> {
+    let raw: String = row.get(0)?;
+    Ok(StationRecord {
+        id: StationId::parse(&raw).map_err(|e| bad_column(0, "station id", e.to_string()))?,
+        name: row.get(1)?,
+        created_at: row.get(2)?,
+    })
+}
+
+fn optional_station(index: usize, raw: Option<String>) -> rusqlite::Result<Option<StationId>> {
+    raw.map(|s| StationId::parse(&s)).transpose().map_err(|e| bad_column(index, "station id", e.to_string()))
+}
+
+fn console_user_from_row(row: &Row<'_>) -> rusqlite::Result<ConsoleUserRecord> {
+    let role: String = row.get(2)?;
+    let station = optional_station(3, row.get(3)?)?;
+    let member: Option<String> = row.get(4)?;
+    let role = match (role.as_str(), station) {
+        ("coordinator", Some(station)) => ConsoleRole::Coordinator { station },
+        ("district", None) => ConsoleRole::District,
+        (other, _) => return Err(bad_column(2, "console role", format!("{other:?} with that station is not a role"))),
+    };
+    Ok(ConsoleUserRecord {
+        username: row.get(0)?,
+        password_hash: row.get(1)?,
+        role,
+        member: member.map(|m| MemberId::parse(&m)).transpose().map_err(|e| bad_column(4, "member id", e.to_string()))?,
+        created_at: row.get(5)?,
+    })
+}
+
+fn session_from_row(row: &Row<'_>) -> rusqlite::Result<ConsoleSessionRecord> {
+    let hash: Vec<u8> = row.get(0)?;
+    Ok(ConsoleSessionRecord {
+        token_hash: hash.try_into().map_err(|_| bad_column(0, "session hash", "not 32 bytes".into()))?,
+        username: row.get(1)?,
+        csrf: row.get(2)?,
+        created_at: row.get(3)?,
+        last_seen: row.get(4)?,
+    })
+}
+
+fn audit_from_row(row: &Row<'_>) -> rusqlite::Result<AuditRecord> {
+    Ok(AuditRecord {
+        at: row.get(0)?,
+        username: row.get(1)?,
+        station: optional_station(2, row.get(2)?)?,
+        action: row.get(3)?,
+        target: row.get(4)?,
+        detail: row.get(5)?,
+    })
+}
 
 fn device_from_row(row: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
     let member: String = row.get(1)?;
@@ -327,19 +381,29 @@ impl RelayStore for SqliteStore {
 
     fn station(&self, id: &StationId) -> StoreResult<Option<StationRecord>> {
         self.read(|conn| {
-            conn.query_row("SELECT id, name, created_at FROM stations WHERE id = ?1", [id.as_str()], |row| {
-                let raw: String = row.get(0)?;
-                Ok(StationRecord {
-                    id: StationId::parse(&raw).map_err(|e| bad_column(0, "station id", e.to_string()))?,
-                    name: row.get(1)?,
-                    created_at: row.get(2)?,
-                })
-            })
-            .optional()
+            conn.query_row("SELECT id, name, created_at FROM stations WHERE id = ?1", [id.as_str()], station_from_row)
+                .optional()
         })
     }
 
-    fn create_member(&self, member: &MemberRecord, documents: &[NewDocument]) -> StoreResult<()> {
+    fn stations(&self) -> StoreResult<Vec<StationRecord>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare("SELECT id, name, created_at FROM stations ORDER BY id")?;
+            stmt.query_map([], station_from_row)?.collect()
+        })
+    }
+
+    fn member_contact(&self, id: &MemberId) -> StoreResult<MemberContact> {
+        self.read(|conn| {
+            conn.query_row("SELECT phone, id_last4 FROM member_contacts WHERE member = ?1", [id.as_str()], |row| {
+                Ok(MemberContact { phone: row.get(0)?, id_last4: row.get(1)? })
+            })
+            .optional()
+        })
+        .map(Option::unwrap_or_default)
+    }
+
+    fn create_member(&self, member: &MemberRecord, contact: &MemberContact, documents: &[NewDocument]) -> StoreResult<()> {
         self.write(|tx| {
             let station_exists = tx
                 .query_row("SELECT 1 FROM stations WHERE id = ?1", [member.station.as_str()], |_| Ok(()))
@@ -364,6 +428,12 @@ impl RelayStore for SqliteStore {
             )?;
             if inserted == 0 {
                 return Err(StoreError::Duplicate { what: "member", id: member.id.to_string() });
+            }
+            if *contact != MemberContact::default() {
+                tx.execute(
+                    "INSERT INTO member_contacts (member, phone, id_last4) VALUES (?1, ?2, ?3)",
+                    params![member.id.as_str(), contact.phone, contact.id_last4],
+                )?;
             }
             insert_documents(tx, documents, member.created_at)
         })
@@ -539,6 +609,149 @@ impl RelayStore for SqliteStore {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(&format!("SELECT {POSTING_COLUMNS} FROM postings ORDER BY seq"))?;
             stmt.query_map([], posting_from_row)?.collect()
+        })
+    }
+
+    fn create_console_user(&self, user: &ConsoleUserRecord) -> StoreResult<()> {
+        self.write(|tx| {
+            if let Some(station) = user.role.station() {
+                let exists = tx.query_row("SELECT 1 FROM stations WHERE id = ?1", [station.as_str()], |_| Ok(())).optional()?;
+                if exists.is_none() {
+                    return Err(StoreError::Missing { what: "station", id: station.to_string() });
+                }
+            }
+            if let Some(member) = &user.member {
+                let exists = tx.query_row("SELECT 1 FROM members WHERE id = ?1", [member.as_str()], |_| Ok(())).optional()?;
+                if exists.is_none() {
+                    return Err(StoreError::Missing { what: "member", id: member.to_string() });
+                }
+            }
+            let role = match user.role {
+                ConsoleRole::Coordinator { .. } => "coordinator",
+                ConsoleRole::District => "district",
+            };
+            let inserted = tx.execute(
+                "INSERT INTO console_users (username, password_hash, role, station, member, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(username) DO NOTHING",
+                params![
+                    user.username,
+                    user.password_hash,
+                    role,
+                    user.role.station().map(StationId::as_str),
+                    user.member.as_ref().map(MemberId::as_str),
+                    user.created_at
+                ],
+            )?;
+            if inserted == 0 {
+                return Err(StoreError::Duplicate { what: "console user", id: user.username.clone() });
+            }
+            Ok(())
+        })
+    }
+
+    fn console_user(&self, username: &str) -> StoreResult<Option<ConsoleUserRecord>> {
+        self.read(|conn| {
+            conn.query_row(
+                "SELECT username, password_hash, role, station, member, created_at FROM console_users WHERE username = ?1",
+                [username],
+                console_user_from_row,
+            )
+            .optional()
+        })
+    }
+
+    fn create_console_session(&self, session: &ConsoleSessionRecord) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO console_sessions (token_hash, username, csrf, created_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![session.token_hash, session.username, session.csrf, session.created_at, session.last_seen],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn console_session(&self, token_hash: &SecretHash) -> StoreResult<Option<ConsoleSessionRecord>> {
+        self.read(|conn| {
+            conn.query_row(
+                "SELECT token_hash, username, csrf, created_at, last_seen FROM console_sessions WHERE token_hash = ?1",
+                [token_hash],
+                session_from_row,
+            )
+            .optional()
+        })
+    }
+
+    fn touch_console_session(&self, token_hash: &SecretHash, at: Millis) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute("UPDATE console_sessions SET last_seen = max(last_seen, ?2) WHERE token_hash = ?1", params![token_hash, at])?;
+            Ok(())
+        })
+    }
+
+    fn end_console_session(&self, token_hash: &SecretHash) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM console_sessions WHERE token_hash = ?1", [token_hash])?;
+            Ok(())
+        })
+    }
+
+    fn record_login_failure(&self, username: &str, at: Millis) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute("INSERT INTO console_login_failures (username, at) VALUES (?1, ?2)", params![username, at])?;
+            Ok(())
+        })
+    }
+
+    fn login_failures_since(&self, username: &str, since: Millis) -> StoreResult<Vec<Millis>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT at FROM console_login_failures WHERE username = ?1 AND at >= ?2 ORDER BY at, id",
+            )?;
+            stmt.query_map(params![username, since], |row| row.get(0))?.collect()
+        })
+    }
+
+    fn clear_login_failures(&self, username: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM console_login_failures WHERE username = ?1", [username])?;
+            Ok(())
+        })
+    }
+
+    fn record_audit(&self, entry: &AuditRecord) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO console_audit (at, username, station, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    entry.at,
+                    entry.username,
+                    entry.station.as_ref().map(StationId::as_str),
+                    entry.action,
+                    entry.target,
+                    entry.detail
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn audit_entries(&self, station: Option<&StationId>, limit: usize) -> StoreResult<Vec<AuditRecord>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|conn| {
+            let columns = "at, username, station, action, target, detail";
+            match station {
+                Some(station) => {
+                    let mut stmt = conn.prepare_cached(&format!(
+                        "SELECT {columns} FROM console_audit WHERE station = ?1 ORDER BY id DESC LIMIT ?2"
+                    ))?;
+                    stmt.query_map(params![station.as_str(), limit], audit_from_row)?.collect()
+                }
+                None => {
+                    let mut stmt =
+                        conn.prepare_cached(&format!("SELECT {columns} FROM console_audit ORDER BY id DESC LIMIT ?1"))?;
+                    stmt.query_map([limit], audit_from_row)?.collect()
+                }
+            }
         })
     }
 

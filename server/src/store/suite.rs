@@ -7,7 +7,8 @@ use automerge::ChangeHash;
 use timebank_engine::model::{HouseholdId, MemberId, Role, StationId};
 
 use crate::store::{
-    AckUpdate, AckedHeads, EnrollRefusal, EnrollmentCode, MemberRecord, NewDevice, NewDocument, NewLedgerEvent,
+    AckUpdate, AckedHeads, AuditRecord, ConsoleRole, ConsoleSessionRecord, ConsoleUserRecord, EnrollRefusal,
+    EnrollmentCode, MemberContact, MemberRecord, NewDevice, NewDocument, NewLedgerEvent,
     PostingRecord, RelayStore, Revocation, SecurityEvent, StationRecord, StoreError, WriteBatch,
 };
 
@@ -67,6 +68,10 @@ macro_rules! relay_store_suite {
                 with_store($crate::store::suite::a_sync_and_its_arrivals_are_stored_together_or_not_at_all);
             }
             #[test]
+            fn console_accounts_sessions_failures_and_audit() {
+                with_store($crate::store::suite::console_accounts_sessions_failures_and_audit);
+            }
+            #[test]
             fn security_events_are_kept_in_order() {
                 with_store($crate::store::suite::security_events_are_kept_in_order);
             }
@@ -102,6 +107,7 @@ fn setup(store: &dyn RelayStore) {
                     hardship: false,
                     created_at: 2,
                 },
+                &MemberContact::default(),
                 &[NewDocument { id: format!("member/{id}"), snapshot: vec![10] }],
             )
             .unwrap();
@@ -146,20 +152,24 @@ pub(crate) fn stations_and_members_round_trip(store: &dyn RelayStore) {
         hardship: true,
         created_at: 5,
     };
-    store.create_member(&elder, &[]).unwrap();
+    let contact = MemberContact { phone: Some("138 0000 1234".into()), id_last4: Some("123X".into()) };
+    store.create_member(&elder, &contact, &[]).unwrap();
     assert_eq!(store.member(&elder.id).unwrap().as_ref(), Some(&elder));
+    assert_eq!(store.member_contact(&elder.id).unwrap(), contact);
+    assert_eq!(store.member_contact(&member_id("m-vol")).unwrap(), MemberContact::default());
+    assert_eq!(store.stations().unwrap().len(), 1);
     let listed: Vec<String> = store.station_members(&station_id()).unwrap().into_iter().map(|m| m.id.to_string()).collect();
     assert_eq!(listed, ["m-coord", "m-elder", "m-vol"]);
 
-    let duplicate = store.create_member(&elder, &[]);
+    let duplicate = store.create_member(&elder, &MemberContact::default(), &[]);
     assert!(matches!(duplicate, Err(StoreError::Duplicate { what: "member", .. })), "{duplicate:?}");
     let homeless = MemberRecord { id: member_id("m-x"), station: StationId::parse("s-none").unwrap(), ..elder.clone() };
-    assert!(matches!(store.create_member(&homeless, &[]), Err(StoreError::Missing { what: "station", .. })));
+    assert!(matches!(store.create_member(&homeless, &MemberContact::default(), &[]), Err(StoreError::Missing { what: "station", .. })));
     assert!(store.member(&member_id("m-x")).unwrap().is_none());
 
     // A member whose document exists already is not created at all.
     let clash = MemberRecord { id: member_id("m-clash"), ..elder };
-    let result = store.create_member(&clash, &[NewDocument { id: "member/m-vol".into(), snapshot: vec![9] }]);
+    let result = store.create_member(&clash, &MemberContact::default(), &[NewDocument { id: "member/m-vol".into(), snapshot: vec![9] }]);
     assert!(matches!(result, Err(StoreError::Duplicate { what: "document", .. })), "{result:?}");
     assert!(store.member(&clash.id).unwrap().is_none());
     assert_eq!(store.document("member/m-vol").unwrap().unwrap().bytes, [10]);
@@ -347,4 +357,62 @@ pub fn the_arrival_log_and_postings_are_append_only_and_idempotent(store: &dyn R
     let missing = WriteBatch { chunks: vec![("ledger/m-ghost".into(), vec![1])], acks: vec![] };
     assert!(store.append_postings(&[posting("earn:v-3:r1")], &missing, 12).is_err());
     assert_eq!(store.postings().unwrap().len(), 2);
+}
+
+pub(crate) fn console_accounts_sessions_failures_and_audit(store: &dyn RelayStore) {
+    setup(store);
+    let coordinator = ConsoleUserRecord {
+        username: "li".into(),
+        password_hash: "$argon2id$x".into(),
+        role: ConsoleRole::Coordinator { station: station_id() },
+        member: Some(member_id("m-coord")),
+        created_at: 3,
+    };
+    store.create_console_user(&coordinator).unwrap();
+    assert_eq!(store.console_user("li").unwrap().as_ref(), Some(&coordinator));
+    assert!(store.console_user("nobody").unwrap().is_none());
+    let again = store.create_console_user(&coordinator);
+    assert!(matches!(again, Err(StoreError::Duplicate { what: "console user", .. })), "{again:?}");
+    let lost = ConsoleUserRecord {
+        username: "x".into(),
+        role: ConsoleRole::Coordinator { station: StationId::parse("s-none").unwrap() },
+        ..coordinator.clone()
+    };
+    assert!(matches!(store.create_console_user(&lost), Err(StoreError::Missing { what: "station", .. })));
+    let district = ConsoleUserRecord { username: "qu".into(), role: ConsoleRole::District, member: None, ..coordinator };
+    store.create_console_user(&district).unwrap();
+    assert_eq!(store.console_user("qu").unwrap().unwrap().role, ConsoleRole::District);
+
+    let session =
+        ConsoleSessionRecord { token_hash: [7; 32], username: "li".into(), csrf: "c".into(), created_at: 10, last_seen: 10 };
+    store.create_console_session(&session).unwrap();
+    store.touch_console_session(&[7; 32], 20).unwrap();
+    store.touch_console_session(&[7; 32], 15).unwrap();
+    assert_eq!(store.console_session(&[7; 32]).unwrap().unwrap().last_seen, 20, "last use never moves back");
+    store.end_console_session(&[7; 32]).unwrap();
+    assert!(store.console_session(&[7; 32]).unwrap().is_none());
+
+    for at in [1, 5, 9] {
+        store.record_login_failure("li", at).unwrap();
+    }
+    store.record_login_failure("ghost", 5).unwrap();
+    assert_eq!(store.login_failures_since("li", 5).unwrap(), [5, 9]);
+    store.clear_login_failures("li").unwrap();
+    assert!(store.login_failures_since("li", 0).unwrap().is_empty());
+    assert_eq!(store.login_failures_since("ghost", 0).unwrap(), [5]);
+
+    let entry = |at: i64, station: Option<StationId>| AuditRecord {
+        at,
+        username: "li".into(),
+        station,
+        action: "member.create".into(),
+        target: "m-1".into(),
+        detail: "Wang".into(),
+    };
+    store.record_audit(&entry(1, Some(station_id()))).unwrap();
+    store.record_audit(&entry(2, None)).unwrap();
+    store.record_audit(&entry(3, Some(station_id()))).unwrap();
+    let own: Vec<i64> = store.audit_entries(Some(&station_id()), 10).unwrap().iter().map(|e| e.at).collect();
+    assert_eq!(own, [3, 1], "a station's entries, newest first");
+    assert_eq!(store.audit_entries(None, 2).unwrap().iter().map(|e| e.at).collect::<Vec<_>>(), [3, 2]);
 }

@@ -1,0 +1,109 @@
+//! The page shell every console page shares: navigation, language switch, who is signed
+//! in, the sign-out button, and the flash message of the last action.
+
+use maud::{DOCTYPE, Markup, html};
+
+use crate::console::{Flash, Lang, Signed};
+use crate::store::ConsoleRole;
+
+/// The navigation: (path, Chinese, English).
+pub const NAV: &[(&str, &str, &str)] = &[
+    ("/console/review", "审核", "Review"),
+    ("/console/visits", "记录", "Visits"),
+    ("/console/orders", "订单", "Orders"),
+    ("/console/members", "成员", "Members"),
+    ("/console/ledger", "账本", "Ledger"),
+    ("/console/reports", "报表", "Reports"),
+    ("/console/audit", "审计", "Audit"),
+];
+
+/// A console page for `signed`: the shell around `body`, titled `title`.
+pub fn page(signed: &Signed, title: &str, body: Markup) -> Markup {
+    let lang = signed.lang;
+    let role = match &signed.role {
+        ConsoleRole::Coordinator { station } => format!("{} {station}", lang.pick("协调员", "coordinator")),
+        ConsoleRole::District => lang.pick("区级（只读）", "district (read-only)").to_owned(),
+    };
+    shell(lang, title, html! {
+        header.top {
+            a.brand href="/console/" { (lang.pick("时间银行 · 协调员控制台", "Time bank · coordinator console")) }
+            nav aria-label=(lang.pick("主导航", "Main")) {
+                @for (path, zh, en) in NAV {
+                    a href=(path) { (lang.pick(*zh, *en)) }
+                }
+            }
+            div.who {
+                (lang_switch(lang))
+                span.user data-testid="user" { (signed.username) " · " (role) }
+                form method="post" action="/console/logout" {
+                    input type="hidden" name="csrf" value=(signed.csrf);
+                    button.link type="submit" { (lang.pick("退出", "Sign out")) }
+                }
+            }
+        }
+        main {
+            (flash(signed.flash.as_ref()))
+            h1 { (title) }
+            (body)
+        }
+    })
+}
+
+/// A page without navigation (sign-in).
+pub fn bare(lang: Lang, title: &str, body: Markup) -> Markup {
+    shell(lang, title, html! {
+        header.top {
+            span.brand { (lang.pick("时间银行 · 协调员控制台", "Time bank · coordinator console")) }
+            div.who { (lang_switch(lang)) }
+        }
+        main.narrow { (body) }
+    })
+}
+
+/// The flash area: `role="alert"`, class `flash ok|error`.
+pub fn flash(flash: Option<&Flash>) -> Markup {
+    html! {
+        @if let Some(flash) = flash {
+            p class=(if flash.ok { "flash ok" } else { "flash error" }) role="alert" { (flash.message) }
+        }
+    }
+}
+
+/// A form error shown above a re-rendered form.
+pub fn form_error(message: Option<&str>) -> Markup {
+    html! {
+        @if let Some(message) = message {
+            p.flash.error role="alert" { (message) }
+        }
+    }
+}
+
+/// The hidden CSRF field every form carries.
+pub fn csrf(signed: &Signed) -> Markup {
+    html! { input type="hidden" name="csrf" value=(signed.csrf); }
+}
+
+fn lang_switch(lang: Lang) -> Markup {
+    html! {
+        span.lang {
+            @if lang == Lang::Zh { strong { "中文" } } @else { a href="?lang=zh" hreflang="zh-CN" { "中文" } }
+            " | "
+            @if lang == Lang::En { strong { "English" } } @else { a href="?lang=en" hreflang="en" { "English" } }
+        }
+    }
+}
+
+fn shell(lang: Lang, title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(lang.html_lang()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · " (lang.pick("时间银行控制台", "Time bank console")) }
+                link rel="stylesheet" href="/console/static/console.css";
+            }
+            body { (body) }
+        }
+    }
+}

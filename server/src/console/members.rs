@@ -1,0 +1,12 @@
+//! The members pages of the console.
+
+use std::sync::Arc;
+
+use axum::Router;
+
+use crate::relay::Relay;
+
+/// The members routes (relative to `/console`).
+pub fn routes() -> Router<Arc<Relay>> {
+    Router::new()
+}

@@ -1,0 +1,238 @@
+//! A station's monthly figures for the district (ADR 18): from the visit log, the
+//! volunteers active, elders served, visits and hours (visits that started in the month,
+//! finished and not rejected); from the ledger's postings, coins issued, redeemed and
+//! donated in the month and coins outstanding at its end. Coins are kept in minutes
+//! (60 = one coin) and written with two decimals.
+
+use std::collections::{BTreeSet, HashMap};
+
+use timebank_engine::model::{MemberId, StationId};
+
+use crate::console::visits::log::{Month, VisitRecord};
+use crate::ledger::posting::{Account, PostingKind};
+use crate::store::PostingRecord;
+
+/// One station's figures for one month.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Figures {
+    /// The station.
+    pub station: String,
+    /// The month, `YYYY-MM`.
+    pub month: String,
+    /// Volunteers with at least one counted visit.
+    pub volunteers_active: usize,
+    /// Elders with at least one counted visit.
+    pub elders_served: usize,
+    /// Counted visits: started in the month, finished, not rejected.
+    pub visits: usize,
+    /// Their logged length, minutes.
+    pub minutes: i64,
+    /// Coins issued (earn and overflow postings, less reversals back to the program), minutes.
+    pub issued: i64,
+    /// Coins redeemed (fulfilled redemptions), minutes.
+    pub redeemed: i64,
+    /// Coins donated to the station's pool, minutes.
+    pub donated: i64,
+    /// Coins held by the station's members and pool at the month's end, minutes.
+    pub outstanding: i64,
+}
+
+/// The CSV header, in the district's order.
+pub const CSV_HEADER: &str =
+    "station,month,volunteers_active,elders_served,visits,hours,coins_issued,coins_redeemed,coins_donated,coins_outstanding";
+
+impl Figures {
+    /// Its CSV row (hours and coins with two decimals).
+    pub fn csv_row(&self) -> String {
+        format!(
+            "{},{},{},{},{},{},{},{},{},{}",
+            csv_field(&self.station),
+            self.month,
+            self.volunteers_active,
+            self.elders_served,
+            self.visits,
+            two_decimals(self.minutes),
+            two_decimals(self.issued),
+            two_decimals(self.redeemed),
+            two_decimals(self.donated),
+            two_decimals(self.outstanding),
+        )
+    }
+}
+
+/// Minutes as hours or coins with exactly two decimals, rounded half up: `90` → `1.50`.
+pub fn two_decimals(minutes: i64) -> String {
+    let sign = if minutes < 0 { "-" } else { "" };
+    let hundredths = (minutes.unsigned_abs() * 100 + 30) / 60;
+    format!("{sign}{}.{:02}", hundredths / 100, hundredths % 100)
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break; a leading `=`, `+`,
+/// `-` or `@` is prefixed with `'` so a spreadsheet never runs it as a formula.
+pub fn csv_field(raw: &str) -> String {
+    let safe = if raw.starts_with(['=', '+', '-', '@']) { format!("'{raw}") } else { raw.to_owned() };
+    if safe.contains([',', '"', '\n', '\r']) { format!("\"{}\"", safe.replace('"', "\"\"")) } else { safe }
+}
+
+/// The figures of `station` for `month`. `records`: the station's visit log; `postings`:
+/// the whole ledger; `station_of`: every member's station.
+pub fn figures(
+    station: &StationId,
+    month: Month,
+    records: &[VisitRecord],
+    postings: &[PostingRecord],
+    station_of: &HashMap<MemberId, StationId>,
+) -> Figures {
+    let counted: Vec<&VisitRecord> = records
+        .iter()
+        .filter(|r| !r.visit.is_open() && r.status() != "rejected")
+        .filter(|r| month.contains(r.visit.check_in.timestamp_millis()))
+        .filter(|r| station_of.get(&r.visit.volunteer) == Some(station))
+        .collect();
+    let volunteers: BTreeSet<&MemberId> = counted.iter().map(|r| &r.visit.volunteer).collect();
+    let elders: BTreeSet<&MemberId> = counted.iter().map(|r| &r.visit.elder).collect();
+
+    let here = |raw: &str| match Account::parse(raw) {
+        Some(Account::Pool(s)) => &s == station,
+        Some(Account::Member(m) | Account::Held(m)) => station_of.get(&m) == Some(station),
+        Some(Account::Program) | None => false,
+    };
+    let (start, end) = month.range();
+    let mut figures = Figures {
+        station: station.to_string(),
+        month: month.to_string(),
+        volunteers_active: volunteers.len(),
+        elders_served: elders.len(),
+        visits: counted.len(),
+        minutes: counted.iter().map(|r| r.minutes()).sum(),
+        ..Figures::default()
+    };
+    for p in postings.iter().filter(|p| p.at < end) {
+        let (into, out_of) = (here(&p.credit), here(&p.debit));
+        if into && !out_of {
+            figures.outstanding += p.minutes;
+        } else if out_of && !into {
+            figures.outstanding -= p.minutes;
+        }
+        if p.at < start {
+            continue;
+        }
+        let kind = PostingKind::parse(&p.kind);
+        if p.debit == "program" && into {
+            figures.issued += p.minutes;
+        } else if p.credit == "program" && out_of && kind == Some(PostingKind::Reversal) {
+            figures.issued -= p.minutes;
+        }
+        if kind == Some(PostingKind::Redeem) && out_of {
+            figures.redeemed += p.minutes;
+        }
+        if kind == Some(PostingKind::Donation) && into {
+            figures.donated += p.minutes;
+        }
+    }
+    figures
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Duration, Utc};
+    use timebank_engine::documents::ledger::Outcome;
+    use timebank_engine::model::{Visit, VisitId, VisitSource};
+
+    use super::*;
+
+    fn ms(at: &str) -> i64 {
+        at.parse::<DateTime<Utc>>().unwrap().timestamp_millis()
+    }
+
+    fn visit(volunteer: &str, elder: &str, start: &str, minutes: i64, status: Option<&str>) -> VisitRecord {
+        let check_in: DateTime<Utc> = start.parse().unwrap();
+        VisitRecord {
+            visit: Visit {
+                id: VisitId::generate(),
+                volunteer: MemberId::parse(volunteer).unwrap(),
+                elder: MemberId::parse(elder).unwrap(),
+                service: "companionship".into(),
+                order: None,
+                check_in,
+                check_out: Some(check_in + Duration::minutes(minutes)),
+                monotonic_ms: None,
+                source: VisitSource::Live,
+                note: String::new(),
+                recorded_at: check_in,
+                device: String::new(),
+                confirmation: None,
+            },
+            volunteer_name: String::new(),
+            elder_name: String::new(),
+            device: None,
+            arrived_at: None,
+            outcome: status.map(|s| Outcome { status: s.into(), reason: String::new(), minutes: 0 }),
+            review: None,
+        }
+    }
+
+    fn posting(kind: &str, debit: &str, credit: &str, minutes: i64, at: &str) -> PostingRecord {
+        PostingRecord {
+            key: format!("{kind}:{debit}:{at}"),
+            kind: kind.into(),
+            debit: debit.into(),
+            credit: credit.into(),
+            minutes,
+            subject: String::new(),
+            memo: String::new(),
+            by: None,
+            event: 0,
+            at: ms(at),
+        }
+    }
+
+    #[test]
+    fn a_months_figures_count_its_visits_and_postings_and_the_balance_at_its_end() {
+        let s1 = StationId::parse("s-one").unwrap();
+        let s2 = StationId::parse("s-two").unwrap();
+        let station_of: HashMap<MemberId, StationId> = [("m-v1", &s1), ("m-v2", &s1), ("m-e1", &s1), ("m-e2", &s1), ("m-x", &s2)]
+            .into_iter()
+            .map(|(m, s)| (MemberId::parse(m).unwrap(), s.clone()))
+            .collect();
+        let records = vec![
+            visit("m-v1", "m-e1", "2026-11-02T02:00:00Z", 90, Some("approved")),
+            visit("m-v1", "m-e2", "2026-11-03T02:00:00Z", 60, None),
+            visit("m-v2", "m-e1", "2026-11-04T02:00:00Z", 45, Some("rejected")),
+            visit("m-v2", "m-e1", "2026-10-04T02:00:00Z", 60, Some("approved")),
+            visit("m-x", "m-e1", "2026-11-04T02:00:00Z", 60, None),
+        ];
+        let postings = vec![
+            posting("earn", "program", "member:m-v1", 120, "2026-10-20T00:00:00Z"),
+            posting("earn", "program", "member:m-v1", 90, "2026-11-05T00:00:00Z"),
+            posting("overflow", "program", "pool:s-one", 15, "2026-11-05T00:00:00Z"),
+            posting("reversal", "member:m-v1", "program", 30, "2026-11-06T00:00:00Z"),
+            posting("reserve", "member:m-v1", "held:m-v1", 60, "2026-11-07T00:00:00Z"),
+            posting("redeem", "held:m-v1", "program", 60, "2026-11-08T00:00:00Z"),
+            posting("donation", "member:m-v1", "pool:s-one", 30, "2026-11-09T00:00:00Z"),
+            posting("earn", "program", "member:m-x", 600, "2026-11-05T00:00:00Z"),
+            posting("earn", "program", "member:m-v1", 60, "2026-12-01T00:00:00Z"),
+        ];
+        let november = Month::parse("2026-11").unwrap();
+        let f = figures(&s1, november, &records, &postings, &station_of);
+        assert_eq!((f.volunteers_active, f.elders_served, f.visits, f.minutes), (1, 2, 2, 150));
+        assert_eq!((f.issued, f.redeemed, f.donated), (90 + 15 - 30, 60, 30));
+        // 120 from October, +90 +15 -30 -60 (redeemed) in November; the December earn is later.
+        assert_eq!(f.outstanding, 120 + 90 + 15 - 30 - 60);
+        assert_eq!(f.csv_row(), "s-one,2026-11,1,2,2,2.50,1.25,1.00,0.50,2.25");
+        let other = figures(&s2, november, &records, &postings, &station_of);
+        assert_eq!((other.visits, other.issued, other.outstanding), (1, 600, 600));
+    }
+
+    #[test]
+    fn numbers_and_fields_are_written_for_spreadsheets() {
+        assert_eq!(two_decimals(0), "0.00");
+        assert_eq!(two_decimals(90), "1.50");
+        assert_eq!(two_decimals(20), "0.33");
+        assert_eq!(two_decimals(-45), "-0.75");
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
+    }
+}

@@ -1,0 +1,261 @@
+//! Who is signed in: the [`Signed`] extractor (session cookie → coordinator, with idle and
+//! absolute expiry), the CSRF-checked [`SignedForm`], the read-only district's refusal, and
+//! which station(s) a reader may see.
+
+use std::sync::Arc;
+
+use axum::extract::{Form, FromRequest, FromRequestParts, OriginalUri, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Response};
+use timebank_engine::model::{MemberId, StationId};
+
+use crate::console::{ConsoleConfig, Flash, FLASH_COOKIE, FormData, Lang, PageError, blocking, cookie, see_other};
+use crate::relay::Relay;
+use crate::secret;
+use crate::store::{ConsoleRole, MemberRecord, Millis, SecretHash, StationRecord};
+
+/// The cookie that carries the session token.
+pub const SESSION_COOKIE: &str = "tb_session";
+
+/// A session unused for this long has expired.
+pub const IDLE_MS: Millis = 30 * 60 * 1000;
+
+/// A session this old has expired, however busy.
+pub const ABSOLUTE_MS: Millis = 12 * 60 * 60 * 1000;
+
+/// A session's last use is written at most this often.
+const TOUCH_EVERY_MS: Millis = 15 * 1000;
+
+/// A signed-in console user. Taking it as a handler argument makes the page need a
+/// session: without one a request is sent (303) to the sign-in page.
+#[derive(Clone, Debug)]
+pub struct Signed {
+    /// Their username.
+    pub username: String,
+    /// Their own member: the author of their desk changes.
+    pub member: Option<MemberId>,
+    /// Coordinator of a station, or the read-only district.
+    pub role: ConsoleRole,
+    /// The page language.
+    pub lang: Lang,
+    /// The token every form of this session carries (field `csrf`).
+    pub csrf: String,
+    /// A message from the previous POST, shown once.
+    pub flash: Option<Flash>,
+    /// Whether cookies are set `Secure`.
+    pub secure: bool,
+    /// SHA-256 of the session token (to end it).
+    pub(crate) token_hash: SecretHash,
+}
+
+/// A CSRF-checked form post from a signed-in user. A missing or wrong `csrf` field is
+/// refused (403, nothing changed) before the handler runs.
+#[derive(Clone, Debug)]
+pub struct SignedForm {
+    /// Who posted.
+    pub signed: Signed,
+    /// The fields.
+    pub form: FormData,
+}
+
+impl Signed {
+    /// The station this user may change, or 403 for the read-only district.
+    pub fn writer(&self) -> Result<&StationId, PageError> {
+        match &self.role {
+            ConsoleRole::Coordinator { station } => Ok(station),
+            ConsoleRole::District => Err(PageError::forbidden(self.lang.pick(
+                "区级账号只能查看，不能修改。请由服务站协调员操作。",
+                "The district account is read-only: a coordinator of the station must do this.",
+            ))),
+        }
+    }
+
+    /// Whether this user may see `station`'s data.
+    pub fn may_see(&self, station: &StationId) -> bool {
+        match &self.role {
+            ConsoleRole::Coordinator { station: own } => own == station,
+            ConsoleRole::District => true,
+        }
+    }
+
+    /// The stations this user reads: a coordinator's own; for the district, `requested`
+    /// (`?station=`) or every station.
+    pub fn visible_stations(&self, relay: &Relay, requested: Option<&str>) -> Result<Vec<StationRecord>, PageError> {
+        let requested = requested.map(str::trim).filter(|s| !s.is_empty());
+        let wanted = match (&self.role, requested) {
+            (ConsoleRole::Coordinator { station }, _) => Some(station.clone()),
+            (ConsoleRole::District, Some(raw)) => {
+                Some(StationId::parse(raw).map_err(|_| PageError::not_at_station(self.lang))?)
+            }
+            (ConsoleRole::District, None) => None,
+        };
+        match wanted {
+            Some(id) => Ok(vec![relay.store().station(&id)?.ok_or_else(|| PageError::not_at_station(self.lang))?]),
+            None => Ok(relay.store().stations()?),
+        }
+    }
+
+    /// The member `raw` if this user may see them; otherwise 404 (another station's
+    /// members look exactly like members that do not exist).
+    pub fn member_here(&self, relay: &Relay, raw: &str) -> Result<MemberRecord, PageError> {
+        let missing = || PageError::not_at_station(self.lang);
+        let id = MemberId::parse(raw).map_err(|_| missing())?;
+        let member = relay.store().member(&id)?.ok_or_else(missing)?;
+        if self.may_see(&member.station) { Ok(member) } else { Err(missing()) }
+    }
+
+    /// The station an audit entry of this user belongs to.
+    pub fn station(&self) -> Option<&StationId> {
+        self.role.station()
+    }
+}
+
+/// Whether cookies must be `Secure`: the relay's public URL is https, or a TLS proxy in
+/// front says the request came over https (ADR 0016).
+pub fn is_secure(headers: &HeaderMap, config: Option<&ConsoleConfig>) -> bool {
+    config.is_some_and(|c| c.secure_cookies)
+        || headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+/// Where to go after signing in: only a console page of this relay.
+pub fn safe_next(raw: Option<&str>) -> String {
+    match raw {
+        Some(next)
+            if next.starts_with("/console/")
+                && !next.contains("//")
+                && !next.contains('\\')
+                && !next.starts_with("/console/login")
+                && next.chars().all(|c| c.is_ascii_graphic()) =>
+        {
+            next.to_owned()
+        }
+        _ => "/console/review".to_owned(),
+    }
+}
+
+fn to_login(parts: &Parts, expired: bool) -> Response {
+    // The page to come back to: a GET's own address; after a POST, the page it came from.
+    let next = if parts.method == Method::GET {
+        // The router nested at /console sees the path without it: the original has it.
+        let uri = parts.extensions.get::<OriginalUri>().map_or(&parts.uri, |original| &original.0);
+        uri.path_and_query().map(|p| p.as_str().to_owned())
+    } else {
+        None
+    };
+    let mut to = String::from("/console/login");
+    let mut sep = '?';
+    if expired {
+        to.push_str("?expired=1");
+        sep = '&';
+    }
+    if let Some(next) = next {
+        to.push(sep);
+        to.push_str("next=");
+        to.push_str(&percent(&next));
+    }
+    see_other(&to)
+}
+
+/// `raw` percent-encoded for a query value.
+pub fn percent(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) { char::from(b).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+impl FromRequestParts<Arc<Relay>> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, relay: &Arc<Relay>) -> Result<Signed, Response> {
+        let lang = Lang::of_request(parts);
+        let secure = is_secure(&parts.headers, parts.extensions.get::<ConsoleConfig>());
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE).filter(|t| !t.is_empty()) else {
+            return Err(to_login(parts, false));
+        };
+        let flash = cookie(&parts.headers, FLASH_COOKIE).as_deref().and_then(Flash::decode);
+        let token_hash = secret::hash(&token);
+        let relay = Arc::clone(relay);
+        let found = blocking(move || {
+            let store = relay.store();
+            let Some(session) = store.console_session(&token_hash)? else { return Ok(None) };
+            let now = relay.now_ms();
+            let user = store.console_user(&session.username)?;
+            let expired = now - session.last_seen > IDLE_MS || now - session.created_at > ABSOLUTE_MS;
+            let Some(user) = user.filter(|_| !expired) else {
+                store.end_console_session(&token_hash)?;
+                return Ok(None);
+            };
+            if now - session.last_seen > TOUCH_EVERY_MS {
+                store.touch_console_session(&token_hash, now)?;
+            }
+            Ok(Some((user, session.csrf)))
+        })
+        .await
+        .map_err(IntoResponse::into_response)?;
+        let Some((user, csrf)) = found else {
+            return Err(to_login(parts, true));
+        };
+        Ok(Signed { username: user.username, member: user.member, role: user.role, lang, csrf, flash, secure, token_hash })
+    }
+}
+
+impl FromRequest<Arc<Relay>> for SignedForm {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, relay: &Arc<Relay>) -> Result<SignedForm, Response> {
+        let (mut parts, body) = request.into_parts();
+        let signed = Signed::from_request_parts(&mut parts, relay).await?;
+        let request = Request::from_parts(parts, body);
+        let form = match Form::<Vec<(String, String)>>::from_request(request, relay).await {
+            Ok(Form(fields)) => FormData(fields),
+            Err(rejection) => {
+                return Err(PageError::bad_request(format!(
+                    "{} ({rejection})",
+                    signed.lang.pick("表单无法读取，请重新加载页面再试。", "The form could not be read: reload the page and try again.")
+                ))
+                .into_response());
+            }
+        };
+        if !same_secret(form.get("csrf").unwrap_or(""), &signed.csrf) {
+            return Err(out_of_date(signed.lang).into_response());
+        }
+        Ok(SignedForm { signed, form })
+    }
+}
+
+/// The refusal of a form without the right CSRF token.
+pub fn out_of_date(lang: Lang) -> PageError {
+    PageError::forbidden(lang.pick(
+        "此表单已过期（安全校验不符），没有做任何更改。请重新加载页面后再提交。",
+        "This form is out of date (its security token does not match); nothing was changed. Reload the page and submit it again.",
+    ))
+}
+
+/// Compares two secrets in time that does not depend on where they differ.
+pub fn same_secret(given: &str, expected: &str) -> bool {
+    !expected.is_empty()
+        && given.len() == expected.len()
+        && given.bytes().zip(expected.bytes()).fold(0_u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_the_console() {
+        assert_eq!(safe_next(Some("/console/members?x=1")), "/console/members?x=1");
+        for bad in ["https://evil.example/", "//evil.example/console/", "/console//evil", "/v1/sync", "/console/login"] {
+            assert_eq!(safe_next(Some(bad)), "/console/review", "{bad}");
+        }
+    }
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abd", "abc"));
+        assert!(!same_secret("", ""));
+        assert!(!same_secret("ab", "abc"));
+    }
+}

@@ -1,0 +1,14 @@
+//! Router tests of the coordinator console: a real relay on a real SQLite store, called
+//! in-process through its router with a cookie-keeping client, as a browser would.
+//! Each side of the console adds its modules here (C1: sign-in, members, ledger, audit).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    dead_code,
+    reason = "test helpers outside #[test] functions fail the test by panicking; not every module uses every helper"
+)]
+
+mod members;
+mod signin;
+mod support;

@@ -1,0 +1,1 @@
+//! Members: registering, enrollment codes, devices (filled in with the members pages).

@@ -1,0 +1,216 @@
+//! Test support: a relay with a station, coordinators' console accounts, and a client
+//! that keeps cookies and reads each page's CSRF token, like a browser.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::{DateTime, Duration, Utc};
+use tempfile::TempDir;
+use timebank_engine::{Clock, MonotonicReading};
+use timebank_server::admin::{self, NewMember};
+use timebank_server::console::account;
+use timebank_server::store::{MemberRecord, RelayStore, SqliteStore, StationRecord};
+use timebank_server::{Relay, app};
+use tower::ServiceExt as _;
+
+/// The password every test account has.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A wall clock the test moves.
+#[derive(Debug)]
+pub struct TestClock {
+    now: Mutex<DateTime<Utc>>,
+}
+
+impl TestClock {
+    pub fn advance(&self, by: Duration) {
+        *self.now.lock().unwrap_or_else(PoisonError::into_inner) += by;
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.now.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+    fn monotonic(&self) -> Option<MonotonicReading> {
+        None
+    }
+}
+
+/// A relay with two stations, each with a coordinator who has a console account
+/// (`li` at Caoyang, `zhao` at Ganquan), and the district's `qu`.
+pub struct Console {
+    pub dir: TempDir,
+    pub relay: Arc<Relay>,
+    pub router: Router,
+    pub clock: Arc<TestClock>,
+    pub station: StationRecord,
+    pub other: StationRecord,
+    pub coordinator: MemberRecord,
+    runtime: Arc<tokio::runtime::Runtime>,
+}
+
+impl Console {
+    pub fn new() -> Console {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(TestClock { now: Mutex::new(Utc::now()) });
+        let relay = Arc::new(Relay::new(Arc::new(SqliteStore::open(dir.path()).unwrap()), clock.clone()).unwrap());
+        let station = admin::create_station(&relay, "曹杨新村街道").unwrap();
+        let other = admin::create_station(&relay, "甘泉路街道").unwrap();
+        let runtime = Arc::new(tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap());
+        let coordinator = member_at(&relay, &station, "coordinator", "李协调");
+        let theirs = member_at(&relay, &other, "coordinator", "赵协调");
+        account::create(&relay, "li", PASSWORD, Some(station.id.as_str()), Some(coordinator.id.as_str())).unwrap();
+        account::create(&relay, "zhao", PASSWORD, Some(other.id.as_str()), Some(theirs.id.as_str())).unwrap();
+        account::create(&relay, "qu", PASSWORD, None, None).unwrap();
+        Console { router: app(relay.clone()), dir, relay, clock, station, other, coordinator, runtime }
+    }
+
+    pub fn store(&self) -> &dyn RelayStore {
+        self.relay.store()
+    }
+
+    /// A member of this console's station.
+    pub fn member(&self, role: &str, name: &str) -> MemberRecord {
+        member_at(&self.relay, &self.station, role, name)
+    }
+
+    /// A member of the other station.
+    pub fn member_elsewhere(&self, role: &str, name: &str) -> MemberRecord {
+        member_at(&self.relay, &self.other, role, name)
+    }
+
+    /// A browser with no cookies.
+    pub fn browser(&self) -> Browser<'_> {
+        Browser { console: self, cookies: BTreeMap::new(), csrf: None }
+    }
+
+    /// A browser signed in as `username`.
+    pub fn signed_in(&self, username: &str) -> Browser<'_> {
+        let mut browser = self.browser();
+        let page = browser.sign_in(username, PASSWORD);
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.text);
+        browser
+    }
+}
+
+fn member_at(relay: &Relay, station: &StationRecord, role: &str, name: &str) -> MemberRecord {
+    admin::create_member(relay, &NewMember {
+        station: station.id.as_str(),
+        role,
+        name,
+        birth_year: if role == "elder" { 1940 } else { 1965 },
+        household: None,
+        hardship: false,
+    })
+    .unwrap()
+}
+
+/// An answer: status, Location, Set-Cookie headers and body text.
+#[derive(Debug)]
+pub struct Page {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub set_cookies: Vec<String>,
+    pub text: String,
+}
+
+impl Page {
+    /// The value of the first `name="csrf"` field on the page.
+    pub fn csrf(&self) -> Option<String> {
+        let at = self.text.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+        Some(self.text[at..].split('"').next()?.to_owned())
+    }
+
+    /// The text inside the element with `data-testid="id"`.
+    pub fn testid(&self, id: &str) -> Option<String> {
+        let at = self.text.find(&format!("data-testid=\"{id}\""))?;
+        let start = at + self.text[at..].find('>')? + 1;
+        let end = start + self.text[start..].find('<')?;
+        Some(self.text[start..end].to_owned())
+    }
+}
+
+/// A client that keeps cookies and the last CSRF token it saw, like a browser tab.
+pub struct Browser<'a> {
+    pub console: &'a Console,
+    pub cookies: BTreeMap<String, String>,
+    pub csrf: Option<String>,
+}
+
+impl Browser<'_> {
+    fn send(&mut self, request: Request<Body>) -> Page {
+        let response = self.console.runtime.block_on(self.console.router.clone().oneshot(request)).unwrap();
+        let status = response.status();
+        let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let location = header("location");
+        let set_cookies: Vec<String> =
+            response.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+        for cookie in &set_cookies {
+            let pair = cookie.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || cookie.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let body = self.console.runtime.block_on(axum::body::to_bytes(response.into_body(), usize::MAX)).unwrap();
+        let page = Page { status, location, set_cookies, text: String::from_utf8_lossy(&body).into_owned() };
+        if let Some(csrf) = page.csrf() {
+            self.csrf = Some(csrf);
+        }
+        page
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    pub fn get(&mut self, path: &str) -> Page {
+        let request = Request::builder().uri(path).header("cookie", self.cookie_header()).body(Body::empty()).unwrap();
+        self.send(request)
+    }
+
+    /// POSTs `fields` as a form, exactly as given (no CSRF token added).
+    pub fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let body = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let request = Request::builder()
+            .method("POST")
+            .uri(path)
+            .header("cookie", self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request)
+    }
+
+    /// POSTs `fields` with the CSRF token of the last page seen.
+    pub fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let csrf = self.csrf.clone().expect("a page with a form was seen first");
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all)
+    }
+
+    /// Opens the sign-in page and signs in.
+    pub fn sign_in(&mut self, username: &str, password: &str) -> Page {
+        let form = self.get("/console/login");
+        assert_eq!(form.status, StatusCode::OK);
+        self.post("/console/login", &[("username", username), ("password", password), ("next", "/console/members")])
+    }
+}
+
+/// Percent-encodes a form value.
+pub fn encode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { char::from(b).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
