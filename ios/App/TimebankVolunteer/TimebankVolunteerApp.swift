@@ -1,0 +1,40 @@
+// The volunteers' iOS app (SwiftUI sample): enroll once with the station's code, then my
+// assignments, check in / check out, my visits and my coins. Built in Xcode on a Mac against
+// the ios/ package and its XCFramework; CI here has no Apple SDK and cannot build it.
+import BackgroundTasks
+import SwiftUI
+import Timebank
+
+@main
+struct TimebankVolunteerApp: App {
+    @StateObject private var model = VolunteerModel()
+    @Environment(\.scenePhase) private var scenePhase
+
+    init() {
+        BackgroundSync.register()
+    }
+
+    var body: some Scene {
+        WindowGroup {
+            Group {
+                if model.phone == nil {
+                    EnrollView()
+                } else {
+                    HomeView()
+                }
+            }
+            .environmentObject(model)
+            .task { await model.start() }
+        }
+        .onChange(of: scenePhase) { phase in
+            switch phase {
+            case .active:
+                Task { await model.syncNow() }
+            case .background:
+                BackgroundSync.schedule()
+            default:
+                break
+            }
+        }
+    }
+}

@@ -1,0 +1,123 @@
+// What the volunteer's screens show, kept fresh from the store's changes; every store call
+// runs off the main thread through PhoneStore, and sync never blocks the UI.
+import Foundation
+import SwiftUI
+import Timebank
+
+@MainActor
+final class VolunteerModel: ObservableObject {
+    @Published private(set) var phone: PhoneStore?
+    @Published private(set) var assignments: [Assignment] = []
+    @Published private(set) var visits: [Visit] = []
+    @Published private(set) var balance: Balance?
+    @Published private(set) var services: [String: Service] = [:]
+    @Published private(set) var syncing = false
+    /// The last problem, in the engine's words (shown in a banner until dismissed).
+    @Published var problem: String?
+
+    private var watching: Task<Void, Never>?
+
+    /// The visit checked in and not yet checked out, if any.
+    var openVisit: Visit? {
+        visits.first { $0.state == .checkedIn }
+    }
+
+    /// The store lives in Application Support, excluded from iCloud backup (it is synced
+    /// with the station's relay instead).
+    static var storeDirectory: URL {
+        let support = FileManager.default.urls(for: .applicationSupportDirectory, in: .userDomainMask)[0]
+        return support.appendingPathComponent("timebank", isDirectory: true)
+    }
+
+    func start() async {
+        guard phone == nil else { return }
+        do {
+            attach(try await PhoneStore.open(directory: Self.storeDirectory))
+        } catch TimebankError.NoStore {
+            // First launch: EnrollView asks for the code.
+        } catch {
+            report(error)
+        }
+    }
+
+    func enroll(relay: String, code: String) async {
+        do {
+            attach(try await PhoneStore.enroll(directory: Self.storeDirectory, relay: relay, code: code.trimmingCharacters(in: .whitespaces)))
+            await syncNow()
+        } catch {
+            report(error)
+        }
+    }
+
+    func checkIn(for assignment: Assignment) async {
+        await change { try $0.checkIn(elder: assignment.elder, service: assignment.service, orderId: assignment.order, at: nil) }
+    }
+
+    func checkOut(_ visit: Visit) async {
+        await change { _ = try $0.checkOut(visitId: visit.id, at: nil, note: nil) }
+    }
+
+    func accept(_ assignment: Assignment) async {
+        await change { try $0.accept(orderId: assignment.order) }
+    }
+
+    /// Syncs now; offline is normal (everything stays saved on the phone), so it is not a problem.
+    func syncNow() async {
+        guard let phone, !syncing else { return }
+        syncing = true
+        defer { syncing = false }
+        do {
+            _ = try await phone.sync()
+        } catch let error as TimebankError where error.isTemporary {
+            // Saved on the phone; it goes at the next sync.
+        } catch is CancellationError {
+        } catch {
+            report(error)
+        }
+    }
+
+    func serviceName(_ id: String) -> String {
+        guard let service = services[id] else { return id }
+        return (Locale.preferredLanguages.first ?? "zh").hasPrefix("zh") ? service.nameZh : service.nameEn
+    }
+
+    private func attach(_ phone: PhoneStore) {
+        self.phone = phone
+        watching?.cancel()
+        watching = Task { [weak self] in
+            await self?.refresh()
+            guard let changes = try? phone.changes() else { return }
+            for await _ in changes {
+                await self?.refresh()
+            }
+        }
+    }
+
+    private func change(_ call: @escaping @Sendable (TimebankStore) throws -> Void) async {
+        guard let phone else { return }
+        do {
+            try await phone.perform(call)
+        } catch {
+            report(error)
+        }
+    }
+
+    private func refresh() async {
+        guard let phone else { return }
+        do {
+            let (assignments, visits, balance, catalogue) = try await phone.perform { store in
+                (try store.assignments(), try store.visits(), try store.balance(), try store.catalogue())
+            }
+            self.assignments = assignments.filter { $0.state == .dispatched || $0.state == .accepted }
+            self.visits = visits.sorted { $0.checkIn > $1.checkIn }
+            self.balance = balance
+            self.services = Dictionary(catalogue.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        } catch {
+            report(error)
+        }
+    }
+
+    private func report(_ error: Error) {
+        problem = (error as? TimebankError)?.reason ?? error.localizedDescription
+    }
+}

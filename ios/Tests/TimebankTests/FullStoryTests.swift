@@ -1,0 +1,71 @@
+// The whole story through the Swift wrapper against a real relay: enroll a fresh phone, check
+// in and out with no network, sync when the relay is back, and see the visit on the
+// coordinator's phone, whose approval comes back to the volunteer.
+import Foundation
+import Timebank
+import XCTest
+
+final class FullStoryTests: StationTestCase {
+    func testAVisitLoggedOfflineReachesTheCoordinatorAndComesBackApproved() async throws {
+        let phone = try await fixture.enrollPhone(of: fixture.volunteer, name: "volunteer")
+        XCTAssertEqual(try phone.store.identity().member, fixture.volunteer)
+
+        // In the lift: no relay. Checking in and out still works and is saved on the phone.
+        fixture.relay.kill()
+        let visitId = try phone.store.checkIn(elder: fixture.elder, service: "companionship", orderId: nil, at: Date(timeIntervalSinceNow: -90 * 60))
+        XCTAssertEqual(try phone.store.visit(visitId: visitId).state, .checkedIn)
+        let visit = try phone.store.checkOut(visitId: visitId, at: nil, note: "read the paper together")
+        XCTAssertEqual(visit.state, .savedOnPhone)
+        XCTAssertEqual(VisitBadge(visit.state).key, "visit.state.saved_on_phone")
+        XCTAssertEqual(visit.minutes.map { $0 >= 89 && $0 <= 90 }, true, "minutes: \(String(describing: visit.minutes))")
+
+        let offline = await assertThrowsTimebankError(try await phone.sync()) {
+            if case .Offline = $0 { return true }
+            return false
+        }
+        XCTAssertEqual(offline?.isTemporary, true)
+        XCTAssertEqual(try phone.store.visit(visitId: visitId).state, .savedOnPhone)
+
+        // Back on the street: the relay answers again at the address the phone enrolled with.
+        try fixture.relay.restart()
+        let report = try await phone.sync()
+        XCTAssertGreaterThan(report.changesSent, 0)
+        XCTAssertEqual(try phone.store.visit(visitId: visitId).state, .sent)
+        XCTAssertEqual(try phone.store.status().unsyncedChanges, 0)
+
+        // The coordinator's phone, enrolled fresh, brings the visit in for review.
+        let desk = try await fixture.enrollPhone(of: fixture.coordinator, name: "coordinator")
+        _ = try await desk.sync()
+        let item = try XCTUnwrap(try desk.store.reviewQueue().first { $0.visit.id == visitId }, "the visit is not on the coordinator's desk")
+        XCTAssertEqual(item.visit.volunteer, fixture.volunteer)
+        XCTAssertEqual(item.visit.elder, fixture.elder)
+        XCTAssertEqual(item.visit.note, "read the paper together")
+        XCTAssertEqual(item.visit.minutes, visit.minutes)
+
+        try desk.store.reviewVisit(visitId: visitId, decision: .approve, reason: "")
+        _ = try await desk.sync()
+        _ = try await phone.sync()
+        XCTAssertEqual(try phone.store.visit(visitId: visitId).state, .approved)
+        XCTAssertEqual(try phone.store.visits().count, 1)
+        XCTAssertGreaterThan(try phone.store.balance().confirmedMinutes, 0)
+    }
+
+    func testARejectedVisitShowsTheCoordinatorsReason() async throws {
+        let phone = try await fixture.enrollPhone(of: fixture.volunteer, name: "volunteer")
+        let visitId = try logVisit(on: phone, minutes: 30, note: "")
+        _ = try await phone.sync()
+        let desk = try await fixture.enrollPhone(of: fixture.coordinator, name: "coordinator")
+        let onTheDesk = try await visitsOnTheDesk(desk)
+        XCTAssertEqual(onTheDesk, [visitId])
+
+        try desk.store.reviewVisit(visitId: visitId, decision: .reject, reason: "王奶奶说那天没有人来")
+        _ = try await desk.sync()
+        _ = try await phone.sync()
+
+        let state = try phone.store.visit(visitId: visitId).state
+        XCTAssertEqual(state, .rejected(reason: "王奶奶说那天没有人来"))
+        XCTAssertEqual(VisitBadge(state), VisitBadge(.rejected(reason: "王奶奶说那天没有人来")))
+        XCTAssertEqual(VisitBadge(state).reason, "王奶奶说那天没有人来")
+        XCTAssertEqual(VisitBadge(state).tone, .needsAttention)
+    }
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs the ios/ Swift package's XCTest suite on Linux against the real engine library: installs
+# Swift (scripts/install-swift.sh: a Debian trixie chroot), builds libtimebank_mobile and the
+# generated bindings (scripts/build-bindings.sh) and the relay on the host, bind-mounts the
+# repository into the chroot at the same absolute path, runs `swift test` there, and prints
+# `N passed, N failed`. Exits non-zero on any failure; always unmounts what it mounted.
+# Usage: scripts/test-swift.sh [swift test arguments, e.g. --filter FullStoryTests]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo="$(pwd)"
+. scripts/swift-chroot.sh
+swift_chroot_require_root
+command -v cargo >/dev/null || { echo "cargo is missing; install Rust (rustup) first" >&2; exit 1; }
+
+scripts/install-swift.sh
+scripts/build-bindings.sh
+cargo build -q --locked -p timebank-server --bin timebank-relay
+
+target="${CARGO_TARGET_DIR:-$repo/target}"
+target="$(cd "$target" && pwd)"
+library_dir="$target/debug"
+relay_bin="$target/debug/timebank-relay"
+for built in "$library_dir/libtimebank_mobile.so" "$relay_bin"; do
+  [ -f "$built" ] || { echo "$built was not built; see the cargo output above" >&2; exit 1; }
+done
+ios/prepare-bindings.sh --system-library "$target/bindings/swift"
+
+trap swift_chroot_unmount_all EXIT
+swift_chroot_mount bind "$repo"
+case "$target/" in
+  "$repo"/*) ;;
+  *) swift_chroot_mount bind "$target" ;;
+esac
+swift_chroot_mount proc /proc
+
+log="$target/swift-test.log"
+status=0
+chroot "$SWIFT_CHROOT" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
+  TIMEBANK_RELAY_BIN="$relay_bin" \
+  sh -c 'cd "$1" && shift && exec swift test "$@"' swift-test "$repo/ios" \
+  --scratch-path "$target/swift-ios" \
+  -Xlinker -L"$library_dir" -Xlinker -rpath -Xlinker "$library_dir" "$@" \
+  2>&1 | tee "$log" || status=$?
+
+# XCTest prints one "Test Case '...' passed|failed" line per test.
+passed=$(grep -cE "^Test Case '.*' passed" "$log" || true)
+failed=$(grep -cE "^Test Case '.*' failed" "$log" || true)
+echo "$passed passed, $failed failed"
+if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then
+  [ "$failed" -ne 0 ] || echo "swift test failed (exit $status) before reporting its tests; see $log" >&2
+  exit 1
+fi
