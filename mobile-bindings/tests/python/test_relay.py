@@ -1,0 +1,63 @@
+"""The whole story against a relay the test starts: enroll a fresh phone, check in and
+out while the relay is down, sync when it is back, and see the visit on the relay and on
+the coordinator's desk; then the coordinator approves it and the coins come back."""
+
+import asyncio
+
+import pytest
+
+import timebank_mobile as tb
+
+from conftest import Relay, on_the_desk, visit_of_an_hour
+
+
+def test_a_visit_made_offline_reaches_the_relay_and_comes_back_approved(station):
+    volunteer = station.phone("volunteer", "Wang Jianguo")
+    coordinator = station.phone("coordinator", "Li Mei")
+    me = volunteer.identity().member
+    assert volunteer.status().relay == station.proxy.url
+
+    # The relay goes down (the phone is offline); the visit is made anyway.
+    station.relay.kill()
+    visit = visit_of_an_hour(volunteer, station.elder)
+    with pytest.raises(tb.TimebankError.Offline):
+        volunteer.sync(None)
+    assert volunteer.visit(visit).state == tb.VisitState.SAVED_ON_PHONE()
+
+    # Back up, on another port behind the same address.
+    restarted = Relay(station.relay.data).start()
+    station.relay = restarted
+    station.proxy.upstream_port = restarted.port
+    try:
+        report = volunteer.sync(None)
+        assert report.changes_sent >= 2
+        assert volunteer.visit(visit).state_label == "sent"
+        assert volunteer.status().unsynced_changes == 0
+        assert on_the_desk(coordinator, visit) == 1
+
+        coordinator.review_visit(visit, tb.ReviewDecision.APPROVE, "")
+        coordinator.sync(None)
+        asyncio.run(volunteer.sync_async(None))
+        assert volunteer.visit(visit).state == tb.VisitState.APPROVED()
+        assert volunteer.balance().confirmed_minutes >= 60
+        # The relay's own books, through its admin command.
+        ledger = restarted.admin("ledger", "--member", me)
+        assert ledger["outcomes"][visit]["status"] == "approved", ledger
+        assert ledger["balance"]["confirmed_minutes"] == volunteer.balance().confirmed_minutes
+    finally:
+        restarted.kill()
+
+
+def test_a_dispatched_order_is_accepted_and_served(station):
+    volunteer = station.phone("volunteer", "Wang Jianguo")
+    coordinator = station.phone("coordinator", "Li Mei")
+    order = coordinator.place_order(station.elder, "meals", "lunch on Tuesday")
+    coordinator.dispatch(order, volunteer.identity().member)
+    coordinator.sync(None)
+    volunteer.sync(None)
+    [assignment] = volunteer.assignments()
+    assert (assignment.order, assignment.state) == (order, tb.OrderState.DISPATCHED)
+    volunteer.accept(order)
+    visit = volunteer.check_in(station.elder, "meals", order, None)
+    assert volunteer.assignments()[0].state == tb.OrderState.VISITED
+    assert volunteer.visit(visit).order == order
