@@ -156,17 +156,43 @@ pub fn review_visit(
     decision: ReviewDecision,
     reason: &str,
 ) -> Result<(), AppError> {
+    review_visits(relay, author, std::slice::from_ref(visit), decision, reason)
+}
+
+/// Records the same review of every visit in `visits` in one change: all of them or,
+/// when one is unknown or still open, none.
+pub fn review_visits(
+    relay: &Relay,
+    author: &MemberId,
+    visits: &[VisitId],
+    decision: ReviewDecision,
+    reason: &str,
+) -> Result<(), AppError> {
     let station = station_of(relay, author)?;
     decision.check_reason(reason).map_err(invalid)?;
     let docs = StationDocs::load(relay, &station)?;
-    let found = docs.visit(visit).ok_or_else(|| not_found("visit", visit.as_str()))?;
-    if found.is_open() {
-        return Err(AppError::Conflict(format!(
-            "visit {visit} is still open; review it after the volunteer checks out. Nothing was changed"
-        )));
+    for visit in visits {
+        let found = docs.visit(visit).ok_or_else(|| not_found("visit", visit.as_str()))?;
+        if found.is_open() {
+            return Err(AppError::Conflict(format!(
+                "visit {visit} is still open; review it after the volunteer checks out. Nothing was changed"
+            )));
+        }
     }
     let review = desk::Review { decision: decision.as_str().to_owned(), reason: reason.trim().to_owned(), by: author.clone(), at: now_utc(relay) };
-    relay.write_as(author, &[(DocId::Desk(station), &|tx| desk::put_review(tx, visit, &review))])
+    relay.write_as(author, &[(DocId::Desk(station), &|tx| {
+        visits.iter().try_for_each(|visit| desk::put_review(tx, visit, &review))
+    })])
+}
+
+/// Whether an order in `state` may be dispatched (again, after a decline).
+pub fn dispatchable(state: OrderState) -> bool {
+    matches!(state, OrderState::Requested | OrderState::Dispatched | OrderState::Declined)
+}
+
+/// Whether an order in `state` may still be cancelled: not yet served.
+pub fn cancellable(state: OrderState) -> bool {
+    dispatchable(state) || state == OrderState::Accepted
 }
 
 /// Places an order (点单) for `elder` of the coordinator's station.
@@ -196,7 +222,7 @@ pub fn dispatch(relay: &Relay, author: &MemberId, order: &OrderId, volunteer: &M
     let station = station_of(relay, author)?;
     let docs = StationDocs::load(relay, &station)?;
     let (found, state) = docs.order(order).ok_or_else(|| not_found("order", order.as_str()))?;
-    if !matches!(state, OrderState::Requested | OrderState::Dispatched | OrderState::Declined) {
+    if !dispatchable(state) {
         return Err(AppError::Conflict(format!(
             "order {order} is {}; only a requested, dispatched or declined order can be dispatched. Nothing was changed",
             state.as_str()
@@ -226,16 +252,16 @@ pub fn cancel_order(relay: &Relay, author: &MemberId, order: &OrderId) -> Result
     let station = station_of(relay, author)?;
     let docs = StationDocs::load(relay, &station)?;
     let (found, state) = docs.order(order).ok_or_else(|| not_found("order", order.as_str()))?;
-    match state {
-        OrderState::Visited | OrderState::Confirmed | OrderState::Settled => Err(AppError::Conflict(format!(
-            "order {order} was already served; it cannot be cancelled. Nothing was changed"
-        ))),
-        OrderState::Cancelled => Ok(()),
-        _ => {
-            let now = now_utc(relay);
-            relay.write_as(author, &[(DocId::Member(found.elder), &|tx| member::put_order_cancel(tx, order, now))])
-        }
+    if state == OrderState::Cancelled {
+        return Ok(());
     }
+    if !cancellable(state) {
+        return Err(AppError::Conflict(format!(
+            "order {order} was already served; it cannot be cancelled. Nothing was changed"
+        )));
+    }
+    let now = now_utc(relay);
+    relay.write_as(author, &[(DocId::Member(found.elder), &|tx| member::put_order_cancel(tx, order, now))])
 }
 
 /// Records that an accepted redemption was given (`fulfil`) or will not be (release).

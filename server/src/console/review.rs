@@ -1,14 +1,324 @@
-//! The review queue of the console: visits waiting for review, anomalies first (built by C2).
+//! The review queue page: visits waiting for a coordinator, anomalies first, each with its
+//! evidence; approve, reject with a reason, flag, or approve the clean ones in bulk. Each
+//! decision is the desk-document change a coordinator's phone makes ([`crate::desk`]),
+//! written by the relay and audited.
 
 pub mod queue;
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use maud::{Markup, html};
+use serde::Deserialize;
+use timebank_engine::model::{MemberId, ReviewDecision, VisitId};
 
+use crate::console::i18n::coins;
+use crate::console::visits::log::{Arrivals, VisitRecord, devices_by_actor, records};
+use crate::console::{Flash, Lang, PageError, Signed, SignedForm, audit, blocking, layout, redirect};
+use crate::desk::{self, StationDocs};
+use crate::error::AppError;
+use crate::ledger::anomaly::Anomaly;
 use crate::relay::Relay;
+use crate::store::StationRecord;
+use queue::{Evidence, QueueEntry};
 
 /// The review routes (relative to `/console`).
 pub fn routes() -> Router<Arc<Relay>> {
     Router::new()
+        .route("/review", get(review_page))
+        .route("/review/approve-clean", post(approve_clean))
+        .route("/review/{visit}/{decision}", post(decide))
+}
+
+/// `?station=` for the district.
+#[derive(Debug, Default, Deserialize)]
+pub struct StationQuery {
+    /// The station to show (district only).
+    pub station: Option<String>,
+}
+
+/// One station's queue as shown.
+struct StationQueue {
+    station: StationRecord,
+    entries: Vec<QueueEntry>,
+}
+
+/// The visit log of each station `signed` may see (`?station=` for the district), over
+/// the arrival log `arrivals`.
+pub(crate) fn station_logs(
+    relay: &Relay,
+    signed: &Signed,
+    station: Option<&str>,
+    arrivals: &Arrivals,
+) -> Result<Vec<(StationRecord, StationDocs, Vec<VisitRecord>)>, PageError> {
+    let devices = devices_by_actor(&relay.store().devices()?);
+    signed
+        .visible_stations(relay, station)?
+        .into_iter()
+        .map(|record| {
+            let docs = StationDocs::load(relay, &record.id).map_err(|e| refused(signed.lang, e))?;
+            let log = records(&docs, arrivals, &devices);
+            Ok((record, docs, log))
+        })
+        .collect()
+}
+
+async fn review_page(signed: Signed, State(relay): State<Arc<Relay>>, Query(query): Query<StationQuery>) -> Result<Markup, PageError> {
+    let queues = {
+        let signed = signed.clone();
+        blocking(move || {
+            let arrivals = Arrivals::read(relay.store())?;
+            let logs = station_logs(&relay, &signed, query.station.as_deref(), &arrivals)?;
+            Ok(logs
+                .into_iter()
+                .map(|(station, _, log)| {
+                    let rules = arrivals.rules(&station.id);
+                    StationQueue { entries: queue::queue(&log, &arrivals, &rules), station }
+                })
+                .collect::<Vec<_>>())
+        })
+        .await?
+    };
+    let lang = signed.lang;
+    let can_write = signed.writer().is_ok();
+    let body = html! {
+        p.hint { (lang.pick(
+            "有异常的记录排在前面。批准后志愿者获得时间币；驳回需写明原因，志愿者会看到。手机在下次同步时收到结果。",
+            "Visits with anomalies come first. Approval earns the volunteer their coins; a rejection needs a reason, which the volunteer sees. Phones receive the outcome at their next sync.",
+        )) }
+        @for q in &queues {
+            @if queues.len() > 1 { h2 { (q.station.name) " " small.hint { (q.station.id) } } }
+            @if q.entries.is_empty() {
+                p.empty data-testid="queue-empty" { (lang.pick("没有等待审核的记录。", "No visits are waiting for review.")) }
+            } @else {
+                @if can_write && q.entries.iter().any(|e| e.evidence.is_clean()) {
+                    form #bulk.inline method="post" action="/console/review/approve-clean" {
+                        (layout::csrf(&signed))
+                        button.primary type="submit" data-testid="approve-clean" { (lang.pick("批准选中的正常记录", "Approve the selected clean visits")) }
+                        span.hint { (lang.pick("（正常：无异常且老人已确认）", "(clean: no anomaly, confirmed by the elder)")) }
+                    }
+                }
+                table.data {
+                    thead { tr {
+                        th { (lang.pick("选择", "Select")) }
+                        th { (lang.pick("志愿者 → 老人", "Volunteer → elder")) }
+                        th { (lang.pick("时间", "Time")) }
+                        th { (lang.pick("证据", "Evidence")) }
+                        @if can_write { th { (lang.pick("决定", "Decision")) } }
+                    } }
+                    tbody {
+                        @for entry in &q.entries { (row(&signed, entry, can_write)) }
+                    }
+                }
+            }
+        }
+    };
+    Ok(layout::page(&signed, lang.pick("审核", "Review"), body))
+}
+
+fn row(signed: &Signed, entry: &QueueEntry, can_write: bool) -> Markup {
+    let lang = signed.lang;
+    let visit = &entry.record.visit;
+    let id = visit.id.as_str();
+    let evidence = &entry.evidence;
+    html! {
+        tr data-visit=(id) class=[evidence.is_anomalous().then_some("anomaly")] {
+            td {
+                @if can_write && evidence.is_clean() {
+                    input type="checkbox" name="visit" value=(id) form="bulk" checked aria-label=(lang.pick("选择此记录", "Select this visit"));
+                }
+            }
+            td {
+                a href=(format!("/console/visits/{id}")) { (entry.record.volunteer_name) " → " (entry.record.elder_name) }
+                br; span.hint { (visit.service) " · " code { (id) } }
+                @if !visit.note.is_empty() { br; span data-testid="note" { (visit.note) } }
+            }
+            td {
+                (lang.datetime(evidence.check_in)) " – " (lang.time(evidence.check_out))
+                br; strong { (lang.duration(evidence.minutes)) } " (" (coins(evidence.minutes)) " " (lang.pick("币", "coins")) ")"
+            }
+            td { (evidence_list(lang, evidence)) }
+            @if can_write { td { (decision_forms(signed, id)) } }
+        }
+    }
+}
+
+fn evidence_list(lang: Lang, evidence: &Evidence) -> Markup {
+    html! {
+        ul.evidence {
+            @for anomaly in &evidence.anomalies {
+                li { span.badge.warn { (anomaly_label(lang, anomaly)) } " " (anomaly.reason()) }
+            }
+            @if let Some(reason) = &evidence.ledger_reason {
+                li { span.badge.warn { (lang.pick("账本待审", "held by the ledger")) } " " (reason) }
+            }
+            @if let Some(reason) = &evidence.flagged {
+                li { span.badge.warn { (lang.pick("已标记", "flagged")) } " " (reason) }
+            }
+            @for other in &evidence.related {
+                li { (lang.pick("相关记录：", "Related visit: ")) a href=(format!("/console/visits/{other}")) { code { (other) } } }
+            }
+            li {
+                (lang.pick("手机记录于 ", "Entered on the phone at ")) (lang.datetime(evidence.recorded_at))
+                @if let Some(at) = evidence.arrived_at { "; " (lang.pick("到达服务器 ", "reached the relay at ")) (lang.datetime(at)) }
+                @if let Some(ahead) = evidence.clock_ahead_minutes.filter(|m| *m > 0) {
+                    "; " (lang.pick("手机时钟快了 ", "phone clock ahead by ")) (lang.duration(ahead))
+                }
+            }
+            li {
+                @match &evidence.confirmation {
+                    Some(c) => { span.badge { (lang.pick("已确认", "confirmed")) } " " (c.by.as_str()) " " (lang.datetime(c.at.timestamp_millis())) },
+                    None => { span.badge.off { (lang.pick("老人未确认", "not confirmed by the elder")) } },
+                }
+            }
+        }
+    }
+}
+
+fn anomaly_label(lang: Lang, anomaly: &Anomaly) -> &'static str {
+    match anomaly {
+        Anomaly::EndsBeforeStart => lang.pick("时间颠倒", "ends before start"),
+        Anomaly::ZeroLength => lang.pick("时长为零", "no length"),
+        Anomaly::TooLong { .. } => lang.pick("时长过长", "too long"),
+        Anomaly::ClockAhead { .. } => lang.pick("手机时钟超前", "clock ahead"),
+        Anomaly::Late { .. } => lang.pick("补录过晚", "logged late"),
+        Anomaly::OwnHousehold => lang.pick("服务自家", "own household"),
+        Anomaly::Overlaps { .. } => lang.pick("时间重叠", "overlap"),
+        Anomaly::LoggedTwice { .. } => lang.pick("重复记录", "logged twice"),
+    }
+}
+
+fn decision_forms(signed: &Signed, id: &str) -> Markup {
+    let lang = signed.lang;
+    html! {
+        form.inline method="post" action=(format!("/console/review/{id}/approve")) {
+            (layout::csrf(signed))
+            button.primary type="submit" data-testid="approve" { (lang.pick("批准", "Approve")) }
+        }
+        form.inline method="post" action=(format!("/console/review/{id}/reject")) {
+            (layout::csrf(signed))
+            input type="text" name="reason" required placeholder=(lang.pick("驳回原因（必填）", "Reason (required)")) aria-label=(lang.pick("驳回原因", "Reason to reject"));
+            button.danger type="submit" data-testid="reject" { (lang.pick("驳回", "Reject")) }
+        }
+        form.inline method="post" action=(format!("/console/review/{id}/flag")) {
+            (layout::csrf(signed))
+            input type="text" name="reason" placeholder=(lang.pick("标记说明", "Why flag")) aria-label=(lang.pick("标记说明", "Why flag"));
+            button type="submit" data-testid="flag" { (lang.pick("标记", "Flag")) }
+        }
+    }
+}
+
+/// The signed-in coordinator's member: the author of their desk changes.
+pub(crate) fn author(signed: &Signed) -> Result<MemberId, PageError> {
+    signed.writer()?;
+    signed.member.clone().ok_or_else(|| {
+        PageError::forbidden(signed.lang.pick(
+            "此账号未关联协调员成员编号，不能做决定。请管理员用 --member 重新创建账号。",
+            "This account is not linked to a coordinator's member id, so it cannot decide. Ask the administrator to create it with --member.",
+        ))
+    })
+}
+
+/// A refusal from [`crate::desk`] as a page error, with its status; nothing was changed.
+pub(crate) fn refused(lang: Lang, error: AppError) -> PageError {
+    let status = error.status();
+    if status.is_server_error() {
+        tracing::error!(%error, "console: a decision failed");
+    }
+    PageError::new(status, format!("{}{}", lang.pick("操作未执行：", "Not done: "), error.public_message()))
+}
+
+async fn decide(
+    State(relay): State<Arc<Relay>>,
+    Path((visit, decision)): Path<(String, String)>,
+    SignedForm { signed, form }: SignedForm,
+) -> Result<Response, PageError> {
+    let lang = signed.lang;
+    let author = author(&signed)?;
+    let decision = match decision.as_str() {
+        "approve" => ReviewDecision::Approve,
+        "reject" => ReviewDecision::Reject,
+        "flag" => ReviewDecision::Flag,
+        _ => return Err(PageError::not_found(lang.pick("没有这个操作。", "There is no such action."))),
+    };
+    let visit = VisitId::parse(&visit).map_err(|_| PageError::not_at_station(lang))?;
+    let reason = form.text("reason").to_owned();
+    if decision == ReviewDecision::Reject && reason.is_empty() {
+        return Err(PageError::bad_request(lang.pick(
+            "驳回必须写明原因（志愿者会看到）。没有做任何更改。",
+            "Say why the visit is rejected (the volunteer sees it). Nothing was changed.",
+        )));
+    }
+    let done = {
+        let signed = signed.clone();
+        let visit = visit.clone();
+        blocking(move || {
+            desk::review_visit(&relay, &author, &visit, decision, &reason).map_err(|e| not_here(lang, e))?;
+            audit::record(&relay, &signed, &format!("review.{}", decision.as_str()), visit.as_str(), &reason)?;
+            Ok(())
+        })
+    };
+    done.await?;
+    let message = match decision {
+        ReviewDecision::Approve => lang.pick("已批准记录 ", "Approved visit "),
+        ReviewDecision::Reject => lang.pick("已驳回记录 ", "Rejected visit "),
+        ReviewDecision::Flag => lang.pick("已标记记录 ", "Flagged visit "),
+    };
+    Ok(redirect(&signed, "/console/review", Flash::ok(format!("{message}{visit}"))))
+}
+
+/// A 404 from the desk in the console's words for another station's ids.
+pub(crate) fn not_here(lang: Lang, error: AppError) -> PageError {
+    match error {
+        AppError::NotFound(_) => PageError::not_at_station(lang),
+        other => refused(lang, other),
+    }
+}
+
+async fn approve_clean(State(relay): State<Arc<Relay>>, SignedForm { signed, form }: SignedForm) -> Result<Response, PageError> {
+    let lang = signed.lang;
+    let author = author(&signed)?;
+    let wanted: Vec<String> = form.all("visit").into_iter().map(str::to_owned).collect();
+    if wanted.is_empty() {
+        return Err(PageError::bad_request(lang.pick(
+            "没有选择任何记录。没有做任何更改。",
+            "No visit was selected. Nothing was changed.",
+        )));
+    }
+    let count = {
+        let signed = signed.clone();
+        blocking(move || {
+            let arrivals = Arrivals::read(relay.store())?;
+            let logs = station_logs(&relay, &signed, None, &arrivals)?;
+            let mut visits = Vec::new();
+            for raw in &wanted {
+                let entry = logs.iter().find_map(|(station, _, log)| {
+                    let rules = arrivals.rules(&station.id);
+                    queue::queue(log, &arrivals, &rules).into_iter().find(|e| e.record.visit.id.as_str() == raw)
+                });
+                match entry {
+                    Some(e) if e.evidence.is_clean() => visits.push(e.record.visit.id),
+                    Some(_) => {
+                        return Err(PageError::conflict(format!(
+                            "{}{raw}",
+                            lang.pick(
+                                "这条记录不是正常记录，请单独审核；没有做任何更改：",
+                                "This visit is not clean: review it on its own. Nothing was changed: "
+                            )
+                        )));
+                    }
+                    None => return Err(PageError::not_at_station(lang)),
+                }
+            }
+            desk::review_visits(&relay, &author, &visits, ReviewDecision::Approve, "").map_err(|e| not_here(lang, e))?;
+            let ids: Vec<&str> = visits.iter().map(VisitId::as_str).collect();
+            audit::record(&relay, &signed, "review.approve-clean", &ids.join(" "), "")?;
+            Ok(visits.len())
+        })
+    };
+    let count = count.await?;
+    Ok(redirect(&signed, "/console/review", Flash::ok(format!("{} {count}", lang.pick("已批准正常记录：", "Clean visits approved:")))))
 }

@@ -5,7 +5,7 @@
 
 use timebank_engine::model::{Assignment, Order, OrderState};
 
-use crate::desk::StationDocs;
+use crate::desk::{self, StationDocs};
 
 /// One order on the board.
 #[derive(Clone, Debug)]
@@ -25,12 +25,12 @@ pub struct BoardRow {
 impl BoardRow {
     /// Whether a coordinator can dispatch it now (again, after a decline).
     pub fn can_dispatch(&self) -> bool {
-        matches!(self.state, OrderState::Requested | OrderState::Dispatched | OrderState::Declined)
+        desk::dispatchable(self.state)
     }
 
     /// Whether it can still be cancelled.
     pub fn can_cancel(&self) -> bool {
-        matches!(self.state, OrderState::Requested | OrderState::Dispatched | OrderState::Declined | OrderState::Accepted)
+        desk::cancellable(self.state)
     }
 }
 
