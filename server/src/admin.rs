@@ -249,16 +249,13 @@ pub fn run(relay: &Relay, command: &AdminCommand) -> Result<Report, AdminError> 
             Ok(Report { json: Value::Array(devices.iter().map(device_json).collect()), text })
         }
         AdminCommand::Device(DeviceCommand::Revoke { device }) => {
-            let at = relay.now_ms();
-            match relay.store().revoke_device(device, at)? {
-                Revocation::UnknownDevice => Err(AdminError::NotFound(format!(
-                    "no device {device}; list them with `timebank-relay admin device list`"
-                ))),
+            let (revocation, at) = revoke_device(relay, device)?;
+            match revocation {
                 Revocation::AlreadyRevoked { at } => Ok(Report {
                     json: json!({ "id": device, "revoked_at": time_text(at), "already": true }),
                     text: format!("device {device} was already revoked at {}", time_text(at)),
                 }),
-                Revocation::Revoked => Ok(Report {
+                Revocation::Revoked | Revocation::UnknownDevice => Ok(Report {
                     json: json!({ "id": device, "revoked_at": time_text(at), "already": false }),
                     text: format!("revoked device {device}; its token no longer syncs (its data stays)"),
                 }),
@@ -477,6 +474,21 @@ pub fn register_member(
     relay.store().create_member(&record, &contact, &documents)?;
     tracing::info!(member = %record.id, role = record.role.as_str(), "member created");
     Ok(record)
+}
+
+/// Revokes a device: its token stops working at once; its data stays. Returns what
+/// happened (never [`Revocation::UnknownDevice`]: an unknown device is an error) and when.
+pub fn revoke_device(relay: &Relay, device: &str) -> Result<(Revocation, Millis), AdminError> {
+    let at = relay.now_ms();
+    match relay.store().revoke_device(device, at)? {
+        Revocation::UnknownDevice => {
+            Err(AdminError::NotFound(format!("no device {device}; list them with `timebank-relay admin device list`")))
+        }
+        done => {
+            tracing::info!(device, "device revoked");
+            Ok((done, at))
+        }
+    }
 }
 
 /// Issues a one-time code for one device of `member`, valid for `days`. Returns the code
