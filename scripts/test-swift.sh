@@ -35,18 +35,25 @@ swift_chroot_mount proc /proc
 
 log="$target/swift-test.log"
 status=0
-chroot "$SWIFT_CHROOT" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
+# A hung test must fail CI, not hold it: TIMEBANK_SWIFT_TEST_TIMEOUT seconds (default 20 min).
+timeout --kill-after=10 "${TIMEBANK_SWIFT_TEST_TIMEOUT:-1200}" chroot "$SWIFT_CHROOT" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
   TIMEBANK_RELAY_BIN="$relay_bin" \
   sh -c 'cd "$1" && shift && exec swift test "$@"' swift-test "$repo/ios" \
   --scratch-path "$target/swift-ios" \
   -Xlinker -L"$library_dir" -Xlinker -rpath -Xlinker "$library_dir" "$@" \
   2>&1 | tee "$log" || status=$?
 
-# XCTest prints one "Test Case '...' passed|failed" line per test.
+# XCTest prints "Test Case '...' started" and then "passed" or "failed" per test; a test that
+# started and never finished (a crash, the timeout) counts as failed.
+started=$(grep -cE "^Test Case '.*' started" "$log" || true)
 passed=$(grep -cE "^Test Case '.*' passed" "$log" || true)
-failed=$(grep -cE "^Test Case '.*' failed" "$log" || true)
+failed=$(( started - passed ))
 echo "$passed passed, $failed failed"
 if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then
-  [ "$failed" -ne 0 ] || echo "swift test failed (exit $status) before reporting its tests; see $log" >&2
+  if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+    echo "swift test did not finish within ${TIMEBANK_SWIFT_TEST_TIMEOUT:-1200} s; see $log" >&2
+  elif [ "$failed" -eq 0 ]; then
+    echo "swift test failed (exit $status) before reporting its tests; see $log" >&2
+  fi
   exit 1
 fi

@@ -7,9 +7,9 @@ import XCTest
 final class ChangesTests: StationTestCase {
     func testChangesYieldTheVisitsTopicForACheckInAndForASyncThatBringsAnApproval() async throws {
         let phone = try await fixture.enrollPhone(of: fixture.volunteer, name: "volunteer")
-        let changes = try phone.changes()
-        var topics = changes.makeAsyncIterator()
+        var topics = try phone.changes().makeAsyncIterator()
 
+        // Listeners hear of a change before the call returns, so the topic is already waiting.
         let visitId = try phone.store.checkIn(elder: fixture.elder, service: "meals", orderId: nil, at: Date(timeIntervalSinceNow: -3600))
         let first = await topics.next()
         XCTAssertEqual(first, .visits)
@@ -21,17 +21,31 @@ final class ChangesTests: StationTestCase {
         try desk.store.reviewVisit(visitId: visitId, decision: .approve, reason: "")
         _ = try await desk.sync()
 
-        // Drain what the check-out raised, then the sync that brings the approval must raise .visits.
-        let sync = Task { try await phone.sync() }
-        var seen: Set<Topic> = []
-        let deadline = Date().addingTimeInterval(30)
-        while try phone.store.visit(visitId: visitId).state != .approved || !seen.contains(.visits), Date() < deadline {
-            guard let topic = await topics.next() else { break }
-            seen.insert(topic)
-        }
-        _ = try await sync.value
+        // A fresh stream for the sync that brings the approval: it must say .visits changed.
+        let approval = try phone.changes()
+        _ = try await phone.sync()
         XCTAssertEqual(try phone.store.visit(visitId: visitId).state, .approved)
-        XCTAssertTrue(seen.contains(.visits), "no .visits change was seen: \(seen)")
+        let seen = await firstTopics(of: approval, until: .visits, within: 10)
+        XCTAssertTrue(seen.contains(.visits), "the sync that brought the approval raised only \(seen)")
+    }
+
+    /// The topics `stream` yields until `wanted` (included) or until `seconds` pass.
+    private func firstTopics(of stream: AsyncStream<Topic>, until wanted: Topic, within seconds: UInt64) async -> Set<Topic> {
+        let consumer = Task {
+            var seen: Set<Topic> = []
+            for await topic in stream {
+                seen.insert(topic)
+                if topic == wanted { break }
+            }
+            return seen
+        }
+        let deadline = Task {
+            try await Task.sleep(nanoseconds: seconds * 1_000_000_000)
+            consumer.cancel()
+        }
+        let seen = await consumer.value
+        deadline.cancel()
+        return seen
     }
 
     func testEndingTheSequenceReleasesTheListener() async throws {
