@@ -1,15 +1,181 @@
-//! The monthly reports of the console: figures per station, an SVG chart, CSV (built by C2).
+//! The monthly reports page: per station, volunteers active, elders served, visits, hours,
+//! coins issued, redeemed, donated and outstanding ([`figures`]), two server-rendered SVG
+//! charts ([`chart`]), and the same figures as CSV for the district.
 
 pub mod chart;
 pub mod figures;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use chrono::Datelike;
+use maud::{Markup, html};
+use serde::Deserialize;
+use timebank_engine::model::{MemberId, StationId};
 
+use crate::console::i18n::coins;
+use crate::console::review::station_logs;
+use crate::console::visits::log::{Arrivals, Month, VisitRecord, local_day};
+use crate::console::visits::{csv_response, parse_month};
+use crate::console::{PageError, Signed, blocking, layout};
 use crate::relay::Relay;
+use crate::store::StationRecord;
+use chart::{Bar, bar_chart};
+use figures::{CSV_HEADER, Figures, two_decimals};
 
 /// The reports routes (relative to `/console`).
 pub fn routes() -> Router<Arc<Relay>> {
-    Router::new()
+    Router::new().route("/reports", get(reports_page)).route("/reports.csv", get(reports_csv))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ReportQuery {
+    month: Option<String>,
+    station: Option<String>,
+}
+
+/// One station's report for the month.
+struct StationReport {
+    station: StationRecord,
+    figures: Figures,
+    /// Visits per day of the month.
+    per_day: Vec<(u32, usize)>,
+}
+
+/// The month asked for (`?month=`), or the current one.
+fn month_of(relay: &Relay, signed: &Signed, raw: Option<&str>) -> Result<Month, PageError> {
+    match raw.map(str::trim).filter(|m| !m.is_empty()) {
+        Some(raw) => parse_month(signed.lang, raw),
+        None => Ok(Month::of(relay.now_ms())),
+    }
+}
+
+/// The reports of every station `signed` may see (`?station=` for the district).
+fn reports(relay: &Relay, signed: &Signed, station: Option<&str>, month: Month) -> Result<Vec<StationReport>, PageError> {
+    let store = relay.store();
+    let arrivals = Arrivals::read(store)?;
+    let logs = station_logs(relay, signed, station, &arrivals)?;
+    let postings = store.postings()?;
+    let mut station_of: HashMap<MemberId, StationId> = HashMap::new();
+    for station in store.stations()? {
+        for member in store.station_members(&station.id)? {
+            station_of.insert(member.id, station.id.clone());
+        }
+    }
+    Ok(logs
+        .into_iter()
+        .map(|(station, _, log)| StationReport {
+            figures: figures::figures(&station.id, month, &log, &postings, &station_of),
+            per_day: per_day(month, &log),
+            station,
+        })
+        .collect())
+}
+
+/// Counted visits (finished, not rejected) per day of `month`.
+fn per_day(month: Month, log: &[VisitRecord]) -> Vec<(u32, usize)> {
+    month
+        .days()
+        .into_iter()
+        .map(|day| {
+            let count = log
+                .iter()
+                .filter(|r| !r.visit.is_open() && r.status() != "rejected")
+                .filter(|r| local_day(r.visit.check_in.timestamp_millis()) == day)
+                .count();
+            (day.day(), count)
+        })
+        .collect()
+}
+
+async fn reports_page(signed: Signed, State(relay): State<Arc<Relay>>, Query(query): Query<ReportQuery>) -> Result<Markup, PageError> {
+    let lang = signed.lang;
+    let month = month_of(&relay, &signed, query.month.as_deref())?;
+    let station = query.station.clone();
+    let list = {
+        let signed = signed.clone();
+        blocking(move || reports(&relay, &signed, station.as_deref(), month)).await?
+    };
+    let station_param = query.station.as_deref().map(|s| format!("&station={}", crate::console::session::percent(s))).unwrap_or_default();
+    let body = html! {
+        form.inline method="get" action="/console/reports" {
+            @if let Some(station) = query.station.as_deref() { input type="hidden" name="station" value=(station); }
+            label { (lang.pick("月份", "Month")) input type="month" name="month" value=(month.to_string()); }
+            button.primary type="submit" { (lang.pick("查看", "Show")) }
+            a href=(format!("/console/reports?month={}{station_param}", month.previous())) { (lang.pick("← 上月", "← Previous")) }
+            a href=(format!("/console/reports?month={}{station_param}", month.next())) { (lang.pick("下月 →", "Next →")) }
+            a href=(format!("/console/reports.csv?month={month}{station_param}")) data-testid="reports-csv" { (lang.pick("导出 CSV", "Export CSV")) }
+            a href=(format!("/console/visits.csv?month={month}{station_param}")) data-testid="visits-csv" { (lang.pick("导出服务记录 CSV", "Export the visit log (CSV)")) }
+        }
+        table.data data-testid="figures" {
+            thead { tr {
+                th { (lang.pick("服务站", "Station")) }
+                th.num { (lang.pick("活跃志愿者", "Volunteers active")) } th.num { (lang.pick("服务老人", "Elders served")) }
+                th.num { (lang.pick("服务次数", "Visits")) } th.num { (lang.pick("服务小时", "Hours")) }
+                th.num { (lang.pick("发放时间币", "Coins issued")) } th.num { (lang.pick("兑换", "Redeemed")) }
+                th.num { (lang.pick("捐赠", "Donated")) } th.num { (lang.pick("月末流通", "Outstanding")) }
+            } }
+            tbody {
+                @for r in &list {
+                    @let f = &r.figures;
+                    tr data-station=(r.station.id) {
+                        td { (r.station.name) }
+                        td.num data-testid="volunteers_active" { (f.volunteers_active) }
+                        td.num data-testid="elders_served" { (f.elders_served) }
+                        td.num data-testid="visits" { (f.visits) }
+                        td.num data-testid="hours" { (two_decimals(f.minutes)) }
+                        td.num data-testid="coins_issued" { (coins(f.issued)) }
+                        td.num data-testid="coins_redeemed" { (coins(f.redeemed)) }
+                        td.num data-testid="coins_donated" { (coins(f.donated)) }
+                        td.num data-testid="coins_outstanding" { (coins(f.outstanding)) }
+                    }
+                }
+            }
+        }
+        @for r in &list {
+            @if list.len() > 1 { h2 { (r.station.name) } }
+            div.columns {
+                (bar_chart(
+                    &format!("{} {month}", lang.pick("每日服务次数", "Visits per day,")),
+                    &r.per_day.iter().map(|(day, n)| Bar { label: day.to_string(), value: *n as f64, text: n.to_string() }).collect::<Vec<_>>(),
+                ))
+                (bar_chart(
+                    &format!("{} {month}", lang.pick("时间币（币）", "Coins,")),
+                    &[
+                        (lang.pick("发放", "issued"), r.figures.issued),
+                        (lang.pick("兑换", "redeemed"), r.figures.redeemed),
+                        (lang.pick("捐赠", "donated"), r.figures.donated),
+                        (lang.pick("流通", "outstanding"), r.figures.outstanding),
+                    ]
+                    .iter()
+                    .map(|(label, minutes)| Bar { label: (*label).to_owned(), value: *minutes as f64, text: coins(*minutes) })
+                    .collect::<Vec<_>>(),
+                ))
+            }
+        }
+        p.hint { (lang.pick(
+            "服务次数与小时：本月开始、已结束且未被驳回的记录。时间币来自账本：本月的发放（扣除冲正）、兑换、捐赠，以及月末成员与捐赠池持有的时间币。1 小时 = 1 币。",
+            "Visits and hours: visits that started this month, finished and not rejected. Coins come from the ledger: issued (less reversals), redeemed and donated this month, and those held by members and the pool at the month's end. 1 hour = 1 coin.",
+        )) }
+    };
+    Ok(layout::page(&signed, lang.pick("月度报表", "Monthly report"), body))
+}
+
+async fn reports_csv(signed: Signed, State(relay): State<Arc<Relay>>, Query(query): Query<ReportQuery>) -> Result<Response, PageError> {
+    let month = month_of(&relay, &signed, query.month.as_deref())?;
+    let csv = blocking(move || {
+        let list = reports(&relay, &signed, query.station.as_deref(), month)?;
+        let mut out = format!("{CSV_HEADER}\n");
+        for r in &list {
+            out.push_str(&r.figures.csv_row());
+            out.push('\n');
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(csv_response(&format!("report-{month}.csv"), csv, false))
 }

@@ -64,7 +64,7 @@ impl Arrivals {
                 EventBody::Rules { station, rules } => {
                     arrivals.rules.insert(station, rules);
                 }
-                EventBody::Request(_) | EventBody::Decision(_) => {}
+                _ => {}
             }
         }
         Ok(arrivals)
