@@ -68,4 +68,17 @@ final class FullStoryTests: StationTestCase {
         XCTAssertEqual(VisitBadge(state).reason, "王奶奶说那天没有人来")
         XCTAssertEqual(VisitBadge(state).tone, .needsAttention)
     }
+
+    func testAVisitSurvivesTheAppClosingBeforeItSyncedAndGoesWhenItOpensAgain() async throws {
+        var phone: PhoneStore? = try await fixture.enrollPhone(of: fixture.volunteer, name: "volunteer")
+        let visitId = try logVisit(on: try XCTUnwrap(phone), minutes: 40, note: "closed before the sync")
+        phone = nil  // the app is closed; the store is released
+
+        let reopened = try await PhoneStore.open(directory: fixture.root.appendingPathComponent("volunteer"))
+        XCTAssertEqual(try reopened.store.identity().member, fixture.volunteer)
+        XCTAssertEqual(try reopened.store.visits().map(\.id), [visitId])
+        XCTAssertEqual(try reopened.store.visit(visitId: visitId).state, .savedOnPhone)
+        _ = try await reopened.sync()
+        XCTAssertEqual(try reopened.store.visit(visitId: visitId).state, .sent)
+    }
 }
