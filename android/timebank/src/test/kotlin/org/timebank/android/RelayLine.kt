@@ -1,23 +1,26 @@
 // RelayLine.kt — the phone's line to the relay, as a TCP proxy on 127.0.0.1 the test controls:
 // pass everything, lose the relay's answers (the relay got the request, the phone never hears
-// back), or hold every request unanswered (a dead network that does not even refuse).
+// back), or hold every new connection (a network that neither answers nor refuses) until released.
 package org.timebank.android
 
 import java.io.IOException
-import java.io.OutputStream
 import java.net.InetAddress
 import java.net.InetSocketAddress
 import java.net.ServerSocket
 import java.net.Socket
 import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.CountDownLatch
 import kotlin.concurrent.thread
 
 /** A proxy between phones and the relay at [upstreamPort]; phones enroll with [url]. */
 class RelayLine(@Volatile var upstreamPort: Int) : AutoCloseable {
-    enum class Mode { Pass, LoseAnswers, Hold }
+    private enum class Mode { Pass, LoseAnswers, Hold }
 
     @Volatile
-    var mode: Mode = Mode.Pass
+    private var mode = Mode.Pass
+
+    @Volatile
+    private var released = CountDownLatch(0)
 
     private val server = ServerSocket(0, 50, InetAddress.getLoopbackAddress())
     private val open = ConcurrentHashMap.newKeySet<Socket>()
@@ -44,12 +47,30 @@ class RelayLine(@Volatile var upstreamPort: Int) : AutoCloseable {
         }
     }
 
+    /** Carries everything both ways. */
+    fun pass() {
+        mode = Mode.Pass
+    }
+
+    /** Carries requests to the relay and throws its answers away. */
+    fun loseAnswers() {
+        mode = Mode.LoseAnswers
+    }
+
+    /** Holds every new connection, neither answering nor refusing, until [release]. */
+    fun hold() {
+        released = CountDownLatch(1)
+        mode = Mode.Hold
+    }
+
+    /** Lets the held connections go through to the relay, and passes new ones. */
+    fun release() {
+        mode = Mode.Pass
+        released.countDown()
+    }
+
     private fun carry(phone: Socket) {
-        if (mode == Mode.Hold) {
-            // Read what the phone sends and never answer, until the test lets go.
-            runCatching { phone.getInputStream().copyTo(OutputStream.nullOutputStream()) }
-            return
-        }
+        if (mode == Mode.Hold) released.await()
         val relay = try {
             Socket().apply { connect(InetSocketAddress(InetAddress.getLoopbackAddress(), upstreamPort), 2_000) }
         } catch (refused: IOException) {
@@ -82,14 +103,14 @@ class RelayLine(@Volatile var upstreamPort: Int) : AutoCloseable {
         open -= relay
     }
 
-    /** Drops every open connection (a held request then fails on the phone at once). */
-    fun dropConnections() {
+    private fun dropConnections() {
         open.forEach { runCatching { it.close() } }
         open.clear()
     }
 
     override fun close() {
         runCatching { server.close() }
+        released.countDown()
         dropConnections()
     }
 }

@@ -6,6 +6,8 @@ package org.timebank.android
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.delay
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
@@ -16,6 +18,7 @@ import org.timebank.mobile.Topic
 import org.timebank.mobile.VisitState
 import java.time.Duration
 import java.time.Instant
+import kotlin.random.Random
 import kotlin.test.AfterTest
 import kotlin.test.Test
 import kotlin.test.assertEquals
@@ -81,7 +84,7 @@ class VolunteerStoryTest {
     }
 
     @Test
-    fun `a cancelled sync returns at once and the next one delivers the visit once`() = runBlocking {
+    fun `a cancelled sync returns at once, drops the late answer, and the next sync counts the visit once`() = runBlocking {
         withTimeout(120_000) {
             val line = station.line()
             val volunteer = station.phone(station.volunteer, line)
@@ -89,7 +92,7 @@ class VolunteerStoryTest {
             val id = volunteer.call { it.checkIn(station.elder, "meals", null, Instant.now().minusSeconds(3_600)) }
             volunteer.call { it.checkOut(id, null, null) }
 
-            line.mode = RelayLine.Mode.Hold // the request goes out, no answer ever comes
+            line.hold() // the network neither answers nor refuses
             val sync = launch(Dispatchers.Default) { volunteer.sync() }
             delay(500)
             val cancelledAt = System.nanoTime()
@@ -99,14 +102,14 @@ class VolunteerStoryTest {
             assertTrue(sync.isCancelled)
             assertTrue(tookMillis < 2_000, "cancelling took $tookMillis ms; the relay's timeout is 60 s")
 
-            // The cancelled sync holds the store until its exchange ends (the engine locks the
-            // store for a whole sync): end it, as the network would.
-            line.mode = RelayLine.Mode.Pass
-            line.dropConnections()
-            assertEquals(listOf<VisitState>(VisitState.SavedOnPhone), volunteer.states(), "the answer never came")
-            volunteer.sync()
+            // The network comes back: the held request reaches the relay, and its answer comes
+            // back to the cancelled sync, which drops it. The next sync waits for that one to
+            // end, and sends the visit again because no answer was taken for it.
+            line.release()
+            val next = volunteer.sync()
+            assertTrue(next.changesSent > 0u, "the late answer was dropped, so the visit went again: $next")
             assertEquals(listOf<VisitState>(VisitState.Sent), volunteer.states())
-            assertEquals(listOf(id), coordinator.reviewQueueIds())
+            assertEquals(listOf(id), coordinator.reviewQueueIds(), "the relay counts it once, not twice")
         }
     }
 
@@ -124,14 +127,14 @@ class VolunteerStoryTest {
                 }
             }
 
-            line.mode = RelayLine.Mode.LoseAnswers // the relay takes the visits; the phone never hears so
+            line.loseAnswers() // the relay takes the visits; the phone never hears so
             assertFailsWith<TimebankException.Offline> { volunteer.sync() }
             assertTrue(line.answersLost > 0)
             assertEquals(List(3) { VisitState.SavedOnPhone }, volunteer.states())
             assertEquals(ids.sorted(), coordinator.reviewQueueIds().sorted(), "the relay already holds all three")
 
             station.killRelay()
-            line.mode = RelayLine.Mode.Pass
+            line.pass()
             assertFailsWith<TimebankException.Offline> { volunteer.sync() }
             station.restartRelay()
             volunteer.sync()
@@ -139,6 +142,32 @@ class VolunteerStoryTest {
             assertEquals(ids, volunteer.call { it.visits() }.map { it.id }, "the same three visits, no copies")
             assertEquals(ids.sorted(), coordinator.reviewQueueIds().sorted(), "the station still has three, not six")
             assertEquals(0u, volunteer.sync().changesSent, "nothing is left to send")
+        }
+    }
+
+    @Test
+    fun `the scheduler retries while the relay is down and delivers the visit when the network returns`() = runBlocking {
+        withTimeout(120_000) {
+            val volunteer = station.phone(station.volunteer, station.line())
+            val id = volunteer.call { it.checkIn(station.elder, "escort", null, Instant.now().minusSeconds(1_800)) }
+            volunteer.call { it.checkOut(id, null, null) }
+            station.killRelay()
+
+            val online = MutableStateFlow(true)
+            val scheduler = SyncScheduler(sync = { volunteer.sync() }, online = online, clock = FakeSyncClock(), random = Random(3))
+            val running = launch { scheduler.run() }
+            val retrying = scheduler.status.first { it is SyncStatus.Retrying } as SyncStatus.Retrying
+            assertEquals(1, retrying.failures)
+            assertTrue("relay" in retrying.reason, "the reason is the engine's words: ${retrying.reason}")
+            assertEquals(listOf<VisitState>(VisitState.SavedOnPhone), volunteer.states())
+
+            online.value = false // the phone loses the network; the station's relay comes back meanwhile
+            delay(100)
+            station.restartRelay()
+            online.value = true // no clock advanced: the reconnect alone starts the sync
+            scheduler.status.first { it is SyncStatus.Synced }
+            assertEquals(listOf<VisitState>(VisitState.Sent), volunteer.states())
+            running.cancel()
         }
     }
 }
