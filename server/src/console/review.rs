@@ -153,7 +153,11 @@ fn evidence_list(lang: Lang, evidence: &Evidence) -> Markup {
                 li { span.badge.warn { (anomaly_label(lang, anomaly)) } " " (anomaly.reason()) }
             }
             @if let Some(reason) = &evidence.ledger_reason {
-                li { span.badge.warn { (lang.pick("账本待审", "held by the ledger")) } " " (reason) }
+                // The ledger's reasons the anomalies above do not already say.
+                @let known: Vec<String> = evidence.anomalies.iter().map(Anomaly::reason).collect();
+                @for part in reason.split("; ").filter(|p| !known.iter().any(|k| k == p)) {
+                    li { span.badge.warn { (lang.pick("账本待审", "held by the ledger")) } " " (part) }
+                }
             }
             @if let Some(reason) = &evidence.flagged {
                 li { span.badge.warn { (lang.pick("已标记", "flagged")) } " " (reason) }

@@ -10,5 +10,9 @@
 )]
 
 mod members;
+mod orders;
+mod phones;
+mod reports;
+mod review;
 mod signin;
 mod support;

@@ -1,0 +1,72 @@
+//! Monthly reports at the console: the CSV's figures are the ledger's (postings, the
+//! volunteer's balance) and the visit log's; the page draws its charts; a bad month is
+//! refused; the visit log exports as CSV.
+
+use axum::http::StatusCode;
+use timebank_server::console::reports::figures::{CSV_HEADER, two_decimals};
+use timebank_server::console::visits::VISITS_CSV_HEADER;
+use timebank_server::console::visits::log::Month;
+
+use crate::phones::Served;
+use crate::support::Console;
+
+#[test]
+fn the_monthly_csv_shows_the_ledgers_figures() {
+    let console = Console::new();
+    let served = Served::start(&console);
+    let volunteer = console.member("volunteer", "李伟");
+    let elder = console.member("elder", "王芳");
+    let mut phone = served.phone(&console, &volunteer);
+    phone.sync();
+    // Two visits well inside today (UTC+8) or yesterday; one approved, one waiting.
+    let approved = phone.log_visit(&elder.id, 3, 90, "");
+    phone.log_visit(&elder.id, 6, 30, "");
+    phone.sync();
+    let mut li = console.signed_in("li");
+    li.get("/console/review");
+    assert_eq!(li.post(&format!("/console/review/{approved}/approve"), &[]).status, StatusCode::SEE_OTHER);
+    phone.sync();
+
+    let month = Month::of(chrono::Utc::now().timestamp_millis() - 6 * 3_600_000);
+    let now_month = Month::of(chrono::Utc::now().timestamp_millis());
+    let csv = li.get(&format!("/console/reports.csv?month={now_month}"));
+    assert_eq!(csv.status, StatusCode::OK);
+    let lines: Vec<&str> = csv.text.lines().collect();
+    assert_eq!(lines[0], CSV_HEADER);
+    assert_eq!(lines.len(), 2, "one station for its coordinator: {}", csv.text);
+    let row: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(row[0], console.station.id.as_str());
+    assert_eq!(row[1], now_month.to_string());
+
+    let issued: i64 = console.store().postings().unwrap().iter().filter(|p| p.debit == "program").map(|p| p.minutes).sum();
+    let coins = two_decimals;
+    assert_eq!(row[6], coins(issued), "coins issued are the ledger's earn postings");
+    assert_eq!(row[9], coins(phone.confirmed()), "outstanding: the volunteer's balance on their phone");
+    assert_eq!((row[7], row[8]), ("0.00", "0.00"), "nothing redeemed or donated");
+    if month == now_month {
+        assert_eq!((row[2], row[3], row[4], row[5]), ("1", "1", "2", "2.00"), "two visits, 2 hours, one volunteer, one elder");
+    }
+
+    let page = li.get(&format!("/console/reports?month={now_month}"));
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("<svg") && page.text.contains("每日服务次数"));
+    assert_eq!(page.testid("coins_issued").unwrap(), timebank_server::console::i18n::coins(issued));
+
+    let visits = li.get(&format!("/console/visits.csv?month={month}"));
+    assert_eq!(visits.status, StatusCode::OK);
+    let text = visits.text.trim_start_matches('\u{feff}');
+    assert_eq!(text.lines().next().unwrap(), VISITS_CSV_HEADER);
+    assert!(text.contains(approved.as_str()) && text.contains("李伟"));
+
+    for bad in ["2026-13", "november", "2026-1"] {
+        assert_eq!(li.get(&format!("/console/reports.csv?month={bad}")).status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(li.get(&format!("/console/reports?month={bad}")).status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    // The district gets a row per station; a coordinator never another station's.
+    let mut qu = console.signed_in("qu");
+    let all = qu.get(&format!("/console/reports.csv?month={now_month}"));
+    assert_eq!(all.text.lines().count(), 3, "{}", all.text);
+    let mut zhao = console.signed_in("zhao");
+    let theirs = zhao.get(&format!("/console/reports.csv?month={now_month}"));
+    assert!(!theirs.text.contains(console.station.id.as_str()));
+}

@@ -1,0 +1,173 @@
+//! The review queue at the console: a flagged visit approved in the browser earns the
+//! volunteer their coins on their own phone; a rejection needs a reason; another
+//! station's visit, a form without its CSRF token and the district's read-only account
+//! change nothing; a volunteer's note is shown as text; clean visits are approved in bulk.
+
+use axum::http::StatusCode;
+use timebank_engine::model::{ConfirmedBy, VisitId};
+
+use crate::phones::{Phone, Served};
+use crate::support::{Browser, Console};
+
+/// Everything the ledger and the documents hold, to check that a refusal changed nothing.
+fn state(console: &Console) -> (usize, usize, Vec<i64>) {
+    let store = console.store();
+    let generations = store.document_ids().unwrap().iter().map(|id| store.document(id).unwrap().unwrap().generation).collect();
+    (store.postings().unwrap().len(), store.ledger_events(0).unwrap().len(), generations)
+}
+
+/// A volunteer's phone with two overlapping visits synced: the second one is held by the
+/// ledger for review (it overlaps the first).
+struct Scene {
+    served: Served,
+    phone: Phone,
+    first: VisitId,
+    second: VisitId,
+}
+
+fn overlapping_visits(console: &Console, note: &str) -> Scene {
+    let served = Served::start(console);
+    let volunteer = console.member("volunteer", "李伟");
+    let elder = console.member("elder", "王芳");
+    let other_elder = console.member("elder", "陈秀英");
+    let mut phone = served.phone(console, &volunteer);
+    phone.sync();
+    let first = phone.log_visit(&elder.id, 6, 120, "read the newspaper");
+    let second = phone.log_visit(&other_elder.id, 5, 60, note);
+    phone.sync();
+    Scene { served, phone, first, second }
+}
+
+fn row_of(page: &str, visit: &VisitId) -> usize {
+    page.find(&format!("data-visit=\"{visit}\"")).unwrap_or_else(|| panic!("visit {visit} is not on the page"))
+}
+
+#[test]
+fn a_flagged_visit_approved_at_the_console_reaches_the_volunteers_balance() {
+    let console = Console::new();
+    let Scene { mut phone, second, first, .. } = overlapping_visits(&console, "tea");
+    assert_eq!(phone.confirmed(), 0);
+
+    let mut li = console.signed_in("li");
+    let queue = li.get("/console/review");
+    assert_eq!(queue.status, StatusCode::OK);
+    // The overlapping visits come first, marked, with the overlap named as evidence.
+    let row = row_of(&queue.text, &second);
+    let tag = &queue.text[row..row + queue.text[row..].find('>').unwrap()];
+    assert!(tag.contains("anomaly"), "{tag}");
+    assert!(queue.text.contains("时间重叠"), "the anomaly is named in Chinese by default");
+
+    let done = li.post(&format!("/console/review/{second}/approve"), &[]);
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
+    assert_eq!(done.location.as_deref(), Some("/console/review"));
+    let after = li.get("/console/review");
+    assert!(after.text.contains(&format!("已批准记录 {second}")), "a flash says what was done");
+    assert!(!after.text.contains(&format!("data-visit=\"{second}\"")), "the approved visit left the queue");
+    assert!(after.text.contains(&format!("data-visit=\"{first}\"")));
+
+    phone.sync();
+    assert_eq!(phone.confirmed(), 60, "one hour approved: one coin");
+    let states: Vec<(String, String)> =
+        phone.engine.visits().unwrap().into_iter().map(|v| (v.visit.id.to_string(), v.state_label)).collect();
+    assert!(states.contains(&(second.to_string(), "approved".into())), "{states:?}");
+    // The audit trail and the posting name who decided.
+    let audit = console.store().audit_entries(Some(&console.station.id), 10).unwrap();
+    assert!(audit.iter().any(|a| a.action == "review.approve" && a.target == second.as_str() && a.username == "li"));
+    let posting = console.store().postings().unwrap().into_iter().find(|p| p.subject == second.as_str()).unwrap();
+    assert_eq!(posting.by.as_deref(), Some(console.coordinator.id.as_str()), "the coordinator is the author");
+}
+
+#[test]
+fn a_rejection_needs_a_reason_and_reaches_the_volunteer_with_it() {
+    let console = Console::new();
+    let Scene { mut phone, second, .. } = overlapping_visits(&console, "tea");
+    let mut li = console.signed_in("li");
+    li.get("/console/review");
+    let before = state(&console);
+    let refused = li.post(&format!("/console/review/{second}/reject"), &[("reason", "   ")]);
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.text.contains("驳回必须写明原因"), "{}", refused.text);
+    assert_eq!(state(&console), before, "nothing changed");
+
+    let done = li.post(&format!("/console/review/{second}/reject"), &[("reason", "老人那天在医院")]);
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
+    phone.sync();
+    let label = phone.engine.visit_view(&second).unwrap().state_label;
+    assert_eq!(label, "rejected: 老人那天在医院");
+}
+
+#[test]
+fn another_station_a_missing_csrf_token_and_the_district_change_nothing() {
+    let console = Console::new();
+    let Scene { second, .. } = overlapping_visits(&console, "tea");
+    let before = state(&console);
+
+    let mut zhao = console.signed_in("zhao");
+    zhao.get("/console/review");
+    let theirs = zhao.post(&format!("/console/review/{second}/approve"), &[]);
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND, "{}", theirs.text);
+    assert!(theirs.text.contains("在您的服务站找不到"));
+    assert_eq!(zhao.get(&format!("/console/visits/{second}")).status, StatusCode::NOT_FOUND);
+    assert!(!zhao.get("/console/review").text.contains(second.as_str()), "their queue does not list it");
+    assert!(!zhao.get("/console/visits").text.contains(second.as_str()));
+
+    let mut li = console.signed_in("li");
+    li.get("/console/review");
+    let forged = li.post_raw(&format!("/console/review/{second}/approve"), &[]);
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let wrong = li.post_raw(&format!("/console/review/{second}/approve"), &[("csrf", "not-the-token")]);
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+
+    let mut qu = console.signed_in("qu");
+    let everything = qu.get("/console/review");
+    assert!(everything.text.contains(second.as_str()), "the district reads every station");
+    assert!(!everything.text.contains("/approve\""), "and has no buttons");
+    let read_only = qu.post(&format!("/console/review/{second}/approve"), &[]);
+    assert_eq!(read_only.status, StatusCode::FORBIDDEN);
+
+    assert_eq!(state(&console), before, "nothing changed");
+}
+
+#[test]
+fn a_volunteers_note_is_shown_as_text() {
+    let console = Console::new();
+    let Scene { second, .. } = overlapping_visits(&console, "<script>alert(1)</script>");
+    let mut li = console.signed_in("li");
+    for path in ["/console/review".to_owned(), "/console/visits".to_owned(), format!("/console/visits/{second}")] {
+        let page = li.get(&path);
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert!(page.text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{path}: {}", page.text);
+        assert!(!page.text.contains("<script>alert(1)"), "{path}");
+    }
+}
+
+#[test]
+fn clean_confirmed_visits_are_approved_together_and_others_refused() {
+    let console = Console::new();
+    let served = Served::start(&console);
+    let volunteer = console.member("volunteer", "李伟");
+    let elder = console.member("elder", "王芳");
+    let mut phone = served.phone(&console, &volunteer);
+    phone.sync();
+    let a = phone.log_visit(&elder.id, 30, 60, "");
+    let b = phone.log_visit(&elder.id, 20, 45, "");
+    let unconfirmed = phone.log_visit(&elder.id, 10, 30, "");
+    for visit in [&a, &b] {
+        phone.engine.confirm_visit(visit, ConfirmedBy::Elder).unwrap();
+    }
+    phone.sync();
+
+    let mut li: Browser<'_> = console.signed_in("li");
+    let queue = li.get("/console/review");
+    assert!(queue.text.contains(&format!("name=\"visit\" value=\"{a}\"")));
+    assert!(!queue.text.contains(&format!("name=\"visit\" value=\"{unconfirmed}\"")), "not clean: no checkbox");
+    let before = state(&console);
+    let refused = li.post("/console/review/approve-clean", &[("visit", a.as_str()), ("visit", unconfirmed.as_str())]);
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text);
+    assert_eq!(state(&console), before, "none of them was approved");
+
+    let done = li.post("/console/review/approve-clean", &[("visit", a.as_str()), ("visit", b.as_str())]);
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
+    phone.sync();
+    assert_eq!(phone.confirmed(), 60 + 45);
+}
