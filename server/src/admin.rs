@@ -320,27 +320,26 @@ fn member_ledger(relay: &Relay, member: &str) -> Result<Report, AdminError> {
     if relay.store().member(&member)?.is_none() {
         return Err(AdminError::NotFound(format!("no member {member}")));
     }
-    let own = ledger::Account::Member(member.clone()).to_string();
-    let held = ledger::Account::Held(member.clone()).to_string();
-    let effect = |account: &str, debit: &str, credit: &str, minutes: i64| {
-        i64::from(credit == account) * minutes - i64::from(debit == account) * minutes
-    };
-    let (mut available, mut reserved) = (0, 0);
+    let statement = ledger::statement::statement(relay.store(), &member)?;
+    let (available, reserved) = (statement.available, statement.reserved);
     let mut postings = Vec::new();
     let mut lines = Vec::new();
-    for p in relay.store().postings()? {
-        let (a, h) = (effect(&own, &p.debit, &p.credit, p.minutes), effect(&held, &p.debit, &p.credit, p.minutes));
-        if p.debit != own && p.credit != own && p.debit != held && p.credit != held {
-            continue;
-        }
-        available += a;
-        reserved += h;
+    for line in &statement.lines {
+        let p = &line.posting;
         postings.push(json!({
             "key": p.key, "kind": p.kind, "from": p.debit, "to": p.credit, "minutes": p.minutes,
             "subject": p.subject, "memo": p.memo, "by": p.by, "at": time_text(p.at),
-            "available_after": available, "reserved_after": reserved,
+            "available_after": line.available_after, "reserved_after": line.reserved_after,
         }));
-        lines.push(format!("{}  {:<9} {:>+6} min  available {available}  {}  {}", time_text(p.at), p.kind, a + h, p.subject, p.memo));
+        lines.push(format!(
+            "{}  {:<9} {:>+6} min  available {}  {}  {}",
+            time_text(p.at),
+            p.kind,
+            line.change,
+            line.available_after,
+            p.subject,
+            p.memo
+        ));
     }
     let doc = relay
         .store()

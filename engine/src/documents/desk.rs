@@ -1,12 +1,12 @@
 //! The `station/<id>/desk` document, for the station's coordinators only: member
-//! directory, reviews of visits and decisions on requests.
+//! directory, reviews of visits, decisions on requests and corrections of balances.
 
 use automerge::transaction::Transactable;
 use automerge::{AutomergeError, ROOT, ReadDoc};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::documents::fields::{map_at, put_time, record, str_at, time_at};
+use crate::documents::fields::{i64_at, map_at, put_time, record, str_at, time_at};
 use crate::model::{MemberId, VisitId};
 
 /// Map of member id → directory entry (verification status).
@@ -15,6 +15,8 @@ pub const DIRECTORY: &str = "directory";
 pub const REVIEWS: &str = "reviews";
 /// Map of request id → decision.
 pub const DECISIONS: &str = "decisions";
+/// Map of correction id (`c-…`) → a coordinator's correction of a member's balance.
+pub const CORRECTIONS: &str = "corrections";
 
 /// A coordinator's review of one visit.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +86,46 @@ pub fn decision(doc: &impl ReadDoc, request: &crate::model::RequestId) -> Option
     let obj = map_at(doc, &decisions, request.as_str())?;
     Some(Decision {
         action: str_at(doc, &obj, "action")?,
+        by: MemberId::parse(&str_at(doc, &obj, "by")?).ok()?,
+        at: time_at(doc, &obj, "at")?,
+    })
+}
+
+/// A coordinator's correction of a member's balance: coins added (positive minutes) or
+/// taken back (negative), with the reason. The ledger posts it as an adjusting posting;
+/// it is never edited (a wrong correction is corrected by another).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Correction {
+    /// Whose balance.
+    pub member: MemberId,
+    /// Minutes added (> 0) or taken back (< 0); never 0.
+    pub minutes: i64,
+    /// Why (required).
+    pub reason: String,
+    /// The coordinator.
+    pub by: MemberId,
+    /// When, by the coordinator's clock.
+    pub at: DateTime<Utc>,
+}
+
+/// Writes correction `id` (`c-…`).
+pub fn put_correction(tx: &mut impl Transactable, id: &str, correction: &Correction) -> Result<(), AutomergeError> {
+    let obj = record(tx, &ROOT, CORRECTIONS, id)?;
+    tx.put(&obj, "member", correction.member.as_str())?;
+    tx.put(&obj, "minutes", correction.minutes)?;
+    tx.put(&obj, "reason", correction.reason.as_str())?;
+    tx.put(&obj, "by", correction.by.as_str())?;
+    put_time(tx, &obj, "at", correction.at)
+}
+
+/// Reads correction `id`, if there is a complete one.
+pub fn correction(doc: &impl ReadDoc, id: &str) -> Option<Correction> {
+    let corrections = map_at(doc, &ROOT, CORRECTIONS)?;
+    let obj = map_at(doc, &corrections, id)?;
+    Some(Correction {
+        member: MemberId::parse(&str_at(doc, &obj, "member")?).ok()?,
+        minutes: i64_at(doc, &obj, "minutes")?,
+        reason: str_at(doc, &obj, "reason")?,
         by: MemberId::parse(&str_at(doc, &obj, "by")?).ok()?,
         at: time_at(doc, &obj, "at")?,
     })

@@ -55,7 +55,7 @@ impl DocId {
         match self {
             DocId::Member(_) => &[member::PROFILE, member::VISITS, member::ORDERS, member::ASSIGNMENTS, member::REQUESTS],
             DocId::Station(_) => &[station::CATALOGUE, station::RULES, station::NOTICES],
-            DocId::Desk(_) => &[desk::DIRECTORY, desk::REVIEWS, desk::DECISIONS],
+            DocId::Desk(_) => &[desk::DIRECTORY, desk::REVIEWS, desk::DECISIONS, desk::CORRECTIONS],
             DocId::Ledger(_) => &[ledger::POSTINGS, ledger::OUTCOMES, ledger::BALANCE],
         }
     }

@@ -11,7 +11,7 @@ use timebank_engine::documents::fields::entries;
 use timebank_engine::documents::{desk, member, station};
 use timebank_engine::model::{MemberId, RequestId, RequestKind, SpendRequest, StationId, Visit, VisitId};
 
-use crate::ledger::event::{DecisionEvent, EventBody, RequestEvent, RequestWhat, ReviewEvent, VisitEvent};
+use crate::ledger::event::{CorrectionEvent, DecisionEvent, EventBody, RequestEvent, RequestWhat, ReviewEvent, VisitEvent};
 use crate::ledger::reconcile::Books;
 use crate::store::{MemberRecord, RelayStore, StoreResult};
 
@@ -99,7 +99,7 @@ pub fn events(
 ) -> StoreResult<Vec<EventBody>> {
     match id {
         DocId::Member(owner) => member_events(owner, doc, records, directory),
-        DocId::Desk(station) => Ok(desk_events(station, doc, records)),
+        DocId::Desk(station) => desk_events(station, doc, records, directory),
         DocId::Station(station) => Ok(rules_event(station, doc, books).into_iter().collect()),
         DocId::Ledger(_) => Ok(Vec::new()),
     }
@@ -169,7 +169,12 @@ fn member_events(
     Ok(out)
 }
 
-fn desk_events(station: &StationId, doc: &Automerge, records: &Records) -> Vec<EventBody> {
+fn desk_events(
+    station: &StationId,
+    doc: &Automerge,
+    records: &Records,
+    directory: &mut Directory<'_>,
+) -> StoreResult<Vec<EventBody>> {
     let mut out = Vec::new();
     let mut reviews = records.ids(doc, desk::REVIEWS);
     reviews.sort();
@@ -200,7 +205,26 @@ fn desk_events(station: &StationId, doc: &Automerge, records: &Records) -> Vec<E
             }));
         }
     }
-    out
+    let mut corrections = records.ids(doc, desk::CORRECTIONS);
+    corrections.sort();
+    for raw in corrections {
+        let Some(correction) = desk::correction(doc, &raw) else { continue };
+        // Only a member of the desk's own station.
+        let here = directory.get(&correction.member)?.is_some_and(|m| m.station == *station);
+        if !here || !raw.starts_with("c-") {
+            continue;
+        }
+        out.push(EventBody::Correction(CorrectionEvent {
+            id: raw,
+            station: station.clone(),
+            member: correction.member,
+            minutes: correction.minutes,
+            reason: correction.reason,
+            by: correction.by,
+            at: correction.at.timestamp_millis(),
+        }));
+    }
+    Ok(out)
 }
 
 /// A new rules version when the coordinators changed the station's visit limits.

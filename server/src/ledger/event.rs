@@ -33,6 +33,8 @@ pub enum EventBody {
     Request(RequestEvent),
     /// A coordinator's decision on an accepted redemption.
     Decision(DecisionEvent),
+    /// A coordinator's correction of a member's balance.
+    Correction(CorrectionEvent),
     /// A station's rules (a new version).
     Rules {
         /// The station.
@@ -165,9 +167,28 @@ pub struct DecisionEvent {
     pub at: i64,
 }
 
+/// A coordinator's correction of a member's balance, as written in `station/<id>/desk`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorrectionEvent {
+    /// `c-…`.
+    pub id: String,
+    /// The desk's station.
+    pub station: StationId,
+    /// Whose balance (a member of that station).
+    pub member: MemberId,
+    /// Minutes added (> 0) or taken back (< 0).
+    pub minutes: i64,
+    /// Why.
+    pub reason: String,
+    /// The coordinator.
+    pub by: MemberId,
+    /// When, by the coordinator's clock (ms).
+    pub at: i64,
+}
+
 impl EventBody {
-    /// The key under which the arrival log keeps it: a request under its id (requests
-    /// are never edited), everything else under its id and a digest of its content, so
+    /// The key under which the arrival log keeps it: a request or correction under its id (requests
+    /// and corrections are never edited), everything else under its id and a digest of its content, so
     /// an edited visit or a changed review arrives as a new event, and the same content
     /// arriving again has the same key and is logged once.
     pub fn key(&self) -> String {
@@ -179,6 +200,7 @@ impl EventBody {
         match self {
             EventBody::Visit(v) => format!("visit:{}@{}", v.id, digest()),
             EventBody::Request(r) => format!("request:{}", r.id),
+            EventBody::Correction(c) => format!("correction:{}", c.id),
             EventBody::Review(r) => format!("review:{}@{}", r.visit, digest()),
             EventBody::Decision(d) => format!("decision:{}@{}", d.request, digest()),
             EventBody::Rules { station, rules } => format!("rules:{station}:{}", rules.version),

@@ -12,6 +12,7 @@
 //! | [`collect`] | reads the events out of the documents (touched records, or all) |
 //! | [`document`] | writes a member's `ledger/<member>` document from the books |
 //! | [`run`] | runs it all on the relay: after each sync, catch-up at start, rebuild check |
+//! | [`statement`] | a member's statement and everyone's balances from the stored postings |
 
 pub mod anomaly;
 pub mod collect;
@@ -21,6 +22,7 @@ pub mod posting;
 pub mod reconcile;
 pub mod rules;
 pub mod run;
+pub mod statement;
 
 #[cfg(test)]
 mod properties;

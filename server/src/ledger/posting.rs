@@ -77,6 +77,8 @@ pub enum PostingKind {
     Donation,
     /// Undoes (part of) an earlier posting, with the reason and who decided.
     Reversal,
+    /// Program ↔ member: a coordinator's correction of a balance, with the reason.
+    Correction,
 }
 
 impl PostingKind {
@@ -91,6 +93,7 @@ impl PostingKind {
             PostingKind::Gift => "gift",
             PostingKind::Donation => "donation",
             PostingKind::Reversal => "reversal",
+            PostingKind::Correction => "correction",
         }
     }
 
@@ -105,6 +108,7 @@ impl PostingKind {
             PostingKind::Gift,
             PostingKind::Donation,
             PostingKind::Reversal,
+            PostingKind::Correction,
         ]
         .into_iter()
         .find(|k| k.as_str() == raw)

@@ -20,7 +20,9 @@ use timebank_engine::documents::ledger::{LedgerBalance, Outcome, PostingLine};
 use timebank_engine::model::{MemberId, StationId};
 
 use crate::ledger::anomaly::{self, Anomaly};
-use crate::ledger::event::{DecisionEvent, Event, EventBody, RequestEvent, RequestWhat, ReviewEvent, VisitEvent};
+use crate::ledger::event::{
+    CorrectionEvent, DecisionEvent, Event, EventBody, RequestEvent, RequestWhat, ReviewEvent, VisitEvent,
+};
 use crate::ledger::posting::{Account, Posting, PostingKind};
 use crate::ledger::rules::StationRules;
 
@@ -171,6 +173,7 @@ impl Books {
                 }
             }
             EventBody::Request(request) => self.request(request, cause),
+            EventBody::Correction(correction) => self.correction(correction, cause),
             EventBody::Decision(decision) => {
                 if self.requests.contains_key(&decision.request) {
                     self.decision(decision, cause);
@@ -542,6 +545,30 @@ impl Books {
         }
         if let Some(total) = self.earned_total.get_mut(&v) {
             *total -= earned.earn;
+        }
+    }
+
+    // ----- corrections -----
+
+    /// A coordinator's correction: minutes added come from the program; minutes taken
+    /// back return to it, at most what the member has available (a balance never goes
+    /// below zero; the memo says how much could not be taken).
+    fn correction(&mut self, correction: &CorrectionEvent, cause: Cause) {
+        let member = Account::Member(correction.member.clone());
+        let key = format!("correction:{}", correction.id);
+        let by = Some(&correction.by);
+        if correction.minutes > 0 {
+            let memo = correction.reason.clone();
+            self.post(key, PostingKind::Correction, Account::Program, member, correction.minutes, &correction.id, memo, by, cause, None);
+        } else {
+            let wanted = correction.minutes.saturating_neg();
+            let back = wanted.min(self.balance(&member).max(0));
+            let memo = if back < wanted {
+                format!("{}; {} min could not be taken back (not available)", correction.reason, wanted - back)
+            } else {
+                correction.reason.clone()
+            };
+            self.post(key, PostingKind::Correction, member, Account::Program, back, &correction.id, memo, by, cause, None);
         }
     }
 
