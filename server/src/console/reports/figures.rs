@@ -1,7 +1,8 @@
 //! A station's monthly figures for the district (ADR 18): from the visit log, the
 //! volunteers active, elders served, visits and hours (visits that started in the month,
 //! finished and not rejected); from the ledger's postings, coins issued, redeemed and
-//! donated in the month and coins outstanding at its end. Coins are kept in minutes
+//! donated in the month and coins outstanding at its end (corrections count in the
+//! balance only). Coins are kept in minutes
 //! (60 = one coin) and written with two decimals.
 
 use std::collections::{BTreeSet, HashMap};
@@ -118,6 +119,12 @@ pub fn figures(
             continue;
         }
         let kind = PostingKind::parse(&p.kind);
+        // A coordinator's correction moves coins to or from the program but issues none:
+        // it shows in the balance (outstanding) only.
+        let correction = p.kind == "correction";
+        if correction {
+            continue;
+        }
         if p.debit == "program" && into {
             figures.issued += p.minutes;
         } else if p.credit == "program" && out_of && kind == Some(PostingKind::Reversal) {
@@ -212,14 +219,16 @@ mod tests {
             posting("donation", "member:m-v1", "pool:s-one", 30, "2026-11-09T00:00:00Z"),
             posting("earn", "program", "member:m-x", 600, "2026-11-05T00:00:00Z"),
             posting("earn", "program", "member:m-v1", 60, "2026-12-01T00:00:00Z"),
+            posting("correction", "member:m-v1", "program", 15, "2026-11-10T00:00:00Z"),
         ];
         let november = Month::parse("2026-11").unwrap();
         let f = figures(&s1, november, &records, &postings, &station_of);
         assert_eq!((f.volunteers_active, f.elders_served, f.visits, f.minutes), (1, 2, 2, 150));
         assert_eq!((f.issued, f.redeemed, f.donated), (90 + 15 - 30, 60, 30));
-        // 120 from October, +90 +15 -30 -60 (redeemed) in November; the December earn is later.
-        assert_eq!(f.outstanding, 120 + 90 + 15 - 30 - 60);
-        assert_eq!(f.csv_row(), "s-one,2026-11,1,2,2,2.50,1.25,1.00,0.50,2.25");
+        // 120 from October, +90 +15 -30 -60 (redeemed) -15 (corrected) in November; the
+        // December earn is later.
+        assert_eq!(f.outstanding, 120 + 90 + 15 - 30 - 60 - 15);
+        assert_eq!(f.csv_row(), "s-one,2026-11,1,2,2,2.50,1.25,1.00,0.50,2.00");
         let other = figures(&s2, november, &records, &postings, &station_of);
         assert_eq!((other.visits, other.issued, other.outstanding), (1, 600, 600));
     }
