@@ -12,7 +12,9 @@ import kotlinx.coroutines.flow.asStateFlow
 
 /** Follows the default network for the life of the app; [online] is true while it can reach the internet. */
 class NetworkConnectivity(context: Context) {
-    private val manager = context.getSystemService(ConnectivityManager::class.java)
+    private val manager = requireNotNull(context.getSystemService(ConnectivityManager::class.java)) {
+        "this device has no ConnectivityManager"
+    }
     private val state = MutableStateFlow(isOnlineNow())
 
     /** True while the default network has validated internet access. */
