@@ -101,7 +101,9 @@ pub fn enroll_store(dir: &Path, relay: &str, code: &str, clock: Arc<dyn Clock>) 
     Engine::create_enrolled(dir, &enrolled, clock)
 }
 
-/// The sync transport over HTTP, authenticated with the device token.
+/// The sync transport over HTTP, authenticated with the device token. Clones share the
+/// connection pool.
+#[derive(Clone)]
 pub struct HttpTransport {
     agent: ureq::Agent,
     url: String,

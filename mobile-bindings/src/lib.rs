@@ -16,4 +16,4 @@ pub mod types;
 pub use error::TimebankError;
 pub use listener::{ChangeListener, ChangeSubscription};
 pub use store::TimebankStore;
-pub use sync::SyncCancel;
+pub use sync::{Interruptible, SyncCancel};

@@ -2,17 +2,17 @@
 //! is not `Sync`, so it sits behind a mutex; change notifications go out after it is released.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
 use timebank_engine::http::{self, HttpTransport};
 use timebank_engine::model::{MemberId, OrderId, RequestId, StationId, VisitId};
-use timebank_engine::sync::Transport;
+use timebank_engine::sync::{SyncRun, Transport};
 use timebank_engine::{Engine, NewIdentity, RelayLink, SystemClock};
 
 use crate::error::{Result, TimebankError};
 use crate::listener::{ChangeListener, ChangeSubscription, Outbox};
-use crate::sync::{Background, Cancellable, SyncCancel};
+use crate::sync::{Background, Cancellable, Interruptible, SyncCancel};
 use crate::types::{
     Assignment, Balance, ConfirmedBy, Identity, Order, PastVisit, RedemptionToDecide, ReviewDecision, ReviewItem,
     Role, Service, SpendRequest, Status, SyncReport, Visit, from_timestamp,
@@ -26,6 +26,8 @@ pub struct TimebankStore {
     dir: PathBuf,
     engine: Mutex<Engine>,
     outbox: Arc<Outbox>,
+    /// Held for a whole sync: two syncs of one phone never interleave.
+    sync_gate: Mutex<()>,
 }
 
 fn member(id: &str) -> Result<MemberId> {
@@ -42,7 +44,12 @@ fn visit(id: &str) -> Result<VisitId> {
 
 impl TimebankStore {
     fn wrap(dir: &Path, engine: Engine) -> Arc<Self> {
-        Arc::new(TimebankStore { dir: dir.to_path_buf(), engine: Mutex::new(engine), outbox: Arc::default() })
+        Arc::new(TimebankStore {
+            dir: dir.to_path_buf(),
+            engine: Mutex::new(engine),
+            outbox: Arc::default(),
+            sync_gate: Mutex::default(),
+        })
     }
 
     /// The engine, locked. After a panic inside it (a bug), the store is reopened from
@@ -70,15 +77,23 @@ impl TimebankStore {
     }
 
     /// Syncs through `transport` (the relay's HTTP client, or a test's), stopping when
-    /// `cancel` is cancelled. Rust callers only; the apps call `sync` or `sync_async`.
+    /// `cancel` is cancelled. The engine is locked for each step, never while a request is
+    /// on the network, so the app keeps reading and writing the store meanwhile; one sync
+    /// runs at a time. Rust callers only; the apps call `sync` or `sync_async`.
     pub fn sync_over(&self, transport: &mut dyn Transport, cancel: &SyncCancel) -> Result<SyncReport> {
-        if cancel.is_cancelled() {
-            return Err(TimebankError::cancelled());
-        }
+        let _one_at_a_time = self.sync_gate.lock().unwrap_or_else(PoisonError::into_inner);
         let mut transport = Cancellable { inner: transport, cancel };
-        match self.with(|engine| engine.sync(&mut transport)) {
+        let mut run = SyncRun::default();
+        let outcome = (|| {
+            while let Some(body) = self.with(|engine| run.next_request(engine))? {
+                let reply = transport.exchange(body).map_err(timebank_engine::Error::Transport)?;
+                self.with(|engine| run.receive(engine, &reply))?;
+            }
+            Ok(run.report().into())
+        })();
+        match outcome {
             Err(_) if cancel.is_cancelled() => Err(TimebankError::cancelled()),
-            result => result.map(Into::into),
+            outcome => outcome,
         }
     }
 
@@ -92,7 +107,7 @@ impl TimebankStore {
         let link = self.relay_link()?.ok_or_else(|| TimebankError::NotAllowed {
             reason: "this phone is not enrolled with a relay yet; enroll it with the code from your station, then sync".into(),
         })?;
-        self.sync_over(&mut HttpTransport::new(&link), cancel)
+        self.sync_over(&mut Interruptible::new(HttpTransport::new(&link), cancel), cancel)
     }
 }
 

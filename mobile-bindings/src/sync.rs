@@ -1,12 +1,15 @@
-//! Sync for the apps: a cancellation token, a transport that honours it, and the
-//! background thread that runs a blocking sync as a future any executor can await.
+//! Sync for the apps: a cancellation token, transports that honour it (between exchanges,
+//! and during one), and the background thread that runs a blocking sync as a future any
+//! executor can await.
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use timebank_engine::sync::{Transport, TransportError};
 
@@ -58,6 +61,50 @@ impl Transport for Cancellable<'_> {
             return Err(stopped());
         }
         Ok(answer)
+    }
+}
+
+/// How often a waiting exchange looks at its token.
+const CANCEL_POLL: Duration = Duration::from_millis(50);
+
+/// A transport whose every exchange runs on a helper thread, so a cancelled sync returns
+/// at once even while the relay hangs; the helper finishes or times out on its own and
+/// its answer is dropped (a lost answer, resent next time).
+#[derive(Debug)]
+pub struct Interruptible<'a, T> {
+    transport: T,
+    cancel: &'a SyncCancel,
+}
+
+impl<'a, T: Transport + Clone + Send + 'static> Interruptible<'a, T> {
+    /// `transport`, interrupted when `cancel` is cancelled.
+    pub fn new(transport: T, cancel: &'a SyncCancel) -> Self {
+        Interruptible { transport, cancel }
+    }
+}
+
+impl<T: Transport + Clone + Send + 'static> Transport for Interruptible<'_, T> {
+    fn exchange(&mut self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        let mut transport = self.transport.clone();
+        let (answer, answered) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("timebank-exchange".into())
+            .spawn(move || {
+                let _ = answer.send(transport.exchange(body));
+            })
+            .map_err(|e| TransportError::Unreachable(format!("could not start the exchange: {e}")))?;
+        loop {
+            match answered.recv_timeout(CANCEL_POLL) {
+                Ok(answer) => return answer,
+                Err(RecvTimeoutError::Timeout) if self.cancel.is_cancelled() => {
+                    return Err(TransportError::Unreachable("the sync was cancelled".into()));
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(TransportError::Unreachable("the exchange stopped without an answer".into()));
+                }
+            }
+        }
     }
 }
 

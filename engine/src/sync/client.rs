@@ -56,39 +56,80 @@ pub struct SyncReport {
     pub changes_received: usize,
 }
 
+/// One sync taken a step at a time: build a request from the engine, send it however the
+/// caller likes, hand the answer back. A caller that shares the engine between threads
+/// (the phone bindings) lets go of it while a request is on the network, so the screens
+/// keep reading the store; local writes between the steps go at the next sync.
+/// [`Engine::sync`] is this loop in one call.
+#[derive(Debug, Default)]
+pub struct SyncRun {
+    report: SyncReport,
+    bloom_states: HashMap<String, am_sync::State>,
+    bloom_out: Vec<BloomMessage>,
+    list_all: bool,
+    in_flight: Option<Sent>,
+    rounds: usize,
+    finished: bool,
+}
+
+impl SyncRun {
+    /// The next request body to send to the relay, or `None` when the sync is done.
+    pub fn next_request(&mut self, engine: &Engine) -> Result<Option<Vec<u8>>> {
+        if self.finished || self.rounds >= MAX_ROUNDS {
+            return Ok(None);
+        }
+        let (request, sent) = engine.build_request(self.list_all, std::mem::take(&mut self.bloom_out))?;
+        let body = wire::encode(&request);
+        self.report.bytes_up += body.len();
+        self.report.round_trips += 1;
+        self.rounds += 1;
+        self.in_flight = Some(sent);
+        Ok(Some(body))
+    }
+
+    /// Applies the relay's answer to the last request, durably.
+    pub fn receive(&mut self, engine: &mut Engine, reply: &[u8]) -> Result<()> {
+        let sent = self
+            .in_flight
+            .take()
+            .ok_or_else(|| Error::Protocol("an answer arrived for no request; sync again".into()))?;
+        self.report.bytes_down += reply.len();
+        let response: SyncResponse = wire::decode(reply)
+            .map_err(|e| Error::Protocol(format!("the relay's answer could not be read: {e}")))?;
+        if response.list_all && !self.list_all {
+            // The relay's record of this phone differs (a lost answer): list everything.
+            self.list_all = true;
+            return Ok(());
+        }
+        let applied = engine.apply_response(&response, &sent)?;
+        self.report.docs_changed += applied.docs_changed;
+        self.report.changes_received += applied.changes_received;
+        self.report.changes_sent += sent.pushed.len();
+        if response.bloom.is_empty() {
+            self.finished = true;
+        } else {
+            self.bloom_out = engine.answer_bloom(&response.bloom, &mut self.bloom_states)?;
+        }
+        Ok(())
+    }
+
+    /// What the sync did so far.
+    pub fn report(&self) -> SyncReport {
+        self.report
+    }
+}
+
 impl Engine {
     /// Syncs every document with the relay through `transport`: local changes go up, the
     /// relay's changes come down, and acknowledged visits turn from "saved on phone" to
     /// "sent". Safe to retry after any failure: the relay ignores what it already has.
     pub fn sync(&mut self, transport: &mut dyn Transport) -> Result<SyncReport> {
-        let mut report = SyncReport::default();
-        let mut bloom_states: HashMap<String, am_sync::State> = HashMap::new();
-        let mut bloom_out: Vec<BloomMessage> = Vec::new();
-        let mut list_all = false;
-        for _ in 0..MAX_ROUNDS {
-            let (request, sent) = self.build_request(list_all, std::mem::take(&mut bloom_out))?;
-            let body = wire::encode(&request);
-            report.bytes_up += body.len();
-            report.round_trips += 1;
+        let mut run = SyncRun::default();
+        while let Some(body) = run.next_request(self)? {
             let reply = transport.exchange(body).map_err(Error::Transport)?;
-            report.bytes_down += reply.len();
-            let response: SyncResponse = wire::decode(&reply)
-                .map_err(|e| Error::Protocol(format!("the relay's answer could not be read: {e}")))?;
-            if response.list_all && !list_all {
-                // The relay's record of this phone differs (a lost answer): list everything.
-                list_all = true;
-                continue;
-            }
-            let applied = self.apply_response(&response, &sent)?;
-            report.docs_changed += applied.docs_changed;
-            report.changes_received += applied.changes_received;
-            report.changes_sent += sent.pushed.len();
-            if response.bloom.is_empty() {
-                return Ok(report);
-            }
-            bloom_out = self.answer_bloom(&response.bloom, &mut bloom_states)?;
+            run.receive(self, &reply)?;
         }
-        Ok(report)
+        Ok(run.report())
     }
 
     /// The request: the manifest digest and the documents with changes since their
@@ -196,7 +237,7 @@ impl Engine {
 
 /// What one request carried: the changes pushed and, per document listed, the heads the
 /// device had when it built the request.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Sent {
     pushed: HashSet<ChangeHash>,
     heads: HashMap<String, Vec<ChangeHash>>,

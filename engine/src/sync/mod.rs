@@ -4,4 +4,4 @@
 pub mod client;
 pub mod wire;
 
-pub use client::{SyncReport, Transport, TransportError};
+pub use client::{SyncReport, SyncRun, Transport, TransportError};

@@ -172,3 +172,81 @@ fn dropping_the_async_sync_cancels_it_and_the_next_sync_finishes_the_job() {
     assert_eq!(on_the_desk(&coordinator.store, &visit), 1);
     assert_eq!(coordinator.store.review_queue().unwrap().len(), 1);
 }
+
+/// The relay's transport, stopping the first request at the door until the test lets it
+/// through.
+struct Gate {
+    http: HttpTransport,
+    arrived: std::sync::mpsc::Sender<()>,
+    open: Option<std::sync::mpsc::Receiver<()>>,
+}
+
+impl Transport for Gate {
+    fn exchange(&mut self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        if let Some(open) = self.open.take() {
+            let _ = self.arrived.send(());
+            open.recv().map_err(|_| TransportError::Unreachable("the test closed the gate".into()))?;
+        }
+        self.http.exchange(body)
+    }
+}
+
+#[test]
+fn the_store_stays_usable_while_a_sync_waits_on_the_network() {
+    let relay = TestRelay::start();
+    let (volunteer, coordinator, elder) = station(&relay);
+    let first = visit_of_an_hour(&volunteer.store, &elder);
+    let (arrived, at_the_door) = std::sync::mpsc::channel();
+    let (let_through, open) = std::sync::mpsc::channel();
+    let gate = Gate { http: http(&volunteer.store), arrived, open: Some(open) };
+    let store = volunteer.store.clone();
+    let syncing = std::thread::spawn(move || {
+        let mut gate = gate;
+        store.sync_over(&mut gate, &SyncCancel::default())
+    });
+    at_the_door.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+    // The request is on the network: a screen reads (on its own thread, so a store left
+    // locked fails the test instead of hanging it) and the volunteer checks in.
+    let (read, done_reading) = std::sync::mpsc::channel();
+    let screen = volunteer.store.clone();
+    std::thread::spawn(move || read.send(screen.visits().map(|visits| visits.len())));
+    let seen = done_reading.recv_timeout(std::time::Duration::from_secs(10));
+    assert_eq!(seen.expect("the store stayed locked while the sync waited on the network").unwrap(), 1);
+    let second = volunteer.store.check_in(elder.clone(), "companionship".into(), None, None).unwrap();
+    let_through.send(()).unwrap();
+    syncing.join().unwrap().unwrap();
+    assert_eq!(state(&volunteer.store, &first), VisitState::Sent);
+    assert_eq!(state(&volunteer.store, &second), VisitState::CheckedIn);
+    assert!(volunteer.store.status().unwrap().unsynced_changes > 0, "the check-in made during the sync waits for the next");
+    volunteer.store.sync(None).unwrap();
+    assert_eq!(volunteer.store.status().unwrap().unsynced_changes, 0);
+    assert_eq!(on_the_desk(&coordinator.store, &first), 1);
+}
+
+#[test]
+fn cancelling_a_sync_stuck_on_a_hung_relay_returns_at_once() {
+    let relay = TestRelay::start();
+    let (volunteer, coordinator, elder) = station(&relay);
+    let visit = visit_of_an_hour(&volunteer.store, &elder);
+    // A relay that accepts connections and never answers (a frozen server, a captive portal).
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let link = volunteer.store.relay_link().unwrap().unwrap();
+    let hung_link = timebank_engine::RelayLink { url: format!("http://{}", hung.local_addr().unwrap()), ..link };
+    let cancel = SyncCancel::new();
+    let (store, token) = (volunteer.store.clone(), cancel.clone());
+    let syncing = std::thread::spawn(move || {
+        let mut transport = timebank_mobile::Interruptible::new(HttpTransport::new(&hung_link), &token);
+        store.sync_over(&mut transport, &token)
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let cancelled_at = std::time::Instant::now();
+    cancel.cancel();
+    let result = syncing.join().unwrap();
+    assert!(cancelled_at.elapsed() < std::time::Duration::from_secs(2), "took {:?}", cancelled_at.elapsed());
+    assert!(matches!(result, Err(TimebankError::Cancelled { .. })), "{result:?}");
+    assert_eq!(state(&volunteer.store, &visit), VisitState::SavedOnPhone);
+    volunteer.store.sync(None).unwrap();
+    assert_eq!(state(&volunteer.store, &visit), VisitState::Sent);
+    assert_eq!(on_the_desk(&coordinator.store, &visit), 1);
+    drop(hung);
+}
