@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use timebank_server::admin::{self, AdminCommand, ConsoleUserCommand};
-use timebank_server::console::ConsoleConfig;
+use timebank_server::console::{self, ConsoleConfig};
 use timebank_server::{Relay, app_with};
 use tracing_subscriber::EnvFilter;
 
@@ -23,6 +23,10 @@ struct Cli {
     /// an https URL marks the console's cookies `Secure` (ADR 0016).
     #[arg(long, global = true, env = "TIMEBANK_RELAY_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Seed a new, empty data directory with a demo station (members, visits synced by
+    /// real engines, some awaiting review, orders, a console account) and serve it.
+    #[arg(long)]
+    demo: bool,
     /// Directory holding the relay's store.
     #[arg(long, global = true, default_value = "data", env = "TIMEBANK_RELAY_DATA")]
     data: PathBuf,
@@ -45,14 +49,16 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The server logs its work; an admin command only what went wrong (its answer is on stdout).
-    let default_level = if cli.command.is_some() { "warn" } else { "info" };
+    // automerge logs a failed load at ERROR although the engine and the relay handle it
+    // (and report it themselves): kept quiet unless RUST_LOG asks for it.
+    let default_level = if cli.command.is_some() { "warn" } else { "info,automerge=off" };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)))
         .init();
     let result = match &cli.command {
-        None => serve(&cli.listen, &cli.data, cli.public_url.as_deref()),
+        None => serve(&cli.listen, &cli.data, cli.public_url.as_deref(), cli.demo),
         Some(Command::Admin { json, command }) => run_admin(&cli.data, command, *json),
     };
     match result {
@@ -109,7 +115,10 @@ fn read_password(from_stdin: bool) -> Result<String, String> {
     Ok(first)
 }
 
-fn serve(listen: &str, data: &Path, public_url: Option<&str>) -> Result<(), String> {
+fn serve(listen: &str, data: &Path, public_url: Option<&str>, demo: bool) -> Result<(), String> {
+    if demo {
+        console::demo::check_empty(data).map_err(|e| e.to_string())?;
+    }
     let console = ConsoleConfig { secure_cookies: public_url.is_some_and(|url| url.starts_with("https://")) };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -123,8 +132,24 @@ fn serve(listen: &str, data: &Path, public_url: Option<&str>) -> Result<(), Stri
             .await
             .map_err(|e| format!("could not listen on {listen}: {e}"))?;
         let address = listener.local_addr().map_err(|e| format!("could not read the bound address: {e}"))?;
+        let accounts = if demo {
+            let (relay, data) = (Arc::clone(&relay), data.to_path_buf());
+            let seeded = tokio::task::spawn_blocking(move || console::demo::seed(&relay, &data))
+                .await
+                .map_err(|e| format!("the demo seeding failed: {e}"))?;
+            Some(seeded.map_err(|e| e.to_string())?)
+        } else {
+            None
+        };
         let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "listening on http://{address}").and_then(|()| stdout.flush()).map_err(|e| e.to_string())?;
+        let mut text = format!("listening on http://{address}\n");
+        if let Some(accounts) = accounts {
+            text.push_str(&format!(
+                "demo station seeded. Open the console: http://{address}/console/\n  coordinator: username {}  password {}\n  district (read-only): username {}  password {}\n",
+                accounts.coordinator, accounts.password, accounts.district, accounts.password
+            ));
+        }
+        write!(stdout, "{text}").and_then(|()| stdout.flush()).map_err(|e| e.to_string())?;
         drop(stdout);
         tracing::info!(%address, data = %data.display(), "relay serving");
         axum::serve(listener, app_with(relay, console))

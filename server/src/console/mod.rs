@@ -16,6 +16,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod demo;
 pub mod i18n;
 pub mod layout;
 pub mod ledger;

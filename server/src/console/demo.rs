@@ -1,0 +1,263 @@
+//! `timebank-relay --demo`: seeds a fresh data directory with a demo station so a newcomer
+//! sees a working console at once. Everything goes through the real paths: members
+//! registered by `admin::register_member`, phones that are real engines enrolled with
+//! one-time codes and synced through the relay's own sync function, reviews, orders and
+//! redemptions through the desk, and a console account.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, HeaderValue};
+use chrono::{Duration, Utc};
+use timebank_engine::model::{MemberId, ReviewDecision, Role};
+use timebank_engine::sync::wire::{self, EnrollRequest, SyncRequest};
+use timebank_engine::sync::{Transport, TransportError};
+use timebank_engine::{Engine, Enrollment, NewIdentity, PastVisit, SystemClock};
+
+use crate::admin::{self, NewMember};
+use crate::console::account;
+use crate::relay::Relay;
+use crate::store::MemberRecord;
+use crate::{auth, desk, enroll, secret, sync};
+
+/// Why the demo could not be seeded.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The data directory holds something already.
+    #[error(
+        "the data directory {0} is not empty; --demo seeds only a new one, so nothing was changed. Pass another, e.g. `timebank-relay --demo --data demo-data`"
+    )]
+    NotEmpty(String),
+    /// A step failed.
+    #[error("could not seed the demo station ({step}): {detail}")]
+    Step {
+        /// What was being done.
+        step: &'static str,
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+fn step<E: std::fmt::Display>(step: &'static str) -> impl FnOnce(E) -> DemoError {
+    move |e| DemoError::Step { step, detail: e.to_string() }
+}
+
+/// How to sign in to the seeded console.
+#[derive(Clone, Debug)]
+pub struct DemoAccounts {
+    /// The station coordinator's username.
+    pub coordinator: String,
+    /// The district's read-only username.
+    pub district: String,
+    /// Their password (both).
+    pub password: String,
+}
+
+/// Refuses a data directory that exists and is not empty.
+pub fn check_empty(data: &Path) -> Result<(), DemoError> {
+    let occupied = std::fs::read_dir(data).is_ok_and(|mut entries| entries.next().is_some());
+    if occupied { Err(DemoError::NotEmpty(data.display().to_string())) } else { Ok(()) }
+}
+
+/// A phone of the demo: a real engine, enrolled with a one-time code.
+struct DemoPhone {
+    engine: Engine,
+    token: String,
+}
+
+/// Hands each sync to the relay's sync function in-process, with the phone's token.
+struct Direct<'a> {
+    relay: &'a Relay,
+    token: &'a str,
+}
+
+impl Transport for Direct<'_> {
+    fn exchange(&mut self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        let refused = |e: crate::AppError| TransportError::Refused { status: e.status().as_u16(), message: e.to_string() };
+        let mut headers = HeaderMap::new();
+        let bearer = HeaderValue::from_str(&format!("Bearer {}", self.token))
+            .map_err(|e| TransportError::Unreachable(e.to_string()))?;
+        headers.insert(AUTHORIZATION, bearer);
+        let device = auth::authenticate(self.relay, &headers).map_err(refused)?;
+        let request: SyncRequest = wire::decode(&body).map_err(|e| TransportError::Unreachable(e.to_string()))?;
+        let response = sync::sync(self.relay, &device, &request).map_err(refused)?;
+        Ok(wire::encode(&response))
+    }
+}
+
+struct Seeder<'a> {
+    relay: &'a Relay,
+    phones_dir: PathBuf,
+    station: String,
+}
+
+impl Seeder<'_> {
+    fn member(&self, role: &str, name: &str, birth_year: u16, household: Option<&str>, hardship: bool) -> Result<MemberRecord, DemoError> {
+        let new = NewMember { station: &self.station, role, name, birth_year, household, hardship };
+        let phone = format!("139 {:04} {:04}", u32::from(birth_year) * 3 % 10_000, u32::from(birth_year) * 7 % 10_000);
+        admin::register_member(self.relay, &new, Some(&phone), Some("0423")).map_err(step("register a member"))
+    }
+
+    fn phone(&self, member: &MemberRecord) -> Result<DemoPhone, DemoError> {
+        let (code, _) = admin::issue_enrollment_code(self.relay, member.id.as_str(), 1).map_err(step("issue a code"))?;
+        let actor = automerge::ActorId::random().to_hex_string();
+        let enrolled = enroll::enroll(self.relay, &EnrollRequest { code, actor: actor.clone() }).map_err(step("enroll a phone"))?;
+        let dir = self.phones_dir.join(member.id.as_str());
+        let engine = Engine::create_enrolled(
+            &dir,
+            &Enrollment {
+                identity: NewIdentity {
+                    member: member.id.clone(),
+                    station: member.station.clone(),
+                    role: Role::parse(&enrolled.role).map_err(step("read the role"))?,
+                },
+                actor,
+                relay: "http://127.0.0.1".into(),
+                device: enrolled.device,
+                token: enrolled.token.clone(),
+            },
+            Arc::new(SystemClock),
+        )
+        .map_err(step("create a phone"))?;
+        Ok(DemoPhone { engine, token: enrolled.token })
+    }
+
+    fn sync(&self, phone: &mut DemoPhone) -> Result<(), DemoError> {
+        let mut transport = Direct { relay: self.relay, token: &phone.token };
+        phone.engine.sync(&mut transport).map_err(step("sync a phone"))?;
+        Ok(())
+    }
+}
+
+/// A visit `days_ago` days back at `hour` (UTC) for `minutes`.
+fn past(elder: &MemberId, service: &str, days_ago: i64, hour: i64, minutes: i64, note: &str) -> PastVisit {
+    let day = Utc::now() - Duration::days(days_ago);
+    let start = day.date_naive().and_hms_opt(0, 0, 0).map_or(day, |t| t.and_utc()) + Duration::hours(hour);
+    PastVisit {
+        elder: elder.clone(),
+        service: service.into(),
+        order: None,
+        start,
+        end: start + Duration::minutes(minutes),
+        note: note.into(),
+    }
+}
+
+/// Seeds the demo station into `relay` (whose data directory is `data`, checked empty
+/// before the relay opened it). Returns the console accounts.
+pub fn seed(relay: &Relay, data: &Path) -> Result<DemoAccounts, DemoError> {
+    let station = admin::create_station(relay, "曹杨新村街道为老服务站").map_err(step("create the station"))?;
+    let phones_dir = data.join("demo-phones");
+    let seeder = Seeder { relay, phones_dir: phones_dir.clone(), station: station.id.to_string() };
+    let coordinator = seeder.member("coordinator", "李红梅", 1975, None, false)?;
+    let volunteers = [
+        seeder.member("volunteer", "张建国", 1958, Some("h-zhang"), false)?,
+        seeder.member("volunteer", "王秀英", 1962, None, false)?,
+        seeder.member("volunteer", "陈志强", 1955, None, false)?,
+    ];
+    let elders = [
+        seeder.member("elder", "孙桂兰", 1938, Some("h-sun"), false)?,
+        seeder.member("elder", "周福生", 1941, None, false)?,
+        seeder.member("elder", "吴玉珍", 1936, None, true)?,
+        seeder.member("elder", "张老太", 1933, Some("h-zhang"), false)?,
+    ];
+    seeder.member("family-proxy", "孙丽", 1968, Some("h-sun"), false)?;
+
+    let mut phones = Vec::new();
+    for volunteer in &volunteers {
+        phones.push(seeder.phone(volunteer)?);
+    }
+    // Ordinary visits over the last days, one per (volunteer, elder, day).
+    let plan: &[(usize, usize, &str, i64, i64, i64, &str)] = &[
+        (0, 0, "companionship", 6, 1, 90, "陪老人聊天、读报"),
+        (0, 1, "meals", 5, 3, 60, "送午饭"),
+        (1, 2, "cleaning", 5, 2, 120, "打扫厨房和卫生间"),
+        (1, 0, "smartphone-help", 4, 6, 45, "教用微信视频"),
+        (2, 1, "escort", 4, 1, 150, "陪同去社区医院配药"),
+        (2, 2, "companionship", 3, 2, 60, "陪散步"),
+        (0, 2, "meals", 2, 3, 60, "送晚饭"),
+        (1, 1, "companionship", 2, 1, 90, "聊天，量血压"),
+    ];
+    let mut approve = Vec::new();
+    for (v, e, service, days, hour, minutes, note) in plan {
+        let past = past(&elders[*e].id, service, *days, *hour, *minutes, note);
+        approve.push(phones[*v].engine.log_visit(&past).map_err(step("log a visit"))?);
+    }
+    // Anomalies for the review queue: two overlapping visits, and one to the volunteer's own household.
+    phones[2].engine.log_visit(&past(&elders[0].id, "companionship", 1, 1, 120, "上午陪护")).map_err(step("log a visit"))?;
+    phones[2].engine.log_visit(&past(&elders[2].id, "cleaning", 1, 2, 60, "打扫")).map_err(step("log a visit"))?;
+    phones[0].engine.log_visit(&past(&elders[3].id, "companionship", 1, 3, 60, "陪自家老人")).map_err(step("log a visit"))?;
+    // One waiting for review without anomaly.
+    phones[1].engine.log_visit(&past(&elders[1].id, "meals", 0, 1, 30, "送早饭")).map_err(step("log a visit"))?;
+    for phone in &mut phones {
+        seeder.sync(phone)?;
+    }
+    let approved = approve.len() - 2;
+    desk::review_visits(relay, &coordinator.id, &approve[..approved], ReviewDecision::Approve, "")
+        .map_err(step("approve visits"))?;
+    desk::review_visit(relay, &coordinator.id, &approve[approved], ReviewDecision::Reject, "老人当天住院，未上门")
+        .map_err(step("reject a visit"))?;
+
+    // Orders: requested, dispatched and accepted.
+    desk::place_order(relay, &coordinator.id, &elders[2].id, "cleaning", "每周一次大扫除").map_err(step("place an order"))?;
+    desk::place_order(relay, &coordinator.id, &elders[1].id, "escort", "周五上午去医院复查").map_err(step("place an order"))?;
+    let order = desk::place_order(relay, &coordinator.id, &elders[0].id, "meals", "午饭少盐").map_err(step("place an order"))?;
+    desk::dispatch(relay, &coordinator.id, &order, &volunteers[1].id).map_err(step("dispatch an order"))?;
+    for phone in &mut phones {
+        seeder.sync(phone)?;
+    }
+    phones[1].engine.accept(&order).map_err(step("accept an order"))?;
+    // A redemption by the volunteer old enough to redeem (71), accepted by the ledger.
+    phones[2].engine.request_redemption("tcm-physiotherapy", 60).map_err(step("request a redemption"))?;
+    for phone in &mut phones {
+        seeder.sync(phone)?;
+    }
+    drop(phones);
+    std::fs::remove_dir_all(&phones_dir).map_err(step("remove the demo phones"))?;
+
+    let password = secret::enrollment_code().map_err(step("make a password"))?.to_lowercase();
+    account::create(relay, "demo", &password, Some(station.id.as_str()), Some(coordinator.id.as_str()))
+        .map_err(step("create the console account"))?;
+    account::create(relay, "district", &password, None, None).map_err(step("create the district account"))?;
+    Ok(DemoAccounts { coordinator: "demo".into(), district: "district".into(), password })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqliteStore;
+
+    #[test]
+    fn a_fresh_directory_gets_a_working_demo_station_and_a_used_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        check_empty(&data).unwrap();
+        let relay = Relay::new(Arc::new(SqliteStore::open(&data).unwrap()), Arc::new(SystemClock)).unwrap();
+        let accounts = seed(&relay, &data).unwrap();
+        let err = check_empty(&data).unwrap_err().to_string();
+        assert!(err.contains("is not empty") && err.contains("nothing was changed"), "{err}");
+        assert!(!data.join("demo-phones").exists(), "the demo phones are cleaned up");
+
+        let store = relay.store();
+        let station = store.stations().unwrap().remove(0);
+        let members = store.station_members(&station.id).unwrap();
+        assert_eq!(members.len(), 9);
+        assert!(members.iter().any(|m| m.display_name == "孙桂兰"));
+        assert!(store.postings().unwrap().iter().any(|p| p.kind == "earn"));
+        assert!(store.postings().unwrap().iter().any(|p| p.kind == "reserve"), "the redemption is accepted");
+        let docs = desk::StationDocs::load(&relay, &station.id).unwrap();
+        let waiting = docs.visits().iter().filter(|v| docs.review(&v.id).is_none()).count();
+        assert!(waiting >= 4, "visits wait for review: {waiting}");
+        let anomalous = docs
+            .visits()
+            .iter()
+            .filter(|v| docs.outcome(&v.volunteer, v.id.as_str()).is_some_and(|o| o.status == "under-review"))
+            .count();
+        assert!(anomalous >= 2, "anomalies wait for review: {anomalous}");
+        assert_eq!(docs.orders().len(), 3);
+        assert!(crate::ledger::run::rebuild_check(store).unwrap().is_empty());
+        let user = account::sign_in(store, &accounts.coordinator, &accounts.password, relay.now_ms()).unwrap();
+        assert!(matches!(user, account::SignIn::Welcome(_)));
+    }
+}
