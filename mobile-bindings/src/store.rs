@@ -8,8 +8,9 @@ use std::time::SystemTime;
 use timebank_engine::http::{self, HttpTransport};
 use timebank_engine::model::{MemberId, OrderId, RequestId, StationId, VisitId};
 use timebank_engine::sync::{SyncRun, Transport};
-use timebank_engine::{Engine, NewIdentity, RelayLink, SystemClock};
+use timebank_engine::{Engine, NewIdentity, RelayLink};
 
+use crate::clock::{PlatformClock, engine_clock};
 use crate::error::{Result, TimebankError};
 use crate::listener::{ChangeListener, ChangeSubscription, Outbox};
 use crate::sync::{Background, Cancellable, Interruptible, SyncCancel};
@@ -118,24 +119,48 @@ impl TimebankStore {
     /// Opens the store in `dir`.
     #[uniffi::constructor]
     pub fn open(dir: String) -> Result<Arc<Self>> {
+        Self::open_with_clock(dir, None)
+    }
+
+    /// [`open`](Self::open) with the phone's monotonic clock (see `PlatformClock`).
+    #[uniffi::constructor]
+    pub fn open_with_clock(dir: String, clock: Option<Arc<dyn PlatformClock>>) -> Result<Arc<Self>> {
         let dir = PathBuf::from(dir);
-        Ok(Self::wrap(&dir, Engine::open(&dir)?))
+        Ok(Self::wrap(&dir, Engine::open_with_clock(&dir, engine_clock(clock))?))
     }
 
     /// Enrolls this phone with the station's relay using the one-time `code` from the
     /// coordinator, and creates its store in `dir`. Talks to the network: not on the UI thread.
     #[uniffi::constructor]
     pub fn enroll(dir: String, relay: String, code: String) -> Result<Arc<Self>> {
+        Self::enroll_with_clock(dir, relay, code, None)
+    }
+
+    /// [`enroll`](Self::enroll) with the phone's monotonic clock (see `PlatformClock`).
+    #[uniffi::constructor]
+    pub fn enroll_with_clock(dir: String, relay: String, code: String, clock: Option<Arc<dyn PlatformClock>>) -> Result<Arc<Self>> {
         let dir = PathBuf::from(dir);
-        Ok(Self::wrap(&dir, http::enroll_store(&dir, &relay, &code, Arc::new(SystemClock))?))
+        Ok(Self::wrap(&dir, http::enroll_store(&dir, &relay, &code, engine_clock(clock))?))
     }
 
     /// Creates a store in `dir` that no relay knows yet (demos, training, tests).
     #[uniffi::constructor]
     pub fn create(dir: String, member: String, station: String, role: Role) -> Result<Arc<Self>> {
+        Self::create_with_clock(dir, member, station, role, None)
+    }
+
+    /// [`create`](Self::create) with the phone's monotonic clock (see `PlatformClock`).
+    #[uniffi::constructor]
+    pub fn create_with_clock(
+        dir: String,
+        member: String,
+        station: String,
+        role: Role,
+        clock: Option<Arc<dyn PlatformClock>>,
+    ) -> Result<Arc<Self>> {
         let dir = PathBuf::from(dir);
         let who = NewIdentity { member: MemberId::parse(&member)?, station: StationId::parse(&station)?, role: role.into() };
-        Ok(Self::wrap(&dir, Engine::create(&dir, who)?))
+        Ok(Self::wrap(&dir, Engine::create_with_clock(&dir, who, engine_clock(clock))?))
     }
 
     /// Who this phone belongs to.

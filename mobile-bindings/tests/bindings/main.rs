@@ -8,6 +8,7 @@
     reason = "test helpers outside #[test] functions fail the test by panicking, like the tests themselves"
 )]
 
+mod clock;
 mod errors;
 mod listeners;
 mod support;

@@ -53,3 +53,24 @@ def test_documents_cross_as_bytes(volunteer_offline, tmp_path):
     other = tb.TimebankStore.create(str(tmp_path / "other"), "v-1001", "s-caoyang", tb.Role.VOLUNTEER)
     assert other.receive_changes(doc, saved) > 0
     assert visit_id in [v.id for v in other.visits()]
+
+
+class Uptime(tb.PlatformClock):
+    """The phone's clock since boot, as an app passes it (Android elapsedRealtime)."""
+
+    def __init__(self):
+        self.millis = 7_200_000
+
+    def since_boot_ms(self):
+        return self.millis
+
+    def boot_id(self):
+        return "4f1c2a9e-boot"
+
+
+def test_a_live_visit_is_measured_by_the_clock_the_app_lends(tmp_path):
+    uptime = Uptime()
+    store = tb.TimebankStore.create_with_clock(str(tmp_path / "phone"), "v-1001", "s-caoyang", tb.Role.VOLUNTEER, uptime)
+    visit = store.check_in("e-2001", "companionship", None, None)
+    uptime.millis += 50 * 60_000
+    assert store.check_out(visit, None, None).minutes == 50
