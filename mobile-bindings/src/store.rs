@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use timebank_engine::http::{self, HttpTransport};
 use timebank_engine::model::{MemberId, OrderId, RequestId, StationId, VisitId};
 use timebank_engine::sync::{SyncRun, Transport};
-use timebank_engine::{Engine, NewIdentity, RelayLink};
+use timebank_engine::{Clock, Engine, NewIdentity, RelayLink};
 
 use crate::clock::{PlatformClock, engine_clock};
 use crate::error::{Result, TimebankError};
@@ -25,6 +25,8 @@ use crate::types::{
 #[derive(Debug, uniffi::Object)]
 pub struct TimebankStore {
     dir: PathBuf,
+    /// The clock the engine was opened with, to reopen it the same way.
+    clock: Arc<dyn Clock>,
     engine: Mutex<Engine>,
     outbox: Arc<Outbox>,
     /// Held for a whole sync: two syncs of one phone never interleave.
@@ -44,9 +46,10 @@ fn visit(id: &str) -> Result<VisitId> {
 }
 
 impl TimebankStore {
-    fn wrap(dir: &Path, engine: Engine) -> Arc<Self> {
+    fn wrap(dir: &Path, clock: Arc<dyn Clock>, engine: Engine) -> Arc<Self> {
         Arc::new(TimebankStore {
             dir: dir.to_path_buf(),
+            clock,
             engine: Mutex::new(engine),
             outbox: Arc::default(),
             sync_gate: Mutex::default(),
@@ -60,7 +63,7 @@ impl TimebankStore {
             Ok(guard) => Ok(guard),
             Err(poisoned) => {
                 let mut guard = poisoned.into_inner();
-                *guard = Engine::open(&self.dir)?;
+                *guard = Engine::open_with_clock(&self.dir, Arc::clone(&self.clock))?;
                 self.engine.clear_poison();
                 Ok(guard)
             }
@@ -125,8 +128,8 @@ impl TimebankStore {
     /// [`open`](Self::open) with the phone's monotonic clock (see `PlatformClock`).
     #[uniffi::constructor]
     pub fn open_with_clock(dir: String, clock: Option<Arc<dyn PlatformClock>>) -> Result<Arc<Self>> {
-        let dir = PathBuf::from(dir);
-        Ok(Self::wrap(&dir, Engine::open_with_clock(&dir, engine_clock(clock))?))
+        let (dir, clock) = (PathBuf::from(dir), engine_clock(clock));
+        Ok(Self::wrap(&dir, Arc::clone(&clock), Engine::open_with_clock(&dir, clock)?))
     }
 
     /// Enrolls this phone with the station's relay using the one-time `code` from the
@@ -139,8 +142,8 @@ impl TimebankStore {
     /// [`enroll`](Self::enroll) with the phone's monotonic clock (see `PlatformClock`).
     #[uniffi::constructor]
     pub fn enroll_with_clock(dir: String, relay: String, code: String, clock: Option<Arc<dyn PlatformClock>>) -> Result<Arc<Self>> {
-        let dir = PathBuf::from(dir);
-        Ok(Self::wrap(&dir, http::enroll_store(&dir, &relay, &code, engine_clock(clock))?))
+        let (dir, clock) = (PathBuf::from(dir), engine_clock(clock));
+        Ok(Self::wrap(&dir, Arc::clone(&clock), http::enroll_store(&dir, &relay, &code, clock)?))
     }
 
     /// Creates a store in `dir` that no relay knows yet (demos, training, tests).
@@ -158,9 +161,9 @@ impl TimebankStore {
         role: Role,
         clock: Option<Arc<dyn PlatformClock>>,
     ) -> Result<Arc<Self>> {
-        let dir = PathBuf::from(dir);
+        let (dir, clock) = (PathBuf::from(dir), engine_clock(clock));
         let who = NewIdentity { member: MemberId::parse(&member)?, station: StationId::parse(&station)?, role: role.into() };
-        Ok(Self::wrap(&dir, Engine::create_with_clock(&dir, who, engine_clock(clock))?))
+        Ok(Self::wrap(&dir, Arc::clone(&clock), Engine::create_with_clock(&dir, who, clock)?))
     }
 
     /// Who this phone belongs to.
