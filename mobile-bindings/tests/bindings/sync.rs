@@ -250,3 +250,25 @@ fn cancelling_a_sync_stuck_on_a_hung_relay_returns_at_once() {
     assert_eq!(on_the_desk(&coordinator.store, &visit), 1);
     drop(hung);
 }
+
+#[test]
+fn a_rejection_reaches_the_volunteer_with_its_reason_and_freezes_the_visit() {
+    let relay = TestRelay::start();
+    let (volunteer, coordinator, elder) = station(&relay);
+    let visit = visit_of_an_hour(&volunteer.store, &elder);
+    volunteer.store.sync(None).unwrap();
+    assert_eq!(on_the_desk(&coordinator.store, &visit), 1);
+    let refused = coordinator.store.review_visit(visit.clone(), ReviewDecision::Reject, "  ".into()).unwrap_err();
+    assert!(matches!(refused, TimebankError::InvalidInput { .. }), "a rejection without a reason: {refused}");
+    let reason = "the elder was in hospital that day";
+    coordinator.store.review_visit(visit.clone(), ReviewDecision::Reject, reason.into()).unwrap();
+    coordinator.store.sync(None).unwrap();
+    volunteer.store.sync(None).unwrap();
+    let seen = volunteer.store.visit(visit.clone()).unwrap();
+    assert_eq!(seen.state, VisitState::Rejected { reason: reason.into() });
+    assert_eq!(seen.state_label, format!("rejected: {reason}"));
+    let frozen = volunteer.store.confirm_visit(visit, timebank_mobile::types::ConfirmedBy::Elder).unwrap_err();
+    assert!(matches!(frozen, TimebankError::NotAllowed { .. }), "{frozen}");
+    assert_eq!(volunteer.store.balance().unwrap().confirmed_minutes, 0);
+    assert_eq!(on_the_desk(&coordinator.store, &seen.id), 0);
+}
