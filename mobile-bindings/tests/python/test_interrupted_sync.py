@@ -42,6 +42,9 @@ def test_a_sync_cancelled_while_the_relay_works_resumes_without_loss_or_duplicat
         # The request is at the relay's door and the relay says nothing; the user leaves
         # the screen. The sync stops at once, and the phone keeps working meanwhile.
         assert await asyncio.to_thread(station.proxy.arrived.wait, 10)
+        # While the relay is silent the phone still answers (the store is not locked).
+        visits = await asyncio.wait_for(asyncio.to_thread(volunteer.visits), 3)
+        assert len(visits) == 2
         cancel.cancel()
         with pytest.raises(tb.TimebankError.Cancelled):
             await asyncio.wait_for(sync, 3)
