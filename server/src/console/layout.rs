@@ -102,6 +102,7 @@ fn shell(lang: Lang, title: &str, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · " (lang.pick("时间银行控制台", "Time bank console")) }
                 link rel="stylesheet" href="/console/static/console.css";
+                link rel="icon" href="data:,";
             }
             body { (body) }
         }

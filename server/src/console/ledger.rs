@@ -219,7 +219,14 @@ async fn correct(
     Ok(redirect(
         &signed,
         &format!("/console/ledger/{}", target.id),
-        Flash::ok(format!("{} {} {}", lang.pick("已记更正：", "Correction posted:"), lang.duration(minutes.abs()), if minutes > 0 { "+" } else { "-" })),
+        Flash::ok(format!(
+            "{}{}{} {} ({})",
+            lang.pick("已记更正：", "Correction posted: "),
+            if minutes > 0 { "+" } else { "" },
+            coins(minutes),
+            lang.pick("币", "coins"),
+            target.display_name
+        )),
     ))
 }
 
