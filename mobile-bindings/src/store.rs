@@ -2,13 +2,14 @@
 //! is not `Sync`, so it sits behind a mutex; change notifications go out after it is released.
 
 use std::path::{Path, PathBuf};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
 use timebank_engine::http::{self, HttpTransport};
 use timebank_engine::model::{MemberId, OrderId, RequestId, StationId, VisitId};
 use timebank_engine::sync::{SyncRun, Transport};
-use timebank_engine::{Clock, Engine, NewIdentity, RelayLink};
+use timebank_engine::{Clock, Engine, NewIdentity, RelayLink, Subscription};
 
 use crate::clock::{PlatformClock, engine_clock};
 use crate::error::{Result, TimebankError};
@@ -28,7 +29,9 @@ pub struct TimebankStore {
     /// The clock the engine was opened with, to reopen it the same way.
     clock: Arc<dyn Clock>,
     engine: Mutex<Engine>,
+    /// The app's listeners, fed by the engine through `forwarding`.
     outbox: Arc<Outbox>,
+    forwarding: Mutex<Subscription>,
     /// Held for a whole sync: two syncs of one phone never interleave.
     sync_gate: Mutex<()>,
 }
@@ -46,38 +49,58 @@ fn visit(id: &str) -> Result<VisitId> {
 }
 
 impl TimebankStore {
-    fn wrap(dir: &Path, clock: Arc<dyn Clock>, engine: Engine) -> Arc<Self> {
+    fn wrap(dir: &Path, clock: Arc<dyn Clock>, mut engine: Engine) -> Arc<Self> {
+        let outbox = Arc::<Outbox>::default();
+        let forwarding = Mutex::new(engine.subscribe(outbox.forwarder()));
         Arc::new(TimebankStore {
             dir: dir.to_path_buf(),
             clock,
             engine: Mutex::new(engine),
-            outbox: Arc::default(),
+            outbox,
+            forwarding,
             sync_gate: Mutex::default(),
         })
     }
 
-    /// The engine, locked. After a panic inside it (a bug), the store is reopened from
-    /// disk, which holds every completed write.
+    /// Replaces a possibly half-changed engine with the store as the disk holds it (every
+    /// completed write), listeners still attached.
+    fn reload(&self, engine: &mut Engine) -> Result<()> {
+        *engine = Engine::open_with_clock(&self.dir, Arc::clone(&self.clock))?;
+        *self.forwarding.lock().unwrap_or_else(PoisonError::into_inner) = engine.subscribe(self.outbox.forwarder());
+        Ok(())
+    }
+
+    /// The engine, locked (reloaded first if a thread panicked holding it).
     fn lock(&self) -> Result<MutexGuard<'_, Engine>> {
         match self.engine.lock() {
             Ok(guard) => Ok(guard),
             Err(poisoned) => {
                 let mut guard = poisoned.into_inner();
-                *guard = Engine::open_with_clock(&self.dir, Arc::clone(&self.clock))?;
+                self.reload(&mut guard)?;
                 self.engine.clear_poison();
                 Ok(guard)
             }
         }
     }
 
-    /// Runs `call` on the engine, then delivers the notifications it raised.
+    /// Runs `call` on the engine, then delivers the notifications it raised. A panic in
+    /// the call (a bug, or an app callback that threw) becomes `Internal`, and the engine
+    /// is reloaded from disk: nothing half-done is kept, and no panic reaches the app.
     fn with<T>(&self, call: impl FnOnce(&mut Engine) -> timebank_engine::Result<T>) -> Result<T> {
         let result = {
             let mut engine = self.lock()?;
-            call(&mut engine)
+            match catch_unwind(AssertUnwindSafe(|| call(&mut engine))) {
+                Ok(result) => result.map_err(TimebankError::from),
+                Err(_) => {
+                    self.reload(&mut engine)?;
+                    Err(TimebankError::Internal {
+                        reason: "an internal error stopped this before it was saved; nothing was changed, try again".into(),
+                    })
+                }
+            }
         };
         self.outbox.deliver();
-        Ok(result?)
+        result
     }
 
     /// Syncs through `transport` (the relay's HTTP client, or a test's), stopping when
@@ -189,8 +212,7 @@ impl TimebankStore {
 
     /// Tells `listener` what changes until the returned handle is dropped or stopped.
     pub fn subscribe(&self, listener: Arc<dyn ChangeListener>) -> Result<Arc<ChangeSubscription>> {
-        let forwarder = self.outbox.forwarder(listener);
-        self.with(|engine| Ok(Arc::new(ChangeSubscription::new(engine.subscribe(forwarder)))))
+        Ok(Arc::new(self.outbox.register(listener)))
     }
 
     /// The station's service catalogue.

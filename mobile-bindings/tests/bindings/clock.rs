@@ -1,5 +1,6 @@
 //! The phone's monotonic clock, lent by the app, measures a live visit: the length comes
-//! from it, not from the wall clock, and a reboot mid-visit is noticed.
+//! from it, not from the wall clock, and a reboot mid-visit is noticed. A clock that throws
+//! shows that a panic inside a call reaches the app as `Internal`, never as a crash.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -54,4 +55,48 @@ fn a_reboot_mid_visit_falls_back_to_the_wall_clock() {
     let refused = store.check_out(visit, None, None).unwrap_err();
     assert!(matches!(refused, TimebankError::InvalidInput { .. }), "{refused}");
     assert!(refused.to_string().contains("shorter than one minute"), "{refused}");
+}
+
+/// An app clock that throws (a Kotlin exception in the callback) when armed.
+struct ThrowingClock(std::sync::atomic::AtomicBool);
+
+impl PlatformClock for ThrowingClock {
+    fn since_boot_ms(&self) -> Option<u64> {
+        if self.0.load(Ordering::SeqCst) {
+            panic!("the app's clock threw");
+        }
+        Some(1_000)
+    }
+
+    fn boot_id(&self) -> String {
+        "boot-c".into()
+    }
+}
+
+#[derive(Default)]
+struct Heard(Mutex<Vec<timebank_mobile::types::Topic>>);
+
+impl timebank_mobile::ChangeListener for Heard {
+    fn on_change(&self, topic: timebank_mobile::types::Topic) {
+        self.0.lock().unwrap().push(topic);
+    }
+}
+
+#[test]
+fn a_panic_inside_a_call_reaches_the_app_as_internal_and_the_store_carries_on() {
+    let clock = Arc::new(ThrowingClock(std::sync::atomic::AtomicBool::new(false)));
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        TimebankStore::create_with_clock(path(&dir), "v-1001".into(), "s-caoyang".into(), Role::Volunteer, Some(clock.clone())).unwrap();
+    let heard = Arc::new(Heard::default());
+    let _subscription = store.subscribe(heard.clone()).unwrap();
+    clock.0.store(true, Ordering::SeqCst);
+    let failed = store.check_in("e-2001".into(), "companionship".into(), None, None).unwrap_err();
+    assert!(matches!(failed, TimebankError::Internal { .. }), "{failed}");
+    assert!(failed.to_string().contains("nothing was changed"), "{failed}");
+    assert_eq!(store.status().unwrap().visits, 0);
+    clock.0.store(false, Ordering::SeqCst);
+    store.check_in("e-2001".into(), "companionship".into(), None, None).unwrap();
+    assert_eq!(store.status().unwrap().open_visits, 1);
+    assert_eq!(*heard.0.lock().unwrap(), vec![timebank_mobile::types::Topic::Visits], "the listener survived the reload");
 }

@@ -1,6 +1,8 @@
 """Errors reach Python as typed exceptions (subclasses of TimebankError) whose message
 says what went wrong and what to do; a refused call changes nothing."""
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 import timebank_mobile as tb
@@ -40,3 +42,22 @@ def test_an_unreachable_relay_is_offline_and_a_bad_code_is_refused(relay, tmp_pa
         tb.TimebankStore.enroll(str(tmp_path / "new"), relay.url, "any-code")
     with pytest.raises(tb.TimebankError.NoStore):
         tb.TimebankStore.open(str(tmp_path / "new"))
+
+
+class BrokenClock(tb.PlatformClock):
+    """An app clock whose sensor read fails: the Python callback raises."""
+
+    def since_boot_ms(self):
+        raise RuntimeError("the clock service is gone")
+
+    def boot_id(self):
+        return "boot-x"
+
+
+def test_a_callback_that_raises_is_an_internal_error_not_a_crash(tmp_path):
+    store = tb.TimebankStore.create_with_clock(str(tmp_path / "phone"), "v-1001", "s-caoyang", tb.Role.VOLUNTEER, BrokenClock())
+    with pytest.raises(tb.TimebankError.Internal, match="nothing was changed"):
+        store.check_in("e-2001", "companionship", None, None)
+    assert store.status().visits == 0
+    # A back-dated check-in needs no monotonic reading: the store carries on.
+    assert store.check_in("e-2001", "companionship", None, datetime.now(timezone.utc) - timedelta(minutes=5))
