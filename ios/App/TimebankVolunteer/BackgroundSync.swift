@@ -4,7 +4,6 @@
 // under BGTaskSchedulerPermittedIdentifiers in Info.plist (see ios/App/README.md).
 import BackgroundTasks
 import Foundation
-import Timebank
 
 enum BackgroundSync {
     static let identifier = "org.timebank.volunteer.sync"
@@ -27,9 +26,16 @@ enum BackgroundSync {
 
     private static func handle(_ task: BGProcessingTask) {
         schedule()
-        let sync = Task {
+        // The app's one store: two engines on one directory must never run at once. iOS may
+        // launch the app in the background for this task, before any screen opened it.
+        let sync = Task { @MainActor in
+            let model = VolunteerModel.shared
+            await model.start()
+            guard let phone = model.phone else {
+                task.setTaskCompleted(success: true)  // not enrolled yet: nothing to send
+                return
+            }
             do {
-                let phone = try await PhoneStore.open(directory: VolunteerModel.storeDirectory)
                 _ = try await phone.sync()
                 task.setTaskCompleted(success: true)
             } catch {

@@ -7,7 +7,7 @@ import Timebank
 
 @main
 struct TimebankVolunteerApp: App {
-    @StateObject private var model = VolunteerModel()
+    @StateObject private var model = VolunteerModel.shared
     @Environment(\.scenePhase) private var scenePhase
 
     init() {

@@ -6,6 +6,9 @@ import Timebank
 
 @MainActor
 final class VolunteerModel: ObservableObject {
+    /// The app's one model and store, shared by the screens and the background sync.
+    static let shared = VolunteerModel()
+
     @Published private(set) var phone: PhoneStore?
     @Published private(set) var assignments: [Assignment] = []
     @Published private(set) var visits: [Visit] = []
@@ -16,6 +19,8 @@ final class VolunteerModel: ObservableObject {
     @Published var problem: String?
 
     private var watching: Task<Void, Never>?
+
+    private init() {}
 
     /// The visit checked in and not yet checked out, if any.
     var openVisit: Visit? {
