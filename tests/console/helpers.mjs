@@ -7,6 +7,7 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -98,7 +99,7 @@ export function deviceDir() {
   return mkdtempSync(path.join(tmpdir(), 'tb-device-'));
 }
 
-/** Headless Debian chromium with a fresh profile: { context, page, close() }. */
+/** Headless Debian chromium with a fresh profile: { context, page, dialogs, close() }. */
 export async function browser() {
   const profile = mkdtempSync(path.join(tmpdir(), 'tb-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
@@ -112,9 +113,16 @@ export async function browser() {
     ],
   });
   const page = context.pages()[0] ?? await context.newPage();
+  // A dialog means a script ran that no console page has: kept for tests to assert on.
+  const dialogs = [];
+  page.on('dialog', async (dialog) => {
+    dialogs.push(dialog.message());
+    await dialog.dismiss();
+  });
   return {
     context,
     page,
+    dialogs,
     async close() {
       await context.close();
       rmSync(profile, { recursive: true, force: true });
@@ -134,4 +142,18 @@ export async function signIn(page, url, username, password = PASSWORD, next = ''
 export async function screenshot(page, name) {
   mkdirSync(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
+}
+
+/**
+ * For a test file: the relay and one browser tab, opened before its tests and closed after
+ * them. Returns { env: { url, data }, tab: { context, page } }, filled in before the first test.
+ */
+export function useBrowser() {
+  const shared = {};
+  before(async () => {
+    shared.env = await relay();
+    shared.tab = await browser();
+  });
+  after(async () => { await shared.tab?.close(); });
+  return shared;
 }

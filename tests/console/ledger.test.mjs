@@ -2,27 +2,20 @@
 // changes the balance on the page and on the volunteer's `timebank` CLI after sync; an
 // accepted redemption is fulfilled from the console.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { admin, browser, cli, deviceDir, member, relay, screenshot, setupStation, signIn } from './helpers.mjs';
+import { test } from 'node:test';
+import { admin, cli, deviceDir, member, screenshot, setupStation, signIn, useBrowser } from './helpers.mjs';
 
-let env;
-let tab;
-
-before(async () => {
-  env = await relay();
-  tab = await browser();
-});
-after(async () => { await tab?.close(); });
+const shared = useBrowser();
 
 test('a correction changes the balance on the ledger page and on the CLI; a redemption is fulfilled', async () => {
-  const { station, username } = setupStation(env.data);
-  const volunteer = member(env.data, station, 'volunteer', '陈志强', 1955);
+  const { station, username } = setupStation(shared.env.data);
+  const volunteer = member(shared.env.data, station, 'volunteer', '陈志强', 1955);
   const phone = deviceDir();
-  const { code } = admin(env.data, ['enroll-code', '--member', volunteer.id]);
-  cli(phone, ['enroll', '--relay', env.url, '--code', code]);
+  const { code } = admin(shared.env.data, ['enroll-code', '--member', volunteer.id]);
+  cli(phone, ['enroll', '--relay', shared.env.url, '--code', code]);
 
-  const { page } = tab;
-  await signIn(page, env.url, username, undefined, '/console/ledger');
+  const { page } = shared.tab;
+  await signIn(page, shared.env.url, username, undefined, '/console/ledger');
   const balance = () => page.locator(`tr[data-member="${volunteer.id}"] [data-testid=balance]`).innerText();
   assert.equal(await balance(), '0');
   await page.click(`tr[data-member="${volunteer.id}"] a`);
@@ -33,7 +26,7 @@ test('a correction changes the balance on the ledger page and on the CLI; a rede
   assert.equal(await page.locator('p [data-testid=balance]').innerText(), '1.5');
   assert.match(await page.locator('tr[data-kind=correction]').innerText(), /纸质记录补登/);
   await screenshot(page, 'ledger-member');
-  await page.goto(`${env.url}/console/ledger`);
+  await page.goto(`${shared.env.url}/console/ledger`);
   assert.equal(await balance(), '1.5');
   await screenshot(page, 'ledger');
 
@@ -42,7 +35,7 @@ test('a correction changes the balance on the ledger page and on the CLI; a rede
 
   const request = cli(phone, ['redeem', '--service', 'tcm-physiotherapy', '--minutes', '60'], { json: true }).id;
   cli(phone, ['sync']);
-  await page.goto(`${env.url}/console/redemptions`);
+  await page.goto(`${shared.env.url}/console/redemptions`);
   const row = page.locator(`tr[data-request="${request}"]`);
   assert.match(await row.innerText(), /已受理/);
   await screenshot(page, 'redemptions');

@@ -2,23 +2,13 @@
 // enrolling the real `timebank` CLI with the code shown on the page; markup in a name is
 // shown as text; the audit page lists what was done.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { browser, cli, deviceDir, relay, screenshot, setupStation, signIn } from './helpers.mjs';
+import { test } from 'node:test';
+import { cli, deviceDir, screenshot, setupStation, signIn, useBrowser } from './helpers.mjs';
 
-let env;
-let tab;
-
-before(async () => {
-  env = await relay();
-  tab = await browser();
-  tab.page.on('dialog', (dialog) => {
-    throw new Error(`a script ran on the page: dialog "${dialog.message()}"`);
-  });
-});
-after(async () => { await tab?.close(); });
+const shared = useBrowser();
 
 async function register(page, fields) {
-  await page.goto(`${env.url}/console/members`);
+  await page.goto(`${shared.env.url}/console/members`);
   for (const [name, value] of Object.entries(fields)) {
     if (name === 'role') await page.selectOption('select[name=role]', value);
     else await page.fill(`[data-testid=register] [name=${name}]`, value);
@@ -27,9 +17,9 @@ async function register(page, fields) {
 }
 
 test('register a volunteer, enroll the CLI with the code on the page, see the device', async () => {
-  const { username } = setupStation(env.data);
-  const { page } = tab;
-  await signIn(page, env.url, username, undefined, '/console/members');
+  const { username } = setupStation(shared.env.data);
+  const { page } = shared.tab;
+  await signIn(page, shared.env.url, username, undefined, '/console/members');
   await screenshot(page, 'members');
   await register(page, {
     name: '张建国', phone: '139 1234 5678', birth_year: '1958', household: 'h-zhang', id_last4: '432X', role: 'volunteer',
@@ -46,14 +36,14 @@ test('register a volunteer, enroll the CLI with the code on the page, see the de
   await screenshot(page, 'enroll-code');
 
   const phone = deviceDir();
-  const enrolled = cli(phone, ['enroll', '--relay', env.url, '--code', code], { json: true });
+  const enrolled = cli(phone, ['enroll', '--relay', shared.env.url, '--code', code], { json: true });
   assert.equal(enrolled.member, member);
   assert.equal(enrolled.role, 'volunteer');
   cli(phone, ['sync']);
   // The same code does not enroll a second device.
-  assert.throws(() => cli(deviceDir(), ['enroll', '--relay', env.url, '--code', code]), /used|already/i);
+  assert.throws(() => cli(deviceDir(), ['enroll', '--relay', shared.env.url, '--code', code]), /used|already/i);
 
-  await page.goto(`${env.url}/console/members/${member}`);
+  await page.goto(`${shared.env.url}/console/members/${member}`);
   const row = page.locator(`tr[data-device="${enrolled.device}"]`);
   assert.match(await row.innerText(), /使用中/);
   await screenshot(page, 'member-devices');
@@ -62,7 +52,7 @@ test('register a volunteer, enroll the CLI with the code on the page, see the de
   assert.match(await page.locator(`tr[data-device="${enrolled.device}"]`).innerText(), /已停用/);
   assert.throws(() => cli(phone, ['sync']), /revoked|吊销|停用|refused/i, 'a revoked device no longer syncs');
 
-  await page.goto(`${env.url}/console/audit`);
+  await page.goto(`${shared.env.url}/console/audit`);
   const audit = await page.locator('main table').innerText();
   for (const action of ['sign-in', 'member.create', 'member.enroll-code', 'device.revoke']) {
     assert.ok(audit.includes(action), `${action} in the audit trail:\n${audit}`);
@@ -72,30 +62,31 @@ test('register a volunteer, enroll the CLI with the code on the page, see the de
 });
 
 test('a name with markup is shown as text and runs nothing', async () => {
-  const { username } = setupStation(env.data);
-  const { page } = tab;
-  await signIn(page, env.url, username, undefined, '/console/members');
+  const { username } = setupStation(shared.env.data);
+  const { page } = shared.tab;
+  await signIn(page, shared.env.url, username, undefined, '/console/members');
   const evil = '<script>alert(1)</script>';
   await register(page, { name: evil, birth_year: '1950', role: 'elder' });
   assert.equal(await page.locator('h1').innerText(), evil, 'the title shows the name as typed');
-  await page.goto(`${env.url}/console/members`);
+  await page.goto(`${shared.env.url}/console/members`);
   assert.ok((await page.locator('main table').innerText()).includes(evil));
   assert.equal(await page.locator('main script').count(), 0, 'no script element came from the name');
-  await page.goto(`${env.url}/console/audit`);
+  await page.goto(`${shared.env.url}/console/audit`);
   assert.ok((await page.locator('main table').innerText()).includes(evil));
+  assert.deepEqual(shared.tab.dialogs, [], 'no script ran');
 });
 
 test('bad values are refused with a clear message and nothing is registered', async () => {
-  const { username } = setupStation(env.data);
-  const { page } = tab;
-  await signIn(page, env.url, username, undefined, '/console/members');
-  await page.goto(`${env.url}/console/members`);
+  const { username } = setupStation(shared.env.data);
+  const { page } = shared.tab;
+  await signIn(page, shared.env.url, username, undefined, '/console/members');
+  await page.goto(`${shared.env.url}/console/members`);
   await page.fill('[data-testid=register] [name=name]', '周阿姨');
   // 2090 passes the browser's own check (max 2100) and is refused by the relay.
   await page.fill('[data-testid=register] [name=birth_year]', '2090');
   await Promise.all([page.waitForLoadState('load'), page.click('[data-testid=register] button[type=submit]')]);
   assert.match(await page.locator('[role=alert]').innerText(), /没有登记.*birth year 2090 is not plausible/);
   assert.equal(await page.locator('[data-testid=register] [name=name]').inputValue(), '周阿姨', 'the form keeps what was typed');
-  await page.goto(`${env.url}/console/members`);
+  await page.goto(`${shared.env.url}/console/members`);
   assert.ok(!(await page.locator('main').innerText()).includes('周阿姨'));
 });
