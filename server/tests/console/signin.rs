@@ -166,3 +166,21 @@ fn the_console_root_and_unknown_pages() {
     assert_eq!(browser.get("/console/").location.as_deref(), Some("/console/review"));
     assert_eq!(browser.get("/console/no-such-page").status, StatusCode::NOT_FOUND);
 }
+
+#[test]
+fn the_audit_page_shows_a_station_its_own_entries_and_the_district_all() {
+    let console = Console::new();
+    let mut li = console.signed_in("li");
+    let mut zhao = console.signed_in("zhao");
+    console.browser().sign_in("li", "wrong password");
+    let own = li.get("/console/audit").text;
+    assert!(own.contains(">li<") && own.contains("sign-in.failed"), "{own}");
+    assert!(!own.contains(">zhao<"), "another station's sign-ins are not shown");
+    let theirs = zhao.get("/console/audit").text;
+    assert!(theirs.contains(">zhao<") && !theirs.contains(">li<"));
+    let mut district = console.signed_in("qu");
+    let all = district.get("/console/audit").text;
+    assert!(all.contains(">li<") && all.contains(">zhao<") && all.contains(">qu<"), "{all}");
+    let one = district.get(&format!("/console/audit?station={}", console.other.id)).text;
+    assert!(one.contains(">zhao<") && !one.contains(">li<"));
+}
