@@ -4,6 +4,7 @@
 package org.timebank.android
 
 import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.async
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.delay
 import kotlinx.coroutines.flow.MutableStateFlow
@@ -102,14 +103,40 @@ class VolunteerStoryTest {
             assertTrue(sync.isCancelled)
             assertTrue(tookMillis < 2_000, "cancelling took $tookMillis ms; the relay's timeout is 60 s")
 
-            // The network comes back: the held request reaches the relay, and its answer comes
-            // back to the cancelled sync, which drops it. The next sync waits for that one to
-            // end, and sends the visit again because no answer was taken for it.
+            // The network comes back: the held request reaches the relay, and its answer, if it
+            // reaches the cancelled sync at all, is dropped. So the next sync sends the visit
+            // again, and the relay, which has it already, keeps one.
             line.release()
             val next = volunteer.sync()
             assertTrue(next.changesSent > 0u, "the late answer was dropped, so the visit went again: $next")
             assertEquals(listOf<VisitState>(VisitState.Sent), volunteer.states())
             assertEquals(listOf(id), coordinator.reviewQueueIds(), "the relay counts it once, not twice")
+        }
+    }
+
+    @Test
+    fun `while a sync waits on a silent network the volunteer still checks in and out`() = runBlocking {
+        withTimeout(120_000) {
+            val line = station.line()
+            val volunteer = station.phone(station.volunteer, line)
+            val first = volunteer.call { it.checkIn(station.elder, "meals", null, Instant.now().minusSeconds(7_200)) }
+            volunteer.call { it.checkOut(first, Instant.now().minusSeconds(5_400), null) }
+
+            line.hold()
+            val sync = async(Dispatchers.Default) { volunteer.sync() }
+            delay(500)
+            val startedAt = System.nanoTime()
+            val second = volunteer.call { it.checkIn(station.elder, "companionship", null, Instant.now().minusSeconds(3_600)) }
+            volunteer.call { it.checkOut(second, null, null) }
+            val tookMillis = (System.nanoTime() - startedAt) / 1_000_000
+            assertTrue(tookMillis < 2_000, "checking in and out took $tookMillis ms during the sync")
+            assertTrue(sync.isActive, "the sync is still waiting on the network")
+
+            line.release() // the held sync completes: it carried the first visit only
+            sync.await()
+            assertEquals(listOf(VisitState.Sent, VisitState.SavedOnPhone), volunteer.states())
+            volunteer.sync()
+            assertEquals(listOf<VisitState>(VisitState.Sent, VisitState.Sent), volunteer.states())
         }
     }
 
