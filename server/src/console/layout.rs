@@ -20,13 +20,13 @@ pub const NAV: &[(&str, &str, &str)] = &[
 /// A console page for `signed`: the shell around `body`, titled `title`.
 pub fn page(signed: &Signed, title: &str, body: Markup) -> Markup {
     let lang = signed.lang;
-    let role = match &signed.role {
-        ConsoleRole::Coordinator { station } => format!("{} {station}", lang.pick("协调员", "coordinator")),
-        ConsoleRole::District => lang.pick("区级（只读）", "district (read-only)").to_owned(),
+    let (role, station) = match &signed.role {
+        ConsoleRole::Coordinator { station } => (lang.pick("协调员", "coordinator"), station.to_string()),
+        ConsoleRole::District => (lang.pick("区级（只读）", "district (read-only)"), String::new()),
     };
     shell(lang, title, html! {
         header.top {
-            a.brand href="/console/" { (lang.pick("时间银行 · 协调员控制台", "Time bank · coordinator console")) }
+            a.brand href="/console/" { (lang.pick("时间银行 · 协调员控制台", "Time bank console")) }
             nav aria-label=(lang.pick("主导航", "Main")) {
                 @for (path, zh, en) in NAV {
                     a href=(path) { (lang.pick(*zh, *en)) }
@@ -34,7 +34,7 @@ pub fn page(signed: &Signed, title: &str, body: Markup) -> Markup {
             }
             div.who {
                 (lang_switch(lang))
-                span.user data-testid="user" { (signed.username) " · " (role) }
+                span.user data-testid="user" title=(station) { (signed.username) " · " (role) }
                 form method="post" action="/console/logout" {
                     input type="hidden" name="csrf" value=(signed.csrf);
                     button.link type="submit" { (lang.pick("退出", "Sign out")) }

@@ -247,6 +247,7 @@ async fn redemptions(signed: Signed, State(relay): State<Arc<Relay>>, Query(quer
             let mut rows = Vec::new();
             for station in signed.visible_stations(&relay, query.station.as_deref())? {
                 let docs = StationDocs::load(&relay, &station.id).map_err(|e| not_here(signed.lang, e))?;
+                let catalogue = docs.catalogue();
                 for (member, request) in docs.requests() {
                     let RequestKind::Redeem { service } = &request.kind else { continue };
                     let Some(record) = docs.member(&member).cloned() else { continue };
@@ -254,7 +255,10 @@ async fn redemptions(signed: Signed, State(relay): State<Arc<Relay>>, Query(quer
                     rows.push(Redemption {
                         member: record,
                         id: request.id.clone(),
-                        service: service.clone(),
+                        service: catalogue
+                            .iter()
+                            .find(|s| &s.id == service)
+                            .map_or_else(|| service.clone(), |s| signed.lang.pick(&s.name_zh, &s.name_en).clone()),
                         minutes: request.minutes,
                         created_at: request.created_at.timestamp_millis(),
                         status,

@@ -1,0 +1,78 @@
+// reports.test.mjs — the monthly report in a real browser: a clean visit (confirmed by
+// the elder, logged and synced with the real `timebank` CLI) is approved in bulk, and the
+// report page and its CSV download show the figures the ledger holds (the volunteer's
+// balance on the CLI, the postings of `timebank-relay admin ledger`).
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import { admin, browser, cli, deviceDir, member, relay, screenshot, setupStation, signIn } from './helpers.mjs';
+
+let env;
+let tab;
+
+before(async () => {
+  env = await relay();
+  tab = await browser();
+});
+after(async () => { await tab?.close(); });
+
+const HEADER = 'station,month,volunteers_active,elders_served,visits,hours,coins_issued,coins_redeemed,coins_donated,coins_outstanding';
+
+/** The stations' month (UTC+8) of a time, `YYYY-MM`. */
+const monthOf = (ms) => new Date(ms + 8 * 3_600_000).toISOString().slice(0, 7);
+
+async function submit(page, button) {
+  await Promise.all([page.waitForLoadState('load'), button.click()]);
+}
+
+test('the monthly report and its CSV show the ledger figures of a visit approved in bulk', async () => {
+  const { station, username } = setupStation(env.data);
+  const volunteer = member(env.data, station, 'volunteer', '周明', 1959);
+  const elder = member(env.data, station, 'elder', '孙玉珍');
+  const phone = deviceDir();
+  const { code } = admin(env.data, ['enroll-code', '--member', volunteer.id]);
+  cli(phone, ['enroll', '--relay', env.url, '--code', code]);
+  const start = Date.now() - 3 * 3_600_000;
+  const visit = cli(phone, ['visit', 'log', '--elder', elder.id, '--service', 'companionship',
+    '--start', new Date(start).toISOString(), '--end', new Date(start + 90 * 60_000).toISOString()], { json: true }).id;
+  cli(phone, ['visit', 'confirm', visit, '--by', 'elder']);
+  cli(phone, ['sync']);
+
+  const { page } = tab;
+  await signIn(page, env.url, username, undefined, '/console/review');
+  const box = page.locator(`tr[data-visit="${visit}"] input[name=visit]`);
+  assert.equal(await box.isChecked(), true, 'a clean visit is selected for bulk approval');
+  await submit(page, page.locator('[data-testid=approve-clean]'));
+  assert.match(await page.locator('[role=alert]').innerText(), /已批准正常记录：\s*1/);
+
+  cli(phone, ['sync']);
+  const balance = cli(phone, ['balance'], { json: true });
+  assert.equal(balance.confirmed_minutes, 90);
+  const ledger = admin(env.data, ['ledger', '--member', volunteer.id]);
+  const earned = ledger.postings.filter((p) => p.kind === 'earn').reduce((sum, p) => sum + p.minutes, 0);
+  assert.equal(earned, 90);
+
+  const month = monthOf(start);
+  await page.goto(`${env.url}/console/reports?month=${month}`);
+  const figures = page.locator(`[data-testid=figures] tr[data-station="${station.id}"]`);
+  const cell = (name) => figures.locator(`[data-testid=${name}]`).innerText();
+  assert.equal(await cell('visits'), '1');
+  assert.equal(await cell('hours'), '1.50');
+  assert.equal(await cell('coins_issued'), '1.5');
+  assert.equal(await cell('coins_outstanding'), '1.5');
+  assert.equal(await page.locator('figure.chart svg').count(), 2, 'two charts');
+  await screenshot(page, 'reports');
+
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=reports-csv]')]);
+  assert.equal(download.suggestedFilename(), `report-${month}.csv`);
+  const lines = readFileSync(await download.path(), 'utf8').trim().split('\n');
+  assert.equal(lines[0], HEADER);
+  assert.equal(lines.length, 2, 'one row: the coordinator\'s own station');
+  const coins = (minutes) => (minutes / 60).toFixed(2);
+  assert.equal(lines[1], [station.id, month, 1, 1, 1, '1.50', coins(earned), '0.00', '0.00', coins(balance.confirmed_minutes)].join(','));
+
+  const [visits] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=visits-csv]')]);
+  const log = readFileSync(await visits.path(), 'utf8').replace(/^\uFEFF/, '');
+  assert.match(log.split('\n')[0], /^visit,station,volunteer,volunteer_name/);
+  assert.match(log, new RegExp(`${visit},${station.id},${volunteer.id},周明,${elder.id},孙玉珍,companionship,.*,90,1\\.50,approved,d-`));
+});
