@@ -14,6 +14,7 @@ import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.callbackFlow
 import kotlinx.coroutines.withContext
 import org.timebank.mobile.ChangeListener
+import org.timebank.mobile.PlatformClock
 import org.timebank.mobile.SyncCancel
 import org.timebank.mobile.SyncReport
 import org.timebank.mobile.TimebankStore
@@ -93,12 +94,21 @@ class TimebankPhone(
     }
 
     companion object {
-        /** Enrolls this phone with the relay at [relay] using the station's one-time [code]; creates its store in [dir]. */
-        suspend fun enroll(dir: String, relay: String, code: String, io: CoroutineDispatcher = Dispatchers.IO): TimebankPhone =
-            withContext(io) { TimebankPhone(TimebankStore.enroll(dir, relay, code), io) }
+        /**
+         * Enrolls this phone with the relay at [relay] using the station's one-time [code]; creates
+         * its store in [dir]. [clock] lends the engine the phone's monotonic clock, which measures
+         * live visits (on Android: `SystemClock.elapsedRealtime()` and the boot count).
+         */
+        suspend fun enroll(
+            dir: String,
+            relay: String,
+            code: String,
+            clock: PlatformClock? = null,
+            io: CoroutineDispatcher = Dispatchers.IO,
+        ): TimebankPhone = withContext(io) { TimebankPhone(TimebankStore.enrollWithClock(dir, relay, code, clock), io) }
 
-        /** Opens the store in [dir]. */
-        suspend fun open(dir: String, io: CoroutineDispatcher = Dispatchers.IO): TimebankPhone =
-            withContext(io) { TimebankPhone(TimebankStore.open(dir), io) }
+        /** Opens the store in [dir], with the same [clock] as at enrollment. */
+        suspend fun open(dir: String, clock: PlatformClock? = null, io: CoroutineDispatcher = Dispatchers.IO): TimebankPhone =
+            withContext(io) { TimebankPhone(TimebankStore.openWithClock(dir, clock), io) }
     }
 }

@@ -3,6 +3,7 @@
 package org.timebank.android
 
 import kotlinx.coroutines.runBlocking
+import org.timebank.mobile.PlatformClock
 import java.io.File
 import java.nio.file.Files
 
@@ -27,10 +28,13 @@ class StationFixture : AutoCloseable {
     /** A line to the relay that follows it across restarts. */
     fun line(): RelayLine = RelayLine(relay.port).also { lines += it }
 
-    /** [member]'s phone, enrolled with a fresh code over [line]. */
-    fun phone(member: String, line: RelayLine): TimebankPhone = runBlocking {
-        TimebankPhone.enroll(phoneDir().path, line.url, data.enrollCode(member)).also { phones += it }
+    /** [member]'s phone, enrolled with a fresh code over [line] into [dir]. */
+    fun phone(member: String, line: RelayLine, clock: PlatformClock? = null, dir: File = phoneDir()): TimebankPhone = runBlocking {
+        TimebankPhone.enroll(dir.path, line.url, data.enrollCode(member), clock).also { phones += it }
     }
+
+    /** Keeps [phone] to be closed with the station. */
+    fun keep(phone: TimebankPhone): TimebankPhone = phone.also { phones += it }
 
     /** Kills the relay with SIGKILL (a crash, or the station's power going). */
     fun killRelay() = relay.kill()

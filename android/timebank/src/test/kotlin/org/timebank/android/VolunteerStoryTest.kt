@@ -141,6 +141,26 @@ class VolunteerStoryTest {
     }
 
     @Test
+    fun `a live visit is measured by the phone's boot clock, even when the app is killed in between`() = runBlocking {
+        withTimeout(120_000) {
+            val boot = FakeBootClock()
+            val dir = station.phoneDir()
+            val volunteer = station.phone(station.volunteer, station.line(), boot, dir)
+            val coordinator = station.phone(station.coordinator, station.line())
+            val id = volunteer.call { it.checkIn(station.elder, "companionship", null, null) } // live, now
+            volunteer.close() // the app is killed during the visit
+
+            boot.advanceMinutes(45) // the wall clock is not trusted to move; the boot clock is
+            val reopened = station.keep(TimebankPhone.open(dir.path, boot))
+            assertEquals(listOf<VisitState>(VisitState.CheckedIn), reopened.states())
+            val visit = reopened.call { it.checkOut(id, null, null) }
+            assertEquals(45u, visit.minutes)
+            reopened.sync()
+            assertEquals(45u, coordinator.also { it.sync() }.call { it.reviewQueue() }.single().visit.minutes)
+        }
+    }
+
+    @Test
     fun `syncs that lose their answer or meet a killed relay resume without losing or doubling a visit`() = runBlocking {
         withTimeout(120_000) {
             val line = station.line()

@@ -32,6 +32,9 @@ class TimebankApplication : Application() {
     var scheduler: SyncScheduler? = null
         private set
 
+    /** Measures live visits (elapsedRealtime, boot count). */
+    private val clock by lazy { AndroidBootClock(contentResolver) }
+
     /** The store's directory, private to the app (and left out of backups: it holds the device's token). */
     private val storeDir: File get() = File(noBackupFilesDir, "timebank")
 
@@ -43,7 +46,7 @@ class TimebankApplication : Application() {
     /** The phone's store, or null if this phone is not enrolled yet. */
     suspend fun phone(): TimebankPhone? = opening.withLock {
         opened ?: try {
-            TimebankPhone.open(storeDir.path).also { started(it) }
+            TimebankPhone.open(storeDir.path, clock).also { started(it) }
         } catch (notEnrolled: TimebankException.NoStore) {
             null
         }
@@ -51,7 +54,7 @@ class TimebankApplication : Application() {
 
     /** Enrolls this phone with the code from the station; then syncing starts. */
     suspend fun enroll(relay: String, code: String): TimebankPhone = opening.withLock {
-        opened ?: TimebankPhone.enroll(storeDir.path, relay, code).also { started(it) }
+        opened ?: TimebankPhone.enroll(storeDir.path, relay, code, clock).also { started(it) }
     }
 
     private fun started(phone: TimebankPhone) {
