@@ -15,6 +15,7 @@ use maud::{Markup, html};
 use timebank_engine::model::{MemberId, OrderId, OrderState, Role, Service, ServiceKind};
 
 use crate::console::review::{StationQuery, author, not_here};
+use crate::console::visits::log::service_label;
 use crate::console::{Flash, Lang, PageError, Signed, SignedForm, audit, blocking, layout, redirect};
 use crate::desk::{self, StationDocs};
 use crate::relay::Relay;
@@ -121,7 +122,7 @@ fn order_row(signed: &Signed, row: &BoardRow, volunteers: &[MemberRecord], can_w
     html! {
         tr data-order=(id) data-state=(row.state.as_str()) {
             td { (row.elder_name) }
-            td { (row.order.service) @if !row.order.note.is_empty() { br; span data-testid="note" { (row.order.note) } } br; code.hint { (id) } }
+            td { (service_label(row.service.as_ref(), &row.order.service, lang)) @if !row.order.note.is_empty() { br; span data-testid="note" { (row.order.note) } } br; code.hint { (id) } }
             td { (lang.datetime(row.order.requested_at.timestamp_millis())) }
             td { span.badge data-testid="state" { (state_label(lang, row.state)) } }
             td {

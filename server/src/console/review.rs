@@ -133,7 +133,7 @@ fn row(signed: &Signed, entry: &QueueEntry, can_write: bool) -> Markup {
             }
             td {
                 a href=(format!("/console/visits/{id}")) { (entry.record.volunteer_name) " → " (entry.record.elder_name) }
-                br; span.hint { (visit.service) " · " code { (id) } }
+                br; span.hint { (entry.record.service_label(lang)) " · " code { (id) } }
                 @if !visit.note.is_empty() { br; span data-testid="note" { (visit.note) } }
             }
             td {
@@ -150,7 +150,7 @@ fn evidence_list(lang: Lang, evidence: &Evidence) -> Markup {
     html! {
         ul.evidence {
             @for anomaly in &evidence.anomalies {
-                li { span.badge.warn { (anomaly_label(lang, anomaly)) } " " (anomaly.reason()) }
+                li { span.badge.warn { (anomaly_label(lang, anomaly)) } " " (anomaly_text(lang, anomaly)) }
             }
             @if let Some(reason) = &evidence.ledger_reason {
                 // The ledger's reasons the anomalies above do not already say.
@@ -192,6 +192,25 @@ fn anomaly_label(lang: Lang, anomaly: &Anomaly) -> &'static str {
         Anomaly::OwnHousehold => lang.pick("服务自家", "own household"),
         Anomaly::Overlaps { .. } => lang.pick("时间重叠", "overlap"),
         Anomaly::LoggedTwice { .. } => lang.pick("重复记录", "logged twice"),
+    }
+}
+
+/// An anomaly in words: the ledger's English, or Chinese.
+fn anomaly_text(lang: Lang, anomaly: &Anomaly) -> String {
+    if lang == Lang::En {
+        return anomaly.reason();
+    }
+    match anomaly {
+        Anomaly::EndsBeforeStart => "签退时间早于签到时间".into(),
+        Anomaly::ZeroLength => "时长不足一分钟".into(),
+        Anomaly::TooLong { minutes, max } => {
+            format!("时长 {} 小时 {} 分，超过本站上限 {} 小时", minutes / 60, minutes % 60, max / 60)
+        }
+        Anomaly::ClockAhead { minutes } => format!("记录到达时，手机时钟比服务站快 {minutes} 分钟"),
+        Anomaly::Late { days } => format!("服务结束 {days} 天后才记录"),
+        Anomaly::OwnHousehold => "志愿者服务的是自己家庭的成员".into(),
+        Anomaly::Overlaps { other } => format!("与记录 {other} 时间重叠"),
+        Anomaly::LoggedTwice { other } => format!("同一次服务似乎被另一部手机重复记录为 {other}"),
     }
 }
 

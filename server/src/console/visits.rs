@@ -14,7 +14,7 @@ use axum::routing::get;
 use chrono::NaiveDate;
 use maud::{Markup, html};
 use serde::Deserialize;
-use timebank_engine::model::{MemberId, Role};
+use timebank_engine::model::{MemberId, Role, VisitSource};
 
 use crate::console::i18n::coins;
 use crate::console::reports::figures::{csv_field, two_decimals};
@@ -138,7 +138,7 @@ async fn visits_page(signed: Signed, State(relay): State<Arc<Relay>>, Query(quer
                 @for r in &shown {
                     tr data-visit=(r.visit.id) {
                         td { a href=(format!("/console/visits/{}", r.visit.id)) { (lang.datetime(r.visit.check_in.timestamp_millis())) } }
-                        td { (r.volunteer_name) } td { (r.elder_name) } td { (r.visit.service) }
+                        td { (r.volunteer_name) } td { (r.elder_name) } td { (r.service_label(lang)) }
                         td.num { (lang.duration(r.minutes())) }
                         td { span.badge { (status_label(lang, r.status())) } }
                         td { code { (r.device.as_deref().unwrap_or("?")) } }
@@ -192,11 +192,12 @@ async fn visit_page(signed: Signed, State(relay): State<Arc<Relay>>, Path(visit)
             dt { (lang.pick("记录编号", "Visit")) } dd { code { (v.id) } }
             dt { (lang.pick("志愿者", "Volunteer")) } dd { (r.volunteer_name) " " code { (v.volunteer) } }
             dt { (lang.pick("老人", "Elder")) } dd { (r.elder_name) " " code { (v.elder) } }
-            dt { (lang.pick("服务", "Service")) } dd { (v.service) @if let Some(order) = &v.order { " · " (lang.pick("订单 ", "order ")) code { (order) } } }
+            dt { (lang.pick("服务", "Service")) } dd { (r.service_label(lang)) @if let Some(order) = &v.order { " · " (lang.pick("订单 ", "order ")) code { (order) } } }
             dt { (lang.pick("签到 – 签退", "Check-in – check-out")) }
             dd { (lang.datetime(v.check_in.timestamp_millis())) " – " (v.check_out.map(|t| lang.datetime(t.timestamp_millis())).unwrap_or_else(|| lang.pick("进行中", "open").to_owned())) }
             dt { (lang.pick("时长", "Length")) } dd { (lang.duration(r.minutes())) }
-            dt { (lang.pick("来源", "Source")) } dd { (v.source.as_str()) }
+            dt { (lang.pick("来源", "Source")) }
+            dd { (match v.source { VisitSource::Live => lang.pick("手机签到签退", "checked in and out on the phone"), VisitSource::Paper => lang.pick("纸质记录补录", "entered from a paper record") }) }
             dt { (lang.pick("设备", "Device")) } dd data-testid="device" { code { (r.device.as_deref().unwrap_or("?")) } }
             dt { (lang.pick("手机录入时间", "Entered on the phone")) } dd { (lang.datetime(v.recorded_at.timestamp_millis())) }
             dt { (lang.pick("到达服务器", "Reached the relay")) } dd data-testid="arrived" { (r.arrived_at.map(|a| lang.datetime(a)).unwrap_or_else(|| "—".into())) }
@@ -223,7 +224,7 @@ async fn visit_page(signed: Signed, State(relay): State<Arc<Relay>>, Path(visit)
                 @for a in &detail.reviews {
                     tr {
                         td { (lang.datetime(a.received_at)) }
-                        td { (lang.pick("审核：", "Review: ")) strong { (a.event.decision) } " · " code { (a.event.by) } @if !a.event.reason.is_empty() { " · " (a.event.reason) } }
+                        td { (lang.pick("审核：", "Review: ")) strong { (decision_label(lang, &a.event.decision)) } " · " code { (a.event.by) } @if !a.event.reason.is_empty() { " · " (a.event.reason) } }
                     }
                 }
                 @for p in &detail.postings {
@@ -237,6 +238,16 @@ async fn visit_page(signed: Signed, State(relay): State<Arc<Relay>>, Path(visit)
         p { a href="/console/visits" { (lang.pick("← 返回记录列表", "← Back to the visits")) } }
     };
     Ok(layout::page(&signed, lang.pick("服务记录详情", "Visit"), body))
+}
+
+fn decision_label(lang: Lang, decision: &str) -> String {
+    let zh = match decision {
+        "approve" => "批准",
+        "reject" => "驳回",
+        "flag" => "标记",
+        other => other,
+    };
+    lang.pick(zh, decision).to_owned()
 }
 
 /// The header of `/console/visits.csv`.

@@ -3,7 +3,7 @@
 //! the engine derives it, who it went to and their reply; the ones needing a coordinator
 //! first.
 
-use timebank_engine::model::{Assignment, Order, OrderState};
+use timebank_engine::model::{Assignment, Order, OrderState, Service};
 
 use crate::desk::{self, StationDocs};
 
@@ -20,6 +20,8 @@ pub struct BoardRow {
     pub volunteer_name: Option<String>,
     /// The offer and the volunteer's reply, once dispatched.
     pub assignment: Option<Assignment>,
+    /// The service as the station's catalogue names it, if it is there.
+    pub service: Option<Service>,
 }
 
 impl BoardRow {
@@ -50,10 +52,12 @@ fn urgency(state: OrderState) -> u8 {
 
 /// The board of the station: the orders that need a coordinator first, then by age.
 pub fn board(docs: &StationDocs) -> Vec<BoardRow> {
+    let catalogue = docs.catalogue();
     let mut rows: Vec<BoardRow> = docs
         .orders()
         .into_iter()
         .map(|(order, state)| BoardRow {
+            service: catalogue.iter().find(|s| s.id == order.service).cloned(),
             elder_name: docs.name(&order.elder),
             volunteer_name: order.dispatched_to.as_ref().map(|v| docs.name(v)),
             assignment: docs.assignment(&order),
@@ -82,7 +86,7 @@ mod tests {
         let elder = MemberId::parse("m-eld").unwrap();
         let mut order = Order::place(elder.clone(), "companionship", "", elder, Utc::now());
         order.requested_at -= chrono::Duration::minutes(minutes_ago);
-        BoardRow { order, state, elder_name: "Wang".into(), volunteer_name: None, assignment: None }
+        BoardRow { order, state, elder_name: "Wang".into(), volunteer_name: None, assignment: None, service: None }
     }
 
     #[test]

@@ -42,10 +42,10 @@ pub fn bar_chart(title: &str, bars: &[Bar]) -> Markup {
                         title { (bar.label) ": " (bar.text) }
                     }
                     @if bar.value > 0.0 && (count <= 16 || i % label_every == 0) {
-                        text x=(fmt(x + slot / 2.0)) y=(fmt(y - 4.0)) text-anchor="middle" font-size="11" { (bar.text) }
+                        text x=(fmt(x + slot / 2.0)) y=(fmt(y - 4.0)) text-anchor="middle" font-size="13" { (bar.text) }
                     }
                     @if i % label_every == 0 {
-                        text x=(fmt(x + slot / 2.0)) y=(fmt(HEIGHT - MARGIN_BOTTOM + 16.0)) text-anchor="middle" font-size="11" { (bar.label) }
+                        text x=(fmt(x + slot / 2.0)) y=(fmt(HEIGHT - MARGIN_BOTTOM + 16.0)) text-anchor="middle" font-size="13" { (bar.label) }
                     }
                 }
             }

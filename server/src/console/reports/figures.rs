@@ -176,6 +176,7 @@ mod tests {
             arrived_at: None,
             outcome: status.map(|s| Outcome { status: s.into(), reason: String::new(), minutes: 0 }),
             review: None,
+            service: None,
         }
     }
 

@@ -159,6 +159,7 @@ mod tests {
             arrived_at: None,
             outcome: None,
             review: None,
+            service: None,
         }
     }
 

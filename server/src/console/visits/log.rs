@@ -8,8 +8,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Offset, TimeZone};
 use timebank_engine::documents::desk::Review;
 use timebank_engine::documents::ledger::Outcome;
-use timebank_engine::model::{MemberId, StationId, Visit};
+use timebank_engine::model::{MemberId, Service, StationId, Visit};
 
+use crate::console::Lang;
 use crate::console::i18n::DISPLAY_OFFSET_SECONDS;
 use crate::desk::StationDocs;
 use crate::ledger::event::{EventBody, ReviewEvent, VisitEvent};
@@ -108,6 +109,8 @@ pub struct VisitRecord {
     pub outcome: Option<Outcome>,
     /// The coordinators' review.
     pub review: Option<Review>,
+    /// The service as the station's catalogue names it, if it is there.
+    pub service: Option<Service>,
 }
 
 impl VisitRecord {
@@ -120,10 +123,20 @@ impl VisitRecord {
         }
     }
 
+    /// The service's name in `lang` (its id when the catalogue lacks it).
+    pub fn service_label(&self, lang: Lang) -> String {
+        service_label(self.service.as_ref(), &self.visit.service, lang)
+    }
+
     /// Logged minutes (exact, as the volunteer logged them).
     pub fn minutes(&self) -> i64 {
         self.visit.minutes().map_or(0, i64::from)
     }
+}
+
+/// A service's name in `lang`, or `id` when the catalogue lacks it.
+pub fn service_label(service: Option<&Service>, id: &str, lang: Lang) -> String {
+    service.map_or_else(|| id.to_owned(), |s| lang.pick(&s.name_zh, &s.name_en).clone())
 }
 
 /// The device id of every enrolled actor (hex).
@@ -133,9 +146,11 @@ pub fn devices_by_actor(devices: &[DeviceRecord]) -> HashMap<String, String> {
 
 /// Every visit of the station, oldest check-in first.
 pub fn records(docs: &StationDocs, arrivals: &Arrivals, devices: &HashMap<String, String>) -> Vec<VisitRecord> {
+    let catalogue = docs.catalogue();
     docs.visits()
         .into_iter()
         .map(|visit| VisitRecord {
+            service: catalogue.iter().find(|s| s.id == visit.service).cloned(),
             volunteer_name: docs.name(&visit.volunteer),
             elder_name: docs.name(&visit.elder),
             device: devices.get(&visit.device).cloned(),
@@ -300,6 +315,7 @@ mod tests {
             arrived_at: None,
             outcome: None,
             review: None,
+            service: None,
         }
     }
 
