@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, HeaderValue};
 use chrono::{Duration, Utc};
-use timebank_engine::model::{MemberId, ReviewDecision, Role};
+use timebank_engine::model::{ConfirmedBy, MemberId, ReviewDecision, Role};
 use timebank_engine::sync::wire::{self, EnrollRequest, SyncRequest};
 use timebank_engine::sync::{Transport, TransportError};
 use timebank_engine::{Engine, Enrollment, NewIdentity, PastVisit, SystemClock};
@@ -182,7 +182,10 @@ pub fn seed(relay: &Relay, data: &Path) -> Result<DemoAccounts, DemoError> {
     let mut approve = Vec::new();
     for (v, e, service, days, hour, minutes, note) in plan {
         let past = past(&elders[*e].id, service, *days, *hour, *minutes, note);
-        approve.push(phones[*v].engine.log_visit(&past).map_err(step("log a visit"))?);
+        let id = phones[*v].engine.log_visit(&past).map_err(step("log a visit"))?;
+        // The elder confirmed it on the volunteer's phone, as at the door.
+        phones[*v].engine.confirm_visit(&id, ConfirmedBy::Elder).map_err(step("confirm a visit"))?;
+        approve.push(id);
     }
     // Anomalies for the review queue: two overlapping visits, and one to the volunteer's own household.
     phones[2].engine.log_visit(&past(&elders[0].id, "companionship", 1, 1, 120, "上午陪护")).map_err(step("log a visit"))?;

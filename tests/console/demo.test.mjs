@@ -1,0 +1,38 @@
+// demo.test.mjs — `timebank-relay --demo` on a fresh data directory: it prints how to sign
+// in, and the seeded station's console shows members, balances and visits waiting for review.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { browser, screenshot, signIn, startRelay } from './helpers.mjs';
+
+test('the demo station signs in with the printed account and has work waiting', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tb-demo-'));
+  const data = path.join(dir, 'data');
+  const demo = await startRelay(data, ['--demo']);
+  const tab = await browser();
+  try {
+    const found = demo.output.match(/username (\S+)\s+password (\S+)/);
+    assert.ok(found, demo.output);
+    assert.match(demo.output, new RegExp(`${demo.url}/console/`));
+    const [, username, password] = found;
+    const { page } = tab;
+    await signIn(page, demo.url, username, password, '/console/members');
+    const members = await page.locator('main table').innerText();
+    for (const name of ['张建国', '孙桂兰', '李红梅']) assert.ok(members.includes(name), members);
+    await screenshot(page, 'demo-members');
+    await page.goto(`${demo.url}/console/ledger`);
+    const balances = await page.locator('[data-testid=balance]').allInnerTexts();
+    assert.ok(balances.some((b) => Number(b) > 0), `someone has coins: ${balances}`);
+    await page.goto(`${demo.url}/console/review`);
+    assert.ok(await page.locator('tr[data-visit]').count() >= 3, 'visits wait for review');
+    await screenshot(page, 'demo-review');
+    await page.goto(`${demo.url}/console/redemptions`);
+    assert.equal(await page.locator('tr[data-request]').count(), 1);
+  } finally {
+    await tab.close();
+    demo.process.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
