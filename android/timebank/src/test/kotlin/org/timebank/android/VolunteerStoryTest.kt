@@ -85,6 +85,20 @@ class VolunteerStoryTest {
     }
 
     @Test
+    fun `a code used once is refused by the relay with a reason, and leaves no store behind`() = runBlocking {
+        withTimeout(60_000) {
+            val line = station.line()
+            val code = station.data.enrollCode(station.volunteer)
+            station.keep(TimebankPhone.enroll(station.phoneDir().path, line.url, code))
+            val second = station.phoneDir()
+            val refused = assertFailsWith<TimebankException.RelayRefused> { TimebankPhone.enroll(second.path, line.url, code) }
+            assertTrue("code" in refused.message.orEmpty(), "the reason names the code: ${refused.message}")
+            val noStore = assertFailsWith<TimebankException.NoStore> { TimebankPhone.open(second.path) }
+            assertTrue(noStore.message.orEmpty().isNotBlank())
+        }
+    }
+
+    @Test
     fun `a cancelled sync returns at once, drops the late answer, and the next sync counts the visit once`() = runBlocking {
         withTimeout(120_000) {
             val line = station.line()
