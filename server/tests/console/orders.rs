@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use timebank_engine::model::OrderState;
 
-use crate::phones::Served;
+use crate::phones::Pair;
 use crate::support::Console;
 
 /// The state an order's row shows (`data-state`).
@@ -19,11 +19,7 @@ fn state_on_board(page: &str, order: &str) -> String {
 #[test]
 fn a_dispatch_from_the_console_reaches_the_volunteer_whose_decline_comes_back() {
     let console = Console::new();
-    let served = Served::start(&console);
-    let volunteer = console.member("volunteer", "李伟");
-    let elder = console.member("elder", "王芳");
-    let mut phone = served.phone(&console, &volunteer);
-    phone.sync();
+    let Pair { volunteer, elder, mut phone, .. } = Pair::new(&console);
 
     let mut li = console.signed_in("li");
     li.get("/console/orders");

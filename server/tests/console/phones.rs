@@ -47,6 +47,26 @@ impl Served {
     }
 }
 
+/// A volunteer (李伟) and an elder (王芳) of the console's station, and the volunteer's
+/// phone on the served relay, synced once.
+pub struct Pair {
+    pub served: Served,
+    pub volunteer: MemberRecord,
+    pub elder: MemberRecord,
+    pub phone: Phone,
+}
+
+impl Pair {
+    pub fn new(console: &Console) -> Pair {
+        let served = Served::start(console);
+        let volunteer = console.member("volunteer", "李伟");
+        let elder = console.member("elder", "王芳");
+        let mut phone = served.phone(console, &volunteer);
+        phone.sync();
+        Pair { served, volunteer, elder, phone }
+    }
+}
+
 /// An enrolled phone.
 pub struct Phone {
     pub engine: Engine,

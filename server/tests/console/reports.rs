@@ -7,17 +7,13 @@ use timebank_server::console::reports::figures::{CSV_HEADER, two_decimals};
 use timebank_server::console::visits::VISITS_CSV_HEADER;
 use timebank_server::console::visits::log::Month;
 
-use crate::phones::Served;
+use crate::phones::Pair;
 use crate::support::Console;
 
 #[test]
 fn the_monthly_csv_shows_the_ledgers_figures() {
     let console = Console::new();
-    let served = Served::start(&console);
-    let volunteer = console.member("volunteer", "李伟");
-    let elder = console.member("elder", "王芳");
-    let mut phone = served.phone(&console, &volunteer);
-    phone.sync();
+    let Pair { elder, mut phone, .. } = Pair::new(&console);
     // Two visits well inside today (UTC+8) or yesterday; one approved, one waiting.
     let approved = phone.log_visit(&elder.id, 3, 90, "");
     phone.log_visit(&elder.id, 6, 30, "");

@@ -6,7 +6,7 @@
 use axum::http::StatusCode;
 use timebank_engine::model::{ConfirmedBy, VisitId};
 
-use crate::phones::{Phone, Served};
+use crate::phones::{Pair, Phone, Served};
 use crate::support::{Browser, Console};
 
 /// Everything the ledger and the documents hold, to check that a refusal changed nothing.
@@ -26,12 +26,8 @@ struct Scene {
 }
 
 fn overlapping_visits(console: &Console, note: &str) -> Scene {
-    let served = Served::start(console);
-    let volunteer = console.member("volunteer", "李伟");
-    let elder = console.member("elder", "王芳");
+    let Pair { served, elder, mut phone, .. } = Pair::new(console);
     let other_elder = console.member("elder", "陈秀英");
-    let mut phone = served.phone(console, &volunteer);
-    phone.sync();
     let first = phone.log_visit(&elder.id, 6, 120, "read the newspaper");
     let second = phone.log_visit(&other_elder.id, 5, 60, note);
     phone.sync();
@@ -144,11 +140,7 @@ fn a_volunteers_note_is_shown_as_text() {
 #[test]
 fn clean_confirmed_visits_are_approved_together_and_others_refused() {
     let console = Console::new();
-    let served = Served::start(&console);
-    let volunteer = console.member("volunteer", "李伟");
-    let elder = console.member("elder", "王芳");
-    let mut phone = served.phone(&console, &volunteer);
-    phone.sync();
+    let Pair { elder, mut phone, .. } = Pair::new(&console);
     let a = phone.log_visit(&elder.id, 30, 60, "");
     let b = phone.log_visit(&elder.id, 20, 45, "");
     let unconfirmed = phone.log_visit(&elder.id, 10, 30, "");

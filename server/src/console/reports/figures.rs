@@ -142,42 +142,21 @@ pub fn figures(
 
 #[cfg(test)]
 mod tests {
-    use chrono::{DateTime, Duration, Utc};
+    use chrono::{DateTime, Utc};
     use timebank_engine::documents::ledger::Outcome;
-    use timebank_engine::model::{Visit, VisitId, VisitSource};
+    use timebank_engine::model::VisitId;
 
     use super::*;
+    use crate::console::visits::log::fixture;
 
     fn ms(at: &str) -> i64 {
         at.parse::<DateTime<Utc>>().unwrap().timestamp_millis()
     }
 
     fn visit(volunteer: &str, elder: &str, start: &str, minutes: i64, status: Option<&str>) -> VisitRecord {
-        let check_in: DateTime<Utc> = start.parse().unwrap();
-        VisitRecord {
-            visit: Visit {
-                id: VisitId::generate(),
-                volunteer: MemberId::parse(volunteer).unwrap(),
-                elder: MemberId::parse(elder).unwrap(),
-                service: "companionship".into(),
-                order: None,
-                check_in,
-                check_out: Some(check_in + Duration::minutes(minutes)),
-                monotonic_ms: None,
-                source: VisitSource::Live,
-                note: String::new(),
-                recorded_at: check_in,
-                device: String::new(),
-                confirmation: None,
-            },
-            volunteer_name: String::new(),
-            elder_name: String::new(),
-            device: None,
-            arrived_at: None,
-            outcome: status.map(|s| Outcome { status: s.into(), reason: String::new(), minutes: 0 }),
-            review: None,
-            service: None,
-        }
+        let mut record = fixture::record(VisitId::generate().as_str(), volunteer, elder, start, minutes);
+        record.outcome = status.map(|s| Outcome { status: s.into(), reason: String::new(), minutes: 0 });
+        record
     }
 
     fn posting(kind: &str, debit: &str, credit: &str, minutes: i64, at: &str) -> PostingRecord {

@@ -128,39 +128,18 @@ pub fn evidence(record: &VisitRecord, records: &[VisitRecord], arrivals: &Arriva
 
 #[cfg(test)]
 mod tests {
-    use chrono::{DateTime, Duration, Utc};
+    use chrono::Utc;
     use timebank_engine::documents::desk::Review;
     use timebank_engine::documents::ledger::Outcome;
-    use timebank_engine::model::{ConfirmedBy, MemberId, Visit, VisitSource};
+    use timebank_engine::model::{ConfirmedBy, MemberId};
 
     use super::*;
+    use crate::console::visits::log::fixture;
 
     fn record(id: &str, start: &str, minutes: i64) -> VisitRecord {
-        let check_in: DateTime<Utc> = start.parse().unwrap();
-        VisitRecord {
-            visit: Visit {
-                id: VisitId::parse(id).unwrap(),
-                volunteer: MemberId::parse("m-vol").unwrap(),
-                elder: MemberId::parse("m-eld").unwrap(),
-                service: "companionship".into(),
-                order: None,
-                check_in,
-                check_out: Some(check_in + Duration::minutes(minutes)),
-                monotonic_ms: None,
-                source: VisitSource::Live,
-                note: String::new(),
-                recorded_at: check_in,
-                device: "aa".into(),
-                confirmation: Some(Confirmation { by: ConfirmedBy::Elder, at: check_in }),
-            },
-            volunteer_name: "Li".into(),
-            elder_name: "Wang".into(),
-            device: None,
-            arrived_at: None,
-            outcome: None,
-            review: None,
-            service: None,
-        }
+        let mut record = fixture::record(id, "m-vol", "m-eld", start, minutes);
+        record.visit.confirmation = Some(Confirmation { by: ConfirmedBy::Elder, at: record.visit.check_in });
+        record
     }
 
     #[test]

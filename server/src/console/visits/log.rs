@@ -284,39 +284,60 @@ impl VisitFilter {
     }
 }
 
+/// A finished visit record for the console's unit tests.
 #[cfg(test)]
-mod tests {
-    use chrono::Utc;
-    use timebank_engine::model::{VisitId, VisitSource};
+pub(crate) mod fixture {
+    use chrono::{DateTime, Duration, Utc};
+    use timebank_engine::model::{MemberId, Visit, VisitId, VisitSource};
 
-    use super::*;
+    use super::VisitRecord;
 
-    fn record(volunteer: &str, elder: &str, check_in: &str, note: &str) -> VisitRecord {
-        let check_in: DateTime<Utc> = check_in.parse().unwrap();
+    /// Visit `id` of `volunteer` to `elder` from `start` (RFC 3339) for `minutes`, not
+    /// confirmed, reviewed or decided.
+    pub fn record(id: &str, volunteer: &str, elder: &str, start: &str, minutes: i64) -> VisitRecord {
+        let check_in: DateTime<Utc> = start.parse().unwrap_or_default();
+        let member = |raw: &str| MemberId::parse(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
         VisitRecord {
             visit: Visit {
-                id: VisitId::generate(),
-                volunteer: MemberId::parse(volunteer).unwrap(),
-                elder: MemberId::parse(elder).unwrap(),
+                id: VisitId::parse(id).unwrap_or_else(|e| panic!("{id}: {e}")),
+                volunteer: member(volunteer),
+                elder: member(elder),
                 service: "companionship".into(),
                 order: None,
                 check_in,
-                check_out: Some(check_in + chrono::Duration::minutes(90)),
+                check_out: Some(check_in + Duration::minutes(minutes)),
                 monotonic_ms: None,
                 source: VisitSource::Live,
-                note: note.into(),
+                note: String::new(),
                 recorded_at: check_in,
-                device: "abcd".into(),
+                device: String::new(),
                 confirmation: None,
             },
-            volunteer_name: "李伟".into(),
-            elder_name: "Wang Fang".into(),
-            device: Some("d-1".into()),
+            volunteer_name: String::new(),
+            elder_name: String::new(),
+            device: None,
             arrived_at: None,
             outcome: None,
             review: None,
             service: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use timebank_engine::model::VisitId;
+
+    use super::*;
+
+    fn record(volunteer: &str, elder: &str, check_in: &str, note: &str) -> VisitRecord {
+        let mut record = fixture::record(VisitId::generate().as_str(), volunteer, elder, check_in, 90);
+        record.visit.note = note.into();
+        record.volunteer_name = "李伟".into();
+        record.elder_name = "Wang Fang".into();
+        record.device = Some("d-1".into());
+        record
     }
 
     #[test]
