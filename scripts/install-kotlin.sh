@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # install-kotlin.sh — installs what the Kotlin binding tests need, once, and caches it.
 #
-#   Kotlin 2.x (kotlinc, stdlib, kotlin-test, kotlinx-coroutines) from the npm package
-#   `kotlin-compiler`, into $TIMEBANK_CACHE/kotlin (default ~/.cache/timebank/kotlin);
+#   Kotlin 2 (kotlinc, stdlib, kotlin-test, kotlinx-coroutines) from the npm package
+#   `kotlin-compiler`, pinned, into $TIMEBANK_CACHE/kotlin (default ~/.cache/timebank/kotlin);
 #   JNA, JUnit 4 and Hamcrest from Debian (libjna-java, junit4, libhamcrest-java).
 #
 # Idempotent: a second run finds everything in place and only checks it. A missing tool
@@ -12,7 +12,7 @@
 # so a caller can `eval "$(scripts/install-kotlin.sh --print-env)"`.
 set -euo pipefail
 
-KOTLIN_MAJOR=2
+KOTLIN_VERSION=2.4.20 # pinned: every run compiles with the same compiler; change it here
 CACHE="${TIMEBANK_CACHE:-$HOME/.cache/timebank}"
 KOTLIN_PREFIX="$CACHE/kotlin"
 KOTLIN_HOME="$KOTLIN_PREFIX/node_modules/kotlin-compiler"
@@ -30,18 +30,18 @@ fail() { echo "install-kotlin: ERROR: $*" >&2; exit 1; }
 command -v java >/dev/null || fail "java not found; install a JDK 17+ (Debian: apt-get install -y openjdk-17-jdk-headless)"
 command -v npm >/dev/null || fail "npm not found; install Node.js 20 with npm (Debian: apt-get install -y npm)"
 
-# Kotlin from npm, pinned to major version 2, into the cache.
-if [[ ! -x "$KOTLIN_HOME/bin/kotlinc" || ! -f "$KOTLIN_LIB/kotlinx-coroutines-core-jvm.jar" ]]; then
-    say "installing kotlin-compiler@$KOTLIN_MAJOR from npm into $KOTLIN_PREFIX"
+# Kotlin from npm into the cache, unless that version is there already.
+if [[ "$(cat "$KOTLIN_HOME/build.txt" 2>/dev/null || true)" != "$KOTLIN_VERSION" ]]; then
+    say "installing kotlin-compiler@$KOTLIN_VERSION from npm into $KOTLIN_PREFIX"
     mkdir -p "$KOTLIN_PREFIX"
-    npm install --silent --no-audit --no-fund --prefix "$KOTLIN_PREFIX" "kotlin-compiler@$KOTLIN_MAJOR" >&2 \
-        || fail "npm install kotlin-compiler@$KOTLIN_MAJOR failed; check that the npm registry is reachable"
+    npm install --silent --no-audit --no-fund --prefix "$KOTLIN_PREFIX" "kotlin-compiler@$KOTLIN_VERSION" >&2 \
+        || fail "npm install kotlin-compiler@$KOTLIN_VERSION failed; check that the npm registry is reachable"
 fi
 for jar in kotlin-stdlib.jar kotlin-test.jar kotlin-test-junit.jar kotlinx-coroutines-core-jvm.jar; do
     [[ -f "$KOTLIN_LIB/$jar" ]] || fail "$KOTLIN_LIB/$jar is missing; delete $KOTLIN_PREFIX and run this script again"
 done
 version="$(cat "$KOTLIN_HOME/build.txt" 2>/dev/null || true)"
-[[ "$version" == "$KOTLIN_MAJOR".* ]] || fail "expected Kotlin $KOTLIN_MAJOR.x in $KOTLIN_HOME, found '${version:-nothing}'; delete $KOTLIN_PREFIX and run again"
+[[ "$version" == "$KOTLIN_VERSION" ]] || fail "expected Kotlin $KOTLIN_VERSION in $KOTLIN_HOME, found '${version:-nothing}'; delete $KOTLIN_PREFIX and run again"
 
 # JNA (the generated bindings load the library through it), JUnit 4 and Hamcrest from Debian.
 if [[ ! -f "$JNA_JAR" || ! -f "$JUNIT_JAR" || ! -f "$HAMCREST_JAR" ]]; then
@@ -70,7 +70,7 @@ if [[ ! -f "$stamp" ]]; then
         || { cat "$work/kotlinc.log" >&2; fail "kotlinc could not compile a hello-world"; }
     out="$(java -cp "$work/out:$KOTLIN_LIB/kotlin-stdlib.jar" HelloKt)" \
         || fail "java could not run the compiled hello-world"
-    [[ "$out" == "hello from Kotlin $KOTLIN_MAJOR."* ]] || fail "hello-world printed '$out'"
+    [[ "$out" == "hello from Kotlin $KOTLIN_VERSION" ]] || fail "hello-world printed '$out'"
     say "$out"
     touch "$stamp"
 fi
