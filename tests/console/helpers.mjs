@@ -99,6 +99,15 @@ export function deviceDir() {
   return mkdtempSync(path.join(tmpdir(), 'tb-device-'));
 }
 
+/** A device store in a fresh directory, enrolled for `member` with `timebank enroll` and a
+ * code from `timebank-relay admin enroll-code`: the directory. */
+export function enrolledDevice(env, member) {
+  const dir = deviceDir();
+  const { code } = admin(env.data, ['enroll-code', '--member', member.id]);
+  cli(dir, ['enroll', '--relay', env.url, '--code', code]);
+  return dir;
+}
+
 /** Headless Debian chromium with a fresh profile: { context, page, dialogs, close() }. */
 export async function browser() {
   const profile = mkdtempSync(path.join(tmpdir(), 'tb-chromium-'));
@@ -136,6 +145,11 @@ export async function signIn(page, url, username, password = PASSWORD, next = ''
   await page.fill('input[name=username]', username);
   await page.fill('input[name=password]', password);
   await Promise.all([page.waitForLoadState('load'), page.click('button[type=submit]')]);
+}
+
+/** Clicks `button` (a locator) and resolves once the page it leads to has loaded. */
+export async function submit(page, button) {
+  await Promise.all([page.waitForLoadState('load'), button.click()]);
 }
 
 /** Saves a full-window screenshot as target/console-screenshots/NAME.png. */

@@ -2,29 +2,17 @@
 // the console reaches the volunteer's `timebank assignments --json` after `timebank sync`,
 // and their acceptance (接单) comes back to the board.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { admin, browser, cli, deviceDir, member, relay, screenshot, setupStation, signIn } from './helpers.mjs';
+import { test } from 'node:test';
+import { cli, enrolledDevice, member, screenshot, setupStation, signIn, submit, useBrowser } from './helpers.mjs';
 
-let env;
-let tab;
-
-before(async () => {
-  env = await relay();
-  tab = await browser();
-});
-after(async () => { await tab?.close(); });
-
-async function submit(page, button) {
-  await Promise.all([page.waitForLoadState('load'), button.click()]);
-}
+const shared = useBrowser();
 
 test('an order dispatched in the console reaches the volunteer, whose acceptance comes back', async () => {
+  const { env, tab } = shared;
   const { station, username } = setupStation(env.data);
   const volunteer = member(env.data, station, 'volunteer', '张建国', 1957);
   const elder = member(env.data, station, 'elder', '刘桂兰');
-  const phone = deviceDir();
-  const { code } = admin(env.data, ['enroll-code', '--member', volunteer.id]);
-  cli(phone, ['enroll', '--relay', env.url, '--code', code]);
+  const phone = enrolledDevice(env, volunteer);
 
   const { page } = tab;
   await signIn(page, env.url, username, undefined, '/console/orders');

@@ -4,34 +4,22 @@
 // balance on the CLI, the postings of `timebank-relay admin ledger`).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, before, test } from 'node:test';
-import { admin, browser, cli, deviceDir, member, relay, screenshot, setupStation, signIn } from './helpers.mjs';
+import { test } from 'node:test';
+import { admin, cli, enrolledDevice, member, screenshot, setupStation, signIn, submit, useBrowser } from './helpers.mjs';
 
-let env;
-let tab;
-
-before(async () => {
-  env = await relay();
-  tab = await browser();
-});
-after(async () => { await tab?.close(); });
+const shared = useBrowser();
 
 const HEADER = 'station,month,volunteers_active,elders_served,visits,hours,coins_issued,coins_redeemed,coins_donated,coins_outstanding';
 
 /** The stations' month (UTC+8) of a time, `YYYY-MM`. */
 const monthOf = (ms) => new Date(ms + 8 * 3_600_000).toISOString().slice(0, 7);
 
-async function submit(page, button) {
-  await Promise.all([page.waitForLoadState('load'), button.click()]);
-}
-
 test('the monthly report and its CSV show the ledger figures of a visit approved in bulk', async () => {
+  const { env, tab } = shared;
   const { station, username } = setupStation(env.data);
   const volunteer = member(env.data, station, 'volunteer', '周明', 1959);
   const elder = member(env.data, station, 'elder', '孙玉珍');
-  const phone = deviceDir();
-  const { code } = admin(env.data, ['enroll-code', '--member', volunteer.id]);
-  cli(phone, ['enroll', '--relay', env.url, '--code', code]);
+  const phone = enrolledDevice(env, volunteer);
   const start = Date.now() - 3 * 3_600_000;
   const visit = cli(phone, ['visit', 'log', '--elder', elder.id, '--service', 'companionship',
     '--start', new Date(start).toISOString(), '--end', new Date(start + 90 * 60_000).toISOString()], { json: true }).id;
