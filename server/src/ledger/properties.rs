@@ -1,5 +1,5 @@
 //! Tests of the pure reconciliation: worked examples, and property tests over random
-//! streams of visits, reviews, redemptions, gifts and decisions from several offline
+//! streams of visits, reviews, redemptions, gifts, decisions and corrections from several offline
 //! devices merged in random orders.
 
 use std::collections::{BTreeMap, HashSet};
@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, HashSet};
 use proptest::prelude::*;
 use timebank_engine::model::{HouseholdId, MemberId, StationId};
 
-use crate::ledger::event::{DecisionEvent, Event, EventBody, RequestEvent, RequestWhat, ReviewEvent, VisitEvent};
+use crate::ledger::event::{
+    CorrectionEvent, DecisionEvent, Event, EventBody, RequestEvent, RequestWhat, ReviewEvent, VisitEvent,
+};
 use crate::ledger::posting::Account;
 use crate::ledger::reconcile::{Books, status};
 use crate::ledger::rules::StationRules;
@@ -97,6 +99,18 @@ fn decision(request: &str, action: &str, at: i64) -> EventBody {
         request: request.into(),
         station: station(),
         action: action.into(),
+        by: m("m-c"),
+        at,
+    })
+}
+
+fn correction(id: &str, member: &str, minutes: i64, at: i64) -> EventBody {
+    EventBody::Correction(CorrectionEvent {
+        id: id.into(),
+        station: station(),
+        member: m(member),
+        minutes,
+        reason: "paper record".into(),
         by: m("m-c"),
         at,
     })
@@ -260,6 +274,22 @@ fn rules_are_versioned_and_named_in_the_keys() {
     assert_eq!(books.postings()[0].minutes, 60);
 }
 
+#[test]
+fn a_correction_adds_or_takes_back_but_never_below_zero_and_posts_once() {
+    let books = fold(&log(&[
+        visit("v-1", "m-v2", "m-e1", T0, 60, "a"),
+        review("v-1", "approve", T0),
+        correction("c-1", "m-v2", 30, T0),
+        correction("c-1", "m-v2", 30, T0),
+        correction("c-2", "m-v2", -120, T0),
+    ]));
+    let kinds: Vec<(&str, i64)> = books.postings().iter().map(|p| (p.kind.as_str(), p.minutes)).collect();
+    assert_eq!(kinds, [("earn", 60), ("correction", 30), ("correction", 90)]);
+    assert_eq!(books.balance(&Account::Member(m("m-v2"))), 0);
+    assert!(books.postings()[2].memo.contains("30 min could not be taken back"), "{}", books.postings()[2].memo);
+    assert_eq!(books.postings()[1].by, Some(m("m-c")));
+}
+
 // ----- properties -----
 
 #[derive(Clone, Debug)]
@@ -269,6 +299,7 @@ enum Op {
     Redeem { member: usize, minutes: i64 },
     Gift { member: usize, to: usize, minutes: i64 },
     Decide { request: usize, fulfil: bool },
+    Correct { member: usize, minutes: i64 },
 }
 
 const VOLUNTEERS: [&str; 3] = ["m-v0", "m-v1", "m-v2"];
@@ -283,6 +314,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0..3usize, 1..200i64).prop_map(|(member, minutes)| Op::Redeem { member, minutes }),
         2 => (0..3usize, 0..4usize, 1..200i64).prop_map(|(member, to, minutes)| Op::Gift { member, to, minutes }),
         1 => (0..20usize, any::<bool>()).prop_map(|(request, fulfil)| Op::Decide { request, fulfil }),
+        1 => (0..3usize, -300..300i64)
+            .prop_map(|(member, minutes)| Op::Correct { member, minutes: if minutes == 0 { 1 } else { minutes } }),
     ]
 }
 
@@ -314,6 +347,7 @@ fn merged(devices: &[Vec<Op>], picks: &[usize]) -> Vec<EventBody> {
                     if *fulfil { "fulfil" } else { "release" },
                     at,
                 ),
+                Op::Correct { member, minutes } => correction(&format!("c-{d}-{i}"), VOLUNTEERS[*member], *minutes, at),
             });
         }
         bodies.reverse();

@@ -125,6 +125,9 @@ pub struct Books {
     requests: BTreeMap<String, RequestState>,
     last_accepted: BTreeMap<MemberId, String>,
     decisions_waiting: BTreeMap<String, (DecisionEvent, i64, i64)>,
+    /// Corrections folded, posted or not: one arriving again (a resync, a catch-up) is not
+    /// applied again, even when the balance it could not take from has grown since.
+    corrections: BTreeSet<String>,
     earned_day: BTreeMap<(MemberId, i64), i64>,
     earned_total: BTreeMap<MemberId, i64>,
     dirty: BTreeSet<MemberId>,
@@ -554,6 +557,9 @@ impl Books {
     /// back return to it, at most what the member has available (a balance never goes
     /// below zero; the memo says how much could not be taken).
     fn correction(&mut self, correction: &CorrectionEvent, cause: Cause) {
+        if !self.corrections.insert(correction.id.clone()) {
+            return;
+        }
         let member = Account::Member(correction.member.clone());
         let key = format!("correction:{}", correction.id);
         let by = Some(&correction.by);
