@@ -56,12 +56,24 @@ fn the_monthly_csv_shows_the_ledgers_figures() {
 
     for bad in ["2026-13", "november", "2026-1"] {
         assert_eq!(li.get(&format!("/console/reports.csv?month={bad}")).status, StatusCode::BAD_REQUEST, "{bad}");
-        assert_eq!(li.get(&format!("/console/reports?month={bad}")).status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(li.get(&format!("/console/visits.csv?month={bad}")).status, StatusCode::BAD_REQUEST, "{bad}");
+        let page = li.get(&format!("/console/reports?month={bad}"));
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(page.text.contains("YYYY-MM"), "the message says how to write it");
+    }
+    for bad in ["day=2026-02-30", "day=yesterday", "volunteer=not%20an%20id", "month=13"] {
+        assert_eq!(li.get(&format!("/console/visits?{bad}")).status, StatusCode::BAD_REQUEST, "{bad}");
     }
     // The district gets a row per station; a coordinator never another station's.
     let mut qu = console.signed_in("qu");
     let all = qu.get(&format!("/console/reports.csv?month={now_month}"));
     assert_eq!(all.text.lines().count(), 3, "{}", all.text);
+    let one = qu.get(&format!("/console/reports.csv?month={now_month}&station={}", console.station.id));
+    assert_eq!(one.text.lines().collect::<Vec<_>>()[1..], lines[1..], "the district's view of one station");
+    assert_eq!(qu.get("/console/reports?station=s-nowhere").status, StatusCode::NOT_FOUND);
+    // A coordinator's `?station=` names no other station.
+    let own = li.get(&format!("/console/reports.csv?month={now_month}&station={}", console.other.id));
+    assert!(own.text.contains(console.station.id.as_str()) && !own.text.contains(console.other.id.as_str()));
     let mut zhao = console.signed_in("zhao");
     let theirs = zhao.get(&format!("/console/reports.csv?month={now_month}"));
     assert!(!theirs.text.contains(console.station.id.as_str()));
