@@ -72,6 +72,9 @@ async fn load_rows(relay: &Arc<Relay>, signed: &Signed, station: Option<String>)
                 let count = devices.iter().filter(|d| d.member == member.id && d.revoked_at.is_none()).count();
                 rows.push(Row { member, contact, devices: count });
             }
+            // Staff first, then volunteers, elders and families; by name within each.
+            let rank = |r: &Row| ROLES.iter().rev().position(|(_, stored, ..)| *stored == r.member.role.as_str());
+            rows.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.member.display_name.cmp(&b.member.display_name)));
             out.push((station, rows));
         }
         Ok(out)

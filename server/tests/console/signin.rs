@@ -96,6 +96,14 @@ fn an_idle_or_old_session_expires_and_the_login_page_says_so() {
     assert!(to.starts_with("/console/login?expired=1"), "{to}");
     let login = browser.get(&to);
     assert!(login.text.contains("会话已过期"), "{}", login.text);
+    // A form posted with the expired session changes nothing either.
+    let before = console.store().station_members(&console.station.id).unwrap().len();
+    let csrf = browser.csrf.clone().unwrap();
+    browser.cookies.insert("tb_session".into(), "expired-token".into());
+    let posted = browser.post_raw("/console/members", &[("csrf", &csrf), ("name", "x"), ("birth_year", "1950"), ("role", "elder")]);
+    assert_eq!(posted.status, StatusCode::SEE_OTHER);
+    assert!(posted.location.unwrap().starts_with("/console/login?expired=1"));
+    assert_eq!(console.store().station_members(&console.station.id).unwrap().len(), before);
 
     // Busy all day: still expires 12 hours after signing in.
     let mut busy = console.signed_in("li");
