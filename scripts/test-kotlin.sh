@@ -65,8 +65,13 @@ fi
 mapfile -t tests < <(cd "$classes" && find . -name '*Test.class' ! -name '*$*' | sed 's|^\./||; s|\.class$||; s|/|.|g' | sort)
 [[ ${#tests[@]} -gt 0 ]] || fail "no *Test classes were compiled from $test_src"
 
+# The tests' stores and relay data live here; a run that was killed leaves nothing elsewhere.
+scratch="$out/tmp"
+rm -rf "$scratch"
+mkdir -p "$scratch"
+
 status=0
-java -Djna.library.path="$repo/target/debug" -Dtimebank.relay="$relay" -Djava.io.tmpdir="${TMPDIR:-/tmp}" \
+java -Djna.library.path="$repo/target/debug" -Dtimebank.relay="$relay" -Djava.io.tmpdir="$scratch" \
     -cp "$classes:$classpath:$KOTLIN_LIB/kotlin-stdlib.jar" org.timebank.android.JvmTestMainKt "${tests[@]}" || status=$?
 echo "test-kotlin: finished in $((SECONDS - started)) s" >&2
 exit "$status"

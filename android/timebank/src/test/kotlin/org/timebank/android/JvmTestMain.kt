@@ -5,6 +5,7 @@ import org.junit.runner.Description
 import org.junit.runner.JUnitCore
 import org.junit.runner.notification.Failure
 import org.junit.runner.notification.RunListener
+import kotlin.concurrent.thread
 import kotlin.system.exitProcess
 
 /** Prints one line per test as it finishes, then the summary line CI counts. */
@@ -14,7 +15,11 @@ private class CountingListener : RunListener() {
     private val failures = mutableSetOf<Description>()
     private val started = mutableMapOf<Description, Long>()
 
+    @Volatile
+    var current: Description? = null
+
     override fun testStarted(description: Description) {
+        current = description
         started[description] = System.nanoTime()
     }
 
@@ -52,6 +57,14 @@ fun main(args: Array<String>) {
         exitProcess(2)
     }
     val listener = CountingListener()
+    // A test that hangs fails the run instead of stalling CI.
+    val limitSeconds = System.getProperty("timebank.test.timeout", "600").toLong()
+    thread(isDaemon = true, name = "test-watchdog") {
+        Thread.sleep(limitSeconds * 1_000)
+        println("FAIL ${listener.current?.displayName ?: "the test run"}: still running after $limitSeconds s")
+        println("${listener.passed} passed, ${listener.failed + 1} failed")
+        exitProcess(1) // runs the shutdown hooks that kill the relays
+    }
     val core = JUnitCore()
     core.addListener(listener)
     val classes = args.map { Class.forName(it) }.toTypedArray()
