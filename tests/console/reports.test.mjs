@@ -63,4 +63,8 @@ test('the monthly report and its CSV show the ledger figures of a visit approved
   const log = readFileSync(await visits.path(), 'utf8').replace(/^\uFEFF/, '');
   assert.match(log.split('\n')[0], /^visit,station,volunteer,volunteer_name/);
   assert.match(log, new RegExp(`${visit},${station.id},${volunteer.id},周明,${elder.id},孙玉珍,companionship,.*,90,1\\.50,approved,d-`));
+
+  await page.goto(`${env.url}/console/reports?month=${month}&lang=en`);
+  assert.equal(await page.locator('h1').innerText(), 'Monthly report');
+  await screenshot(page, 'reports-en');
 });
