@@ -37,6 +37,9 @@ class TimebankPhone(
     /** The tokens of the syncs running now, cancelled by [close]. */
     private val running = ConcurrentHashMap.newKeySet<SyncCancel>()
 
+    @Volatile
+    private var closed = false
+
     /** Runs [block] with the store on the IO dispatcher. */
     suspend fun <T> call(block: (TimebankStore) -> T): T = withContext(io) { block(store) }
 
@@ -51,6 +54,7 @@ class TimebankPhone(
      * reached (everything stays saved on the phone), `RelayRefused`, and so on.
      */
     suspend fun sync(): SyncReport {
+        check(!closed) { "this phone's store is closed; open it again to sync" }
         // The token is left to the garbage collector: closing it could race with cancel().
         val cancel = SyncCancel()
         running += cancel
@@ -88,6 +92,7 @@ class TimebankPhone(
 
     /** Cancels running syncs (their answers are dropped) and closes the store. */
     override fun close() {
+        closed = true
         running.forEach { it.cancel() }
         syncs.cancel()
         store.close()
