@@ -13,7 +13,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use crate::console::account::{self, SignIn};
-use crate::console::session::{self, ABSOLUTE_MS, SESSION_COOKIE, same_secret};
+use crate::console::session::{self, ABSOLUTE_MS, IDLE_MS, SESSION_COOKIE, same_secret};
 use crate::console::{ConsoleConfig, Flash, FormData, Lang, PageError, SignedForm, audit, blocking, cookie, layout, set_cookie};
 use crate::relay::Relay;
 use crate::secret;
@@ -122,6 +122,8 @@ async fn login(
         let (relay, username) = (Arc::clone(&relay), username.clone());
         blocking(move || {
             let now = relay.now_ms();
+            // Expired sessions and aged-out failures go now and then: at each sign-in.
+            relay.store().purge_console_state(now - IDLE_MS, now - ABSOLUTE_MS, now - account::LOCK_WINDOW_MS)?;
             let outcome = account::sign_in(relay.store(), &username, &password, now)?;
             let session = match &outcome {
                 SignIn::Welcome(user) => {

@@ -487,6 +487,10 @@ pub trait RelayStore: Send + Sync + std::fmt::Debug {
     fn login_failures_since(&self, username: &str, since: Millis) -> StoreResult<Vec<Millis>>;
     /// Forgets the failed sign-ins for `username` (after a successful one).
     fn clear_login_failures(&self, username: &str) -> StoreResult<()>;
+    /// Forgets what has expired: sessions last used before `idle_before` or started before
+    /// `started_before`, and failed sign-ins before `failures_before`. Returns how many
+    /// sessions ended.
+    fn purge_console_state(&self, idle_before: Millis, started_before: Millis, failures_before: Millis) -> StoreResult<usize>;
     /// Appends an entry to the audit trail.
     fn record_audit(&self, entry: &AuditRecord) -> StoreResult<()>;
     /// The newest `limit` audit entries, newest first: of one station, or all (`None`).

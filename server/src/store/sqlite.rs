@@ -718,6 +718,17 @@ impl RelayStore for SqliteStore {
         })
     }
 
+    fn purge_console_state(&self, idle_before: Millis, started_before: Millis, failures_before: Millis) -> StoreResult<usize> {
+        self.write(|tx| {
+            let ended = tx.execute(
+                "DELETE FROM console_sessions WHERE last_seen < ?1 OR created_at < ?2",
+                params![idle_before, started_before],
+            )?;
+            tx.execute("DELETE FROM console_login_failures WHERE at < ?1", [failures_before])?;
+            Ok(ended)
+        })
+    }
+
     fn record_audit(&self, entry: &AuditRecord) -> StoreResult<()> {
         self.write(|tx| {
             tx.execute(

@@ -391,6 +391,14 @@ pub(crate) fn console_accounts_sessions_failures_and_audit(store: &dyn RelayStor
     assert_eq!(store.console_session(&[7; 32]).unwrap().unwrap().last_seen, 20, "last use never moves back");
     store.end_console_session(&[7; 32]).unwrap();
     assert!(store.console_session(&[7; 32]).unwrap().is_none());
+    for (hash, created_at, last_seen) in [(1_u8, 100, 100), (2, 100, 900), (3, 800, 900)] {
+        let session = ConsoleSessionRecord { token_hash: [hash; 32], created_at, last_seen, ..session.clone() };
+        store.create_console_session(&session).unwrap();
+    }
+    store.record_login_failure("old", 100).unwrap();
+    assert_eq!(store.purge_console_state(500, 500, 500).unwrap(), 2, "idle and too old end");
+    assert!(store.console_session(&[3; 32]).unwrap().is_some());
+    assert!(store.login_failures_since("old", 0).unwrap().is_empty());
 
     for at in [1, 5, 9] {
         store.record_login_failure("li", at).unwrap();
