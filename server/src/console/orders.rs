@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use maud::{Markup, html};
 use timebank_engine::model::{MemberId, OrderId, OrderState, Role, Service, ServiceKind};
 
-use crate::console::review::{StationQuery, author, not_here};
+use crate::console::review::{StationQuery, author, district_stations, not_here, station_form};
 use crate::console::visits::log::service_label;
 use crate::console::{Flash, Lang, PageError, Signed, SignedForm, audit, blocking, layout, redirect};
 use crate::desk::{self, StationDocs};
@@ -54,10 +54,11 @@ fn state_label(lang: Lang, state: OrderState) -> &'static str {
 
 async fn orders_page(signed: Signed, State(relay): State<Arc<Relay>>, Query(query): Query<StationQuery>) -> Result<Markup, PageError> {
     let lang = signed.lang;
-    let boards = {
+    let selected = query.station.clone();
+    let (boards, stations) = {
         let signed = signed.clone();
         blocking(move || {
-            signed
+            let boards = signed
                 .visible_stations(&relay, query.station.as_deref())?
                 .into_iter()
                 .map(|station| {
@@ -71,12 +72,14 @@ async fn orders_page(signed: Signed, State(relay): State<Arc<Relay>>, Query(quer
                         station,
                     })
                 })
-                .collect::<Result<Vec<_>, PageError>>()
+                .collect::<Result<Vec<_>, PageError>>()?;
+            Ok((boards, district_stations(&relay, &signed)?))
         })
         .await?
     };
     let can_write = signed.writer().is_ok();
     let body = html! {
+        (station_form(lang, &stations, selected.as_deref(), "/console/orders"))
         @for b in &boards {
             @if boards.len() > 1 { h2 { (b.station.name) " " small.hint { (b.station.id) } } }
             @if can_write {

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use timebank_engine::model::{MemberId, StationId};
 
 use crate::console::i18n::coins;
-use crate::console::review::station_logs;
+use crate::console::review::{district_stations, station_choice, station_logs};
 use crate::console::visits::log::{Arrivals, Month, VisitRecord, local_day};
 use crate::console::visits::{csv_response, parse_month};
 use crate::console::{PageError, Signed, blocking, layout};
@@ -96,14 +96,14 @@ async fn reports_page(signed: Signed, State(relay): State<Arc<Relay>>, Query(que
     let lang = signed.lang;
     let month = month_of(&relay, &signed, query.month.as_deref())?;
     let station = query.station.clone();
-    let list = {
+    let (list, stations) = {
         let signed = signed.clone();
-        blocking(move || reports(&relay, &signed, station.as_deref(), month)).await?
+        blocking(move || Ok((reports(&relay, &signed, station.as_deref(), month)?, district_stations(&relay, &signed)?))).await?
     };
     let station_param = query.station.as_deref().map(|s| format!("&station={}", crate::console::session::percent(s))).unwrap_or_default();
     let body = html! {
         form.inline method="get" action="/console/reports" {
-            @if let Some(station) = query.station.as_deref() { input type="hidden" name="station" value=(station); }
+            (station_choice(lang, &stations, query.station.as_deref()))
             label { (lang.pick("月份", "Month")) input type="month" name="month" value=(month.to_string()); }
             button.primary type="submit" { (lang.pick("查看", "Show")) }
             a href=(format!("/console/reports?month={}{station_param}", month.previous())) { (lang.pick("← 上月", "← Previous")) }

@@ -67,24 +67,27 @@ pub(crate) fn station_logs(
 }
 
 async fn review_page(signed: Signed, State(relay): State<Arc<Relay>>, Query(query): Query<StationQuery>) -> Result<Markup, PageError> {
-    let queues = {
+    let selected = query.station.clone();
+    let (queues, stations) = {
         let signed = signed.clone();
         blocking(move || {
             let arrivals = Arrivals::read(relay.store())?;
             let logs = station_logs(&relay, &signed, query.station.as_deref(), &arrivals)?;
-            Ok(logs
+            let queues = logs
                 .into_iter()
                 .map(|(station, _, log)| {
                     let rules = arrivals.rules(&station.id);
                     StationQueue { entries: queue::queue(&log, &arrivals, &rules), station }
                 })
-                .collect::<Vec<_>>())
+                .collect::<Vec<_>>();
+            Ok((queues, district_stations(&relay, &signed)?))
         })
         .await?
     };
     let lang = signed.lang;
     let can_write = signed.writer().is_ok();
     let body = html! {
+        (station_form(lang, &stations, selected.as_deref(), "/console/review"))
         p.hint { (lang.pick(
             "有异常的记录排在前面。批准后志愿者获得时间币；驳回需写明原因，志愿者会看到。手机在下次同步时收到结果。",
             "Visits with anomalies come first. Approval earns the volunteer their coins; a rejection needs a reason, which the volunteer sees. Phones receive the outcome at their next sync.",
@@ -230,6 +233,38 @@ fn decision_forms(signed: &Signed, id: &str) -> Markup {
             (layout::csrf(signed))
             input type="text" name="reason" placeholder=(lang.pick("标记说明", "Why flag")) aria-label=(lang.pick("标记说明", "Why flag"));
             button type="submit" data-testid="flag" { (lang.pick("标记", "Flag")) }
+        }
+    }
+}
+
+/// Every station, for the district's choice of station; none for a coordinator.
+pub(crate) fn district_stations(relay: &Relay, signed: &Signed) -> Result<Vec<StationRecord>, PageError> {
+    Ok(if signed.station().is_none() { relay.store().stations()? } else { Vec::new() })
+}
+
+/// The district's choice of station (`station`, all by default), as a field of a GET form;
+/// nothing when `stations` is empty (a coordinator sees their own station only).
+pub(crate) fn station_choice(lang: Lang, stations: &[StationRecord], selected: Option<&str>) -> Markup {
+    html! {
+        @if !stations.is_empty() {
+            label { (lang.pick("服务站", "Station"))
+                select name="station" data-testid="station-choice" {
+                    option value="" { (lang.pick("全部服务站", "All stations")) }
+                    @for s in stations { option value=(s.id) selected[selected == Some(s.id.as_str())] { (s.name) } }
+                }
+            }
+        }
+    }
+}
+
+/// [`station_choice`] as a form of its own that reloads `action`.
+pub(crate) fn station_form(lang: Lang, stations: &[StationRecord], selected: Option<&str>, action: &str) -> Markup {
+    html! {
+        @if !stations.is_empty() {
+            form.inline method="get" action=(action) {
+                (station_choice(lang, stations, selected))
+                button type="submit" { (lang.pick("查看", "Show")) }
+            }
         }
     }
 }

@@ -18,7 +18,7 @@ use timebank_engine::model::{MemberId, Role, VisitSource};
 
 use crate::console::i18n::coins;
 use crate::console::reports::figures::{csv_field, two_decimals};
-use crate::console::review::station_logs;
+use crate::console::review::{district_stations, station_choice, station_logs};
 use crate::console::{Lang, PageError, Signed, blocking, layout};
 use crate::relay::Relay;
 use crate::store::{MemberRecord, PostingRecord};
@@ -93,23 +93,26 @@ fn status_label(lang: Lang, status: &str) -> String {
 async fn visits_page(signed: Signed, State(relay): State<Arc<Relay>>, Query(query): Query<VisitsQuery>) -> Result<Markup, PageError> {
     let lang = signed.lang;
     let filter = query.filter(lang)?;
-    let (logs, members) = {
+    let (logs, members, stations) = {
         let signed = signed.clone();
         let station = query.station.clone();
         blocking(move || {
             let arrivals = Arrivals::read(relay.store())?;
             let logs = station_logs(&relay, &signed, station.as_deref(), &arrivals)?;
             let members: Vec<MemberRecord> = logs.iter().flat_map(|(_, docs, _)| docs.members.clone()).collect();
-            Ok((logs.into_iter().flat_map(|(_, _, log)| log).collect::<Vec<VisitRecord>>(), members))
+            let logs: Vec<(String, VisitRecord)> =
+                logs.into_iter().flat_map(|(station, _, log)| log.into_iter().map(move |r| (station.name.clone(), r))).collect();
+            Ok((logs, members, district_stations(&relay, &signed)?))
         })
         .await?
     };
-    let shown: Vec<&VisitRecord> = logs.iter().rev().filter(|r| filter.matches(r)).collect();
+    let shown: Vec<&(String, VisitRecord)> = logs.iter().rev().filter(|(_, r)| filter.matches(r)).collect();
+    let by_station = !stations.is_empty();
     let pick = |role: Role| members.iter().filter(move |m| m.role == role);
     let selected = |id: &Option<MemberId>, m: &MemberRecord| id.as_ref() == Some(&m.id);
     let body = html! {
         form.grid method="get" action="/console/visits" {
-            @if let Some(station) = given(query.station.as_ref()) { input type="hidden" name="station" value=(station); }
+            (station_choice(lang, &stations, given(query.station.as_ref())))
             label { (lang.pick("志愿者", "Volunteer"))
                 select name="volunteer" {
                     option value="" { (lang.pick("全部", "All")) }
@@ -130,14 +133,15 @@ async fn visits_page(signed: Signed, State(relay): State<Arc<Relay>>, Query(quer
         p.hint data-testid="visit-count" { (shown.len()) " " (lang.pick("条记录", "visits")) }
         table.data {
             thead { tr {
-                th { (lang.pick("开始", "Start")) } th { (lang.pick("志愿者", "Volunteer")) } th { (lang.pick("老人", "Elder")) }
+                th { (lang.pick("开始", "Start")) } @if by_station { th { (lang.pick("服务站", "Station")) } } th { (lang.pick("志愿者", "Volunteer")) } th { (lang.pick("老人", "Elder")) }
                 th { (lang.pick("服务", "Service")) } th.num { (lang.pick("时长", "Length")) } th { (lang.pick("状态", "Status")) }
                 th { (lang.pick("设备", "Device")) } th { (lang.pick("到达服务器", "Reached the relay")) } th { (lang.pick("备注", "Note")) }
             } }
             tbody {
-                @for r in &shown {
+                @for (station, r) in &shown {
                     tr data-visit=(r.visit.id) {
                         td { a href=(format!("/console/visits/{}", r.visit.id)) { (lang.datetime(r.visit.check_in.timestamp_millis())) } }
+                        @if by_station { td { (station) } }
                         td { (r.volunteer_name) } td { (r.elder_name) } td { (r.service_label(lang)) }
                         td.num { (lang.duration(r.minutes())) }
                         td { span.badge { (status_label(lang, r.status())) } }

@@ -118,6 +118,11 @@ fn another_station_a_missing_csrf_token_and_the_district_change_nothing() {
     let everything = qu.get("/console/review");
     assert!(everything.text.contains(second.as_str()), "the district reads every station");
     assert!(!everything.text.contains("/approve\""), "and has no buttons");
+    assert!(everything.text.contains("data-testid=\"station-choice\""), "the district chooses a station");
+    let theirs_only = qu.get(&format!("/console/visits?station={}", console.other.id));
+    assert!(!theirs_only.text.contains(second.as_str()), "?station= narrows to one station");
+    assert!(qu.get(&format!("/console/visits?station={}", console.station.id)).text.contains(second.as_str()));
+    assert!(!li.get("/console/review").text.contains("station-choice"), "a coordinator has no choice");
     let read_only = qu.post(&format!("/console/review/{second}/approve"), &[]);
     assert_eq!(read_only.status, StatusCode::FORBIDDEN);
 
