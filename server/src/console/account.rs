@@ -50,11 +50,22 @@ pub fn normalize_username(raw: &str) -> String {
 
 /// Signs `username` in with `password` at `now`: refused while locked; a failure (for a
 /// username that exists or not, alike) counts towards the lock; a success clears them.
+///
+/// Each try is counted as a failure *before* its password is checked (and forgiven on
+/// success), so tries sent in parallel see one another: however many arrive at once, no
+/// more than [`MAX_FAILURES`] passwords are checked in a window.
 pub fn sign_in(store: &dyn RelayStore, username: &str, password: &str, now: Millis) -> StoreResult<SignIn> {
     let username = normalize_username(username);
-    let mut failures = store.login_failures_since(&username, now - LOCK_WINDOW_MS + 1)?;
-    if failures.len() >= MAX_FAILURES {
-        return Ok(SignIn::Locked { until: failures[failures.len() - MAX_FAILURES] + LOCK_WINDOW_MS });
+    let since = now - LOCK_WINDOW_MS + 1;
+    let earlier = store.login_failures_since(&username, since)?;
+    if let Some(until) = lock_end(&earlier) {
+        return Ok(SignIn::Locked { until });
+    }
+    store.record_login_failure(&username, now)?;
+    let failures = store.login_failures_since(&username, since)?;
+    if failures.len() > MAX_FAILURES {
+        // Others tried at the same moment and used up the tries: this one is not checked.
+        return Ok(SignIn::Locked { until: lock_end(&failures).unwrap_or(now + LOCK_WINDOW_MS) });
     }
     let user = store.console_user(&username)?;
     let right = match &user {
@@ -70,14 +81,14 @@ pub fn sign_in(store: &dyn RelayStore, username: &str, password: &str, now: Mill
             store.clear_login_failures(&username)?;
             Ok(SignIn::Welcome(user))
         }
-        _ => {
-            store.record_login_failure(&username, now)?;
-            failures.push(now);
-            let locked_until =
-                (failures.len() >= MAX_FAILURES).then(|| failures[failures.len() - MAX_FAILURES] + LOCK_WINDOW_MS);
-            Ok(SignIn::Wrong { locked_until })
-        }
+        _ => Ok(SignIn::Wrong { locked_until: lock_end(&failures) }),
     }
+}
+
+/// When the lock set off by `failures` (oldest first, within the window) ends, if they lock.
+fn lock_end(failures: &[Millis]) -> Option<Millis> {
+    let first_of_last = failures.len().checked_sub(MAX_FAILURES)?;
+    failures.get(first_of_last).map(|at| at + LOCK_WINDOW_MS)
 }
 
 /// The argon2id hash (PHC string, default parameters, random salt) of `password`.

