@@ -17,7 +17,7 @@ use timebank_engine::model::{RequestId, RequestKind};
 use crate::console::i18n::coins;
 use crate::console::members::role_name;
 use crate::console::review::{author, not_here};
-use crate::console::{Flash, Lang, PageError, Signed, SignedForm, audit, blocking, layout, redirect};
+use crate::console::{Flash, Lang, MAX_REASON_CHARS, PageError, Signed, SignedForm, audit, blocking, layout, redirect};
 use crate::desk::{self, StationDocs};
 use crate::ledger::statement::{self, Statement};
 use crate::relay::Relay;
@@ -26,9 +26,6 @@ use crate::store::{MemberRecord, StationRecord};
 
 /// Largest correction, in minutes either way (100 hours).
 pub const MAX_CORRECTION_MINUTES: i64 = 6000;
-
-/// Longest reason accepted.
-pub const MAX_REASON_CHARS: usize = 200;
 
 /// The ledger routes.
 pub fn routes() -> Router<Arc<Relay>> {
@@ -171,7 +168,7 @@ fn statement_page(signed: &Signed, member: &MemberRecord, statement: &Statement)
                 form.grid method="post" action={ "/console/ledger/" (member.id) "/correction" } data-testid="correction" {
                     (layout::csrf(signed))
                     label { (lang.pick("分钟（如 30 或 -60）", "Minutes (e.g. 30 or -60)")) input type="number" name="minutes" required step="1"; }
-                    label { (lang.pick("原因（必填）", "Reason (required)")) input type="text" name="reason" required maxlength="200"; }
+                    label { (lang.pick("原因（必填）", "Reason (required)")) input type="text" name="reason" required maxlength=(MAX_REASON_CHARS); }
                     button.primary type="submit" { (lang.pick("记一笔更正", "Post the correction")) }
                 }
             }
@@ -194,8 +191,8 @@ async fn correct(
             format!("The minutes {:?} are not usable: give a whole number from -{MAX_CORRECTION_MINUTES} to {MAX_CORRECTION_MINUTES}, not 0. Nothing was changed.", form.text("minutes")),
         )));
     };
-    let reason = form.text("reason").to_owned();
-    if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS || reason.chars().any(char::is_control) {
+    let reason = form.reason(lang)?;
+    if reason.is_empty() {
         return Err(PageError::bad_request(lang.pick(
             format!("请写明更正原因（1 到 {MAX_REASON_CHARS} 个字）。没有做任何更改。"),
             format!("Say why (1 to {MAX_REASON_CHARS} characters). Nothing was changed."),

@@ -220,6 +220,9 @@ pub async fn blocking<T: Send + 'static>(
 
 // ----- forms -----
 
+/// Longest reason accepted (a review's, a correction's).
+pub const MAX_REASON_CHARS: usize = 200;
+
 /// A posted form (`application/x-www-form-urlencoded`), fields in order; repeated
 /// fields (`visit=a&visit=b`) are kept.
 #[derive(Clone, Debug, Default)]
@@ -237,6 +240,19 @@ impl FormData {
     /// Every value of `name`.
     pub fn all(&self, name: &str) -> Vec<&str> {
         self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+    }
+    /// The `reason` field, trimmed (empty when absent), or 400 when it is longer than
+    /// [`MAX_REASON_CHARS`] or holds control characters: reasons are written into the
+    /// station's documents, which every phone of the station syncs.
+    pub fn reason(&self, lang: Lang) -> Result<String, PageError> {
+        let reason = self.text("reason");
+        if reason.chars().count() > MAX_REASON_CHARS || reason.chars().any(char::is_control) {
+            return Err(PageError::bad_request(lang.pick(
+                format!("原因最多 {MAX_REASON_CHARS} 个字，且不能含控制字符。没有做任何更改。"),
+                format!("A reason has at most {MAX_REASON_CHARS} characters, without control characters. Nothing was changed."),
+            )));
+        }
+        Ok(reason.to_owned())
     }
     /// Whether a checkbox `name` was ticked.
     pub fn checked(&self, name: &str) -> bool {

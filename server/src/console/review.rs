@@ -226,12 +226,12 @@ fn decision_forms(signed: &Signed, id: &str) -> Markup {
         }
         form.inline method="post" action=(format!("/console/review/{id}/reject")) {
             (layout::csrf(signed))
-            input type="text" name="reason" required placeholder=(lang.pick("驳回原因（必填）", "Reason (required)")) aria-label=(lang.pick("驳回原因", "Reason to reject"));
+            input type="text" name="reason" required maxlength=(crate::console::MAX_REASON_CHARS) placeholder=(lang.pick("驳回原因（必填）", "Reason (required)")) aria-label=(lang.pick("驳回原因", "Reason to reject"));
             button.danger type="submit" data-testid="reject" { (lang.pick("驳回", "Reject")) }
         }
         form.inline method="post" action=(format!("/console/review/{id}/flag")) {
             (layout::csrf(signed))
-            input type="text" name="reason" placeholder=(lang.pick("标记说明", "Why flag")) aria-label=(lang.pick("标记说明", "Why flag"));
+            input type="text" name="reason" maxlength=(crate::console::MAX_REASON_CHARS) placeholder=(lang.pick("标记说明", "Why flag")) aria-label=(lang.pick("标记说明", "Why flag"));
             button type="submit" data-testid="flag" { (lang.pick("标记", "Flag")) }
         }
     }
@@ -303,7 +303,7 @@ async fn decide(
         _ => return Err(PageError::not_found(lang.pick("没有这个操作。", "There is no such action."))),
     };
     let visit = VisitId::parse(&visit).map_err(|_| PageError::not_at_station(lang))?;
-    let reason = form.text("reason").to_owned();
+    let reason = form.reason(lang)?;
     if decision == ReviewDecision::Reject && reason.is_empty() {
         return Err(PageError::bad_request(lang.pick(
             "驳回必须写明原因（志愿者会看到）。没有做任何更改。",

@@ -5,6 +5,10 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use tower::ServiceExt as _;
 
+use timebank_server::console::MAX_REASON_CHARS;
+
+use crate::phones::Pair;
+use crate::review::state;
 use crate::support::{Console, PASSWORD, encode};
 
 /// Sends `count` sign-ins for `username` with `password` at the same time, from one
@@ -46,4 +50,24 @@ fn wrong_passwords_sent_in_parallel_still_lock_after_five() {
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count(), 12 - checked, "{statuses:?}");
     let mut browser = console.browser();
     assert_eq!(browser.sign_in("li", PASSWORD).status, StatusCode::TOO_MANY_REQUESTS, "locked: the right password waits");
+}
+
+#[test]
+fn a_review_reason_that_is_too_long_or_has_control_characters_changes_nothing() {
+    let console = Console::new();
+    let Pair { elder, mut phone, .. } = Pair::new(&console);
+    let visit = phone.log_visit(&elder.id, 3, 60, "");
+    phone.sync();
+    let before = state(&console);
+    let mut li = console.signed_in("li");
+    li.get("/console/review");
+    let long = "长".repeat(MAX_REASON_CHARS + 1);
+    let huge = "x".repeat(1_000_000);
+    for (decision, reason) in [("reject", long.as_str()), ("reject", huge.as_str()), ("flag", "look \u{1b}[2J here")] {
+        let refused = li.post(&format!("/console/review/{visit}/{decision}"), &[("reason", reason)]);
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{decision} {:.80}", refused.text);
+        assert!(refused.text.contains(&MAX_REASON_CHARS.to_string()), "the message says the limit: {:.300}", refused.text);
+    }
+    assert_eq!(state(&console), before, "nothing reached the desk or the ledger");
+    assert_eq!(li.post(&format!("/console/review/{visit}/reject"), &[("reason", "老人那天不在家")]).status, StatusCode::SEE_OTHER);
 }

@@ -10,7 +10,7 @@ use crate::phones::{Pair, Phone, Served};
 use crate::support::{Browser, Console};
 
 /// Everything the ledger and the documents hold, to check that a refusal changed nothing.
-fn state(console: &Console) -> (usize, usize, Vec<i64>) {
+pub fn state(console: &Console) -> (usize, usize, Vec<i64>) {
     let store = console.store();
     let generations = store.document_ids().unwrap().iter().map(|id| store.document(id).unwrap().unwrap().generation).collect();
     (store.postings().unwrap().len(), store.ledger_events(0).unwrap().len(), generations)
