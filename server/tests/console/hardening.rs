@@ -7,6 +7,8 @@ use tower::ServiceExt as _;
 
 use timebank_server::console::MAX_REASON_CHARS;
 
+use timebank_server::console::visits::log::Month;
+
 use crate::phones::Pair;
 use crate::review::state;
 use crate::support::{Console, PASSWORD, encode};
@@ -70,4 +72,29 @@ fn a_review_reason_that_is_too_long_or_has_control_characters_changes_nothing() 
     }
     assert_eq!(state(&console), before, "nothing reached the desk or the ledger");
     assert_eq!(li.post(&format!("/console/review/{visit}/reject"), &[("reason", "老人那天不在家")]).status, StatusCode::SEE_OTHER);
+}
+
+#[test]
+fn csv_cells_never_start_a_spreadsheet_formula_and_keep_their_commas_quotes_and_lines() {
+    let console = Console::new();
+    let Pair { mut phone, .. } = Pair::new(&console);
+    let elder = console.member("elder", "=2+3");
+    let notes = [
+        ("\t=HYPERLINK(\"http://evil.example\",\"x\")", "\"'\t=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\""),
+        ("\r@SUM(1,2)", "\"'\r@SUM(1,2)\""),
+        ("-1+2", ",'-1+2"),
+        ("tea, then \"chess\"\nand a walk", ",\"tea, then \"\"chess\"\"\nand a walk\""),
+    ];
+    for (hours, (note, _)) in (2_i64..).zip(notes) {
+        phone.log_visit(&elder.id, hours, 30, note);
+    }
+    phone.sync();
+    let mut li = console.signed_in("li");
+    let month = Month::of(chrono::Utc::now().timestamp_millis() - 6 * 3_600_000);
+    let csv = li.get(&format!("/console/visits.csv?month={month}"));
+    assert_eq!(csv.status, StatusCode::OK);
+    for (note, cell) in notes {
+        assert!(csv.text.contains(cell), "{note:?} is written as {cell:?}: {:?}", csv.text);
+    }
+    assert_eq!(csv.text.matches(",'=2+3,").count(), notes.len(), "the elder's name, once a row: {:?}", csv.text);
 }

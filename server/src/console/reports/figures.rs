@@ -68,10 +68,14 @@ pub fn two_decimals(minutes: i64) -> String {
     format!("{sign}{}.{:02}", hundredths / 100, hundredths % 100)
 }
 
+/// First characters that make a spreadsheet cell a formula (OWASP's list for CSV injection).
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
 /// A CSV field, quoted when it holds a comma, quote or line break; a leading `=`, `+`,
-/// `-` or `@` is prefixed with `'` so a spreadsheet never runs it as a formula.
+/// `-`, `@`, tab or carriage return (what Excel and WPS read as the start of a formula)
+/// is prefixed with `'` so a spreadsheet never runs it.
 pub fn csv_field(raw: &str) -> String {
-    let safe = if raw.starts_with(['=', '+', '-', '@']) { format!("'{raw}") } else { raw.to_owned() };
+    let safe = if raw.starts_with(FORMULA_STARTS) { format!("'{raw}") } else { raw.to_owned() };
     if safe.contains([',', '"', '\n', '\r']) { format!("\"{}\"", safe.replace('"', "\"\"")) } else { safe }
 }
 
@@ -223,5 +227,7 @@ mod tests {
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
+        assert_eq!(csv_field("\t=1"), "'\t=1");
+        assert_eq!(csv_field("\r=1"), "\"'\r=1\"");
     }
 }
