@@ -88,7 +88,8 @@ async fn stylesheet() -> Response {
 }
 
 /// Headers on every console answer: no caching of personal data, no framing, a strict
-/// content security policy; remembers `?lang=`; clears a flash message once shown.
+/// content security policy (no page needs a script, so none may run: an injected one
+/// cannot either); remembers `?lang=`; clears a flash message once shown.
 async fn console_headers(request: Request<Body>, next: Next) -> Response {
     let lang = i18n::query_lang(request.uri().query());
     let had_flash = cookie(request.headers(), FLASH_COOKIE).is_some();
@@ -102,7 +103,7 @@ async fn console_headers(request: Request<Body>, next: Next) -> Response {
         (HeaderName::from_static("referrer-policy"), "same-origin"),
         (
             HeaderName::from_static("content-security-policy"),
-            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     ];
     for (name, value) in fixed {

@@ -98,3 +98,17 @@ fn csv_cells_never_start_a_spreadsheet_formula_and_keep_their_commas_quotes_and_
     }
     assert_eq!(csv.text.matches(",'=2+3,").count(), notes.len(), "the elder's name, once a row: {:?}", csv.text);
 }
+
+#[test]
+fn no_script_may_run_on_a_console_page() {
+    let console = Console::new();
+    let mut li = console.signed_in("li");
+    for path in ["/console/login", "/console/review", "/console/members"] {
+        let request = Request::builder().uri(path).header("cookie", format!("tb_session={}", li.cookies["tb_session"])).body(Body::empty()).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let response = runtime.block_on(console.router.clone().oneshot(request)).unwrap();
+        let policy = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(policy.contains("script-src 'none'"), "{path}: {policy}");
+        assert!(!li.get(path).text.contains("<script"), "{path}");
+    }
+}
