@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -49,6 +49,10 @@ use crate::store::StoreError;
 
 /// The console's stylesheet, served at `/console/static/console.css`.
 pub const STYLESHEET: &str = include_str!("static/console.css");
+
+/// The largest form the console reads (the relay's sync limit, 8 MiB, is far more than
+/// any form needs; the sign-in form is open to anyone).
+pub const MAX_FORM_BYTES: usize = 64 * 1024;
 
 /// How the console is deployed.
 #[derive(Clone, Copy, Debug, Default)]
@@ -71,6 +75,7 @@ pub fn routes(config: ConsoleConfig) -> Router<Arc<Relay>> {
         .merge(orders::routes())
         .merge(reports::routes())
         .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .layer(middleware::from_fn(console_headers))
         .layer(axum::Extension(config))
 }

@@ -64,8 +64,7 @@ fn a_review_reason_that_is_too_long_or_has_control_characters_changes_nothing() 
     let mut li = console.signed_in("li");
     li.get("/console/review");
     let long = "长".repeat(MAX_REASON_CHARS + 1);
-    let huge = "x".repeat(1_000_000);
-    for (decision, reason) in [("reject", long.as_str()), ("reject", huge.as_str()), ("flag", "look \u{1b}[2J here")] {
+    for (decision, reason) in [("reject", long.as_str()), ("flag", "look \u{1b}[2J here")] {
         let refused = li.post(&format!("/console/review/{visit}/{decision}"), &[("reason", reason)]);
         assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{decision} {:.80}", refused.text);
         assert!(refused.text.contains(&MAX_REASON_CHARS.to_string()), "the message says the limit: {:.300}", refused.text);
@@ -111,4 +110,23 @@ fn no_script_may_run_on_a_console_page() {
         assert!(policy.contains("script-src 'none'"), "{path}: {policy}");
         assert!(!li.get(path).text.contains("<script"), "{path}");
     }
+}
+
+#[test]
+fn a_console_form_of_a_megabyte_is_refused_before_it_is_read() {
+    let console = Console::new();
+    let Pair { elder, mut phone, .. } = Pair::new(&console);
+    let visit = phone.log_visit(&elder.id, 3, 60, "");
+    phone.sync();
+    let before = state(&console);
+    let huge = "x".repeat(1_000_000);
+    let mut stranger = console.browser();
+    let login = stranger.sign_in("li", &huge);
+    assert_eq!(login.status, StatusCode::PAYLOAD_TOO_LARGE, "{:.200}", login.text);
+    let mut li = console.signed_in("li");
+    li.get("/console/review");
+    let refused = li.post(&format!("/console/review/{visit}/reject"), &[("reason", huge.as_str())]);
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{:.200}", refused.text);
+    assert!(refused.text.contains("表单无法读取"), "{:.300}", refused.text);
+    assert_eq!(state(&console), before, "nothing changed");
 }
