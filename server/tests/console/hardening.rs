@@ -130,3 +130,57 @@ fn a_console_form_of_a_megabyte_is_refused_before_it_is_read() {
     assert!(refused.text.contains("表单无法读取"), "{:.300}", refused.text);
     assert_eq!(state(&console), before, "nothing changed");
 }
+
+/// Every POST route of the console with the ids of `li`'s station (a visit, an order, a
+/// volunteer, an elder, a device, a redemption request that does not exist).
+fn every_post(pair: &Pair, visit: &str, order: &str, device: &str) -> Vec<(String, Vec<(&'static str, String)>)> {
+    let (volunteer, elder) = (pair.volunteer.id.to_string(), pair.elder.id.to_string());
+    vec![
+        (format!("/console/review/{visit}/approve"), vec![]),
+        (format!("/console/review/{visit}/reject"), vec![("reason", "no".to_owned())]),
+        (format!("/console/review/{visit}/flag"), vec![("reason", "look".to_owned())]),
+        ("/console/review/approve-clean".to_owned(), vec![("visit", visit.to_owned())]),
+        ("/console/orders".to_owned(), vec![("elder", elder.clone()), ("service", "companionship".to_owned())]),
+        (format!("/console/orders/{order}/dispatch"), vec![("volunteer", volunteer.clone())]),
+        (format!("/console/orders/{order}/cancel"), vec![]),
+        (format!("/console/members/{volunteer}/enroll-code"), vec![]),
+        (format!("/console/devices/{device}/revoke"), vec![]),
+        (format!("/console/ledger/{volunteer}/correction"), vec![("minutes", "60".to_owned()), ("reason", "gift".to_owned())]),
+        ("/console/redemptions/r-0000000000000000/fulfil".to_owned(), vec![]),
+        ("/console/redemptions/r-0000000000000000/release".to_owned(), vec![]),
+    ]
+}
+
+#[test]
+fn another_stations_coordinator_and_the_district_change_nothing_through_any_form() {
+    let console = Console::new();
+    let mut pair = Pair::new(&console);
+    let visit = pair.phone.log_visit(&pair.elder.id, 3, 60, "");
+    pair.phone.sync();
+    let mut li = console.signed_in("li");
+    li.get("/console/orders");
+    let placed = li.post("/console/orders", &[("elder", pair.elder.id.as_str()), ("service", "companionship")]);
+    assert_eq!(placed.status, StatusCode::SEE_OTHER, "{}", placed.text);
+    let order = li.get("/console/orders").text.split("data-order=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let device = console.store().devices().unwrap().into_iter().find(|d| d.member == pair.volunteer.id).unwrap().id;
+    let theirs = console.member_elsewhere("volunteer", "赵志愿");
+    let before = (state(&console), console.store().devices().unwrap(), console.store().audit_entries(None, 1000).unwrap().len());
+
+    for (who, refused) in [("zhao", StatusCode::NOT_FOUND), ("qu", StatusCode::FORBIDDEN)] {
+        let mut browser = console.signed_in(who);
+        browser.get("/console/review");
+        for (path, fields) in every_post(&pair, visit.as_str(), &order, &device) {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let page = browser.post(&path, &fields);
+            let expected = if who == "zhao" && path == "/console/orders" { StatusCode::NOT_FOUND } else { refused };
+            assert_eq!(page.status, expected, "{who} {path}: {:.300}", page.text);
+        }
+    }
+    // Their own volunteer in a dispatch of li's order, by li: not at li's station.
+    let foreign = li.post(&format!("/console/orders/{order}/dispatch"), &[("volunteer", theirs.id.as_str())]);
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{:.300}", foreign.text);
+    let after = (state(&console), console.store().devices().unwrap(), console.store().audit_entries(None, 1000).unwrap().len());
+    assert_eq!(after.0, before.0, "no document or posting changed");
+    assert_eq!(after.1, before.1, "no device changed");
+    assert_eq!(after.2, before.2 + 2, "only the two sign-ins were audited");
+}
