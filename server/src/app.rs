@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::Router;
+use axum::{Extension, Router};
 use axum::extract::DefaultBodyLimit;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -13,6 +13,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::console::ConsoleConfig;
 use crate::error::AppError;
+use crate::limits::{Limiter, Limits};
 use crate::relay::Relay;
 use crate::{enroll, sync};
 
@@ -26,13 +27,24 @@ use crate::{enroll, sync};
 ///
 /// | `/console/…` | forms | the coordinator console (HTML, [`crate::console`]) |
 ///
-/// Errors are JSON `{"error": "..."}` with the status that says what went wrong.
+/// Errors are JSON `{"error": "..."}` with the status that says what went wrong; an address
+/// with too many refused enrollments, bad tokens or failed sign-ins gets 429 with
+/// `Retry-After` ([`crate::limits`]).
 pub fn app(relay: Arc<Relay>) -> Router {
     app_with(relay, ConsoleConfig::default())
 }
 
 /// The relay's routes, with the console deployed as `console` says.
 pub fn app_with(relay: Arc<Relay>, console: ConsoleConfig) -> Router {
+    app_with_limits(relay, console, Limits::default())
+}
+
+/// The relay's routes, with the console deployed as `console` says and the per-address
+/// rate limits of `limits` (ADR 0020). The client's address comes from axum's
+/// `ConnectInfo<SocketAddr>`: serve with `into_make_service_with_connect_info`; without
+/// it, every caller counts as one unknown address.
+pub fn app_with_limits(relay: Arc<Relay>, console: ConsoleConfig, limits: Limits) -> Router {
+    let limiter = Arc::new(Limiter::new(limits, Arc::clone(relay.clock())));
     Router::new()
         .route("/healthz", get(healthz))
         .nest("/console", crate::console::routes(console))
@@ -41,6 +53,7 @@ pub fn app_with(relay: Arc<Relay>, console: ConsoleConfig) -> Router {
         .route("/v1/sync", post(sync::endpoint))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(Extension(limiter))
         .layer(TraceLayer::new_for_http())
         .with_state(relay)
 }

@@ -1,11 +1,12 @@
 //! Device authentication: `Authorization: Bearer <token>` → the enrolled device and its
-//! member. Unknown and revoked tokens are refused (401) and recorded as security events.
+//! member. Unknown and revoked tokens are refused (401) and recorded as security events
+//! (at the endpoint, unless the address is rate limited: [`crate::limits`]).
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use chrono::DateTime;
 
-use crate::error::AppError;
+use crate::error::{AppError, Refusal};
 use crate::relay::Relay;
 use crate::secret;
 use crate::store::{DeviceRecord, MemberRecord, SecurityEvent};
@@ -19,8 +20,14 @@ pub struct AuthedDevice {
     pub member: MemberRecord,
 }
 
-/// The device behind the request's bearer token.
+/// The device behind the request's bearer token; a refusal's security event is recorded.
 pub fn authenticate(relay: &Relay, headers: &HeaderMap) -> Result<AuthedDevice, AppError> {
+    identify(relay, headers).map_err(|refusal| refusal.record(relay.store()))
+}
+
+/// [`authenticate`], leaving the refusal's security event to the caller (the sync endpoint
+/// records it unless the address is being rate limited).
+pub fn identify(relay: &Relay, headers: &HeaderMap) -> Result<AuthedDevice, Refusal> {
     let token = bearer(headers).ok_or_else(|| {
         AppError::Unauthorized(
             "this request carries no device token (Authorization: Bearer …); enroll the device with a code from the coordinator first".into(),
@@ -29,31 +36,35 @@ pub fn authenticate(relay: &Relay, headers: &HeaderMap) -> Result<AuthedDevice, 
     let store = relay.store();
     let now = relay.now_ms();
     let Some(device) = store.device_by_token(&secret::hash(token))? else {
-        store.record_security_event(&SecurityEvent {
-            at: now,
-            device: None,
-            member: None,
-            doc: None,
-            reason: "sync with an unknown device token".into(),
-        })?;
-        return Err(AppError::Unauthorized(
-            "the relay does not know this device token; enroll the device again with a new code from the coordinator".into(),
-        ));
+        return Err(Refusal {
+            error: AppError::Unauthorized(
+                "the relay does not know this device token; enroll the device again with a new code from the coordinator".into(),
+            ),
+            event: Some(Box::new(SecurityEvent {
+                at: now,
+                device: None,
+                member: None,
+                doc: None,
+                reason: "sync with an unknown device token".into(),
+            })),
+        });
     };
     if let Some(revoked_at) = device.revoked_at {
-        store.record_security_event(&SecurityEvent {
-            at: now,
-            device: Some(device.id.clone()),
-            member: Some(device.member.to_string()),
-            doc: None,
-            reason: "sync from a revoked device".into(),
-        })?;
         let when = DateTime::from_timestamp_millis(revoked_at)
             .map_or_else(String::new, |at| format!(" on {}", at.format("%Y-%m-%d")));
-        return Err(AppError::Unauthorized(format!(
-            "this device ({}) was revoked{when}; nothing was sent. Ask your coordinator to enroll it again",
-            device.id
-        )));
+        return Err(Refusal {
+            error: AppError::Unauthorized(format!(
+                "this device ({}) was revoked{when}; nothing was sent. Ask your coordinator to enroll it again",
+                device.id
+            )),
+            event: Some(Box::new(SecurityEvent {
+                at: now,
+                device: Some(device.id.clone()),
+                member: Some(device.member.to_string()),
+                doc: None,
+                reason: "sync from a revoked device".into(),
+            })),
+        });
     }
     let member = store
         .member(&device.member)?

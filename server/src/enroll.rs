@@ -13,7 +13,8 @@ use timebank_engine::documents::genesis_actor;
 use timebank_engine::sync::wire::{self, EnrollRequest, EnrollResponse};
 
 use crate::app::{binary, blocking};
-use crate::error::AppError;
+use crate::error::{AppError, Refusal};
+use crate::limits::{Door, Gate};
 use crate::relay::Relay;
 use crate::secret;
 use crate::store::{EnrollRefusal, NewDevice, SecurityEvent};
@@ -22,11 +23,19 @@ use crate::store::{EnrollRefusal, NewDevice, SecurityEvent};
 pub const MAX_ACTOR_BYTES: usize = 32;
 
 /// The endpoint: wire-encoded [`EnrollRequest`] in, wire-encoded [`EnrollResponse`] out.
-pub async fn endpoint(State(relay): State<Arc<Relay>>, body: Result<Bytes, BytesRejection>) -> Result<Response, AppError> {
+/// An address over its limit of refused enrollments is answered 429 unchecked ([`crate::limits`]).
+pub async fn endpoint(
+    State(relay): State<Arc<Relay>>,
+    gate: Gate,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppError> {
     blocking(move || {
-        let body = body.map_err(|rejection| AppError::from_body(&rejection))?;
-        let request: EnrollRequest = wire::decode(&body)?;
-        let answer = enroll(&relay, &request)?;
+        gate.admit(relay.store(), Door::Enroll).map_err(|limited| limited.error())?;
+        let answer = body
+            .map_err(|rejection| Refusal::from(AppError::from_body(&rejection)))
+            .and_then(|body| wire::decode::<EnrollRequest>(&body).map_err(|e| Refusal::from(AppError::from(e))))
+            .and_then(|request| attempt(&relay, &request))
+            .map_err(|refusal| gate.refuse(relay.store(), Door::Enroll, refusal))?;
         tracing::info!(device = %answer.device, member = %answer.member, role = %answer.role, "device enrolled");
         Ok(binary(wire::encode(&answer)))
     })
@@ -34,20 +43,28 @@ pub async fn endpoint(State(relay): State<Arc<Relay>>, body: Result<Bytes, Bytes
 }
 
 /// Enrolls a device: the code must be known, unused and unexpired; the actor a valid
-/// automerge actor id that no device registered yet.
+/// automerge actor id that no device registered yet. A refusal is recorded as a security
+/// event where it says so.
 pub fn enroll(relay: &Relay, request: &EnrollRequest) -> Result<EnrollResponse, AppError> {
+    attempt(relay, request).map_err(|refusal| refusal.record(relay.store()))
+}
+
+/// [`enroll`], leaving the refusal's security event to the caller (the endpoint records
+/// it unless the address is being rate limited).
+pub fn attempt(relay: &Relay, request: &EnrollRequest) -> Result<EnrollResponse, Refusal> {
     let code = secret::normalize_code(&request.code);
     if code.is_empty() {
-        return Err(AppError::BadRequest("the enrollment code is empty; type the code the coordinator gave you".into()));
+        return Err(AppError::BadRequest("the enrollment code is empty; type the code the coordinator gave you".into()).into());
     }
     let actor = parse_actor(&request.actor)?;
     if relay.store().is_relay_actor(&actor.to_hex_string())? || actor == genesis_actor() {
         return Err(AppError::Conflict(format!(
             "the device id {} is reserved; the app must make a fresh random one",
             request.actor
-        )));
+        ))
+        .into());
     }
-    let random = |e: secret::NoRandomness| AppError::Internal(e.to_string());
+    let random = |e: secret::NoRandomness| Refusal::from(AppError::Internal(e.to_string()));
     let token = secret::device_token().map_err(random)?;
     let device = NewDevice {
         id: secret::new_id("d").map_err(random)?,
@@ -94,16 +111,8 @@ pub fn enroll(relay: &Relay, request: &EnrollRequest) -> Result<EnrollResponse, 
             Some("enrollment with a device id that is already registered"),
         ),
     };
-    if let Some(reason) = event {
-        store.record_security_event(&SecurityEvent {
-            at: now,
-            device: None,
-            member: None,
-            doc: None,
-            reason: reason.into(),
-        })?;
-    }
-    Err(error)
+    let event = event.map(|reason| Box::new(SecurityEvent { at: now, device: None, member: None, doc: None, reason: reason.into() }));
+    Err(Refusal { error, event })
 }
 
 /// A valid automerge actor id: hex of 1 to [`MAX_ACTOR_BYTES`] bytes.

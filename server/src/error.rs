@@ -4,11 +4,12 @@
 
 use axum::Json;
 use axum::extract::rejection::BytesRejection;
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use timebank_engine::sync::wire::{MAX_BODY_BYTES, WireError};
 
-use crate::store::StoreError;
+use crate::store::{RelayStore, SecurityEvent, StoreError};
 
 /// Everything a request can fail with, as the caller sees it.
 #[derive(Debug, thiserror::Error)]
@@ -37,9 +38,52 @@ pub enum AppError {
     /// The body speaks another protocol version (415).
     #[error("{0}")]
     UnsupportedVersion(String),
+    /// Too many refused attempts from the caller's address (429); try again after
+    /// `retry_after_secs` (sent as `Retry-After`).
+    #[error("{message}")]
+    TooManyRequests {
+        /// What happened and when to try again.
+        message: String,
+        /// Seconds until the address may try again.
+        retry_after_secs: u64,
+    },
     /// The relay failed inside (500); the detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// A refused request and the security event it leaves, unless its address is being rate
+/// limited (then the limiter writes at most one event per window, [`crate::limits`]).
+#[derive(Debug)]
+pub struct Refusal {
+    /// What the caller is told.
+    pub error: AppError,
+    /// What the relay records, if anything (boxed: refusals travel in `Result`s).
+    pub event: Option<Box<SecurityEvent>>,
+}
+
+impl Refusal {
+    /// Records the event, if any, and gives the error to answer with.
+    pub fn record(self, store: &dyn RelayStore) -> AppError {
+        match self.event.map(|event| store.record_security_event(&event)) {
+            Some(Err(error)) => error.into(),
+            _ => self.error,
+        }
+    }
+}
+
+/// A refusal that leaves no security event.
+impl From<AppError> for Refusal {
+    fn from(error: AppError) -> Refusal {
+        Refusal { error, event: None }
+    }
+}
+
+/// A failure to read or write the store is the relay's own: no event.
+impl From<StoreError> for Refusal {
+    fn from(error: StoreError) -> Refusal {
+        AppError::from(error).into()
+    }
 }
 
 impl AppError {
@@ -54,6 +98,7 @@ impl AppError {
             AppError::Gone(_) => StatusCode::GONE,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedVersion(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -107,7 +152,11 @@ impl IntoResponse for AppError {
             AppError::Internal(detail) => tracing::error!(%detail, "request failed inside the relay"),
             other => tracing::info!(status = status.as_u16(), error = %other, "request refused"),
         }
-        (status, Json(serde_json::json!({ "error": self.public_message() }))).into_response()
+        let mut response = (status, Json(serde_json::json!({ "error": self.public_message() }))).into_response();
+        if let AppError::TooManyRequests { retry_after_secs, .. } = &self {
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        response
     }
 }
 

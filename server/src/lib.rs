@@ -25,13 +25,14 @@ pub mod desk;
 pub mod enroll;
 pub mod error;
 pub mod ledger;
+pub mod limits;
 pub mod relay;
 pub mod secret;
 pub mod store;
 pub mod sync;
 pub mod write;
 
-pub use app::{app, app_with};
+pub use app::{app, app_with, app_with_limits};
 pub use error::AppError;
 pub use relay::Relay;
 pub use store::{RelayStore, SqliteStore, StoreError};

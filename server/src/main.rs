@@ -2,6 +2,7 @@
 //! its data directory (`timebank-relay admin …`).
 
 use std::io::{IsTerminal as _, Write as _};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,7 +10,8 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use timebank_server::admin::{self, AdminCommand, ConsoleUserCommand};
 use timebank_server::console::{self, ConsoleConfig};
-use timebank_server::{Relay, app_with};
+use timebank_server::limits::Limits;
+use timebank_server::{Relay, app_with_limits};
 use tracing_subscriber::EnvFilter;
 
 /// The timebank relay: sync, enrollment and device tokens for the volunteers' phones.
@@ -30,8 +32,51 @@ struct Cli {
     /// Directory holding the relay's store.
     #[arg(long, global = true, default_value = "data", env = "TIMEBANK_RELAY_DATA")]
     data: PathBuf,
+    #[command(flatten)]
+    limits: LimitArgs,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// Per-address rate limits on refused attempts (ADR 0020); past one, the address gets 429.
+#[derive(Debug, clap::Args)]
+struct LimitArgs {
+    /// Refused enrollments (wrong, used or expired codes) per client address per window.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..), env = "TIMEBANK_RELAY_ENROLL_LIMIT")]
+    enroll_limit: u32,
+    /// Syncs with a missing, unknown or revoked device token per client address per window
+    /// (syncs with a good token are never limited).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..), env = "TIMEBANK_RELAY_TOKEN_LIMIT")]
+    token_limit: u32,
+    /// Failed console sign-ins per client address per window (on top of the lock-out of a
+    /// username after 5 failures).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..), env = "TIMEBANK_RELAY_LOGIN_LIMIT")]
+    login_limit: u32,
+    /// The window of the limits, in seconds.
+    #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(u32).range(1..), env = "TIMEBANK_RELAY_LIMIT_WINDOW_SECS")]
+    limit_window_secs: u32,
+    /// Client addresses the limiter remembers at most (about 70 bytes each); when full,
+    /// new addresses share one budget per limit until windows end.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..), env = "TIMEBANK_RELAY_LIMIT_ADDRESSES")]
+    limit_addresses: u32,
+    /// Take the client's address from the last X-Forwarded-For entry, as set by the TLS
+    /// proxy in front of the relay (ADR 0009). Only with such a proxy: a client can write
+    /// the header itself. Without the flag the header is ignored and the socket's peer counts.
+    #[arg(long, env = "TIMEBANK_RELAY_TRUST_FORWARDED_FOR")]
+    trust_forwarded_for: bool,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            enroll: self.enroll_limit,
+            token: self.token_limit,
+            sign_in: self.login_limit,
+            window_ms: i64::from(self.limit_window_secs) * 1000,
+            max_addresses: usize::try_from(self.limit_addresses).unwrap_or(usize::MAX),
+            trust_forwarded_for: self.trust_forwarded_for,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -58,7 +103,7 @@ fn main() -> ExitCode {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)))
         .init();
     let result = match &cli.command {
-        None => serve(&cli.listen, &cli.data, cli.public_url.as_deref(), cli.demo),
+        None => serve(&cli.listen, &cli.data, cli.public_url.as_deref(), cli.demo, cli.limits.limits()),
         Some(Command::Admin { json, command }) => run_admin(&cli.data, command, *json),
     };
     match result {
@@ -115,7 +160,7 @@ fn read_password(from_stdin: bool) -> Result<String, String> {
     Ok(first)
 }
 
-fn serve(listen: &str, data: &Path, public_url: Option<&str>, demo: bool) -> Result<(), String> {
+fn serve(listen: &str, data: &Path, public_url: Option<&str>, demo: bool, limits: Limits) -> Result<(), String> {
     if demo {
         console::demo::check_empty(data).map_err(|e| e.to_string())?;
     }
@@ -152,7 +197,9 @@ fn serve(listen: &str, data: &Path, public_url: Option<&str>, demo: bool) -> Res
         write!(stdout, "{text}").and_then(|()| stdout.flush()).map_err(|e| e.to_string())?;
         drop(stdout);
         tracing::info!(%address, data = %data.display(), "relay serving");
-        axum::serve(listener, app_with(relay, console))
+        // ConnectInfo gives the rate limits the client's address.
+        let app = app_with_limits(relay, console, limits).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await
             .map_err(|e| format!("the server failed: {e}"))?;

@@ -41,17 +41,20 @@ use crate::auth::{self, AuthedDevice};
 use crate::authority::{self, Access, Authors};
 use crate::error::AppError;
 use crate::ledger;
+use crate::limits::{Door, Gate};
 use crate::relay::{BLOOM_SESSION_MS, BloomSession, COMPACT_AFTER_CHUNKS, Memory, Relay};
 use crate::store::{AckUpdate, AckedHeads, DeviceRecord, SecurityEvent, WriteBatch};
 
 /// The endpoint: bearer token, wire-encoded [`SyncRequest`] in, [`SyncResponse`] out.
+/// A missing or refused token counts against the caller's address (a good one never does).
 pub async fn endpoint(
     State(relay): State<Arc<Relay>>,
+    gate: Gate,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, AppError> {
     blocking(move || {
-        let device = auth::authenticate(&relay, &headers)?;
+        let device = auth::identify(&relay, &headers).map_err(|refusal| gate.refuse(relay.store(), Door::Token, refusal))?;
         let body = body.map_err(|rejection| AppError::from_body(&rejection))?;
         let request: SyncRequest = wire::decode(&body)?;
         let response = sync(&relay, &device, &request)?;

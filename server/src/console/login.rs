@@ -1,11 +1,12 @@
 //! Signing in and out: the sign-in page and form (CSRF-protected by a pre-session cookie),
-//! the session cookie, the lock-out message, and sign-out.
+//! the session cookie, the lock-out messages (per username, and per address: [`crate::limits`]),
+//! and sign-out.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Form, Query, State};
-use axum::http::header::SET_COOKIE;
+use axum::http::header::{RETRY_AFTER, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,6 +16,7 @@ use serde::Deserialize;
 use crate::console::account::{self, SignIn};
 use crate::console::session::{self, ABSOLUTE_MS, IDLE_MS, SESSION_COOKIE, same_secret};
 use crate::console::{ConsoleConfig, Flash, FormData, Lang, PageError, SignedForm, audit, blocking, cookie, layout, set_cookie};
+use crate::limits::{Door, Gate, Limited};
 use crate::relay::Relay;
 use crate::secret;
 use crate::store::ConsoleSessionRecord;
@@ -103,6 +105,7 @@ async fn login(
     headers: HeaderMap,
     config: Option<axum::Extension<ConsoleConfig>>,
     State(relay): State<Arc<Relay>>,
+    gate: Gate,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     let form = FormData(fields);
@@ -121,6 +124,10 @@ async fn login(
     let outcome = {
         let (relay, username) = (Arc::clone(&relay), username.clone());
         blocking(move || {
+            // An address with too many failed sign-ins is refused before any password is checked.
+            if let Err(limited) = gate.admit(relay.store(), Door::SignIn) {
+                return Ok(Err(limited));
+            }
             let now = relay.now_ms();
             // Expired sessions and aged-out failures go now and then: at each sign-in.
             relay.store().purge_console_state(now - IDLE_MS, now - ABSOLUTE_MS, now - account::LOCK_WINDOW_MS)?;
@@ -147,9 +154,16 @@ async fn login(
                 }
                 SignIn::Locked { .. } => None,
             };
-            Ok((outcome, session))
+            if let (None, Err(limited)) = (&session, gate.failed(relay.store(), Door::SignIn)) {
+                return Ok(Err(limited));
+            }
+            Ok(Ok((outcome, session)))
         })
         .await?
+    };
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(limited) => return limited_page(lang, &headers, config, &next, &username, &limited),
     };
     let wrong = lang.pick("用户名或密码不正确。", "Wrong username or password.");
     let locked = |until| {
@@ -181,6 +195,25 @@ async fn login(
         }
         _ => form_response(lang, &headers, config, StatusCode::UNAUTHORIZED, &next, &username, Notice::Error(wrong.to_owned()), None),
     }
+}
+
+/// 429: too many failed sign-ins from the caller's network address.
+fn limited_page(
+    lang: Lang,
+    headers: &HeaderMap,
+    config: Option<axum::Extension<ConsoleConfig>>,
+    next: &str,
+    username: &str,
+    limited: &Limited,
+) -> Result<Response, PageError> {
+    let until = lang.datetime(limited.until);
+    let notice = Notice::Error(lang.pick(
+        format!("来自您网络地址的登录失败次数过多，请在 {until} 之后再试。"),
+        format!("Too many failed sign-ins from your network address: try again after {until}."),
+    ));
+    let mut response = form_response(lang, headers, config, StatusCode::TOO_MANY_REQUESTS, next, username, notice, None)?;
+    response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(limited.retry_after_secs));
+    Ok(response)
 }
 
 async fn logout(State(relay): State<Arc<Relay>>, SignedForm { signed, .. }: SignedForm) -> Result<Response, PageError> {

@@ -16,6 +16,7 @@ mod desk;
 mod enroll;
 mod flows;
 mod ledger;
+mod limits;
 mod process;
 mod support;
 mod tokens;

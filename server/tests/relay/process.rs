@@ -32,6 +32,11 @@ impl RelayProcess {
     /// Starts the relay on `port` (to keep the phones' address across restarts), or on
     /// any free port; retries while the port is not free yet.
     pub fn start(data: &Path, port: Option<u16>) -> RelayProcess {
+        RelayProcess::start_with(data, port, &[])
+    }
+
+    /// [`RelayProcess::start`] with more serve flags.
+    pub fn start_with(data: &Path, port: Option<u16>, flags: &[&str]) -> RelayProcess {
         for attempt in 0..40 {
             let listen = match port {
                 Some(port) if attempt < 39 => format!("127.0.0.1:{port}"),
@@ -40,6 +45,7 @@ impl RelayProcess {
             let mut child = Command::new(BIN)
                 .args(["--listen", &listen, "--data"])
                 .arg(data)
+                .args(flags)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null())
                 .spawn()

@@ -3,6 +3,7 @@
 //! members made with the admin functions, and phones (real engines) that sync through an
 //! in-process transport.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -10,6 +11,7 @@ use automerge::transaction::Transactable;
 use automerge::{ActorId, Automerge, ChangeHash};
 use axum::Router;
 use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{Request, StatusCode};
 use chrono::{DateTime, Duration, Utc};
 use tempfile::TempDir;
@@ -50,10 +52,11 @@ impl Clock for TestClock {
     }
 }
 
-/// An HTTP answer: status and body.
+/// An HTTP answer: status, `Retry-After` (seconds) and body.
 #[derive(Debug)]
 pub struct Answer {
     pub status: StatusCode,
+    pub retry_after: Option<u64>,
     pub body: Vec<u8>,
 }
 
@@ -104,19 +107,30 @@ impl TestRelay {
         self.relay.store()
     }
 
+    /// The relay's router as a client at `address` reaches it (its socket's peer address,
+    /// as `into_make_service_with_connect_info` would give it).
+    pub fn from(&self, address: &str) -> Router {
+        self.router.clone().layer(MockConnectInfo(SocketAddr::new(address.parse().unwrap(), 40_000)))
+    }
+
+    /// Sends `request` through `router`.
+    pub fn send(&self, router: &Router, request: Request<Body>) -> Answer {
+        self.runtime.block_on(async {
+            let response = router.clone().oneshot(request).await.unwrap();
+            let status = response.status();
+            let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().parse().unwrap());
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec();
+            Answer { status, retry_after, body }
+        })
+    }
+
     /// POSTs `body` to `path` through `router`.
     pub fn post_to(&self, router: &Router, path: &str, token: Option<&str>, body: Vec<u8>) -> Answer {
         let mut request = Request::builder().method("POST").uri(path).header("content-type", "application/octet-stream");
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
         }
-        let request = request.body(Body::from(body)).unwrap();
-        self.runtime.block_on(async {
-            let response = router.clone().oneshot(request).await.unwrap();
-            let status = response.status();
-            let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec();
-            Answer { status, body }
-        })
+        self.send(router, request.body(Body::from(body)).unwrap())
     }
 
     /// POSTs `body` to `path`.
@@ -126,13 +140,7 @@ impl TestRelay {
 
     /// GETs `path`.
     pub fn get(&self, path: &str) -> Answer {
-        let request = Request::builder().uri(path).body(Body::empty()).unwrap();
-        self.runtime.block_on(async {
-            let response = self.router.clone().oneshot(request).await.unwrap();
-            let status = response.status();
-            let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec();
-            Answer { status, body }
-        })
+        self.send(&self.router, Request::builder().uri(path).body(Body::empty()).unwrap())
     }
 
     /// A sync request with `token`.
