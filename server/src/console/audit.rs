@@ -7,10 +7,9 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::routing::get;
 use maud::{Markup, html};
-use serde::Deserialize;
 use timebank_engine::model::StationId;
 
-use crate::console::{PageError, Signed, blocking, layout};
+use crate::console::{PageError, Signed, StationQuery, blocking, layout};
 use crate::relay::Relay;
 use crate::store::{AuditRecord, StoreResult};
 
@@ -46,12 +45,7 @@ pub fn record_as(
     })
 }
 
-#[derive(Debug, Deserialize)]
-struct AuditQuery {
-    station: Option<String>,
-}
-
-async fn audit_page(signed: Signed, State(relay): State<Arc<Relay>>, Query(query): Query<AuditQuery>) -> Result<Markup, PageError> {
+async fn audit_page(signed: Signed, State(relay): State<Arc<Relay>>, Query(query): Query<StationQuery>) -> Result<Markup, PageError> {
     let entries = {
         let signed = signed.clone();
         blocking(move || {

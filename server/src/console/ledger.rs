@@ -9,7 +9,6 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use maud::{Markup, html};
-use serde::Deserialize;
 use timebank_engine::DocId;
 use timebank_engine::documents::desk as desk_doc;
 use timebank_engine::model::{RequestId, RequestKind};
@@ -17,7 +16,7 @@ use timebank_engine::model::{RequestId, RequestKind};
 use crate::console::i18n::coins;
 use crate::console::members::role_name;
 use crate::console::review::{author, not_here};
-use crate::console::{Flash, Lang, MAX_REASON_CHARS, PageError, Signed, SignedForm, audit, blocking, layout, redirect};
+use crate::console::{Flash, Lang, MAX_REASON_CHARS, PageError, Signed, SignedForm, StationQuery, audit, blocking, layout, redirect};
 use crate::desk::{self, StationDocs};
 use crate::ledger::statement::{self, Statement};
 use crate::relay::Relay;
@@ -39,11 +38,6 @@ pub fn routes() -> Router<Arc<Relay>> {
 
 /// A station's members with their (available, held) minutes.
 type StationBalances = (StationRecord, Vec<(MemberRecord, i64, i64)>);
-
-#[derive(Debug, Default, Deserialize)]
-struct StationQuery {
-    station: Option<String>,
-}
 
 async fn balances(signed: Signed, State(relay): State<Arc<Relay>>, Query(query): Query<StationQuery>) -> Result<Markup, PageError> {
     let rows = {

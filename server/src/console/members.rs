@@ -10,10 +10,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use maud::{Markup, PreEscaped, html};
-use serde::Deserialize;
 
 use crate::admin::{self, NewMember};
-use crate::console::{Flash, FormData, Lang, PageError, Signed, SignedForm, audit, blocking, layout, redirect};
+use crate::console::{Flash, FormData, Lang, PageError, Signed, SignedForm, StationQuery, audit, blocking, layout, redirect};
 use crate::relay::Relay;
 use crate::store::{DeviceRecord, MemberContact, MemberRecord, Revocation, StationRecord};
 
@@ -37,11 +36,6 @@ const ROLES: &[(&str, &str, &str, &str)] = &[
 /// A role's name for people.
 pub fn role_name(lang: Lang, stored: &str) -> &'static str {
     ROLES.iter().find(|(_, s, _, _)| *s == stored).map_or("?", |(_, _, zh, en)| lang.pick(*zh, *en))
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct StationQuery {
-    station: Option<String>,
 }
 
 struct Row {

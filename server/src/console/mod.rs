@@ -41,7 +41,7 @@ use axum::routing::get;
 use maud::{DOCTYPE, html};
 
 pub use i18n::Lang;
-pub use session::{Signed, SignedForm};
+pub use session::{Signed, SignedForm, StationQuery};
 
 use crate::admin::AdminError;
 use crate::relay::Relay;

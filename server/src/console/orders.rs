@@ -14,9 +14,9 @@ use axum::routing::{get, post};
 use maud::{Markup, html};
 use timebank_engine::model::{MemberId, OrderId, OrderState, Role, Service, ServiceKind};
 
-use crate::console::review::{StationQuery, author, district_stations, not_here, station_form};
+use crate::console::review::{author, district_stations, not_here, station_form};
 use crate::console::visits::log::service_label;
-use crate::console::{Flash, Lang, PageError, Signed, SignedForm, audit, blocking, layout, redirect};
+use crate::console::{Flash, Lang, PageError, Signed, SignedForm, StationQuery, audit, blocking, layout, redirect};
 use crate::desk::{self, StationDocs};
 use crate::relay::Relay;
 use crate::store::{MemberRecord, StationRecord};

@@ -12,12 +12,11 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use maud::{Markup, html};
-use serde::Deserialize;
 use timebank_engine::model::{MemberId, ReviewDecision, VisitId};
 
 use crate::console::i18n::coins;
 use crate::console::visits::log::{Arrivals, VisitRecord, devices_by_actor, records};
-use crate::console::{Flash, Lang, PageError, Signed, SignedForm, audit, blocking, layout, redirect};
+use crate::console::{Flash, Lang, PageError, Signed, SignedForm, StationQuery, audit, blocking, layout, redirect};
 use crate::desk::{self, StationDocs};
 use crate::error::AppError;
 use crate::ledger::anomaly::Anomaly;
@@ -31,13 +30,6 @@ pub fn routes() -> Router<Arc<Relay>> {
         .route("/review", get(review_page))
         .route("/review/approve-clean", post(approve_clean))
         .route("/review/{visit}/{decision}", post(decide))
-}
-
-/// `?station=` for the district.
-#[derive(Debug, Default, Deserialize)]
-pub struct StationQuery {
-    /// The station to show (district only).
-    pub station: Option<String>,
 }
 
 /// One station's queue as shown.

@@ -111,6 +111,14 @@ impl Signed {
     }
 }
 
+/// `?station=`: the one station the district reads (a coordinator's is always their own;
+/// see [`Signed::visible_stations`]).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct StationQuery {
+    /// The station to show (district only).
+    pub station: Option<String>,
+}
+
 /// Whether cookies must be `Secure`: the relay's public URL is https, or a TLS proxy in
 /// front says the request came over https (ADR 0016).
 pub fn is_secure(headers: &HeaderMap, config: Option<&ConsoleConfig>) -> bool {
