@@ -143,6 +143,22 @@ fn not_found(what: &str, id: &str) -> AppError {
     AppError::NotFound(format!("{what} {id} was not found at your station; nothing was changed"))
 }
 
+/// Checks that `id` is a member of the station in `role`: 404 when not at the station,
+/// 400 (saying `rule`) when they have another role.
+fn member_as(docs: &StationDocs, id: &MemberId, role: Role, rule: &str) -> Result<(), AppError> {
+    match docs.member(id) {
+        Some(m) if m.role == role => Ok(()),
+        Some(m) => Err(AppError::BadRequest(format!(
+            "{} is a {}, not a{} {}; {rule}. Nothing was changed",
+            m.display_name,
+            m.role.as_str(),
+            if role.as_str().starts_with(['a', 'e', 'i', 'o', 'u']) { "n" } else { "" },
+            role.as_str()
+        ))),
+        None => Err(not_found(role.as_str(), id.as_str())),
+    }
+}
+
 fn now_utc(relay: &Relay) -> DateTime<Utc> {
     relay.clock().now()
 }
@@ -199,17 +215,7 @@ pub fn cancellable(state: OrderState) -> bool {
 pub fn place_order(relay: &Relay, author: &MemberId, elder: &MemberId, service: &str, note: &str) -> Result<OrderId, AppError> {
     let station = station_of(relay, author)?;
     let docs = StationDocs::load(relay, &station)?;
-    match docs.member(elder) {
-        Some(m) if m.role == Role::Elder => {}
-        Some(m) => {
-            return Err(AppError::BadRequest(format!(
-                "{} is a {}, not an elder; orders are placed for elders. Nothing was changed",
-                m.display_name,
-                m.role.as_str()
-            )));
-        }
-        None => return Err(not_found("elder", elder.as_str())),
-    }
+    member_as(&docs, elder, Role::Elder, "orders are placed for elders")?;
     find_service(&docs.catalogue(), service, ServiceKind::Earning).map_err(invalid)?;
     let order = Order::place(elder.clone(), service, note.trim(), author.clone(), now_utc(relay));
     relay.write_as(author, &[(DocId::Member(elder.clone()), &|tx| member::put_order(tx, &order))])?;
@@ -228,17 +234,7 @@ pub fn dispatch(relay: &Relay, author: &MemberId, order: &OrderId, volunteer: &M
             state.as_str()
         )));
     }
-    match docs.member(volunteer) {
-        Some(m) if m.role == Role::Volunteer => {}
-        Some(m) => {
-            return Err(AppError::BadRequest(format!(
-                "{} is a {}, not a volunteer; dispatch to a volunteer. Nothing was changed",
-                m.display_name,
-                m.role.as_str()
-            )));
-        }
-        None => return Err(not_found("volunteer", volunteer.as_str())),
-    }
+    member_as(&docs, volunteer, Role::Volunteer, "dispatch to a volunteer")?;
     let now = now_utc(relay);
     let assignment = Assignment::offer(&found, author.clone(), now);
     relay.write_as(author, &[
