@@ -14,6 +14,7 @@ mod ledger;
 mod members;
 mod orders;
 mod phones;
+mod rate_limits;
 mod reports;
 mod review;
 mod signin;

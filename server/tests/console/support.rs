@@ -115,6 +115,7 @@ pub struct Page {
     pub status: StatusCode,
     pub location: Option<String>,
     pub set_cookies: Vec<String>,
+    pub retry_after: Option<String>,
     pub text: String,
 }
 
@@ -147,6 +148,7 @@ impl Browser<'_> {
         let status = response.status();
         let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let location = header("location");
+        let retry_after = header("retry-after");
         let set_cookies: Vec<String> =
             response.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
         for cookie in &set_cookies {
@@ -159,7 +161,7 @@ impl Browser<'_> {
             }
         }
         let body = self.console.runtime.block_on(axum::body::to_bytes(response.into_body(), usize::MAX)).unwrap();
-        let page = Page { status, location, set_cookies, text: String::from_utf8_lossy(&body).into_owned() };
+        let page = Page { status, location, set_cookies, retry_after, text: String::from_utf8_lossy(&body).into_owned() };
         if let Some(csrf) = page.csrf() {
             self.csrf = Some(csrf);
         }
