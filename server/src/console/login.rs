@@ -154,7 +154,9 @@ async fn login(
                 }
                 SignIn::Locked { .. } => None,
             };
-            if let (None, Err(limited)) = (&session, gate.failed(relay.store(), Door::SignIn)) {
+            if session.is_none()
+                && let Err(limited) = gate.failed(relay.store(), Door::SignIn)
+            {
                 return Ok(Err(limited));
             }
             Ok(Ok((outcome, session)))
