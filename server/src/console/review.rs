@@ -342,15 +342,19 @@ async fn approve_clean(State(relay): State<Arc<Relay>>, SignedForm { signed, for
         let signed = signed.clone();
         blocking(move || {
             let arrivals = Arrivals::read(relay.store())?;
-            let logs = station_logs(&relay, &signed, None, &arrivals)?;
-            let mut visits = Vec::new();
+            // The queue once (its evidence compares every visit with every other), then
+            // each visit asked for, once however often the form names it.
+            let queued: Vec<QueueEntry> = station_logs(&relay, &signed, None, &arrivals)?
+                .into_iter()
+                .flat_map(|(station, _, log)| queue::queue(&log, &arrivals, &arrivals.rules(&station.id)))
+                .collect();
+            let mut visits: Vec<VisitId> = Vec::new();
             for raw in &wanted {
-                let entry = logs.iter().find_map(|(station, _, log)| {
-                    let rules = arrivals.rules(&station.id);
-                    queue::queue(log, &arrivals, &rules).into_iter().find(|e| e.record.visit.id.as_str() == raw)
-                });
-                match entry {
-                    Some(e) if e.evidence.is_clean() => visits.push(e.record.visit.id),
+                if visits.iter().any(|v| v.as_str() == raw) {
+                    continue;
+                }
+                match queued.iter().find(|e| e.record.visit.id.as_str() == raw) {
+                    Some(e) if e.evidence.is_clean() => visits.push(e.record.visit.id.clone()),
                     Some(_) => {
                         return Err(PageError::conflict(format!(
                             "{}{raw}",

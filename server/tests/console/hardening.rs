@@ -5,6 +5,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use tower::ServiceExt as _;
 
+use timebank_engine::model::ConfirmedBy;
 use timebank_server::console::MAX_REASON_CHARS;
 
 use timebank_server::console::visits::log::Month;
@@ -183,4 +184,23 @@ fn another_stations_coordinator_and_the_district_change_nothing_through_any_form
     assert_eq!(after.0, before.0, "no document or posting changed");
     assert_eq!(after.1, before.1, "no device changed");
     assert_eq!(after.2, before.2 + 2, "only the two sign-ins were audited");
+}
+
+#[test]
+fn a_visit_named_twice_in_the_bulk_approval_is_approved_and_counted_once() {
+    let console = Console::new();
+    let Pair { elder, mut phone, .. } = Pair::new(&console);
+    let visit = phone.log_visit(&elder.id, 30, 60, "");
+    phone.engine.confirm_visit(&visit, ConfirmedBy::Elder).unwrap();
+    phone.sync();
+    let mut li = console.signed_in("li");
+    li.get("/console/review");
+    let twice = [("visit", visit.as_str()); 3];
+    assert_eq!(li.post("/console/review/approve-clean", &twice).status, StatusCode::SEE_OTHER);
+    let flash = li.get("/console/review");
+    assert!(flash.text.contains("已批准正常记录： 1<"), "{}", flash.text);
+    let entry = console.store().audit_entries(Some(&console.station.id), 1).unwrap().remove(0);
+    assert_eq!((entry.action.as_str(), entry.target.as_str()), ("review.approve-clean", visit.as_str()));
+    phone.sync();
+    assert_eq!(phone.confirmed(), 60);
 }
