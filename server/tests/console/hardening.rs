@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use tower::ServiceExt as _;
 
-use timebank_engine::model::ConfirmedBy;
+use timebank_engine::model::{ConfirmedBy, VisitId};
 use timebank_server::console::MAX_REASON_CHARS;
 
 use timebank_server::console::visits::log::Month;
@@ -13,6 +13,14 @@ use timebank_server::console::visits::log::Month;
 use crate::phones::Pair;
 use crate::review::state;
 use crate::support::{Console, PASSWORD, encode};
+
+/// A volunteer's phone with one hour's visit (three hours ago) synced to the relay.
+fn synced_visit(console: &Console) -> (Pair, VisitId) {
+    let mut pair = Pair::new(console);
+    let visit = pair.phone.log_visit(&pair.elder.id, 3, 60, "");
+    pair.phone.sync();
+    (pair, visit)
+}
 
 /// Sends `count` sign-ins for `username` with `password` at the same time, from one
 /// sign-in page; their statuses.
@@ -58,9 +66,7 @@ fn wrong_passwords_sent_in_parallel_still_lock_after_five() {
 #[test]
 fn a_review_reason_that_is_too_long_or_has_control_characters_changes_nothing() {
     let console = Console::new();
-    let Pair { elder, mut phone, .. } = Pair::new(&console);
-    let visit = phone.log_visit(&elder.id, 3, 60, "");
-    phone.sync();
+    let (_pair, visit) = synced_visit(&console);
     let before = state(&console);
     let mut li = console.signed_in("li");
     li.get("/console/review");
@@ -116,9 +122,7 @@ fn no_script_may_run_on_a_console_page() {
 #[test]
 fn a_console_form_of_a_megabyte_is_refused_before_it_is_read() {
     let console = Console::new();
-    let Pair { elder, mut phone, .. } = Pair::new(&console);
-    let visit = phone.log_visit(&elder.id, 3, 60, "");
-    phone.sync();
+    let (_pair, visit) = synced_visit(&console);
     let before = state(&console);
     let huge = "x".repeat(1_000_000);
     let mut stranger = console.browser();
@@ -155,9 +159,7 @@ fn every_post(pair: &Pair, visit: &str, order: &str, device: &str) -> Vec<(Strin
 #[test]
 fn another_stations_coordinator_and_the_district_change_nothing_through_any_form() {
     let console = Console::new();
-    let mut pair = Pair::new(&console);
-    let visit = pair.phone.log_visit(&pair.elder.id, 3, 60, "");
-    pair.phone.sync();
+    let (pair, visit) = synced_visit(&console);
     let mut li = console.signed_in("li");
     li.get("/console/orders");
     let placed = li.post("/console/orders", &[("elder", pair.elder.id.as_str()), ("service", "companionship")]);
@@ -189,8 +191,7 @@ fn another_stations_coordinator_and_the_district_change_nothing_through_any_form
 #[test]
 fn a_visit_named_twice_in_the_bulk_approval_is_approved_and_counted_once() {
     let console = Console::new();
-    let Pair { elder, mut phone, .. } = Pair::new(&console);
-    let visit = phone.log_visit(&elder.id, 30, 60, "");
+    let (Pair { mut phone, .. }, visit) = synced_visit(&console);
     phone.engine.confirm_visit(&visit, ConfirmedBy::Elder).unwrap();
     phone.sync();
     let mut li = console.signed_in("li");
