@@ -121,6 +121,9 @@ async fn login(
         return form_response(lang, &headers, config, StatusCode::BAD_REQUEST, &next, &username, notice, None);
     }
     let password = form.get("password").unwrap_or_default().to_owned();
+    // The session this browser had (another user's at a shared desk, or an old one of
+    // the same user) ends when a new one starts: one browser, one session.
+    let previous = cookie(&headers, SESSION_COOKIE).filter(|t| !t.is_empty()).map(|t| secret::hash(&t));
     let outcome = {
         let (relay, username) = (Arc::clone(&relay), username.clone());
         blocking(move || {
@@ -134,6 +137,9 @@ async fn login(
             let outcome = account::sign_in(relay.store(), &username, &password, now)?;
             let session = match &outcome {
                 SignIn::Welcome(user) => {
+                    if let Some(previous) = &previous {
+                        relay.store().end_console_session(previous)?;
+                    }
                     let token = secret::device_token().map_err(|e| PageError::internal(e.to_string()))?;
                     let csrf = secret::device_token().map_err(|e| PageError::internal(e.to_string()))?;
                     relay.store().create_console_session(&ConsoleSessionRecord {

@@ -205,3 +205,18 @@ fn a_visit_named_twice_in_the_bulk_approval_is_approved_and_counted_once() {
     phone.sync();
     assert_eq!(phone.confirmed(), 60);
 }
+
+#[test]
+fn signing_in_again_in_the_same_browser_ends_its_earlier_session() {
+    let console = Console::new();
+    let mut desk = console.signed_in("li");
+    let earlier = desk.cookies["tb_session"].clone();
+    assert_eq!(desk.sign_in("zhao", PASSWORD).status, StatusCode::SEE_OTHER, "another coordinator at the same desk");
+    assert_ne!(desk.cookies["tb_session"], earlier, "a new session token");
+    let mut kept = console.browser();
+    kept.cookies.insert("tb_session".into(), earlier);
+    let page = kept.get("/console/members");
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "the earlier session is over on the relay: {:.200}", page.text);
+    assert!(page.location.unwrap().starts_with("/console/login"));
+    assert_eq!(desk.get("/console/members").status, StatusCode::OK, "the new one works");
+}
