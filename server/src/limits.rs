@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -44,9 +45,9 @@ impl Door {
 
     fn advice(self) -> &'static str {
         match self {
-            Door::Enroll => "check the code with the coordinator before trying again",
-            Door::Token => "if this is a station's phone, ask the coordinator to enroll it again",
-            Door::SignIn => "check the username and password before trying again",
+            Door::Enroll => "check the code with the coordinator first",
+            Door::Token => "if this is a station's phone, the coordinator can enroll it again",
+            Door::SignIn => "check the username and password first",
         }
     }
 }
@@ -171,7 +172,7 @@ impl Limited {
         let minutes = self.retry_after_secs.div_ceil(60);
         AppError::TooManyRequests {
             message: format!(
-                "too many {} from this network address ({} within {} minutes); this attempt was not checked. Try again in {minutes} minute{}{until}, and {}",
+                "too many {} from this network address ({} within {} minutes); this attempt was not checked. Try again in {minutes} minute{}{until}; {}",
                 self.door.attempts(),
                 self.limit,
                 self.window_ms / 60_000,
@@ -222,12 +223,14 @@ pub struct Limiter {
     limits: Limits,
     clock: Arc<dyn Clock>,
     windows: Mutex<Windows>,
+    /// Whether the operator was told that a proxy's header is being ignored.
+    warned_of_proxy: AtomicBool,
 }
 
 impl Limiter {
     /// A limiter with `limits`, reading the time from `clock` (the relay's).
     pub fn new(limits: Limits, clock: Arc<dyn Clock>) -> Limiter {
-        Limiter { limits, clock, windows: Mutex::new(Windows::default()) }
+        Limiter { limits, clock, windows: Mutex::new(Windows::default()), warned_of_proxy: AtomicBool::new(false) }
     }
 
     /// The limits.
@@ -326,6 +329,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Gate {
         // The socket's peer (or a test's MockConnectInfo); absent when called without a socket.
         let peer = ConnectInfo::<SocketAddr>::from_request_parts(parts, state).await.ok().map(|ConnectInfo(peer)| peer);
         let client = Client::of_request(&parts.headers, peer, limiter.limits.trust_forwarded_for);
+        let proxied = peer.is_some_and(|peer| peer.ip().is_loopback()) && parts.headers.contains_key("x-forwarded-for");
+        if proxied && !limiter.limits.trust_forwarded_for && !limiter.warned_of_proxy.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "requests arrive through a proxy on this machine (X-Forwarded-For) but --trust-forwarded-for is off: \
+                 all its clients share one rate-limit budget; pass the flag if the proxy sets the header"
+            );
+        }
         Ok(Gate { limiter, client })
     }
 }

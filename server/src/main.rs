@@ -196,7 +196,7 @@ fn serve(listen: &str, data: &Path, public_url: Option<&str>, demo: bool, limits
         }
         write!(stdout, "{text}").and_then(|()| stdout.flush()).map_err(|e| e.to_string())?;
         drop(stdout);
-        tracing::info!(%address, data = %data.display(), "relay serving");
+        tracing::info!(%address, data = %data.display(), ?limits, "relay serving");
         // ConnectInfo gives the rate limits the client's address.
         let app = app_with_limits(relay, console, limits).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(listener, app)
