@@ -431,7 +431,8 @@ impl Engine {
     }
 
     /// Dispatches an order (派单) to a volunteer: written into the elder's and the
-    /// volunteer's documents in one durable step.
+    /// volunteer's documents in one durable step. The assignment carries the elder's
+    /// display name from the elder's profile on this coordinator's phone (ADR 0021).
     pub fn dispatch(&mut self, order: &OrderId, volunteer: &MemberId) -> Result<()> {
         self.require(&[Role::Coordinator], "dispatching an order")?;
         let found = self.find_order(order)?;
@@ -442,7 +443,8 @@ impl Engine {
             return Err(Error::invalid("an elder cannot be dispatched to serve their own order"));
         }
         let now = self.clock.now();
-        let assignment = Assignment::offer(&found, self.identity.member.clone(), now);
+        let elder_name = self.docs.get(&DocId::Member(found.elder.clone())).and_then(member::display_name);
+        let assignment = Assignment::offer(&found, elder_name.as_deref(), self.identity.member.clone(), now);
         self.write(order.as_str(), &[Topic::Orders, Topic::Assignments], &[
             (DocId::Member(found.elder.clone()), &|tx| member::put_order_dispatch(tx, order, volunteer, now)),
             (DocId::Member(volunteer.clone()), &|tx| member::put_assignment(tx, &assignment)),
@@ -1017,7 +1019,12 @@ impl Engine {
             .get(&DocId::Ledger(visit.volunteer.clone()))
             .and_then(|doc| ledger::outcome(doc, visit.id.as_str()));
         let state = VisitState::derive(&visit, outcome.as_ref(), unsynced.contains(visit.id.as_str()));
-        VisitView { minutes: visit.minutes(), state_label: state.label(), state, visit }
+        let elder_name = visit
+            .order
+            .as_ref()
+            .zip(self.docs.get(&DocId::Member(visit.volunteer.clone())))
+            .and_then(|(order, doc)| member::assignment_elder_name(doc, order));
+        VisitView { minutes: visit.minutes(), elder_name, state_label: state.label(), state, visit }
     }
 }
 

@@ -59,6 +59,9 @@ pub struct VisitView {
     /// The visit as recorded.
     #[serde(flatten)]
     pub visit: Visit,
+    /// The elder's display name, when the visit is for an order whose dispatch carried it
+    /// (ADR 0021); `None` otherwise.
+    pub elder_name: Option<String>,
     /// Exact logged length in minutes, once checked out.
     pub minutes: Option<u32>,
     /// Where it stands.

@@ -223,7 +223,8 @@ pub fn place_order(relay: &Relay, author: &MemberId, elder: &MemberId, service: 
 }
 
 /// Dispatches an order (派单) to `volunteer`: the elder's order and the volunteer's
-/// assignment, in one write.
+/// assignment, in one write. The assignment carries the elder's display name as the
+/// relay's member register knows it, for that volunteer only (ADR 0021).
 pub fn dispatch(relay: &Relay, author: &MemberId, order: &OrderId, volunteer: &MemberId) -> Result<(), AppError> {
     let station = station_of(relay, author)?;
     let docs = StationDocs::load(relay, &station)?;
@@ -236,7 +237,8 @@ pub fn dispatch(relay: &Relay, author: &MemberId, order: &OrderId, volunteer: &M
     }
     member_as(&docs, volunteer, Role::Volunteer, "dispatch to a volunteer")?;
     let now = now_utc(relay);
-    let assignment = Assignment::offer(&found, author.clone(), now);
+    let elder_name = docs.member(&found.elder).map(|m| m.display_name.as_str());
+    let assignment = Assignment::offer(&found, elder_name, author.clone(), now);
     relay.write_as(author, &[
         (DocId::Member(found.elder.clone()), &|tx| member::put_order_dispatch(tx, order, volunteer, now)),
         (DocId::Member(volunteer.clone()), &|tx| member::put_assignment(tx, &assignment)),

@@ -44,6 +44,11 @@ fn profile_obj(tx: &mut impl Transactable) -> Result<ObjId, AutomergeError> {
     }
 }
 
+/// The member's display name from the profile, if one was written and is not blank.
+pub fn display_name(doc: &impl ReadDoc) -> Option<String> {
+    profile(doc).map(|p| p.display_name.trim().to_owned()).filter(|n| !n.is_empty())
+}
+
 /// Reads the profile, if one was written.
 pub fn profile(doc: &impl ReadDoc) -> Option<Profile> {
     let obj = map_at(doc, &ROOT, PROFILE)?;
@@ -217,13 +222,15 @@ pub fn orders(doc: &impl ReadDoc) -> Vec<Order> {
 
 // ----- assignments (in a volunteer's document) -----
 
-/// Writes a dispatch offered to the volunteer (by a coordinator's device).
+/// Writes a dispatch offered to the volunteer (by a coordinator's device), with the
+/// elder's display name when the coordinator knows it (ADR 0021).
 pub fn put_assignment(
     tx: &mut impl Transactable,
     assignment: &Assignment,
 ) -> Result<(), AutomergeError> {
     let obj = record(tx, &ROOT, ASSIGNMENTS, assignment.order.as_str())?;
     tx.put(&obj, "elder", assignment.elder.as_str())?;
+    put_opt_str(tx, &obj, "elder_name", assignment.elder_name.as_deref())?;
     tx.put(&obj, "service", assignment.service.as_str())?;
     tx.put(&obj, "note", assignment.note.as_str())?;
     tx.put(&obj, "offered_by", assignment.offered_by.as_str())?;
@@ -252,6 +259,7 @@ pub fn assignments(doc: &impl ReadDoc) -> Vec<Assignment> {
             Some(Assignment {
                 order: OrderId::parse(id).ok()?,
                 elder: MemberId::parse(&str_at(doc, obj, "elder")?).ok()?,
+                elder_name: str_at(doc, obj, "elder_name").filter(|n| !n.trim().is_empty()),
                 service: str_at(doc, obj, "service")?,
                 note: str_at(doc, obj, "note").unwrap_or_default(),
                 offered_by: MemberId::parse(&str_at(doc, obj, "offered_by")?).ok()?,
@@ -264,6 +272,14 @@ pub fn assignments(doc: &impl ReadDoc) -> Vec<Assignment> {
         .collect();
     all.sort_by(|a, b| a.offered_at.cmp(&b.offered_at).then_with(|| a.order.cmp(&b.order)));
     all
+}
+
+/// The elder's display name the dispatch of `order` carried, if it carried one: what a
+/// visit made for that order shows instead of the elder's id.
+pub fn assignment_elder_name(doc: &impl ReadDoc, order: &OrderId) -> Option<String> {
+    let assignments = map_at(doc, &ROOT, ASSIGNMENTS)?;
+    let obj = map_at(doc, &assignments, order.as_str())?;
+    str_at(doc, &obj, "elder_name").filter(|n| !n.trim().is_empty())
 }
 
 // ----- requests -----

@@ -82,6 +82,11 @@ pub struct Assignment {
     pub order: OrderId,
     /// Who is to be served.
     pub elder: MemberId,
+    /// The elder's display name as the dispatching coordinator's device (or the relay)
+    /// knew it, copied for this volunteer only (ADR 0021); `None` in dispatches made
+    /// before names were copied, or when the coordinator's device did not know it.
+    #[serde(default)]
+    pub elder_name: Option<String>,
     /// Catalogue id of the service.
     pub service: String,
     /// The order's note, copied for the volunteer.
@@ -99,11 +104,14 @@ pub struct Assignment {
 }
 
 impl Assignment {
-    /// The offer of `order` to a volunteer, by coordinator `by` at `at` (派单), unanswered.
-    pub fn offer(order: &Order, by: MemberId, at: DateTime<Utc>) -> Assignment {
+    /// The offer of `order` to a volunteer, by coordinator `by` at `at` (派单), unanswered,
+    /// carrying the elder's display name `elder_name` when the coordinator knows it (a
+    /// blank name is not copied).
+    pub fn offer(order: &Order, elder_name: Option<&str>, by: MemberId, at: DateTime<Utc>) -> Assignment {
         Assignment {
             order: order.id.clone(),
             elder: order.elder.clone(),
+            elder_name: elder_name.map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned),
             service: order.service.clone(),
             note: order.note.clone(),
             offered_by: by,

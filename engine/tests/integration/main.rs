@@ -8,6 +8,7 @@
 
 mod bad_input;
 mod convergence;
+mod elder_names;
 mod flows;
 mod orders;
 mod reviews;
