@@ -13,6 +13,7 @@ mod bad_requests;
 mod binary;
 mod crash;
 mod desk;
+mod elder_names;
 mod enroll;
 mod flows;
 mod ledger;
