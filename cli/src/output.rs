@@ -3,6 +3,7 @@
 use chrono::{DateTime, Local, Utc};
 use serde::Serialize;
 use timebank_engine::sync::TransportError;
+use timebank_engine::model::MemberId;
 use timebank_engine::{Error, VisitView};
 
 /// Prints `value` as JSON when `json`, else the text `text` builds.
@@ -28,6 +29,7 @@ pub fn listing(lines: impl Iterator<Item = String>, empty: &str) -> String {
 pub struct VisitRow<'a> {
     pub id: &'a str,
     pub elder: &'a str,
+    pub elder_name: Option<&'a str>,
     pub service: &'a str,
     pub order: Option<&'a str>,
     pub start: DateTime<Utc>,
@@ -46,6 +48,7 @@ impl<'a> From<&'a VisitView> for VisitRow<'a> {
         VisitRow {
             id: v.id.as_str(),
             elder: v.elder.as_str(),
+            elder_name: view.elder_name.as_deref(),
             service: &v.service,
             order: v.order.as_ref().map(|o| o.as_str()),
             start: v.check_in,
@@ -84,7 +87,16 @@ pub fn visit_line(view: &VisitView) -> String {
         None => format!("{} – (checked in)", local(v.check_in)),
     };
     let length = view.minutes.map(|m| format!(" ({})", duration(i64::from(m)))).unwrap_or_default();
-    format!("{}  {when}{length}  {} for {}  [{}]", v.id, v.service, v.elder, view.state_label)
+    format!("{}  {when}{length}  {} for {}  [{}]", v.id, v.service, elder_label(&v.elder, view.elder_name.as_deref()), view.state_label)
+}
+
+/// Who is served, as a line shows it: the elder's name with the id (which commands take)
+/// when the dispatch carried the name, else the id alone.
+pub fn elder_label(elder: &MemberId, name: Option<&str>) -> String {
+    match name {
+        Some(name) => format!("{name} ({elder})"),
+        None => elder.to_string(),
+    }
 }
 
 /// The exit status for an error: 1 for what the user can fix, 3 for a store problem,

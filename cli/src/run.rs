@@ -7,7 +7,7 @@ use timebank_engine::{Engine, NewIdentity, PastVisit, Result};
 use timebank_cli::relay::{self, HttpTransport};
 
 use crate::args::{Cli, Command, OrderCommand, RedemptionCommand, ReviewCommand, VisitCommand};
-use crate::output::{VisitRow, duration, emit, listing, local, visit_line};
+use crate::output::{VisitRow, duration, elder_label, emit, listing, local, visit_line};
 
 /// Runs the parsed command line.
 pub fn run(cli: &Cli) -> Result<()> {
@@ -66,7 +66,13 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Assignments => {
             let list = engine.assignments();
             emit(json, &list, || {
-                listing(list.iter().map(|a| format!("{}  {} for {}  [{}]  {}", a.assignment.order, a.assignment.service, a.assignment.elder, a.state.as_str(), a.assignment.note)), "no assignments")
+                listing(
+                    list.iter().map(|a| {
+                        let elder = elder_label(&a.assignment.elder, a.assignment.elder_name.as_deref());
+                        format!("{}  {} for {elder}  [{}]  {}", a.assignment.order, a.assignment.service, a.state.as_str(), a.assignment.note)
+                    }),
+                    "no assignments",
+                )
             });
             Ok(())
         }

@@ -254,3 +254,60 @@ fn enrolling_and_syncing_explain_what_is_missing_and_leave_no_half_made_store() 
     assert!(stderr.contains("could not reach the relay"), "{stderr}");
     assert!(!fresh.store_file().exists(), "a failed enrollment leaves no store behind");
 }
+
+/// Copies document `doc` from one phone's store to another's, as a sync through the relay would.
+fn carry(doc: &timebank_engine::DocId, from: &Phone, to: &Phone) {
+    let bytes = timebank_engine::Engine::open(from.dir.path()).unwrap().document_bytes(doc).unwrap();
+    timebank_engine::Engine::open(to.dir.path()).unwrap().receive_changes(doc, &bytes).unwrap();
+}
+
+#[test]
+fn assignments_name_the_elder_when_the_dispatch_carried_the_name() {
+    use timebank_engine::documents::{self, member};
+    use timebank_engine::model::{MemberId, Profile, Role, StationId, Verification};
+
+    let desk = Phone { dir: tempfile::tempdir().unwrap() };
+    desk.ok(&["init", "--member", "c-3001", "--station", "s-caoyang", "--role", "coordinator"]);
+    // The coordinator's phone holds e-2001's document as registered at the station, with
+    // the name; of e-2002 it knows only the id.
+    let elder = timebank_engine::DocId::Member(MemberId::parse("e-2001").unwrap());
+    let mut registered = documents::genesis(&elder, automerge::ActorId::random()).unwrap();
+    let profile = Profile {
+        id: MemberId::parse("e-2001").unwrap(),
+        role: Role::Elder,
+        station: StationId::parse("s-caoyang").unwrap(),
+        display_name: "王芳".into(),
+        birth_year: None,
+        household: None,
+        verification: Verification::Verified,
+    };
+    registered.transact::<_, _, automerge::AutomergeError>(|tx| member::put_profile(tx, &profile)).unwrap();
+    timebank_engine::Engine::open(desk.dir.path()).unwrap().receive_changes(&elder, &registered.save()).unwrap();
+
+    let named = desk.json(&["order", "place", "--elder", "e-2001", "--service", "meals", "--note", "lunch, Tuesday"]);
+    let named = named["id"].as_str().unwrap().to_owned();
+    let unnamed = desk.json(&["order", "place", "--elder", "e-2002", "--service", "escort", "--note", "clinic"]);
+    let unnamed = unnamed["id"].as_str().unwrap().to_owned();
+    desk.ok(&["order", "dispatch", &named, "--to", "v-1001"]);
+    desk.ok(&["order", "dispatch", &unnamed, "--to", "v-1001"]);
+
+    let phone = Phone::volunteer();
+    carry(&timebank_engine::DocId::Member(MemberId::parse("v-1001").unwrap()), &desk, &phone);
+
+    let text = phone.ok(&["assignments"]);
+    assert!(text.contains(&format!("{named}  meals for 王芳 (e-2001)  [dispatched]  lunch, Tuesday")), "{text}");
+    assert!(text.contains(&format!("{unnamed}  escort for e-2002  [dispatched]  clinic")), "{text}");
+    let list = phone.json(&["assignments"]);
+    let by_order = |id: &str| list.as_array().unwrap().iter().find(|a| a["order"] == id).unwrap().clone();
+    assert_eq!(by_order(&named)["elder_name"], "王芳");
+    assert_eq!(by_order(&named)["elder"], "e-2001");
+    assert_eq!(by_order(&unnamed)["elder_name"], Value::Null);
+
+    // A visit for the named order shows the name as well.
+    phone.ok(&["accept", &named]);
+    let arrived = rfc3339(Utc::now() - Duration::minutes(30));
+    phone.ok(&["visit", "start", "--elder", "e-2001", "--service", "meals", "--order", &named, "--at", &arrived]);
+    let visits = phone.ok(&["visits"]);
+    assert!(visits.contains("meals for 王芳 (e-2001)  [checked in]"), "{visits}");
+    assert_eq!(phone.json(&["visits"])[0]["elder_name"], "王芳");
+}
