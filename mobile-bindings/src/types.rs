@@ -229,6 +229,8 @@ pub struct Visit {
     pub volunteer: String,
     /// Who was served.
     pub elder: String,
+    /// The elder's name, when the visit is for an order whose dispatch carried it.
+    pub elder_name: Option<String>,
     /// Catalogue id of the service given.
     pub service: String,
     /// The order it fulfils, if any.
@@ -260,6 +262,7 @@ impl From<views::VisitView> for Visit {
             id: visit.id.to_string(),
             volunteer: visit.volunteer.to_string(),
             elder: visit.elder.to_string(),
+            elder_name: view.elder_name,
             service: visit.service,
             order: visit.order.map(String::from),
             check_in: timestamp(visit.check_in),
@@ -342,6 +345,9 @@ pub struct Assignment {
     pub order: String,
     /// Who is to be served.
     pub elder: String,
+    /// The elder's name as the dispatching coordinator knew it; none for dispatches
+    /// made before names were copied (show the service then).
+    pub elder_name: Option<String>,
     /// Catalogue id of the service.
     pub service: String,
     /// The order's note.
@@ -366,6 +372,7 @@ impl From<views::AssignmentView> for Assignment {
         Assignment {
             order: a.order.to_string(),
             elder: a.elder.to_string(),
+            elder_name: a.elder_name,
             service: a.service,
             note: a.note,
             offered_by: a.offered_by.to_string(),

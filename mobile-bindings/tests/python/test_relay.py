@@ -57,7 +57,10 @@ def test_a_dispatched_order_is_accepted_and_served(station):
     volunteer.sync(None)
     [assignment] = volunteer.assignments()
     assert (assignment.order, assignment.state) == (order, tb.OrderState.DISPATCHED)
+    # The coordinator's phone copied the elder's name into the dispatch (ADR 0021).
+    assert (assignment.elder, assignment.elder_name) == (station.elder, "Zhang Lan")
     volunteer.accept(order)
     visit = volunteer.check_in(station.elder, "meals", order, None)
     assert volunteer.assignments()[0].state == tb.OrderState.VISITED
     assert volunteer.visit(visit).order == order
+    assert volunteer.visit(visit).elder_name == "Zhang Lan"

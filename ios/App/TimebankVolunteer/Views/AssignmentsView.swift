@@ -13,7 +13,13 @@ struct AssignmentsSection: View {
             }
             ForEach(model.assignments, id: \.order) { assignment in
                 VStack(alignment: .leading, spacing: 8) {
-                    Text(model.serviceName(assignment.service)).font(.title3.bold())
+                    // Who to visit, by name when the dispatch carried it (older dispatches: the service).
+                    if let name = assignment.elderName {
+                        Text(name).font(.title3.bold())
+                        Text(model.serviceName(assignment.service)).font(.body)
+                    } else {
+                        Text(model.serviceName(assignment.service)).font(.title3.bold())
+                    }
                     Text(assignment.offeredAt, style: .date).font(.body)
                     if !assignment.note.isEmpty {
                         Text(assignment.note).font(.body)

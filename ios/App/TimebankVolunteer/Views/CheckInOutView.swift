@@ -10,14 +10,14 @@ struct CheckInOutCard: View {
         VStack(alignment: .leading, spacing: 16) {
             if let visit = model.openVisit {
                 Text("checkin.in_progress").font(.title2.bold())
-                Text(model.serviceName(visit.service)).font(.title2)
+                Text(visit.elderName ?? model.serviceName(visit.service)).font(.title2)
                 Text(visit.checkIn, style: .relative).font(.title3).foregroundColor(.secondary)
                 BigButton(title: "checkin.check_out", color: .blue) {
                     await model.checkOut(visit)
                 }
             } else if let next = model.assignments.first {
                 Text("checkin.next").font(.title2.bold())
-                Text(model.serviceName(next.service)).font(.title2)
+                Text(next.elderName ?? model.serviceName(next.service)).font(.title2)
                 if !next.note.isEmpty {
                     Text(next.note).font(.title3)
                 }

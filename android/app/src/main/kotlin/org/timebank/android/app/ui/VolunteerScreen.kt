@@ -99,7 +99,7 @@ private fun OpenVisitCard(visit: Visit, ui: VolunteerUiState, onCheckOut: (Visit
     Card(modifier = Modifier.fillMaxWidth()) {
         Column(modifier = Modifier.padding(16.dp), verticalArrangement = Arrangement.spacedBy(12.dp)) {
             Text(
-                stringResource(R.string.checked_in_since, ui.services.nameOf(visit.service), time.format(visit.checkIn)),
+                stringResource(R.string.checked_in_since, visit.elderName ?: ui.services.nameOf(visit.service), time.format(visit.checkIn)),
                 style = MaterialTheme.typography.titleLarge,
             )
             BigButton(
@@ -121,7 +121,10 @@ private fun AssignmentCard(
 ) {
     Card(modifier = Modifier.fillMaxWidth()) {
         Column(modifier = Modifier.padding(16.dp), verticalArrangement = Arrangement.spacedBy(12.dp)) {
-            Text(ui.services.nameOf(assignment.service), style = MaterialTheme.typography.titleLarge)
+            // Who to visit, by name when the dispatch carried it (older dispatches: the service).
+            val elderName = assignment.elderName
+            Text(elderName ?: ui.services.nameOf(assignment.service), style = MaterialTheme.typography.titleLarge)
+            if (elderName != null) Text(ui.services.nameOf(assignment.service), style = MaterialTheme.typography.bodyLarge)
             if (assignment.note.isNotBlank()) Text(assignment.note, style = MaterialTheme.typography.bodyLarge)
             when {
                 assignment.response == null ->
