@@ -108,7 +108,7 @@ async fn console_headers(request: Request<Body>, next: Next) -> Response {
         (HeaderName::from_static("referrer-policy"), "same-origin"),
         (
             HeaderName::from_static("content-security-policy"),
-            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     ];
     for (name, value) in fixed {
