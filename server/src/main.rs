@@ -193,6 +193,13 @@ fn serve(listen: &str, data: &Path, public_url: Option<&str>, demo: bool, limits
                 "demo station seeded. Open the console: http://{address}/console/\n  coordinator: username {}  password {}\n  district (read-only): username {}  password {}\n",
                 accounts.coordinator, accounts.password, accounts.district, accounts.password
             ));
+        } else if relay.store().stations().map_err(|e| e.to_string())?.is_empty() {
+            // A newcomer's first run: say where the console is and how to see it working.
+            text.push_str(&format!(
+                "no station yet. The console will be at http://{address}/console/ once an account exists \
+                 (admin console-user create). To try everything with sample data, start a new data \
+                 directory with --demo: timebank-relay --demo --data demo-data\n"
+            ));
         }
         write!(stdout, "{text}").and_then(|()| stdout.flush()).map_err(|e| e.to_string())?;
         drop(stdout);
