@@ -220,3 +220,39 @@ fn signing_in_again_in_the_same_browser_ends_its_earlier_session() {
     assert!(page.location.unwrap().starts_with("/console/login"));
     assert_eq!(desk.get("/console/members").status, StatusCode::OK, "the new one works");
 }
+
+#[test]
+fn every_form_needs_the_token_of_its_own_session() {
+    let console = Console::new();
+    let (mut pair, visit) = synced_visit(&console);
+    pair.phone.engine.confirm_visit(&visit, ConfirmedBy::Elder).unwrap();
+    pair.phone.sync();
+    let mut li = console.signed_in("li");
+    li.get("/console/orders");
+    assert_eq!(li.post("/console/orders", &[("elder", pair.elder.id.as_str()), ("service", "companionship")]).status, StatusCode::SEE_OTHER);
+    let order = li.get("/console/orders").text.split("data-order=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let device = console.store().devices().unwrap().into_iter().find(|d| d.member == pair.volunteer.id).unwrap().id;
+    let mut other_tab = console.signed_in("li");
+    other_tab.get("/console/review");
+    let other_token = other_tab.csrf.clone().unwrap();
+    assert_ne!(Some(&other_token), li.csrf.as_ref(), "each session has its own token");
+    let before = (state(&console), console.store().devices().unwrap(), console.store().audit_entries(None, 1000).unwrap().len());
+
+    let mut posts = every_post(&pair, visit.as_str(), &order, &device);
+    posts.push(("/console/members".to_owned(), vec![("name", "王芳".to_owned()), ("birth_year", "1948".to_owned()), ("role", "elder".to_owned())]));
+    posts.push(("/console/logout".to_owned(), vec![]));
+    for (path, fields) in posts {
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        for token in [None, Some(""), Some(other_token.as_str())] {
+            let mut all = fields.clone();
+            if let Some(token) = token {
+                all.push(("csrf", token));
+            }
+            let page = li.post_raw(&path, &all);
+            assert_eq!(page.status, StatusCode::FORBIDDEN, "{path} with {token:?}: {:.300}", page.text);
+        }
+    }
+    let after = (state(&console), console.store().devices().unwrap(), console.store().audit_entries(None, 1000).unwrap().len());
+    assert_eq!(after, before, "nothing changed, nothing audited");
+    assert_eq!(li.get("/console/review").status, StatusCode::OK, "still signed in");
+}
