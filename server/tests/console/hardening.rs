@@ -10,7 +10,7 @@ use timebank_server::console::MAX_REASON_CHARS;
 
 use timebank_server::console::visits::log::Month;
 
-use crate::phones::Pair;
+use crate::phones::{Pair, Served};
 use crate::review::state;
 use crate::support::{Console, PASSWORD, encode};
 
@@ -255,4 +255,61 @@ fn every_form_needs_the_token_of_its_own_session() {
     let after = (state(&console), console.store().devices().unwrap(), console.store().audit_entries(None, 1000).unwrap().len());
     assert_eq!(after, before, "nothing changed, nothing audited");
     assert_eq!(li.get("/console/review").status, StatusCode::OK, "still signed in");
+}
+
+/// Markup a person could type anywhere: it must reach every page as text.
+const MARKUP: &str = "<img src=x onerror=alert(1)>\"'";
+
+#[test]
+fn every_string_a_person_typed_is_shown_as_text_on_every_page() {
+    let console = Console::new();
+    let served = Served::start(&console);
+    let volunteer = console.member("volunteer", &format!("志愿者{MARKUP}"));
+    let elder = console.member("elder", &format!("老人{MARKUP}"));
+    let mut phone = served.phone(&console, &volunteer);
+    let visit = phone.log_visit(&elder.id, 3, 60, &format!("note{MARKUP}"));
+    phone.sync();
+    let mut li = console.signed_in("li");
+    li.get("/console/orders");
+    let placed = li.post("/console/orders", &[("elder", elder.id.as_str()), ("service", "companionship"), ("note", &format!("order{MARKUP}"))]);
+    assert_eq!(placed.status, StatusCode::SEE_OTHER, "{}", placed.text);
+    let order = li.get("/console/orders").text.split("data-order=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    assert_eq!(li.post(&format!("/console/orders/{order}/dispatch"), &[("volunteer", volunteer.id.as_str())]).status, StatusCode::SEE_OTHER);
+    phone.sync();
+    phone.engine.decline(&timebank_engine::model::OrderId::parse(&order).unwrap(), &format!("decline{MARKUP}")).unwrap();
+    phone.sync();
+    li.get("/console/review");
+    assert_eq!(li.post(&format!("/console/review/{visit}/flag"), &[("reason", &format!("flag{MARKUP}"))]).status, StatusCode::SEE_OTHER);
+    let correction = li.post(&format!("/console/ledger/{}/correction", volunteer.id), &[("minutes", "30"), ("reason", &format!("fix{MARKUP}"))]);
+    assert_eq!(correction.status, StatusCode::SEE_OTHER, "{}", correction.text);
+
+    let pages = [
+        "/console/review".to_owned(),
+        "/console/visits".to_owned(),
+        format!("/console/visits/{visit}"),
+        format!("/console/visits?q={}", encode(MARKUP)),
+        "/console/orders".to_owned(),
+        "/console/members".to_owned(),
+        format!("/console/members/{}", volunteer.id),
+        "/console/ledger".to_owned(),
+        format!("/console/ledger/{}", volunteer.id),
+        "/console/redemptions".to_owned(),
+        "/console/reports".to_owned(),
+        "/console/audit".to_owned(),
+    ];
+    let mut seen = 0;
+    for who in ["li", "qu"] {
+        let mut browser = console.signed_in(who);
+        for path in &pages {
+            let page = browser.get(path);
+            assert_eq!(page.status, StatusCode::OK, "{who} {path}");
+            assert!(!page.text.contains("<img"), "{who} {path}: {}", page.text);
+            seen += page.text.matches("&lt;img src=x onerror=alert(1)&gt;").count();
+        }
+    }
+    assert!(seen >= 20, "the typed strings are on the pages, as text ({seen} times)");
+    for what in ["note", "order", "decline", "flag", "fix", "志愿者", "老人"] {
+        let shown = pages.iter().any(|path| li.get(path).text.contains(&format!("{what}&lt;img src=x onerror=alert(1)&gt;&quot;")));
+        assert!(shown, "{what}… is shown somewhere, escaped");
+    }
 }
