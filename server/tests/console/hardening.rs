@@ -313,3 +313,19 @@ fn every_string_a_person_typed_is_shown_as_text_on_every_page() {
         assert!(shown, "{what}… is shown somewhere, escaped");
     }
 }
+
+#[test]
+fn the_lock_out_answers_a_real_and_a_made_up_username_alike() {
+    let console = Console::new();
+    let without_token = |text: &str| {
+        let token = |t: &str| t.split("name=\"csrf\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap_or("").to_owned();
+        text.replace(&token(text), "TOKEN").replace("li", "NAME").replace("nobody", "NAME")
+    };
+    let (mut real, mut made_up) = (console.browser(), console.browser());
+    for attempt in 1..=7 {
+        let a = real.sign_in("li", "wrong password");
+        let b = made_up.sign_in("nobody", "wrong password");
+        assert_eq!(a.status, b.status, "attempt {attempt}");
+        assert_eq!(without_token(&a.text), without_token(&b.text), "attempt {attempt}");
+    }
+}
