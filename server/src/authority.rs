@@ -321,6 +321,9 @@ mod tests {
         assert!(created.reason.contains("only coordinators create or remove assignments (assignment o-2)"), "{created}");
         let changed = check(|tx| tx.put(map(tx, &["assignments", "o-1"]), "elder", "m-other").unwrap(), true).unwrap_err();
         assert!(changed.reason.contains("assignment's elder"), "{changed}");
+        // The elder's name a dispatch carries (ADR 0021) is the coordinators' too.
+        let renamed = check(|tx| tx.put(map(tx, &["assignments", "o-1"]), "elder_name", "someone else").unwrap(), true).unwrap_err();
+        assert!(renamed.reason.contains("assignment's elder_name"), "{renamed}");
         // A coordinator's device may.
         assert_eq!(
             check(
