@@ -54,8 +54,14 @@ pub fn app_with_limits(relay: Arc<Relay>, console: ConsoleConfig, limits: Limits
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(Extension(limiter))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(relay)
+}
+
+/// A request's log span: its method and path, never its query (the console's searches
+/// and filters name people).
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
 }
 
 async fn healthz() -> &'static str {
