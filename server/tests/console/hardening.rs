@@ -1,18 +1,19 @@
 //! Review findings on the console, each kept as a test: parallel sign-ins cannot get past
-//! the lock-out, reasons are bounded, CSV cells cannot start a formula, scripts cannot run.
+//! the lock-out, reasons and forms are bounded, CSV cells cannot start a formula, scripts
+//! cannot run, nothing personal is logged; and sweeps over every form and page (another
+//! station's ids, the district, CSRF tokens, markup in every typed string).
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use tower::ServiceExt as _;
-
 use timebank_engine::model::{ConfirmedBy, VisitId};
 use timebank_server::console::MAX_REASON_CHARS;
-
 use timebank_server::console::visits::log::Month;
+use timebank_server::store::MemberRecord;
+use tower::ServiceExt as _;
 
 use crate::phones::{Pair, Served};
 use crate::review::state;
-use crate::support::{Console, PASSWORD, encode};
+use crate::support::{Browser, Console, PASSWORD, encode};
 
 /// A volunteer's phone with one hour's visit (three hours ago) synced to the relay.
 fn synced_visit(console: &Console) -> (Pair, VisitId) {
@@ -20,6 +21,19 @@ fn synced_visit(console: &Console) -> (Pair, VisitId) {
     let visit = pair.phone.log_visit(&pair.elder.id, 3, 60, "");
     pair.phone.sync();
     (pair, visit)
+}
+
+/// `li` places an order for `elder` with `note`; its id, from the board.
+fn place_order(li: &mut Browser<'_>, elder: &MemberRecord, note: &str) -> String {
+    li.get("/console/orders");
+    let placed = li.post("/console/orders", &[("elder", elder.id.as_str()), ("service", "companionship"), ("note", note)]);
+    assert_eq!(placed.status, StatusCode::SEE_OTHER, "{}", placed.text);
+    li.get("/console/orders").text.split("data-order=\"").nth(1).unwrap().split('"').next().unwrap().to_owned()
+}
+
+/// The id of `pair`'s volunteer's phone.
+fn device_of(console: &Console, pair: &Pair) -> String {
+    console.store().devices().unwrap().into_iter().find(|d| d.member == pair.volunteer.id).unwrap().id
 }
 
 /// Sends `count` sign-ins for `username` with `password` at the same time, from one
@@ -161,11 +175,8 @@ fn another_stations_coordinator_and_the_district_change_nothing_through_any_form
     let console = Console::new();
     let (pair, visit) = synced_visit(&console);
     let mut li = console.signed_in("li");
-    li.get("/console/orders");
-    let placed = li.post("/console/orders", &[("elder", pair.elder.id.as_str()), ("service", "companionship")]);
-    assert_eq!(placed.status, StatusCode::SEE_OTHER, "{}", placed.text);
-    let order = li.get("/console/orders").text.split("data-order=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
-    let device = console.store().devices().unwrap().into_iter().find(|d| d.member == pair.volunteer.id).unwrap().id;
+    let order = place_order(&mut li, &pair.elder, "");
+    let device = device_of(&console, &pair);
     let theirs = console.member_elsewhere("volunteer", "赵志愿");
     let before = (state(&console), console.store().devices().unwrap(), console.store().audit_entries(None, 1000).unwrap().len());
 
@@ -228,10 +239,8 @@ fn every_form_needs_the_token_of_its_own_session() {
     pair.phone.engine.confirm_visit(&visit, ConfirmedBy::Elder).unwrap();
     pair.phone.sync();
     let mut li = console.signed_in("li");
-    li.get("/console/orders");
-    assert_eq!(li.post("/console/orders", &[("elder", pair.elder.id.as_str()), ("service", "companionship")]).status, StatusCode::SEE_OTHER);
-    let order = li.get("/console/orders").text.split("data-order=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
-    let device = console.store().devices().unwrap().into_iter().find(|d| d.member == pair.volunteer.id).unwrap().id;
+    let order = place_order(&mut li, &pair.elder, "");
+    let device = device_of(&console, &pair);
     let mut other_tab = console.signed_in("li");
     other_tab.get("/console/review");
     let other_token = other_tab.csrf.clone().unwrap();
@@ -270,10 +279,7 @@ fn every_string_a_person_typed_is_shown_as_text_on_every_page() {
     let visit = phone.log_visit(&elder.id, 3, 60, &format!("note{MARKUP}"));
     phone.sync();
     let mut li = console.signed_in("li");
-    li.get("/console/orders");
-    let placed = li.post("/console/orders", &[("elder", elder.id.as_str()), ("service", "companionship"), ("note", &format!("order{MARKUP}"))]);
-    assert_eq!(placed.status, StatusCode::SEE_OTHER, "{}", placed.text);
-    let order = li.get("/console/orders").text.split("data-order=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let order = place_order(&mut li, &elder, &format!("order{MARKUP}"));
     assert_eq!(li.post(&format!("/console/orders/{order}/dispatch"), &[("volunteer", volunteer.id.as_str())]).status, StatusCode::SEE_OTHER);
     phone.sync();
     phone.engine.decline(&timebank_engine::model::OrderId::parse(&order).unwrap(), &format!("decline{MARKUP}")).unwrap();
