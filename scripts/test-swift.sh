@@ -25,6 +25,16 @@ for built in "$library_dir/libtimebank_mobile.so" "$relay_bin"; do
 done
 ios/prepare-bindings.sh --system-library "$target/bindings/swift"
 
+# SwiftPM does not see a change in the C header the module map names by absolute path, so
+# after the bindings change its cached build would link stale code (seen: wrong records,
+# a bus error). Start the Swift build afresh whenever the generated bindings differ.
+bindings_hash=$(cat "$target/bindings/swift/TimebankMobile.swift" "$target/bindings/swift/TimebankMobileFFI.h" | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$target/swift-ios/.bindings-sha256" 2>/dev/null || true)" != "$bindings_hash" ]; then
+  rm -rf "$target/swift-ios"
+  mkdir -p "$target/swift-ios"
+  echo "$bindings_hash" > "$target/swift-ios/.bindings-sha256"
+fi
+
 trap swift_chroot_unmount_all EXIT
 swift_chroot_mount bind "$repo"
 case "$target/" in
