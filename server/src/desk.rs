@@ -1,7 +1,9 @@
 //! A station's documents as the relay holds them ([`StationDocs`]), and the coordinators'
 //! decisions the console makes through [`Relay::write_as`]: review a visit, place,
 //! dispatch or cancel an order, fulfil or release a redemption. Each checks what a
-//! coordinator's phone checks (engine.rs) and writes with the same engine document helpers.
+//! coordinator's phone checks (engine.rs) and writes with the same engine document helpers;
+//! the console's `audit` entry for the decision (`None` for the demo and tests) is written
+//! in the same transaction, or not at all when the decision is refused.
 
 use std::collections::BTreeMap;
 
@@ -17,7 +19,7 @@ use timebank_engine::model::{
 
 use crate::error::AppError;
 use crate::relay::Relay;
-use crate::store::MemberRecord;
+use crate::store::{AuditRecord, MemberRecord};
 
 /// Every document of one station, as the relay holds them now: members', ledgers, the
 /// station's and the desk. Read-only; pages and decisions read from it.
@@ -171,8 +173,9 @@ pub fn review_visit(
     visit: &VisitId,
     decision: ReviewDecision,
     reason: &str,
+    audit: Option<AuditRecord>,
 ) -> Result<(), AppError> {
-    review_visits(relay, author, std::slice::from_ref(visit), decision, reason)
+    review_visits(relay, author, std::slice::from_ref(visit), decision, reason, audit)
 }
 
 /// Records the same review of every visit in `visits` in one change: all of them or,
@@ -183,6 +186,7 @@ pub fn review_visits(
     visits: &[VisitId],
     decision: ReviewDecision,
     reason: &str,
+    audit: Option<AuditRecord>,
 ) -> Result<(), AppError> {
     let station = station_of(relay, author)?;
     decision.check_reason(reason).map_err(invalid)?;
@@ -198,7 +202,7 @@ pub fn review_visits(
     let review = desk::Review { decision: decision.as_str().to_owned(), reason: reason.trim().to_owned(), by: author.clone(), at: now_utc(relay) };
     relay.write_as(author, &[(DocId::Desk(station), &|tx| {
         visits.iter().try_for_each(|visit| desk::put_review(tx, visit, &review))
-    })])
+    })], audit)
 }
 
 /// Whether an order in `state` may be dispatched (again, after a decline).
@@ -211,21 +215,36 @@ pub fn cancellable(state: OrderState) -> bool {
     dispatchable(state) || state == OrderState::Accepted
 }
 
-/// Places an order (点单) for `elder` of the coordinator's station.
-pub fn place_order(relay: &Relay, author: &MemberId, elder: &MemberId, service: &str, note: &str) -> Result<OrderId, AppError> {
+/// Places an order (点单) for `elder` of the coordinator's station; the `audit` entry's
+/// target becomes the new order's id.
+pub fn place_order(
+    relay: &Relay,
+    author: &MemberId,
+    elder: &MemberId,
+    service: &str,
+    note: &str,
+    audit: Option<AuditRecord>,
+) -> Result<OrderId, AppError> {
     let station = station_of(relay, author)?;
     let docs = StationDocs::load(relay, &station)?;
     member_as(&docs, elder, Role::Elder, "orders are placed for elders")?;
     find_service(&docs.catalogue(), service, ServiceKind::Earning).map_err(invalid)?;
     let order = Order::place(elder.clone(), service, note.trim(), author.clone(), now_utc(relay));
-    relay.write_as(author, &[(DocId::Member(elder.clone()), &|tx| member::put_order(tx, &order))])?;
+    let audit = audit.map(|entry| AuditRecord { target: order.id.to_string(), ..entry });
+    relay.write_as(author, &[(DocId::Member(elder.clone()), &|tx| member::put_order(tx, &order))], audit)?;
     Ok(order.id)
 }
 
 /// Dispatches an order (派单) to `volunteer`: the elder's order and the volunteer's
 /// assignment, in one write. The assignment carries the elder's display name as the
 /// relay's member register knows it, for that volunteer only (ADR 0021).
-pub fn dispatch(relay: &Relay, author: &MemberId, order: &OrderId, volunteer: &MemberId) -> Result<(), AppError> {
+pub fn dispatch(
+    relay: &Relay,
+    author: &MemberId,
+    order: &OrderId,
+    volunteer: &MemberId,
+    audit: Option<AuditRecord>,
+) -> Result<(), AppError> {
     let station = station_of(relay, author)?;
     let docs = StationDocs::load(relay, &station)?;
     let (found, state) = docs.order(order).ok_or_else(|| not_found("order", order.as_str()))?;
@@ -242,16 +261,17 @@ pub fn dispatch(relay: &Relay, author: &MemberId, order: &OrderId, volunteer: &M
     relay.write_as(author, &[
         (DocId::Member(found.elder.clone()), &|tx| member::put_order_dispatch(tx, order, volunteer, now)),
         (DocId::Member(volunteer.clone()), &|tx| member::put_assignment(tx, &assignment)),
-    ])
+    ], audit)
 }
 
-/// Cancels an order that has not been served.
-pub fn cancel_order(relay: &Relay, author: &MemberId, order: &OrderId) -> Result<(), AppError> {
+/// Cancels an order that has not been served. Cancelling a cancelled order changes nothing
+/// (its `audit` entry is still written, as for any decision that changes nothing).
+pub fn cancel_order(relay: &Relay, author: &MemberId, order: &OrderId, audit: Option<AuditRecord>) -> Result<(), AppError> {
     let station = station_of(relay, author)?;
     let docs = StationDocs::load(relay, &station)?;
     let (found, state) = docs.order(order).ok_or_else(|| not_found("order", order.as_str()))?;
     if state == OrderState::Cancelled {
-        return Ok(());
+        return relay.write_as(author, &[], audit);
     }
     if !cancellable(state) {
         return Err(AppError::Conflict(format!(
@@ -259,11 +279,17 @@ pub fn cancel_order(relay: &Relay, author: &MemberId, order: &OrderId) -> Result
         )));
     }
     let now = now_utc(relay);
-    relay.write_as(author, &[(DocId::Member(found.elder), &|tx| member::put_order_cancel(tx, order, now))])
+    relay.write_as(author, &[(DocId::Member(found.elder), &|tx| member::put_order_cancel(tx, order, now))], audit)
 }
 
 /// Records that an accepted redemption was given (`fulfil`) or will not be (release).
-pub fn decide_redemption(relay: &Relay, author: &MemberId, request: &RequestId, fulfil: bool) -> Result<(), AppError> {
+pub fn decide_redemption(
+    relay: &Relay,
+    author: &MemberId,
+    request: &RequestId,
+    fulfil: bool,
+    audit: Option<AuditRecord>,
+) -> Result<(), AppError> {
     let station = station_of(relay, author)?;
     let docs = StationDocs::load(relay, &station)?;
     let (member, found) =
@@ -291,5 +317,5 @@ pub fn decide_redemption(relay: &Relay, author: &MemberId, request: &RequestId, 
     }
     let decision =
         desk::Decision { action: if fulfil { "fulfil" } else { "release" }.to_owned(), by: author.clone(), at: now_utc(relay) };
-    relay.write_as(author, &[(desk_id, &|tx| desk::put_decision(tx, request, &decision))])
+    relay.write_as(author, &[(desk_id, &|tx| desk::put_decision(tx, request, &decision))], audit)
 }

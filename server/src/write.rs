@@ -15,7 +15,7 @@ use crate::authority::{self, Access};
 use crate::error::AppError;
 use crate::ledger;
 use crate::relay::Relay;
-use crate::store::{MemberRecord, WriteBatch};
+use crate::store::{AuditRecord, MemberRecord, WriteBatch};
 use crate::sync::adopt_forks;
 
 /// One document edit: the document and what to write into it (an engine document helper,
@@ -24,11 +24,13 @@ pub type Edit<'a> = (DocId, &'a dyn Fn(&mut Transaction<'_>) -> Result<(), Autom
 
 impl Relay {
     /// Writes `edits` as one change per document, on behalf of coordinator `author`, and
-    /// stores them in one transaction with the arrival-log events they bring; then the
-    /// ledger reconciles. Refused whole, with nothing changed, when `author` is not a
-    /// coordinator who may write every document named (403), a document does not exist
-    /// (404) or an edit fails (400). An edit that changes nothing writes nothing.
-    pub fn write_as(&self, author: &MemberId, edits: &[Edit<'_>]) -> Result<(), AppError> {
+    /// stores them in one transaction with the arrival-log events they bring and the
+    /// console's `audit` entry for the decision; then the ledger reconciles. Refused whole,
+    /// with nothing changed or audited, when `author` is not a coordinator who may write
+    /// every document named (403), a document does not exist (404) or an edit fails (400).
+    /// Edits that change nothing write no document, but the entry is still written: the
+    /// coordinator did ask (a second approval, a cancelled order cancelled again).
+    pub fn write_as(&self, author: &MemberId, edits: &[Edit<'_>], audit: Option<AuditRecord>) -> Result<(), AppError> {
         let store = self.store();
         let coordinator = writer(self, author)?;
         let access = Access::of(store, &coordinator)?;
@@ -57,7 +59,7 @@ impl Relay {
             })?;
             forks.insert(id.clone(), fork);
         }
-        let mut batch = WriteBatch::default();
+        let mut batch = WriteBatch { audits: audit.into_iter().collect(), ..WriteBatch::default() };
         forks.retain(|id, fork| {
             let Some(cached) = memory.docs.get(id) else { return false };
             let before = cached.doc.get_heads();
@@ -72,7 +74,8 @@ impl Relay {
             // The structure genesis made is fixed for the relay's writes too.
             authority::check_fields(id, patches, false).map_err(|refusal| AppError::BadRequest(refusal.reason))?;
         }
-        if batch.is_empty() {
+        if batch.chunks.is_empty() {
+            store.write_batch(&batch, now)?;
             return Ok(());
         }
         let arrivals = ledger::run::arrivals(store, &memory, &forks, &diffs)?;

@@ -1,5 +1,6 @@
 //! The audit trail: every state-changing console action is recorded with who, when and
-//! what ([`record`]); `/console/audit` lists it, station-scoped.
+//! what ([`entry`], written with the decision's documents, or [`record`]); `/console/audit`
+//! lists it, station-scoped.
 
 use std::sync::Arc;
 
@@ -21,9 +22,16 @@ pub fn routes() -> Router<Arc<Relay>> {
     Router::new().route("/audit", get(audit_page))
 }
 
-/// Records that `signed` did `action` on `target` (at their station), with `detail`.
+/// The entry saying that `signed` did `action` on `target` (at their station), with
+/// `detail`. A decision that writes documents hands it to the write ([`Relay::write_as`]
+/// through `desk`), which stores both in one transaction.
+pub fn entry(relay: &Relay, signed: &Signed, action: &str, target: &str, detail: &str) -> AuditRecord {
+    entry_as(relay, &signed.username, signed.station(), action, target, detail)
+}
+
+/// Records that `signed` did `action` on `target`, for an action that writes no document.
 pub fn record(relay: &Relay, signed: &Signed, action: &str, target: &str, detail: &str) -> StoreResult<()> {
-    record_as(relay, &signed.username, signed.station(), action, target, detail)
+    relay.store().record_audit(&entry(relay, signed, action, target, detail))
 }
 
 /// Records an action by `username` concerning `station` (a sign-in, before a [`Signed`] exists).
@@ -35,14 +43,25 @@ pub fn record_as(
     target: &str,
     detail: &str,
 ) -> StoreResult<()> {
-    relay.store().record_audit(&AuditRecord {
+    relay.store().record_audit(&entry_as(relay, username, station, action, target, detail))
+}
+
+fn entry_as(
+    relay: &Relay,
+    username: &str,
+    station: Option<&StationId>,
+    action: &str,
+    target: &str,
+    detail: &str,
+) -> AuditRecord {
+    AuditRecord {
         at: relay.now_ms(),
         username: username.to_owned(),
         station: station.cloned(),
         action: action.to_owned(),
         target: target.to_owned(),
         detail: detail.to_owned(),
-    })
+    }
 }
 
 async fn audit_page(signed: Signed, State(relay): State<Arc<Relay>>, Query(query): Query<StationQuery>) -> Result<Markup, PageError> {

@@ -197,16 +197,16 @@ pub fn seed(relay: &Relay, data: &Path) -> Result<DemoAccounts, DemoError> {
         seeder.sync(phone)?;
     }
     let approved = approve.len() - 2;
-    desk::review_visits(relay, &coordinator.id, &approve[..approved], ReviewDecision::Approve, "")
+    desk::review_visits(relay, &coordinator.id, &approve[..approved], ReviewDecision::Approve, "", None)
         .map_err(step("approve visits"))?;
-    desk::review_visit(relay, &coordinator.id, &approve[approved], ReviewDecision::Reject, "老人当天住院，未上门")
+    desk::review_visit(relay, &coordinator.id, &approve[approved], ReviewDecision::Reject, "老人当天住院，未上门", None)
         .map_err(step("reject a visit"))?;
 
     // Orders: requested, dispatched and accepted.
-    desk::place_order(relay, &coordinator.id, &elders[2].id, "cleaning", "每周一次大扫除").map_err(step("place an order"))?;
-    desk::place_order(relay, &coordinator.id, &elders[1].id, "escort", "周五上午去医院复查").map_err(step("place an order"))?;
-    let order = desk::place_order(relay, &coordinator.id, &elders[0].id, "meals", "午饭少盐").map_err(step("place an order"))?;
-    desk::dispatch(relay, &coordinator.id, &order, &volunteers[1].id).map_err(step("dispatch an order"))?;
+    desk::place_order(relay, &coordinator.id, &elders[2].id, "cleaning", "每周一次大扫除", None).map_err(step("place an order"))?;
+    desk::place_order(relay, &coordinator.id, &elders[1].id, "escort", "周五上午去医院复查", None).map_err(step("place an order"))?;
+    let order = desk::place_order(relay, &coordinator.id, &elders[0].id, "meals", "午饭少盐", None).map_err(step("place an order"))?;
+    desk::dispatch(relay, &coordinator.id, &order, &volunteers[1].id, None).map_err(step("dispatch an order"))?;
     for phone in &mut phones {
         seeder.sync(phone)?;
     }

@@ -199,10 +199,10 @@ async fn correct(
             let id = secret::new_id("c").map_err(|e| PageError::internal(e.to_string()))?;
             let correction =
                 desk_doc::Correction { member: target.id.clone(), minutes, reason: reason.clone(), by: by.clone(), at: relay.clock().now() };
+            let audit = audit::entry(&relay, &signed, "ledger.correction", target.id.as_str(), &format!("{minutes:+} min: {reason}"));
             relay
-                .write_as(&by, &[(DocId::Desk(station), &|tx| desk_doc::put_correction(tx, &id, &correction))])
+                .write_as(&by, &[(DocId::Desk(station), &|tx| desk_doc::put_correction(tx, &id, &correction))], Some(audit))
                 .map_err(|e| not_here(lang, e))?;
-            audit::record(&relay, &signed, "ledger.correction", target.id.as_str(), &format!("{minutes:+} min: {reason}"))?;
             Ok(target)
         })
         .await?
@@ -332,9 +332,9 @@ async fn decide(
     {
         let (signed, request) = (signed.clone(), request.clone());
         blocking(move || {
-            desk::decide_redemption(&relay, &by, &request, fulfil).map_err(|e| not_here(lang, e))?;
-            audit::record(&relay, &signed, if fulfil { "redemption.fulfil" } else { "redemption.release" }, request.as_str(), "")?;
-            Ok(())
+            let action = if fulfil { "redemption.fulfil" } else { "redemption.release" };
+            let audit = audit::entry(&relay, &signed, action, request.as_str(), "");
+            desk::decide_redemption(&relay, &by, &request, fulfil, Some(audit)).map_err(|e| not_here(lang, e))
         })
         .await?;
     }

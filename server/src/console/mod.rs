@@ -10,7 +10,9 @@
 //! 3. A POST handler takes `SignedForm { signed, form }` (the CSRF token is already checked),
 //!    calls `signed.writer()?` (refuses the read-only district), checks ownership with
 //!    `signed.member_here(..)` / `signed.may_see(..)` (another station's id → 404), validates
-//!    `form.text("field")`, then does the work, calls `audit::record(..)` and answers
+//!    `form.text("field")`, then does the work with its audit entry (`audit::entry(..)` handed to
+//!    the desk decision, written in its transaction; `audit::record(..)` when no document is
+//!    written) and answers
 //!    `redirect(&signed, "/console/orders", Flash::ok(..))` (PRG), or `Err(PageError::bad_request(..))`.
 //! 4. Escaping is maud's (`(value)` escapes); never `PreEscaped` a user's string.
 

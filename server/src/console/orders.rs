@@ -186,9 +186,9 @@ async fn place(State(relay): State<Arc<Relay>>, SignedForm { signed, form }: Sig
     let order = {
         let signed = signed.clone();
         blocking(move || {
-            let order = desk::place_order(&relay, &author, &elder, &service, &note).map_err(|e| not_here(lang, e))?;
-            audit::record(&relay, &signed, "order.place", order.as_str(), &format!("{elder} {service}"))?;
-            Ok(order)
+            // The desk names the new order as the entry's target.
+            let audit = audit::entry(&relay, &signed, "order.place", "", &format!("{elder} {service}"));
+            desk::place_order(&relay, &author, &elder, &service, &note, Some(audit)).map_err(|e| not_here(lang, e))
         })
         .await?
     };
@@ -208,9 +208,8 @@ async fn dispatch(
         let signed = signed.clone();
         let order = order.clone();
         blocking(move || {
-            desk::dispatch(&relay, &author, &order, &volunteer).map_err(|e| not_here(lang, e))?;
-            audit::record(&relay, &signed, "order.dispatch", order.as_str(), volunteer.as_str())?;
-            Ok(())
+            let audit = audit::entry(&relay, &signed, "order.dispatch", order.as_str(), volunteer.as_str());
+            desk::dispatch(&relay, &author, &order, &volunteer, Some(audit)).map_err(|e| not_here(lang, e))
         })
         .await?;
     }
@@ -229,9 +228,8 @@ async fn cancel(
         let signed = signed.clone();
         let order = order.clone();
         blocking(move || {
-            desk::cancel_order(&relay, &author, &order).map_err(|e| not_here(lang, e))?;
-            audit::record(&relay, &signed, "order.cancel", order.as_str(), "")?;
-            Ok(())
+            let audit = audit::entry(&relay, &signed, "order.cancel", order.as_str(), "");
+            desk::cancel_order(&relay, &author, &order, Some(audit)).map_err(|e| not_here(lang, e))
         })
         .await?;
     }

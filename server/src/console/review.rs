@@ -306,8 +306,8 @@ async fn decide(
         let signed = signed.clone();
         let visit = visit.clone();
         blocking(move || {
-            desk::review_visit(&relay, &author, &visit, decision, &reason).map_err(|e| not_here(lang, e))?;
-            audit::record(&relay, &signed, &format!("review.{}", decision.as_str()), visit.as_str(), &reason)?;
+            let audit = audit::entry(&relay, &signed, &format!("review.{}", decision.as_str()), visit.as_str(), &reason);
+            desk::review_visit(&relay, &author, &visit, decision, &reason, Some(audit)).map_err(|e| not_here(lang, e))?;
             Ok(())
         })
     };
@@ -367,9 +367,10 @@ async fn approve_clean(State(relay): State<Arc<Relay>>, SignedForm { signed, for
                     None => return Err(PageError::not_at_station(lang)),
                 }
             }
-            desk::review_visits(&relay, &author, &visits, ReviewDecision::Approve, "").map_err(|e| not_here(lang, e))?;
             let ids: Vec<&str> = visits.iter().map(VisitId::as_str).collect();
-            audit::record(&relay, &signed, "review.approve-clean", &ids.join(" "), "")?;
+            let audit = audit::entry(&relay, &signed, "review.approve-clean", &ids.join(" "), "");
+            desk::review_visits(&relay, &author, &visits, ReviewDecision::Approve, "", Some(audit))
+                .map_err(|e| not_here(lang, e))?;
             Ok(visits.len())
         })
     };

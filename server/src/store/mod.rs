@@ -290,19 +290,23 @@ pub struct AckUpdate {
     pub heads: AckedHeads,
 }
 
-/// Everything one sync stores, written in one transaction: all of it or none of it.
+/// Everything one sync or console decision stores, written in one transaction: all of it
+/// or none of it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WriteBatch {
     /// Chunks (incremental saves) appended to existing documents.
     pub chunks: Vec<(String, Vec<u8>)>,
     /// Acknowledged heads per (device, document).
     pub acks: Vec<AckUpdate>,
+    /// The console's audit entries for the decision these chunks write: an action is
+    /// never stored unaudited, nor audited unstored.
+    pub audits: Vec<AuditRecord>,
 }
 
 impl WriteBatch {
     /// True when there is nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.chunks.is_empty() && self.acks.is_empty()
+        self.chunks.is_empty() && self.acks.is_empty() && self.audits.is_empty()
     }
 }
 
@@ -388,10 +392,10 @@ pub trait RelayStore: Send + Sync + std::fmt::Debug {
     fn document_generations(&self, docs: &[String]) -> StoreResult<HashMap<String, i64>>;
     /// Every document id, sorted.
     fn document_ids(&self) -> StoreResult<Vec<String>>;
-    /// Writes a sync's chunks and acknowledged heads in one transaction. Every chunk's
-    /// document must exist. Returns the new generation of each document written.
+    /// Writes a sync's chunks, acknowledged heads and audit entries in one transaction.
+    /// Every chunk's document must exist. Returns the new generation of each document written.
     fn write_batch(&self, batch: &WriteBatch, at: Millis) -> StoreResult<HashMap<String, i64>>;
-    /// Writes a sync's chunks and acknowledged heads ([`RelayStore::write_batch`]) and
+    /// Writes a batch ([`RelayStore::write_batch`]) and
     /// appends `events` to the ledger's arrival log ([`RelayStore::append_ledger_events`])
     /// in one transaction. Returns the new generations and the events newly logged.
     fn write_sync(
@@ -491,7 +495,8 @@ pub trait RelayStore: Send + Sync + std::fmt::Debug {
     /// `started_before`, and failed sign-ins before `failures_before`. Returns how many
     /// sessions ended.
     fn purge_console_state(&self, idle_before: Millis, started_before: Millis, failures_before: Millis) -> StoreResult<usize>;
-    /// Appends an entry to the audit trail.
+    /// Appends an entry to the audit trail, for an action that stores nothing else (a
+    /// sign-in); a decision that writes documents carries its entry in its [`WriteBatch`].
     fn record_audit(&self, entry: &AuditRecord) -> StoreResult<()>;
     /// The newest `limit` audit entries, newest first: of one station, or all (`None`).
     fn audit_entries(&self, station: Option<&StationId>, limit: usize) -> StoreResult<Vec<AuditRecord>>;

@@ -235,7 +235,25 @@ fn write_batch_in(tx: &Transaction<'_>, batch: &WriteBatch, at: Millis) -> Store
         )?
         .execute(params![ack.device, ack.doc, heads_blob(&ack.heads.cur), heads_blob(&ack.heads.prev), at])?;
     }
+    for entry in &batch.audits {
+        insert_audit_in(tx, entry)?;
+    }
     Ok(generations)
+}
+
+fn insert_audit_in(tx: &Transaction<'_>, entry: &AuditRecord) -> StoreResult<()> {
+    tx.prepare_cached(
+        "INSERT INTO console_audit (at, username, station, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        entry.at,
+        entry.username,
+        entry.station.as_ref().map(StationId::as_str),
+        entry.action,
+        entry.target,
+        entry.detail
+    ])?;
+    Ok(())
 }
 
 fn append_ledger_events_in(
@@ -730,20 +748,7 @@ impl RelayStore for SqliteStore {
     }
 
     fn record_audit(&self, entry: &AuditRecord) -> StoreResult<()> {
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO console_audit (at, username, station, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    entry.at,
-                    entry.username,
-                    entry.station.as_ref().map(StationId::as_str),
-                    entry.action,
-                    entry.target,
-                    entry.detail
-                ],
-            )?;
-            Ok(())
-        })
+        self.write(|tx| insert_audit_in(tx, entry))
     }
 
     fn audit_entries(&self, station: Option<&StationId>, limit: usize) -> StoreResult<Vec<AuditRecord>> {

@@ -68,6 +68,10 @@ macro_rules! relay_store_suite {
                 with_store($crate::store::suite::a_sync_and_its_arrivals_are_stored_together_or_not_at_all);
             }
             #[test]
+            fn a_decision_and_its_audit_entry_are_stored_together_or_not_at_all() {
+                with_store($crate::store::suite::a_decision_and_its_audit_entry_are_stored_together_or_not_at_all);
+            }
+            #[test]
             fn console_accounts_sessions_failures_and_audit() {
                 with_store($crate::store::suite::console_accounts_sessions_failures_and_audit);
             }
@@ -184,7 +188,7 @@ pub(crate) fn documents_keep_snapshot_chunks_and_generation(store: &dyn RelaySto
 
     let batch = WriteBatch {
         chunks: vec![("member/m-vol".into(), vec![11, 12]), ("member/m-vol".into(), vec![13])],
-        acks: vec![],
+        ..WriteBatch::default()
     };
     let generations = store.write_batch(&batch, 50).unwrap();
     assert_eq!(generations.get("member/m-vol"), Some(&3));
@@ -210,6 +214,7 @@ pub(crate) fn a_failed_batch_stores_nothing(store: &dyn RelayStore) {
             doc: "member/m-vol".into(),
             heads: AckedHeads { cur: vec![ChangeHash([1; 32])], prev: vec![] },
         }],
+        ..WriteBatch::default()
     };
     let result = store.write_batch(&batch, 50);
     assert!(matches!(result, Err(StoreError::Missing { what: "document", .. })), "{result:?}");
@@ -221,11 +226,11 @@ pub(crate) fn a_failed_batch_stores_nothing(store: &dyn RelayStore) {
 pub(crate) fn a_sync_and_its_arrivals_are_stored_together_or_not_at_all(store: &dyn RelayStore) {
     setup(store);
     let event = |key: &str| NewLedgerEvent { key: key.into(), body: "{}".into() };
-    let bad = WriteBatch { chunks: vec![("member/m-missing".into(), vec![12])], acks: vec![] };
+    let bad = WriteBatch { chunks: vec![("member/m-missing".into(), vec![12])], ..WriteBatch::default() };
     let result = store.write_sync(&bad, &[event("visit:v-1@a")], 50);
     assert!(matches!(result, Err(StoreError::Missing { what: "document", .. })), "{result:?}");
     assert!(store.ledger_events(0).unwrap().is_empty(), "the events went with the failed batch");
-    let good = WriteBatch { chunks: vec![("member/m-vol".into(), vec![11])], acks: vec![] };
+    let good = WriteBatch { chunks: vec![("member/m-vol".into(), vec![11])], ..WriteBatch::default() };
     let (generations, logged) = store.write_sync(&good, &[event("visit:v-1@a"), event("visit:v-1@a")], 60).unwrap();
     assert_eq!(generations.get("member/m-vol"), Some(&2));
     assert_eq!(logged.iter().map(|e| (e.key.as_str(), e.received_at)).collect::<Vec<_>>(), [("visit:v-1@a", 60)]);
@@ -235,9 +240,46 @@ pub(crate) fn a_sync_and_its_arrivals_are_stored_together_or_not_at_all(store: &
     assert!(generations.is_empty() && logged.is_empty());
 }
 
+pub(crate) fn a_decision_and_its_audit_entry_are_stored_together_or_not_at_all(store: &dyn RelayStore) {
+    setup(store);
+    let approve = |target: &str| AuditRecord {
+        at: 50,
+        username: "li".into(),
+        station: Some(station_id()),
+        action: "review.approve".into(),
+        target: target.into(),
+        detail: String::new(),
+    };
+    let refused = WriteBatch {
+        chunks: vec![("member/m-vol".into(), vec![11]), ("member/m-missing".into(), vec![12])],
+        audits: vec![approve("v-refused")],
+        ..WriteBatch::default()
+    };
+    let result = store.write_sync(&refused, &[], 50);
+    assert!(matches!(result, Err(StoreError::Missing { what: "document", .. })), "{result:?}");
+    assert!(store.audit_entries(None, 10).unwrap().is_empty(), "a refused write leaves no audit entry");
+    assert_eq!(store.document("member/m-vol").unwrap().unwrap().bytes, [10]);
+
+    let written = WriteBatch {
+        chunks: vec![("member/m-vol".into(), vec![11])],
+        audits: vec![approve("v-1")],
+        ..WriteBatch::default()
+    };
+    store.write_sync(&written, &[], 60).unwrap();
+    assert_eq!(store.audit_entries(None, 10).unwrap(), [approve("v-1")], "exactly one entry, as given");
+    assert_eq!(store.document("member/m-vol").unwrap().unwrap().bytes, [10, 11]);
+
+    // A decision that changed no document is still a batch: its entry alone is written.
+    let unchanged = WriteBatch { audits: vec![approve("v-1")], ..WriteBatch::default() };
+    assert!(!unchanged.is_empty());
+    assert!(store.write_batch(&unchanged, 70).unwrap().is_empty(), "no document written");
+    assert_eq!(store.audit_entries(None, 10).unwrap().len(), 2);
+    assert_eq!(store.document("member/m-vol").unwrap().unwrap().generation, 2);
+}
+
 pub(crate) fn compaction_only_replaces_an_unchanged_document(store: &dyn RelayStore) {
     setup(store);
-    let batch = WriteBatch { chunks: vec![("member/m-vol".into(), vec![11])], acks: vec![] };
+    let batch = WriteBatch { chunks: vec![("member/m-vol".into(), vec![11])], ..WriteBatch::default() };
     store.write_batch(&batch, 50).unwrap();
     // Another process appended meanwhile: a compaction from generation 1 would lose it.
     assert!(!store.compact_document("member/m-vol", &[99], 1).unwrap());
@@ -294,6 +336,7 @@ pub(crate) fn acked_heads_keep_current_and_previous(store: &dyn RelayStore) {
     let ack = |heads: &AckedHeads| WriteBatch {
         chunks: vec![],
         acks: vec![AckUpdate { device: "d-1".into(), doc: "member/m-vol".into(), heads: heads.clone() }],
+        ..WriteBatch::default()
     };
     store.write_batch(&ack(&first), 10).unwrap();
     assert_eq!(store.acked_heads("d-1").unwrap().get("member/m-vol"), Some(&first));
@@ -354,7 +397,7 @@ pub fn the_arrival_log_and_postings_are_append_only_and_idempotent(store: &dyn R
     assert_eq!(posted[0], posting("earn:v-1:r1"));
 
     // A ledger document that does not exist fails the whole write: no posting stays.
-    let missing = WriteBatch { chunks: vec![("ledger/m-ghost".into(), vec![1])], acks: vec![] };
+    let missing = WriteBatch { chunks: vec![("ledger/m-ghost".into(), vec![1])], ..WriteBatch::default() };
     assert!(store.append_postings(&[posting("earn:v-3:r1")], &missing, 12).is_err());
     assert_eq!(store.postings().unwrap().len(), 2);
 }

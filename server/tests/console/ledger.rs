@@ -27,7 +27,7 @@ fn earner(console: &Console, served: &Served) -> (MemberRecord, Phone) {
     let mut phone = served.phone(console, &volunteer);
     let visit = phone.log_visit(&elder.id, 30, 60, "陪聊");
     phone.sync();
-    desk::review_visit(&console.relay, &console.coordinator.id, &visit, ReviewDecision::Approve, "").unwrap();
+    desk::review_visit(&console.relay, &console.coordinator.id, &visit, ReviewDecision::Approve, "", None).unwrap();
     phone.sync();
     assert_eq!(phone.confirmed(), 60);
     (volunteer, phone)

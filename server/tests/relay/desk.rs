@@ -33,7 +33,7 @@ fn a_review_written_by_the_relay_reaches_the_volunteers_phone_with_its_coins() {
     relay.sync_phone(&mut phone);
     assert_eq!(phone.engine.balance().confirmed_minutes, 0);
 
-    desk::review_visit(&relay.relay, &coordinator.id, &visit, ReviewDecision::Approve, "").unwrap();
+    desk::review_visit(&relay.relay, &coordinator.id, &visit, ReviewDecision::Approve, "", None).unwrap();
     // The ledger acted at once: the posting names the coordinator.
     let postings = relay.store().postings().unwrap();
     assert_eq!(postings.len(), 1);
@@ -51,7 +51,7 @@ fn a_review_written_by_the_relay_reaches_the_volunteers_phone_with_its_coins() {
     assert_eq!((review.decision.as_str(), &review.by), ("approve", &coordinator.id));
 
     // A rejection afterwards takes the coins back, with the reason, on the phone.
-    desk::review_visit(&relay.relay, &coordinator.id, &visit, ReviewDecision::Reject, "the elder was away").unwrap();
+    desk::review_visit(&relay.relay, &coordinator.id, &visit, ReviewDecision::Reject, "the elder was away", None).unwrap();
     relay.sync_phone(&mut phone);
     assert_eq!(phone.visit_states(), ["rejected: the elder was away"]);
     assert_eq!(phone.engine.balance().confirmed_minutes, 0);
@@ -66,8 +66,8 @@ fn an_order_placed_and_dispatched_by_the_relay_reaches_the_volunteer_who_accepts
     let coordinator = relay.member("coordinator", "Zhang Min");
     let mut phone = relay.phone(&volunteer);
 
-    let order = desk::place_order(&relay.relay, &coordinator.id, &elder.id, "companionship", "Tuesday afternoon").unwrap();
-    desk::dispatch(&relay.relay, &coordinator.id, &order, &volunteer.id).unwrap();
+    let order = desk::place_order(&relay.relay, &coordinator.id, &elder.id, "companionship", "Tuesday afternoon", None).unwrap();
+    desk::dispatch(&relay.relay, &coordinator.id, &order, &volunteer.id, None).unwrap();
     relay.sync_phone(&mut phone);
     let assignments = phone.engine.assignments();
     assert_eq!(assignments.len(), 1);
@@ -81,7 +81,7 @@ fn an_order_placed_and_dispatched_by_the_relay_reaches_the_volunteer_who_accepts
     assert_eq!(docs.order(&order).unwrap().1, OrderState::Accepted);
 
     // Accepted orders can still be cancelled; the elder's document says so.
-    desk::cancel_order(&relay.relay, &coordinator.id, &order).unwrap();
+    desk::cancel_order(&relay.relay, &coordinator.id, &order, None).unwrap();
     let docs = StationDocs::load(&relay.relay, &relay.station.id).unwrap();
     assert!(docs.order(&order).unwrap().0.cancelled_at.is_some());
 }
@@ -109,18 +109,18 @@ fn bad_decisions_are_refused_and_change_nothing() {
     let before = snapshot(&relay);
 
     // A rejection without a reason.
-    assert_eq!(status(desk::review_visit(&relay.relay, &coordinator.id, &visit, ReviewDecision::Reject, " ")), StatusCode::BAD_REQUEST);
+    assert_eq!(status(desk::review_visit(&relay.relay, &coordinator.id, &visit, ReviewDecision::Reject, " ", None)), StatusCode::BAD_REQUEST);
     // A volunteer is no coordinator.
-    assert_eq!(status(desk::review_visit(&relay.relay, &volunteer.id, &visit, ReviewDecision::Approve, "")), StatusCode::FORBIDDEN);
+    assert_eq!(status(desk::review_visit(&relay.relay, &volunteer.id, &visit, ReviewDecision::Approve, "", None)), StatusCode::FORBIDDEN);
     // A visit that does not exist.
     let unknown = VisitId::generate();
-    assert_eq!(status(desk::review_visit(&relay.relay, &coordinator.id, &unknown, ReviewDecision::Approve, "")), StatusCode::NOT_FOUND);
+    assert_eq!(status(desk::review_visit(&relay.relay, &coordinator.id, &unknown, ReviewDecision::Approve, "", None)), StatusCode::NOT_FOUND);
     // Orders for a volunteer, or with a service not in the catalogue.
-    assert_eq!(status(desk::place_order(&relay.relay, &coordinator.id, &volunteer.id, "companionship", "")), StatusCode::BAD_REQUEST);
-    assert_eq!(status(desk::place_order(&relay.relay, &coordinator.id, &elder.id, "juggling", "")), StatusCode::BAD_REQUEST);
+    assert_eq!(status(desk::place_order(&relay.relay, &coordinator.id, &volunteer.id, "companionship", "", None)), StatusCode::BAD_REQUEST);
+    assert_eq!(status(desk::place_order(&relay.relay, &coordinator.id, &elder.id, "juggling", "", None)), StatusCode::BAD_REQUEST);
 
     // Another station's coordinator sees none of this station's visits or documents.
-    assert_eq!(status(desk::review_visit(&relay.relay, &stranger.id, &visit, ReviewDecision::Approve, "")), StatusCode::NOT_FOUND);
+    assert_eq!(status(desk::review_visit(&relay.relay, &stranger.id, &visit, ReviewDecision::Approve, "", None)), StatusCode::NOT_FOUND);
     let desk_id = DocId::Desk(relay.station.id.clone());
     let review = timebank_engine::documents::desk::Review {
         decision: "approve".into(),
@@ -130,7 +130,7 @@ fn bad_decisions_are_refused_and_change_nothing() {
     };
     let written = relay.relay.write_as(&stranger.id, &[(desk_id, &|tx| {
         timebank_engine::documents::desk::put_review(tx, &visit, &review)
-    })]);
+    })], None);
     assert_eq!(status(written), StatusCode::NOT_FOUND);
 
     assert_eq!(snapshot(&relay), before);

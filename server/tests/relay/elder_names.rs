@@ -20,8 +20,8 @@ fn the_consoles_dispatch_names_the_elder_to_the_dispatched_volunteer_only() {
     let mut phone = relay.phone(&volunteer);
     let mut other = relay.phone(&bystander);
 
-    let order = desk::place_order(&relay.relay, &coordinator.id, &elder.id, "meals", "lunch, Tuesday noon").unwrap();
-    desk::dispatch(&relay.relay, &coordinator.id, &order, &volunteer.id).unwrap();
+    let order = desk::place_order(&relay.relay, &coordinator.id, &elder.id, "meals", "lunch, Tuesday noon", None).unwrap();
+    desk::dispatch(&relay.relay, &coordinator.id, &order, &volunteer.id, None).unwrap();
 
     relay.sync_phone(&mut phone);
     let offered = phone.engine.assignments();

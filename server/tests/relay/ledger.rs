@@ -192,7 +192,7 @@ fn a_relay_killed_between_storing_and_posting_catches_up_at_start_and_posts_once
     let approval = desk::Review { decision: "approve".into(), reason: String::new(), by: desk.id.clone(), at: Utc::now() };
     let (review_change, _) =
         forged_change(&relay.document(&desk_id), &desk.actor, |tx| desk::put_review(tx, &other, &approval).unwrap());
-    let batch = WriteBatch { chunks: vec![(own, chunk), (desk_id, review_change)], acks: vec![] };
+    let batch = WriteBatch { chunks: vec![(own, chunk), (desk_id, review_change)], ..WriteBatch::default() };
     relay.store().write_batch(&batch, 0).unwrap();
     assert_eq!(relay.store().postings().unwrap().len(), 1);
     assert!(!rebuild_check(relay.store()).unwrap().is_empty(), "the check sees what was stored but not logged");

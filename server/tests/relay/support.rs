@@ -242,7 +242,7 @@ pub fn write_outcome_on(relay: &Relay, member: &MemberId, subject: &str, status:
         Ok(())
     })
     .unwrap();
-    let batch = timebank_server::store::WriteBatch { chunks: vec![(ledger, doc.save_after(&before))], acks: vec![] };
+    let batch = timebank_server::store::WriteBatch { chunks: vec![(ledger, doc.save_after(&before))], ..timebank_server::store::WriteBatch::default() };
     relay.store().write_batch(&batch, 0).unwrap();
 }
 
