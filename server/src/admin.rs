@@ -18,7 +18,7 @@ use crate::ledger;
 use crate::relay::Relay;
 use crate::secret;
 use crate::store::{
-    DeviceRecord, EnrollmentCode, MemberContact, MemberRecord, Millis, NewDocument, Revocation, SecurityEvent, StationRecord,
+    AuditRecord, DeviceRecord, EnrollmentCode, MemberContact, MemberRecord, Millis, NewDocument, Revocation, SecurityEvent, StationRecord,
     StoreError,
 };
 
@@ -220,7 +220,7 @@ pub fn run(relay: &Relay, command: &AdminCommand) -> Result<Report, AdminError> 
                 household: household.as_deref(),
                 hardship: *hardship,
             };
-            let member = register_member(relay, &new, phone.as_deref(), id_last4.as_deref())?;
+            let member = register_member(relay, &new, phone.as_deref(), id_last4.as_deref(), None)?;
             Ok(Report {
                 json: member_json(&member),
                 text: format!(
@@ -249,7 +249,7 @@ pub fn run(relay: &Relay, command: &AdminCommand) -> Result<Report, AdminError> 
             Ok(Report { json: Value::Array(devices.iter().map(device_json).collect()), text })
         }
         AdminCommand::Device(DeviceCommand::Revoke { device }) => {
-            let (revocation, at) = revoke_device(relay, device)?;
+            let (revocation, at) = revoke_device(relay, device, None)?;
             match revocation {
                 Revocation::AlreadyRevoked { at } => Ok(Report {
                     json: json!({ "id": device, "revoked_at": time_text(at), "already": true }),
@@ -415,18 +415,20 @@ pub struct NewMember<'a> {
 
 /// Registers a member without contact details ([`register_member`]).
 pub fn create_member(relay: &Relay, new: &NewMember<'_>) -> Result<MemberRecord, AdminError> {
-    register_member(relay, new, None, None)
+    register_member(relay, new, None, None, None)
 }
 
 /// Registers a member: `member/<id>` with the profile (verified: coordinators verify in
 /// person before they register anyone) and the empty `ledger/<id>`; the phone number and
 /// the last four characters of the identity card stay in the relay's store only. The one
-/// way to register someone: `admin member create` and the console both come here.
+/// way to register someone: `admin member create` and the console both come here. The
+/// console's `audit` entry, its target set to the new member's id, is stored with them.
 pub fn register_member(
     relay: &Relay,
     new: &NewMember<'_>,
     phone: Option<&str>,
     id_last4: Option<&str>,
+    audit: Option<AuditRecord>,
 ) -> Result<MemberRecord, AdminError> {
     let contact = MemberContact { phone: phone.map(check_phone).transpose()?, id_last4: id_last4.map(check_id_last4).transpose()? };
     let station = StationId::parse(new.station)?;
@@ -470,16 +472,18 @@ pub fn register_member(
         hardship: new.hardship,
         created_at: now,
     };
-    relay.store().create_member(&record, &contact, &documents)?;
+    let audit = audit.map(|entry| AuditRecord { target: record.id.to_string(), ..entry });
+    relay.store().create_member(&record, &contact, &documents, audit.as_ref())?;
     tracing::info!(member = %record.id, role = record.role.as_str(), "member created");
     Ok(record)
 }
 
 /// Revokes a device: its token stops working at once; its data stays. Returns what
 /// happened (never [`Revocation::UnknownDevice`]: an unknown device is an error) and when.
-pub fn revoke_device(relay: &Relay, device: &str) -> Result<(Revocation, Millis), AdminError> {
+/// The console's `audit` entry is stored with the revocation, when it revokes now.
+pub fn revoke_device(relay: &Relay, device: &str, audit: Option<AuditRecord>) -> Result<(Revocation, Millis), AdminError> {
     let at = relay.now_ms();
-    match relay.store().revoke_device(device, at)? {
+    match relay.store().revoke_device(device, at, audit.as_ref())? {
         Revocation::UnknownDevice => {
             Err(AdminError::NotFound(format!("no device {device}; list them with `timebank-relay admin device list`")))
         }
@@ -490,9 +494,21 @@ pub fn revoke_device(relay: &Relay, device: &str) -> Result<(Revocation, Millis)
     }
 }
 
-/// Issues a one-time code for one device of `member`, valid for `days`. Returns the code
-/// (shown once, stored only hashed) and when it expires.
+/// Issues a one-time code for one device of `member`, valid for `days`, unaudited (the
+/// operator's command line, tests): [`issue_audited_enrollment_code`].
 pub fn issue_enrollment_code(relay: &Relay, member: &str, days: u32) -> Result<(String, Millis), AdminError> {
+    issue_audited_enrollment_code(relay, member, days, None)
+}
+
+/// Issues a one-time code for one device of `member`, valid for `days`, with the console's
+/// `audit` entry stored in the same transaction. Returns the code (shown once, stored only
+/// hashed) and when it expires.
+pub fn issue_audited_enrollment_code(
+    relay: &Relay,
+    member: &str,
+    days: u32,
+    audit: Option<AuditRecord>,
+) -> Result<(String, Millis), AdminError> {
     let member = MemberId::parse(member)?;
     if relay.store().member(&member)?.is_none() {
         return Err(AdminError::NotFound(format!("no member {member}; create it with `timebank-relay admin member create`")));
@@ -503,12 +519,8 @@ pub fn issue_enrollment_code(relay: &Relay, member: &str, days: u32) -> Result<(
     let code = secret::enrollment_code().map_err(|e| AdminError::Invalid(e.to_string()))?;
     let now = relay.now_ms();
     let expires_at = now + i64::from(days) * 24 * 60 * 60 * 1000;
-    relay.store().add_enrollment_code(&EnrollmentCode {
-        code_hash: secret::hash(&code),
-        member,
-        created_at: now,
-        expires_at,
-    })?;
+    let issued = EnrollmentCode { code_hash: secret::hash(&code), member, created_at: now, expires_at };
+    relay.store().add_enrollment_code(&issued, audit.as_ref())?;
     Ok((code, expires_at))
 }
 
@@ -707,7 +719,7 @@ mod tests {
         for (phone, last4, expected) in
             [("12ab", "1234", "phone number"), ("123", "1234", "phone number"), ("13800001234", "12X4", "last four")]
         {
-            let err = register_member(&relay, &good, Some(phone), Some(last4)).unwrap_err().to_string();
+            let err = register_member(&relay, &good, Some(phone), Some(last4), None).unwrap_err().to_string();
             assert!(err.contains(expected), "{err}");
         }
         assert!(relay.store().station_members(&station.id).unwrap().is_empty());

@@ -1,6 +1,6 @@
 //! The audit trail: every state-changing console action is recorded with who, when and
-//! what ([`entry`], written with the decision's documents, or [`record`]); `/console/audit`
-//! lists it, station-scoped.
+//! what ([`entry`], stored in the same transaction as the action, or [`record`] for an action
+//! that stores nothing else); `/console/audit` lists it, station-scoped.
 
 use std::sync::Arc;
 
@@ -23,13 +23,14 @@ pub fn routes() -> Router<Arc<Relay>> {
 }
 
 /// The entry saying that `signed` did `action` on `target` (at their station), with
-/// `detail`. A decision that writes documents hands it to the write ([`Relay::write_as`]
-/// through `desk`), which stores both in one transaction.
+/// `detail`. An action that stores something hands it to the call that stores it (a desk
+/// decision, [`Relay::write_as`], an admin call), which stores both in one transaction.
 pub fn entry(relay: &Relay, signed: &Signed, action: &str, target: &str, detail: &str) -> AuditRecord {
     entry_as(relay, &signed.username, signed.station(), action, target, detail)
 }
 
-/// Records that `signed` did `action` on `target`, for an action that writes no document.
+/// Records that `signed` did `action` on `target`, for an action that stores nothing else
+/// (a sign-out).
 pub fn record(relay: &Relay, signed: &Signed, action: &str, target: &str, detail: &str) -> StoreResult<()> {
     relay.store().record_audit(&entry(relay, signed, action, target, detail))
 }

@@ -96,7 +96,7 @@ impl Seeder<'_> {
     fn member(&self, role: &str, name: &str, birth_year: u16, household: Option<&str>, hardship: bool) -> Result<MemberRecord, DemoError> {
         let new = NewMember { station: &self.station, role, name, birth_year, household, hardship };
         let phone = format!("139 {:04} {:04}", u32::from(birth_year) * 3 % 10_000, u32::from(birth_year) * 7 % 10_000);
-        admin::register_member(self.relay, &new, Some(&phone), Some("0423")).map_err(step("register a member"))
+        admin::register_member(self.relay, &new, Some(&phone), Some("0423"), None).map_err(step("register a member"))
     }
 
     fn phone(&self, member: &MemberRecord) -> Result<DemoPhone, DemoError> {

@@ -156,15 +156,10 @@ async fn register(State(relay): State<Arc<Relay>>, SignedForm { signed, form }: 
             };
             let phone = Some(form.text("phone")).filter(|p| !p.is_empty());
             let id_last4 = Some(form.text("id_last4")).filter(|p| !p.is_empty());
-            match admin::register_member(&relay, &new, phone, id_last4) {
-                Ok(member) => {
-                    audit::record(&relay, &signed, "member.create", member.id.as_str(), &format!(
-                        "{} ({})",
-                        member.display_name,
-                        member.role.as_str()
-                    ))?;
-                    Ok(Ok(member))
-                }
+            // The registration names the new member as the entry's target.
+            let audit = audit::entry(&relay, &signed, "member.create", "", &format!("{} ({role})", new.name.trim()));
+            match admin::register_member(&relay, &new, phone, id_last4, Some(audit)) {
+                Ok(member) => Ok(Ok(member)),
                 Err(admin::AdminError::Invalid(message)) => {
                     Ok(Err(format!("{} {message}", lang.pick("输入有误，没有登记：", "Not registered:"))))
                 }
@@ -324,9 +319,8 @@ async fn enroll_code(
     let (code, expires) = {
         let (relay, signed, id) = (Arc::clone(&relay), signed.clone(), detail.member.id.clone());
         blocking(move || {
-            let issued = admin::issue_enrollment_code(&relay, id.as_str(), admin::DEFAULT_CODE_DAYS)?;
-            audit::record(&relay, &signed, "member.enroll-code", id.as_str(), "one-time code issued")?;
-            Ok(issued)
+            let audit = audit::entry(&relay, &signed, "member.enroll-code", id.as_str(), "one-time code issued");
+            Ok(admin::issue_audited_enrollment_code(&relay, id.as_str(), admin::DEFAULT_CODE_DAYS, Some(audit))?)
         })
         .await?
     };
@@ -346,10 +340,8 @@ async fn revoke(
             let found = relay.store().devices()?.into_iter().find(|d| d.id == device);
             let Some(found) = found else { return Err(PageError::not_at_station(lang)) };
             let member = signed.member_here(&relay, found.member.as_str())?;
-            let (revocation, _) = admin::revoke_device(&relay, &found.id)?;
-            if revocation == Revocation::Revoked {
-                audit::record(&relay, &signed, "device.revoke", &found.id, &format!("device of {}", member.display_name))?;
-            }
+            let audit = audit::entry(&relay, &signed, "device.revoke", &found.id, &format!("device of {}", member.display_name));
+            let (revocation, _) = admin::revoke_device(&relay, &found.id, Some(audit))?;
             Ok((member, revocation))
         })
         .await?

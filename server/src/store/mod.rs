@@ -416,8 +416,15 @@ pub trait RelayStore: Send + Sync + std::fmt::Debug {
     fn station(&self, id: &StationId) -> StoreResult<Option<StationRecord>>;
     /// Every station, by id.
     fn stations(&self) -> StoreResult<Vec<StationRecord>>;
-    /// Creates a member with their contact details and documents; the station must exist.
-    fn create_member(&self, member: &MemberRecord, contact: &MemberContact, documents: &[NewDocument]) -> StoreResult<()>;
+    /// Creates a member with their contact details and documents, and the console's
+    /// `audit` entry for it, in one transaction; the station must exist.
+    fn create_member(
+        &self,
+        member: &MemberRecord,
+        contact: &MemberContact,
+        documents: &[NewDocument],
+        audit: Option<&AuditRecord>,
+    ) -> StoreResult<()>;
     /// A member's contact details (empty when none were recorded).
     fn member_contact(&self, id: &MemberId) -> StoreResult<MemberContact>;
     /// A member.
@@ -427,8 +434,9 @@ pub trait RelayStore: Send + Sync + std::fmt::Debug {
 
     // ----- enrollment and devices -----
 
-    /// Stores a new enrollment code; the member must exist.
-    fn add_enrollment_code(&self, code: &EnrollmentCode) -> StoreResult<()>;
+    /// Stores a new enrollment code, and the console's `audit` entry for it, in one
+    /// transaction; the member must exist.
+    fn add_enrollment_code(&self, code: &EnrollmentCode, audit: Option<&AuditRecord>) -> StoreResult<()>;
     /// Uses the code `code_hash` to enroll `device`, in one transaction: the code must be
     /// known, unused and unexpired at `now`, and the actor not registered yet. Returns the
     /// member the device now belongs to.
@@ -444,8 +452,9 @@ pub trait RelayStore: Send + Sync + std::fmt::Debug {
     fn device_by_actor(&self, actor: &str) -> StoreResult<Option<DeviceRecord>>;
     /// Every device, oldest first.
     fn devices(&self) -> StoreResult<Vec<DeviceRecord>>;
-    /// Revokes a device: its token stops working; its data stays.
-    fn revoke_device(&self, id: &str, at: Millis) -> StoreResult<Revocation>;
+    /// Revokes a device: its token stops working; its data stays. The console's `audit`
+    /// entry is written with it, and only when it revokes now.
+    fn revoke_device(&self, id: &str, at: Millis, audit: Option<&AuditRecord>) -> StoreResult<Revocation>;
 
     // ----- sync state -----
 
@@ -496,7 +505,8 @@ pub trait RelayStore: Send + Sync + std::fmt::Debug {
     /// sessions ended.
     fn purge_console_state(&self, idle_before: Millis, started_before: Millis, failures_before: Millis) -> StoreResult<usize>;
     /// Appends an entry to the audit trail, for an action that stores nothing else (a
-    /// sign-in); a decision that writes documents carries its entry in its [`WriteBatch`].
+    /// sign-in); an action that stores something writes its entry in the same transaction
+    /// (a [`WriteBatch`]'s `audits`, or the `audit` of the store method).
     fn record_audit(&self, entry: &AuditRecord) -> StoreResult<()>;
     /// The newest `limit` audit entries, newest first: of one station, or all (`None`).
     fn audit_entries(&self, station: Option<&StationId>, limit: usize) -> StoreResult<Vec<AuditRecord>>;

@@ -421,7 +421,13 @@ impl RelayStore for SqliteStore {
         .map(Option::unwrap_or_default)
     }
 
-    fn create_member(&self, member: &MemberRecord, contact: &MemberContact, documents: &[NewDocument]) -> StoreResult<()> {
+    fn create_member(
+        &self,
+        member: &MemberRecord,
+        contact: &MemberContact,
+        documents: &[NewDocument],
+        audit: Option<&AuditRecord>,
+    ) -> StoreResult<()> {
         self.write(|tx| {
             let station_exists = tx
                 .query_row("SELECT 1 FROM stations WHERE id = ?1", [member.station.as_str()], |_| Ok(()))
@@ -453,7 +459,8 @@ impl RelayStore for SqliteStore {
                     params![member.id.as_str(), contact.phone, contact.id_last4],
                 )?;
             }
-            insert_documents(tx, documents, member.created_at)
+            insert_documents(tx, documents, member.created_at)?;
+            audit.map_or(Ok(()), |entry| insert_audit_in(tx, entry))
         })
     }
 
@@ -472,7 +479,7 @@ impl RelayStore for SqliteStore {
         })
     }
 
-    fn add_enrollment_code(&self, code: &EnrollmentCode) -> StoreResult<()> {
+    fn add_enrollment_code(&self, code: &EnrollmentCode, audit: Option<&AuditRecord>) -> StoreResult<()> {
         self.write(|tx| {
             let member_exists = tx
                 .query_row("SELECT 1 FROM members WHERE id = ?1", [code.member.as_str()], |_| Ok(()))
@@ -485,7 +492,7 @@ impl RelayStore for SqliteStore {
                 "INSERT INTO enrollment_codes (code_hash, member, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
                 params![code.code_hash, code.member.as_str(), code.created_at, code.expires_at],
             )?;
-            Ok(())
+            audit.map_or(Ok(()), |entry| insert_audit_in(tx, entry))
         })
     }
 
@@ -554,7 +561,7 @@ impl RelayStore for SqliteStore {
         })
     }
 
-    fn revoke_device(&self, id: &str, at: Millis) -> StoreResult<Revocation> {
+    fn revoke_device(&self, id: &str, at: Millis, audit: Option<&AuditRecord>) -> StoreResult<Revocation> {
         self.write(|tx| {
             let found: Option<Option<Millis>> = tx
                 .query_row("SELECT revoked_at FROM devices WHERE id = ?1", [id], |row| row.get(0))
@@ -564,6 +571,7 @@ impl RelayStore for SqliteStore {
                 Some(Some(at)) => Revocation::AlreadyRevoked { at },
                 Some(None) => {
                     tx.execute("UPDATE devices SET revoked_at = ?2 WHERE id = ?1", params![id, at])?;
+                    audit.map_or(Ok(()), |entry| insert_audit_in(tx, entry))?;
                     Revocation::Revoked
                 }
             })

@@ -113,6 +113,7 @@ fn setup(store: &dyn RelayStore) {
                 },
                 &MemberContact::default(),
                 &[NewDocument { id: format!("member/{id}"), snapshot: vec![10] }],
+                None,
             )
             .unwrap();
     }
@@ -126,8 +127,20 @@ fn enroll(store: &dyn RelayStore, code: u8, device: &str, actor: &str, token: u8
 
 fn issue(store: &dyn RelayStore, code: u8, member: &str, expires_at: i64) {
     store
-        .add_enrollment_code(&EnrollmentCode { code_hash: [code; 32], member: member_id(member), created_at: 0, expires_at })
+        .add_enrollment_code(&EnrollmentCode { code_hash: [code; 32], member: member_id(member), created_at: 0, expires_at }, None)
         .unwrap();
+}
+
+/// A console audit entry by `li` at the test station.
+fn audit(action: &str, target: &str) -> AuditRecord {
+    AuditRecord {
+        at: 50,
+        username: "li".into(),
+        station: Some(station_id()),
+        action: action.into(),
+        target: target.into(),
+        detail: String::new(),
+    }
 }
 
 pub(crate) fn every_relay_actor_is_remembered(store: &dyn RelayStore) {
@@ -157,7 +170,8 @@ pub(crate) fn stations_and_members_round_trip(store: &dyn RelayStore) {
         created_at: 5,
     };
     let contact = MemberContact { phone: Some("138 0000 1234".into()), id_last4: Some("123X".into()) };
-    store.create_member(&elder, &contact, &[]).unwrap();
+    let created = audit("member.create", "m-elder");
+    store.create_member(&elder, &contact, &[], Some(&created)).unwrap();
     assert_eq!(store.member(&elder.id).unwrap().as_ref(), Some(&elder));
     assert_eq!(store.member_contact(&elder.id).unwrap(), contact);
     assert_eq!(store.member_contact(&member_id("m-vol")).unwrap(), MemberContact::default());
@@ -165,18 +179,22 @@ pub(crate) fn stations_and_members_round_trip(store: &dyn RelayStore) {
     let listed: Vec<String> = store.station_members(&station_id()).unwrap().into_iter().map(|m| m.id.to_string()).collect();
     assert_eq!(listed, ["m-coord", "m-elder", "m-vol"]);
 
-    let duplicate = store.create_member(&elder, &MemberContact::default(), &[]);
+    let refused = audit("member.create", "refused");
+    let duplicate = store.create_member(&elder, &MemberContact::default(), &[], Some(&refused));
     assert!(matches!(duplicate, Err(StoreError::Duplicate { what: "member", .. })), "{duplicate:?}");
     let homeless = MemberRecord { id: member_id("m-x"), station: StationId::parse("s-none").unwrap(), ..elder.clone() };
-    assert!(matches!(store.create_member(&homeless, &MemberContact::default(), &[]), Err(StoreError::Missing { what: "station", .. })));
+    let homeless = store.create_member(&homeless, &MemberContact::default(), &[], Some(&refused));
+    assert!(matches!(homeless, Err(StoreError::Missing { what: "station", .. })), "{homeless:?}");
     assert!(store.member(&member_id("m-x")).unwrap().is_none());
 
     // A member whose document exists already is not created at all.
     let clash = MemberRecord { id: member_id("m-clash"), ..elder };
-    let result = store.create_member(&clash, &MemberContact::default(), &[NewDocument { id: "member/m-vol".into(), snapshot: vec![9] }]);
+    let documents = [NewDocument { id: "member/m-vol".into(), snapshot: vec![9] }];
+    let result = store.create_member(&clash, &MemberContact::default(), &documents, Some(&refused));
     assert!(matches!(result, Err(StoreError::Duplicate { what: "document", .. })), "{result:?}");
     assert!(store.member(&clash.id).unwrap().is_none());
     assert_eq!(store.document("member/m-vol").unwrap().unwrap().bytes, [10]);
+    assert_eq!(store.audit_entries(None, 10).unwrap(), [created], "the created member's entry only");
 }
 
 pub(crate) fn documents_keep_snapshot_chunks_and_generation(store: &dyn RelayStore) {
@@ -242,14 +260,7 @@ pub(crate) fn a_sync_and_its_arrivals_are_stored_together_or_not_at_all(store: &
 
 pub(crate) fn a_decision_and_its_audit_entry_are_stored_together_or_not_at_all(store: &dyn RelayStore) {
     setup(store);
-    let approve = |target: &str| AuditRecord {
-        at: 50,
-        username: "li".into(),
-        station: Some(station_id()),
-        action: "review.approve".into(),
-        target: target.into(),
-        detail: String::new(),
-    };
+    let approve = |target: &str| audit("review.approve", target);
     let refused = WriteBatch {
         chunks: vec![("member/m-vol".into(), vec![11]), ("member/m-missing".into(), vec![12])],
         audits: vec![approve("v-refused")],
@@ -291,9 +302,11 @@ pub(crate) fn compaction_only_replaces_an_unchanged_document(store: &dyn RelaySt
 
 pub(crate) fn enrollment_codes_are_single_use_and_expire(store: &dyn RelayStore) {
     setup(store);
-    let unknown_member =
-        store.add_enrollment_code(&EnrollmentCode { code_hash: [9; 32], member: member_id("m-none"), created_at: 0, expires_at: 1 });
+    let code = |member: &str| EnrollmentCode { code_hash: [9; 32], member: member_id(member), created_at: 0, expires_at: 1 };
+    let unknown_member = store.add_enrollment_code(&code("m-none"), Some(&audit("member.enroll-code", "m-none")));
     assert!(matches!(unknown_member, Err(StoreError::Missing { what: "member", .. })), "{unknown_member:?}");
+    store.add_enrollment_code(&code("m-vol"), Some(&audit("member.enroll-code", "m-vol"))).unwrap();
+    assert_eq!(store.audit_entries(None, 10).unwrap(), [audit("member.enroll-code", "m-vol")], "the issued code's entry only");
 
     issue(store, 1, "m-vol", 1_000);
     issue(store, 2, "m-vol", 1_000);
@@ -322,10 +335,12 @@ pub(crate) fn devices_are_found_by_token_and_actor_and_revoked(store: &dyn Relay
     assert_eq!(store.device_by_actor("aa").unwrap().map(|d| d.id), Some("d-1".into()));
     assert!(store.device_by_actor("ab").unwrap().is_none());
 
-    assert_eq!(store.revoke_device("d-1", 200).unwrap(), Revocation::Revoked);
-    assert_eq!(store.revoke_device("d-1", 300).unwrap(), Revocation::AlreadyRevoked { at: 200 });
-    assert_eq!(store.revoke_device("d-9", 300).unwrap(), Revocation::UnknownDevice);
+    let revoked = |device: &str| audit("device.revoke", device);
+    assert_eq!(store.revoke_device("d-1", 200, Some(&revoked("d-1"))).unwrap(), Revocation::Revoked);
+    assert_eq!(store.revoke_device("d-1", 300, Some(&revoked("d-1"))).unwrap(), Revocation::AlreadyRevoked { at: 200 });
+    assert_eq!(store.revoke_device("d-9", 300, Some(&revoked("d-9"))).unwrap(), Revocation::UnknownDevice);
     assert_eq!(store.device_by_token(&[5; 32]).unwrap().unwrap().revoked_at, Some(200));
+    assert_eq!(store.audit_entries(None, 10).unwrap(), [revoked("d-1")], "audited when it revoked, only then");
 }
 
 pub(crate) fn acked_heads_keep_current_and_previous(store: &dyn RelayStore) {

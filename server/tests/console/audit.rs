@@ -1,7 +1,8 @@
 //! The audit trail of the console's decisions: a decision that writes documents is audited
 //! in the same transaction, so an approval leaves exactly one entry, a refused decision
 //! (another station's visit or order) none, and a decision that changes nothing (a visit
-//! approved again, an order cancelled again) still one: the coordinator did ask.
+//! approved again, an order cancelled again) still one: the coordinator did ask. So are a
+//! registration and a revocation (not a revocation of a revoked device).
 
 use axum::http::StatusCode;
 use timebank_engine::model::VisitId;
@@ -100,4 +101,28 @@ fn a_visit_approved_again_changes_no_document_and_is_audited_again() {
     let after = entries(&console);
     assert_eq!(after.len(), audited + 1);
     assert_eq!((after[0].action.as_str(), after[0].target.as_str()), ("review.approve", visit.as_str()));
+}
+
+#[test]
+fn a_registration_and_a_revocation_are_audited_with_them_and_a_second_revocation_not() {
+    let console = Console::new();
+    let pair = Pair::new(&console);
+    let mut li = console.signed_in("li");
+    li.get("/console/members");
+    let fields = [("name", " 陈秀英 "), ("birth_year", "1941"), ("role", "elder"), ("household", ""), ("phone", ""), ("id_last4", "")];
+    let registered = li.post("/console/members", &fields);
+    assert_eq!(registered.status, StatusCode::SEE_OTHER, "{}", registered.text);
+    let member = registered.location.unwrap().trim_start_matches("/console/members/").to_owned();
+    let entry = entries(&console).remove(0);
+    assert_eq!((entry.action.as_str(), entry.target.as_str(), entry.detail.as_str()), ("member.create", member.as_str(), "陈秀英 (elder)"));
+
+    let device = console.store().devices().unwrap().into_iter().find(|d| d.member == pair.volunteer.id).unwrap().id;
+    li.get(&format!("/console/members/{}", pair.volunteer.id));
+    let before = entries(&console).len();
+    let revoke = format!("/console/devices/{device}/revoke");
+    assert_eq!(li.post(&revoke, &[]).status, StatusCode::SEE_OTHER);
+    assert_eq!(li.post(&revoke, &[]).status, StatusCode::SEE_OTHER, "revoked before: said so");
+    let after = entries(&console);
+    assert_eq!(after.len(), before + 1, "only the revocation that revoked is audited: {after:?}");
+    assert_eq!((after[0].action.as_str(), after[0].target.as_str()), ("device.revoke", device.as_str()));
 }

@@ -76,7 +76,7 @@ fn bad_tokens_from_one_address_end_in_429_and_the_security_events_stop_growing()
     let relay = TestRelay::new();
     let volunteer = relay.member("volunteer", "Li Wei");
     let revoked = relay.phone(&volunteer);
-    admin::revoke_device(&relay.relay, &revoked.device).unwrap();
+    admin::revoke_device(&relay.relay, &revoked.device, None).unwrap();
     let attacker = relay.from("203.0.113.9");
     let body = wire::encode(&SyncRequest::default());
     for n in 0..20 {
