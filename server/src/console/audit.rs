@@ -1,6 +1,6 @@
 //! The audit trail: every state-changing console action is recorded with who, when and
-//! what ([`entry`], stored in the same transaction as the action, or [`record`] for an action
-//! that stores nothing else); `/console/audit` lists it, station-scoped.
+//! what ([`entry`], stored in the same transaction as the action, or [`record_as`] for an
+//! action that stores nothing else); `/console/audit` lists it, station-scoped.
 
 use std::sync::Arc;
 
@@ -24,18 +24,14 @@ pub fn routes() -> Router<Arc<Relay>> {
 
 /// The entry saying that `signed` did `action` on `target` (at their station), with
 /// `detail`. An action that stores something hands it to the call that stores it (a desk
-/// decision, [`Relay::write_as`], an admin call), which stores both in one transaction.
+/// decision, [`Relay::write_as`], an admin call, a sign-out), which stores both in one
+/// transaction.
 pub fn entry(relay: &Relay, signed: &Signed, action: &str, target: &str, detail: &str) -> AuditRecord {
     entry_as(relay, &signed.username, signed.station(), action, target, detail)
 }
 
-/// Records that `signed` did `action` on `target`, for an action that stores nothing else
-/// (a sign-out).
-pub fn record(relay: &Relay, signed: &Signed, action: &str, target: &str, detail: &str) -> StoreResult<()> {
-    relay.store().record_audit(&entry(relay, signed, action, target, detail))
-}
-
-/// Records an action by `username` concerning `station` (a sign-in, before a [`Signed`] exists).
+/// Records an action by `username` concerning `station` that stores nothing else (a failed
+/// sign-in, before a [`Signed`] exists).
 pub fn record_as(
     relay: &Relay,
     username: &str,
@@ -47,7 +43,9 @@ pub fn record_as(
     relay.store().record_audit(&entry_as(relay, username, station, action, target, detail))
 }
 
-fn entry_as(
+/// The entry saying that `username` did `action` concerning `station` (a sign-in, before a
+/// [`Signed`] exists), handed to the call that stores the action.
+pub fn entry_as(
     relay: &Relay,
     username: &str,
     station: Option<&StationId>,

@@ -138,18 +138,19 @@ async fn login(
             let session = match &outcome {
                 SignIn::Welcome(user) => {
                     if let Some(previous) = &previous {
-                        relay.store().end_console_session(previous)?;
+                        relay.store().end_console_session(previous, None)?;
                     }
                     let token = secret::device_token().map_err(|e| PageError::internal(e.to_string()))?;
                     let csrf = secret::device_token().map_err(|e| PageError::internal(e.to_string()))?;
-                    relay.store().create_console_session(&ConsoleSessionRecord {
+                    let session = ConsoleSessionRecord {
                         token_hash: secret::hash(&token),
                         username: user.username.clone(),
                         csrf,
                         created_at: now,
                         last_seen: now,
-                    })?;
-                    audit::record_as(&relay, &user.username, user.role.station(), "sign-in", &user.username, "")?;
+                    };
+                    let audit = audit::entry_as(&relay, &user.username, user.role.station(), "sign-in", &user.username, "");
+                    relay.store().create_console_session(&session, Some(&audit))?;
                     Some(token)
                 }
                 SignIn::Wrong { locked_until } => {
@@ -228,8 +229,8 @@ async fn logout(State(relay): State<Arc<Relay>>, SignedForm { signed, .. }: Sign
     let lang = signed.lang;
     let secure = signed.secure;
     blocking(move || {
-        relay.store().end_console_session(&signed.token_hash)?;
-        audit::record(&relay, &signed, "sign-out", &signed.username, "")?;
+        let audit = audit::entry(&relay, &signed, "sign-out", &signed.username, "");
+        relay.store().end_console_session(&signed.token_hash, Some(&audit))?;
         Ok(())
     })
     .await?;

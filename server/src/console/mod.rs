@@ -11,8 +11,7 @@
 //!    calls `signed.writer()?` (refuses the read-only district), checks ownership with
 //!    `signed.member_here(..)` / `signed.may_see(..)` (another station's id → 404), validates
 //!    `form.text("field")`, then does the work with its audit entry (`audit::entry(..)` handed to
-//!    the desk decision or admin call, written in its transaction; `audit::record(..)` only when
-//!    nothing else is stored, as for a sign-in) and answers
+//!    the desk decision, admin call or store method, written in its transaction) and answers
 //!    `redirect(&signed, "/console/orders", Flash::ok(..))` (PRG), or `Err(PageError::bad_request(..))`.
 //! 4. Escaping is maud's (`(value)` escapes); never `PreEscaped` a user's string.
 

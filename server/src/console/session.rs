@@ -191,7 +191,7 @@ impl FromRequestParts<Arc<Relay>> for Signed {
             let user = store.console_user(&session.username)?;
             let expired = now - session.last_seen > IDLE_MS || now - session.created_at > ABSOLUTE_MS;
             let Some(user) = user.filter(|_| !expired) else {
-                store.end_console_session(&token_hash)?;
+                store.end_console_session(&token_hash, None)?;
                 return Ok(None);
             };
             if now - session.last_seen > TOUCH_EVERY_MS {

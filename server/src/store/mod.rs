@@ -486,14 +486,16 @@ pub trait RelayStore: Send + Sync + std::fmt::Debug {
     fn create_console_user(&self, user: &ConsoleUserRecord) -> StoreResult<()>;
     /// A console account by username.
     fn console_user(&self, username: &str) -> StoreResult<Option<ConsoleUserRecord>>;
-    /// Stores a new session.
-    fn create_console_session(&self, session: &ConsoleSessionRecord) -> StoreResult<()>;
+    /// Stores a new session, and the console's `audit` entry for the sign-in, in one
+    /// transaction.
+    fn create_console_session(&self, session: &ConsoleSessionRecord, audit: Option<&AuditRecord>) -> StoreResult<()>;
     /// The session whose token hashes to `token_hash`.
     fn console_session(&self, token_hash: &SecretHash) -> StoreResult<Option<ConsoleSessionRecord>>;
     /// Marks a session used at `at`.
     fn touch_console_session(&self, token_hash: &SecretHash, at: Millis) -> StoreResult<()>;
-    /// Ends a session (sign-out or expiry).
-    fn end_console_session(&self, token_hash: &SecretHash) -> StoreResult<()>;
+    /// Ends a session (sign-out or expiry), and writes the console's `audit` entry for the
+    /// sign-out, in one transaction.
+    fn end_console_session(&self, token_hash: &SecretHash, audit: Option<&AuditRecord>) -> StoreResult<()>;
     /// Records a failed sign-in for `username` (known or not).
     fn record_login_failure(&self, username: &str, at: Millis) -> StoreResult<()>;
     /// The times of the failed sign-ins for `username` at or after `since`, oldest first.
@@ -505,7 +507,7 @@ pub trait RelayStore: Send + Sync + std::fmt::Debug {
     /// sessions ended.
     fn purge_console_state(&self, idle_before: Millis, started_before: Millis, failures_before: Millis) -> StoreResult<usize>;
     /// Appends an entry to the audit trail, for an action that stores nothing else (a
-    /// sign-in); an action that stores something writes its entry in the same transaction
+    /// failed sign-in, whose try was counted before its password was checked); an action that stores something writes its entry in the same transaction
     /// (a [`WriteBatch`]'s `audits`, or the `audit` of the store method).
     fn record_audit(&self, entry: &AuditRecord) -> StoreResult<()>;
     /// The newest `limit` audit entries, newest first: of one station, or all (`None`).

@@ -686,13 +686,13 @@ impl RelayStore for SqliteStore {
         })
     }
 
-    fn create_console_session(&self, session: &ConsoleSessionRecord) -> StoreResult<()> {
+    fn create_console_session(&self, session: &ConsoleSessionRecord, audit: Option<&AuditRecord>) -> StoreResult<()> {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO console_sessions (token_hash, username, csrf, created_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![session.token_hash, session.username, session.csrf, session.created_at, session.last_seen],
             )?;
-            Ok(())
+            audit.map_or(Ok(()), |entry| insert_audit_in(tx, entry))
         })
     }
 
@@ -714,10 +714,10 @@ impl RelayStore for SqliteStore {
         })
     }
 
-    fn end_console_session(&self, token_hash: &SecretHash) -> StoreResult<()> {
+    fn end_console_session(&self, token_hash: &SecretHash, audit: Option<&AuditRecord>) -> StoreResult<()> {
         self.write(|tx| {
             tx.execute("DELETE FROM console_sessions WHERE token_hash = ?1", [token_hash])?;
-            Ok(())
+            audit.map_or(Ok(()), |entry| insert_audit_in(tx, entry))
         })
     }
 

@@ -76,6 +76,10 @@ macro_rules! relay_store_suite {
                 with_store($crate::store::suite::console_accounts_sessions_failures_and_audit);
             }
             #[test]
+            fn a_sign_in_and_a_sign_out_are_stored_with_their_audit_entry_or_not_at_all() {
+                with_store($crate::store::suite::a_sign_in_and_a_sign_out_are_stored_with_their_audit_entry_or_not_at_all);
+            }
+            #[test]
             fn security_events_are_kept_in_order() {
                 with_store($crate::store::suite::security_events_are_kept_in_order);
             }
@@ -417,15 +421,42 @@ pub fn the_arrival_log_and_postings_are_append_only_and_idempotent(store: &dyn R
     assert_eq!(store.postings().unwrap().len(), 2);
 }
 
-pub(crate) fn console_accounts_sessions_failures_and_audit(store: &dyn RelayStore) {
-    setup(store);
-    let coordinator = ConsoleUserRecord {
+/// The console account `li`, coordinator of the test station.
+fn coordinator_li() -> ConsoleUserRecord {
+    ConsoleUserRecord {
         username: "li".into(),
         password_hash: "$argon2id$x".into(),
         role: ConsoleRole::Coordinator { station: station_id() },
         member: Some(member_id("m-coord")),
         created_at: 3,
-    };
+    }
+}
+
+pub(crate) fn a_sign_in_and_a_sign_out_are_stored_with_their_audit_entry_or_not_at_all(store: &dyn RelayStore) {
+    setup(store);
+    store.create_console_user(&coordinator_li()).unwrap();
+    let session = ConsoleSessionRecord { token_hash: [7; 32], username: "li".into(), csrf: "c".into(), created_at: 10, last_seen: 10 };
+    store.create_console_session(&session, Some(&audit("sign-in", "li"))).unwrap();
+    assert!(store.console_session(&[7; 32]).unwrap().is_some());
+    assert_eq!(store.audit_entries(None, 10).unwrap(), [audit("sign-in", "li")]);
+
+    // A session that cannot be stored (its token is taken; its user unknown) is not audited.
+    let taken = store.create_console_session(&session, Some(&audit("sign-in", "taken")));
+    assert!(taken.is_err(), "{taken:?}");
+    let ghost = ConsoleSessionRecord { token_hash: [8; 32], username: "ghost".into(), ..session.clone() };
+    let ghost = store.create_console_session(&ghost, Some(&audit("sign-in", "ghost")));
+    assert!(ghost.is_err(), "{ghost:?}");
+    assert!(store.console_session(&[8; 32]).unwrap().is_none());
+    assert_eq!(store.audit_entries(None, 10).unwrap(), [audit("sign-in", "li")], "the stored session's entry only");
+
+    store.end_console_session(&[7; 32], Some(&audit("sign-out", "li"))).unwrap();
+    assert!(store.console_session(&[7; 32]).unwrap().is_none());
+    assert_eq!(store.audit_entries(None, 10).unwrap(), [audit("sign-out", "li"), audit("sign-in", "li")], "newest first");
+}
+
+pub(crate) fn console_accounts_sessions_failures_and_audit(store: &dyn RelayStore) {
+    setup(store);
+    let coordinator = coordinator_li();
     store.create_console_user(&coordinator).unwrap();
     assert_eq!(store.console_user("li").unwrap().as_ref(), Some(&coordinator));
     assert!(store.console_user("nobody").unwrap().is_none());
@@ -443,15 +474,15 @@ pub(crate) fn console_accounts_sessions_failures_and_audit(store: &dyn RelayStor
 
     let session =
         ConsoleSessionRecord { token_hash: [7; 32], username: "li".into(), csrf: "c".into(), created_at: 10, last_seen: 10 };
-    store.create_console_session(&session).unwrap();
+    store.create_console_session(&session, None).unwrap();
     store.touch_console_session(&[7; 32], 20).unwrap();
     store.touch_console_session(&[7; 32], 15).unwrap();
     assert_eq!(store.console_session(&[7; 32]).unwrap().unwrap().last_seen, 20, "last use never moves back");
-    store.end_console_session(&[7; 32]).unwrap();
+    store.end_console_session(&[7; 32], None).unwrap();
     assert!(store.console_session(&[7; 32]).unwrap().is_none());
     for (hash, created_at, last_seen) in [(1_u8, 100, 100), (2, 100, 900), (3, 800, 900)] {
         let session = ConsoleSessionRecord { token_hash: [hash; 32], created_at, last_seen, ..session.clone() };
-        store.create_console_session(&session).unwrap();
+        store.create_console_session(&session, None).unwrap();
     }
     store.record_login_failure("old", 100).unwrap();
     assert_eq!(store.purge_console_state(500, 500, 500).unwrap(), 2, "idle and too old end");
