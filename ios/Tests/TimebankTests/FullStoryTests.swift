@@ -1,6 +1,7 @@
 // The whole story through the Swift wrapper against a real relay: enroll a fresh phone, check
 // in and out with no network, sync when the relay is back, and see the visit on the
-// coordinator's phone, whose approval comes back to the volunteer.
+// coordinator's phone, whose approval comes back to the volunteer; an order the coordinator
+// dispatches reaches the volunteer with the elder's name (ADR 0021).
 import Foundation
 import Timebank
 import XCTest
@@ -48,6 +49,23 @@ final class FullStoryTests: StationTestCase {
         XCTAssertEqual(try phone.store.visit(visitId: visitId).state, .approved)
         XCTAssertEqual(try phone.store.visits().count, 1)
         XCTAssertGreaterThan(try phone.store.balance().confirmedMinutes, 0)
+    }
+
+    func testAnOrderTheCoordinatorDispatchesReachesTheVolunteerWithTheEldersName() async throws {
+        let phone = try await fixture.enrollPhone(of: fixture.volunteer, name: "volunteer")
+        let desk = try await fixture.enrollPhone(of: fixture.coordinator, name: "coordinator")
+        _ = try await desk.sync() // the elder's profile, where the dispatch takes the name from
+        let order = try desk.store.placeOrder(elder: fixture.elder, service: "meals", note: "lunch on Tuesday")
+        try desk.store.dispatch(orderId: order, volunteer: fixture.volunteer)
+        _ = try await desk.sync()
+
+        _ = try await phone.sync()
+        let assignments = try phone.store.assignments()
+        XCTAssertEqual(assignments.count, 1, "\(assignments)")
+        let assignment = try XCTUnwrap(assignments.first)
+        XCTAssertEqual([assignment.order, assignment.elder], [order, fixture.elder])
+        XCTAssertEqual(assignment.state, .dispatched)
+        XCTAssertEqual(assignment.elderName, "Wang Fang", "the name registered with `admin member create --name`")
     }
 
     func testARejectedVisitShowsTheCoordinatorsReason() async throws {

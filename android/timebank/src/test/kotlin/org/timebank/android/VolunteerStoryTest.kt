@@ -1,5 +1,6 @@
 // VolunteerStoryTest.kt — the whole story through the generated Kotlin API and the wrapper, against
-// a real relay: enroll, visit offline, sync, the coordinator approves; and syncs that are
+// a real relay: enroll, visit offline, sync, the coordinator approves; an order dispatched to the
+// volunteer names its elder (ADR 0021); and syncs that are
 // cancelled, lose their answer or meet a killed relay, then resume without loss or duplicates.
 package org.timebank.android
 
@@ -12,6 +13,7 @@ import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
+import org.timebank.mobile.OrderState
 import org.timebank.mobile.PastVisit
 import org.timebank.mobile.ReviewDecision
 import org.timebank.mobile.TimebankException
@@ -81,6 +83,24 @@ class VolunteerStoryTest {
             assertEquals("approved", volunteer.call { it.visit(id) }.stateLabel)
             assertEquals(120L, volunteer.call { it.balance() }.confirmedMinutes, "two hours earn two coins")
             assertTrue(id in station.data.admin("ledger", "--member", station.volunteer), "the relay's ledger holds the visit")
+        }
+    }
+
+    @Test
+    fun `an order the coordinator dispatches reaches the volunteer with the elder's name`() = runBlocking {
+        withTimeout(60_000) {
+            val volunteer = station.phone(station.volunteer, station.line())
+            val coordinator = station.phone(station.coordinator, station.line())
+            coordinator.sync() // the elder's profile, where the dispatch takes the name from
+            val order = coordinator.call { it.placeOrder(station.elder, "meals", "lunch on Tuesday") }
+            coordinator.call { it.dispatch(order, station.volunteer) }
+            coordinator.sync()
+
+            volunteer.sync()
+            val assignment = volunteer.call { it.assignments() }.single()
+            assertEquals(listOf(order, station.elder), listOf(assignment.order, assignment.elder))
+            assertEquals(OrderState.DISPATCHED, assignment.state)
+            assertEquals("Wang Fang", assignment.elderName, "the name registered with `admin member create --name`")
         }
     }
 
