@@ -5,7 +5,6 @@
 //! what the incremental run folded, whatever the documents hold now.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use timebank_engine::model::{HouseholdId, MemberId, StationId};
 
 use crate::ledger::rules::StationRules;
@@ -186,24 +185,163 @@ pub struct CorrectionEvent {
     pub at: i64,
 }
 
+/// The format of the arrival log's stored events, written into each (`"format"`). Events
+/// logged before the field existed read as format 1. A relay meets a higher format only in
+/// a log a newer relay wrote, and refuses to fold it rather than misread it.
+pub const FORMAT: u32 = 1;
+
+/// An event as stored: its format beside its fields.
+#[derive(Serialize)]
+struct Stored<'a> {
+    format: u32,
+    #[serde(flatten)]
+    body: &'a EventBody,
+}
+
+/// An event as read back.
+#[derive(Deserialize)]
+struct Loaded {
+    #[serde(default = "first_format")]
+    format: u32,
+    #[serde(flatten)]
+    body: EventBody,
+}
+
+fn first_format() -> u32 {
+    1
+}
+
 impl EventBody {
-    /// The key under which the arrival log keeps it: a request or correction under its id (requests
-    /// and corrections are never edited), everything else under its id and a digest of its content, so
-    /// an edited visit or a changed review arrives as a new event, and the same content
-    /// arriving again has the same key and is logged once.
+    /// The stored form: JSON with the format first.
+    pub fn encode(&self) -> String {
+        // Every field is a string, a number, a bool or null: serialising cannot fail.
+        serde_json::to_string(&Stored { format: FORMAT, body: self }).unwrap_or_default()
+    }
+
+    /// Reads a stored event, of any format up to [`FORMAT`].
+    pub fn decode(json: &str) -> Result<EventBody, String> {
+        let loaded: Loaded = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        if loaded.format > FORMAT {
+            return Err(format!(
+                "it has format {}, newer than this relay's {FORMAT}; update the relay",
+                loaded.format
+            ));
+        }
+        Ok(loaded.body)
+    }
+
+    /// The key under which the arrival log keeps it: an event with a key logged already is
+    /// not logged again. A request or correction is keyed by its id (they are never
+    /// edited); a visit, review or decision by its id and a digest of the fields that
+    /// identify one version of it ([`identity`]), so an edited visit or a changed review
+    /// arrives as a new event, the same content arriving again is logged once, and a field
+    /// added to an event later never changes the key of what was logged before.
     pub fn key(&self) -> String {
-        let digest = || {
-            let json = serde_json::to_vec(self).unwrap_or_default();
-            let hash = Sha256::digest(&json);
-            hash[..8].iter().map(|b| format!("{b:02x}")).collect::<String>()
-        };
         match self {
-            EventBody::Visit(v) => format!("visit:{}@{}", v.id, digest()),
+            EventBody::Visit(v) => format!("visit:{}@{}", v.id, identity::digest(&identity::Visit::of(v))),
             EventBody::Request(r) => format!("request:{}", r.id),
             EventBody::Correction(c) => format!("correction:{}", c.id),
-            EventBody::Review(r) => format!("review:{}@{}", r.visit, digest()),
-            EventBody::Decision(d) => format!("decision:{}@{}", d.request, digest()),
+            EventBody::Review(r) => format!("review:{}@{}", r.visit, identity::digest(&identity::Review::of(r))),
+            EventBody::Decision(d) => format!("decision:{}@{}", d.request, identity::digest(&identity::Decision::of(d))),
             EventBody::Rules { station, rules } => format!("rules:{station}:{}", rules.version),
+        }
+    }
+}
+
+/// The fields that identify one version of an event, frozen as the first format encoded
+/// them (the same names, order and spelling), so every key logged since the first relay
+/// stays the key of the same event. A field added to an event does not join these; one
+/// that must (a new fact that makes an edit) joins at the end, skipped when unset, so
+/// events without it keep their keys.
+mod identity {
+    use serde::Serialize;
+    use sha2::{Digest, Sha256};
+    use timebank_engine::model::{HouseholdId, MemberId, StationId};
+
+    use super::{DecisionEvent, ReviewEvent, VisitEvent};
+
+    /// The first 8 bytes of the SHA-256 of the JSON, in hex.
+    pub(super) fn digest(identity: &impl Serialize) -> String {
+        let json = serde_json::to_vec(identity).unwrap_or_default();
+        Sha256::digest(&json)[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[derive(Serialize)]
+    pub(super) struct Visit<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        id: &'a str,
+        volunteer: &'a MemberId,
+        station: &'a StationId,
+        elder: &'a MemberId,
+        check_in: i64,
+        check_out: i64,
+        monotonic_ms: Option<i64>,
+        recorded_at: i64,
+        device: &'a str,
+        volunteer_household: &'a Option<HouseholdId>,
+        elder_household: &'a Option<HouseholdId>,
+    }
+
+    impl<'a> Visit<'a> {
+        pub(super) fn of(v: &'a VisitEvent) -> Self {
+            Visit {
+                kind: "visit",
+                id: &v.id,
+                volunteer: &v.volunteer,
+                station: &v.station,
+                elder: &v.elder,
+                check_in: v.check_in,
+                check_out: v.check_out,
+                monotonic_ms: v.monotonic_ms,
+                recorded_at: v.recorded_at,
+                device: &v.device,
+                volunteer_household: &v.volunteer_household,
+                elder_household: &v.elder_household,
+            }
+        }
+    }
+
+    #[derive(Serialize)]
+    pub(super) struct Review<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        visit: &'a str,
+        station: &'a StationId,
+        decision: &'a str,
+        reason: &'a str,
+        by: &'a MemberId,
+        at: i64,
+    }
+
+    impl<'a> Review<'a> {
+        pub(super) fn of(r: &'a ReviewEvent) -> Self {
+            Review {
+                kind: "review",
+                visit: &r.visit,
+                station: &r.station,
+                decision: &r.decision,
+                reason: &r.reason,
+                by: &r.by,
+                at: r.at,
+            }
+        }
+    }
+
+    #[derive(Serialize)]
+    pub(super) struct Decision<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        request: &'a str,
+        station: &'a StationId,
+        action: &'a str,
+        by: &'a MemberId,
+        at: i64,
+    }
+
+    impl<'a> Decision<'a> {
+        pub(super) fn of(d: &'a DecisionEvent) -> Self {
+            Decision { kind: "decision", request: &d.request, station: &d.station, action: &d.action, by: &d.by, at: d.at }
         }
     }
 }
@@ -236,5 +374,111 @@ mod tests {
         let backwards = visit(i64::MAX, i64::MIN, None);
         assert_eq!(backwards.length_ms(), -MAX_PLAUSIBLE_MS);
         assert_eq!(visit(0, 3_600_000, None).interval(), (0, 3_600_000));
+    }
+
+    /// One event of each kind, with every field set, as the snapshot tests encode them.
+    pub(crate) fn samples() -> Vec<EventBody> {
+        let m = |raw: &str| MemberId::parse(raw).unwrap();
+        let s = StationId::parse("s-caoyang").unwrap();
+        let h = |raw: &str| Some(HouseholdId::parse(raw).unwrap());
+        vec![
+            EventBody::Visit(VisitEvent {
+                id: "v-0001".into(),
+                volunteer: m("m-vol"),
+                station: s.clone(),
+                elder: m("m-eld"),
+                check_in: 1_764_300_000_000,
+                check_out: 1_764_305_400_000,
+                monotonic_ms: Some(5_400_000),
+                recorded_at: 1_764_305_460_000,
+                device: "a1b2c3".into(),
+                volunteer_household: h("h-1"),
+                elder_household: None,
+            }),
+            EventBody::Review(ReviewEvent {
+                visit: "v-0001".into(),
+                station: s.clone(),
+                decision: "approve".into(),
+                reason: "ok".into(),
+                by: m("m-coo"),
+                at: 1_764_310_000_000,
+            }),
+            EventBody::Request(RequestEvent {
+                id: "r-0001".into(),
+                member: m("m-eld"),
+                station: s.clone(),
+                what: RequestWhat::Gift { to: m("m-vol"), to_household: h("h-1"), to_known: true },
+                minutes: 30,
+                created_at: 1_764_320_000_000,
+                birth_year: Some(1940),
+                household: None,
+                hardship: false,
+            }),
+            EventBody::Decision(DecisionEvent {
+                request: "r-0002".into(),
+                station: s.clone(),
+                action: "fulfil".into(),
+                by: m("m-coo"),
+                at: 1_764_330_000_000,
+            }),
+            EventBody::Correction(CorrectionEvent {
+                id: "c-0001".into(),
+                station: s.clone(),
+                member: m("m-vol"),
+                minutes: -15,
+                reason: "typo".into(),
+                by: m("m-coo"),
+                at: 1_764_340_000_000,
+            }),
+            EventBody::Rules { station: s, rules: StationRules::default() },
+        ]
+    }
+
+    /// The keys and the JSON the first relays logged for these events, pinned: a change
+    /// of either would log every stored event again at the next start.
+    #[test]
+    fn keys_and_encoding_are_pinned() {
+        let keys: Vec<String> = samples().iter().map(EventBody::key).collect();
+        assert_eq!(keys, [
+            "visit:v-0001@9a792a24639d43bf",
+            "review:v-0001@c85c31862a563067",
+            "request:r-0001",
+            "decision:r-0002@0a5b230fe9c7c240",
+            "correction:c-0001",
+            "rules:s-caoyang:1",
+        ]);
+        let stored: Vec<String> = samples().iter().map(EventBody::encode).collect();
+        assert_eq!(stored, [
+            r#"{"format":1,"type":"visit","id":"v-0001","volunteer":"m-vol","station":"s-caoyang","elder":"m-eld","check_in":1764300000000,"check_out":1764305400000,"monotonic_ms":5400000,"recorded_at":1764305460000,"device":"a1b2c3","volunteer_household":"h-1","elder_household":null}"#,
+            r#"{"format":1,"type":"review","visit":"v-0001","station":"s-caoyang","decision":"approve","reason":"ok","by":"m-coo","at":1764310000000}"#,
+            r#"{"format":1,"type":"request","id":"r-0001","member":"m-eld","station":"s-caoyang","what":{"kind":"gift","to":"m-vol","to_household":"h-1","to_known":true},"minutes":30,"created_at":1764320000000,"birth_year":1940,"household":null,"hardship":false}"#,
+            r#"{"format":1,"type":"decision","request":"r-0002","station":"s-caoyang","action":"fulfil","by":"m-coo","at":1764330000000}"#,
+            r#"{"format":1,"type":"correction","id":"c-0001","station":"s-caoyang","member":"m-vol","minutes":-15,"reason":"typo","by":"m-coo","at":1764340000000}"#,
+            r#"{"format":1,"type":"rules","station":"s-caoyang","rules":{"version":1,"minutes_per_hour":60,"round_to_minutes":15,"max_visit_minutes":480,"daily_cap_minutes":120,"lifetime_cap_minutes":36000,"late_submission_days":30,"clock_skew_minutes":10,"utc_offset_minutes":480,"redeem_age":65,"redeem_age_hardship":60,"gifts_to_household":true}}"#,
+        ]);
+        for (json, sample) in stored.iter().zip(samples()) {
+            assert_eq!(EventBody::decode(json), Ok(sample));
+        }
+    }
+
+    /// Events logged before the format field existed read as they were written, and a
+    /// field a later format adds neither breaks reading nor moves the key.
+    #[test]
+    fn events_without_a_format_and_with_unknown_fields_read_the_same() {
+        for sample in samples() {
+            let first = serde_json::to_string(&sample).unwrap();
+            assert!(!first.contains("format"));
+            assert_eq!(EventBody::decode(&first).as_ref(), Ok(&sample));
+            let with_more = first.replacen('{', r#"{"evidence":{"taps":2},"#, 1);
+            let read = EventBody::decode(&with_more).unwrap();
+            assert_eq!(read.key(), sample.key());
+        }
+    }
+
+    #[test]
+    fn a_newer_format_is_refused_not_misread() {
+        let newer = samples()[0].encode().replacen(r#""format":1"#, r#""format":9"#, 1);
+        let refused = EventBody::decode(&newer).unwrap_err();
+        assert!(refused.contains("format 9, newer than this relay's 1"), "{refused}");
     }
 }
