@@ -290,7 +290,7 @@ pub fn run(relay: &Relay, command: &AdminCommand) -> Result<Report, AdminError> 
                     "the relay posts by itself (and catches up when it starts); use --check to compare the ledger with its rebuild".into(),
                 ));
             }
-            let differences = ledger::run::rebuild_check(relay.store())?;
+            let differences = ledger::rebuild::rebuild_check(relay.store())?;
             if !differences.is_empty() {
                 return Err(AdminError::LedgerDiffers(differences));
             }

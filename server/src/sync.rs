@@ -40,9 +40,8 @@ use crate::app::{binary, blocking};
 use crate::auth::{self, AuthedDevice};
 use crate::authority::{self, Access, Authors};
 use crate::error::AppError;
-use crate::ledger;
 use crate::limits::{Door, Gate};
-use crate::relay::{BLOOM_SESSION_MS, BloomSession, COMPACT_AFTER_CHUNKS, Memory, Relay};
+use crate::relay::{Relay, Work, Writes};
 use crate::store::{AckUpdate, AckedHeads, DeviceRecord, SecurityEvent, WriteBatch};
 
 /// The endpoint: bearer token, wire-encoded [`SyncRequest`] in, [`SyncResponse`] out.
@@ -104,15 +103,15 @@ pub fn sync(relay: &Relay, device: &AuthedDevice, request: &SyncRequest) -> Resu
     }
 
     let now = relay.now_ms();
-    let mut memory = relay.memory();
+    let mut work = relay.work();
     let readable: Vec<DocId> = access.readable().iter().cloned().collect();
-    memory.refresh(store, relay.actor(), &readable)?;
+    work.load(&readable)?;
     for id in incoming.pushes.keys().chain(incoming.bloom.keys()) {
-        if !memory.docs.contains_key(id) {
+        if work.doc(id).is_none() {
             return Err(AppError::NotFound(format!("document {id} does not exist on this relay; nothing was stored")));
         }
     }
-    memory.bloom.retain(|_, session| now - session.touched_at < BLOOM_SESSION_MS);
+    work.bloom_mut().expire(now);
 
     let acked = store.acked_heads(&device.device.id)?;
     if request.manifest.is_some_and(|manifest| manifest != relay_manifest(&acked)) {
@@ -121,23 +120,22 @@ pub fn sync(relay: &Relay, device: &AuthedDevice, request: &SyncRequest) -> Resu
         return Ok(SyncResponse { list_all: true, ..SyncResponse::default() });
     }
 
-    let staged = stage(&memory, &device.device, &access, incoming.changes, incoming.bloom)?;
-    let diffs = check_authority(relay, device, &memory, &staged)?;
+    let mut staged = stage(&work, &device.device, &access, incoming.changes, incoming.bloom)?;
+    let diffs = check_authority(relay, device, &work, &staged)?;
 
     let listing = match request.manifest {
         Some(_) => Listing::Changed,
         None => Listing::All,
     };
-    let mut plan = answer(&memory, device, &access, &incoming.pushes, listing, &acked, staged);
-    let arrivals = ledger::run::arrivals(store, &memory, &plan.forks, &diffs)?;
-    // The events the sync brings join the arrival log in the sync's own transaction (once
-    // the books are loaded): one commit less, and no window where one is stored without
-    // the other.
-    let folded = ledger::run::events_to_fold(&memory, &arrivals);
-    let (generations, _) = store.write_sync(&plan.batch, folded.as_deref().unwrap_or_default(), now)?;
-    adopt(relay, &mut memory, &device.device.id, &mut plan, &generations, now);
-    // The ledger follows what was just stored; its documents reach phones at their next sync.
-    ledger::run::after_sync(relay, &mut memory, if folded.is_some() { &[] } else { &arrivals });
+    let plan = answer(&work, device, &access, &incoming.pushes, listing, &acked, &mut staged);
+    let device_id = device.device.id.as_str();
+    work.commit(Writes { forks: staged.forks, diffs, batch: plan.batch })?;
+    for (id, state) in plan.sessions_kept {
+        work.bloom_mut().keep(device_id, id, state, now);
+    }
+    for id in plan.sessions_ended {
+        work.bloom_mut().end(device_id, &id);
+    }
     Ok(plan.response)
 }
 
@@ -215,7 +213,7 @@ fn record_event(relay: &Relay, device: &AuthedDevice, doc: &str, reason: &str) -
 
 /// Applies the pushed changes and Bloom messages to forks of the cached documents.
 fn stage(
-    memory: &Memory,
+    work: &Work<'_>,
     device: &DeviceRecord,
     access: &Access,
     changes: BTreeMap<DocId, Vec<Change>>,
@@ -223,9 +221,9 @@ fn stage(
 ) -> Result<Staged, AppError> {
     let mut staged = Staged::default();
     for (id, changes) in changes {
-        let Some(cached) = memory.docs.get(&id) else { continue };
+        let Some(cached) = work.doc(&id) else { continue };
         let hashes: Vec<ChangeHash> = changes.iter().map(Change::hash).collect();
-        let unknown: HashSet<ChangeHash> = cached.doc.get_missing_deps(&hashes).into_iter().collect();
+        let unknown: HashSet<ChangeHash> = cached.get_missing_deps(&hashes).into_iter().collect();
         staged.pushed.insert(id.clone(), hashes.into_iter().collect());
         let mut fresh: Vec<Change> = changes.into_iter().filter(|c| unknown.contains(&c.hash())).collect();
         if !access.can_write(&id) {
@@ -243,20 +241,20 @@ fn stage(
         let fresh_hashes: HashSet<ChangeHash> = fresh.iter().map(Change::hash).collect();
         let deps: Vec<ChangeHash> =
             fresh.iter().flat_map(|c| c.deps().iter().copied()).filter(|d| !fresh_hashes.contains(d)).collect();
-        if !cached.doc.get_missing_deps(&deps).is_empty() {
+        if !cached.get_missing_deps(&deps).is_empty() {
             // These build on changes the relay lacks: sync this document the slow way.
             staged.needs_bloom.insert(id);
             continue;
         }
-        let fork = staged.forks.entry(id.clone()).or_insert_with(|| cached.doc.clone());
+        let fork = staged.forks.entry(id.clone()).or_insert_with(|| cached.clone());
         fork.apply_changes(fresh).map_err(|e| {
             AppError::BadRequest(format!("the changes sent for {id} could not be applied ({e}); nothing was stored"))
         })?;
     }
     for (id, message) in bloom {
-        let Some(cached) = memory.docs.get(&id) else { continue };
-        let mut state = session(memory, &device.id, &id).unwrap_or_else(|| new_session(access, &id));
-        let fork = staged.forks.entry(id.clone()).or_insert_with(|| cached.doc.clone());
+        let mut state = work.bloom().get(&device.id, &id).unwrap_or_else(|| new_session(access, &id));
+        let Some(cached) = work.doc(&id) else { continue };
+        let fork = staged.forks.entry(id.clone()).or_insert_with(|| cached.clone());
         fork.receive_sync_message(&mut state, message).map_err(|e| {
             AppError::BadRequest(format!("the sync message for {id} could not be applied ({e}); nothing was stored"))
         })?;
@@ -279,25 +277,20 @@ fn same_heads(theirs: Option<&[ChangeHash]>, ours: &[ChangeHash]) -> bool {
     })
 }
 
-/// The device's Bloom-sync session for `doc`, if one is going on.
-fn session(memory: &Memory, device: &str, doc: &DocId) -> Option<am_sync::State> {
-    memory.bloom.get(&(device.to_owned(), doc.clone())).map(|s| s.state.clone())
-}
-
 /// Checks every new change on every fork: its author must be a writer of the document and
 /// the field rules must hold. The first refusal refuses the whole sync (403). Returns the
 /// diff of each fork with new changes, for the ledger to read.
 fn check_authority(
     relay: &Relay,
     device: &AuthedDevice,
-    memory: &Memory,
+    work: &Work<'_>,
     staged: &Staged,
 ) -> Result<HashMap<DocId, Vec<Patch>>, AppError> {
     let mut authors = Authors::new(relay.store());
     let mut diffs = HashMap::new();
     for (id, fork) in &staged.forks {
-        let Some(cached) = memory.docs.get(id) else { continue };
-        let before = cached.doc.get_heads();
+        let Some(cached) = work.doc(id) else { continue };
+        let before = cached.get_heads();
         let fresh = fork.get_changes(&before);
         if fresh.is_empty() {
             continue;
@@ -319,11 +312,10 @@ fn check_authority(
     Ok(diffs)
 }
 
-/// What one sync stores and answers, and how the in-memory state moves afterwards.
+/// What one sync acknowledges and answers, and how its Bloom sessions move afterwards.
 struct Plan {
     batch: WriteBatch,
     response: SyncResponse,
-    forks: BTreeMap<DocId, Automerge>,
     sessions_kept: Vec<(DocId, am_sync::State)>,
     sessions_ended: Vec<DocId>,
 }
@@ -359,15 +351,15 @@ fn raw(changes: Vec<Change>, skip: Option<&HashSet<ChangeHash>>) -> Vec<Vec<u8>>
         .collect()
 }
 
-/// Plans the writes and the answer for every readable document.
+/// Plans the acknowledgements and the answer for every readable document.
 fn answer(
-    memory: &Memory,
+    work: &Work<'_>,
     device: &AuthedDevice,
     access: &Access,
     pushes: &BTreeMap<DocId, &DocPush>,
     listing: Listing,
     acked: &HashMap<String, AckedHeads>,
-    mut staged: Staged,
+    staged: &mut Staged,
 ) -> Plan {
     let device_id = device.device.id.as_str();
     let mut batch = WriteBatch::default();
@@ -375,14 +367,10 @@ fn answer(
     let mut sessions_kept = Vec::new();
     let mut sessions_ended = Vec::new();
     for id in access.readable() {
-        let Some(cached) = memory.docs.get(id) else { continue };
+        let Some(cached) = work.doc(id) else { continue };
         let name = id.to_string();
-        let before = cached.doc.get_heads();
-        let doc = staged.forks.get(id).unwrap_or(&cached.doc);
+        let doc = staged.forks.get(id).unwrap_or(cached);
         let heads = doc.get_heads();
-        if heads != before {
-            batch.chunks.push((name.clone(), doc.save_after(&before)));
-        }
         let push = pushes.get(id);
         let acked_here = acked.get(&name).cloned().unwrap_or_default();
         let in_bloom = staged.bloom_states.contains_key(id) || staged.needs_bloom.contains(id);
@@ -419,14 +407,14 @@ fn answer(
                     });
                 acknowledge(missing, base, theirs);
             }
-            if memory.bloom.contains_key(&(device_id.to_owned(), id.clone())) {
+            if work.bloom().contains(device_id, id) {
                 sessions_ended.push(id.clone());
             }
             continue;
         }
         let mut state = match staged.bloom_states.remove(id) {
             Some(state) => state,
-            None => session(memory, device_id, id).unwrap_or_else(|| new_session(access, id)),
+            None => work.bloom().get(device_id, id).unwrap_or_else(|| new_session(access, id)),
         };
         let mut message = doc.generate_sync_message(&mut state);
         if message.is_none() && !same_heads(state.their_heads.as_deref(), &heads) {
@@ -447,55 +435,7 @@ fn answer(
             sessions_ended.push(id.clone());
         }
     }
-    Plan { batch, response, forks: std::mem::take(&mut staged.forks), sessions_kept, sessions_ended }
-}
-
-/// After the batch is stored: the forks become the cached documents (or are dropped, to
-/// be reloaded, if another writer came between), Bloom sessions move on, and documents
-/// with many chunks are compacted.
-fn adopt(
-    relay: &Relay,
-    memory: &mut Memory,
-    device: &str,
-    plan: &mut Plan,
-    generations: &HashMap<String, i64>,
-    now: i64,
-) {
-    adopt_forks(relay, memory, std::mem::take(&mut plan.forks), generations);
-    for (id, state) in plan.sessions_kept.drain(..) {
-        memory.bloom.insert((device.to_owned(), id), BloomSession { state, touched_at: now });
-    }
-    for id in plan.sessions_ended.drain(..) {
-        memory.bloom.remove(&(device.to_owned(), id));
-    }
-}
-
-/// After a write is stored: each fork becomes the cached document (or is dropped, to be
-/// reloaded, if another writer came between), and documents with many chunks are compacted.
-pub(crate) fn adopt_forks(
-    relay: &Relay,
-    memory: &mut Memory,
-    forks: BTreeMap<DocId, Automerge>,
-    generations: &HashMap<String, i64>,
-) {
-    for (id, fork) in forks {
-        let Some(&generation) = generations.get(&id.to_string()) else { continue };
-        let Some(cached) = memory.docs.get_mut(&id) else { continue };
-        if generation != cached.generation + 1 {
-            memory.docs.remove(&id);
-            continue;
-        }
-        cached.doc = fork;
-        cached.generation = generation;
-        cached.chunks += 1;
-        if cached.chunks > COMPACT_AFTER_CHUNKS {
-            match relay.store().compact_document(&id.to_string(), &cached.doc.save(), generation) {
-                Ok(true) => cached.chunks = 0,
-                Ok(false) => {}
-                Err(error) => tracing::warn!(doc = %id, %error, "compaction failed; the chunks stay"),
-            }
-        }
-    }
+    Plan { batch, response, sessions_kept, sessions_ended }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! decisions become the same changes a coordinator's phone would make, written with this
 //! relay process's actor (ADR 10), the coordinator's member id in the author field, and
 //! stored through the sync path: the arrival log, ledger reconciliation and the phones'
-//! next sync all see them. Also the read side: current copies of documents for pages.
+//! next sync all see them.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -13,10 +13,8 @@ use timebank_engine::model::{MemberId, Role};
 
 use crate::authority::{self, Access};
 use crate::error::AppError;
-use crate::ledger;
-use crate::relay::Relay;
+use crate::relay::{Relay, Writes};
 use crate::store::{AuditRecord, MemberRecord, WriteBatch};
-use crate::sync::adopt_forks;
 
 /// One document edit: the document and what to write into it (an engine document helper,
 /// such as `desk::put_review`, inside a closure).
@@ -43,55 +41,35 @@ impl Relay {
             }
         }
         let now = self.now_ms();
-        let mut memory = self.memory();
+        let mut work = self.work();
         let ids: Vec<DocId> = edits.iter().map(|(id, _)| id.clone()).collect();
-        memory.refresh(store, self.actor(), &ids)?;
+        work.load(&ids)?;
 
         let mut forks: BTreeMap<DocId, Automerge> = BTreeMap::new();
-        let mut diffs = HashMap::new();
         for (id, edit) in edits {
-            let Some(cached) = memory.docs.get(id) else {
+            let Some(cached) = work.doc(id) else {
                 return Err(AppError::NotFound(format!("document {id} does not exist on this relay; nothing was changed")));
             };
-            let mut fork = forks.remove(id).unwrap_or_else(|| cached.doc.clone());
+            let mut fork = forks.remove(id).unwrap_or_else(|| cached.clone());
             fork.transact_with(|_| CommitOptions::default().with_time(now), |tx| edit(tx)).map_err(|failure| {
                 AppError::BadRequest(format!("could not write {id}: {}; nothing was changed", failure.error))
             })?;
             forks.insert(id.clone(), fork);
         }
-        let mut batch = WriteBatch { audits: audit.into_iter().collect(), ..WriteBatch::default() };
-        forks.retain(|id, fork| {
-            let Some(cached) = memory.docs.get(id) else { return false };
-            let before = cached.doc.get_heads();
-            if fork.get_heads() == before {
-                return false;
-            }
-            batch.chunks.push((id.to_string(), fork.save_after(&before)));
-            diffs.insert(id.clone(), fork.diff(&before, &fork.get_heads()));
-            true
-        });
-        for (id, patches) in &diffs {
+        let mut diffs = HashMap::new();
+        for (id, fork) in &forks {
+            let Some(before) = work.doc(id).map(Automerge::get_heads) else { continue };
+            let patches = fork.diff(&before, &fork.get_heads());
             // The structure genesis made is fixed for the relay's writes too.
-            authority::check_fields(id, patches, false).map_err(|refusal| AppError::BadRequest(refusal.reason))?;
+            authority::check_fields(id, &patches, false).map_err(|refusal| AppError::BadRequest(refusal.reason))?;
+            diffs.insert(id.clone(), patches);
         }
-        if batch.chunks.is_empty() {
-            store.write_batch(&batch, now)?;
-            return Ok(());
+        let batch = WriteBatch { audits: audit.into_iter().collect(), ..WriteBatch::default() };
+        let generations = work.commit(Writes { forks, diffs, batch })?;
+        if !generations.is_empty() {
+            tracing::info!(author = %author, docs = generations.len(), "written for a coordinator");
         }
-        let arrivals = ledger::run::arrivals(store, &memory, &forks, &diffs)?;
-        let folded = ledger::run::events_to_fold(&memory, &arrivals);
-        let (generations, _) = store.write_sync(&batch, folded.as_deref().unwrap_or_default(), now)?;
-        adopt_forks(self, &mut memory, forks, &generations);
-        ledger::run::after_sync(self, &mut memory, if folded.is_some() { &[] } else { &arrivals });
-        tracing::info!(author = %author, docs = generations.len(), "written for a coordinator");
         Ok(())
-    }
-
-    /// The current copies of `ids` (those the store holds), for reading.
-    pub fn documents(&self, ids: &[DocId]) -> Result<BTreeMap<DocId, Automerge>, AppError> {
-        let mut memory = self.memory();
-        memory.refresh(self.store(), self.actor(), ids)?;
-        Ok(ids.iter().filter_map(|id| Some((id.clone(), memory.docs.get(id)?.doc.clone()))).collect())
     }
 }
 

@@ -259,7 +259,7 @@ mod tests {
             .count();
         assert!(anomalous >= 2, "anomalies wait for review: {anomalous}");
         assert_eq!(docs.orders().len(), 3);
-        assert!(crate::ledger::run::rebuild_check(store).unwrap().is_empty());
+        assert!(crate::ledger::rebuild::rebuild_check(store).unwrap().is_empty());
         let user = account::sign_in(store, &accounts.coordinator, &accounts.password, relay.now_ms()).unwrap();
         assert!(matches!(user, account::SignIn::Welcome(_)));
     }

@@ -89,6 +89,35 @@ fn prop_key(prop: &Prop) -> Option<String> {
     }
 }
 
+/// One document a write changed: its heads before, the document after, and the patches
+/// between them when the authority check made them already (they are not made twice).
+#[derive(Debug)]
+pub struct Written<'a> {
+    /// The document.
+    pub id: &'a DocId,
+    /// Its heads before the write.
+    pub before: &'a [ChangeHash],
+    /// The document with the write applied.
+    pub after: &'a Automerge,
+    /// The patches from `before` to `after`, if made.
+    pub patches: Option<&'a [automerge::Patch]>,
+}
+
+/// The events a write brings (the records its changes touched), in the catch-up's order.
+pub fn arrivals(store: &dyn RelayStore, books: &Books, written: &[Written<'_>]) -> StoreResult<Vec<EventBody>> {
+    let mut directory = Directory::new(store);
+    let mut out = Vec::new();
+    for id in reading_order(written.iter().map(|w| w.id.clone())) {
+        let Some(w) = written.iter().find(|w| *w.id == id) else { continue };
+        let records = match w.patches {
+            Some(patches) => Records::from_patches(patches),
+            None => Records::touched(w.after, w.before),
+        };
+        out.extend(events(&id, w.after, &records, &mut directory, books)?);
+    }
+    Ok(out)
+}
+
 /// The events `records` of document `id` hold, in a deterministic order.
 pub fn events(
     id: &DocId,

@@ -11,17 +11,19 @@
 //! | [`reconcile`] | the pure fold from events to postings and outcomes |
 //! | [`collect`] | reads the events out of the documents (touched records, or all) |
 //! | [`document`] | writes a member's `ledger/<member>` document from the books |
-//! | [`run`] | runs it all on the relay: after each sync, catch-up at start, rebuild check |
+//! | [`bookkeeper`] | the books a relay keeps between writes: catch-up, then each write's events, handed over in memory |
+//! | [`rebuild`] | the full rebuild, the catch-up's scan of the documents, `admin rebuild-ledger --check` |
 //! | [`statement`] | a member's statement and everyone's balances from the stored postings |
 
 pub mod anomaly;
+pub mod bookkeeper;
 pub mod collect;
 pub mod document;
 pub mod event;
 pub mod posting;
+pub mod rebuild;
 pub mod reconcile;
 pub mod rules;
-pub mod run;
 pub mod statement;
 
 #[cfg(test)]

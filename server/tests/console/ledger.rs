@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use timebank_engine::model::ReviewDecision;
 use timebank_server::admin::{self, NewMember};
 use timebank_server::desk;
-use timebank_server::ledger::run::rebuild_check;
+use timebank_server::ledger::rebuild::rebuild_check;
 use timebank_server::store::MemberRecord;
 
 use crate::phones::{Phone, Served};

@@ -7,7 +7,7 @@ use timebank_engine::DocId;
 use timebank_engine::model::{OrderState, ReviewDecision, VisitId};
 use timebank_server::AppError;
 use timebank_server::desk::{self, StationDocs};
-use timebank_server::ledger::run::rebuild_check;
+use timebank_server::ledger::rebuild::rebuild_check;
 
 use crate::support::TestRelay;
 

@@ -12,7 +12,7 @@ use timebank_engine::model::{MemberId, RequestId, VisitId};
 use timebank_engine::sync::wire::EnrollResponse;
 use timebank_server::Relay;
 use timebank_server::admin::{self, NewMember};
-use timebank_server::ledger::run::rebuild_check;
+use timebank_server::ledger::rebuild::rebuild_check;
 use timebank_server::store::{MemberRecord, SqliteStore, WriteBatch};
 
 use crate::support::{TestRelay, forged_change, push};

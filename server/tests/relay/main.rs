@@ -19,5 +19,6 @@ mod flows;
 mod ledger;
 mod limits;
 mod process;
+mod stored_formats;
 mod support;
 mod tokens;

@@ -1,0 +1,120 @@
+//! The books a relay keeps in memory between writes ([`Bookkeeper`]): loaded once by the
+//! catch-up (the books rebuilt from the arrival log, documents stored but never logged
+//! logged now, whatever the store lacks posted), then fed the events each write logs,
+//! handed over in memory. It says what to store ([`Entries`]); the relay stores it.
+
+use std::collections::{BTreeSet, HashSet};
+
+use timebank_engine::model::MemberId;
+
+use crate::ledger::event::{Event, EventBody};
+use crate::ledger::rebuild::{rebuild, record_of, scan};
+use crate::ledger::reconcile::Books;
+use crate::store::{LedgerEventRecord, Millis, NewLedgerEvent, PostingRecord, RelayStore, StoreError, StoreResult};
+
+/// The books, and how many of their postings the store holds.
+#[derive(Debug, Default)]
+pub struct Bookkeeper {
+    books: Books,
+    stored: usize,
+}
+
+/// What a fold asks the relay to store: new postings, and the members whose
+/// `ledger/<member>` documents must be brought to what the books say.
+#[derive(Debug, Default)]
+pub struct Entries {
+    /// Postings the store does not hold yet, in the order posted.
+    pub postings: Vec<PostingRecord>,
+    /// Members whose ledger documents may differ from the books.
+    pub members: BTreeSet<MemberId>,
+}
+
+impl Entries {
+    /// True when there is nothing to store.
+    pub fn is_empty(&self) -> bool {
+        self.postings.is_empty() && self.members.is_empty()
+    }
+}
+
+impl Bookkeeper {
+    /// The catch-up, at a relay's first write or reconciliation: the books rebuilt from the
+    /// whole arrival log, the records that documents hold but the log lacks (the relay died
+    /// between storing a sync and logging it) logged now in a deterministic order and
+    /// folded, and, as entries, the postings the store lacks and every member with a ledger.
+    pub fn catch_up(store: &dyn RelayStore, now: Millis) -> StoreResult<(Bookkeeper, Entries)> {
+        let mut books = rebuild(store)?;
+        let unlogged = scan(store, &books)?;
+        for record in store.append_ledger_events(&to_log(&unlogged), now)? {
+            books.apply(&event_of(&record)?);
+        }
+        books.take_dirty();
+        let stored: HashSet<String> = store.postings()?.into_iter().map(|p| p.key).collect();
+        let postings: Vec<PostingRecord> =
+            books.postings().iter().filter(|p| !stored.contains(&p.key)).map(record_of).collect();
+        if !postings.is_empty() {
+            tracing::warn!(postings = postings.len(), "catch-up: posting what the relay had not posted");
+        }
+        let members = books.members();
+        Ok((Bookkeeper { stored: books.postings().len(), books }, Entries { postings, members }))
+    }
+
+    /// The books.
+    pub fn books(&self) -> &Books {
+        &self.books
+    }
+
+    /// Folds the events a write just logged, handed over as written (`logged` from the
+    /// store, `bodies` the events themselves), so nothing is read back or parsed again.
+    /// When the log holds events between the books and these (another process logged
+    /// some), those are read from the store first: nothing is skipped.
+    pub fn fold(
+        &mut self,
+        store: &dyn RelayStore,
+        logged: &[LedgerEventRecord],
+        bodies: &[EventBody],
+    ) -> StoreResult<Entries> {
+        let contiguous = logged.first().is_none_or(|first| first.seq == self.books.last_seq() + 1);
+        if !contiguous {
+            return self.fold_logged(store);
+        }
+        for record in logged {
+            let Some(body) = bodies.iter().find(|b| b.key() == record.key) else {
+                return self.fold_logged(store);
+            };
+            self.books.apply(&Event { seq: record.seq, received_at: record.received_at, body: body.clone() });
+        }
+        Ok(self.entries())
+    }
+
+    /// Folds whatever the log holds past the books (written by another process).
+    pub fn fold_logged(&mut self, store: &dyn RelayStore) -> StoreResult<Entries> {
+        for record in store.ledger_events(self.books.last_seq())? {
+            self.books.apply(&event_of(&record)?);
+        }
+        Ok(self.entries())
+    }
+
+    /// Marks the entries last returned as stored.
+    pub fn stored(&mut self) {
+        self.stored = self.books.postings().len();
+    }
+
+    fn entries(&mut self) -> Entries {
+        Entries {
+            postings: self.books.postings()[self.stored..].iter().map(record_of).collect(),
+            members: self.books.take_dirty(),
+        }
+    }
+}
+
+/// `bodies` as the arrival log stores them.
+pub fn to_log(bodies: &[EventBody]) -> Vec<NewLedgerEvent> {
+    bodies.iter().map(|body| NewLedgerEvent { key: body.key(), body: body.encode() }).collect()
+}
+
+/// A stored event, read.
+pub fn event_of(record: &LedgerEventRecord) -> StoreResult<Event> {
+    let body = EventBody::decode(&record.body)
+        .map_err(|e| StoreError::Corrupt(format!("ledger event {} cannot be read: {e}", record.seq)))?;
+    Ok(Event { seq: record.seq, received_at: record.received_at, body })
+}

@@ -1,0 +1,101 @@
+//! The full rebuild: the books folded from the whole arrival log, every event the documents
+//! hold (the catch-up's scan), and `admin rebuild-ledger --check`, which compares a rebuild
+//! with the stored postings, the ledger documents and the documents themselves.
+
+use std::collections::HashSet;
+
+use automerge::Automerge;
+use timebank_engine::DocId;
+
+use crate::ledger::bookkeeper::event_of;
+use crate::ledger::collect::{self, Directory, Records};
+use crate::ledger::document;
+use crate::ledger::event::EventBody;
+use crate::ledger::posting::{Account, Posting};
+use crate::ledger::reconcile::Books;
+use crate::store::{PostingRecord, RelayStore, StoreError, StoreResult};
+
+/// The books folded from the whole arrival log: the full rebuild.
+pub fn rebuild(store: &dyn RelayStore) -> StoreResult<Books> {
+    let mut books = Books::new();
+    for record in store.ledger_events(0)? {
+        books.apply(&event_of(&record)?);
+    }
+    Ok(books)
+}
+
+/// Every event the documents hold (all records), stations, members, desks in that order.
+pub(crate) fn scan(store: &dyn RelayStore, books: &Books) -> StoreResult<Vec<EventBody>> {
+    let ids = store.document_ids()?.into_iter().filter_map(|raw| raw.parse::<DocId>().ok());
+    let mut directory = Directory::new(store);
+    let mut out = Vec::new();
+    for id in collect::reading_order(ids) {
+        let Some(stored) = store.document(&id.to_string())? else { continue };
+        let doc = Automerge::load(&stored.bytes).map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))?;
+        out.extend(collect::events(&id, &doc, &Records::All, &mut directory, books)?);
+    }
+    Ok(out)
+}
+
+/// A posting as the store keeps it.
+pub fn record_of(p: &Posting) -> PostingRecord {
+    PostingRecord {
+        key: p.key.clone(),
+        kind: p.kind.as_str().to_owned(),
+        debit: p.from.to_string(),
+        credit: p.to.to_string(),
+        minutes: p.minutes,
+        subject: p.subject.clone(),
+        memo: p.memo.clone(),
+        by: p.by.as_ref().map(|m| m.to_string()),
+        event: p.event,
+        at: p.at,
+    }
+}
+
+/// `admin rebuild-ledger --check`: rebuilds the books from the arrival log and compares
+/// them with the stored postings and the ledger documents, and the documents with the
+/// log. Returns every difference, in words; none means the ledger is what a rebuild gives.
+pub fn rebuild_check(store: &dyn RelayStore) -> StoreResult<Vec<String>> {
+    let books = rebuild(store)?;
+    let mut differences = Vec::new();
+    let expected: Vec<PostingRecord> = books.postings().iter().map(record_of).collect();
+    let stored = store.postings()?;
+    let expected_keys: HashSet<&str> = expected.iter().map(|p| p.key.as_str()).collect();
+    for p in &expected {
+        match stored.iter().find(|s| s.key == p.key) {
+            None => differences.push(format!("posting {} ({} min {} → {}) is missing from the store", p.key, p.minutes, p.debit, p.credit)),
+            Some(s) if s != p => differences.push(format!("posting {} differs: stored {s:?}, rebuilt {p:?}", p.key)),
+            Some(_) => {}
+        }
+    }
+    for p in stored.iter().filter(|p| !expected_keys.contains(p.key.as_str())) {
+        differences.push(format!("posting {} is stored but the rebuild does not make it", p.key));
+    }
+    let mut members = books.members();
+    for p in &stored {
+        for account in [&p.debit, &p.credit] {
+            if let Some(member) = Account::parse(account).as_ref().and_then(Account::member) {
+                members.insert(member.clone());
+            }
+        }
+    }
+    for member in &members {
+        let id = DocId::Ledger(member.clone());
+        let Some(doc) = store.document(&id.to_string())? else {
+            differences.push(format!("{id} does not exist"));
+            continue;
+        };
+        let doc = Automerge::load(&doc.bytes).map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))?;
+        if document::update(&doc, &books, member, 0).map_err(|e| StoreError::Corrupt(e.to_string()))?.is_some() {
+            differences.push(format!("{id} does not show what the rebuilt ledger says (postings, outcomes or balance)"));
+        }
+    }
+    let logged: HashSet<String> = store.ledger_events(0)?.into_iter().map(|e| e.key).collect();
+    for body in scan(store, &books)? {
+        if !matches!(body, EventBody::Rules { .. }) && !logged.contains(&body.key()) {
+            differences.push(format!("{} is in the documents but not in the arrival log", body.key()));
+        }
+    }
+    Ok(differences)
+}
