@@ -30,6 +30,7 @@ pub mod relay;
 pub mod secret;
 pub mod store;
 pub mod sync;
+pub mod voucher;
 pub mod write;
 
 pub use app::{app, app_with, app_with_limits};

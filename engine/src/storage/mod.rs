@@ -192,6 +192,13 @@ pub fn unsynced_count(conn: &Connection) -> Result<u64> {
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
+/// The hashes of the local changes to `doc_id` the relay has not acknowledged.
+pub fn unsynced_hashes(conn: &Connection, doc_id: &str) -> Result<Vec<automerge::ChangeHash>> {
+    let mut stmt = conn.prepare_cached("SELECT hash FROM local_changes WHERE doc_id = ?1")?;
+    let hashes = stmt.query_map([doc_id], |row| row.get::<_, Vec<u8>>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(hashes.iter().filter_map(|h| automerge::ChangeHash::try_from(h.as_slice()).ok()).collect())
+}
+
 /// The subjects (visit, order, request ids) with changes the relay has not acknowledged.
 pub fn unsynced_subjects(conn: &Connection) -> Result<std::collections::HashSet<String>> {
     let mut stmt = conn.prepare("SELECT DISTINCT subject FROM local_changes")?;
@@ -221,6 +228,29 @@ pub fn set_acked_heads(tx: &Transaction<'_>, doc_id: &str, heads: &[automerge::C
         "INSERT INTO sync_state (doc_id, acked_heads, updated_at) VALUES (?1, ?2, ?3)
          ON CONFLICT(doc_id) DO UPDATE SET acked_heads = excluded.acked_heads, updated_at = excluded.updated_at",
         params![doc_id, blob, at_ms],
+    )?;
+    Ok(())
+}
+
+/// The relay's latest voucher for a document: the heads it vouched for and the code.
+pub fn voucher(conn: &Connection, doc_id: &str) -> Result<Option<(Vec<automerge::ChangeHash>, Vec<u8>)>> {
+    let row: Option<(Vec<u8>, Vec<u8>)> = conn
+        .prepare_cached("SELECT heads, mac FROM vouchers WHERE doc_id = ?1")?
+        .query_row([doc_id], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    Ok(row.map(|(heads, mac)| {
+        (heads.chunks_exact(32).filter_map(|h| automerge::ChangeHash::try_from(h).ok()).collect(), mac)
+    }))
+}
+
+/// Keeps the relay's voucher for `heads` of a document (replacing the one before: the
+/// newer heads descend from the older ones).
+pub fn set_voucher(tx: &Transaction<'_>, doc_id: &str, heads: &[automerge::ChangeHash], mac: &[u8]) -> Result<()> {
+    let blob: Vec<u8> = heads.iter().flat_map(|h| h.0).collect();
+    tx.execute(
+        "INSERT INTO vouchers (doc_id, heads, mac) VALUES (?1, ?2, ?3)
+         ON CONFLICT(doc_id) DO UPDATE SET heads = excluded.heads, mac = excluded.mac",
+        params![doc_id, blob, mac],
     )?;
     Ok(())
 }

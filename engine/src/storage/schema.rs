@@ -35,6 +35,13 @@ pub const MIGRATIONS: &[&str] = &[
          acked_heads BLOB NOT NULL,
          updated_at  INTEGER NOT NULL
      ) STRICT;",
+    // 3: per document, the relay's latest voucher (heads and their code): what lets the
+    //    phone hand a relay restored from a backup the changes of others it lost (ADR 25).
+    "CREATE TABLE vouchers (
+         doc_id TEXT PRIMARY KEY,
+         heads  BLOB NOT NULL,
+         mac    BLOB NOT NULL
+     ) STRICT;",
 ];
 
 /// The newest store version this build knows.
@@ -105,6 +112,19 @@ mod tests {
         assert_eq!(tables(&conn), ["chunks", "documents", "local_changes", "meta", "sync_state"]);
         let chunk: Vec<u8> = conn.query_row("SELECT bytes FROM chunks", [], |r| r.get(0)).unwrap();
         assert_eq!(chunk, [2, 3]);
+    }
+
+    #[test]
+    fn version_3_adds_vouchers_and_keeps_the_sync_state() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, 2).unwrap();
+        conn.execute("INSERT INTO sync_state (doc_id, acked_heads, updated_at) VALUES ('member/v-1', x'09', 5)", [])
+            .unwrap();
+        migrate_to(&mut conn, 3).unwrap();
+        assert_eq!(version(&conn).unwrap(), 3);
+        assert!(tables(&conn).contains(&"vouchers".to_owned()));
+        let heads: Vec<u8> = conn.query_row("SELECT acked_heads FROM sync_state", [], |r| r.get(0)).unwrap();
+        assert_eq!(heads, [9]);
     }
 
     #[test]

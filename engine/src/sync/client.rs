@@ -1,21 +1,26 @@
 //! The device's side of sync: build a request from the outbox and the acknowledged heads,
-//! apply the relay's answer durably, and fall back to automerge's Bloom-filter sync when
-//! the relay asks for it. One round trip in the common case.
+//! apply the relay's answer durably. One round trip in the common case; a phone with more
+//! to upload than a page, or far behind, syncs in several pages, each durable when applied;
+//! a relay restored from a backup gets back what it lost (ADR 25).
+//!
+//! What the phone sends: only changes its own actor made, and, when a restored relay asks,
+//! changes of others that the relay once vouched for. Never anything else, so another
+//! device's sequence numbers can never be taken by this one.
 
 use std::collections::{HashMap, HashSet};
 
-use automerge::sync::{self as am_sync, SyncDoc};
-use automerge::{ChangeHash, ReadDoc};
+use automerge::{Automerge, Change, ChangeHash, ReadDoc};
 use serde::Serialize;
 
 use crate::documents::DocId;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::storage;
-use crate::sync::wire::{self, BloomMessage, DocPush, SyncRequest, SyncResponse};
+use crate::sync::wire::{self, DocPush, PAGE_BYTES, Recovery, SyncRequest, SyncResponse, VOUCHER_BYTES, Voucher};
 
-/// Most request/response exchanges one sync makes (the Bloom fallback needs a few).
-pub const MAX_ROUNDS: usize = 8;
+/// Most request/response exchanges one sync makes: enough for a phone months behind to
+/// catch up page by page; a sync that needs more carries on at the next one.
+pub const MAX_ROUNDS: usize = 64;
 
 /// Carries one request body to the relay and brings back the response body.
 pub trait Transport {
@@ -64,9 +69,9 @@ pub struct SyncReport {
 #[derive(Debug, Default)]
 pub struct SyncRun {
     report: SyncReport,
-    bloom_states: HashMap<String, am_sync::State>,
-    bloom_out: Vec<BloomMessage>,
     list_all: bool,
+    /// Documents the relay asked to recover, with its heads.
+    recover: HashMap<String, Vec<ChangeHash>>,
     in_flight: Option<Sent>,
     rounds: usize,
     finished: bool,
@@ -78,7 +83,7 @@ impl SyncRun {
         if self.finished || self.rounds >= MAX_ROUNDS {
             return Ok(None);
         }
-        let (request, sent) = engine.build_request(self.list_all, std::mem::take(&mut self.bloom_out))?;
+        let (request, sent) = engine.build_request(self.list_all, &self.recover)?;
         let body = wire::encode(&request);
         self.report.bytes_up += body.len();
         self.report.round_trips += 1;
@@ -104,12 +109,19 @@ impl SyncRun {
         let applied = engine.apply_response(&response, &sent)?;
         self.report.docs_changed += applied.docs_changed;
         self.report.changes_received += applied.changes_received;
-        self.report.changes_sent += sent.pushed.len();
-        if response.bloom.is_empty() {
-            self.finished = true;
-        } else {
-            self.bloom_out = engine.answer_bloom(&response.bloom, &mut self.bloom_states)?;
-        }
+        self.report.changes_sent += applied.changes_stored;
+        self.recover = response
+            .recover
+            .iter()
+            // A document the phone just answered a recovery for is not asked again in this
+            // sync: what the relay still lacks waits for its authors (it blocks nothing else).
+            .filter(|r| !sent.docs.get(&r.doc).is_some_and(|d| d.recovering))
+            .map(|r| (r.doc.clone(), wire::from_wire_heads(&r.heads)))
+            .collect();
+        // Another page to upload, if the relay took this one (a page it could not take, all
+        // waiting for changes it lacks, is not sent again and again).
+        let more_to_send = sent.page_full && (applied.changes_stored > 0 || applied.acked > 0);
+        self.finished = !(response.more || !self.recover.is_empty() || more_to_send);
         Ok(())
     }
 
@@ -132,44 +144,77 @@ impl Engine {
         Ok(run.report())
     }
 
-    /// The request: the manifest digest and the documents with changes since their
-    /// acknowledged heads (or, with `list_all`, every document held).
-    fn build_request(&self, list_all: bool, bloom: Vec<BloomMessage>) -> Result<(SyncRequest, Sent)> {
+    /// The request: the manifest digest and the documents with changes the relay lacks
+    /// (or, with `list_all`, every document held), at most [`PAGE_BYTES`] of changes; for
+    /// each document in `recover`, the phone's heads and what the relay's heads there do
+    /// not cover.
+    fn build_request(&self, list_all: bool, recover: &HashMap<String, Vec<ChangeHash>>) -> Result<(SyncRequest, Sent)> {
         let conn = self.storage.conn();
+        let own = self.identity().device.as_str();
         let mut sent = Sent::default();
         let mut manifest = Vec::new();
         let mut docs = Vec::new();
+        let mut page = Page::default();
         for (id, doc) in &self.docs {
             let name = id.to_string();
             let acked = storage::acked_heads(conn, &name)?;
             let acked_digest = wire::heads_digest(&acked);
-            let changes: Vec<Vec<u8>> = doc
-                .get_changes(&acked)
-                .into_iter()
-                .map(|change| {
-                    sent.pushed.insert(change.hash());
-                    change.raw_bytes().to_vec()
-                })
-                .collect();
-            if list_all || !changes.is_empty() {
-                sent.heads.insert(name.clone(), doc.get_heads());
-                docs.push(DocPush { doc: name.clone(), acked: acked_digest, changes });
+            let relay_heads = recover.get(&name);
+            // Recovering: what the relay holds and this phone knows of (a head the phone
+            // lacks only makes it send more, which the relay skips), with the changes of
+            // others the relay vouched for.
+            let (base, voucher) = match relay_heads {
+                Some(heads) => (
+                    heads.iter().filter(|h| doc.get_change_by_hash(h).is_some()).copied().collect(),
+                    storage::voucher(conn, &name)?,
+                ),
+                None => (acked.clone(), None),
+            };
+            let vouched = voucher.as_ref().map(|(heads, _)| ancestors(doc, heads)).unwrap_or_default();
+            let mut changes = Vec::new();
+            let mut others = false;
+            for change in doc.get_changes(&base) {
+                let mine = change.actor_id().to_hex_string() == own;
+                if !mine && !vouched.contains(&change.hash()) {
+                    // Another author's change this phone cannot vouch for (or need not: the
+                    // relay sent it): the relay has it, or gets it from its author. The
+                    // phone's own changes that build on it wait for it.
+                    continue;
+                }
+                if !page.take(change.raw_bytes().len()) {
+                    sent.page_full = true;
+                    break;
+                }
+                others |= !mine;
+                changes.push(change.raw_bytes().to_vec());
+            }
+            if list_all || !changes.is_empty() || relay_heads.is_some() {
+                let recovery = relay_heads.map(|_| Recovery {
+                    heads: wire::to_wire_heads(&doc.get_heads()),
+                    voucher: voucher.filter(|_| others).and_then(|(heads, mac)| {
+                        Some(Voucher { heads: wire::to_wire_heads(&heads), mac: mac.try_into().ok()? })
+                    }),
+                });
+                sent.docs.insert(
+                    name.clone(),
+                    SentDoc { heads: doc.get_heads(), pushed: !changes.is_empty(), recovering: recovery.is_some() },
+                );
+                docs.push(DocPush { doc: name.clone(), acked: acked_digest, changes, recovery });
             }
             if !acked.is_empty() {
                 manifest.push((name, acked_digest));
             }
         }
         let manifest = (!list_all).then(|| wire::manifest_digest(manifest.iter().map(|(d, h)| (d.as_str(), *h))));
-        Ok((SyncRequest { manifest, docs, bloom }, sent))
+        Ok((SyncRequest { manifest, docs }, sent))
     }
 
-    /// Applies the relay's changes and new acknowledged heads, and marks as sent what was
-    /// pushed and is now under the acknowledged heads (on the relay), all durably.
+    /// Applies the relay's changes, new acknowledged heads and vouchers, and marks as sent
+    /// every local change now under the acknowledged heads (on the relay), all durably. A
+    /// document the phone pushed to that the answer does not name was taken whole.
     fn apply_response(&mut self, response: &SyncResponse, sent: &Sent) -> Result<Applied> {
         let mut applied = Applied::default();
-        // The pushed changes the relay's acknowledged heads cover: stored on the relay.
-        // Those of a document still in Bloom fallback are not, yet.
-        let mut stored: Vec<ChangeHash> = Vec::new();
+        let mut acks: Vec<(String, Vec<ChangeHash>, Option<[u8; VOUCHER_BYTES]>)> = Vec::new();
         for pull in &response.docs {
             let id: DocId = pull.doc.parse()?;
             if !pull.changes.is_empty() {
@@ -179,72 +224,128 @@ impl Engine {
             }
             let acked = if pull.acked.is_empty() {
                 // "The heads you had when you sent the request."
-                sent.heads.get(&pull.doc).cloned().unwrap_or_default()
+                sent.docs.get(&pull.doc).map(|d| d.heads.clone()).unwrap_or_default()
             } else {
                 wire::from_wire_heads(&pull.acked)
             };
-            let held = !acked.is_empty()
-                && self.docs.get(&id).is_some_and(|doc| doc.get_missing_deps(&acked).is_empty());
-            if held {
-                let tx = self.storage.begin()?;
-                storage::set_acked_heads(&tx, &pull.doc, &acked, self.clock.now().timestamp_millis())?;
-                tx.commit()?;
-                if let Some(doc) = self.docs.get(&id) {
-                    let here: Vec<ChangeHash> =
-                        sent.pushed.iter().filter(|h| doc.get_change_by_hash(h).is_some()).copied().collect();
-                    if !here.is_empty() {
-                        let beyond: HashSet<ChangeHash> = doc.get_changes(&acked).iter().map(|c| c.hash()).collect();
-                        stored.extend(here.into_iter().filter(|h| !beyond.contains(h)));
-                    }
-                }
+            acks.push((pull.doc.clone(), acked, pull.voucher));
+        }
+        let named: HashSet<&str> =
+            response.docs.iter().map(|p| p.doc.as_str()).chain(response.recover.iter().map(|r| r.doc.as_str())).collect();
+        for (doc, state) in &sent.docs {
+            if state.pushed && !named.contains(doc.as_str()) {
+                acks.push((doc.clone(), state.heads.clone(), None));
             }
+        }
+        let now = self.clock.now().timestamp_millis();
+        let mut stored: Vec<ChangeHash> = Vec::new();
+        for (name, acked, voucher) in acks {
+            let id: DocId = name.parse()?;
+            let Some(doc) = self.docs.get(&id) else { continue };
+            if acked.is_empty() || !doc.get_missing_deps(&acked).is_empty() {
+                continue;
+            }
+            // Every local change the acknowledged heads cover is on the relay, whichever
+            // request carried it.
+            let outbox = storage::unsynced_hashes(self.storage.conn(), &name)?;
+            if !outbox.is_empty() {
+                let beyond: HashSet<ChangeHash> = doc.get_changes(&acked).iter().map(Change::hash).collect();
+                stored.extend(outbox.into_iter().filter(|h| doc.get_change_by_hash(h).is_some() && !beyond.contains(h)));
+            }
+            let tx = self.storage.begin()?;
+            storage::set_acked_heads(&tx, &name, &acked, now)?;
+            if let Some(mac) = &voucher {
+                storage::set_voucher(&tx, &name, &acked, mac)?;
+            }
+            tx.commit()?;
+            applied.acked += 1;
         }
         let tx = self.storage.begin()?;
         for hash in &stored {
             storage::mark_acked(&tx, hash.as_ref())?;
         }
         tx.commit()?;
+        applied.changes_stored = stored.len();
         if !stored.is_empty() {
             self.listeners.notify(&[crate::notify::Topic::Visits, crate::notify::Topic::Requests]);
         }
         Ok(applied)
     }
+}
 
-    /// Answers the relay's Bloom-filter sync messages (the fallback path).
-    fn answer_bloom(
-        &mut self,
-        messages: &[BloomMessage],
-        states: &mut HashMap<String, am_sync::State>,
-    ) -> Result<Vec<BloomMessage>> {
-        let mut answers = Vec::new();
-        for incoming in messages {
-            let id: DocId = incoming.doc.parse()?;
-            let message = am_sync::Message::decode(&incoming.message)
-                .map_err(|e| Error::Protocol(format!("the relay's sync message for {id} is damaged: {e}")))?;
-            let state = states.entry(incoming.doc.clone()).or_default();
-            let before = self.heads(&id);
-            let doc = self.doc_or_new(&id);
-            doc.receive_sync_message(state, message)
-                .map_err(|e| Error::Protocol(format!("the relay's sync message for {id} could not be applied: {e}")))?;
-            self.persist_since(&id, &before)?;
-            if let Some(reply) = self.doc_or_new(&id).generate_sync_message(state) {
-                answers.push(BloomMessage { doc: incoming.doc.clone(), message: reply.encode() });
-            }
-        }
-        Ok(answers)
+/// Every change `heads` descend from (the heads' own changes included).
+fn ancestors(doc: &Automerge, heads: &[ChangeHash]) -> HashSet<ChangeHash> {
+    if !doc.get_missing_deps(heads).is_empty() {
+        return HashSet::new();
+    }
+    let after: HashSet<ChangeHash> = doc.get_changes(heads).iter().map(Change::hash).collect();
+    doc.get_changes(&[]).iter().map(Change::hash).filter(|h| !after.contains(h)).collect()
+}
+
+/// The change bytes one request may still carry.
+#[derive(Debug)]
+struct Page {
+    left: usize,
+    taken: usize,
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Page { left: PAGE_BYTES, taken: 0 }
     }
 }
 
-/// What one request carried: the changes pushed and, per document listed, the heads the
-/// device had when it built the request.
+impl Page {
+    /// Whether a change of `bytes` fits; one change always does when it is the first.
+    fn take(&mut self, bytes: usize) -> bool {
+        if bytes > self.left && self.taken > 0 {
+            return false;
+        }
+        self.left = self.left.saturating_sub(bytes);
+        self.taken += 1;
+        true
+    }
+}
+
+/// What one request carried: each document listed, and whether the page was full (more
+/// to send).
 #[derive(Debug, Default)]
 struct Sent {
-    pushed: HashSet<ChangeHash>,
-    heads: HashMap<String, Vec<ChangeHash>>,
+    docs: HashMap<String, SentDoc>,
+    page_full: bool,
+}
+
+/// One document of a request.
+#[derive(Debug)]
+struct SentDoc {
+    /// The device's heads when it built the request.
+    heads: Vec<ChangeHash>,
+    /// Whether the request pushed changes to it.
+    pushed: bool,
+    /// Whether the request answered the relay's recovery of it.
+    recovering: bool,
 }
 
 #[derive(Default)]
 struct Applied {
     docs_changed: usize,
     changes_received: usize,
+    changes_stored: usize,
+    acked: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_takes_changes_until_full_but_always_the_first() {
+        let mut page = Page::default();
+        assert!(page.take(PAGE_BYTES + 5), "a change over the page goes alone");
+        assert!(!page.take(1));
+        let mut page = Page::default();
+        assert!(page.take(PAGE_BYTES - 10));
+        assert!(page.take(10));
+        assert!(!page.take(1));
+    }
 }

@@ -4,11 +4,21 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-/// The wire version this build speaks; the first byte of every body.
-pub const WIRE_VERSION: u8 = 1;
+/// The wire version this build speaks; the first byte of every body. Version 2 (ADR 25):
+/// a device pushes only its own changes and those the relay vouched for; no Bloom
+/// fallback; answers and uploads come in pages.
+pub const WIRE_VERSION: u8 = 2;
 
 /// Largest body either side accepts, in bytes (a day offline fits many times over).
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// Most change bytes one request or one answer carries: a phone with more to upload, or
+/// far behind, syncs in several pages, each durable when applied. Well under
+/// [`MAX_BODY_BYTES`], so ids, heads and a change over the page still fit.
+pub const PAGE_BYTES: usize = 1024 * 1024;
+
+/// Bytes of a voucher's message authentication code.
+pub const VOUCHER_BYTES: usize = 16;
 
 /// An automerge change hash.
 pub type Hash = [u8; 32];
@@ -27,8 +37,6 @@ pub struct SyncRequest {
     pub manifest: Option<HeadsDigest>,
     /// The documents the device changed (or, without a manifest, all it holds).
     pub docs: Vec<DocPush>,
-    /// Bloom-filter sync messages for documents in fallback mode.
-    pub bloom: Vec<BloomMessage>,
 }
 
 /// A device's state of one document.
@@ -38,8 +46,32 @@ pub struct DocPush {
     pub doc: String,
     /// Digest of the heads the relay last acknowledged for this document.
     pub acked: HeadsDigest,
-    /// Raw automerge changes made since those heads.
+    /// Raw automerge changes the relay lacks, in causal order: the device's own (authored
+    /// by its actor), and, only when recovering what a restored relay lost, changes of
+    /// others that the recovery's voucher covers. At most [`PAGE_BYTES`] of them per request.
     pub changes: Vec<Vec<u8>>,
+    /// Set when answering the relay's [`Recover`] for this document.
+    pub recovery: Option<Recovery>,
+}
+
+/// A device's answer to the relay's [`Recover`] of one document.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recovery {
+    /// The device's heads, so the relay can tell what the device lacks.
+    pub heads: Vec<Hash>,
+    /// The relay's voucher for the changes of others among the push's changes.
+    pub voucher: Option<Voucher>,
+}
+
+/// The relay's word that it once held a document at `heads`: a device returns changes of
+/// others to a relay that lost them (restored from a backup) only under a voucher, and only
+/// changes that `heads` descend from. Nobody but the relay can make one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Voucher {
+    /// The relay's heads it vouches for.
+    pub heads: Vec<Hash>,
+    /// The relay's message authentication code over the document id and `heads`.
+    pub mac: [u8; VOUCHER_BYTES],
 }
 
 /// What the relay answers.
@@ -49,11 +81,17 @@ pub struct SyncResponse {
     /// answer was lost, or it holds a restored copy): nothing was done; send again,
     /// listing every document.
     pub list_all: bool,
-    /// Documents where the device lacks changes or its acknowledged heads moved.
+    /// Documents where the device lacks changes or its acknowledged heads moved. A document
+    /// the device pushed changes to and that is named neither here nor in `recover` was
+    /// taken whole: the relay's heads are the device's (which costs nothing on the wire).
     pub docs: Vec<DocPull>,
-    /// Bloom-filter sync messages for documents whose state the relay cannot tell
-    /// (a new device, a restored backup, a relay that lost data): sync again.
-    pub bloom: Vec<BloomMessage>,
+    /// Documents whose state on the device the relay cannot tell (its record is older than
+    /// the device's: a restored backup), or whose pushed changes build on changes the relay
+    /// lacks: the device sends its heads and every change of its own (and vouched) that
+    /// the relay's heads here do not cover, in the next request.
+    pub recover: Vec<Recover>,
+    /// The answer stopped at [`PAGE_BYTES`]: sync again at once for the rest.
+    pub more: bool,
 }
 
 /// The relay's update of one document.
@@ -63,19 +101,22 @@ pub struct DocPull {
     pub doc: String,
     /// Raw automerge changes the device lacks.
     pub changes: Vec<Vec<u8>>,
-    /// The relay's heads after merging: the device's new acknowledged heads. Empty means
-    /// "the heads you had when you sent the request" (the relay had nothing you lacked),
-    /// which saves 32 bytes per document in the common case.
+    /// The relay's heads after merging (or, for a page of a longer answer, the heads of
+    /// what this page brings): the device's new acknowledged heads. Empty means "the heads
+    /// you had when you sent the request" (the relay had nothing you lacked), which saves 32
+    /// bytes per document in the common case.
     pub acked: Vec<Hash>,
+    /// When `changes` is not empty: the relay's voucher for `acked` (keep it; see [`Voucher`]).
+    pub voucher: Option<[u8; VOUCHER_BYTES]>,
 }
 
-/// One automerge sync-protocol message (the fallback path).
+/// The relay's heads of a document it asks the device to recover.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BloomMessage {
+pub struct Recover {
     /// The document.
     pub doc: String,
-    /// `automerge::sync::Message` encoded.
-    pub message: Vec<u8>,
+    /// The relay's heads.
+    pub heads: Vec<Hash>,
 }
 
 /// Enrollment: a device presents a one-time code and its automerge actor id.
@@ -200,8 +241,12 @@ mod tests {
     fn sample_request() -> SyncRequest {
         SyncRequest {
             manifest: Some([5; 8]),
-            docs: vec![DocPush { doc: "member/v-1".into(), acked: [7; 8], changes: vec![vec![1, 2, 3]] }],
-            bloom: vec![],
+            docs: vec![DocPush {
+                doc: "member/v-1".into(),
+                acked: [7; 8],
+                changes: vec![vec![1, 2, 3]],
+                recovery: None,
+            }],
         }
     }
 
@@ -217,37 +262,62 @@ mod tests {
         assert_eq!(
             encode(&sample_request()),
             [
-                1, // version
+                2, // version
                 1, 5, 5, 5, 5, 5, 5, 5, 5, // a manifest digest
                 1, 10, b'm', b'e', b'm', b'b', b'e', b'r', b'/', b'v', b'-', b'1', // one doc, its id
                 7, 7, 7, 7, 7, 7, 7, 7, // acked digest
                 1, 3, 1, 2, 3, // one change of three bytes
-                0, // no bloom messages
+                0, // not a recovery
             ]
         );
+        let recovery = DocPush {
+            doc: "m".into(),
+            acked: [0; 8],
+            changes: vec![],
+            recovery: Some(Recovery {
+                heads: vec![[3; 32]],
+                voucher: Some(Voucher { heads: vec![[4; 32]], mac: [6; VOUCHER_BYTES] }),
+            }),
+        };
+        let mut expected = vec![2, 0, 1, 1, b'm'];
+        expected.extend_from_slice(&[0; 8]);
+        expected.extend_from_slice(&[0, 1, 1]);
+        expected.extend_from_slice(&[3; 32]);
+        expected.extend_from_slice(&[1, 1]);
+        expected.extend_from_slice(&[4; 32]);
+        expected.extend_from_slice(&[6; VOUCHER_BYTES]);
+        assert_eq!(encode(&SyncRequest { manifest: None, docs: vec![recovery] }), expected);
         let response = SyncResponse {
             list_all: false,
-            docs: vec![DocPull { doc: "ledger/v-1".into(), changes: vec![], acked: vec![[9; 32]] }],
-            bloom: vec![BloomMessage { doc: "station/s".into(), message: vec![0x42] }],
+            docs: vec![DocPull {
+                doc: "ledger/v-1".into(),
+                changes: vec![vec![0x42]],
+                acked: vec![[9; 32]],
+                voucher: Some([8; VOUCHER_BYTES]),
+            }],
+            recover: vec![Recover { doc: "station/s".into(), heads: vec![] }],
+            more: true,
         };
-        let mut expected = vec![1, 0, 1, 10];
+        let mut expected = vec![2, 0, 1, 10];
         expected.extend_from_slice(b"ledger/v-1");
-        expected.extend_from_slice(&[0, 1]);
+        expected.extend_from_slice(&[1, 1, 0x42, 1]);
         expected.extend_from_slice(&[9; 32]);
+        expected.push(1);
+        expected.extend_from_slice(&[8; VOUCHER_BYTES]);
         expected.extend_from_slice(&[1, 9]);
         expected.extend_from_slice(b"station/s");
-        expected.extend_from_slice(&[1, 0x42]);
+        expected.extend_from_slice(&[0, 1]);
         assert_eq!(encode(&response), expected);
         let enroll = EnrollRequest { code: "AB".into(), actor: "ff".into() };
-        assert_eq!(encode(&enroll), [1, 2, b'A', b'B', 2, b'f', b'f']);
+        assert_eq!(encode(&enroll), [2, 2, b'A', b'B', 2, b'f', b'f']);
     }
 
     #[test]
     fn bad_bodies_are_refused_with_the_reason() {
         assert_eq!(decode::<SyncRequest>(&[]), Err(WireError::Empty));
         assert_eq!(
-            decode::<SyncRequest>(&[2, 0, 0]),
-            Err(WireError::UnsupportedVersion { found: 2, supported: 1 })
+            decode::<SyncRequest>(&[1, 0, 0]),
+            Err(WireError::UnsupportedVersion { found: 1, supported: 2 })
         );
         let mut truncated = encode(&sample_request());
         truncated.truncate(truncated.len() - 3);
@@ -255,7 +325,7 @@ mod tests {
         let mut trailing = encode(&sample_request());
         trailing.push(0);
         assert!(matches!(decode::<SyncRequest>(&trailing), Err(WireError::Malformed(_))));
-        assert!(matches!(decode::<SyncRequest>(&vec![1; MAX_BODY_BYTES + 1]), Err(WireError::TooLarge(_))));
+        assert!(matches!(decode::<SyncRequest>(&vec![2; MAX_BODY_BYTES + 1]), Err(WireError::TooLarge(_))));
     }
 
     #[test]

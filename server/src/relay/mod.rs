@@ -1,11 +1,9 @@
 //! The relay's shared state, [`Relay`]: the store, the relay's own actor id, the clock, and
 //! the one owner of its writes ([`Work`]): the working copies of documents (checked against
-//! their generation before every use), the ledger's books and the Bloom-sync sessions, and
-//! the sequence every write goes through (stage on forks, store with the arrival log in one
+//! their generation before every use) and the ledger's books, and the sequence every write goes through (stage on forks, store with the arrival log in one
 //! transaction, adopt, reconcile). Sync, the console's decisions and admin commands all
 //! write through it.
 
-mod bloom;
 mod cache;
 mod work;
 
@@ -14,6 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use timebank_engine::{Clock, SystemClock};
 
 use crate::store::{Millis, RelayStore, SqliteStore, StoreResult};
+use crate::voucher::Vouchers;
 
 pub(crate) use work::{Work, Writes};
 
@@ -23,6 +22,7 @@ pub struct Relay {
     store: Arc<dyn RelayStore>,
     actor: automerge::ActorId,
     clock: Arc<dyn Clock>,
+    vouchers: Vouchers,
     state: Mutex<work::State>,
 }
 
@@ -39,7 +39,8 @@ impl Relay {
     pub fn new(store: Arc<dyn RelayStore>, clock: Arc<dyn Clock>) -> StoreResult<Relay> {
         let actor = automerge::ActorId::random();
         store.register_relay_actor(&actor.to_hex_string(), clock.now().timestamp_millis())?;
-        Ok(Relay { store, actor, clock, state: Mutex::new(work::State::default()) })
+        let vouchers = Vouchers::load(store.as_ref())?;
+        Ok(Relay { store, actor, clock, vouchers, state: Mutex::new(work::State::default()) })
     }
 
     /// The store.
@@ -60,6 +61,11 @@ impl Relay {
     /// The clock.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// The relay's vouchers (ADR 25).
+    pub fn vouchers(&self) -> &Vouchers {
+        &self.vouchers
     }
 
     /// Starts a unit of work on the documents: until it is dropped, no other write (or

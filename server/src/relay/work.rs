@@ -14,7 +14,6 @@ use crate::ledger::bookkeeper::{self, Bookkeeper, Entries};
 use crate::ledger::collect::{self, Written};
 use crate::ledger::{Books, document};
 use crate::relay::Relay;
-use crate::relay::bloom::BloomSessions;
 use crate::relay::cache::DocumentCache;
 use crate::store::{StoreError, StoreResult, WriteBatch};
 
@@ -24,7 +23,6 @@ pub(super) struct State {
     documents: DocumentCache,
     /// The ledger's books, once loaded (the catch-up runs at the first write).
     bookkeeper: Option<Bookkeeper>,
-    bloom: BloomSessions,
 }
 
 /// What a write stores: documents with its changes applied (forks of the working copies),
@@ -60,16 +58,6 @@ impl<'r> Work<'r> {
     /// The working copy of `id`, if loaded and stored.
     pub(crate) fn doc(&self, id: &DocId) -> Option<&Automerge> {
         self.state.documents.get(id)
-    }
-
-    /// The Bloom-sync sessions (the sync fallback's per-device state).
-    pub(crate) fn bloom(&self) -> &BloomSessions {
-        &self.state.bloom
-    }
-
-    /// The Bloom-sync sessions, to change.
-    pub(crate) fn bloom_mut(&mut self) -> &mut BloomSessions {
-        &mut self.state.bloom
     }
 
     /// Stores `writes` and what follows from them, in this order: the chunk of every fork

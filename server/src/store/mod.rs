@@ -384,6 +384,10 @@ pub trait RelayStore: Send + Sync + std::fmt::Debug {
     /// Whether `actor` (hex) is one the relay ever wrote with.
     fn is_relay_actor(&self, actor: &str) -> StoreResult<bool>;
 
+    /// The relay's secret `name` (the key of its vouchers): set to `fresh` the first time
+    /// it is asked for, the same value ever after (every process, every restart).
+    fn relay_secret(&self, name: &str, fresh: &[u8; 32]) -> StoreResult<[u8; 32]>;
+
     // ----- documents -----
 
     /// A document with its snapshot and chunks, if it exists.

@@ -97,6 +97,21 @@ fn heads_from_blob(blob: &[u8]) -> Vec<ChangeHash> {
     blob.chunks_exact(32).filter_map(|h| ChangeHash::try_from(h).ok()).collect()
 }
 
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    if text.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0_u8; N];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
 fn bad_column(index: usize, what: &str, detail: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
         index,
@@ -310,6 +325,18 @@ impl RelayStore for SqliteStore {
                 .optional()?
                 .is_some())
         })
+    }
+
+    fn relay_secret(&self, name: &str, fresh: &[u8; 32]) -> StoreResult<[u8; 32]> {
+        let key = format!("secret:{name}");
+        let stored: String = self.write(|tx| {
+            tx.execute(
+                "INSERT INTO relay_meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING",
+                params![key, hex(fresh)],
+            )?;
+            Ok(tx.query_row("SELECT value FROM relay_meta WHERE key = ?1", [&key], |row| row.get(0))?)
+        })?;
+        from_hex(&stored).ok_or_else(|| StoreError::Corrupt(format!("the relay's secret {name} is not 32 bytes of hex")))
     }
 
     fn document(&self, doc: &str) -> StoreResult<Option<StoredDocument>> {

@@ -32,6 +32,10 @@ macro_rules! relay_store_suite {
                 with_store($crate::store::suite::every_relay_actor_is_remembered);
             }
             #[test]
+            fn a_relay_secret_is_set_once_and_kept() {
+                with_store($crate::store::suite::a_relay_secret_is_set_once_and_kept);
+            }
+            #[test]
             fn stations_and_members_round_trip() {
                 with_store($crate::store::suite::stations_and_members_round_trip);
             }
@@ -154,6 +158,13 @@ pub(crate) fn every_relay_actor_is_remembered(store: &dyn RelayStore) {
     assert!(store.is_relay_actor("aa01").unwrap());
     assert!(store.is_relay_actor("bb02").unwrap());
     assert!(!store.is_relay_actor("cc03").unwrap());
+}
+
+pub(crate) fn a_relay_secret_is_set_once_and_kept(store: &dyn RelayStore) {
+    let first = store.relay_secret("vouchers", &[7; 32]).unwrap();
+    assert_eq!(first, [7; 32]);
+    assert_eq!(store.relay_secret("vouchers", &[9; 32]).unwrap(), [7; 32], "the first value stays");
+    assert_eq!(store.relay_secret("other", &[9; 32]).unwrap(), [9; 32]);
 }
 
 pub(crate) fn stations_and_members_round_trip(store: &dyn RelayStore) {

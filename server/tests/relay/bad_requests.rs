@@ -40,13 +40,13 @@ fn bad_bodies_are_refused_clearly_and_store_nothing() {
     let mut truncated = good_bytes.clone();
     truncated.truncate(good_bytes.len() - 5);
     let mut wrong_version = good_bytes.clone();
-    wrong_version[0] = 2;
+    wrong_version[0] = wire::WIRE_VERSION + 1;
     let mut trailing = good_bytes.clone();
     trailing.push(0);
     let mut ghost = good.clone();
-    ghost.docs.push(DocPush { doc: "member/m-ghost".into(), acked: [0; 8], changes: vec![] });
+    ghost.docs.push(DocPush { doc: "member/m-ghost".into(), acked: [0; 8], ..DocPush::default() });
     let mut unparseable = good.clone();
-    unparseable.docs.push(DocPush { doc: "visits/v-1".into(), acked: [0; 8], changes: vec![] });
+    unparseable.docs.push(DocPush { doc: "visits/v-1".into(), acked: [0; 8], ..DocPush::default() });
     let mut damaged_change = good.clone();
     damaged_change.docs[0].changes[0].truncate(10);
     let mut twice = good.clone();
@@ -54,10 +54,10 @@ fn bad_bodies_are_refused_clearly_and_store_nothing() {
 
     let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
         ("empty", vec![], StatusCode::BAD_REQUEST, "the message is empty"),
-        ("garbage", vec![1, 0xff, 0xff, 0xff, 0xff, 0xff], StatusCode::BAD_REQUEST, "damaged or truncated"),
+        ("garbage", vec![wire::WIRE_VERSION, 0xff, 0xff, 0xff, 0xff, 0xff], StatusCode::BAD_REQUEST, "damaged or truncated"),
         ("truncated", truncated, StatusCode::BAD_REQUEST, "damaged or truncated"),
         ("trailing bytes", trailing, StatusCode::BAD_REQUEST, "unexpected bytes at the end"),
-        ("wrong version", wrong_version, StatusCode::UNSUPPORTED_MEDIA_TYPE, "protocol version 2"),
+        ("wrong version", wrong_version, StatusCode::UNSUPPORTED_MEDIA_TYPE, "protocol version 3"),
         ("oversize", vec![1; MAX_BODY_BYTES + 1], StatusCode::PAYLOAD_TOO_LARGE, "over the limit"),
         ("unknown document", wire::encode(&ghost), StatusCode::NOT_FOUND, "member/m-ghost does not exist"),
         ("unparseable id", wire::encode(&unparseable), StatusCode::BAD_REQUEST, "\"visits/v-1\" is not a document id"),

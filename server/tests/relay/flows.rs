@@ -171,7 +171,7 @@ fn a_lost_answer_is_made_good_at_the_next_sync() {
 }
 
 #[test]
-fn a_phone_whose_sync_state_the_relay_lost_falls_back_to_bloom_sync() {
+fn a_phone_whose_sync_state_the_relay_lost_recovers_it_in_a_few_round_trips() {
     let relay = TestRelay::new();
     let volunteer = relay.member("volunteer", "Li Wei");
     let elder = relay.member("elder", "Wang Fang");
@@ -268,7 +268,7 @@ fn a_second_relay_on_the_same_store_never_serves_stale_documents() {
 }
 
 #[test]
-fn changes_built_on_changes_the_relay_lacks_start_a_bloom_sync_and_store_nothing_yet() {
+fn changes_built_on_changes_the_relay_lacks_wait_store_nothing_yet_and_ask_for_recovery() {
     let relay = TestRelay::new();
     let volunteer = relay.member("volunteer", "Li Wei");
     let mut phone = relay.phone(&volunteer);
@@ -289,14 +289,15 @@ fn changes_built_on_changes_the_relay_lacks_start_a_bloom_sync_and_store_nothing
     let generation = relay.generation(&own);
 
     let response = relay.sync(&phone.token, &crate::support::listing(&relay, &phone.device, &own, vec![second.clone()])).sync_response();
-    assert_eq!(response.bloom.len(), 1);
-    assert_eq!(response.bloom[0].doc, own);
+    assert_eq!(response.recover.len(), 1);
+    assert_eq!(response.recover[0].doc, own);
     assert!(response.docs.is_empty(), "{:?}", crate::support::pulled(&response));
     assert_eq!(relay.generation(&own), generation);
 
     let response = relay.sync(&phone.token, &crate::support::listing(&relay, &phone.device, &own, vec![first, second])).sync_response();
-    assert!(response.bloom.is_empty());
-    assert_eq!(crate::support::pulled(&response), std::slice::from_ref(&own));
+    assert!(response.recover.is_empty());
+    // Taken whole: the answer does not name the document.
+    assert_eq!(crate::support::pulled(&response), Vec::<String>::new());
     assert_eq!(relay.generation(&own), generation + 1);
 }
 

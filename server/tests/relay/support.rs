@@ -340,8 +340,7 @@ pub fn forged_change(
 pub fn push(doc: &str, acked: &[ChangeHash], changes: Vec<Vec<u8>>) -> SyncRequest {
     SyncRequest {
         manifest: None,
-        docs: vec![DocPush { doc: doc.into(), acked: wire::heads_digest(acked), changes }],
-        bloom: vec![],
+        docs: vec![DocPush { doc: doc.into(), acked: wire::heads_digest(acked), changes, ..DocPush::default() }],
     }
 }
 
@@ -358,9 +357,10 @@ pub fn listing(relay: &TestRelay, device: &str, doc: &str, changes: Vec<Vec<u8>>
             changes: if id == doc { changes.take().unwrap_or_default() } else { Vec::new() },
             acked: wire::heads_digest(&heads.cur),
             doc: id,
+            ..DocPush::default()
         })
         .collect();
-    SyncRequest { manifest: None, docs, bloom: vec![] }
+    SyncRequest { manifest: None, docs }
 }
 
 /// Puts `value` at `key` inside the map at `path` from the root.

@@ -32,8 +32,7 @@ fn push_by_hand(link: &RelayLink, doc: &DocId, acked: &[ChangeHash], changes: Ve
     // it is instead of first asking for a full listing.
     let request = SyncRequest {
         manifest: None,
-        docs: vec![DocPush { doc: doc.to_string(), acked: wire::heads_digest(acked), changes }],
-        bloom: vec![],
+        docs: vec![DocPush { doc: doc.to_string(), acked: wire::heads_digest(acked), changes, ..DocPush::default() }],
     };
     HttpTransport::new(link).exchange(wire::encode(&request))
 }
@@ -118,7 +117,9 @@ fn forged_changes_are_refused_with_403_recorded_and_change_nothing() {
     let change = copy.get_last_local_change().unwrap().raw_bytes().to_vec();
     let (status, message) = refused(push_by_hand(&li_phone.link, &li_doc, &base, vec![change]));
     assert_eq!(status, 403, "{message}");
-    assert!(message.contains(&format!("{} (volunteer) may not write it", zhao.id)), "{message}");
+    // Refused before any writer check: a device sends only its own changes, whatever the
+    // other actor may write.
+    assert!(message.contains(&format!("device {} sent a change authored by actor", li_phone.device)), "{message}");
     assert_eq!(relay.heads(&li_doc), li_heads, "Li's document changed");
 
     // 3. A hand-built request: Li's own actor, straight into Zhao's document.

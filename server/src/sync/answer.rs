@@ -1,0 +1,229 @@
+//! The answer side of a sync: for every document the device may read, what it lacks (at
+//! most a page across all documents; the device comes back for the rest), the heads it now
+//! holds as acknowledged, a voucher for what it received, and which documents it must
+//! recover for a relay that cannot tell what it holds.
+
+use std::collections::{HashMap, HashSet};
+
+use automerge::{Change, ChangeHash, ReadDoc};
+use timebank_engine::sync::wire::{self, DocPull, HeadsDigest, PAGE_BYTES, Recover, SyncResponse, heads_digest, to_wire_heads};
+
+use crate::auth::AuthedDevice;
+use crate::authority::Access;
+use crate::relay::{Relay, Work};
+use crate::store::{AckUpdate, AckedHeads, WriteBatch};
+use crate::sync::stage::{Incoming, Staged};
+
+/// Which documents a request names.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Listing {
+    /// Only the changed ones; the manifest matched, so the device holds exactly the heads
+    /// last acknowledged to it for every other document.
+    Changed,
+    /// Every document the device holds; one not named is one it lacks.
+    All,
+}
+
+/// What one sync acknowledges (stored with its changes) and answers.
+pub(super) struct Plan {
+    pub(super) batch: WriteBatch,
+    pub(super) response: SyncResponse,
+}
+
+/// The manifest digest of what the relay acknowledged to a device ([`wire::manifest_digest`]).
+pub(super) fn relay_manifest(acked: &HashMap<String, AckedHeads>) -> HeadsDigest {
+    wire::manifest_digest(
+        acked.iter().filter(|(_, heads)| !heads.cur.is_empty()).map(|(doc, heads)| (doc.as_str(), heads_digest(&heads.cur))),
+    )
+}
+
+/// The base from which the device needs changes, if its digest names heads the relay
+/// acknowledged to it (or no heads at all).
+fn known_base(digest: HeadsDigest, acked: &AckedHeads) -> Option<Vec<ChangeHash>> {
+    [&acked.cur, &acked.prev, &Vec::new()].into_iter().find(|heads| heads_digest(heads) == digest).cloned()
+}
+
+/// Plans the acknowledgements and the answer for every readable document.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn plan(
+    relay: &Relay,
+    work: &Work<'_>,
+    device: &AuthedDevice,
+    access: &Access,
+    incoming: &Incoming<'_>,
+    staged: &Staged,
+    listing: Listing,
+    acked: &HashMap<String, AckedHeads>,
+) -> Plan {
+    let device_id = device.device.id.as_str();
+    let mut batch = WriteBatch::default();
+    let mut response = SyncResponse::default();
+    let mut page = PAGE_BYTES;
+    for id in access.readable() {
+        let Some(cached) = work.doc(id) else { continue };
+        let name = id.to_string();
+        let doc = staged.forks.get(id).unwrap_or(cached);
+        let heads = doc.get_heads();
+        let push = incoming.push(id).map(|p| p.sent);
+        let acked_here = acked.get(&name).cloned().unwrap_or_default();
+        let recovery = push.and_then(|p| p.recovery.as_ref());
+        let recovering = recovery.is_some();
+        if staged.waiting.contains(id) && !recovering {
+            // Pushed changes build on changes the relay lacks (it was restored from a
+            // backup): the device sends what it holds below them.
+            response.recover.push(Recover { doc: name.clone(), heads: to_wire_heads(&heads) });
+        }
+        let base = match (push, listing) {
+            // The device told its heads: what it lacks is below none of them.
+            (Some(_), _) if let Some(recovery) = recovery => Some(
+                wire::from_wire_heads(&recovery.heads).into_iter().filter(|h| doc.get_change_by_hash(h).is_some()).collect(),
+            ),
+            (Some(p), _) => known_base(p.acked, &acked_here),
+            // Not named in a manifest-checked request: the device holds what was acknowledged.
+            (None, Listing::Changed) => Some(acked_here.cur.clone()),
+            // Not named in a full listing: the device lacks the document.
+            (None, Listing::All) => Some(Vec::new()),
+        };
+        let Some(base) = base.filter(|base| doc.get_missing_deps(base).is_empty()) else {
+            // The device's acknowledged heads are none the relay knows (it was restored
+            // from a backup, or lost its sync state): ask the device for its heads.
+            if !staged.waiting.contains(id) {
+                response.recover.push(Recover { doc: name.clone(), heads: to_wire_heads(&heads) });
+            }
+            continue;
+        };
+        let pushed = staged.pushed.get(id);
+        let missing: Vec<Change> =
+            doc.get_changes(&base).into_iter().filter(|c| !pushed.is_some_and(|p| p.contains(&c.hash()))).collect();
+        let (sent, new_heads) = if missing.iter().map(|c| c.raw_bytes().len()).sum::<usize>() <= page {
+            (missing, heads.clone())
+        } else {
+            // Over the page: a causal prefix, acknowledged as its own heads; the device
+            // comes back for the rest.
+            response.more = true;
+            let prefix = take_page(missing, &mut page);
+            let prefix_heads = heads_after(&base, &prefix);
+            (prefix, prefix_heads)
+        };
+        page = page.saturating_sub(sent.iter().map(|c| c.raw_bytes().len()).sum());
+        let holds = match (push, listing) {
+            (Some(p), _) => Some(p.acked),
+            (None, Listing::Changed) => Some(heads_digest(&acked_here.cur)),
+            (None, Listing::All) => None,
+        };
+        if sent.is_empty() && holds == Some(heads_digest(&new_heads)) && !recovering {
+            continue;
+        }
+        // The relay took everything the device pushed and holds nothing else: their heads
+        // are equal. For a document with changes pushed the answer need not name it at
+        // all; otherwise an empty `acked` says so.
+        let theirs = sent.is_empty()
+            && new_heads == heads
+            && push.is_some()
+            && pushed.is_some_and(|p| doc.get_missing_deps(&p.iter().copied().collect::<Vec<_>>()).is_empty());
+        let new = AckedHeads { cur: new_heads.clone(), prev: base.clone() };
+        if new != acked_here {
+            batch.acks.push(AckUpdate { device: device_id.to_owned(), doc: name.clone(), heads: new });
+        }
+        if theirs && push.is_some_and(|p| !p.changes.is_empty()) && !recovering {
+            continue;
+        }
+        let voucher = (!sent.is_empty()).then(|| relay.vouchers().vouch(&name, &new_heads));
+        response.docs.push(DocPull {
+            doc: name.clone(),
+            changes: sent.into_iter().map(|c| c.raw_bytes().to_vec()).collect(),
+            acked: if theirs { Vec::new() } else { to_wire_heads(&new_heads) },
+            voucher,
+        });
+    }
+    Plan { batch, response }
+}
+
+/// The changes of `missing` (in causal order) that fit in `page` bytes: at least one, so a
+/// change bigger than a page still goes, alone.
+fn take_page(missing: Vec<Change>, page: &mut usize) -> Vec<Change> {
+    let mut taken = Vec::new();
+    for change in missing {
+        let bytes = change.raw_bytes().len();
+        if bytes > *page && !taken.is_empty() {
+            break;
+        }
+        *page = page.saturating_sub(bytes);
+        taken.push(change);
+    }
+    taken
+}
+
+/// The heads of a document holding `base` and then `prefix` (a causal prefix of what
+/// follows `base`): every one of them that no change of `prefix` depends on.
+fn heads_after(base: &[ChangeHash], prefix: &[Change]) -> Vec<ChangeHash> {
+    let covered: HashSet<ChangeHash> = prefix.iter().flat_map(|c| c.deps().iter().copied()).collect();
+    let mut heads: Vec<ChangeHash> =
+        base.iter().copied().chain(prefix.iter().map(Change::hash)).filter(|h| !covered.contains(h)).collect();
+    heads.sort_unstable();
+    heads.dedup();
+    heads
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automerge::transaction::Transactable;
+    use automerge::{AutoCommit, ROOT};
+
+    #[test]
+    fn the_base_is_the_acknowledged_heads_the_digest_names() {
+        let a = vec![ChangeHash([1; 32])];
+        let b = vec![ChangeHash([2; 32])];
+        let acked = AckedHeads { cur: b.clone(), prev: a.clone() };
+        assert_eq!(known_base(heads_digest(&b), &acked), Some(b.clone()));
+        assert_eq!(known_base(heads_digest(&a), &acked), Some(a));
+        assert_eq!(known_base(heads_digest(&[]), &acked), Some(vec![]));
+        assert_eq!(known_base(heads_digest(&[ChangeHash([3; 32])]), &acked), None);
+    }
+
+    /// A page of a document's history is acknowledged as exactly the heads a document
+    /// holding that page has.
+    #[test]
+    fn the_heads_after_a_page_are_the_heads_of_the_page() {
+        let mut doc = AutoCommit::new();
+        for i in 0..6_i64 {
+            doc.put(ROOT, format!("k{i}"), i).unwrap();
+            doc.commit();
+        }
+        let mut other = doc.fork();
+        other.put(ROOT, "side", 1_i64).unwrap();
+        other.commit();
+        doc.merge(&mut other).unwrap();
+        let base = {
+            let first = doc.get_changes(&[]);
+            vec![first[1].hash()]
+        };
+        let missing: Vec<Change> = doc.get_changes(&base);
+        for cut in 1..missing.len() {
+            let prefix = &missing[..cut];
+            let mut replica = AutoCommit::new();
+            let upto: Vec<Change> = doc.get_changes(&[]).into_iter().take(2).collect();
+            replica.apply_changes(upto).unwrap();
+            replica.apply_changes(prefix.to_vec()).unwrap();
+            let mut expected = replica.get_heads();
+            expected.sort_unstable();
+            assert_eq!(heads_after(&base, prefix), expected, "after {cut} changes");
+        }
+    }
+
+    #[test]
+    fn a_page_takes_what_fits_and_always_one() {
+        let mut doc = AutoCommit::new();
+        for i in 0..4_i64 {
+            doc.put(ROOT, "k", i).unwrap();
+            doc.commit();
+        }
+        let changes: Vec<Change> = doc.get_changes(&[]);
+        let one = changes[0].raw_bytes().len();
+        let mut page = one + 1;
+        assert_eq!(take_page(changes.clone(), &mut page).len(), 1);
+        let mut tiny = 1;
+        assert_eq!(take_page(changes, &mut tiny).len(), 1, "a change over the page goes alone");
+    }
+}

@@ -1,0 +1,145 @@
+//! `POST /v1/sync`: one round trip in the common case (DESIGN.md, "Sync"; ADR 6, ADR 25).
+//!
+//! The device sends a manifest digest of every document it holds (over the digests of the
+//! heads the relay last acknowledged to it) and the documents it changed, each with its
+//! acknowledged digest and the changes it made since. The relay keeps, per (device,
+//! document), the heads of its last answer and the ones before (`cur`, `prev`). If the
+//! manifest matches its record, unchanged documents cost nothing; if not (its last answer
+//! was lost), it asks the device to list every document, and the per-document digests
+//! tell it what the device holds. Then ([`stage`]):
+//!
+//! 1. every document named must exist and be readable by the device (404, 403);
+//! 2. every pushed change must be the device's own (authored by the actor it registered)
+//!    or, when a restored relay recovers what it lost, vouched for by this relay; anything
+//!    else is refused whole (403, security event), whoever its author;
+//! 3. the changes the relay lacks whose dependencies it holds are applied to forks, and
+//!    the device's own are checked: its member must be a writer of the document, and the
+//!    field rules must hold on the fork ([`crate::authority`]); one refusal refuses the
+//!    whole batch; otherwise it is stored in one transaction. Changes that build on changes
+//!    the relay lacks wait on the phone, blocking nothing else;
+//!
+//! and ([`answer`]) for each readable document the device lacks changes of, or whose
+//! acknowledged heads moved, the answer carries those changes (a page at most; the device
+//! comes back for the rest) and the relay's heads. When the digest matches nothing the
+//! relay knows (a restored backup, a relay that lost its sync state), or pushed changes
+//! wait, the relay asks the device to recover that document: send its heads and what the
+//! relay's heads do not cover. Retrying a request changes nothing: known changes are
+//! skipped and the acknowledged heads answer the same.
+
+mod answer;
+mod stage;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use timebank_engine::DocId;
+use timebank_engine::sync::wire::{self, SyncRequest, SyncResponse};
+
+use crate::app::{binary, blocking};
+use crate::auth::{self, AuthedDevice};
+use crate::authority::Access;
+use crate::error::AppError;
+use crate::limits::{Door, Gate};
+use crate::relay::{Relay, Writes};
+use crate::store::SecurityEvent;
+
+/// The endpoint: bearer token, wire-encoded [`SyncRequest`] in, [`SyncResponse`] out.
+/// A missing or refused token counts against the caller's address (a good one never does).
+pub async fn endpoint(
+    State(relay): State<Arc<Relay>>,
+    gate: Gate,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppError> {
+    blocking(move || {
+        let device = auth::identify(&relay, &headers).map_err(|refusal| gate.refuse(relay.store(), Door::Token, refusal))?;
+        let body = body.map_err(|rejection| AppError::from_body(&rejection))?;
+        let request: SyncRequest = wire::decode(&body)?;
+        let response = sync(&relay, &device, &request)?;
+        let bytes = wire::encode(&response);
+        tracing::info!(
+            device = %device.device.id,
+            member = %device.member.id,
+            docs_in = request.docs.len(),
+            changes_in = request.docs.iter().map(|d| d.changes.len()).sum::<usize>(),
+            docs_out = response.docs.len(),
+            changes_out = response.docs.iter().map(|d| d.changes.len()).sum::<usize>(),
+            recover = response.recover.len(),
+            more = response.more,
+            bytes_in = body.len(),
+            bytes_out = bytes.len(),
+            "sync"
+        );
+        Ok(binary(bytes))
+    })
+    .await
+}
+
+/// Runs one sync for `device`: checks, stores and answers (see the module docs).
+pub fn sync(relay: &Relay, device: &AuthedDevice, request: &SyncRequest) -> Result<SyncResponse, AppError> {
+    let store = relay.store();
+    let access = Access::of(store, &device.member)?;
+    let incoming = stage::read(request)?;
+    for id in incoming.docs() {
+        require_readable(relay, device, &access, id)?;
+    }
+
+    let mut work = relay.work();
+    let readable: Vec<DocId> = access.readable().iter().cloned().collect();
+    work.load(&readable)?;
+    for id in incoming.docs() {
+        if work.doc(id).is_none() {
+            return Err(AppError::NotFound(format!("document {id} does not exist on this relay; nothing was stored")));
+        }
+    }
+    let acked = store.acked_heads(&device.device.id)?;
+    if request.manifest.is_some_and(|manifest| manifest != answer::relay_manifest(&acked)) {
+        // The relay's record of this device is not what the device holds (the last
+        // answer was lost, or the device holds a restored copy): ask for a full list.
+        return Ok(SyncResponse { list_all: true, ..SyncResponse::default() });
+    }
+
+    let staged = stage::stage(relay, device, &access, &work, &incoming)?;
+    let listing = match request.manifest {
+        Some(_) => answer::Listing::Changed,
+        None => answer::Listing::All,
+    };
+    let plan = answer::plan(relay, &work, device, &access, &incoming, &staged, listing, &acked);
+    work.commit(Writes { forks: staged.forks, diffs: staged.diffs, batch: plan.batch })?;
+    Ok(plan.response)
+}
+
+/// A document the device may not read is refused (403, security event) if it exists,
+/// and reported missing (404) if it does not.
+fn require_readable(relay: &Relay, device: &AuthedDevice, access: &Access, id: &DocId) -> Result<(), AppError> {
+    if access.can_read(id) {
+        return Ok(());
+    }
+    let name = id.to_string();
+    if relay.store().document_generations(std::slice::from_ref(&name))?.is_empty() {
+        return Err(AppError::NotFound(format!("document {name} does not exist on this relay; nothing was stored")));
+    }
+    record_event(relay, device, &name, &format!("the device named {name}, which it may not read"))?;
+    Err(AppError::Forbidden(format!(
+        "this device ({} {}) may not read or write {name}; nothing from this sync was stored",
+        device.member.role.as_str(),
+        device.member.id
+    )))
+}
+
+/// Records a security event about `device` and `doc`.
+fn record_event(relay: &Relay, device: &AuthedDevice, doc: &str, reason: &str) -> Result<(), AppError> {
+    tracing::warn!(device = %device.device.id, member = %device.member.id, doc, reason, "security event");
+    relay.store().record_security_event(&SecurityEvent {
+        at: relay.now_ms(),
+        device: Some(device.device.id.clone()),
+        member: Some(device.member.id.to_string()),
+        doc: Some(doc.to_owned()),
+        reason: reason.to_owned(),
+    })?;
+    Ok(())
+}

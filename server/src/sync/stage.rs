@@ -1,0 +1,218 @@
+//! The push side of a sync: reads the request, checks that every change is the device's
+//! own or vouched for by this relay, and stages the changes the relay lacks on forks of
+//! its documents, checking the device's own against the writers and the field rules.
+//! Changes that build on changes the relay lacks wait (on the phone), blocking nothing.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use automerge::{Automerge, Change, ChangeHash, Patch, ReadDoc};
+use timebank_engine::DocId;
+use timebank_engine::sync::wire::{self, DocPush, SyncRequest};
+
+use crate::auth::AuthedDevice;
+use crate::authority::{self, Access, Authors, Refusal};
+use crate::error::AppError;
+use crate::relay::{Relay, Work};
+use crate::sync::record_event;
+
+/// What the device sent, read and checked for form before anything is touched.
+pub(super) struct Incoming<'a> {
+    pushes: BTreeMap<DocId, Push<'a>>,
+}
+
+/// One document's push: as sent, and its changes parsed.
+pub(super) struct Push<'a> {
+    pub(super) sent: &'a DocPush,
+    pub(super) changes: Vec<Change>,
+}
+
+impl Incoming<'_> {
+    /// The documents named.
+    pub(super) fn docs(&self) -> impl Iterator<Item = &DocId> {
+        self.pushes.keys()
+    }
+
+    /// The push of `doc`, if the request names it.
+    pub(super) fn push(&self, doc: &DocId) -> Option<&Push<'_>> {
+        self.pushes.get(doc)
+    }
+}
+
+/// Parses document ids and changes; a damaged body is refused whole (400).
+pub(super) fn read(request: &SyncRequest) -> Result<Incoming<'_>, AppError> {
+    let mut pushes = BTreeMap::new();
+    for sent in &request.docs {
+        let id: DocId = sent
+            .doc
+            .parse()
+            .map_err(|e: timebank_engine::Error| AppError::BadRequest(format!("{e}; nothing was stored")))?;
+        let changes = sent
+            .changes
+            .iter()
+            .enumerate()
+            .map(|(i, bytes)| {
+                Change::from_bytes(bytes.clone()).map_err(|e| {
+                    AppError::BadRequest(format!("change {} of {} is damaged ({e}); nothing was stored", i + 1, sent.doc))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if pushes.insert(id, Push { sent, changes }).is_some() {
+            return Err(AppError::BadRequest(format!(
+                "document {} is listed twice in one request; nothing was stored",
+                sent.doc
+            )));
+        }
+    }
+    Ok(Incoming { pushes })
+}
+
+/// The forks with the changes the relay takes, and what the answer needs to know.
+#[derive(Default)]
+pub(super) struct Staged {
+    /// Each document with taken changes: a fork of the working copy with them applied.
+    pub(super) forks: BTreeMap<DocId, Automerge>,
+    /// The patches of the forks the field checks diffed whole (handed to the ledger).
+    pub(super) diffs: HashMap<DocId, Vec<Patch>>,
+    /// Per document, every change the device pushed (not sent back to it).
+    pub(super) pushed: HashMap<DocId, HashSet<ChangeHash>>,
+    /// Documents with pushed changes that wait for changes the relay lacks.
+    pub(super) waiting: BTreeSet<DocId>,
+}
+
+/// Checks and stages every push (see the module docs). The first refusal refuses the
+/// whole sync (403) and records a security event.
+pub(super) fn stage(
+    relay: &Relay,
+    device: &AuthedDevice,
+    access: &Access,
+    work: &Work<'_>,
+    incoming: &Incoming<'_>,
+) -> Result<Staged, AppError> {
+    let mut staged = Staged::default();
+    let mut authors = Authors::new(relay.store());
+    for (id, push) in &incoming.pushes {
+        let Some(cached) = work.doc(id) else { continue };
+        let refuse = |refusal: Refusal| -> AppError {
+            match record_event(relay, device, &refusal.doc, &refusal.reason) {
+                Ok(()) => AppError::Forbidden(refusal.to_string()),
+                Err(error) => error,
+            }
+        };
+        let vouched = vouched(relay, id, push).map_err(refuse)?;
+        let own = device.device.actor.as_str();
+        for change in &push.changes {
+            let actor = change.actor_id().to_hex_string();
+            if actor != own && !vouched.contains(&change.hash()) {
+                return Err(refuse(Refusal {
+                    doc: id.to_string(),
+                    reason: format!(
+                        "device {} sent a change authored by actor {}…, not by itself; a device sends only its own changes",
+                        device.device.id,
+                        &actor[..actor.len().min(12)]
+                    ),
+                }));
+            }
+        }
+        staged.pushed.insert(id.clone(), push.changes.iter().map(Change::hash).collect());
+        let writable = access.can_write(id);
+        let fresh: Vec<&Change> = push
+            .changes
+            .iter()
+            .filter(|c| cached.get_change_by_hash(&c.hash()).is_none())
+            // A document the device may not write (a ledger) takes nothing back from it,
+            // vouched or not: the relay writes it again from its books. The device's own
+            // changes go on, to be refused and recorded.
+            .filter(|c| writable || c.actor_id().to_hex_string() == own)
+            .collect();
+        let (ready, waiting) = ready_and_waiting(cached, fresh);
+        if !waiting.is_empty() {
+            staged.waiting.insert(id.clone());
+        }
+        if ready.is_empty() {
+            continue;
+        }
+        let mine: Vec<Change> = ready.iter().filter(|c| c.actor_id().to_hex_string() == own).map(|c| (*c).clone()).collect();
+        let non_coordinator = match authors.check_writers(id, &mine)? {
+            Ok(non_coordinator) => non_coordinator,
+            Err(refusal) => return Err(refuse(refusal)),
+        };
+        let mut fork = cached.clone();
+        let apply = |fork: &mut Automerge, changes: Vec<Change>| {
+            fork.apply_changes(changes).map_err(|e| {
+                AppError::BadRequest(format!("the changes sent for {id} could not be applied ({e}); nothing was stored"))
+            })
+        };
+        if mine.len() == ready.len() {
+            // The common case: the device's own changes only, checked in one diff.
+            let before = fork.get_heads();
+            apply(&mut fork, mine)?;
+            let patches = fork.diff(&before, &fork.get_heads());
+            authority::check_fields(id, &patches, non_coordinator).map_err(refuse)?;
+            staged.diffs.insert(id.clone(), patches);
+        } else {
+            // Recovering what a restored relay lost: changes of others, vouched for, among
+            // the device's own. Each own change is checked on its own patches.
+            for change in ready {
+                let before = fork.get_heads();
+                let is_mine = change.actor_id().to_hex_string() == own;
+                apply(&mut fork, vec![change.clone()])?;
+                if is_mine {
+                    let patches = fork.diff(&before, &fork.get_heads());
+                    authority::check_fields(id, &patches, non_coordinator).map_err(refuse)?;
+                }
+            }
+        }
+        staged.forks.insert(id.clone(), fork);
+    }
+    Ok(staged)
+}
+
+/// The changes of others in `push` that this relay vouched for: those the voucher's heads
+/// descend from, if the voucher is this relay's. A voucher the relay did not make is
+/// refused (a forged one, or another relay's).
+fn vouched(relay: &Relay, id: &DocId, push: &Push<'_>) -> Result<HashSet<ChangeHash>, Refusal> {
+    let Some(voucher) = push.sent.recovery.as_ref().and_then(|r| r.voucher.as_ref()) else { return Ok(HashSet::new()) };
+    let heads = wire::from_wire_heads(&voucher.heads);
+    if !relay.vouchers().verify(&id.to_string(), &heads, &voucher.mac) {
+        return Err(Refusal {
+            doc: id.to_string(),
+            reason: "the device sent a voucher this relay did not make".to_owned(),
+        });
+    }
+    let by_hash: HashMap<ChangeHash, &Change> = push.changes.iter().map(|c| (c.hash(), c)).collect();
+    let mut vouched = HashSet::new();
+    let mut stack = heads;
+    while let Some(hash) = stack.pop() {
+        // A change not in the push is one the relay holds (or nobody does): the walk
+        // stops there, since the relay holds everything below what it holds.
+        if vouched.insert(hash)
+            && let Some(change) = by_hash.get(&hash)
+        {
+            stack.extend(change.deps().iter().copied());
+        }
+    }
+    Ok(vouched)
+}
+
+/// Splits `fresh` into the changes whose dependencies the relay holds (or that come
+/// before them in the push), in an order they apply in, and those that must wait.
+fn ready_and_waiting<'c>(cached: &Automerge, fresh: Vec<&'c Change>) -> (Vec<&'c Change>, Vec<&'c Change>) {
+    let mut known: HashSet<ChangeHash> = HashSet::new();
+    let mut ready = Vec::new();
+    let mut pending = fresh;
+    loop {
+        let before = pending.len();
+        pending.retain(|change| {
+            let deps_held =
+                change.deps().iter().all(|d| known.contains(d) || cached.get_change_by_hash(d).is_some());
+            if deps_held {
+                known.insert(change.hash());
+                ready.push(*change);
+            }
+            !deps_held
+        });
+        if pending.len() == before || pending.is_empty() {
+            return (ready, pending);
+        }
+    }
+}
