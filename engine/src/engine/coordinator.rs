@@ -1,0 +1,145 @@
+//! A coordinator's decisions on their phone: dispatch an order, review visits, fulfil or
+//! release redemptions, and the queues they work from.
+
+use crate::documents::{DocId, desk, member};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::model::{Assignment, MemberId, OrderId, RequestId, RequestKind, ReviewDecision, Role, SpendRequest, VisitId};
+use crate::notify::Topic;
+use crate::storage;
+use crate::views::{ReviewItem, VisitState};
+
+impl Engine {
+    /// Dispatches an order (派单) to a volunteer: written into the elder's and the
+    /// volunteer's documents in one durable step. The assignment carries the elder's
+    /// display name from the elder's profile on this coordinator's phone (ADR 0021).
+    pub fn dispatch(&mut self, order: &OrderId, volunteer: &MemberId) -> Result<()> {
+        self.require(&[Role::Coordinator], "dispatching an order")?;
+        let found = self.find_order(order)?;
+        if found.cancelled_at.is_some() {
+            return Err(Error::invalid(format!("order {order} was cancelled; it cannot be dispatched")));
+        }
+        if *volunteer == found.elder {
+            return Err(Error::invalid("an elder cannot be dispatched to serve their own order"));
+        }
+        let now = self.clock.now();
+        let elder_name = self.docs.get(&DocId::Member(found.elder.clone())).and_then(member::display_name);
+        let assignment = Assignment::offer(&found, elder_name.as_deref(), self.identity.member.clone(), now);
+        self.write(order.as_str(), &[Topic::Orders, Topic::Assignments], &[
+            (DocId::Member(found.elder.clone()), &|tx| member::put_order_dispatch(tx, order, volunteer, now)),
+            (DocId::Member(volunteer.clone()), &|tx| member::put_assignment(tx, &assignment)),
+        ])
+    }
+
+    /// The coordinators' review queue: every finished visit of the station's members that
+    /// this device holds and that is not yet approved or rejected. Visits the relay flagged
+    /// as anomalies come first, then the oldest.
+    pub fn review_queue(&self) -> Result<Vec<ReviewItem>> {
+        self.require(&[Role::Coordinator], "reviewing visits")?;
+        let unsynced = storage::unsynced_subjects(self.storage.conn())?;
+        let mut queue: Vec<ReviewItem> = self
+            .member_docs()
+            .flat_map(|(member, doc)| member::visits(doc, member))
+            .filter(|visit| !visit.is_open())
+            .map(|visit| {
+                let view = self.view_of(visit, &unsynced);
+                let anomaly = match &view.state {
+                    VisitState::UnderReview(reason) => Some(reason.clone()),
+                    _ => None,
+                };
+                ReviewItem { review: self.review(&view.visit.id), anomaly, visit: view }
+            })
+            .filter(|item| !matches!(item.visit.state, VisitState::Approved | VisitState::Rejected(_)))
+            .filter(|item| item.review.as_ref().is_none_or(|r| r.decision == ReviewDecision::Flag.as_str()))
+            .collect();
+        queue.sort_by(|a, b| {
+            b.anomaly.is_some().cmp(&a.anomaly.is_some()).then_with(|| a.visit.visit.check_in.cmp(&b.visit.visit.check_in))
+        });
+        Ok(queue)
+    }
+
+    /// Records a coordinator's review of a visit in the station desk; the relay's ledger
+    /// acts on it after the next sync (approval earns the coins; a rejection's reason
+    /// reaches the volunteer).
+    pub fn review_visit(&mut self, visit: &VisitId, decision: ReviewDecision, reason: &str) -> Result<()> {
+        self.require(&[Role::Coordinator], "reviewing visits")?;
+        decision.check_reason(reason)?;
+        let found = self
+            .member_docs()
+            .flat_map(|(member, doc)| member::visit(doc, member, visit))
+            .next()
+            .ok_or_else(|| Error::NotFound { what: "visit", id: visit.to_string() })?;
+        if found.is_open() {
+            return Err(Error::invalid(format!("visit {visit} is still open; review it after the volunteer checks out")));
+        }
+        let review = desk::Review {
+            decision: decision.as_str().to_owned(),
+            reason: reason.trim().to_owned(),
+            by: self.identity.member.clone(),
+            at: self.clock.now(),
+        };
+        let desk_id = DocId::Desk(self.identity.station.clone());
+        self.write(visit.as_str(), &[Topic::Visits], &[(desk_id, &|tx| desk::put_review(tx, visit, &review))])
+    }
+
+    /// Accepted redemptions of the station's members that wait for a coordinator to
+    /// fulfil or release them, oldest first: (member, request).
+    pub fn redemption_queue(&self) -> Result<Vec<(MemberId, SpendRequest)>> {
+        self.require(&[Role::Coordinator], "deciding redemptions")?;
+        let desk_doc = self.docs.get(&DocId::Desk(self.identity.station.clone()));
+        let mut queue: Vec<(MemberId, SpendRequest)> = self
+            .member_docs()
+            .flat_map(|(member, doc)| member::requests(doc).into_iter().map(move |r| (member.clone(), r)))
+            .filter(|(_, r)| matches!(r.kind, RequestKind::Redeem { .. }))
+            .filter(|(member, r)| self.outcome_status(member, r.id.as_str()) == Some("accepted"))
+            .filter(|(_, r)| desk_doc.and_then(|d| desk::decision(d, &r.id)).is_none())
+            .collect();
+        queue.sort_by_key(|(_, r)| r.created_at);
+        Ok(queue)
+    }
+
+    /// Records that an accepted redemption was given (`fulfil`: the held coins are spent)
+    /// or will not be (`fulfil = false`, release: the coins go back to the member). The
+    /// relay's ledger acts on it after the next sync.
+    pub fn decide_redemption(&mut self, request: &RequestId, fulfil: bool) -> Result<()> {
+        self.require(&[Role::Coordinator], "deciding redemptions")?;
+        let (member, found) = self
+            .member_docs()
+            .flat_map(|(member, doc)| member::requests(doc).into_iter().map(move |r| (member.clone(), r)))
+            .find(|(_, r)| &r.id == request)
+            .ok_or_else(|| Error::NotFound { what: "request", id: request.to_string() })?;
+        if !matches!(found.kind, RequestKind::Redeem { .. }) {
+            return Err(Error::invalid(format!("request {request} is a gift; only redemptions are fulfilled or released")));
+        }
+        let desk_id = DocId::Desk(self.identity.station.clone());
+        if let Some(done) = self.docs.get(&desk_id).and_then(|d| desk::decision(d, request)) {
+            return Err(Error::invalid(format!(
+                "request {request} was already decided ({}, by {}); nothing was changed",
+                done.action, done.by
+            )));
+        }
+        match self.outcome_status(&member, request.as_str()) {
+            Some("accepted") => {}
+            None => {
+                return Err(Error::invalid(format!(
+                    "the relay has not accepted request {request} yet; sync, then decide"
+                )));
+            }
+            Some(other) => {
+                return Err(Error::invalid(format!("request {request} is {other}; only an accepted redemption is fulfilled or released")));
+            }
+        }
+        let decision = desk::Decision {
+            action: if fulfil { "fulfil" } else { "release" }.to_owned(),
+            by: self.identity.member.clone(),
+            at: self.clock.now(),
+        };
+        self.write(request.as_str(), &[Topic::Requests], &[(desk_id, &|tx| desk::put_decision(tx, request, &decision))])
+    }
+
+    /// The review a coordinator wrote for a visit, if this device holds the station desk.
+    pub fn review(&self, visit: &VisitId) -> Option<desk::Review> {
+        let doc = self.docs.get(&DocId::Desk(self.identity.station.clone()))?;
+        desk::review(doc, visit)
+    }
+}

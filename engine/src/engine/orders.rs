@@ -1,0 +1,110 @@
+//! Orders (点单) and assignments (派单/接单): placing and cancelling an order, the orders
+//! and assignments a device sees, and a volunteer's answer.
+
+use crate::documents::{DocId, member};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::model::service::find_service;
+use crate::model::{MemberId, Order, OrderFacts, OrderId, OrderState, Response, Role, ServiceKind};
+use crate::notify::Topic;
+use crate::views::{AssignmentView, OrderView};
+
+impl Engine {
+    /// Places an order (点单) for `elder`; an elder's own device may leave `elder` out.
+    pub fn place_order(&mut self, elder: Option<&MemberId>, service: &str, note: &str) -> Result<OrderId> {
+        self.require(&[Role::Elder, Role::FamilyProxy, Role::Coordinator], "placing an order")?;
+        let elder = match (self.identity.role, elder) {
+            (Role::Elder, None) => self.identity.member.clone(),
+            (Role::Elder, Some(e)) if *e != self.identity.member => {
+                return Err(Error::NotAllowed("an elder's device places orders for that elder only".into()));
+            }
+            (Role::FamilyProxy, Some(e)) if !self.docs.contains_key(&DocId::Member(e.clone())) => {
+                return Err(Error::NotAllowed(format!(
+                    "this device does not act for elder {e}: a family proxy orders for the elders of its own household; ask the station to register you in the elder's household, then sync"
+                )));
+            }
+            (_, Some(e)) => e.clone(),
+            (_, None) => return Err(Error::invalid("say which elder the order is for (--elder)")),
+        };
+        find_service(&self.catalogue(), service, ServiceKind::Earning)?;
+        let order = Order::place(elder.clone(), service, note, self.identity.member.clone(), self.clock.now());
+        self.write(order.id.as_str(), &[Topic::Orders], &[(DocId::Member(elder), &|tx| member::put_order(tx, &order))])?;
+        Ok(order.id)
+    }
+
+    /// Dispatches an order (派单) to a volunteer: written into the elder's and the
+    /// volunteer's documents in one durable step. The assignment carries the elder's
+    /// Cancels an order that has not been served.
+    pub fn cancel_order(&mut self, order: &OrderId) -> Result<()> {
+        self.require(&[Role::Elder, Role::FamilyProxy, Role::Coordinator], "cancelling an order")?;
+        let found = self.find_order(order)?;
+        if self.identity.role == Role::Elder && found.elder != self.identity.member {
+            return Err(Error::NotAllowed("an elder's device cancels that elder's orders only".into()));
+        }
+        if self.order_facts(&found).visited {
+            return Err(Error::invalid(format!("order {order} was already served; it cannot be cancelled")));
+        }
+        let now = self.clock.now();
+        self.write(order.as_str(), &[Topic::Orders], &[(DocId::Member(found.elder), &|tx| {
+            member::put_order_cancel(tx, order, now)
+        })])
+    }
+
+    /// Orders this device can see (an elder's own; every order held, for coordinators).
+    pub fn orders(&self) -> Vec<OrderView> {
+        self.member_docs()
+            .flat_map(|(_, doc)| member::orders(doc))
+            .map(|order| OrderView { state: OrderState::derive(&self.order_facts(&order)), order })
+            .collect()
+    }
+
+    /// Assignments offered to this volunteer (派单), with each order's state.
+    pub fn assignments(&self) -> Vec<AssignmentView> {
+        let visits = self.own_visits();
+        member::assignments(self.own_doc())
+            .into_iter()
+            .map(|assignment| {
+                let visit = visits.iter().find(|v| v.order.as_ref() == Some(&assignment.order));
+                let facts = OrderFacts {
+                    dispatched: true,
+                    response: assignment.response,
+                    visited: visit.is_some(),
+                    visit_confirmed: visit.is_some_and(|v| v.confirmation.is_some()),
+                    settled: visit.is_some_and(|v| self.outcome_status(&v.volunteer, v.id.as_str()) == Some("approved")),
+                    cancelled: false,
+                };
+                AssignmentView { state: OrderState::derive(&facts), assignment }
+            })
+            .collect()
+    }
+
+    /// Accepts an assignment (接单).
+    pub fn accept(&mut self, order: &OrderId) -> Result<()> {
+        self.respond(order, Response::Accepted, "")
+    }
+
+    /// Declines an assignment, with an optional reason for the coordinator.
+    pub fn decline(&mut self, order: &OrderId, reason: &str) -> Result<()> {
+        self.respond(order, Response::Declined, reason)
+    }
+
+    fn respond(&mut self, order: &OrderId, response: Response, reason: &str) -> Result<()> {
+        self.require(&[Role::Volunteer], "answering an assignment")?;
+        let assignment = self
+            .assignments()
+            .into_iter()
+            .find(|a| &a.assignment.order == order)
+            .ok_or_else(|| Error::NotFound { what: "assignment", id: order.to_string() })?;
+        if matches!(assignment.state, OrderState::Visited | OrderState::Confirmed | OrderState::Settled) {
+            return Err(Error::invalid(format!("order {order} was already served; the answer cannot change")));
+        }
+        if assignment.assignment.response == Some(response) {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let own = self.own_doc_id();
+        self.write(order.as_str(), &[Topic::Assignments], &[(own, &|tx| {
+            member::put_response(tx, order, response, now, reason)
+        })])
+    }
+}
