@@ -1,7 +1,7 @@
 //! Runs one command against the engine and prints its result.
 
 use serde_json::json;
-use timebank_engine::model::{ConfirmedBy, MemberId, OrderId, RequestId, ReviewDecision, Role, StationId, VisitId};
+use timebank_engine::model::{ConfirmedBy, MemberId, OrderId, RequestId, Response, ReviewDecision, Role, StationId, VisitId};
 use timebank_engine::{Engine, NewIdentity, PastVisit, Result};
 
 use timebank_cli::relay::{self, HttpTransport};
@@ -79,7 +79,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Accept { order } => {
             let id = OrderId::parse(order)?;
             engine.accept(&id)?;
-            emit(json, &json!({ "order": id, "response": "accepted" }), || format!("accepted order {id}"));
+            emit(json, &json!({ "order": id, "response": Response::Accepted.as_str() }), || format!("accepted order {id}"));
             Ok(())
         }
         Command::Decline { order, reason } => {

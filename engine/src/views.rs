@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::documents::ledger::Outcome;
-use crate::model::{Assignment, Order, OrderState, SpendRequest, Visit};
+use crate::model::{Assignment, Order, OrderState, OutcomeStatus, SpendRequest, Visit};
 
 /// Where a visit stands, in the words the volunteer sees.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,10 +31,10 @@ impl VisitState {
         if visit.is_open() {
             return VisitState::CheckedIn;
         }
-        match outcome.map(|o| (o.status.as_str(), o)) {
-            Some(("approved", _)) => VisitState::Approved,
-            Some(("rejected", o)) => VisitState::Rejected(o.reason.clone()),
-            Some(("under-review", o)) => VisitState::UnderReview(o.reason.clone()),
+        match outcome.map(|o| (o.status, o)) {
+            Some((OutcomeStatus::Approved, _)) => VisitState::Approved,
+            Some((OutcomeStatus::Rejected, o)) => VisitState::Rejected(o.reason.clone()),
+            Some((OutcomeStatus::UnderReview, o)) => VisitState::UnderReview(o.reason.clone()),
             _ if unsynced => VisitState::SavedOnPhone,
             _ => VisitState::Sent,
         }
@@ -47,7 +47,7 @@ impl VisitState {
             VisitState::SavedOnPhone => "saved on phone".into(),
             VisitState::Sent => "sent".into(),
             VisitState::UnderReview(reason) => format!("under review: {reason}"),
-            VisitState::Approved => "approved".into(),
+            VisitState::Approved => OutcomeStatus::Approved.as_str().into(),
             VisitState::Rejected(reason) => format!("rejected: {reason}"),
         }
     }

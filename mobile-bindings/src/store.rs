@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
 use timebank_engine::http::{self, HttpTransport};
-use timebank_engine::model::{MemberId, OrderId, RequestId, StationId, VisitId};
+use timebank_engine::model::{MemberId, OrderId, OutcomeStatus, RequestId, StationId, VisitId};
 use timebank_engine::sync::{SyncRun, Transport};
 use timebank_engine::{Clock, Engine, NewIdentity, RelayLink, Subscription};
 
@@ -351,7 +351,7 @@ impl TimebankStore {
                 .into_iter()
                 .map(|(member, request)| RedemptionToDecide {
                     member: member.to_string(),
-                    request: SpendRequest::new(request, "accepted".into()),
+                    request: SpendRequest::new(request, OutcomeStatus::Accepted.as_str().into()),
                 })
                 .collect()
         })

@@ -501,15 +501,15 @@ pub struct Review {
     pub at: SystemTime,
 }
 
-impl Review {
-    /// The review as the desk holds it; `None` for a decision this app does not know.
-    pub(crate) fn from_desk(review: desk::Review) -> Option<Self> {
-        Some(Review {
-            decision: EngineReviewDecision::parse(&review.decision).ok()?.into(),
+impl From<desk::Review> for Review {
+    /// The review as the desk holds it (a decision this app does not know is not read).
+    fn from(review: desk::Review) -> Self {
+        Review {
+            decision: review.decision.into(),
             reason: review.reason,
             by: review.by.to_string(),
             at: timestamp(review.at),
-        })
+        }
     }
 }
 
@@ -529,7 +529,7 @@ impl From<views::ReviewItem> for ReviewItem {
         ReviewItem {
             visit: item.visit.into(),
             anomaly: item.anomaly,
-            review: item.review.and_then(Review::from_desk),
+            review: item.review.map(Review::from),
         }
     }
 }

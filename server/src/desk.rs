@@ -13,8 +13,8 @@ use timebank_engine::DocId;
 use timebank_engine::documents::{desk, member, station, view};
 use timebank_engine::model::service::find_service;
 use timebank_engine::model::{
-    Assignment, MemberId, Order, OrderId, OrderState, RequestId, RequestKind, ReviewDecision, Role, Service, ServiceKind,
-    SpendRequest, StationId, Visit, VisitId,
+    Assignment, MemberId, Order, OrderId, OrderState, OutcomeStatus, RedemptionAction, RequestId, RequestKind, ReviewDecision,
+    Role, Service, ServiceKind, SpendRequest, StationId, Visit, VisitId,
 };
 
 use crate::error::AppError;
@@ -199,7 +199,7 @@ pub fn review_visits(
             )));
         }
     }
-    let review = desk::Review { decision: decision.as_str().to_owned(), reason: reason.trim().to_owned(), by: author.clone(), at: now_utc(relay) };
+    let review = desk::Review { decision, reason: reason.trim().to_owned(), by: author.clone(), at: now_utc(relay) };
     relay.write_as(author, &[(DocId::Desk(station), &|tx| {
         visits.iter().try_for_each(|visit| desk::put_review(tx, visit, &review))
     })], audit)
@@ -282,12 +282,12 @@ pub fn cancel_order(relay: &Relay, author: &MemberId, order: &OrderId, audit: Op
     relay.write_as(author, &[(DocId::Member(found.elder), &|tx| member::put_order_cancel(tx, order, now))], audit)
 }
 
-/// Records that an accepted redemption was given (`fulfil`) or will not be (release).
+/// Records that an accepted redemption was given (fulfil) or will not be (release).
 pub fn decide_redemption(
     relay: &Relay,
     author: &MemberId,
     request: &RequestId,
-    fulfil: bool,
+    action: RedemptionAction,
     audit: Option<AuditRecord>,
 ) -> Result<(), AppError> {
     let station = station_of(relay, author)?;
@@ -307,15 +307,14 @@ pub fn decide_redemption(
         )));
     }
     match view::outcome_status(|id| docs.get(id), &member, request.as_str()) {
-        Some("accepted") => {}
+        Some(OutcomeStatus::Accepted) => {}
         other => {
             return Err(AppError::Conflict(format!(
                 "request {request} is {}; only an accepted redemption is fulfilled or released. Nothing was changed",
-                other.unwrap_or("not decided by the ledger yet")
+                other.map_or("not decided by the ledger yet", OutcomeStatus::as_str)
             )));
         }
     }
-    let decision =
-        desk::Decision { action: if fulfil { "fulfil" } else { "release" }.to_owned(), by: author.clone(), at: now_utc(relay) };
+    let decision = desk::Decision { action, by: author.clone(), at: now_utc(relay) };
     relay.write_as(author, &[(desk_id, &|tx| desk::put_decision(tx, request, &decision))], audit)
 }

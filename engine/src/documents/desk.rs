@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::documents::fields::{i64_at, map_at, put_time, record, str_at, time_at};
-use crate::model::{MemberId, VisitId};
+use crate::model::{MemberId, RedemptionAction, RequestId, ReviewDecision, VisitId};
 
 /// Map of member id → directory entry (verification status).
 pub const DIRECTORY: &str = "directory";
@@ -21,8 +21,8 @@ pub const CORRECTIONS: &str = "corrections";
 /// A coordinator's review of one visit.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Review {
-    /// `approve`, `reject` or `flag`.
-    pub decision: String,
+    /// Approve, reject or flag.
+    pub decision: ReviewDecision,
     /// The reason given (required to reject).
     pub reason: String,
     /// The coordinator.
@@ -44,12 +44,14 @@ pub fn put_review(
     put_time(tx, &obj, "at", review.at)
 }
 
-/// Reads the review of `visit`, if there is one.
+/// Reads the review of `visit`, if there is one. A review whose decision this build does
+/// not know (a newer app's, another implementation's) reads as no review: the visit stays
+/// in the queue, and the ledger does not act on it.
 pub fn review(doc: &impl ReadDoc, visit: &VisitId) -> Option<Review> {
     let reviews = map_at(doc, &ROOT, REVIEWS)?;
     let obj = map_at(doc, &reviews, visit.as_str())?;
     Some(Review {
-        decision: str_at(doc, &obj, "decision")?,
+        decision: ReviewDecision::parse(&str_at(doc, &obj, "decision")?).ok()?,
         reason: str_at(doc, &obj, "reason").unwrap_or_default(),
         by: MemberId::parse(&str_at(doc, &obj, "by")?).ok()?,
         at: time_at(doc, &obj, "at")?,
@@ -60,8 +62,8 @@ pub fn review(doc: &impl ReadDoc, visit: &VisitId) -> Option<Review> {
 /// or will not be (`release`: the held coins go back).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
-    /// `fulfil` or `release`.
-    pub action: String,
+    /// Fulfil or release.
+    pub action: RedemptionAction,
     /// The coordinator.
     pub by: MemberId,
     /// When, by the coordinator's device clock.
@@ -71,7 +73,7 @@ pub struct Decision {
 /// Writes the decision on `request`.
 pub fn put_decision(
     tx: &mut impl Transactable,
-    request: &crate::model::RequestId,
+    request: &RequestId,
     decision: &Decision,
 ) -> Result<(), AutomergeError> {
     let obj = record(tx, &ROOT, DECISIONS, request.as_str())?;
@@ -80,12 +82,13 @@ pub fn put_decision(
     put_time(tx, &obj, "at", decision.at)
 }
 
-/// Reads the decision on `request`, if there is one.
-pub fn decision(doc: &impl ReadDoc, request: &crate::model::RequestId) -> Option<Decision> {
+/// Reads the decision on `request`, if there is one. A decision whose action this build
+/// does not know reads as none (the ledger does not act on it).
+pub fn decision(doc: &impl ReadDoc, request: &RequestId) -> Option<Decision> {
     let decisions = map_at(doc, &ROOT, DECISIONS)?;
     let obj = map_at(doc, &decisions, request.as_str())?;
     Some(Decision {
-        action: str_at(doc, &obj, "action")?,
+        action: RedemptionAction::parse(&str_at(doc, &obj, "action")?).ok()?,
         by: MemberId::parse(&str_at(doc, &obj, "by")?).ok()?,
         at: time_at(doc, &obj, "at")?,
     })

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::documents::fields::{entries, i64_at, map_at, put_time, record, str_at, time_at};
+use crate::model::OutcomeStatus;
 
 /// Map of posting id → posting.
 pub const POSTINGS: &str = "postings";
@@ -18,8 +19,8 @@ pub const BALANCE: &str = "balance";
 /// What the relay decided about one visit or request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
-    /// `approved`, `rejected`, `under-review`, `accepted`, `refused`, `fulfilled`, `released`.
-    pub status: String,
+    /// Approved, rejected, under review (visits); accepted, refused, fulfilled, released (requests).
+    pub status: OutcomeStatus,
     /// Why, in words for the member ("overlaps visit v-…").
     pub reason: String,
     /// Minutes posted for it, if any.
@@ -35,12 +36,13 @@ pub struct LedgerBalance {
     pub reserved_minutes: i64,
 }
 
-/// The outcome recorded for `subject` (a visit or request id).
+/// The outcome recorded for `subject` (a visit or request id). An outcome whose status this
+/// build does not know (a newer relay's) reads as none: the subject shows as not decided.
 pub fn outcome(doc: &impl ReadDoc, subject: &str) -> Option<Outcome> {
     let outcomes = map_at(doc, &ROOT, OUTCOMES)?;
     let obj = map_at(doc, &outcomes, subject)?;
     Some(Outcome {
-        status: str_at(doc, &obj, "status")?,
+        status: OutcomeStatus::parse(&str_at(doc, &obj, "status")?)?,
         reason: str_at(doc, &obj, "reason").unwrap_or_default(),
         minutes: i64_at(doc, &obj, "minutes").unwrap_or(0),
     })
@@ -151,12 +153,12 @@ mod tests {
             at,
         };
         doc.transact(|tx| {
-            put_outcome(tx, "v-1", &Outcome { status: "approved".into(), reason: String::new(), minutes: 75 })?;
+            put_outcome(tx, "v-1", &Outcome { status: OutcomeStatus::Approved, reason: String::new(), minutes: 75 })?;
             put_balance(tx, &LedgerBalance { confirmed_minutes: 75, reserved_minutes: 0 })?;
             put_posting(tx, "earn:v-1:1", &line)
         })
         .unwrap();
-        assert_eq!(outcome(&doc, "v-1").unwrap().status, "approved");
+        assert_eq!(outcome(&doc, "v-1").unwrap().status, OutcomeStatus::Approved);
         assert_eq!(balance(&doc).confirmed_minutes, 75);
         assert_eq!(postings(&doc), vec![("earn:v-1:1".to_owned(), line)]);
     }

@@ -5,20 +5,16 @@
 use automerge::Automerge;
 
 use crate::documents::{DocId, ledger, member};
-use crate::model::{MemberId, Order, OrderFacts};
-
-/// The outcome statuses the ledger writes, as the engine and the console read them.
-pub const OUTCOME_STATUSES: [&str; 7] = ["approved", "rejected", "under-review", "accepted", "refused", "fulfilled", "released"];
+use crate::model::{MemberId, Order, OrderFacts, OutcomeStatus};
 
 /// The ledger's status for `subject` (a visit or request) of `member`, if it decided one.
 pub fn outcome_status<'a>(
     docs: impl Fn(&DocId) -> Option<&'a Automerge>,
     member: &MemberId,
     subject: &str,
-) -> Option<&'static str> {
+) -> Option<OutcomeStatus> {
     let doc = docs(&DocId::Ledger(member.clone()))?;
-    let status = ledger::outcome(doc, subject)?.status;
-    OUTCOME_STATUSES.into_iter().find(|s| *s == status)
+    Some(ledger::outcome(doc, subject)?.status)
 }
 
 /// The facts of `order` from the documents `docs` finds (what this party can read).
@@ -33,7 +29,7 @@ pub fn order_facts<'a>(docs: impl Fn(&DocId) -> Option<&'a Automerge> + Copy, or
         response: assignment.and_then(|a| a.response),
         visited: visit.is_some(),
         visit_confirmed: visit.as_ref().is_some_and(|v| v.confirmation.is_some()),
-        settled: visit.as_ref().is_some_and(|v| outcome_status(docs, &v.volunteer, v.id.as_str()) == Some("approved")),
+        settled: visit.as_ref().is_some_and(|v| outcome_status(docs, &v.volunteer, v.id.as_str()) == Some(OutcomeStatus::Approved)),
         cancelled: order.cancelled_at.is_some(),
     }
 }

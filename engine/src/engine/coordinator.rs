@@ -4,7 +4,10 @@
 use crate::documents::{DocId, desk, member};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::model::{Assignment, MemberId, OrderId, RequestId, RequestKind, ReviewDecision, Role, SpendRequest, VisitId};
+use crate::model::{
+    Assignment, MemberId, OrderId, OutcomeStatus, RedemptionAction, RequestId, RequestKind, ReviewDecision, Role, SpendRequest,
+    VisitId,
+};
 use crate::notify::Topic;
 use crate::storage;
 use crate::views::{ReviewItem, VisitState};
@@ -50,7 +53,7 @@ impl Engine {
                 ReviewItem { review: self.review(&view.visit.id), anomaly, visit: view }
             })
             .filter(|item| !matches!(item.visit.state, VisitState::Approved | VisitState::Rejected(_)))
-            .filter(|item| item.review.as_ref().is_none_or(|r| r.decision == ReviewDecision::Flag.as_str()))
+            .filter(|item| item.review.as_ref().is_none_or(|r| r.decision == ReviewDecision::Flag))
             .collect();
         queue.sort_by(|a, b| {
             b.anomaly.is_some().cmp(&a.anomaly.is_some()).then_with(|| a.visit.visit.check_in.cmp(&b.visit.visit.check_in))
@@ -73,7 +76,7 @@ impl Engine {
             return Err(Error::invalid(format!("visit {visit} is still open; review it after the volunteer checks out")));
         }
         let review = desk::Review {
-            decision: decision.as_str().to_owned(),
+            decision,
             reason: reason.trim().to_owned(),
             by: self.identity.member.clone(),
             at: self.clock.now(),
@@ -91,7 +94,7 @@ impl Engine {
             .member_docs()
             .flat_map(|(member, doc)| member::requests(doc).into_iter().map(move |r| (member.clone(), r)))
             .filter(|(_, r)| matches!(r.kind, RequestKind::Redeem { .. }))
-            .filter(|(member, r)| self.outcome_status(member, r.id.as_str()) == Some("accepted"))
+            .filter(|(member, r)| self.outcome_status(member, r.id.as_str()) == Some(OutcomeStatus::Accepted))
             .filter(|(_, r)| desk_doc.and_then(|d| desk::decision(d, &r.id)).is_none())
             .collect();
         queue.sort_by_key(|(_, r)| r.created_at);
@@ -119,7 +122,7 @@ impl Engine {
             )));
         }
         match self.outcome_status(&member, request.as_str()) {
-            Some("accepted") => {}
+            Some(OutcomeStatus::Accepted) => {}
             None => {
                 return Err(Error::invalid(format!(
                     "the relay has not accepted request {request} yet; sync, then decide"
@@ -130,7 +133,7 @@ impl Engine {
             }
         }
         let decision = desk::Decision {
-            action: if fulfil { "fulfil" } else { "release" }.to_owned(),
+            action: if fulfil { RedemptionAction::Fulfil } else { RedemptionAction::Release },
             by: self.identity.member.clone(),
             at: self.clock.now(),
         };

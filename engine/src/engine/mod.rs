@@ -24,7 +24,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::documents::{DocId, member, station, view};
 use crate::error::{Error, Result};
 use crate::model::{
-    MemberId, Order, OrderFacts, OrderId, Profile, Role, Service, StationId, Verification, Visit, VisitId, VisitRules,
+    MemberId, Order, OrderFacts, OrderId, OutcomeStatus, Profile, Role, Service, StationId, Verification, Visit, VisitId, VisitRules,
     VisitSource,
 };
 use crate::notify::{Listener, Listeners, Subscription};
@@ -365,7 +365,7 @@ impl Engine {
         view::order_facts(|id| self.docs.get(id), order)
     }
 
-    fn outcome_status(&self, member: &MemberId, subject: &str) -> Option<&'static str> {
+    fn outcome_status(&self, member: &MemberId, subject: &str) -> Option<OutcomeStatus> {
         view::outcome_status(|id| self.docs.get(id), member, subject)
     }
 }

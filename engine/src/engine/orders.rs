@@ -5,7 +5,7 @@ use crate::documents::{DocId, member};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::service::find_service;
-use crate::model::{MemberId, Order, OrderFacts, OrderId, OrderState, Response, Role, ServiceKind};
+use crate::model::{MemberId, Order, OrderFacts, OrderId, OrderState, OutcomeStatus, Response, Role, ServiceKind};
 use crate::notify::Topic;
 use crate::views::{AssignmentView, OrderView};
 
@@ -70,7 +70,7 @@ impl Engine {
                     response: assignment.response,
                     visited: visit.is_some(),
                     visit_confirmed: visit.is_some_and(|v| v.confirmation.is_some()),
-                    settled: visit.is_some_and(|v| self.outcome_status(&v.volunteer, v.id.as_str()) == Some("approved")),
+                    settled: visit.is_some_and(|v| self.outcome_status(&v.volunteer, v.id.as_str()) == Some(OutcomeStatus::Approved)),
                     cancelled: false,
                 };
                 AssignmentView { state: OrderState::derive(&facts), assignment }

@@ -5,7 +5,7 @@ use crate::documents::{DocId, ledger, member};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::service::find_service;
-use crate::model::{MemberId, RequestId, RequestKind, Role, ServiceKind, SpendRequest, Visit, request};
+use crate::model::{MemberId, OutcomeStatus, RequestId, RequestKind, Role, ServiceKind, SpendRequest, Visit, request};
 use crate::notify::Topic;
 use crate::storage;
 use crate::views::{Balance, RequestView};
@@ -45,7 +45,7 @@ impl Engine {
             .map(|request| {
                 let outcome = ledger.and_then(|doc| ledger::outcome(doc, request.id.as_str()));
                 let state_label = match outcome {
-                    Some(o) if o.reason.is_empty() => o.status,
+                    Some(o) if o.reason.is_empty() => o.status.as_str().to_owned(),
                     Some(o) => format!("{}: {}", o.status, o.reason),
                     None if unsynced.contains(request.id.as_str()) => "saved on phone".into(),
                     None => "sent".into(),
@@ -62,10 +62,7 @@ impl Engine {
         let ledger = self.docs.get(&DocId::Ledger(me.clone()));
         let posted = ledger.map(ledger::balance).unwrap_or_default();
         let decided = |subject: &str| {
-            matches!(
-                self.outcome_status(me, subject),
-                Some("approved" | "rejected" | "refused" | "accepted" | "fulfilled" | "released")
-            )
+            self.outcome_status(me, subject).is_some_and(OutcomeStatus::is_decided)
         };
         let pending_minutes = self
             .own_visits()

@@ -163,7 +163,7 @@ impl Engine {
 
     fn refuse_if_decided(&self, visit: &Visit) -> Result<()> {
         match self.outcome_status(&visit.volunteer, visit.id.as_str()) {
-            Some(status @ ("approved" | "rejected" | "under-review")) => Err(Error::NotAllowed(format!(
+            Some(status) if status.closes_visit() => Err(Error::NotAllowed(format!(
                 "visit {} is {status} by the station; it can no longer be changed. Ask your coordinator if it is wrong",
                 visit.id
             ))),

@@ -3,6 +3,7 @@
 pub mod ids;
 pub mod member;
 pub mod order;
+pub mod outcome;
 pub mod request;
 pub mod review;
 pub mod service;
@@ -11,7 +12,8 @@ pub mod visit;
 pub use ids::{HouseholdId, MemberId, OrderId, RequestId, StationId, VisitId};
 pub use member::{Profile, Role, Verification};
 pub use order::{Assignment, Order, OrderFacts, OrderState, Response};
-pub use request::{RequestKind, SpendRequest};
+pub use outcome::OutcomeStatus;
+pub use request::{RedemptionAction, RequestKind, SpendRequest};
 pub use review::ReviewDecision;
 pub use service::{Service, ServiceKind, default_catalogue};
 pub use visit::{ConfirmedBy, Confirmation, Visit, VisitRules, VisitSource};

@@ -40,6 +40,40 @@ pub struct SpendRequest {
     pub created_at: DateTime<Utc>,
 }
 
+/// A coordinator's decision on an accepted redemption.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RedemptionAction {
+    /// The service was given: the held coins are spent.
+    Fulfil,
+    /// The service will not be given: the held coins go back to the member.
+    Release,
+}
+
+impl RedemptionAction {
+    /// The stored and typed spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedemptionAction::Fulfil => "fulfil",
+            RedemptionAction::Release => "release",
+        }
+    }
+
+    /// Reads the stored or typed spelling.
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        [RedemptionAction::Fulfil, RedemptionAction::Release]
+            .into_iter()
+            .find(|a| a.as_str() == raw)
+            .ok_or_else(|| Error::invalid(format!("{raw:?} is not a decision on a redemption; use fulfil or release")))
+    }
+}
+
+impl std::fmt::Display for RedemptionAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Checks an amount typed by the member.
 pub fn check_minutes(minutes: i64) -> Result<u32, Error> {
     if minutes <= 0 {

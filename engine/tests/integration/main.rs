@@ -11,6 +11,7 @@ mod convergence;
 mod elder_names;
 mod flows;
 mod orders;
+mod other_writers;
 mod reviews;
 mod store_files;
 mod support;

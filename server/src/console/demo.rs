@@ -228,6 +228,8 @@ pub fn seed(relay: &Relay, data: &Path) -> Result<DemoAccounts, DemoError> {
 
 #[cfg(test)]
 mod tests {
+    use timebank_engine::model::OutcomeStatus;
+
     use super::*;
     use crate::store::SqliteStore;
 
@@ -255,7 +257,7 @@ mod tests {
         let anomalous = docs
             .visits()
             .iter()
-            .filter(|v| docs.outcome(&v.volunteer, v.id.as_str()).is_some_and(|o| o.status == "under-review"))
+            .filter(|v| docs.outcome(&v.volunteer, v.id.as_str()).is_some_and(|o| o.status == OutcomeStatus::UnderReview))
             .count();
         assert!(anomalous >= 2, "anomalies wait for review: {anomalous}");
         assert_eq!(docs.orders().len(), 3);

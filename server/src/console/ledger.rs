@@ -11,13 +11,14 @@ use axum::routing::{get, post};
 use maud::{Markup, html};
 use timebank_engine::DocId;
 use timebank_engine::documents::desk as desk_doc;
-use timebank_engine::model::{RequestId, RequestKind};
+use timebank_engine::model::{OutcomeStatus, RedemptionAction, RequestId, RequestKind};
 
 use crate::console::i18n::coins;
 use crate::console::members::role_name;
 use crate::console::review::{author, not_here};
 use crate::console::{Flash, Lang, MAX_REASON_CHARS, PageError, Signed, SignedForm, StationQuery, audit, blocking, layout, redirect};
 use crate::desk::{self, StationDocs};
+use crate::ledger::PostingKind;
 use crate::ledger::statement::{self, Statement};
 use crate::relay::Relay;
 use crate::secret;
@@ -104,17 +105,17 @@ async fn member_ledger(signed: Signed, State(relay): State<Arc<Relay>>, Path(mem
 }
 
 fn kind_name(lang: Lang, kind: &str) -> &'static str {
-    match kind {
-        "earn" => lang.pick("服务所得", "earned"),
-        "overflow" => lang.pick("超出上限", "over the cap"),
-        "reserve" => lang.pick("兑换冻结", "held for redemption"),
-        "redeem" => lang.pick("已兑换", "redeemed"),
-        "release" => lang.pick("解冻退回", "released"),
-        "gift" => lang.pick("转赠", "gift"),
-        "donation" => lang.pick("捐赠", "donation"),
-        "reversal" => lang.pick("冲正", "reversal"),
-        "correction" => lang.pick("人工更正", "correction"),
-        _ => "?",
+    match PostingKind::parse(kind) {
+        Some(PostingKind::Earn) => lang.pick("服务所得", "earned"),
+        Some(PostingKind::Overflow) => lang.pick("超出上限", "over the cap"),
+        Some(PostingKind::Reserve) => lang.pick("兑换冻结", "held for redemption"),
+        Some(PostingKind::Redeem) => lang.pick("已兑换", "redeemed"),
+        Some(PostingKind::Release) => lang.pick("解冻退回", "released"),
+        Some(PostingKind::Gift) => lang.pick("转赠", "gift"),
+        Some(PostingKind::Donation) => lang.pick("捐赠", "donation"),
+        Some(PostingKind::Reversal) => lang.pick("冲正", "reversal"),
+        Some(PostingKind::Correction) => lang.pick("人工更正", "correction"),
+        None => "?",
     }
 }
 
@@ -228,7 +229,7 @@ struct Redemption {
     service: String,
     minutes: u32,
     created_at: i64,
-    status: Option<String>,
+    status: Option<OutcomeStatus>,
 }
 
 async fn redemptions(signed: Signed, State(relay): State<Arc<Relay>>, Query(query): Query<StationQuery>) -> Result<Markup, PageError> {
@@ -256,7 +257,7 @@ async fn redemptions(signed: Signed, State(relay): State<Arc<Relay>>, Query(quer
                     });
                 }
             }
-            rows.sort_by_key(|r| (r.status.as_deref() != Some("accepted"), std::cmp::Reverse(r.created_at)));
+            rows.sort_by_key(|r| (r.status != Some(OutcomeStatus::Accepted), std::cmp::Reverse(r.created_at)));
             Ok(rows)
         })
         .await?
@@ -285,8 +286,8 @@ async fn redemptions(signed: Signed, State(relay): State<Arc<Relay>>, Query(quer
                             td { a href={ "/console/ledger/" (r.member.id) } { (r.member.display_name) } }
                             td { (r.service) }
                             td.num { (coins(i64::from(r.minutes))) }
-                            td { span.badge { (status_name(lang, r.status.as_deref())) } }
-                            td { @if writer && r.status.as_deref() == Some("accepted") {
+                            td { span.badge { (status_name(lang, r.status)) } }
+                            td { @if writer && r.status == Some(OutcomeStatus::Accepted) {
                                 form.inline method="post" action={ "/console/redemptions/" (r.id) "/fulfil" } {
                                     (layout::csrf(&signed))
                                     button.primary type="submit" { (lang.pick("已兑现", "Fulfil")) }
@@ -305,12 +306,12 @@ async fn redemptions(signed: Signed, State(relay): State<Arc<Relay>>, Query(quer
     }))
 }
 
-fn status_name(lang: Lang, status: Option<&str>) -> &'static str {
+fn status_name(lang: Lang, status: Option<OutcomeStatus>) -> &'static str {
     match status {
-        Some("accepted") => lang.pick("已受理，待兑现", "accepted, to fulfil"),
-        Some("fulfilled") => lang.pick("已兑现", "fulfilled"),
-        Some("released") => lang.pick("已解冻", "released"),
-        Some("refused") => lang.pick("未受理", "refused"),
+        Some(OutcomeStatus::Accepted) => lang.pick("已受理，待兑现", "accepted, to fulfil"),
+        Some(OutcomeStatus::Fulfilled) => lang.pick("已兑现", "fulfilled"),
+        Some(OutcomeStatus::Released) => lang.pick("已解冻", "released"),
+        Some(OutcomeStatus::Refused) => lang.pick("未受理", "refused"),
         Some(_) => lang.pick("其他", "other"),
         None => lang.pick("等待账本处理", "waiting for the ledger"),
     }
@@ -323,22 +324,22 @@ async fn decide(
 ) -> Result<Response, PageError> {
     let lang = signed.lang;
     let by = author(&signed)?;
-    let fulfil = match action.as_str() {
-        "fulfil" => true,
-        "release" => false,
-        _ => return Err(PageError::not_found(lang.pick("没有这个操作。", "There is no such action."))),
+    let Ok(action) = RedemptionAction::parse(&action) else {
+        return Err(PageError::not_found(lang.pick("没有这个操作。", "There is no such action.")));
     };
     let request = RequestId::parse(&request).map_err(|_| PageError::not_at_station(lang))?;
     {
         let (signed, request) = (signed.clone(), request.clone());
         blocking(move || {
-            let action = if fulfil { "redemption.fulfil" } else { "redemption.release" };
-            let audit = audit::entry(&relay, &signed, action, request.as_str(), "");
-            desk::decide_redemption(&relay, &by, &request, fulfil, Some(audit)).map_err(|e| not_here(lang, e))
+            let audit = audit::entry(&relay, &signed, &format!("redemption.{action}"), request.as_str(), "");
+            desk::decide_redemption(&relay, &by, &request, action, Some(audit)).map_err(|e| not_here(lang, e))
         })
         .await?;
     }
-    let message = if fulfil { lang.pick("已兑现申请 ", "Fulfilled request ") } else { lang.pick("已解冻申请 ", "Released request ") };
+    let message = match action {
+        RedemptionAction::Fulfil => lang.pick("已兑现申请 ", "Fulfilled request "),
+        RedemptionAction::Release => lang.pick("已解冻申请 ", "Released request "),
+    };
     Ok(redirect(&signed, "/console/redemptions", Flash::ok(format!("{message}{request}"))))
 }
 

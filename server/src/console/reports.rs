@@ -15,7 +15,7 @@ use axum::routing::get;
 use chrono::Datelike;
 use maud::{Markup, html};
 use serde::Deserialize;
-use timebank_engine::model::{MemberId, StationId};
+use timebank_engine::model::{MemberId, OutcomeStatus, StationId};
 
 use crate::console::i18n::coins;
 use crate::console::review::{district_stations, station_choice, station_logs};
@@ -84,7 +84,7 @@ fn per_day(month: Month, log: &[VisitRecord]) -> Vec<(u32, usize)> {
         .map(|day| {
             let count = log
                 .iter()
-                .filter(|r| !r.visit.is_open() && r.status() != "rejected")
+                .filter(|r| !r.visit.is_open() && r.outcome_status() != Some(OutcomeStatus::Rejected))
                 .filter(|r| local_day(r.visit.check_in.timestamp_millis()) == day)
                 .count();
             (day.day(), count)

@@ -288,11 +288,8 @@ async fn decide(
 ) -> Result<Response, PageError> {
     let lang = signed.lang;
     let author = author(&signed)?;
-    let decision = match decision.as_str() {
-        "approve" => ReviewDecision::Approve,
-        "reject" => ReviewDecision::Reject,
-        "flag" => ReviewDecision::Flag,
-        _ => return Err(PageError::not_found(lang.pick("没有这个操作。", "There is no such action."))),
+    let Ok(decision) = ReviewDecision::parse(&decision) else {
+        return Err(PageError::not_found(lang.pick("没有这个操作。", "There is no such action.")));
     };
     let visit = VisitId::parse(&visit).map_err(|_| PageError::not_at_station(lang))?;
     let reason = form.reason(lang)?;

@@ -14,7 +14,7 @@ use axum::routing::get;
 use chrono::NaiveDate;
 use maud::{Markup, html};
 use serde::Deserialize;
-use timebank_engine::model::{MemberId, Role, VisitSource};
+use timebank_engine::model::{MemberId, OutcomeStatus, ReviewDecision, Role, VisitSource};
 
 use crate::console::i18n::coins;
 use crate::console::reports::figures::{csv_field, two_decimals};
@@ -78,16 +78,16 @@ pub(crate) fn parse_month(lang: Lang, raw: &str) -> Result<Month, PageError> {
     Month::parse(raw).ok_or_else(|| PageError::bad_request(lang.pick("月份格式应为 YYYY-MM，例如 2026-11。", "Give the month as YYYY-MM, e.g. 2026-11.")))
 }
 
-fn status_label(lang: Lang, status: &str) -> String {
-    let zh = match status {
-        "open" => "进行中",
-        "waiting" => "待审核",
-        "approved" => "已批准",
-        "rejected" => "已驳回",
-        "under-review" => "审核中（有异常）",
-        other => other,
+fn status_label(lang: Lang, record: &VisitRecord) -> String {
+    let zh = match (record.visit.is_open(), record.outcome_status()) {
+        (true, _) => "进行中",
+        (false, None) => "待审核",
+        (false, Some(OutcomeStatus::Approved)) => "已批准",
+        (false, Some(OutcomeStatus::Rejected)) => "已驳回",
+        (false, Some(OutcomeStatus::UnderReview)) => "审核中（有异常）",
+        (false, Some(_)) => record.status(),
     };
-    lang.pick(zh, status).to_owned()
+    lang.pick(zh, record.status()).to_owned()
 }
 
 async fn visits_page(signed: Signed, State(relay): State<Arc<Relay>>, Query(query): Query<VisitsQuery>) -> Result<Markup, PageError> {
@@ -144,7 +144,7 @@ async fn visits_page(signed: Signed, State(relay): State<Arc<Relay>>, Query(quer
                         @if by_station { td { (station) } }
                         td { (r.volunteer_name) } td { (r.elder_name) } td { (r.service_label(lang)) }
                         td.num { (lang.duration(r.minutes())) }
-                        td { span.badge { (status_label(lang, r.status())) } }
+                        td { span.badge { (status_label(lang, r)) } }
                         td { code { (r.device.as_deref().unwrap_or("?")) } }
                         td { (r.arrived_at.map(|a| lang.datetime(a)).unwrap_or_default()) }
                         td { (r.visit.note) }
@@ -208,7 +208,7 @@ async fn visit_page(signed: Signed, State(relay): State<Arc<Relay>>, Path(visit)
             dt { (lang.pick("老人确认", "Elder's confirmation")) }
             dd { @match &v.confirmation { Some(c) => { (c.by.as_str()) " " (lang.datetime(c.at.timestamp_millis())) }, None => { "—" } } }
             dt { (lang.pick("状态", "Status")) }
-            dd { span.badge { (status_label(lang, r.status())) } @if let Some(o) = r.outcome.as_ref().filter(|o| !o.reason.is_empty()) { " " (o.reason) } }
+            dd { span.badge { (status_label(lang, r)) } @if let Some(o) = r.outcome.as_ref().filter(|o| !o.reason.is_empty()) { " " (o.reason) } }
             dt { (lang.pick("备注", "Note")) } dd data-testid="note" { (v.note) }
         }
         h2 { (lang.pick("历史", "History")) }
@@ -228,7 +228,7 @@ async fn visit_page(signed: Signed, State(relay): State<Arc<Relay>>, Path(visit)
                 @for a in &detail.reviews {
                     tr {
                         td { (lang.datetime(a.received_at)) }
-                        td { (lang.pick("审核：", "Review: ")) strong { (decision_label(lang, &a.event.decision)) } " · " code { (a.event.by) } @if !a.event.reason.is_empty() { " · " (a.event.reason) } }
+                        td { (lang.pick("审核：", "Review: ")) strong { (decision_label(lang, a.event.decision)) } " · " code { (a.event.by) } @if !a.event.reason.is_empty() { " · " (a.event.reason) } }
                     }
                 }
                 @for p in &detail.postings {
@@ -244,14 +244,12 @@ async fn visit_page(signed: Signed, State(relay): State<Arc<Relay>>, Path(visit)
     Ok(layout::page(&signed, lang.pick("服务记录详情", "Visit"), body))
 }
 
-fn decision_label(lang: Lang, decision: &str) -> String {
-    let zh = match decision {
-        "approve" => "批准",
-        "reject" => "驳回",
-        "flag" => "标记",
-        other => other,
-    };
-    lang.pick(zh, decision).to_owned()
+fn decision_label(lang: Lang, decision: ReviewDecision) -> &'static str {
+    match decision {
+        ReviewDecision::Approve => lang.pick("批准", "approve"),
+        ReviewDecision::Reject => lang.pick("驳回", "reject"),
+        ReviewDecision::Flag => lang.pick("标记", "flag"),
+    }
 }
 
 /// The header of `/console/visits.csv`.

@@ -5,7 +5,7 @@
 //! what the incremental run folded, whatever the documents hold now.
 
 use serde::{Deserialize, Serialize};
-use timebank_engine::model::{HouseholdId, MemberId, StationId};
+use timebank_engine::model::{HouseholdId, MemberId, RedemptionAction, ReviewDecision, StationId};
 
 use crate::ledger::rules::StationRules;
 
@@ -96,8 +96,8 @@ pub struct ReviewEvent {
     pub visit: String,
     /// The desk's station.
     pub station: StationId,
-    /// `approve`, `reject` or `flag`.
-    pub decision: String,
+    /// Approve, reject or flag (stored as `approve`, `reject`, `flag`).
+    pub decision: ReviewDecision,
     /// The reason given.
     pub reason: String,
     /// The coordinator.
@@ -158,8 +158,8 @@ pub struct DecisionEvent {
     pub request: String,
     /// The desk's station.
     pub station: StationId,
-    /// `fulfil` or `release`.
-    pub action: String,
+    /// Fulfil or release (stored as `fulfil`, `release`).
+    pub action: RedemptionAction,
     /// The coordinator.
     pub by: MemberId,
     /// When, by the coordinator's clock (ms).
@@ -320,7 +320,7 @@ mod identity {
                 kind: "review",
                 visit: &r.visit,
                 station: &r.station,
-                decision: &r.decision,
+                decision: r.decision.as_str(),
                 reason: &r.reason,
                 by: &r.by,
                 at: r.at,
@@ -341,13 +341,15 @@ mod identity {
 
     impl<'a> Decision<'a> {
         pub(super) fn of(d: &'a DecisionEvent) -> Self {
-            Decision { kind: "decision", request: &d.request, station: &d.station, action: &d.action, by: &d.by, at: d.at }
+            Decision { kind: "decision", request: &d.request, station: &d.station, action: d.action.as_str(), by: &d.by, at: d.at }
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use sha2::{Digest, Sha256};
+
     use super::*;
 
     fn visit(check_in: i64, check_out: i64, monotonic_ms: Option<i64>) -> VisitEvent {
@@ -364,6 +366,56 @@ mod tests {
             volunteer_household: None,
             elder_household: None,
         }
+    }
+
+    /// The JSON the arrival log stored when decisions and actions were strings (before the
+    /// format field): the enums read it back, write the same fields after the format, and
+    /// keep the keys (for a review or decision, the digest of that first JSON); a spelling
+    /// no build wrote is refused, not misread.
+    #[test]
+    fn typed_decisions_and_actions_keep_the_stored_json_and_keys() {
+        let (station, by) = (StationId::parse("s-1").unwrap(), MemberId::parse("m-c").unwrap());
+        let cases = [
+            (
+                EventBody::Review(ReviewEvent {
+                    visit: "v-1".into(),
+                    station: station.clone(),
+                    decision: ReviewDecision::Reject,
+                    reason: "away".into(),
+                    by: by.clone(),
+                    at: 5,
+                }),
+                r#"{"type":"review","visit":"v-1","station":"s-1","decision":"reject","reason":"away","by":"m-c","at":5}"#,
+            ),
+            (
+                EventBody::Review(ReviewEvent {
+                    visit: "v-2".into(),
+                    station: station.clone(),
+                    decision: ReviewDecision::Flag,
+                    reason: String::new(),
+                    by: by.clone(),
+                    at: 6,
+                }),
+                r#"{"type":"review","visit":"v-2","station":"s-1","decision":"flag","reason":"","by":"m-c","at":6}"#,
+            ),
+            (
+                EventBody::Decision(DecisionEvent { request: "r-1".into(), station: station.clone(), action: RedemptionAction::Fulfil, by: by.clone(), at: 7 }),
+                r#"{"type":"decision","request":"r-1","station":"s-1","action":"fulfil","by":"m-c","at":7}"#,
+            ),
+            (
+                EventBody::Decision(DecisionEvent { request: "r-2".into(), station, action: RedemptionAction::Release, by, at: 8 }),
+                r#"{"type":"decision","request":"r-2","station":"s-1","action":"release","by":"m-c","at":8}"#,
+            ),
+        ];
+        for (event, stored) in cases {
+            assert_eq!(event.encode(), stored.replacen('{', r#"{"format":1,"#, 1));
+            assert_eq!(EventBody::decode(stored), Ok(event.clone()));
+            let digest: String = Sha256::digest(stored.as_bytes())[..8].iter().map(|b| format!("{b:02x}")).collect();
+            assert!(event.key().ends_with(&format!("@{digest}")), "{} has the key of its first JSON", event.key());
+        }
+        let unknown = r#"{"type":"review","visit":"v-1","station":"s-1","decision":"escalate","reason":"","by":"m-c","at":5}"#;
+        let error = EventBody::decode(unknown).unwrap_err();
+        assert!(error.contains("unknown variant `escalate`"), "{error}");
     }
 
     #[test]
@@ -398,7 +450,7 @@ mod tests {
             EventBody::Review(ReviewEvent {
                 visit: "v-0001".into(),
                 station: s.clone(),
-                decision: "approve".into(),
+                decision: ReviewDecision::Approve,
                 reason: "ok".into(),
                 by: m("m-coo"),
                 at: 1_764_310_000_000,
@@ -417,7 +469,7 @@ mod tests {
             EventBody::Decision(DecisionEvent {
                 request: "r-0002".into(),
                 station: s.clone(),
-                action: "fulfil".into(),
+                action: RedemptionAction::Fulfil,
                 by: m("m-coo"),
                 at: 1_764_330_000_000,
             }),

@@ -5,13 +5,13 @@
 use std::collections::{BTreeMap, HashSet};
 
 use proptest::prelude::*;
-use timebank_engine::model::{HouseholdId, MemberId, StationId};
+use timebank_engine::model::{HouseholdId, MemberId, OutcomeStatus, RedemptionAction, ReviewDecision, StationId};
 
 use crate::ledger::event::{
     CorrectionEvent, DecisionEvent, Event, EventBody, RequestEvent, RequestWhat, ReviewEvent, VisitEvent,
 };
 use crate::ledger::posting::Account;
-use crate::ledger::reconcile::{Books, status};
+use crate::ledger::reconcile::Books;
 use crate::ledger::rules::StationRules;
 
 const MIN: i64 = 60_000;
@@ -60,7 +60,7 @@ fn review(visit: &str, decision: &str, at: i64) -> EventBody {
     EventBody::Review(ReviewEvent {
         visit: visit.into(),
         station: station(),
-        decision: decision.into(),
+        decision: ReviewDecision::parse(decision).unwrap(),
         reason: if decision == "reject" { "the elder was away that day".into() } else { String::new() },
         by: m("m-c"),
         at,
@@ -98,7 +98,7 @@ fn decision(request: &str, action: &str, at: i64) -> EventBody {
     EventBody::Decision(DecisionEvent {
         request: request.into(),
         station: station(),
-        action: action.into(),
+        action: RedemptionAction::parse(action).unwrap(),
         by: m("m-c"),
         at,
     })
@@ -135,7 +135,7 @@ fn fold(events: &[Event]) -> Books {
     books
 }
 
-fn outcome(books: &Books, member: &str, subject: &str) -> (String, String, i64) {
+fn outcome(books: &Books, member: &str, subject: &str) -> (OutcomeStatus, String, i64) {
     let o = books.member_outcomes(&m(member)).get(subject).cloned().unwrap_or_else(|| panic!("no outcome for {subject}"));
     (o.status, o.reason, o.minutes)
 }
@@ -143,7 +143,7 @@ fn outcome(books: &Books, member: &str, subject: &str) -> (String, String, i64) 
 #[test]
 fn an_approved_visit_earns_rounded_minutes_and_a_rejection_reverses_them() {
     let books = fold(&log(&[visit("v-1", "m-v2", "m-e1", T0, 68, "a"), review("v-1", "approve", T0)]));
-    assert_eq!(outcome(&books, "m-v2", "v-1"), (status::APPROVED.into(), String::new(), 75));
+    assert_eq!(outcome(&books, "m-v2", "v-1"), (OutcomeStatus::Approved, String::new(), 75));
     assert_eq!(books.balance(&Account::Member(m("m-v2"))), 75);
     assert_eq!(books.postings()[0].key, "earn:v-1:r1");
 
@@ -153,7 +153,7 @@ fn an_approved_visit_earns_rounded_minutes_and_a_rejection_reverses_them() {
         review("v-1", "reject", T0 + 1),
     ]));
     let (state, reason, _) = outcome(&books, "m-v2", "v-1");
-    assert_eq!((state.as_str(), reason.as_str()), (status::REJECTED, "the elder was away that day"));
+    assert_eq!((state, reason.as_str()), (OutcomeStatus::Rejected, "the elder was away that day"));
     assert_eq!(books.balance(&Account::Member(m("m-v2"))), 0);
     assert_eq!(books.postings().len(), 2, "the earn stays; a reversal undoes it");
     assert_eq!(books.postings()[1].key, "reversal:earn:v-1:r1");
@@ -168,7 +168,7 @@ fn a_visit_without_review_earns_nothing_and_anomalies_wait_with_evidence() {
 
     let books = fold(&log(&[visit("v-1", "m-v2", "m-e1", T0, 60, "a"), visit("v-2", "m-v2", "m-e1", T0 + 30 * MIN, 60, "b")]));
     let (state, reason, _) = outcome(&books, "m-v2", "v-2");
-    assert_eq!(state, status::UNDER_REVIEW);
+    assert_eq!(state, OutcomeStatus::UnderReview);
     assert!(reason.contains("logged twice, also as v-1"), "{reason}");
     assert!(outcome(&books, "m-v2", "v-1").1.contains("v-2"), "the first one is flagged too");
 
@@ -201,9 +201,9 @@ fn two_offline_redemptions_that_overdraw_are_decided_by_arrival() {
         bodies.extend([a.clone(), b.clone()]);
         let books = fold(&log(&bodies));
         let (EventBody::Request(won), EventBody::Request(lost)) = (a, b) else { unreachable!() };
-        assert_eq!(outcome(&books, "m-v0", &won.id).0, status::ACCEPTED);
+        assert_eq!(outcome(&books, "m-v0", &won.id).0, OutcomeStatus::Accepted);
         let (state, reason, _) = outcome(&books, "m-v0", &lost.id);
-        assert_eq!(state, status::REFUSED);
+        assert_eq!(state, OutcomeStatus::Refused);
         assert!(reason.contains(&format!("request {} came first", won.id)), "{reason}");
         assert_eq!(books.member_balance(&m("m-v0")).reserved_minutes, won.minutes);
     }
@@ -219,14 +219,14 @@ fn redemptions_are_fulfilled_or_released_and_gated_by_age() {
         decision("r-1", "fulfil", T0),
         decision("r-2", "release", T0),
     ]));
-    assert_eq!(outcome(&books, "m-v0", "r-1").0, status::FULFILLED);
-    assert_eq!(outcome(&books, "m-v0", "r-2").0, status::RELEASED);
+    assert_eq!(outcome(&books, "m-v0", "r-1").0, OutcomeStatus::Fulfilled);
+    assert_eq!(outcome(&books, "m-v0", "r-2").0, OutcomeStatus::Released);
     assert_eq!(books.member_balance(&m("m-v0")).confirmed_minutes, 60);
     assert_eq!(books.balance(&Account::Program), -60);
 
     let books = fold(&log(&[visit("v-1", "m-v1", "m-e1", T0, 60, "a"), review("v-1", "approve", T0), redeem("r-1", "m-v1", 60, T0)]));
     let (state, reason, _) = outcome(&books, "m-v1", "r-1");
-    assert_eq!(state, status::REFUSED);
+    assert_eq!(state, OutcomeStatus::Refused);
     assert!(reason.contains("from age 65"), "{reason}");
     assert_eq!(books.balance(&Account::Member(m("m-v1"))), 60, "a refused request takes no coins");
 }
@@ -240,7 +240,7 @@ fn a_phone_clock_set_decades_ahead_does_not_pass_the_age_gate() {
         redeem("r-1", "m-v1", 60, T0 + decades),
     ]));
     let (state, reason, _) = outcome(&books, "m-v1", "r-1");
-    assert_eq!(state, status::REFUSED);
+    assert_eq!(state, OutcomeStatus::Refused);
     assert!(reason.contains("from age 65"), "{reason}");
 }
 
@@ -253,9 +253,9 @@ fn gifts_go_to_the_household_or_the_pool() {
         gift("r-2", "m-v0", "m-v2", 30, T0),
         gift("r-3", "m-v0", "pool", 30, T0),
     ]));
-    assert_eq!(outcome(&books, "m-v0", "r-1").0, status::ACCEPTED);
-    assert_eq!(outcome(&books, "m-v0", "r-2").0, status::REFUSED);
-    assert_eq!(outcome(&books, "m-v0", "r-3").0, status::ACCEPTED);
+    assert_eq!(outcome(&books, "m-v0", "r-1").0, OutcomeStatus::Accepted);
+    assert_eq!(outcome(&books, "m-v0", "r-2").0, OutcomeStatus::Refused);
+    assert_eq!(outcome(&books, "m-v0", "r-3").0, OutcomeStatus::Accepted);
     assert_eq!(books.balance(&Account::Member(m("m-v1"))), 30);
     assert_eq!(books.balance(&Account::Pool(station())), 30);
     let lines = books.member_lines(&m("m-v1"));
@@ -481,10 +481,10 @@ proptest! {
             let EventBody::Request(r) = body else { continue };
             let outcome = books.member_outcomes(&m("m-v0")).get(&r.id).cloned().unwrap();
             if r.minutes <= available {
-                prop_assert_eq!(outcome.status.as_str(), status::ACCEPTED);
+                prop_assert_eq!(outcome.status, OutcomeStatus::Accepted);
                 available -= r.minutes;
             } else {
-                prop_assert_eq!(outcome.status.as_str(), status::REFUSED);
+                prop_assert_eq!(outcome.status, OutcomeStatus::Refused);
                 prop_assert!(!books.postings().iter().any(|p| p.subject == r.id));
             }
         }

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Datelike, Utc};
 use timebank_engine::documents::ledger::{LedgerBalance, Outcome, PostingLine};
-use timebank_engine::model::{MemberId, StationId};
+use timebank_engine::model::{MemberId, OutcomeStatus, RedemptionAction, ReviewDecision, StationId};
 
 use crate::ledger::anomaly::{self, Anomaly};
 use crate::ledger::event::{
@@ -25,24 +25,6 @@ use crate::ledger::event::{
 };
 use crate::ledger::posting::{Account, Posting, PostingKind};
 use crate::ledger::rules::StationRules;
-
-/// Outcome statuses the phone understands.
-pub mod status {
-    /// A visit approved: coins posted.
-    pub const APPROVED: &str = "approved";
-    /// A visit rejected, with the reason.
-    pub const REJECTED: &str = "rejected";
-    /// A visit waiting for a coordinator, with the evidence.
-    pub const UNDER_REVIEW: &str = "under-review";
-    /// A request accepted (coins reserved or moved).
-    pub const ACCEPTED: &str = "accepted";
-    /// A request refused, with the reason; no coins taken.
-    pub const REFUSED: &str = "refused";
-    /// A redemption fulfilled.
-    pub const FULFILLED: &str = "fulfilled";
-    /// A redemption released: the held coins are back.
-    pub const RELEASED: &str = "released";
-}
 
 /// What was earned for one approval of a visit.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -309,8 +291,8 @@ impl Books {
         Some(key)
     }
 
-    fn set_outcome(&mut self, member: &MemberId, subject: &str, status: &str, reason: String, minutes: i64) {
-        let outcome = Outcome { status: status.to_owned(), reason, minutes };
+    fn set_outcome(&mut self, member: &MemberId, subject: &str, status: OutcomeStatus, reason: String, minutes: i64) {
+        let outcome = Outcome { status, reason, minutes };
         let slot = self.outcomes.entry(member.clone()).or_default();
         if slot.get(subject) != Some(&outcome) {
             slot.insert(subject.to_owned(), outcome);
@@ -329,9 +311,9 @@ impl Books {
                 // ADR 8: an edit after the review does not change the ledger, which follows
                 // the reviewed version; the edit is noted for the coordinators.
                 let (status, minutes) = match (&state.earned, state.rejected) {
-                    (Some(earned), _) => (status::APPROVED, earned.earn),
-                    (None, true) => (status::REJECTED, 0),
-                    (None, false) => (status::UNDER_REVIEW, 0),
+                    (Some(earned), _) => (OutcomeStatus::Approved, earned.earn),
+                    (None, true) => (OutcomeStatus::Rejected, 0),
+                    (None, false) => (OutcomeStatus::UnderReview, 0),
                 };
                 let reason = "edited on the phone after the review; the ledger follows the reviewed version".to_owned();
                 let volunteer = visit.volunteer.clone();
@@ -380,7 +362,7 @@ impl Books {
             anomalies: anomalies.clone(),
         });
         if !anomalies.is_empty() {
-            self.set_outcome(&visit.volunteer, &visit.id, status::UNDER_REVIEW, anomalies.join("; "), 0);
+            self.set_outcome(&visit.volunteer, &visit.id, OutcomeStatus::UnderReview, anomalies.join("; "), 0);
         }
         if let Some((review, seq, at)) = self.reviews_waiting.remove(&visit.id) {
             self.review(&review, Cause { seq, at: at.max(cause.at) });
@@ -395,7 +377,7 @@ impl Books {
         }
         state.anomalies.push(note.to_owned());
         let (volunteer, reason) = (state.event.volunteer.clone(), state.anomalies.join("; "));
-        self.set_outcome(&volunteer, visit, status::UNDER_REVIEW, reason, 0);
+        self.set_outcome(&volunteer, visit, OutcomeStatus::UnderReview, reason, 0);
     }
 
     fn review(&mut self, review: &ReviewEvent, cause: Cause) {
@@ -410,9 +392,9 @@ impl Books {
         if let Some(state) = self.visits.get_mut(&visit) {
             state.review = Some(review.clone());
         }
-        match review.decision.as_str() {
-            "approve" if !earned => self.earn(&visit, Some(&review.by), cause),
-            "reject" => {
+        match review.decision {
+            ReviewDecision::Approve if !earned => self.earn(&visit, Some(&review.by), cause),
+            ReviewDecision::Reject => {
                 let reason = if review.reason.trim().is_empty() {
                     "rejected by the station's coordinator".to_owned()
                 } else {
@@ -424,9 +406,9 @@ impl Books {
                 if let Some(state) = self.visits.get_mut(&visit) {
                     state.rejected = true;
                 }
-                self.set_outcome(&volunteer, &visit, status::REJECTED, reason, 0);
+                self.set_outcome(&volunteer, &visit, OutcomeStatus::Rejected, reason, 0);
             }
-            "flag" if !earned => {
+            ReviewDecision::Flag if !earned => {
                 if let Some(state) = self.visits.get_mut(&visit).filter(|_| rejected) {
                     state.rejected = false;
                 }
@@ -435,7 +417,7 @@ impl Books {
                 } else {
                     review.reason.clone()
                 };
-                self.set_outcome(&volunteer, &visit, status::UNDER_REVIEW, reason, 0);
+                self.set_outcome(&volunteer, &visit, OutcomeStatus::UnderReview, reason, 0);
             }
             _ => {}
         }
@@ -499,7 +481,7 @@ impl Books {
             (_, 0) => String::new(),
             _ => format!("{overflow} min over the {cap} cap went to the station's donation pool"),
         };
-        self.set_outcome(&v, visit, status::APPROVED, reason, earn);
+        self.set_outcome(&v, visit, OutcomeStatus::Approved, reason, earn);
     }
 
     fn reverse(&mut self, visit: &str, by: &MemberId, reason: &str, cause: Cause) {
@@ -589,7 +571,7 @@ impl Books {
         let refusal = self.refusal(request, cause.at, &rules);
         let status = match refusal {
             Some(reason) => {
-                self.set_outcome(&member, &request.id, status::REFUSED, reason, 0);
+                self.set_outcome(&member, &request.id, OutcomeStatus::Refused, reason, 0);
                 RequestStatus::Refused
             }
             None => {
@@ -624,7 +606,7 @@ impl Books {
                     None,
                 );
                 self.last_accepted.insert(member.clone(), request.id.clone());
-                self.set_outcome(&member, &request.id, status::ACCEPTED, String::new(), request.minutes);
+                self.set_outcome(&member, &request.id, OutcomeStatus::Accepted, String::new(), request.minutes);
                 if settled { RequestStatus::Settled } else { RequestStatus::Accepted }
             }
         };
@@ -694,10 +676,11 @@ impl Books {
         }
         let (member, minutes, version, id) =
             (state.event.member.clone(), state.event.minutes, state.version, state.event.id.clone());
-        let (kind, to, outcome, memo) = match decision.action.as_str() {
-            "fulfil" => (PostingKind::Redeem, Account::Program, status::FULFILLED, "redeemed: the service was given"),
-            "release" => (PostingKind::Release, Account::Member(member.clone()), status::RELEASED, "released: the held coins are back"),
-            _ => return,
+        let (kind, to, outcome, memo) = match decision.action {
+            RedemptionAction::Fulfil => (PostingKind::Redeem, Account::Program, OutcomeStatus::Fulfilled, "redeemed: the service was given"),
+            RedemptionAction::Release => {
+                (PostingKind::Release, Account::Member(member.clone()), OutcomeStatus::Released, "released: the held coins are back")
+            }
         };
         self.post(
             format!("{}:{id}:r{version}", kind.as_str()),

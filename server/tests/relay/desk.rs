@@ -123,7 +123,7 @@ fn bad_decisions_are_refused_and_change_nothing() {
     assert_eq!(status(desk::review_visit(&relay.relay, &stranger.id, &visit, ReviewDecision::Approve, "", None)), StatusCode::NOT_FOUND);
     let desk_id = DocId::Desk(relay.station.id.clone());
     let review = timebank_engine::documents::desk::Review {
-        decision: "approve".into(),
+        decision: ReviewDecision::Approve,
         reason: String::new(),
         by: stranger.id.clone(),
         at: chrono::Utc::now(),

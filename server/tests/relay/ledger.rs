@@ -8,7 +8,7 @@ use automerge::ActorId;
 use chrono::Utc;
 use timebank_engine::DocId;
 use timebank_engine::documents::desk;
-use timebank_engine::model::{MemberId, RequestId, VisitId};
+use timebank_engine::model::{MemberId, RedemptionAction, RequestId, ReviewDecision, VisitId};
 use timebank_engine::sync::wire::EnrollResponse;
 use timebank_server::Relay;
 use timebank_server::admin::{self, NewMember};
@@ -70,12 +70,12 @@ fn desk_write(relay: &TestRelay, by: &Coordinator, edit: impl FnOnce(&mut autome
 }
 
 fn review(relay: &TestRelay, by: &Coordinator, visit: &VisitId, decision: &str, reason: &str) {
-    let review = desk::Review { decision: decision.into(), reason: reason.into(), by: by.id.clone(), at: Utc::now() };
+    let review = desk::Review { decision: ReviewDecision::parse(decision).unwrap(), reason: reason.into(), by: by.id.clone(), at: Utc::now() };
     desk_write(relay, by, |tx| desk::put_review(tx, visit, &review).unwrap());
 }
 
 fn decide(relay: &TestRelay, by: &Coordinator, request: &RequestId, action: &str) {
-    let decision = desk::Decision { action: action.into(), by: by.id.clone(), at: Utc::now() };
+    let decision = desk::Decision { action: RedemptionAction::parse(action).unwrap(), by: by.id.clone(), at: Utc::now() };
     desk_write(relay, by, |tx| desk::put_decision(tx, request, &decision).unwrap());
 }
 
@@ -189,7 +189,7 @@ fn a_relay_killed_between_storing_and_posting_catches_up_at_start_and_posts_once
     let stored = relay.document(&own);
     let chunk = phone.document(&DocId::Member(volunteer.id.clone())).save_after(&stored.get_heads());
     let desk_id = format!("station/{}/desk", relay.station.id);
-    let approval = desk::Review { decision: "approve".into(), reason: String::new(), by: desk.id.clone(), at: Utc::now() };
+    let approval = desk::Review { decision: ReviewDecision::Approve, reason: String::new(), by: desk.id.clone(), at: Utc::now() };
     let (review_change, _) =
         forged_change(&relay.document(&desk_id), &desk.actor, |tx| desk::put_review(tx, &other, &approval).unwrap());
     let batch = WriteBatch { chunks: vec![(own, chunk), (desk_id, review_change)], ..WriteBatch::default() };

@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use timebank_engine::model::{HouseholdId, MemberId, StationId};
+use timebank_engine::model::{HouseholdId, MemberId, ReviewDecision, StationId};
 use timebank_server::ledger::event::{RequestEvent, RequestWhat, ReviewEvent, VisitEvent};
 use timebank_server::ledger::{Books, Event, EventBody};
 
@@ -124,7 +124,7 @@ impl District {
             body: EventBody::Review(ReviewEvent {
                 visit: id,
                 station,
-                decision: "approve".into(),
+                decision: ReviewDecision::Approve,
                 reason: String::new(),
                 by: coordinator,
                 at: received_at + 60_000,

@@ -436,7 +436,7 @@ impl Bench {
             merged += member::visits(&doc, &phone.member).len();
             if let Ok(ledger_doc) = relay_doc(&relay, &DocId::Ledger(phone.member.clone())) {
                 for (_, outcome) in ledger::outcomes(&ledger_doc) {
-                    *outcomes.entry(outcome.status).or_default() += 1;
+                    *outcomes.entry(outcome.status.to_string()).or_default() += 1;
                 }
             }
             if pair.relay.get_heads() != pair.phone.get_heads() {

@@ -404,7 +404,7 @@ impl Story {
             let Some(doc) = self.phones[DESK].engine.document_bytes(&DocId::Ledger(volunteer.clone())) else { return false };
             let doc = automerge::Automerge::load(&doc).unwrap();
             let served = self.relay.visits(volunteer).get(visit).is_some_and(|x| x.order.as_ref() == Some(order));
-            served && ledger::outcome(&doc, visit.as_str()).is_some_and(|o| o.status == "approved")
+            served && ledger::outcome(&doc, visit.as_str()).is_some_and(|o| o.status == timebank_engine::model::OutcomeStatus::Approved)
         })
     }
 

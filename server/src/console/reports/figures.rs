@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use timebank_engine::model::{MemberId, StationId};
+use timebank_engine::model::{MemberId, OutcomeStatus, StationId};
 
 use crate::console::visits::log::{Month, VisitRecord};
 use crate::ledger::posting::{Account, PostingKind};
@@ -90,7 +90,7 @@ pub fn figures(
 ) -> Figures {
     let counted: Vec<&VisitRecord> = records
         .iter()
-        .filter(|r| !r.visit.is_open() && r.status() != "rejected")
+        .filter(|r| !r.visit.is_open() && r.outcome_status() != Some(OutcomeStatus::Rejected))
         .filter(|r| month.contains(r.visit.check_in.timestamp_millis()))
         .filter(|r| station_of.get(&r.visit.volunteer) == Some(station))
         .collect();
@@ -159,7 +159,7 @@ mod tests {
 
     fn visit(volunteer: &str, elder: &str, start: &str, minutes: i64, status: Option<&str>) -> VisitRecord {
         let mut record = fixture::record(VisitId::generate().as_str(), volunteer, elder, start, minutes);
-        record.outcome = status.map(|s| Outcome { status: s.into(), reason: String::new(), minutes: 0 });
+        record.outcome = status.map(|s| Outcome { status: OutcomeStatus::parse(s).unwrap(), reason: String::new(), minutes: 0 });
         record
     }
 

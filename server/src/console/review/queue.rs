@@ -3,7 +3,7 @@
 //! against the relay's receipt time, the overlapping or twice-logged visit, the elder's
 //! confirmation, and the ledger's own reason. "Clean" visits may be approved in bulk.
 
-use timebank_engine::model::{Confirmation, ReviewDecision, VisitId};
+use timebank_engine::model::{Confirmation, OutcomeStatus, ReviewDecision, VisitId};
 
 use crate::console::visits::log::{Arrivals, VisitRecord};
 use crate::ledger::anomaly::{self, Anomaly};
@@ -79,8 +79,8 @@ pub fn queue(records: &[VisitRecord], arrivals: &Arrivals, rules: &StationRules)
 /// ledger, and not decided at the desk (a flag keeps it waiting).
 fn waiting(record: &VisitRecord) -> bool {
     !record.visit.is_open()
-        && !matches!(record.status(), "approved" | "rejected")
-        && record.review.as_ref().is_none_or(|r| r.decision == ReviewDecision::Flag.as_str())
+        && !matches!(record.outcome_status(), Some(OutcomeStatus::Approved | OutcomeStatus::Rejected))
+        && record.review.as_ref().is_none_or(|r| r.decision == ReviewDecision::Flag)
 }
 
 /// The evidence of one visit. `records` are the station's visits (for the volunteer's
@@ -92,7 +92,7 @@ pub fn evidence(record: &VisitRecord, records: &[VisitRecord], arrivals: &Arriva
     let latest = versions.last();
     let standing: Vec<&str> = records
         .iter()
-        .filter(|r| r.visit.volunteer == visit.volunteer && r.status() != "rejected")
+        .filter(|r| r.visit.volunteer == visit.volunteer && r.outcome_status() != Some(OutcomeStatus::Rejected))
         .map(|r| r.visit.id.as_str())
         .collect();
     let others: Vec<_> =
@@ -121,8 +121,8 @@ pub fn evidence(record: &VisitRecord, records: &[VisitRecord], arrivals: &Arriva
         anomalies,
         related,
         confirmation: visit.confirmation.clone(),
-        ledger_reason: record.outcome.as_ref().filter(|o| o.status == "under-review").map(|o| o.reason.clone()),
-        flagged: record.review.as_ref().filter(|r| r.decision == ReviewDecision::Flag.as_str()).map(|r| r.reason.clone()),
+        ledger_reason: record.outcome.as_ref().filter(|o| o.status == OutcomeStatus::UnderReview).map(|o| o.reason.clone()),
+        flagged: record.review.as_ref().filter(|r| r.decision == ReviewDecision::Flag).map(|r| r.reason.clone()),
     }
 }
 
@@ -146,13 +146,13 @@ mod tests {
     fn anomalies_come_first_and_decided_visits_leave_the_queue() {
         let clean = record("v-clean", "2026-11-02T01:00:00Z", 60);
         let mut held = record("v-held", "2026-11-03T01:00:00Z", 60);
-        held.outcome = Some(Outcome { status: "under-review".into(), reason: "the visit lasts 9 h".into(), minutes: 0 });
+        held.outcome = Some(Outcome { status: OutcomeStatus::UnderReview, reason: "the visit lasts 9 h".into(), minutes: 0 });
         let mut flagged = record("v-flag", "2026-11-04T01:00:00Z", 60);
-        flagged.review = Some(Review { decision: "flag".into(), reason: "call the elder".into(), by: MemberId::parse("m-c").unwrap(), at: Utc::now() });
+        flagged.review = Some(Review { decision: ReviewDecision::Flag, reason: "call the elder".into(), by: MemberId::parse("m-c").unwrap(), at: Utc::now() });
         let mut approved = record("v-done", "2026-11-01T01:00:00Z", 60);
-        approved.outcome = Some(Outcome { status: "approved".into(), reason: String::new(), minutes: 60 });
+        approved.outcome = Some(Outcome { status: OutcomeStatus::Approved, reason: String::new(), minutes: 60 });
         let mut rejected_here = record("v-rej", "2026-11-01T05:00:00Z", 60);
-        rejected_here.review = Some(Review { decision: "reject".into(), reason: "no".into(), by: MemberId::parse("m-c").unwrap(), at: Utc::now() });
+        rejected_here.review = Some(Review { decision: ReviewDecision::Reject, reason: "no".into(), by: MemberId::parse("m-c").unwrap(), at: Utc::now() });
         let mut open = record("v-open", "2026-11-05T01:00:00Z", 60);
         open.visit.check_out = None;
 

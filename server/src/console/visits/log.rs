@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Offset, TimeZone};
 use timebank_engine::documents::desk::Review;
 use timebank_engine::documents::ledger::Outcome;
-use timebank_engine::model::{MemberId, Service, StationId, Visit};
+use timebank_engine::model::{MemberId, OutcomeStatus, Service, StationId, Visit};
 
 use crate::console::Lang;
 use crate::console::i18n::DISPLAY_OFFSET_SECONDS;
@@ -115,12 +115,17 @@ pub struct VisitRecord {
 
 impl VisitRecord {
     /// Where it stands: `open`, `waiting` (for review), or the ledger's status.
-    pub fn status(&self) -> &str {
-        match (&self.outcome, self.visit.is_open()) {
-            (_, true) => "open",
-            (Some(outcome), false) => outcome.status.as_str(),
-            (None, false) => "waiting",
+    pub fn status(&self) -> &'static str {
+        match (self.visit.is_open(), self.outcome_status()) {
+            (true, _) => "open",
+            (false, Some(status)) => status.as_str(),
+            (false, None) => "waiting",
         }
+    }
+
+    /// The ledger's status of the finished visit; `None` while it is open or undecided.
+    pub fn outcome_status(&self) -> Option<OutcomeStatus> {
+        self.outcome.as_ref().filter(|_| !self.visit.is_open()).map(|o| o.status)
     }
 
     /// The service's name in `lang` (its id when the catalogue lacks it).
