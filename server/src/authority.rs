@@ -369,6 +369,52 @@ mod tests {
         assert_eq!(check(|tx| tx.put(map(tx, &["visits", "v-1"]), "note", "tea").unwrap(), true), Ok(()));
     }
 
+    /// Puts `value` under `key` as an automerge text object (the JavaScript library's
+    /// default for a string).
+    fn put_text(tx: &mut automerge::transaction::Transaction<'_>, obj: &automerge::ObjId, key: &str, value: &str) {
+        let text = tx.put_object(obj, key, ObjType::Text).unwrap();
+        tx.splice_text(&text, 0, 0, value).unwrap();
+    }
+
+    #[test]
+    fn fields_written_as_text_objects_are_checked_like_strings() {
+        // What a volunteer may write passes whether a string is a scalar or a text object.
+        let visit = check(|tx| put_text(tx, &map(tx, &["visits", "v-1"]), "note", "read the newspaper"), true);
+        assert_eq!(visit, Ok(()));
+        let new_visit = check(
+            |tx| {
+                let visits = map(tx, &["visits"]);
+                let v = tx.put_object(&visits, "v-2", ObjType::Map).unwrap();
+                put_text(tx, &v, "elder", "m-elder");
+                put_text(tx, &v, "service", "meals");
+            },
+            true,
+        );
+        assert_eq!(new_visit, Ok(()));
+        let answer = check(
+            |tx| {
+                let a = map(tx, &["assignments", "o-1"]);
+                put_text(tx, &a, "response", "declined");
+                put_text(tx, &a, "decline_reason", "away this week");
+            },
+            true,
+        );
+        assert_eq!(answer, Ok(()));
+        // What only coordinators write is refused as text too.
+        let dispatch = check(
+            |tx| {
+                let orders = map(tx, &["orders"]);
+                let o = tx.put_object(&orders, "o-9", ObjType::Map).unwrap();
+                put_text(tx, &o, "dispatched_to", "m-vol");
+            },
+            true,
+        )
+        .unwrap_err();
+        assert!(dispatch.reason.contains("only coordinators dispatch orders (order o-9)"), "{dispatch}");
+        let renamed = check(|tx| put_text(tx, &map(tx, &["assignments", "o-1"]), "elder_name", "someone else"), true).unwrap_err();
+        assert!(renamed.reason.contains("assignment's elder_name"), "{renamed}");
+    }
+
     #[test]
     fn paths_name_collection_record_and_field() {
         let (_, patches) = patches_of(|tx| tx.put(map(tx, &["assignments", "o-1"]), "response", "declined").unwrap());

@@ -1,4 +1,5 @@
-//! Reading and writing typed fields of automerge maps (text, numbers, times).
+//! Reading and writing typed fields of automerge maps (text, numbers, times). Text is read
+//! whether it is stored as a scalar string or as a text object; it is written as a scalar.
 
 use automerge::transaction::Transactable;
 use automerge::{AutomergeError, ObjId, ObjType, ReadDoc, ScalarValue, Value};
@@ -27,10 +28,16 @@ fn scalar(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Option<ScalarValue> {
     }
 }
 
-/// A text field.
+/// A text field, stored as a scalar string (what this engine writes) or as an automerge
+/// text object (what other implementations write for a string, e.g. the JavaScript
+/// library's default): a record edited elsewhere reads the same. Writers here put scalars.
 pub fn str_at(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Option<String> {
-    match scalar(doc, obj, key)? {
-        ScalarValue::Str(s) => Some(s.to_string()),
+    match doc.get(obj, key) {
+        Ok(Some((Value::Scalar(value), _))) => match value.as_ref() {
+            ScalarValue::Str(s) => Some(s.to_string()),
+            _ => None,
+        },
+        Ok(Some((Value::Object(ObjType::Text), text))) => doc.text(&text).ok(),
         _ => None,
     }
 }

@@ -105,6 +105,47 @@ fn a_visit_approved_at_the_desk_shows_approved_with_its_coins_on_the_phone() {
     assert!(rebuild_check(relay.store()).unwrap().is_empty());
 }
 
+/// A visit as another automerge implementation writes it from the volunteer's own device:
+/// its strings are text objects (the JavaScript library's default). The relay's checks
+/// accept it, the ledger logs it, and a review earns its coins as for any visit.
+#[test]
+fn a_visit_written_with_text_objects_by_another_implementation_is_logged_and_earns() {
+    use automerge::transaction::Transactable;
+    use automerge::{ObjType, ROOT, ScalarValue};
+
+    let relay = TestRelay::new();
+    let volunteer = relay.member("volunteer", "Li Wei");
+    let elder = relay.member("elder", "Wang Fang");
+    let desk = coordinator(&relay);
+    let mut phone = relay.phone(&volunteer);
+    relay.sync_phone(&mut phone);
+
+    let visit = VisitId::generate();
+    let doc = format!("member/{}", volunteer.id);
+    let now = Utc::now();
+    let (change, _) = forged_change(&relay.document(&doc), &phone.actor, |tx| {
+        let visits = timebank_engine::documents::fields::map_at(tx, &ROOT, "visits").unwrap();
+        let v = tx.put_object(&visits, visit.as_str(), ObjType::Map).unwrap();
+        for (key, value) in [("elder", elder.id.as_str()), ("service", "companionship"), ("source", "paper"), ("note", "tea")] {
+            let text = tx.put_object(&v, key, ObjType::Text).unwrap();
+            tx.splice_text(&text, 0, 0, value).unwrap();
+        }
+        tx.put(&v, "check_in", ScalarValue::Timestamp((now - chrono::Duration::hours(3)).timestamp_millis())).unwrap();
+        tx.put(&v, "check_out", ScalarValue::Timestamp((now - chrono::Duration::hours(2)).timestamp_millis())).unwrap();
+    });
+    let acked = relay.store().acked_heads(&phone.device).unwrap().get(&doc).map(|h| h.cur.clone()).unwrap_or_default();
+    relay.sync(&phone.token, &push(&doc, &acked, vec![change])).sync_response();
+    let logged = relay.store().ledger_events(0).unwrap();
+    assert!(logged.iter().any(|e| e.key.starts_with(&format!("visit:{visit}@"))), "the ledger logged the visit: {logged:?}");
+
+    review(&relay, &desk, &visit, "approve", "");
+    let postings = relay.store().postings().unwrap();
+    assert_eq!(postings.iter().map(|p| (p.kind.as_str(), p.minutes, p.subject.as_str())).collect::<Vec<_>>(), [("earn", 60, visit.as_str())]);
+    relay.sync_phone(&mut phone);
+    assert_eq!(phone.visit_states(), ["approved"], "the phone of this engine reads the text fields too");
+    assert!(rebuild_check(relay.store()).unwrap().is_empty());
+}
+
 #[test]
 fn two_offline_redemptions_with_coins_for_one_are_decided_by_arrival_on_both_phones() {
     let relay = TestRelay::new();
