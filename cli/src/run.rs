@@ -1,7 +1,7 @@
 //! Runs one command against the engine and prints its result.
 
 use serde_json::json;
-use timebank_engine::model::{ConfirmedBy, MemberId, OrderId, RequestId, Response, ReviewDecision, Role, StationId, VisitId};
+use timebank_engine::model::{ConfirmedBy, MemberId, OrderId, RedemptionAction, RequestId, Response, ReviewDecision, Role, StationId, VisitId};
 use timebank_engine::{Engine, NewIdentity, PastVisit, Result};
 
 use timebank_cli::relay::{self, HttpTransport};
@@ -216,7 +216,7 @@ fn review(engine: &mut Engine, command: &ReviewCommand, json: bool) -> Result<()
 }
 
 fn redemption(engine: &mut Engine, command: &RedemptionCommand, json: bool) -> Result<()> {
-    let (request, fulfil) = match command {
+    let (request, action) = match command {
         RedemptionCommand::List => {
             let queue = engine.redemption_queue()?;
             let rows: Vec<_> = queue.iter().map(|(member, r)| json!({ "member": member, "request": r })).collect();
@@ -225,12 +225,11 @@ fn redemption(engine: &mut Engine, command: &RedemptionCommand, json: bool) -> R
             });
             return Ok(());
         }
-        RedemptionCommand::Fulfil { request } => (request, true),
-        RedemptionCommand::Release { request } => (request, false),
+        RedemptionCommand::Fulfil { request } => (request, RedemptionAction::Fulfil),
+        RedemptionCommand::Release { request } => (request, RedemptionAction::Release),
     };
     let id = RequestId::parse(request)?;
-    engine.decide_redemption(&id, fulfil)?;
-    let action = if fulfil { "fulfil" } else { "release" };
+    engine.decide_redemption(&id, action)?;
     emit(json, &json!({ "request": id, "decision": action, "state": "saved on phone" }), || {
         format!("{action} request {id}; the relay acts on it at the next sync")
     });

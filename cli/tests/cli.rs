@@ -288,11 +288,15 @@ fn assignments_name_the_elder_when_the_dispatch_carried_the_name() {
     let named = named["id"].as_str().unwrap().to_owned();
     let unnamed = desk.json(&["order", "place", "--elder", "e-2002", "--service", "escort", "--note", "clinic"]);
     let unnamed = unnamed["id"].as_str().unwrap().to_owned();
+    // The desk holds the volunteer's document, as after a sync: it dispatches to a
+    // member it knows as a volunteer (ADR 0022).
+    let phone = Phone::volunteer();
+    let volunteer = timebank_engine::DocId::Member(MemberId::parse("v-1001").unwrap());
+    carry(&volunteer, &phone, &desk);
     desk.ok(&["order", "dispatch", &named, "--to", "v-1001"]);
     desk.ok(&["order", "dispatch", &unnamed, "--to", "v-1001"]);
 
-    let phone = Phone::volunteer();
-    carry(&timebank_engine::DocId::Member(MemberId::parse("v-1001").unwrap()), &desk, &phone);
+    carry(&volunteer, &desk, &phone);
 
     let text = phone.ok(&["assignments"]);
     assert!(text.contains(&format!("{named}  meals for 王芳 (e-2001)  [dispatched]  lunch, Tuesday")), "{text}");

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
 use timebank_engine::http::{self, HttpTransport};
-use timebank_engine::model::{MemberId, OrderId, OutcomeStatus, RequestId, StationId, VisitId};
+use timebank_engine::model::{MemberId, OrderId, OutcomeStatus, RedemptionAction, RequestId, StationId, VisitId};
 use timebank_engine::sync::{SyncRun, Transport};
 use timebank_engine::{Clock, Engine, NewIdentity, RelayLink, Subscription};
 
@@ -360,7 +360,8 @@ impl TimebankStore {
     /// Fulfils (the service was given) or releases (the coins go back) redemption `request_id`.
     pub fn decide_redemption(&self, request_id: String, fulfil: bool) -> Result<()> {
         let id = RequestId::parse(&request_id)?;
-        self.with(|e| e.decide_redemption(&id, fulfil))
+        let action = if fulfil { RedemptionAction::Fulfil } else { RedemptionAction::Release };
+        self.with(|e| e.decide_redemption(&id, action))
     }
 
     // ----- sync -----

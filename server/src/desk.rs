@@ -1,21 +1,25 @@
 //! A station's documents as the relay holds them ([`StationDocs`]), and the coordinators'
 //! decisions the console makes through [`Relay::write_as`]: review a visit, place,
-//! dispatch or cancel an order, fulfil or release a redemption. Each checks what a
-//! coordinator's phone checks (engine.rs) and writes with the same engine document helpers;
-//! the console's `audit` entry for the decision (`None` for the demo and tests) is written
-//! in the same transaction, or not at all when the decision is refused.
+//! dispatch or cancel an order, fulfil or release a redemption. Each is decided by the
+//! rules a coordinator's phone applies (`timebank_engine::documents::coordinator`, one
+//! copy, ADR 0022) and written with the same engine document helpers; the console's
+//! `audit` entry for the decision (`None` for the demo and tests) is written in the same
+//! transaction, or not at all when the decision is refused.
 
 use std::collections::BTreeMap;
 
 use automerge::Automerge;
 use chrono::{DateTime, Utc};
 use timebank_engine::DocId;
+use timebank_engine::documents::coordinator::{self, Cancellation, Refused};
 use timebank_engine::documents::{desk, member, station, view};
 use timebank_engine::model::service::find_service;
 use timebank_engine::model::{
-    Assignment, MemberId, Order, OrderId, OrderState, OutcomeStatus, RedemptionAction, RequestId, RequestKind, ReviewDecision,
-    Role, Service, ServiceKind, SpendRequest, StationId, Visit, VisitId,
+    Assignment, MemberId, Order, OrderId, OrderState, RedemptionAction, RequestId, ReviewDecision, Role, Service, ServiceKind,
+    SpendRequest, StationId, Visit, VisitId, text,
 };
+
+pub use timebank_engine::documents::coordinator::{cancellable, dispatchable};
 
 use crate::error::AppError;
 use crate::relay::Relay;
@@ -141,6 +145,15 @@ fn invalid(error: timebank_engine::Error) -> AppError {
     AppError::BadRequest(format!("{error}; nothing was changed"))
 }
 
+/// A refusal by the coordinators' rules: 409 when the record's state forbids it, 400 when
+/// the decision itself breaks a rule.
+fn refused(refusal: Refused) -> AppError {
+    match refusal {
+        Refused::State(why) => AppError::Conflict(format!("{why}; nothing was changed")),
+        Refused::Input(why) => AppError::BadRequest(format!("{why}; nothing was changed")),
+    }
+}
+
 fn not_found(what: &str, id: &str) -> AppError {
     AppError::NotFound(format!("{what} {id} was not found at your station; nothing was changed"))
 }
@@ -191,28 +204,15 @@ pub fn review_visits(
     let station = station_of(relay, author)?;
     decision.check_reason(reason).map_err(invalid)?;
     let docs = StationDocs::load(relay, &station)?;
+    let now = now_utc(relay);
+    let mut reviews = Vec::with_capacity(visits.len());
     for visit in visits {
         let found = docs.visit(visit).ok_or_else(|| not_found("visit", visit.as_str()))?;
-        if found.is_open() {
-            return Err(AppError::Conflict(format!(
-                "visit {visit} is still open; review it after the volunteer checks out. Nothing was changed"
-            )));
-        }
+        reviews.push((visit, coordinator::review(&found, decision, reason, author.clone(), now).map_err(refused)?));
     }
-    let review = desk::Review { decision, reason: reason.trim().to_owned(), by: author.clone(), at: now_utc(relay) };
     relay.write_as(author, &[(DocId::Desk(station), &|tx| {
-        visits.iter().try_for_each(|visit| desk::put_review(tx, visit, &review))
+        reviews.iter().try_for_each(|(visit, review)| desk::put_review(tx, visit, review))
     })], audit)
-}
-
-/// Whether an order in `state` may be dispatched (again, after a decline).
-pub fn dispatchable(state: OrderState) -> bool {
-    matches!(state, OrderState::Requested | OrderState::Dispatched | OrderState::Declined)
-}
-
-/// Whether an order in `state` may still be cancelled: not yet served.
-pub fn cancellable(state: OrderState) -> bool {
-    dispatchable(state) || state == OrderState::Accepted
 }
 
 /// Places an order (点单) for `elder` of the coordinator's station; the `audit` entry's
@@ -229,6 +229,7 @@ pub fn place_order(
     let docs = StationDocs::load(relay, &station)?;
     member_as(&docs, elder, Role::Elder, "orders are placed for elders")?;
     find_service(&docs.catalogue(), service, ServiceKind::Earning).map_err(invalid)?;
+    text::check_note(note.trim()).map_err(invalid)?;
     let order = Order::place(elder.clone(), service, note.trim(), author.clone(), now_utc(relay));
     let audit = audit.map(|entry| AuditRecord { target: order.id.to_string(), ..entry });
     relay.write_as(author, &[(DocId::Member(elder.clone()), &|tx| member::put_order(tx, &order))], audit)?;
@@ -248,16 +249,11 @@ pub fn dispatch(
     let station = station_of(relay, author)?;
     let docs = StationDocs::load(relay, &station)?;
     let (found, state) = docs.order(order).ok_or_else(|| not_found("order", order.as_str()))?;
-    if !dispatchable(state) {
-        return Err(AppError::Conflict(format!(
-            "order {order} is {}; only a requested, dispatched or declined order can be dispatched. Nothing was changed",
-            state.as_str()
-        )));
-    }
-    member_as(&docs, volunteer, Role::Volunteer, "dispatch to a volunteer")?;
+    let role = docs.member(volunteer).ok_or_else(|| not_found(Role::Volunteer.as_str(), volunteer.as_str()))?.role;
     let now = now_utc(relay);
     let elder_name = docs.member(&found.elder).map(|m| m.display_name.as_str());
-    let assignment = Assignment::offer(&found, elder_name, author.clone(), now);
+    let assignment =
+        coordinator::dispatch(&found, state, volunteer, Some(role), elder_name, author.clone(), now).map_err(refused)?;
     relay.write_as(author, &[
         (DocId::Member(found.elder.clone()), &|tx| member::put_order_dispatch(tx, order, volunteer, now)),
         (DocId::Member(volunteer.clone()), &|tx| member::put_assignment(tx, &assignment)),
@@ -270,13 +266,8 @@ pub fn cancel_order(relay: &Relay, author: &MemberId, order: &OrderId, audit: Op
     let station = station_of(relay, author)?;
     let docs = StationDocs::load(relay, &station)?;
     let (found, state) = docs.order(order).ok_or_else(|| not_found("order", order.as_str()))?;
-    if state == OrderState::Cancelled {
+    if coordinator::cancel(order, state).map_err(refused)? == Cancellation::AlreadyCancelled {
         return relay.write_as(author, &[], audit);
-    }
-    if !cancellable(state) {
-        return Err(AppError::Conflict(format!(
-            "order {order} was already served; it cannot be cancelled. Nothing was changed"
-        )));
     }
     let now = now_utc(relay);
     relay.write_as(author, &[(DocId::Member(found.elder), &|tx| member::put_order_cancel(tx, order, now))], audit)
@@ -294,27 +285,10 @@ pub fn decide_redemption(
     let docs = StationDocs::load(relay, &station)?;
     let (member, found) =
         docs.requests().into_iter().find(|(_, r)| &r.id == request).ok_or_else(|| not_found("request", request.as_str()))?;
-    if !matches!(found.kind, RequestKind::Redeem { .. }) {
-        return Err(AppError::BadRequest(format!(
-            "request {request} is a gift; only redemptions are fulfilled or released. Nothing was changed"
-        )));
-    }
     let desk_id = DocId::Desk(station);
-    if let Some(done) = docs.get(&desk_id).and_then(|d| desk::decision(d, request)) {
-        return Err(AppError::Conflict(format!(
-            "request {request} was already decided ({}, by {}); nothing was changed",
-            done.action, done.by
-        )));
-    }
-    match view::outcome_status(|id| docs.get(id), &member, request.as_str()) {
-        Some(OutcomeStatus::Accepted) => {}
-        other => {
-            return Err(AppError::Conflict(format!(
-                "request {request} is {}; only an accepted redemption is fulfilled or released. Nothing was changed",
-                other.map_or("not decided by the ledger yet", OutcomeStatus::as_str)
-            )));
-        }
-    }
-    let decision = desk::Decision { action, by: author.clone(), at: now_utc(relay) };
+    let decided = docs.get(&desk_id).and_then(|d| desk::decision(d, request));
+    let status = view::outcome_status(|id| docs.get(id), &member, request.as_str());
+    let decision = coordinator::decide_redemption(&found, decided.as_ref(), status, action, author.clone(), now_utc(relay))
+        .map_err(refused)?;
     relay.write_as(author, &[(desk_id, &|tx| desk::put_decision(tx, request, &decision))], audit)
 }

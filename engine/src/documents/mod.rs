@@ -7,6 +7,7 @@
 //! | `station/<id>/desk` | the station's coordinators |
 //! | `ledger/<member>` | the relay only |
 
+pub mod coordinator;
 pub mod desk;
 pub mod fields;
 pub mod ledger;

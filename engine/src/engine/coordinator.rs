@@ -1,33 +1,30 @@
 //! A coordinator's decisions on their phone: dispatch an order, review visits, fulfil or
-//! release redemptions, and the queues they work from.
+//! release redemptions, and the queues they work from. Each decision is checked by the
+//! rules the console applies too ([`crate::documents::coordinator`]).
 
-use crate::documents::{DocId, desk, member};
+use crate::documents::{DocId, coordinator, desk, member};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::model::{
-    Assignment, MemberId, OrderId, OutcomeStatus, RedemptionAction, RequestId, RequestKind, ReviewDecision, Role, SpendRequest,
-    VisitId,
-};
+use crate::model::{MemberId, OrderId, OrderState, OutcomeStatus, RedemptionAction, RequestId, RequestKind, ReviewDecision, Role, SpendRequest, VisitId};
 use crate::notify::Topic;
 use crate::storage;
 use crate::views::{ReviewItem, VisitState};
 
 impl Engine {
     /// Dispatches an order (派单) to a volunteer: written into the elder's and the
-    /// volunteer's documents in one durable step. The assignment carries the elder's
-    /// display name from the elder's profile on this coordinator's phone (ADR 0021).
+    /// volunteer's documents in one durable step. Only a requested, dispatched or declined
+    /// order, and only to a member this phone holds the profile of as a volunteer. The
+    /// assignment carries the elder's display name from the elder's profile on this
+    /// coordinator's phone (ADR 0021).
     pub fn dispatch(&mut self, order: &OrderId, volunteer: &MemberId) -> Result<()> {
         self.require(&[Role::Coordinator], "dispatching an order")?;
         let found = self.find_order(order)?;
-        if found.cancelled_at.is_some() {
-            return Err(Error::invalid(format!("order {order} was cancelled; it cannot be dispatched")));
-        }
-        if *volunteer == found.elder {
-            return Err(Error::invalid("an elder cannot be dispatched to serve their own order"));
-        }
+        let state = OrderState::derive(&self.order_facts(&found));
+        let role = self.docs.get(&DocId::Member(volunteer.clone())).and_then(member::profile).map(|p| p.role);
         let now = self.clock.now();
         let elder_name = self.docs.get(&DocId::Member(found.elder.clone())).and_then(member::display_name);
-        let assignment = Assignment::offer(&found, elder_name.as_deref(), self.identity.member.clone(), now);
+        let assignment =
+            coordinator::dispatch(&found, state, volunteer, role, elder_name.as_deref(), self.identity.member.clone(), now)?;
         self.write(order.as_str(), &[Topic::Orders, Topic::Assignments], &[
             (DocId::Member(found.elder.clone()), &|tx| member::put_order_dispatch(tx, order, volunteer, now)),
             (DocId::Member(volunteer.clone()), &|tx| member::put_assignment(tx, &assignment)),
@@ -72,15 +69,7 @@ impl Engine {
             .flat_map(|(member, doc)| member::visit(doc, member, visit))
             .next()
             .ok_or_else(|| Error::NotFound { what: "visit", id: visit.to_string() })?;
-        if found.is_open() {
-            return Err(Error::invalid(format!("visit {visit} is still open; review it after the volunteer checks out")));
-        }
-        let review = desk::Review {
-            decision,
-            reason: reason.trim().to_owned(),
-            by: self.identity.member.clone(),
-            at: self.clock.now(),
-        };
+        let review = coordinator::review(&found, decision, reason, self.identity.member.clone(), self.clock.now())?;
         let desk_id = DocId::Desk(self.identity.station.clone());
         self.write(visit.as_str(), &[Topic::Visits], &[(desk_id, &|tx| desk::put_review(tx, visit, &review))])
     }
@@ -101,42 +90,21 @@ impl Engine {
         Ok(queue)
     }
 
-    /// Records that an accepted redemption was given (`fulfil`: the held coins are spent)
-    /// or will not be (`fulfil = false`, release: the coins go back to the member). The
-    /// relay's ledger acts on it after the next sync.
-    pub fn decide_redemption(&mut self, request: &RequestId, fulfil: bool) -> Result<()> {
+    /// Records that an accepted redemption was given (fulfil: the held coins are spent) or
+    /// will not be (release: the coins go back to the member). The relay's ledger acts on
+    /// it after the next sync.
+    pub fn decide_redemption(&mut self, request: &RequestId, action: RedemptionAction) -> Result<()> {
         self.require(&[Role::Coordinator], "deciding redemptions")?;
         let (member, found) = self
             .member_docs()
             .flat_map(|(member, doc)| member::requests(doc).into_iter().map(move |r| (member.clone(), r)))
             .find(|(_, r)| &r.id == request)
             .ok_or_else(|| Error::NotFound { what: "request", id: request.to_string() })?;
-        if !matches!(found.kind, RequestKind::Redeem { .. }) {
-            return Err(Error::invalid(format!("request {request} is a gift; only redemptions are fulfilled or released")));
-        }
         let desk_id = DocId::Desk(self.identity.station.clone());
-        if let Some(done) = self.docs.get(&desk_id).and_then(|d| desk::decision(d, request)) {
-            return Err(Error::invalid(format!(
-                "request {request} was already decided ({}, by {}); nothing was changed",
-                done.action, done.by
-            )));
-        }
-        match self.outcome_status(&member, request.as_str()) {
-            Some(OutcomeStatus::Accepted) => {}
-            None => {
-                return Err(Error::invalid(format!(
-                    "the relay has not accepted request {request} yet; sync, then decide"
-                )));
-            }
-            Some(other) => {
-                return Err(Error::invalid(format!("request {request} is {other}; only an accepted redemption is fulfilled or released")));
-            }
-        }
-        let decision = desk::Decision {
-            action: if fulfil { RedemptionAction::Fulfil } else { RedemptionAction::Release },
-            by: self.identity.member.clone(),
-            at: self.clock.now(),
-        };
+        let decided = self.docs.get(&desk_id).and_then(|d| desk::decision(d, request));
+        let status = self.outcome_status(&member, request.as_str());
+        let decision =
+            coordinator::decide_redemption(&found, decided.as_ref(), status, action, self.identity.member.clone(), self.clock.now())?;
         self.write(request.as_str(), &[Topic::Requests], &[(desk_id, &|tx| desk::put_decision(tx, request, &decision))])
     }
 

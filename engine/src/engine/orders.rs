@@ -1,10 +1,12 @@
 //! Orders (点单) and assignments (派单/接单): placing and cancelling an order, the orders
 //! and assignments a device sees, and a volunteer's answer.
 
+use crate::documents::coordinator::{self, Cancellation};
 use crate::documents::{DocId, member};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::service::find_service;
+use crate::model::text;
 use crate::model::{MemberId, Order, OrderFacts, OrderId, OrderState, OutcomeStatus, Response, Role, ServiceKind};
 use crate::notify::Topic;
 use crate::views::{AssignmentView, OrderView};
@@ -27,22 +29,23 @@ impl Engine {
             (_, None) => return Err(Error::invalid("say which elder the order is for (--elder)")),
         };
         find_service(&self.catalogue(), service, ServiceKind::Earning)?;
+        text::check_note(note)?;
         let order = Order::place(elder.clone(), service, note, self.identity.member.clone(), self.clock.now());
         self.write(order.id.as_str(), &[Topic::Orders], &[(DocId::Member(elder), &|tx| member::put_order(tx, &order))])?;
         Ok(order.id)
     }
 
-    /// Dispatches an order (派单) to a volunteer: written into the elder's and the
-    /// volunteer's documents in one durable step. The assignment carries the elder's
-    /// Cancels an order that has not been served.
+    /// Cancels an order that has not been served; cancelling a cancelled order changes
+    /// nothing. The rule is the console's ([`crate::documents::coordinator::cancel`]).
     pub fn cancel_order(&mut self, order: &OrderId) -> Result<()> {
         self.require(&[Role::Elder, Role::FamilyProxy, Role::Coordinator], "cancelling an order")?;
         let found = self.find_order(order)?;
         if self.identity.role == Role::Elder && found.elder != self.identity.member {
             return Err(Error::NotAllowed("an elder's device cancels that elder's orders only".into()));
         }
-        if self.order_facts(&found).visited {
-            return Err(Error::invalid(format!("order {order} was already served; it cannot be cancelled")));
+        let state = OrderState::derive(&self.order_facts(&found));
+        if coordinator::cancel(order, state)? == Cancellation::AlreadyCancelled {
+            return Ok(());
         }
         let now = self.clock.now();
         self.write(order.as_str(), &[Topic::Orders], &[(DocId::Member(found.elder), &|tx| {
@@ -90,6 +93,7 @@ impl Engine {
 
     fn respond(&mut self, order: &OrderId, response: Response, reason: &str) -> Result<()> {
         self.require(&[Role::Volunteer], "answering an assignment")?;
+        text::check_reason(reason)?;
         let assignment = self
             .assignments()
             .into_iter()

@@ -9,6 +9,7 @@ use crate::documents::{DocId, ledger, member};
 use crate::engine::{Engine, PastVisit};
 use crate::error::{Error, Result};
 use crate::model::service::find_service;
+use crate::model::text;
 use crate::model::{ConfirmedBy, Confirmation, MemberId, OrderId, Response, Role, ServiceKind, Visit, VisitId, VisitSource};
 use crate::notify::Topic;
 use crate::storage;
@@ -74,6 +75,7 @@ impl Engine {
     /// Checks out of an open visit, now or at `at` (when the volunteer forgot to).
     pub fn end_visit(&mut self, id: &VisitId, at: Option<DateTime<Utc>>, note: Option<&str>) -> Result<VisitView> {
         self.require(&[Role::Volunteer], "checking out")?;
+        note.map(text::check_note).transpose()?;
         let visit = self.own_visit(id)?;
         self.refuse_if_decided(&visit)?;
         if let Some(out) = visit.check_out {
@@ -102,6 +104,7 @@ impl Engine {
     /// Logs a whole visit afterwards, from a paper record. Returns its id.
     pub fn log_visit(&mut self, past: &PastVisit) -> Result<VisitId> {
         self.require(&[Role::Volunteer], "logging a visit")?;
+        text::check_note(&past.note)?;
         self.check_visit_target(&past.elder, &past.service, past.order.as_ref())?;
         let now = self.clock.now();
         self.rules().check_times(past.start, past.end, None, now)?;

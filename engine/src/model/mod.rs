@@ -7,6 +7,7 @@ pub mod outcome;
 pub mod request;
 pub mod review;
 pub mod service;
+pub mod text;
 pub mod visit;
 
 pub use ids::{HouseholdId, MemberId, OrderId, RequestId, StationId, VisitId};

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::model::text;
 
 /// What a coordinator decided about a visit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,12 +38,12 @@ impl ReviewDecision {
     }
 
     /// Checks the reason that goes with the decision: a rejection must say why, since the
-    /// volunteer sees it.
+    /// volunteer sees it, and any reason keeps to the limits of [`text::check_reason`].
     pub fn check_reason(self, reason: &str) -> Result<(), Error> {
         if self == ReviewDecision::Reject && reason.trim().is_empty() {
             return Err(Error::invalid("say why the visit is rejected (--reason); the volunteer sees it"));
         }
-        Ok(())
+        text::check_reason(reason.trim())
     }
 }
 

@@ -2,11 +2,12 @@
 //! exactly as it was, in memory and on disk.
 
 use chrono::Duration;
-use timebank_engine::model::{ConfirmedBy, MemberId, OrderId, Role, VisitId};
+use timebank_engine::model::{ConfirmedBy, MemberId, OrderId, ReviewDecision, Role, VisitId};
 use timebank_engine::{Engine, Error, PastVisit};
 
 use crate::support::{
-    COORDINATOR, Device, ELDER, OTHER_ELDER, OTHER_VOLUNTEER, VOLUNTEER, file_bytes, member, paper_visit, seen,
+    COORDINATOR, Device, ELDER, OTHER_ELDER, OTHER_VOLUNTEER, VOLUNTEER, carry, file_bytes, member, member_doc, paper_visit,
+    seen,
 };
 
 /// A volunteer's phone with some history: a confirmed visit, a paper visit and a request.
@@ -256,4 +257,63 @@ fn a_visit_for_an_order_not_assigned_to_you_is_refused() {
     assert_invalid(&error, "order o-unknown is not among your assignments");
     let error = refused(&mut phone, |e| e.accept(&order));
     assert!(matches!(error, Error::NotFound { what: "assignment", .. }), "{error:?}");
+}
+
+#[test]
+fn a_note_or_reason_too_long_or_with_control_characters_is_refused_on_the_phone() {
+    let mut volunteer = volunteer_with_history();
+    let long_note = "饭".repeat(501);
+    let paper = PastVisit { note: long_note.clone(), ..past(&volunteer, 24 * 60, 60) };
+    let error = refused(&mut volunteer, |e| e.log_visit(&paper));
+    assert_invalid(&error, "the note has 501 characters; a note has at most 500");
+    let open = volunteer.start_visit(&member(ELDER), "meals", None).unwrap();
+    volunteer.wait_minutes(30);
+    let error = refused(&mut volunteer, |e| e.end_visit(&open, None, Some("tea\u{1b}[2Jand cake")));
+    assert_invalid(&error, "the note holds a control character");
+    let error = refused(&mut volunteer, |e| e.decline(&OrderId::parse("o-1").unwrap(), &"x".repeat(201)));
+    assert_invalid(&error, "the reason has 201 characters; a reason has at most 200");
+    let error = refused(&mut volunteer, |e| e.decline(&OrderId::parse("o-1").unwrap(), "away\nall week"));
+    assert_invalid(&error, "write it on one line");
+
+    let mut elder = Device::create(ELDER, Role::Elder);
+    let error = refused(&mut elder, |e| e.place_order(None, "meals", &long_note));
+    assert_invalid(&error, "a note has at most 500");
+
+    let mut coordinator = Device::create(COORDINATOR, Role::Coordinator);
+    let visit = VisitId::generate();
+    let error = refused(&mut coordinator, |e| e.review_visit(&visit, ReviewDecision::Reject, &"x".repeat(201)));
+    assert_invalid(&error, "a reason has at most 200");
+}
+
+#[test]
+fn a_coordinators_phone_dispatches_open_orders_to_volunteers_only() {
+    let mut volunteer = Device::volunteer();
+    let other_elder = Device::create(OTHER_ELDER, Role::Elder);
+    let mut coordinator = Device::create(COORDINATOR, Role::Coordinator);
+    carry(&member_doc(VOLUNTEER), &volunteer, &mut coordinator);
+    carry(&member_doc(OTHER_ELDER), &other_elder, &mut coordinator);
+    let order = coordinator.place_order(Some(&member(ELDER)), "meals", "").unwrap();
+
+    let error = refused(&mut coordinator, |e| e.dispatch(&order, &member(OTHER_ELDER)));
+    assert_invalid(&error, &format!("{OTHER_ELDER} is registered as elder, not as a volunteer"));
+    let error = refused(&mut coordinator, |e| e.dispatch(&order, &member(OTHER_VOLUNTEER)));
+    assert_invalid(&error, &format!("{OTHER_VOLUNTEER} is not a member known here"));
+    let error = refused(&mut coordinator, |e| e.dispatch(&order, &member(ELDER)));
+    assert_invalid(&error, "cannot be dispatched to serve their own order");
+
+    // Accepted: the volunteer goes; it is not dispatched again.
+    coordinator.dispatch(&order, &member(VOLUNTEER)).unwrap();
+    carry(&member_doc(VOLUNTEER), &coordinator, &mut volunteer);
+    volunteer.accept(&order).unwrap();
+    carry(&member_doc(VOLUNTEER), &volunteer, &mut coordinator);
+    let error = refused(&mut coordinator, |e| e.dispatch(&order, &member(VOLUNTEER)));
+    assert_invalid(&error, &format!("order {order} is accepted; only a requested, dispatched or declined order can be dispatched"));
+
+    // Cancelled: not dispatched again; cancelling again writes nothing.
+    coordinator.cancel_order(&order).unwrap();
+    let error = refused(&mut coordinator, |e| e.dispatch(&order, &member(VOLUNTEER)));
+    assert_invalid(&error, &format!("order {order} is cancelled"));
+    let before = seen(&coordinator);
+    coordinator.cancel_order(&order).unwrap();
+    assert_eq!(seen(&coordinator), before, "a second cancellation changes nothing");
 }

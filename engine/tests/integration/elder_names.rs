@@ -15,11 +15,16 @@ const NAME: &str = "王芳";
 
 /// The elder's document as the relay writes it at registration: genesis and the profile.
 fn registered_elder_doc(raw: &str, name: &str) -> Vec<u8> {
+    registered_doc(raw, Role::Elder, name)
+}
+
+/// A member's document as the relay writes it at registration: genesis and the profile.
+fn registered_doc(raw: &str, role: Role, name: &str) -> Vec<u8> {
     let id = member_doc(raw);
     let mut doc = documents::genesis(&id, ActorId::random()).unwrap();
     let profile = Profile {
         id: member(raw),
-        role: Role::Elder,
+        role,
         station: station(),
         display_name: name.to_owned(),
         birth_year: Some(1941),
@@ -30,13 +35,22 @@ fn registered_elder_doc(raw: &str, name: &str) -> Vec<u8> {
     doc.save()
 }
 
-/// A coordinator's phone that synced the elder's registered document, with an order for
-/// the elder placed on it.
+/// A coordinator's phone that synced the station's registered volunteer (whom it
+/// dispatches to) and the elder's registered document, with an order for the elder
+/// placed on it.
 fn coordinator_with_order(elder_name: &str) -> (Device, OrderId) {
-    let mut coordinator = Device::create(COORDINATOR, Role::Coordinator);
+    let mut coordinator = coordinator_knowing_the_volunteer();
     coordinator.receive_changes(&member_doc(ELDER), &registered_elder_doc(ELDER, elder_name)).unwrap();
     let order = coordinator.place_order(Some(&member(ELDER)), "meals", "lunch, Tuesday noon").unwrap();
     (coordinator, order)
+}
+
+/// A coordinator's phone that synced the volunteer's registered document: a dispatch goes
+/// to a member the phone knows as a volunteer (ADR 0022).
+fn coordinator_knowing_the_volunteer() -> Device {
+    let mut coordinator = Device::create(COORDINATOR, Role::Coordinator);
+    coordinator.receive_changes(&member_doc(VOLUNTEER), &registered_doc(VOLUNTEER, Role::Volunteer, "Li Wei")).unwrap();
+    coordinator
 }
 
 #[test]
@@ -86,7 +100,7 @@ fn a_blank_or_unknown_name_is_not_copied() {
     assert_eq!(volunteer.assignments()[0].assignment.elder_name, None);
 
     // The coordinator's phone has no profile for the elder at all.
-    let mut coordinator = Device::create(COORDINATOR, Role::Coordinator);
+    let mut coordinator = coordinator_knowing_the_volunteer();
     let order = coordinator.place_order(Some(&member(OTHER_ELDER)), "escort", "").unwrap();
     coordinator.dispatch(&order, &member(VOLUNTEER)).unwrap();
     let mut volunteer = Device::create(VOLUNTEER, Role::Volunteer);

@@ -14,12 +14,13 @@ struct Phones {
     volunteer: Device,
 }
 
+/// The three phones; the coordinator's holds the volunteer's document (its profile says
+/// volunteer), as after a sync, so it may dispatch to them (ADR 0022).
 fn phones() -> Phones {
-    Phones {
-        elder: Device::create(ELDER, Role::Elder),
-        coordinator: Device::create(COORDINATOR, Role::Coordinator),
-        volunteer: Device::create(VOLUNTEER, Role::Volunteer),
-    }
+    let volunteer = Device::create(VOLUNTEER, Role::Volunteer);
+    let mut coordinator = Device::create(COORDINATOR, Role::Coordinator);
+    carry(&member_doc(VOLUNTEER), &volunteer, &mut coordinator);
+    Phones { elder: Device::create(ELDER, Role::Elder), coordinator, volunteer }
 }
 
 fn order_state(device: &Device) -> Vec<OrderState> {

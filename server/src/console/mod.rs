@@ -227,8 +227,8 @@ pub async fn blocking<T: Send + 'static>(
 
 // ----- forms -----
 
-/// Longest reason accepted (a review's, a correction's).
-pub const MAX_REASON_CHARS: usize = 200;
+/// Longest reason accepted (a review's, a correction's): the engine's, which a phone keeps too.
+pub use timebank_engine::model::text::MAX_REASON_CHARS;
 
 /// A posted form (`application/x-www-form-urlencoded`), fields in order; repeated
 /// fields (`visit=a&visit=b`) are kept.

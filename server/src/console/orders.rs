@@ -12,6 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use maud::{Markup, html};
+use timebank_engine::model::text::MAX_NOTE_CHARS;
 use timebank_engine::model::{MemberId, OrderId, OrderState, Role, Service, ServiceKind};
 
 use crate::console::review::{author, district_stations, not_here, station_form};
@@ -96,7 +97,7 @@ async fn orders_page(signed: Signed, State(relay): State<Arc<Relay>>, Query(quer
                             @for s in &b.services { option value=(s.id) { (lang.pick(&s.name_zh, &s.name_en)) } }
                         }
                     }
-                    label { (lang.pick("说明（时间、需要什么）", "Note (when, what is needed)")) input type="text" name="note" maxlength="500"; }
+                    label { (lang.pick("说明（时间、需要什么）", "Note (when, what is needed)")) input type="text" name="note" maxlength=(MAX_NOTE_CHARS); }
                     div { button.primary type="submit" { (lang.pick("下单", "Place order")) } }
                 }
             }
@@ -177,10 +178,10 @@ async fn place(State(relay): State<Arc<Relay>>, SignedForm { signed, form }: Sig
     let elder = member_field(&signed, form.text("elder"), "老人。没有做任何更改。", "an elder. Nothing was changed.")?;
     let service = form.text("service").to_owned();
     let note = form.text("note").to_owned();
-    if note.chars().count() > 500 || note.chars().any(char::is_control) {
+    if note.chars().count() > MAX_NOTE_CHARS || note.chars().any(char::is_control) {
         return Err(PageError::bad_request(lang.pick(
-            "说明最多 500 字，不能含控制字符。没有做任何更改。",
-            "The note is at most 500 characters, without control characters. Nothing was changed.",
+            format!("说明最多 {MAX_NOTE_CHARS} 字，不能含控制字符。没有做任何更改。"),
+            format!("The note is at most {MAX_NOTE_CHARS} characters, without control characters. Nothing was changed."),
         )));
     }
     let order = {

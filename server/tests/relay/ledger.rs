@@ -341,7 +341,7 @@ fn a_coordinators_phone_fulfils_an_accepted_redemption_and_the_member_sees_it() 
     relay.sync_phone(&mut desk);
     let queue = desk.engine.redemption_queue().unwrap();
     assert_eq!(queue.iter().map(|(_, r)| &r.id).collect::<Vec<_>>(), [&request]);
-    desk.engine.decide_redemption(&request, true).unwrap();
+    desk.engine.decide_redemption(&request, RedemptionAction::Fulfil).unwrap();
     assert!(desk.engine.redemption_queue().unwrap().is_empty(), "decided: off the queue");
     relay.sync_phone(&mut desk);
     relay.sync_phone(&mut phone);
@@ -353,7 +353,7 @@ fn a_coordinators_phone_fulfils_an_accepted_redemption_and_the_member_sees_it() 
     assert!(rebuild_check(relay.store()).unwrap().is_empty());
 
     // A redemption is decided once, and only by a coordinator.
-    let again = desk.engine.decide_redemption(&request, false).unwrap_err().to_string();
+    let again = desk.engine.decide_redemption(&request, RedemptionAction::Release).unwrap_err().to_string();
     assert!(again.contains("already decided (fulfil"), "{again}");
-    assert!(phone.engine.decide_redemption(&request, true).is_err());
+    assert!(phone.engine.decide_redemption(&request, RedemptionAction::Fulfil).is_err());
 }

@@ -11,6 +11,7 @@
 mod authority;
 mod bad_requests;
 mod binary;
+mod coordinator_rules;
 mod crash;
 mod desk;
 mod elder_names;
