@@ -1,8 +1,12 @@
 //! timebank-engine: the offline-first core that runs on volunteers' phones and in the CLI.
 //!
 //! Layers, each in its own module: [`model`] (pure domain types and rules) →
-//! [`documents`] (typed views over automerge documents) → [`storage`] (the only module
-//! that touches SQLite) → [`engine`] (the API the apps call).
+//! [`documents`] (typed views over automerge documents, and the coordinators' rules) →
+//! [`storage`] (the only module that touches SQLite) → the engine ([`Engine`], the API the
+//! apps call) with [`sync`] (the device's side of sync and the wire format). Public are
+//! what the CLI, the relay, the bindings and the tests use: the model, the documents, the
+//! wire, the store's file name, schema and acknowledged heads; the rest through [`Engine`]
+//! and the types re-exported here.
 //!
 //! ```no_run
 //! use timebank_engine::{Engine, NewIdentity, model::{MemberId, Role, StationId}};
@@ -21,21 +25,21 @@
 //! # Ok(()) }
 //! ```
 
-pub mod clock;
+mod clock;
 pub mod documents;
-pub mod engine;
-pub mod error;
+mod engine;
+mod error;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod model;
-pub mod notify;
+mod notify;
 pub mod storage;
 pub mod sync;
 pub mod views;
 
 pub use clock::{Clock, MonotonicReading, SystemClock};
 pub use documents::DocId;
-pub use engine::{Engine, Enrollment, Identity, NewIdentity, PastVisit, RelayLink};
+pub use engine::{COMPACT_AFTER_CHUNKS, Engine, Enrollment, Identity, NewIdentity, PastVisit, RelayLink};
 pub use error::{Error, Result};
 pub use notify::{Listener, Subscription, Topic};
 pub use views::{AssignmentView, Balance, OrderView, RequestView, ReviewItem, Status, VisitState, VisitView};

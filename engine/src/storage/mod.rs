@@ -1,4 +1,6 @@
-//! The device's SQLite store: the only module that uses rusqlite.
+//! The device's SQLite store: the only module that uses rusqlite. Only the engine writes
+//! it; outside the crate are the file name, the acknowledged heads (tests read them) and
+//! the migration runner the relay's store shares ([`schema`]).
 //!
 //! One writer connection in WAL mode with `synchronous = FULL`: a transaction that
 //! returned is on disk, through a killed app or a dead battery. Functions that write
@@ -17,16 +19,14 @@ pub const STORE_FILE: &str = "timebank.sqlite3";
 
 /// The open store: its path and its single connection.
 #[derive(Debug)]
-pub struct Storage {
+pub(crate) struct Storage {
     path: PathBuf,
     conn: Connection,
 }
 
 /// A document as stored: its compacted snapshot and the chunks appended since.
 #[derive(Debug, Default)]
-pub struct StoredDocument {
-    /// Document id (`member/v-1`, ...).
-    pub doc_id: String,
+pub(crate) struct StoredDocument {
     /// Snapshot plus chunks, concatenated: what `Automerge::load` takes.
     pub bytes: Vec<u8>,
     /// How many chunks follow the snapshot.
@@ -109,14 +109,14 @@ fn classify(path: &Path, error: rusqlite::Error) -> Error {
 // ----- identity -----
 
 /// Reads a value of the store's identity (`member`, `station`, `role`, `device`).
-pub fn meta(conn: &Connection, key: &str) -> Result<Option<String>> {
+pub(crate) fn meta(conn: &Connection, key: &str) -> Result<Option<String>> {
     Ok(conn
         .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get(0))
         .optional()?)
 }
 
 /// Writes a value of the store's identity.
-pub fn put_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<()> {
+pub(crate) fn put_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<()> {
     tx.execute(
         "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         params![key, value],
@@ -127,23 +127,19 @@ pub fn put_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<()> {
 // ----- documents -----
 
 /// The ids of every stored document.
-pub fn document_ids(conn: &Connection) -> Result<Vec<String>> {
+pub(crate) fn document_ids(conn: &Connection) -> Result<Vec<String>> {
     let mut stmt = conn.prepare("SELECT doc_id FROM documents ORDER BY doc_id")?;
     let ids = stmt.query_map([], |row| row.get(0))?.collect::<rusqlite::Result<_>>()?;
     Ok(ids)
 }
 
 /// One document with its snapshot and chunks concatenated, ready for `Automerge::load`.
-pub fn load_document(conn: &Connection, doc_id: &str) -> Result<Option<StoredDocument>> {
+pub(crate) fn load_document(conn: &Connection, doc_id: &str) -> Result<Option<StoredDocument>> {
     let snapshot: Option<Option<Vec<u8>>> = conn
         .query_row("SELECT snapshot FROM documents WHERE doc_id = ?1", [doc_id], |row| row.get(0))
         .optional()?;
     let Some(snapshot) = snapshot else { return Ok(None) };
-    let mut doc = StoredDocument {
-        doc_id: doc_id.to_owned(),
-        bytes: snapshot.unwrap_or_default(),
-        ..StoredDocument::default()
-    };
+    let mut doc = StoredDocument { bytes: snapshot.unwrap_or_default(), ..StoredDocument::default() };
     let mut chunks = conn.prepare_cached("SELECT bytes FROM chunks WHERE doc_id = ?1 ORDER BY id")?;
     let mut rows = chunks.query([doc_id])?;
     while let Some(chunk) = rows.next()? {
@@ -155,7 +151,7 @@ pub fn load_document(conn: &Connection, doc_id: &str) -> Result<Option<StoredDoc
 }
 
 /// Appends one incremental-save chunk (one or more changes) to a document.
-pub fn append_chunk(tx: &Transaction<'_>, doc_id: &str, bytes: &[u8]) -> Result<()> {
+pub(crate) fn append_chunk(tx: &Transaction<'_>, doc_id: &str, bytes: &[u8]) -> Result<()> {
     tx.execute("INSERT INTO documents (doc_id, snapshot) VALUES (?1, NULL) ON CONFLICT(doc_id) DO NOTHING", [doc_id])?;
     tx.execute("INSERT INTO chunks (doc_id, bytes) VALUES (?1, ?2)", params![doc_id, bytes])?;
     Ok(())
@@ -163,7 +159,7 @@ pub fn append_chunk(tx: &Transaction<'_>, doc_id: &str, bytes: &[u8]) -> Result<
 
 /// Replaces a document's snapshot and all its chunks with `snapshot`, which must hold
 /// everything they held (the single writer's in-memory document does).
-pub fn compact(tx: &Transaction<'_>, doc_id: &str, snapshot: &[u8]) -> Result<()> {
+pub(crate) fn compact(tx: &Transaction<'_>, doc_id: &str, snapshot: &[u8]) -> Result<()> {
     tx.execute("UPDATE documents SET snapshot = ?2 WHERE doc_id = ?1", params![doc_id, snapshot])?;
     tx.execute("DELETE FROM chunks WHERE doc_id = ?1", [doc_id])?;
     Ok(())
@@ -172,7 +168,7 @@ pub fn compact(tx: &Transaction<'_>, doc_id: &str, snapshot: &[u8]) -> Result<()
 // ----- the outbox of local changes -----
 
 /// Records a change made on this device, not yet acknowledged by the relay.
-pub fn record_local_change(
+pub(crate) fn record_local_change(
     tx: &Transaction<'_>,
     doc_id: &str,
     hash: &[u8],
@@ -187,7 +183,7 @@ pub fn record_local_change(
 }
 
 /// How many local changes the relay has not acknowledged.
-pub fn unsynced_count(conn: &Connection) -> Result<u64> {
+pub(crate) fn unsynced_count(conn: &Connection) -> Result<u64> {
     let n: i64 = conn.query_row("SELECT count(*) FROM local_changes", [], |r| r.get(0))?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
@@ -200,7 +196,7 @@ pub fn unsynced_hashes(conn: &Connection, doc_id: &str) -> Result<Vec<automerge:
 }
 
 /// The subjects (visit, order, request ids) with changes the relay has not acknowledged.
-pub fn unsynced_subjects(conn: &Connection) -> Result<std::collections::HashSet<String>> {
+pub(crate) fn unsynced_subjects(conn: &Connection) -> Result<std::collections::HashSet<String>> {
     let mut stmt = conn.prepare("SELECT DISTINCT subject FROM local_changes")?;
     let subjects = stmt.query_map([], |row| row.get(0))?.collect::<rusqlite::Result<_>>()?;
     Ok(subjects)
@@ -222,7 +218,7 @@ pub fn acked_heads(conn: &Connection, doc_id: &str) -> Result<Vec<automerge::Cha
 }
 
 /// Records the heads the relay acknowledged for a document.
-pub fn set_acked_heads(tx: &Transaction<'_>, doc_id: &str, heads: &[automerge::ChangeHash], at_ms: i64) -> Result<()> {
+pub(crate) fn set_acked_heads(tx: &Transaction<'_>, doc_id: &str, heads: &[automerge::ChangeHash], at_ms: i64) -> Result<()> {
     let blob: Vec<u8> = heads.iter().flat_map(|h| h.0).collect();
     tx.execute(
         "INSERT INTO sync_state (doc_id, acked_heads, updated_at) VALUES (?1, ?2, ?3)
@@ -257,14 +253,14 @@ pub fn set_voucher(tx: &Transaction<'_>, doc_id: &str, heads: &[automerge::Chang
 
 /// Removes a local change from the outbox once the relay acknowledged it (the change
 /// itself stays in the document; the outbox only tracks what is still to send).
-pub fn mark_acked(tx: &Transaction<'_>, hash: &[u8]) -> Result<()> {
+pub(crate) fn mark_acked(tx: &Transaction<'_>, hash: &[u8]) -> Result<()> {
     tx.prepare_cached("DELETE FROM local_changes WHERE hash = ?1")?.execute([hash])?;
     Ok(())
 }
 
 /// Returns pages freed by compaction to the file system (stores created with
 /// incremental auto-vacuum).
-pub fn release_free_pages(conn: &Connection) -> Result<()> {
+pub(crate) fn release_free_pages(conn: &Connection) -> Result<()> {
     conn.execute_batch("PRAGMA incremental_vacuum")?;
     Ok(())
 }

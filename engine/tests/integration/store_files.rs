@@ -5,10 +5,9 @@ use std::path::Path;
 
 use rusqlite::Connection;
 use tempfile::TempDir;
-use timebank_engine::engine::COMPACT_AFTER_CHUNKS;
 use timebank_engine::model::Role;
 use timebank_engine::storage::{STORE_FILE, schema};
-use timebank_engine::{Engine, Error};
+use timebank_engine::{COMPACT_AFTER_CHUNKS, Engine, Error};
 
 use crate::support::{Device, ELDER, FakeClock, OTHER_VOLUNTEER, VOLUNTEER, file_bytes, identity, member, seen};
 
