@@ -152,21 +152,10 @@ mod tests {
         MemberId::parse(raw).unwrap()
     }
 
-    const STATES: [OrderState; 8] = [
-        OrderState::Requested,
-        OrderState::Dispatched,
-        OrderState::Accepted,
-        OrderState::Declined,
-        OrderState::Visited,
-        OrderState::Confirmed,
-        OrderState::Settled,
-        OrderState::Cancelled,
-    ];
-
     #[test]
     fn an_order_is_dispatched_until_accepted_and_cancelled_until_served() {
         let order = Order::place(m("e-1"), "meals", "lunch", m("c-1"), at());
-        for state in STATES {
+        for state in OrderState::ALL {
             let dispatched = dispatch(&order, state, &m("v-1"), Some(Role::Volunteer), Some("王芳"), m("c-1"), at());
             let open = matches!(state, OrderState::Requested | OrderState::Dispatched | OrderState::Declined);
             assert_eq!(dispatched.is_ok(), open, "{state:?}");

@@ -146,6 +146,18 @@ pub enum OrderState {
 }
 
 impl OrderState {
+    /// Every state, in the order of an order's life (cancelled last).
+    pub const ALL: [OrderState; 8] = [
+        OrderState::Requested,
+        OrderState::Dispatched,
+        OrderState::Accepted,
+        OrderState::Declined,
+        OrderState::Visited,
+        OrderState::Confirmed,
+        OrderState::Settled,
+        OrderState::Cancelled,
+    ];
+
     /// The spelling used in JSON and on screen.
     pub fn as_str(self) -> &'static str {
         match self {

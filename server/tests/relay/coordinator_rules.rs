@@ -24,17 +24,6 @@ struct Station {
     order: OrderId,
 }
 
-const STATES: [OrderState; 8] = [
-    OrderState::Requested,
-    OrderState::Dispatched,
-    OrderState::Accepted,
-    OrderState::Declined,
-    OrderState::Visited,
-    OrderState::Confirmed,
-    OrderState::Settled,
-    OrderState::Cancelled,
-];
-
 fn station_with_order_in(state: OrderState) -> Station {
     let relay = TestRelay::new();
     let volunteer = relay.member("volunteer", "Li Wei");
@@ -100,7 +89,7 @@ fn same_answer(what: &str, state: OrderState, phone: timebank_engine::Result<()>
 #[test]
 fn a_coordinators_phone_and_the_console_dispatch_the_same_orders() {
     let mut dispatched = Vec::new();
-    for state in STATES {
+    for state in OrderState::ALL {
         let mut s = station_with_order_in(state);
         // The phone decides on what it synced; the console on the relay's documents, the same.
         let phone = s.desk_phone.engine.dispatch(&s.order, &s.volunteer.id);
@@ -115,7 +104,7 @@ fn a_coordinators_phone_and_the_console_dispatch_the_same_orders() {
 #[test]
 fn a_coordinators_phone_and_the_console_cancel_the_same_orders() {
     let mut cancelled = Vec::new();
-    for state in STATES {
+    for state in OrderState::ALL {
         let mut s = station_with_order_in(state);
         let phone = s.desk_phone.engine.cancel_order(&s.order);
         let console = desk::cancel_order(&s.relay.relay, &s.coordinator.id, &s.order, None);
