@@ -189,7 +189,7 @@ pub(crate) fn unsynced_count(conn: &Connection) -> Result<u64> {
 }
 
 /// The hashes of the local changes to `doc_id` the relay has not acknowledged.
-pub fn unsynced_hashes(conn: &Connection, doc_id: &str) -> Result<Vec<automerge::ChangeHash>> {
+pub(crate) fn unsynced_hashes(conn: &Connection, doc_id: &str) -> Result<Vec<automerge::ChangeHash>> {
     let mut stmt = conn.prepare_cached("SELECT hash FROM local_changes WHERE doc_id = ?1")?;
     let hashes = stmt.query_map([doc_id], |row| row.get::<_, Vec<u8>>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(hashes.iter().filter_map(|h| automerge::ChangeHash::try_from(h.as_slice()).ok()).collect())
@@ -229,7 +229,7 @@ pub(crate) fn set_acked_heads(tx: &Transaction<'_>, doc_id: &str, heads: &[autom
 }
 
 /// The relay's latest voucher for a document: the heads it vouched for and the code.
-pub fn voucher(conn: &Connection, doc_id: &str) -> Result<Option<(Vec<automerge::ChangeHash>, Vec<u8>)>> {
+pub(crate) fn voucher(conn: &Connection, doc_id: &str) -> Result<Option<(Vec<automerge::ChangeHash>, Vec<u8>)>> {
     let row: Option<(Vec<u8>, Vec<u8>)> = conn
         .prepare_cached("SELECT heads, mac FROM vouchers WHERE doc_id = ?1")?
         .query_row([doc_id], |row| Ok((row.get(0)?, row.get(1)?)))
@@ -241,7 +241,7 @@ pub fn voucher(conn: &Connection, doc_id: &str) -> Result<Option<(Vec<automerge:
 
 /// Keeps the relay's voucher for `heads` of a document (replacing the one before: the
 /// newer heads descend from the older ones).
-pub fn set_voucher(tx: &Transaction<'_>, doc_id: &str, heads: &[automerge::ChangeHash], mac: &[u8]) -> Result<()> {
+pub(crate) fn set_voucher(tx: &Transaction<'_>, doc_id: &str, heads: &[automerge::ChangeHash], mac: &[u8]) -> Result<()> {
     let blob: Vec<u8> = heads.iter().flat_map(|h| h.0).collect();
     tx.execute(
         "INSERT INTO vouchers (doc_id, heads, mac) VALUES (?1, ?2, ?3)
