@@ -5,6 +5,8 @@
 //! Layers: [`store`] (the only module that touches SQLite, behind the [`RelayStore`]
 //! trait) → [`relay`] (shared state and the document cache) → [`authority`] (who may read
 //! and write what) → [`enroll`], [`auth`], [`sync`] (the endpoints) → [`app`] (the router).
+//! [`registry`] registers stations, members, devices and console accounts; the [`admin`]
+//! command line and the [`console`] both call it.
 //! The model, the documents and the wire format are the engine's (`timebank-engine`).
 //!
 //! ```no_run
@@ -26,6 +28,8 @@ pub mod enroll;
 pub mod error;
 pub mod ledger;
 pub mod limits;
+pub mod password;
+pub mod registry;
 pub mod relay;
 pub mod secret;
 pub mod store;

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use tempfile::TempDir;
 use timebank_mobile::TimebankStore;
 use timebank_mobile::types::Role;
-use timebank_server::admin::{self, NewMember};
+use timebank_server::registry::{self, NewMember};
 use timebank_server::store::{MemberRecord, StationRecord};
 use timebank_server::{Relay, app};
 
@@ -30,7 +30,7 @@ impl TestRelay {
     pub fn start() -> TestRelay {
         let dir = tempfile::tempdir().unwrap();
         let relay = Arc::new(Relay::open(dir.path()).unwrap());
-        let station = admin::create_station(&relay, "Caoyang").unwrap();
+        let station = registry::create_station(&relay, "Caoyang").unwrap();
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -52,12 +52,12 @@ impl TestRelay {
             household: None,
             hardship: false,
         };
-        admin::create_member(&self.relay, &new).unwrap()
+        registry::create_member(&self.relay, &new).unwrap()
     }
 
     /// A one-time enrollment code for a device of `member`.
     pub fn code(&self, member: &MemberRecord) -> String {
-        admin::issue_enrollment_code(&self.relay, member.id.as_str(), admin::DEFAULT_CODE_DAYS).unwrap().0
+        registry::issue_enrollment_code(&self.relay, member.id.as_str(), registry::DEFAULT_CODE_DAYS).unwrap().0
     }
 
     /// A phone of `member`, enrolled through the bindings into a new directory.

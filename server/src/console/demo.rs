@@ -1,6 +1,6 @@
 //! `timebank-relay --demo`: seeds a fresh data directory with a demo station so a newcomer
 //! sees a working console at once. Everything goes through the real paths: members
-//! registered by `admin::register_member`, phones that are real engines enrolled with
+//! registered by `registry::register_member`, phones that are real engines enrolled with
 //! one-time codes and synced through the relay's own sync function, reviews, orders and
 //! redemptions through the desk, and a console account.
 
@@ -15,8 +15,7 @@ use timebank_engine::sync::wire::{self, EnrollRequest, SyncRequest};
 use timebank_engine::sync::{Transport, TransportError};
 use timebank_engine::{Engine, Enrollment, NewIdentity, PastVisit, SystemClock};
 
-use crate::admin::{self, NewMember};
-use crate::console::account;
+use crate::registry::{self, NewMember};
 use crate::relay::Relay;
 use crate::store::MemberRecord;
 use crate::{auth, desk, enroll, secret, sync};
@@ -96,11 +95,11 @@ impl Seeder<'_> {
     fn member(&self, role: &str, name: &str, birth_year: u16, household: Option<&str>, hardship: bool) -> Result<MemberRecord, DemoError> {
         let new = NewMember { station: &self.station, role, name, birth_year, household, hardship };
         let phone = format!("139 {:04} {:04}", u32::from(birth_year) * 3 % 10_000, u32::from(birth_year) * 7 % 10_000);
-        admin::register_member(self.relay, &new, Some(&phone), Some("0423"), None).map_err(step("register a member"))
+        registry::register_member(self.relay, &new, Some(&phone), Some("0423"), None).map_err(step("register a member"))
     }
 
     fn phone(&self, member: &MemberRecord) -> Result<DemoPhone, DemoError> {
-        let (code, _) = admin::issue_enrollment_code(self.relay, member.id.as_str(), 1).map_err(step("issue a code"))?;
+        let (code, _) = registry::issue_enrollment_code(self.relay, member.id.as_str(), 1).map_err(step("issue a code"))?;
         let actor = automerge::ActorId::random().to_hex_string();
         let enrolled = enroll::enroll(self.relay, &EnrollRequest { code, actor: actor.clone() }).map_err(step("enroll a phone"))?;
         let dir = self.phones_dir.join(member.id.as_str());
@@ -147,7 +146,7 @@ fn past(elder: &MemberId, service: &str, days_ago: i64, hour: i64, minutes: i64,
 /// Seeds the demo station into `relay` (whose data directory is `data`, checked empty
 /// before the relay opened it). Returns the console accounts.
 pub fn seed(relay: &Relay, data: &Path) -> Result<DemoAccounts, DemoError> {
-    let station = admin::create_station(relay, "曹杨新村街道为老服务站").map_err(step("create the station"))?;
+    let station = registry::create_station(relay, "曹杨新村街道为老服务站").map_err(step("create the station"))?;
     let phones_dir = data.join("demo-phones");
     let seeder = Seeder { relay, phones_dir: phones_dir.clone(), station: station.id.to_string() };
     let coordinator = seeder.member("coordinator", "李红梅", 1975, None, false)?;
@@ -220,9 +219,9 @@ pub fn seed(relay: &Relay, data: &Path) -> Result<DemoAccounts, DemoError> {
     std::fs::remove_dir_all(&phones_dir).map_err(step("remove the demo phones"))?;
 
     let password = secret::enrollment_code().map_err(step("make a password"))?.to_lowercase();
-    account::create(relay, "demo", &password, Some(station.id.as_str()), Some(coordinator.id.as_str()))
+    registry::create_console_user(relay, "demo", &password, Some(station.id.as_str()), Some(coordinator.id.as_str()))
         .map_err(step("create the console account"))?;
-    account::create(relay, "district", &password, None, None).map_err(step("create the district account"))?;
+    registry::create_console_user(relay, "district", &password, None, None).map_err(step("create the district account"))?;
     Ok(DemoAccounts { coordinator: "demo".into(), district: "district".into(), password })
 }
 
@@ -231,6 +230,7 @@ mod tests {
     use timebank_engine::model::OutcomeStatus;
 
     use super::*;
+    use crate::console::account;
     use crate::store::SqliteStore;
 
     #[test]

@@ -110,7 +110,7 @@ async fn login(
 ) -> Result<Response, PageError> {
     let form = FormData(fields);
     let next = session::safe_next(form.get("next"));
-    let username = account::normalize_username(form.text("username"));
+    let username = crate::registry::normalize_username(form.text("username"));
     let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
     if !same_secret(form.text("csrf"), &expected) {
         let notice = Notice::Error(session::out_of_date(lang).message);

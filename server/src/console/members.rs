@@ -1,5 +1,5 @@
 //! Members at the console: the station's list, registering a person verified in person
-//! (the same `admin::register_member` path as `timebank-relay admin member create`), a
+//! (the same `registry::register_member` path as `timebank-relay admin member create`), a
 //! member's page with their devices, one-time enrollment codes (text and QR), revocation.
 
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use maud::{Markup, PreEscaped, html};
 
-use crate::admin::{self, NewMember};
+use crate::registry::{self, NewMember};
 use crate::console::{Flash, FormData, Lang, PageError, Signed, SignedForm, StationQuery, audit, blocking, layout, redirect};
 use crate::relay::Relay;
 use crate::store::{DeviceRecord, MemberContact, MemberRecord, Revocation, StationRecord};
@@ -158,9 +158,9 @@ async fn register(State(relay): State<Arc<Relay>>, SignedForm { signed, form }: 
             let id_last4 = Some(form.text("id_last4")).filter(|p| !p.is_empty());
             // The registration names the new member as the entry's target.
             let audit = audit::entry(&relay, &signed, "member.create", "", &format!("{} ({role})", new.name.trim()));
-            match admin::register_member(&relay, &new, phone, id_last4, Some(audit)) {
+            match registry::register_member(&relay, &new, phone, id_last4, Some(audit)) {
                 Ok(member) => Ok(Ok(member)),
-                Err(admin::AdminError::Invalid(message)) => {
+                Err(registry::RegistryError::Invalid(message)) => {
                     Ok(Err(format!("{} {message}", lang.pick("输入有误，没有登记：", "Not registered:"))))
                 }
                 Err(other) => Err(other.into()),
@@ -320,7 +320,7 @@ async fn enroll_code(
         let (relay, signed, id) = (Arc::clone(&relay), signed.clone(), detail.member.id.clone());
         blocking(move || {
             let audit = audit::entry(&relay, &signed, "member.enroll-code", id.as_str(), "one-time code issued");
-            Ok(admin::issue_audited_enrollment_code(&relay, id.as_str(), admin::DEFAULT_CODE_DAYS, Some(audit))?)
+            Ok(registry::issue_audited_enrollment_code(&relay, id.as_str(), registry::DEFAULT_CODE_DAYS, Some(audit))?)
         })
         .await?
     };
@@ -341,7 +341,7 @@ async fn revoke(
             let Some(found) = found else { return Err(PageError::not_at_station(lang)) };
             let member = signed.member_here(&relay, found.member.as_str())?;
             let audit = audit::entry(&relay, &signed, "device.revoke", &found.id, &format!("device of {}", member.display_name));
-            let (revocation, _) = admin::revoke_device(&relay, &found.id, Some(audit))?;
+            let (revocation, _) = registry::revoke_device(&relay, &found.id, Some(audit))?;
             Ok((member, revocation))
         })
         .await?

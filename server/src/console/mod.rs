@@ -11,7 +11,7 @@
 //!    calls `signed.writer()?` (refuses the read-only district), checks ownership with
 //!    `signed.member_here(..)` / `signed.may_see(..)` (another station's id → 404), validates
 //!    `form.text("field")`, then does the work with its audit entry (`audit::entry(..)` handed to
-//!    the desk decision, admin call or store method, written in its transaction) and answers
+//!    the desk decision, registry call or store method, written in its transaction) and answers
 //!    `redirect(&signed, "/console/orders", Flash::ok(..))` (PRG), or `Err(PageError::bad_request(..))`.
 //! 4. Escaping is maud's (`(value)` escapes); never `PreEscaped` a user's string.
 
@@ -44,7 +44,7 @@ use maud::{DOCTYPE, html};
 pub use i18n::Lang;
 pub use session::{Signed, SignedForm, StationQuery};
 
-use crate::admin::AdminError;
+use crate::registry::RegistryError;
 use crate::relay::Relay;
 use crate::store::StoreError;
 
@@ -180,12 +180,12 @@ impl From<StoreError> for PageError {
     }
 }
 
-impl From<AdminError> for PageError {
-    fn from(error: AdminError) -> Self {
+impl From<RegistryError> for PageError {
+    fn from(error: RegistryError) -> Self {
         match error {
-            AdminError::Invalid(message) => PageError::bad_request(message),
-            AdminError::NotFound(message) => PageError::not_found(message),
-            AdminError::Store(error) => error.into(),
+            RegistryError::Invalid(message) => PageError::bad_request(message),
+            RegistryError::NotFound(message) => PageError::not_found(message),
+            RegistryError::Store(error) => error.into(),
             other => PageError::internal(other.to_string()),
         }
     }

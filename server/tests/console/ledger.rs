@@ -4,9 +4,9 @@
 
 use axum::http::StatusCode;
 use timebank_engine::model::ReviewDecision;
-use timebank_server::admin::{self, NewMember};
 use timebank_server::desk;
 use timebank_server::ledger::rebuild::rebuild_check;
+use timebank_server::registry::{self, NewMember};
 use timebank_server::store::MemberRecord;
 
 use crate::phones::{Phone, Served};
@@ -14,7 +14,7 @@ use crate::support::Console;
 
 /// A volunteer of 71 (old enough to redeem) with one approved one-hour visit.
 fn earner(console: &Console, served: &Served) -> (MemberRecord, Phone) {
-    let volunteer = admin::create_member(&console.relay, &NewMember {
+    let volunteer = registry::create_member(&console.relay, &NewMember {
         station: console.station.id.as_str(),
         role: "volunteer",
         name: "刘师傅",

@@ -11,7 +11,7 @@ use tempfile::TempDir;
 use timebank_cli::relay::{HttpTransport, enroll_store};
 use timebank_engine::model::{MemberId, VisitId};
 use timebank_engine::{Engine, PastVisit, SystemClock};
-use timebank_server::admin;
+use timebank_server::registry;
 use timebank_server::store::MemberRecord;
 
 use crate::support::Console;
@@ -40,7 +40,7 @@ impl Served {
 
     /// A phone of `member`, enrolled with a fresh code as `timebank enroll` does.
     pub fn phone(&self, console: &Console, member: &MemberRecord) -> Phone {
-        let (code, _) = admin::issue_enrollment_code(&console.relay, member.id.as_str(), 7).unwrap();
+        let (code, _) = registry::issue_enrollment_code(&console.relay, member.id.as_str(), 7).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let engine = enroll_store(dir.path(), &self.url, &code, Arc::new(SystemClock)).unwrap();
         Phone { engine, dir, member: member.clone() }

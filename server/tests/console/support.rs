@@ -10,8 +10,7 @@ use axum::http::{Request, StatusCode};
 use chrono::{DateTime, Duration, Utc};
 use tempfile::TempDir;
 use timebank_engine::{Clock, MonotonicReading};
-use timebank_server::admin::{self, NewMember};
-use timebank_server::console::account;
+use timebank_server::registry::{self, NewMember};
 use timebank_server::store::{MemberRecord, RelayStore, SqliteStore, StationRecord};
 use timebank_server::{Relay, app};
 use tower::ServiceExt as _;
@@ -58,14 +57,14 @@ impl Console {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(TestClock { now: Mutex::new(Utc::now()) });
         let relay = Arc::new(Relay::new(Arc::new(SqliteStore::open(dir.path()).unwrap()), clock.clone()).unwrap());
-        let station = admin::create_station(&relay, "曹杨新村街道").unwrap();
-        let other = admin::create_station(&relay, "甘泉路街道").unwrap();
+        let station = registry::create_station(&relay, "曹杨新村街道").unwrap();
+        let other = registry::create_station(&relay, "甘泉路街道").unwrap();
         let runtime = Arc::new(tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap());
         let coordinator = member_at(&relay, &station, "coordinator", "李协调");
         let theirs = member_at(&relay, &other, "coordinator", "赵协调");
-        account::create(&relay, "li", PASSWORD, Some(station.id.as_str()), Some(coordinator.id.as_str())).unwrap();
-        account::create(&relay, "zhao", PASSWORD, Some(other.id.as_str()), Some(theirs.id.as_str())).unwrap();
-        account::create(&relay, "qu", PASSWORD, None, None).unwrap();
+        registry::create_console_user(&relay, "li", PASSWORD, Some(station.id.as_str()), Some(coordinator.id.as_str())).unwrap();
+        registry::create_console_user(&relay, "zhao", PASSWORD, Some(other.id.as_str()), Some(theirs.id.as_str())).unwrap();
+        registry::create_console_user(&relay, "qu", PASSWORD, None, None).unwrap();
         Console { router: app(relay.clone()), dir, relay, clock, station, other, coordinator, runtime }
     }
 
@@ -98,7 +97,7 @@ impl Console {
 }
 
 fn member_at(relay: &Relay, station: &StationRecord, role: &str, name: &str) -> MemberRecord {
-    admin::create_member(relay, &NewMember {
+    registry::create_member(relay, &NewMember {
         station: station.id.as_str(),
         role,
         name,

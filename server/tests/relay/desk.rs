@@ -96,8 +96,8 @@ fn bad_decisions_are_refused_and_change_nothing() {
     let visit = phone.log_visit(&elder.id, "tea");
     relay.sync_phone(&mut phone);
     // A coordinator of another station.
-    let other = timebank_server::admin::create_station(&relay.relay, "Huangpu").unwrap();
-    let stranger = timebank_server::admin::create_member(&relay.relay, &timebank_server::admin::NewMember {
+    let other = timebank_server::registry::create_station(&relay.relay, "Huangpu").unwrap();
+    let stranger = timebank_server::registry::create_member(&relay.relay, &timebank_server::registry::NewMember {
         station: other.id.as_str(),
         role: "coordinator",
         name: "Chen Jing",

@@ -4,7 +4,7 @@ use automerge::ActorId;
 use axum::http::StatusCode;
 use chrono::Duration;
 use timebank_engine::sync::wire::{self, EnrollRequest, EnrollResponse};
-use timebank_server::admin;
+use timebank_server::registry;
 use timebank_server::secret;
 
 use crate::support::{TestRelay, store_bytes};
@@ -17,7 +17,7 @@ fn enroll_with(relay: &TestRelay, code: &str, actor: &str) -> crate::support::An
 fn a_code_enrolls_a_device_and_only_the_token_hash_is_stored() {
     let relay = TestRelay::new();
     let volunteer = relay.member("volunteer", "Li Wei");
-    let (code, _) = admin::issue_enrollment_code(&relay.relay, volunteer.id.as_str(), 7).unwrap();
+    let (code, _) = registry::issue_enrollment_code(&relay.relay, volunteer.id.as_str(), 7).unwrap();
     let actor = ActorId::random().to_hex_string();
     let answer = enroll_with(&relay, &code, &actor);
     assert_eq!(answer.status, StatusCode::OK);
@@ -43,7 +43,7 @@ fn a_code_enrolls_a_device_and_only_the_token_hash_is_stored() {
 fn a_code_typed_loosely_still_works() {
     let relay = TestRelay::new();
     let elder = relay.member("elder", "Wang Fang");
-    let (code, _) = admin::issue_enrollment_code(&relay.relay, elder.id.as_str(), 7).unwrap();
+    let (code, _) = registry::issue_enrollment_code(&relay.relay, elder.id.as_str(), 7).unwrap();
     let typed = format!(" {}-{} ", code[..5].to_lowercase(), &code[5..]);
     let answer = enroll_with(&relay, &typed, &ActorId::random().to_hex_string());
     assert_eq!(answer.status, StatusCode::OK, "{}", String::from_utf8_lossy(&answer.body));
@@ -53,7 +53,7 @@ fn a_code_typed_loosely_still_works() {
 fn a_used_code_is_gone_and_enrolls_nothing_more() {
     let relay = TestRelay::new();
     let volunteer = relay.member("volunteer", "Li Wei");
-    let (code, _) = admin::issue_enrollment_code(&relay.relay, volunteer.id.as_str(), 7).unwrap();
+    let (code, _) = registry::issue_enrollment_code(&relay.relay, volunteer.id.as_str(), 7).unwrap();
     assert_eq!(enroll_with(&relay, &code, &ActorId::random().to_hex_string()).status, StatusCode::OK);
     let again = enroll_with(&relay, &code, &ActorId::random().to_hex_string());
     assert_eq!(again.status, StatusCode::GONE);
@@ -68,7 +68,7 @@ fn a_used_code_is_gone_and_enrolls_nothing_more() {
 fn an_expired_code_is_gone() {
     let relay = TestRelay::new();
     let volunteer = relay.member("volunteer", "Li Wei");
-    let (code, _) = admin::issue_enrollment_code(&relay.relay, volunteer.id.as_str(), admin::DEFAULT_CODE_DAYS).unwrap();
+    let (code, _) = registry::issue_enrollment_code(&relay.relay, volunteer.id.as_str(), registry::DEFAULT_CODE_DAYS).unwrap();
     relay.clock.advance(Duration::days(7) + Duration::minutes(1));
     let answer = enroll_with(&relay, &code, &ActorId::random().to_hex_string());
     assert_eq!(answer.status, StatusCode::GONE);
@@ -84,7 +84,7 @@ fn unknown_codes_bad_device_ids_and_taken_device_ids_are_refused() {
     assert_eq!(unknown.status, StatusCode::FORBIDDEN);
     assert!(unknown.error().contains("not valid"), "{}", unknown.error());
 
-    let (code, _) = admin::issue_enrollment_code(&relay.relay, volunteer.id.as_str(), 7).unwrap();
+    let (code, _) = registry::issue_enrollment_code(&relay.relay, volunteer.id.as_str(), 7).unwrap();
     let bad_actor = enroll_with(&relay, &code, "not-hex");
     assert_eq!(bad_actor.status, StatusCode::BAD_REQUEST);
     assert!(bad_actor.error().contains("not a valid automerge actor id"), "{}", bad_actor.error());
@@ -93,14 +93,14 @@ fn unknown_codes_bad_device_ids_and_taken_device_ids_are_refused() {
 
     let actor = ActorId::random().to_hex_string();
     assert_eq!(enroll_with(&relay, &code, &actor).status, StatusCode::OK);
-    let (second, _) = admin::issue_enrollment_code(&relay.relay, volunteer.id.as_str(), 7).unwrap();
+    let (second, _) = registry::issue_enrollment_code(&relay.relay, volunteer.id.as_str(), 7).unwrap();
     let taken = enroll_with(&relay, &second, &actor);
     assert_eq!(taken.status, StatusCode::CONFLICT);
     assert!(taken.error().contains("already enrolled"), "{}", taken.error());
     // The refused attempts left the second code usable.
     assert_eq!(enroll_with(&relay, &second, &ActorId::random().to_hex_string()).status, StatusCode::OK);
     let relay_actor = relay.relay.actor().to_hex_string();
-    let (third, _) = admin::issue_enrollment_code(&relay.relay, volunteer.id.as_str(), 7).unwrap();
+    let (third, _) = registry::issue_enrollment_code(&relay.relay, volunteer.id.as_str(), 7).unwrap();
     assert_eq!(enroll_with(&relay, &third, &relay_actor).status, StatusCode::CONFLICT);
 }
 

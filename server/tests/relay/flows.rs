@@ -332,10 +332,10 @@ fn a_synced_phone_sends_one_visit_in_one_exchange_of_little_more_than_the_change
 #[test]
 fn a_family_proxy_orders_for_the_elder_of_its_household_and_no_one_else() {
     use automerge::transaction::Transactable as _;
-    use timebank_server::admin::{self, NewMember};
+    use timebank_server::registry::{self, NewMember};
     let relay = TestRelay::new();
     let register = |role: &str, name: &str, household: Option<&str>| {
-        admin::create_member(&relay.relay, &NewMember {
+        registry::create_member(&relay.relay, &NewMember {
             station: relay.station.id.as_str(),
             role,
             name,

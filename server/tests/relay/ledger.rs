@@ -11,8 +11,8 @@ use timebank_engine::documents::desk;
 use timebank_engine::model::{MemberId, RedemptionAction, RequestId, ReviewDecision, VisitId};
 use timebank_engine::sync::wire::EnrollResponse;
 use timebank_server::Relay;
-use timebank_server::admin::{self, NewMember};
 use timebank_server::ledger::rebuild::rebuild_check;
+use timebank_server::registry::{self, NewMember};
 use timebank_server::store::{MemberRecord, SqliteStore, WriteBatch};
 
 use crate::support::{TestRelay, forged_change, push};
@@ -30,7 +30,7 @@ fn coordinator(relay: &TestRelay) -> Coordinator {
 }
 
 fn senior(relay: &TestRelay, name: &str) -> MemberRecord {
-    admin::create_member(&relay.relay, &NewMember {
+    registry::create_member(&relay.relay, &NewMember {
         station: relay.station.id.as_str(),
         role: "volunteer",
         name,
@@ -294,7 +294,7 @@ fn a_member_in_special_hardship_redeems_from_sixty_and_others_from_sixty_five() 
     let desk = coordinator(&relay);
     let age_62 = chrono::Datelike::year(&Utc::now()) - 62;
     let register = |name: &str, hardship: bool| {
-        admin::create_member(&relay.relay, &NewMember {
+        registry::create_member(&relay.relay, &NewMember {
             station: relay.station.id.as_str(),
             role: "volunteer",
             name,

@@ -11,9 +11,9 @@ use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{Request, StatusCode};
 use chrono::Duration;
 use timebank_engine::sync::wire::{self, EnrollRequest, SyncRequest};
-use timebank_server::admin;
 use timebank_server::console::ConsoleConfig;
 use timebank_server::limits::Limits;
+use timebank_server::registry;
 
 use crate::process::{RelayProcess, agent};
 use crate::support::{Answer, TestRelay};
@@ -50,7 +50,7 @@ fn guessing_enrollment_codes_from_one_address_ends_in_429_while_another_address_
     let limited = relay.post_to(&guesser, "/v1/enroll", None, enrollment("GUESS99999"));
     assert_limited(&limited, "too many refused enrollments");
     // Past the limit nothing is checked, not even a good code (it stays unused).
-    let (code, _) = admin::issue_enrollment_code(&relay.relay, volunteer.id.as_str(), 7).unwrap();
+    let (code, _) = registry::issue_enrollment_code(&relay.relay, volunteer.id.as_str(), 7).unwrap();
     assert_limited(&relay.post_to(&guesser, "/v1/enroll", None, enrollment(&code)), "too many refused enrollments");
     for n in 0..40 {
         let answer = relay.post_to(&guesser, "/v1/enroll", None, enrollment(&format!("MORE{n:05}")));
@@ -66,7 +66,7 @@ fn guessing_enrollment_codes_from_one_address_ends_in_429_while_another_address_
 
     // After the window the address may try again.
     relay.clock.advance(Duration::minutes(15));
-    let (fresh, _) = admin::issue_enrollment_code(&relay.relay, volunteer.id.as_str(), 7).unwrap();
+    let (fresh, _) = registry::issue_enrollment_code(&relay.relay, volunteer.id.as_str(), 7).unwrap();
     let again = relay.post_to(&guesser, "/v1/enroll", None, enrollment(&fresh));
     assert_eq!(again.status, StatusCode::OK, "{}", String::from_utf8_lossy(&again.body));
 }
@@ -76,7 +76,7 @@ fn bad_tokens_from_one_address_end_in_429_and_the_security_events_stop_growing()
     let relay = TestRelay::new();
     let volunteer = relay.member("volunteer", "Li Wei");
     let revoked = relay.phone(&volunteer);
-    admin::revoke_device(&relay.relay, &revoked.device, None).unwrap();
+    registry::revoke_device(&relay.relay, &revoked.device, None).unwrap();
     let attacker = relay.from("203.0.113.9");
     let body = wire::encode(&SyncRequest::default());
     for n in 0..20 {

@@ -19,7 +19,7 @@ use timebank_engine::model::{MemberId, Role, StationId};
 use timebank_engine::sync::wire::{self, DocPush, EnrollRequest, EnrollResponse, SyncRequest, SyncResponse};
 use timebank_engine::sync::{Transport, TransportError};
 use timebank_engine::{Clock, DocId, Engine, Enrollment, MonotonicReading, NewIdentity, PastVisit, SystemClock};
-use timebank_server::admin::{self, NewMember};
+use timebank_server::registry::{self, NewMember};
 use timebank_server::store::{MemberRecord, RelayStore, SqliteStore, StationRecord};
 use timebank_server::{Relay, app};
 use tower::ServiceExt as _;
@@ -91,7 +91,7 @@ impl TestRelay {
         let dir = tempfile::tempdir().unwrap();
         let clock = TestClock::new();
         let relay = Arc::new(Relay::new(Arc::new(SqliteStore::open(dir.path()).unwrap()), clock.clone()).unwrap());
-        let station = admin::create_station(&relay, "Caoyang").unwrap();
+        let station = registry::create_station(&relay, "Caoyang").unwrap();
         let runtime = Arc::new(tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap());
         TestRelay { router: app(relay.clone()), dir, relay, clock, station, runtime }
     }
@@ -150,7 +150,7 @@ impl TestRelay {
 
     /// Registers a member of the station.
     pub fn member(&self, role: &str, name: &str) -> MemberRecord {
-        admin::create_member(&self.relay, &NewMember {
+        registry::create_member(&self.relay, &NewMember {
             station: self.station.id.as_str(),
             role,
             name,
@@ -163,7 +163,7 @@ impl TestRelay {
 
     /// Issues a code for `member` and enrolls a device with it over `/v1/enroll`.
     pub fn enroll(&self, member: &MemberRecord) -> (EnrollResponse, ActorId) {
-        let (code, _) = admin::issue_enrollment_code(&self.relay, member.id.as_str(), 7).unwrap();
+        let (code, _) = registry::issue_enrollment_code(&self.relay, member.id.as_str(), 7).unwrap();
         let actor = ActorId::random();
         let answer = self.post(
             "/v1/enroll",

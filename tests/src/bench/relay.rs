@@ -20,7 +20,7 @@ use timebank_cli::relay::HttpTransport;
 use timebank_engine::model::MemberId;
 use timebank_engine::sync::{SyncReport, Transport, TransportError};
 use timebank_engine::{Clock, Engine, RelayLink};
-use timebank_server::admin::{self, NewMember};
+use timebank_server::registry::{self, NewMember};
 use timebank_server::store::{MemberRecord, SqliteStore, StationRecord};
 use timebank_server::{Relay, app};
 use tower::ServiceExt as _;
@@ -61,7 +61,7 @@ impl BenchRelay {
             .tempdir()?;
         let store = SqliteStore::open(dir.path())?;
         let relay = Arc::new(Relay::new(Arc::new(store), clock.clone())?);
-        let station = admin::create_station(&relay, "Caoyang")?;
+        let station = registry::create_station(&relay, "Caoyang")?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(RELAY_WORKERS)
             .thread_name("bench-relay")
@@ -104,7 +104,7 @@ impl BenchRelay {
 
     /// Registers a volunteer of the station.
     pub fn volunteer(&self, name: &str) -> Result<MemberRecord, BenchError> {
-        Ok(admin::create_member(
+        Ok(registry::create_member(
             &self.relay,
             &NewMember {
                 station: self.station.id.as_str(),
@@ -121,7 +121,7 @@ impl BenchRelay {
     /// CLI's client, an engine on a new store under `stores` reading the relay's clock.
     /// Not synced yet.
     pub fn phone(&self, member: &MemberRecord, stores: &Path) -> Result<Phone, BenchError> {
-        let (code, _) = admin::issue_enrollment_code(&self.relay, member.id.as_str(), 7)?;
+        let (code, _) = registry::issue_enrollment_code(&self.relay, member.id.as_str(), 7)?;
         let dir = tempfile::Builder::new()
             .prefix("phone-")
             .tempdir_in(stores)?;

@@ -20,7 +20,7 @@ use timebank_engine::model::{MemberId, OrderId, Role, Visit, VisitId};
 use timebank_engine::sync::SyncReport;
 use timebank_engine::sync::wire::MAX_BODY_BYTES;
 use timebank_engine::{DocId, Engine, PastVisit, RelayLink, SystemClock};
-use timebank_server::admin::{self, NewMember};
+use timebank_server::registry::{self, NewMember};
 use timebank_server::store::{MemberRecord, StationRecord};
 use timebank_server::{Relay, app};
 
@@ -322,7 +322,7 @@ impl TestRelay {
     pub fn start() -> TestRelay {
         let dir = tempfile::tempdir().unwrap();
         let relay = Arc::new(Relay::open(dir.path()).unwrap());
-        let station = admin::create_station(&relay, "Caoyang").unwrap();
+        let station = registry::create_station(&relay, "Caoyang").unwrap();
         let server = Server::start(relay.clone());
         let proxy = Proxy::start(server.addr);
         TestRelay { proxy, _server: server, relay, station, dir }
@@ -330,7 +330,7 @@ impl TestRelay {
 
     /// Registers a member of the station (what a coordinator does after meeting them).
     pub fn member(&self, role: &str, name: &str) -> MemberRecord {
-        admin::create_member(&self.relay, &NewMember {
+        registry::create_member(&self.relay, &NewMember {
             station: self.station.id.as_str(),
             role,
             name,
@@ -343,7 +343,7 @@ impl TestRelay {
 
     /// A one-time enrollment code for one device of `member`.
     pub fn code(&self, member: &MemberRecord) -> String {
-        admin::issue_enrollment_code(&self.relay, member.id.as_str(), admin::DEFAULT_CODE_DAYS).unwrap().0
+        registry::issue_enrollment_code(&self.relay, member.id.as_str(), registry::DEFAULT_CODE_DAYS).unwrap().0
     }
 
     /// A phone of `member`, enrolled over HTTP through the proxy with a fresh code.

@@ -1,0 +1,129 @@
+//! The `admin` subcommands as clap parses them.
+
+use clap::Subcommand;
+
+use crate::registry::DEFAULT_CODE_DAYS;
+
+/// The `admin` subcommands.
+#[derive(Clone, Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Stations.
+    #[command(subcommand)]
+    Station(StationCommand),
+    /// Members.
+    #[command(subcommand)]
+    Member(MemberCommand),
+    /// Issue a one-time enrollment code for one device of a member.
+    EnrollCode {
+        /// The member (`m-…`).
+        #[arg(long)]
+        member: String,
+        /// Days until the code expires.
+        #[arg(long, default_value_t = DEFAULT_CODE_DAYS)]
+        days: u32,
+    },
+    /// Enrolled devices.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// Accounts of the coordinator console.
+    #[command(subcommand)]
+    ConsoleUser(ConsoleUserCommand),
+    /// List the security events (refused tokens, refused changes), oldest first.
+    SecurityEvents,
+    /// A member's ledger: postings with the running balance, balance, and the outcome of
+    /// every visit and request.
+    Ledger {
+        /// The member (`m-…`).
+        #[arg(long)]
+        member: String,
+    },
+    /// Rebuild the ledger from the arrival log in memory and, with `--check`, compare it
+    /// with the stored postings and ledger documents; fail on any difference.
+    RebuildLedger {
+        /// Compare only; change nothing; exit non-zero on any difference.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+/// `admin station …`
+#[derive(Clone, Debug, Subcommand)]
+pub enum StationCommand {
+    /// Create a station with the default catalogue and rules, and its desk.
+    Create {
+        /// The station's name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// `admin member …`
+#[derive(Clone, Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Register a member a coordinator verified in person.
+    Create {
+        /// Their station (`s-…`).
+        #[arg(long)]
+        station: String,
+        /// volunteer, elder, coordinator or family-proxy.
+        #[arg(long)]
+        role: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Birth year (YYYY).
+        #[arg(long)]
+        birth_year: u16,
+        /// Household id, for members who live together.
+        #[arg(long)]
+        household: Option<String>,
+        /// In special hardship (verified by the coordinator): may redeem from age 60.
+        #[arg(long)]
+        hardship: bool,
+        /// Phone number (kept in the relay's store only, shown to the station's coordinators).
+        #[arg(long)]
+        phone: Option<String>,
+        /// Last four characters of the identity card number (digits, or a final X).
+        #[arg(long)]
+        id_last4: Option<String>,
+    },
+}
+
+/// `admin console-user …`
+#[derive(Clone, Debug, Subcommand)]
+pub enum ConsoleUserCommand {
+    /// Create an account for the coordinator console (password from `--password-stdin`
+    /// or asked for).
+    Create {
+        /// Sign-in name.
+        #[arg(long)]
+        username: String,
+        /// The coordinator's station (`s-…`); leave out with `--district`.
+        #[arg(long, required_unless_present = "district", conflicts_with = "district")]
+        station: Option<String>,
+        /// The coordinator's own member (`m-…`, a coordinator of that station).
+        #[arg(long, required_unless_present = "district")]
+        member: Option<String>,
+        /// The district's read-only account over every station.
+        #[arg(long)]
+        district: bool,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// The password, filled in by `timebank-relay` from stdin or a prompt (never a flag).
+        #[arg(skip)]
+        password: Option<String>,
+    },
+}
+
+/// `admin device …`
+#[derive(Clone, Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// List every enrolled device.
+    List,
+    /// Revoke a device: its token stops working at once; its data stays.
+    Revoke {
+        /// The device id (`d-…`), from `admin device list`.
+        device: String,
+    },
+}

@@ -1,0 +1,191 @@
+//! The administrator's command line (`timebank-relay admin …`): parses the subcommands
+//! ([`command`]), calls the registration service ([`crate::registry`]) or reads the store
+//! and the ledger, and prints the answer as JSON for scripts or text for people
+//! ([`report`]). It runs in its own process on the relay's data directory while the relay
+//! serves; the documents' generation counter tells the relay to reload.
+
+mod command;
+mod report;
+
+use serde_json::{Value, json};
+use timebank_engine::model::{MemberId, StationId};
+
+pub use command::{AdminCommand, ConsoleUserCommand, DeviceCommand, MemberCommand, StationCommand};
+pub use report::Report;
+
+use crate::ledger;
+use crate::registry::{self, NewMember, RegistryError};
+use crate::relay::Relay;
+use crate::store::{ConsoleRole, Revocation, StoreError};
+use report::{device_json, device_line, event_json, event_line, member_json, member_ledger, time_text};
+
+/// Why an admin command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The registry refused or failed (the message says why).
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The command's input breaks a rule.
+    #[error("{0}")]
+    Invalid(String),
+    /// Something named does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// `rebuild-ledger --check` found differences.
+    #[error("the ledger differs from its rebuild:\n{}", .0.join("\n"))]
+    LedgerDiffers(Vec<String>),
+    /// A stored document could not be read.
+    #[error("could not read document {doc}: {detail}")]
+    Document {
+        /// The document.
+        doc: String,
+        /// What failed.
+        detail: String,
+    },
+}
+
+impl From<timebank_engine::Error> for AdminError {
+    fn from(error: timebank_engine::Error) -> Self {
+        AdminError::Invalid(error.to_string())
+    }
+}
+
+/// Runs one admin command against `relay`.
+pub fn run(relay: &Relay, command: &AdminCommand) -> Result<Report, AdminError> {
+    match command {
+        AdminCommand::Station(StationCommand::Create { name }) => {
+            let station = registry::create_station(relay, name)?;
+            Ok(Report {
+                json: json!({ "id": station.id.as_str(), "name": station.name }),
+                text: format!("created station {} ({})", station.id, station.name),
+            })
+        }
+        AdminCommand::Member(MemberCommand::Create {
+            station,
+            role,
+            name,
+            birth_year,
+            household,
+            hardship,
+            phone,
+            id_last4,
+        }) => {
+            let new = NewMember {
+                station,
+                role,
+                name,
+                birth_year: *birth_year,
+                household: household.as_deref(),
+                hardship: *hardship,
+            };
+            let member = registry::register_member(relay, &new, phone.as_deref(), id_last4.as_deref(), None)?;
+            Ok(Report {
+                json: member_json(&member),
+                text: format!(
+                    "created {} {} ({}) at station {}",
+                    member.role.as_str(),
+                    member.id,
+                    member.display_name,
+                    member.station
+                ),
+            })
+        }
+        AdminCommand::EnrollCode { member, days } => {
+            let (code, expires_at) = registry::issue_enrollment_code(relay, member, *days)?;
+            Ok(Report {
+                json: json!({ "code": code, "member": member, "expires_at": time_text(expires_at) }),
+                text: format!("enrollment code for {member}: {code} (one device, valid until {})", time_text(expires_at)),
+            })
+        }
+        AdminCommand::Device(DeviceCommand::List) => {
+            let devices = relay.store().devices()?;
+            let text = if devices.is_empty() {
+                "no devices are enrolled".to_owned()
+            } else {
+                devices.iter().map(device_line).collect::<Vec<_>>().join("\n")
+            };
+            Ok(Report { json: Value::Array(devices.iter().map(device_json).collect()), text })
+        }
+        AdminCommand::Device(DeviceCommand::Revoke { device }) => {
+            let (revocation, at) = registry::revoke_device(relay, device, None)?;
+            match revocation {
+                Revocation::AlreadyRevoked { at } => Ok(Report {
+                    json: json!({ "id": device, "revoked_at": time_text(at), "already": true }),
+                    text: format!("device {device} was already revoked at {}", time_text(at)),
+                }),
+                Revocation::Revoked | Revocation::UnknownDevice => Ok(Report {
+                    json: json!({ "id": device, "revoked_at": time_text(at), "already": false }),
+                    text: format!("revoked device {device}; its token no longer syncs (its data stays)"),
+                }),
+            }
+        }
+        AdminCommand::ConsoleUser(ConsoleUserCommand::Create { username, station, member, district, password, .. }) => {
+            let Some(password) = password else {
+                return Err(AdminError::Invalid("no password given: pass it on stdin with --password-stdin".into()));
+            };
+            let role = match (station, district) {
+                (_, true) => None,
+                (Some(station), false) => Some(station.as_str()),
+                (None, false) => return Err(AdminError::Invalid("give --station S (or --district)".into())),
+            };
+            let user = registry::create_console_user(relay, username, password, role, member.as_deref())?;
+            let what = match &user.role {
+                ConsoleRole::Coordinator { station } => format!("coordinator of station {station}"),
+                ConsoleRole::District => "district (read-only, every station)".to_owned(),
+            };
+            Ok(Report {
+                json: json!({ "username": user.username, "station": user.role.station().map(StationId::as_str),
+                              "member": user.member.as_ref().map(MemberId::as_str), "district": user.role.station().is_none() }),
+                text: format!("created console account {} ({what}); sign in at /console/login", user.username),
+            })
+        }
+        AdminCommand::Ledger { member } => member_ledger(relay, member),
+        AdminCommand::RebuildLedger { check } => {
+            if !check {
+                // Posting from this process while the relay serves would make two writers
+                // of the ledger documents under one actor; the relay catches up at start.
+                return Err(AdminError::Invalid(
+                    "the relay posts by itself (and catches up when it starts); use --check to compare the ledger with its rebuild".into(),
+                ));
+            }
+            let differences = ledger::rebuild::rebuild_check(relay.store())?;
+            if !differences.is_empty() {
+                return Err(AdminError::LedgerDiffers(differences));
+            }
+            let postings = relay.store().postings()?.len();
+            let events = relay.store().ledger_events(0)?.len();
+            Ok(Report {
+                json: json!({ "identical": true, "postings": postings, "events": events }),
+                text: format!("the ledger is identical to its rebuild from {events} events ({postings} postings)"),
+            })
+        }
+        AdminCommand::SecurityEvents => {
+            let events = relay.store().security_events()?;
+            let text = if events.is_empty() {
+                "no security events".to_owned()
+            } else {
+                events.iter().map(event_line).collect::<Vec<_>>().join("\n")
+            };
+            Ok(Report { json: Value::Array(events.iter().map(event_json).collect()), text })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    use crate::store::SqliteStore;
+
+    #[test]
+    fn revoking_an_unknown_device_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let relay = Relay::new(Arc::new(SqliteStore::open(dir.path()).unwrap()), Arc::new(timebank_engine::SystemClock)).unwrap();
+        let report = run(&relay, &AdminCommand::Device(DeviceCommand::Revoke { device: "d-none".into() })).unwrap_err();
+        assert!(report.to_string().contains("no device d-none"));
+    }
+}
