@@ -1,12 +1,10 @@
-//! The HTTP surface: [`app`] builds the router (so tests call it without a socket), plus
-//! the small helpers every endpoint shares.
+//! The HTTP surface: [`app`] builds the router (so tests call it without a socket); the
+//! helpers the endpoints share are in [`crate::http`].
 
 use std::sync::Arc;
 
 use axum::{Extension, Router};
 use axum::extract::DefaultBodyLimit;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use timebank_engine::sync::wire::MAX_BODY_BYTES;
 use tower_http::trace::TraceLayer;
@@ -70,16 +68,4 @@ async fn healthz() -> &'static str {
 
 async fn not_found() -> AppError {
     AppError::NotFound("no such endpoint on this relay; the app uses POST /v1/enroll and POST /v1/sync".into())
-}
-
-/// A binary (wire-format) answer.
-pub(crate) fn binary(body: Vec<u8>) -> Response {
-    ([(CONTENT_TYPE, "application/octet-stream")], body).into_response()
-}
-
-/// Runs `work` (store and document work, which blocks) off the async threads.
-pub(crate) async fn blocking(work: impl FnOnce() -> Result<Response, AppError> + Send + 'static) -> Result<Response, AppError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| AppError::Internal(format!("a request task failed: {e}")))?
 }

@@ -12,8 +12,8 @@ use chrono::DateTime;
 use timebank_engine::documents::genesis_actor;
 use timebank_engine::sync::wire::{self, EnrollRequest, EnrollResponse};
 
-use crate::app::{binary, blocking};
 use crate::error::{AppError, Refusal};
+use crate::http::{binary, blocking};
 use crate::limits::{Door, Gate};
 use crate::relay::Relay;
 use crate::secret;

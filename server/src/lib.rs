@@ -26,6 +26,7 @@ pub mod console;
 pub mod desk;
 pub mod enroll;
 pub mod error;
+pub mod http;
 pub mod ledger;
 pub mod limits;
 pub mod password;

@@ -44,6 +44,7 @@ use maud::{DOCTYPE, html};
 pub use i18n::Lang;
 pub use session::{Signed, SignedForm, StationQuery};
 
+use crate::http::TaskFailed;
 use crate::registry::RegistryError;
 use crate::relay::Relay;
 use crate::store::StoreError;
@@ -216,13 +217,17 @@ impl IntoResponse for PageError {
     }
 }
 
-/// Runs store and document work (which blocks) off the async threads.
-pub async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, PageError> + Send + 'static,
-) -> Result<T, PageError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| PageError::internal(format!("a console task failed: {e}")))?
+/// Runs store and document work (which blocks) off the async threads: the relay's
+/// [`crate::http::blocking`], with the pages' error type fixed (their closures end in `?`,
+/// which alone would not tell the compiler which error they return).
+pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, PageError> + Send + 'static) -> Result<T, PageError> {
+    crate::http::blocking(work).await
+}
+
+impl From<TaskFailed> for PageError {
+    fn from(failed: TaskFailed) -> Self {
+        PageError::internal(failed.to_string())
+    }
 }
 
 // ----- forms -----

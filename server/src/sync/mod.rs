@@ -39,7 +39,7 @@ use axum::response::Response;
 use timebank_engine::DocId;
 use timebank_engine::sync::wire::{self, SyncRequest, SyncResponse};
 
-use crate::app::{binary, blocking};
+use crate::http::{binary, blocking};
 use crate::auth::{self, AuthedDevice};
 use crate::authority::Access;
 use crate::error::AppError;
