@@ -1,0 +1,36 @@
+//! Test support shared by the workspace's suites, so each scaffold exists once:
+//!
+//! - [`FakeClock`]: a wall clock and a monotonic clock the test moves by hand.
+//! - [`TestRelay`] (feature `relay`, on by default): a real relay on a SQLite store in a
+//!   temporary directory with one station, called in-process through its router or served
+//!   on 127.0.0.1 when asked; members, enrollment codes and in-process sync transports.
+//! - [`Phone`]: an enrolled engine on its own store in a temporary directory.
+//!
+//! Helpers panic on failure, as a test does, except the `try_` ones the benchmark binary
+//! uses, which return [`SetupError`].
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail the test by panicking, like the tests themselves"
+)]
+
+mod clock;
+#[cfg(feature = "relay")]
+mod phone;
+#[cfg(feature = "relay")]
+mod relay;
+#[cfg(feature = "relay")]
+mod server;
+#[cfg(feature = "relay")]
+mod transport;
+
+pub use clock::FakeClock;
+#[cfg(feature = "relay")]
+pub use phone::{Phone, on_relay};
+#[cfg(feature = "relay")]
+pub use relay::{ELDER_BORN, MEMBER_BORN, SetupError, TestRelay, TestRelayBuilder};
+#[cfg(feature = "relay")]
+pub use server::Server;
+#[cfg(feature = "relay")]
+pub use transport::InProcess;
