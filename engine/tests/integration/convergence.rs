@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use timebank_engine::model::{ConfirmedBy, Role, SpendRequest, Visit, VisitId};
 use timebank_engine::{Engine, Error, PastVisit};
 
-use crate::support::{Device, FakeClock, VOLUNTEER, member, member_doc};
+use crate::support::{Device, VOLUNTEER, clock_at_base, member, member_doc};
 
 /// Elders a visit may be logged for; the last is the volunteer themself (refused).
 const ELDERS: &[&str] = &["e-2001", "e-2002", VOLUNTEER];
@@ -204,7 +204,7 @@ fn exchange(phones: &mut [Device], from: usize, to: usize) -> Result<usize, Test
 fn run(scenario: &Scenario) -> Result<(), TestCaseError> {
     let n = scenario.phones;
     let mut phones: Vec<Device> = (0..n)
-        .map(|i| Device::create_with_clock(VOLUNTEER, Role::Volunteer, FakeClock::at_base(&format!("boot-{i}"))))
+        .map(|i| Device::create_with_clock(VOLUNTEER, Role::Volunteer, clock_at_base(&format!("boot-{i}"))))
         .collect();
     let actors: BTreeSet<String> = phones.iter().map(|p| p.identity().device.clone()).collect();
     prop_assert_eq!(actors.len(), n, "every phone has its own actor");
@@ -275,7 +275,7 @@ fn phones_that_created_the_document_separately_merge_into_one() {
     // The deterministic genesis: two phones that never met share the document's first
     // change, so their visits land in the same maps instead of in conflicting copies.
     let mut a = Device::volunteer();
-    let mut b = Device::create_with_clock(VOLUNTEER, Role::Volunteer, FakeClock::at_base("boot-b"));
+    let mut b = Device::create_with_clock(VOLUNTEER, Role::Volunteer, clock_at_base("boot-b"));
     let on_a = a.log_paper(1, 30).unwrap();
     let on_b = b.log_paper(2, 45).unwrap();
     let mut phones = [a, b];
@@ -292,7 +292,7 @@ fn phones_that_created_the_document_separately_merge_into_one() {
 #[test]
 fn a_visit_started_on_one_phone_is_checked_out_on_the_other() {
     let mut a = Device::volunteer();
-    let b = Device::create_with_clock(VOLUNTEER, Role::Volunteer, FakeClock::at_base("boot-b"));
+    let b = Device::create_with_clock(VOLUNTEER, Role::Volunteer, clock_at_base("boot-b"));
     let visit = a.start_visit(&member("e-2001"), "meals", None).unwrap();
     let mut phones = [a, b];
     exchange(&mut phones, 0, 1).unwrap();

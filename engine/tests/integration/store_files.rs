@@ -9,7 +9,7 @@ use timebank_engine::model::Role;
 use timebank_engine::storage::{STORE_FILE, schema};
 use timebank_engine::{COMPACT_AFTER_CHUNKS, Engine, Error};
 
-use crate::support::{Device, ELDER, FakeClock, OTHER_VOLUNTEER, VOLUNTEER, file_bytes, identity, member, seen};
+use crate::support::{Device, ELDER, OTHER_VOLUNTEER, VOLUNTEER, clock_at_base, file_bytes, identity, member, seen};
 
 /// Files in `dir`, sorted.
 fn listing(dir: &Path) -> Vec<String> {
@@ -27,11 +27,11 @@ fn garbage() -> Vec<u8> {
 }
 
 fn open(dir: &Path) -> Result<Engine, Error> {
-    Engine::open_with_clock(dir, FakeClock::at_base("boot"))
+    Engine::open_with_clock(dir, clock_at_base("boot"))
 }
 
 fn create(dir: &Path, member_id: &str) -> Result<Engine, Error> {
-    Engine::create_with_clock(dir, identity(member_id, Role::Volunteer), FakeClock::at_base("boot"))
+    Engine::create_with_clock(dir, identity(member_id, Role::Volunteer), clock_at_base("boot"))
 }
 
 /// A closed store with a visit and a request in it.

@@ -1,15 +1,16 @@
-//! Test support: a fake clock the tests move by hand, devices (engine + real SQLite store
+//! Test support: the shared fake clock (`timebank-testing`) at a fixed start, devices (engine + real SQLite store
 //! in a temporary directory) and a snapshot of everything a user can see on a device.
 
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use tempfile::TempDir;
 use timebank_engine::model::{MemberId, OrderState, Role, SpendRequest, StationId, Visit, VisitId};
 use timebank_engine::storage::STORE_FILE;
-use timebank_engine::{Balance, Clock, DocId, Engine, MonotonicReading, NewIdentity, PastVisit, Status};
+use timebank_engine::{Balance, Clock, DocId, Engine, NewIdentity, PastVisit, Status};
+use timebank_testing::FakeClock;
 
 /// The station every test device belongs to.
 pub const STATION: &str = "s-caoyang";
@@ -45,73 +46,9 @@ pub fn member_doc(raw: &str) -> DocId {
     DocId::Member(member(raw))
 }
 
-#[derive(Debug)]
-struct FakeTime {
-    wall: DateTime<Utc>,
-    boot: String,
-    millis: u64,
-    has_monotonic: bool,
-}
-
-/// A clock the test sets: a wall clock that can jump, and a monotonic clock that only
-/// moves when the test says time passed.
-#[derive(Debug)]
-pub struct FakeClock {
-    time: Mutex<FakeTime>,
-}
-
-impl FakeClock {
-    /// A clock at `wall`, with a monotonic clock in boot `boot` at 1 000 000 ms.
-    pub fn new(wall: DateTime<Utc>, boot: &str) -> Arc<FakeClock> {
-        Arc::new(FakeClock {
-            time: Mutex::new(FakeTime { wall, boot: boot.to_owned(), millis: 1_000_000, has_monotonic: true }),
-        })
-    }
-
-    /// A clock at [`base_time`].
-    pub fn at_base(boot: &str) -> Arc<FakeClock> {
-        FakeClock::new(base_time(), boot)
-    }
-
-    fn with<T>(&self, f: impl FnOnce(&mut FakeTime) -> T) -> T {
-        f(&mut self.time.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    /// Real time passes: both clocks move forward by `by`.
-    pub fn advance(&self, by: Duration) {
-        self.with(|t| {
-            t.wall += by;
-            t.millis += u64::try_from(by.num_milliseconds()).expect("time only moves forward");
-        });
-    }
-
-    /// Someone changes the phone's wall clock; the monotonic clock does not notice.
-    pub fn set_wall(&self, wall: DateTime<Utc>) {
-        self.with(|t| t.wall = wall);
-    }
-
-    /// The phone restarts: a new boot, so earlier monotonic readings no longer compare.
-    pub fn reboot(&self, boot: &str) {
-        self.with(|t| {
-            t.boot = boot.to_owned();
-            t.millis = 5_000;
-        });
-    }
-
-    /// The platform has no monotonic clock at all.
-    pub fn without_monotonic(&self) {
-        self.with(|t| t.has_monotonic = false);
-    }
-}
-
-impl Clock for FakeClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.with(|t| t.wall)
-    }
-
-    fn monotonic(&self) -> Option<MonotonicReading> {
-        self.with(|t| t.has_monotonic.then(|| MonotonicReading { boot: t.boot.clone(), millis: t.millis }))
-    }
+/// A fake clock at [`base_time`], its monotonic clock in boot `boot`.
+pub fn clock_at_base(boot: &str) -> Arc<FakeClock> {
+    FakeClock::new(base_time(), boot)
 }
 
 /// One phone: its store directory, its clock and the engine over the store. Derefs to
@@ -127,7 +64,7 @@ pub struct Device {
 impl Device {
     /// A new store for `member` with `role`, at [`base_time`].
     pub fn create(member_id: &str, role: Role) -> Device {
-        Device::create_with_clock(member_id, role, FakeClock::at_base(&format!("boot-{member_id}")))
+        Device::create_with_clock(member_id, role, clock_at_base(&format!("boot-{member_id}")))
     }
 
     /// A new store for `member` with `role`, on `clock`.
