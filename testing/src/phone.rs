@@ -22,8 +22,12 @@ pub struct Phone {
     pub member: MemberRecord,
     /// The device's automerge actor.
     pub actor: ActorId,
-    /// The relay it enrolled with: its address, the device token and the device id (`d-…`).
-    pub link: RelayLink,
+    /// The address of the relay it enrolled with.
+    pub url: String,
+    /// The device token (secret: never printed).
+    pub token: String,
+    /// The device's id on the relay (`d-…`).
+    pub device: String,
     /// The store's directory (removed when the phone is dropped).
     pub dir: TempDir,
 }
@@ -31,7 +35,7 @@ pub struct Phone {
 impl std::fmt::Debug for Phone {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never the token.
-        write!(f, "{}'s phone ({} {}, device {})", self.member.display_name, self.member.role.as_str(), self.member.id, self.link.device)
+        write!(f, "{}'s phone ({} {}, device {})", self.member.display_name, self.member.role.as_str(), self.member.id, self.device)
     }
 }
 
@@ -50,12 +54,18 @@ impl Phone {
             .ok_or_else(|| timebank_engine::Error::invalid("the enrolled store does not know its relay"))?;
         let actor = ActorId::try_from(engine.identity().device.as_str())
             .map_err(|e| timebank_engine::Error::invalid(format!("the store's device actor is not hex: {e}")))?;
-        Ok(Phone { engine, member: member.clone(), actor, link, dir })
+        let RelayLink { url, token, device } = link;
+        Ok(Phone { engine, member: member.clone(), actor, url, token, device, dir })
+    }
+
+    /// How the phone reaches its relay: the address, the token and the device id.
+    pub fn link(&self) -> RelayLink {
+        RelayLink { url: self.url.clone(), token: self.token.clone(), device: self.device.clone() }
     }
 
     /// The HTTP transport to the relay the phone enrolled with.
     pub fn http(&self) -> HttpTransport {
-        HttpTransport::new(&self.link)
+        HttpTransport::new(&self.link())
     }
 
     /// One `Engine::sync` over HTTP (what the app does when it has signal).
@@ -66,14 +76,14 @@ impl Phone {
 
     /// The app is closed and opened again: the engine reopens the store on disk.
     pub fn reopen(self) -> Phone {
-        let Phone { engine, member, actor, link, dir } = self;
+        let Phone { engine, member, actor, url, token, device, dir } = self;
         drop(engine);
         let engine = Engine::open(dir.path()).unwrap();
-        Phone { engine, member, actor, link, dir }
+        Phone { engine, member, actor, url, token, device, dir }
     }
 
     /// Logs a finished visit to `elder` that started `hours_ago` and lasted `minutes`.
-    pub fn log_visit(&mut self, elder: &MemberId, hours_ago: i64, minutes: i64, note: &str) -> VisitId {
+    pub fn log_visit_at(&mut self, elder: &MemberId, hours_ago: i64, minutes: i64, note: &str) -> VisitId {
         let start = Utc::now() - Duration::hours(hours_ago);
         self.engine
             .log_visit(&PastVisit {
@@ -90,10 +100,10 @@ impl Phone {
     /// Logs a finished one-hour visit to `elder`, some days ago: each visit logged this way
     /// (by any phone) is two hours after the one before, so visits keep their order and the
     /// ledger never sees them overlap.
-    pub fn log_visit_in_turn(&mut self, elder: &MemberId, note: &str) -> VisitId {
+    pub fn log_visit(&mut self, elder: &MemberId, note: &str) -> VisitId {
         static EARLIER: AtomicI64 = AtomicI64::new(0);
         let earlier = 2 * (24 * 10 - EARLIER.fetch_add(1, Ordering::Relaxed) % (24 * 10));
-        self.log_visit(elder, 3 + earlier, 60, note)
+        self.log_visit_at(elder, 3 + earlier, 60, note)
     }
 
     /// Logs a finished visit from a paper record (three to two hours ago), for `order` if given.

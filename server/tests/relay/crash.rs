@@ -18,6 +18,7 @@ use timebank_engine::sync::TransportError;
 use timebank_engine::{DocId, Engine, Error, PastVisit};
 use timebank_cli::relay::HttpTransport;
 use timebank_server::{RelayStore as _, SqliteStore};
+use timebank_testing::on_relay;
 
 use crate::process::{RelayProcess, admin, enrolled_phone, transport};
 
@@ -102,10 +103,6 @@ impl Phone {
             })
             .collect()
     }
-}
-
-fn on_relay(state: &str) -> bool {
-    state == "sent" || state == "approved" || state.starts_with("rejected: ") || state.starts_with("under review: ")
 }
 
 /// What one phone did in one round.
