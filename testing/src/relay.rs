@@ -289,13 +289,45 @@ impl TestRelay {
     }
 
     /// The relay's copy of document `id`, from its store.
-    pub fn document(&self, id: impl std::fmt::Display) -> Automerge {
+    pub fn document<Id: std::fmt::Display + ?Sized>(&self, id: &Id) -> Automerge {
         let stored = self.store().document(&id.to_string()).unwrap().unwrap_or_else(|| panic!("no {id} on the relay"));
         Automerge::load(&stored.bytes).unwrap()
     }
 
     /// The store generation of document `id` (bumped on every write; 0 before it exists).
-    pub fn generation(&self, id: impl std::fmt::Display) -> i64 {
+    pub fn generation<Id: std::fmt::Display + ?Sized>(&self, id: &Id) -> i64 {
         self.store().document(&id.to_string()).unwrap().map_or(0, |d| d.generation)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_served_relay_enrolls_phones_over_http_and_in_process_and_stops_when_dropped() {
+        let relay = TestRelay::new();
+        let volunteer = relay.member("volunteer", "Li Wei");
+        let elder = relay.member("elder", "Wang Fang");
+        assert_eq!(elder.birth_year, Some(ELDER_BORN));
+
+        let mut phone = relay.http_phone(&volunteer);
+        assert_eq!(phone.url, relay.url());
+        phone.log_visit(&elder.id, "tea");
+        phone.sync().unwrap();
+        assert_eq!(phone.visit_states(), ["sent"]);
+
+        let mut tablet = relay.phone(&volunteer);
+        let mut transport = relay.transport(&tablet.token).recording();
+        tablet.engine.sync(&mut transport).unwrap();
+        assert_eq!(tablet.visit_states(), ["sent"]);
+        assert_eq!(transport.exchanges.len(), 1);
+        drop(transport);
+
+        let started = Instant::now();
+        drop(relay);
+        assert!(started.elapsed() < Duration::from_secs(2), "stopping took {:?}", started.elapsed());
+        assert!(phone.sync().is_err(), "the relay no longer answers");
     }
 }

@@ -101,7 +101,7 @@ impl Drop for Server {
         if let (Some(Listening { stop, served, .. }), Some(runtime)) = (listening, self.runtime.as_ref()) {
             // The requests in flight finish; connections close.
             let _ = stop.send(());
-            let _ = runtime.block_on(tokio::time::timeout(Duration::from_secs(5), served));
+            let _ = runtime.block_on(async { tokio::time::timeout(Duration::from_secs(5), served).await });
         }
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_timeout(Duration::from_secs(5));

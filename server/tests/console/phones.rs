@@ -1,17 +1,11 @@
-//! Phones for the console tests: the console's relay also served on a real socket on
-//! 127.0.0.1, and engines enrolled and synced over HTTP with the CLI's own client, so
-//! what a coordinator decides in the console is seen where volunteers see it.
+//! Phones for the console tests: the console's relay also served on 127.0.0.1, and the
+//! shared test phones enrolled and synced over HTTP, so what a coordinator decides in the
+//! console is seen where volunteers see it.
 
-use std::net::SocketAddr;
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
-use tempfile::TempDir;
-use timebank_cli::relay::{HttpTransport, enroll_store};
 use timebank_engine::model::{MemberId, VisitId};
-use timebank_engine::{Engine, PastVisit, SystemClock};
-use timebank_server::registry;
 use timebank_server::store::MemberRecord;
 
 use crate::support::Console;
@@ -22,28 +16,14 @@ pub struct Served {
 }
 
 impl Served {
-    /// Serves `console`'s router (the same relay) on 127.0.0.1 in a background thread.
+    /// Serves `console`'s relay on 127.0.0.1.
     pub fn start(console: &Console) -> Served {
-        let router = console.router.clone();
-        let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(listener.local_addr().unwrap()).unwrap();
-                axum::serve(listener, router).await.unwrap();
-            });
-        });
-        let addr = rx.recv().unwrap();
-        Served { url: format!("http://{addr}") }
+        Served { url: console.url() }
     }
 
     /// A phone of `member`, enrolled with a fresh code as `timebank enroll` does.
     pub fn phone(&self, console: &Console, member: &MemberRecord) -> Phone {
-        let (code, _) = registry::issue_enrollment_code(&console.relay, member.id.as_str(), 7).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let engine = enroll_store(dir.path(), &self.url, &code, Arc::new(SystemClock)).unwrap();
-        Phone { engine, dir, member: member.clone() }
+        Phone(console.http_phone_via(&self.url, member))
     }
 }
 
@@ -67,38 +47,33 @@ impl Pair {
     }
 }
 
-/// An enrolled phone.
-pub struct Phone {
-    pub engine: Engine,
-    pub dir: TempDir,
-    pub member: MemberRecord,
+/// The shared test phone, as these tests use it: a sync must succeed, a visit is logged
+/// at a given time.
+pub struct Phone(timebank_testing::Phone);
+
+impl Deref for Phone {
+    type Target = timebank_testing::Phone;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl DerefMut for Phone {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl Phone {
     /// Syncs with the relay it enrolled with.
     pub fn sync(&mut self) {
-        let link = self.engine.relay_link().unwrap().unwrap();
-        self.engine.sync(&mut HttpTransport::new(&link)).unwrap();
+        self.0.sync().unwrap();
     }
 
-    /// Logs a finished visit to `elder` from `start` (hours ago) for `minutes`.
+    /// Logs a finished visit to `elder` from `hours_ago` for `minutes`.
     pub fn log_visit(&mut self, elder: &MemberId, hours_ago: i64, minutes: i64, note: &str) -> VisitId {
-        let start: DateTime<Utc> = Utc::now() - Duration::hours(hours_ago);
-        self.engine
-            .log_visit(&PastVisit {
-                elder: elder.clone(),
-                service: "companionship".into(),
-                order: None,
-                start,
-                end: start + Duration::minutes(minutes),
-                note: note.into(),
-            })
-            .unwrap()
-    }
-
-    /// The confirmed balance in minutes.
-    pub fn confirmed(&self) -> i64 {
-        self.engine.balance().confirmed_minutes
+        self.0.log_visit_at(elder, hours_ago, minutes, note)
     }
 
     /// The store directory.

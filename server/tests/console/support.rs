@@ -1,85 +1,57 @@
-//! Test support: a relay with a station, coordinators' console accounts, and a client
-//! that keeps cookies and reads each page's CSRF token, like a browser.
+//! Test support: the shared test relay with a second station, coordinators' console
+//! accounts, and a client that keeps cookies and reads each page's CSRF token, like a
+//! browser.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::ops::{Deref, DerefMut};
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use chrono::{DateTime, Duration, Utc};
-use tempfile::TempDir;
-use timebank_engine::{Clock, MonotonicReading};
-use timebank_server::registry::{self, NewMember};
-use timebank_server::store::{MemberRecord, RelayStore, SqliteStore, StationRecord};
-use timebank_server::{Relay, app};
-use tower::ServiceExt as _;
+use timebank_server::registry;
+use timebank_server::store::{MemberRecord, StationRecord};
+use timebank_testing::TestRelay;
 
 /// The password every test account has.
 pub const PASSWORD: &str = "correct horse battery";
 
-/// A wall clock the test moves.
-#[derive(Debug)]
-pub struct TestClock {
-    now: Mutex<DateTime<Utc>>,
-}
-
-impl TestClock {
-    pub fn advance(&self, by: Duration) {
-        *self.now.lock().unwrap_or_else(PoisonError::into_inner) += by;
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.now.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-    fn monotonic(&self) -> Option<MonotonicReading> {
-        None
-    }
-}
-
-/// A relay with two stations, each with a coordinator who has a console account
-/// (`li` at Caoyang, `zhao` at Ganquan), and the district's `qu`.
+/// A relay (the shared test relay) with two stations, each with a coordinator who has a
+/// console account (`li` at Caoyang, `zhao` at Ganquan), and the district's `qu`.
 pub struct Console {
-    pub dir: TempDir,
-    pub relay: Arc<Relay>,
-    pub router: Router,
-    pub clock: Arc<TestClock>,
-    pub station: StationRecord,
+    base: TestRelay,
     pub other: StationRecord,
     pub coordinator: MemberRecord,
-    runtime: Arc<tokio::runtime::Runtime>,
+}
+
+impl Deref for Console {
+    type Target = TestRelay;
+
+    fn deref(&self) -> &TestRelay {
+        &self.base
+    }
+}
+
+impl DerefMut for Console {
+    fn deref_mut(&mut self) -> &mut TestRelay {
+        &mut self.base
+    }
 }
 
 impl Console {
     pub fn new() -> Console {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = Arc::new(TestClock { now: Mutex::new(Utc::now()) });
-        let relay = Arc::new(Relay::new(Arc::new(SqliteStore::open(dir.path()).unwrap()), clock.clone()).unwrap());
-        let station = registry::create_station(&relay, "曹杨新村街道").unwrap();
-        let other = registry::create_station(&relay, "甘泉路街道").unwrap();
-        let runtime = Arc::new(tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap());
-        let coordinator = member_at(&relay, &station, "coordinator", "李协调");
-        let theirs = member_at(&relay, &other, "coordinator", "赵协调");
-        registry::create_console_user(&relay, "li", PASSWORD, Some(station.id.as_str()), Some(coordinator.id.as_str())).unwrap();
-        registry::create_console_user(&relay, "zhao", PASSWORD, Some(other.id.as_str()), Some(theirs.id.as_str())).unwrap();
-        registry::create_console_user(&relay, "qu", PASSWORD, None, None).unwrap();
-        Console { router: app(relay.clone()), dir, relay, clock, station, other, coordinator, runtime }
-    }
-
-    pub fn store(&self) -> &dyn RelayStore {
-        self.relay.store()
-    }
-
-    /// A member of this console's station.
-    pub fn member(&self, role: &str, name: &str) -> MemberRecord {
-        member_at(&self.relay, &self.station, role, name)
+        let relay = TestRelay::builder().station("曹杨新村街道").start();
+        let other = registry::create_station(&relay.relay, "甘泉路街道").unwrap();
+        let coordinator = relay.member("coordinator", "李协调");
+        let theirs = relay.member_at(&other, "coordinator", "赵协调");
+        let station = Some(relay.station.id.as_str());
+        registry::create_console_user(&relay.relay, "li", PASSWORD, station, Some(coordinator.id.as_str())).unwrap();
+        registry::create_console_user(&relay.relay, "zhao", PASSWORD, Some(other.id.as_str()), Some(theirs.id.as_str())).unwrap();
+        registry::create_console_user(&relay.relay, "qu", PASSWORD, None, None).unwrap();
+        Console { base: relay, other, coordinator }
     }
 
     /// A member of the other station.
     pub fn member_elsewhere(&self, role: &str, name: &str) -> MemberRecord {
-        member_at(&self.relay, &self.other, role, name)
+        self.member_at(&self.other, role, name)
     }
 
     /// A browser with no cookies.
@@ -94,18 +66,6 @@ impl Console {
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.text);
         browser
     }
-}
-
-fn member_at(relay: &Relay, station: &StationRecord, role: &str, name: &str) -> MemberRecord {
-    registry::create_member(relay, &NewMember {
-        station: station.id.as_str(),
-        role,
-        name,
-        birth_year: if role == "elder" { 1940 } else { 1965 },
-        household: None,
-        hardship: false,
-    })
-    .unwrap()
 }
 
 /// An answer: status, Location, Set-Cookie headers and body text.
@@ -143,7 +103,7 @@ pub struct Browser<'a> {
 
 impl Browser<'_> {
     fn send(&mut self, request: Request<Body>) -> Page {
-        let response = self.console.runtime.block_on(self.console.router.clone().oneshot(request)).unwrap();
+        let response = self.console.call(&self.console.router, request);
         let status = response.status();
         let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let location = header("location");
@@ -159,8 +119,8 @@ impl Browser<'_> {
                 self.cookies.insert(name.to_owned(), value.to_owned());
             }
         }
-        let body = self.console.runtime.block_on(axum::body::to_bytes(response.into_body(), usize::MAX)).unwrap();
-        let page = Page { status, location, set_cookies, retry_after, text: String::from_utf8_lossy(&body).into_owned() };
+        let text = String::from_utf8_lossy(response.body()).into_owned();
+        let page = Page { status, location, set_cookies, retry_after, text };
         if let Some(csrf) = page.csrf() {
             self.csrf = Some(csrf);
         }
