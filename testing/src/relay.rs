@@ -2,6 +2,7 @@
 //! in-process through its router, served on 127.0.0.1 when asked, and the registry's
 //! functions to register members and issue enrollment codes.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -173,10 +174,14 @@ impl TestRelay {
         self.relay.store()
     }
 
+    /// The relay's address on 127.0.0.1: it is served there from the first call on.
+    pub fn addr(&self) -> SocketAddr {
+        self.server.listen(&self.router).unwrap()
+    }
+
     /// `http://127.0.0.1:PORT`: the relay is served there from the first call on.
     pub fn url(&self) -> String {
-        let addr = self.server.listen(&self.router).unwrap();
-        format!("http://{addr}")
+        format!("http://{}", self.addr())
     }
 
     /// Hands `request` to `router` (this relay's, or another on its store) in-process.

@@ -96,7 +96,7 @@ impl Story {
             ("volunteer", "Sun Li"),
         ];
         let members: Vec<MemberRecord> = people.iter().map(|(role, name)| relay.member(role, name)).collect();
-        let phones = members.iter().zip(people).map(|(m, (_, name))| relay.phone(m, name)).collect();
+        let phones = members.iter().map(|m| relay.phone(m)).collect();
         Story { seed, rng: Rng::new(seed), relay, members, phones, model: Model::default(), outcomes: BTreeMap::new(), paper_slots: 0 }
     }
 
@@ -422,7 +422,7 @@ impl Story {
             let stored = self.relay.visits(&p.member.id);
             assert_eq!(stored.keys().collect::<BTreeSet<_>>(), logged, "seed {seed}: {p:?}: visits on the relay");
             assert_eq!(self.relay.visit_records(&p.member.id), logged.len(), "seed {seed}: {p:?}: visit records");
-            assert!(stored.values().all(|visit| visit.device == p.actor && !visit.is_open()), "seed {seed}: {p:?}");
+            assert!(stored.values().all(|visit| visit.device == p.actor.to_hex_string() && !visit.is_open()), "seed {seed}: {p:?}");
             let states = p.states();
             assert_eq!(states.keys().collect::<BTreeSet<_>>(), logged, "seed {seed}: {p:?}: visits on the phone");
             assert!(states.values().all(|s| on_relay(s)), "seed {seed}: {p:?}: {states:?}");

@@ -17,7 +17,7 @@ fn an_answer_lost_after_the_relay_committed_costs_one_retry_and_stores_nothing_t
         let relay = TestRelay::start();
         let volunteer = relay.member("volunteer", "Li Wei");
         let elder = relay.member("elder", "Wang Fang");
-        let mut phone = relay.phone(&volunteer, "Li Wei's phone");
+        let mut phone = relay.phone(&volunteer);
         phone.sync().unwrap();
         let own = DocId::Member(volunteer.id.clone());
         let generation = relay.generation(&own);

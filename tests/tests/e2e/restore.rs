@@ -31,7 +31,7 @@ fn restore_and_cut(cut_at: usize, fault: Fault) {
     let relay = TestRelay::start();
     let li = relay.member("volunteer", "Li Wei");
     let elder = relay.member("elder", "Wang Fang");
-    let mut phone = relay.phone(&li, "Li Wei's phone");
+    let mut phone = relay.phone(&li);
     phone.sync().unwrap();
 
     let backup = tempfile::tempdir().unwrap();
@@ -47,7 +47,7 @@ fn restore_and_cut(cut_at: usize, fault: Fault) {
     // The relay comes back from the backup, without `lost`; the proxy points at it.
     let restored = Arc::new(Relay::open(backup.path()).unwrap());
     let server = Server::start(restored.clone());
-    relay.proxy.set_upstream(server.addr);
+    relay.proxy.set_upstream(server.addr().unwrap());
     let own = DocId::Member(li.id.clone());
     let relay_doc = || Automerge::load(&restored.store().document(&own.to_string()).unwrap().unwrap().bytes).unwrap();
     let relay_visits = || -> BTreeSet<VisitId> { member::visits(&relay_doc(), &li.id).into_iter().map(|v| v.id).collect() };

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use automerge::transaction::Transactable as _;
-use automerge::{ActorId, ChangeHash, ObjType, ROOT};
+use automerge::{ChangeHash, ObjType, ROOT};
 use serde_json::Value;
 use timebank_cli::relay::{HttpTransport, enroll};
 use timebank_engine::documents::{fields, member};
@@ -51,8 +51,8 @@ fn forged_changes_are_refused_with_403_recorded_and_change_nothing() {
     let li = relay.member("volunteer", "Li Wei");
     let zhao = relay.member("volunteer", "Zhao Min");
     let elder = relay.member("elder", "Wang Fang");
-    let mut li_phone = relay.phone(&li, "Li Wei's phone");
-    let mut zhao_phone = relay.phone(&zhao, "Zhao Min's phone");
+    let mut li_phone = relay.phone(&li);
+    let mut zhao_phone = relay.phone(&zhao);
     let zhao_visit = zhao_phone.log_paper_visit(&elder.id, None, "Zhao's own visit");
     zhao_phone.sync().unwrap();
     li_phone.log_paper_visit(&elder.id, None, "Li's own visit");
@@ -71,10 +71,10 @@ fn forged_changes_are_refused_with_403_recorded_and_change_nothing() {
         tampered_dir.path(),
         &Enrollment {
             identity: NewIdentity { member: zhao.id.clone(), station: zhao.station.clone(), role: zhao.role },
-            actor: li_phone.actor.clone(),
-            relay: li_phone.link.url.clone(),
+            actor: li_phone.actor.to_hex_string(),
+            relay: li_phone.url.clone(),
             device: li_phone.device.clone(),
-            token: li_phone.link.token.clone(),
+            token: li_phone.token.clone(),
         },
         Arc::new(SystemClock),
     )
@@ -91,7 +91,7 @@ fn forged_changes_are_refused_with_403_recorded_and_change_nothing() {
             note: "a visit Zhao never made".into(),
         })
         .unwrap();
-    let error = tampered.sync(&mut HttpTransport::new(&li_phone.link)).unwrap_err();
+    let error = tampered.sync(&mut HttpTransport::new(&li_phone.link())).unwrap_err();
     let Error::Transport(TransportError::Refused { status, message }) = &error else { panic!("{error}") };
     assert_eq!(*status, 403, "{message}");
     assert!(message.contains(&zhao_doc.to_string()) && message.contains("nothing from this sync was stored"), "{message}");
@@ -105,7 +105,7 @@ fn forged_changes_are_refused_with_403_recorded_and_change_nothing() {
 
     // 2. A hand-built request: into Li's own document, a change made with Zhao's device
     //    actor (Li's phone posing as Zhao's), creating a visit record.
-    let mut copy = relay.document(&li_doc).with_actor(ActorId::try_from(zhao_phone.actor.as_str()).unwrap());
+    let mut copy = relay.document(&li_doc).with_actor(zhao_phone.actor.clone());
     let base = copy.get_heads();
     copy.transact::<_, _, automerge::AutomergeError>(|tx| {
         let visits = fields::map_at(tx, &ROOT, member::VISITS).unwrap();
@@ -115,7 +115,7 @@ fn forged_changes_are_refused_with_403_recorded_and_change_nothing() {
     })
     .unwrap();
     let change = copy.get_last_local_change().unwrap().raw_bytes().to_vec();
-    let (status, message) = refused(push_by_hand(&li_phone.link, &li_doc, &base, vec![change]));
+    let (status, message) = refused(push_by_hand(&li_phone.link(), &li_doc, &base, vec![change]));
     assert_eq!(status, 403, "{message}");
     // Refused before any writer check: a device sends only its own changes, whatever the
     // other actor may write.
@@ -123,7 +123,7 @@ fn forged_changes_are_refused_with_403_recorded_and_change_nothing() {
     assert_eq!(relay.heads(&li_doc), li_heads, "Li's document changed");
 
     // 3. A hand-built request: Li's own actor, straight into Zhao's document.
-    let mut copy = relay.document(&zhao_doc).with_actor(ActorId::try_from(li_phone.actor.as_str()).unwrap());
+    let mut copy = relay.document(&zhao_doc).with_actor(li_phone.actor.clone());
     let base = copy.get_heads();
     copy.transact::<_, _, automerge::AutomergeError>(|tx| {
         let visits = fields::map_at(tx, &ROOT, member::VISITS).unwrap();
@@ -132,7 +132,7 @@ fn forged_changes_are_refused_with_403_recorded_and_change_nothing() {
     })
     .unwrap();
     let change = copy.get_last_local_change().unwrap().raw_bytes().to_vec();
-    let (status, message) = refused(push_by_hand(&li_phone.link, &zhao_doc, &base, vec![change]));
+    let (status, message) = refused(push_by_hand(&li_phone.link(), &zhao_doc, &base, vec![change]));
     assert_eq!(status, 403, "{message}");
     assert_eq!(relay.heads(&zhao_doc), zhao_heads, "Zhao's document changed");
     assert_eq!(relay.visit_records(&zhao.id), 1);
@@ -161,7 +161,7 @@ fn a_revoked_phone_gets_401_asks_the_coordinator_and_keeps_its_visits() {
     let relay = TestRelay::start();
     let li = relay.member("volunteer", "Li Wei");
     let elder = relay.member("elder", "Wang Fang");
-    let mut phone = relay.phone(&li, "Li Wei's lost phone");
+    let mut phone = relay.phone(&li);
     let before = phone.log_paper_visit(&elder.id, None, "before it was lost");
     phone.sync().unwrap();
 
@@ -186,7 +186,7 @@ fn a_revoked_phone_gets_401_asks_the_coordinator_and_keeps_its_visits() {
     assert!(events.iter().all(|e| e["device"] == phone.device.as_str()), "{events:?}");
 
     // A new phone, enrolled with a new code, carries on.
-    let mut new_phone = relay.phone(&li, "Li Wei's new phone");
+    let mut new_phone = relay.phone(&li);
     new_phone.sync().unwrap();
     assert!(new_phone.states().values().all(|s| on_relay(s)) && new_phone.states().len() == 1);
 }

@@ -1,78 +1,27 @@
-//! Test support: the relay in-process on a real socket (tokio on a background thread,
-//! SQLite store in a temporary directory), a fault-injecting TCP proxy in front of it,
-//! phones (real engines in temporary directories) enrolled over HTTP with codes from
-//! the admin functions, and a small seeded random number generator.
+//! Test support: the shared test relay (`timebank-testing`: a real SQLite store in a
+//! temporary directory, served on 127.0.0.1) with a fault-injecting TCP proxy in front of
+//! it, the shared phones (real engines in temporary directories) enrolled over HTTP through
+//! the proxy, and a small seeded random number generator.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::{self, Read as _, Write as _};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use automerge::{Automerge, ChangeHash, ReadDoc as _, ROOT};
-use chrono::Utc;
-use tempfile::TempDir;
-use timebank_cli::relay::HttpTransport;
+use automerge::{ChangeHash, ReadDoc as _, ROOT};
+use timebank_engine::DocId;
 use timebank_engine::documents::{fields, member};
-use timebank_engine::model::{MemberId, OrderId, Role, Visit, VisitId};
-use timebank_engine::sync::SyncReport;
+use timebank_engine::model::{MemberId, Role, Visit, VisitId};
 use timebank_engine::sync::wire::MAX_BODY_BYTES;
-use timebank_engine::{DocId, Engine, PastVisit, RelayLink, SystemClock};
-use timebank_server::registry::{self, NewMember};
-use timebank_server::store::{MemberRecord, StationRecord};
-use timebank_server::{Relay, app};
+use timebank_server::store::MemberRecord;
+pub use timebank_testing::{Phone, Server, on_relay};
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-// ----- the relay, served in-process -----
-
-/// `axum::serve(listener, app(relay))` on 127.0.0.1:0, on a tokio runtime in a
-/// background thread. Stopped (gracefully) when dropped.
-pub struct Server {
-    pub addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Server {
-    pub fn start(relay: Arc<Relay>) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("relay".into())
-            .spawn(move || {
-                let runtime =
-                    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-                runtime.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                    axum::serve(listener, app(relay))
-                        .with_graceful_shutdown(async {
-                            let _ = stopped.await;
-                        })
-                        .await
-                        .unwrap();
-                });
-            })
-            .unwrap();
-        Server { addr, stop: Some(stop), thread: Some(thread) }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
 }
 
 // ----- the fault-injecting proxy -----
@@ -306,66 +255,34 @@ fn cut_point(response: &[u8]) -> usize {
 
 // ----- a relay with its station, behind the proxy -----
 
-/// A relay on a real SQLite store in a temporary directory, served on a socket, with the
-/// proxy in front of it and one station ("Caoyang").
+/// The shared test relay (a real SQLite store in a temporary directory, one station
+/// "Caoyang"), served on a socket with the proxy in front of it.
 pub struct TestRelay {
-    // Field order is drop order: the proxy, then the server, then the store directory.
+    // Field order is drop order: the proxy, then the relay (its server, its store).
     pub proxy: Proxy,
-    /// Serving until dropped.
-    _server: Server,
-    pub relay: Arc<Relay>,
-    pub station: StationRecord,
-    pub dir: TempDir,
+    base: timebank_testing::TestRelay,
+}
+
+impl Deref for TestRelay {
+    type Target = timebank_testing::TestRelay;
+
+    fn deref(&self) -> &Self::Target {
+        &self.base
+    }
 }
 
 impl TestRelay {
     pub fn start() -> TestRelay {
-        let dir = tempfile::tempdir().unwrap();
-        let relay = Arc::new(Relay::open(dir.path()).unwrap());
-        let station = registry::create_station(&relay, "Caoyang").unwrap();
-        let server = Server::start(relay.clone());
-        let proxy = Proxy::start(server.addr);
-        TestRelay { proxy, _server: server, relay, station, dir }
-    }
-
-    /// Registers a member of the station (what a coordinator does after meeting them).
-    pub fn member(&self, role: &str, name: &str) -> MemberRecord {
-        registry::create_member(&self.relay, &NewMember {
-            station: self.station.id.as_str(),
-            role,
-            name,
-            birth_year: if role == "elder" { 1941 } else { 1979 },
-            household: None,
-            hardship: false,
-        })
-        .unwrap()
-    }
-
-    /// A one-time enrollment code for one device of `member`.
-    pub fn code(&self, member: &MemberRecord) -> String {
-        registry::issue_enrollment_code(&self.relay, member.id.as_str(), registry::DEFAULT_CODE_DAYS).unwrap().0
+        let base = timebank_testing::TestRelay::new();
+        let proxy = Proxy::start(base.addr());
+        TestRelay { proxy, base }
     }
 
     /// A phone of `member`, enrolled over HTTP through the proxy with a fresh code.
-    pub fn phone(&self, member: &MemberRecord, name: &str) -> Phone {
-        let code = self.code(member);
-        let dir = tempfile::tempdir().unwrap();
-        let engine = timebank_cli::relay::enroll_store(dir.path(), &self.proxy.url(), &code, Arc::new(SystemClock)).unwrap();
-        assert_eq!(engine.identity().member, member.id);
-        let link = engine.relay_link().unwrap().unwrap();
-        let actor = engine.identity().device.clone();
-        Phone { name: name.to_owned(), engine, dir, member: member.clone(), device: link.device.clone(), actor, link }
-    }
-
-    /// The relay's copy of document `id`, from its store.
-    pub fn document(&self, id: &DocId) -> Automerge {
-        let stored = self.relay.store().document(&id.to_string()).unwrap().unwrap_or_else(|| panic!("no {id} on the relay"));
-        Automerge::load(&stored.bytes).unwrap()
-    }
-
-    /// The store generation of document `id` (bumped on every write).
-    pub fn generation(&self, id: &DocId) -> i64 {
-        self.relay.store().document(&id.to_string()).unwrap().map_or(0, |d| d.generation)
+    pub fn phone(&self, member: &MemberRecord) -> Phone {
+        let phone = self.http_phone_via(&self.proxy.url(), member);
+        assert_eq!(phone.engine.identity().member, member.id);
+        phone
     }
 
     /// The heads of the relay's copy of `id`.
@@ -405,12 +322,6 @@ impl TestRelay {
     }
 }
 
-/// Whether a visit's state label says the relay has it: "sent", or the outcome the
-/// relay's ledger gave it once it arrived.
-pub fn on_relay(state: &str) -> bool {
-    state == "sent" || state == "approved" || state.starts_with("rejected: ") || state.starts_with("under review: ")
-}
-
 /// Syncs `phone` until a sync brings nothing (at most three times), each in one
 /// exchange that sends nothing. False if it never went quiet.
 pub fn settles(phone: &mut Phone) -> bool {
@@ -424,84 +335,6 @@ pub fn settles(phone: &mut Phone) -> bool {
 pub fn sorted(mut heads: Vec<ChangeHash>) -> Vec<ChangeHash> {
     heads.sort_unstable();
     heads
-}
-
-// ----- phones -----
-
-/// An enrolled phone: a real engine on its own store, syncing over HTTP through the proxy.
-pub struct Phone {
-    pub name: String,
-    pub engine: Engine,
-    pub dir: TempDir,
-    pub member: MemberRecord,
-    /// The device's id on the relay (`d-…`).
-    pub device: String,
-    /// The device's automerge actor (hex).
-    pub actor: String,
-    pub link: RelayLink,
-}
-
-impl std::fmt::Debug for Phone {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({} {})", self.name, self.member.role.as_str(), self.member.id)
-    }
-}
-
-impl Phone {
-    /// One `Engine::sync` over HTTP (what the app does when it has signal).
-    pub fn sync(&mut self) -> timebank_engine::Result<SyncReport> {
-        let mut transport = HttpTransport::new(&self.link);
-        self.engine.sync(&mut transport)
-    }
-
-    /// The app is closed and opened again: the engine reopens the store on disk.
-    pub fn reopen(self) -> Phone {
-        let Phone { name, engine, dir, member, device, actor, link } = self;
-        drop(engine);
-        let engine = Engine::open(dir.path()).unwrap();
-        Phone { name, engine, dir, member, device, actor, link }
-    }
-
-    /// This phone's visits and their state labels.
-    pub fn states(&self) -> BTreeMap<VisitId, String> {
-        self.engine.visits().unwrap().into_iter().map(|v| (v.visit.id, v.state_label)).collect()
-    }
-
-    /// The visits this phone shows as on the relay ("sent", or an outcome of the relay's
-    /// ledger).
-    pub fn sent(&self) -> BTreeSet<VisitId> {
-        self.states().into_iter().filter(|(_, s)| on_relay(s)).map(|(id, _)| id).collect()
-    }
-
-    /// Logs a finished visit from a paper record (three to two hours ago).
-    pub fn log_paper_visit(&mut self, elder: &MemberId, order: Option<&OrderId>, note: &str) -> VisitId {
-        let now = Utc::now();
-        self.engine
-            .log_visit(&PastVisit {
-                elder: elder.clone(),
-                service: "companionship".into(),
-                order: order.cloned(),
-                start: now - chrono::Duration::hours(3),
-                end: now - chrono::Duration::hours(2),
-                note: note.into(),
-            })
-            .unwrap()
-    }
-
-    /// Checks in at the elder's home, back-dated 90 minutes (so checking out now gives a
-    /// visit of a plausible length).
-    pub fn check_in(&mut self, elder: &MemberId, order: Option<&OrderId>) -> VisitId {
-        let at = Utc::now() - chrono::Duration::minutes(90);
-        self.engine.start_visit_at(elder, "meals", order, Some(at)).unwrap()
-    }
-
-    /// The phone's documents and their heads.
-    pub fn held(&self) -> BTreeMap<DocId, Vec<ChangeHash>> {
-        self.engine.document_ids().into_iter().map(|id| {
-            let heads = sorted(self.engine.heads(&id));
-            (id, heads)
-        }).collect()
-    }
 }
 
 // ----- randomness -----
