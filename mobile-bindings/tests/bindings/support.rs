@@ -1,9 +1,9 @@
-//! Test support: the relay in-process on 127.0.0.1 (its SQLite store in a temporary
-//! directory), members and enrollment codes from its admin functions, stores of phones
+//! Test support: the shared test relay (`timebank-testing`: served on 127.0.0.1, its
+//! SQLite store in a temporary directory, members and enrollment codes), stores of phones
 //! in temporary directories, and a small executor for the async calls.
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::ops::Deref;
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
@@ -12,52 +12,23 @@ use std::time::{Duration, SystemTime};
 use tempfile::TempDir;
 use timebank_mobile::TimebankStore;
 use timebank_mobile::types::Role;
-use timebank_server::registry::{self, NewMember};
-use timebank_server::store::{MemberRecord, StationRecord};
-use timebank_server::{Relay, app};
+use timebank_server::store::MemberRecord;
 
-/// A relay serving HTTP on 127.0.0.1 with one station; stops when dropped.
-pub struct TestRelay {
-    pub relay: Arc<Relay>,
-    pub station: StationRecord,
-    pub addr: SocketAddr,
-    // Dropped last: the runtime (and its server) before the store directory.
-    runtime: Option<tokio::runtime::Runtime>,
-    _dir: TempDir,
+/// The shared test relay (`timebank-testing`), served on 127.0.0.1 with one station,
+/// whose phones are stores enrolled through the bindings.
+pub struct TestRelay(timebank_testing::TestRelay);
+
+impl Deref for TestRelay {
+    type Target = timebank_testing::TestRelay;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl TestRelay {
     pub fn start() -> TestRelay {
-        let dir = tempfile::tempdir().unwrap();
-        let relay = Arc::new(Relay::open(dir.path()).unwrap());
-        let station = registry::create_station(&relay, "Caoyang").unwrap();
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-        let addr = listener.local_addr().unwrap();
-        runtime.spawn(axum::serve(listener, app(relay.clone())).into_future());
-        TestRelay { relay, station, addr, runtime: Some(runtime), _dir: dir }
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Registers a member of the station.
-    pub fn member(&self, role: &str, name: &str) -> MemberRecord {
-        let new = NewMember {
-            station: self.station.id.as_str(),
-            role,
-            name,
-            birth_year: if role == "elder" { 1941 } else { 1979 },
-            household: None,
-            hardship: false,
-        };
-        registry::create_member(&self.relay, &new).unwrap()
-    }
-
-    /// A one-time enrollment code for a device of `member`.
-    pub fn code(&self, member: &MemberRecord) -> String {
-        registry::issue_enrollment_code(&self.relay, member.id.as_str(), registry::DEFAULT_CODE_DAYS).unwrap().0
+        TestRelay(timebank_testing::TestRelay::new())
     }
 
     /// A phone of `member`, enrolled through the bindings into a new directory.
@@ -65,14 +36,6 @@ impl TestRelay {
         let dir = tempfile::tempdir().unwrap();
         let store = TimebankStore::enroll(path(&dir), self.url(), self.code(member)).unwrap();
         Phone { store, _dir: dir }
-    }
-}
-
-impl Drop for TestRelay {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_timeout(Duration::from_secs(5));
-        }
     }
 }
 
