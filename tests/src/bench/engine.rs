@@ -14,7 +14,9 @@ use timebank_engine::documents::member;
 use timebank_engine::model::{MemberId, Role, StationId};
 use timebank_engine::{DocId, Engine, NewIdentity};
 
-use super::clock::{FakeClock, the_present};
+use timebank_testing::FakeClock;
+
+use super::clock::the_present;
 use super::heap::HeapMeter;
 use super::rss::{ProbeTarget, probe_in_child};
 use super::stats::{median, percentile};
@@ -117,7 +119,7 @@ impl Store {
         let tmp = tempfile::tempdir()?;
         let dir = tmp.path().join("volunteer");
         let end = the_present()?;
-        let clock = Arc::new(FakeClock::new(end));
+        let clock = FakeClock::new(end, "timebank-bench");
         let mut work = Workload::new(SEED)?;
         let member = MemberId::parse(VOLUNTEER)?;
         let started = Instant::now();

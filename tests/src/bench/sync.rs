@@ -24,7 +24,9 @@ use timebank_engine::model::{ConfirmedBy, MemberId, StationId};
 use timebank_engine::sync::SyncReport;
 use timebank_engine::{DocId, Engine};
 
-use super::clock::{FakeClock, the_present};
+use timebank_testing::FakeClock;
+
+use super::clock::the_present;
 use super::plain_sync::{self, Exchange, Pair, Side, raw_len};
 use super::relay::{BenchRelay, Phone, Timed, on_ram_disk, phone_stores};
 use super::stats::{median, percentile};
@@ -137,7 +139,7 @@ impl Bench {
     fn new() -> Result<Bench, BenchError> {
         let now = the_present()?;
         Ok(Bench {
-            clock: Arc::new(FakeClock::new(now)),
+            clock: FakeClock::new(now, "timebank-bench"),
             now,
             stores: phone_stores()?,
             work: Workload::new(SEED)?,
@@ -146,7 +148,7 @@ impl Bench {
 
     /// A relay on the shared clock.
     fn relay(&self) -> Result<BenchRelay, BenchError> {
-        BenchRelay::start(self.clock.clone())
+        BenchRelay::start(self.clock.clone(), self.stores.path())
     }
 
     /// Moves the clock on by `minutes`.
@@ -161,7 +163,7 @@ impl Bench {
         (0..count)
             .map(|i| {
                 let member = relay.volunteer(&format!("Volunteer {}", i + 1))?;
-                let mut phone = relay.phone(&member, self.stores.path())?;
+                let mut phone = relay.phone(&member)?;
                 relay.sync(&mut phone)?;
                 Ok(phone)
             })
@@ -186,7 +188,7 @@ impl Bench {
         self.log_history(&mut phone, config.history_visits)?;
         relay.sync(&mut phone)?;
         let (idle, _) = relay.sync(&mut phone)?;
-        let id = DocId::Member(phone.member.clone());
+        let id = DocId::Member(phone.member.id.clone());
         let mut pair = Pair::new(&saved(&phone.engine, &id)?)?;
         let mut reloaded = Pair::new(&saved(&phone.engine, &id)?)?;
         let mut samples = Vec::with_capacity(config.single_visits);
@@ -240,7 +242,7 @@ impl Bench {
         let mut shared = shared_station_doc(&station)?;
         let mut plain = phones
             .iter()
-            .map(|phone| PlainDevice::new(&shared, &phone.member))
+            .map(|phone| PlainDevice::new(&shared, &phone.member.id))
             .collect::<Result<Vec<_>, _>>()?;
         for device in &mut plain {
             device.sync(&mut shared)?;
@@ -312,7 +314,7 @@ impl Bench {
         self.log_history(&mut phone, config.day_history)?;
         relay.sync(&mut phone)?;
         relay.sync(&mut phone)?;
-        let id = DocId::Member(phone.member.clone());
+        let id = DocId::Member(phone.member.id.clone());
         let mut pair = Pair::new(&saved(&phone.engine, &id)?)?;
         let before = phone.engine.heads(&id);
         // Twelve hours later the day begins: visit after visit.
@@ -379,7 +381,7 @@ impl Bench {
         let mut phones = self.phones(&relay, config.merge_devices)?;
         let mut before = Vec::with_capacity(phones.len());
         for phone in &phones {
-            let id = DocId::Member(phone.member.clone());
+            let id = DocId::Member(phone.member.id.clone());
             before.push((saved(&phone.engine, &id)?, phone.engine.heads(&id)));
         }
         let started = Instant::now();
@@ -393,7 +395,7 @@ impl Bench {
         ));
         let mut pairs = Vec::with_capacity(phones.len());
         for (phone, (saved_before, heads)) in phones.iter().zip(&before) {
-            let id = DocId::Member(phone.member.clone());
+            let id = DocId::Member(phone.member.id.clone());
             let mut pair = Pair::new(saved_before)?;
             pair.phone_makes(changes_since(&phone.engine, &id, heads)?)?;
             pairs.push(pair);
@@ -432,9 +434,9 @@ impl Bench {
         let mut merged = 0;
         let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
         for (phone, pair) in phones.iter().zip(&pairs) {
-            let doc = relay_doc(&relay, &DocId::Member(phone.member.clone()))?;
-            merged += member::visits(&doc, &phone.member).len();
-            if let Ok(ledger_doc) = relay_doc(&relay, &DocId::Ledger(phone.member.clone())) {
+            let doc = relay_doc(&relay, &DocId::Member(phone.member.id.clone()))?;
+            merged += member::visits(&doc, &phone.member.id).len();
+            if let Ok(ledger_doc) = relay_doc(&relay, &DocId::Ledger(phone.member.id.clone())) {
                 for (_, outcome) in ledger::outcomes(&ledger_doc) {
                     *outcomes.entry(outcome.status.to_string()).or_default() += 1;
                 }
@@ -782,7 +784,6 @@ fn changes_since(
 /// The relay's copy of document `id`, from its store.
 fn relay_doc(relay: &BenchRelay, id: &DocId) -> Result<Automerge, BenchError> {
     let stored = relay
-        .relay()
         .store()
         .document(&id.to_string())?
         .ok_or_else(|| format!("the relay holds no {id}"))?;
