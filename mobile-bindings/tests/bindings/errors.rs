@@ -8,7 +8,7 @@ use timebank_engine::sync::TransportError;
 use timebank_mobile::types::{ConfirmedBy, PastVisit, ReviewDecision, Role};
 use timebank_mobile::{SyncCancel, TimebankError, TimebankStore};
 
-use crate::support::{TestRelay, offline_volunteer, path, visit_of_an_hour};
+use crate::support::{TestRelay, enrolled_phone, offline_volunteer, path, visit_of_an_hour};
 
 fn variant(error: &TimebankError) -> &'static str {
     match error {
@@ -140,11 +140,11 @@ fn relays_that_cannot_be_used_say_why() {
     // Nothing listens on a port just freed.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     assert_eq!(failure(TimebankStore::enroll(path(&dir), format!("http://127.0.0.1:{port}"), "code".into())), "Offline");
-    let relay = TestRelay::start();
+    let relay = TestRelay::new();
     assert_eq!(failure(TimebankStore::enroll(path(&dir), relay.url(), "not-a-code".into())), "RelayRefused");
     assert_eq!(failure(TimebankStore::open(path(&dir))), "NoStore", "a failed enrollment left a store behind");
     let cancel = SyncCancel::new();
     cancel.cancel();
-    let enrolled = relay.phone(&relay.member("volunteer", "Wang"));
+    let enrolled = enrolled_phone(&relay, &relay.member("volunteer", "Wang"));
     assert_eq!(failure(enrolled.store.sync(Some(cancel))), "Cancelled");
 }

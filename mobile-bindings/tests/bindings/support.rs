@@ -3,7 +3,6 @@
 //! in temporary directories, and a small executor for the async calls.
 
 use std::future::Future;
-use std::ops::Deref;
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
@@ -13,30 +12,14 @@ use tempfile::TempDir;
 use timebank_mobile::TimebankStore;
 use timebank_mobile::types::Role;
 use timebank_server::store::MemberRecord;
+pub use timebank_testing::TestRelay;
 
-/// The shared test relay (`timebank-testing`), served on 127.0.0.1 with one station,
-/// whose phones are stores enrolled through the bindings.
-pub struct TestRelay(timebank_testing::TestRelay);
-
-impl Deref for TestRelay {
-    type Target = timebank_testing::TestRelay;
-
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl TestRelay {
-    pub fn start() -> TestRelay {
-        TestRelay(timebank_testing::TestRelay::new())
-    }
-
-    /// A phone of `member`, enrolled through the bindings into a new directory.
-    pub fn phone(&self, member: &MemberRecord) -> Phone {
-        let dir = tempfile::tempdir().unwrap();
-        let store = TimebankStore::enroll(path(&dir), self.url(), self.code(member)).unwrap();
-        Phone { store, _dir: dir }
-    }
+/// A phone of `member` of the shared test relay (served on 127.0.0.1 from this call on):
+/// a store enrolled through the bindings into a new directory.
+pub fn enrolled_phone(relay: &TestRelay, member: &MemberRecord) -> Phone {
+    let dir = tempfile::tempdir().unwrap();
+    let store = TimebankStore::enroll(path(&dir), relay.url(), relay.code(member)).unwrap();
+    Phone { store, _dir: dir }
 }
 
 /// A store in a temporary directory.

@@ -13,13 +13,13 @@ use timebank_engine::sync::{Transport, TransportError};
 use timebank_mobile::types::{ReviewDecision, Topic, VisitState};
 use timebank_mobile::{ChangeListener, SyncCancel, TimebankError, TimebankStore};
 
-use crate::support::{Phone, TestRelay, block_on, visit_of_an_hour};
+use crate::support::{Phone, TestRelay, block_on, enrolled_phone, visit_of_an_hour};
 
 /// A volunteer and a coordinator of the relay's station, both enrolled and synced once,
 /// and an elder's member id.
 fn station(relay: &TestRelay) -> (Phone, Phone, String) {
-    let volunteer = relay.phone(&relay.member("volunteer", "Wang Jianguo"));
-    let coordinator = relay.phone(&relay.member("coordinator", "Li Mei"));
+    let volunteer = enrolled_phone(relay, &relay.member("volunteer", "Wang Jianguo"));
+    let coordinator = enrolled_phone(relay, &relay.member("coordinator", "Li Mei"));
     let elder = relay.member("elder", "Zhang Lan").id.to_string();
     volunteer.store.sync(None).unwrap();
     coordinator.store.sync(None).unwrap();
@@ -38,7 +38,7 @@ fn state(store: &TimebankStore, visit: &str) -> VisitState {
 
 #[test]
 fn a_visit_logged_offline_reaches_the_coordinator_and_comes_back_approved() {
-    let relay = TestRelay::start();
+    let relay = TestRelay::new();
     let (volunteer, coordinator, elder) = station(&relay);
     let visit = visit_of_an_hour(&volunteer.store, &elder);
     assert_eq!(state(&volunteer.store, &visit), VisitState::SavedOnPhone);
@@ -67,7 +67,7 @@ fn async_sync_runs_off_the_calling_thread_and_tells_the_listeners() {
             self.0.lock().unwrap().push((topic, thread));
         }
     }
-    let relay = TestRelay::start();
+    let relay = TestRelay::new();
     let (volunteer, coordinator, elder) = station(&relay);
     let visit = visit_of_an_hour(&volunteer.store, &elder);
     let heard = Arc::new(Heard::default());
@@ -105,7 +105,7 @@ fn http(store: &TimebankStore) -> HttpTransport {
 
 #[test]
 fn a_sync_cancelled_with_the_answer_in_flight_resumes_without_loss_or_duplicates() {
-    let relay = TestRelay::start();
+    let relay = TestRelay::new();
     let (volunteer, coordinator, elder) = station(&relay);
     let first = visit_of_an_hour(&volunteer.store, &elder);
     let second = volunteer.store.log_visit(timebank_mobile::types::PastVisit {
@@ -138,7 +138,7 @@ fn a_sync_cancelled_with_the_answer_in_flight_resumes_without_loss_or_duplicates
 
 #[test]
 fn a_sync_cancelled_before_it_starts_sends_nothing() {
-    let relay = TestRelay::start();
+    let relay = TestRelay::new();
     let (volunteer, coordinator, elder) = station(&relay);
     let visit = visit_of_an_hour(&volunteer.store, &elder);
     let cancel = SyncCancel::new();
@@ -153,7 +153,7 @@ fn a_sync_cancelled_before_it_starts_sends_nothing() {
 
 #[test]
 fn dropping_the_async_sync_cancels_it_and_the_next_sync_finishes_the_job() {
-    let relay = TestRelay::start();
+    let relay = TestRelay::new();
     let (volunteer, coordinator, elder) = station(&relay);
     let visit = visit_of_an_hour(&volunteer.store, &elder);
     let cancel = SyncCancel::new();
@@ -193,7 +193,7 @@ impl Transport for Gate {
 
 #[test]
 fn the_store_stays_usable_while_a_sync_waits_on_the_network() {
-    let relay = TestRelay::start();
+    let relay = TestRelay::new();
     let (volunteer, coordinator, elder) = station(&relay);
     let first = visit_of_an_hour(&volunteer.store, &elder);
     let (arrived, at_the_door) = std::sync::mpsc::channel();
@@ -225,7 +225,7 @@ fn the_store_stays_usable_while_a_sync_waits_on_the_network() {
 
 #[test]
 fn cancelling_a_sync_stuck_on_a_hung_relay_returns_at_once() {
-    let relay = TestRelay::start();
+    let relay = TestRelay::new();
     let (volunteer, coordinator, elder) = station(&relay);
     let visit = visit_of_an_hour(&volunteer.store, &elder);
     // A relay that accepts connections and never answers (a frozen server, a captive portal).
@@ -253,7 +253,7 @@ fn cancelling_a_sync_stuck_on_a_hung_relay_returns_at_once() {
 
 #[test]
 fn a_rejection_reaches_the_volunteer_with_its_reason_and_freezes_the_visit() {
-    let relay = TestRelay::start();
+    let relay = TestRelay::new();
     let (volunteer, coordinator, elder) = station(&relay);
     let visit = visit_of_an_hour(&volunteer.store, &elder);
     volunteer.store.sync(None).unwrap();
