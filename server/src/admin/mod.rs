@@ -25,12 +25,10 @@ pub enum AdminError {
     /// The registry refused or failed (the message says why).
     #[error(transparent)]
     Registry(#[from] RegistryError),
-    /// The command's input breaks a rule.
+    /// The command cannot run as given: a flag is missing, or what it names does not
+    /// exist (the message says what to give instead).
     #[error("{0}")]
-    Invalid(String),
-    /// Something named does not exist.
-    #[error("{0}")]
-    NotFound(String),
+    Refused(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -49,7 +47,7 @@ pub enum AdminError {
 
 impl From<timebank_engine::Error> for AdminError {
     fn from(error: timebank_engine::Error) -> Self {
-        AdminError::Invalid(error.to_string())
+        AdminError::Refused(error.to_string())
     }
 }
 
@@ -124,12 +122,12 @@ pub fn run(relay: &Relay, command: &AdminCommand) -> Result<Report, AdminError> 
         }
         AdminCommand::ConsoleUser(ConsoleUserCommand::Create { username, station, member, district, password, .. }) => {
             let Some(password) = password else {
-                return Err(AdminError::Invalid("no password given: pass it on stdin with --password-stdin".into()));
+                return Err(AdminError::Refused("no password given: pass it on stdin with --password-stdin".into()));
             };
             let role = match (station, district) {
                 (_, true) => None,
                 (Some(station), false) => Some(station.as_str()),
-                (None, false) => return Err(AdminError::Invalid("give --station S (or --district)".into())),
+                (None, false) => return Err(AdminError::Refused("give --station S (or --district)".into())),
             };
             let user = registry::create_console_user(relay, username, password, role, member.as_deref())?;
             let what = match &user.role {
@@ -147,7 +145,7 @@ pub fn run(relay: &Relay, command: &AdminCommand) -> Result<Report, AdminError> 
             if !check {
                 // Posting from this process while the relay serves would make two writers
                 // of the ledger documents under one actor; the relay catches up at start.
-                return Err(AdminError::Invalid(
+                return Err(AdminError::Refused(
                     "the relay posts by itself (and catches up when it starts); use --check to compare the ledger with its rebuild".into(),
                 ));
             }

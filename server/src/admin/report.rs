@@ -25,7 +25,7 @@ pub struct Report {
 pub(super) fn member_ledger(relay: &Relay, member: &str) -> Result<Report, AdminError> {
     let member = MemberId::parse(member)?;
     if relay.store().member(&member)?.is_none() {
-        return Err(AdminError::NotFound(format!("no member {member}")));
+        return Err(AdminError::Refused(format!("no member {member}")));
     }
     let statement = ledger::statement::statement(relay.store(), &member)?;
     let (available, reserved) = (statement.available, statement.reserved);
