@@ -7,13 +7,6 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 
-/// Cycles allowed for now, as pairs of modules.
-const ALLOWED: &[(&str, &str)] = &[
-    // Issue 11: the ledger's run reads the relay's document cache and the relay runs the
-    // ledger; removed when one owner of the relay's writes exists.
-    ("ledger", "relay"),
-];
-
 type Graph = BTreeMap<String, BTreeSet<String>>;
 
 #[test]
@@ -24,7 +17,6 @@ fn top_level_modules_import_one_another_without_cycles() {
     let cycles: BTreeSet<Vec<String>> = graph
         .iter()
         .flat_map(|(from, tos)| tos.iter().filter_map(|to| cycle_through(&graph, from, to)))
-        .filter(|cycle| !allowed(cycle, ALLOWED))
         .collect();
     let shown: Vec<String> = cycles.iter().map(|cycle| cycle.join(" -> ")).collect();
     assert!(
@@ -137,11 +129,6 @@ fn rotate_to_smallest(mut cycle: Vec<String>) -> Vec<String> {
     cycle
 }
 
-/// Whether every module of `cycle` belongs to one pair of `pairs`.
-fn allowed(cycle: &[String], pairs: &[(&str, &str)]) -> bool {
-    pairs.iter().any(|(a, b)| cycle.iter().all(|m| m == a || m == b))
-}
-
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
@@ -158,7 +145,4 @@ fn the_check_finds_a_cycle_and_names_its_modules() {
         crate_paths("use crate::{\n    auth,\n    store::{A, B},\n    sync::X,\n};\n// crate::gone\nlet x = crate::relay::Relay::new();"),
         BTreeSet::from(["auth".to_owned(), "relay".to_owned(), "store".to_owned(), "sync".to_owned()])
     );
-    let pairs = [("ledger", "relay")];
-    assert!(allowed(&["ledger".to_owned(), "relay".to_owned(), "ledger".to_owned()], &pairs));
-    assert!(!allowed(&["ledger".to_owned(), "relay".to_owned(), "sync".to_owned(), "ledger".to_owned()], &pairs));
 }
