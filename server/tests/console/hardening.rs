@@ -125,8 +125,7 @@ fn no_script_and_no_inline_style_may_run_on_a_console_page() {
     let mut li = console.signed_in("li");
     for path in ["/console/login", "/console/review", "/console/members"] {
         let request = Request::builder().uri(path).header("cookie", format!("tb_session={}", li.cookies["tb_session"])).body(Body::empty()).unwrap();
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let response = runtime.block_on(console.router.clone().oneshot(request)).unwrap();
+        let response = console.call(&console.router, request);
         let policy = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
         assert!(policy.contains("script-src 'none'") && !policy.contains("unsafe-inline"), "{path}: {policy}");
         assert!(!li.get(path).text.contains("<script"), "{path}");

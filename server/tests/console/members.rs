@@ -124,7 +124,6 @@ fn an_enrollment_code_from_the_page_enrolls_one_device_which_can_then_be_revoked
     assert!(page.text.contains("<svg"), "a QR code is shown");
     // The code enrolls a device, as a phone would.
     let actor = automerge::ActorId::random();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let body = timebank_engine::sync::wire::encode(&timebank_engine::sync::wire::EnrollRequest {
         code: code.clone(),
         actor: actor.to_hex_string(),
@@ -136,7 +135,7 @@ fn an_enrollment_code_from_the_page_enrolls_one_device_which_can_then_be_revoked
             .header("content-type", "application/octet-stream")
             .body(axum::body::Body::from(body))
             .unwrap();
-        runtime.block_on(tower::ServiceExt::oneshot(console.router.clone(), request)).unwrap().status()
+        console.call(&console.router, request).status()
     };
     assert_eq!(enroll(body.clone()), StatusCode::OK);
     assert_ne!(enroll(body), StatusCode::OK, "one device per code");

@@ -48,13 +48,7 @@ fn behind_tls_the_cookie_is_secure() {
     let router = timebank_server::app_with(console.relay.clone(), timebank_server::console::ConsoleConfig {
         secure_cookies: true,
     });
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let response = runtime
-        .block_on(tower::ServiceExt::oneshot(
-            router,
-            axum::http::Request::builder().uri("/console/login").body(axum::body::Body::empty()).unwrap(),
-        ))
-        .unwrap();
+    let response = console.call(&router, axum::http::Request::builder().uri("/console/login").body(axum::body::Body::empty()).unwrap());
     let cookie = response.headers().get("set-cookie").unwrap().to_str().unwrap();
     assert!(cookie.contains("; Secure"), "{cookie}");
 }
