@@ -17,6 +17,7 @@ use timebank_engine::sync::wire::{self, EnrollRequest, EnrollResponse};
 use timebank_engine::{Clock, Engine, Enrollment, NewIdentity, SystemClock};
 use timebank_server::registry::{self, NewMember, RegistryError};
 use timebank_server::store::{MemberRecord, RelayStore, SqliteStore, StationRecord, StoreError};
+use timebank_server::relay::Settings;
 use timebank_server::{Relay, app};
 
 use crate::clock::FakeClock;
@@ -68,9 +69,16 @@ pub struct TestRelayBuilder {
     workers: usize,
     phones_on_relay_clock: bool,
     phones_in: Option<PathBuf>,
+    settings: Settings,
 }
 
 impl TestRelayBuilder {
+    /// The operator's settings (default: [`Settings::default`]).
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
+    }
+
     /// The relay reads the time from `clock` (default: a [`FakeClock`] at the real time
     /// the relay starts, so phones on the system clock agree with it).
     pub fn clock(mut self, clock: Arc<FakeClock>) -> Self {
@@ -106,7 +114,7 @@ impl TestRelayBuilder {
     pub fn try_start(self) -> Result<TestRelay, SetupError> {
         let dir = tempfile::Builder::new().prefix("timebank-relay-").tempdir()?;
         let clock = self.clock.unwrap_or_else(|| FakeClock::new(Utc::now(), "relay"));
-        let relay = Arc::new(Relay::new(Arc::new(SqliteStore::open(dir.path())?), clock.clone())?);
+        let relay = Arc::new(Relay::with_settings(Arc::new(SqliteStore::open(dir.path())?), clock.clone(), self.settings)?);
         let station = registry::create_station(&relay, &self.station)?;
         let phone_clock: Arc<dyn Clock> = if self.phones_on_relay_clock { clock.clone() } else { Arc::new(SystemClock) };
         Ok(TestRelay {
@@ -166,7 +174,14 @@ impl TestRelay {
 
     /// A relay set up otherwise.
     pub fn builder() -> TestRelayBuilder {
-        TestRelayBuilder { clock: None, station: "Caoyang".into(), workers: 2, phones_on_relay_clock: false, phones_in: None }
+        TestRelayBuilder {
+            clock: None,
+            station: "Caoyang".into(),
+            workers: 2,
+            phones_on_relay_clock: false,
+            phones_in: None,
+            settings: Settings::default(),
+        }
     }
 
     /// The relay's store.

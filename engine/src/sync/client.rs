@@ -16,6 +16,7 @@ use crate::documents::DocId;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::storage;
+use crate::sync::heads::heads_after;
 use crate::sync::wire::{self, DocPush, PAGE_BYTES, Recovery, SyncRequest, SyncResponse, VOUCHER_BYTES, Voucher};
 
 /// Most request/response exchanges one sync makes: enough for a phone months behind to
@@ -66,8 +67,10 @@ pub struct SyncReport {
 /// (the phone bindings) lets go of it while a request is on the network, so the screens
 /// keep reading the store; local writes between the steps go at the next sync.
 /// [`Engine::sync`] is this loop in one call.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SyncRun {
+    /// Most change bytes one request carries.
+    page_bytes: usize,
     report: SyncReport,
     list_all: bool,
     /// Documents the relay asked to recover, with its heads.
@@ -77,13 +80,33 @@ pub struct SyncRun {
     finished: bool,
 }
 
+impl Default for SyncRun {
+    fn default() -> Self {
+        SyncRun::with_page_bytes(PAGE_BYTES)
+    }
+}
+
 impl SyncRun {
+    /// A sync that uploads at most `page_bytes` of changes per request (but at least one
+    /// change): smaller pages for a connection that keeps dropping; [`PAGE_BYTES`] by default.
+    pub fn with_page_bytes(page_bytes: usize) -> SyncRun {
+        SyncRun {
+            page_bytes,
+            report: SyncReport::default(),
+            list_all: false,
+            recover: HashMap::new(),
+            in_flight: None,
+            rounds: 0,
+            finished: false,
+        }
+    }
+
     /// The next request body to send to the relay, or `None` when the sync is done.
     pub fn next_request(&mut self, engine: &Engine) -> Result<Option<Vec<u8>>> {
         if self.finished || self.rounds >= MAX_ROUNDS {
             return Ok(None);
         }
-        let (request, sent) = engine.build_request(self.list_all, &self.recover)?;
+        let (request, sent) = engine.build_request(self.list_all, &self.recover, self.page_bytes)?;
         let body = wire::encode(&request);
         self.report.bytes_up += body.len();
         self.report.round_trips += 1;
@@ -136,7 +159,11 @@ impl Engine {
     /// relay's changes come down, and acknowledged visits turn from "saved on phone" to
     /// "sent". Safe to retry after any failure: the relay ignores what it already has.
     pub fn sync(&mut self, transport: &mut dyn Transport) -> Result<SyncReport> {
-        let mut run = SyncRun::default();
+        self.sync_run(SyncRun::default(), transport)
+    }
+
+    /// Runs `run` to the end through `transport` (a sync with its own page size).
+    pub fn sync_run(&mut self, mut run: SyncRun, transport: &mut dyn Transport) -> Result<SyncReport> {
         while let Some(body) = run.next_request(self)? {
             let reply = transport.exchange(body).map_err(Error::Transport)?;
             run.receive(self, &reply)?;
@@ -148,13 +175,18 @@ impl Engine {
     /// (or, with `list_all`, every document held), at most [`PAGE_BYTES`] of changes; for
     /// each document in `recover`, the phone's heads and what the relay's heads there do
     /// not cover.
-    fn build_request(&self, list_all: bool, recover: &HashMap<String, Vec<ChangeHash>>) -> Result<(SyncRequest, Sent)> {
+    fn build_request(
+        &self,
+        list_all: bool,
+        recover: &HashMap<String, Vec<ChangeHash>>,
+        page_bytes: usize,
+    ) -> Result<(SyncRequest, Sent)> {
         let conn = self.storage.conn();
         let own = self.identity().device.as_str();
         let mut sent = Sent::default();
         let mut manifest = Vec::new();
         let mut docs = Vec::new();
-        let mut page = Page::default();
+        let mut page = Page::new(page_bytes);
         for (id, doc) in &self.docs {
             let name = id.to_string();
             let acked = storage::acked_heads(conn, &name)?;
@@ -172,6 +204,7 @@ impl Engine {
             };
             let vouched = voucher.as_ref().map(|(heads, _)| ancestors(doc, heads)).unwrap_or_default();
             let mut changes = Vec::new();
+            let mut taken = Vec::new();
             let mut others = false;
             for change in doc.get_changes(&base) {
                 let mine = change.actor_id().to_hex_string() == own;
@@ -187,6 +220,7 @@ impl Engine {
                 }
                 others |= !mine;
                 changes.push(change.raw_bytes().to_vec());
+                taken.push(change);
             }
             if list_all || !changes.is_empty() || relay_heads.is_some() {
                 let recovery = relay_heads.map(|_| Recovery {
@@ -195,10 +229,9 @@ impl Engine {
                         Some(Voucher { heads: wire::to_wire_heads(&heads), mac: mac.try_into().ok()? })
                     }),
                 });
-                sent.docs.insert(
-                    name.clone(),
-                    SentDoc { heads: doc.get_heads(), pushed: !changes.is_empty(), recovering: recovery.is_some() },
-                );
+                // The relay's heads if it takes all of this and holds nothing else.
+                let heads = heads_after(&base, &taken);
+                sent.docs.insert(name.clone(), SentDoc { heads, pushed: !changes.is_empty(), recovering: recovery.is_some() });
                 docs.push(DocPush { doc: name.clone(), acked: acked_digest, changes, recovery });
             }
             if !acked.is_empty() {
@@ -289,13 +322,11 @@ struct Page {
     taken: usize,
 }
 
-impl Default for Page {
-    fn default() -> Self {
-        Page { left: PAGE_BYTES, taken: 0 }
-    }
-}
-
 impl Page {
+    fn new(bytes: usize) -> Page {
+        Page { left: bytes, taken: 0 }
+    }
+
     /// Whether a change of `bytes` fits; one change always does when it is the first.
     fn take(&mut self, bytes: usize) -> bool {
         if bytes > self.left && self.taken > 0 {
@@ -318,7 +349,9 @@ struct Sent {
 /// One document of a request.
 #[derive(Debug)]
 struct SentDoc {
-    /// The device's heads when it built the request.
+    /// The heads of what the relay holds if it takes the changes pushed and holds nothing
+    /// else: what an answer that does not name the document (or names it with no heads)
+    /// acknowledges.
     heads: Vec<ChangeHash>,
     /// Whether the request pushed changes to it.
     pushed: bool,
@@ -340,10 +373,10 @@ mod tests {
 
     #[test]
     fn a_page_takes_changes_until_full_but_always_the_first() {
-        let mut page = Page::default();
+        let mut page = Page::new(PAGE_BYTES);
         assert!(page.take(PAGE_BYTES + 5), "a change over the page goes alone");
         assert!(!page.take(1));
-        let mut page = Page::default();
+        let mut page = Page::new(PAGE_BYTES);
         assert!(page.take(PAGE_BYTES - 10));
         assert!(page.take(10));
         assert!(!page.take(1));

@@ -2,6 +2,7 @@
 //! (no I/O here: a [`Transport`] supplied by the caller carries the bytes).
 
 pub mod client;
+pub mod heads;
 pub mod wire;
 
 pub use client::{SyncReport, SyncRun, Transport, TransportError};

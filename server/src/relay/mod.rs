@@ -5,6 +5,7 @@
 //! write through it.
 
 mod cache;
+mod settings;
 mod work;
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -14,6 +15,7 @@ use timebank_engine::{Clock, SystemClock};
 use crate::store::{Millis, RelayStore, SqliteStore, StoreResult};
 use crate::voucher::Vouchers;
 
+pub use settings::Settings;
 pub(crate) use work::{Work, Writes};
 
 /// The relay: shared by every request.
@@ -23,6 +25,7 @@ pub struct Relay {
     actor: automerge::ActorId,
     clock: Arc<dyn Clock>,
     vouchers: Vouchers,
+    settings: Settings,
     state: Mutex<work::State>,
 }
 
@@ -37,10 +40,20 @@ impl Relay {
     /// server and an admin command), or a relay restored from a backup, never reuse an
     /// automerge sequence number that phones already hold.
     pub fn new(store: Arc<dyn RelayStore>, clock: Arc<dyn Clock>) -> StoreResult<Relay> {
+        Relay::with_settings(store, clock, Settings::default())
+    }
+
+    /// [`Relay::new`] with the operator's `settings`.
+    pub fn with_settings(store: Arc<dyn RelayStore>, clock: Arc<dyn Clock>, settings: Settings) -> StoreResult<Relay> {
         let actor = automerge::ActorId::random();
         store.register_relay_actor(&actor.to_hex_string(), clock.now().timestamp_millis())?;
         let vouchers = Vouchers::load(store.as_ref())?;
-        Ok(Relay { store, actor, clock, vouchers, state: Mutex::new(work::State::default()) })
+        Ok(Relay { store, actor, clock, vouchers, settings, state: Mutex::new(work::State::default()) })
+    }
+
+    /// The operator's settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// The store.

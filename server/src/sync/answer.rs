@@ -3,10 +3,11 @@
 //! holds as acknowledged, a voucher for what it received, and which documents it must
 //! recover for a relay that cannot tell what it holds.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use automerge::{Change, ChangeHash, ReadDoc};
-use timebank_engine::sync::wire::{self, DocPull, HeadsDigest, PAGE_BYTES, Recover, SyncResponse, heads_digest, to_wire_heads};
+use timebank_engine::sync::heads::heads_after;
+use timebank_engine::sync::wire::{self, DocPull, HeadsDigest, Recover, SyncResponse, heads_digest, to_wire_heads};
 
 use crate::auth::AuthedDevice;
 use crate::authority::Access;
@@ -58,7 +59,7 @@ pub(super) fn plan(
     let device_id = device.device.id.as_str();
     let mut batch = WriteBatch::default();
     let mut response = SyncResponse::default();
-    let mut page = PAGE_BYTES;
+    let mut page = Page { left: relay.settings().page_bytes, empty: true };
     for id in access.readable() {
         let Some(cached) = work.doc(id) else { continue };
         let name = id.to_string();
@@ -95,17 +96,16 @@ pub(super) fn plan(
         let pushed = staged.pushed.get(id);
         let missing: Vec<Change> =
             doc.get_changes(&base).into_iter().filter(|c| !pushed.is_some_and(|p| p.contains(&c.hash()))).collect();
-        let (sent, new_heads) = if missing.iter().map(|c| c.raw_bytes().len()).sum::<usize>() <= page {
-            (missing, heads.clone())
+        let all = missing.len();
+        let sent = page.take(missing);
+        let new_heads = if sent.len() == all {
+            heads.clone()
         } else {
             // Over the page: a causal prefix, acknowledged as its own heads; the device
             // comes back for the rest.
             response.more = true;
-            let prefix = take_page(missing, &mut page);
-            let prefix_heads = heads_after(&base, &prefix);
-            (prefix, prefix_heads)
+            heads_after(&base, &sent)
         };
-        page = page.saturating_sub(sent.iter().map(|c| c.raw_bytes().len()).sum());
         let holds = match (push, listing) {
             (Some(p), _) => Some(p.acked),
             (None, Listing::Changed) => Some(heads_digest(&acked_here.cur)),
@@ -139,30 +139,28 @@ pub(super) fn plan(
     Plan { batch, response }
 }
 
-/// The changes of `missing` (in causal order) that fit in `page` bytes: at least one, so a
-/// change bigger than a page still goes, alone.
-fn take_page(missing: Vec<Change>, page: &mut usize) -> Vec<Change> {
-    let mut taken = Vec::new();
-    for change in missing {
-        let bytes = change.raw_bytes().len();
-        if bytes > *page && !taken.is_empty() {
-            break;
-        }
-        *page = page.saturating_sub(bytes);
-        taken.push(change);
-    }
-    taken
+/// What one answer may still carry.
+struct Page {
+    left: usize,
+    /// Nothing taken yet: a change bigger than a page still goes, alone.
+    empty: bool,
 }
 
-/// The heads of a document holding `base` and then `prefix` (a causal prefix of what
-/// follows `base`): every one of them that no change of `prefix` depends on.
-fn heads_after(base: &[ChangeHash], prefix: &[Change]) -> Vec<ChangeHash> {
-    let covered: HashSet<ChangeHash> = prefix.iter().flat_map(|c| c.deps().iter().copied()).collect();
-    let mut heads: Vec<ChangeHash> =
-        base.iter().copied().chain(prefix.iter().map(Change::hash)).filter(|h| !covered.contains(h)).collect();
-    heads.sort_unstable();
-    heads.dedup();
-    heads
+impl Page {
+    /// The changes of `missing` (in causal order) that fit.
+    fn take(&mut self, missing: Vec<Change>) -> Vec<Change> {
+        let mut taken = Vec::new();
+        for change in missing {
+            let bytes = change.raw_bytes().len();
+            if bytes > self.left && !self.empty {
+                break;
+            }
+            self.left = self.left.saturating_sub(bytes);
+            self.empty = false;
+            taken.push(change);
+        }
+        taken
+    }
 }
 
 #[cfg(test)]
@@ -182,36 +180,6 @@ mod tests {
         assert_eq!(known_base(heads_digest(&[ChangeHash([3; 32])]), &acked), None);
     }
 
-    /// A page of a document's history is acknowledged as exactly the heads a document
-    /// holding that page has.
-    #[test]
-    fn the_heads_after_a_page_are_the_heads_of_the_page() {
-        let mut doc = AutoCommit::new();
-        for i in 0..6_i64 {
-            doc.put(ROOT, format!("k{i}"), i).unwrap();
-            doc.commit();
-        }
-        let mut other = doc.fork();
-        other.put(ROOT, "side", 1_i64).unwrap();
-        other.commit();
-        doc.merge(&mut other).unwrap();
-        let base = {
-            let first = doc.get_changes(&[]);
-            vec![first[1].hash()]
-        };
-        let missing: Vec<Change> = doc.get_changes(&base);
-        for cut in 1..missing.len() {
-            let prefix = &missing[..cut];
-            let mut replica = AutoCommit::new();
-            let upto: Vec<Change> = doc.get_changes(&[]).into_iter().take(2).collect();
-            replica.apply_changes(upto).unwrap();
-            replica.apply_changes(prefix.to_vec()).unwrap();
-            let mut expected = replica.get_heads();
-            expected.sort_unstable();
-            assert_eq!(heads_after(&base, prefix), expected, "after {cut} changes");
-        }
-    }
-
     #[test]
     fn a_page_takes_what_fits_and_always_one() {
         let mut doc = AutoCommit::new();
@@ -221,9 +189,10 @@ mod tests {
         }
         let changes: Vec<Change> = doc.get_changes(&[]);
         let one = changes[0].raw_bytes().len();
-        let mut page = one + 1;
-        assert_eq!(take_page(changes.clone(), &mut page).len(), 1);
-        let mut tiny = 1;
-        assert_eq!(take_page(changes, &mut tiny).len(), 1, "a change over the page goes alone");
+        let mut page = Page { left: one + 1, empty: true };
+        assert_eq!(page.take(changes.clone()).len(), 1);
+        assert_eq!(page.take(changes.clone()).len(), 0, "the next document waits for the next page");
+        let mut tiny = Page { left: 1, empty: true };
+        assert_eq!(tiny.take(changes).len(), 1, "a change over the page goes alone");
     }
 }

@@ -60,6 +60,11 @@ impl TestRelay {
         TestRelay(timebank_testing::TestRelay::new())
     }
 
+    /// A fresh relay with station "Caoyang" and the operator's `settings`.
+    pub fn with_settings(settings: timebank_server::relay::Settings) -> TestRelay {
+        TestRelay(timebank_testing::TestRelay::builder().settings(settings).start())
+    }
+
     /// A second relay process on the same data directory (another relay sharing the
     /// store, or what an admin command sees).
     pub fn second_relay(&self) -> Router {

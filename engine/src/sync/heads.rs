@@ -1,0 +1,49 @@
+//! The heads of a document after some changes: what the relay acknowledges for a page, and
+//! what the phone expects the relay to hold after a push.
+
+use std::collections::HashSet;
+
+use automerge::{Change, ChangeHash};
+
+/// The heads of a document holding `base` and then `added` (changes that follow `base`,
+/// each after its dependencies): every one of them that none of `added` depends on.
+pub fn heads_after<'a>(base: &[ChangeHash], added: impl IntoIterator<Item = &'a Change> + Clone) -> Vec<ChangeHash> {
+    let covered: HashSet<ChangeHash> = added.clone().into_iter().flat_map(|c| c.deps().iter().copied()).collect();
+    let mut heads: Vec<ChangeHash> =
+        base.iter().copied().chain(added.into_iter().map(Change::hash)).filter(|h| !covered.contains(h)).collect();
+    heads.sort_unstable();
+    heads.dedup();
+    heads
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automerge::transaction::Transactable;
+    use automerge::{AutoCommit, ROOT};
+
+    /// A page of a document's history has exactly the heads a document holding that page has.
+    #[test]
+    fn the_heads_after_some_changes_are_the_heads_of_a_document_with_them() {
+        let mut doc = AutoCommit::new();
+        for i in 0..6_i64 {
+            doc.put(ROOT, format!("k{i}"), i).unwrap();
+            doc.commit();
+        }
+        let mut other = doc.fork();
+        other.put(ROOT, "side", 1_i64).unwrap();
+        other.commit();
+        doc.merge(&mut other).unwrap();
+        let base = vec![doc.get_changes(&[])[1].hash()];
+        let missing: Vec<Change> = doc.get_changes(&base);
+        for cut in 0..=missing.len() {
+            let prefix = &missing[..cut];
+            let mut replica = AutoCommit::new();
+            replica.apply_changes(doc.get_changes(&[]).into_iter().take(2)).unwrap();
+            replica.apply_changes(prefix.to_vec()).unwrap();
+            let mut expected = replica.get_heads();
+            expected.sort_unstable();
+            assert_eq!(heads_after(&base, prefix), expected, "after {cut} changes");
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! A relay restored from an older backup gets back what the phones hold (ADR 25): each
+//! phone sends its own changes again and, under this relay's vouchers, the changes of
+//! others it received from the relay; a change whose dependencies nobody can vouch for
+//! waits on its phone, blocking nothing, until their author sends them. And no device can
+//! make another's changes unacceptable by posing as its author.
+
+use std::sync::Arc;
+
+use automerge::{ActorId, ReadDoc};
+use axum::Router;
+use axum::http::StatusCode;
+use chrono::{Duration, Utc};
+use tempfile::TempDir;
+use timebank_engine::PastVisit;
+use timebank_engine::documents::member;
+use timebank_engine::model::{MemberId, OrderId, Response};
+use timebank_server::{Relay, SqliteStore, app, desk};
+
+use crate::support::{Phone, TestRelay, forged_change, listing, put_at};
+
+/// A consistent copy of the relay's store, as a nightly backup would take.
+fn backup(relay: &TestRelay) -> TempDir {
+    let backup = tempfile::tempdir().unwrap();
+    let conn = rusqlite::Connection::open(relay.dir.path().join("relay.sqlite3")).unwrap();
+    conn.execute("VACUUM INTO ?1", [backup.path().join("relay.sqlite3").to_str().unwrap()]).unwrap();
+    backup
+}
+
+/// A relay process on the restored backup.
+fn restore(relay: &TestRelay, backup: &TempDir) -> (Arc<Relay>, Router) {
+    let restored = Arc::new(Relay::new(Arc::new(SqliteStore::open(backup.path()).unwrap()), relay.clock.clone()).unwrap());
+    let router = app(restored.clone());
+    (restored, router)
+}
+
+fn document(relay: &Relay, id: &str) -> automerge::Automerge {
+    automerge::Automerge::load(&relay.store().document(id).unwrap().unwrap().bytes).unwrap()
+}
+
+/// Logs the visit that served `order`.
+fn serve(phone: &mut Phone, elder: &MemberId, order: &OrderId) {
+    let now = Utc::now();
+    phone
+        .engine
+        .log_visit(&PastVisit {
+            elder: elder.clone(),
+            service: "companionship".into(),
+            order: Some(order.clone()),
+            start: now - Duration::hours(3),
+            end: now - Duration::hours(2),
+            note: "served the order".into(),
+        })
+        .unwrap();
+}
+
+#[test]
+fn a_restored_relay_gets_back_a_console_dispatch_and_the_visit_that_served_it() {
+    let relay = TestRelay::new();
+    let volunteer = relay.member("volunteer", "Li Wei");
+    let elder = relay.member("elder", "Wang Fang");
+    let coordinator = relay.member("coordinator", "Zhang Min");
+    let mut phone = relay.phone(&volunteer);
+    let mut desk_phone = relay.phone(&coordinator);
+    relay.sync_phone(&mut phone);
+    let saved = backup(&relay);
+
+    // After the backup: the console places and dispatches an order (changes the relay
+    // itself wrote), the volunteer accepts it and logs the visit.
+    let order = desk::place_order(&relay.relay, &coordinator.id, &elder.id, "companionship", "", None).unwrap();
+    desk::dispatch(&relay.relay, &coordinator.id, &order, &volunteer.id, None).unwrap();
+    relay.sync_phone(&mut phone);
+    relay.sync_phone(&mut desk_phone);
+    phone.engine.accept(&order).unwrap();
+    serve(&mut phone, &elder.id, &order);
+    relay.sync_phone(&mut phone);
+    assert_eq!(phone.visit_states(), ["sent"]);
+
+    // The relay's disk dies; it comes back from the backup, which has none of it.
+    let (restored, router) = restore(&relay, &saved);
+    let own = format!("member/{}", volunteer.id);
+    assert!(member::assignments(&document(&restored, &own)).is_empty());
+    let report = phone.engine.sync(&mut relay.transport_via(&router, &phone.token)).unwrap();
+    assert!(report.round_trips > 1, "{report:?}");
+
+    // The volunteer's phone gave back the console's dispatch (vouched), its acceptance and
+    // the visit: the restored relay holds the volunteer's document as it was.
+    let doc = document(&restored, &own);
+    let assignments = member::assignments(&doc);
+    assert_eq!(assignments.len(), 1);
+    assert_eq!((&assignments[0].order, assignments[0].response), (&order, Some(Response::Accepted)));
+    assert_eq!(member::visits(&doc, &volunteer.id).len(), 1);
+    assert_eq!(doc.get_heads(), phone.engine.heads(&timebank_engine::DocId::Member(volunteer.id.clone())));
+    // The elder's order comes back from the coordinator's phone, which holds it.
+    let elders = format!("member/{}", elder.id);
+    assert!(member::orders(&document(&restored, &elders)).is_empty());
+    desk_phone.engine.sync(&mut relay.transport_via(&router, &desk_phone.token)).unwrap();
+    assert_eq!(member::orders(&document(&restored, &elders)).len(), 1);
+    assert!(restored.store().security_events().unwrap().is_empty());
+    assert_eq!(phone.visit_states(), ["sent"]);
+    // And the phones are quiet again.
+    let again = phone.engine.sync(&mut relay.transport_via(&router, &phone.token)).unwrap();
+    assert_eq!((again.round_trips, again.changes_received), (1, 0), "{again:?}");
+}
+
+#[test]
+fn a_change_nobody_can_vouch_for_yet_waits_on_its_phone_and_blocks_nothing() {
+    let relay = TestRelay::new();
+    let volunteer = relay.member("volunteer", "Li Wei");
+    let other = relay.member("volunteer", "Zhao Lei");
+    let elder = relay.member("elder", "Wang Fang");
+    let coordinator = relay.member("coordinator", "Zhang Min");
+    let mut phone = relay.phone(&volunteer);
+    let mut other_phone = relay.phone(&other);
+    let mut desk_phone = relay.phone(&coordinator);
+    for p in [&mut phone, &mut other_phone, &mut desk_phone] {
+        relay.sync_phone(p);
+    }
+    let saved = backup(&relay);
+
+    // The coordinator's phone places and dispatches an order; the volunteer serves it.
+    let order = desk_phone.engine.place_order(Some(&elder.id), "companionship", "").unwrap();
+    desk_phone.engine.dispatch(&order, &volunteer.id).unwrap();
+    relay.sync_phone(&mut desk_phone);
+    relay.sync_phone(&mut phone);
+    phone.engine.accept(&order).unwrap();
+    serve(&mut phone, &elder.id, &order);
+    relay.sync_phone(&mut phone);
+    // An older app kept no vouchers: this phone cannot hand back the coordinator's dispatch.
+    let conn = rusqlite::Connection::open(phone.dir.path().join("timebank.sqlite3")).unwrap();
+    conn.execute("DELETE FROM vouchers", []).unwrap();
+    drop(conn);
+
+    let (restored, router) = restore(&relay, &saved);
+    phone.engine.sync(&mut relay.transport_via(&router, &phone.token)).unwrap();
+    // Its acceptance and visit build on the dispatch: they wait, on the phone (which still
+    // shows the visit as sent: the relay acknowledged it before its disk died).
+    let own = format!("member/{}", volunteer.id);
+    assert!(member::visits(&document(&restored, &own), &volunteer.id).is_empty());
+    assert_eq!(phone.engine.visits().unwrap().len(), 1);
+    // Nothing else waits: another volunteer's visit goes straight through.
+    other_phone.log_visit(&elder.id, "independent");
+    other_phone.engine.sync(&mut relay.transport_via(&router, &other_phone.token)).unwrap();
+    assert_eq!(other_phone.visit_states(), ["sent"]);
+
+    // The coordinator's phone sends its dispatch again; the waiting changes then go.
+    desk_phone.engine.sync(&mut relay.transport_via(&router, &desk_phone.token)).unwrap();
+    phone.engine.sync(&mut relay.transport_via(&router, &phone.token)).unwrap();
+    let doc = document(&restored, &own);
+    assert_eq!(member::visits(&doc, &volunteer.id).len(), 1);
+    assert_eq!(member::assignments(&doc)[0].response, Some(Response::Accepted));
+    assert!(restored.store().security_events().unwrap().is_empty());
+}
+
+#[test]
+fn a_phone_posing_as_its_coordinator_is_refused_and_the_coordinator_keeps_syncing() {
+    let relay = TestRelay::new();
+    let volunteer = relay.member("volunteer", "Li Wei");
+    let elder = relay.member("elder", "Wang Fang");
+    let coordinator = relay.member("coordinator", "Zhang Min");
+    let mut phone = relay.phone(&volunteer);
+    let mut desk_phone = relay.phone(&coordinator);
+    relay.sync_phone(&mut desk_phone);
+    let order = desk_phone.engine.place_order(Some(&elder.id), "companionship", "").unwrap();
+    desk_phone.engine.dispatch(&order, &volunteer.id).unwrap();
+    relay.sync_phone(&mut desk_phone);
+    relay.sync_phone(&mut phone);
+
+    // The volunteer's phone reads the coordinator's actor off the dispatch in its own
+    // document and makes a change as the coordinator: the coordinator's next sequence
+    // number, in a document both may write.
+    let own = format!("member/{}", volunteer.id);
+    let doc = relay.document(&own);
+    let coordinator_actor: ActorId = member_actor_of_assignment(&doc, &order);
+    assert_eq!(coordinator_actor, desk_phone.actor);
+    let (forged, _) = forged_change(&doc, &coordinator_actor, |tx| {
+        put_at(tx, &["assignments", order.as_str()], "note", "as the coordinator");
+    });
+    let before = relay.generation(&own);
+    let answer = relay.sync(&phone.token, &listing(&relay, &phone.device, &own, vec![forged]));
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert!(answer.error().contains("not by itself"), "{}", answer.error());
+    assert_eq!(relay.generation(&own), before, "nothing stored");
+    let events = relay.store().security_events().unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].device.as_deref(), Some(phone.device.as_str()));
+    assert!(events[0].reason.contains(&coordinator_actor.to_hex_string()[..12]), "{}", events[0].reason);
+
+    // The coordinator's own next change (the same sequence number the forgery tried to
+    // take) is taken as usual: nobody can lock a phone out.
+    let second = desk_phone.engine.place_order(Some(&elder.id), "meals", "").unwrap();
+    desk_phone.engine.dispatch(&second, &volunteer.id).unwrap();
+    let report = relay.sync_phone(&mut desk_phone);
+    assert_eq!(report.round_trips, 1, "{report:?}");
+    relay.sync_phone(&mut phone);
+    assert_eq!(phone.engine.assignments().len(), 2);
+}
+
+/// The actor that made the assignment of `order` in a volunteer's document.
+fn member_actor_of_assignment(doc: &automerge::Automerge, order: &OrderId) -> ActorId {
+    let assignments = timebank_engine::documents::fields::map_at(doc, &automerge::ROOT, member::ASSIGNMENTS).unwrap();
+    let (_, id) = doc.get(&assignments, order.as_str()).unwrap().unwrap();
+    match id {
+        automerge::ObjId::Id(_, actor, _) => actor,
+        automerge::ObjId::Root => panic!("the assignment is not an object"),
+    }
+}
