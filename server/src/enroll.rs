@@ -4,16 +4,16 @@
 use std::sync::Arc;
 
 use automerge::ActorId;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
+use axum::http::HeaderMap;
 use axum::response::Response;
 use chrono::DateTime;
 use timebank_engine::documents::genesis_actor;
 use timebank_engine::sync::wire::{self, EnrollRequest, EnrollResponse};
 
 use crate::error::{AppError, Refusal};
-use crate::http::{binary, blocking};
+use crate::http::{self, binary, blocking};
 use crate::limits::{Door, Gate};
 use crate::relay::Relay;
 use crate::secret;
@@ -27,13 +27,14 @@ pub const MAX_ACTOR_BYTES: usize = 32;
 pub async fn endpoint(
     State(relay): State<Arc<Relay>>,
     gate: Gate,
-    body: Result<Bytes, BytesRejection>,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Response, AppError> {
+    let body = http::read_body(&relay, &gate, &headers, body).await?;
     blocking(move || {
         gate.admit(relay.store(), Door::Enroll).map_err(|limited| limited.error())?;
-        let answer = body
-            .map_err(|rejection| Refusal::from(AppError::from_body(&rejection)))
-            .and_then(|body| wire::decode::<EnrollRequest>(&body).map_err(|e| Refusal::from(AppError::from(e))))
+        let answer = wire::decode::<EnrollRequest>(&body)
+            .map_err(|e| Refusal::from(AppError::from(e)))
             .and_then(|request| attempt(&relay, &request))
             .map_err(|refusal| gate.refuse(relay.store(), Door::Enroll, refusal))?;
         tracing::info!(device = %answer.device, member = %answer.member, role = %answer.role, "device enrolled");

@@ -32,6 +32,9 @@ pub enum AppError {
     /// The thing asked for existed but is used up or expired (410).
     #[error("{0}")]
     Gone(String),
+    /// The body did not arrive within the relay's deadline (408).
+    #[error("{0}")]
+    TooSlow(String),
     /// The body is over the limit (413).
     #[error("{0}")]
     TooLarge(String),
@@ -96,6 +99,7 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Gone(_) => StatusCode::GONE,
+            AppError::TooSlow(_) => StatusCode::REQUEST_TIMEOUT,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedVersion(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -32,6 +32,8 @@ pub enum Door {
     Token,
     /// `POST /console/login` with a wrong password or a locked username.
     SignIn,
+    /// A phone's request whose body is declared over the limit or arrives too slowly.
+    Body,
 }
 
 impl Door {
@@ -40,6 +42,7 @@ impl Door {
             Door::Enroll => "refused enrollments",
             Door::Token => "syncs with a missing, unknown or revoked device token",
             Door::SignIn => "failed console sign-ins",
+            Door::Body => "requests with an oversized or too slow body",
         }
     }
 
@@ -48,6 +51,7 @@ impl Door {
             Door::Enroll => "check the code with the coordinator first",
             Door::Token => "if this is a station's phone, the coordinator can enroll it again",
             Door::SignIn => "check the username and password first",
+            Door::Body => "sync on a better connection or in smaller pages",
         }
     }
 }
@@ -62,6 +66,11 @@ pub struct Limits {
     pub token: u32,
     /// Failed console sign-ins per address per window.
     pub sign_in: u32,
+    /// Requests with a body declared over the limit or too slow, per address per window.
+    pub body: u32,
+    /// How long a phone's request body may take to arrive, in milliseconds: a body still
+    /// arriving then is cut (408), so a slow sender holds a connection, not the relay.
+    pub body_deadline_ms: Millis,
     /// The window, in milliseconds.
     pub window_ms: Millis,
     /// Addresses remembered at most (bounds the memory: about 70 bytes each); when full,
@@ -78,6 +87,8 @@ impl Default for Limits {
             enroll: 10,
             token: 20,
             sign_in: 20,
+            body: 20,
+            body_deadline_ms: 60_000,
             window_ms: 15 * 60 * 1000,
             max_addresses: 100_000,
             trust_forwarded_for: false,
@@ -91,6 +102,7 @@ impl Limits {
             Door::Enroll => self.enroll,
             Door::Token => self.token,
             Door::SignIn => self.sign_in,
+            Door::Body => self.body,
         }
     }
 }
@@ -341,6 +353,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Gate {
 }
 
 impl Gate {
+    /// The limits the relay serves with.
+    pub fn limits(&self) -> &Limits {
+        self.limiter.limits()
+    }
+
     /// Before the work: `Err` when the caller is over the limit at `door` (the window's
     /// one security event is recorded).
     pub fn admit(&self, store: &dyn RelayStore, door: Door) -> Result<(), Limited> {

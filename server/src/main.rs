@@ -11,7 +11,9 @@ use clap::{Parser, Subcommand};
 use timebank_server::admin::{self, AdminCommand, ConsoleUserCommand};
 use timebank_server::console::{self, ConsoleConfig};
 use timebank_server::limits::Limits;
-use timebank_server::{Relay, app_with_limits};
+use timebank_engine::SystemClock;
+use timebank_server::relay::Settings;
+use timebank_server::{Relay, SqliteStore, app_with_limits};
 use tracing_subscriber::EnvFilter;
 
 /// The timebank relay: sync, enrollment and device tokens for the volunteers' phones.
@@ -34,6 +36,8 @@ struct Cli {
     data: PathBuf,
     #[command(flatten)]
     limits: LimitArgs,
+    #[command(flatten)]
+    settings: SettingArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -64,6 +68,38 @@ struct LimitArgs {
     /// the header itself. Without the flag the header is ignored and the socket's peer counts.
     #[arg(long, env = "TIMEBANK_RELAY_TRUST_FORWARDED_FOR")]
     trust_forwarded_for: bool,
+    /// Phones' requests with a body declared over the limit, or too slow, per client
+    /// address per window.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..), env = "TIMEBANK_RELAY_BODY_LIMIT")]
+    body_limit: u32,
+    /// Seconds a phone's request body may take to arrive; a body still arriving then is
+    /// cut (408). A 1 MiB page takes 50 s at 20 KB/s (2G).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..), env = "TIMEBANK_RELAY_BODY_DEADLINE_SECS")]
+    body_deadline_secs: u32,
+}
+
+/// How the relay answers and bounds devices (ADR 0025).
+#[derive(Debug, clap::Args)]
+struct SettingArgs {
+    /// Most change bytes one answer carries (a phone far behind comes back for the rest).
+    #[arg(long, default_value_t = 1024 * 1024, value_parser = clap::value_parser!(u32).range(4096..=4 * 1024 * 1024), env = "TIMEBANK_RELAY_PAGE_BYTES")]
+    page_bytes: u32,
+    /// Most changes the relay takes from one device per day (UTC); over it, 429 until tomorrow.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..), env = "TIMEBANK_RELAY_DEVICE_CHANGES_PER_DAY")]
+    device_changes_per_day: u32,
+    /// Most change bytes the relay takes from one device per day (UTC).
+    #[arg(long, default_value_t = 32 * 1024 * 1024, value_parser = clap::value_parser!(u32).range(1..), env = "TIMEBANK_RELAY_DEVICE_BYTES_PER_DAY")]
+    device_bytes_per_day: u32,
+}
+
+impl SettingArgs {
+    fn settings(&self) -> Settings {
+        Settings {
+            page_bytes: usize::try_from(self.page_bytes).unwrap_or(usize::MAX),
+            device_changes_per_day: i64::from(self.device_changes_per_day),
+            device_bytes_per_day: i64::from(self.device_bytes_per_day),
+        }
+    }
 }
 
 impl LimitArgs {
@@ -75,6 +111,8 @@ impl LimitArgs {
             window_ms: i64::from(self.limit_window_secs) * 1000,
             max_addresses: usize::try_from(self.limit_addresses).unwrap_or(usize::MAX),
             trust_forwarded_for: self.trust_forwarded_for,
+            body: self.body_limit,
+            body_deadline_ms: i64::from(self.body_deadline_secs) * 1000,
         }
     }
 }
@@ -103,7 +141,7 @@ fn main() -> ExitCode {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)))
         .init();
     let result = match &cli.command {
-        None => serve(&cli.listen, &cli.data, cli.public_url.as_deref(), cli.demo, cli.limits.limits()),
+        None => serve(&cli.listen, &cli.data, cli.public_url.as_deref(), cli.demo, cli.limits.limits(), cli.settings.settings()),
         Some(Command::Admin { json, command }) => run_admin(&cli.data, command, *json),
     };
     match result {
@@ -160,7 +198,7 @@ fn read_password(from_stdin: bool) -> Result<String, String> {
     Ok(first)
 }
 
-fn serve(listen: &str, data: &Path, public_url: Option<&str>, demo: bool, limits: Limits) -> Result<(), String> {
+fn serve(listen: &str, data: &Path, public_url: Option<&str>, demo: bool, limits: Limits, settings: Settings) -> Result<(), String> {
     if demo {
         console::demo::check_empty(data).map_err(|e| e.to_string())?;
     }
@@ -170,7 +208,8 @@ fn serve(listen: &str, data: &Path, public_url: Option<&str>, demo: bool, limits
         .build()
         .map_err(|e| format!("could not start the runtime: {e}"))?;
     runtime.block_on(async {
-        let relay = Arc::new(Relay::open(data).map_err(|e| e.to_string())?);
+        let store = Arc::new(SqliteStore::open(data).map_err(|e| e.to_string())?);
+        let relay = Arc::new(Relay::with_settings(store, Arc::new(SystemClock), settings).map_err(|e| e.to_string())?);
         // Catch-up: whatever was stored but not yet posted (a crash in between) is posted now.
         relay.reconcile_ledger().map_err(|e| format!("could not reconcile the ledger: {e}"))?;
         let listener = tokio::net::TcpListener::bind(listen)

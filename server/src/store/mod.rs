@@ -290,6 +290,26 @@ pub struct AckUpdate {
     pub heads: AckedHeads,
 }
 
+/// What one device sent on one day (UTC), counted against its daily quota.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeviceUsage {
+    /// Changes the relay took from it.
+    pub changes: i64,
+    /// Their bytes.
+    pub bytes: i64,
+}
+
+/// A device's usage to add for one day.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageUpdate {
+    /// The device.
+    pub device: String,
+    /// Days since the Unix epoch (UTC).
+    pub day: i64,
+    /// What to add.
+    pub usage: DeviceUsage,
+}
+
 /// Everything one sync or console decision stores, written in one transaction: all of it
 /// or none of it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -301,12 +321,14 @@ pub struct WriteBatch {
     /// The console's audit entries for the decision these chunks write: an action is
     /// never stored unaudited, nor audited unstored.
     pub audits: Vec<AuditRecord>,
+    /// What the device that sent these chunks used of its daily quota.
+    pub usage: Option<UsageUpdate>,
 }
 
 impl WriteBatch {
     /// True when there is nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.chunks.is_empty() && self.acks.is_empty() && self.audits.is_empty()
+        self.chunks.is_empty() && self.acks.is_empty() && self.audits.is_empty() && self.usage.is_none()
     }
 }
 
@@ -461,6 +483,12 @@ pub trait RelayStore: Send + Sync + std::fmt::Debug {
     fn revoke_device(&self, id: &str, at: Millis, audit: Option<&AuditRecord>) -> StoreResult<Revocation>;
 
     // ----- sync state -----
+
+    /// What `device` sent on `day` (days since the epoch, UTC).
+    fn device_usage(&self, device: &str, day: i64) -> StoreResult<DeviceUsage>;
+    /// Marks `device` refused over its quota on `day`; true the first time that day (when
+    /// its one security event is due).
+    fn mark_over_quota(&self, device: &str, day: i64) -> StoreResult<bool>;
 
     /// The acknowledged heads of every document for `device`, by document id.
     fn acked_heads(&self, device: &str) -> StoreResult<HashMap<String, AckedHeads>>;

@@ -171,6 +171,16 @@ pub const MIGRATIONS: &[&str] = &[
          phone    TEXT,
          id_last4 TEXT
      ) STRICT;",
+    // 7: what each device sent each day (UTC), for its daily quota, and whether it was
+    //    refused over it that day (one security event per device and day, not one per try).
+    "CREATE TABLE device_usage (
+         device   TEXT NOT NULL REFERENCES devices(id),
+         day      INTEGER NOT NULL,
+         changes  INTEGER NOT NULL DEFAULT 0,
+         bytes    INTEGER NOT NULL DEFAULT 0,
+         refused  INTEGER NOT NULL DEFAULT 0,
+         PRIMARY KEY (device, day)
+     ) STRICT;",
 ];
 
 /// The newest store version this build knows.
@@ -350,6 +360,16 @@ mod tests {
         conn.execute("INSERT INTO console_audit (at, username, action, target, detail) VALUES (1, 'a', 'x', 'y', '')", []).unwrap();
         assert!(conn.execute("UPDATE console_audit SET detail = 'z'", []).is_err());
         assert!(conn.execute("DELETE FROM console_audit", []).is_err());
+    }
+
+    #[test]
+    fn version_7_counts_each_devices_day_from_nothing() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, 6).unwrap();
+        migrate_to(&mut conn, 7).unwrap();
+        assert!(tables(&conn).contains(&"device_usage".to_owned()));
+        let rows: i64 = conn.query_row("SELECT count(*) FROM device_usage", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 0);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use timebank_engine::model::{HouseholdId, MemberId, Role, StationId};
 
 use crate::store::schema;
 use crate::store::{
-    AckedHeads, AuditRecord, ConsoleRole, ConsoleSessionRecord, ConsoleUserRecord, DeviceRecord, EnrollRefusal,
+    AckedHeads, AuditRecord, ConsoleRole, DeviceUsage, ConsoleSessionRecord, ConsoleUserRecord, DeviceRecord, EnrollRefusal,
     EnrollmentCode, LedgerEventRecord, MemberContact, MemberRecord, Millis, NewDevice, NewDocument, NewLedgerEvent,
     PostingRecord, RelayStore, Revocation, SecretHash, SecurityEvent, StationRecord, StoreError, StoreResult,
     StoredDocument, WriteBatch,
@@ -252,6 +252,13 @@ fn write_batch_in(tx: &Transaction<'_>, batch: &WriteBatch, at: Millis) -> Store
     }
     for entry in &batch.audits {
         insert_audit_in(tx, entry)?;
+    }
+    if let Some(update) = &batch.usage {
+        tx.prepare_cached(
+            "INSERT INTO device_usage (device, day, changes, bytes) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(device, day) DO UPDATE SET changes = changes + excluded.changes, bytes = bytes + excluded.bytes",
+        )?
+        .execute(params![update.device, update.day, update.usage.changes, update.usage.bytes])?;
     }
     Ok(generations)
 }
@@ -602,6 +609,26 @@ impl RelayStore for SqliteStore {
                     Revocation::Revoked
                 }
             })
+        })
+    }
+
+    fn device_usage(&self, device: &str, day: i64) -> StoreResult<DeviceUsage> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT changes, bytes FROM device_usage WHERE device = ?1 AND day = ?2")?
+                .query_row(params![device, day], |row| Ok(DeviceUsage { changes: row.get(0)?, bytes: row.get(1)? }))
+                .optional()
+                .map(Option::unwrap_or_default)
+        })
+    }
+
+    fn mark_over_quota(&self, device: &str, day: i64) -> StoreResult<bool> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO device_usage (device, day) VALUES (?1, ?2) ON CONFLICT(device, day) DO NOTHING",
+                params![device, day],
+            )?;
+            let marked = tx.execute("UPDATE device_usage SET refused = 1 WHERE device = ?1 AND day = ?2 AND refused = 0", params![device, day])?;
+            Ok(marked == 1)
         })
     }
 

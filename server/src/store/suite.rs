@@ -7,9 +7,9 @@ use automerge::ChangeHash;
 use timebank_engine::model::{HouseholdId, MemberId, Role, StationId};
 
 use crate::store::{
-    AckUpdate, AckedHeads, AuditRecord, ConsoleRole, ConsoleSessionRecord, ConsoleUserRecord, EnrollRefusal,
+    AckUpdate, AckedHeads, AuditRecord, ConsoleRole, ConsoleSessionRecord, ConsoleUserRecord, DeviceUsage, EnrollRefusal,
     EnrollmentCode, MemberContact, MemberRecord, NewDevice, NewDocument, NewLedgerEvent,
-    PostingRecord, RelayStore, Revocation, SecurityEvent, StationRecord, StoreError, WriteBatch,
+    PostingRecord, RelayStore, Revocation, SecurityEvent, StationRecord, StoreError, UsageUpdate, WriteBatch,
 };
 
 /// Runs every test of the suite against the store that `$open` (a closure from the test
@@ -34,6 +34,10 @@ macro_rules! relay_store_suite {
             #[test]
             fn a_relay_secret_is_set_once_and_kept() {
                 with_store($crate::store::suite::a_relay_secret_is_set_once_and_kept);
+            }
+            #[test]
+            fn a_devices_daily_usage_adds_up_and_its_refusal_is_marked_once() {
+                with_store($crate::store::suite::a_devices_daily_usage_adds_up_and_its_refusal_is_marked_once);
             }
             #[test]
             fn stations_and_members_round_trip() {
@@ -165,6 +169,25 @@ pub(crate) fn a_relay_secret_is_set_once_and_kept(store: &dyn RelayStore) {
     assert_eq!(first, [7; 32]);
     assert_eq!(store.relay_secret("vouchers", &[9; 32]).unwrap(), [7; 32], "the first value stays");
     assert_eq!(store.relay_secret("other", &[9; 32]).unwrap(), [9; 32]);
+}
+
+pub(crate) fn a_devices_daily_usage_adds_up_and_its_refusal_is_marked_once(store: &dyn RelayStore) {
+    setup(store);
+    issue(store, 1, "m-vol", 1_000);
+    enroll(store, 1, "d-1", "aa", 1).unwrap();
+    assert_eq!(store.device_usage("d-1", 20_000).unwrap(), DeviceUsage::default());
+    let used = |changes, bytes| WriteBatch {
+        usage: Some(UsageUpdate { device: "d-1".into(), day: 20_000, usage: DeviceUsage { changes, bytes } }),
+        ..WriteBatch::default()
+    };
+    store.write_batch(&used(3, 900), 10).unwrap();
+    store.write_batch(&used(2, 100), 11).unwrap();
+    assert_eq!(store.device_usage("d-1", 20_000).unwrap(), DeviceUsage { changes: 5, bytes: 1_000 });
+    assert_eq!(store.device_usage("d-1", 20_001).unwrap(), DeviceUsage::default(), "a new day starts from nothing");
+    assert!(store.mark_over_quota("d-1", 20_000).unwrap());
+    assert!(!store.mark_over_quota("d-1", 20_000).unwrap(), "once a day");
+    assert!(store.mark_over_quota("d-1", 20_001).unwrap());
+    assert_eq!(store.device_usage("d-1", 20_000).unwrap(), DeviceUsage { changes: 5, bytes: 1_000 });
 }
 
 pub(crate) fn stations_and_members_round_trip(store: &dyn RelayStore) {

@@ -31,15 +31,14 @@ mod stage;
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use timebank_engine::DocId;
 use timebank_engine::sync::wire::{self, SyncRequest, SyncResponse};
 
-use crate::http::{binary, blocking};
+use crate::http::{self, binary, blocking};
 use crate::auth::{self, AuthedDevice};
 use crate::authority::Access;
 use crate::error::AppError;
@@ -48,16 +47,24 @@ use crate::relay::{Relay, Writes};
 use crate::store::SecurityEvent;
 
 /// The endpoint: bearer token, wire-encoded [`SyncRequest`] in, [`SyncResponse`] out.
-/// A missing or refused token counts against the caller's address (a good one never does).
+/// A body declared over the limit is refused before it is read, the token is checked
+/// before the body is read, and a body that arrives too slowly is cut ([`http::read_body`]).
+/// A missing or refused token, an oversized or slow body count against the caller's
+/// address (a good request never does).
 pub async fn endpoint(
     State(relay): State<Arc<Relay>>,
     gate: Gate,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Response, AppError> {
+    http::check_declared_length(&relay, &gate, &headers).await?;
+    let device = {
+        let (relay, gate, headers) = (Arc::clone(&relay), gate.clone(), headers.clone());
+        blocking(move || auth::identify(&relay, &headers).map_err(|refusal| gate.refuse(relay.store(), Door::Token, refusal)))
+            .await?
+    };
+    let body = http::read_body(&relay, &gate, &headers, body).await?;
     blocking(move || {
-        let device = auth::identify(&relay, &headers).map_err(|refusal| gate.refuse(relay.store(), Door::Token, refusal))?;
-        let body = body.map_err(|rejection| AppError::from_body(&rejection))?;
         let request: SyncRequest = wire::decode(&body)?;
         let response = sync(&relay, &device, &request)?;
         let bytes = wire::encode(&response);
@@ -108,7 +115,8 @@ pub fn sync(relay: &Relay, device: &AuthedDevice, request: &SyncRequest) -> Resu
         Some(_) => answer::Listing::Changed,
         None => answer::Listing::All,
     };
-    let plan = answer::plan(relay, &work, device, &access, &incoming, &staged, listing, &acked);
+    let mut plan = answer::plan(relay, &work, device, &access, &incoming, &staged, listing, &acked);
+    plan.batch.usage = staged.usage;
     work.commit(Writes { forks: staged.forks, diffs: staged.diffs, batch: plan.batch })?;
     Ok(plan.response)
 }

@@ -13,6 +13,7 @@ use crate::auth::AuthedDevice;
 use crate::authority::{self, Access, Authors, Refusal};
 use crate::error::AppError;
 use crate::relay::{Relay, Work};
+use crate::store::{DeviceUsage, UsageUpdate};
 use crate::sync::record_event;
 
 /// What the device sent, read and checked for form before anything is touched.
@@ -77,6 +78,8 @@ pub(super) struct Staged {
     pub(super) pushed: HashMap<DocId, HashSet<ChangeHash>>,
     /// Documents with pushed changes that wait for changes the relay lacks.
     pub(super) waiting: BTreeSet<DocId>,
+    /// What the changes taken count against the device's daily quota.
+    pub(super) usage: Option<UsageUpdate>,
 }
 
 /// Checks and stages every push (see the module docs). The first refusal refuses the
@@ -90,6 +93,7 @@ pub(super) fn stage(
 ) -> Result<Staged, AppError> {
     let mut staged = Staged::default();
     let mut authors = Authors::new(relay.store());
+    let mut taken = DeviceUsage::default();
     for (id, push) in &incoming.pushes {
         let Some(cached) = work.doc(id) else { continue };
         let refuse = |refusal: Refusal| -> AppError {
@@ -131,6 +135,8 @@ pub(super) fn stage(
         if ready.is_empty() {
             continue;
         }
+        taken.changes += i64::try_from(ready.len()).unwrap_or(i64::MAX);
+        taken.bytes += ready.iter().map(|c| i64::try_from(c.raw_bytes().len()).unwrap_or(i64::MAX)).sum::<i64>();
         let mine: Vec<Change> = ready.iter().filter(|c| c.actor_id().to_hex_string() == own).map(|c| (*c).clone()).collect();
         let non_coordinator = match authors.check_writers(id, &mine)? {
             Ok(non_coordinator) => non_coordinator,
@@ -164,7 +170,40 @@ pub(super) fn stage(
         }
         staged.forks.insert(id.clone(), fork);
     }
+    if taken.changes > 0 {
+        staged.usage = Some(within_quota(relay, device, taken)?);
+    }
     Ok(staged)
+}
+
+/// Checks that what a sync takes keeps the device within its daily quota (relay
+/// [`Settings`](crate::relay::Settings)): over it, the sync is refused with 429 until the
+/// next day (UTC), and one security event is recorded per device and day.
+fn within_quota(relay: &Relay, device: &AuthedDevice, taken: DeviceUsage) -> Result<UsageUpdate, AppError> {
+    const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+    let now = relay.now_ms();
+    let day = now.div_euclid(DAY_MS);
+    let settings = relay.settings();
+    let used = relay.store().device_usage(&device.device.id, day)?;
+    let changes = used.changes.saturating_add(taken.changes);
+    let bytes = used.bytes.saturating_add(taken.bytes);
+    if changes <= settings.device_changes_per_day && bytes <= settings.device_bytes_per_day {
+        return Ok(UsageUpdate { device: device.device.id.clone(), day, usage: taken });
+    }
+    let what = format!(
+        "{changes} changes and {bytes} bytes today, over the relay's daily limit of {} changes and {} bytes per device",
+        settings.device_changes_per_day, settings.device_bytes_per_day
+    );
+    if relay.store().mark_over_quota(&device.device.id, day)? {
+        record_event(relay, device, &format!("member/{}", device.member.id), &format!("over quota: device {} sent {what}", device.device.id))?;
+    }
+    let retry_after_secs = u64::try_from((day + 1) * DAY_MS - now).unwrap_or(0).div_ceil(1000).max(1);
+    Err(AppError::TooManyRequests {
+        message: format!(
+            "this phone sent {what}; nothing from this sync was stored and everything stays saved on the phone. It syncs again tomorrow (UTC); if this is real work, ask the station to raise the limit"
+        ),
+        retry_after_secs,
+    })
 }
 
 /// The changes of others in `push` that this relay vouched for: those the voucher's heads
