@@ -17,6 +17,7 @@ mod desk;
 mod elder_names;
 mod enroll;
 mod flows;
+mod hostile;
 mod ledger;
 mod limits;
 mod paging;

@@ -32,7 +32,7 @@ impl Transport for Cut<'_> {
 
 #[test]
 fn five_pages_go_up_and_come_down_in_bounded_durable_pages() {
-    let relay = TestRelay::with_settings(Settings { page_bytes: PAGE_BYTES });
+    let relay = TestRelay::with_settings(Settings { page_bytes: PAGE_BYTES, ..Settings::default() });
     let volunteer = relay.member("volunteer", "Li Wei");
     let elder = relay.member("elder", "Wang Fang");
     let coordinator = relay.member("coordinator", "Zhang Min");
