@@ -43,6 +43,7 @@ impl Relay {
         let now = self.now_ms();
         let mut work = self.work();
         let ids: Vec<DocId> = edits.iter().map(|(id, _)| id.clone()).collect();
+        work.hold(&ids);
         work.load(&ids)?;
 
         let mut forks: BTreeMap<DocId, Automerge> = BTreeMap::new();
@@ -66,6 +67,9 @@ impl Relay {
         }
         let batch = WriteBatch { audits: audit.into_iter().collect(), ..WriteBatch::default() };
         let generations = work.commit(Writes { forks, diffs, batch })?;
+        drop(work);
+        // The coordinator's next page shows the decision with its ledger effects.
+        self.settle();
         if !generations.is_empty() {
             tracing::info!(author = %author, docs = generations.len(), "written for a coordinator");
         }

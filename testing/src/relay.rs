@@ -184,8 +184,11 @@ impl TestRelay {
         }
     }
 
-    /// The relay's store.
+    /// The relay's store, once the ledger has folded everything committed so far (the
+    /// relay reconciles right after each commit, off the request's path: a test reading
+    /// the store sees what a phone syncing now would).
     pub fn store(&self) -> &dyn RelayStore {
+        self.relay.settle();
         self.relay.store()
     }
 

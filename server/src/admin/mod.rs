@@ -51,8 +51,35 @@ impl From<timebank_engine::Error> for AdminError {
     }
 }
 
+/// How long a command reading the ledger waits for the serving relay to fold what it
+/// logged (it folds right after each sync; a few milliseconds behind at most, unless it is
+/// down, when it catches up at its next start).
+const LEDGER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Waits until the ledger has folded every event logged (by any relay process on this
+/// store), or warns that it is behind.
+fn wait_for_ledger(relay: &Relay) -> Result<(), AdminError> {
+    let start = std::time::Instant::now();
+    loop {
+        let progress = relay.store().ledger_progress()?;
+        if progress.folded >= progress.logged {
+            return Ok(());
+        }
+        if start.elapsed() >= LEDGER_WAIT {
+            tracing::warn!(
+                behind = progress.logged - progress.folded,
+                "the ledger has not folded every event logged (is the relay running? it catches up when it starts)"
+            );
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Runs one admin command against `relay`.
 pub fn run(relay: &Relay, command: &AdminCommand) -> Result<Report, AdminError> {
+    // What this relay committed is folded into the ledger before a command reads it.
+    relay.settle();
     match command {
         AdminCommand::Station(StationCommand::Create { name }) => {
             let station = registry::create_station(relay, name)?;
@@ -140,8 +167,12 @@ pub fn run(relay: &Relay, command: &AdminCommand) -> Result<Report, AdminError> 
                 text: format!("created console account {} ({what}); sign in at /console/login", user.username),
             })
         }
-        AdminCommand::Ledger { member } => member_ledger(relay, member),
+        AdminCommand::Ledger { member } => {
+            wait_for_ledger(relay)?;
+            member_ledger(relay, member)
+        }
         AdminCommand::RebuildLedger { check } => {
+            wait_for_ledger(relay)?;
             if !check {
                 // Posting from this process while the relay serves would make two writers
                 // of the ledger documents under one actor; the relay catches up at start.

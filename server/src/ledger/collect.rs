@@ -89,6 +89,25 @@ fn prop_key(prop: &Prop) -> Option<String> {
     }
 }
 
+/// The station rules the ledger applies now: a station document's visit limits that differ
+/// from them arrive as a new rules version.
+pub trait CurrentRules {
+    /// The rules of `station` (the defaults until it has its own).
+    fn rules(&self, station: &StationId) -> crate::ledger::StationRules;
+}
+
+impl CurrentRules for Books {
+    fn rules(&self, station: &StationId) -> crate::ledger::StationRules {
+        Books::rules(self, station)
+    }
+}
+
+impl CurrentRules for BTreeMap<StationId, crate::ledger::StationRules> {
+    fn rules(&self, station: &StationId) -> crate::ledger::StationRules {
+        self.get(station).cloned().unwrap_or_default()
+    }
+}
+
 /// One document a write changed: its heads before, the document after, and the patches
 /// between them when the authority check made them already (they are not made twice).
 #[derive(Debug)]
@@ -104,7 +123,7 @@ pub struct Written<'a> {
 }
 
 /// The events a write brings (the records its changes touched), in the catch-up's order.
-pub fn arrivals(store: &dyn RelayStore, books: &Books, written: &[Written<'_>]) -> StoreResult<Vec<EventBody>> {
+pub fn arrivals(store: &dyn RelayStore, books: &dyn CurrentRules, written: &[Written<'_>]) -> StoreResult<Vec<EventBody>> {
     let mut directory = Directory::new(store);
     let mut out = Vec::new();
     for id in reading_order(written.iter().map(|w| w.id.clone())) {
@@ -124,7 +143,7 @@ pub fn events(
     doc: &Automerge,
     records: &Records,
     directory: &mut Directory<'_>,
-    books: &Books,
+    books: &dyn CurrentRules,
 ) -> StoreResult<Vec<EventBody>> {
     match id {
         DocId::Member(owner) => member_events(owner, doc, records, directory),
@@ -257,7 +276,7 @@ fn desk_events(
 }
 
 /// A new rules version when the coordinators changed the station's visit limits.
-fn rules_event(station: &StationId, doc: &Automerge, books: &Books) -> Option<EventBody> {
+fn rules_event(station: &StationId, doc: &Automerge, books: &dyn CurrentRules) -> Option<EventBody> {
     let current = books.rules(station);
     let wanted = current.clone().with_visit_rules(&station::visit_rules(doc));
     if wanted.same_terms(&current) {

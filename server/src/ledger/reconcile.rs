@@ -189,7 +189,12 @@ impl Books {
         &self.balances
     }
 
-    /// The rules in force at `station`.
+    /// The rules in force at every station that has its own.
+    pub fn all_rules(&self) -> &BTreeMap<StationId, StationRules> {
+        &self.rules
+    }
+
+    /// The rules of `station` (the defaults until it has its own).
     pub fn rules(&self, station: &StationId) -> StationRules {
         self.rules.get(station).cloned().unwrap_or_default()
     }

@@ -1,9 +1,12 @@
 //! The relay's working copies of documents, each with the store generation it matches:
 //! refreshed before use (a document another relay or an admin command wrote is loaded
 //! again), replaced by the written fork after a write the store numbered next, and
-//! compacted in the store when its chunks pile up. Private to the write path's owner.
+//! compacted in the store when its chunks pile up. Readers take a copy that stays as it
+//! was (an `Arc`); a document is written by one request at a time ([`DocumentCache::lock`]).
+//! Private to the write path's owner.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 
 use automerge::{ActorId, Automerge};
 use timebank_engine::DocId;
@@ -16,59 +19,117 @@ pub const COMPACT_AFTER_CHUNKS: usize = 64;
 /// The working copies.
 #[derive(Debug, Default)]
 pub(super) struct DocumentCache {
-    docs: HashMap<DocId, Cached>,
+    slots: Mutex<HashMap<DocId, Arc<Slot>>>,
+}
+
+/// One document: its copy, and whether a request is writing it.
+#[derive(Debug, Default)]
+struct Slot {
+    copy: RwLock<Option<Cached>>,
+    writing: Mutex<bool>,
+    written: Condvar,
 }
 
 /// A document as loaded, and the store generation it matches.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Cached {
-    doc: Automerge,
+    doc: Arc<Automerge>,
     generation: i64,
     chunks: usize,
 }
 
+/// The documents one request writes, held until it is dropped.
+#[derive(Debug, Default)]
+pub(super) struct Held {
+    slots: Vec<(DocId, Arc<Slot>)>,
+}
+
+impl Held {
+    /// Whether `id` is held.
+    pub(super) fn holds(&self, id: &DocId) -> bool {
+        self.slots.iter().any(|(held, _)| held == id)
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        for (_, slot) in self.slots.drain(..) {
+            *slot.writing.lock().unwrap_or_else(PoisonError::into_inner) = false;
+            slot.written.notify_one();
+        }
+    }
+}
+
 impl DocumentCache {
+    fn slot(&self, id: &DocId) -> Arc<Slot> {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(slots.entry(id.clone()).or_default())
+    }
+
+    /// Waits until no other request writes any of `ids`, and holds them: always in the
+    /// same order, so two requests never wait for each other.
+    pub(super) fn lock(&self, held: &mut Held, ids: &[DocId]) {
+        let mut ids: Vec<&DocId> = ids.iter().filter(|id| !held.holds(id)).collect();
+        ids.sort();
+        ids.dedup();
+        for id in ids {
+            let slot = self.slot(id);
+            let mut writing = slot.writing.lock().unwrap_or_else(PoisonError::into_inner);
+            while *writing {
+                writing = slot.written.wait(writing).unwrap_or_else(PoisonError::into_inner);
+            }
+            *writing = true;
+            drop(writing);
+            held.slots.push((id.clone(), slot));
+        }
+    }
+
     /// Brings the copies of `ids` up to date with the store: a document whose generation
-    /// moved is loaded again; documents the store does not hold are left out.
-    pub(super) fn refresh(&mut self, store: &dyn RelayStore, actor: &ActorId, ids: &[DocId]) -> StoreResult<()> {
+    /// moved is loaded again; documents the store does not hold are forgotten.
+    pub(super) fn refresh(&self, store: &dyn RelayStore, actor: &ActorId, ids: &[DocId]) -> StoreResult<()> {
         let names: Vec<String> = ids.iter().map(ToString::to_string).collect();
         let generations = store.document_generations(&names)?;
         for (id, name) in ids.iter().zip(&names) {
+            let slot = self.slot(id);
             let Some(&generation) = generations.get(name) else {
-                self.docs.remove(id);
+                *slot.copy.write().unwrap_or_else(PoisonError::into_inner) = None;
                 continue;
             };
-            if self.docs.get(id).is_some_and(|cached| cached.generation == generation) {
+            if slot.copy.read().unwrap_or_else(PoisonError::into_inner).as_ref().is_some_and(|c| c.generation >= generation) {
                 continue;
             }
-            let Some(stored) = store.document(name)? else {
-                self.docs.remove(id);
-                continue;
-            };
+            let Some(stored) = store.document(name)? else { continue };
             let doc = Automerge::load(&stored.bytes)
                 .map_err(|e| StoreError::Corrupt(format!("document {name} cannot be read: {e}")))?
                 .with_actor(actor.clone());
-            self.docs.insert(id.clone(), Cached { doc, generation: stored.generation, chunks: stored.chunk_count });
+            let mut copy = slot.copy.write().unwrap_or_else(PoisonError::into_inner);
+            if copy.as_ref().is_none_or(|c| c.generation < stored.generation) {
+                *copy = Some(Cached { doc: Arc::new(doc), generation: stored.generation, chunks: stored.chunk_count });
+            }
         }
         Ok(())
     }
 
-    /// The copy of `id`, if loaded.
-    pub(super) fn get(&self, id: &DocId) -> Option<&Automerge> {
-        self.docs.get(id).map(|cached| &cached.doc)
+    /// The copy of `id` as it is now, if loaded.
+    pub(super) fn get(&self, id: &DocId) -> Option<Arc<Automerge>> {
+        let slot = self.slot(id);
+        let copy = slot.copy.read().unwrap_or_else(PoisonError::into_inner);
+        copy.as_ref().map(|c| Arc::clone(&c.doc))
     }
 
     /// After `doc` (a fork of the copy of `id` with one more chunk) was stored as
     /// `generation`: it becomes the copy when that is the copy's next generation, and the
     /// copy is dropped, to be reloaded, when another writer came between. A document with
     /// many chunks is compacted.
-    pub(super) fn adopt(&mut self, store: &dyn RelayStore, id: &DocId, doc: Automerge, generation: i64) {
-        let Some(cached) = self.docs.get_mut(id) else { return };
+    pub(super) fn adopt(&self, store: &dyn RelayStore, id: &DocId, doc: Automerge, generation: i64) {
+        let slot = self.slot(id);
+        let mut copy = slot.copy.write().unwrap_or_else(PoisonError::into_inner);
+        let Some(cached) = copy.as_mut() else { return };
         if generation != cached.generation + 1 {
-            self.docs.remove(id);
+            *copy = None;
             return;
         }
-        cached.doc = doc;
+        cached.doc = Arc::new(doc);
         cached.generation = generation;
         cached.chunks += 1;
         if cached.chunks > COMPACT_AFTER_CHUNKS {

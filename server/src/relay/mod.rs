@@ -1,17 +1,24 @@
 //! The relay's shared state, [`Relay`]: the store, the relay's own actor id, the clock, and
 //! the one owner of its writes ([`Work`]): the working copies of documents (checked against
-//! their generation before every use) and the ledger's books, and the sequence every write goes through (stage on forks, store with the arrival log in one
-//! transaction, adopt, reconcile). Sync, the console's decisions and admin commands all
-//! write through it.
+//! their generation before every use, written by one request at a time), the group commit,
+//! the ledger's poster, and the sequence every write goes through (stage on forks, store
+//! with the arrival log in one transaction, adopt, reconcile). Sync, the console's
+//! decisions and admin commands all write through it; requests on different documents run
+//! in parallel.
 
 mod cache;
+mod committer;
+mod ledger;
 mod settings;
 mod work;
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use timebank_engine::model::StationId;
 use timebank_engine::{Clock, SystemClock};
 
+use crate::ledger::StationRules;
 use crate::store::{Millis, RelayStore, SqliteStore, StoreResult};
 use crate::voucher::Vouchers;
 
@@ -26,7 +33,9 @@ pub struct Relay {
     clock: Arc<dyn Clock>,
     vouchers: Vouchers,
     settings: Settings,
-    state: Mutex<work::State>,
+    documents: Arc<cache::DocumentCache>,
+    committer: committer::Committer,
+    ledger: ledger::LedgerWorker,
 }
 
 impl Relay {
@@ -48,7 +57,14 @@ impl Relay {
         let actor = automerge::ActorId::random();
         store.register_relay_actor(&actor.to_hex_string(), clock.now().timestamp_millis())?;
         let vouchers = Vouchers::load(store.as_ref())?;
-        Ok(Relay { store, actor, clock, vouchers, settings, state: Mutex::new(work::State::default()) })
+        let documents = Arc::new(cache::DocumentCache::default());
+        let ledger = ledger::LedgerWorker::start(ledger::Poster {
+            store: Arc::clone(&store),
+            documents: Arc::clone(&documents),
+            actor: actor.clone(),
+            clock: Arc::clone(&clock),
+        })?;
+        Ok(Relay { store, actor, clock, vouchers, settings, documents, committer: committer::Committer::default(), ledger })
     }
 
     /// The operator's settings.
@@ -81,10 +97,9 @@ impl Relay {
         &self.vouchers
     }
 
-    /// Starts a unit of work on the documents: until it is dropped, no other write (or
-    /// read of the working copies) runs in this process. One at a time: syncs take turns.
+    /// Starts a unit of work on the documents (see [`Work`]).
     pub(crate) fn work(&self) -> Work<'_> {
-        Work::new(self, self.state.lock().unwrap_or_else(PoisonError::into_inner))
+        Work::new(self)
     }
 
     /// Brings the ledger up to date with the store: at start, the catch-up (the books
@@ -92,14 +107,34 @@ impl Relay {
     /// afterwards, whatever the arrival log holds that was not yet posted (another process
     /// logged it).
     pub fn reconcile_ledger(&self) -> StoreResult<()> {
-        self.work().reconcile()
+        self.ledger.reconcile()
     }
 
-    /// The current copies of `ids` (those the store holds), for reading.
+    /// Waits until the ledger has folded and stored everything this relay committed before
+    /// the call: what a sync does before it answers, and the console before it reads.
+    pub fn settle(&self) {
+        self.ledger.settle();
+    }
+
+    /// The rules the ledger applies now (the catch-up runs first if the books are not
+    /// loaded; if it fails, it is logged and the defaults stand in until it succeeds).
+    fn current_rules(&self) -> BTreeMap<StationId, StationRules> {
+        if let Some(rules) = self.ledger.rules() {
+            return rules;
+        }
+        if let Err(error) = self.ledger.reconcile() {
+            tracing::error!(%error, "the ledger could not catch up; it tries again at the next write");
+        }
+        self.ledger.rules().unwrap_or_default()
+    }
+
+    /// The current copies of `ids` (those the store holds), for reading, with the ledger
+    /// settled first.
     pub fn documents(
         &self,
         ids: &[timebank_engine::DocId],
     ) -> StoreResult<std::collections::BTreeMap<timebank_engine::DocId, automerge::Automerge>> {
+        self.settle();
         let mut work = self.work();
         work.load(ids)?;
         Ok(ids.iter().filter_map(|id| Some((id.clone(), work.doc(id)?.clone()))).collect())

@@ -323,12 +323,19 @@ pub struct WriteBatch {
     pub audits: Vec<AuditRecord>,
     /// What the device that sent these chunks used of its daily quota.
     pub usage: Option<UsageUpdate>,
+    /// The last arrival-log event the ledger has folded, written with the postings and
+    /// ledger documents that fold stored.
+    pub ledger_folded: Option<i64>,
 }
 
 impl WriteBatch {
     /// True when there is nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.chunks.is_empty() && self.acks.is_empty() && self.audits.is_empty() && self.usage.is_none()
+        self.chunks.is_empty()
+            && self.acks.is_empty()
+            && self.audits.is_empty()
+            && self.usage.is_none()
+            && self.ledger_folded.is_none()
     }
 }
 
@@ -370,6 +377,15 @@ pub struct NewLedgerEvent {
     pub body: String,
 }
 
+/// How far the ledger is behind the arrival log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LedgerProgress {
+    /// The number of the last event logged.
+    pub logged: i64,
+    /// The number of the last event folded, its postings and documents stored.
+    pub folded: i64,
+}
+
 /// One posting of the double-entry ledger, as stored (never changed or removed).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PostingRecord {
@@ -394,6 +410,10 @@ pub struct PostingRecord {
     /// When (ms).
     pub at: Millis,
 }
+
+/// What a written sync gets back: the new generation of each document written, and the
+/// events newly logged.
+pub type SyncWritten = (HashMap<String, i64>, Vec<LedgerEventRecord>);
 
 /// The relay's storage. Every method is one transaction; implementations are shared
 /// between threads (and, for PostgreSQL, between relays), so a cached document is
@@ -430,6 +450,13 @@ pub trait RelayStore: Send + Sync + std::fmt::Debug {
         events: &[NewLedgerEvent],
         at: Millis,
     ) -> StoreResult<(HashMap<String, i64>, Vec<LedgerEventRecord>)>;
+    /// Writes several syncs' batches and events ([`RelayStore::write_sync`] each), as one
+    /// group: a backend may commit them in one transaction with one flush to disk (group
+    /// commit), each item standing or failing alone. Every result is durable when this
+    /// returns. By default, one transaction per item.
+    fn write_syncs(&self, items: &[(&WriteBatch, &[NewLedgerEvent])], at: Millis) -> Vec<StoreResult<SyncWritten>> {
+        items.iter().map(|(batch, events)| self.write_sync(batch, events, at)).collect()
+    }
     /// Replaces a document's snapshot and chunks with `snapshot` if its generation is still
     /// `generation` (nothing was appended meanwhile). Returns whether it did.
     fn compact_document(&self, doc: &str, snapshot: &[u8], generation: i64) -> StoreResult<bool>;
@@ -511,6 +538,9 @@ pub trait RelayStore: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<HashMap<String, i64>>;
     /// Every posting, in the order posted.
     fn postings(&self) -> StoreResult<Vec<PostingRecord>>;
+    /// How far the ledger is: the last event logged, and the last the ledger has folded
+    /// with its effects stored (equal when the ledger is current).
+    fn ledger_progress(&self) -> StoreResult<LedgerProgress>;
 
     // ----- the coordinator console -----
 

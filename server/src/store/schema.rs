@@ -181,6 +181,14 @@ pub const MIGRATIONS: &[&str] = &[
          refused  INTEGER NOT NULL DEFAULT 0,
          PRIMARY KEY (device, day)
      ) STRICT;",
+    // 8: how far the ledger's poster has folded the arrival log (the last event's number
+    //    whose postings and ledger documents are stored), so another process (an admin
+    //    command, another relay) can tell whether the ledger is current.
+    "CREATE TABLE ledger_state (
+         key   TEXT PRIMARY KEY,
+         value INTEGER NOT NULL
+     ) STRICT;
+     INSERT INTO ledger_state (key, value) VALUES ('folded_seq', 0);",
 ];
 
 /// The newest store version this build knows.
@@ -370,6 +378,14 @@ mod tests {
         assert!(tables(&conn).contains(&"device_usage".to_owned()));
         let rows: i64 = conn.query_row("SELECT count(*) FROM device_usage", [], |r| r.get(0)).unwrap();
         assert_eq!(rows, 0);
+    }
+
+    #[test]
+    fn version_8_starts_the_ledger_cursor_at_nothing_folded() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, 8).unwrap();
+        let folded: i64 = conn.query_row("SELECT value FROM ledger_state WHERE key = 'folded_seq'", [], |r| r.get(0)).unwrap();
+        assert_eq!(folded, 0);
     }
 
     #[test]

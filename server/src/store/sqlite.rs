@@ -15,9 +15,9 @@ use timebank_engine::model::{HouseholdId, MemberId, Role, StationId};
 use crate::store::schema;
 use crate::store::{
     AckedHeads, AuditRecord, ConsoleRole, DeviceUsage, ConsoleSessionRecord, ConsoleUserRecord, DeviceRecord, EnrollRefusal,
-    EnrollmentCode, LedgerEventRecord, MemberContact, MemberRecord, Millis, NewDevice, NewDocument, NewLedgerEvent,
+    EnrollmentCode, LedgerEventRecord, LedgerProgress, MemberContact, MemberRecord, Millis, NewDevice, NewDocument, NewLedgerEvent,
     PostingRecord, RelayStore, Revocation, SecretHash, SecurityEvent, StationRecord, StoreError, StoreResult,
-    StoredDocument, WriteBatch,
+    StoredDocument, SyncWritten, WriteBatch,
 };
 
 /// File name of the relay's store inside the data directory.
@@ -26,11 +26,16 @@ pub const STORE_FILE: &str = "relay.sqlite3";
 /// How long a write waits for another process (an admin command) to release the lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The SQLite store.
+/// Reader connections kept open between reads (more are opened while many read at once).
+const KEPT_READERS: usize = 8;
+
+/// The SQLite store: one writer connection, and reader connections (WAL lets them read
+/// while the writer writes), so parallel syncs do not queue behind each other's reads.
 #[derive(Debug)]
 pub struct SqliteStore {
     path: PathBuf,
     conn: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -63,7 +68,7 @@ impl SqliteStore {
         if check != "ok" {
             return Err(StoreError::Corrupt(check));
         }
-        Ok(SqliteStore { path, conn: Mutex::new(conn) })
+        Ok(SqliteStore { path, conn: Mutex::new(conn), readers: Mutex::new(Vec::new()) })
     }
 
     /// The store file.
@@ -72,8 +77,21 @@ impl SqliteStore {
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
-        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(f(&conn)?)
+        let kept = self.readers.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let conn = match kept {
+            Some(conn) => conn,
+            None => {
+                let conn = Connection::open_with_flags(&self.path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+                conn.busy_timeout(BUSY_TIMEOUT)?;
+                conn
+            }
+        };
+        let result = f(&conn);
+        let mut readers = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+        if readers.len() < KEPT_READERS {
+            readers.push(conn);
+        }
+        Ok(result?)
     }
 
     /// Runs `f` in one IMMEDIATE transaction (the write lock taken up front); commits if it
@@ -253,6 +271,9 @@ fn write_batch_in(tx: &Transaction<'_>, batch: &WriteBatch, at: Millis) -> Store
     for entry in &batch.audits {
         insert_audit_in(tx, entry)?;
     }
+    if let Some(folded) = batch.ledger_folded {
+        tx.prepare_cached("UPDATE ledger_state SET value = max(value, ?1) WHERE key = 'folded_seq'")?.execute([folded])?;
+    }
     if let Some(update) = &batch.usage {
         tx.prepare_cached(
             "INSERT INTO device_usage (device, day, changes, bytes) VALUES (?1, ?2, ?3, ?4)
@@ -402,6 +423,32 @@ impl RelayStore for SqliteStore {
             return Ok((HashMap::new(), Vec::new()));
         }
         self.write(|tx| Ok((write_batch_in(tx, batch, at)?, append_ledger_events_in(tx, events, at)?)))
+    }
+
+    fn write_syncs(&self, items: &[(&WriteBatch, &[NewLedgerEvent])], at: Millis) -> Vec<StoreResult<SyncWritten>> {
+        if items.is_empty() {
+            return Vec::new();
+        }
+        // One transaction, one fsync, for the whole group; each item in a savepoint of its
+        // own, so one that fails (a document another process removed) fails alone.
+        let mut results = Vec::with_capacity(items.len());
+        let outcome = self.write(|tx| {
+            for (batch, events) in items {
+                tx.execute_batch("SAVEPOINT item")?;
+                let written = write_batch_in(tx, batch, at).and_then(|g| Ok((g, append_ledger_events_in(tx, events, at)?)));
+                match &written {
+                    Ok(_) => tx.execute_batch("RELEASE item")?,
+                    Err(_) => tx.execute_batch("ROLLBACK TO item; RELEASE item")?,
+                }
+                results.push(written);
+            }
+            Ok(())
+        });
+        match outcome {
+            Ok(()) => results,
+            // The commit itself failed: nothing of the group is stored.
+            Err(error) => items.iter().map(|_| Err(StoreError::Backend(error.to_string()))).collect(),
+        }
     }
 
     fn compact_document(&self, doc: &str, snapshot: &[u8], generation: i64) -> StoreResult<bool> {
@@ -682,6 +729,14 @@ impl RelayStore for SqliteStore {
                 ])?;
             }
             write_batch_in(tx, documents, at)
+        })
+    }
+
+    fn ledger_progress(&self) -> StoreResult<LedgerProgress> {
+        self.read(|conn| {
+            let logged: i64 = conn.query_row("SELECT coalesce(max(seq), 0) FROM ledger_events", [], |row| row.get(0))?;
+            let folded: i64 = conn.query_row("SELECT value FROM ledger_state WHERE key = 'folded_seq'", [], |row| row.get(0))?;
+            Ok(LedgerProgress { logged, folded })
         })
     }
 

@@ -8,7 +8,7 @@ use timebank_engine::model::{HouseholdId, MemberId, Role, StationId};
 
 use crate::store::{
     AckUpdate, AckedHeads, AuditRecord, ConsoleRole, ConsoleSessionRecord, ConsoleUserRecord, DeviceUsage, EnrollRefusal,
-    EnrollmentCode, MemberContact, MemberRecord, NewDevice, NewDocument, NewLedgerEvent,
+    EnrollmentCode, LedgerProgress, MemberContact, MemberRecord, NewDevice, NewDocument, NewLedgerEvent,
     PostingRecord, RelayStore, Revocation, SecurityEvent, StationRecord, StoreError, UsageUpdate, WriteBatch,
 };
 
@@ -38,6 +38,14 @@ macro_rules! relay_store_suite {
             #[test]
             fn a_devices_daily_usage_adds_up_and_its_refusal_is_marked_once() {
                 with_store($crate::store::suite::a_devices_daily_usage_adds_up_and_its_refusal_is_marked_once);
+            }
+            #[test]
+            fn a_group_of_syncs_stands_or_fails_item_by_item() {
+                with_store($crate::store::suite::a_group_of_syncs_stands_or_fails_item_by_item);
+            }
+            #[test]
+            fn the_ledger_cursor_says_how_far_the_ledger_folded() {
+                with_store($crate::store::suite::the_ledger_cursor_says_how_far_the_ledger_folded);
             }
             #[test]
             fn stations_and_members_round_trip() {
@@ -294,6 +302,37 @@ pub(crate) fn a_sync_and_its_arrivals_are_stored_together_or_not_at_all(store: &
     assert_eq!(store.ledger_events(0).unwrap(), logged);
     let (generations, logged) = store.write_sync(&WriteBatch::default(), &[], 70).unwrap();
     assert!(generations.is_empty() && logged.is_empty());
+}
+
+pub(crate) fn a_group_of_syncs_stands_or_fails_item_by_item(store: &dyn RelayStore) {
+    setup(store);
+    let event = |key: &str| NewLedgerEvent { key: key.into(), body: "{}".into() };
+    let first = WriteBatch { chunks: vec![("member/m-vol".into(), vec![11])], ..WriteBatch::default() };
+    let failing = WriteBatch { chunks: vec![("member/m-missing".into(), vec![12])], ..WriteBatch::default() };
+    let third = WriteBatch { chunks: vec![("member/m-coord".into(), vec![13])], ..WriteBatch::default() };
+    let (one, two, three) = ([event("visit:v-1@a")], [event("visit:v-2@a")], [event("visit:v-3@a")]);
+    let results = store.write_syncs(&[(&first, &one), (&failing, &two), (&third, &three)], 80);
+    assert_eq!(results.len(), 3);
+    assert_eq!(results[0].as_ref().unwrap().0.get("member/m-vol"), Some(&2));
+    assert!(matches!(results[1], Err(StoreError::Missing { what: "document", .. })), "{:?}", results[1]);
+    assert_eq!(results[2].as_ref().unwrap().0.get("member/m-coord"), Some(&2));
+    let keys: Vec<String> = store.ledger_events(0).unwrap().into_iter().map(|e| e.key).collect();
+    assert_eq!(keys, ["visit:v-1@a", "visit:v-3@a"], "the failed item's events went with it, the others' in order");
+    assert_eq!(store.document("member/m-vol").unwrap().unwrap().bytes, [10, 11]);
+}
+
+pub(crate) fn the_ledger_cursor_says_how_far_the_ledger_folded(store: &dyn RelayStore) {
+    setup(store);
+    assert_eq!(store.ledger_progress().unwrap(), LedgerProgress { logged: 0, folded: 0 });
+    let event = |key: &str| NewLedgerEvent { key: key.into(), body: "{}".into() };
+    store.append_ledger_events(&[event("a"), event("b")], 10).unwrap();
+    assert_eq!(store.ledger_progress().unwrap(), LedgerProgress { logged: 2, folded: 0 });
+    let folded = WriteBatch { ledger_folded: Some(2), ..WriteBatch::default() };
+    store.append_postings(&[], &folded, 20).unwrap();
+    assert_eq!(store.ledger_progress().unwrap(), LedgerProgress { logged: 2, folded: 2 });
+    let older = WriteBatch { ledger_folded: Some(1), ..WriteBatch::default() };
+    store.append_postings(&[], &older, 30).unwrap();
+    assert_eq!(store.ledger_progress().unwrap().folded, 2, "never moves back");
 }
 
 pub(crate) fn a_decision_and_its_audit_entry_are_stored_together_or_not_at_all(store: &dyn RelayStore) {

@@ -95,7 +95,10 @@ pub fn sync(relay: &Relay, device: &AuthedDevice, request: &SyncRequest) -> Resu
         require_readable(relay, device, &access, id)?;
     }
 
+    // The answer shows the ledger as of everything stored before this sync began.
+    relay.settle();
     let mut work = relay.work();
+    work.hold(&incoming.pushed_docs());
     let readable: Vec<DocId> = access.readable().iter().cloned().collect();
     work.load(&readable)?;
     for id in incoming.docs() {

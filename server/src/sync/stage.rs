@@ -33,6 +33,11 @@ impl Incoming<'_> {
         self.pushes.keys()
     }
 
+    /// The documents the request pushes changes to (the ones it may write).
+    pub(super) fn pushed_docs(&self) -> Vec<DocId> {
+        self.pushes.iter().filter(|(_, push)| !push.changes.is_empty()).map(|(id, _)| id.clone()).collect()
+    }
+
     /// The push of `doc`, if the request names it.
     pub(super) fn push(&self, doc: &DocId) -> Option<&Push<'_>> {
         self.pushes.get(doc)

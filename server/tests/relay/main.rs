@@ -12,6 +12,7 @@ mod authority;
 mod bad_requests;
 mod binary;
 mod coordinator_rules;
+mod concurrency;
 mod crash;
 mod desk;
 mod elder_names;

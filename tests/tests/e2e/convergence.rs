@@ -354,6 +354,8 @@ impl Story {
 
     /// The store generation of every document on the relay.
     fn generations(&self) -> BTreeMap<String, i64> {
+        // After the ledger has folded what earlier syncs stored (it runs after their answers).
+        self.relay.relay.settle();
         let store = self.relay.relay.store();
         let ids = store.document_ids().unwrap();
         store.document_generations(&ids).unwrap().into_iter().collect()

@@ -1,0 +1,221 @@
+//! The relay's poster ([`LedgerWorker`]): a thread that keeps the ledger's books and folds
+//! what each commit logged, handed over in memory and in the order logged, then stores the
+//! postings and the members' ledger documents. Reconciliation runs right after the commit
+//! but off the committing request's path; a request that needs the books current (every
+//! sync before it answers, the console before it reads or after it decides) first waits for
+//! what was handed over before it ([`LedgerWorker::settle`]). So a phone sees the ledger
+//! outcome of anything any device stored before its sync began (ADR 0027).
+
+use std::collections::BTreeMap;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
+
+use automerge::ActorId;
+use timebank_engine::{Clock, DocId};
+use timebank_engine::model::StationId;
+
+use crate::ledger::bookkeeper::{Bookkeeper, Entries};
+use crate::ledger::{EventBody, StationRules, document};
+use crate::relay::cache::{DocumentCache, Held};
+use crate::store::{LedgerEventRecord, RelayStore, StoreError, StoreResult, WriteBatch};
+
+/// What the poster is asked to do, in order.
+enum Job {
+    /// Fold what a commit logged.
+    Logged(Vec<LedgerEventRecord>, Vec<EventBody>),
+    /// Catch up (load the books if not loaded) and fold whatever the log holds past them.
+    Reconcile(Sender<StoreResult<()>>),
+}
+
+/// The handle requests use; the thread ends when the relay is dropped.
+#[derive(Debug)]
+pub(super) struct LedgerWorker {
+    jobs: Mutex<Sender<Job>>,
+    progress: Arc<Progress>,
+    rules: Arc<RwLock<Option<BTreeMap<StationId, StationRules>>>>,
+}
+
+/// Jobs handed over and jobs done, to wait on.
+#[derive(Debug, Default)]
+struct Progress {
+    counts: Mutex<(u64, u64)>,
+    done: Condvar,
+}
+
+impl Progress {
+    fn handed(&self) {
+        self.counts.lock().unwrap_or_else(PoisonError::into_inner).0 += 1;
+    }
+
+    fn finished(&self) {
+        self.counts.lock().unwrap_or_else(PoisonError::into_inner).1 += 1;
+        self.done.notify_all();
+    }
+}
+
+/// What the thread needs of the relay.
+pub(super) struct Poster {
+    pub(super) store: Arc<dyn RelayStore>,
+    pub(super) documents: Arc<DocumentCache>,
+    pub(super) actor: ActorId,
+    pub(super) clock: Arc<dyn Clock>,
+}
+
+impl LedgerWorker {
+    /// Starts the poster's thread.
+    pub(super) fn start(poster: Poster) -> std::io::Result<LedgerWorker> {
+        let (jobs, received) = mpsc::channel();
+        let progress = Arc::new(Progress::default());
+        let rules = Arc::new(RwLock::new(None));
+        let worker =
+            Worker { poster, bookkeeper: None, folded_stored: 0, progress: Arc::clone(&progress), rules: Arc::clone(&rules) };
+        std::thread::Builder::new().name("ledger".into()).spawn(move || worker.run(&received))?;
+        Ok(LedgerWorker { jobs: Mutex::new(jobs), progress, rules })
+    }
+
+    fn send(&self, job: Job) {
+        self.progress.handed();
+        if self.jobs.lock().unwrap_or_else(PoisonError::into_inner).send(job).is_err() {
+            // The thread is gone (it panicked): nothing will fold; the next start catches up.
+            self.progress.finished();
+            tracing::error!("the ledger's thread has stopped; the arrival log is folded at the next start");
+        }
+    }
+
+    /// Hands over what a commit logged (called in the order logged).
+    pub(super) fn logged(&self, logged: Vec<LedgerEventRecord>, bodies: Vec<EventBody>) {
+        self.send(Job::Logged(logged, bodies));
+    }
+
+    /// Waits until everything handed over before this call is folded and stored.
+    pub(super) fn settle(&self) {
+        let mut counts = self.progress.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        let target = counts.0;
+        while counts.1 < target {
+            counts = self.progress.done.wait(counts).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Loads the books if they are not (the catch-up) and folds whatever the log holds past
+    /// them; returns when done.
+    pub(super) fn reconcile(&self) -> StoreResult<()> {
+        let (reply, answer) = mpsc::channel();
+        self.send(Job::Reconcile(reply));
+        answer.recv().unwrap_or_else(|_| Err(StoreError::Backend("the ledger's thread has stopped".into())))
+    }
+
+    /// The rules the books apply now, once loaded (`None` before the catch-up).
+    pub(super) fn rules(&self) -> Option<BTreeMap<StationId, StationRules>> {
+        self.rules.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+/// The thread's state.
+struct Worker {
+    poster: Poster,
+    bookkeeper: Option<Bookkeeper>,
+    /// The last event folded whose effects the store holds, as the store was last told.
+    folded_stored: i64,
+    progress: Arc<Progress>,
+    rules: Arc<RwLock<Option<BTreeMap<StationId, StationRules>>>>,
+}
+
+impl Worker {
+    fn run(mut self, received: &Receiver<Job>) {
+        while let Ok(job) = received.recv() {
+            match job {
+                Job::Logged(logged, bodies) => {
+                    if let Err(error) = self.fold(&logged, &bodies) {
+                        tracing::error!(%error, "reconciliation failed; it catches up at the next write");
+                        self.bookkeeper = None;
+                    }
+                }
+                Job::Reconcile(reply) => {
+                    let result = self.reconcile();
+                    if result.is_err() {
+                        self.bookkeeper = None;
+                    }
+                    let _ = reply.send(result);
+                }
+            }
+            self.publish_rules();
+            self.progress.finished();
+        }
+    }
+
+    /// Folds one commit's events: the catch-up first if the books are not loaded (it
+    /// reads them from the log like everything else).
+    fn fold(&mut self, logged: &[LedgerEventRecord], bodies: &[EventBody]) -> StoreResult<()> {
+        let store = Arc::clone(&self.poster.store);
+        let entries = match self.bookkeeper.as_mut() {
+            Some(keeper) => keeper.fold(store.as_ref(), logged, bodies)?,
+            None => self.catch_up()?,
+        };
+        self.store_entries(entries)
+    }
+
+    fn reconcile(&mut self) -> StoreResult<()> {
+        if self.bookkeeper.is_none() {
+            let entries = self.catch_up()?;
+            self.store_entries(entries)?;
+        }
+        let store = Arc::clone(&self.poster.store);
+        let entries = match self.bookkeeper.as_mut() {
+            Some(keeper) => keeper.fold_logged(store.as_ref())?,
+            None => Entries::default(),
+        };
+        self.store_entries(entries)
+    }
+
+    fn catch_up(&mut self) -> StoreResult<Entries> {
+        let now = self.poster.clock.now().timestamp_millis();
+        let (keeper, entries) = Bookkeeper::catch_up(self.poster.store.as_ref(), now)?;
+        self.bookkeeper = Some(keeper);
+        Ok(entries)
+    }
+
+    fn publish_rules(&self) {
+        let rules = self.bookkeeper.as_ref().map(|keeper| keeper.books().all_rules().clone());
+        *self.rules.write().unwrap_or_else(PoisonError::into_inner) = rules;
+    }
+
+    /// Stores the entries: the postings, and the ledger documents of the members named
+    /// brought to what the books say, in one transaction; the written ledger documents
+    /// become the working copies.
+    fn store_entries(&mut self, entries: Entries) -> StoreResult<()> {
+        let Poster { store, documents, actor, clock } = &self.poster;
+        let Some(keeper) = self.bookkeeper.as_mut() else { return Ok(()) };
+        let folded = keeper.books().last_seq();
+        if entries.is_empty() && folded <= self.folded_stored {
+            return Ok(());
+        }
+        let now = clock.now().timestamp_millis();
+        let ids: Vec<DocId> = entries.members.iter().map(|m| DocId::Ledger(m.clone())).collect();
+        let mut held = Held::default();
+        documents.lock(&mut held, &ids);
+        documents.refresh(store.as_ref(), actor, &ids)?;
+        let mut batch = WriteBatch { ledger_folded: (folded > self.folded_stored).then_some(folded), ..WriteBatch::default() };
+        let mut updated = Vec::new();
+        for (id, member) in ids.iter().zip(&entries.members) {
+            let Some(doc) = documents.get(id) else { continue };
+            let change = document::update(&doc, keeper.books(), member, now)
+                .map_err(|e| StoreError::Corrupt(format!("could not write {id}: {e}")))?;
+            if let Some((chunk, doc)) = change {
+                batch.chunks.push((id.to_string(), chunk));
+                updated.push((id.clone(), doc));
+            }
+        }
+        if entries.postings.is_empty() && batch.is_empty() {
+            return Ok(());
+        }
+        let generations = store.append_postings(&entries.postings, &batch, now)?;
+        keeper.stored();
+        self.folded_stored = self.folded_stored.max(folded);
+        for (id, doc) in updated {
+            if let Some(&generation) = generations.get(&id.to_string()) {
+                documents.adopt(store.as_ref(), &id, doc, generation);
+            }
+        }
+        Ok(())
+    }
+}
