@@ -431,6 +431,12 @@ impl Bench {
             plain_up += exchange.bytes_up;
             plain_messages += exchange.messages;
         }
+        // The poster folds each sync's arrivals after its answer (the next sync waits for
+        // it, so that is counted); the last fold is counted here.
+        let started = Instant::now();
+        relay.relay.settle();
+        let last_fold = started.elapsed();
+        ours_relay += last_fold;
         let mut merged = 0;
         let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
         for (phone, pair) in phones.iter().zip(&pairs) {
@@ -460,8 +466,10 @@ impl Bench {
                 .map(|(status, n)| format!("{status} {n}"))
                 .collect();
             format!(
-                "the relay reconciles within each sync request (outcomes in the members' ledgers afterwards: \
+                "the relay reconciles right after each commit on its poster thread, each sync first waiting for \
+                 the folds before it, the last one counted ({:.3} s) (outcomes in the members' ledgers afterwards: \
                  {}; a visit without an outcome waits for a coordinator's review)",
+                last_fold.as_secs_f64(),
                 by_status.join(", ")
             )
         };
@@ -470,7 +478,8 @@ impl Bench {
             ours: ours_relay.as_secs_f64(),
             baseline: Some((plain_relay + plain_commit).as_secs_f64()),
             unit: "s",
-            target: Some(Target::AtMost(1.0)),
+            // Issue 12: at most 1.5 times plain automerge's figure in the same run.
+            target: Some(Target::AtMost(1.5 * (plain_relay + plain_commit).as_secs_f64())),
             note: Some(format!(
                 "{n} enrolled phones, each with {v} visits logged offline (Engine::log_visit, fake clock, {build_s:.1} s \
                  to build, not counted), sync one after another; ours: the relay's wall time from each request handed \
