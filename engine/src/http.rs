@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::model::{MemberId, Role, StationId};
+use crate::model::{EnrollLink, MemberId, Role, StationId};
 use crate::sync::wire::{self, EnrollRequest, EnrollResponse};
 use crate::sync::{Transport, TransportError};
 use crate::{Clock, Engine, Enrollment, Error, NewIdentity, RelayLink};
@@ -80,13 +80,16 @@ pub fn enroll(relay: &str, code: &str, actor: &str) -> Result<EnrollResponse, Er
 
 /// Enrolls a new device with the one-time `code` and creates its store in `dir` with the
 /// identity, actor id and token the relay gave it. The member's documents come with the
-/// first sync.
+/// first sync. `code` may be the slip's whole enrollment link ([`EnrollLink`]), which
+/// names the relay itself: `relay` may then be empty.
 pub fn enroll_store(dir: &Path, relay: &str, code: &str, clock: Arc<dyn Clock>) -> Result<Engine, Error> {
     if dir.join(crate::storage::STORE_FILE).exists() {
         return Err(Error::AlreadyInitialised(dir.to_path_buf()));
     }
+    let EnrollLink { relay, code } = EnrollLink::resolve(Some(relay), code)?;
+    let relay = relay.as_str();
     let actor = crate::new_device_actor();
-    let answer = enroll(relay, code, &actor)?;
+    let answer = enroll(relay, &code, &actor)?;
     let enrolled = Enrollment {
         identity: NewIdentity {
             member: MemberId::parse(&answer.member)?,

@@ -1,5 +1,6 @@
 //! The domain model: pure types and rules, no I/O.
 
+pub mod enroll_link;
 pub mod ids;
 pub mod member;
 pub mod order;
@@ -10,6 +11,7 @@ pub mod service;
 pub mod text;
 pub mod visit;
 
+pub use enroll_link::EnrollLink;
 pub use ids::{HouseholdId, MemberId, OrderId, RequestId, StationId, VisitId};
 pub use member::{Profile, Role, Verification};
 pub use order::{Assignment, Order, OrderFacts, OrderState, Response};
