@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 
 /// Time bank for elderly care: log visits offline, see their state and your coins.
+/// Times are shown in this machine's time zone (set TZ to choose another, e.g.
+/// TZ=Asia/Shanghai); --json gives them in UTC (RFC 3339).
 #[derive(Debug, Parser)]
 #[command(name = "timebank", version, about)]
 pub struct Cli {
@@ -35,14 +37,18 @@ pub enum Command {
         #[arg(long, default_value = "volunteer")]
         role: String,
     },
-    /// Enroll this device with a relay using a code from the station (creates the store).
+    /// Enroll this device with a relay using a code from the station (creates the store):
+    /// the relay's address and the code, or the slip's whole link (its QR code).
     Enroll {
-        /// The relay's address, e.g. http://127.0.0.1:8080.
+        /// The relay's address, e.g. https://relay.example.org (not needed with --link).
         #[arg(long)]
-        relay: String,
-        /// The one-time enrollment code.
+        relay: Option<String>,
+        /// The one-time enrollment code (or the whole link, which names its relay).
+        #[arg(long, required_unless_present = "link", conflicts_with = "link")]
+        code: Option<String>,
+        /// The enrollment link of the station's slip: timebank://enroll?relay=…&code=…
         #[arg(long)]
-        code: String,
+        link: Option<String>,
     },
     /// Send what this device logged and fetch what the station has for it.
     Sync,

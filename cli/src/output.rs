@@ -63,7 +63,7 @@ impl<'a> From<&'a VisitView> for VisitRow<'a> {
     }
 }
 
-/// A time in the user's local zone, to the minute.
+/// A time in this machine's time zone (`TZ`), to the minute.
 pub fn local(t: DateTime<Utc>) -> String {
     t.with_timezone(&Local).format("%Y-%m-%d %H:%M").to_string()
 }
@@ -114,6 +114,17 @@ pub fn exit_code(error: &Error) -> u8 {
 struct ErrorBody<'a> {
     error: String,
     kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+}
+
+/// An error in plain words: a refusal says what the relay said, without its HTTP status
+/// (scripts find the status in `--json` output).
+pub fn words(error: &Error) -> String {
+    match error {
+        Error::Transport(TransportError::Refused { message, .. }) => format!("the relay refused: {message}"),
+        other => other.to_string(),
+    }
 }
 
 /// Prints an error to stderr (as JSON too, when `json`).
@@ -132,9 +143,30 @@ pub fn print_error(error: &Error, json: bool) {
             Error::Protocol(_) => "protocol",
             _ => "storage",
         };
-        let body = ErrorBody { error: error.to_string(), kind };
-        eprintln!("{}", serde_json::to_string(&body).unwrap_or_else(|_| error.to_string()));
+        let status = match error {
+            Error::Transport(TransportError::Refused { status, .. }) => Some(*status),
+            _ => None,
+        };
+        let body = ErrorBody { error: words(error), kind, status };
+        eprintln!("{}", serde_json::to_string(&body).unwrap_or_else(|_| words(error)));
     } else {
-        eprintln!("error: {error}");
+        eprintln!("error: {}", words(error));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_reads_without_its_http_status() {
+        let refused = Error::Transport(TransportError::Refused {
+            status: 410,
+            message: "this enrollment code was already used 2 hours ago; ask the coordinator for a new code".into(),
+        });
+        let text = words(&refused);
+        assert_eq!(text, "the relay refused: this enrollment code was already used 2 hours ago; ask the coordinator for a new code");
+        assert!(!text.contains("410"));
+        assert_eq!(exit_code(&refused), 5, "still the refusal's exit code");
     }
 }

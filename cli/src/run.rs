@@ -25,15 +25,16 @@ pub fn run(cli: &Cli) -> Result<()> {
         });
         return Ok(());
     }
-    if let Command::Enroll { relay, code } = &cli.command {
-        return enroll(cli, relay, code);
+    if let Command::Enroll { relay, code, link } = &cli.command {
+        let code_or_link = link.as_deref().or(code.as_deref()).unwrap_or_default();
+        return enroll(cli, relay.as_deref().unwrap_or_default(), code_or_link);
     }
     let mut engine = Engine::open(&cli.data)?;
     match &cli.command {
         Command::Init { .. } | Command::Enroll { .. } => Ok(()),
         Command::Sync => {
             let link = engine.relay_link()?.ok_or_else(|| {
-                timebank_engine::Error::invalid("this device is not enrolled with a relay; enroll it with `timebank enroll --relay URL --code CODE`")
+                timebank_engine::Error::invalid("this device is not enrolled with a relay; enroll it with `timebank enroll --link LINK` (the slip's QR code) or `--relay URL --code CODE`")
             })?;
             let report = engine.sync(&mut HttpTransport::new(&link))?;
             let status = engine.status()?;
@@ -148,8 +149,9 @@ pub fn run(cli: &Cli) -> Result<()> {
     }
 }
 
-fn enroll(cli: &Cli, relay_url: &str, code: &str) -> Result<()> {
-    let mut engine = relay::enroll_store(&cli.data, relay_url, code, std::sync::Arc::new(timebank_engine::SystemClock))?;
+/// Enrolls with `code_or_link` (a code for `relay_url`, or the slip's link naming its relay).
+fn enroll(cli: &Cli, relay_url: &str, code_or_link: &str) -> Result<()> {
+    let mut engine = relay::enroll_store(&cli.data, relay_url, code_or_link, std::sync::Arc::new(timebank_engine::SystemClock))?;
     let link = engine.relay_link()?.ok_or_else(|| timebank_engine::Error::invalid("enrollment was not recorded"))?;
     // Fetch the member's documents now; if there is no signal, the next sync does it.
     let synced = engine.sync(&mut HttpTransport::new(&link)).is_ok();

@@ -252,6 +252,16 @@ fn enrolling_and_syncing_explain_what_is_missing_and_leave_no_half_made_store() 
     // Nothing listens on port 1: the phone is offline, and says so.
     let stderr = fresh.fails(&["enroll", "--relay", "http://127.0.0.1:1", "--code", "K7MQ2XH9PA"], 4);
     assert!(stderr.contains("could not reach the relay"), "{stderr}");
+    // The slip's link names its relay; a code alone needs one; a link and another relay conflict.
+    let link = "timebank://enroll?relay=http%3A%2F%2F127.0.0.1%3A1&code=K7MQ2XH9PA";
+    let stderr = fresh.fails(&["enroll", "--link", link], 4);
+    assert!(stderr.contains("could not reach the relay"), "the link's relay was tried: {stderr}");
+    let stderr = fresh.fails(&["enroll", "--code", "K7MQ2XH9PA"], 1);
+    assert!(stderr.contains("relay's address") && stderr.contains("link"), "{stderr}");
+    let stderr = fresh.fails(&["enroll", "--relay", "https://other.example.org", "--code", link], 1);
+    assert!(stderr.contains("give the link alone"), "{stderr}");
+    let stderr = fresh.fails(&["enroll", "--link", "timebank://enroll?code=K7MQ2XH9PA"], 1);
+    assert!(stderr.contains("names no relay"), "{stderr}");
     assert!(!fresh.store_file().exists(), "a failed enrollment leaves no store behind");
 }
 

@@ -156,7 +156,9 @@ impl TimebankStore {
     }
 
     /// Enrolls this phone with the station's relay using the one-time `code` from the
-    /// coordinator, and creates its store in `dir`. Talks to the network: not on the UI thread.
+    /// coordinator, and creates its store in `dir`. `code` may be the whole link that the
+    /// enrollment slip's QR code holds (`timebank://enroll?relay=…&code=…`), which names the
+    /// relay: `relay` may then be empty. Talks to the network: not on the UI thread.
     #[uniffi::constructor]
     pub fn enroll(dir: String, relay: String, code: String) -> Result<Arc<Self>> {
         Self::enroll_with_clock(dir, relay, code, None)

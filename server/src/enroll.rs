@@ -8,7 +8,6 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use chrono::DateTime;
 use timebank_engine::documents::genesis_actor;
 use timebank_engine::sync::wire::{self, EnrollRequest, EnrollResponse};
 
@@ -74,7 +73,8 @@ pub fn attempt(relay: &Relay, request: &EnrollRequest) -> Result<EnrollResponse,
     };
     let store = relay.store();
     let now = relay.now_ms();
-    let day = |at: i64| DateTime::from_timestamp_millis(at).map_or_else(String::new, |t| t.format("%Y-%m-%d %H:%M UTC").to_string());
+    // How long ago, in words: the phone's owner need not know the relay's time zone.
+    let ago = |at: i64| ago(now, at);
     let refused = match store.enroll_device(&secret::hash(&code), &device, now)? {
         Ok(member) => {
             return Ok(EnrollResponse {
@@ -96,13 +96,13 @@ pub fn attempt(relay: &Relay, request: &EnrollRequest) -> Result<EnrollResponse,
         ),
         EnrollRefusal::AlreadyUsed { at } => (
             AppError::Gone(format!(
-                "this enrollment code was already used on {}; each code enrolls one device. Ask the coordinator for a new code",
-                day(at)
+                "this enrollment code was already used {}; each code enrolls one device. Ask the coordinator for a new code",
+                ago(at)
             )),
             Some("enrollment with a code that was already used"),
         ),
         EnrollRefusal::Expired { at } => (
-            AppError::Gone(format!("this enrollment code expired on {}; ask the coordinator for a new one", day(at))),
+            AppError::Gone(format!("this enrollment code expired {}; ask the coordinator for a new one", ago(at))),
             None,
         ),
         EnrollRefusal::ActorTaken => (
@@ -114,6 +114,19 @@ pub fn attempt(relay: &Relay, request: &EnrollRequest) -> Result<EnrollResponse,
     };
     let event = event.map(|reason| Box::new(SecurityEvent { at: now, device: None, member: None, doc: None, reason: reason.into() }));
     Err(Refusal { error, event })
+}
+
+/// How long before `now` the moment `at` was, in words: "just now", "5 minutes ago",
+/// "3 hours ago", "2 days ago".
+fn ago(now: i64, at: i64) -> String {
+    let minutes = (now - at).max(0) / 60_000;
+    let (n, unit) = match minutes {
+        0 => return "just now".to_owned(),
+        m if m < 60 => (m, "minute"),
+        m if m < 48 * 60 => (m / 60, "hour"),
+        m => (m / (24 * 60), "day"),
+    };
+    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
 }
 
 /// A valid automerge actor id: hex of 1 to [`MAX_ACTOR_BYTES`] bytes.
@@ -140,5 +153,14 @@ mod tests {
         for bad in ["", "xyz", "abc", &"ab".repeat(33)] {
             assert!(matches!(parse_actor(bad), Err(AppError::BadRequest(_))), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_refused_codes_time_reads_as_how_long_ago() {
+        let now = 10 * 24 * 3_600_000;
+        assert_eq!(ago(now, now - 20_000), "just now");
+        assert_eq!(ago(now, now - 60_000), "1 minute ago");
+        assert_eq!(ago(now, now - 3 * 3_600_000), "3 hours ago");
+        assert_eq!(ago(now, now - 3 * 24 * 3_600_000), "3 days ago");
     }
 }

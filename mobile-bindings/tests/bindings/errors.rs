@@ -142,6 +142,13 @@ fn relays_that_cannot_be_used_say_why() {
     assert_eq!(failure(TimebankStore::enroll(path(&dir), format!("http://127.0.0.1:{port}"), "code".into())), "Offline");
     let relay = TestRelay::new();
     assert_eq!(failure(TimebankStore::enroll(path(&dir), relay.url(), "not-a-code".into())), "RelayRefused");
+    // The slip's QR code holds the relay with the code: with it, no relay needs typing.
+    let volunteer = relay.member("volunteer", "Li");
+    let link = timebank_engine::model::EnrollLink { relay: relay.url(), code: relay.code(&volunteer) }.to_uri();
+    let scanned = tempfile::tempdir().unwrap();
+    let store = TimebankStore::enroll(path(&scanned), String::new(), link).unwrap();
+    assert_eq!(store.identity().unwrap().member, volunteer.id.to_string(), "enrolled with the scanned link");
+    assert_eq!(failure(TimebankStore::enroll(path(&dir), String::new(), "K7MQ2XH9PA".into())), "InvalidInput", "a code alone names no relay");
     assert_eq!(failure(TimebankStore::open(path(&dir))), "NoStore", "a failed enrollment left a store behind");
     let cancel = SyncCancel::new();
     cancel.cancel();
