@@ -19,6 +19,7 @@ use crate::{enroll, sync};
 ///
 /// | route | body | answer |
 /// | --- | --- | --- |
+/// | `GET /` | | 303 to the console |
 /// | `GET /healthz` | | `ok` |
 /// | `POST /v1/enroll` | wire `EnrollRequest` | wire `EnrollResponse` |
 /// | `POST /v1/sync` (bearer token) | wire `SyncRequest` | wire `SyncResponse` |
@@ -44,6 +45,7 @@ pub fn app_with(relay: Arc<Relay>, console: ConsoleConfig) -> Router {
 pub fn app_with_limits(relay: Arc<Relay>, console: ConsoleConfig, limits: Limits) -> Router {
     let limiter = Arc::new(Limiter::new(limits, Arc::clone(relay.clock())));
     Router::new()
+        .route("/", get(|| async { crate::console::see_other("/console/") }))
         .route("/healthz", get(healthz))
         .nest("/console", crate::console::routes(console))
         .route("/console/", get(|| async { crate::console::see_other("/console/review") }))

@@ -202,7 +202,7 @@ fn serve(listen: &str, data: &Path, public_url: Option<&str>, demo: bool, limits
     if demo {
         console::demo::check_empty(data).map_err(|e| e.to_string())?;
     }
-    let console = ConsoleConfig { secure_cookies: public_url.is_some_and(|url| url.starts_with("https://")) };
+    let console = ConsoleConfig::for_public_url(public_url);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

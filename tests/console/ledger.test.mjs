@@ -40,7 +40,7 @@ test('a correction changes the balance on the ledger page and on the CLI; a rede
   assert.match(await row.innerText(), /已受理/);
   await screenshot(page, 'redemptions');
   await Promise.all([page.waitForLoadState('load'), row.locator('text=已兑现').click()]);
-  assert.match(await page.locator('[role=alert]').innerText(), /已兑现申请/);
+  assert.match(await page.locator('[role=alert]').innerText(), /已兑现：陈志强 · 兑换 中医理疗 · 1 币/);
   assert.match(await page.locator(`tr[data-request="${request}"]`).innerText(), /已兑现/);
   cli(phone, ['sync']);
   const after = cli(phone, ['balance'], { json: true });

@@ -47,16 +47,23 @@ test('register a volunteer, enroll the CLI with the code on the page, see the de
   const row = page.locator(`tr[data-device="${enrolled.device}"]`);
   assert.match(await row.innerText(), /使用中/);
   await screenshot(page, 'member-devices');
-  await Promise.all([page.waitForLoadState('load'), row.locator('button').click()]);
+  // Revoking asks first, on a page of its own.
+  await Promise.all([page.waitForLoadState('load'), row.locator('[data-testid=revoke]').click()]);
+  assert.match(await page.locator('[data-testid=confirm-revoke]').innerText(), /确定停用“张建国的手机”吗？/);
+  await Promise.all([page.waitForLoadState('load'), page.click('[data-testid=confirm]')]);
   assert.match(await page.locator('[role=alert]').innerText(), /设备已停用/);
   assert.match(await page.locator(`tr[data-device="${enrolled.device}"]`).innerText(), /已停用/);
   assert.throws(() => cli(phone, ['sync']), /revoked|吊销|停用|refused/i, 'a revoked device no longer syncs');
 
   await page.goto(`${shared.env.url}/console/audit`);
   const audit = await page.locator('main table').innerText();
-  for (const action of ['sign-in', 'member.create', 'member.enroll-code', 'device.revoke']) {
-    assert.ok(audit.includes(action), `${action} in the audit trail:\n${audit}`);
+  // Each action in words, on the person by name (the codes stay in data-action).
+  for (const [action, words] of [['sign-in', '登录'], ['member.create', '登记成员'], ['member.enroll-code', '生成绑定码'], ['device.revoke', '停用设备']]) {
+    const entry = page.locator(`tr[data-action="${action}"]`).first();
+    assert.match(await entry.innerText(), new RegExp(words), `${action} in the audit trail:\n${audit}`);
   }
+  assert.match(await page.locator('tr[data-action="device.revoke"]').innerText(), /张建国的手机/);
+  assert.ok(!audit.includes('member.create') && !audit.includes('one-time code'), audit);
   assert.ok(audit.includes(username));
   await screenshot(page, 'audit');
 });
@@ -85,7 +92,7 @@ test('bad values are refused with a clear message and nothing is registered', as
   // 2090 passes the browser's own check (max 2100) and is refused by the relay.
   await page.fill('[data-testid=register] [name=birth_year]', '2090');
   await Promise.all([page.waitForLoadState('load'), page.click('[data-testid=register] button[type=submit]')]);
-  assert.match(await page.locator('[role=alert]').innerText(), /没有登记.*birth year 2090 is not plausible/);
+  assert.match(await page.locator('[role=alert]').innerText(), /没有登记.*出生年份 2090 不合理/);
   assert.equal(await page.locator('[data-testid=register] [name=name]').inputValue(), '周阿姨', 'the form keeps what was typed');
   await page.goto(`${shared.env.url}/console/members`);
   assert.ok(!(await page.locator('main').innerText()).includes('周阿姨'));

@@ -28,7 +28,7 @@ test('an order dispatched in the console reaches the volunteer, whose acceptance
 
   await row.locator('select[name=volunteer]').selectOption(volunteer.id);
   await submit(page, row.locator('[data-testid=dispatch]'));
-  assert.match(await page.locator('[role=alert]').innerText(), new RegExp(`已派单 ${order}`));
+  assert.match(await page.locator('[role=alert]').innerText(), /已派单：刘桂兰 · 陪伴聊天 → 张建国/);
   assert.equal(await page.locator(`tr[data-order="${order}"]`).getAttribute('data-state'), 'dispatched');
   await screenshot(page, 'orders');
 

@@ -9,7 +9,7 @@ import { admin, cli, enrolledDevice, member, screenshot, setupStation, signIn, s
 
 const shared = useBrowser();
 
-const HEADER = 'station,month,volunteers_active,elders_served,visits,hours,coins_issued,coins_redeemed,coins_donated,coins_outstanding';
+const HEADER = '服务站,月份,活跃志愿者,服务老人,服务次数,服务小时,发放时间币,兑换,捐赠,月末流通';
 
 /** The stations' month (UTC+8) of a time, `YYYY-MM`. */
 const monthOf = (ms) => new Date(ms + 8 * 3_600_000).toISOString().slice(0, 7);
@@ -48,21 +48,32 @@ test('the monthly report and its CSV show the ledger figures of a visit approved
   assert.equal(await cell('hours'), '1.50');
   assert.equal(await cell('coins_issued'), '1.5');
   assert.equal(await cell('coins_outstanding'), '1.5');
-  assert.equal(await page.locator('figure.chart svg').count(), 2, 'two charts');
+  assert.equal(await page.locator('figure.chart.wide svg').count(), 2, 'two charts');
+  assert.equal(await page.locator('figure.chart.narrow svg').count(), 2, 'each drawn again for a phone');
+  // The volunteer's month, and both months a coin can count in.
+  const mine = page.locator(`[data-testid=volunteers] tr[data-member="${volunteer.id}"]`);
+  assert.equal(await mine.locator('[data-testid=v-visits]').innerText(), '1');
+  assert.equal(await mine.locator('[data-testid=v-hours]').innerText(), '1.50');
+  assert.equal(await mine.locator('[data-testid=v-earned-for-month]').innerText(), '1.5');
+  assert.equal(await mine.locator('[data-testid=v-earned-in-month]').innerText(), '1.5');
+  assert.equal(await mine.locator('[data-testid=v-spent]').innerText(), '0');
+  assert.match(await page.locator('[data-testid=months-explained]').innerText(), /按服务日期.*按批准记账的日期/);
   await screenshot(page, 'reports');
 
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=reports-csv]')]);
   assert.equal(download.suggestedFilename(), `report-${month}.csv`);
-  const lines = readFileSync(await download.path(), 'utf8').trim().split('\n');
-  assert.equal(lines[0], HEADER);
+  const lines = readFileSync(await download.path(), 'utf8').replace(/^\uFEFF/, '').trim().split('\n');
+  assert.equal(lines[0], HEADER, 'Chinese headers on a Chinese page');
   assert.equal(lines.length, 2, 'one row: the coordinator\'s own station');
   const coins = (minutes) => (minutes / 60).toFixed(2);
-  assert.equal(lines[1], [station.id, month, 1, 1, 1, '1.50', coins(earned), '0.00', '0.00', coins(balance.confirmed_minutes)].join(','));
+  assert.equal(lines[1], [station.name, month, 1, 1, 1, '1.50', coins(earned), '0.00', '0.00', coins(balance.confirmed_minutes)].join(','));
 
   const [visits] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=visits-csv]')]);
   const log = readFileSync(await visits.path(), 'utf8').replace(/^\uFEFF/, '');
-  assert.match(log.split('\n')[0], /^visit,station,volunteer,volunteer_name/);
-  assert.match(log, new RegExp(`${visit},${station.id},${volunteer.id},周明,${elder.id},孙玉珍,companionship,.*,90,1\\.50,approved,d-`));
+  assert.match(log.split('\n')[0], /^记录编号,服务站,志愿者编号,志愿者/);
+  // Names, the service and the status in words, times in the station's zone (UTC+8).
+  const localTime = (ms) => new Date(ms + 8 * 3_600_000).toISOString().slice(0, 16).replace('T', ' ');
+  assert.match(log, new RegExp(`${visit},${station.name},${volunteer.id},周明,${elder.id},孙玉珍,陪伴聊天,${localTime(start)},${localTime(start + 90 * 60_000)},90,1\\.50,已批准,周明的手机,`));
 
   await page.goto(`${env.url}/console/reports?month=${month}&lang=en`);
   assert.equal(await page.locator('h1').innerText(), 'Monthly report');

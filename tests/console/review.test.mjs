@@ -46,7 +46,7 @@ test('a flagged visit approved in the console earns the volunteer coins on the l
 
   await page.goto(`${env.url}/console/review`);
   await submit(page, row.locator('[data-testid=approve]'));
-  assert.match(await page.locator('[role=alert]').innerText(), new RegExp(`已批准记录 ${second}`));
+  assert.match(await page.locator('[role=alert]').innerText(), /已批准记录：李伟 → 陈秀英/);
   assert.equal(await page.locator(`tr[data-visit="${second}"]`).count(), 0, 'it left the queue');
 
   // A rejection needs a reason: the browser will not send the form without one.
@@ -75,7 +75,7 @@ test('a flagged visit approved in the console earns the volunteer coins on the l
   await page.goto(`${env.url}/console/visits?q=${encodeURIComponent('读报纸')}`);
   assert.equal(await page.locator('tbody tr[data-visit]').count(), 1);
   await submit(page, page.locator(`tr[data-visit="${first}"] a`).first());
-  assert.match(await page.locator('[data-testid=device]').innerText(), /^d-/);
+  assert.match(await page.locator('[data-testid=device]').innerText(), /^李伟的手机\s+d-[0-9a-f]+$/, 'whose phone, with its id below');
   const history = await page.locator('[data-testid=history]').innerText();
   assert.match(history, /记录到达服务器/);
   assert.match(history, /两条记录时间重叠/);

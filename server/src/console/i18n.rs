@@ -70,6 +70,11 @@ impl Lang {
         local(at).map_or_else(|| at.to_string(), |t| t.format("%Y-%m-%d %H:%M").to_string())
     }
 
+    /// A day as `2026-11-29` (UTC+8).
+    pub fn date(self, at: Millis) -> String {
+        local(at).map_or_else(|| at.to_string(), |t| t.format("%Y-%m-%d").to_string())
+    }
+
     /// A time of day as `18:05` (UTC+8).
     pub fn time(self, at: Millis) -> String {
         local(at).map_or_else(|| at.to_string(), |t| t.format("%H:%M").to_string())

@@ -12,29 +12,37 @@ pub const NAV: &[(&str, &str, &str)] = &[
     ("/console/visits", "记录", "Visits"),
     ("/console/orders", "订单", "Orders"),
     ("/console/members", "成员", "Members"),
+    ("/console/devices", "设备", "Devices"),
     ("/console/ledger", "账本", "Ledger"),
+    ("/console/redemptions", "兑换", "Redeem"),
     ("/console/reports", "报表", "Reports"),
     ("/console/audit", "审计", "Audit"),
 ];
 
 /// A console page for `signed`: the shell around `body`, titled `title`.
 pub fn page(signed: &Signed, title: &str, body: Markup) -> Markup {
+    page_with_class(signed, title, None, body)
+}
+
+/// [`page`] with a class on `body` (`slip`: printing shows only the enrollment slip).
+pub fn page_with_class(signed: &Signed, title: &str, class: Option<&str>, body: Markup) -> Markup {
     let lang = signed.lang;
-    let (role, station) = match &signed.role {
-        ConsoleRole::Coordinator { station } => (lang.pick("协调员", "coordinator"), station.to_string()),
-        ConsoleRole::District => (lang.pick("区级（只读）", "district (read-only)"), String::new()),
+    let role = match &signed.role {
+        ConsoleRole::Coordinator { .. } => lang.pick("协调员", "coordinator"),
+        ConsoleRole::District => lang.pick("区级（只读）", "district (read-only)"),
     };
-    shell(lang, title, html! {
+    let current = NAV.iter().filter(|(path, ..)| signed.path.starts_with(path)).map(|(path, ..)| *path).max_by_key(|p| p.len());
+    shell(lang, title, class, html! {
         header.top {
             a.brand href="/console/" { (lang.pick("时间银行 · 协调员控制台", "Time bank console")) }
             nav aria-label=(lang.pick("主导航", "Main")) {
                 @for (path, zh, en) in NAV {
-                    a href=(path) { (lang.pick(*zh, *en)) }
+                    a href=(path) aria-current=[(current == Some(*path)).then_some("page")] { (lang.pick(*zh, *en)) }
                 }
             }
             div.who {
                 (lang_switch(lang))
-                span.user data-testid="user" title=(station) { (signed.username) " · " (role) }
+                span.user data-testid="user" translate="no" title=(signed.station_name.as_deref().unwrap_or_default()) { (signed.username) " · " (role) }
                 form method="post" action="/console/logout" {
                     input type="hidden" name="csrf" value=(signed.csrf);
                     button.link type="submit" { (lang.pick("退出", "Sign out")) }
@@ -51,7 +59,7 @@ pub fn page(signed: &Signed, title: &str, body: Markup) -> Markup {
 
 /// A page without navigation (sign-in).
 pub fn bare(lang: Lang, title: &str, body: Markup) -> Markup {
-    shell(lang, title, html! {
+    shell(lang, title, None, html! {
         header.top {
             span.brand { (lang.pick("时间银行 · 协调员控制台", "Time bank · coordinator console")) }
             div.who { (lang_switch(lang)) }
@@ -93,7 +101,7 @@ fn lang_switch(lang: Lang) -> Markup {
     }
 }
 
-fn shell(lang: Lang, title: &str, body: Markup) -> Markup {
+fn shell(lang: Lang, title: &str, class: Option<&str>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(lang.html_lang()) {
@@ -104,7 +112,7 @@ fn shell(lang: Lang, title: &str, body: Markup) -> Markup {
                 link rel="stylesheet" href="/console/static/console.css";
                 link rel="icon" href="data:,";
             }
-            body { (body) }
+            body class=[class] { (body) }
         }
     }
 }

@@ -1,28 +1,31 @@
-//! The ledger at the console: everyone's balance, a member's postings, corrections as
-//! adjusting postings with a reason (a desk `corrections` record the ledger posts, so a
-//! rebuild finds them too), and redemption requests to fulfil or release.
+//! The ledger at the console: everyone's balance (searchable, in pinyin order, a page at a
+//! time), a member's postings as sentences (newest first), corrections as adjusting
+//! postings with a reason (a desk `corrections` record the ledger posts, so a rebuild finds
+//! them too), and redemption requests to fulfil or release.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use maud::{Markup, html};
+use serde::Deserialize;
 use timebank_engine::DocId;
 use timebank_engine::documents::desk as desk_doc;
 use timebank_engine::model::{OutcomeStatus, RedemptionAction, RequestId, RequestKind};
 
+use crate::console::audit::{self, AuditAction};
 use crate::console::i18n::coins;
-use crate::console::members::role_name;
+use crate::console::names::{Directory, id_line};
+use crate::console::paging::{self, Paged};
 use crate::console::review::{author, not_here};
-use crate::console::{Flash, Lang, MAX_REASON_CHARS, PageError, Signed, SignedForm, StationQuery, audit, blocking, layout, redirect};
+use crate::console::{Flash, MAX_REASON_CHARS, PageError, Signed, SignedForm, blocking, layout, pinyin_order, redirect, words};
 use crate::desk::{self, StationDocs};
-use crate::ledger::PostingKind;
-use crate::ledger::statement::{self, Statement};
+use crate::ledger::statement::{self, StatementLine};
 use crate::relay::Relay;
 use crate::secret;
-use crate::store::{MemberRecord, StationRecord};
+use crate::store::MemberRecord;
 
 /// Largest correction, in minutes either way (100 hours).
 pub const MAX_CORRECTION_MINUTES: i64 = 6000;
@@ -37,27 +40,46 @@ pub fn routes() -> Router<Arc<Relay>> {
         .route("/redemptions/{request}/{action}", post(decide))
 }
 
-/// A station's members with their (available, held) minutes.
-type StationBalances = (StationRecord, Vec<(MemberRecord, i64, i64)>);
+/// A list's search: words, a page, the district's station.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ListQuery {
+    q: Option<String>,
+    page: Option<String>,
+    station: Option<String>,
+}
 
-async fn balances(signed: Signed, State(relay): State<Arc<Relay>>, Query(query): Query<StationQuery>) -> Result<Markup, PageError> {
-    let rows = {
-        let signed = signed.clone();
+/// A member with their available and held minutes, and their station's name.
+struct BalanceRow {
+    member: MemberRecord,
+    station: String,
+    available: i64,
+    held: i64,
+}
+
+async fn balances(
+    signed: Signed,
+    State(relay): State<Arc<Relay>>,
+    Query(query): Query<ListQuery>,
+    RawQuery(raw): RawQuery,
+) -> Result<Markup, PageError> {
+    let q = query.q.clone().unwrap_or_default();
+    let (rows, stations) = {
+        let (signed, q) = (signed.clone(), q.clone());
         blocking(move || {
             let all = statement::balances(relay.store())?;
-            let mut out: Vec<StationBalances> = Vec::new();
-            for station in signed.visible_stations(&relay, query.station.as_deref())? {
-                let members = relay.store().station_members(&station.id)?;
-                let rows = members
-                    .into_iter()
-                    .map(|m| {
-                        let (available, reserved) = all.get(&m.id).copied().unwrap_or_default();
-                        (m, available, reserved)
-                    })
-                    .collect();
-                out.push((station, rows));
+            let stations = signed.visible_stations(&relay, query.station.as_deref())?;
+            let mut rows = Vec::new();
+            for station in &stations {
+                for member in relay.store().station_members(&station.id)? {
+                    if !pinyin_order::name_matches(&member.display_name, &q) {
+                        continue;
+                    }
+                    let (available, held) = all.get(&member.id).copied().unwrap_or_default();
+                    rows.push(BalanceRow { member, station: station.name.clone(), available, held });
+                }
             }
-            Ok(out)
+            pinyin_order::sort_by_name(&mut rows, |r| &r.member.display_name);
+            Ok((Paged::of(rows, query.page.as_deref()), stations.len()))
         })
         .await?
     };
@@ -67,68 +89,85 @@ async fn balances(signed: Signed, State(relay): State<Arc<Relay>>, Query(query):
             (lang.pick("余额以时光币计（1 小时 = 1 币）。", "Balances in time coins (1 hour = 1 coin). "))
             a href="/console/redemptions" { (lang.pick("兑换申请 →", "Redemption requests →")) }
         }
-        @for (station, rows) in &rows {
-            h2 { (station.name) " " span.badge { (station.id) } }
+        (paging::search(lang, "/console/ledger", &q, lang.pick("姓名、拼音", "name"), html! {}))
+        @if rows.items.is_empty() {
+            p.empty { (lang.pick("没有找到成员。", "No members found.")) }
+        } @else {
             table.data {
                 thead { tr {
                     th { (lang.pick("姓名", "Name")) }
+                    @if stations > 1 { th { (lang.pick("服务站", "Station")) } }
                     th { (lang.pick("角色", "Role")) }
                     th.num { (lang.pick("可用（币）", "Available (coins)")) }
                     th.num { (lang.pick("冻结（币）", "Held (coins)")) }
                 } }
                 tbody {
-                    @for (member, available, reserved) in rows {
-                        tr data-member=(member.id) {
-                            td { a href={ "/console/ledger/" (member.id) } { (member.display_name) } }
-                            td { (role_name(lang, member.role.as_str())) }
-                            td.num data-testid="balance" { (coins(*available)) }
-                            td.num { (coins(*reserved)) }
+                    @for row in &rows.items {
+                        tr data-member=(row.member.id) {
+                            td.lead { a.name href={ "/console/ledger/" (row.member.id) } title=(row.member.id) { (row.member.display_name) } }
+                            @if stations > 1 { td data-label=(lang.pick("服务站", "Station")) { (row.station) } }
+                            td data-label=(lang.pick("角色", "Role")) { (words::role(lang, row.member.role)) }
+                            td.num data-label=(lang.pick("可用（币）", "Available")) data-testid="balance" { (coins(row.available)) }
+                            td.num data-label=(lang.pick("冻结（币）", "Held")) { (coins(row.held)) }
                         }
                     }
                 }
             }
+            (paging::nav(lang, &rows, "/console/ledger", raw.as_deref()))
         }
     }))
 }
 
-async fn member_ledger(signed: Signed, State(relay): State<Arc<Relay>>, Path(member): Path<String>) -> Result<Markup, PageError> {
-    let (member, statement) = {
+/// A member's statement as the page shows it: their lines newest first, each with its
+/// sentence, a page at a time.
+struct StatementView {
+    member: MemberRecord,
+    available: i64,
+    reserved: i64,
+    lines: Paged<(StatementLine, String)>,
+}
+
+async fn member_ledger(
+    signed: Signed,
+    State(relay): State<Arc<Relay>>,
+    Path(member): Path<String>,
+    Query(query): Query<ListQuery>,
+    RawQuery(raw): RawQuery,
+) -> Result<Markup, PageError> {
+    let view = {
         let signed = signed.clone();
         blocking(move || {
             let member = signed.member_here(&relay, &member)?;
             let statement = statement::statement(relay.store(), &member.id)?;
-            Ok((member, statement))
+            let directory = Directory::load(&relay, &signed, Some(member.station.as_str()))?;
+            let lines: Vec<(StatementLine, String)> = statement
+                .lines
+                .into_iter()
+                .rev()
+                .map(|line| {
+                    let words = directory.posting(signed.lang, &line.posting);
+                    (line, words)
+                })
+                .collect();
+            Ok(StatementView { member, available: statement.available, reserved: statement.reserved, lines: Paged::of(lines, query.page.as_deref()) })
         })
         .await?
     };
-    Ok(statement_page(&signed, &member, &statement))
+    Ok(statement_page(&signed, &view, raw.as_deref()))
 }
 
-fn kind_name(lang: Lang, kind: &str) -> &'static str {
-    match PostingKind::parse(kind) {
-        Some(PostingKind::Earn) => lang.pick("服务所得", "earned"),
-        Some(PostingKind::Overflow) => lang.pick("超出上限", "over the cap"),
-        Some(PostingKind::Reserve) => lang.pick("兑换冻结", "held for redemption"),
-        Some(PostingKind::Redeem) => lang.pick("已兑换", "redeemed"),
-        Some(PostingKind::Release) => lang.pick("解冻退回", "released"),
-        Some(PostingKind::Gift) => lang.pick("转赠", "gift"),
-        Some(PostingKind::Donation) => lang.pick("捐赠", "donation"),
-        Some(PostingKind::Reversal) => lang.pick("冲正", "reversal"),
-        Some(PostingKind::Correction) => lang.pick("人工更正", "correction"),
-        None => "?",
-    }
-}
-
-fn statement_page(signed: &Signed, member: &MemberRecord, statement: &Statement) -> Markup {
+fn statement_page(signed: &Signed, view: &StatementView, raw: Option<&str>) -> Markup {
     let lang = signed.lang;
+    let member = &view.member;
     let title = format!("{} · {}", lang.pick("账本", "Ledger"), member.display_name);
+    let path = format!("/console/ledger/{}", member.id);
     layout::page(signed, &title, html! {
         p {
-            (lang.pick("可用 ", "Available ")) strong data-testid="balance" { (coins(statement.available)) }
-            (lang.pick(" 币 · 冻结 ", " coins · held ")) (coins(statement.reserved))
+            (lang.pick("可用 ", "Available ")) strong data-testid="balance" { (coins(view.available)) }
+            (lang.pick(" 币 · 冻结 ", " coins · held ")) (coins(view.reserved))
             (lang.pick(" 币 · ", " coins · ")) a href={ "/console/members/" (member.id) } { (lang.pick("成员资料", "member details")) }
         }
-        @if statement.lines.is_empty() {
+        @if view.lines.items.is_empty() {
             p.empty { (lang.pick("还没有记账。", "No postings yet.")) }
         } @else {
             table.data {
@@ -137,22 +176,25 @@ fn statement_page(signed: &Signed, member: &MemberRecord, statement: &Statement)
                     th { (lang.pick("类型", "Kind")) }
                     th.num { (lang.pick("变动（币）", "Change (coins)")) }
                     th.num { (lang.pick("可用余额", "Available after")) }
-                    th { (lang.pick("关于", "About")) }
-                    th { (lang.pick("说明", "Memo")) }
+                    th { (lang.pick("说明", "What for")) }
                 } }
                 tbody {
-                    @for line in &statement.lines {
+                    @for (line, sentence) in &view.lines.items {
                         tr data-posting=(line.posting.key) data-kind=(line.posting.kind) {
-                            td { (lang.datetime(line.posting.at)) }
-                            td { (kind_name(lang, &line.posting.kind)) }
-                            td.num { @if line.change > 0 { "+" } (coins(line.change)) }
-                            td.num { (coins(line.available_after)) }
-                            td { code { (line.posting.subject) } }
-                            td { (line.posting.memo) }
+                            td.lead { (lang.datetime(line.posting.at)) }
+                            td data-label=(lang.pick("类型", "Kind")) { (words::posting_kind(lang, &line.posting.kind)) }
+                            td.num data-label=(lang.pick("变动（币）", "Change")) { @if line.change > 0 { "+" } (coins(line.change)) }
+                            td.num data-label=(lang.pick("可用余额", "Available after")) { (coins(line.available_after)) }
+                            td data-label=(lang.pick("说明", "What for")) {
+                                @if line.posting.subject.starts_with("v-") {
+                                    a href={ "/console/visits/" (line.posting.subject) } { (sentence) }
+                                } @else { (sentence) }
+                            }
                         }
                     }
                 }
             }
+            (paging::nav(lang, &view.lines, &path, raw))
         }
         @if signed.writer().is_ok() {
             section.card {
@@ -200,7 +242,8 @@ async fn correct(
             let id = secret::new_id("c").map_err(|e| PageError::internal(e.to_string()))?;
             let correction =
                 desk_doc::Correction { member: target.id.clone(), minutes, reason: reason.clone(), by: by.clone(), at: relay.clock().now() };
-            let audit = audit::entry(&relay, &signed, "ledger.correction", target.id.as_str(), &format!("{minutes:+} min: {reason}"));
+            let detail = audit::correction_detail(minutes, &reason);
+            let audit = audit::entry(&relay, &signed, AuditAction::LedgerCorrection, target.id.as_str(), &detail);
             relay
                 .write_as(&by, &[(DocId::Desk(station), &|tx| desk_doc::put_correction(tx, &id, &correction))], Some(audit))
                 .map_err(|e| not_here(lang, e))?;
@@ -232,9 +275,15 @@ struct Redemption {
     status: Option<OutcomeStatus>,
 }
 
-async fn redemptions(signed: Signed, State(relay): State<Arc<Relay>>, Query(query): Query<StationQuery>) -> Result<Markup, PageError> {
+async fn redemptions(
+    signed: Signed,
+    State(relay): State<Arc<Relay>>,
+    Query(query): Query<ListQuery>,
+    RawQuery(raw): RawQuery,
+) -> Result<Markup, PageError> {
+    let q = query.q.clone().unwrap_or_default();
     let rows = {
-        let signed = signed.clone();
+        let (signed, q) = (signed.clone(), q.clone());
         blocking(move || {
             let mut rows = Vec::new();
             for station in signed.visible_stations(&relay, query.station.as_deref())? {
@@ -243,14 +292,17 @@ async fn redemptions(signed: Signed, State(relay): State<Arc<Relay>>, Query(quer
                 for (member, request) in docs.requests() {
                     let RequestKind::Redeem { service } = &request.kind else { continue };
                     let Some(record) = docs.member(&member).cloned() else { continue };
+                    if !pinyin_order::name_matches(&record.display_name, &q) {
+                        continue;
+                    }
                     let status = docs.outcome(&member, request.id.as_str()).map(|o| o.status);
                     rows.push(Redemption {
                         member: record,
                         id: request.id.clone(),
-                        service: catalogue
-                            .iter()
-                            .find(|s| &s.id == service)
-                            .map_or_else(|| service.clone(), |s| signed.lang.pick(&s.name_zh, &s.name_en).clone()),
+                        service: catalogue.iter().find(|s| &s.id == service).map_or_else(
+                            || signed.lang.pick("其他服务", "another service").to_owned(),
+                            |s| signed.lang.pick(&s.name_zh, &s.name_en).clone(),
+                        ),
                         minutes: request.minutes,
                         created_at: request.created_at.timestamp_millis(),
                         status,
@@ -258,7 +310,7 @@ async fn redemptions(signed: Signed, State(relay): State<Arc<Relay>>, Query(quer
                 }
             }
             rows.sort_by_key(|r| (r.status != Some(OutcomeStatus::Accepted), std::cmp::Reverse(r.created_at)));
-            Ok(rows)
+            Ok(Paged::of(rows, query.page.as_deref()))
         })
         .await?
     };
@@ -267,54 +319,46 @@ async fn redemptions(signed: Signed, State(relay): State<Arc<Relay>>, Query(quer
     Ok(layout::page(&signed, lang.pick("兑换申请", "Redemption requests"), html! {
         p.hint { (lang.pick("已受理的兑换：服务完成后点“已兑现”，不再提供则“解冻退回”。",
                             "Accepted redemptions: fulfil once the service was given, or release the held coins.")) }
-        @if rows.is_empty() {
+        (paging::search(lang, "/console/redemptions", &q, lang.pick("成员姓名、拼音", "member's name"), html! {}))
+        @if rows.items.is_empty() {
             p.empty { (lang.pick("没有兑换申请。", "No redemption requests.")) }
         } @else {
             table.data {
                 thead { tr {
-                    th { (lang.pick("申请时间", "Asked")) }
                     th { (lang.pick("成员", "Member")) }
+                    th { (lang.pick("申请时间", "Asked")) }
                     th { (lang.pick("服务", "Service")) }
                     th.num { (lang.pick("币", "Coins")) }
                     th { (lang.pick("状态", "State")) }
-                    th {}
+                    @if writer { th { (lang.pick("操作", "Action")) } }
                 } }
                 tbody {
-                    @for r in &rows {
+                    @for r in &rows.items {
                         tr data-request=(r.id) {
-                            td { (lang.datetime(r.created_at)) }
-                            td { a href={ "/console/ledger/" (r.member.id) } { (r.member.display_name) } }
-                            td { (r.service) }
-                            td.num { (coins(i64::from(r.minutes))) }
-                            td { span.badge { (status_name(lang, r.status)) } }
-                            td { @if writer && r.status == Some(OutcomeStatus::Accepted) {
-                                form.inline method="post" action={ "/console/redemptions/" (r.id) "/fulfil" } {
-                                    (layout::csrf(&signed))
-                                    button.primary type="submit" { (lang.pick("已兑现", "Fulfil")) }
-                                }
-                                " "
-                                form.inline method="post" action={ "/console/redemptions/" (r.id) "/release" } {
-                                    (layout::csrf(&signed))
-                                    button type="submit" { (lang.pick("解冻退回", "Release")) }
-                                }
-                            } }
+                            td.lead { a.name href={ "/console/ledger/" (r.member.id) } title=(r.member.id) { (r.member.display_name) } (id_line(r.id.as_str())) }
+                            td data-label=(lang.pick("申请时间", "Asked")) { (lang.datetime(r.created_at)) }
+                            td data-label=(lang.pick("服务", "Service")) { (r.service) }
+                            td.num data-label=(lang.pick("币", "Coins")) { (coins(i64::from(r.minutes))) }
+                            td data-label=(lang.pick("状态", "State")) { span.badge { (words::redemption_status(lang, r.status)) } }
+                            @if writer {
+                                td.actions { @if r.status == Some(OutcomeStatus::Accepted) {
+                                    form.inline method="post" action={ "/console/redemptions/" (r.id) "/fulfil" } {
+                                        (layout::csrf(&signed))
+                                        button.primary type="submit" { (lang.pick("已兑现", "Fulfil")) }
+                                    }
+                                    form.inline method="post" action={ "/console/redemptions/" (r.id) "/release" } {
+                                        (layout::csrf(&signed))
+                                        button type="submit" { (lang.pick("解冻退回", "Release")) }
+                                    }
+                                } }
+                            }
                         }
                     }
                 }
             }
+            (paging::nav(lang, &rows, "/console/redemptions", raw.as_deref()))
         }
     }))
-}
-
-fn status_name(lang: Lang, status: Option<OutcomeStatus>) -> &'static str {
-    match status {
-        Some(OutcomeStatus::Accepted) => lang.pick("已受理，待兑现", "accepted, to fulfil"),
-        Some(OutcomeStatus::Fulfilled) => lang.pick("已兑现", "fulfilled"),
-        Some(OutcomeStatus::Released) => lang.pick("已解冻", "released"),
-        Some(OutcomeStatus::Refused) => lang.pick("未受理", "refused"),
-        Some(_) => lang.pick("其他", "other"),
-        None => lang.pick("等待账本处理", "waiting for the ledger"),
-    }
 }
 
 async fn decide(
@@ -328,18 +372,24 @@ async fn decide(
         return Err(PageError::not_found(lang.pick("没有这个操作。", "There is no such action.")));
     };
     let request = RequestId::parse(&request).map_err(|_| PageError::not_at_station(lang))?;
-    {
+    let words = {
         let (signed, request) = (signed.clone(), request.clone());
         blocking(move || {
-            let audit = audit::entry(&relay, &signed, &format!("redemption.{action}"), request.as_str(), "");
-            desk::decide_redemption(&relay, &by, &request, action, Some(audit)).map_err(|e| not_here(lang, e))
+            let audited = match action {
+                RedemptionAction::Fulfil => AuditAction::RedemptionFulfil,
+                RedemptionAction::Release => AuditAction::RedemptionRelease,
+            };
+            let audit = audit::entry(&relay, &signed, audited, request.as_str(), "");
+            let station = signed.writer()?.clone();
+            let directory = Directory::load(&relay, &signed, Some(station.as_str()))?;
+            desk::decide_redemption(&relay, &by, &request, action, Some(audit)).map_err(|e| not_here(lang, e))?;
+            Ok(directory.request(lang, request.as_str()))
         })
-        .await?;
-    }
-    let message = match action {
-        RedemptionAction::Fulfil => lang.pick("已兑现申请 ", "Fulfilled request "),
-        RedemptionAction::Release => lang.pick("已解冻申请 ", "Released request "),
+        .await?
     };
-    Ok(redirect(&signed, "/console/redemptions", Flash::ok(format!("{message}{request}"))))
+    let message = match action {
+        RedemptionAction::Fulfil => lang.pick("已兑现：", "Fulfilled: "),
+        RedemptionAction::Release => lang.pick("已解冻退回：", "Released: "),
+    };
+    Ok(redirect(&signed, "/console/redemptions", Flash::ok(format!("{message}{words}"))))
 }
-

@@ -14,6 +14,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use crate::console::account::{self, SignIn};
+use crate::console::audit::AuditAction;
 use crate::console::session::{self, ABSOLUTE_MS, IDLE_MS, SESSION_COOKIE, same_secret};
 use crate::console::{ConsoleConfig, Flash, FormData, Lang, PageError, SignedForm, audit, blocking, cookie, layout, set_cookie};
 use crate::limits::{Door, Gate, Limited};
@@ -149,14 +150,14 @@ async fn login(
                         created_at: now,
                         last_seen: now,
                     };
-                    let audit = audit::entry_as(&relay, &user.username, user.role.station(), "sign-in", &user.username, "");
+                    let audit = audit::entry_as(&relay, &user.username, user.role.station(), AuditAction::SignIn, &user.username, "");
                     relay.store().create_console_session(&session, Some(&audit))?;
                     Some(token)
                 }
                 SignIn::Wrong { locked_until } => {
                     let station = relay.store().console_user(&username)?.and_then(|u| u.role.station().cloned());
-                    let detail = if locked_until.is_some() { "wrong password; locked" } else { "wrong password" };
-                    audit::record_as(&relay, &username, station.as_ref(), "sign-in.failed", &username, detail)?;
+                    let detail = if locked_until.is_some() { audit::WRONG_PASSWORD_LOCKED } else { audit::WRONG_PASSWORD };
+                    audit::record_as(&relay, &username, station.as_ref(), AuditAction::SignInFailed, &username, detail)?;
                     None
                 }
                 SignIn::Locked { .. } => None,
@@ -229,7 +230,7 @@ async fn logout(State(relay): State<Arc<Relay>>, SignedForm { signed, .. }: Sign
     let lang = signed.lang;
     let secure = signed.secure;
     blocking(move || {
-        let audit = audit::entry(&relay, &signed, "sign-out", &signed.username, "");
+        let audit = audit::entry(&relay, &signed, AuditAction::SignOut, &signed.username, "");
         relay.store().end_console_session(&signed.token_hash, Some(&audit))?;
         Ok(())
     })

@@ -18,16 +18,21 @@
 pub mod account;
 pub mod audit;
 pub mod demo;
+pub mod devices;
 pub mod i18n;
 pub mod layout;
 pub mod ledger;
 pub mod login;
 pub mod members;
+pub mod names;
 pub mod orders;
+pub mod paging;
+pub mod pinyin_order;
 pub mod reports;
 pub mod review;
 pub mod session;
 pub mod visits;
+pub mod words;
 
 use std::sync::Arc;
 
@@ -57,10 +62,21 @@ pub const STYLESHEET: &str = include_str!("static/console.css");
 pub const MAX_FORM_BYTES: usize = 64 * 1024;
 
 /// How the console is deployed.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct ConsoleConfig {
     /// Mark cookies `Secure`: the relay's public URL is https (ADR 0016).
     pub secure_cookies: bool,
+    /// The address people and phones reach the relay at (`--public-url`), printed on
+    /// enrollment slips; without it, the address the coordinator's browser used.
+    pub public_url: Option<String>,
+}
+
+impl ConsoleConfig {
+    /// The console of a relay reached at `public_url` (an https one marks cookies `Secure`).
+    pub fn for_public_url(public_url: Option<&str>) -> ConsoleConfig {
+        let public_url = public_url.map(|u| u.trim().trim_end_matches('/').to_owned()).filter(|u| !u.is_empty());
+        ConsoleConfig { secure_cookies: public_url.as_deref().is_some_and(|u| u.starts_with("https://")), public_url }
+    }
 }
 
 /// The console's routes, to be nested at `/console`.
@@ -71,6 +87,7 @@ pub fn routes(config: ConsoleConfig) -> Router<Arc<Relay>> {
         .merge(login::routes())
         .merge(audit::routes())
         .merge(members::routes())
+        .merge(devices::routes())
         .merge(ledger::routes())
         .merge(review::routes())
         .merge(visits::routes())
@@ -99,9 +116,29 @@ async fn stylesheet() -> Response {
 /// cannot either); remembers `?lang=`; clears a flash message once shown.
 async fn console_headers(request: Request<Body>, next: Next) -> Response {
     let lang = i18n::query_lang(request.uri().query());
+    let page_lang = lang
+        .or_else(|| cookie(request.headers(), i18n::LANG_COOKIE).as_deref().and_then(Lang::parse))
+        .unwrap_or_default();
     let had_flash = cookie(request.headers(), FLASH_COOKIE).is_some();
     let secure = session::is_secure(request.headers(), request.extensions().get::<ConsoleConfig>());
     let mut response = next.run(request).await;
+    if let Some(error) = response.extensions_mut().remove::<ErrorMessage>() {
+        let status = response.status();
+        // A failure of the relay itself: its detail is in the log, the reader gets what to do.
+        let message = if status.is_server_error() {
+            tracing::error!(message = %error.0, "console: a page failed");
+            page_lang.pick(
+                "服务器出错，没有做任何更改。请稍后再试；如果一直出错，请管理员查看服务器日志。",
+                "The relay failed and nothing was changed. Try again later; if it keeps failing, ask the administrator to look at the relay's log.",
+            )
+        } else {
+            error.0.as_str()
+        };
+        response = error_page(page_lang, status, message);
+    } else if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        let message = page_lang.pick("表单内容太多，没有做任何更改。", "The form is too large; nothing was changed.");
+        response = error_page(page_lang, StatusCode::PAYLOAD_TOO_LARGE, message);
+    }
     let headers = response.headers_mut();
     let fixed: [(HeaderName, &str); 5] = [
         (CACHE_CONTROL, "no-store"),
@@ -177,7 +214,7 @@ impl PageError {
 impl From<StoreError> for PageError {
     fn from(error: StoreError) -> Self {
         tracing::error!(%error, "console: store failed");
-        PageError::internal(format!("服务器存储出错 / The relay's store failed: {error}"))
+        PageError::internal(format!("the relay's store failed: {error}"))
     }
 }
 
@@ -192,29 +229,54 @@ impl From<RegistryError> for PageError {
     }
 }
 
+/// The message of a [`PageError`], carried to [`console_headers`], which shows it on a page
+/// in the reader's language.
+#[derive(Clone, Debug)]
+struct ErrorMessage(String);
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let title = self.status.canonical_reason().unwrap_or("Error");
-        let body = html! {
-            (DOCTYPE)
-            html lang="zh-CN" {
-                head {
-                    meta charset="utf-8";
-                    meta name="viewport" content="width=device-width, initial-scale=1";
-                    title { (self.status.as_u16()) " " (title) }
-                    link rel="stylesheet" href="/console/static/console.css";
-                }
-                body.bare {
-                    main.card {
-                        h1 { (self.status.as_u16()) " " (title) }
-                        p.flash.error role="alert" { (self.message) }
-                        p { a href="/console/" { "返回控制台 / Back to the console" } }
-                    }
+        let mut response = (self.status, self.message.clone()).into_response();
+        response.extensions_mut().insert(ErrorMessage(self.message));
+        response
+    }
+}
+
+/// What went wrong, in a status's words.
+fn status_words(lang: Lang, status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => lang.pick("输入有误", "Not accepted"),
+        StatusCode::FORBIDDEN => lang.pick("不能这样操作", "Not allowed"),
+        StatusCode::NOT_FOUND => lang.pick("找不到", "Not found"),
+        StatusCode::CONFLICT => lang.pick("情况已经变了", "Changed meanwhile"),
+        StatusCode::PAYLOAD_TOO_LARGE => lang.pick("表单太大", "Form too large"),
+        StatusCode::TOO_MANY_REQUESTS => lang.pick("请稍后再试", "Try again later"),
+        _ => lang.pick("出错了", "Something went wrong"),
+    }
+}
+
+/// A page that says what went wrong and what to do, with the way back.
+fn error_page(lang: Lang, status: StatusCode, message: &str) -> Response {
+    let title = status_words(lang, status);
+    let body = html! {
+        (DOCTYPE)
+        html lang=(lang.html_lang()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · " (lang.pick("时间银行控制台", "Time bank console")) }
+                link rel="stylesheet" href="/console/static/console.css";
+            }
+            body.bare {
+                main.card {
+                    h1 { (title) }
+                    p.flash.error role="alert" { (message) }
+                    p { a.button href="/console/" { (lang.pick("返回控制台", "Back to the console")) } }
                 }
             }
-        };
-        (self.status, body).into_response()
-    }
+        }
+    };
+    (status, body).into_response()
 }
 
 /// Runs store and document work (which blocks) off the async threads: the relay's

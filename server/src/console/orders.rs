@@ -1,26 +1,30 @@
 //! The orders page: the board of the station's orders (点单 placed, 派单 dispatched, 接单
-//! accepted or declined, served, cancelled), placing an order for an elder, dispatching to
-//! a volunteer and cancelling. Each action is the change a coordinator's phone makes
-//! ([`crate::desk`]), written by the relay and audited.
+//! accepted or declined, served, cancelled), filtered by state and name, a page at a time;
+//! placing an order for an elder, dispatching to a volunteer and cancelling. Each action is
+//! the change a coordinator's phone makes ([`crate::desk`]), written by the relay and
+//! audited, and its banner names the people.
 
 pub mod board;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use maud::{Markup, html};
+use serde::Deserialize;
 use timebank_engine::model::text::MAX_NOTE_CHARS;
 use timebank_engine::model::{MemberId, OrderId, OrderState, Role, Service, ServiceKind};
 
-use crate::console::review::{author, district_stations, not_here, station_form};
+use crate::console::audit::{self, AuditAction};
+use crate::console::paging::{self, Paged};
+use crate::console::review::{author, district_stations, not_here, station_choice};
 use crate::console::visits::log::service_label;
-use crate::console::{Flash, Lang, PageError, Signed, SignedForm, StationQuery, audit, blocking, layout, redirect};
+use crate::console::{Flash, Lang, PageError, Signed, SignedForm, blocking, layout, pinyin_order, redirect, words};
 use crate::desk::{self, StationDocs};
 use crate::relay::Relay;
-use crate::store::{MemberRecord, StationRecord};
+use crate::store::MemberRecord;
 use board::BoardRow;
 
 /// The orders routes (relative to `/console`).
@@ -31,90 +35,119 @@ pub fn routes() -> Router<Arc<Relay>> {
         .route("/orders/{order}/cancel", post(cancel))
 }
 
-/// One station's board with who can be chosen.
+/// The station's board with who can be chosen.
 struct StationBoard {
-    station: StationRecord,
     rows: Vec<BoardRow>,
     elders: Vec<MemberRecord>,
     volunteers: Vec<MemberRecord>,
     services: Vec<Service>,
 }
 
-fn state_label(lang: Lang, state: OrderState) -> &'static str {
-    match state {
-        OrderState::Requested => lang.pick("点单（待派单）", "requested"),
-        OrderState::Dispatched => lang.pick("已派单（待回复）", "dispatched"),
-        OrderState::Accepted => lang.pick("已接单", "accepted"),
-        OrderState::Declined => lang.pick("已拒单（请重新派单）", "declined"),
-        OrderState::Visited => lang.pick("已服务", "visited"),
-        OrderState::Confirmed => lang.pick("老人已确认", "confirmed"),
-        OrderState::Settled => lang.pick("已结算", "settled"),
-        OrderState::Cancelled => lang.pick("已取消", "cancelled"),
-    }
+/// `/console/orders`'s filter: a state, a name, a page, the district's station.
+#[derive(Debug, Default, Deserialize)]
+struct OrdersQuery {
+    state: Option<String>,
+    q: Option<String>,
+    page: Option<String>,
+    station: Option<String>,
 }
 
-async fn orders_page(signed: Signed, State(relay): State<Arc<Relay>>, Query(query): Query<StationQuery>) -> Result<Markup, PageError> {
+/// The states the filter offers, in the board's order.
+const STATES: [OrderState; 8] = [
+    OrderState::Declined,
+    OrderState::Requested,
+    OrderState::Dispatched,
+    OrderState::Accepted,
+    OrderState::Visited,
+    OrderState::Confirmed,
+    OrderState::Settled,
+    OrderState::Cancelled,
+];
+
+async fn orders_page(
+    signed: Signed,
+    State(relay): State<Arc<Relay>>,
+    Query(query): Query<OrdersQuery>,
+    RawQuery(raw): RawQuery,
+) -> Result<Markup, PageError> {
     let lang = signed.lang;
     let selected = query.station.clone();
-    let (boards, stations) = {
-        let signed = signed.clone();
+    let q = query.q.clone().unwrap_or_default();
+    let state = STATES.into_iter().find(|s| Some(s.as_str()) == query.state.as_deref());
+    let (board, rows, stations) = {
+        let (signed, q) = (signed.clone(), q.clone());
         blocking(move || {
-            let boards = signed
-                .visible_stations(&relay, query.station.as_deref())?
+            let mut all = StationBoard { rows: Vec::new(), elders: Vec::new(), volunteers: Vec::new(), services: Vec::new() };
+            for station in signed.visible_stations(&relay, query.station.as_deref())? {
+                let docs = StationDocs::load(&relay, &station.id).map_err(|e| not_here(lang, e))?;
+                let of = |role: Role| docs.members.iter().filter(|m| m.role == role).cloned().collect::<Vec<_>>();
+                all.rows.extend(board::board(&docs));
+                all.elders.extend(of(Role::Elder));
+                all.volunteers.extend(of(Role::Volunteer));
+                if all.services.is_empty() {
+                    all.services = docs.catalogue().into_iter().filter(|s| s.kind == ServiceKind::Earning).collect();
+                }
+            }
+            pinyin_order::sort_by_name(&mut all.elders, |m| &m.display_name);
+            pinyin_order::sort_by_name(&mut all.volunteers, |m| &m.display_name);
+            let rows: Vec<BoardRow> = std::mem::take(&mut all.rows)
                 .into_iter()
-                .map(|station| {
-                    let docs = StationDocs::load(&relay, &station.id).map_err(|e| not_here(lang, e))?;
-                    let of = |role: Role| docs.members.iter().filter(|m| m.role == role).cloned().collect::<Vec<_>>();
-                    Ok(StationBoard {
-                        rows: board::board(&docs),
-                        elders: of(Role::Elder),
-                        volunteers: of(Role::Volunteer),
-                        services: docs.catalogue().into_iter().filter(|s| s.kind == ServiceKind::Earning).collect(),
-                        station,
-                    })
+                .filter(|r| state.is_none_or(|s| s == r.state))
+                .filter(|r| {
+                    pinyin_order::name_matches(&r.elder_name, &q)
+                        || r.volunteer_name.as_deref().is_some_and(|v| !q.trim().is_empty() && pinyin_order::name_matches(v, &q))
                 })
-                .collect::<Result<Vec<_>, PageError>>()?;
-            Ok((boards, district_stations(&relay, &signed)?))
+                .collect();
+            Ok((all, Paged::of(rows, query.page.as_deref()), district_stations(&relay, &signed)?))
         })
         .await?
     };
     let can_write = signed.writer().is_ok();
+    let filter = html! {
+        label { (lang.pick("状态", "State"))
+            select name="state" {
+                option value="" { (lang.pick("全部", "All")) }
+                @for s in STATES { option value=(s.as_str()) selected[state == Some(s)] { (words::order_state(lang, s)) } }
+            }
+        }
+        (station_choice(lang, &stations, selected.as_deref()))
+    };
     let body = html! {
-        (station_form(lang, &stations, selected.as_deref(), "/console/orders"))
-        @for b in &boards {
-            @if boards.len() > 1 { h2 { (b.station.name) " " small.hint { (b.station.id) } } }
-            @if can_write {
+        @if can_write {
+            section.card {
                 h2 { (lang.pick("新订单（点单）", "New order")) }
                 form.grid method="post" action="/console/orders" data-testid="place-order" {
                     (layout::csrf(&signed))
                     label { (lang.pick("老人", "Elder"))
                         select name="elder" required {
-                            @for m in &b.elders { option value=(m.id) { (m.display_name) } }
+                            @for m in &board.elders { option value=(m.id) { (m.display_name) } }
                         }
                     }
                     label { (lang.pick("服务", "Service"))
                         select name="service" required {
-                            @for s in &b.services { option value=(s.id) { (lang.pick(&s.name_zh, &s.name_en)) } }
+                            @for s in &board.services { option value=(s.id) { (lang.pick(&s.name_zh, &s.name_en)) } }
                         }
                     }
                     label { (lang.pick("说明（时间、需要什么）", "Note (when, what is needed)")) input type="text" name="note" maxlength=(MAX_NOTE_CHARS); }
                     div { button.primary type="submit" { (lang.pick("下单", "Place order")) } }
                 }
             }
-            h2 { (lang.pick("订单", "Orders")) }
-            @if b.rows.is_empty() {
-                p.empty { (lang.pick("还没有订单。", "No orders yet.")) }
-            } @else {
-                table.data {
-                    thead { tr {
-                        th { (lang.pick("老人", "Elder")) } th { (lang.pick("服务 / 说明", "Service / note")) }
-                        th { (lang.pick("下单时间", "Placed")) } th { (lang.pick("状态", "State")) }
-                        th { (lang.pick("志愿者与回复", "Volunteer and reply")) }
-                        @if can_write { th { (lang.pick("操作", "Actions")) } }
-                    } }
-                    tbody { @for row in &b.rows { (order_row(&signed, row, &b.volunteers, can_write)) } }
-                }
+        }
+        h2 { (lang.pick("订单", "Orders")) }
+        (paging::search(lang, "/console/orders", &q, lang.pick("老人或志愿者的姓名", "elder's or volunteer's name"), filter))
+        @if rows.items.is_empty() {
+            p.empty { (lang.pick("没有找到订单。", "No orders found.")) }
+        } @else {
+            table.data {
+                thead { tr {
+                    th { (lang.pick("老人", "Elder")) } th { (lang.pick("服务 / 说明", "Service / note")) }
+                    th { (lang.pick("下单时间", "Placed")) } th { (lang.pick("状态", "State")) }
+                    th { (lang.pick("志愿者与回复", "Volunteer and reply")) }
+                    @if can_write { th { (lang.pick("操作", "Actions")) } }
+                } }
+                tbody { @for row in &rows.items { (order_row(&signed, row, &board.volunteers, can_write)) } }
             }
+            (paging::nav(lang, &rows, "/console/orders", raw.as_deref()))
         }
     };
     Ok(layout::page(&signed, lang.pick("订单", "Orders"), body))
@@ -125,12 +158,15 @@ fn order_row(signed: &Signed, row: &BoardRow, volunteers: &[MemberRecord], can_w
     let id = row.order.id.as_str();
     html! {
         tr data-order=(id) data-state=(row.state.as_str()) {
-            td { (row.elder_name) }
-            td { (service_label(row.service.as_ref(), &row.order.service, lang)) @if !row.order.note.is_empty() { br; span data-testid="note" { (row.order.note) } } br; code.hint { (id) } }
-            td { (lang.datetime(row.order.requested_at.timestamp_millis())) }
-            td { span.badge data-testid="state" { (state_label(lang, row.state)) } }
-            td {
-                @if let Some(name) = &row.volunteer_name { (name) }
+            td.lead { span.name title=(id) { (row.elder_name) } }
+            td data-label=(lang.pick("服务", "Service")) {
+                (service_label(row.service.as_ref(), &row.order.service, lang))
+                @if !row.order.note.is_empty() { br; span data-testid="note" { (row.order.note) } }
+            }
+            td data-label=(lang.pick("下单时间", "Placed")) { (lang.datetime(row.order.requested_at.timestamp_millis())) }
+            td data-label=(lang.pick("状态", "State")) { span.badge data-testid="state" { (words::order_state(lang, row.state)) } }
+            td data-label=(lang.pick("志愿者", "Volunteer")) {
+                @if let Some(name) = &row.volunteer_name { span.name { (name) } }
                 @if let Some(a) = &row.assignment {
                     br; span.hint { (lang.pick("派单于 ", "offered ")) (lang.datetime(a.offered_at.timestamp_millis())) }
                     @if let Some(at) = a.responded_at {
@@ -140,7 +176,7 @@ fn order_row(signed: &Signed, row: &BoardRow, volunteers: &[MemberRecord], can_w
                 }
             }
             @if can_write {
-                td {
+                td.actions {
                     @if row.can_dispatch() {
                         form.inline method="post" action=(format!("/console/orders/{id}/dispatch")) {
                             (layout::csrf(signed))
@@ -188,12 +224,13 @@ async fn place(State(relay): State<Arc<Relay>>, SignedForm { signed, form }: Sig
         let signed = signed.clone();
         blocking(move || {
             // The desk names the new order as the entry's target.
-            let audit = audit::entry(&relay, &signed, "order.place", "", &format!("{elder} {service}"));
-            desk::place_order(&relay, &author, &elder, &service, &note, Some(audit)).map_err(|e| not_here(lang, e))
+            let audit = audit::entry(&relay, &signed, AuditAction::OrderPlace, "", &format!("{elder} {service}"));
+            let order = desk::place_order(&relay, &author, &elder, &service, &note, Some(audit)).map_err(|e| not_here(lang, e))?;
+            order_words(&relay, &signed, &order)
         })
         .await?
     };
-    Ok(redirect(&signed, "/console/orders", Flash::ok(format!("{}{order}", lang.pick("已下单 ", "Order placed: ")))))
+    Ok(redirect(&signed, "/console/orders", Flash::ok(format!("{}{order}", lang.pick("已下单：", "Order placed: ")))))
 }
 
 async fn dispatch(
@@ -205,16 +242,17 @@ async fn dispatch(
     let author = author(&signed)?;
     let order = order_id(lang, &order)?;
     let volunteer = member_field(&signed, form.text("volunteer"), "志愿者。没有做任何更改。", "a volunteer. Nothing was changed.")?;
-    {
+    let (words, to) = {
         let signed = signed.clone();
-        let order = order.clone();
         blocking(move || {
-            let audit = audit::entry(&relay, &signed, "order.dispatch", order.as_str(), volunteer.as_str());
-            desk::dispatch(&relay, &author, &order, &volunteer, Some(audit)).map_err(|e| not_here(lang, e))
+            let audit = audit::entry(&relay, &signed, AuditAction::OrderDispatch, order.as_str(), volunteer.as_str());
+            desk::dispatch(&relay, &author, &order, &volunteer, Some(audit)).map_err(|e| not_here(lang, e))?;
+            let to = relay.store().member(&volunteer)?.map(|m| m.display_name).unwrap_or_default();
+            Ok((order_words(&relay, &signed, &order)?, to))
         })
-        .await?;
-    }
-    Ok(redirect(&signed, "/console/orders", Flash::ok(format!("{}{order}", lang.pick("已派单 ", "Dispatched order ")))))
+        .await?
+    };
+    Ok(redirect(&signed, "/console/orders", Flash::ok(format!("{}{words} → {to}", lang.pick("已派单：", "Dispatched: ")))))
 }
 
 async fn cancel(
@@ -225,14 +263,23 @@ async fn cancel(
     let lang = signed.lang;
     let author = author(&signed)?;
     let order = order_id(lang, &order)?;
-    {
+    let words = {
         let signed = signed.clone();
-        let order = order.clone();
         blocking(move || {
-            let audit = audit::entry(&relay, &signed, "order.cancel", order.as_str(), "");
-            desk::cancel_order(&relay, &author, &order, Some(audit)).map_err(|e| not_here(lang, e))
+            let audit = audit::entry(&relay, &signed, AuditAction::OrderCancel, order.as_str(), "");
+            desk::cancel_order(&relay, &author, &order, Some(audit)).map_err(|e| not_here(lang, e))?;
+            order_words(&relay, &signed, &order)
         })
-        .await?;
-    }
-    Ok(redirect(&signed, "/console/orders", Flash::ok(format!("{}{order}", lang.pick("已取消订单 ", "Cancelled order ")))))
+        .await?
+    };
+    Ok(redirect(&signed, "/console/orders", Flash::ok(format!("{}{words}", lang.pick("已取消订单：", "Cancelled: ")))))
+}
+
+/// The order `id` of the coordinator's station in words ("王芳 · 陪伴聊天"), for a banner.
+fn order_words(relay: &Relay, signed: &Signed, order: &OrderId) -> Result<String, PageError> {
+    let station = signed.writer()?;
+    let docs = StationDocs::load(relay, station).map_err(|e| not_here(signed.lang, e))?;
+    let Some((found, _)) = docs.order(order) else { return Err(PageError::not_at_station(signed.lang)) };
+    let service = docs.catalogue().into_iter().find(|s| s.id == found.service);
+    Ok(format!("{} · {}", docs.name(&found.elder), service_label(service.as_ref(), &found.service, signed.lang)))
 }

@@ -8,18 +8,23 @@ pub mod queue;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use maud::{Markup, html};
+use serde::Deserialize;
 use timebank_engine::model::{MemberId, ReviewDecision, VisitId};
 
+use crate::console::audit::{self, AuditAction};
 use crate::console::i18n::coins;
+use crate::console::names::Directory;
+use crate::console::paging::{self, Paged};
 use crate::console::visits::log::{Arrivals, VisitRecord, devices_by_actor, records};
-use crate::console::{Flash, Lang, PageError, Signed, SignedForm, StationQuery, audit, blocking, layout, redirect};
+use crate::console::words::{self, LedgerReason};
+use crate::console::{Flash, Lang, PageError, Signed, SignedForm, blocking, layout, pinyin_order, redirect};
 use crate::desk::{self, StationDocs};
 use crate::error::AppError;
-use crate::ledger::anomaly::Anomaly;
 use crate::relay::Relay;
 use crate::store::StationRecord;
 use queue::{Evidence, QueueEntry};
@@ -30,12 +35,6 @@ pub fn routes() -> Router<Arc<Relay>> {
         .route("/review", get(review_page))
         .route("/review/approve-clean", post(approve_clean))
         .route("/review/{visit}/{decision}", post(decide))
-}
-
-/// One station's queue as shown.
-struct StationQueue {
-    station: StationRecord,
-    entries: Vec<QueueEntry>,
 }
 
 /// The visit log of each station `signed` may see (`?station=` for the district), over
@@ -58,21 +57,39 @@ pub(crate) fn station_logs(
         .collect()
 }
 
-async fn review_page(signed: Signed, State(relay): State<Arc<Relay>>, Query(query): Query<StationQuery>) -> Result<Markup, PageError> {
+/// `/console/review`'s search: a name, a page, the district's station.
+#[derive(Debug, Default, Deserialize)]
+struct ReviewQuery {
+    q: Option<String>,
+    page: Option<String>,
+    station: Option<String>,
+}
+
+async fn review_page(
+    signed: Signed,
+    State(relay): State<Arc<Relay>>,
+    Query(query): Query<ReviewQuery>,
+    RawQuery(raw): RawQuery,
+) -> Result<Markup, PageError> {
     let selected = query.station.clone();
-    let (queues, stations) = {
-        let signed = signed.clone();
+    let q = query.q.clone().unwrap_or_default();
+    let (queue, directory, stations) = {
+        let (signed, q) = (signed.clone(), q.clone());
         blocking(move || {
             let arrivals = Arrivals::read(relay.store())?;
             let logs = station_logs(&relay, &signed, query.station.as_deref(), &arrivals)?;
-            let queues = logs
-                .into_iter()
-                .map(|(station, _, log)| {
-                    let rules = arrivals.rules(&station.id);
-                    StationQueue { entries: queue::queue(&log, &arrivals, &rules), station }
-                })
-                .collect::<Vec<_>>();
-            Ok((queues, district_stations(&relay, &signed)?))
+            let mut directory = Directory::default();
+            let mut entries = Vec::new();
+            for (station, docs, log) in logs {
+                directory.add_station(&station, &docs, &[]);
+                let rules = arrivals.rules(&station.id);
+                entries.extend(
+                    queue::queue(&log, &arrivals, &rules)
+                        .into_iter()
+                        .filter(|e| pinyin_order::name_matches(&e.record.volunteer_name, &q) || pinyin_order::name_matches(&e.record.elder_name, &q)),
+                );
+            }
+            Ok((Paged::of(entries, query.page.as_deref()), directory, district_stations(&relay, &signed)?))
         })
         .await?
     };
@@ -84,128 +101,102 @@ async fn review_page(signed: Signed, State(relay): State<Arc<Relay>>, Query(quer
             "有异常的记录排在前面。批准后志愿者获得时间币；驳回需写明原因，志愿者会看到。手机在下次同步时收到结果。",
             "Visits with anomalies come first. Approval earns the volunteer their coins; a rejection needs a reason, which the volunteer sees. Phones receive the outcome at their next sync.",
         )) }
-        @for q in &queues {
-            @if queues.len() > 1 { h2 { (q.station.name) " " small.hint { (q.station.id) } } }
-            @if q.entries.is_empty() {
-                p.empty data-testid="queue-empty" { (lang.pick("没有等待审核的记录。", "No visits are waiting for review.")) }
-            } @else {
-                @if can_write && q.entries.iter().any(|e| e.evidence.is_clean()) {
-                    form #bulk.inline method="post" action="/console/review/approve-clean" {
-                        (layout::csrf(&signed))
-                        button.primary type="submit" data-testid="approve-clean" { (lang.pick("批准选中的正常记录", "Approve the selected clean visits")) }
-                        span.hint { (lang.pick("（正常：无异常且老人已确认）", "(clean: no anomaly, confirmed by the elder)")) }
-                    }
-                }
-                table.data {
-                    thead { tr {
-                        th { (lang.pick("选择", "Select")) }
-                        th { (lang.pick("志愿者 → 老人", "Volunteer → elder")) }
-                        th { (lang.pick("时间", "Time")) }
-                        th { (lang.pick("证据", "Evidence")) }
-                        @if can_write { th { (lang.pick("决定", "Decision")) } }
-                    } }
-                    tbody {
-                        @for entry in &q.entries { (row(&signed, entry, can_write)) }
-                    }
+        (paging::search(lang, "/console/review", &q, lang.pick("志愿者或老人的姓名", "volunteer's or elder's name"), html! {}))
+        @if queue.items.is_empty() {
+            p.empty data-testid="queue-empty" { (lang.pick("没有等待审核的记录。", "No visits are waiting for review.")) }
+        } @else {
+            @if can_write && queue.items.iter().any(|e| e.evidence.is_clean()) {
+                form #bulk.inline method="post" action="/console/review/approve-clean" {
+                    (layout::csrf(&signed))
+                    button.primary type="submit" data-testid="approve-clean" { (lang.pick("批准选中的正常记录", "Approve the selected clean visits")) }
+                    span.hint { (lang.pick("（正常：无异常且老人已确认）", "(clean: no anomaly, confirmed by the elder)")) }
                 }
             }
+            table.data {
+                thead { tr {
+                    th { (lang.pick("志愿者 → 老人", "Volunteer → elder")) }
+                    th { (lang.pick("时间", "Time")) }
+                    th { (lang.pick("证据", "Evidence")) }
+                    @if can_write { th { (lang.pick("决定", "Decision")) } }
+                } }
+                tbody {
+                    @for entry in &queue.items { (row(&signed, entry, &directory, can_write)) }
+                }
+            }
+            (paging::nav(lang, &queue, "/console/review", raw.as_deref()))
         }
     };
     Ok(layout::page(&signed, lang.pick("审核", "Review"), body))
 }
 
-fn row(signed: &Signed, entry: &QueueEntry, can_write: bool) -> Markup {
+fn row(signed: &Signed, entry: &QueueEntry, directory: &Directory, can_write: bool) -> Markup {
     let lang = signed.lang;
     let visit = &entry.record.visit;
     let id = visit.id.as_str();
     let evidence = &entry.evidence;
     html! {
         tr data-visit=(id) class=[evidence.is_anomalous().then_some("anomaly")] {
-            td {
+            td.lead {
                 @if can_write && evidence.is_clean() {
-                    input type="checkbox" name="visit" value=(id) form="bulk" checked aria-label=(lang.pick("选择此记录", "Select this visit"));
+                    label.check {
+                        input type="checkbox" name="visit" value=(id) form="bulk" checked aria-label=(lang.pick("选择此记录", "Select this visit"));
+                        a href=(format!("/console/visits/{id}")) title=(id) { span.name { (entry.record.volunteer_name) } " → " span.name { (entry.record.elder_name) } }
+                    }
+                } @else {
+                    a href=(format!("/console/visits/{id}")) title=(id) { span.name { (entry.record.volunteer_name) } " → " span.name { (entry.record.elder_name) } }
                 }
-            }
-            td {
-                a href=(format!("/console/visits/{id}")) { (entry.record.volunteer_name) " → " (entry.record.elder_name) }
-                br; span.hint { (entry.record.service_label(lang)) " · " code { (id) } }
+                br; span.hint { (entry.record.service_label(lang)) }
                 @if !visit.note.is_empty() { br; span data-testid="note" { (visit.note) } }
             }
-            td {
+            td data-label=(lang.pick("时间", "Time")) {
                 (lang.datetime(evidence.check_in)) " – " (lang.time(evidence.check_out))
                 br; strong { (lang.duration(evidence.minutes)) } " (" (coins(evidence.minutes)) " " (lang.pick("币", "coins")) ")"
             }
-            td { (evidence_list(lang, evidence)) }
-            @if can_write { td { (decision_forms(signed, id)) } }
+            td data-label=(lang.pick("证据", "Evidence")) { (evidence_list(lang, evidence, directory)) }
+            @if can_write { td.actions { (decision_forms(signed, id)) } }
         }
     }
 }
 
-fn evidence_list(lang: Lang, evidence: &Evidence) -> Markup {
+fn evidence_list(lang: Lang, evidence: &Evidence, directory: &Directory) -> Markup {
+    let visit = |other: &str| directory.visit(lang, other);
     html! {
         ul.evidence {
             @for anomaly in &evidence.anomalies {
-                li { span.badge.warn { (anomaly_label(lang, anomaly)) } " " (anomaly_text(lang, anomaly)) }
+                li { span.badge.warn { (words::anomaly_label(lang, anomaly)) } " " (words::anomaly_text(lang, anomaly, &visit)) }
             }
             @if let Some(reason) = &evidence.ledger_reason {
-                // The ledger's reasons the anomalies above do not already say.
-                @let known: Vec<String> = evidence.anomalies.iter().map(Anomaly::reason).collect();
-                @for part in reason.split("; ").filter(|p| !known.iter().any(|k| k == p)) {
-                    li { span.badge.warn { (lang.pick("账本待审", "held by the ledger")) } " " (part) }
+                // The ledger's reasons the anomalies and the flag do not already say.
+                @for part in words::ledger_reasons(reason).iter().filter(|part| match part {
+                    LedgerReason::Anomaly(a) => !evidence.anomalies.contains(a),
+                    LedgerReason::Words(w) => evidence.flagged.as_deref() != Some(w.as_str()),
+                    LedgerReason::CloserLook => evidence.flagged.is_none(),
+                    _ => true,
+                }) {
+                    li { span.badge.warn { (lang.pick("账本待审", "held by the ledger")) } " " (words::ledger_reason_text(lang, part, &visit)) }
                 }
             }
             @if let Some(reason) = &evidence.flagged {
-                li { span.badge.warn { (lang.pick("已标记", "flagged")) } " " (reason) }
+                li { span.badge.warn { (lang.pick("已标记", "flagged")) } " "
+                     @if reason.is_empty() { (lang.pick("协调员正在进一步核查", "a coordinator is taking a closer look")) } @else { (reason) } }
             }
             @for other in &evidence.related {
-                li { (lang.pick("相关记录：", "Related visit: ")) a href=(format!("/console/visits/{other}")) { code { (other) } } }
+                li { (lang.pick("相关记录：", "Related visit: ")) a href=(format!("/console/visits/{other}")) title=(other) { (directory.visit(lang, other.as_str())) } }
             }
             li {
                 (lang.pick("手机记录于 ", "Entered on the phone at ")) (lang.datetime(evidence.recorded_at))
-                @if let Some(at) = evidence.arrived_at { "; " (lang.pick("到达服务器 ", "reached the relay at ")) (lang.datetime(at)) }
+                @if let Some(at) = evidence.arrived_at { (lang.pick("；到达服务器 ", "; reached the relay at ")) (lang.datetime(at)) }
                 @if let Some(ahead) = evidence.clock_ahead_minutes.filter(|m| *m > 0) {
-                    "; " (lang.pick("手机时钟快了 ", "phone clock ahead by ")) (lang.duration(ahead))
+                    (lang.pick("；手机时钟快了 ", "; phone clock ahead by ")) (lang.duration(ahead))
                 }
             }
             li {
                 @match &evidence.confirmation {
-                    Some(c) => { span.badge { (lang.pick("已确认", "confirmed")) } " " (c.by.as_str()) " " (lang.datetime(c.at.timestamp_millis())) },
+                    Some(c) => { span.badge { (lang.pick("已确认", "confirmed")) } " " (words::confirmed_by(lang, c.by)) " " (lang.datetime(c.at.timestamp_millis())) },
                     None => { span.badge.off { (lang.pick("老人未确认", "not confirmed by the elder")) } },
                 }
             }
         }
-    }
-}
-
-fn anomaly_label(lang: Lang, anomaly: &Anomaly) -> &'static str {
-    match anomaly {
-        Anomaly::EndsBeforeStart => lang.pick("时间颠倒", "ends before start"),
-        Anomaly::ZeroLength => lang.pick("时长为零", "no length"),
-        Anomaly::TooLong { .. } => lang.pick("时长过长", "too long"),
-        Anomaly::ClockAhead { .. } => lang.pick("手机时钟超前", "clock ahead"),
-        Anomaly::Late { .. } => lang.pick("补录过晚", "logged late"),
-        Anomaly::OwnHousehold => lang.pick("服务自家", "own household"),
-        Anomaly::Overlaps { .. } => lang.pick("时间重叠", "overlap"),
-        Anomaly::LoggedTwice { .. } => lang.pick("重复记录", "logged twice"),
-    }
-}
-
-/// An anomaly in words: the ledger's English, or Chinese.
-fn anomaly_text(lang: Lang, anomaly: &Anomaly) -> String {
-    if lang == Lang::En {
-        return anomaly.reason();
-    }
-    match anomaly {
-        Anomaly::EndsBeforeStart => "签退时间早于签到时间".into(),
-        Anomaly::ZeroLength => "时长不足一分钟".into(),
-        Anomaly::TooLong { minutes, max } => {
-            format!("时长 {} 小时 {} 分，超过本站上限 {} 小时", minutes / 60, minutes % 60, max / 60)
-        }
-        Anomaly::ClockAhead { minutes } => format!("记录到达时，手机时钟比服务站快 {minutes} 分钟"),
-        Anomaly::Late { days } => format!("服务结束 {days} 天后才记录"),
-        Anomaly::OwnHousehold => "志愿者服务的是自己家庭的成员".into(),
-        Anomaly::Overlaps { other } => format!("与记录 {other} 时间重叠"),
-        Anomaly::LoggedTwice { other } => format!("同一次服务似乎被另一部手机重复记录为 {other}"),
     }
 }
 
@@ -273,12 +264,24 @@ pub(crate) fn author(signed: &Signed) -> Result<MemberId, PageError> {
 }
 
 /// A refusal from [`crate::desk`] as a page error, with its status; nothing was changed.
+/// The desk explains itself in English; a Chinese page says what happened by its kind.
 pub(crate) fn refused(lang: Lang, error: AppError) -> PageError {
     let status = error.status();
     if status.is_server_error() {
         tracing::error!(%error, "console: a decision failed");
     }
-    PageError::new(status, format!("{}{}", lang.pick("操作未执行：", "Not done: "), error.public_message()))
+    let message = match lang {
+        Lang::En => format!("Not done: {}", error.public_message()),
+        Lang::Zh => match status {
+            StatusCode::BAD_REQUEST => "操作未执行：填写或选择的内容不符合规则。没有做任何更改，请检查后再试。",
+            StatusCode::FORBIDDEN => "操作未执行：这个账号不能做这项操作。没有做任何更改。",
+            StatusCode::NOT_FOUND => "在您的服务站找不到。",
+            StatusCode::CONFLICT => "操作未执行：情况已经变了（可能刚被别人处理过）。没有做任何更改，请刷新页面看看现在的状态。",
+            _ => "操作未执行：服务器出错。没有做任何更改，请稍后再试。",
+        }
+        .to_owned(),
+    };
+    PageError::new(status, message)
 }
 
 async fn decide(
@@ -303,18 +306,20 @@ async fn decide(
         let signed = signed.clone();
         let visit = visit.clone();
         blocking(move || {
-            let audit = audit::entry(&relay, &signed, &format!("review.{}", decision.as_str()), visit.as_str(), &reason);
+            let audit = audit::entry(&relay, &signed, AuditAction::review(decision), visit.as_str(), &reason);
+            let station = signed.writer()?.clone();
+            let directory = Directory::load(&relay, &signed, Some(station.as_str()))?;
             desk::review_visit(&relay, &author, &visit, decision, &reason, Some(audit)).map_err(|e| not_here(lang, e))?;
-            Ok(())
+            Ok(directory.visit(lang, visit.as_str()))
         })
     };
-    done.await?;
+    let words = done.await?;
     let message = match decision {
-        ReviewDecision::Approve => lang.pick("已批准记录 ", "Approved visit "),
-        ReviewDecision::Reject => lang.pick("已驳回记录 ", "Rejected visit "),
-        ReviewDecision::Flag => lang.pick("已标记记录 ", "Flagged visit "),
+        ReviewDecision::Approve => lang.pick("已批准记录：", "Approved the visit "),
+        ReviewDecision::Reject => lang.pick("已驳回记录：", "Rejected the visit "),
+        ReviewDecision::Flag => lang.pick("已标记记录：", "Flagged the visit "),
     };
-    Ok(redirect(&signed, "/console/review", Flash::ok(format!("{message}{visit}"))))
+    Ok(redirect(&signed, "/console/review", Flash::ok(format!("{message}{words}"))))
 }
 
 /// A 404 from the desk in the console's words for another station's ids.
@@ -365,7 +370,7 @@ async fn approve_clean(State(relay): State<Arc<Relay>>, SignedForm { signed, for
                 }
             }
             let ids: Vec<&str> = visits.iter().map(VisitId::as_str).collect();
-            let audit = audit::entry(&relay, &signed, "review.approve-clean", &ids.join(" "), "");
+            let audit = audit::entry(&relay, &signed, AuditAction::ReviewApproveClean, &ids.join(" "), "");
             desk::review_visits(&relay, &author, &visits, ReviewDecision::Approve, "", Some(audit))
                 .map_err(|e| not_here(lang, e))?;
             Ok(visits.len())

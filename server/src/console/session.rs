@@ -45,6 +45,12 @@ pub struct Signed {
     pub flash: Option<Flash>,
     /// Whether cookies are set `Secure`.
     pub secure: bool,
+    /// The page's path (`/console/members`), for the navigation.
+    pub path: String,
+    /// Their station's name (none for the district).
+    pub station_name: Option<String>,
+    /// The relay's address for phones: the public URL, else the one this browser used.
+    pub relay_url: String,
     /// SHA-256 of the session token (to end it).
     pub(crate) token_hash: SecretHash,
 }
@@ -126,6 +132,15 @@ pub fn is_secure(headers: &HeaderMap, config: Option<&ConsoleConfig>) -> bool {
         || headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("https"))
 }
 
+/// The relay's address for phones: `--public-url`, else the scheme and host this request came to.
+fn relay_url(headers: &HeaderMap, config: Option<&ConsoleConfig>, secure: bool) -> String {
+    if let Some(url) = config.and_then(|c| c.public_url.clone()) {
+        return url;
+    }
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:8080");
+    format!("{}://{host}", if secure { "https" } else { "http" })
+}
+
 /// Where to go after signing in: only a console page of this relay.
 pub fn safe_next(raw: Option<&str>) -> String {
     match raw {
@@ -197,14 +212,32 @@ impl FromRequestParts<Arc<Relay>> for Signed {
             if now - session.last_seen > TOUCH_EVERY_MS {
                 store.touch_console_session(&token_hash, now)?;
             }
-            Ok(Some((user, session.csrf)))
+            let station_name = match user.role.station() {
+                Some(station) => store.station(station)?.map(|s| s.name),
+                None => None,
+            };
+            Ok(Some((user, session.csrf, station_name)))
         })
         .await
         .map_err(IntoResponse::into_response)?;
-        let Some((user, csrf)) = found else {
+        let Some((user, csrf, station_name)) = found else {
             return Err(to_login(parts, true));
         };
-        Ok(Signed { username: user.username, member: user.member, role: user.role, lang, csrf, flash, secure, token_hash })
+        let path = parts.extensions.get::<OriginalUri>().map_or(&parts.uri, |original| &original.0).path().to_owned();
+        let relay_url = relay_url(&parts.headers, parts.extensions.get::<ConsoleConfig>(), secure);
+        Ok(Signed {
+            username: user.username,
+            member: user.member,
+            role: user.role,
+            lang,
+            csrf,
+            flash,
+            secure,
+            path,
+            station_name,
+            relay_url,
+            token_hash,
+        })
     }
 }
 

@@ -1,25 +1,29 @@
 //! The merged visit log pages: every visit of the station by volunteer, elder, day or
-//! month, with words to search; one visit with its device, arrival time and history
-//! (each version that arrived, each review, each posting); and the month's log as CSV.
+//! month, with words to search, a page at a time; one visit with its device, arrival time
+//! and history (each version that arrived, each review, each posting), all in words with
+//! names; and the month's log as CSV (headers and values in the reader's language, times
+//! in the stations' zone).
 
 pub mod log;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::NaiveDate;
 use maud::{Markup, html};
 use serde::Deserialize;
-use timebank_engine::model::{MemberId, OutcomeStatus, ReviewDecision, Role, VisitSource};
+use timebank_engine::model::{MemberId, Role};
 
 use crate::console::i18n::coins;
+use crate::console::names::{Directory, id_line};
+use crate::console::paging::{self, Paged};
 use crate::console::reports::figures::{csv_field, two_decimals};
 use crate::console::review::{district_stations, station_choice, station_logs};
-use crate::console::{Lang, PageError, Signed, blocking, layout};
+use crate::console::{Lang, PageError, Signed, blocking, layout, pinyin_order, words};
 use crate::relay::Relay;
 use crate::store::{MemberRecord, PostingRecord};
 use log::{Arrivals, Month, ReviewArrival, VisitArrival, VisitFilter, VisitRecord};
@@ -41,6 +45,7 @@ struct VisitsQuery {
     month: Option<String>,
     q: Option<String>,
     station: Option<String>,
+    page: Option<String>,
 }
 
 fn given(raw: Option<&String>) -> Option<&str> {
@@ -78,40 +83,40 @@ pub(crate) fn parse_month(lang: Lang, raw: &str) -> Result<Month, PageError> {
     Month::parse(raw).ok_or_else(|| PageError::bad_request(lang.pick("月份格式应为 YYYY-MM，例如 2026-11。", "Give the month as YYYY-MM, e.g. 2026-11.")))
 }
 
-fn status_label(lang: Lang, record: &VisitRecord) -> String {
-    let zh = match (record.visit.is_open(), record.outcome_status()) {
-        (true, _) => "进行中",
-        (false, None) => "待审核",
-        (false, Some(OutcomeStatus::Approved)) => "已批准",
-        (false, Some(OutcomeStatus::Rejected)) => "已驳回",
-        (false, Some(OutcomeStatus::UnderReview)) => "审核中（有异常）",
-        (false, Some(_)) => record.status(),
-    };
-    lang.pick(zh, record.status()).to_owned()
-}
-
-async fn visits_page(signed: Signed, State(relay): State<Arc<Relay>>, Query(query): Query<VisitsQuery>) -> Result<Markup, PageError> {
+async fn visits_page(
+    signed: Signed,
+    State(relay): State<Arc<Relay>>,
+    Query(query): Query<VisitsQuery>,
+    RawQuery(raw): RawQuery,
+) -> Result<Markup, PageError> {
     let lang = signed.lang;
     let filter = query.filter(lang)?;
-    let (logs, members, stations) = {
-        let signed = signed.clone();
-        let station = query.station.clone();
+    let (shown, members, directory, stations) = {
+        let (signed, filter) = (signed.clone(), filter.clone());
+        let (station, page) = (query.station.clone(), query.page.clone());
         blocking(move || {
             let arrivals = Arrivals::read(relay.store())?;
             let logs = station_logs(&relay, &signed, station.as_deref(), &arrivals)?;
-            let members: Vec<MemberRecord> = logs.iter().flat_map(|(_, docs, _)| docs.members.clone()).collect();
-            let logs: Vec<(String, VisitRecord)> =
-                logs.into_iter().flat_map(|(station, _, log)| log.into_iter().map(move |r| (station.name.clone(), r))).collect();
-            Ok((logs, members, district_stations(&relay, &signed)?))
+            let mut directory = Directory::default();
+            let mut members: Vec<MemberRecord> = Vec::new();
+            let mut shown: Vec<(String, VisitRecord)> = Vec::new();
+            for (station, docs, log) in logs {
+                directory.add_station(&station, &docs, &[]);
+                members.extend(docs.members.iter().cloned());
+                shown.extend(log.into_iter().filter(|r| filter.matches(r)).map(|r| (station.name.clone(), r)));
+            }
+            directory.add_devices(relay.store().devices()?);
+            shown.reverse();
+            pinyin_order::sort_by_name(&mut members, |m| &m.display_name);
+            Ok((Paged::of(shown, page.as_deref()), members, directory, district_stations(&relay, &signed)?))
         })
         .await?
     };
-    let shown: Vec<&(String, VisitRecord)> = logs.iter().rev().filter(|(_, r)| filter.matches(r)).collect();
     let by_station = !stations.is_empty();
     let pick = |role: Role| members.iter().filter(move |m| m.role == role);
     let selected = |id: &Option<MemberId>, m: &MemberRecord| id.as_ref() == Some(&m.id);
     let body = html! {
-        form.grid method="get" action="/console/visits" {
+        form.grid.filters method="get" action="/console/visits" {
             (station_choice(lang, &stations, given(query.station.as_ref())))
             label { (lang.pick("志愿者", "Volunteer"))
                 select name="volunteer" {
@@ -127,31 +132,33 @@ async fn visits_page(signed: Signed, State(relay): State<Arc<Relay>>, Query(quer
             }
             label { (lang.pick("日期", "Day")) input type="date" name="day" value=[filter.day.map(|d| d.to_string())]; }
             label { (lang.pick("月份", "Month")) input type="month" name="month" value=[filter.month.map(|m| m.to_string())]; }
-            label { (lang.pick("搜索", "Search")) input type="search" name="q" value=(filter.q) placeholder=(lang.pick("姓名、编号、备注", "name, id, note")); }
-            div { button.primary type="submit" { (lang.pick("筛选", "Filter")) } " " a href="/console/visits" { (lang.pick("清除", "Clear")) } }
+            label.wide { (lang.pick("搜索", "Search")) input type="search" name="q" value=(filter.q) placeholder=(lang.pick("姓名、拼音、备注", "name, note")); }
+            div.actions { button.primary type="submit" { (lang.pick("筛选", "Filter")) } a href="/console/visits" { (lang.pick("清除", "Clear")) } }
         }
-        p.hint data-testid="visit-count" { (shown.len()) " " (lang.pick("条记录", "visits")) }
+        p.hint data-testid="visit-count" { (shown.total) " " (lang.pick("条记录", "visits")) }
         table.data {
             thead { tr {
-                th { (lang.pick("开始", "Start")) } @if by_station { th { (lang.pick("服务站", "Station")) } } th { (lang.pick("志愿者", "Volunteer")) } th { (lang.pick("老人", "Elder")) }
+                th { (lang.pick("志愿者 → 老人", "Volunteer → elder")) } th { (lang.pick("开始", "Start")) } @if by_station { th { (lang.pick("服务站", "Station")) } }
                 th { (lang.pick("服务", "Service")) } th.num { (lang.pick("时长", "Length")) } th { (lang.pick("状态", "Status")) }
                 th { (lang.pick("设备", "Device")) } th { (lang.pick("到达服务器", "Reached the relay")) } th { (lang.pick("备注", "Note")) }
             } }
             tbody {
-                @for (station, r) in &shown {
+                @for (station, r) in &shown.items {
                     tr data-visit=(r.visit.id) {
-                        td { a href=(format!("/console/visits/{}", r.visit.id)) { (lang.datetime(r.visit.check_in.timestamp_millis())) } }
-                        @if by_station { td { (station) } }
-                        td { (r.volunteer_name) } td { (r.elder_name) } td { (r.service_label(lang)) }
-                        td.num { (lang.duration(r.minutes())) }
-                        td { span.badge { (status_label(lang, r)) } }
-                        td { code { (r.device.as_deref().unwrap_or("?")) } }
-                        td { (r.arrived_at.map(|a| lang.datetime(a)).unwrap_or_default()) }
-                        td { (r.visit.note) }
+                        td.lead { a href=(format!("/console/visits/{}", r.visit.id)) title=(r.visit.id) { span.name { (r.volunteer_name) } " → " span.name { (r.elder_name) } } }
+                        td data-label=(lang.pick("开始", "Start")) { (lang.datetime(r.visit.check_in.timestamp_millis())) }
+                        @if by_station { td data-label=(lang.pick("服务站", "Station")) { (station) } }
+                        td data-label=(lang.pick("服务", "Service")) { (r.service_label(lang)) }
+                        td.num data-label=(lang.pick("时长", "Length")) { (lang.duration(r.minutes())) }
+                        td data-label=(lang.pick("状态", "Status")) { span.badge { (words::visit_status(lang, r.visit.is_open(), r.outcome_status())) } }
+                        td data-label=(lang.pick("设备", "Device")) { @if let Some(d) = &r.device { span title=(d) { (directory.device(lang, d)) } } }
+                        td data-label=(lang.pick("到达服务器", "Reached the relay")) { (r.arrived_at.map(|a| lang.datetime(a)).unwrap_or_default()) }
+                        td data-label=(lang.pick("备注", "Note")) { (r.visit.note) }
                     }
                 }
             }
         }
+        (paging::nav(lang, &shown, "/console/visits", raw.as_deref()))
     };
     Ok(layout::page(&signed, lang.pick("服务记录", "Visits"), body))
 }
@@ -163,6 +170,7 @@ struct VisitDetail {
     reviews: Vec<ReviewArrival>,
     postings: Vec<PostingRecord>,
     devices: std::collections::HashMap<String, String>,
+    directory: Directory,
 }
 
 async fn visit_page(signed: Signed, State(relay): State<Arc<Relay>>, Path(visit): Path<String>) -> Result<Markup, PageError> {
@@ -171,18 +179,24 @@ async fn visit_page(signed: Signed, State(relay): State<Arc<Relay>>, Path(visit)
         let signed = signed.clone();
         blocking(move || {
             let arrivals = Arrivals::read(relay.store())?;
-            let logs = station_logs(&relay, &signed, None, &arrivals)?;
-            let record = logs
-                .into_iter()
-                .flat_map(|(_, _, log)| log)
-                .find(|r| r.visit.id.as_str() == visit)
-                .ok_or_else(|| PageError::not_at_station(lang))?;
-            let postings = relay.store().postings()?.into_iter().filter(|p| p.subject == visit).collect();
+            let postings = relay.store().postings()?;
+            let mut directory = Directory::default();
+            let mut found = None;
+            for (station, docs, log) in station_logs(&relay, &signed, None, &arrivals)? {
+                if let Some(record) = log.into_iter().find(|r| r.visit.id.as_str() == visit) {
+                    directory.add_station(&station, &docs, &postings);
+                    found = Some(record);
+                }
+            }
+            let record = found.ok_or_else(|| PageError::not_at_station(lang))?;
+            let devices = relay.store().devices()?;
+            directory.add_devices(devices.clone());
             Ok(VisitDetail {
                 versions: arrivals.of_visit(&visit).to_vec(),
                 reviews: arrivals.reviews_of(&visit).to_vec(),
-                devices: log::devices_by_actor(&relay.store().devices()?),
-                postings,
+                devices: log::devices_by_actor(&devices),
+                postings: postings.into_iter().filter(|p| p.subject == visit).collect(),
+                directory,
                 record,
             })
         })
@@ -190,26 +204,31 @@ async fn visit_page(signed: Signed, State(relay): State<Arc<Relay>>, Path(visit)
     };
     let r = &detail.record;
     let v = &r.visit;
-    let device_of = |actor: &str| detail.devices.get(actor).cloned().unwrap_or_else(|| actor.chars().take(12).collect());
+    let dir = &detail.directory;
+    let named_visit = |id: &str| dir.visit(lang, id);
+    let device_of = |actor: &str| detail.devices.get(actor).map_or_else(|| lang.pick("未绑定的设备", "a device not enrolled").to_owned(), |d| dir.device(lang, d));
     let body = html! {
         dl.facts data-visit=(v.id) {
-            dt { (lang.pick("记录编号", "Visit")) } dd { code { (v.id) } }
-            dt { (lang.pick("志愿者", "Volunteer")) } dd { (r.volunteer_name) " " code { (v.volunteer) } }
-            dt { (lang.pick("老人", "Elder")) } dd { (r.elder_name) " " code { (v.elder) } }
-            dt { (lang.pick("服务", "Service")) } dd { (r.service_label(lang)) @if let Some(order) = &v.order { " · " (lang.pick("订单 ", "order ")) code { (order) } } }
+            dt { (lang.pick("志愿者", "Volunteer")) } dd { a href={ "/console/members/" (v.volunteer) } title=(v.volunteer) { (r.volunteer_name) } }
+            dt { (lang.pick("老人", "Elder")) } dd { a href={ "/console/members/" (v.elder) } title=(v.elder) { (r.elder_name) } }
+            dt { (lang.pick("服务", "Service")) } dd { (r.service_label(lang)) @if let Some(order) = &v.order { " · " (lang.pick("来自订单：", "from the order ")) (dir.order(lang, order.as_str())) } }
             dt { (lang.pick("签到 – 签退", "Check-in – check-out")) }
-            dd { (lang.datetime(v.check_in.timestamp_millis())) " – " (v.check_out.map(|t| lang.datetime(t.timestamp_millis())).unwrap_or_else(|| lang.pick("进行中", "open").to_owned())) }
+            dd { (lang.datetime(v.check_in.timestamp_millis())) " – " (v.check_out.map(|t| {
+                let (start, end) = (v.check_in.timestamp_millis(), t.timestamp_millis());
+                if lang.date(start) == lang.date(end) { lang.time(end) } else { lang.datetime(end) }
+            }).unwrap_or_else(|| lang.pick("进行中", "open").to_owned())) }
             dt { (lang.pick("时长", "Length")) } dd { (lang.duration(r.minutes())) }
-            dt { (lang.pick("来源", "Source")) }
-            dd { (match v.source { VisitSource::Live => lang.pick("手机签到签退", "checked in and out on the phone"), VisitSource::Paper => lang.pick("纸质记录补录", "entered from a paper record") }) }
-            dt { (lang.pick("设备", "Device")) } dd data-testid="device" { code { (r.device.as_deref().unwrap_or("?")) } }
+            dt { (lang.pick("来源", "Source")) } dd { (words::source(lang, v.source)) }
+            dt { (lang.pick("设备", "Device")) } dd data-testid="device" { @match &r.device { Some(d) => { (dir.device(lang, d)) (id_line(d)) }, None => { "—" } } }
             dt { (lang.pick("手机录入时间", "Entered on the phone")) } dd { (lang.datetime(v.recorded_at.timestamp_millis())) }
             dt { (lang.pick("到达服务器", "Reached the relay")) } dd data-testid="arrived" { (r.arrived_at.map(|a| lang.datetime(a)).unwrap_or_else(|| "—".into())) }
             dt { (lang.pick("老人确认", "Elder's confirmation")) }
-            dd { @match &v.confirmation { Some(c) => { (c.by.as_str()) " " (lang.datetime(c.at.timestamp_millis())) }, None => { "—" } } }
+            dd { @match &v.confirmation { Some(c) => { (words::confirmed_by(lang, c.by)) " " (lang.datetime(c.at.timestamp_millis())) }, None => { (lang.pick("未确认", "not confirmed")) } } }
             dt { (lang.pick("状态", "Status")) }
-            dd { span.badge { (status_label(lang, r)) } @if let Some(o) = r.outcome.as_ref().filter(|o| !o.reason.is_empty()) { " " (o.reason) } }
+            dd { span.badge { (words::visit_status(lang, r.visit.is_open(), r.outcome_status())) }
+                 @if let Some(o) = r.outcome.as_ref().filter(|o| !o.reason.is_empty()) { " " (words::ledger_reason_words(lang, &o.reason, &named_visit)) } }
             dt { (lang.pick("备注", "Note")) } dd data-testid="note" { (v.note) }
+            dt { (lang.pick("记录编号", "Visit id")) } dd { (id_line(v.id.as_str())) }
         }
         h2 { (lang.pick("历史", "History")) }
         table.data data-testid="history" {
@@ -217,43 +236,53 @@ async fn visit_page(signed: Signed, State(relay): State<Arc<Relay>>, Path(visit)
             tbody {
                 @for (i, a) in detail.versions.iter().enumerate() {
                     tr {
-                        td { (lang.datetime(a.received_at)) }
-                        td {
+                        td.lead { (lang.datetime(a.received_at)) }
+                        td data-label=(lang.pick("事件", "What")) {
                             @if i == 0 { (lang.pick("记录到达服务器", "The visit reached the relay")) } @else { (lang.pick("记录被修改", "The visit was edited")) }
-                            " · " (lang.pick("设备 ", "device ")) code { (device_of(&a.event.device)) }
+                            " · " (device_of(&a.event.device))
                             " · " (lang.datetime(a.event.check_in)) " – " (lang.datetime(a.event.check_out))
                         }
                     }
                 }
                 @for a in &detail.reviews {
                     tr {
-                        td { (lang.datetime(a.received_at)) }
-                        td { (lang.pick("审核：", "Review: ")) strong { (decision_label(lang, a.event.decision)) } " · " code { (a.event.by) } @if !a.event.reason.is_empty() { " · " (a.event.reason) } }
+                        td.lead { (lang.datetime(a.received_at)) }
+                        td data-label=(lang.pick("事件", "What")) {
+                            (lang.pick("审核：", "Review: ")) strong { (words::decision(lang, a.event.decision)) }
+                            " · " span.name title=(a.event.by) { (dir.name(lang, a.event.by.as_str())) }
+                            @if !a.event.reason.is_empty() { " · " (a.event.reason) }
+                        }
                     }
                 }
                 @for p in &detail.postings {
                     tr {
-                        td { (lang.datetime(p.at)) }
-                        td { (lang.pick("记账：", "Posting: ")) (p.kind) " " (coins(p.minutes)) " " (lang.pick("币", "coins")) " · " (p.debit) " → " (p.credit) @if !p.memo.is_empty() { " · " (p.memo) } }
+                        td.lead { (lang.datetime(p.at)) }
+                        td data-label=(lang.pick("事件", "What")) {
+                            (lang.pick("记账：", "Posting: ")) (words::posting_kind(lang, &p.kind)) " " (coins(p.minutes)) " " (lang.pick("币", "coins"))
+                            " · " (dir.account(lang, &p.debit)) " → " (dir.account(lang, &p.credit))
+                            @if let Some(by) = &p.by { " · " (lang.pick("经办：", "by ")) span.name title=(by) { (dir.name(lang, by)) } }
+                            br; span.hint { (dir.posting(lang, p)) }
+                        }
                     }
                 }
             }
         }
         p { a href="/console/visits" { (lang.pick("← 返回记录列表", "← Back to the visits")) } }
     };
-    Ok(layout::page(&signed, lang.pick("服务记录详情", "Visit"), body))
+    let title = format!("{}{} → {}", lang.pick("服务记录：", "Visit: "), r.volunteer_name, r.elder_name);
+    Ok(layout::page(&signed, &title, body))
 }
 
-fn decision_label(lang: Lang, decision: ReviewDecision) -> &'static str {
-    match decision {
-        ReviewDecision::Approve => lang.pick("批准", "approve"),
-        ReviewDecision::Reject => lang.pick("驳回", "reject"),
-        ReviewDecision::Flag => lang.pick("标记", "flag"),
-    }
-}
-
-/// The header of `/console/visits.csv`.
+/// The header of `/console/visits.csv` in English.
 pub const VISITS_CSV_HEADER: &str = "visit,station,volunteer,volunteer_name,elder,elder_name,service,check_in,check_out,minutes,hours,status,device,arrived_at,note";
+
+/// The header of `/console/visits.csv` in Chinese.
+pub const VISITS_CSV_HEADER_ZH: &str = "记录编号,服务站,志愿者编号,志愿者,老人编号,老人,服务,签到,签退,分钟,小时,状态,设备,到达服务器,备注";
+
+/// The header of `/console/visits.csv` in `lang`.
+pub fn visits_csv_header(lang: Lang) -> &'static str {
+    lang.pick(VISITS_CSV_HEADER_ZH, VISITS_CSV_HEADER)
+}
 
 #[derive(Debug, Deserialize)]
 struct MonthQuery {
@@ -270,22 +299,25 @@ async fn visits_csv(signed: Signed, State(relay): State<Arc<Relay>>, Query(query
     let csv = blocking(move || {
         let arrivals = Arrivals::read(relay.store())?;
         let logs = station_logs(&relay, &signed, query.station.as_deref(), &arrivals)?;
-        let mut out = format!("{VISITS_CSV_HEADER}\n");
-        for (station, _, log) in &logs {
+        let mut directory = Directory::default();
+        directory.add_devices(relay.store().devices()?);
+        let mut out = format!("{}\n", visits_csv_header(lang));
+        for (station, docs, log) in &logs {
+            directory.add_station(station, docs, &[]);
             for r in log.iter().filter(|r| month.contains(r.visit.check_in.timestamp_millis())) {
-                out.push_str(&visit_row(station.id.as_str(), r));
+                out.push_str(&visit_row(lang, &station.name, r, &directory));
                 out.push('\n');
             }
         }
         Ok(out)
     })
     .await?;
-    Ok(csv_response(&format!("visits-{month}.csv"), csv, true))
+    Ok(csv_response(&format!("visits-{month}.csv"), csv))
 }
 
-fn visit_row(station: &str, r: &VisitRecord) -> String {
+fn visit_row(lang: Lang, station: &str, r: &VisitRecord, directory: &Directory) -> String {
     let v = &r.visit;
-    let time = |ms: i64| lang_free_time(ms);
+    let time = |ms: i64| csv_time(lang, ms);
     [
         v.id.to_string(),
         station.to_owned(),
@@ -293,13 +325,13 @@ fn visit_row(station: &str, r: &VisitRecord) -> String {
         r.volunteer_name.clone(),
         v.elder.to_string(),
         r.elder_name.clone(),
-        v.service.clone(),
+        r.service_label(lang),
         time(v.check_in.timestamp_millis()),
         v.check_out.map(|t| time(t.timestamp_millis())).unwrap_or_default(),
         r.minutes().to_string(),
         two_decimals(r.minutes()),
-        r.status().to_owned(),
-        r.device.clone().unwrap_or_default(),
+        words::visit_status(lang, r.visit.is_open(), r.outcome_status()).to_owned(),
+        r.device.as_deref().map(|d| directory.device(lang, d)).unwrap_or_default(),
         r.arrived_at.map(time).unwrap_or_default(),
         v.note.clone(),
     ]
@@ -309,22 +341,26 @@ fn visit_row(station: &str, r: &VisitRecord) -> String {
     .join(",")
 }
 
-/// A time in a CSV: ISO 8601 in the stations' offset, `2026-11-03T10:00:00+08:00`.
-fn lang_free_time(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .and_then(|t| chrono::FixedOffset::east_opt(crate::console::i18n::DISPLAY_OFFSET_SECONDS).map(|o| t.with_timezone(&o)))
-        .map_or_else(|| ms.to_string(), |t| t.format("%Y-%m-%dT%H:%M:%S%:z").to_string())
+/// A time in a CSV, in the stations' zone (UTC+8): `2026-11-03 10:00` for a Chinese
+/// spreadsheet, ISO 8601 with the offset (`2026-11-03T10:00:00+08:00`) in English.
+pub(crate) fn csv_time(lang: Lang, ms: i64) -> String {
+    match lang {
+        Lang::Zh => lang.datetime(ms),
+        Lang::En => chrono::DateTime::from_timestamp_millis(ms)
+            .and_then(|t| chrono::FixedOffset::east_opt(crate::console::i18n::DISPLAY_OFFSET_SECONDS).map(|o| t.with_timezone(&o)))
+            .map_or_else(String::new, |t| t.format("%Y-%m-%dT%H:%M:%S%:z").to_string()),
+    }
 }
 
-/// A CSV download. `bom`: start with a UTF-8 byte-order mark, so spreadsheets read
-/// Chinese names (the visit log); the figures, ids and numbers only, go without.
-pub(crate) fn csv_response(filename: &str, csv: String, bom: bool) -> Response {
+/// A CSV download, starting with a UTF-8 byte-order mark so that spreadsheets read its
+/// Chinese headers and names.
+pub(crate) fn csv_response(filename: &str, csv: String) -> Response {
     (
         [
             (CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
             (CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")),
         ],
-        if bom { format!("\u{feff}{csv}") } else { csv },
+        format!("\u{feff}{csv}"),
     )
         .into_response()
 }

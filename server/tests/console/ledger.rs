@@ -58,7 +58,9 @@ fn balances_and_corrections_as_adjusting_postings_reach_the_phone_and_survive_a_
     browser.post(&format!("/console/ledger/{}/correction", volunteer.id), &[("minutes", "-120"), ("reason", "重复记录")]);
     let statement = browser.get(&format!("/console/ledger/{}", volunteer.id));
     assert_eq!(statement.testid("balance").as_deref(), Some("0"));
-    assert!(statement.text.contains("重复记录; 30 min could not be taken back"), "{}", statement.text);
+    // In words, not the ledger's English memo: the reason, and what could not be taken back.
+    assert!(statement.text.contains("更正原因：重复记录；其中 0.5 币已被花掉或不在余额中，未能收回"), "{}", statement.text);
+    assert!(!statement.text.contains("could not be taken back"), "{}", statement.text);
     assert_eq!(statement.text.matches("data-kind=\"correction\"").count(), 2);
 
     let postings = console.store().postings().unwrap();

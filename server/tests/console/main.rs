@@ -18,5 +18,6 @@ mod phones;
 mod rate_limits;
 mod reports;
 mod review;
+mod scale;
 mod signin;
 mod support;

@@ -67,12 +67,12 @@ fn bad_values_are_refused_with_a_clear_message_and_nothing_is_registered() {
     let before = console.store().station_members(&console.station.id).unwrap().len();
     let cases: &[(&[(&str, &str)], &str)] = &[
         (&[("birth_year", "nineteen")], "不是年份"),
-        (&[("birth_year", "1800")], "birth year 1800"),
+        (&[("birth_year", "1800")], "出生年份 1800 不合理"),
         (&[("name", "  ")], "请填写姓名"),
         (&[("role", "boss")], "请选择角色"),
-        (&[("phone", "call me")], "phone number"),
-        (&[("id_last4", "12345")], "last four"),
-        (&[("household", "H 1")], "household"),
+        (&[("phone", "call me")], "电话号码“call me”无法使用"),
+        (&[("id_last4", "12345")], "身份证后四位“12345”无法使用"),
+        (&[("household", "H 1")], "户号“H 1”无法使用"),
     ];
     for (fields, expected) in cases {
         let page = browser.post("/console/members", &register(fields));

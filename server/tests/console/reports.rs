@@ -3,8 +3,8 @@
 //! refused; the visit log exports as CSV.
 
 use axum::http::StatusCode;
-use timebank_server::console::reports::figures::{CSV_HEADER, two_decimals};
-use timebank_server::console::visits::VISITS_CSV_HEADER;
+use timebank_server::console::reports::figures::{CSV_HEADER, CSV_HEADER_ZH, two_decimals};
+use timebank_server::console::visits::{VISITS_CSV_HEADER, VISITS_CSV_HEADER_ZH};
 use timebank_server::console::visits::log::Month;
 
 use crate::phones::Pair;
@@ -27,11 +27,12 @@ fn the_monthly_csv_shows_the_ledgers_figures() {
     let now_month = Month::of(chrono::Utc::now().timestamp_millis());
     let csv = li.get(&format!("/console/reports.csv?month={now_month}"));
     assert_eq!(csv.status, StatusCode::OK);
-    let lines: Vec<&str> = csv.text.lines().collect();
-    assert_eq!(lines[0], CSV_HEADER);
+    let lines: Vec<&str> = csv.text.trim_start_matches('\u{feff}').lines().collect();
+    // Chinese headers on a Chinese page, and the station by its name.
+    assert_eq!(lines[0], CSV_HEADER_ZH);
     assert_eq!(lines.len(), 2, "one station for its coordinator: {}", csv.text);
     let row: Vec<&str> = lines[1].split(',').collect();
-    assert_eq!(row[0], console.station.id.as_str());
+    assert_eq!(row[0], console.station.name.as_str());
     assert_eq!(row[1], now_month.to_string());
 
     let issued: i64 = console.store().postings().unwrap().iter().filter(|p| p.debit == "program").map(|p| p.minutes).sum();
@@ -51,8 +52,17 @@ fn the_monthly_csv_shows_the_ledgers_figures() {
     let visits = li.get(&format!("/console/visits.csv?month={month}"));
     assert_eq!(visits.status, StatusCode::OK);
     let text = visits.text.trim_start_matches('\u{feff}');
-    assert_eq!(text.lines().next().unwrap(), VISITS_CSV_HEADER);
+    assert_eq!(text.lines().next().unwrap(), VISITS_CSV_HEADER_ZH);
     assert!(text.contains(approved.as_str()) && text.contains("李伟"));
+    // Values in words and times in the stations' zone: the station's name, the service's,
+    // the status in Chinese, `YYYY-MM-DD HH:MM`.
+    let row = text.lines().find(|l| l.starts_with(approved.as_str())).unwrap();
+    assert!(row.contains(&format!(",{},", console.station.name)) && row.contains(",陪伴聊天,") && row.contains(",已批准,"), "{row}");
+    assert!(!row.contains("approved") && !row.contains(console.station.id.as_str()), "{row}");
+    let english = li.get(&format!("/console/visits.csv?month={month}&lang=en"));
+    assert_eq!(english.text.trim_start_matches('\u{feff}').lines().next().unwrap(), VISITS_CSV_HEADER);
+    assert_eq!(li.get(&format!("/console/reports.csv?month={now_month}&lang=en")).text.trim_start_matches('\u{feff}').lines().next(), Some(CSV_HEADER));
+    li.get("/console/review?lang=zh");
 
     for bad in ["2026-13", "november", "2026-1"] {
         assert_eq!(li.get(&format!("/console/reports.csv?month={bad}")).status, StatusCode::BAD_REQUEST, "{bad}");
@@ -69,12 +79,12 @@ fn the_monthly_csv_shows_the_ledgers_figures() {
     let all = qu.get(&format!("/console/reports.csv?month={now_month}"));
     assert_eq!(all.text.lines().count(), 3, "{}", all.text);
     let one = qu.get(&format!("/console/reports.csv?month={now_month}&station={}", console.station.id));
-    assert_eq!(one.text.lines().collect::<Vec<_>>()[1..], lines[1..], "the district's view of one station");
+    assert_eq!(one.text.trim_start_matches('\u{feff}').lines().collect::<Vec<_>>()[1..], lines[1..], "the district's view of one station");
     assert_eq!(qu.get("/console/reports?station=s-nowhere").status, StatusCode::NOT_FOUND);
     // A coordinator's `?station=` names no other station.
     let own = li.get(&format!("/console/reports.csv?month={now_month}&station={}", console.other.id));
-    assert!(own.text.contains(console.station.id.as_str()) && !own.text.contains(console.other.id.as_str()));
+    assert!(own.text.contains(console.station.name.as_str()) && !own.text.contains(console.other.name.as_str()));
     let mut zhao = console.signed_in("zhao");
     let theirs = zhao.get(&format!("/console/reports.csv?month={now_month}"));
-    assert!(!theirs.text.contains(console.station.id.as_str()));
+    assert!(!theirs.text.contains(console.station.name.as_str()));
 }

@@ -57,7 +57,9 @@ fn a_flagged_visit_approved_at_the_console_reaches_the_volunteers_balance() {
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
     assert_eq!(done.location.as_deref(), Some("/console/review"));
     let after = li.get("/console/review");
-    assert!(after.text.contains(&format!("已批准记录 {second}")), "a flash says what was done");
+    // A flash says what was done, naming the people rather than the visit's id.
+    assert!(after.text.contains("已批准记录：李伟 → 陈秀英 · "), "{}", after.text);
+    assert!(!after.text.contains(&format!("已批准记录 {second}")));
     assert!(!after.text.contains(&format!("data-visit=\"{second}\"")), "the approved visit left the queue");
     assert!(after.text.contains(&format!("data-visit=\"{first}\"")));
 

@@ -45,9 +45,10 @@ fn signing_in_sets_a_strict_http_only_cookie_and_lands_on_the_page_asked_for() {
 #[test]
 fn behind_tls_the_cookie_is_secure() {
     let console = Console::new();
-    let router = timebank_server::app_with(console.relay.clone(), timebank_server::console::ConsoleConfig {
-        secure_cookies: true,
-    });
+    let router = timebank_server::app_with(
+        console.relay.clone(),
+        timebank_server::console::ConsoleConfig::for_public_url(Some("https://relay.example.org")),
+    );
     let response = console.call(&router, axum::http::Request::builder().uri("/console/login").body(axum::body::Body::empty()).unwrap());
     let cookie = response.headers().get("set-cookie").unwrap().to_str().unwrap();
     assert!(cookie.contains("; Secure"), "{cookie}");

@@ -1,7 +1,13 @@
 //! Server-rendered SVG bar charts for the reports page: no script, readable without
 //! colour (each bar is labelled with its value), labels escaped like every other string.
+//! Two drawings of each chart: columns for a wide screen and paper ([`bar_chart`]), rows
+//! for a phone ([`bar_rows`]); the stylesheet shows the one that fits, so labels are
+//! never drawn smaller than [`LABEL_SIZE`] (about that many pixels at the usual widths).
 
 use maud::{Markup, html};
+
+/// Label size in SVG units; a drawing is sized so that one unit is about a pixel.
+pub const LABEL_SIZE: f64 = 14.0;
 
 /// Width and height of a chart, in SVG units (it scales to its box).
 const WIDTH: f64 = 640.0;
@@ -30,7 +36,7 @@ pub fn bar_chart(title: &str, bars: &[Bar]) -> Markup {
     let plot = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM;
     let label_every = count.div_ceil(16);
     html! {
-        figure.chart {
+        figure.chart.wide {
             svg viewBox=(format!("0 0 {WIDTH} {HEIGHT}")) role="img" aria-label=(title) xmlns="http://www.w3.org/2000/svg" {
                 title { (title) }
                 line x1=(MARGIN_SIDE) y1=(HEIGHT - MARGIN_BOTTOM) x2=(WIDTH - MARGIN_SIDE) y2=(HEIGHT - MARGIN_BOTTOM) stroke="#555" {}
@@ -41,12 +47,45 @@ pub fn bar_chart(title: &str, bars: &[Bar]) -> Markup {
                     rect x=(fmt(x + slot * 0.15)) y=(fmt(y)) width=(fmt(slot * 0.7)) height=(fmt(height)) fill="#2f6f9f" {
                         title { (bar.label) ": " (bar.text) }
                     }
-                    @if bar.value > 0.0 && (count <= 16 || i % label_every == 0) {
-                        text x=(fmt(x + slot / 2.0)) y=(fmt(y - 4.0)) text-anchor="middle" font-size="13" { (bar.text) }
+                    // Every value when the bars leave room for it, else every few.
+                    @if bar.value > 0.0 && (count <= 16 || slot >= 18.0 || i % label_every == 0) {
+                        text x=(fmt(x + slot / 2.0)) y=(fmt(y - 4.0)) text-anchor="middle" font-size=(LABEL_SIZE) { (bar.text) }
                     }
                     @if i % label_every == 0 {
-                        text x=(fmt(x + slot / 2.0)) y=(fmt(HEIGHT - MARGIN_BOTTOM + 16.0)) text-anchor="middle" font-size="13" { (bar.label) }
+                        text x=(fmt(x + slot / 2.0)) y=(fmt(HEIGHT - MARGIN_BOTTOM + 16.0)) text-anchor="middle" font-size=(LABEL_SIZE) { (bar.label) }
                     }
+                }
+            }
+            figcaption { (title) }
+        }
+    }
+}
+
+/// Width of a phone's drawing in SVG units (a phone's page is about 340 to 390 px wide).
+const ROWS_WIDTH: f64 = 340.0;
+/// Height of one row.
+const ROW: f64 = 24.0;
+/// Room for the labels on the left and the values on the right.
+const LABEL_WIDTH: f64 = 72.0;
+const VALUE_WIDTH: f64 = 48.0;
+
+/// The chart as horizontal bars, one row per bar with its label and value: for a phone.
+pub fn bar_rows(title: &str, bars: &[Bar]) -> Markup {
+    let max = bars.iter().map(|b| b.value).fold(0.0_f64, f64::max);
+    let height = ROW * bars.len().max(1) as f64 + 8.0;
+    let room = ROWS_WIDTH - LABEL_WIDTH - VALUE_WIDTH;
+    html! {
+        figure.chart.narrow {
+            svg viewBox=(format!("0 0 {ROWS_WIDTH} {}", fmt(height))) role="img" aria-label=(title) xmlns="http://www.w3.org/2000/svg" {
+                title { (title) }
+                @for (i, bar) in bars.iter().enumerate() {
+                    @let y = 4.0 + ROW * i as f64;
+                    @let width = if max > 0.0 { bar.value.max(0.0) / max * room } else { 0.0 };
+                    text x=(fmt(LABEL_WIDTH - 6.0)) y=(fmt(y + ROW * 0.7)) text-anchor="end" font-size=(LABEL_SIZE) { (bar.label) }
+                    rect x=(fmt(LABEL_WIDTH)) y=(fmt(y + 3.0)) width=(fmt(width)) height=(fmt(ROW - 6.0)) fill="#2f6f9f" {
+                        title { (bar.label) ": " (bar.text) }
+                    }
+                    text x=(fmt(LABEL_WIDTH + width + 4.0)) y=(fmt(y + ROW * 0.7)) font-size=(LABEL_SIZE) { (bar.text) }
                 }
             }
             figcaption { (title) }
@@ -77,6 +116,15 @@ mod tests {
         assert!(svg.contains(&format!("height=\"{}\"", fmt(plot))), "the tallest bar fills the plot");
         assert!(svg.contains(&format!("height=\"{}\"", fmt(plot / 2.0))));
         assert_eq!(svg.matches("<rect").count(), 3);
+    }
+
+    #[test]
+    fn a_phones_drawing_has_a_row_per_bar_with_its_label_and_value() {
+        let bars = vec![Bar { label: "1".into(), value: 3.0, text: "3".into() }, Bar { label: "2".into(), value: 0.0, text: "0".into() }];
+        let svg = bar_rows("每日服务次数", &bars).into_string();
+        assert_eq!(svg.matches("<rect").count(), 2);
+        assert_eq!(svg.matches(&format!("font-size=\"{LABEL_SIZE}\"")).count(), 4, "a label and a value per row: {svg}");
+        assert!(svg.contains("narrow"));
     }
 
     #[test]

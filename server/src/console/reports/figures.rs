@@ -11,12 +11,13 @@ use timebank_engine::model::{MemberId, OutcomeStatus, StationId};
 
 use crate::console::visits::log::{Month, VisitRecord};
 use crate::ledger::posting::{Account, PostingKind};
-use crate::store::PostingRecord;
+use crate::console::Lang;
+use crate::store::{MemberRecord, PostingRecord};
 
 /// One station's figures for one month.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Figures {
-    /// The station.
+    /// The station's name.
     pub station: String,
     /// The month, `YYYY-MM`.
     pub month: String,
@@ -38,9 +39,17 @@ pub struct Figures {
     pub outstanding: i64,
 }
 
-/// The CSV header, in the district's order.
+/// The CSV header in English, in the district's order.
 pub const CSV_HEADER: &str =
     "station,month,volunteers_active,elders_served,visits,hours,coins_issued,coins_redeemed,coins_donated,coins_outstanding";
+
+/// The CSV header in Chinese.
+pub const CSV_HEADER_ZH: &str = "服务站,月份,活跃志愿者,服务老人,服务次数,服务小时,发放时间币,兑换,捐赠,月末流通";
+
+/// The CSV header in `lang`.
+pub fn csv_header(lang: Lang) -> &'static str {
+    lang.pick(CSV_HEADER_ZH, CSV_HEADER)
+}
 
 impl Figures {
     /// Its CSV row (hours and coins with two decimals).
@@ -79,10 +88,11 @@ pub fn csv_field(raw: &str) -> String {
     if safe.contains([',', '"', '\n', '\r']) { format!("\"{}\"", safe.replace('"', "\"\"")) } else { safe }
 }
 
-/// The figures of `station` for `month`. `records`: the station's visit log; `postings`:
-/// the whole ledger; `station_of`: every member's station.
+/// The figures of `station` (named `name`) for `month`. `records`: the station's visit
+/// log; `postings`: the whole ledger; `station_of`: every member's station.
 pub fn figures(
     station: &StationId,
+    name: &str,
     month: Month,
     records: &[VisitRecord],
     postings: &[PostingRecord],
@@ -90,7 +100,7 @@ pub fn figures(
 ) -> Figures {
     let counted: Vec<&VisitRecord> = records
         .iter()
-        .filter(|r| !r.visit.is_open() && r.outcome_status() != Some(OutcomeStatus::Rejected))
+        .filter(|r| counted(r))
         .filter(|r| month.contains(r.visit.check_in.timestamp_millis()))
         .filter(|r| station_of.get(&r.visit.volunteer) == Some(station))
         .collect();
@@ -104,7 +114,7 @@ pub fn figures(
     };
     let (start, end) = month.range();
     let mut figures = Figures {
-        station: station.to_string(),
+        station: name.to_owned(),
         month: month.to_string(),
         volunteers_active: volunteers.len(),
         elders_served: elders.len(),
@@ -142,6 +152,76 @@ pub fn figures(
         }
     }
     figures
+}
+
+/// One volunteer's month: their visits and hours (by the month the visits happened), the
+/// coins their visits earned by the month of service and by the month the approval was
+/// posted, and the coins they spent (redeemed, given, donated) in the month.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VolunteerMonth {
+    /// The volunteer.
+    pub volunteer: MemberRecord,
+    /// Counted visits that started in the month.
+    pub visits: usize,
+    /// Their logged minutes.
+    pub minutes: i64,
+    /// Coins (minutes) earned for the month's visits, whenever approved, less reversals.
+    pub earned_for_month: i64,
+    /// Coins (minutes) posted to them in the month, for visits of any month, less reversals.
+    pub earned_in_month: i64,
+    /// Coins (minutes) they spent in the month: redeemed, given to others, donated.
+    pub spent: i64,
+}
+
+/// The month of each of `volunteers` with a visit, an earning or a spending in it, in their
+/// order. `records`: the station's visit log; `postings`: the whole ledger.
+pub fn volunteers(month: Month, volunteers: &[MemberRecord], records: &[VisitRecord], postings: &[PostingRecord]) -> Vec<VolunteerMonth> {
+    let (start, end) = month.range();
+    let of_month: HashMap<&str, bool> =
+        records.iter().map(|r| (r.visit.id.as_str(), month.contains(r.visit.check_in.timestamp_millis()))).collect();
+    let mut touching: HashMap<&str, Vec<&PostingRecord>> = HashMap::new();
+    for p in postings {
+        touching.entry(p.debit.as_str()).or_default().push(p);
+        if p.credit != p.debit {
+            touching.entry(p.credit.as_str()).or_default().push(p);
+        }
+    }
+    volunteers
+        .iter()
+        .filter_map(|v| {
+            let mut row = VolunteerMonth { volunteer: v.clone(), visits: 0, minutes: 0, earned_for_month: 0, earned_in_month: 0, spent: 0 };
+            for r in records.iter().filter(|r| r.visit.volunteer == v.id && counted(r) && month.contains(r.visit.check_in.timestamp_millis())) {
+                row.visits += 1;
+                row.minutes += r.minutes();
+            }
+            let own = Account::Member(v.id.clone()).to_string();
+            let held = Account::Held(v.id.clone()).to_string();
+            for p in touching.get(own.as_str()).into_iter().chain(touching.get(held.as_str())).flatten() {
+                let in_month = (start..end).contains(&p.at);
+                match PostingKind::parse(&p.kind) {
+                    Some(PostingKind::Earn | PostingKind::Reversal) if p.credit == own || p.debit == own => {
+                        let sign = if p.credit == own { 1 } else { -1 };
+                        if of_month.get(p.subject.as_str()).copied().unwrap_or(false) {
+                            row.earned_for_month += sign * p.minutes;
+                        }
+                        if in_month && of_month.contains_key(p.subject.as_str()) {
+                            row.earned_in_month += sign * p.minutes;
+                        }
+                    }
+                    Some(PostingKind::Redeem) if in_month && p.debit == held => row.spent += p.minutes,
+                    Some(PostingKind::Gift | PostingKind::Donation) if in_month && p.debit == own => row.spent += p.minutes,
+                    _ => {}
+                }
+            }
+            let active = row.visits > 0 || row.earned_for_month != 0 || row.earned_in_month != 0 || row.spent != 0;
+            active.then_some(row)
+        })
+        .collect()
+}
+
+/// Whether a visit counts in the figures: finished and not rejected.
+fn counted(record: &VisitRecord) -> bool {
+    !record.visit.is_open() && record.outcome_status() != Some(OutcomeStatus::Rejected)
 }
 
 #[cfg(test)]
@@ -206,14 +286,14 @@ mod tests {
             posting("correction", "member:m-v1", "program", 15, "2026-11-10T00:00:00Z"),
         ];
         let november = Month::parse("2026-11").unwrap();
-        let f = figures(&s1, november, &records, &postings, &station_of);
+        let f = figures(&s1, "曹杨", november, &records, &postings, &station_of);
         assert_eq!((f.volunteers_active, f.elders_served, f.visits, f.minutes), (1, 2, 2, 150));
         assert_eq!((f.issued, f.redeemed, f.donated), (90 + 15 - 30, 60, 30));
         // 120 from October, +90 +15 -30 -60 (redeemed) -15 (corrected) in November; the
         // December earn is later.
         assert_eq!(f.outstanding, 120 + 90 + 15 - 30 - 60 - 15);
-        assert_eq!(f.csv_row(), "s-one,2026-11,1,2,2,2.50,1.25,1.00,0.50,2.00");
-        let other = figures(&s2, november, &records, &postings, &station_of);
+        assert_eq!(f.csv_row(), "曹杨,2026-11,1,2,2,2.50,1.25,1.00,0.50,2.00");
+        let other = figures(&s2, "甘泉", november, &records, &postings, &station_of);
         assert_eq!((other.visits, other.issued, other.outstanding), (1, 600, 600));
     }
 
@@ -229,5 +309,45 @@ mod tests {
         assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
         assert_eq!(csv_field("\t=1"), "'\t=1");
         assert_eq!(csv_field("\r=1"), "\"'\r=1\"");
+    }
+
+    #[test]
+    fn a_volunteers_month_counts_coins_by_service_and_by_approval() {
+        let member = |id: &str, name: &str| MemberRecord {
+            id: MemberId::parse(id).unwrap(),
+            station: StationId::parse("s-one").unwrap(),
+            role: timebank_engine::model::Role::Volunteer,
+            display_name: name.into(),
+            birth_year: None,
+            household: None,
+            hardship: false,
+            created_at: 0,
+        };
+        let (v1, v2) = (member("m-v1", "李伟"), member("m-v2", "周明"));
+        let at = |id: &str, start: &str, minutes| {
+            let mut r = fixture::record(id, "m-v1", "m-e1", start, minutes);
+            r.outcome = Some(Outcome { status: OutcomeStatus::Approved, reason: String::new(), minutes });
+            r
+        };
+        let records = vec![
+            at("v-oct", "2026-10-31T02:00:00Z", 60),
+            at("v-nov", "2026-11-05T02:00:00Z", 90),
+            at("v-end", "2026-11-28T02:00:00Z", 30),
+        ];
+        let earn = |visit: &str, minutes, when| PostingRecord { subject: visit.into(), ..posting("earn", "program", "member:m-v1", minutes, when) };
+        let postings = vec![
+            earn("v-oct", 60, "2026-11-01T00:00:00Z"),
+            earn("v-nov", 90, "2026-11-06T00:00:00Z"),
+            earn("v-end", 30, "2026-12-01T00:00:00Z"),
+            posting("reserve", "member:m-v1", "held:m-v1", 30, "2026-11-07T00:00:00Z"),
+            posting("redeem", "held:m-v1", "program", 30, "2026-11-08T00:00:00Z"),
+        ];
+        let rows = volunteers(Month::parse("2026-11").unwrap(), &[v1, v2], &records, &postings);
+        assert_eq!(rows.len(), 1, "周明 did nothing in November");
+        let r = &rows[0];
+        assert_eq!((r.visits, r.minutes), (2, 120), "the visits of 5 and 28 November");
+        assert_eq!(r.earned_for_month, 90 + 30, "November's visits, one approved only in December");
+        assert_eq!(r.earned_in_month, 60 + 90, "approvals posted in November, one for an October visit");
+        assert_eq!(r.spent, 30, "the redemption given, not the hold");
     }
 }

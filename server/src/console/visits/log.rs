@@ -11,6 +11,7 @@ use timebank_engine::documents::ledger::Outcome;
 use timebank_engine::model::{MemberId, OutcomeStatus, Service, StationId, Visit};
 
 use crate::console::Lang;
+use crate::console::pinyin_order::name_matches;
 use crate::console::i18n::DISPLAY_OFFSET_SECONDS;
 use crate::desk::StationDocs;
 use crate::ledger::event::{EventBody, ReviewEvent, VisitEvent};
@@ -253,7 +254,8 @@ pub struct VisitFilter {
     pub day: Option<NaiveDate>,
     /// Visits that started in this month.
     pub month: Option<Month>,
-    /// Words found in the names, ids, service, note or status (case-insensitive).
+    /// Words found in the names (or their pinyin or initials), ids, service, note or
+    /// status (case-insensitive).
     pub q: String,
 }
 
@@ -270,7 +272,7 @@ impl VisitFilter {
             return false;
         }
         let q = self.q.trim().to_lowercase();
-        if q.is_empty() {
+        if q.is_empty() || name_matches(&record.volunteer_name, &q) || name_matches(&record.elder_name, &q) {
             return true;
         }
         [
@@ -375,6 +377,7 @@ mod tests {
         assert_eq!(count(&VisitFilter { day: NaiveDate::from_ymd_opt(2026, 11, 3), ..Default::default() }), 1);
         assert_eq!(count(&VisitFilter { q: "KITCHEN".into(), ..Default::default() }), 1);
         assert_eq!(count(&VisitFilter { q: "李伟".into(), ..Default::default() }), 2);
+        assert_eq!(count(&VisitFilter { q: "LW".into(), ..Default::default() }), 2, "by the initials of 李伟");
         assert_eq!(count(&VisitFilter { q: "nothing like it".into(), ..Default::default() }), 0);
         assert_eq!(count(&VisitFilter { month: Month::parse("2026-10"), ..Default::default() }), 0);
     }
