@@ -5,15 +5,14 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Query, RawQuery, State};
+use axum::extract::State;
 use axum::routing::get;
 use maud::{Markup, html};
-use serde::Deserialize;
 use timebank_engine::model::{ReviewDecision, StationId};
 
 use crate::console::i18n::coins;
 use crate::console::names::Directory;
-use crate::console::paging::{self, Paged};
+use crate::console::paging::{self, Listed, Paged};
 use crate::console::{Lang, PageError, Signed, blocking, layout, pinyin_order, words};
 use crate::relay::Relay;
 use crate::store::{AuditRecord, StoreResult};
@@ -188,14 +187,6 @@ pub fn entry_as(
     }
 }
 
-/// `/console/audit`'s search: words, a page, the district's station.
-#[derive(Debug, Default, Deserialize)]
-struct AuditQuery {
-    q: Option<String>,
-    page: Option<String>,
-    station: Option<String>,
-}
-
 /// One entry as the page shows it: who, when, what, on what, details, all in words.
 struct Shown {
     entry: AuditRecord,
@@ -207,11 +198,10 @@ struct Shown {
 async fn audit_page(
     signed: Signed,
     State(relay): State<Arc<Relay>>,
-    Query(query): Query<AuditQuery>,
-    RawQuery(raw): RawQuery,
+    Listed { query, raw }: Listed,
 ) -> Result<Markup, PageError> {
     let lang = signed.lang;
-    let q = query.q.clone().unwrap_or_default();
+    let q = query.words();
     let paged = {
         let signed = signed.clone();
         blocking(move || {
@@ -247,9 +237,7 @@ async fn audit_page(
     Ok(layout::page(&signed, lang.pick("审计记录", "Audit trail"), html! {
         p.hint { (lang.pick("控制台上的每一次操作：谁、何时、做了什么（最新在前）。", "Every console action: who, when, what (newest first).")) }
         (paging::search(lang, "/console/audit", &q, lang.pick("用户、操作、姓名", "user, action, name"), html! {}))
-        @if paged.items.is_empty() {
-            p.empty { (lang.pick("没有找到记录。", "Nothing recorded.")) }
-        } @else {
+        (paging::list(lang, &paged, "/console/audit", raw.as_deref(), lang.pick("没有找到记录。", "Nothing recorded."), html! {
             table.data {
                 thead { tr {
                     th { (lang.pick("时间", "When")) }
@@ -270,8 +258,7 @@ async fn audit_page(
                     }
                 }
             }
-            (paging::nav(lang, &paged, "/console/audit", raw.as_deref()))
-        }
+        }))
     }))
 }
 

@@ -7,17 +7,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::get;
 use maud::{Markup, html};
-use serde::Deserialize;
 use timebank_engine::model::MemberId;
 
 use crate::registry;
 use crate::console::audit::{self, AuditAction};
 use crate::console::names::id_line;
-use crate::console::paging::{self, Paged};
+use crate::console::paging::{self, Listed, Paged};
 use crate::console::{Flash, Lang, PageError, Signed, SignedForm, blocking, layout, pinyin_order, redirect, words};
 use crate::relay::Relay;
 use crate::store::{DeviceRecord, MemberRecord, Revocation};
@@ -34,15 +33,6 @@ pub struct DeviceRow {
     pub device: DeviceRecord,
     /// Whose it is.
     pub member: MemberRecord,
-}
-
-/// `/console/devices`'s filter.
-#[derive(Debug, Default, Deserialize)]
-struct DevicesQuery {
-    q: Option<String>,
-    state: Option<String>,
-    page: Option<String>,
-    station: Option<String>,
 }
 
 /// Every device of the members `signed` may see, active first, then by name in pinyin order.
@@ -65,11 +55,10 @@ fn visible_devices(relay: &Relay, signed: &Signed, station: Option<&str>) -> Res
 async fn devices_page(
     signed: Signed,
     State(relay): State<Arc<Relay>>,
-    Query(query): Query<DevicesQuery>,
-    RawQuery(raw): RawQuery,
+    Listed { query, raw }: Listed,
 ) -> Result<Markup, PageError> {
     let lang = signed.lang;
-    let q = query.q.clone().unwrap_or_default();
+    let q = query.words();
     let state = query.state.clone().unwrap_or_default();
     let paged = {
         let (signed, q, state) = (signed.clone(), q.clone(), state.clone());
@@ -102,12 +91,7 @@ async fn devices_page(
             "Every enrolled phone. A revoked phone can no longer sync (what reached the station stays); to use it again, it needs a new enrollment code.",
         )) }
         (paging::search(lang, "/console/devices", &q, lang.pick("成员姓名、拼音", "member's name"), filter))
-        @if paged.items.is_empty() {
-            p.empty { (lang.pick("没有找到设备。", "No devices found.")) }
-        } @else {
-            (table(&signed, &paged.items, true))
-            (paging::nav(lang, &paged, "/console/devices", raw.as_deref()))
-        }
+        (paging::list(lang, &paged, "/console/devices", raw.as_deref(), lang.pick("没有找到设备。", "No devices found."), table(&signed, &paged.items, true)))
     }))
 }
 

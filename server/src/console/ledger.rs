@@ -6,19 +6,18 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use maud::{Markup, html};
-use serde::Deserialize;
 use timebank_engine::DocId;
 use timebank_engine::documents::desk as desk_doc;
 use timebank_engine::model::{OutcomeStatus, RedemptionAction, RequestId, RequestKind};
 
 use crate::console::audit::{self, AuditAction};
 use crate::console::i18n::coins;
-use crate::console::names::{Directory, id_line};
-use crate::console::paging::{self, Paged};
+use crate::console::names::{Directory, id_line, member_link};
+use crate::console::paging::{self, Listed, Paged};
 use crate::console::review::{author, not_here};
 use crate::console::{Flash, MAX_REASON_CHARS, PageError, Signed, SignedForm, blocking, layout, pinyin_order, redirect, words};
 use crate::desk::{self, StationDocs};
@@ -40,14 +39,6 @@ pub fn routes() -> Router<Arc<Relay>> {
         .route("/redemptions/{request}/{action}", post(decide))
 }
 
-/// A list's search: words, a page, the district's station.
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct ListQuery {
-    q: Option<String>,
-    page: Option<String>,
-    station: Option<String>,
-}
-
 /// A member with their available and held minutes, and their station's name.
 struct BalanceRow {
     member: MemberRecord,
@@ -59,10 +50,9 @@ struct BalanceRow {
 async fn balances(
     signed: Signed,
     State(relay): State<Arc<Relay>>,
-    Query(query): Query<ListQuery>,
-    RawQuery(raw): RawQuery,
+    Listed { query, raw }: Listed,
 ) -> Result<Markup, PageError> {
-    let q = query.q.clone().unwrap_or_default();
+    let q = query.words();
     let (rows, stations) = {
         let (signed, q) = (signed.clone(), q.clone());
         blocking(move || {
@@ -90,9 +80,7 @@ async fn balances(
             a href="/console/redemptions" { (lang.pick("兑换申请 →", "Redemption requests →")) }
         }
         (paging::search(lang, "/console/ledger", &q, lang.pick("姓名、拼音", "name"), html! {}))
-        @if rows.items.is_empty() {
-            p.empty { (lang.pick("没有找到成员。", "No members found.")) }
-        } @else {
+        (paging::list(lang, &rows, "/console/ledger", raw.as_deref(), lang.pick("没有找到成员。", "No members found."), html! {
             table.data {
                 thead { tr {
                     th { (lang.pick("姓名", "Name")) }
@@ -104,7 +92,7 @@ async fn balances(
                 tbody {
                     @for row in &rows.items {
                         tr data-member=(row.member.id) {
-                            td.lead { a.name href={ "/console/ledger/" (row.member.id) } title=(row.member.id) { (row.member.display_name) } }
+                            td.lead { (member_link("ledger", &row.member)) }
                             @if stations > 1 { td data-label=(lang.pick("服务站", "Station")) { (row.station) } }
                             td data-label=(lang.pick("角色", "Role")) { (words::role(lang, row.member.role)) }
                             td.num data-label=(lang.pick("可用（币）", "Available")) data-testid="balance" { (coins(row.available)) }
@@ -113,8 +101,7 @@ async fn balances(
                     }
                 }
             }
-            (paging::nav(lang, &rows, "/console/ledger", raw.as_deref()))
-        }
+        }))
     }))
 }
 
@@ -131,8 +118,7 @@ async fn member_ledger(
     signed: Signed,
     State(relay): State<Arc<Relay>>,
     Path(member): Path<String>,
-    Query(query): Query<ListQuery>,
-    RawQuery(raw): RawQuery,
+    Listed { query, raw }: Listed,
 ) -> Result<Markup, PageError> {
     let view = {
         let signed = signed.clone();
@@ -167,9 +153,7 @@ fn statement_page(signed: &Signed, view: &StatementView, raw: Option<&str>) -> M
             (lang.pick(" 币 · 冻结 ", " coins · held ")) (coins(view.reserved))
             (lang.pick(" 币 · ", " coins · ")) a href={ "/console/members/" (member.id) } { (lang.pick("成员资料", "member details")) }
         }
-        @if view.lines.items.is_empty() {
-            p.empty { (lang.pick("还没有记账。", "No postings yet.")) }
-        } @else {
+        (paging::list(lang, &view.lines, &path, raw, lang.pick("还没有记账。", "No postings yet."), html! {
             table.data {
                 thead { tr {
                     th { (lang.pick("时间", "When")) }
@@ -194,8 +178,7 @@ fn statement_page(signed: &Signed, view: &StatementView, raw: Option<&str>) -> M
                     }
                 }
             }
-            (paging::nav(lang, &view.lines, &path, raw))
-        }
+        }))
         @if signed.writer().is_ok() {
             section.card {
                 h2 { (lang.pick("更正余额", "Correct the balance")) }
@@ -278,10 +261,9 @@ struct Redemption {
 async fn redemptions(
     signed: Signed,
     State(relay): State<Arc<Relay>>,
-    Query(query): Query<ListQuery>,
-    RawQuery(raw): RawQuery,
+    Listed { query, raw }: Listed,
 ) -> Result<Markup, PageError> {
-    let q = query.q.clone().unwrap_or_default();
+    let q = query.words();
     let rows = {
         let (signed, q) = (signed.clone(), q.clone());
         blocking(move || {
@@ -320,9 +302,7 @@ async fn redemptions(
         p.hint { (lang.pick("已受理的兑换：服务完成后点“已兑现”，不再提供则“解冻退回”。",
                             "Accepted redemptions: fulfil once the service was given, or release the held coins.")) }
         (paging::search(lang, "/console/redemptions", &q, lang.pick("成员姓名、拼音", "member's name"), html! {}))
-        @if rows.items.is_empty() {
-            p.empty { (lang.pick("没有兑换申请。", "No redemption requests.")) }
-        } @else {
+        (paging::list(lang, &rows, "/console/redemptions", raw.as_deref(), lang.pick("没有兑换申请。", "No redemption requests."), html! {
             table.data {
                 thead { tr {
                     th { (lang.pick("成员", "Member")) }
@@ -335,7 +315,7 @@ async fn redemptions(
                 tbody {
                     @for r in &rows.items {
                         tr data-request=(r.id) {
-                            td.lead { a.name href={ "/console/ledger/" (r.member.id) } title=(r.member.id) { (r.member.display_name) } (id_line(r.id.as_str())) }
+                            td.lead { (member_link("ledger", &r.member)) (id_line(r.id.as_str())) }
                             td data-label=(lang.pick("申请时间", "Asked")) { (lang.datetime(r.created_at)) }
                             td data-label=(lang.pick("服务", "Service")) { (r.service) }
                             td.num data-label=(lang.pick("币", "Coins")) { (coins(i64::from(r.minutes))) }
@@ -356,8 +336,7 @@ async fn redemptions(
                     }
                 }
             }
-            (paging::nav(lang, &rows, "/console/redemptions", raw.as_deref()))
-        }
+        }))
     }))
 }
 

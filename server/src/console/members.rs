@@ -7,19 +7,18 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use maud::{Markup, PreEscaped, html};
-use serde::Deserialize;
 use timebank_engine::model::{EnrollLink, Role};
 
 use crate::registry::{self, NewMember, RegistryError};
 use crate::console::audit::{self, AuditAction};
 use crate::console::devices::{self, DeviceRow};
-use crate::console::names::id_line;
-use crate::console::paging::{self, Paged};
+use crate::console::names::{id_line, member_link};
+use crate::console::paging::{self, ListQuery, Listed, Paged};
 use crate::console::{Flash, FormData, Lang, PageError, Signed, SignedForm, blocking, layout, pinyin_order, redirect, words};
 use crate::relay::Relay;
 use crate::store::{MemberContact, MemberRecord, StationRecord};
@@ -65,22 +64,13 @@ struct Row {
     devices: usize,
 }
 
-/// `/console/members`'s search and filter.
-#[derive(Debug, Default, Deserialize)]
-struct MembersQuery {
-    q: Option<String>,
-    role: Option<String>,
-    page: Option<String>,
-    station: Option<String>,
-}
-
 /// What the list shows: one page of rows, and whether they come from several stations.
 struct Listing {
     rows: Paged<Row>,
     stations: usize,
 }
 
-async fn list(signed: Signed, State(relay): State<Arc<Relay>>, Query(query): Query<MembersQuery>, RawQuery(raw): RawQuery) -> Result<Markup, PageError> {
+async fn list(signed: Signed, State(relay): State<Arc<Relay>>, Listed { query, raw }: Listed) -> Result<Markup, PageError> {
     let listing = load_rows(&relay, &signed, query).await?;
     Ok(members_page(&signed, &listing, raw.as_deref(), &FormData::default(), None))
 }
@@ -96,7 +86,7 @@ fn found(row: &Row, q: &str) -> bool {
             .any(|field| !q.is_empty() && field.replace(' ', "").contains(&q.replace(' ', "")))
 }
 
-async fn load_rows(relay: &Arc<Relay>, signed: &Signed, query: MembersQuery) -> Result<Listing, PageError> {
+async fn load_rows(relay: &Arc<Relay>, signed: &Signed, query: ListQuery) -> Result<Listing, PageError> {
     let (relay, signed) = (Arc::clone(relay), signed.clone());
     blocking(move || {
         let devices = relay.store().devices()?;
@@ -118,7 +108,7 @@ async fn load_rows(relay: &Arc<Relay>, signed: &Signed, query: MembersQuery) -> 
                 rows.push(Row { station: station.name.clone(), member, contact, devices: count });
             }
         }
-        let q = query.q.unwrap_or_default();
+        let q = query.words();
         rows.retain(|row| found(row, &q));
         // Staff first, then volunteers, elders and families; by name in pinyin order within each.
         pinyin_order::sort_by_name(&mut rows, |r| &r.member.display_name);
@@ -148,9 +138,7 @@ fn members_page(signed: &Signed, listing: &Listing, raw: Option<&str>, form: &Fo
             p { a.button href="#register" { (lang.pick("登记新成员 ↓", "Register a person ↓")) } }
         }
         (paging::search(lang, "/console/members", &asked("q"), lang.pick("姓名、拼音、电话", "name, pinyin, phone"), role_filter))
-        @if rows.items.is_empty() {
-            p.empty { (lang.pick("没有找到成员。", "No members found.")) }
-        } @else {
+        (paging::list(lang, rows, "/console/members", raw, lang.pick("没有找到成员。", "No members found."), html! {
             table.data {
                 thead { tr {
                     th { (lang.pick("姓名", "Name")) }
@@ -164,7 +152,7 @@ fn members_page(signed: &Signed, listing: &Listing, raw: Option<&str>, form: &Fo
                 tbody {
                     @for row in &rows.items {
                         tr data-member=(row.member.id) {
-                            td.lead { a.name href={ "/console/members/" (row.member.id) } title=(row.member.id) { (row.member.display_name) } }
+                            td.lead { (member_link("members", &row.member)) }
                             @if listing.stations > 1 { td data-label=(lang.pick("服务站", "Station")) { (row.station) } }
                             td data-label=(lang.pick("角色", "Role")) { (words::role(lang, row.member.role))
                                  @if row.member.hardship { " " span.badge.warn { (lang.pick("困难", "hardship")) } } }
@@ -176,8 +164,7 @@ fn members_page(signed: &Signed, listing: &Listing, raw: Option<&str>, form: &Fo
                     }
                 }
             }
-            (paging::nav(lang, rows, "/console/members", raw))
-        }
+        }))
         @if signed.writer().is_ok() {
             section.card #register {
                 h2 { (lang.pick("登记新成员（须当面核实身份后）", "Register a person (after verifying them in person)")) }
@@ -247,7 +234,7 @@ async fn register(State(relay): State<Arc<Relay>>, SignedForm { signed, form }: 
             Flash::ok(format!("{} {}", lang.pick("已登记：", "Registered:"), member.display_name)),
         )),
         Err(message) => {
-            let listing = load_rows(&relay, &signed, MembersQuery::default()).await?;
+            let listing = load_rows(&relay, &signed, ListQuery::default()).await?;
             Ok((StatusCode::BAD_REQUEST, members_page(&signed, &listing, None, &form, Some(&message))).into_response())
         }
     }

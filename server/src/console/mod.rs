@@ -44,7 +44,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use maud::{DOCTYPE, html};
+use maud::html;
 
 pub use i18n::Lang;
 pub use session::{Signed, SignedForm, StationQuery};
@@ -258,24 +258,13 @@ fn status_words(lang: Lang, status: StatusCode) -> &'static str {
 /// A page that says what went wrong and what to do, with the way back.
 fn error_page(lang: Lang, status: StatusCode, message: &str) -> Response {
     let title = status_words(lang, status);
-    let body = html! {
-        (DOCTYPE)
-        html lang=(lang.html_lang()) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · " (lang.pick("时间银行控制台", "Time bank console")) }
-                link rel="stylesheet" href="/console/static/console.css";
-            }
-            body.bare {
-                main.card {
-                    h1 { (title) }
-                    p.flash.error role="alert" { (message) }
-                    p { a.button href="/console/" { (lang.pick("返回控制台", "Back to the console")) } }
-                }
-            }
+    let body = layout::bare(lang, title, html! {
+        div.card {
+            h1 { (title) }
+            p.flash.error role="alert" { (message) }
+            p { a.button href="/console/" { (lang.pick("返回控制台", "Back to the console")) } }
         }
-    };
+    });
     (status, body).into_response()
 }
 

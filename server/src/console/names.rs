@@ -221,6 +221,12 @@ impl Directory {
     }
 }
 
+/// A member's name linked to their page `page` (`members` or `ledger`), their id in its
+/// title (a tooltip) for the few who need it.
+pub fn member_link(page: &str, member: &MemberRecord) -> Markup {
+    html! { a.name href={ "/console/" (page) "/" (member.id) } title=(member.id) { (member.display_name) } }
+}
+
 /// A person's name with their id in its title (a tooltip) for the few who need it.
 pub fn person(name: &str, id: &str) -> Markup {
     html! { span.person title=(id) { (name) } }

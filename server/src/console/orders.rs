@@ -9,16 +9,15 @@ pub mod board;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use maud::{Markup, html};
-use serde::Deserialize;
 use timebank_engine::model::text::MAX_NOTE_CHARS;
 use timebank_engine::model::{MemberId, OrderId, OrderState, Role, Service, ServiceKind};
 
 use crate::console::audit::{self, AuditAction};
-use crate::console::paging::{self, Paged};
+use crate::console::paging::{self, Listed, Paged};
 use crate::console::review::{author, district_stations, not_here, station_choice};
 use crate::console::visits::log::service_label;
 use crate::console::{Flash, Lang, PageError, Signed, SignedForm, blocking, layout, pinyin_order, redirect, words};
@@ -43,15 +42,6 @@ struct StationBoard {
     services: Vec<Service>,
 }
 
-/// `/console/orders`'s filter: a state, a name, a page, the district's station.
-#[derive(Debug, Default, Deserialize)]
-struct OrdersQuery {
-    state: Option<String>,
-    q: Option<String>,
-    page: Option<String>,
-    station: Option<String>,
-}
-
 /// The states the filter offers, in the board's order.
 const STATES: [OrderState; 8] = [
     OrderState::Declined,
@@ -67,12 +57,11 @@ const STATES: [OrderState; 8] = [
 async fn orders_page(
     signed: Signed,
     State(relay): State<Arc<Relay>>,
-    Query(query): Query<OrdersQuery>,
-    RawQuery(raw): RawQuery,
+    Listed { query, raw }: Listed,
 ) -> Result<Markup, PageError> {
     let lang = signed.lang;
     let selected = query.station.clone();
-    let q = query.q.clone().unwrap_or_default();
+    let q = query.words();
     let state = STATES.into_iter().find(|s| Some(s.as_str()) == query.state.as_deref());
     let (board, rows, stations) = {
         let (signed, q) = (signed.clone(), q.clone());
@@ -135,9 +124,7 @@ async fn orders_page(
         }
         h2 { (lang.pick("订单", "Orders")) }
         (paging::search(lang, "/console/orders", &q, lang.pick("老人或志愿者的姓名", "elder's or volunteer's name"), filter))
-        @if rows.items.is_empty() {
-            p.empty { (lang.pick("没有找到订单。", "No orders found.")) }
-        } @else {
+        (paging::list(lang, &rows, "/console/orders", raw.as_deref(), lang.pick("没有找到订单。", "No orders found."), html! {
             table.data {
                 thead { tr {
                     th { (lang.pick("老人", "Elder")) } th { (lang.pick("服务 / 说明", "Service / note")) }
@@ -147,8 +134,7 @@ async fn orders_page(
                 } }
                 tbody { @for row in &rows.items { (order_row(&signed, row, &board.volunteers, can_write)) } }
             }
-            (paging::nav(lang, &rows, "/console/orders", raw.as_deref()))
-        }
+        }))
     };
     Ok(layout::page(&signed, lang.pick("订单", "Orders"), body))
 }

@@ -2,12 +2,58 @@
 //! pages before and after that keep the list's search and filters; and the search box
 //! every list has.
 
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
 use maud::{Markup, html};
+use serde::Deserialize;
 
 use crate::console::Lang;
 
 /// Rows on one page of a list.
 pub const PER_PAGE: usize = 50;
+
+/// The search, filter and page of a list: `?q=` (words), `?page=`, the filters some lists
+/// have (`?role=`, `?state=`) and the district's `?station=`; every one optional.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    /// Words to find.
+    pub q: Option<String>,
+    /// The page, from 1.
+    pub page: Option<String>,
+    /// The one station the district reads.
+    pub station: Option<String>,
+    /// A state to show alone (orders, devices).
+    pub state: Option<String>,
+    /// A role to show alone (members).
+    pub role: Option<String>,
+}
+
+impl ListQuery {
+    /// The words asked for (empty when none).
+    pub fn words(&self) -> String {
+        self.q.clone().unwrap_or_default()
+    }
+}
+
+/// A list's request: its [`ListQuery`] and the query string as sent, which the page links
+/// keep ([`nav`]). A query that cannot be read is an empty one (every part is optional).
+#[derive(Debug, Default)]
+pub struct Listed {
+    /// The search, filter and page.
+    pub query: ListQuery,
+    /// The query string as sent.
+    pub raw: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Listed {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Listed, Self::Rejection> {
+        let raw = parts.uri.query().map(str::to_owned);
+        let query = Query::<ListQuery>::try_from_uri(&parts.uri).map(|Query(q)| q).unwrap_or_default();
+        Ok(Listed { query, raw })
+    }
+}
 
 /// One page of a list.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,6 +111,18 @@ pub fn nav<T>(lang: Lang, paged: &Paged<T>, path: &str, query: Option<&str>) -> 
             @if paged.page < paged.pages {
                 a.button href=(link(paged.page + 1)) rel="next" { (lang.pick("下一页 →", "Next →")) }
             }
+        }
+    }
+}
+
+/// A list at `path`: `empty` when the page has no rows, else `table` and the page links.
+pub fn list<T>(lang: Lang, paged: &Paged<T>, path: &str, query: Option<&str>, empty: &str, table: Markup) -> Markup {
+    html! {
+        @if paged.items.is_empty() {
+            p.empty { (empty) }
+        } @else {
+            (table)
+            (nav(lang, paged, path, query))
         }
     }
 }

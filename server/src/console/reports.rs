@@ -19,6 +19,7 @@ use serde::Deserialize;
 use timebank_engine::model::{MemberId, OutcomeStatus, Role, StationId};
 
 use crate::console::i18n::coins;
+use crate::console::names::member_link;
 use crate::console::review::{district_stations, station_choice, station_logs};
 use crate::console::visits::log::{Arrivals, Month, VisitRecord, local_day};
 use crate::console::visits::{csv_response, parse_month};
@@ -185,7 +186,7 @@ async fn reports_page(signed: Signed, State(relay): State<Arc<Relay>>, Query(que
                     tbody {
                         @for v in &r.volunteers {
                             tr data-member=(v.volunteer.id) {
-                                td.lead { a.name href={ "/console/ledger/" (v.volunteer.id) } title=(v.volunteer.id) { (v.volunteer.display_name) } }
+                                td.lead { (member_link("ledger", &v.volunteer)) }
                                 td.num data-label=(lang.pick("服务次数", "Visits")) data-testid="v-visits" { (v.visits) }
                                 td.num data-label=(lang.pick("服务小时", "Hours")) data-testid="v-hours" { (two_decimals(v.minutes)) }
                                 td.num data-label=(lang.pick("按服务月", "By visit month")) data-testid="v-earned-for-month" { (coins(v.earned_for_month)) }

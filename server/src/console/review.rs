@@ -8,18 +8,17 @@ pub mod queue;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use maud::{Markup, html};
-use serde::Deserialize;
 use timebank_engine::model::{MemberId, ReviewDecision, VisitId};
 
 use crate::console::audit::{self, AuditAction};
 use crate::console::i18n::coins;
 use crate::console::names::Directory;
-use crate::console::paging::{self, Paged};
+use crate::console::paging::{self, Listed, Paged};
 use crate::console::visits::log::{Arrivals, VisitRecord, devices_by_actor, records};
 use crate::console::words::{self, LedgerReason};
 use crate::console::{Flash, Lang, PageError, Signed, SignedForm, blocking, layout, pinyin_order, redirect};
@@ -57,22 +56,13 @@ pub(crate) fn station_logs(
         .collect()
 }
 
-/// `/console/review`'s search: a name, a page, the district's station.
-#[derive(Debug, Default, Deserialize)]
-struct ReviewQuery {
-    q: Option<String>,
-    page: Option<String>,
-    station: Option<String>,
-}
-
 async fn review_page(
     signed: Signed,
     State(relay): State<Arc<Relay>>,
-    Query(query): Query<ReviewQuery>,
-    RawQuery(raw): RawQuery,
+    Listed { query, raw }: Listed,
 ) -> Result<Markup, PageError> {
     let selected = query.station.clone();
-    let q = query.q.clone().unwrap_or_default();
+    let q = query.words();
     let (queue, directory, stations) = {
         let (signed, q) = (signed.clone(), q.clone());
         blocking(move || {
