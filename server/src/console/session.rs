@@ -251,9 +251,12 @@ impl FromRequest<Arc<Relay>> for SignedForm {
         let form = match Form::<Vec<(String, String)>>::from_request(request, relay).await {
             Ok(Form(fields)) => FormData(fields),
             Err(rejection) => {
+                // axum's words for what was wrong are English: logged, and shown on English pages.
+                tracing::info!(%rejection, "console: a form could not be read");
+                let detail = if signed.lang == Lang::En { format!(" ({rejection})") } else { String::new() };
                 return Err(PageError::bad_request(format!(
-                    "{} ({rejection})",
-                    signed.lang.pick("表单无法读取，请重新加载页面再试。", "The form could not be read: reload the page and try again.")
+                    "{}{detail}",
+                    signed.lang.pick("表单无法读取，请重新加载页面再试。没有做任何更改。", "The form could not be read: reload the page and try again. Nothing was changed.")
                 ))
                 .into_response());
             }
