@@ -19,6 +19,9 @@ use crate::ledger::{EventBody, StationRules, document};
 use crate::relay::cache::{DocumentCache, Held};
 use crate::store::{LedgerEventRecord, RelayStore, StoreError, StoreResult, WriteBatch};
 
+/// How often an idle poster folds what other processes logged.
+const IDLE_FOLD: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// What the poster is asked to do, in order.
 enum Job {
     /// Fold what a commit logged.
@@ -122,7 +125,23 @@ struct Worker {
 
 impl Worker {
     fn run(mut self, received: &Receiver<Job>) {
-        while let Ok(job) = received.recv() {
+        loop {
+            let job = match received.recv_timeout(IDLE_FOLD) {
+                Ok(job) => job,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    // Another relay on the same store (or an admin command) may have logged
+                    // events: fold them too, so this relay's books and answers stay current.
+                    if self.bookkeeper.is_some()
+                        && let Err(error) = self.reconcile()
+                    {
+                        tracing::error!(%error, "folding what other relays logged failed; it tries again");
+                        self.bookkeeper = None;
+                    }
+                    self.publish_rules();
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            };
             match job {
                 Job::Logged(logged, bodies) => {
                     if let Err(error) = self.fold(&logged, &bodies) {

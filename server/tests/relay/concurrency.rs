@@ -48,3 +48,35 @@ fn twenty_phones_of_ten_members_syncing_at_once_lose_and_double_nothing() {
     assert_eq!(logged.iter().filter(|e| e.key.starts_with("visit:")).count(), 60, "each visit logged once");
     assert!(rebuild_check(relay.store()).unwrap().is_empty());
 }
+
+#[test]
+fn two_relays_on_one_store_post_every_arrival_once_whichever_received_it() {
+    let relay = TestRelay::new();
+    let other = relay.second_relay();
+    let volunteer = relay.member("volunteer", "Li Wei");
+    let elder = relay.member("elder", "Wang Fang");
+    let coordinator = relay.member("coordinator", "Zhang Min");
+    let mut phone = relay.phone(&volunteer);
+    let mut desk = relay.phone(&coordinator);
+    // The visit arrives through the other relay, the review through this one.
+    let visit = phone.log_visit(&elder.id, "via the other relay");
+    phone.engine.sync(&mut relay.transport_via(&other, &phone.token)).unwrap();
+    relay.sync_phone(&mut desk);
+    desk.engine.review_visit(&visit, timebank_engine::model::ReviewDecision::Approve, "").unwrap();
+    relay.sync_phone(&mut desk);
+    // The phone, back on the other relay, sees the coins once that relay's poster has
+    // folded what this one logged (at once, or within its idle fold).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        phone.engine.sync(&mut relay.transport_via(&other, &phone.token)).unwrap();
+        if phone.visit_states() == ["approved"] || std::time::Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(phone.visit_states(), ["approved"]);
+    assert_eq!(phone.engine.balance().confirmed_minutes, 60);
+    let earns: Vec<_> = relay.store().postings().unwrap().into_iter().filter(|p| p.kind == "earn").collect();
+    assert_eq!(earns.len(), 1, "posted once: {earns:?}");
+    assert!(rebuild_check(relay.store()).unwrap().is_empty());
+}
