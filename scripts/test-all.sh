@@ -23,7 +23,7 @@ run() {
     fi
 }
 
-run rust cargo test --workspace --locked
+run rust bash -c 'scripts/install-haproxy.sh && cargo test --workspace --locked'
 run python bash scripts/test-python.sh
 run kotlin bash scripts/test-kotlin.sh
 run swift bash scripts/test-swift.sh

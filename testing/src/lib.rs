@@ -5,6 +5,7 @@
 //!   temporary directory with one station, called in-process through its router or served
 //!   on 127.0.0.1 when asked; members, enrollment codes and in-process sync transports.
 //! - [`Phone`]: an enrolled engine on its own store in a temporary directory.
+//! - [`cluster`]: several `timebank-relay` processes on one store behind HAProxy.
 //!
 //! Helpers panic on failure, as a test does, except the `try_` ones the benchmark binary
 //! uses, which return [`SetupError`].
@@ -16,6 +17,8 @@
 )]
 
 mod clock;
+#[cfg(feature = "relay")]
+pub mod cluster;
 #[cfg(feature = "relay")]
 mod phone;
 #[cfg(feature = "relay")]

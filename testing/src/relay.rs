@@ -59,6 +59,9 @@ pub enum SetupError {
     /// A phone's engine.
     #[error(transparent)]
     Engine(#[from] timebank_engine::Error),
+    /// A process the test starts (a relay, the load balancer).
+    #[error("{0}")]
+    Other(String),
 }
 
 /// How to set up a [`TestRelay`]; [`TestRelay::new`] takes the defaults.

@@ -17,6 +17,7 @@ mod crash;
 mod desk;
 mod elder_names;
 mod enroll;
+mod failover;
 mod flows;
 mod hostile;
 mod ledger;
