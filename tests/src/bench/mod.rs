@@ -7,6 +7,7 @@ pub mod clock;
 pub mod engine;
 pub mod heap;
 pub mod ledger;
+pub mod load;
 pub mod plain_sync;
 pub mod relay;
 pub mod rss;

@@ -11,6 +11,8 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 use timebank_tests::bench::engine::{self, EngineBench, Instruments};
 use timebank_tests::bench::heap::HeapMeter;
 use timebank_tests::bench::ledger::{self, LedgerBench};
+use timebank_tests::bench::load::{self, LoadBench};
+use timebank_testing::cluster::Backend;
 use timebank_tests::bench::rss::{self, ProbeTarget};
 use timebank_tests::bench::sync::{self, SyncBench};
 use timebank_tests::bench::{BenchError, Measurement, render_json, render_table};
@@ -45,6 +47,30 @@ enum Group {
     /// The relay's ledger: a full rebuild over a district-year (1,000,000 approved visits)
     /// and the cost of one more visit on top of it.
     Ledger,
+    /// Several relay processes on one store behind HAProxy under many phones: syncs/s,
+    /// p50/p99 (flat out and at 70 %), the relays' CPU per sync, optionally one relay
+    /// SIGKILLed mid-run; ends with every acknowledged visit in the store and the ledger
+    /// equal to its rebuild. Needs `cargo build --release -p timebank-server` and HAProxy.
+    Load {
+        /// Relay processes.
+        #[arg(long, default_value_t = 2)]
+        relays: usize,
+        /// Where the relays keep their data: `sqlite` (one file they share) or `postgres`.
+        #[arg(long, default_value = "sqlite")]
+        store: String,
+        /// PostgreSQL's URL for `--store postgres`.
+        #[arg(long, env = "TIMEBANK_DATABASE_URL")]
+        database: Option<String>,
+        /// Phones.
+        #[arg(long, default_value_t = 500)]
+        devices: usize,
+        /// Seconds of each phase (flat out, then paced).
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// SIGKILL one relay halfway through the flat-out phase.
+        #[arg(long)]
+        kill_one: bool,
+    },
     /// Internal: open one store or document in this fresh process and print how many
     /// bytes the resident set grew by.
     #[command(hide = true, group(ArgGroup::new("target").required(true)))]
@@ -83,6 +109,16 @@ fn run(cli: Cli) -> Result<(), BenchError> {
         }
         Group::Sync => sync::run(&SyncBench::default(), &mut progress)?,
         Group::Ledger => ledger::run(&LedgerBench::default(), &mut progress)?,
+        Group::Load { relays, store, database, devices, seconds, kill_one } => {
+            let data = tempfile::Builder::new().prefix("timebank-load-").tempdir()?;
+            let backend = match (store.as_str(), database) {
+                ("sqlite", _) => Backend::Sqlite(data.path().to_path_buf()),
+                ("postgres", Some(url)) => Backend::Postgres(url),
+                ("postgres", None) => return Err("--store postgres needs --database URL (or TIMEBANK_DATABASE_URL)".into()),
+                (other, _) => return Err(format!("--store {other}: say sqlite or postgres").into()),
+            };
+            load::run(&LoadBench { relays, backend, devices, seconds, kill_one }, &mut progress)?
+        }
         Group::Probe { engine, automerge } => {
             let target = match (engine, automerge) {
                 (Some(dir), _) => ProbeTarget::Engine(dir),
