@@ -32,7 +32,7 @@ pub use clock::FakeClock;
 #[cfg(feature = "relay")]
 pub use phone::{Phone, on_relay};
 #[cfg(feature = "relay")]
-pub use relay::{ELDER_BORN, MEMBER_BORN, SetupError, TestRelay, TestRelayBuilder};
+pub use relay::{ELDER_BORN, MEMBER_BORN, SetupError, TestRelay, TestRelayBuilder, new_member};
 #[cfg(feature = "relay")]
 pub use server::Server;
 #[cfg(feature = "relay")]

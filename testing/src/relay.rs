@@ -33,7 +33,7 @@ pub const MEMBER_BORN: u16 = 1980;
 
 /// What a test member of `station` is registered with: `role`, `name`, born in
 /// [`ELDER_BORN`] or [`MEMBER_BORN`], no household, no hardship.
-pub(crate) fn new_member<'a>(station: &'a StationRecord, role: &'a str, name: &'a str) -> NewMember<'a> {
+pub fn new_member<'a>(station: &'a StationRecord, role: &'a str, name: &'a str) -> NewMember<'a> {
     NewMember {
         station: station.id.as_str(),
         role,

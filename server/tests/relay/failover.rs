@@ -13,7 +13,7 @@ use timebank_engine::SystemClock;
 use timebank_engine::model::VisitId;
 use timebank_server::store::{RelayStore, SqliteStore};
 use timebank_server::{Relay, registry};
-use timebank_testing::Phone;
+use timebank_testing::{Phone, new_member};
 use timebank_testing::cluster::{Backend, Cluster};
 
 use crate::process::{BIN, admin};
@@ -30,17 +30,7 @@ fn fifty_phones_carry_on_through_the_other_relay_when_one_is_killed() {
     let data = tempfile::tempdir().unwrap();
     let setup = Relay::open(data.path()).unwrap();
     let station = registry::create_station(&setup, "Caoyang").unwrap();
-    let member = |role: &str, name: &str| {
-        registry::create_member(&setup, &registry::NewMember {
-            station: station.id.as_str(),
-            role,
-            name,
-            birth_year: if role == "elder" { 1940 } else { 1980 },
-            household: None,
-            hardship: false,
-        })
-        .unwrap()
-    };
+    let member = |role: &str, name: &str| registry::create_member(&setup, &new_member(&station, role, name)).unwrap();
     let elder = member("elder", "Wang Fang");
     let mut cluster = Cluster::start(Path::new(BIN), &Backend::Sqlite(data.path().to_path_buf()), 2, &[]).unwrap();
     let url = cluster.url();

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use timebank_engine::SystemClock;
 use timebank_server::store::RelayStore;
 use timebank_server::{Relay, registry};
-use timebank_testing::Phone;
+use timebank_testing::{Phone, new_member};
 use timebank_testing::cluster::{Backend, Cluster};
 
 use super::relay::phone_stores;
@@ -67,24 +67,16 @@ pub fn run(config: &LoadBench, progress: &mut dyn FnMut(&str)) -> Result<Vec<Mea
     let bin = relay_binary()?;
     let setup = setup_relay(&config.backend)?;
     let station = registry::create_station(&setup, "Caoyang")?;
-    let new_member = |role: &'static str, name: &str| -> Result<_, BenchError> {
-        Ok(registry::create_member(&setup, &registry::NewMember {
-            station: station.id.as_str(),
-            role,
-            name,
-            birth_year: if role == "elder" { 1940 } else { 1980 },
-            household: None,
-            hardship: false,
-        })?)
-    };
-    let elder = new_member("elder", "Wang Fang")?;
+    let register =
+        |role: &str, name: &str| -> Result<_, BenchError> { Ok(registry::create_member(&setup, &new_member(&station, role, name))?) };
+    let elder = register("elder", "Wang Fang")?;
     let mut cluster = Cluster::start(&bin, &config.backend, config.relays, &[])?;
     let url = cluster.url();
     let stores = phone_stores()?;
     let started = Instant::now();
     let mut phones = Vec::with_capacity(config.devices);
     for n in 0..config.devices {
-        let volunteer = new_member("volunteer", &format!("Volunteer {n}"))?;
+        let volunteer = register("volunteer", &format!("Volunteer {n}"))?;
         let (code, _) = registry::issue_enrollment_code(&setup, volunteer.id.as_str(), 7)?;
         let dir = tempfile::Builder::new().tempdir_in(stores.path())?;
         let mut phone = Phone::enroll(&url, &code, &volunteer, dir, Arc::new(SystemClock))?;
