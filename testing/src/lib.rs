@@ -6,6 +6,8 @@
 //!   on 127.0.0.1 when asked; members, enrollment codes and in-process sync transports.
 //! - [`Phone`]: an enrolled engine on its own store in a temporary directory.
 //! - [`cluster`]: several `timebank-relay` processes on one store behind HAProxy.
+//! - [`postgres::TestDatabase`] (feature `postgres`): a fresh PostgreSQL database per test
+//!   on the server `scripts/postgres.sh` starts.
 //!
 //! Helpers panic on failure, as a test does, except the `try_` ones the benchmark binary
 //! uses, which return [`SetupError`].
@@ -21,6 +23,8 @@ mod clock;
 pub mod cluster;
 #[cfg(feature = "relay")]
 mod phone;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "relay")]
 mod relay;
 #[cfg(feature = "relay")]

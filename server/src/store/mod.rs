@@ -1,17 +1,23 @@
 //! The relay's storage: the [`RelayStore`] trait that every backend implements (embedded
-//! SQLite now, PostgreSQL later), the records it keeps, and the one test suite that every
-//! backend must pass.
+//! SQLite, the default, and PostgreSQL for several relays on one database), the records it
+//! keeps, opening the one an operator chose, and the one test suite that every backend
+//! must pass.
 
+mod encoding;
+pub mod postgres;
 pub mod schema;
 pub mod sqlite;
 #[cfg(test)]
 pub(crate) mod suite;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use automerge::ChangeHash;
 use timebank_engine::model::{HouseholdId, MemberId, Role, StationId};
 
+pub use postgres::{PgSettings, PgStore};
 pub use sqlite::SqliteStore;
 
 /// Milliseconds since the Unix epoch, UTC.
@@ -63,6 +69,28 @@ pub enum StoreError {
 
 /// Result of a store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Where the relay keeps its store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// The embedded SQLite file in this data directory (the default).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database, shared by every relay process that names it.
+    Postgres(PgSettings),
+}
+
+/// Opens (creating or migrating) the store at `location`.
+pub fn open(location: &StoreLocation) -> StoreResult<Arc<dyn RelayStore>> {
+    Ok(match location {
+        StoreLocation::Sqlite(dir) => Arc::new(SqliteStore::open(dir)?),
+        StoreLocation::Postgres(settings) => Arc::new(PgStore::open(settings)?),
+    })
+}
+
+/// The ids of documents other relay processes wrote, as they commit: a hint to drop a
+/// cached copy or tell a waiting phone early (the generation check stays what makes a
+/// cached copy right). A slow reader misses hints rather than holding memory.
+pub type DocumentChanges = tokio::sync::mpsc::Receiver<String>;
 
 /// A service station.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -574,6 +602,14 @@ pub trait RelayStore: Send + Sync + std::fmt::Debug {
     fn record_audit(&self, entry: &AuditRecord) -> StoreResult<()>;
     /// The newest `limit` audit entries, newest first: of one station, or all (`None`).
     fn audit_entries(&self, station: Option<&StationId>, limit: usize) -> StoreResult<Vec<AuditRecord>>;
+
+    // ----- across relays -----
+
+    /// Starts hearing of document writes by every process on this store (this one
+    /// included), or `None` when the backend cannot tell (SQLite: one process writes, and
+    /// a cached copy is checked by its generation anyway). The first subscription waits
+    /// until it listens, so every write committed after it returns is heard.
+    fn subscribe_changes(&self) -> StoreResult<Option<DocumentChanges>>;
 
     // ----- security events -----
 

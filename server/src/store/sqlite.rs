@@ -8,15 +8,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use automerge::ChangeHash;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use timebank_engine::model::{HouseholdId, MemberId, Role, StationId};
 
+use crate::store::encoding::{console_role, console_role_name, from_hex, heads_blob, heads_from_blob, hex};
 use crate::store::schema;
 use crate::store::{
-    AckedHeads, AuditRecord, ConsoleRole, DeviceUsage, ConsoleSessionRecord, ConsoleUserRecord, DeviceRecord, EnrollRefusal,
+    AckedHeads, AuditRecord, DeviceUsage, ConsoleSessionRecord, ConsoleUserRecord, DeviceRecord, EnrollRefusal,
     EnrollmentCode, LedgerEventRecord, LedgerProgress, MemberContact, MemberRecord, Millis, NewDevice, NewDocument, NewLedgerEvent,
-    PostingRecord, RelayStore, Revocation, SecretHash, SecurityEvent, StationRecord, StoreError, StoreResult,
+    DocumentChanges, PostingRecord, RelayStore, Revocation, SecretHash, SecurityEvent, StationRecord, StoreError, StoreResult,
     StoredDocument, SyncWritten, WriteBatch,
 };
 
@@ -105,30 +105,7 @@ impl SqliteStore {
     }
 }
 
-// ----- encoding helpers -----
-
-fn heads_blob(heads: &[ChangeHash]) -> Vec<u8> {
-    heads.iter().flat_map(|h| h.0).collect()
-}
-
-fn heads_from_blob(blob: &[u8]) -> Vec<ChangeHash> {
-    blob.chunks_exact(32).filter_map(|h| ChangeHash::try_from(h).ok()).collect()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn from_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    if text.len() != 2 * N {
-        return None;
-    }
-    let mut out = [0_u8; N];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
-}
+// ----- rows -----
 
 fn bad_column(index: usize, what: &str, detail: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
@@ -179,11 +156,7 @@ fn console_user_from_row(row: &Row<'_>) -> rusqlite::Result<ConsoleUserRecord> {
     let role: String = row.get(2)?;
     let station = optional_station(3, row.get(3)?)?;
     let member: Option<String> = row.get(4)?;
-    let role = match (role.as_str(), station) {
-        ("coordinator", Some(station)) => ConsoleRole::Coordinator { station },
-        ("district", None) => ConsoleRole::District,
-        (other, _) => return Err(bad_column(2, "console role", format!("{other:?} with that station is not a role"))),
-    };
+    let role = console_role(&role, station).map_err(|e| bad_column(2, "console role", e))?;
     Ok(ConsoleUserRecord {
         username: row.get(0)?,
         password_hash: row.get(1)?,
@@ -761,10 +734,7 @@ impl RelayStore for SqliteStore {
                     return Err(StoreError::Missing { what: "member", id: member.to_string() });
                 }
             }
-            let role = match user.role {
-                ConsoleRole::Coordinator { .. } => "coordinator",
-                ConsoleRole::District => "district",
-            };
+            let role = console_role_name(&user.role);
             let inserted = tx.execute(
                 "INSERT INTO console_users (username, password_hash, role, station, member, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(username) DO NOTHING",
@@ -896,6 +866,11 @@ impl RelayStore for SqliteStore {
             )?;
             Ok(())
         })
+    }
+
+    fn subscribe_changes(&self) -> StoreResult<Option<DocumentChanges>> {
+        // One process writes the file at a time and reloads by generation; nobody to hear from.
+        Ok(None)
     }
 
     fn security_events(&self) -> StoreResult<Vec<SecurityEvent>> {

@@ -1,0 +1,51 @@
+//! How every backend writes what the records hold in columns: acknowledged heads as
+//! concatenated 32-byte hashes, the relay's secrets as hex, console roles by name.
+
+use automerge::ChangeHash;
+use timebank_engine::model::StationId;
+
+use crate::store::ConsoleRole;
+
+/// Heads as one blob: their 32-byte hashes in order.
+pub(crate) fn heads_blob(heads: &[ChangeHash]) -> Vec<u8> {
+    heads.iter().flat_map(|h| h.0).collect()
+}
+
+/// Heads from [`heads_blob`]'s blob.
+pub(crate) fn heads_from_blob(blob: &[u8]) -> Vec<ChangeHash> {
+    blob.chunks_exact(32).filter_map(|h| ChangeHash::try_from(h).ok()).collect()
+}
+
+/// Lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `N` bytes from [`hex`]'s text.
+pub(crate) fn from_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    if text.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0_u8; N];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// A console role's stored name (the station is its own column).
+pub(crate) fn console_role_name(role: &ConsoleRole) -> &'static str {
+    match role {
+        ConsoleRole::Coordinator { .. } => "coordinator",
+        ConsoleRole::District => "district",
+    }
+}
+
+/// The console role stored as `name` with `station`.
+pub(crate) fn console_role(name: &str, station: Option<StationId>) -> Result<ConsoleRole, String> {
+    match (name, station) {
+        ("coordinator", Some(station)) => Ok(ConsoleRole::Coordinator { station }),
+        ("district", None) => Ok(ConsoleRole::District),
+        (other, _) => Err(format!("{other:?} with that station is not a role")),
+    }
+}

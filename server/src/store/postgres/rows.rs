@@ -1,0 +1,103 @@
+//! Records from PostgreSQL rows: a column that does not hold what the relay wrote (an id
+//! that does not parse, an unknown role) is reported as a damaged store, never guessed.
+
+use timebank_engine::model::{HouseholdId, MemberId, Role, StationId};
+use tokio_postgres::Row;
+
+use super::Fault;
+use crate::store::encoding::console_role;
+use crate::store::{AuditRecord, ConsoleSessionRecord, ConsoleUserRecord, DeviceRecord, MemberRecord, PostingRecord, StationRecord, StoreError};
+
+pub(super) const MEMBER_COLUMNS: &str = "id, station, role, display_name, birth_year, household, created_at, hardship";
+pub(super) const DEVICE_COLUMNS: &str = "id, member, actor, created_at, revoked_at";
+pub(super) const POSTING_COLUMNS: &str = "key, kind, debit, credit, minutes, subject, memo, by_member, event_seq, posted_at";
+
+/// `raw`, read by `parse`, or the store reported damaged in `what`.
+fn parsed<T, E: std::fmt::Display>(what: &str, raw: &str, parse: impl FnOnce(&str) -> Result<T, E>) -> Result<T, Fault> {
+    parse(raw).map_err(|e| Fault::Store(StoreError::Corrupt(format!("{what} {raw:?}: {e}"))))
+}
+
+fn station_id(row: &Row, index: usize) -> Result<StationId, Fault> {
+    parsed("station id", row.try_get(index)?, StationId::parse)
+}
+
+fn optional_station(row: &Row, index: usize) -> Result<Option<StationId>, Fault> {
+    row.try_get::<_, Option<&str>>(index)?.map(|raw| parsed("station id", raw, StationId::parse)).transpose()
+}
+
+pub(super) fn member_from_row(row: &Row) -> Result<MemberRecord, Fault> {
+    Ok(MemberRecord {
+        id: parsed("member id", row.try_get(0)?, MemberId::parse)?,
+        station: station_id(row, 1)?,
+        role: parsed("role", row.try_get(2)?, Role::parse)?,
+        display_name: row.try_get(3)?,
+        birth_year: row.try_get::<_, Option<i32>>(4)?.and_then(|y| u16::try_from(y).ok()),
+        household: row.try_get::<_, Option<&str>>(5)?.map(|h| parsed("household", h, HouseholdId::parse)).transpose()?,
+        created_at: row.try_get(6)?,
+        hardship: row.try_get(7)?,
+    })
+}
+
+pub(super) fn station_from_row(row: &Row) -> Result<StationRecord, Fault> {
+    Ok(StationRecord { id: station_id(row, 0)?, name: row.try_get(1)?, created_at: row.try_get(2)? })
+}
+
+pub(super) fn device_from_row(row: &Row) -> Result<DeviceRecord, Fault> {
+    Ok(DeviceRecord {
+        id: row.try_get(0)?,
+        member: parsed("member id", row.try_get(1)?, MemberId::parse)?,
+        actor: row.try_get(2)?,
+        created_at: row.try_get(3)?,
+        revoked_at: row.try_get(4)?,
+    })
+}
+
+pub(super) fn console_user_from_row(row: &Row) -> Result<ConsoleUserRecord, Fault> {
+    let role: &str = row.try_get(2)?;
+    let role = console_role(role, optional_station(row, 3)?)
+        .map_err(|e| Fault::Store(StoreError::Corrupt(format!("console role: {e}"))))?;
+    Ok(ConsoleUserRecord {
+        username: row.try_get(0)?,
+        password_hash: row.try_get(1)?,
+        role,
+        member: row.try_get::<_, Option<&str>>(4)?.map(|m| parsed("member id", m, MemberId::parse)).transpose()?,
+        created_at: row.try_get(5)?,
+    })
+}
+
+pub(super) fn session_from_row(row: &Row) -> Result<ConsoleSessionRecord, Fault> {
+    let hash: &[u8] = row.try_get(0)?;
+    Ok(ConsoleSessionRecord {
+        token_hash: hash.try_into().map_err(|_| Fault::Store(StoreError::Corrupt("a session hash is not 32 bytes".into())))?,
+        username: row.try_get(1)?,
+        csrf: row.try_get(2)?,
+        created_at: row.try_get(3)?,
+        last_seen: row.try_get(4)?,
+    })
+}
+
+pub(super) fn audit_from_row(row: &Row) -> Result<AuditRecord, Fault> {
+    Ok(AuditRecord {
+        at: row.try_get(0)?,
+        username: row.try_get(1)?,
+        station: optional_station(row, 2)?,
+        action: row.try_get(3)?,
+        target: row.try_get(4)?,
+        detail: row.try_get(5)?,
+    })
+}
+
+pub(super) fn posting_from_row(row: &Row) -> Result<PostingRecord, Fault> {
+    Ok(PostingRecord {
+        key: row.try_get(0)?,
+        kind: row.try_get(1)?,
+        debit: row.try_get(2)?,
+        credit: row.try_get(3)?,
+        minutes: row.try_get(4)?,
+        subject: row.try_get(5)?,
+        memo: row.try_get(6)?,
+        by: row.try_get(7)?,
+        event: row.try_get(8)?,
+        at: row.try_get(9)?,
+    })
+}
