@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test suite, as CI does: the Rust workspace, the Python, Kotlin and Swift
-# binding suites, and the coordinator console in headless Chromium. Each suite installs
+# Runs every test suite, as CI does: the Rust workspace, the relay's store and relays on a
+# throwaway PostgreSQL, the Python, Kotlin and Swift binding suites, and the coordinator
+# console in headless Chromium. Each suite installs
 # the tools it needs (idempotently, cached) through its own script. Every suite runs even
 # when an earlier one failed; a summary lists each with its time, and the exit status is
 # non-zero if any failed.
@@ -23,7 +24,10 @@ run() {
     fi
 }
 
-run rust bash -c 'scripts/install-haproxy.sh && cargo test --workspace --locked'
+# The PostgreSQL tests run in their own suite, against a throwaway cluster
+# (scripts/postgres.sh); the Rust suite skips them, saying so.
+run rust bash -c 'scripts/install-haproxy.sh && TIMEBANK_TEST_SKIP_POSTGRES="the postgres suite runs them" cargo test --workspace --locked'
+run postgres bash scripts/postgres.sh cargo test --locked -p timebank-server --lib --test relay postgres
 run python bash scripts/test-python.sh
 run kotlin bash scripts/test-kotlin.sh
 run swift bash scripts/test-swift.sh

@@ -2,8 +2,8 @@
 //! authenticates them by token, merges what every phone brings through the sync endpoint
 //! while enforcing who may write which document, and keeps everything in its store.
 //!
-//! Layers: [`store`] (the only module that touches SQLite, behind the [`RelayStore`]
-//! trait) → [`relay`] (shared state and the document cache) → [`authority`] (who may read
+//! Layers: [`store`] (the only module that touches SQLite or PostgreSQL, behind the
+//! [`RelayStore`] trait) → [`relay`] (shared state and the document cache) → [`authority`] (who may read
 //! and write what) → [`enroll`], [`auth`], [`sync`] (the endpoints) → [`app`] (the router).
 //! [`registry`] registers stations, members, devices and console accounts; the [`admin`]
 //! command line and the [`console`] both call it.
@@ -41,4 +41,4 @@ pub mod write;
 pub use app::{app, app_with, app_with_limits};
 pub use error::AppError;
 pub use relay::Relay;
-pub use store::{RelayStore, SqliteStore, StoreError};
+pub use store::{PgSettings, PgStore, RelayStore, SqliteStore, StoreError, StoreLocation};

@@ -1,11 +1,13 @@
 //! `timebank-relay`: serves the relay (default), or runs an administrator's command on
-//! its data directory (`timebank-relay admin …`).
+//! its store (`timebank-relay admin …`): the SQLite file in its data directory, or the
+//! PostgreSQL database `--database` names.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use timebank_server::admin::{self, AdminCommand, ConsoleUserCommand};
@@ -13,7 +15,8 @@ use timebank_server::console::{self, ConsoleConfig};
 use timebank_server::limits::Limits;
 use timebank_engine::SystemClock;
 use timebank_server::relay::Settings;
-use timebank_server::{Relay, SqliteStore, app_with_limits};
+use timebank_server::store::{self, PgSettings, StoreLocation};
+use timebank_server::{Relay, app_with_limits};
 use tracing_subscriber::EnvFilter;
 
 /// The timebank relay: sync, enrollment and device tokens for the volunteers' phones.
@@ -31,15 +34,50 @@ struct Cli {
     /// real engines, some awaiting review, orders, a console account) and serve it.
     #[arg(long)]
     demo: bool,
-    /// Directory holding the relay's store.
+    /// Directory holding the relay's store (the SQLite file; with --database, only what
+    /// --demo seeds).
     #[arg(long, global = true, default_value = "data", env = "TIMEBANK_RELAY_DATA")]
     data: PathBuf,
+    #[command(flatten)]
+    database: DatabaseArgs,
     #[command(flatten)]
     limits: LimitArgs,
     #[command(flatten)]
     settings: SettingArgs,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// A PostgreSQL database instead of the SQLite file (ADR 0026): every relay process and
+/// admin command that names it shares it.
+#[derive(Debug, clap::Args)]
+struct DatabaseArgs {
+    /// The PostgreSQL database, `postgres://USER:PASSWORD@HOST:PORT/DATABASE`; its tables
+    /// are created or migrated when the relay starts. Without it the store is the SQLite
+    /// file in --data.
+    #[arg(long, global = true, env = "TIMEBANK_DATABASE_URL", hide_env_values = true)]
+    database: Option<String>,
+    /// Connections to PostgreSQL this process keeps at most: how many store calls run at once.
+    #[arg(long, global = true, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000), env = "TIMEBANK_DB_POOL")]
+    db_pool: u32,
+    /// Milliseconds one PostgreSQL statement may run (lock waits included) before the
+    /// database cancels it and its transaction stores nothing.
+    #[arg(long, global = true, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..), env = "TIMEBANK_DB_STATEMENT_TIMEOUT_MS")]
+    db_statement_timeout_ms: u32,
+}
+
+impl DatabaseArgs {
+    /// Where the store is: the database if one is named, else the SQLite file in `data`.
+    fn location(&self, data: &Path) -> StoreLocation {
+        match &self.database {
+            Some(url) => StoreLocation::Postgres(PgSettings {
+                url: url.clone(),
+                pool_size: usize::try_from(self.db_pool).unwrap_or(PgSettings::DEFAULT_POOL_SIZE),
+                statement_timeout: Duration::from_millis(u64::from(self.db_statement_timeout_ms)),
+            }),
+            None => StoreLocation::Sqlite(data.to_path_buf()),
+        }
+    }
 }
 
 /// Per-address rate limits on refused attempts (ADR 0020); past one, the address gets 429.
@@ -140,9 +178,10 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)))
         .init();
+    let location = cli.database.location(&cli.data);
     let result = match &cli.command {
-        None => serve(&cli.listen, &cli.data, cli.public_url.as_deref(), cli.demo, cli.limits.limits(), cli.settings.settings()),
-        Some(Command::Admin { json, command }) => run_admin(&cli.data, command, *json),
+        None => serve(&cli.listen, &location, &cli.data, cli.public_url.as_deref(), cli.demo, cli.limits.limits(), cli.settings.settings()),
+        Some(Command::Admin { json, command }) => run_admin(&location, command, *json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -153,12 +192,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_admin(data: &Path, command: &AdminCommand, json: bool) -> Result<(), String> {
+fn run_admin(location: &StoreLocation, command: &AdminCommand, json: bool) -> Result<(), String> {
     let mut command = command.clone();
     if let AdminCommand::ConsoleUser(ConsoleUserCommand::Create { password_stdin, password, .. }) = &mut command {
         *password = Some(read_password(*password_stdin)?);
     }
-    let relay = Relay::open(data).map_err(|e| e.to_string())?;
+    let store = store::open(location).map_err(|e| e.to_string())?;
+    let relay = Relay::new(store, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
     let report = admin::run(&relay, &command).map_err(|e| e.to_string())?;
     let out = if json { report.json.to_string() } else { report.text };
     println!("{out}");
@@ -198,7 +238,15 @@ fn read_password(from_stdin: bool) -> Result<String, String> {
     Ok(first)
 }
 
-fn serve(listen: &str, data: &Path, public_url: Option<&str>, demo: bool, limits: Limits, settings: Settings) -> Result<(), String> {
+fn serve(
+    listen: &str,
+    location: &StoreLocation,
+    data: &Path,
+    public_url: Option<&str>,
+    demo: bool,
+    limits: Limits,
+    settings: Settings,
+) -> Result<(), String> {
     if demo {
         console::demo::check_empty(data).map_err(|e| e.to_string())?;
     }
@@ -208,7 +256,10 @@ fn serve(listen: &str, data: &Path, public_url: Option<&str>, demo: bool, limits
         .build()
         .map_err(|e| format!("could not start the runtime: {e}"))?;
     runtime.block_on(async {
-        let store = Arc::new(SqliteStore::open(data).map_err(|e| e.to_string())?);
+        let store = store::open(location).map_err(|e| e.to_string())?;
+        if demo && !store.stations().map_err(|e| e.to_string())?.is_empty() {
+            return Err("the database has stations already; --demo seeds only an empty one, so nothing was changed".into());
+        }
         let relay = Arc::new(Relay::with_settings(store, Arc::new(SystemClock), settings).map_err(|e| e.to_string())?);
         // Catch-up: whatever was stored but not yet posted (a crash in between) is posted now.
         relay.reconcile_ledger().map_err(|e| format!("could not reconcile the ledger: {e}"))?;
@@ -242,7 +293,7 @@ fn serve(listen: &str, data: &Path, public_url: Option<&str>, demo: bool, limits
         }
         write!(stdout, "{text}").and_then(|()| stdout.flush()).map_err(|e| e.to_string())?;
         drop(stdout);
-        tracing::info!(%address, data = %data.display(), ?limits, "relay serving");
+        tracing::info!(%address, store = ?location, ?limits, "relay serving");
         // ConnectInfo gives the rate limits the client's address.
         let app = app_with_limits(relay, console, limits).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(listener, app)

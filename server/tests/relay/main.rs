@@ -23,6 +23,7 @@ mod hostile;
 mod ledger;
 mod limits;
 mod paging;
+mod postgres;
 mod process;
 mod recovery;
 mod stored_formats;

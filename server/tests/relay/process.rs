@@ -1,6 +1,8 @@
 //! The real `timebank-relay` binary as a child process, its admin commands, and phones
-//! enrolled with it over HTTP through the CLI's client (`timebank_cli::relay`).
+//! enrolled with it over HTTP through the CLI's client (`timebank_cli::relay`), on a
+//! SQLite data directory or a PostgreSQL database.
 
+use std::ffi::OsString;
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -14,9 +16,33 @@ use timebank_engine::{Engine, RelayLink, SystemClock};
 /// The relay binary cargo built for these tests.
 pub const BIN: &str = env!("CARGO_BIN_EXE_timebank-relay");
 
+/// Where a test's relay processes and admin commands keep the store.
+#[derive(Clone, Copy, Debug)]
+pub enum Store<'a> {
+    /// The SQLite file in this data directory (`--data`).
+    Data(&'a Path),
+    /// This PostgreSQL database (`--database`).
+    Database(&'a str),
+}
+
+impl Store<'_> {
+    /// The command-line flag and value that name it.
+    pub fn args(self) -> [OsString; 2] {
+        match self {
+            Store::Data(dir) => ["--data".into(), dir.into()],
+            Store::Database(url) => ["--database".into(), url.into()],
+        }
+    }
+}
+
 /// Runs `timebank-relay admin --data DATA ARGS --json` and returns what it printed.
 pub fn admin(data: &Path, args: &[&str]) -> Value {
-    let output = Command::new(BIN).arg("admin").arg("--data").arg(data).args(args).arg("--json").output().unwrap();
+    admin_on(Store::Data(data), args)
+}
+
+/// Runs `timebank-relay admin STORE ARGS --json` and returns what it printed.
+pub fn admin_on(store: Store<'_>, args: &[&str]) -> Value {
+    let output = Command::new(BIN).arg("admin").args(store.args()).args(args).arg("--json").output().unwrap();
     assert!(output.status.success(), "admin {args:?}: {}", String::from_utf8_lossy(&output.stderr));
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("admin {args:?} printed no JSON ({e})"))
 }
@@ -37,14 +63,19 @@ impl RelayProcess {
 
     /// [`RelayProcess::start`] with more serve flags.
     pub fn start_with(data: &Path, port: Option<u16>, flags: &[&str]) -> RelayProcess {
+        RelayProcess::start_on(Store::Data(data), port, flags)
+    }
+
+    /// [`RelayProcess::start_with`] on `store`.
+    pub fn start_on(store: Store<'_>, port: Option<u16>, flags: &[&str]) -> RelayProcess {
         for attempt in 0..40 {
             let listen = match port {
                 Some(port) if attempt < 39 => format!("127.0.0.1:{port}"),
                 _ => "127.0.0.1:0".to_owned(),
             };
             let mut child = Command::new(BIN)
-                .args(["--listen", &listen, "--data"])
-                .arg(data)
+                .args(["--listen", &listen])
+                .args(store.args())
                 .args(flags)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null())
@@ -107,7 +138,12 @@ pub fn agent() -> ureq::Agent {
 /// A phone of `member`: a code from the admin command, enrolled over HTTP at `url` into a
 /// new store in `dir`, as `timebank enroll` does.
 pub fn enrolled_phone(url: &str, data: &Path, member: &str, dir: &Path) -> Engine {
-    let code = admin(data, &["enroll-code", "--member", member])["code"].as_str().unwrap().to_owned();
+    enrolled_phone_on(url, Store::Data(data), member, dir)
+}
+
+/// [`enrolled_phone`] with the code from the admin command on `store`.
+pub fn enrolled_phone_on(url: &str, store: Store<'_>, member: &str, dir: &Path) -> Engine {
+    let code = admin_on(store, &["enroll-code", "--member", member])["code"].as_str().unwrap().to_owned();
     enroll_store(dir, url, &code, Arc::new(SystemClock)).unwrap()
 }
 

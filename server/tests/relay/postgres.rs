@@ -1,0 +1,87 @@
+//! Two `timebank-relay` processes on one PostgreSQL database (`scripts/postgres.sh`): admin
+//! commands on the database, a phone enrolled through one relay and syncing through the
+//! other after the first is killed, a coordinator's review through the second reaching the
+//! phone's coins, and the ledger equal to its rebuild.
+
+use std::process::Command;
+
+use chrono::{Duration, Utc};
+use timebank_engine::PastVisit;
+use timebank_engine::model::{MemberId, ReviewDecision};
+use timebank_testing::postgres::TestDatabase;
+
+use crate::process::{BIN, RelayProcess, Store, admin_on, enrolled_phone_on, transport};
+
+fn visit(elder: &str, hours_ago: i64) -> PastVisit {
+    let now = Utc::now();
+    PastVisit {
+        elder: MemberId::parse(elder).unwrap(),
+        service: "companionship".into(),
+        order: None,
+        start: now - Duration::hours(hours_ago),
+        end: now - Duration::hours(hours_ago - 1),
+        note: String::new(),
+    }
+}
+
+#[test]
+fn any_relay_serves_any_phone_and_one_may_die() {
+    let Some(database) = TestDatabase::create("relays") else { return };
+    let store = Store::Database(database.url());
+    let station = admin_on(store, &["station", "create", "--name", "Caoyang"])["id"].as_str().unwrap().to_owned();
+    let create = |role: &str, name: &str| {
+        let args = ["member", "create", "--station", &station, "--role", role, "--name", name, "--birth-year", "1950"];
+        admin_on(store, &args)["id"].as_str().unwrap().to_owned()
+    };
+    let (volunteer, elder, coordinator) = (create("volunteer", "Li Wei"), create("elder", "Wang Fang"), create("coordinator", "Chen Jing"));
+
+    let flags = ["--db-pool", "4", "--db-statement-timeout-ms", "5000"];
+    let mut first = RelayProcess::start_on(store, None, &flags);
+    let second = RelayProcess::start_on(store, None, &flags);
+    let (phone_dir, desk_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut phone = enrolled_phone_on(&first.url, store, &volunteer, phone_dir.path());
+    let mut desk = enrolled_phone_on(&second.url, store, &coordinator, desk_dir.path());
+
+    // The visit goes up through the first relay; the coordinator reviews it through the second.
+    phone.log_visit(&visit(&elder, 3)).unwrap();
+    phone.sync(&mut transport(&phone, &first.url)).unwrap();
+    assert_eq!(phone.visits().unwrap()[0].state_label, "sent");
+    let mut desk_link = transport(&desk, &second.url);
+    desk.sync(&mut desk_link).unwrap();
+    let queue = desk.review_queue().unwrap();
+    assert_eq!(queue.len(), 1, "the second relay serves what the first stored");
+    desk.review_visit(&queue[0].visit.visit.id, ReviewDecision::Approve, "").unwrap();
+    desk.sync(&mut desk_link).unwrap();
+
+    // The first relay dies; the phone carries on through the second, which knows what it
+    // last told the phone (the acknowledged heads are in the database): one round trip.
+    first.kill();
+    phone.log_visit(&visit(&elder, 2)).unwrap();
+    let report = phone.sync(&mut transport(&phone, &second.url)).unwrap();
+    assert_eq!(report.round_trips, 1, "{report:?}");
+    let mut states: Vec<String> = phone.visits().unwrap().into_iter().map(|v| v.state_label).collect();
+    states.sort();
+    assert_eq!(states, ["approved", "sent"]);
+    assert_eq!(phone.balance().confirmed_minutes, 60);
+
+    let ledger = admin_on(store, &["ledger", "--member", &volunteer]);
+    assert_eq!(ledger["balance"]["confirmed_minutes"], 60, "{ledger}");
+    let check = admin_on(store, &["rebuild-ledger", "--check"]);
+    assert_eq!(check["identical"], true, "{check}");
+    assert_eq!(check["events"], 3, "two visits and a review, each logged once: {check}");
+    second.stop();
+}
+
+#[test]
+fn postgres_that_cannot_be_reached_is_named_and_nothing_starts() {
+    // Nothing listens on port 1: no server needed.
+    let database = "postgres://relay:secret@127.0.0.1:1/timebank";
+    for args in [&["admin", "device", "list"][..], &["--listen", "127.0.0.1:0"][..]] {
+        let output = Command::new(BIN).args(args).args(["--database", database]).output().unwrap();
+        assert!(!output.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("could not connect to PostgreSQL at relay@127.0.0.1:1/timebank"), "{stderr}");
+        assert!(!stderr.contains("secret"), "the password stays out of messages: {stderr}");
+        assert!(output.stdout.is_empty(), "{args:?}: {}", String::from_utf8_lossy(&output.stdout));
+    }
+}
