@@ -30,8 +30,8 @@ use crate::store::{
     StoreResult, StoredDocument, SyncWritten, WriteBatch,
 };
 use rows::{
-    MEMBER_COLUMNS, DEVICE_COLUMNS, POSTING_COLUMNS, audit_from_row, console_user_from_row, device_from_row,
-    member_from_row, posting_from_row, session_from_row, station_from_row,
+    DEVICE_COLUMNS, MEMBER_COLUMNS, POSTING_COLUMNS, audit_from_row, console_user_from_row, device_from_row,
+    ledger_event_from_row, member_from_row, posting_from_row, security_event_from_row, session_from_row, station_from_row,
 };
 
 /// How long opening a connection may take.
@@ -893,12 +893,7 @@ impl RelayStore for PgStore {
             let found =
                 rows(db, "SELECT seq, key, body, received_at FROM ledger_events WHERE seq > $1 ORDER BY seq", &[&after])
                     .await?;
-            found
-                .iter()
-                .map(|r| {
-                    Ok(LedgerEventRecord { seq: r.try_get(0)?, key: r.try_get(1)?, body: r.try_get(2)?, received_at: r.try_get(3)? })
-                })
-                .collect()
+            found.iter().map(ledger_event_from_row).collect()
         })
     }
 
@@ -1105,18 +1100,7 @@ impl RelayStore for PgStore {
     fn security_events(&self) -> StoreResult<Vec<SecurityEvent>> {
         self.read(async |db| {
             let found = rows(db, "SELECT at, device, member, doc_id, reason FROM security_events ORDER BY id", &[]).await?;
-            found
-                .iter()
-                .map(|r| {
-                    Ok(SecurityEvent {
-                        at: r.try_get(0)?,
-                        device: r.try_get(1)?,
-                        member: r.try_get(2)?,
-                        doc: r.try_get(3)?,
-                        reason: r.try_get(4)?,
-                    })
-                })
-                .collect()
+            found.iter().map(security_event_from_row).collect()
         })
     }
 }

@@ -6,7 +6,10 @@ use tokio_postgres::Row;
 
 use super::Fault;
 use crate::store::encoding::console_role;
-use crate::store::{AuditRecord, ConsoleSessionRecord, ConsoleUserRecord, DeviceRecord, MemberRecord, PostingRecord, StationRecord, StoreError};
+use crate::store::{
+    AuditRecord, ConsoleSessionRecord, ConsoleUserRecord, DeviceRecord, LedgerEventRecord, MemberRecord, PostingRecord,
+    SecurityEvent, StationRecord, StoreError,
+};
 
 pub(super) const MEMBER_COLUMNS: &str = "id, station, role, display_name, birth_year, household, created_at, hardship";
 pub(super) const DEVICE_COLUMNS: &str = "id, member, actor, created_at, revoked_at";
@@ -99,5 +102,21 @@ pub(super) fn posting_from_row(row: &Row) -> Result<PostingRecord, Fault> {
         by: row.try_get(7)?,
         event: row.try_get(8)?,
         at: row.try_get(9)?,
+    })
+}
+
+/// From `seq, key, body, received_at`.
+pub(super) fn ledger_event_from_row(row: &Row) -> Result<LedgerEventRecord, Fault> {
+    Ok(LedgerEventRecord { seq: row.try_get(0)?, key: row.try_get(1)?, body: row.try_get(2)?, received_at: row.try_get(3)? })
+}
+
+/// From `at, device, member, doc_id, reason`.
+pub(super) fn security_event_from_row(row: &Row) -> Result<SecurityEvent, Fault> {
+    Ok(SecurityEvent {
+        at: row.try_get(0)?,
+        device: row.try_get(1)?,
+        member: row.try_get(2)?,
+        doc: row.try_get(3)?,
+        reason: row.try_get(4)?,
     })
 }
