@@ -1,6 +1,7 @@
 //! Two relay processes on one store behind HAProxy, one killed with SIGKILL while fifty
 //! phones sync through the balancer (issue 12): the phones carry on through the other,
-//! nothing either relay acknowledged is lost, and the ledger equals its rebuild.
+//! nothing either relay acknowledged is lost, and the ledger equals its rebuild. On one
+//! SQLite file, and on one PostgreSQL database (`scripts/postgres.sh`).
 //! (`timebank-bench load` runs the same at full size; this is CI's smaller run.)
 
 use std::collections::BTreeSet;
@@ -11,15 +12,27 @@ use std::time::{Duration, Instant};
 
 use timebank_engine::SystemClock;
 use timebank_engine::model::VisitId;
-use timebank_server::store::{RelayStore, SqliteStore};
+use timebank_server::store::{self, PgSettings, StoreLocation};
 use timebank_server::{Relay, registry};
 use timebank_testing::{Phone, new_member};
 use timebank_testing::cluster::{Backend, Cluster};
+use timebank_testing::postgres::TestDatabase;
 
-use crate::process::{BIN, admin};
+use crate::process::{BIN, Store, admin_on};
 
 #[test]
 fn fifty_phones_carry_on_through_the_other_relay_when_one_is_killed() {
+    let data = tempfile::tempdir().unwrap();
+    carry_on_through_the_other_relay(Store::Data(data.path()));
+}
+
+#[test]
+fn postgres_fifty_phones_carry_on_through_the_other_relay_when_one_is_killed() {
+    let Some(database) = TestDatabase::create("failover") else { return };
+    carry_on_through_the_other_relay(Store::Database(database.url()));
+}
+
+fn carry_on_through_the_other_relay(on: Store<'_>) {
     if !timebank_testing::cluster::balancer_installed() {
         // CI installs it (scripts/install-haproxy.sh, run by scripts/test-all.sh); a
         // developer's `cargo test` without it is told, not failed.
@@ -27,12 +40,15 @@ fn fifty_phones_carry_on_through_the_other_relay_when_one_is_killed() {
         eprintln!("failover test skipped: HAProxy is not installed (scripts/install-haproxy.sh)");
         return;
     }
-    let data = tempfile::tempdir().unwrap();
-    let setup = Relay::open(data.path()).unwrap();
+    let (backend, location) = match on {
+        Store::Data(dir) => (Backend::Sqlite(dir.to_path_buf()), StoreLocation::Sqlite(dir.to_path_buf())),
+        Store::Database(url) => (Backend::Postgres(url.to_owned()), StoreLocation::Postgres(PgSettings::new(url))),
+    };
+    let setup = Relay::new(store::open(&location).unwrap(), Arc::new(SystemClock)).unwrap();
     let station = registry::create_station(&setup, "Caoyang").unwrap();
     let member = |role: &str, name: &str| registry::create_member(&setup, &new_member(&station, role, name)).unwrap();
     let elder = member("elder", "Wang Fang");
-    let mut cluster = Cluster::start(Path::new(BIN), &Backend::Sqlite(data.path().to_path_buf()), 2, &[]).unwrap();
+    let mut cluster = Cluster::start(Path::new(BIN), &backend, 2, &[]).unwrap();
     let url = cluster.url();
     let phones: Vec<Phone> = (0..50)
         .map(|n| {
@@ -70,7 +86,7 @@ fn fifty_phones_carry_on_through_the_other_relay_when_one_is_killed() {
     assert!(synced_after_kill.load(Ordering::SeqCst) >= 25, "the phones carried on through the other relay");
 
     // Every visit a phone shows as sent (acknowledged by either relay) is in the store.
-    let store = SqliteStore::open(data.path()).unwrap();
+    let store = setup.store();
     for phone in &phones {
         let sent: BTreeSet<VisitId> = phone.sent();
         let doc = automerge::Automerge::load(&store.document(&format!("member/{}", phone.member.id)).unwrap().unwrap().bytes).unwrap();
@@ -83,6 +99,6 @@ fn fifty_phones_carry_on_through_the_other_relay_when_one_is_killed() {
         phone.sync().unwrap();
         assert_eq!(phone.engine.status().unwrap().unsynced_changes, 0);
     }
-    let check = admin(data.path(), &["rebuild-ledger", "--check"]);
+    let check = admin_on(on, &["rebuild-ledger", "--check"]);
     assert_eq!(check["identical"], true, "{check}");
 }

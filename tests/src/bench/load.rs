@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use timebank_engine::SystemClock;
-use timebank_server::store::RelayStore;
+use timebank_server::store::{self, PgSettings, RelayStore, StoreLocation};
 use timebank_server::{Relay, registry};
 use timebank_testing::{Phone, new_member};
 use timebank_testing::cluster::{Backend, Cluster};
@@ -58,7 +58,10 @@ fn relay_binary() -> Result<PathBuf, BenchError> {
 fn setup_relay(backend: &Backend) -> Result<Relay, BenchError> {
     match backend {
         Backend::Sqlite(dir) => Ok(Relay::open(dir)?),
-        Backend::Postgres(_) => Err("this build's relay has no PostgreSQL backend yet (issue 12); run --store sqlite".into()),
+        Backend::Postgres(url) => {
+            let store = store::open(&StoreLocation::Postgres(PgSettings::new(url.clone())))?;
+            Ok(Relay::new(store, Arc::new(SystemClock))?)
+        }
     }
 }
 
