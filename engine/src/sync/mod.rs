@@ -1,6 +1,7 @@
 //! Sync: the wire format shared with the relay, and the device's side of the protocol
 //! (no I/O here: a [`Transport`] supplied by the caller carries the bytes).
 
+pub mod bounds;
 pub mod client;
 pub mod heads;
 pub mod wire;
