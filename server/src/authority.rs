@@ -199,7 +199,7 @@ pub fn check_fields(doc: &DocId, patches: &[Patch], non_coordinator: bool) -> Re
         let path = full_path(patch);
         let Some(first) = path.first().map(String::as_str) else { continue };
         // The structure genesis created is fixed for every device.
-        if path.len() == 1 && (first == "schema" || first == "kind" || doc.collections().contains(&first)) {
+        if path.len() == 1 && (first == "schema" || first == "kind" || doc.collections().any(|c| c == first)) {
             return refuse(format!("the top-level field {first:?} is fixed; no device may replace or remove it"));
         }
         if !non_coordinator {

@@ -12,6 +12,7 @@ pub mod desk;
 pub mod fields;
 pub mod ledger;
 pub mod member;
+pub mod schema;
 pub mod station;
 pub mod view;
 
@@ -51,14 +52,9 @@ impl DocId {
         }
     }
 
-    /// The maps every document of this kind holds from its genesis on.
-    pub fn collections(&self) -> &'static [&'static str] {
-        match self {
-            DocId::Member(_) => &[member::PROFILE, member::VISITS, member::ORDERS, member::ASSIGNMENTS, member::REQUESTS],
-            DocId::Station(_) => &[station::CATALOGUE, station::RULES, station::NOTICES],
-            DocId::Desk(_) => &[desk::DIRECTORY, desk::REVIEWS, desk::DECISIONS, desk::CORRECTIONS],
-            DocId::Ledger(_) => &[ledger::POSTINGS, ledger::OUTCOMES, ledger::BALANCE],
-        }
+    /// The maps every document of this kind holds from its genesis on ([`schema::shape`]).
+    pub fn collections(&self) -> impl Iterator<Item = &'static str> {
+        schema::shape(self).collections.iter().map(|c| c.name)
     }
 }
 
@@ -107,7 +103,7 @@ pub fn genesis(id: &DocId, actor: ActorId) -> Result<Automerge, Error> {
             tx.put(ROOT, "schema", SCHEMA_VERSION)?;
             tx.put(ROOT, "kind", id.kind())?;
             for collection in id.collections() {
-                tx.put_object(ROOT, *collection, ObjType::Map)?;
+                tx.put_object(ROOT, collection, ObjType::Map)?;
             }
             Ok::<_, automerge::AutomergeError>(())
         },

@@ -8,9 +8,9 @@ use crate::error::Error;
 /// Longest id accepted anywhere.
 pub const MAX_ID_LEN: usize = 64;
 
-/// Checks the id syntax shared by every kind: 1 to 64 characters of lowercase ASCII
-/// letters, digits, `-` and `_`, starting with a letter or digit.
-fn validate(kind: &str, raw: &str) -> Result<(), Error> {
+/// Whether `raw` has the id syntax shared by every kind: 1 to 64 characters of lowercase
+/// ASCII letters, digits, `-` and `_`, starting with a letter or digit.
+pub fn is_id(raw: &str) -> bool {
     let starts_well = raw
         .chars()
         .next()
@@ -18,7 +18,12 @@ fn validate(kind: &str, raw: &str) -> Result<(), Error> {
     let chars_ok = raw
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    if raw.len() <= MAX_ID_LEN && starts_well && chars_ok {
+    raw.len() <= MAX_ID_LEN && starts_well && chars_ok
+}
+
+/// Checks the id syntax ([`is_id`]).
+fn validate(kind: &str, raw: &str) -> Result<(), Error> {
+    if is_id(raw) {
         Ok(())
     } else {
         Err(Error::invalid(format!(

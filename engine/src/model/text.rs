@@ -1,6 +1,8 @@
-//! Free text people type: notes (a visit's, an order's) and reasons (a review's, a
-//! decline's, a correction's). The same limits hold on every phone and in the console:
-//! every text travels to the station's phones inside the documents, over mobile data.
+//! Free text people type: notes (a visit's, an order's), reasons (a review's, a
+//! decline's, a correction's) and names. The same limits hold on every phone, in the
+//! console and in the registry, and the relay refuses longer text in any change (the
+//! documents' shape): every text travels to the station's phones inside the documents,
+//! over mobile data.
 
 use crate::error::Error;
 
@@ -9,6 +11,9 @@ pub const MAX_NOTE_CHARS: usize = 500;
 
 /// Longest reason, in characters (a review's, a decline's, a correction's).
 pub const MAX_REASON_CHARS: usize = 200;
+
+/// Longest name, in characters (a member's, a station's, a service's).
+pub const MAX_NAME_CHARS: usize = 100;
 
 /// Checks a note: at most [`MAX_NOTE_CHARS`] characters; it may run over several lines
 /// (tabs and line breaks), but holds no other control character (a terminal escape, a NUL).

@@ -20,8 +20,8 @@ pub use station::create_station;
 
 use crate::store::{Millis, NewDocument, StoreError};
 
-/// Longest display or station name accepted.
-pub const MAX_NAME_CHARS: usize = 100;
+/// Longest display or station name accepted (the engine's, which the documents' shape holds).
+pub use timebank_engine::model::text::MAX_NAME_CHARS;
 
 /// Why a registration was refused or failed.
 #[derive(Debug, thiserror::Error)]
