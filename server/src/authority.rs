@@ -188,23 +188,21 @@ impl<'a> Authors<'a> {
 
 /// Field rules that the writer table cannot express, checked on the patches from the
 /// relay's document to the fork with the device's changes. `non_coordinator` says whether
-/// any author is not a coordinator.
+/// any author is not a coordinator (a coordinator's changes break none of these rules).
+/// The shape of the document, its fixed top-level fields among it, is checked before
+/// ([`crate::vetting`]).
 ///
 /// Only rules an honest engine can never break belong here: a refusal refuses the
 /// device's whole batch at every retry. ("No edits to a visit after review" is not one:
 /// an offline phone cannot know of the review; the ledger deals with such edits.)
 pub fn check_fields(doc: &DocId, patches: &[Patch], non_coordinator: bool) -> Result<(), Refusal> {
     let refuse = |reason: String| Err(Refusal { doc: doc.to_string(), reason });
+    if !non_coordinator {
+        return Ok(());
+    }
     for patch in patches {
         let path = full_path(patch);
         let Some(first) = path.first().map(String::as_str) else { continue };
-        // The structure genesis created is fixed for every device.
-        if path.len() == 1 && (first == "schema" || first == "kind" || doc.collections().any(|c| c == first)) {
-            return refuse(format!("the top-level field {first:?} is fixed; no device may replace or remove it"));
-        }
-        if !non_coordinator {
-            continue;
-        }
         if let DocId::Member(_) = doc {
             let key = path.get(1).map(String::as_str);
             let field = path.get(2).map(String::as_str);
@@ -352,16 +350,6 @@ mod tests {
         .unwrap_err();
         assert!(dispatch.reason.contains("only coordinators dispatch orders (order o-9)"), "{dispatch}");
         assert_eq!(check(|tx| tx.put(map(tx, &["profile"]), "display_name", "Li").unwrap(), false), Ok(()));
-    }
-
-    #[test]
-    fn the_document_structure_is_fixed_for_everyone() {
-        for non_coordinator in [true, false] {
-            let schema = check(|tx| tx.put(ROOT, "schema", 99_u64).unwrap(), non_coordinator).unwrap_err();
-            assert!(schema.reason.contains("\"schema\" is fixed"), "{schema}");
-            let wiped = check(|tx| tx.delete(ROOT, "visits").unwrap(), non_coordinator).unwrap_err();
-            assert!(wiped.reason.contains("\"visits\" is fixed"), "{wiped}");
-        }
     }
 
     #[test]

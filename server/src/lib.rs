@@ -4,7 +4,8 @@
 //!
 //! Layers: [`store`] (the only module that touches SQLite or PostgreSQL, behind the
 //! [`RelayStore`] trait) → [`relay`] (shared state and the document cache) → [`authority`] (who may read
-//! and write what) → [`enroll`], [`auth`], [`sync`] (the endpoints) → [`app`] (the router).
+//! and write what) and [`vetting`] (the shape every change keeps) → [`enroll`], [`auth`],
+//! [`sync`] (the endpoints) → [`app`] (the router).
 //! [`registry`] registers stations, members, devices and console accounts; the [`admin`]
 //! command line and the [`console`] both call it.
 //! The model, the documents and the wire format are the engine's (`timebank-engine`).
@@ -35,6 +36,7 @@ pub mod relay;
 pub mod secret;
 pub mod store;
 pub mod sync;
+pub mod vetting;
 pub mod voucher;
 pub mod write;
 

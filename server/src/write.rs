@@ -11,10 +11,11 @@ use automerge::{Automerge, AutomergeError};
 use timebank_engine::DocId;
 use timebank_engine::model::{MemberId, Role};
 
-use crate::authority::{self, Access};
+use crate::authority::Access;
 use crate::error::AppError;
 use crate::relay::{Relay, Writes};
 use crate::store::{AuditRecord, MemberRecord, WriteBatch};
+use crate::vetting;
 
 /// One document edit: the document and what to write into it (an engine document helper,
 /// such as `desk::put_review`, inside a closure).
@@ -59,10 +60,13 @@ impl Relay {
         }
         let mut diffs = HashMap::new();
         for (id, fork) in &forks {
-            let Some(before) = work.doc(id).map(Automerge::get_heads) else { continue };
+            let Some(cached) = work.doc(id) else { continue };
+            let before = cached.get_heads();
+            // The relay's writes keep the document's shape too.
+            vetting::vet(id, cached, &fork.get_changes(&before))
+                .and_then(|applied| applied.check(fork))
+                .map_err(|refusal| AppError::BadRequest(refusal.reason))?;
             let patches = fork.diff(&before, &fork.get_heads());
-            // The structure genesis made is fixed for the relay's writes too.
-            authority::check_fields(id, &patches, false).map_err(|refusal| AppError::BadRequest(refusal.reason))?;
             diffs.insert(id.clone(), patches);
         }
         let batch = WriteBatch { audits: audit.into_iter().collect(), ..WriteBatch::default() };

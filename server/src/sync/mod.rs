@@ -8,12 +8,16 @@
 //! was lost), it asks the device to list every document, and the per-document digests
 //! tell it what the device holds. Then ([`stage`]):
 //!
-//! 1. every document named must exist and be readable by the device (404, 403);
-//! 2. every pushed change must be the device's own (authored by the actor it registered)
+//! 1. the pushed changes are read within the bounds of one request (inflated bytes,
+//!    operations, changes: 413 and a security event past them, before anything past the
+//!    bound is inflated or decoded; `timebank_engine::sync::bounds`);
+//! 2. every document named must exist and be readable by the device (404, 403);
+//! 3. every pushed change must be the device's own (authored by the actor it registered)
 //!    or, when a restored relay recovers what it lost, vouched for by this relay; anything
 //!    else is refused whole (403, security event), whoever its author;
-//! 3. the changes the relay lacks whose dependencies it holds are applied to forks, and
-//!    the device's own are checked: its member must be a writer of the document, and the
+//! 4. the changes the relay lacks whose dependencies it holds must keep their document's
+//!    shape, checked before they are applied to forks ([`crate::vetting`]), and the
+//!    device's own are checked: its member must be a writer of the document, and the
 //!    field rules must hold on the fork ([`crate::authority`]); one refusal refuses the
 //!    whole batch; otherwise it is stored in one transaction. Changes that build on changes
 //!    the relay lacks wait on the phone, blocking nothing else;
@@ -90,7 +94,7 @@ pub async fn endpoint(
 pub fn sync(relay: &Relay, device: &AuthedDevice, request: &SyncRequest) -> Result<SyncResponse, AppError> {
     let store = relay.store();
     let access = Access::of(store, &device.member)?;
-    let incoming = stage::read(request)?;
+    let incoming = stage::read(relay, device, request)?;
     for id in incoming.docs() {
         require_readable(relay, device, &access, id)?;
     }

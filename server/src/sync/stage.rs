@@ -1,12 +1,15 @@
-//! The push side of a sync: reads the request, checks that every change is the device's
-//! own or vouched for by this relay, and stages the changes the relay lacks on forks of
-//! its documents, checking the device's own against the writers and the field rules.
-//! Changes that build on changes the relay lacks wait (on the phone), blocking nothing.
+//! The push side of a sync: reads the request within the bounds of one request, checks
+//! that every change is the device's own or vouched for by this relay, and stages the
+//! changes the relay lacks on forks of its documents: each keeps its document's shape
+//! (checked before it is applied), and the device's own are checked against the writers
+//! and the field rules. Changes that build on changes the relay lacks wait (on the phone),
+//! blocking nothing.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use automerge::{Automerge, Change, ChangeHash, Patch, ReadDoc};
 use timebank_engine::DocId;
+use timebank_engine::sync::bounds::{self, BoundsError, Budget};
 use timebank_engine::sync::wire::{self, DocPush, SyncRequest};
 
 use crate::auth::AuthedDevice;
@@ -15,6 +18,7 @@ use crate::error::AppError;
 use crate::relay::{Relay, Work};
 use crate::store::{DeviceUsage, UsageUpdate};
 use crate::sync::record_event;
+use crate::vetting;
 
 /// What the device sent, read and checked for form before anything is touched.
 pub(super) struct Incoming<'a> {
@@ -44,9 +48,12 @@ impl Incoming<'_> {
     }
 }
 
-/// Parses document ids and changes; a damaged body is refused whole (400).
-pub(super) fn read(request: &SyncRequest) -> Result<Incoming<'_>, AppError> {
+/// Parses document ids and changes; a damaged body is refused whole (400), and so are
+/// changes over the bounds of one request (413, security event), before they are inflated
+/// or decoded past the bound ([`bounds::PUSH`], one budget for the whole request).
+pub(super) fn read<'a>(relay: &Relay, device: &AuthedDevice, request: &'a SyncRequest) -> Result<Incoming<'a>, AppError> {
     let mut pushes = BTreeMap::new();
+    let mut budget = Budget::new(bounds::PUSH);
     for sent in &request.docs {
         let id: DocId = sent
             .doc
@@ -56,11 +63,7 @@ pub(super) fn read(request: &SyncRequest) -> Result<Incoming<'_>, AppError> {
             .changes
             .iter()
             .enumerate()
-            .map(|(i, bytes)| {
-                Change::from_bytes(bytes.clone()).map_err(|e| {
-                    AppError::BadRequest(format!("change {} of {} is damaged ({e}); nothing was stored", i + 1, sent.doc))
-                })
-            })
+            .map(|(i, bytes)| budget.read_change(bytes).map_err(|e| refuse_change(relay, device, &sent.doc, i, e)))
             .collect::<Result<Vec<_>, _>>()?;
         if pushes.insert(id, Push { sent, changes }).is_some() {
             return Err(AppError::BadRequest(format!(
@@ -70,6 +73,20 @@ pub(super) fn read(request: &SyncRequest) -> Result<Incoming<'_>, AppError> {
         }
     }
     Ok(Incoming { pushes })
+}
+
+/// A change that could not be read: damaged (400), or over a bound (413, security event).
+fn refuse_change(relay: &Relay, device: &AuthedDevice, doc: &str, index: usize, error: BoundsError) -> AppError {
+    let reason = match error {
+        BoundsError::Damaged(reason) => {
+            return AppError::BadRequest(format!("change {} of {doc} is damaged ({reason}); nothing was stored", index + 1));
+        }
+        over @ BoundsError::Over { .. } => format!("change {} of {doc}: {over}", index + 1),
+    };
+    match record_event(relay, device, doc, &reason) {
+        Ok(()) => AppError::TooLarge(format!("{reason}. Nothing from this sync was stored")),
+        Err(error) => error,
+    }
 }
 
 /// The forks with the changes the relay takes, and what the answer needs to know.
@@ -147,6 +164,9 @@ pub(super) fn stage(
             Ok(non_coordinator) => non_coordinator,
             Err(refusal) => return Err(refuse(refusal)),
         };
+        // Every change taken keeps the document's shape: checked before any is applied,
+        // the length of Text objects once they are.
+        let shaped = vetting::vet(id, cached, ready.iter().copied()).map_err(refuse)?;
         let mut fork = cached.clone();
         let apply = |fork: &mut Automerge, changes: Vec<Change>| {
             fork.apply_changes(changes).map_err(|e| {
@@ -173,6 +193,7 @@ pub(super) fn stage(
                 }
             }
         }
+        shaped.check(&fork).map_err(refuse)?;
         staged.forks.insert(id.clone(), fork);
     }
     if taken.changes > 0 {

@@ -278,7 +278,11 @@ fn changes_built_on_changes_the_relay_lacks_wait_store_nothing_yet_and_ask_for_r
     let mut raw_change = |note: &str| {
         doc.transact::<_, _, automerge::AutomergeError>(|tx| {
             let visits = timebank_engine::documents::fields::map_at(tx, &automerge::ROOT, "visits").unwrap();
-            automerge::transaction::Transactable::put(tx, &visits, "draft", note)?;
+            let draft = match timebank_engine::documents::fields::map_at(tx, &visits, "v-draft") {
+                Some(draft) => draft,
+                None => automerge::transaction::Transactable::put_object(tx, &visits, "v-draft", automerge::ObjType::Map)?,
+            };
+            automerge::transaction::Transactable::put(tx, &draft, "note", note)?;
             Ok(())
         })
         .unwrap();
