@@ -18,8 +18,8 @@ use crate::relay::Relay;
 use crate::secret;
 use crate::store::{EnrollRefusal, NewDevice, SecurityEvent};
 
-/// Longest actor id accepted, in bytes (the engine makes 16).
-pub const MAX_ACTOR_BYTES: usize = 32;
+/// Longest actor id accepted, in bytes: the bound every change's actors are read within.
+pub use timebank_engine::sync::bounds::MAX_ACTOR_BYTES;
 
 /// The endpoint: wire-encoded [`EnrollRequest`] in, wire-encoded [`EnrollResponse`] out.
 /// An address over its limit of refused enrollments is answered 429 unchecked ([`crate::limits`]).

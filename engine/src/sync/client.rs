@@ -1,5 +1,6 @@
 //! The device's side of sync: build a request from the outbox and the acknowledged heads,
-//! apply the relay's answer durably. One round trip in the common case; a phone with more
+//! apply the relay's answer durably (its changes read within [`bounds::PULL`] before any
+//! is stored). One round trip in the common case; a phone with more
 //! to upload than a page, or far behind, syncs in several pages, each durable when applied;
 //! a relay restored from a backup gets back what it lost (ADR 25).
 //!
@@ -16,6 +17,7 @@ use crate::documents::DocId;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::storage;
+use crate::sync::bounds::{self, Budget};
 use crate::sync::heads::heads_after;
 use crate::sync::wire::{self, DocPush, PAGE_BYTES, Recovery, SyncRequest, SyncResponse, VOUCHER_BYTES, Voucher};
 
@@ -244,14 +246,14 @@ impl Engine {
 
     /// Applies the relay's changes, new acknowledged heads and vouchers, and marks as sent
     /// every local change now under the acknowledged heads (on the relay), all durably. A
-    /// document the phone pushed to that the answer does not name was taken whole.
+    /// document the phone pushed to that the answer does not name was taken whole. The
+    /// answer's changes are all read within its bounds first: a refused answer stores nothing.
     fn apply_response(&mut self, response: &SyncResponse, sent: &Sent) -> Result<Applied> {
         let mut applied = Applied::default();
         let mut acks: Vec<(String, Vec<ChangeHash>, Option<[u8; VOUCHER_BYTES]>)> = Vec::new();
-        for pull in &response.docs {
-            let id: DocId = pull.doc.parse()?;
-            if !pull.changes.is_empty() {
-                let bytes: Vec<u8> = pull.changes.concat();
+        let pulled = read_pulled(response)?;
+        for (pull, (id, bytes)) in response.docs.iter().zip(pulled) {
+            if !bytes.is_empty() {
                 applied.changes_received += self.receive_changes(&id, &bytes)?;
                 applied.docs_changed += 1;
             }
@@ -304,6 +306,29 @@ impl Engine {
         }
         Ok(applied)
     }
+}
+
+/// The documents of the relay's answer with their changes, every change read within the
+/// bounds of one answer ([`bounds::PULL`]) before any is stored: a hostile or broken relay
+/// cannot make the phone inflate or decode more, and a refused answer stores nothing.
+fn read_pulled(response: &SyncResponse) -> Result<Vec<(DocId, Vec<u8>)>> {
+    let mut budget = Budget::new(bounds::PULL);
+    let mut pulled = Vec::with_capacity(response.docs.len());
+    for pull in &response.docs {
+        let id: DocId = pull.doc.parse()?;
+        let mut bytes = Vec::new();
+        for (i, raw) in pull.changes.iter().enumerate() {
+            let change = budget.read_change(raw).map_err(|e| {
+                Error::Protocol(format!(
+                    "change {} for {id} in the relay's answer was refused: {e}; nothing from this answer was stored",
+                    i + 1
+                ))
+            })?;
+            bytes.extend_from_slice(change.raw_bytes());
+        }
+        pulled.push((id, bytes));
+    }
+    Ok(pulled)
 }
 
 /// Every change `heads` descend from (the heads' own changes included).
