@@ -93,6 +93,11 @@ impl RelayProcess {
         panic!("the relay did not start");
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.url.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap()

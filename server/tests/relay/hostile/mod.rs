@@ -5,6 +5,7 @@
 //! the device, and honest devices keep syncing.
 
 mod authorship;
+mod changes;
 mod door;
 mod property;
 mod quota;
