@@ -347,8 +347,9 @@ mod tests {
 
     #[test]
     fn a_billion_operations_in_a_hundred_bytes_are_counted_not_decoded() {
-        let few = Handmade::puts(100, "x").chunk();
-        assert_eq!(Budget::new(PUSH).read_change(&few).unwrap().len(), 100);
+        let few = Handmade::puts(100, "x");
+        assert_eq!(Budget::new(PUSH).read_change(&few.chunk()).unwrap().len(), 100);
+        assert_eq!(Budget::new(PUSH).read_change(&few.compressed()).unwrap().len(), 100);
         let bomb = Handmade::puts(1_000_000_000, "x").chunk();
         assert!(bomb.len() < 100, "{} bytes", bomb.len());
         let started = std::time::Instant::now();
@@ -386,6 +387,10 @@ mod tests {
             Err(BoundsError::Damaged(reason)) => assert!(reason.contains("actor number 5"), "{reason}"),
             other => panic!("{other:?}"),
         }
+        // Found by the fuzz target: automerge 0.12 panics applying a change by an empty actor.
+        let mut empty = Handmade::puts(1, "x");
+        empty.actor = Vec::new();
+        assert!(matches!(Budget::new(PUSH).read_change(&empty.chunk()), Err(BoundsError::Damaged(r)) if r.contains("empty")));
         let mut long = Handmade::puts(1, "x");
         long.actor = vec![7; MAX_ACTOR_BYTES + 1];
         assert_eq!(over(Budget::new(PUSH).read_change(&long.chunk())).0, Bound::ActorBytes);

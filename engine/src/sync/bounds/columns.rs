@@ -132,9 +132,13 @@ impl<'a> Reader<'a> {
         self.take(len, what).map(|_| ())
     }
 
-    /// A length-prefixed actor id, no longer than [`MAX_ACTOR_BYTES`].
+    /// A length-prefixed actor id, neither empty (automerge 0.12 panics applying a change
+    /// that names one) nor longer than [`MAX_ACTOR_BYTES`].
     fn actor(&mut self) -> Result<(), BoundsError> {
         let len = self.unsigned("actor")?;
+        if len == 0 {
+            return Err(damaged("an actor id is empty".into()));
+        }
         if len > MAX_ACTOR_BYTES as u64 {
             return Err(BoundsError::Over { bound: Bound::ActorBytes, found: len, limit: MAX_ACTOR_BYTES as u64 });
         }

@@ -118,25 +118,34 @@ impl Handmade {
 
     /// The change chunk (type 1), with a correct checksum.
     pub fn chunk(&self) -> Vec<u8> {
-        let body = self.body();
-        let mut typed = vec![CHANGE];
-        uleb(&mut typed, body.len() as u64);
-        let hash = Sha256::new().chain_update(&typed).chain_update(&body).finalize();
-        let mut out = MAGIC.to_vec();
-        out.extend_from_slice(&hash[..4]);
-        out.extend_from_slice(&typed);
-        out.extend_from_slice(&body);
-        out
+        chunk_of(&self.body())
     }
 
     /// The same change as a compressed chunk (type 2), as automerge stores large changes.
     pub fn compressed(&self) -> Vec<u8> {
-        let chunk = self.chunk();
-        let body = self.body();
-        let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-        let deflated = encoder.write_all(&body).and_then(|()| encoder.finish()).unwrap_or_default();
-        compressed_chunk(chunk[4..8].try_into().unwrap_or([0; 4]), &deflated)
+        compressed_of(&self.body())
     }
+}
+
+/// A change chunk (type 1) around `body`, with the checksum automerge computes.
+pub fn chunk_of(body: &[u8]) -> Vec<u8> {
+    let mut typed = vec![CHANGE];
+    uleb(&mut typed, body.len() as u64);
+    let hash = Sha256::new().chain_update(&typed).chain_update(body).finalize();
+    let mut out = MAGIC.to_vec();
+    out.extend_from_slice(&hash[..4]);
+    out.extend_from_slice(&typed);
+    out.extend_from_slice(body);
+    out
+}
+
+/// A compressed chunk (type 2) around `body` deflated, with the checksum of the change
+/// chunk it inflates to.
+pub fn compressed_of(body: &[u8]) -> Vec<u8> {
+    let chunk = chunk_of(body);
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    let deflated = encoder.write_all(body).and_then(|()| encoder.finish()).unwrap_or_default();
+    compressed_chunk(chunk[4..8].try_into().unwrap_or([0; 4]), &deflated)
 }
 
 /// A compressed chunk (type 2) that inflates to `mib` MiB of zero bytes: a compression bomb
