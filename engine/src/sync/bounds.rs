@@ -46,8 +46,9 @@ pub const PUSH: Bounds = Bounds {
 
 /// What a phone reads from the relay in one answer: what the relay stores (changes of
 /// every device, and the relay's own ledger changes, which after a rebuild may hold a
-/// member's whole history) in pages of at most [`crate::sync::wire::MAX_BODY_BYTES`] on
-/// the wire. Far above any honest answer, far below what hurts a phone.
+/// member's whole history), in pages the relay cuts within these bounds
+/// ([`crate::sync::page`]; [`crate::sync::wire::PAGE_BYTES`] of changes by default), a
+/// change over the page alone. Far above any honest answer, far below what hurts a phone.
 pub const PULL: Bounds = Bounds {
     change_bytes: 16 * MIB,
     change_ops: 2_000_000,

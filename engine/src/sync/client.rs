@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::storage;
 use crate::sync::bounds::{self, Budget};
 use crate::sync::heads::heads_after;
+use crate::sync::page::Page;
 use crate::sync::wire::{self, DocPush, PAGE_BYTES, Recovery, SyncRequest, SyncResponse, VOUCHER_BYTES, Voucher};
 
 /// Most request/response exchanges one sync makes: enough for a phone months behind to
@@ -174,9 +175,10 @@ impl Engine {
     }
 
     /// The request: the manifest digest and the documents with changes the relay lacks
-    /// (or, with `list_all`, every document held), at most [`PAGE_BYTES`] of changes; for
-    /// each document in `recover`, the phone's heads and what the relay's heads there do
-    /// not cover.
+    /// (or, with `list_all`, every document held), a page of at most `page_bytes` of
+    /// changes within what the relay reads in one request ([`bounds::PUSH`]); for each
+    /// document in `recover`, the phone's heads and what the relay's heads there do not
+    /// cover.
     fn build_request(
         &self,
         list_all: bool,
@@ -188,7 +190,7 @@ impl Engine {
         let mut sent = Sent::default();
         let mut manifest = Vec::new();
         let mut docs = Vec::new();
-        let mut page = Page::new(page_bytes);
+        let mut page = Page::new(page_bytes, bounds::PUSH);
         for (id, doc) in &self.docs {
             let name = id.to_string();
             let acked = storage::acked_heads(conn, &name)?;
@@ -216,7 +218,7 @@ impl Engine {
                     // phone's own changes that build on it wait for it.
                     continue;
                 }
-                if !page.take(change.raw_bytes().len()) {
+                if !page.take(&change) {
                     sent.page_full = true;
                     break;
                 }
@@ -340,29 +342,6 @@ fn ancestors(doc: &Automerge, heads: &[ChangeHash]) -> HashSet<ChangeHash> {
     doc.get_changes(&[]).iter().map(Change::hash).filter(|h| !after.contains(h)).collect()
 }
 
-/// The change bytes one request may still carry.
-#[derive(Debug)]
-struct Page {
-    left: usize,
-    taken: usize,
-}
-
-impl Page {
-    fn new(bytes: usize) -> Page {
-        Page { left: bytes, taken: 0 }
-    }
-
-    /// Whether a change of `bytes` fits; one change always does when it is the first.
-    fn take(&mut self, bytes: usize) -> bool {
-        if bytes > self.left && self.taken > 0 {
-            return false;
-        }
-        self.left = self.left.saturating_sub(bytes);
-        self.taken += 1;
-        true
-    }
-}
-
 /// What one request carried: each document listed, and whether the page was full (more
 /// to send).
 #[derive(Debug, Default)]
@@ -390,20 +369,4 @@ struct Applied {
     changes_received: usize,
     changes_stored: usize,
     acked: usize,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_page_takes_changes_until_full_but_always_the_first() {
-        let mut page = Page::new(PAGE_BYTES);
-        assert!(page.take(PAGE_BYTES + 5), "a change over the page goes alone");
-        assert!(!page.take(1));
-        let mut page = Page::new(PAGE_BYTES);
-        assert!(page.take(PAGE_BYTES - 10));
-        assert!(page.take(10));
-        assert!(!page.take(1));
-    }
 }

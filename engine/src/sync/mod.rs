@@ -4,6 +4,7 @@
 pub mod bounds;
 pub mod client;
 pub mod heads;
+pub mod page;
 pub mod wire;
 
 pub use client::{SyncReport, SyncRun, Transport, TransportError};

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 
 use automerge::{Change, ChangeHash, ReadDoc};
+use timebank_engine::sync::bounds;
 use timebank_engine::sync::heads::heads_after;
+use timebank_engine::sync::page::Page;
 use timebank_engine::sync::wire::{self, DocPull, HeadsDigest, Recover, SyncResponse, heads_digest, to_wire_heads};
 
 use crate::auth::AuthedDevice;
@@ -59,7 +61,7 @@ pub(super) fn plan(
     let device_id = device.device.id.as_str();
     let mut batch = WriteBatch::default();
     let mut response = SyncResponse::default();
-    let mut page = Page { left: relay.settings().page_bytes, empty: true };
+    let mut page = Page::new(relay.settings().page_bytes, bounds::PULL);
     for id in access.readable() {
         let Some(cached) = work.doc(id) else { continue };
         let name = id.to_string();
@@ -97,7 +99,7 @@ pub(super) fn plan(
         let missing: Vec<Change> =
             doc.get_changes(&base).into_iter().filter(|c| !pushed.is_some_and(|p| p.contains(&c.hash()))).collect();
         let all = missing.len();
-        let sent = page.take(missing);
+        let sent: Vec<Change> = missing.into_iter().take_while(|change| page.take(change)).collect();
         let new_heads = if sent.len() == all {
             heads.clone()
         } else {
@@ -139,35 +141,9 @@ pub(super) fn plan(
     Plan { batch, response }
 }
 
-/// What one answer may still carry.
-struct Page {
-    left: usize,
-    /// Nothing taken yet: a change bigger than a page still goes, alone.
-    empty: bool,
-}
-
-impl Page {
-    /// The changes of `missing` (in causal order) that fit.
-    fn take(&mut self, missing: Vec<Change>) -> Vec<Change> {
-        let mut taken = Vec::new();
-        for change in missing {
-            let bytes = change.raw_bytes().len();
-            if bytes > self.left && !self.empty {
-                break;
-            }
-            self.left = self.left.saturating_sub(bytes);
-            self.empty = false;
-            taken.push(change);
-        }
-        taken
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use automerge::transaction::Transactable;
-    use automerge::{AutoCommit, ROOT};
 
     #[test]
     fn the_base_is_the_acknowledged_heads_the_digest_names() {
@@ -178,21 +154,5 @@ mod tests {
         assert_eq!(known_base(heads_digest(&a), &acked), Some(a));
         assert_eq!(known_base(heads_digest(&[]), &acked), Some(vec![]));
         assert_eq!(known_base(heads_digest(&[ChangeHash([3; 32])]), &acked), None);
-    }
-
-    #[test]
-    fn a_page_takes_what_fits_and_always_one() {
-        let mut doc = AutoCommit::new();
-        for i in 0..4_i64 {
-            doc.put(ROOT, "k", i).unwrap();
-            doc.commit();
-        }
-        let changes: Vec<Change> = doc.get_changes(&[]);
-        let one = changes[0].raw_bytes().len();
-        let mut page = Page { left: one + 1, empty: true };
-        assert_eq!(page.take(changes.clone()).len(), 1);
-        assert_eq!(page.take(changes.clone()).len(), 0, "the next document waits for the next page");
-        let mut tiny = Page { left: 1, empty: true };
-        assert_eq!(tiny.take(changes).len(), 1, "a change over the page goes alone");
     }
 }
