@@ -3,7 +3,7 @@
 //! logged now, whatever the store lacks posted), then fed the events each write logs,
 //! handed over in memory. It says what to store ([`Entries`]); the relay stores it.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use timebank_engine::model::MemberId;
 
@@ -77,8 +77,11 @@ impl Bookkeeper {
         if !contiguous {
             return self.fold_logged(store);
         }
+        // Each body's key once (a key is a digest): a sync that logs thousands of events
+        // costs thousands of digests, not their square.
+        let by_key: HashMap<String, &EventBody> = bodies.iter().map(|body| (body.key(), body)).collect();
         for record in logged {
-            let Some(body) = bodies.iter().find(|b| b.key() == record.key) else {
+            let Some(&body) = by_key.get(&record.key) else {
                 return self.fold_logged(store);
             };
             self.books.apply(&Event { seq: record.seq, received_at: record.received_at, body: body.clone() });
