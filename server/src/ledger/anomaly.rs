@@ -9,6 +9,16 @@ use crate::ledger::rules::StationRules;
 const MINUTE_MS: i64 = 60_000;
 const DAY_MS: i64 = 24 * 60 * MINUTE_MS;
 
+/// Most other visits one visit's evidence names as overlapping it: the first few show a
+/// coordinator the problem, and the visit is under review either way. Past it, more
+/// overlaps add nothing, so a device that logs thousands of visits at the same hour cannot
+/// make the ledger's work per visit grow with their number (ADR 0024).
+pub const MAX_OVERLAPS_NAMED: usize = 5;
+
+/// Most reasons one visit's evidence holds: its own (at most four kinds besides overlaps),
+/// the visits it overlaps, and the later visits that overlap it.
+pub const MAX_REASONS: usize = 4 + 2 * MAX_OVERLAPS_NAMED;
+
 /// One reason a visit needs a coordinator's eyes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Anomaly {
@@ -68,7 +78,8 @@ impl Anomaly {
 }
 
 /// The anomalies of `visit`, received at `received_at` under `rules`. `others` are the
-/// volunteer's other visits still standing (not rejected).
+/// volunteer's other visits still standing (not rejected); the first
+/// [`MAX_OVERLAPS_NAMED`] that overlap it are named, and no more of `others` is read.
 pub fn detect<'a>(
     visit: &VisitEvent,
     received_at: i64,
@@ -99,6 +110,7 @@ pub fn detect<'a>(
         found.push(Anomaly::OwnHousehold);
     }
     let (start, stop) = visit.interval();
+    let mut named = 0;
     for other in others {
         if other.id == visit.id {
             continue;
@@ -109,6 +121,10 @@ pub fn detect<'a>(
                 found.push(Anomaly::LoggedTwice { other: other.id.clone() });
             } else {
                 found.push(Anomaly::Overlaps { other: other.id.clone() });
+            }
+            named += 1;
+            if named == MAX_OVERLAPS_NAMED {
+                break;
             }
         }
     }
@@ -175,5 +191,16 @@ mod tests {
         let household = Some(HouseholdId::parse("h-1").unwrap());
         let own = VisitEvent { volunteer_household: household.clone(), elder_household: household, ..first };
         assert_eq!(detect(&own, 110 * H, &rules, []), [Anomaly::OwnHousehold]);
+    }
+
+    #[test]
+    fn a_visit_names_the_first_few_it_overlaps_and_reads_no_further() {
+        let rules = StationRules::default();
+        let others: Vec<VisitEvent> = (0..1000).map(|i| visit(&format!("v-{i}"), 0, 2, "a")).collect();
+        let mut read = 0;
+        let found = detect(&visit("v-new", 1, 2, "a"), 110 * H, &rules, others.iter().inspect(|_| read += 1));
+        let named: Vec<Anomaly> = (0..MAX_OVERLAPS_NAMED).map(|i| Anomaly::Overlaps { other: format!("v-{i}") }).collect();
+        assert_eq!(found, named);
+        assert_eq!(read, MAX_OVERLAPS_NAMED);
     }
 }

@@ -177,6 +177,22 @@ fn a_visit_without_review_earns_nothing_and_anomalies_wait_with_evidence() {
 }
 
 #[test]
+fn a_thousand_visits_at_the_same_hour_each_name_a_few_others() {
+    let visits: Vec<EventBody> = (0..1000).map(|i| visit(&format!("v-{i}"), "m-v2", "m-e1", T0, 60, "a")).collect();
+    let books = fold(&log(&visits));
+    let outcomes = books.member_outcomes(&m("m-v2"));
+    assert_eq!(outcomes.len(), 1000, "every visit is under review");
+    for (subject, outcome) in outcomes {
+        assert_eq!(outcome.status, OutcomeStatus::UnderReview, "{subject}");
+        let reasons = outcome.reason.split("; ").count();
+        assert!((1..=crate::ledger::anomaly::MAX_REASONS).contains(&reasons), "{subject}: {}", outcome.reason);
+    }
+    // The first visit names the later ones that overlap it, the last the first it overlaps.
+    assert!(outcome(&books, "m-v2", "v-0").1.contains("overlaps visit v-1"));
+    assert_eq!(outcome(&books, "m-v2", "v-999").1.split("; ").count(), crate::ledger::anomaly::MAX_OVERLAPS_NAMED);
+}
+
+#[test]
 fn the_daily_cap_overflows_to_the_station_pool() {
     let books = fold(&log(&[
         visit("v-1", "m-v2", "m-e1", T0, 90, "a"),

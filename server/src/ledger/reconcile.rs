@@ -374,10 +374,15 @@ impl Books {
         }
     }
 
-    /// Adds `note` to an undecided visit's evidence.
+    /// Adds `note` to an undecided visit's evidence, unless it already holds
+    /// [`anomaly::MAX_REASONS`] (then it is under review, with reasons enough).
     fn note_anomaly(&mut self, visit: &str, note: &str) {
         let Some(state) = self.visits.get_mut(visit) else { return };
-        if state.review.is_some() || state.earned.is_some() || state.anomalies.iter().any(|n| n == note) {
+        if state.review.is_some()
+            || state.earned.is_some()
+            || state.anomalies.len() >= anomaly::MAX_REASONS
+            || state.anomalies.iter().any(|n| n == note)
+        {
             return;
         }
         state.anomalies.push(note.to_owned());
