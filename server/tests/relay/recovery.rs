@@ -13,7 +13,7 @@ use timebank_engine::documents::member;
 use timebank_engine::model::{MemberId, OrderId, Response};
 use timebank_server::{Relay, SqliteStore, app, desk};
 
-use crate::support::{Phone, TestRelay};
+use crate::support::{Phone, TestRelay, write_outcomes_on};
 
 /// A consistent copy of the relay's store, as a nightly backup would take.
 fn backup(relay: &TestRelay) -> TempDir {
@@ -148,3 +148,44 @@ fn a_change_nobody_can_vouch_for_yet_waits_on_its_phone_and_blocks_nothing() {
     assert!(restored.store().security_events().unwrap().is_empty());
 }
 
+#[test]
+fn a_restored_relay_is_not_sent_back_its_own_ledger_changes_however_large() {
+    use timebank_engine::DocId;
+    use timebank_engine::sync::bounds::PUSH;
+    use timebank_engine::sync::wire::{self, SyncRequest};
+
+    let relay = TestRelay::new();
+    let volunteer = relay.member("volunteer", "Li Wei");
+    let mut phone = relay.phone(&volunteer);
+    relay.sync_phone(&mut phone);
+    let saved = backup(&relay);
+
+    // After the backup the relay writes the volunteer's ledger in one change of more
+    // operations than a phone may push in one request (as a rebuild of a long history
+    // may), and the phone receives it.
+    let subjects: Vec<String> = (0..=PUSH.change_ops / 2).map(|i| format!("v-{i}")).collect();
+    write_outcomes_on(&relay.relay, &volunteer.id, &subjects, "approved");
+    relay.sync_phone(&mut phone);
+    let ledger = DocId::Ledger(volunteer.id.clone());
+    let largest = relay.document(&ledger).get_changes(&[]).iter().map(automerge::Change::len).max().unwrap();
+    assert!(largest as u64 > PUSH.change_ops, "{largest} operations");
+    assert_eq!(phone.engine.heads(&ledger), relay.document(&ledger).get_heads());
+
+    // The restored relay asks the phone what it holds; the phone answers with its heads
+    // and sends none of the relay's ledger changes back (the relay would take none of
+    // them), so the sync is not refused as too large.
+    let (restored, router) = restore(&relay, &saved);
+    let mut transport = relay.transport_via(&router, &phone.token);
+    phone.engine.sync(&mut transport).unwrap();
+    assert!(restored.store().security_events().unwrap().is_empty());
+    let name = ledger.to_string();
+    let ledger_pushes: Vec<usize> = transport
+        .exchanges
+        .iter()
+        .flat_map(|(request, _)| wire::decode::<SyncRequest>(request).unwrap().docs)
+        .filter(|push| push.doc == name)
+        .map(|push| push.changes.len())
+        .collect();
+    assert!(!ledger_pushes.is_empty(), "the relay asked the phone to recover its ledger");
+    assert!(ledger_pushes.iter().all(|&changes| changes == 0), "{ledger_pushes:?}");
+}

@@ -134,14 +134,22 @@ impl TestRelay {
 
 /// Writes an outcome into `member`'s ledger as `relay` (with that relay process's actor).
 pub fn write_outcome_on(relay: &Relay, member: &MemberId, subject: &str, status: &str) {
+    write_outcomes_on(relay, member, &[subject.to_owned()], status);
+}
+
+/// Writes an outcome of `status` for each of `subjects` into `member`'s ledger as `relay`,
+/// in one change.
+pub fn write_outcomes_on(relay: &Relay, member: &MemberId, subjects: &[String], status: &str) {
     let ledger = format!("ledger/{member}");
     let stored = relay.store().document(&ledger).unwrap().unwrap();
     let mut doc = Automerge::load(&stored.bytes).unwrap().with_actor(relay.actor().clone());
     let before = doc.get_heads();
     doc.transact::<_, _, automerge::AutomergeError>(|tx| {
         let outcomes = timebank_engine::documents::fields::map_at(tx, &automerge::ROOT, "outcomes").unwrap();
-        let outcome = tx.put_object(&outcomes, subject, automerge::ObjType::Map)?;
-        tx.put(&outcome, "status", status)?;
+        for subject in subjects {
+            let outcome = tx.put_object(&outcomes, subject.as_str(), automerge::ObjType::Map)?;
+            tx.put(&outcome, "status", status)?;
+        }
         Ok(())
     })
     .unwrap();
