@@ -31,17 +31,20 @@ pub const MAX_CHANGE_ACTORS: u64 = 1024;
 
 const MIB: u64 = 1024 * 1024;
 
-/// What a device may push to the relay in one request. Measured (ADR 0024): a visit is
-/// one change of about 300 bytes and 12 operations, a busy volunteer's day about 20 of
-/// them; a coordinator's bulk review of 100 visits is one change of about 15 KB and 500
-/// operations. The worst request within these bounds costs the relay about
-/// `hostile_request_worst_ms` / `_mib` in docs/BENCHMARKS.md.
+/// What a device may push to the relay in one request (ADR 0024). The engine's biggest
+/// change is a visit: about 12 operations and 300 bytes, 1.8 KB with a note of 500
+/// characters; a busy volunteer's day is about 20 of them. A request holds 500 such
+/// visits, and a phone with more sends them in several pages ([`crate::sync::page`]), so
+/// the bounds only decide how long one request may hold the relay: the relay's work is
+/// about linear in the operations it takes (a visit also goes through the ledger), and
+/// the worst request within these bounds costs it `hostile_request_worst_ms` /
+/// `hostile_request_worst_mib` in docs/BENCHMARKS.md (target: 250 ms, 64 MiB).
 pub const PUSH: Bounds = Bounds {
-    change_bytes: MIB,
-    change_ops: 20_000,
-    batch_bytes: 4 * MIB,
-    batch_ops: 40_000,
-    batch_changes: 4_000,
+    change_bytes: MIB / 2,
+    change_ops: 5_000,
+    batch_bytes: 2 * MIB,
+    batch_ops: 6_000,
+    batch_changes: 600,
 };
 
 /// What a phone reads from the relay in one answer: what the relay stores (changes of

@@ -80,3 +80,33 @@ fn five_pages_go_up_and_come_down_in_bounded_durable_pages() {
     let quiet = relay.sync_phone(&mut desk);
     assert_eq!((quiet.round_trips, quiet.changes_received), (1, 0));
 }
+
+#[test]
+fn a_phone_with_more_changes_than_one_request_holds_sends_them_in_several() {
+    use timebank_engine::sync::bounds::PUSH;
+    use timebank_engine::sync::wire::{self, SyncRequest};
+
+    let relay = TestRelay::new();
+    let volunteer = relay.member("volunteer", "Li Wei");
+    let elder = relay.member("elder", "Wang Fang");
+    let mut phone = relay.phone(&volunteer);
+    relay.sync_phone(&mut phone);
+    // Short visits: far under the page's bytes, over the changes one request may hold.
+    let count = usize::try_from(PUSH.batch_changes).unwrap() + 20;
+    for _ in 0..count {
+        phone.log_visit(&elder.id, "tea");
+    }
+
+    let mut up = relay.transport(&phone.token);
+    let report = phone.engine.sync(&mut up).unwrap();
+    assert!(report.round_trips >= 2, "{report:?}");
+    for (request, _) in &up.exchanges {
+        let request: SyncRequest = wire::decode(request).unwrap();
+        let changes: usize = request.docs.iter().map(|d| d.changes.len()).sum();
+        assert!(changes as u64 <= PUSH.batch_changes, "{changes} changes in one request");
+    }
+    assert_eq!(phone.engine.status().unwrap().unsynced_changes, 0);
+    let own = format!("member/{}", volunteer.id);
+    assert_eq!(timebank_engine::documents::member::visits(&relay.document(&own), &volunteer.id).len(), count);
+    assert!(relay.store().security_events().unwrap().is_empty());
+}
