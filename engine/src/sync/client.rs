@@ -20,6 +20,7 @@ use crate::storage;
 use crate::sync::bounds::{self, Budget};
 use crate::sync::heads::heads_after;
 use crate::sync::page::Page;
+use crate::sync::sequence;
 use crate::sync::wire::{self, DocPush, PAGE_BYTES, Recovery, SyncRequest, SyncResponse, VOUCHER_BYTES, Voucher};
 
 /// Most request/response exchanges one sync makes: enough for a phone months behind to
@@ -260,8 +261,15 @@ impl Engine {
         let mut applied = Applied::default();
         let mut acks: Vec<(String, Vec<ChangeHash>, Option<[u8; VOUCHER_BYTES]>)> = Vec::new();
         let pulled = read_pulled(response)?;
-        for (pull, (id, bytes)) in response.docs.iter().zip(pulled) {
-            if !bytes.is_empty() {
+        let empty = Automerge::new();
+        for (id, changes) in &pulled {
+            sequence::check(self.docs.get(id).unwrap_or(&empty), changes).map_err(|reason| {
+                Error::Protocol(format!("the relay's answer for {id} was refused: {reason}; nothing from this answer was stored"))
+            })?;
+        }
+        for (pull, (id, changes)) in response.docs.iter().zip(pulled) {
+            if !changes.is_empty() {
+                let bytes: Vec<u8> = changes.iter().flat_map(|change| change.raw_bytes().iter().copied()).collect();
                 applied.changes_received += self.receive_changes(&id, &bytes)?;
                 applied.docs_changed += 1;
             }
@@ -319,22 +327,25 @@ impl Engine {
 /// The documents of the relay's answer with their changes, every change read within the
 /// bounds of one answer ([`bounds::PULL`]) before any is stored: a hostile or broken relay
 /// cannot make the phone inflate or decode more, and a refused answer stores nothing.
-fn read_pulled(response: &SyncResponse) -> Result<Vec<(DocId, Vec<u8>)>> {
+fn read_pulled(response: &SyncResponse) -> Result<Vec<(DocId, Vec<Change>)>> {
     let mut budget = Budget::new(bounds::PULL);
     let mut pulled = Vec::with_capacity(response.docs.len());
     for pull in &response.docs {
         let id: DocId = pull.doc.parse()?;
-        let mut bytes = Vec::new();
-        for (i, raw) in pull.changes.iter().enumerate() {
-            let change = budget.read_change(raw).map_err(|e| {
-                Error::Protocol(format!(
-                    "change {} for {id} in the relay's answer was refused: {e}; nothing from this answer was stored",
-                    i + 1
-                ))
-            })?;
-            bytes.extend_from_slice(change.raw_bytes());
-        }
-        pulled.push((id, bytes));
+        let changes = pull
+            .changes
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| {
+                budget.read_change(raw).map_err(|e| {
+                    Error::Protocol(format!(
+                        "change {} for {id} in the relay's answer was refused: {e}; nothing from this answer was stored",
+                        i + 1
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        pulled.push((id, changes));
     }
     Ok(pulled)
 }

@@ -5,6 +5,7 @@ pub mod bounds;
 pub mod client;
 pub mod heads;
 pub mod page;
+pub mod sequence;
 pub mod wire;
 
 pub use client::{SyncReport, SyncRun, Transport, TransportError};

@@ -15,8 +15,9 @@
 //! 3. every pushed change must be the device's own (authored by the actor it registered)
 //!    or, when a restored relay recovers what it lost, vouched for by this relay; anything
 //!    else is refused whole (403, security event), whoever its author;
-//! 4. the changes the relay lacks whose dependencies it holds must keep their document's
-//!    shape, checked before they are applied to forks ([`crate::vetting`]), and the
+//! 4. the changes the relay lacks whose dependencies it holds must follow their authors'
+//!    earlier changes (`timebank_engine::sync::sequence`, 400 otherwise) and keep their
+//!    document's shape, checked before they are applied to forks ([`crate::vetting`]), and the
 //!    device's own are checked: its member must be a writer of the document, and the
 //!    field rules must hold on the fork ([`crate::authority`]); one refusal refuses the
 //!    whole batch; otherwise it is stored in one transaction. Changes that build on changes

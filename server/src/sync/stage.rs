@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use automerge::{Automerge, Change, ChangeHash, Patch, ReadDoc};
 use timebank_engine::DocId;
 use timebank_engine::sync::bounds::{self, BoundsError, Budget};
+use timebank_engine::sync::sequence;
 use timebank_engine::sync::wire::{self, DocPush, SyncRequest};
 
 use crate::auth::AuthedDevice;
@@ -157,6 +158,9 @@ pub(super) fn stage(
         if ready.is_empty() {
             continue;
         }
+        sequence::check(cached, ready.iter().copied()).map_err(|reason| {
+            AppError::BadRequest(format!("the changes sent for {id} cannot follow its history: {reason}; nothing was stored"))
+        })?;
         taken.changes += i64::try_from(ready.len()).unwrap_or(i64::MAX);
         taken.bytes += ready.iter().map(|c| i64::try_from(c.raw_bytes().len()).unwrap_or(i64::MAX)).sum::<i64>();
         let mine: Vec<Change> = ready.iter().filter(|c| c.actor_id().to_hex_string() == own).map(|c| (*c).clone()).collect();

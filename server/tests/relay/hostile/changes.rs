@@ -166,6 +166,31 @@ fn objects_fields_and_types_outside_the_shape_are_refused() {
 }
 
 #[test]
+fn a_change_that_skips_its_authors_numbers_is_refused_before_automerge_sees_it() {
+    // automerge 0.12 panics applying a change whose author wrote nothing in the document
+    // yet and that is not its first: a new phone of the volunteer sends one.
+    let scene = Scene::new();
+    let mut fresh = scene.relay.phone(&scene.volunteer);
+    scene.relay.sync_phone(&mut fresh);
+    let heads = scene.relay.document(&scene.own).get_heads();
+    let mut second = Handmade::puts(1, "x");
+    second.columns.clear();
+    second.actor = fresh.actor.to_bytes().to_vec();
+    second.seq = 2;
+    second.deps = heads.iter().map(|h| h.0).collect();
+    let answer = scene.relay.sync(&fresh.token, &push(&scene.own, &heads, vec![second.chunk()]));
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(&answer.body));
+    let error = answer.error();
+    assert!(error.contains("change number 2, but the document holds 0") && error.contains("nothing was stored"), "{error}");
+    assert_eq!(scene.relay.document(&scene.own).get_heads(), heads);
+    // The relay carries on: the phone's honest visit goes through.
+    let elder = scene.relay.member("elder", "Zhao Min");
+    fresh.log_visit(&elder.id, "tea");
+    scene.relay.sync_phone(&mut fresh);
+    assert_eq!(fresh.visit_states(), ["sent", "sent"], "the first phone's visit and this one");
+}
+
+#[test]
 fn a_text_object_note_and_what_the_engine_writes_are_accepted() {
     let mut scene = Scene::new();
     let (raw, heads) = scene.forge(|tx, visit| {
@@ -232,9 +257,15 @@ fn a_phone_refuses_a_hostile_answer_whole_before_inflating_it() {
     let (honest, _) = forged_change(&scene.relay.document(&scene.own), &automerge::ActorId::random(), |tx| {
         crate::support::put_at(tx, &["profile"], "display_name", "Li Wei (verified)");
     });
+    // A change numbered 2 by a device the phone never heard of: automerge 0.12 panics
+    // applying it.
+    let mut skipping = Handmade::puts(1, "x");
+    skipping.seq = 2;
+    skipping.deps = held.iter().map(|h| h.0).collect();
     for (bomb, words) in [
         (handmade::zero_bomb(64), "once inflated"),
         (Handmade::puts(u64::MAX >> 2, "x").chunk(), "operations in one change"),
+        (skipping.chunk(), "change number 2, but the document holds 0"),
     ] {
         let answer = SyncResponse {
             docs: vec![
