@@ -448,6 +448,9 @@ mod tests {
         assert!(damaged(&doc.save()).contains("whole document"));
         let deflated = Handmade::puts(3, "x").with_column(column::ACTION | 0b1000, [run(3), uleb_bytes(1)].concat()).chunk();
         assert!(damaged(&deflated).contains("deflated columns"));
+        // A mark's end on a map: automerge 0.12 reads it, then panics applying it.
+        let mark = Handmade::puts(1, "x").with_column(column::ACTION, [run(1), uleb_bytes(7)].concat()).chunk();
+        assert!(damaged(&mark).contains("rich-text mark"));
     }
 
     #[test]
