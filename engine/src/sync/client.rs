@@ -327,7 +327,7 @@ impl Engine {
 /// The documents of the relay's answer with their changes, every change read within the
 /// bounds of one answer ([`bounds::PULL`]) before any is stored: a hostile or broken relay
 /// cannot make the phone inflate or decode more, and a refused answer stores nothing.
-fn read_pulled(response: &SyncResponse) -> Result<Vec<(DocId, Vec<Change>)>> {
+pub fn read_pulled(response: &SyncResponse) -> Result<Vec<(DocId, Vec<Change>)>> {
     let mut budget = Budget::new(bounds::PULL);
     let mut pulled = Vec::with_capacity(response.docs.len());
     for pull in &response.docs {
