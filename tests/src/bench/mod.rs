@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod engine;
 pub mod heap;
+pub mod hostile;
 pub mod ledger;
 pub mod load;
 pub mod plain_sync;

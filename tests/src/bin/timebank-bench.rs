@@ -1,6 +1,7 @@
 //! `timebank-bench <group> [--json]`: measures timebank against plain automerge doing the
 //! same job in the same run. Groups: `engine` (a volunteer's phone store), `sync` (phones
-//! syncing with a real relay), `ledger` (the relay's reconciliation over a district-year).
+//! syncing with a real relay), `hostile` (the worst request within the bounds), `ledger`
+//! (the relay's reconciliation over a district-year).
 
 use std::alloc::System;
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use clap::{ArgGroup, Parser, Subcommand};
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 use timebank_tests::bench::engine::{self, EngineBench, Instruments};
 use timebank_tests::bench::heap::HeapMeter;
+use timebank_tests::bench::hostile::{self, HostileBench};
 use timebank_tests::bench::ledger::{self, LedgerBench};
 use timebank_tests::bench::load::{self, LoadBench};
 use timebank_testing::cluster::Backend;
@@ -44,6 +46,9 @@ enum Group {
     /// devices), batched upload overhead, merging 10,000 visits, relay throughput and p99
     /// with 500 devices over HTTP.
     Sync,
+    /// Hostile requests: the most relay time and extra memory one request within the
+    /// bounds of one request and the documents' shapes can cost (ADR 0024).
+    Hostile,
     /// The relay's ledger: a full rebuild over a district-year (1,000,000 approved visits)
     /// and the cost of one more visit on top of it.
     Ledger,
@@ -119,6 +124,7 @@ fn run(cli: Cli) -> Result<(), BenchError> {
             };
             load::run(&LoadBench { relays, backend, devices, seconds, kill_one }, &mut progress)?
         }
+        Group::Hostile => hostile::run(&HostileBench::default(), &mut progress)?,
         Group::Probe { engine, automerge } => {
             let target = match (engine, automerge) {
                 (Some(dir), _) => ProbeTarget::Engine(dir),
