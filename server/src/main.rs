@@ -197,9 +197,14 @@ fn run_admin(location: &StoreLocation, command: &AdminCommand, json: bool) -> Re
     if let AdminCommand::ConsoleUser(ConsoleUserCommand::Create { password_stdin, password, .. }) = &mut command {
         *password = Some(read_password(*password_stdin)?);
     }
-    let store = store::open(location).map_err(|e| e.to_string())?;
-    let relay = Relay::new(store, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
-    let report = admin::run(&relay, &command).map_err(|e| e.to_string())?;
+    let report = match admin::run_on_store(location, &command) {
+        Some(report) => report.map_err(|e| e.to_string())?,
+        None => {
+            let store = store::open(location).map_err(|e| e.to_string())?;
+            let relay = Relay::new(store, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
+            admin::run(&relay, &command).map_err(|e| e.to_string())?
+        }
+    };
     let out = if json { report.json.to_string() } else { report.text };
     println!("{out}");
     Ok(())

@@ -1,5 +1,7 @@
 //! The `admin` subcommands as clap parses them.
 
+use std::path::PathBuf;
+
 use clap::Subcommand;
 
 use crate::registry::DEFAULT_CODE_DAYS;
@@ -43,6 +45,20 @@ pub enum AdminCommand {
         /// Compare only; change nothing; exit non-zero on any difference.
         #[arg(long)]
         check: bool,
+    },
+    /// Copy the store to a new file while the relay serves: one consistent moment of it,
+    /// checked before it takes its name (SQLite; for PostgreSQL use pg_dump).
+    Backup {
+        /// The new backup file (refused if it exists).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Check a backup file (integrity, store version, a relay's tables) and restore it into
+    /// the new, empty data directory given with --data.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
     },
 }
 

@@ -4,6 +4,7 @@
 //! ([`report`]). It runs in its own process on the relay's data directory while the relay
 //! serves; the documents' generation counter tells the relay to reload.
 
+mod backup;
 mod command;
 mod report;
 
@@ -16,7 +17,7 @@ pub use report::Report;
 use crate::ledger;
 use crate::registry::{self, NewMember, RegistryError};
 use crate::relay::Relay;
-use crate::store::{ConsoleRole, Revocation, StoreError};
+use crate::store::{ConsoleRole, Revocation, StoreError, StoreLocation};
 use report::{device_json, device_line, event_json, event_line, member_json, member_ledger, time_text};
 
 /// Why an admin command failed.
@@ -73,6 +74,25 @@ fn wait_for_ledger(relay: &Relay) -> Result<(), AdminError> {
             return Ok(());
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Runs the commands that work on the store's file rather than through a relay (backup,
+/// restore) on the store at `location`; `None` for every other command. A PostgreSQL
+/// store is backed up with the database's own tools.
+pub fn run_on_store(location: &StoreLocation, command: &AdminCommand) -> Option<Result<Report, AdminError>> {
+    let refused = || {
+        Err(AdminError::Refused(
+            "the store is a PostgreSQL database: back it up with pg_dump (or pg_basebackup with WAL archiving) and restore it with \
+             pg_restore into an empty database (server/README.md, \"Back up\")"
+                .into(),
+        ))
+    };
+    match (command, location) {
+        (AdminCommand::Backup { to }, StoreLocation::Sqlite(data)) => Some(backup::backup(data, to)),
+        (AdminCommand::Restore { from }, StoreLocation::Sqlite(data)) => Some(backup::restore(from, data)),
+        (AdminCommand::Backup { .. } | AdminCommand::Restore { .. }, StoreLocation::Postgres(_)) => Some(refused()),
+        _ => None,
     }
 }
 
@@ -191,6 +211,9 @@ pub fn run(relay: &Relay, command: &AdminCommand) -> Result<Report, AdminError> 
                 text: format!("the ledger is identical to its rebuild from {events} events ({postings} postings)"),
             })
         }
+        AdminCommand::Backup { .. } | AdminCommand::Restore { .. } => Err(AdminError::Refused(
+            "backup and restore work on the store's file, not through a relay: run them with run_on_store".into(),
+        )),
         AdminCommand::SecurityEvents => {
             let events = relay.store().security_events()?;
             let text = if events.is_empty() {

@@ -3,6 +3,7 @@
 //! keeps, opening the one an operator chose, and the one test suite that every backend
 //! must pass.
 
+pub mod backup;
 mod encoding;
 pub mod postgres;
 pub mod schema;

@@ -9,6 +9,7 @@
 )]
 
 mod authority;
+mod backup;
 mod bad_requests;
 mod binary;
 mod coordinator_rules;
