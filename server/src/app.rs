@@ -20,7 +20,8 @@ use crate::{enroll, sync};
 /// | route | body | answer |
 /// | --- | --- | --- |
 /// | `GET /` | | 303 to the console |
-/// | `GET /healthz` | | `ok` |
+/// | `GET /healthz` | | `ok` (the process answers) |
+/// | `GET /readyz` | | `ready`, or 503 when the store cannot be read ([`crate::monitor`]) |
 /// | `POST /v1/enroll` | wire `EnrollRequest` | wire `EnrollResponse` |
 /// | `POST /v1/sync` (bearer token) | wire `SyncRequest` | wire `SyncResponse` |
 ///
@@ -43,10 +44,12 @@ pub fn app_with(relay: Arc<Relay>, console: ConsoleConfig) -> Router {
 /// `ConnectInfo<SocketAddr>`: serve with `into_make_service_with_connect_info`; without
 /// it, every caller counts as one unknown address.
 pub fn app_with_limits(relay: Arc<Relay>, console: ConsoleConfig, limits: Limits) -> Router {
-    let limiter = Arc::new(Limiter::new(limits, Arc::clone(relay.clock())));
+    let limiter = Arc::new(Limiter::new(limits, Arc::clone(relay.clock())).counting_in(Arc::clone(relay.metrics())));
+    let metrics = Arc::clone(relay.metrics());
     Router::new()
         .route("/", get(|| async { crate::console::see_other("/console/") }))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(crate::monitor::readyz))
         .nest("/console", crate::console::routes(console))
         .route("/console/", get(|| async { crate::console::see_other("/console/review") }))
         .route("/v1/enroll", post(enroll::endpoint))
@@ -55,6 +58,7 @@ pub fn app_with_limits(relay: Arc<Relay>, console: ConsoleConfig, limits: Limits
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(Extension(limiter))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track))
         .with_state(relay)
 }
 

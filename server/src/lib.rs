@@ -30,6 +30,8 @@ pub mod error;
 pub mod http;
 pub mod ledger;
 pub mod limits;
+pub mod metrics;
+pub mod monitor;
 pub mod password;
 pub mod registry;
 pub mod relay;

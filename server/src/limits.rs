@@ -21,6 +21,7 @@ use chrono::DateTime;
 use timebank_engine::Clock;
 
 use crate::error::{AppError, Refusal};
+use crate::metrics::Metrics;
 use crate::store::{Millis, RelayStore, SecurityEvent};
 
 /// A door with its own limit.
@@ -43,6 +44,16 @@ impl Door {
             Door::Token => "syncs with a missing, unknown or revoked device token",
             Door::SignIn => "failed console sign-ins",
             Door::Body => "requests with an oversized or too slow body",
+        }
+    }
+
+    /// The door's name in the metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Door::Enroll => "enroll",
+            Door::Token => "token",
+            Door::SignIn => "sign-in",
+            Door::Body => "body",
         }
     }
 
@@ -237,12 +248,25 @@ pub struct Limiter {
     windows: Mutex<Windows>,
     /// Whether the operator was told that a proxy's header is being ignored.
     warned_of_proxy: AtomicBool,
+    /// Where each answer 429 is counted.
+    metrics: Arc<Metrics>,
 }
 
 impl Limiter {
     /// A limiter with `limits`, reading the time from `clock` (the relay's).
     pub fn new(limits: Limits, clock: Arc<dyn Clock>) -> Limiter {
-        Limiter { limits, clock, windows: Mutex::new(Windows::default()), warned_of_proxy: AtomicBool::new(false) }
+        Limiter {
+            limits,
+            clock,
+            windows: Mutex::new(Windows::default()),
+            warned_of_proxy: AtomicBool::new(false),
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+
+    /// The limiter counting its answers 429 in `metrics` (the relay's).
+    pub fn counting_in(self, metrics: Arc<Metrics>) -> Limiter {
+        Limiter { metrics, ..self }
     }
 
     /// The limits.
@@ -300,6 +324,7 @@ impl Limiter {
         let until = window.start + self.limits.window_ms;
         let report = !window.reported;
         window.reported = true;
+        self.metrics.rate_limited(door.name());
         Limited {
             door,
             client,

@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 use timebank_server::admin::{self, AdminCommand, ConsoleUserCommand};
 use timebank_server::console::{self, ConsoleConfig};
 use timebank_server::limits::Limits;
+use timebank_server::monitor;
 use timebank_engine::SystemClock;
 use timebank_server::relay::Settings;
 use timebank_server::store::{self, PgSettings, StoreLocation};
@@ -30,6 +31,11 @@ struct Cli {
     /// an https URL marks the console's cookies `Secure` (ADR 0016).
     #[arg(long, global = true, env = "TIMEBANK_RELAY_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Serve Prometheus metrics (`GET /metrics`, also `/healthz` and `/readyz`) on this
+    /// separate address, e.g. `127.0.0.1:9090`: keep it off the public network. Without it,
+    /// no metrics are served.
+    #[arg(long, env = "TIMEBANK_RELAY_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
     /// Seed a new, empty data directory with a demo station (members, visits synced by
     /// real engines, some awaiting review, orders, a console account) and serve it.
     #[arg(long)]
@@ -180,7 +186,7 @@ fn main() -> ExitCode {
         .init();
     let location = cli.database.location(&cli.data);
     let result = match &cli.command {
-        None => serve(&cli.listen, &location, &cli.data, cli.public_url.as_deref(), cli.demo, cli.limits.limits(), cli.settings.settings()),
+        None => serve(&cli, &location, cli.limits.limits(), cli.settings.settings()),
         Some(Command::Admin { json, command }) => run_admin(&location, command, *json),
     };
     match result {
@@ -243,15 +249,9 @@ fn read_password(from_stdin: bool) -> Result<String, String> {
     Ok(first)
 }
 
-fn serve(
-    listen: &str,
-    location: &StoreLocation,
-    data: &Path,
-    public_url: Option<&str>,
-    demo: bool,
-    limits: Limits,
-    settings: Settings,
-) -> Result<(), String> {
+fn serve(cli: &Cli, location: &StoreLocation, limits: Limits, settings: Settings) -> Result<(), String> {
+    let (listen, data, demo) = (cli.listen.as_str(), cli.data.as_path(), cli.demo);
+    let public_url = cli.public_url.as_deref();
     if demo {
         console::demo::check_empty(data).map_err(|e| e.to_string())?;
     }
@@ -272,6 +272,23 @@ fn serve(
             .await
             .map_err(|e| format!("could not listen on {listen}: {e}"))?;
         let address = listener.local_addr().map_err(|e| format!("could not read the bound address: {e}"))?;
+        let metrics = match &cli.metrics_listen {
+            Some(listen) => {
+                let listener = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .map_err(|e| format!("could not listen for metrics on {listen}: {e}"))?;
+                let address = listener.local_addr().map_err(|e| format!("could not read the metrics address: {e}"))?;
+                let routes = monitor::routes(Arc::clone(&relay));
+                // Ends with the runtime, when the relay has stopped.
+                tokio::spawn(async move {
+                    if let Err(error) = axum::serve(listener, routes).await {
+                        tracing::error!(%error, "the metrics listener failed");
+                    }
+                });
+                Some(address)
+            }
+            None => None,
+        };
         let accounts = if demo {
             let (relay, data) = (Arc::clone(&relay), data.to_path_buf());
             let seeded = tokio::task::spawn_blocking(move || console::demo::seed(&relay, &data))
@@ -283,6 +300,9 @@ fn serve(
         };
         let mut stdout = std::io::stdout().lock();
         let mut text = format!("listening on http://{address}\n");
+        if let Some(metrics) = metrics {
+            text.push_str(&format!("metrics on http://{metrics}/metrics\n"));
+        }
         if let Some(accounts) = accounts {
             text.push_str(&format!(
                 "demo station seeded. Open the console: http://{address}/console/\n  coordinator: username {}  password {}\n  district (read-only): username {}  password {}\n",

@@ -19,6 +19,7 @@ use timebank_engine::model::StationId;
 use timebank_engine::{Clock, SystemClock};
 
 use crate::ledger::StationRules;
+use crate::metrics::Metrics;
 use crate::store::{Millis, RelayStore, SqliteStore, StoreResult};
 use crate::voucher::Vouchers;
 
@@ -36,6 +37,7 @@ pub struct Relay {
     documents: Arc<cache::DocumentCache>,
     committer: committer::Committer,
     ledger: ledger::LedgerWorker,
+    metrics: Arc<Metrics>,
 }
 
 impl Relay {
@@ -64,7 +66,8 @@ impl Relay {
             actor: actor.clone(),
             clock: Arc::clone(&clock),
         })?;
-        Ok(Relay { store, actor, clock, vouchers, settings, documents, committer: committer::Committer::default(), ledger })
+        let metrics = Arc::new(Metrics::default());
+        Ok(Relay { store, actor, clock, vouchers, settings, documents, committer: committer::Committer::default(), ledger, metrics })
     }
 
     /// The operator's settings.
@@ -90,6 +93,11 @@ impl Relay {
     /// The clock.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// This process's live counters (ADR 0033).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The relay's vouchers (ADR 25).

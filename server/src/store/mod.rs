@@ -618,4 +618,11 @@ pub trait RelayStore: Send + Sync + std::fmt::Debug {
     fn record_security_event(&self, event: &SecurityEvent) -> StoreResult<()>;
     /// Every security event, oldest first.
     fn security_events(&self) -> StoreResult<Vec<SecurityEvent>>;
+    /// How many security events are recorded (what the metrics count, without reading them).
+    fn security_event_count(&self) -> StoreResult<i64>;
+
+    // ----- what an operator watches -----
+
+    /// The store's size on disk, in bytes (SQLite: the file and its write-ahead log).
+    fn size_bytes(&self) -> StoreResult<u64>;
 }

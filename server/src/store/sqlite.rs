@@ -888,6 +888,22 @@ impl RelayStore for SqliteStore {
             .collect()
         })
     }
+
+    fn security_event_count(&self) -> StoreResult<i64> {
+        self.read(|conn| conn.query_row("SELECT COUNT(*) FROM security_events", [], |row| row.get(0)))
+    }
+
+    fn size_bytes(&self) -> StoreResult<u64> {
+        let mut wal = self.path.as_os_str().to_owned();
+        wal.push("-wal");
+        let mut bytes = std::fs::metadata(&self.path)?.len();
+        match std::fs::metadata(PathBuf::from(wal)) {
+            Ok(meta) => bytes += meta.len(),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(error.into()),
+        }
+        Ok(bytes)
+    }
 }
 
 #[cfg(test)]

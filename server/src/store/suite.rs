@@ -456,9 +456,13 @@ pub(crate) fn security_events_are_kept_in_order(store: &dyn RelayStore) {
         doc: Some("ledger/m-vol".into()),
         reason: "forged ledger change".into(),
     };
+    assert_eq!(store.security_event_count().unwrap(), 0);
+    let empty = store.size_bytes().unwrap();
     store.record_security_event(&first).unwrap();
     store.record_security_event(&second).unwrap();
     assert_eq!(store.security_events().unwrap(), [first, second]);
+    assert_eq!(store.security_event_count().unwrap(), 2);
+    assert!(empty > 0 && store.size_bytes().unwrap() >= empty, "the size counts what is stored");
 }
 
 /// The arrival log numbers each new key once, in order; postings are posted once per key,

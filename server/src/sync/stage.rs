@@ -227,6 +227,7 @@ fn within_quota(relay: &Relay, device: &AuthedDevice, taken: DeviceUsage) -> Res
     if relay.store().mark_over_quota(&device.device.id, day)? {
         record_event(relay, device, &format!("member/{}", device.member.id), &format!("over quota: device {} sent {what}", device.device.id))?;
     }
+    relay.metrics().rate_limited("device-quota");
     let retry_after_secs = u64::try_from((day + 1) * DAY_MS - now).unwrap_or(0).div_ceil(1000).max(1);
     Err(AppError::TooManyRequests {
         message: format!(

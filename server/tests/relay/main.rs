@@ -23,6 +23,7 @@ mod flows;
 mod hostile;
 mod ledger;
 mod limits;
+mod metrics;
 mod paging;
 mod postgres;
 mod process;

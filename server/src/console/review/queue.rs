@@ -77,7 +77,7 @@ pub fn queue(records: &[VisitRecord], arrivals: &Arrivals, rules: &StationRules)
 
 /// Whether the visit waits for a decision: finished, not approved or rejected by the
 /// ledger, and not decided at the desk (a flag keeps it waiting).
-fn waiting(record: &VisitRecord) -> bool {
+pub fn waiting(record: &VisitRecord) -> bool {
     !record.visit.is_open()
         && !matches!(record.outcome_status(), Some(OutcomeStatus::Approved | OutcomeStatus::Rejected))
         && record.review.as_ref().is_none_or(|r| r.decision == ReviewDecision::Flag)

@@ -1103,6 +1103,21 @@ impl RelayStore for PgStore {
             found.iter().map(security_event_from_row).collect()
         })
     }
+
+    fn security_event_count(&self) -> StoreResult<i64> {
+        self.read(async |db| {
+            let found = row(db, "SELECT count(*) FROM security_events", &[]).await?;
+            Ok(found.map(|r| r.try_get::<_, i64>(0)).transpose()?.unwrap_or_default())
+        })
+    }
+
+    fn size_bytes(&self) -> StoreResult<u64> {
+        self.read(async |db| {
+            let found = row(db, "SELECT pg_database_size(current_database())", &[]).await?;
+            let bytes: i64 = found.map(|r| r.try_get(0)).transpose()?.unwrap_or_default();
+            Ok(u64::try_from(bytes).unwrap_or(0))
+        })
+    }
 }
 
 #[cfg(test)]
