@@ -103,6 +103,21 @@ pub enum MemberCommand {
         #[arg(long)]
         id_last4: Option<String>,
     },
+    /// Everything the program holds about a member, as JSON (for an access request):
+    /// register record, contact details, devices, what the documents record about them,
+    /// their ledger, audit entries and security events naming them.
+    Export {
+        /// The member (`m-…`).
+        #[arg(long)]
+        member: String,
+    },
+    /// Erase a member's contact details (phone, identity card digits) when they leave;
+    /// their coins and history stay. Audited.
+    EraseContact {
+        /// The member (`m-…`).
+        #[arg(long)]
+        member: String,
+    },
 }
 
 /// `admin console-user …`

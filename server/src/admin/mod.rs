@@ -14,10 +14,14 @@ use timebank_engine::model::{MemberId, StationId};
 pub use command::{AdminCommand, ConsoleUserCommand, DeviceCommand, MemberCommand, StationCommand};
 pub use report::Report;
 
+use crate::console::audit::AuditAction;
 use crate::ledger;
 use crate::registry::{self, NewMember, RegistryError};
 use crate::relay::Relay;
-use crate::store::{ConsoleRole, Revocation, StoreError, StoreLocation};
+use crate::store::{AuditRecord, ConsoleRole, Revocation, StoreError, StoreLocation};
+
+/// Who the audit trail names for what an administrator did on the command line.
+pub const ADMIN: &str = "admin (command line)";
 use report::{device_json, device_line, event_json, event_line, member_json, member_ledger, time_text};
 
 /// Why an admin command failed.
@@ -137,6 +141,31 @@ pub fn run(relay: &Relay, command: &AdminCommand) -> Result<Report, AdminError> 
                     member.station
                 ),
             })
+        }
+        AdminCommand::Member(MemberCommand::Export { member }) => {
+            wait_for_ledger(relay)?;
+            let export = registry::export_member(relay, member)?;
+            // The export is JSON for people too: pretty-printed.
+            let text = serde_json::to_string_pretty(&export).map_err(|e| AdminError::Refused(e.to_string()))?;
+            Ok(Report { json: export, text })
+        }
+        AdminCommand::Member(MemberCommand::EraseContact { member }) => {
+            let (record, erased) = registry::erase_contact(relay, member, |record| {
+                Some(AuditRecord {
+                    at: relay.now_ms(),
+                    username: ADMIN.to_owned(),
+                    station: Some(record.station.clone()),
+                    action: AuditAction::MemberEraseContact.as_str().to_owned(),
+                    target: record.id.to_string(),
+                    detail: String::new(),
+                })
+            })?;
+            let text = if erased {
+                format!("erased the contact details of {} ({}); their coins and history stay", record.id, record.display_name)
+            } else {
+                format!("{} ({}) had no contact details recorded; nothing was erased", record.id, record.display_name)
+            };
+            Ok(Report { json: json!({ "member": record.id.as_str(), "erased": erased }), text })
         }
         AdminCommand::EnrollCode { member, days } => {
             let (code, expires_at) = registry::issue_enrollment_code(relay, member, *days)?;

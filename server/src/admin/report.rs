@@ -29,15 +29,9 @@ pub(super) fn member_ledger(relay: &Relay, member: &str) -> Result<Report, Admin
     }
     let statement = ledger::statement::statement(relay.store(), &member)?;
     let (available, reserved) = (statement.available, statement.reserved);
-    let mut postings = Vec::new();
     let mut lines = Vec::new();
     for line in &statement.lines {
         let p = &line.posting;
-        postings.push(json!({
-            "key": p.key, "kind": p.kind, "from": p.debit, "to": p.credit, "minutes": p.minutes,
-            "subject": p.subject, "memo": p.memo, "by": p.by, "at": time_text(p.at),
-            "available_after": line.available_after, "reserved_after": line.reserved_after,
-        }));
         lines.push(format!(
             "{}  {:<9} {:>+6} min  available {}  {}  {}",
             time_text(p.at),
@@ -66,21 +60,7 @@ pub(super) fn member_ledger(relay: &Relay, member: &str) -> Result<Report, Admin
         let reason = if outcome.reason.is_empty() { String::new() } else { format!(": {}", outcome.reason) };
         text.push_str(&format!("\n  {subject}  {}{reason}", outcome.status));
     }
-    Ok(Report {
-        json: json!({
-            "member": member.as_str(),
-            "balance": {
-                "confirmed_minutes": available + reserved,
-                "reserved_minutes": reserved,
-                "available_minutes": available,
-            },
-            "postings": postings,
-            "outcomes": outcomes.iter().map(|(subject, o)| (subject.clone(), json!({
-                "status": o.status, "reason": o.reason, "minutes": o.minutes,
-            }))).collect::<serde_json::Map<String, Value>>(),
-        }),
-        text,
-    })
+    Ok(Report { json: ledger::statement::to_json(&member, &statement, &outcomes), text })
 }
 
 pub(super) fn time_text(at: Millis) -> String {

@@ -33,6 +33,10 @@ pub enum AuditAction {
     MemberCreate,
     /// Issued a one-time enrollment code.
     EnrollCode,
+    /// Downloaded what the program holds about a member (an access request).
+    MemberExport,
+    /// Erased a member's contact details (a member who leaves).
+    MemberEraseContact,
     /// Revoked a device.
     DeviceRevoke,
     /// Approved a visit.
@@ -58,12 +62,14 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    const ALL: [AuditAction; 16] = [
+    const ALL: [AuditAction; 18] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
         AuditAction::MemberCreate,
         AuditAction::EnrollCode,
+        AuditAction::MemberExport,
+        AuditAction::MemberEraseContact,
         AuditAction::DeviceRevoke,
         AuditAction::ReviewApprove,
         AuditAction::ReviewReject,
@@ -85,6 +91,8 @@ impl AuditAction {
             AuditAction::SignOut => "sign-out",
             AuditAction::MemberCreate => "member.create",
             AuditAction::EnrollCode => "member.enroll-code",
+            AuditAction::MemberExport => "member.export",
+            AuditAction::MemberEraseContact => "member.erase-contact",
             AuditAction::DeviceRevoke => "device.revoke",
             AuditAction::ReviewApprove => "review.approve",
             AuditAction::ReviewReject => "review.reject",
@@ -121,6 +129,8 @@ impl AuditAction {
             AuditAction::SignOut => lang.pick("退出", "signed out"),
             AuditAction::MemberCreate => lang.pick("登记成员", "registered a member"),
             AuditAction::EnrollCode => lang.pick("生成绑定码", "issued an enrollment code"),
+            AuditAction::MemberExport => lang.pick("导出个人信息", "exported a member's data"),
+            AuditAction::MemberEraseContact => lang.pick("删除联系方式", "erased contact details"),
             AuditAction::DeviceRevoke => lang.pick("停用设备", "revoked a device"),
             AuditAction::ReviewApprove => lang.pick("批准记录", "approved a visit"),
             AuditAction::ReviewReject => lang.pick("驳回记录", "rejected a visit"),
@@ -290,6 +300,7 @@ fn describe(lang: Lang, entry: AuditRecord, directory: &Directory) -> Shown {
             (directory.name(lang, target), role.unwrap_or_default().to_owned())
         }
         Some(AuditAction::EnrollCode) => (directory.name(lang, target), lang.pick("一次性，只能绑定一台设备", "one use, one device").to_owned()),
+        Some(AuditAction::MemberExport | AuditAction::MemberEraseContact) => (directory.name(lang, target), String::new()),
         Some(AuditAction::DeviceRevoke) => (directory.device(lang, target), String::new()),
         Some(AuditAction::ReviewApprove | AuditAction::ReviewReject | AuditAction::ReviewFlag) => {
             (directory.visit(lang, target), detail.to_owned())

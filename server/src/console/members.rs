@@ -19,7 +19,7 @@ use crate::console::audit::{self, AuditAction};
 use crate::console::devices::{self, DeviceRow};
 use crate::console::names::{id_line, member_link};
 use crate::console::paging::{self, ListQuery, Listed, Paged};
-use crate::console::{Flash, FormData, Lang, PageError, Signed, SignedForm, blocking, layout, pinyin_order, redirect, words};
+use crate::console::{Flash, FormData, Lang, PageError, Signed, SignedForm, blocking, layout, personal, pinyin_order, redirect, words};
 use crate::relay::Relay;
 use crate::store::{MemberContact, MemberRecord, StationRecord};
 
@@ -367,6 +367,7 @@ fn detail_page(signed: &Signed, detail: &Detail, issued: Option<&Issued>) -> Mar
         } @else {
             (devices::table(signed, &detail.devices, false))
         }
+        @if writer && signed.station() == Some(&member.station) { (personal::card(signed, member)) }
     })
 }
 

@@ -27,6 +27,7 @@ pub mod members;
 pub mod names;
 pub mod orders;
 pub mod paging;
+pub mod personal;
 pub mod pinyin_order;
 pub mod reports;
 pub mod review;
@@ -88,6 +89,7 @@ pub fn routes(config: ConsoleConfig) -> Router<Arc<Relay>> {
         .merge(audit::routes())
         .merge(members::routes())
         .merge(devices::routes())
+        .merge(personal::routes())
         .merge(ledger::routes())
         .merge(review::routes())
         .merge(visits::routes())

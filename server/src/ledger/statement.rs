@@ -4,6 +4,9 @@
 
 use std::collections::HashMap;
 
+use chrono::DateTime;
+use serde_json::{Value, json};
+use timebank_engine::documents::ledger::Outcome;
 use timebank_engine::model::MemberId;
 
 use crate::ledger::Account;
@@ -64,6 +67,36 @@ pub fn statement_of(member: &MemberId, postings: &[PostingRecord]) -> Statement 
         });
     }
     statement
+}
+
+/// The statement of `member` with the outcomes of their visits and requests, as JSON: what
+/// `admin ledger --json` prints and a member's data export holds.
+pub fn to_json(member: &MemberId, statement: &Statement, outcomes: &[(String, Outcome)]) -> Value {
+    let at = |ms: i64| DateTime::from_timestamp_millis(ms).map_or_else(|| ms.to_string(), |t| t.to_rfc3339());
+    let postings: Vec<Value> = statement
+        .lines
+        .iter()
+        .map(|line| {
+            let p = &line.posting;
+            json!({
+                "key": p.key, "kind": p.kind, "from": p.debit, "to": p.credit, "minutes": p.minutes,
+                "subject": p.subject, "memo": p.memo, "by": p.by, "at": at(p.at),
+                "available_after": line.available_after, "reserved_after": line.reserved_after,
+            })
+        })
+        .collect();
+    json!({
+        "member": member.as_str(),
+        "balance": {
+            "confirmed_minutes": statement.confirmed(),
+            "reserved_minutes": statement.reserved,
+            "available_minutes": statement.available,
+        },
+        "postings": postings,
+        "outcomes": outcomes.iter().map(|(subject, o)| (subject.clone(), json!({
+            "status": o.status, "reason": o.reason, "minutes": o.minutes,
+        }))).collect::<serde_json::Map<String, Value>>(),
+    })
 }
 
 /// The statement of `member` from the store.

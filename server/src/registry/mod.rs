@@ -7,6 +7,7 @@
 mod console_user;
 mod device;
 mod member;
+mod personal;
 mod station;
 
 use automerge::transaction::{CommitOptions, Transaction};
@@ -16,6 +17,7 @@ use timebank_engine::{DocId, documents};
 pub use console_user::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, create_console_user, normalize_username};
 pub use device::{DEFAULT_CODE_DAYS, issue_audited_enrollment_code, issue_enrollment_code, revoke_device};
 pub use member::{NewMember, create_member, register_member};
+pub use personal::{EXPORT_FORMAT, erase_contact, export_member};
 pub use station::create_station;
 
 use crate::store::{Millis, NewDocument, StoreError};

@@ -509,6 +509,10 @@ pub trait RelayStore: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<()>;
     /// A member's contact details (empty when none were recorded).
     fn member_contact(&self, id: &MemberId) -> StoreResult<MemberContact>;
+    /// Erases a member's contact details (a member who leaves), and writes the `audit`
+    /// entry for it, in one transaction; the deleted bytes are overwritten, not only
+    /// unlinked. Returns whether there were any; the member must exist.
+    fn erase_member_contact(&self, id: &MemberId, audit: Option<&AuditRecord>) -> StoreResult<bool>;
     /// A member.
     fn member(&self, id: &MemberId) -> StoreResult<Option<MemberRecord>>;
     /// The members of a station, by id.

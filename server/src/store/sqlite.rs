@@ -58,6 +58,9 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // What is deleted (a member's erased contact details) is overwritten with zeros,
+        // not left in free pages (ADR 0034).
+        conn.pragma_update(None, "secure_delete", "ON")?;
         let found = schema::version(&conn)?;
         let latest = schema::latest_version();
         if found > latest {
@@ -92,6 +95,16 @@ impl SqliteStore {
             readers.push(conn);
         }
         Ok(result?)
+    }
+
+    /// Copies the write-ahead log into the file and empties it, so the old versions of
+    /// overwritten pages (an erased contact's) leave the log too. Best effort: a reader
+    /// still on an older moment keeps its pages until the next checkpoint.
+    fn checkpoint(&self) {
+        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+            tracing::warn!(%error, "could not checkpoint the store after an erasure; the next checkpoint will");
+        }
     }
 
     /// Runs `f` in one IMMEDIATE transaction (the write lock taken up front); commits if it
@@ -473,6 +486,19 @@ impl RelayStore for SqliteStore {
             .optional()
         })
         .map(Option::unwrap_or_default)
+    }
+
+    fn erase_member_contact(&self, id: &MemberId, audit: Option<&AuditRecord>) -> StoreResult<bool> {
+        self.write(|tx| {
+            let known = tx.query_row("SELECT 1 FROM members WHERE id = ?1", [id.as_str()], |_| Ok(())).optional()?.is_some();
+            if !known {
+                return Err(StoreError::Missing { what: "member", id: id.to_string() });
+            }
+            let erased = tx.execute("DELETE FROM member_contacts WHERE member = ?1", [id.as_str()])? > 0;
+            audit.map_or(Ok(()), |entry| insert_audit_in(tx, entry))?;
+            Ok(erased)
+        })
+        .inspect(|_| self.checkpoint())
     }
 
     fn create_member(
@@ -911,6 +937,30 @@ mod tests {
     use super::*;
 
     crate::relay_store_suite!(|dir: &Path| SqliteStore::open(dir).unwrap());
+
+    #[test]
+    fn an_erased_phone_number_is_gone_from_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let station = StationRecord { id: StationId::parse("s-1").unwrap(), name: "Caoyang".into(), created_at: 1 };
+        store.create_station(&station, &[]).unwrap();
+        let member = MemberRecord {
+            id: MemberId::parse("m-1").unwrap(),
+            station: station.id.clone(),
+            role: Role::Elder,
+            display_name: "Wang Fang".into(),
+            birth_year: Some(1941),
+            household: None,
+            hardship: false,
+            created_at: 2,
+        };
+        let phone = "13912345678";
+        store.create_member(&member, &MemberContact { phone: Some(phone.into()), id_last4: None }, &[], None).unwrap();
+        let held = |name: &str| std::fs::read(dir.path().join(name)).unwrap_or_default().windows(phone.len()).any(|w| w == phone.as_bytes());
+        assert!(held(STORE_FILE) || held("relay.sqlite3-wal"), "the number was stored");
+        assert!(store.erase_member_contact(&member.id, None).unwrap());
+        assert!(!held(STORE_FILE) && !held("relay.sqlite3-wal"), "the number is overwritten, not only unlinked");
+    }
 
     #[test]
     fn a_store_from_a_newer_relay_is_refused_untouched() {

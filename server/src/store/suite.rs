@@ -51,6 +51,10 @@ macro_rules! relay_store_suite {
                 with_store($crate::store::suite::the_ledger_cursor_says_how_far_the_ledger_folded);
             }
             #[test]
+            fn a_members_contact_is_erased_with_its_audit_entry() {
+                with_store($crate::store::suite::a_members_contact_is_erased_with_its_audit_entry);
+            }
+            #[test]
             fn stations_and_members_round_trip() {
                 with_store($crate::store::suite::stations_and_members_round_trip);
             }
@@ -248,6 +252,32 @@ pub(crate) fn stations_and_members_round_trip(store: &dyn RelayStore) {
     assert!(store.member(&clash.id).unwrap().is_none());
     assert_eq!(store.document("member/m-vol").unwrap().unwrap().bytes, [10]);
     assert_eq!(store.audit_entries(None, 10).unwrap(), [created], "the created member's entry only");
+}
+
+pub(crate) fn a_members_contact_is_erased_with_its_audit_entry(store: &dyn RelayStore) {
+    setup(store);
+    let vol = member_id("m-vol");
+    let contact = MemberContact { phone: Some("139 1111 2222".into()), id_last4: Some("0427".into()) };
+    let elder = MemberRecord {
+        id: member_id("m-elder"),
+        station: station_id(),
+        role: Role::Elder,
+        display_name: "Wang Fang".into(),
+        birth_year: Some(1941),
+        household: None,
+        hardship: false,
+        created_at: 5,
+    };
+    store.create_member(&elder, &contact, &[], None).unwrap();
+    let erased = audit("member.erase-contact", "m-elder");
+    assert!(store.erase_member_contact(&elder.id, Some(&erased)).unwrap());
+    assert_eq!(store.member_contact(&elder.id).unwrap(), MemberContact::default());
+    assert_eq!(store.member(&elder.id).unwrap().as_ref(), Some(&elder), "the member stays registered");
+    assert_eq!(store.audit_entries(None, 10).unwrap(), std::slice::from_ref(&erased));
+    assert!(!store.erase_member_contact(&vol, None).unwrap(), "nothing to erase");
+    let ghost = store.erase_member_contact(&member_id("m-ghost"), Some(&erased));
+    assert!(matches!(ghost, Err(StoreError::Missing { what: "member", .. })), "{ghost:?}");
+    assert_eq!(store.audit_entries(None, 10).unwrap().len(), 1, "no entry for a refused erasure");
 }
 
 pub(crate) fn documents_keep_snapshot_chunks_and_generation(store: &dyn RelayStore) {

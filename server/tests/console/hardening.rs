@@ -162,6 +162,7 @@ fn every_post(pair: &Pair, visit: &str, order: &str, device: &str) -> Vec<(Strin
         (format!("/console/orders/{order}/dispatch"), vec![("volunteer", volunteer.clone())]),
         (format!("/console/orders/{order}/cancel"), vec![]),
         (format!("/console/members/{volunteer}/enroll-code"), vec![]),
+        (format!("/console/members/{elder}/erase-contact"), vec![]),
         (format!("/console/devices/{device}/revoke"), vec![]),
         (format!("/console/ledger/{volunteer}/correction"), vec![("minutes", "60".to_owned()), ("reason", "gift".to_owned())]),
         ("/console/redemptions/r-0000000000000000/fulfil".to_owned(), vec![]),

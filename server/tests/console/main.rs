@@ -14,6 +14,7 @@ mod hardening;
 mod ledger;
 mod members;
 mod orders;
+mod personal;
 mod phones;
 mod rate_limits;
 mod reports;

@@ -25,6 +25,7 @@ mod ledger;
 mod limits;
 mod metrics;
 mod paging;
+mod personal;
 mod postgres;
 mod process;
 mod recovery;

@@ -719,6 +719,17 @@ impl RelayStore for PgStore {
         })
     }
 
+    fn erase_member_contact(&self, id: &MemberId, audit: Option<&AuditRecord>) -> StoreResult<bool> {
+        self.write(async |tx| {
+            if !exists(tx, "SELECT 1 FROM members WHERE id = $1", id.as_str()).await? {
+                return Err(StoreError::Missing { what: "member", id: id.to_string() }.into());
+            }
+            let erased = exec(tx, "DELETE FROM member_contacts WHERE member = $1", &[&id.as_str()]).await? > 0;
+            insert_audits_in(tx, audit.map_or(&[], std::slice::from_ref)).await?;
+            Ok(erased)
+        })
+    }
+
     fn member_contact(&self, id: &MemberId) -> StoreResult<MemberContact> {
         self.read(async |db| {
             let found = row(db, "SELECT phone, id_last4 FROM member_contacts WHERE member = $1", &[&id.as_str()]).await?;

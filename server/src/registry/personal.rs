@@ -1,0 +1,168 @@
+//! A member's personal information (ADR 0034): [`export_member`], everything the program
+//! holds about them, for an access request; [`erase_contact`], their contact details
+//! erased from the register when they leave (their coins and history stay). The `admin
+//! member` commands and the console's member page both call these.
+
+use std::collections::BTreeMap;
+
+use chrono::DateTime;
+use serde_json::{Value, json};
+use timebank_engine::DocId;
+use timebank_engine::documents::{desk, ledger as ledger_doc, member};
+use timebank_engine::model::MemberId;
+
+use super::RegistryError;
+use crate::desk::StationDocs;
+use crate::ledger::statement;
+use crate::relay::Relay;
+use crate::store::{AuditRecord, MemberRecord, Millis};
+
+/// The version of the export's layout: a field is only ever added, and a change of
+/// meaning gets a new number.
+pub const EXPORT_FORMAT: u32 = 1;
+
+fn time(at: Millis) -> String {
+    DateTime::from_timestamp_millis(at).map_or_else(|| at.to_string(), |t| t.to_rfc3339())
+}
+
+fn member_of(relay: &Relay, raw: &str) -> Result<MemberRecord, RegistryError> {
+    let id = MemberId::parse(raw)?;
+    relay.store().member(&id)?.ok_or_else(|| RegistryError::NotFound(format!("no member {id}")))
+}
+
+/// Everything the program holds about member `raw`, as JSON: the register (record, contact
+/// details, devices), what the station's documents record about them (their profile, the
+/// visits they logged or received, orders, dispatches, requests, the coordinators'
+/// reviews and decisions on them), their ledger (postings, balance, outcomes), and the
+/// audit entries and security events that name them.
+pub fn export_member(relay: &Relay, raw: &str) -> Result<Value, RegistryError> {
+    let record = member_of(relay, raw)?;
+    let id = &record.id;
+    let store = relay.store();
+    let contact = store.member_contact(id)?;
+    let devices: Vec<Value> = store
+        .devices()?
+        .into_iter()
+        .filter(|d| &d.member == id)
+        .map(|d| json!({ "id": d.id, "enrolled_at": time(d.created_at), "revoked_at": d.revoked_at.map(time) }))
+        .collect();
+    let docs = StationDocs::load(relay, &record.station).map_err(|e| RegistryError::Invalid(e.to_string()))?;
+    let own = docs.get(&DocId::Member(id.clone()));
+    let desk_doc = docs.get(&DocId::Desk(record.station.clone()));
+
+    let visits: Vec<_> = docs.visits().into_iter().filter(|v| &v.volunteer == id || &v.elder == id).collect();
+    let reviews: BTreeMap<String, desk::Review> = visits
+        .iter()
+        .filter_map(|v| Some((v.id.to_string(), desk::review(desk_doc?, &v.id)?)))
+        .collect();
+    let orders: Vec<_> = docs
+        .orders()
+        .into_iter()
+        .map(|(order, _)| order)
+        .filter(|o| &o.elder == id || &o.requested_by == id || o.dispatched_to.as_ref() == Some(id))
+        .collect();
+    let assignments: Vec<_> = docs
+        .members
+        .iter()
+        .filter_map(|m| docs.get(&DocId::Member(m.id.clone())))
+        .flat_map(member::assignments)
+        .filter(|a| &a.elder == id || own.is_some_and(|doc| member::assignments(doc).contains(a)))
+        .collect();
+    let requests = own.map(member::requests).unwrap_or_default();
+    let decisions: BTreeMap<String, desk::Decision> = requests
+        .iter()
+        .filter_map(|r| Some((r.id.to_string(), desk::decision(desk_doc?, &r.id)?)))
+        .collect();
+    let outcomes = docs.get(&DocId::Ledger(id.clone())).map(ledger_doc::outcomes).unwrap_or_default();
+    let ledger = statement::to_json(id, &statement::statement(store, id)?, &outcomes);
+    let audit: Vec<Value> = store
+        .audit_entries(Some(&record.station), usize::MAX)?
+        .into_iter()
+        .filter(|e| e.target == id.as_str())
+        .map(|e| json!({ "at": time(e.at), "by": e.username, "action": e.action, "detail": e.detail }))
+        .collect();
+    let security_events: Vec<Value> = store
+        .security_events()?
+        .into_iter()
+        .filter(|e| e.member.as_deref() == Some(id.as_str()))
+        .map(|e| json!({ "at": time(e.at), "device": e.device, "doc": e.doc, "reason": e.reason }))
+        .collect();
+    Ok(json!({
+        "format": EXPORT_FORMAT,
+        "exported_at": time(relay.now_ms()),
+        "member": {
+            "id": id.as_str(),
+            "station": record.station.as_str(),
+            "role": record.role.as_str(),
+            "name": record.display_name,
+            "birth_year": record.birth_year,
+            "household": record.household.as_ref().map(|h| h.as_str()),
+            "hardship": record.hardship,
+            "registered_at": time(record.created_at),
+        },
+        "contact": { "phone": contact.phone, "id_last4": contact.id_last4 },
+        "devices": devices,
+        "profile": own.and_then(member::profile),
+        "visits": visits,
+        "reviews": reviews,
+        "orders": orders,
+        "assignments": assignments,
+        "requests": requests,
+        "decisions": decisions,
+        "ledger": ledger,
+        "audit": audit,
+        "security_events": security_events,
+    }))
+}
+
+/// Erases the contact details (phone, identity card digits) of member `raw`, who leaves:
+/// from the register, with `audit` in the same transaction. Their documents hold no contact
+/// details (they never did: ADR 0034), and their coins, visits and history stay. `audit`
+/// makes the entry from the member's record. Returns the member and whether there was
+/// anything to erase.
+pub fn erase_contact(
+    relay: &Relay,
+    raw: &str,
+    audit: impl FnOnce(&MemberRecord) -> Option<AuditRecord>,
+) -> Result<(MemberRecord, bool), RegistryError> {
+    let record = member_of(relay, raw)?;
+    let erased = relay.store().erase_member_contact(&record.id, audit(&record).as_ref())?;
+    tracing::info!(member = %record.id, erased, "contact details erased");
+    Ok((record, erased))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::{NewMember, create_station, register_member, test_relay};
+
+    #[test]
+    fn the_export_holds_the_register_and_an_erasure_leaves_the_member() {
+        let dir = tempfile::tempdir().unwrap();
+        let relay = test_relay(dir.path());
+        let station = create_station(&relay, "Caoyang").unwrap();
+        let new = NewMember {
+            station: station.id.as_str(),
+            role: "elder",
+            name: "王芳",
+            birth_year: 1941,
+            household: None,
+            hardship: false,
+        };
+        let elder = register_member(&relay, &new, Some("139 1234 5678"), Some("123X"), None).unwrap();
+        let export = export_member(&relay, elder.id.as_str()).unwrap();
+        assert_eq!(export["format"], EXPORT_FORMAT);
+        assert_eq!(export["member"]["name"], "王芳");
+        assert_eq!(export["contact"]["phone"], "139 1234 5678");
+        assert_eq!(export["profile"]["display_name"], "王芳");
+        assert_eq!(export["ledger"]["balance"]["confirmed_minutes"], 0);
+
+        let (_, erased) = erase_contact(&relay, elder.id.as_str(), |_| None).unwrap();
+        assert!(erased);
+        let after = export_member(&relay, elder.id.as_str()).unwrap();
+        assert_eq!(after["contact"], json!({ "phone": null, "id_last4": null }));
+        assert_eq!(after["member"], export["member"], "the member and their history stay");
+        assert!(!erase_contact(&relay, elder.id.as_str(), |_| None).unwrap().1, "nothing left to erase");
+        assert!(matches!(export_member(&relay, "m-ghost"), Err(RegistryError::NotFound(_))));
+    }
+}
