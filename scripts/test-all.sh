@@ -26,7 +26,7 @@ run() {
 
 # The PostgreSQL tests run in their own suite, against a throwaway cluster
 # (scripts/postgres.sh); the Rust suite skips them, saying so.
-run rust bash -c 'scripts/install-haproxy.sh && TIMEBANK_TEST_SKIP_POSTGRES="the postgres suite runs them" cargo test --workspace --locked'
+run rust bash -c 'scripts/install-haproxy.sh && scripts/install-systemd-analyze.sh && TIMEBANK_TEST_SKIP_POSTGRES="the postgres suite runs them" cargo test --workspace --locked'
 run postgres bash scripts/postgres.sh cargo test --locked -p timebank-server --lib --test relay postgres
 run python bash scripts/test-python.sh
 run kotlin bash scripts/test-kotlin.sh

@@ -1,6 +1,8 @@
-//! `timebank-relay`: serves the relay (default), or runs an administrator's command on
-//! its store (`timebank-relay admin …`): the SQLite file in its data directory, or the
-//! PostgreSQL database `--database` names.
+//! `timebank-relay`: serves the relay (default), runs an administrator's command on its
+//! store (`timebank-relay admin …`: the SQLite file in its data directory, or the
+//! PostgreSQL database `--database` names), or checks its configuration (`config check`).
+//! Every serve setting is a flag, an environment variable and a key of the `--config`
+//! file, in that order of precedence ([`timebank_server::config`]).
 
 use std::io::{IsTerminal as _, Write as _};
 use std::net::SocketAddr;
@@ -9,8 +11,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use timebank_server::admin::{self, AdminCommand, ConsoleUserCommand};
+use timebank_server::config::{self, ConfigError};
 use timebank_server::console::{self, ConsoleConfig};
 use timebank_server::limits::Limits;
 use timebank_server::monitor;
@@ -24,6 +27,14 @@ use tracing_subscriber::EnvFilter;
 #[derive(Debug, Parser)]
 #[command(name = "timebank-relay", version, about)]
 struct Cli {
+    /// A TOML file of settings: each key a flag's long name (`listen = "0.0.0.0:8080"`,
+    /// `enroll-limit = 10`). A flag or an environment variable overrides the file.
+    #[arg(long, global = true, env = "TIMEBANK_RELAY_CONFIG")]
+    config: Option<PathBuf>,
+    /// How the log is written to stderr: `text` for people, `json` (one object a line) for
+    /// a log collector. RUST_LOG chooses what is logged.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "TIMEBANK_RELAY_LOG_FORMAT")]
+    log_format: LogFormat,
     /// Address to listen on (port 0 picks a free port; the chosen address is printed).
     #[arg(long, default_value = "127.0.0.1:8080", env = "TIMEBANK_RELAY_LISTEN")]
     listen: String,
@@ -84,6 +95,15 @@ impl DatabaseArgs {
             None => StoreLocation::Sqlite(data.to_path_buf()),
         }
     }
+}
+
+/// How the log is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object a line, for a log collector.
+    Json,
 }
 
 /// Per-address rate limits on refused attempts (ADR 0020); past one, the address gets 429.
@@ -171,23 +191,35 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The relay's configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `config …`
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration (each setting with where its value came from:
+    /// flag, environment, file or default; secrets never shown) as TOML, or what is wrong.
+    Check,
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    // The server logs its work; an admin command only what went wrong (its answer is on stdout).
-    // automerge logs a failed load at ERROR although the engine and the relay handle it
-    // (and report it themselves): kept quiet unless RUST_LOG asks for it.
-    let default_level = if cli.command.is_some() { "warn" } else { "info,automerge=off" };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)))
-        .init();
+    let loaded = match config::load::<Cli>() {
+        Ok(loaded) => loaded,
+        Err(ConfigError::CommandLine(error)) => error.exit(),
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cli = &loaded.cli;
+    start_logging(cli);
     let location = cli.database.location(&cli.data);
     let result = match &cli.command {
-        None => serve(&cli, &location, cli.limits.limits(), cli.settings.settings()),
+        None => serve(cli, &location, cli.limits.limits(), cli.settings.settings()),
         Some(Command::Admin { json, command }) => run_admin(&location, command, *json),
+        Some(Command::Config(ConfigCommand::Check)) => check_config(&loaded),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -196,6 +228,36 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs to stderr in the chosen format. The server logs its work; an admin command only
+/// what went wrong (its answer is on stdout). automerge logs a failed load at ERROR
+/// although the engine and the relay handle it (and report it themselves): kept quiet
+/// unless RUST_LOG asks for it.
+fn start_logging(cli: &Cli) {
+    let default_level = if cli.command.is_some() { "warn" } else { "info,automerge=off" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let log = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter);
+    match cli.log_format {
+        LogFormat::Text => log.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => log.json().with_ansi(false).init(),
+    }
+}
+
+/// `config check`: the effective configuration, once the addresses it names resolve.
+fn check_config(loaded: &config::Loaded<Cli>) -> Result<(), String> {
+    let cli = &loaded.cli;
+    for (what, address) in [("listen", Some(&cli.listen)), ("metrics-listen", cli.metrics_listen.as_ref())] {
+        if let Some(address) = address {
+            std::net::ToSocketAddrs::to_socket_addrs(address.as_str())
+                .map_err(|e| format!("{what} = {address:?} is not an address to listen on ({e}); give HOST:PORT, e.g. 127.0.0.1:8080"))?;
+        }
+    }
+    if cli.data.exists() && !cli.data.is_dir() {
+        return Err(format!("data = {:?} is not a directory", cli.data.display().to_string()));
+    }
+    print!("{}", loaded.effective());
+    Ok(())
 }
 
 fn run_admin(location: &StoreLocation, command: &AdminCommand, json: bool) -> Result<(), String> {
