@@ -209,14 +209,9 @@ pub(crate) fn a_devices_daily_usage_adds_up_and_its_refusal_is_marked_once(store
     assert_eq!(store.device_usage("d-1", 20_000).unwrap(), DeviceUsage { changes: 5, bytes: 1_000 });
 }
 
-pub(crate) fn stations_and_members_round_trip(store: &dyn RelayStore) {
-    setup(store);
-    assert_eq!(store.station(&station_id()).unwrap().unwrap().name, "Caoyang");
-    assert!(store.station(&StationId::parse("s-none").unwrap()).unwrap().is_none());
-    let again = store.create_station(&StationRecord { id: station_id(), name: "Other".into(), created_at: 3 }, &[]);
-    assert!(matches!(again, Err(StoreError::Duplicate { what: "station", .. })), "{again:?}");
-
-    let elder = MemberRecord {
+/// An elder of the station, in hardship, of a household.
+fn elder() -> MemberRecord {
+    MemberRecord {
         id: member_id("m-elder"),
         station: station_id(),
         role: Role::Elder,
@@ -225,7 +220,17 @@ pub(crate) fn stations_and_members_round_trip(store: &dyn RelayStore) {
         household: Some(HouseholdId::parse("h-7").unwrap()),
         hardship: true,
         created_at: 5,
-    };
+    }
+}
+
+pub(crate) fn stations_and_members_round_trip(store: &dyn RelayStore) {
+    setup(store);
+    assert_eq!(store.station(&station_id()).unwrap().unwrap().name, "Caoyang");
+    assert!(store.station(&StationId::parse("s-none").unwrap()).unwrap().is_none());
+    let again = store.create_station(&StationRecord { id: station_id(), name: "Other".into(), created_at: 3 }, &[]);
+    assert!(matches!(again, Err(StoreError::Duplicate { what: "station", .. })), "{again:?}");
+
+    let elder = elder();
     let contact = MemberContact { phone: Some("138 0000 1234".into()), id_last4: Some("123X".into()) };
     let created = audit("member.create", "m-elder");
     store.create_member(&elder, &contact, &[], Some(&created)).unwrap();
@@ -258,16 +263,7 @@ pub(crate) fn a_members_contact_is_erased_with_its_audit_entry(store: &dyn Relay
     setup(store);
     let vol = member_id("m-vol");
     let contact = MemberContact { phone: Some("139 1111 2222".into()), id_last4: Some("0427".into()) };
-    let elder = MemberRecord {
-        id: member_id("m-elder"),
-        station: station_id(),
-        role: Role::Elder,
-        display_name: "Wang Fang".into(),
-        birth_year: Some(1941),
-        household: None,
-        hardship: false,
-        created_at: 5,
-    };
+    let elder = elder();
     store.create_member(&elder, &contact, &[], None).unwrap();
     let erased = audit("member.erase-contact", "m-elder");
     assert!(store.erase_member_contact(&elder.id, Some(&erased)).unwrap());
