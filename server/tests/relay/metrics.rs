@@ -2,15 +2,13 @@
 //! separate `--metrics-listen` address and sees the counters move after a phone's sync (the
 //! sync's latency, the visit waiting in its station's review queue, the device, a refused
 //! token and its security event); `/readyz` answers when the store can be read, and 503
-//! with the reason when it cannot.
-
-use std::path::Path;
+//! with the reason when it cannot. The PostgreSQL suite runs the same on a database.
 
 use axum::http::StatusCode;
 use timebank_engine::model::MemberId;
 use timebank_testing::cluster::free_port;
 
-use crate::process::{RelayProcess, admin, agent, enrolled_phone, transport};
+use crate::process::{RelayProcess, Store, admin_on, agent, enrolled_phone_on, transport};
 use crate::support::TestRelay;
 
 /// One scrape: the metric lines (no comments).
@@ -29,8 +27,8 @@ fn value(lines: &[String], series: &str) -> Option<f64> {
     lines.iter().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
-fn create(data: &Path, station: &str, role: &str, name: &str) -> String {
-    admin(data, &["member", "create", "--station", station, "--role", role, "--name", name, "--birth-year", "1950"])["id"]
+fn create(store: Store<'_>, station: &str, role: &str, name: &str) -> String {
+    admin_on(store, &["member", "create", "--station", station, "--role", role, "--name", name, "--birth-year", "1950"])["id"]
         .as_str()
         .unwrap()
         .to_owned()
@@ -39,13 +37,18 @@ fn create(data: &Path, station: &str, role: &str, name: &str) -> String {
 #[test]
 fn prometheus_sees_the_counters_move_after_a_sync() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path();
-    let station = admin(data, &["station", "create", "--name", "Caoyang"])["id"].as_str().unwrap().to_owned();
-    let volunteer = create(data, &station, "volunteer", "Li Wei");
-    let elder = create(data, &station, "elder", "Wang Fang");
+    counters_move_after_a_sync(Store::Data(dir.path()));
+}
+
+/// A relay on `store` with its metrics on a separate address: the counters move after a
+/// phone's sync and a stranger's bad token; `/readyz` answers "ready".
+pub fn counters_move_after_a_sync(store: Store<'_>) {
+    let station = admin_on(store, &["station", "create", "--name", "Caoyang"])["id"].as_str().unwrap().to_owned();
+    let volunteer = create(store, &station, "volunteer", "Li Wei");
+    let elder = create(store, &station, "elder", "Wang Fang");
     let port = free_port().unwrap();
     let listen = format!("127.0.0.1:{port}");
-    let relay = RelayProcess::start_with(data, None, &["--metrics-listen", &listen]);
+    let relay = RelayProcess::start_on(store, None, &["--metrics-listen", &listen]);
     let metrics = format!("http://{listen}/metrics");
     let queue = format!("timebank_review_queue_visits{{station=\"{station}\"}}");
     let syncs = "timebank_sync_duration_seconds_count";
@@ -61,7 +64,7 @@ fn prometheus_sees_the_counters_move_after_a_sync() {
 
     // A phone enrolls, logs a visit and syncs: one more sync, one visit waiting for review.
     let phone_dir = tempfile::tempdir().unwrap();
-    let mut phone = enrolled_phone(&relay.url, data, &volunteer, phone_dir.path());
+    let mut phone = enrolled_phone_on(&relay.url, store, &volunteer, phone_dir.path());
     phone
         .log_visit(&timebank_engine::PastVisit {
             elder: MemberId::parse(&elder).unwrap(),

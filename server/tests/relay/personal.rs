@@ -1,23 +1,29 @@
 //! A member's personal information from the command line: `admin member export` prints
 //! what the program holds about them as JSON, `admin member erase-contact` erases their
-//! contact details (audited) and leaves the member and their history.
+//! contact details (audited) and leaves the member and their history. The PostgreSQL suite
+//! runs the same on a database.
 
-use crate::process::admin;
+use crate::process::{Store, admin_on};
 
 #[test]
 fn an_administrator_exports_a_members_data_and_erases_their_contact_details() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path();
-    let station = admin(data, &["station", "create", "--name", "Caoyang"])["id"].as_str().unwrap().to_owned();
+    export_and_erase(Store::Data(dir.path()));
+}
+
+/// On `store`: an elder's export holds their record, contact and profile; after
+/// `erase-contact` the contact is gone, the member stays, the erasure is audited.
+pub fn export_and_erase(store: Store<'_>) {
+    let admin = |args: &[&str]| admin_on(store, args);
+    let station = admin(&["station", "create", "--name", "Caoyang"])["id"].as_str().unwrap().to_owned();
     let elder = admin(
-        data,
         &["member", "create", "--station", &station, "--role", "elder", "--name", "Sun Xiuying", "--birth-year", "1938", "--phone", "139 0427 1938", "--id-last4", "0427"],
     )["id"]
         .as_str()
         .unwrap()
         .to_owned();
 
-    let export = admin(data, &["member", "export", "--member", &elder]);
+    let export = admin(&["member", "export", "--member", &elder]);
     assert_eq!(export["format"], 1);
     assert_eq!((export["member"]["id"].as_str(), export["member"]["name"].as_str()), (Some(elder.as_str()), Some("Sun Xiuying")));
     assert_eq!(export["contact"]["phone"], "139 0427 1938");
@@ -26,12 +32,12 @@ fn an_administrator_exports_a_members_data_and_erases_their_contact_details() {
         assert!(export[section].is_array(), "{section}: {export}");
     }
 
-    let erased = admin(data, &["member", "erase-contact", "--member", &elder]);
+    let erased = admin(&["member", "erase-contact", "--member", &elder]);
     assert_eq!(erased["erased"], true);
-    let after = admin(data, &["member", "export", "--member", &elder]);
+    let after = admin(&["member", "export", "--member", &elder]);
     assert_eq!(after["contact"], serde_json::json!({ "phone": null, "id_last4": null }));
     assert_eq!(after["member"], export["member"], "the member stays");
     let audit = after["audit"].as_array().unwrap();
     assert!(audit.iter().any(|e| e["action"] == "member.erase-contact" && e["by"] == "admin (command line)"), "{after}");
-    assert_eq!(admin(data, &["member", "erase-contact", "--member", &elder])["erased"], false, "nothing left to erase");
+    assert_eq!(admin(&["member", "erase-contact", "--member", &elder])["erased"], false, "nothing left to erase");
 }

@@ -1,7 +1,9 @@
 //! Two `timebank-relay` processes on one PostgreSQL database (`scripts/postgres.sh`): admin
 //! commands on the database, a phone enrolled through one relay and syncing through the
 //! other after the first is killed, a coordinator's review through the second reaching the
-//! phone's coins, and the ledger equal to its rebuild.
+//! phone's coins, and the ledger equal to its rebuild; what an operator does on the
+//! database as on SQLite (metrics and `/readyz`, a member's export and erasure), and the
+//! backup commands pointing at the database's own tools.
 
 use std::process::Command;
 
@@ -10,7 +12,7 @@ use timebank_engine::PastVisit;
 use timebank_engine::model::{MemberId, ReviewDecision};
 use timebank_testing::postgres::TestDatabase;
 
-use crate::process::{BIN, RelayProcess, Store, admin_on, enrolled_phone_on, transport};
+use crate::process::{BIN, RelayProcess, Store, admin_on, agent, enrolled_phone_on, transport};
 
 fn visit(elder: &str, hours_ago: i64) -> PastVisit {
     let now = Utc::now();
@@ -83,5 +85,43 @@ fn postgres_that_cannot_be_reached_is_named_and_nothing_starts() {
         assert!(stderr.contains("could not connect to PostgreSQL at relay@127.0.0.1:1/timebank"), "{stderr}");
         assert!(!stderr.contains("secret"), "the password stays out of messages: {stderr}");
         assert!(output.stdout.is_empty(), "{args:?}: {}", String::from_utf8_lossy(&output.stdout));
+    }
+}
+
+#[test]
+fn postgres_metrics_and_readyz_read_the_database() {
+    let Some(database) = TestDatabase::create("metrics") else { return };
+    crate::metrics::counters_move_after_a_sync(Store::Database(database.url()));
+
+    // A database that lost a table the read needs: the load balancer's check says so.
+    let relay = RelayProcess::start_on(Store::Database(database.url()), None, &[]);
+    let readyz = format!("{}/readyz", relay.url);
+    assert_eq!(agent().get(&readyz).call().unwrap().status().as_u16(), 200);
+    database.query("DROP TABLE ledger_state").unwrap();
+    let mut answer = agent().get(&readyz).call().unwrap();
+    assert_eq!(answer.status().as_u16(), 503);
+    let said = answer.body_mut().read_to_string().unwrap();
+    assert!(said.contains("store cannot be read") && !said.contains("ledger_state"), "{said}");
+    assert_eq!(agent().get(&format!("{}/healthz", relay.url)).call().unwrap().status().as_u16(), 200);
+}
+
+#[test]
+fn postgres_member_export_and_erasure() {
+    let Some(database) = TestDatabase::create("personal") else { return };
+    crate::personal::export_and_erase(Store::Database(database.url()));
+}
+
+#[test]
+fn a_postgres_store_is_backed_up_with_the_databases_own_tools() {
+    // Refused before any connection: no server needed.
+    let database = "postgres://relay:secret@127.0.0.1:1/timebank";
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("nightly.sqlite3");
+    for args in [["backup", "--to"], ["restore", "--from"]] {
+        let output = Command::new(BIN).arg("admin").args(args).arg(&file).args(["--database", database]).output().unwrap();
+        assert!(!output.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("PostgreSQL database") && stderr.contains("pg_dump") && !stderr.contains("secret"), "{stderr}");
+        assert!(!file.exists());
     }
 }
