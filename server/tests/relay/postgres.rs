@@ -3,7 +3,8 @@
 //! other after the first is killed, a coordinator's review through the second reaching the
 //! phone's coins, and the ledger equal to its rebuild; what an operator does on the
 //! database as on SQLite (metrics and `/readyz`, a member's export and erasure), and the
-//! backup commands pointing at the database's own tools.
+//! backup commands pointing at the database's own tools, and the backup drill with them
+//! (`pg_dump` while the relay serves, `pg_restore` into a new database).
 
 use std::process::Command;
 
@@ -109,6 +110,29 @@ fn postgres_metrics_and_readyz_read_the_database() {
 fn postgres_member_export_and_erasure() {
     let Some(database) = TestDatabase::create("personal") else { return };
     crate::personal::export_and_erase(Store::Database(database.url()));
+}
+
+/// Runs PostgreSQL's own tool `name` (`pg_dump`, `pg_restore`: Debian's postgresql package
+/// puts them on the PATH) with `args`; it must succeed.
+fn pg_tool(name: &str, args: &[&std::ffi::OsStr]) {
+    let output = Command::new(name)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{name} could not run ({e}): install Debian's postgresql-client (scripts/postgres.sh installs postgresql)"));
+    assert!(output.status.success(), "{name}: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn postgres_backup_with_pg_dump_restores_and_the_phones_bring_back_the_rest() {
+    let Some(database) = TestDatabase::create("drill") else { return };
+    let Some(restored) = TestDatabase::create("restored") else { return };
+    let out = tempfile::tempdir().unwrap();
+    let dump = out.path().join("timebank.dump");
+    let (from, into) = (format!("--dbname={}", database.url()), format!("--dbname={}", restored.url()));
+    // As server/README.md says: a dump while the relay serves, restored into a new database.
+    let back_up = || pg_tool("pg_dump", &["-Fc".as_ref(), "-f".as_ref(), dump.as_os_str(), from.as_ref()]);
+    let restore = |()| pg_tool("pg_restore", &["--no-owner".as_ref(), into.as_ref(), dump.as_os_str()]);
+    crate::backup::drill(Store::Database(database.url()), Store::Database(restored.url()), back_up, restore);
 }
 
 #[test]
