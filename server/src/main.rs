@@ -183,7 +183,7 @@ impl LimitArgs {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Administer stations, members, enrollment codes and devices.
+    /// Administer districts, stations, members, enrollment codes and devices.
     Admin {
         /// Print JSON instead of text.
         #[arg(long, global = true)]
@@ -367,8 +367,8 @@ fn serve(cli: &Cli, location: &StoreLocation, limits: Limits, settings: Settings
         }
         if let Some(accounts) = accounts {
             text.push_str(&format!(
-                "demo station seeded. Open the console: http://{address}/console/\n  coordinator: username {}  password {}\n  district (read-only): username {}  password {}\n",
-                accounts.coordinator, accounts.password, accounts.district, accounts.password
+                "demo city seeded (two districts, three stations). Open the console: http://{address}/console/\n  coordinator: username {}  password {}\n  coordinators of the other stations: {}  (same password)\n  district (read-only): username {}\n  city (read-only): username {}\n",
+                accounts.coordinator, accounts.password, accounts.other_coordinators.join(", "), accounts.district, accounts.city
             ));
         } else if relay.store().stations().map_err(|e| e.to_string())?.is_empty() {
             // A newcomer's first run: say where the console is and how to see it working.

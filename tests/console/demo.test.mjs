@@ -1,5 +1,6 @@
 // demo.test.mjs — `timebank-relay --demo` on a fresh data directory: it prints how to sign
-// in, and the seeded station's console shows members, balances and visits waiting for review.
+// in, the seeded station's console shows members, balances and visits waiting for review,
+// and the demo city's district and city accounts read their stations.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +31,23 @@ test('the demo station signs in with the printed account and has work waiting', 
     await screenshot(page, 'demo-review');
     await page.goto(`${demo.url}/console/redemptions`);
     assert.equal(await page.locator('tr[data-request]').count(), 1);
+
+    // The district (普陀区) reads its two stations' members, the city all three stations'.
+    const district = demo.output.match(/district \(read-only\): username (\S+)/);
+    const city = demo.output.match(/city \(read-only\): username (\S+)/);
+    assert.ok(district && city, demo.output);
+    for (const [account, seen, unseen] of [[district[1], ['李红梅', '赵丽华'], ['何静']], [city[1], ['李红梅', '赵丽华', '何静'], []]]) {
+      const reader = await browser();
+      try {
+        await signIn(reader.page, demo.url, account, password, '/console/members');
+        const listed = await reader.page.locator('main table').innerText();
+        for (const name of seen) assert.ok(listed.includes(name), `${account} sees ${name}: ${listed}`);
+        for (const name of unseen) assert.ok(!listed.includes(name), `${account} does not see ${name}`);
+        await screenshot(reader.page, `demo-${account}-members`);
+      } finally {
+        await reader.close();
+      }
+    }
   } finally {
     await tab.close();
     demo.process.kill('SIGTERM');

@@ -179,25 +179,44 @@ test('the root address leads to the console, the sign-in page fits a phone, the 
   const { station } = setupStation(env.data, '石泉路街道');
   const elder = member(env.data, station, 'elder', '赵老伯');
   const district = unique('qu');
-  admin(env.data, ['console-user', 'create', '--username', district, '--district', '--password-stdin'], `${PASSWORD}\n`);
-  const fresh = await browser();
+  admin(env.data, ['console-user', 'create', '--username', district, '--district', 'q-default', '--password-stdin'], `${PASSWORD}\n`);
+  const city = unique('shi');
+  admin(env.data, ['console-user', 'create', '--username', city, '--city', '--password-stdin'], `${PASSWORD}\n`);
   try {
-    const { page } = fresh;
-    await page.goto(`${env.url}/`);
-    assert.match(page.url(), /\/console\/login/, 'the root address leads to the console');
-    await everySize(page, 'login', { url: `${env.url}/console/login` });
-    await signIn(page, env.url, district, PASSWORD, '/console/members');
-    for (const [name, url] of [['district-review', '/console/review'], ['district-members', '/console/members'],
-      ['district-reports', '/console/reports'], ['district-member', `/console/members/${elder.id}`]]) {
-      await everySize(page, name, { url: `${env.url}${url}`, allow: [district] });
+    const fresh = await browser();
+    try {
+      const { page } = fresh;
+      await page.goto(`${env.url}/`);
+      assert.match(page.url(), /\/console\/login/, 'the root address leads to the console');
+      await everySize(page, 'login', { url: `${env.url}/console/login` });
+      await signIn(page, env.url, district, PASSWORD, '/console/members');
+      for (const [name, url] of [['district-review', '/console/review'], ['district-members', '/console/members'],
+        ['district-reports', '/console/reports'], ['district-member', `/console/members/${elder.id}`]]) {
+        await everySize(page, name, { url: `${env.url}${url}`, allow: [district] });
+      }
+      assert.equal(await page.locator('button.primary', { hasText: '生成绑定码' }).count(), 0, 'the district changes nothing');
+      await page.goto(`${env.url}/console/members?lang=en`);
+      assert.equal(await page.locator('h1').innerText(), 'Members');
+      await page.goto(`${env.url}/console/members?lang=zh`);
+      await checkChinese(page, 'members after switching back', [district]);
+    } finally {
+      await fresh.close();
     }
-    assert.equal(await page.locator('button.primary', { hasText: '生成绑定码' }).count(), 0, 'the district changes nothing');
-    await page.goto(`${env.url}/console/members?lang=en`);
-    assert.equal(await page.locator('h1').innerText(), 'Members');
-    await page.goto(`${env.url}/console/members?lang=zh`);
-    await checkChinese(page, 'members after switching back', [district]);
+    // The city's account reads in Chinese at both sizes too, and changes nothing.
+    const reader = await browser();
+    try {
+      const { page } = reader;
+      await signIn(page, env.url, city, PASSWORD, '/console/members');
+      assert.ok((await page.locator('main').innerText()).includes('赵老伯'), 'the city reads every station');
+      assert.equal(await page.locator('button.primary', { hasText: '生成绑定码' }).count(), 0, 'the city changes nothing');
+      for (const [name, url] of [['city-review', '/console/review'], ['city-members', '/console/members'],
+        ['city-reports', '/console/reports']]) {
+        await everySize(page, name, { url: `${env.url}${url}`, allow: [city] });
+      }
+    } finally {
+      await reader.close();
+    }
   } finally {
-    await fresh.close();
     env.process.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }

@@ -92,6 +92,12 @@ id_type!(
     "station"
 );
 id_type!(
+    /// A district (区): the civil-affairs bureau's area, holding stations; districts make
+    /// up the city.
+    DistrictId,
+    "district"
+);
+id_type!(
     /// One visit (a service given), created by the volunteer's device.
     VisitId,
     "visit"

@@ -12,7 +12,7 @@ pub mod text;
 pub mod visit;
 
 pub use enroll_link::EnrollLink;
-pub use ids::{HouseholdId, MemberId, OrderId, RequestId, StationId, VisitId};
+pub use ids::{DistrictId, HouseholdId, MemberId, OrderId, RequestId, StationId, VisitId};
 pub use member::{Profile, Role, Verification};
 pub use order::{Assignment, Order, OrderFacts, OrderState, Response};
 pub use outcome::OutcomeStatus;

@@ -9,6 +9,9 @@ use crate::registry::DEFAULT_CODE_DAYS;
 /// The `admin` subcommands.
 #[derive(Clone, Debug, Subcommand)]
 pub enum AdminCommand {
+    /// Districts (区) of the city.
+    #[command(subcommand)]
+    District(DistrictCommand),
     /// Stations.
     #[command(subcommand)]
     Station(StationCommand),
@@ -62,6 +65,19 @@ pub enum AdminCommand {
     },
 }
 
+/// `admin district …`
+#[derive(Clone, Debug, Subcommand)]
+pub enum DistrictCommand {
+    /// Create a district; put stations in it with `station create --district` or `station move`.
+    Create {
+        /// The district's name.
+        #[arg(long)]
+        name: String,
+    },
+    /// List the districts with their stations.
+    List,
+}
+
 /// `admin station …`
 #[derive(Clone, Debug, Subcommand)]
 pub enum StationCommand {
@@ -70,6 +86,18 @@ pub enum StationCommand {
         /// The station's name.
         #[arg(long)]
         name: String,
+        /// Its district (`q-…`); the default district when left out.
+        #[arg(long)]
+        district: Option<String>,
+    },
+    /// Move a station into another district (its members, documents and ledger stay).
+    Move {
+        /// The station (`s-…`).
+        #[arg(long)]
+        station: String,
+        /// The district it now belongs to (`q-…`).
+        #[arg(long)]
+        district: String,
     },
 }
 
@@ -129,15 +157,18 @@ pub enum ConsoleUserCommand {
         /// Sign-in name.
         #[arg(long)]
         username: String,
-        /// The coordinator's station (`s-…`); leave out with `--district`.
-        #[arg(long, required_unless_present = "district", conflicts_with = "district")]
+        /// The coordinator's station (`s-…`); or give `--district` or `--city`.
+        #[arg(long, required_unless_present_any = ["district", "city"], conflicts_with_all = ["district", "city"])]
         station: Option<String>,
         /// The coordinator's own member (`m-…`, a coordinator of that station).
-        #[arg(long, required_unless_present = "district")]
+        #[arg(long, required_unless_present_any = ["district", "city"], conflicts_with_all = ["district", "city"])]
         member: Option<String>,
-        /// The district's read-only account over every station.
+        /// A district's read-only account over its stations (`q-…`).
+        #[arg(long, conflicts_with = "city")]
+        district: Option<String>,
+        /// The city's read-only account over every station.
         #[arg(long)]
-        district: bool,
+        city: bool,
         /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,

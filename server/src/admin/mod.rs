@@ -9,14 +9,14 @@ mod command;
 mod report;
 
 use serde_json::{Value, json};
-use timebank_engine::model::{MemberId, StationId};
+use timebank_engine::model::{DistrictId, MemberId, StationId};
 
-pub use command::{AdminCommand, ConsoleUserCommand, DeviceCommand, MemberCommand, StationCommand};
+pub use command::{AdminCommand, ConsoleUserCommand, DeviceCommand, DistrictCommand, MemberCommand, StationCommand};
 pub use report::Report;
 
 use crate::console::audit::AuditAction;
 use crate::ledger;
-use crate::registry::{self, NewMember, RegistryError};
+use crate::registry::{self, AccountScope, NewMember, RegistryError};
 use crate::relay::Relay;
 use crate::store::{AuditRecord, ConsoleRole, Revocation, StoreError, StoreLocation};
 
@@ -105,11 +105,29 @@ pub fn run(relay: &Relay, command: &AdminCommand) -> Result<Report, AdminError> 
     // What this relay committed is folded into the ledger before a command reads it.
     relay.settle();
     match command {
-        AdminCommand::Station(StationCommand::Create { name }) => {
-            let station = registry::create_station(relay, name)?;
+        AdminCommand::District(DistrictCommand::Create { name }) => {
+            let district = registry::create_district(relay, name)?;
             Ok(Report {
-                json: json!({ "id": station.id.as_str(), "name": station.name }),
-                text: format!("created station {} ({})", station.id, station.name),
+                json: json!({ "id": district.id.as_str(), "name": district.name }),
+                text: format!("created district {} ({})", district.id, district.name),
+            })
+        }
+        AdminCommand::District(DistrictCommand::List) => district_list(relay),
+        AdminCommand::Station(StationCommand::Create { name, district }) => {
+            let station = match district {
+                Some(district) => registry::create_station_in(relay, name, district)?,
+                None => registry::create_station(relay, name)?,
+            };
+            Ok(Report {
+                json: json!({ "id": station.id.as_str(), "name": station.name, "district": station.district.as_str() }),
+                text: format!("created station {} ({}) in district {}", station.id, station.name, station.district),
+            })
+        }
+        AdminCommand::Station(StationCommand::Move { station, district }) => {
+            let station = registry::move_station(relay, station, district)?;
+            Ok(Report {
+                json: json!({ "id": station.id.as_str(), "name": station.name, "district": station.district.as_str() }),
+                text: format!("station {} ({}) is now in district {}", station.id, station.name, station.district),
             })
         }
         AdminCommand::Member(MemberCommand::Create {
@@ -196,23 +214,26 @@ pub fn run(relay: &Relay, command: &AdminCommand) -> Result<Report, AdminError> 
                 }),
             }
         }
-        AdminCommand::ConsoleUser(ConsoleUserCommand::Create { username, station, member, district, password, .. }) => {
+        AdminCommand::ConsoleUser(ConsoleUserCommand::Create { username, station, member, district, city, password, .. }) => {
             let Some(password) = password else {
                 return Err(AdminError::Refused("no password given: pass it on stdin with --password-stdin".into()));
             };
-            let role = match (station, district) {
-                (_, true) => None,
-                (Some(station), false) => Some(station.as_str()),
-                (None, false) => return Err(AdminError::Refused("give --station S (or --district)".into())),
+            let scope = match (station, district, city) {
+                (Some(station), None, false) => AccountScope::Station(station),
+                (None, Some(district), false) => AccountScope::District(district),
+                (None, None, true) => AccountScope::City,
+                _ => return Err(AdminError::Refused("give one of --station S, --district Q or --city".into())),
             };
-            let user = registry::create_console_user(relay, username, password, role, member.as_deref())?;
+            let user = registry::create_console_user(relay, username, password, scope, member.as_deref())?;
             let what = match &user.role {
                 ConsoleRole::Coordinator { station } => format!("coordinator of station {station}"),
-                ConsoleRole::District => "district (read-only, every station)".to_owned(),
+                ConsoleRole::District { district } => format!("district {district} (read-only, its stations)"),
+                ConsoleRole::City => "city (read-only, every station)".to_owned(),
             };
             Ok(Report {
                 json: json!({ "username": user.username, "station": user.role.station().map(StationId::as_str),
-                              "member": user.member.as_ref().map(MemberId::as_str), "district": user.role.station().is_none() }),
+                              "member": user.member.as_ref().map(MemberId::as_str),
+                              "district": user.role.district().map(DistrictId::as_str), "city": user.role == ConsoleRole::City }),
                 text: format!("created console account {} ({what}); sign in at /console/login", user.username),
             })
         }
@@ -253,6 +274,22 @@ pub fn run(relay: &Relay, command: &AdminCommand) -> Result<Report, AdminError> 
             Ok(Report { json: Value::Array(events.iter().map(event_json).collect()), text })
         }
     }
+}
+
+/// `admin district list`: each district with its stations.
+fn district_list(relay: &Relay) -> Result<Report, AdminError> {
+    let stations = relay.store().stations()?;
+    let mut json = Vec::new();
+    let mut text = Vec::new();
+    for district in relay.store().districts()? {
+        let own: Vec<_> = stations.iter().filter(|s| s.district == district.id).collect();
+        json.push(json!({ "id": district.id.as_str(), "name": district.name,
+                          "stations": own.iter().map(|s| json!({ "id": s.id.as_str(), "name": s.name })).collect::<Vec<_>>() }));
+        let names: Vec<String> = own.iter().map(|s| format!("{} ({})", s.id, s.name)).collect();
+        let listed = if names.is_empty() { "no stations".to_owned() } else { names.join(", ") };
+        text.push(format!("{} ({}): {listed}", district.id, district.name));
+    }
+    Ok(Report { json: Value::Array(json), text: text.join("\n") })
 }
 
 #[cfg(test)]

@@ -113,6 +113,7 @@ mod tests {
             hardship: false,
         })
         .unwrap();
-        registry::create_console_user(relay, "li", "longpassword", Some(station.id.as_str()), Some(member.id.as_str())).unwrap();
+        registry::create_console_user(relay, "li", "longpassword", registry::AccountScope::Station(station.id.as_str()), Some(member.id.as_str()))
+            .unwrap();
     }
 }

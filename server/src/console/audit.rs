@@ -13,7 +13,7 @@ use timebank_engine::model::{ReviewDecision, StationId};
 use crate::console::i18n::coins;
 use crate::console::names::Directory;
 use crate::console::paging::{self, Listed, Paged};
-use crate::console::{Lang, PageError, Signed, blocking, layout, pinyin_order, words};
+use crate::console::{Lang, PageError, Reach, Signed, blocking, layout, pinyin_order, words};
 use crate::relay::Relay;
 use crate::store::{AuditRecord, StoreResult};
 
@@ -217,16 +217,23 @@ async fn audit_page(
         blocking(move || {
             let store = relay.store();
             let requested = query.station.as_deref().filter(|s| !s.is_empty());
-            let entries = match (signed.station(), requested) {
-                (Some(own), _) => store.audit_entries(Some(own), READ_ENTRIES)?,
-                (None, Some(_)) => {
+            let entries = match (&signed.reach, requested) {
+                (Reach::Station(own), _) => store.audit_entries(Some(own), READ_ENTRIES)?,
+                (Reach::All, None) => store.audit_entries(None, READ_ENTRIES)?,
+                (Reach::Stations(_) | Reach::All, _) => {
                     let mut entries = Vec::new();
                     for station in signed.visible_stations(&relay, requested)? {
                         entries.extend(store.audit_entries(Some(&station.id), READ_ENTRIES)?);
                     }
+                    if requested.is_none() {
+                        // A district's own sign-ins and sign-outs, which belong to no station.
+                        let own = store.audit_entries(None, READ_ENTRIES)?;
+                        entries.extend(own.into_iter().filter(|e| e.station.is_none() && e.username == signed.username));
+                    }
+                    entries.sort_by_key(|e| std::cmp::Reverse(e.at));
+                    entries.truncate(READ_ENTRIES);
                     entries
                 }
-                (None, None) => store.audit_entries(None, READ_ENTRIES)?,
             };
             let directory = Directory::load(&relay, &signed, requested)?;
             let shown: Vec<Shown> = entries

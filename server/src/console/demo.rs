@@ -1,5 +1,5 @@
-//! `timebank-relay --demo`: seeds a fresh data directory with a demo station so a newcomer
-//! sees a working console at once. Everything goes through the real paths: members
+//! `timebank-relay --demo`: seeds a fresh data directory with a demo city (two districts,
+//! three stations, the first one busy) so a newcomer sees a working console at once. Everything goes through the real paths: members
 //! registered by `registry::register_member`, phones that are real engines enrolled with
 //! one-time codes and synced through the relay's own sync function, reviews, orders and
 //! redemptions through the desk, and a console account.
@@ -15,9 +15,9 @@ use timebank_engine::sync::wire::{self, EnrollRequest, SyncRequest};
 use timebank_engine::sync::{Transport, TransportError};
 use timebank_engine::{Engine, Enrollment, NewIdentity, PastVisit, SystemClock};
 
-use crate::registry::{self, NewMember};
+use crate::registry::{self, AccountScope, NewMember};
 use crate::relay::Relay;
-use crate::store::MemberRecord;
+use crate::store::{MemberRecord, StationRecord};
 use crate::{auth, desk, enroll, secret, sync};
 
 /// Why the demo could not be seeded.
@@ -45,11 +45,15 @@ fn step<E: std::fmt::Display>(step: &'static str) -> impl FnOnce(E) -> DemoError
 /// How to sign in to the seeded console.
 #[derive(Clone, Debug)]
 pub struct DemoAccounts {
-    /// The station coordinator's username.
+    /// The busy station's coordinator's username.
     pub coordinator: String,
-    /// The district's read-only username.
+    /// The other stations' coordinators' usernames, in the order seeded.
+    pub other_coordinators: Vec<String>,
+    /// The first district's read-only username.
     pub district: String,
-    /// Their password (both).
+    /// The city's read-only username.
+    pub city: String,
+    /// Their password (all of them).
     pub password: String,
 }
 
@@ -143,10 +147,43 @@ fn past(elder: &MemberId, service: &str, days_ago: i64, hour: i64, minutes: i64,
     }
 }
 
-/// Seeds the demo station into `relay` (whose data directory is `data`, checked empty
-/// before the relay opened it). Returns the console accounts.
+/// A quieter station of the demo: its coordinator, a volunteer who served an elder twice
+/// (approved), and the coordinator's console account `username`.
+fn seed_quiet_station(
+    relay: &Relay,
+    phones_dir: &Path,
+    station: &StationRecord,
+    names: [&str; 3],
+    username: &str,
+    password: &str,
+) -> Result<(), DemoError> {
+    let seeder = Seeder { relay, phones_dir: phones_dir.to_path_buf(), station: station.id.to_string() };
+    let [coordinator, volunteer, elder] = names;
+    let coordinator = seeder.member("coordinator", coordinator, 1972, None, false)?;
+    let volunteer = seeder.member("volunteer", volunteer, 1957, None, false)?;
+    let elder = seeder.member("elder", elder, 1939, None, false)?;
+    let mut phone = seeder.phone(&volunteer)?;
+    let mut visits = Vec::new();
+    for (days, service, minutes, note) in [(6, "companionship", 120, "陪老人聊天"), (3, "cleaning", 90, "打扫房间")] {
+        let id = phone.engine.log_visit(&past(&elder.id, service, days, 2, minutes, note)).map_err(step("log a visit"))?;
+        phone.engine.confirm_visit(&id, ConfirmedBy::Elder).map_err(step("confirm a visit"))?;
+        visits.push(id);
+    }
+    seeder.sync(&mut phone)?;
+    desk::review_visits(relay, &coordinator.id, &visits, ReviewDecision::Approve, "", None).map_err(step("approve visits"))?;
+    seeder.sync(&mut phone)?;
+    registry::create_console_user(relay, username, password, AccountScope::Station(station.id.as_str()), Some(coordinator.id.as_str()))
+        .map_err(step("create a coordinator's account"))?;
+    Ok(())
+}
+
+/// Seeds the demo city into `relay` (whose data directory is `data`, checked empty before
+/// the relay opened it): 普陀区 with two stations, 长宁区 with one. Returns the console accounts.
 pub fn seed(relay: &Relay, data: &Path) -> Result<DemoAccounts, DemoError> {
-    let station = registry::create_station(relay, "曹杨新村街道为老服务站").map_err(step("create the station"))?;
+    let putuo = registry::create_district(relay, "普陀区").map_err(step("create a district"))?;
+    let changning = registry::create_district(relay, "长宁区").map_err(step("create a district"))?;
+    let station =
+        registry::create_station_in(relay, "曹杨新村街道为老服务站", putuo.id.as_str()).map_err(step("create the station"))?;
     let phones_dir = data.join("demo-phones");
     let seeder = Seeder { relay, phones_dir: phones_dir.clone(), station: station.id.to_string() };
     let coordinator = seeder.member("coordinator", "李红梅", 1975, None, false)?;
@@ -216,13 +253,26 @@ pub fn seed(relay: &Relay, data: &Path) -> Result<DemoAccounts, DemoError> {
         seeder.sync(phone)?;
     }
     drop(phones);
-    std::fs::remove_dir_all(&phones_dir).map_err(step("remove the demo phones"))?;
 
     let password = secret::enrollment_code().map_err(step("make a password"))?.to_lowercase();
-    registry::create_console_user(relay, "demo", &password, Some(station.id.as_str()), Some(coordinator.id.as_str()))
+    let quiet = [
+        (&putuo, "甘泉路街道为老服务站", ["赵丽华", "钱国平", "冯阿婆"], "ganquan"),
+        (&changning, "新华路街道为老服务站", ["何静", "郑德明", "林老伯"], "xinhua"),
+    ];
+    let mut other_coordinators = Vec::new();
+    for (district, name, names, username) in quiet {
+        let station = registry::create_station_in(relay, name, district.id.as_str()).map_err(step("create a station"))?;
+        seed_quiet_station(relay, &phones_dir, &station, names, username, &password)?;
+        other_coordinators.push(username.to_owned());
+    }
+    std::fs::remove_dir_all(&phones_dir).map_err(step("remove the demo phones"))?;
+
+    registry::create_console_user(relay, "demo", &password, AccountScope::Station(station.id.as_str()), Some(coordinator.id.as_str()))
         .map_err(step("create the console account"))?;
-    registry::create_console_user(relay, "district", &password, None, None).map_err(step("create the district account"))?;
-    Ok(DemoAccounts { coordinator: "demo".into(), district: "district".into(), password })
+    registry::create_console_user(relay, "district", &password, AccountScope::District(putuo.id.as_str()), None)
+        .map_err(step("create the district account"))?;
+    registry::create_console_user(relay, "city", &password, AccountScope::City, None).map_err(step("create the city account"))?;
+    Ok(DemoAccounts { coordinator: "demo".into(), other_coordinators, district: "district".into(), city: "city".into(), password })
 }
 
 #[cfg(test)]
@@ -245,7 +295,21 @@ mod tests {
         assert!(!data.join("demo-phones").exists(), "the demo phones are cleaned up");
 
         let store = relay.store();
-        let station = store.stations().unwrap().remove(0);
+        let stations = store.stations().unwrap();
+        assert_eq!(stations.len(), 3, "a city of three stations");
+        let districts = store.districts().unwrap();
+        let named = |id: &timebank_engine::model::DistrictId| districts.iter().find(|d| &d.id == id).unwrap().name.clone();
+        let mut placed: Vec<(String, String)> = stations.iter().map(|s| (named(&s.district), s.name.clone())).collect();
+        placed.sort();
+        assert_eq!(
+            placed,
+            [
+                ("普陀区".to_owned(), "曹杨新村街道为老服务站".to_owned()),
+                ("普陀区".to_owned(), "甘泉路街道为老服务站".to_owned()),
+                ("长宁区".to_owned(), "新华路街道为老服务站".to_owned()),
+            ]
+        );
+        let station = stations.into_iter().find(|s| s.name == "曹杨新村街道为老服务站").unwrap();
         let members = store.station_members(&station.id).unwrap();
         assert_eq!(members.len(), 9);
         assert!(members.iter().any(|m| m.display_name == "孙桂兰"));
@@ -262,7 +326,10 @@ mod tests {
         assert!(anomalous >= 2, "anomalies wait for review: {anomalous}");
         assert_eq!(docs.orders().len(), 3);
         assert!(crate::ledger::rebuild::rebuild_check(store).unwrap().is_empty());
-        let user = account::sign_in(store, &accounts.coordinator, &accounts.password, relay.now_ms()).unwrap();
-        assert!(matches!(user, account::SignIn::Welcome(_)));
+        for username in [&accounts.coordinator, &accounts.district, &accounts.city].into_iter().chain(&accounts.other_coordinators) {
+            let user = account::sign_in(store, username, &accounts.password, relay.now_ms()).unwrap();
+            assert!(matches!(user, account::SignIn::Welcome(_)), "{username}");
+        }
+        assert_eq!(store.console_user(&accounts.city).unwrap().unwrap().role, crate::store::ConsoleRole::City);
     }
 }

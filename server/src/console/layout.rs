@@ -29,7 +29,8 @@ pub fn page_with_class(signed: &Signed, title: &str, class: Option<&str>, body: 
     let lang = signed.lang;
     let role = match &signed.role {
         ConsoleRole::Coordinator { .. } => lang.pick("协调员", "coordinator"),
-        ConsoleRole::District => lang.pick("区级（只读）", "district (read-only)"),
+        ConsoleRole::District { .. } => lang.pick("区级（只读）", "district (read-only)"),
+        ConsoleRole::City => lang.pick("市级（只读）", "city (read-only)"),
     };
     let current = NAV.iter().filter(|(path, ..)| signed.path.starts_with(path)).map(|(path, ..)| *path).max_by_key(|p| p.len());
     shell(lang, title, class, html! {

@@ -48,7 +48,7 @@ use axum::routing::get;
 use maud::html;
 
 pub use i18n::Lang;
-pub use session::{Signed, SignedForm, StationQuery};
+pub use session::{Reach, Signed, SignedForm, StationQuery};
 
 use crate::http::TaskFailed;
 use crate::registry::RegistryError;

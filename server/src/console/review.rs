@@ -210,9 +210,9 @@ fn decision_forms(signed: &Signed, id: &str) -> Markup {
     }
 }
 
-/// Every station, for the district's choice of station; none for a coordinator.
+/// The stations in reach, for a district's or the city's choice of station; none for a coordinator.
 pub(crate) fn district_stations(relay: &Relay, signed: &Signed) -> Result<Vec<StationRecord>, PageError> {
-    Ok(if signed.station().is_none() { relay.store().stations()? } else { Vec::new() })
+    if signed.station().is_none() { signed.visible_stations(relay, None) } else { Ok(Vec::new()) }
 }
 
 /// The district's choice of station (`station`, all by default), as a field of a GET form;

@@ -1,6 +1,6 @@
 //! Who is signed in: the [`Signed`] extractor (session cookie → coordinator, with idle and
-//! absolute expiry), the CSRF-checked [`SignedForm`], the read-only district's refusal, and
-//! which station(s) a reader may see.
+//! absolute expiry), the CSRF-checked [`SignedForm`], the read-only district's and city's
+//! refusal, and which station(s) a reader may see ([`Reach`]).
 
 use std::sync::Arc;
 
@@ -13,7 +13,7 @@ use timebank_engine::model::{MemberId, StationId};
 use crate::console::{ConsoleConfig, Flash, FLASH_COOKIE, FormData, Lang, PageError, blocking, cookie, see_other};
 use crate::relay::Relay;
 use crate::secret;
-use crate::store::{ConsoleRole, MemberRecord, Millis, SecretHash, StationRecord};
+use crate::store::{ConsoleRole, MemberRecord, Millis, RelayStore, SecretHash, StationRecord, StoreError};
 
 /// The cookie that carries the session token.
 pub const SESSION_COOKIE: &str = "tb_session";
@@ -35,8 +35,10 @@ pub struct Signed {
     pub username: String,
     /// Their own member: the author of their desk changes.
     pub member: Option<MemberId>,
-    /// Coordinator of a station, or the read-only district.
+    /// Coordinator of a station, or the read-only district or city.
     pub role: ConsoleRole,
+    /// The stations this user reads, as the store places them when the page is asked for.
+    pub reach: Reach,
     /// The page language.
     pub lang: Lang,
     /// The token every form of this session carries (field `csrf`).
@@ -47,12 +49,45 @@ pub struct Signed {
     pub secure: bool,
     /// The page's path (`/console/members`), for the navigation.
     pub path: String,
-    /// Their station's name (none for the district).
+    /// Their station's name, or their district's (none for the city).
     pub station_name: Option<String>,
     /// The relay's address for phones: the public URL, else the one this browser used.
     pub relay_url: String,
     /// SHA-256 of the session token (to end it).
     pub(crate) token_hash: SecretHash,
+}
+
+/// The stations a console user reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// A coordinator's own station.
+    Station(StationId),
+    /// A district's stations (none while it has none).
+    Stations(Vec<StationId>),
+    /// The city's: every station.
+    All,
+}
+
+impl Reach {
+    /// The reach of `role` on `store` now.
+    fn of(role: &ConsoleRole, store: &dyn RelayStore) -> Result<Reach, StoreError> {
+        Ok(match role {
+            ConsoleRole::Coordinator { station } => Reach::Station(station.clone()),
+            ConsoleRole::District { district } => {
+                Reach::Stations(store.stations()?.into_iter().filter(|s| &s.district == district).map(|s| s.id).collect())
+            }
+            ConsoleRole::City => Reach::All,
+        })
+    }
+
+    /// Whether `station` is within it.
+    pub fn holds(&self, station: &StationId) -> bool {
+        match self {
+            Reach::Station(own) => own == station,
+            Reach::Stations(stations) => stations.contains(station),
+            Reach::All => true,
+        }
+    }
 }
 
 /// A CSRF-checked form post from a signed-in user. A missing or wrong `csrf` field is
@@ -66,39 +101,36 @@ pub struct SignedForm {
 }
 
 impl Signed {
-    /// The station this user may change, or 403 for the read-only district.
+    /// The station this user may change, or 403 for the read-only district and city.
     pub fn writer(&self) -> Result<&StationId, PageError> {
         match &self.role {
             ConsoleRole::Coordinator { station } => Ok(station),
-            ConsoleRole::District => Err(PageError::forbidden(self.lang.pick(
-                "区级账号只能查看，不能修改。请由服务站协调员操作。",
-                "The district account is read-only: a coordinator of the station must do this.",
+            ConsoleRole::District { .. } | ConsoleRole::City => Err(PageError::forbidden(self.lang.pick(
+                "区级和市级账号只能查看，不能修改。请由服务站协调员操作。",
+                "District and city accounts are read-only: a coordinator of the station must do this.",
             ))),
         }
     }
 
     /// Whether this user may see `station`'s data.
     pub fn may_see(&self, station: &StationId) -> bool {
-        match &self.role {
-            ConsoleRole::Coordinator { station: own } => own == station,
-            ConsoleRole::District => true,
-        }
+        self.reach.holds(station)
     }
 
-    /// The stations this user reads: a coordinator's own; for the district, `requested`
-    /// (`?station=`) or every station.
+    /// The stations this user reads: a coordinator's own; for a district or the city,
+    /// `requested` (`?station=`, one within reach, else 404) or every station in reach.
     pub fn visible_stations(&self, relay: &Relay, requested: Option<&str>) -> Result<Vec<StationRecord>, PageError> {
         let requested = requested.map(str::trim).filter(|s| !s.is_empty());
-        let wanted = match (&self.role, requested) {
-            (ConsoleRole::Coordinator { station }, _) => Some(station.clone()),
-            (ConsoleRole::District, Some(raw)) => {
-                Some(StationId::parse(raw).map_err(|_| PageError::not_at_station(self.lang))?)
-            }
-            (ConsoleRole::District, None) => None,
+        let missing = || PageError::not_at_station(self.lang);
+        let wanted = match (&self.reach, requested) {
+            (Reach::Station(station), _) => Some(station.clone()),
+            (_, Some(raw)) => Some(StationId::parse(raw).map_err(|_| missing())?).filter(|id| self.may_see(id)),
+            (_, None) => None,
         };
-        match wanted {
-            Some(id) => Ok(vec![relay.store().station(&id)?.ok_or_else(|| PageError::not_at_station(self.lang))?]),
-            None => Ok(relay.store().stations()?),
+        match (wanted, requested) {
+            (Some(id), _) => Ok(vec![relay.store().station(&id)?.ok_or_else(missing)?]),
+            (None, Some(_)) => Err(missing()),
+            (None, None) => Ok(relay.store().stations()?.into_iter().filter(|s| self.may_see(&s.id)).collect()),
         }
     }
 
@@ -117,11 +149,11 @@ impl Signed {
     }
 }
 
-/// `?station=`: the one station the district reads (a coordinator's is always their own;
+/// `?station=`: the one station a district or the city reads (a coordinator's is always their own;
 /// see [`Signed::visible_stations`]).
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct StationQuery {
-    /// The station to show (district only).
+    /// The station to show (district and city only).
     pub station: Option<String>,
 }
 
@@ -212,15 +244,19 @@ impl FromRequestParts<Arc<Relay>> for Signed {
             if now - session.last_seen > TOUCH_EVERY_MS {
                 store.touch_console_session(&token_hash, now)?;
             }
-            let station_name = match user.role.station() {
-                Some(station) => store.station(station)?.map(|s| s.name),
-                None => None,
+            let station_name = match &user.role {
+                ConsoleRole::Coordinator { station } => store.station(station)?.map(|s| s.name),
+                ConsoleRole::District { district } => {
+                    store.districts()?.into_iter().find(|d| &d.id == district).map(|d| d.name)
+                }
+                ConsoleRole::City => None,
             };
-            Ok(Some((user, session.csrf, station_name)))
+            let reach = Reach::of(&user.role, store)?;
+            Ok(Some((user, session.csrf, station_name, reach)))
         })
         .await
         .map_err(IntoResponse::into_response)?;
-        let Some((user, csrf, station_name)) = found else {
+        let Some((user, csrf, station_name, reach)) = found else {
             return Err(to_login(parts, true));
         };
         let path = parts.extensions.get::<OriginalUri>().map_or(&parts.uri, |original| &original.0).path().to_owned();
@@ -229,6 +265,7 @@ impl FromRequestParts<Arc<Relay>> for Signed {
             username: user.username,
             member: user.member,
             role: user.role,
+            reach,
             lang,
             csrf,
             flash,

@@ -1,9 +1,10 @@
 //! Console accounts: a coordinator of one station acting as their own member, or the
-//! district's read-only account; the password stored as an argon2id hash.
+//! read-only account of a district or of the city; the password stored as an argon2id hash.
 
 use timebank_engine::model::{MemberId, Role, StationId};
 
 use super::RegistryError;
+use super::district::existing_district;
 use crate::password;
 use crate::relay::Relay;
 use crate::store::{ConsoleRole, ConsoleUserRecord};
@@ -19,13 +20,24 @@ pub fn normalize_username(raw: &str) -> String {
     raw.trim().to_lowercase().chars().take(64).collect()
 }
 
-/// Creates a console account: a coordinator of `station` acting as `member` (a coordinator
-/// of that station), or with `station` `None` the district's read-only account.
+/// Whom a console account serves, as the administrator names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountScope<'a> {
+    /// A coordinator of this station (`s-…`): reads and writes for it.
+    Station(&'a str),
+    /// This district's bureau (`q-…`): reads its stations.
+    District(&'a str),
+    /// The city: reads every station.
+    City,
+}
+
+/// Creates a console account: a coordinator of a station acting as `member` (a
+/// coordinator of that station), or the read-only account of a district or of the city.
 pub fn create_console_user(
     relay: &Relay,
     username: &str,
     password: &str,
-    station: Option<&str>,
+    scope: AccountScope<'_>,
     member: Option<&str>,
 ) -> Result<ConsoleUserRecord, RegistryError> {
     let normalized = normalize_username(username);
@@ -43,8 +55,8 @@ pub fn create_console_user(
         )));
     }
     let member = member.map(MemberId::parse).transpose()?;
-    let role = match station {
-        Some(raw) => {
+    let role = match scope {
+        AccountScope::Station(raw) => {
             let station = StationId::parse(raw)?;
             if relay.store().station(&station)?.is_none() {
                 return Err(RegistryError::NotFound(format!("no station {station}")));
@@ -64,8 +76,12 @@ pub fn create_console_user(
             }
             ConsoleRole::Coordinator { station }
         }
-        None => ConsoleRole::District,
+        AccountScope::District(raw) => ConsoleRole::District { district: existing_district(relay, raw)? },
+        AccountScope::City => ConsoleRole::City,
     };
+    if member.is_some() && role.station().is_none() {
+        return Err(RegistryError::Invalid("a district's or the city's account acts as nobody: leave out --member".into()));
+    }
     let password_hash = password::hash_password(password).map_err(|e| RegistryError::Invalid(e.to_string()))?;
     let user = ConsoleUserRecord { username: normalized, password_hash, role, member, created_at: relay.now_ms() };
     relay.store().create_console_user(&user)?;
@@ -86,7 +102,8 @@ mod tests {
         let new = NewMember { station: station.id.as_str(), role: "coordinator", name: "Li", birth_year: 1970, household: None, hardship: false };
         let coordinator = create_member(&relay, &new).unwrap();
         let volunteer = create_member(&relay, &NewMember { role: "volunteer", ..new }).unwrap();
-        let (station, coordinator, volunteer) = (Some(station.id.as_str()), Some(coordinator.id.as_str()), Some(volunteer.id.as_str()));
+        let (station, coordinator, volunteer) =
+            (AccountScope::Station(station.id.as_str()), Some(coordinator.id.as_str()), Some(volunteer.id.as_str()));
         let err = create_console_user(&relay, "Li Ming", "longpassword", station, coordinator).unwrap_err();
         assert!(err.to_string().contains("username"), "{err}");
         let err = create_console_user(&relay, "li", "short", station, coordinator).unwrap_err();
@@ -96,5 +113,14 @@ mod tests {
         let user = create_console_user(&relay, "li", "longpassword", station, coordinator).unwrap();
         assert!(password::verify_password(&user.password_hash, "longpassword"));
         assert_eq!(relay.store().console_user("li").unwrap(), Some(user));
+
+        let err = create_console_user(&relay, "qu", "longpassword", AccountScope::District("q-none"), None).unwrap_err();
+        assert!(err.to_string().contains("no district q-none"), "{err}");
+        let err = create_console_user(&relay, "shi", "longpassword", AccountScope::City, coordinator).unwrap_err();
+        assert!(err.to_string().contains("acts as nobody"), "{err}");
+        let district = create_console_user(&relay, "qu", "longpassword", AccountScope::District("q-default"), None).unwrap();
+        assert_eq!(district.role.district().map(|d| d.as_str()), Some("q-default"));
+        let city = create_console_user(&relay, "shi", "longpassword", AccountScope::City, None).unwrap();
+        assert_eq!(city.role, ConsoleRole::City);
     }
 }

@@ -1,4 +1,4 @@
-//! The registration service: who and what the relay knows. Stations with their documents,
+//! The registration service: who and what the relay knows. Districts, stations with their documents,
 //! members with their genesis documents, one-time enrollment codes, device revocation and
 //! console accounts, as functions over a [`Relay`](crate::relay::Relay) that check their input and return the
 //! stored record. The `admin` command line, the console's pages and the demo seeding all
@@ -6,6 +6,7 @@
 
 mod console_user;
 mod device;
+mod district;
 mod member;
 mod personal;
 mod station;
@@ -14,11 +15,12 @@ use automerge::transaction::{CommitOptions, Transaction};
 use automerge::{ActorId, Automerge, AutomergeError};
 use timebank_engine::{DocId, documents};
 
-pub use console_user::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, create_console_user, normalize_username};
+pub use console_user::{AccountScope, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, create_console_user, normalize_username};
+pub use district::{create_district, move_station};
 pub use device::{DEFAULT_CODE_DAYS, issue_audited_enrollment_code, issue_enrollment_code, revoke_device};
 pub use member::{NewMember, create_member, register_member};
 pub use personal::{EXPORT_FORMAT, erase_contact, export_member};
-pub use station::create_station;
+pub use station::{create_station, create_station_in};
 
 use crate::store::{Millis, NewDocument, StoreError};
 

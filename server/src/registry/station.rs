@@ -4,15 +4,22 @@ use timebank_engine::DocId;
 use timebank_engine::documents::station;
 use timebank_engine::model::{StationId, VisitRules, default_catalogue};
 
+use super::district::existing_district;
 use super::{RegistryError, build, check_name};
 use crate::relay::Relay;
 use crate::secret;
-use crate::store::StationRecord;
+use crate::store::{DEFAULT_DISTRICT, StationRecord};
 
-/// Creates a station: `station/<id>` with the default catalogue and visit rules, and the
-/// empty desk `station/<id>/desk`, both written by the relay.
+/// Creates a station in the default district ([`create_station_in`]).
 pub fn create_station(relay: &Relay, name: &str) -> Result<StationRecord, RegistryError> {
+    create_station_in(relay, name, DEFAULT_DISTRICT)
+}
+
+/// Creates a station in `district`: `station/<id>` with the default catalogue and visit
+/// rules, and the empty desk `station/<id>/desk`, both written by the relay.
+pub fn create_station_in(relay: &Relay, name: &str, district: &str) -> Result<StationRecord, RegistryError> {
     let name = check_name("station name", name)?;
+    let district = existing_district(relay, district)?;
     let id = StationId::parse(&secret::new_id("s")?)?;
     let now = relay.now_ms();
     let station_doc = DocId::Station(id.clone());
@@ -23,7 +30,7 @@ pub fn create_station(relay: &Relay, name: &str) -> Result<StationRecord, Regist
         })?,
         build(&desk_doc, relay.actor(), now, |_| Ok(()))?,
     ];
-    let record = StationRecord { id, name, created_at: now };
+    let record = StationRecord { id, name, district, created_at: now };
     relay.store().create_station(&record, &documents)?;
     tracing::info!(station = %record.id, "station created");
     Ok(record)

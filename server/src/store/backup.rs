@@ -293,7 +293,12 @@ mod tests {
 
     fn store_with_a_station(dir: &Path) {
         let store = SqliteStore::open(dir).unwrap();
-        let station = StationRecord { id: StationId::parse("s-caoyang").unwrap(), name: "Caoyang".into(), created_at: 1 };
+        let station = StationRecord {
+            id: StationId::parse("s-caoyang").unwrap(),
+            name: "Caoyang".into(),
+            district: timebank_engine::model::DistrictId::parse(crate::store::DEFAULT_DISTRICT).unwrap(),
+            created_at: 1,
+        };
         store.create_station(&station, &[]).unwrap();
     }
 

@@ -2,7 +2,7 @@
 //! concatenated 32-byte hashes, the relay's secrets as hex, console roles by name.
 
 use automerge::ChangeHash;
-use timebank_engine::model::StationId;
+use timebank_engine::model::{DistrictId, StationId};
 
 use crate::store::ConsoleRole;
 
@@ -33,19 +33,21 @@ pub(crate) fn from_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
-/// A console role's stored name (the station is its own column).
+/// A console role's stored name (the station and the district are columns of their own).
 pub(crate) fn console_role_name(role: &ConsoleRole) -> &'static str {
     match role {
         ConsoleRole::Coordinator { .. } => "coordinator",
-        ConsoleRole::District => "district",
+        ConsoleRole::District { .. } => "district",
+        ConsoleRole::City => "city",
     }
 }
 
-/// The console role stored as `name` with `station`.
-pub(crate) fn console_role(name: &str, station: Option<StationId>) -> Result<ConsoleRole, String> {
-    match (name, station) {
-        ("coordinator", Some(station)) => Ok(ConsoleRole::Coordinator { station }),
-        ("district", None) => Ok(ConsoleRole::District),
-        (other, _) => Err(format!("{other:?} with that station is not a role")),
+/// The console role stored as `name` with `station` and `district`.
+pub(crate) fn console_role(name: &str, station: Option<StationId>, district: Option<DistrictId>) -> Result<ConsoleRole, String> {
+    match (name, station, district) {
+        ("coordinator", Some(station), None) => Ok(ConsoleRole::Coordinator { station }),
+        ("district", None, Some(district)) => Ok(ConsoleRole::District { district }),
+        ("city", None, None) => Ok(ConsoleRole::City),
+        (other, _, _) => Err(format!("{other:?} with that station and district is not a role")),
     }
 }

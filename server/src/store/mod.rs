@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use automerge::ChangeHash;
-use timebank_engine::model::{HouseholdId, MemberId, Role, StationId};
+use timebank_engine::model::{DistrictId, HouseholdId, MemberId, Role, StationId};
 
 pub use postgres::{PgSettings, PgStore};
 pub use sqlite::SqliteStore;
@@ -93,6 +93,21 @@ pub fn open(location: &StoreLocation) -> StoreResult<Arc<dyn RelayStore>> {
 /// cached copy right). A slow reader misses hints rather than holding memory.
 pub type DocumentChanges = tokio::sync::mpsc::Receiver<String>;
 
+/// The district every store's stations start in: the migration that brought districts
+/// puts the stations it finds there, and a station created without a district joins it.
+pub const DEFAULT_DISTRICT: &str = "q-default";
+
+/// A district (区): a civil-affairs bureau's stations. The districts make up the city.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DistrictRecord {
+    /// `q-…` ([`DEFAULT_DISTRICT`] for the first).
+    pub id: DistrictId,
+    /// Its name.
+    pub name: String,
+    /// When an administrator created it.
+    pub created_at: Millis,
+}
+
 /// A service station.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StationRecord {
@@ -100,6 +115,8 @@ pub struct StationRecord {
     pub id: StationId,
     /// Its name.
     pub name: String,
+    /// The district it belongs to.
+    pub district: DistrictId,
     /// When an administrator created it.
     pub created_at: Millis,
 }
@@ -144,8 +161,13 @@ pub enum ConsoleRole {
         /// Their station.
         station: StationId,
     },
-    /// The district: reads every station, writes nothing.
-    District,
+    /// A district's bureau: reads the district's stations, writes nothing.
+    District {
+        /// Their district.
+        district: DistrictId,
+    },
+    /// The city: reads every station of every district, writes nothing.
+    City,
 }
 
 impl ConsoleRole {
@@ -153,7 +175,15 @@ impl ConsoleRole {
     pub fn station(&self) -> Option<&StationId> {
         match self {
             ConsoleRole::Coordinator { station } => Some(station),
-            ConsoleRole::District => None,
+            ConsoleRole::District { .. } | ConsoleRole::City => None,
+        }
+    }
+
+    /// The district, for a district's account.
+    pub fn district(&self) -> Option<&DistrictId> {
+        match self {
+            ConsoleRole::District { district } => Some(district),
+            ConsoleRole::Coordinator { .. } | ConsoleRole::City => None,
         }
     }
 }
@@ -490,9 +520,16 @@ pub trait RelayStore: Send + Sync + std::fmt::Debug {
     /// `generation` (nothing was appended meanwhile). Returns whether it did.
     fn compact_document(&self, doc: &str, snapshot: &[u8], generation: i64) -> StoreResult<bool>;
 
-    // ----- stations and members -----
+    // ----- districts, stations and members -----
 
-    /// Creates a station with its documents.
+    /// Creates a district.
+    fn create_district(&self, district: &DistrictRecord) -> StoreResult<()>;
+    /// Every district, by id.
+    fn districts(&self) -> StoreResult<Vec<DistrictRecord>>;
+    /// Moves a station into another district (both must exist); its members, documents
+    /// and ledger stay as they are.
+    fn move_station(&self, station: &StationId, district: &DistrictId) -> StoreResult<()>;
+    /// Creates a station with its documents; its district must exist.
     fn create_station(&self, station: &StationRecord, documents: &[NewDocument]) -> StoreResult<()>;
     /// A station.
     fn station(&self, id: &StationId) -> StoreResult<Option<StationRecord>>;

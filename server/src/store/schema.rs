@@ -189,6 +189,49 @@ pub const MIGRATIONS: &[&str] = &[
          value INTEGER NOT NULL
      ) STRICT;
      INSERT INTO ledger_state (key, value) VALUES ('folded_seq', 0);",
+    // 9: districts and the city. Every station belongs to a district; the stations found
+    //    go into the default district `q-default`. Console accounts are a station's
+    //    coordinator, a district's (reads its stations) or the city's (reads all): the
+    //    accounts table is rebuilt for its new roles, the old read-only district account
+    //    becoming the default district's (it read every station, all of them there now).
+    //    The table's sessions end with it (everyone signs in again after the upgrade):
+    //    SQLite checks the foreign keys of a rebuilt table only if nothing refers to it.
+    "CREATE TABLE districts (
+         id         TEXT PRIMARY KEY,
+         name       TEXT NOT NULL,
+         created_at INTEGER NOT NULL
+     ) STRICT;
+     INSERT INTO districts (id, name, created_at) VALUES ('q-default', '默认区', 0);
+     CREATE TABLE station_districts (
+         station  TEXT PRIMARY KEY REFERENCES stations(id),
+         district TEXT NOT NULL REFERENCES districts(id)
+     ) STRICT;
+     CREATE INDEX station_districts_by_district ON station_districts(district, station);
+     INSERT INTO station_districts (station, district) SELECT id, 'q-default' FROM stations;
+     DROP TABLE console_sessions;
+     CREATE TABLE console_users_9 (
+         username      TEXT PRIMARY KEY,
+         password_hash TEXT NOT NULL,
+         role          TEXT NOT NULL CHECK (role IN ('coordinator', 'district', 'city')),
+         station       TEXT REFERENCES stations(id),
+         district      TEXT REFERENCES districts(id),
+         member        TEXT REFERENCES members(id),
+         created_at    INTEGER NOT NULL,
+         CHECK ((role = 'coordinator') = (station IS NOT NULL)),
+         CHECK ((role = 'district') = (district IS NOT NULL))
+     ) STRICT;
+     INSERT INTO console_users_9 (username, password_hash, role, station, district, member, created_at)
+         SELECT username, password_hash, role, station, CASE role WHEN 'district' THEN 'q-default' END, member, created_at
+         FROM console_users;
+     DROP TABLE console_users;
+     ALTER TABLE console_users_9 RENAME TO console_users;
+     CREATE TABLE console_sessions (
+         token_hash BLOB PRIMARY KEY,
+         username   TEXT NOT NULL REFERENCES console_users(username),
+         csrf       TEXT NOT NULL,
+         created_at INTEGER NOT NULL,
+         last_seen  INTEGER NOT NULL
+     ) STRICT;",
 ];
 
 /// The newest store version this build knows.
@@ -386,6 +429,74 @@ mod tests {
         migrate_to(&mut conn, 8).unwrap();
         let folded: i64 = conn.query_row("SELECT value FROM ledger_state WHERE key = 'folded_seq'", [], |r| r.get(0)).unwrap();
         assert_eq!(folded, 0);
+    }
+
+    #[test]
+    fn version_9_puts_every_station_in_the_default_district_and_keeps_every_account() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        migrate_to(&mut conn, 8).unwrap();
+        for station in ["s-1", "s-2"] {
+            conn.execute("INSERT INTO stations (id, name, created_at) VALUES (?1, 'S', 0)", [station]).unwrap();
+        }
+        conn.execute("INSERT INTO members (id, station, role, display_name, created_at) VALUES ('m-1', 's-1', 'coordinator', 'Li', 0)", [])
+            .unwrap();
+        conn.execute(
+            "INSERT INTO console_users (username, password_hash, role, station, member, created_at) VALUES ('li', 'h1', 'coordinator', 's-1', 'm-1', 5)",
+            [],
+        )
+        .unwrap();
+        conn.execute("INSERT INTO console_users (username, password_hash, role, created_at) VALUES ('qu', 'h2', 'district', 6)", [])
+            .unwrap();
+        conn.execute("INSERT INTO console_sessions (token_hash, username, csrf, created_at, last_seen) VALUES (x'01', 'li', 'c', 1, 1)", [])
+            .unwrap();
+        migrate_to(&mut conn, 9).unwrap();
+        assert_eq!(version(&conn).unwrap(), 9);
+        let placed: Vec<(String, String)> = conn
+            .prepare("SELECT station, district FROM station_districts ORDER BY station")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(placed, [("s-1".to_owned(), "q-default".to_owned()), ("s-2".to_owned(), "q-default".to_owned())]);
+        let accounts: Vec<String> = conn
+            .prepare(
+                "SELECT concat_ws(' ', username, password_hash, role, coalesce(station, '-'), coalesce(district, '-'),
+                                  coalesce(member, '-'), created_at)
+                 FROM console_users ORDER BY username",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            accounts,
+            ["li h1 coordinator s-1 - m-1 5", "qu h2 district - q-default - 6"],
+            "accounts keep their passwords; the district account reads the default district"
+        );
+        let sessions: i64 = conn.query_row("SELECT count(*) FROM console_sessions", [], |r| r.get(0)).unwrap();
+        assert_eq!(sessions, 0, "everyone signs in again");
+        let user = |name: &str, role: &str, station: Option<&str>, district: Option<&str>| {
+            conn.execute(
+                "INSERT INTO console_users (username, password_hash, role, station, district, created_at) VALUES (?1, 'h', ?2, ?3, ?4, 0)",
+                rusqlite::params![name, role, station, district],
+            )
+        };
+        user("city", "city", None, None).unwrap();
+        assert!(user("a", "district", None, None).is_err(), "a district account names its district");
+        assert!(user("b", "district", None, Some("q-none")).is_err(), "the district must exist");
+        assert!(user("c", "city", Some("s-1"), None).is_err(), "the city has no station");
+        assert!(user("d", "coordinator", Some("s-1"), Some("q-default")).is_err(), "a coordinator has no district");
+        assert!(conn.execute("INSERT INTO station_districts (station, district) VALUES ('s-none', 'q-default')", []).is_err());
+        conn.execute("INSERT INTO console_sessions (token_hash, username, csrf, created_at, last_seen) VALUES (x'02', 'li', 'c', 1, 1)", [])
+            .unwrap();
+        assert!(
+            conn.execute("INSERT INTO console_sessions (token_hash, username, csrf, created_at, last_seen) VALUES (x'03', 'nobody', 'c', 1, 1)", [])
+                .is_err(),
+            "a session still needs its account"
+        );
     }
 
     #[test]

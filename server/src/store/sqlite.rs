@@ -9,12 +9,12 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior, params};
-use timebank_engine::model::{HouseholdId, MemberId, Role, StationId};
+use timebank_engine::model::{DistrictId, HouseholdId, MemberId, Role, StationId};
 
 use crate::store::encoding::{console_role, console_role_name, from_hex, heads_blob, heads_from_blob, hex};
 use crate::store::schema;
 use crate::store::{
-    AckedHeads, AuditRecord, DeviceUsage, ConsoleSessionRecord, ConsoleUserRecord, DeviceRecord, EnrollRefusal,
+    AckedHeads, AuditRecord, DeviceUsage, DistrictRecord, ConsoleSessionRecord, ConsoleUserRecord, DeviceRecord, EnrollRefusal,
     EnrollmentCode, LedgerEventRecord, LedgerProgress, MemberContact, MemberRecord, Millis, NewDevice, NewDocument, NewLedgerEvent,
     DocumentChanges, PostingRecord, RelayStore, Revocation, SecretHash, SecurityEvent, StationRecord, StoreError, StoreResult,
     StoredDocument, SyncWritten, WriteBatch,
@@ -152,13 +152,41 @@ fn member_from_row(row: &Row<'_>) -> rusqlite::Result<MemberRecord> {
 const MEMBER_COLUMNS: &str = "id, station, role, display_name, birth_year, household, created_at, hardship";
 const DEVICE_COLUMNS: &str = "id, member, actor, created_at, revoked_at";
 
+/// A station with its district: [`station_from_row`]'s columns.
+const STATION_SELECT: &str = "SELECT s.id, s.name, d.district, s.created_at FROM stations s JOIN station_districts d ON d.station = s.id";
+
 fn station_from_row(row: &Row<'_>) -> rusqlite::Result<StationRecord> {
     let raw: String = row.get(0)?;
+    let district: String = row.get(2)?;
     Ok(StationRecord {
         id: StationId::parse(&raw).map_err(|e| bad_column(0, "station id", e.to_string()))?,
         name: row.get(1)?,
+        district: DistrictId::parse(&district).map_err(|e| bad_column(2, "district id", e.to_string()))?,
+        created_at: row.get(3)?,
+    })
+}
+
+fn district_from_row(row: &Row<'_>) -> rusqlite::Result<DistrictRecord> {
+    let raw: String = row.get(0)?;
+    Ok(DistrictRecord {
+        id: DistrictId::parse(&raw).map_err(|e| bad_column(0, "district id", e.to_string()))?,
+        name: row.get(1)?,
         created_at: row.get(2)?,
     })
+}
+
+/// Whether `sql` (`SELECT 1 … WHERE id = ?1`) finds `id`.
+fn exists(conn: &Connection, sql: &str, id: &str) -> rusqlite::Result<bool> {
+    Ok(conn.query_row(sql, [id], |_| Ok(())).optional()?.is_some())
+}
+
+/// The district `id` exists, or the error that says it does not.
+fn district_exists(conn: &Connection, id: &DistrictId) -> StoreResult<()> {
+    if exists(conn, "SELECT 1 FROM districts WHERE id = ?1", id.as_str())? {
+        Ok(())
+    } else {
+        Err(StoreError::Missing { what: "district", id: id.to_string() })
+    }
 }
 
 fn optional_station(index: usize, raw: Option<String>) -> rusqlite::Result<Option<StationId>> {
@@ -168,14 +196,16 @@ fn optional_station(index: usize, raw: Option<String>) -> rusqlite::Result<Optio
 fn console_user_from_row(row: &Row<'_>) -> rusqlite::Result<ConsoleUserRecord> {
     let role: String = row.get(2)?;
     let station = optional_station(3, row.get(3)?)?;
-    let member: Option<String> = row.get(4)?;
-    let role = console_role(&role, station).map_err(|e| bad_column(2, "console role", e))?;
+    let district: Option<String> = row.get(4)?;
+    let district = district.map(|d| DistrictId::parse(&d)).transpose().map_err(|e| bad_column(4, "district id", e.to_string()))?;
+    let member: Option<String> = row.get(5)?;
+    let role = console_role(&role, station, district).map_err(|e| bad_column(2, "console role", e))?;
     Ok(ConsoleUserRecord {
         username: row.get(0)?,
         password_hash: row.get(1)?,
         role,
-        member: member.map(|m| MemberId::parse(&m)).transpose().map_err(|e| bad_column(4, "member id", e.to_string()))?,
-        created_at: row.get(5)?,
+        member: member.map(|m| MemberId::parse(&m)).transpose().map_err(|e| bad_column(5, "member id", e.to_string()))?,
+        created_at: row.get(6)?,
     })
 }
 
@@ -451,8 +481,43 @@ impl RelayStore for SqliteStore {
         })
     }
 
+    fn create_district(&self, district: &DistrictRecord) -> StoreResult<()> {
+        self.write(|tx| {
+            let inserted = tx.execute(
+                "INSERT INTO districts (id, name, created_at) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO NOTHING",
+                params![district.id.as_str(), district.name, district.created_at],
+            )?;
+            if inserted == 0 {
+                return Err(StoreError::Duplicate { what: "district", id: district.id.to_string() });
+            }
+            Ok(())
+        })
+    }
+
+    fn districts(&self) -> StoreResult<Vec<DistrictRecord>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare("SELECT id, name, created_at FROM districts ORDER BY id")?;
+            stmt.query_map([], district_from_row)?.collect()
+        })
+    }
+
+    fn move_station(&self, station: &StationId, district: &DistrictId) -> StoreResult<()> {
+        self.write(|tx| {
+            district_exists(tx, district)?;
+            let moved = tx.execute(
+                "UPDATE station_districts SET district = ?2 WHERE station = ?1",
+                params![station.as_str(), district.as_str()],
+            )?;
+            if moved == 0 {
+                return Err(StoreError::Missing { what: "station", id: station.to_string() });
+            }
+            Ok(())
+        })
+    }
+
     fn create_station(&self, station: &StationRecord, documents: &[NewDocument]) -> StoreResult<()> {
         self.write(|tx| {
+            district_exists(tx, &station.district)?;
             let inserted = tx.execute(
                 "INSERT INTO stations (id, name, created_at) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO NOTHING",
                 params![station.id.as_str(), station.name, station.created_at],
@@ -460,20 +525,21 @@ impl RelayStore for SqliteStore {
             if inserted == 0 {
                 return Err(StoreError::Duplicate { what: "station", id: station.id.to_string() });
             }
+            tx.execute(
+                "INSERT INTO station_districts (station, district) VALUES (?1, ?2)",
+                params![station.id.as_str(), station.district.as_str()],
+            )?;
             insert_documents(tx, documents, station.created_at)
         })
     }
 
     fn station(&self, id: &StationId) -> StoreResult<Option<StationRecord>> {
-        self.read(|conn| {
-            conn.query_row("SELECT id, name, created_at FROM stations WHERE id = ?1", [id.as_str()], station_from_row)
-                .optional()
-        })
+        self.read(|conn| conn.query_row(&format!("{STATION_SELECT} WHERE s.id = ?1"), [id.as_str()], station_from_row).optional())
     }
 
     fn stations(&self) -> StoreResult<Vec<StationRecord>> {
         self.read(|conn| {
-            let mut stmt = conn.prepare("SELECT id, name, created_at FROM stations ORDER BY id")?;
+            let mut stmt = conn.prepare(&format!("{STATION_SELECT} ORDER BY s.id"))?;
             stmt.query_map([], station_from_row)?.collect()
         })
     }
@@ -748,11 +814,13 @@ impl RelayStore for SqliteStore {
 
     fn create_console_user(&self, user: &ConsoleUserRecord) -> StoreResult<()> {
         self.write(|tx| {
-            if let Some(station) = user.role.station() {
-                let exists = tx.query_row("SELECT 1 FROM stations WHERE id = ?1", [station.as_str()], |_| Ok(())).optional()?;
-                if exists.is_none() {
-                    return Err(StoreError::Missing { what: "station", id: station.to_string() });
-                }
+            if let Some(station) = user.role.station()
+                && !exists(tx, "SELECT 1 FROM stations WHERE id = ?1", station.as_str())?
+            {
+                return Err(StoreError::Missing { what: "station", id: station.to_string() });
+            }
+            if let Some(district) = user.role.district() {
+                district_exists(tx, district)?;
             }
             if let Some(member) = &user.member {
                 let exists = tx.query_row("SELECT 1 FROM members WHERE id = ?1", [member.as_str()], |_| Ok(())).optional()?;
@@ -762,13 +830,14 @@ impl RelayStore for SqliteStore {
             }
             let role = console_role_name(&user.role);
             let inserted = tx.execute(
-                "INSERT INTO console_users (username, password_hash, role, station, member, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(username) DO NOTHING",
+                "INSERT INTO console_users (username, password_hash, role, station, district, member, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(username) DO NOTHING",
                 params![
                     user.username,
                     user.password_hash,
                     role,
                     user.role.station().map(StationId::as_str),
+                    user.role.district().map(DistrictId::as_str),
                     user.member.as_ref().map(MemberId::as_str),
                     user.created_at
                 ],
@@ -783,7 +852,7 @@ impl RelayStore for SqliteStore {
     fn console_user(&self, username: &str) -> StoreResult<Option<ConsoleUserRecord>> {
         self.read(|conn| {
             conn.query_row(
-                "SELECT username, password_hash, role, station, member, created_at FROM console_users WHERE username = ?1",
+                "SELECT username, password_hash, role, station, district, member, created_at FROM console_users WHERE username = ?1",
                 [username],
                 console_user_from_row,
             )
@@ -942,7 +1011,12 @@ mod tests {
     fn an_erased_phone_number_is_gone_from_the_files() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
-        let station = StationRecord { id: StationId::parse("s-1").unwrap(), name: "Caoyang".into(), created_at: 1 };
+        let station = StationRecord {
+            id: StationId::parse("s-1").unwrap(),
+            name: "Caoyang".into(),
+            district: DistrictId::parse(crate::store::DEFAULT_DISTRICT).unwrap(),
+            created_at: 1,
+        };
         store.create_station(&station, &[]).unwrap();
         let member = MemberRecord {
             id: MemberId::parse("m-1").unwrap(),

@@ -3,10 +3,11 @@
 //! each test gets a fresh store (PostgreSQL ignores `dir` and takes a fresh database).
 
 use automerge::ChangeHash;
-use timebank_engine::model::{HouseholdId, MemberId, Role, StationId};
+use timebank_engine::model::{DistrictId, HouseholdId, MemberId, Role, StationId};
 
 use crate::store::{
-    AckUpdate, AckedHeads, AuditRecord, ConsoleRole, ConsoleSessionRecord, ConsoleUserRecord, DeviceUsage, EnrollRefusal,
+    AckUpdate, AckedHeads, AuditRecord, ConsoleRole, ConsoleSessionRecord, ConsoleUserRecord, DEFAULT_DISTRICT, DeviceUsage,
+    DistrictRecord, EnrollRefusal,
     EnrollmentCode, LedgerProgress, MemberContact, MemberRecord, NewDevice, NewDocument, NewLedgerEvent,
     PostingRecord, RelayStore, Revocation, SecurityEvent, StationRecord, StoreError, UsageUpdate, WriteBatch,
 };
@@ -57,6 +58,10 @@ macro_rules! relay_store_suite {
             #[test]
             fn stations_and_members_round_trip() {
                 with_store($crate::store::suite::stations_and_members_round_trip);
+            }
+            #[test]
+            fn districts_hold_stations_that_move_between_them() {
+                with_store($crate::store::suite::districts_hold_stations_that_move_between_them);
             }
             #[test]
             fn documents_keep_snapshot_chunks_and_generation() {
@@ -117,6 +122,10 @@ fn station_id() -> StationId {
     StationId::parse("s-test").unwrap()
 }
 
+fn default_district() -> DistrictId {
+    DistrictId::parse(DEFAULT_DISTRICT).unwrap()
+}
+
 fn member_id(raw: &str) -> MemberId {
     MemberId::parse(raw).unwrap()
 }
@@ -124,7 +133,7 @@ fn member_id(raw: &str) -> MemberId {
 /// The test station (with its document) and two members, `m-vol` and `m-coord`.
 pub(crate) fn setup(store: &dyn RelayStore) {
     store
-        .create_station(&StationRecord { id: station_id(), name: "Caoyang".into(), created_at: 1 }, &[NewDocument {
+        .create_station(&StationRecord { id: station_id(), name: "Caoyang".into(), district: default_district(), created_at: 1 }, &[NewDocument {
             id: "station/s-test".into(),
             snapshot: vec![1],
         }])
@@ -209,6 +218,35 @@ pub(crate) fn a_devices_daily_usage_adds_up_and_its_refusal_is_marked_once(store
     assert_eq!(store.device_usage("d-1", 20_000).unwrap(), DeviceUsage { changes: 5, bytes: 1_000 });
 }
 
+pub(crate) fn districts_hold_stations_that_move_between_them(store: &dyn RelayStore) {
+    setup(store);
+    let putuo = DistrictRecord { id: DistrictId::parse("q-putuo").unwrap(), name: "普陀区".into(), created_at: 2 };
+    store.create_district(&putuo).unwrap();
+    let again = store.create_district(&DistrictRecord { name: "Other".into(), ..putuo.clone() });
+    assert!(matches!(again, Err(StoreError::Duplicate { what: "district", .. })), "{again:?}");
+    let ids: Vec<String> = store.districts().unwrap().into_iter().map(|d| d.id.to_string()).collect();
+    assert_eq!(ids, [DEFAULT_DISTRICT, "q-putuo"]);
+    assert!(store.districts().unwrap().contains(&putuo));
+
+    let ganquan = StationRecord { id: StationId::parse("s-ganquan").unwrap(), name: "Ganquan".into(), district: putuo.id.clone(), created_at: 4 };
+    store.create_station(&ganquan, &[]).unwrap();
+    assert_eq!(store.station(&ganquan.id).unwrap(), Some(ganquan.clone()));
+    let lost = StationRecord { id: StationId::parse("s-lost").unwrap(), district: DistrictId::parse("q-none").unwrap(), ..ganquan.clone() };
+    assert!(matches!(store.create_station(&lost, &[]), Err(StoreError::Missing { what: "district", .. })));
+    assert!(store.station(&lost.id).unwrap().is_none(), "nothing of a refused station stays");
+
+    store.move_station(&station_id(), &putuo.id).unwrap();
+    let placed: Vec<(String, String)> =
+        store.stations().unwrap().into_iter().map(|s| (s.id.to_string(), s.district.to_string())).collect();
+    assert_eq!(placed, [("s-ganquan".to_owned(), "q-putuo".to_owned()), ("s-test".to_owned(), "q-putuo".to_owned())]);
+    assert_eq!(store.station_members(&station_id()).unwrap().len(), 2, "its members stay with it");
+    let nowhere = store.move_station(&station_id(), &DistrictId::parse("q-none").unwrap());
+    assert!(matches!(nowhere, Err(StoreError::Missing { what: "district", .. })), "{nowhere:?}");
+    let ghost = store.move_station(&StationId::parse("s-none").unwrap(), &putuo.id);
+    assert!(matches!(ghost, Err(StoreError::Missing { what: "station", .. })), "{ghost:?}");
+    assert_eq!(store.station(&station_id()).unwrap().unwrap().district, putuo.id, "a refused move changes nothing");
+}
+
 /// An elder of the station, in hardship, of a household.
 fn elder() -> MemberRecord {
     MemberRecord {
@@ -227,8 +265,9 @@ pub(crate) fn stations_and_members_round_trip(store: &dyn RelayStore) {
     setup(store);
     assert_eq!(store.station(&station_id()).unwrap().unwrap().name, "Caoyang");
     assert!(store.station(&StationId::parse("s-none").unwrap()).unwrap().is_none());
-    let again = store.create_station(&StationRecord { id: station_id(), name: "Other".into(), created_at: 3 }, &[]);
+    let again = store.create_station(&StationRecord { id: station_id(), name: "Other".into(), district: default_district(), created_at: 3 }, &[]);
     assert!(matches!(again, Err(StoreError::Duplicate { what: "station", .. })), "{again:?}");
+    assert_eq!(store.station(&station_id()).unwrap().unwrap().district, default_district(), "a new store has its default district");
 
     let elder = elder();
     let contact = MemberContact { phone: Some("138 0000 1234".into()), id_last4: Some("123X".into()) };
@@ -578,9 +617,24 @@ pub(crate) fn console_accounts_sessions_failures_and_audit(store: &dyn RelayStor
         ..coordinator.clone()
     };
     assert!(matches!(store.create_console_user(&lost), Err(StoreError::Missing { what: "station", .. })));
-    let district = ConsoleUserRecord { username: "qu".into(), role: ConsoleRole::District, member: None, ..coordinator };
+    let district = ConsoleUserRecord {
+        username: "qu".into(),
+        role: ConsoleRole::District { district: default_district() },
+        member: None,
+        ..coordinator.clone()
+    };
     store.create_console_user(&district).unwrap();
-    assert_eq!(store.console_user("qu").unwrap().unwrap().role, ConsoleRole::District);
+    assert_eq!(store.console_user("qu").unwrap().unwrap().role, ConsoleRole::District { district: default_district() });
+    let city = ConsoleUserRecord { username: "shi".into(), role: ConsoleRole::City, member: None, ..coordinator.clone() };
+    store.create_console_user(&city).unwrap();
+    assert_eq!(store.console_user("shi").unwrap().unwrap().role, ConsoleRole::City);
+    let nowhere = ConsoleUserRecord {
+        username: "y".into(),
+        role: ConsoleRole::District { district: DistrictId::parse("q-none").unwrap() },
+        member: None,
+        ..coordinator
+    };
+    assert!(matches!(store.create_console_user(&nowhere), Err(StoreError::Missing { what: "district", .. })));
 
     let session =
         ConsoleSessionRecord { token_hash: [7; 32], username: "li".into(), csrf: "c".into(), created_at: 10, last_seen: 10 };

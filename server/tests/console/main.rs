@@ -10,6 +10,7 @@
 )]
 
 mod audit;
+mod districts;
 mod hardening;
 mod ledger;
 mod members;

@@ -7,19 +7,23 @@ use std::ops::{Deref, DerefMut};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use timebank_server::registry;
-use timebank_server::store::{MemberRecord, StationRecord};
+use timebank_server::registry::{self, AccountScope};
+use timebank_server::store::{DEFAULT_DISTRICT, MemberRecord, StationRecord};
 use timebank_testing::TestRelay;
 
 /// The password every test account has.
 pub const PASSWORD: &str = "correct horse battery";
 
-/// A relay (the shared test relay) with two stations, each with a coordinator who has a
-/// console account (`li` at Caoyang, `zhao` at Ganquan), and the district's `qu`.
+/// A relay (the shared test relay) with two stations of the default district, each with a
+/// coordinator who has a console account (`li` at Caoyang, `zhao` at Ganquan), the
+/// district's `qu`; a third station in 长宁区 (its coordinator `he`, its district's `chang`);
+/// and the city's `shi`.
 pub struct Console {
     base: TestRelay,
     pub other: StationRecord,
     pub coordinator: MemberRecord,
+    /// The station of the other district.
+    pub across: StationRecord,
 }
 
 impl Deref for Console {
@@ -42,11 +46,19 @@ impl Console {
         let other = registry::create_station(&relay.relay, "甘泉路街道").unwrap();
         let coordinator = relay.member("coordinator", "李协调");
         let theirs = relay.member_at(&other, "coordinator", "赵协调");
-        let station = Some(relay.station.id.as_str());
+        let station = AccountScope::Station(relay.station.id.as_str());
         registry::create_console_user(&relay.relay, "li", PASSWORD, station, Some(coordinator.id.as_str())).unwrap();
-        registry::create_console_user(&relay.relay, "zhao", PASSWORD, Some(other.id.as_str()), Some(theirs.id.as_str())).unwrap();
-        registry::create_console_user(&relay.relay, "qu", PASSWORD, None, None).unwrap();
-        Console { base: relay, other, coordinator }
+        let theirs = Some(theirs.id.as_str());
+        registry::create_console_user(&relay.relay, "zhao", PASSWORD, AccountScope::Station(other.id.as_str()), theirs).unwrap();
+        registry::create_console_user(&relay.relay, "qu", PASSWORD, AccountScope::District(DEFAULT_DISTRICT), None).unwrap();
+        let changning = registry::create_district(&relay.relay, "长宁区").unwrap();
+        let across = registry::create_station_in(&relay.relay, "新华路街道", changning.id.as_str()).unwrap();
+        let hers = relay.member_at(&across, "coordinator", "何协调");
+        registry::create_console_user(&relay.relay, "he", PASSWORD, AccountScope::Station(across.id.as_str()), Some(hers.id.as_str()))
+            .unwrap();
+        registry::create_console_user(&relay.relay, "chang", PASSWORD, AccountScope::District(changning.id.as_str()), None).unwrap();
+        registry::create_console_user(&relay.relay, "shi", PASSWORD, AccountScope::City, None).unwrap();
+        Console { base: relay, other, coordinator, across }
     }
 
     /// A member of the other station.

@@ -100,3 +100,62 @@ fn admin_commands_explain_bad_input_and_print_text_without_json() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.starts_with("created station s-") && stdout.contains("(Caoyang)"), "{stdout}");
 }
+
+#[test]
+fn admin_commands_make_a_city_of_districts_and_move_a_station() {
+    let data = tempfile::tempdir().unwrap();
+    let data = data.path();
+    let old = admin(data, &["station", "create", "--name", "Caoyang"]);
+    assert_eq!(old["district"], "q-default", "a station without a district joins the default one");
+    let putuo = admin(data, &["district", "create", "--name", "普陀区"]);
+    let putuo = putuo["id"].as_str().unwrap().to_owned();
+    assert!(putuo.starts_with("q-"), "{putuo}");
+    let changning = admin(data, &["district", "create", "--name", "长宁区"])["id"].as_str().unwrap().to_owned();
+    let ganquan = admin(data, &["station", "create", "--name", "Ganquan", "--district", &putuo]);
+    assert_eq!(ganquan["district"], putuo.as_str());
+    let old_id = old["id"].as_str().unwrap();
+    let moved = admin(data, &["station", "move", "--station", old_id, "--district", &changning]);
+    assert_eq!(moved["district"], changning.as_str());
+
+    let listed = admin(data, &["district", "list"]);
+    let stations_of = |district: &str| -> Vec<String> {
+        let found = listed.as_array().unwrap().iter().find(|d| d["id"] == district).unwrap();
+        found["stations"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(stations_of(&putuo), ["Ganquan"]);
+    assert_eq!(stations_of(&changning), ["Caoyang"]);
+    assert!(stations_of("q-default").is_empty());
+
+    let account = |args: &[&str]| {
+        let mut child = Command::new(BIN)
+            .arg("admin")
+            .arg("--data")
+            .arg(data)
+            .args(["console-user", "create", "--password-stdin", "--json"])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"correct horse battery\n").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let city = account(&["--username", "shi", "--city"]);
+    assert!(city.status.success(), "{}", String::from_utf8_lossy(&city.stderr));
+    assert!(String::from_utf8_lossy(&city.stdout).contains("\"city\":true"));
+    let district = account(&["--username", "qu", "--district", &putuo]);
+    assert!(district.status.success(), "{}", String::from_utf8_lossy(&district.stderr));
+    let nowhere = account(&["--username", "qx", "--district", "q-none"]);
+    assert!(!nowhere.status.success());
+    assert!(String::from_utf8_lossy(&nowhere.stderr).contains("no district q-none"));
+
+    let output = Command::new(BIN)
+        .args(["admin", "--data"])
+        .arg(data)
+        .args(["station", "move", "--station", "s-none", "--district", &putuo])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no station s-none"));
+}

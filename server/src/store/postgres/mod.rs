@@ -16,7 +16,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, Transaction};
-use timebank_engine::model::{HouseholdId, MemberId, StationId};
+use timebank_engine::model::{DistrictId, HouseholdId, MemberId, StationId};
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -24,13 +24,14 @@ use tokio_postgres::{Config, NoTls, Row};
 
 use crate::store::encoding::{console_role_name, from_hex, heads_blob, heads_from_blob, hex};
 use crate::store::{
-    AckedHeads, AuditRecord, ConsoleSessionRecord, ConsoleUserRecord, DeviceRecord, DeviceUsage, DocumentChanges,
+    AckedHeads, AuditRecord, ConsoleSessionRecord, ConsoleUserRecord, DeviceRecord, DeviceUsage, DistrictRecord, DocumentChanges,
     EnrollRefusal, EnrollmentCode, LedgerEventRecord, LedgerProgress, MemberContact, MemberRecord, Millis, NewDevice, NewDocument,
     NewLedgerEvent, PostingRecord, RelayStore, Revocation, SecretHash, SecurityEvent, StationRecord, StoreError,
     StoreResult, StoredDocument, SyncWritten, WriteBatch,
 };
 use rows::{
-    DEVICE_COLUMNS, MEMBER_COLUMNS, POSTING_COLUMNS, audit_from_row, console_user_from_row, device_from_row,
+    DEVICE_COLUMNS, MEMBER_COLUMNS, POSTING_COLUMNS, STATION_SELECT, audit_from_row, console_user_from_row, device_from_row,
+    district_from_row,
     ledger_event_from_row, member_from_row, posting_from_row, security_event_from_row, session_from_row, station_from_row,
 };
 
@@ -647,8 +648,51 @@ impl RelayStore for PgStore {
         })
     }
 
+    fn create_district(&self, district: &DistrictRecord) -> StoreResult<()> {
+        self.write(async |tx| {
+            let inserted = exec(
+                tx,
+                "INSERT INTO districts (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+                &[&district.id.as_str(), &district.name, &district.created_at],
+            )
+            .await?;
+            if inserted == 0 {
+                return Err(StoreError::Duplicate { what: "district", id: district.id.to_string() }.into());
+            }
+            Ok(())
+        })
+    }
+
+    fn districts(&self) -> StoreResult<Vec<DistrictRecord>> {
+        self.read(async |db| {
+            let found = rows(db, r#"SELECT id, name, created_at FROM districts ORDER BY id COLLATE "C""#, &[]).await?;
+            found.iter().map(district_from_row).collect()
+        })
+    }
+
+    fn move_station(&self, station: &StationId, district: &DistrictId) -> StoreResult<()> {
+        self.write(async |tx| {
+            if !exists(tx, "SELECT 1 FROM districts WHERE id = $1", district.as_str()).await? {
+                return Err(StoreError::Missing { what: "district", id: district.to_string() }.into());
+            }
+            let moved = exec(
+                tx,
+                "UPDATE station_districts SET district = $2 WHERE station = $1",
+                &[&station.as_str(), &district.as_str()],
+            )
+            .await?;
+            if moved == 0 {
+                return Err(StoreError::Missing { what: "station", id: station.to_string() }.into());
+            }
+            Ok(())
+        })
+    }
+
     fn create_station(&self, station: &StationRecord, documents: &[NewDocument]) -> StoreResult<()> {
         self.write(async |tx| {
+            if !exists(tx, "SELECT 1 FROM districts WHERE id = $1", station.district.as_str()).await? {
+                return Err(StoreError::Missing { what: "district", id: station.district.to_string() }.into());
+            }
             let inserted = exec(
                 tx,
                 "INSERT INTO stations (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
@@ -658,20 +702,26 @@ impl RelayStore for PgStore {
             if inserted == 0 {
                 return Err(StoreError::Duplicate { what: "station", id: station.id.to_string() }.into());
             }
+            exec(
+                tx,
+                "INSERT INTO station_districts (station, district) VALUES ($1, $2)",
+                &[&station.id.as_str(), &station.district.as_str()],
+            )
+            .await?;
             insert_documents_in(tx, documents, station.created_at).await
         })
     }
 
     fn station(&self, id: &StationId) -> StoreResult<Option<StationRecord>> {
         self.read(async |db| {
-            let found = row(db, "SELECT id, name, created_at FROM stations WHERE id = $1", &[&id.as_str()]).await?;
+            let found = row(db, &format!("{STATION_SELECT} WHERE s.id = $1"), &[&id.as_str()]).await?;
             found.as_ref().map(station_from_row).transpose()
         })
     }
 
     fn stations(&self) -> StoreResult<Vec<StationRecord>> {
         self.read(async |db| {
-            let found = rows(db, r#"SELECT id, name, created_at FROM stations ORDER BY id COLLATE "C""#, &[]).await?;
+            let found = rows(db, &format!(r#"{STATION_SELECT} ORDER BY s.id COLLATE "C""#), &[]).await?;
             found.iter().map(station_from_row).collect()
         })
     }
@@ -953,6 +1003,11 @@ impl RelayStore for PgStore {
             {
                 return Err(StoreError::Missing { what: "station", id: station.to_string() }.into());
             }
+            if let Some(district) = user.role.district()
+                && !exists(tx, "SELECT 1 FROM districts WHERE id = $1", district.as_str()).await?
+            {
+                return Err(StoreError::Missing { what: "district", id: district.to_string() }.into());
+            }
             if let Some(member) = &user.member
                 && !exists(tx, "SELECT 1 FROM members WHERE id = $1", member.as_str()).await?
             {
@@ -960,13 +1015,14 @@ impl RelayStore for PgStore {
             }
             let inserted = exec(
                 tx,
-                "INSERT INTO console_users (username, password_hash, role, station, member, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (username) DO NOTHING",
+                "INSERT INTO console_users (username, password_hash, role, station, district, member, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (username) DO NOTHING",
                 &[
                     &user.username,
                     &user.password_hash,
                     &console_role_name(&user.role),
                     &user.role.station().map(StationId::as_str),
+                    &user.role.district().map(DistrictId::as_str),
                     &user.member.as_ref().map(MemberId::as_str),
                     &user.created_at,
                 ],
@@ -983,7 +1039,7 @@ impl RelayStore for PgStore {
         self.read(async |db| {
             let found = row(
                 db,
-                "SELECT username, password_hash, role, station, member, created_at FROM console_users WHERE username = $1",
+                "SELECT username, password_hash, role, station, district, member, created_at FROM console_users WHERE username = $1",
                 &[&username],
             )
             .await?;

@@ -1,13 +1,13 @@
 //! Records from PostgreSQL rows: a column that does not hold what the relay wrote (an id
 //! that does not parse, an unknown role) is reported as a damaged store, never guessed.
 
-use timebank_engine::model::{HouseholdId, MemberId, Role, StationId};
+use timebank_engine::model::{DistrictId, HouseholdId, MemberId, Role, StationId};
 use tokio_postgres::Row;
 
 use super::Fault;
 use crate::store::encoding::console_role;
 use crate::store::{
-    AuditRecord, ConsoleSessionRecord, ConsoleUserRecord, DeviceRecord, LedgerEventRecord, MemberRecord, PostingRecord,
+    AuditRecord, ConsoleSessionRecord, ConsoleUserRecord, DeviceRecord, DistrictRecord, LedgerEventRecord, MemberRecord, PostingRecord,
     SecurityEvent, StationRecord, StoreError,
 };
 
@@ -41,8 +41,25 @@ pub(super) fn member_from_row(row: &Row) -> Result<MemberRecord, Fault> {
     })
 }
 
+fn optional_district(row: &Row, index: usize) -> Result<Option<DistrictId>, Fault> {
+    row.try_get::<_, Option<&str>>(index)?.map(|raw| parsed("district id", raw, DistrictId::parse)).transpose()
+}
+
+/// A station with its district: [`station_from_row`]'s columns.
+pub(super) const STATION_SELECT: &str =
+    "SELECT s.id, s.name, d.district, s.created_at FROM stations s JOIN station_districts d ON d.station = s.id";
+
 pub(super) fn station_from_row(row: &Row) -> Result<StationRecord, Fault> {
-    Ok(StationRecord { id: station_id(row, 0)?, name: row.try_get(1)?, created_at: row.try_get(2)? })
+    Ok(StationRecord {
+        id: station_id(row, 0)?,
+        name: row.try_get(1)?,
+        district: parsed("district id", row.try_get(2)?, DistrictId::parse)?,
+        created_at: row.try_get(3)?,
+    })
+}
+
+pub(super) fn district_from_row(row: &Row) -> Result<DistrictRecord, Fault> {
+    Ok(DistrictRecord { id: parsed("district id", row.try_get(0)?, DistrictId::parse)?, name: row.try_get(1)?, created_at: row.try_get(2)? })
 }
 
 pub(super) fn device_from_row(row: &Row) -> Result<DeviceRecord, Fault> {
@@ -57,14 +74,14 @@ pub(super) fn device_from_row(row: &Row) -> Result<DeviceRecord, Fault> {
 
 pub(super) fn console_user_from_row(row: &Row) -> Result<ConsoleUserRecord, Fault> {
     let role: &str = row.try_get(2)?;
-    let role = console_role(role, optional_station(row, 3)?)
+    let role = console_role(role, optional_station(row, 3)?, optional_district(row, 4)?)
         .map_err(|e| Fault::Store(StoreError::Corrupt(format!("console role: {e}"))))?;
     Ok(ConsoleUserRecord {
         username: row.try_get(0)?,
         password_hash: row.try_get(1)?,
         role,
-        member: row.try_get::<_, Option<&str>>(4)?.map(|m| parsed("member id", m, MemberId::parse)).transpose()?,
-        created_at: row.try_get(5)?,
+        member: row.try_get::<_, Option<&str>>(5)?.map(|m| parsed("member id", m, MemberId::parse)).transpose()?,
+        created_at: row.try_get(6)?,
     })
 }
 

@@ -179,6 +179,36 @@ pub const MIGRATIONS: &[&str] = &[
      CREATE INDEX console_audit_by_station ON console_audit(station, id);
      CREATE TRIGGER console_audit_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON console_audit
          FOR EACH STATEMENT EXECUTE FUNCTION timebank_append_only('the audit trail is append-only');",
+    // 2: districts and the city, as SQLite's version 9 has them: every station in a
+    //    district (the stations found go into the default district `q-default`); console
+    //    accounts of a station's coordinator, a district (its stations) or the city (all),
+    //    the old read-only district account becoming the default district's. Sessions are
+    //    kept (PostgreSQL changes the checks in place).
+    "CREATE TABLE districts (
+         id         TEXT PRIMARY KEY,
+         name       TEXT NOT NULL,
+         created_at BIGINT NOT NULL
+     );
+     INSERT INTO districts (id, name, created_at) VALUES ('q-default', '默认区', 0);
+     CREATE TABLE station_districts (
+         station  TEXT PRIMARY KEY REFERENCES stations(id),
+         district TEXT NOT NULL REFERENCES districts(id)
+     );
+     CREATE INDEX station_districts_by_district ON station_districts(district, station);
+     INSERT INTO station_districts (station, district) SELECT id, 'q-default' FROM stations;
+     DO $$
+     DECLARE checked record;
+     BEGIN
+         FOR checked IN SELECT conname FROM pg_constraint WHERE conrelid = 'console_users'::regclass AND contype = 'c' LOOP
+             EXECUTE format('ALTER TABLE console_users DROP CONSTRAINT %I', checked.conname);
+         END LOOP;
+     END $$;
+     ALTER TABLE console_users ADD COLUMN district TEXT REFERENCES districts(id);
+     UPDATE console_users SET district = 'q-default' WHERE role = 'district';
+     ALTER TABLE console_users
+         ADD CONSTRAINT console_users_role CHECK (role IN ('coordinator', 'district', 'city')),
+         ADD CONSTRAINT console_users_station CHECK ((role = 'coordinator') = (station IS NOT NULL)),
+         ADD CONSTRAINT console_users_district CHECK ((role = 'district') = (district IS NOT NULL));",
 ];
 
 /// The newest schema version this build knows.

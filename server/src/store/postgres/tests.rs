@@ -122,6 +122,48 @@ fn version_1_creates_every_table_and_the_database_enforces_its_rules() {
     drop(store);
 }
 
+fn default_district() -> DistrictId {
+    DistrictId::parse(crate::store::DEFAULT_DISTRICT).unwrap()
+}
+
+#[test]
+fn version_2_puts_every_station_in_the_default_district_and_keeps_every_account_and_session() {
+    let Some(database) = TestDatabase::create("v2") else { return };
+    let store = PgStore::connect(&PgSettings::new(database.url())).unwrap();
+    store.migrate(1).unwrap();
+    database
+        .query(
+            "INSERT INTO stations (id, name, created_at) VALUES ('s-1', 'S', 0), ('s-2', 'T', 0);
+             INSERT INTO members (id, station, role, display_name, created_at) VALUES ('m-1', 's-1', 'coordinator', 'Li', 0);
+             INSERT INTO console_users (username, password_hash, role, station, member, created_at) VALUES ('li', 'h1', 'coordinator', 's-1', 'm-1', 5);
+             INSERT INTO console_users (username, password_hash, role, created_at) VALUES ('qu', 'h2', 'district', 6);
+             INSERT INTO console_sessions (token_hash, username, csrf, created_at, last_seen) VALUES ('\\x01', 'li', 'c', 1, 1)",
+        )
+        .unwrap();
+    store.migrate(2).unwrap();
+    assert_eq!(one_value(&database, "SELECT max(version) FROM schema_version").as_deref(), Some("2"));
+    assert_eq!(
+        one_value(&database, "SELECT string_agg(station || '=' || district, ',' ORDER BY station) FROM station_districts").as_deref(),
+        Some("s-1=q-default,s-2=q-default")
+    );
+    assert_eq!(
+        one_value(&database, "SELECT string_agg(username || ':' || role || ':' || coalesce(district, '-'), ',' ORDER BY username) FROM console_users")
+            .as_deref(),
+        Some("li:coordinator:-,qu:district:q-default"),
+        "the district account reads the default district"
+    );
+    assert_eq!(one_value(&database, "SELECT count(*) FROM console_sessions").as_deref(), Some("1"), "sessions stay");
+    let refused = |sql: &str| database.query(sql).err().unwrap_or_else(|| panic!("the database took: {sql}"));
+    database.query("INSERT INTO console_users (username, password_hash, role, created_at) VALUES ('city', 'h', 'city', 0)").unwrap();
+    refused("INSERT INTO console_users (username, password_hash, role, created_at) VALUES ('a', 'h', 'district', 0)");
+    refused("INSERT INTO console_users (username, password_hash, role, district, created_at) VALUES ('b', 'h', 'district', 'q-none', 0)");
+    refused("INSERT INTO console_users (username, password_hash, role, station, created_at) VALUES ('c', 'h', 'city', 's-1', 0)");
+    refused("INSERT INTO console_users (username, password_hash, role, station, district, created_at) VALUES ('d', 'h', 'coordinator', 's-1', 'q-default', 0)");
+    refused("INSERT INTO console_users (username, password_hash, role, created_at) VALUES ('e', 'h', 'admin', 0)");
+    refused("INSERT INTO station_districts (station, district) VALUES ('s-none', 'q-default')");
+    drop(store);
+}
+
 #[test]
 fn migrating_twice_or_from_two_relays_at_once_changes_nothing() {
     let Some(database) = TestDatabase::create("twice") else { return };
@@ -203,7 +245,7 @@ fn a_relay_hears_the_documents_another_relay_writes_once_they_commit() {
     let Some(first) = fresh("notify") else { return };
     let second = beside(&first);
     let mut changes = second.subscribe_changes().unwrap().unwrap();
-    let station = StationRecord { id: StationId::parse("s-a").unwrap(), name: "A".into(), created_at: 1 };
+    let station = StationRecord { id: StationId::parse("s-a").unwrap(), name: "A".into(), district: default_district(), created_at: 1 };
     let genesis = NewDocument { id: "station/s-a".into(), snapshot: vec![1] };
     first.create_station(&station, &[genesis]).unwrap();
     assert_eq!(heard(&mut changes).as_deref(), Some("station/s-a"), "a new document");
@@ -281,7 +323,7 @@ fn arrivals_from_two_relays_are_numbered_once_each_in_the_order_they_commit() {
 #[test]
 fn two_relays_writing_the_same_documents_in_opposite_orders_lose_nothing() {
     let Some(first) = fresh("crossed") else { return };
-    let station = StationRecord { id: StationId::parse("s-a").unwrap(), name: "A".into(), created_at: 1 };
+    let station = StationRecord { id: StationId::parse("s-a").unwrap(), name: "A".into(), district: default_district(), created_at: 1 };
     let docs = ["station/s-a", "station/s-a/desk"].map(|id| NewDocument { id: id.into(), snapshot: vec![0] });
     first.create_station(&station, &docs).unwrap();
     const EACH: usize = 40;
