@@ -200,6 +200,15 @@ pub enum ReviewCommand {
         #[arg(long, default_value = "")]
         reason: String,
     },
+    /// Reverse a visit's approval or rejection made by mistake: it goes back to the queue,
+    /// and the coins an approval earned are taken back; the reason reaches the volunteer.
+    Reverse {
+        /// The visit id.
+        visit: String,
+        /// Why (required).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

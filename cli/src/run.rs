@@ -208,6 +208,14 @@ fn review(engine: &mut Engine, command: &ReviewCommand, json: bool) -> Result<()
         ReviewCommand::Approve { visit, reason } => (visit, ReviewDecision::Approve, reason),
         ReviewCommand::Reject { visit, reason } => (visit, ReviewDecision::Reject, reason),
         ReviewCommand::Flag { visit, reason } => (visit, ReviewDecision::Flag, reason),
+        ReviewCommand::Reverse { visit, reason } => {
+            let id = VisitId::parse(visit)?;
+            engine.reverse_review(&id, reason)?;
+            emit(json, &json!({ "visit": id, "reversed": true, "reason": reason.trim(), "state": "saved on phone" }), || {
+                format!("reversed the review of visit {id}; it waits in the queue again, and the relay acts on it at the next sync")
+            });
+            return Ok(());
+        }
     };
     let id = VisitId::parse(visit)?;
     engine.review_visit(&id, decision, reason)?;

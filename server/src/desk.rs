@@ -1,6 +1,6 @@
 //! A station's documents as the relay holds them ([`StationDocs`]), and the coordinators'
-//! decisions the console makes through [`Relay::write_as`]: review a visit, place,
-//! dispatch or cancel an order, fulfil or release a redemption. Each is decided by the
+//! decisions the console makes through [`Relay::write_as`]: review a visit or reverse its
+//! review, place, dispatch or cancel an order, fulfil or release a redemption. Each is decided by the
 //! rules a coordinator's phone applies (`timebank_engine::documents::coordinator`, one
 //! copy, ADR 0022) and written with the same engine document helpers; the console's
 //! `audit` entry for the decision (`None` for the demo and tests) is written in the same
@@ -80,9 +80,15 @@ impl StationDocs {
         self.members.iter().find_map(|m| member::visit(self.get(&DocId::Member(m.id.clone()))?, &m.id, id))
     }
 
-    /// The coordinators' review of a visit, if there is one.
+    /// The coordinators' review of a visit that stands, if there is one (a reversed review
+    /// stands no more: the visit waits again).
     pub fn review(&self, visit: &VisitId) -> Option<desk::Review> {
-        desk::review(self.get(&DocId::Desk(self.station.clone()))?, visit)
+        desk::standing_review(self.get(&DocId::Desk(self.station.clone()))?, visit)
+    }
+
+    /// The reversal of a visit's review, while it holds.
+    pub fn reversal(&self, visit: &VisitId) -> Option<desk::Reversal> {
+        desk::reversal(self.get(&DocId::Desk(self.station.clone()))?, visit)
     }
 
     /// The ledger's outcome of `subject` (a visit or request) of `member`: status, reason.
@@ -206,13 +212,27 @@ pub fn review_visits(
     let docs = StationDocs::load(relay, &station)?;
     let now = now_utc(relay);
     let mut reviews = Vec::with_capacity(visits.len());
+    let desk_doc = docs.get(&DocId::Desk(station.clone()));
     for visit in visits {
         let found = docs.visit(visit).ok_or_else(|| not_found("visit", visit.as_str()))?;
-        reviews.push((visit, coordinator::review(&found, decision, reason, author.clone(), now).map_err(refused)?));
+        let recorded = desk_doc.and_then(|d| desk::review_record(d, visit));
+        reviews.push((visit, coordinator::review(&found, recorded.as_ref(), decision, reason, author.clone(), now).map_err(refused)?));
     }
     relay.write_as(author, &[(DocId::Desk(station), &|tx| {
         reviews.iter().try_for_each(|(visit, review)| desk::put_review(tx, visit, review))
     })], audit)
+}
+
+/// Reverses the standing approval or rejection of `visit` with `reason`: the visit goes
+/// back to the queue, and the ledger takes back what an approval earned (reversal
+/// postings) at once; the volunteer's phone sees both at its next sync.
+pub fn reverse_review(relay: &Relay, author: &MemberId, visit: &VisitId, reason: &str, audit: Option<AuditRecord>) -> Result<(), AppError> {
+    let station = station_of(relay, author)?;
+    let docs = StationDocs::load(relay, &station)?;
+    let found = docs.visit(visit).ok_or_else(|| not_found("visit", visit.as_str()))?;
+    let reversal =
+        coordinator::reverse(&found, docs.review(visit).as_ref(), reason, author.clone(), now_utc(relay)).map_err(refused)?;
+    relay.write_as(author, &[(DocId::Desk(station), &|tx| desk::put_reversal(tx, visit, &reversal))], audit)
 }
 
 /// Places an order (点单) for `elder` of the coordinator's station; the `audit` entry's

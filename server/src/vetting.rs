@@ -413,6 +413,8 @@ mod tests {
         let by = coordinator.clone();
         vet_edit(&desk_id, &mut desk_doc, |tx| {
             desk::put_review(tx, &visit.id, &desk::Review { decision: ReviewDecision::Reject, reason: "overlaps v-2".into(), by: by.clone(), at: at(9) })?;
+            let reversal = desk::Reversal { decision: ReviewDecision::Reject, review_at: at(9), reason: "老人确认来过".into(), by: by.clone(), at: at(10) };
+            desk::put_reversal(tx, &visit.id, &reversal)?;
             desk::put_decision(tx, &RequestId::parse("r-1").unwrap(), &desk::Decision { action: RedemptionAction::Fulfil, by: by.clone(), at: at(9) })?;
             desk::put_correction(tx, "c-1a2b", &desk::Correction { member: elder.clone(), minutes: -15, reason: "typo".into(), by: by.clone(), at: at(9) })
         })

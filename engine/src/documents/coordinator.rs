@@ -1,7 +1,8 @@
 //! The coordinators' rules, one copy for a coordinator's phone (`Engine::dispatch`,
-//! `cancel_order`, `review_visit`, `decide_redemption`) and the relay's console
-//! (`server/src/desk.rs`): whether an order may be dispatched or cancelled, a visit
-//! reviewed, a redemption fulfilled or released, and the record each decision writes.
+//! `cancel_order`, `review_visit`, `reverse_review`, `decide_redemption`) and the relay's
+//! console (`server/src/desk.rs`): whether an order may be dispatched or cancelled, a visit
+//! reviewed or its review reversed, a redemption fulfilled or released, and the record each
+//! decision writes.
 //! Pure: the callers find the records in the documents they hold, derive the order's
 //! state with [`crate::documents::view`], and pass what they know of the people (a
 //! target's role from the member profiles a phone holds, from the member register in the
@@ -9,11 +10,11 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::documents::desk::{Decision, Review};
+use crate::documents::desk::{Decision, Reversal, Review, ReviewRecord};
 use crate::error::Error;
 use crate::model::{
     Assignment, MemberId, Order, OrderId, OrderState, OutcomeStatus, RedemptionAction, RequestKind, ReviewDecision, Role,
-    SpendRequest, Visit,
+    SpendRequest, Visit, text,
 };
 
 /// Why a coordinator's decision is refused; nothing was written. The message says what
@@ -101,7 +102,19 @@ pub fn cancel(order: &OrderId, state: OrderState) -> Result<Cancellation, Refuse
 
 /// The review of `visit` with `decision` and `reason` (trimmed) by coordinator `by` at
 /// `at`: a finished visit only, and a reason as [`ReviewDecision::check_reason`] wants it.
-pub fn review(visit: &Visit, decision: ReviewDecision, reason: &str, by: MemberId, at: DateTime<Utc>) -> Result<Review, Refused> {
+/// `recorded` is what the desk holds for the visit now: the same decision and reason by
+/// the same coordinator over a standing review is that review again (nothing new to
+/// write); any other review is dated after the recorded one, even by a clock that reads
+/// the same or less, because a review is named by its time (a reversal names the review
+/// it reverses so).
+pub fn review(
+    visit: &Visit,
+    recorded: Option<&ReviewRecord>,
+    decision: ReviewDecision,
+    reason: &str,
+    by: MemberId,
+    at: DateTime<Utc>,
+) -> Result<Review, Refused> {
     decision.check_reason(reason).map_err(|e| Refused::Input(e.to_string()))?;
     if visit.is_open() {
         return Err(Refused::State(format!(
@@ -109,7 +122,44 @@ pub fn review(visit: &Visit, decision: ReviewDecision, reason: &str, by: MemberI
             visit.id
         )));
     }
-    Ok(Review { decision, reason: reason.trim().to_owned(), by, at })
+    let reason = reason.trim();
+    if let Some(standing) = recorded.and_then(ReviewRecord::standing)
+        && (standing.decision, standing.reason.as_str(), &standing.by) == (decision, reason, &by)
+    {
+        return Ok(standing.clone());
+    }
+    let at = recorded.map_or(at, |r| at.max(r.review.at + chrono::Duration::milliseconds(1)));
+    Ok(Review { decision, reason: reason.to_owned(), by, at })
+}
+
+/// The reversal of `visit`'s standing review (`standing`, as
+/// [`crate::documents::desk::standing_review`] reads it) by coordinator `by` at `at`, with
+/// `reason` (trimmed, required: the volunteer sees it): only an approval or a rejection is
+/// reversed (a flag is no decision; a reversed review stands no more). The visit goes back
+/// to the queue; an approval's coins are taken back by the ledger's reversal postings.
+pub fn reverse(visit: &Visit, standing: Option<&Review>, reason: &str, by: MemberId, at: DateTime<Utc>) -> Result<Reversal, Refused> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(Refused::Input("say why the decision is reversed (--reason); the volunteer sees it".into()));
+    }
+    text::check_reason(reason).map_err(|e| Refused::Input(e.to_string()))?;
+    match standing {
+        Some(review) if matches!(review.decision, ReviewDecision::Approve | ReviewDecision::Reject) => Ok(Reversal {
+            decision: review.decision,
+            review_at: review.at,
+            reason: reason.to_owned(),
+            by,
+            at,
+        }),
+        Some(_) => Err(Refused::State(format!(
+            "visit {} is flagged, not decided; a flag is not reversed: approve or reject the visit instead",
+            visit.id
+        ))),
+        None => Err(Refused::State(format!(
+            "visit {} has no approval or rejection standing to reverse; it waits in the queue",
+            visit.id
+        ))),
+    }
 }
 
 /// The decision `action` on `request` by coordinator `by` at `at`: a redemption only,
@@ -205,12 +255,56 @@ mod tests {
             device: "aa".into(),
             confirmation: None,
         };
-        assert!(matches!(review(&visit, ReviewDecision::Approve, "", m("c-1"), at()), Err(Refused::State(_))));
+        assert!(matches!(review(&visit, None, ReviewDecision::Approve, "", m("c-1"), at()), Err(Refused::State(_))));
         visit.check_out = Some(at() + chrono::Duration::hours(1));
-        assert!(matches!(review(&visit, ReviewDecision::Reject, " ", m("c-1"), at()), Err(Refused::Input(_))));
-        assert!(matches!(review(&visit, ReviewDecision::Flag, &"x".repeat(201), m("c-1"), at()), Err(Refused::Input(_))));
-        let written = review(&visit, ReviewDecision::Reject, " away ", m("c-1"), at()).unwrap();
+        assert!(matches!(review(&visit, None, ReviewDecision::Reject, " ", m("c-1"), at()), Err(Refused::Input(_))));
+        assert!(matches!(review(&visit, None, ReviewDecision::Flag, &"x".repeat(201), m("c-1"), at()), Err(Refused::Input(_))));
+        let written = review(&visit, None, ReviewDecision::Reject, " away ", m("c-1"), at()).unwrap();
         assert_eq!((written.decision, written.reason.as_str()), (ReviewDecision::Reject, "away"));
+    }
+
+    #[test]
+    fn only_a_standing_approval_or_rejection_is_reversed_and_with_a_reason() {
+        let visit = Visit {
+            id: VisitId::generate(),
+            volunteer: m("v-1"),
+            elder: m("e-1"),
+            service: "meals".into(),
+            order: None,
+            check_in: at(),
+            check_out: Some(at() + chrono::Duration::hours(1)),
+            monotonic_ms: None,
+            source: VisitSource::Live,
+            note: String::new(),
+            recorded_at: at(),
+            device: "aa".into(),
+            confirmation: None,
+        };
+        let approved = review(&visit, None, ReviewDecision::Approve, "", m("c-1"), at()).unwrap();
+        let later = at() + chrono::Duration::minutes(5);
+        let reversal = reverse(&visit, Some(&approved), " 老人说没来过 ", m("c-2"), later).unwrap();
+        assert_eq!(
+            reversal,
+            Reversal { decision: ReviewDecision::Approve, review_at: at(), reason: "老人说没来过".into(), by: m("c-2"), at: later }
+        );
+        let rejected = review(&visit, None, ReviewDecision::Reject, "away", m("c-1"), at()).unwrap();
+        assert_eq!(reverse(&visit, Some(&rejected), "wrong visit", m("c-1"), later).unwrap().decision, ReviewDecision::Reject);
+        let no_reason = reverse(&visit, Some(&approved), "  ", m("c-1"), later).unwrap_err();
+        assert!(matches!(no_reason, Refused::Input(ref why) if why.contains("say why")), "{no_reason:?}");
+        assert!(matches!(reverse(&visit, Some(&approved), &"x".repeat(201), m("c-1"), later), Err(Refused::Input(_))));
+        let flagged = review(&visit, None, ReviewDecision::Flag, "", m("c-1"), at()).unwrap();
+        assert!(matches!(reverse(&visit, Some(&flagged), "why", m("c-1"), later), Err(Refused::State(_))));
+        // The same review again is that review; after a reversal, a new review is dated
+        // after the reversed one, whatever the clock says, so that reversal never names it.
+        let standing = ReviewRecord { review: approved.clone(), reversal: None };
+        assert_eq!(review(&visit, Some(&standing), ReviewDecision::Approve, "", m("c-1"), later).unwrap(), approved);
+        let undone = ReviewRecord { review: approved.clone(), reversal: Some(reversal.clone()) };
+        let again = review(&visit, Some(&undone), ReviewDecision::Approve, "", m("c-1"), at()).unwrap();
+        assert_eq!(again.at, at() + chrono::Duration::milliseconds(1));
+        let other = review(&visit, Some(&standing), ReviewDecision::Reject, "away", m("c-1"), later).unwrap();
+        assert_eq!((other.decision, other.at), (ReviewDecision::Reject, later));
+        let nothing = reverse(&visit, None, "why", m("c-1"), later).unwrap_err();
+        assert!(nothing.to_string().contains("no approval or rejection standing"), "{nothing}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The `station/<id>/desk` document, for the station's coordinators only: member
-//! directory, reviews of visits, decisions on requests and corrections of balances.
+//! directory, reviews of visits (and the reversal of a review), decisions on requests and
+//! corrections of balances.
 
 use automerge::transaction::Transactable;
 use automerge::{AutomergeError, ROOT, ReadDoc};
@@ -56,6 +57,83 @@ pub fn review(doc: &impl ReadDoc, visit: &VisitId) -> Option<Review> {
         by: MemberId::parse(&str_at(doc, &obj, "by")?).ok()?,
         at: time_at(doc, &obj, "at")?,
     })
+}
+
+/// A coordinator's reversal of a review (an approval or a rejection made by mistake), with
+/// the reason: the visit goes back to the queue, and the ledger takes back what the
+/// approval earned. Kept in the review's own record beside the review it reverses, which
+/// it names by its time: a later review (written over the record with its own time) is
+/// not reversed, so a visit approved, reversed and approved again earns once. Nothing is
+/// ever removed from the record (the document's shape allows no removals).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reversal {
+    /// The decision reversed (approve or reject).
+    pub decision: ReviewDecision,
+    /// When that review was made (its `at`): the reversal holds while the record still
+    /// holds that review.
+    pub review_at: DateTime<Utc>,
+    /// Why (required: the volunteer sees it).
+    pub reason: String,
+    /// The coordinator who reversed it.
+    pub by: MemberId,
+    /// When, by the coordinator's clock.
+    pub at: DateTime<Utc>,
+}
+
+/// Writes the reversal of the review of `visit` into its record.
+pub fn put_reversal(tx: &mut impl Transactable, visit: &VisitId, reversal: &Reversal) -> Result<(), AutomergeError> {
+    let obj = record(tx, &ROOT, REVIEWS, visit.as_str())?;
+    put_time(tx, &obj, "reversal_of", reversal.review_at)?;
+    tx.put(&obj, "reversal_reason", reversal.reason.as_str())?;
+    tx.put(&obj, "reversal_by", reversal.by.as_str())?;
+    put_time(tx, &obj, "reversal_at", reversal.at)
+}
+
+/// What the desk holds for a visit: the review recorded and, when that review was
+/// reversed, the reversal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReviewRecord {
+    /// The review recorded last.
+    pub review: Review,
+    /// Its reversal, if it was reversed (a reversal of an earlier review, since written
+    /// over, is not kept here).
+    pub reversal: Option<Reversal>,
+}
+
+impl ReviewRecord {
+    /// The review, unless it was reversed.
+    pub fn standing(&self) -> Option<&Review> {
+        self.reversal.is_none().then_some(&self.review)
+    }
+}
+
+/// The review of `visit` with its reversal, if there is a review.
+pub fn review_record(doc: &impl ReadDoc, visit: &VisitId) -> Option<ReviewRecord> {
+    let review = review(doc, visit)?;
+    let reviews = map_at(doc, &ROOT, REVIEWS)?;
+    let obj = map_at(doc, &reviews, visit.as_str())?;
+    let reversal = (|| {
+        let review_at = time_at(doc, &obj, "reversal_of").filter(|of| *of == review.at)?;
+        Some(Reversal {
+            decision: review.decision,
+            review_at,
+            reason: str_at(doc, &obj, "reversal_reason").unwrap_or_default(),
+            by: MemberId::parse(&str_at(doc, &obj, "reversal_by")?).ok()?,
+            at: time_at(doc, &obj, "reversal_at")?,
+        })
+    })();
+    Some(ReviewRecord { review, reversal })
+}
+
+/// The reversal of the review `visit` holds now, if that review was reversed.
+pub fn reversal(doc: &impl ReadDoc, visit: &VisitId) -> Option<Reversal> {
+    review_record(doc, visit)?.reversal
+}
+
+/// The review of `visit` that stands: its review unless that was reversed (then the visit
+/// waits for a new decision, as if never reviewed).
+pub fn standing_review(doc: &impl ReadDoc, visit: &VisitId) -> Option<Review> {
+    review_record(doc, visit)?.standing().cloned()
 }
 
 /// A coordinator's decision on an accepted redemption: the service was given (`fulfil`)
@@ -132,4 +210,37 @@ pub fn correction(doc: &impl ReadDoc, id: &str) -> Option<Correction> {
         by: MemberId::parse(&str_at(doc, &obj, "by")?).ok()?,
         at: time_at(doc, &obj, "at")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::documents::{DocId, genesis};
+    use crate::model::StationId;
+
+    fn at(minute: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(1_772_442_000_000 + minute * 60_000).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_reversal_holds_for_the_review_it_names_and_not_for_a_later_one() {
+        let mut doc = genesis(&DocId::Desk(StationId::parse("s-1").unwrap()), automerge::ActorId::random()).unwrap();
+        let visit = VisitId::parse("v-1").unwrap();
+        let by = MemberId::parse("m-c").unwrap();
+        let approve = Review { decision: ReviewDecision::Approve, reason: String::new(), by: by.clone(), at: at(0) };
+        doc.transact(|tx| put_review(tx, &visit, &approve)).unwrap();
+        assert_eq!(standing_review(&doc, &visit), Some(approve.clone()));
+        assert_eq!(reversal(&doc, &visit), None);
+
+        let undo = Reversal { decision: ReviewDecision::Approve, review_at: at(0), reason: "wrong elder".into(), by: by.clone(), at: at(5) };
+        doc.transact(|tx| put_reversal(tx, &visit, &undo)).unwrap();
+        assert_eq!(reversal(&doc, &visit), Some(undo));
+        assert_eq!(standing_review(&doc, &visit), None, "a reversed review no longer stands");
+        assert_eq!(review(&doc, &visit), Some(approve), "the review it reversed is still read");
+
+        let again = Review { decision: ReviewDecision::Approve, reason: "checked with the elder".into(), by, at: at(9) };
+        doc.transact(|tx| put_review(tx, &visit, &again)).unwrap();
+        assert_eq!(reversal(&doc, &visit), None, "the reversal named the earlier review");
+        assert_eq!(standing_review(&doc, &visit), Some(again));
+    }
 }

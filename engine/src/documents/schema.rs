@@ -216,7 +216,16 @@ const DESK: Shape = Shape {
     fields: &[],
     collections: &[
         Collection { name: desk::DIRECTORY, records: Records::Unused },
-        keyed(desk::REVIEWS, &[word("decision"), text("reason", MAX_REASON_CHARS), id("by"), time("at")]),
+        keyed(desk::REVIEWS, &[
+            word("decision"),
+            text("reason", MAX_REASON_CHARS),
+            id("by"),
+            time("at"),
+            time("reversal_of"),
+            text("reversal_reason", MAX_REASON_CHARS),
+            id("reversal_by"),
+            time("reversal_at"),
+        ]),
         keyed(desk::DECISIONS, &[word("action"), id("by"), time("at")]),
         keyed(desk::CORRECTIONS, &[
             id("member"),

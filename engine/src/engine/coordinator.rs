@@ -1,5 +1,5 @@
-//! A coordinator's decisions on their phone: dispatch an order, review visits, fulfil or
-//! release redemptions, and the queues they work from. Each decision is checked by the
+//! A coordinator's decisions on their phone: dispatch an order, review visits (and reverse
+//! a review), fulfil or release redemptions, and the queues they work from. Each decision is checked by the
 //! rules the console applies too ([`crate::documents::coordinator`]).
 
 use crate::documents::{DocId, coordinator, desk, member};
@@ -47,7 +47,7 @@ impl Engine {
                     VisitState::UnderReview(reason) => Some(reason.clone()),
                     _ => None,
                 };
-                ReviewItem { review: self.review(&view.visit.id), anomaly, visit: view }
+                ReviewItem { review: self.standing_review(&view.visit.id), anomaly, visit: view }
             })
             .filter(|item| !matches!(item.visit.state, VisitState::Approved | VisitState::Rejected(_)))
             .filter(|item| item.review.as_ref().is_none_or(|r| r.decision == ReviewDecision::Flag))
@@ -69,9 +69,27 @@ impl Engine {
             .flat_map(|(member, doc)| member::visit(doc, member, visit))
             .next()
             .ok_or_else(|| Error::NotFound { what: "visit", id: visit.to_string() })?;
-        let review = coordinator::review(&found, decision, reason, self.identity.member.clone(), self.clock.now())?;
+        let recorded = self.docs.get(&DocId::Desk(self.identity.station.clone())).and_then(|d| desk::review_record(d, visit));
+        let review = coordinator::review(&found, recorded.as_ref(), decision, reason, self.identity.member.clone(), self.clock.now())?;
         let desk_id = DocId::Desk(self.identity.station.clone());
         self.write(visit.as_str(), &[Topic::Visits], &[(desk_id, &|tx| desk::put_review(tx, visit, &review))])
+    }
+
+    /// Reverses the standing approval or rejection of a visit, with the reason (the
+    /// volunteer sees it): the visit goes back to the queue, and after the next sync the
+    /// relay's ledger takes back what an approval earned (reversal postings). The rule is
+    /// the console's ([`coordinator::reverse`]).
+    pub fn reverse_review(&mut self, visit: &VisitId, reason: &str) -> Result<()> {
+        self.require(&[Role::Coordinator], "reversing a review")?;
+        let found = self
+            .member_docs()
+            .flat_map(|(member, doc)| member::visit(doc, member, visit))
+            .next()
+            .ok_or_else(|| Error::NotFound { what: "visit", id: visit.to_string() })?;
+        let standing = self.standing_review(visit);
+        let reversal = coordinator::reverse(&found, standing.as_ref(), reason, self.identity.member.clone(), self.clock.now())?;
+        let desk_id = DocId::Desk(self.identity.station.clone());
+        self.write(visit.as_str(), &[Topic::Visits], &[(desk_id, &|tx| desk::put_reversal(tx, visit, &reversal))])
     }
 
     /// Accepted redemptions of the station's members that wait for a coordinator to
@@ -112,5 +130,12 @@ impl Engine {
     pub fn review(&self, visit: &VisitId) -> Option<desk::Review> {
         let doc = self.docs.get(&DocId::Desk(self.identity.station.clone()))?;
         desk::review(doc, visit)
+    }
+
+    /// The review of a visit that stands (none when it was reversed), if this device holds
+    /// the station desk.
+    pub fn standing_review(&self, visit: &VisitId) -> Option<desk::Review> {
+        let doc = self.docs.get(&DocId::Desk(self.identity.station.clone()))?;
+        desk::standing_review(doc, visit)
     }
 }

@@ -70,3 +70,25 @@ fn only_coordinators_review() {
     assert!(matches!(err, Error::NotAllowed(_)), "{err:?}");
     assert!(volunteer.review_queue().is_err());
 }
+
+#[test]
+fn a_reversed_approval_or_rejection_puts_the_visit_back_in_the_queue() {
+    let (_volunteer, mut coordinator, visits) = desk_with_visits();
+    coordinator.review_visit(&visits[0], ReviewDecision::Approve, "").unwrap();
+    coordinator.review_visit(&visits[1], ReviewDecision::Reject, "the elder was away").unwrap();
+    assert!(queue_ids(&coordinator).is_empty());
+
+    let err = coordinator.reverse_review(&visits[0], "  ").unwrap_err();
+    assert!(err.to_string().contains("say why the decision is reversed"), "{err}");
+    coordinator.reverse_review(&visits[0], "approved the wrong visit").unwrap();
+    coordinator.reverse_review(&visits[1], "the daughter confirms the visit").unwrap();
+    assert_eq!(queue_ids(&coordinator), visits, "both wait again");
+    assert_eq!(coordinator.review(&visits[0]).map(|r| r.decision), Some(ReviewDecision::Approve), "the reversed review is kept");
+    let again = coordinator.reverse_review(&visits[0], "twice").unwrap_err();
+    assert!(again.to_string().contains("no approval or rejection standing"), "{again}");
+
+    // Decided again: the new review stands (the reversal named the earlier one).
+    coordinator.review_visit(&visits[0], ReviewDecision::Approve, "checked with the elder").unwrap();
+    coordinator.reopen();
+    assert_eq!(queue_ids(&coordinator), vec![visits[1].clone()]);
+}

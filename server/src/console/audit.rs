@@ -47,6 +47,8 @@ pub enum AuditAction {
     ReviewFlag,
     /// Approved the selected clean visits.
     ReviewApproveClean,
+    /// Reversed a visit's approval or rejection.
+    ReviewReverse,
     /// Placed an order.
     OrderPlace,
     /// Dispatched an order.
@@ -62,7 +64,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    const ALL: [AuditAction; 18] = [
+    const ALL: [AuditAction; 19] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -75,6 +77,7 @@ impl AuditAction {
         AuditAction::ReviewReject,
         AuditAction::ReviewFlag,
         AuditAction::ReviewApproveClean,
+        AuditAction::ReviewReverse,
         AuditAction::OrderPlace,
         AuditAction::OrderDispatch,
         AuditAction::OrderCancel,
@@ -98,6 +101,7 @@ impl AuditAction {
             AuditAction::ReviewReject => "review.reject",
             AuditAction::ReviewFlag => "review.flag",
             AuditAction::ReviewApproveClean => "review.approve-clean",
+            AuditAction::ReviewReverse => "review.reverse",
             AuditAction::OrderPlace => "order.place",
             AuditAction::OrderDispatch => "order.dispatch",
             AuditAction::OrderCancel => "order.cancel",
@@ -136,6 +140,7 @@ impl AuditAction {
             AuditAction::ReviewReject => lang.pick("驳回记录", "rejected a visit"),
             AuditAction::ReviewFlag => lang.pick("标记记录", "flagged a visit"),
             AuditAction::ReviewApproveClean => lang.pick("批量批准正常记录", "approved clean visits"),
+            AuditAction::ReviewReverse => lang.pick("撤销审核决定", "reversed a review"),
             AuditAction::OrderPlace => lang.pick("下单", "placed an order"),
             AuditAction::OrderDispatch => lang.pick("派单", "dispatched an order"),
             AuditAction::OrderCancel => lang.pick("取消订单", "cancelled an order"),
@@ -309,7 +314,7 @@ fn describe(lang: Lang, entry: AuditRecord, directory: &Directory) -> Shown {
         Some(AuditAction::EnrollCode) => (directory.name(lang, target), lang.pick("一次性，只能绑定一台设备", "one use, one device").to_owned()),
         Some(AuditAction::MemberExport | AuditAction::MemberEraseContact) => (directory.name(lang, target), String::new()),
         Some(AuditAction::DeviceRevoke) => (directory.device(lang, target), String::new()),
-        Some(AuditAction::ReviewApprove | AuditAction::ReviewReject | AuditAction::ReviewFlag) => {
+        Some(AuditAction::ReviewApprove | AuditAction::ReviewReject | AuditAction::ReviewFlag | AuditAction::ReviewReverse) => {
             (directory.visit(lang, target), detail.to_owned())
         }
         Some(AuditAction::ReviewApproveClean) => {

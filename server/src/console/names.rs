@@ -190,7 +190,15 @@ impl Directory {
                 format!("{}（{}）", words::ledger_reason_text(lang, &over, &visit), self.visit(lang, &p.subject))
             }
             Some(PostingKind::Reversal) => {
-                format!("{}{} · {}", lang.pick("撤销批准：", "approval reversed: "), self.visit(lang, &p.subject), reason())
+                // A coordinator's reversal says its reason once, after the visit.
+                let why: Vec<String> = words::ledger_reasons(&p.memo)
+                    .iter()
+                    .map(|part| match part {
+                        words::LedgerReason::Reversed { reason, .. } => format!("{}{reason}", lang.pick("原因：", "reason: ")),
+                        other => words::ledger_reason_text(lang, other, &visit),
+                    })
+                    .collect();
+                format!("{}{} · {}", lang.pick("撤销批准：", "approval reversed: "), self.visit(lang, &p.subject), why.join(lang.pick("；", "; ")))
             }
             Some(PostingKind::Correction) => match self.corrections.get(&p.subject) {
                 Some(c) => {

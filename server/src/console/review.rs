@@ -1,7 +1,8 @@
 //! The review queue page: visits waiting for a coordinator, anomalies first, each with its
-//! evidence; approve, reject with a reason, flag, or approve the clean ones in bulk. Each
-//! decision is the desk-document change a coordinator's phone makes ([`crate::desk`]),
-//! written by the relay and audited.
+//! evidence; approve, reject with a reason, flag, or approve the clean ones in bulk. A
+//! visit with an anomaly (or flagged) is approved only after a confirmation page, with a
+//! note. Each decision is the desk-document change a coordinator's phone makes
+//! ([`crate::desk`]), written by the relay and audited.
 
 pub mod queue;
 
@@ -33,7 +34,7 @@ pub fn routes() -> Router<Arc<Relay>> {
     Router::new()
         .route("/review", get(review_page))
         .route("/review/approve-clean", post(approve_clean))
-        .route("/review/{visit}/{decision}", post(decide))
+        .route("/review/{visit}/{decision}", get(confirm_page).post(decide))
 }
 
 /// The visit log of each station `signed` may see (`?station=` for the district), over
@@ -143,7 +144,7 @@ fn row(signed: &Signed, entry: &QueueEntry, directory: &Directory, can_write: bo
                 br; strong { (lang.duration(evidence.minutes)) } " (" (coins(evidence.minutes)) " " (lang.pick("币", "coins")) ")"
             }
             td data-label=(lang.pick("证据", "Evidence")) { (evidence_list(lang, evidence, directory)) }
-            @if can_write { td.actions { (decision_forms(signed, id)) } }
+            @if can_write { td.actions { (decision_forms(signed, id, evidence.is_anomalous())) } }
         }
     }
 }
@@ -190,12 +191,18 @@ fn evidence_list(lang: Lang, evidence: &Evidence, directory: &Directory) -> Mark
     }
 }
 
-fn decision_forms(signed: &Signed, id: &str) -> Markup {
+/// The decisions on one queued visit. An anomalous one's approval is a link to its
+/// confirmation page.
+fn decision_forms(signed: &Signed, id: &str, anomalous: bool) -> Markup {
     let lang = signed.lang;
     html! {
-        form.inline method="post" action=(format!("/console/review/{id}/approve")) {
-            (layout::csrf(signed))
-            button.primary type="submit" data-testid="approve" { (lang.pick("批准", "Approve")) }
+        @if anomalous {
+            a.button.primary href=(format!("/console/review/{id}/approve")) data-testid="approve" { (lang.pick("批准…", "Approve…")) }
+        } @else {
+            form.inline method="post" action=(format!("/console/review/{id}/approve")) {
+                (layout::csrf(signed))
+                button.primary type="submit" data-testid="approve" { (lang.pick("批准", "Approve")) }
+            }
         }
         form.inline method="post" action=(format!("/console/review/{id}/reject")) {
             (layout::csrf(signed))
@@ -274,6 +281,74 @@ pub(crate) fn refused(lang: Lang, error: AppError) -> PageError {
     PageError::new(status, message)
 }
 
+/// The queue entry of `visit` at the writer's station, if it waits there.
+fn queued(relay: &Relay, signed: &Signed, visit: &VisitId) -> Result<Option<(QueueEntry, Directory)>, PageError> {
+    let station = signed.writer()?.clone();
+    let arrivals = Arrivals::read(relay.store())?;
+    let mut directory = Directory::default();
+    let mut found = None;
+    for (record, docs, log) in station_logs(relay, signed, Some(station.as_str()), &arrivals)? {
+        directory.add_station(&record, &docs, &[]);
+        let rules = arrivals.rules(&record.id);
+        found = found.or_else(|| queue::entry(log.iter().find(|r| &r.visit.id == visit)?, &log, &arrivals, &rules));
+    }
+    Ok(found.map(|entry| (entry, directory)))
+}
+
+/// The confirmation page before approving a visit with an anomaly (or a flag): its evidence,
+/// and a note the coordinator must write, kept with the approval.
+async fn confirm_page(
+    signed: Signed,
+    State(relay): State<Arc<Relay>>,
+    Path((visit, decision)): Path<(String, String)>,
+) -> Result<Markup, PageError> {
+    let lang = signed.lang;
+    if decision != ReviewDecision::Approve.as_str() {
+        return Err(PageError::not_found(lang.pick("没有这个页面。", "There is no such page.")));
+    }
+    author(&signed)?;
+    let visit = VisitId::parse(&visit).map_err(|_| PageError::not_at_station(lang))?;
+    let found = {
+        let (signed, visit) = (signed.clone(), visit.clone());
+        blocking(move || queued(&relay, &signed, &visit)).await?
+    };
+    let Some((entry, directory)) = found else {
+        return Err(PageError::conflict(lang.pick(
+            "这条记录已不在审核队列中（可能刚被处理过）。没有做任何更改。",
+            "This visit no longer waits for review (it may just have been decided). Nothing was changed.",
+        )));
+    };
+    let id = visit.as_str();
+    let evidence = &entry.evidence;
+    let body = html! {
+        p.hint { (lang.pick(
+            "这条记录有异常或被标记。请核实下面的证据，写明为什么仍然批准；说明会和批准一起保存，在记录的历史中可见。",
+            "This visit has an anomaly or a flag. Check the evidence below and say why you approve it all the same; the note is kept with the approval, in the visit's history.",
+        )) }
+        dl.facts data-visit=(id) {
+            dt { (lang.pick("志愿者 → 老人", "Volunteer → elder")) }
+            dd { span.name { (entry.record.volunteer_name) } " → " span.name { (entry.record.elder_name) } " · " (entry.record.service_label(lang)) }
+            dt { (lang.pick("时间", "Time")) }
+            dd { (lang.datetime(evidence.check_in)) " – " (lang.time(evidence.check_out)) " · " (lang.duration(evidence.minutes)) }
+            dt { (lang.pick("证据", "Evidence")) } dd { (evidence_list(lang, evidence, &directory)) }
+        }
+        form.grid method="post" action=(format!("/console/review/{id}/approve")) data-testid="confirm-form" {
+            (layout::csrf(&signed))
+            input type="hidden" name="confirmed" value="yes";
+            label.wide { (lang.pick("批准说明（必填）", "Why approve it (required)"))
+                input type="text" name="reason" required maxlength=(crate::console::MAX_REASON_CHARS)
+                    placeholder=(lang.pick("例如：已电话联系老人，确认服务属实", "e.g. called the elder, who confirmed the visit"));
+            }
+            div.actions {
+                button.primary type="submit" data-testid="confirm" { (lang.pick("确认批准", "Approve")) }
+                a href="/console/review" { (lang.pick("返回审核", "Back to the queue")) }
+            }
+        }
+    };
+    let title = format!("{}{} → {}", lang.pick("确认批准：", "Approve: "), entry.record.volunteer_name, entry.record.elder_name);
+    Ok(layout::page(&signed, &title, body))
+}
+
 async fn decide(
     State(relay): State<Arc<Relay>>,
     Path((visit, decision)): Path<(String, String)>,
@@ -292,18 +367,35 @@ async fn decide(
             "Say why the visit is rejected (the volunteer sees it). Nothing was changed.",
         )));
     }
+    let confirmed = form.text("confirmed") == "yes";
     let done = {
         let signed = signed.clone();
         let visit = visit.clone();
         blocking(move || {
+            if decision == ReviewDecision::Approve
+                && queued(&relay, &signed, &visit)?.is_some_and(|(entry, _)| entry.evidence.is_anomalous())
+            {
+                if !confirmed {
+                    return Ok(None);
+                }
+                if reason.is_empty() {
+                    return Err(PageError::bad_request(lang.pick(
+                        "批准有异常的记录须写明说明。没有做任何更改。",
+                        "Say why you approve a visit with an anomaly. Nothing was changed.",
+                    )));
+                }
+            }
             let audit = audit::entry(&relay, &signed, AuditAction::review(decision), visit.as_str(), &reason);
             let station = signed.writer()?.clone();
             let directory = Directory::load(&relay, &signed, Some(station.as_str()))?;
             desk::review_visit(&relay, &author, &visit, decision, &reason, Some(audit)).map_err(|e| not_here(lang, e))?;
-            Ok(directory.visit(lang, visit.as_str()))
+            Ok(Some(directory.visit(lang, visit.as_str())))
         })
     };
-    let words = done.await?;
+    let Some(words) = done.await? else {
+        // An anomaly is approved only after its confirmation page: nothing was changed.
+        return Ok(crate::console::see_other(&format!("/console/review/{visit}/approve")));
+    };
     let message = match decision {
         ReviewDecision::Approve => lang.pick("已批准记录：", "Approved the visit "),
         ReviewDecision::Reject => lang.pick("已驳回记录：", "Rejected the visit "),

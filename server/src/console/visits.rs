@@ -1,7 +1,8 @@
 //! The merged visit log pages: every visit of the station by volunteer, elder, day or
 //! month, with words to search, a page at a time; one visit with its device, arrival time
-//! and history (each version that arrived, each review, each posting), all in words with
-//! names; and the month's log as CSV (headers and values in the reader's language, times
+//! and history (each version that arrived, each review and reversal, each posting, in the
+//! order they happened), all in words with names, where an approval or a rejection is
+//! reversed with a reason; and the month's log as CSV (headers and values in the reader's language, times
 //! in the stations' zone).
 
 pub mod log;
@@ -12,21 +13,23 @@ use axum::Router;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::NaiveDate;
 use maud::{Markup, html};
 use serde::Deserialize;
-use timebank_engine::model::{MemberId, Role};
+use timebank_engine::model::{MemberId, ReviewDecision, Role, VisitId};
 
+use crate::console::audit::{self, AuditAction};
 use crate::console::i18n::coins;
 use crate::console::names::{Directory, id_line};
 use crate::console::paging::{self, Paged};
 use crate::console::reports::figures::{csv_field, two_decimals};
-use crate::console::review::{district_stations, station_choice, station_logs};
-use crate::console::{Lang, PageError, Signed, blocking, layout, pinyin_order, words};
+use crate::console::review::{author, district_stations, not_here, station_choice, station_logs};
+use crate::console::{Flash, Lang, PageError, Signed, SignedForm, blocking, layout, pinyin_order, redirect, words};
+use crate::desk;
 use crate::relay::Relay;
 use crate::store::{MemberRecord, PostingRecord};
-use log::{Arrivals, Month, ReviewArrival, VisitArrival, VisitFilter, VisitRecord};
+use log::{Arrivals, Month, ReversalArrival, ReviewArrival, VisitArrival, VisitFilter, VisitRecord};
 
 /// The visits routes (relative to `/console`).
 pub fn routes() -> Router<Arc<Relay>> {
@@ -34,6 +37,7 @@ pub fn routes() -> Router<Arc<Relay>> {
         .route("/visits", get(visits_page))
         .route("/visits.csv", get(visits_csv))
         .route("/visits/{visit}", get(visit_page))
+        .route("/visits/{visit}/reverse", post(reverse))
 }
 
 /// The filters of `/console/visits` (every one optional; empty means no filter).
@@ -168,6 +172,7 @@ struct VisitDetail {
     record: VisitRecord,
     versions: Vec<VisitArrival>,
     reviews: Vec<ReviewArrival>,
+    reversals: Vec<ReversalArrival>,
     postings: Vec<PostingRecord>,
     devices: std::collections::HashMap<String, String>,
     directory: Directory,
@@ -194,6 +199,7 @@ async fn visit_page(signed: Signed, State(relay): State<Arc<Relay>>, Path(visit)
             Ok(VisitDetail {
                 versions: arrivals.of_visit(&visit).to_vec(),
                 reviews: arrivals.reviews_of(&visit).to_vec(),
+                reversals: arrivals.reversals_of(&visit).to_vec(),
                 devices: log::devices_by_actor(&devices),
                 postings: postings.into_iter().filter(|p| p.subject == visit).collect(),
                 directory,
@@ -230,39 +236,17 @@ async fn visit_page(signed: Signed, State(relay): State<Arc<Relay>>, Path(visit)
             dt { (lang.pick("备注", "Note")) } dd data-testid="note" { (v.note) }
             dt { (lang.pick("记录编号", "Visit id")) } dd { (id_line(v.id.as_str())) }
         }
+        @if signed.writer().is_ok() { @if let Some(review) = r.review.as_ref().filter(|r| r.decision != ReviewDecision::Flag) {
+            (reversal_form(&signed, v.id.as_str(), review.decision))
+        } }
         h2 { (lang.pick("历史", "History")) }
         table.data data-testid="history" {
             thead { tr { th { (lang.pick("时间", "When")) } th { (lang.pick("事件", "What")) } } }
             tbody {
-                @for (i, a) in detail.versions.iter().enumerate() {
+                @for (at, what) in history(lang, &detail, &device_of) {
                     tr {
-                        td.lead { (lang.datetime(a.received_at)) }
-                        td data-label=(lang.pick("事件", "What")) {
-                            @if i == 0 { (lang.pick("记录到达服务器", "The visit reached the relay")) } @else { (lang.pick("记录被修改", "The visit was edited")) }
-                            " · " (device_of(&a.event.device))
-                            " · " (lang.datetime(a.event.check_in)) " – " (lang.datetime(a.event.check_out))
-                        }
-                    }
-                }
-                @for a in &detail.reviews {
-                    tr {
-                        td.lead { (lang.datetime(a.received_at)) }
-                        td data-label=(lang.pick("事件", "What")) {
-                            (lang.pick("审核：", "Review: ")) strong { (words::decision(lang, a.event.decision)) }
-                            " · " span.name title=(a.event.by) { (dir.name(lang, a.event.by.as_str())) }
-                            @if !a.event.reason.is_empty() { " · " (a.event.reason) }
-                        }
-                    }
-                }
-                @for p in &detail.postings {
-                    tr {
-                        td.lead { (lang.datetime(p.at)) }
-                        td data-label=(lang.pick("事件", "What")) {
-                            (lang.pick("记账：", "Posting: ")) (words::posting_kind(lang, &p.kind)) " " (coins(p.minutes)) " " (lang.pick("币", "coins"))
-                            " · " (dir.account(lang, &p.debit)) " → " (dir.account(lang, &p.credit))
-                            @if let Some(by) = &p.by { " · " (lang.pick("经办：", "by ")) span.name title=(by) { (dir.name(lang, by)) } }
-                            br; span.hint { (dir.posting(lang, p)) }
-                        }
+                        td.lead { (lang.datetime(at)) }
+                        td data-label=(lang.pick("事件", "What")) { (what) }
                     }
                 }
             }
@@ -271,6 +255,110 @@ async fn visit_page(signed: Signed, State(relay): State<Arc<Relay>>, Path(visit)
     };
     let title = format!("{}{} → {}", lang.pick("服务记录：", "Visit: "), r.volunteer_name, r.elder_name);
     Ok(layout::page(&signed, &title, body))
+}
+
+/// The history of a visit, oldest first: each version that arrived, each review and
+/// reversal, each posting, with when it happened (ms).
+fn history(lang: Lang, detail: &VisitDetail, device_of: &dyn Fn(&str) -> String) -> Vec<(i64, Markup)> {
+    let dir = &detail.directory;
+    let mut rows: Vec<(i64, Markup)> = Vec::new();
+    for (i, a) in detail.versions.iter().enumerate() {
+        rows.push((a.received_at, html! {
+            @if i == 0 { (lang.pick("记录到达服务器", "The visit reached the relay")) } @else { (lang.pick("记录被修改", "The visit was edited")) }
+            " · " (device_of(&a.event.device))
+            " · " (lang.datetime(a.event.check_in)) " – " (lang.datetime(a.event.check_out))
+        }));
+    }
+    for a in &detail.reviews {
+        rows.push((a.received_at, html! {
+            (lang.pick("审核：", "Review: ")) strong { (words::decision(lang, a.event.decision)) }
+            " · " span.name title=(a.event.by) { (dir.name(lang, a.event.by.as_str())) }
+            @if !a.event.reason.is_empty() { " · " (a.event.reason) }
+        }));
+    }
+    for a in &detail.reversals {
+        rows.push((a.received_at, html! {
+            strong data-testid="reversed" { (words::reversed(lang, a.event.decision)) }
+            " · " span.name title=(a.event.by) { (dir.name(lang, a.event.by.as_str())) }
+            " · " (lang.pick("原因：", "reason: ")) (a.event.reason)
+        }));
+    }
+    for p in &detail.postings {
+        rows.push((p.at, html! {
+            (lang.pick("记账：", "Posting: ")) (words::posting_kind(lang, &p.kind)) " " (coins(p.minutes)) " " (lang.pick("币", "coins"))
+            " · " (dir.account(lang, &p.debit)) " → " (dir.account(lang, &p.credit))
+            @if let Some(by) = &p.by { " · " (lang.pick("经办：", "by ")) span.name title=(by) { (dir.name(lang, by)) } }
+            br; span.hint { (dir.posting(lang, p)) }
+        }));
+    }
+    // Stable: what happened at the same moment keeps the order above (a review before the
+    // posting it caused).
+    rows.sort_by_key(|(at, _)| *at);
+    rows
+}
+
+/// The form that reverses the standing `decision` (approve or reject) of visit `id`.
+fn reversal_form(signed: &Signed, id: &str, decision: ReviewDecision) -> Markup {
+    let lang = signed.lang;
+    let approval = decision == ReviewDecision::Approve;
+    html! {
+        section.card data-testid="reverse-form" {
+            h2 { (words::reverse_action(lang, decision)) }
+            p.hint { @if approval {
+                (lang.pick(
+                    "撤销后这条记录回到审核队列；已发放的时间币以冲正记账收回（记账只增不改），报表按冲正后的数字统计。志愿者下次同步时看到原因和新余额。",
+                    "The visit goes back to the review queue; the coins it earned are taken back by a reversal posting (postings are never changed), and the reports count the reversal. The volunteer sees the reason and the new balance at the next sync.",
+                ))
+            } @else {
+                (lang.pick(
+                    "撤销后这条记录回到审核队列，可以重新审核。志愿者下次同步时看到原因。",
+                    "The visit goes back to the review queue to be decided again. The volunteer sees the reason at the next sync.",
+                ))
+            } }
+            form.grid method="post" action=(format!("/console/visits/{id}/reverse")) {
+                (layout::csrf(signed))
+                label.wide { (lang.pick("原因（必填，志愿者会看到）", "Reason (required; the volunteer sees it)"))
+                    input type="text" name="reason" required maxlength=(crate::console::MAX_REASON_CHARS);
+                }
+                div.actions { button.danger type="submit" data-testid="reverse" { (words::reverse_action(lang, decision)) } }
+            }
+        }
+    }
+}
+
+async fn reverse(
+    State(relay): State<Arc<Relay>>,
+    Path(visit): Path<String>,
+    SignedForm { signed, form }: SignedForm,
+) -> Result<Response, PageError> {
+    let lang = signed.lang;
+    let author = author(&signed)?;
+    let visit = VisitId::parse(&visit).map_err(|_| PageError::not_at_station(lang))?;
+    let reason = form.reason(lang)?;
+    if reason.is_empty() {
+        return Err(PageError::bad_request(lang.pick(
+            "撤销必须写明原因（志愿者会看到）。没有做任何更改。",
+            "Say why the decision is reversed (the volunteer sees it). Nothing was changed.",
+        )));
+    }
+    let (words, decision) = {
+        let (signed, visit) = (signed.clone(), visit.clone());
+        blocking(move || {
+            let station = signed.writer()?.clone();
+            let directory = Directory::load(&relay, &signed, Some(station.as_str()))?;
+            let docs = desk::StationDocs::load(&relay, &station).map_err(|e| not_here(lang, e))?;
+            let decision = docs.review(&visit).map(|r| r.decision);
+            let audit = audit::entry(&relay, &signed, AuditAction::ReviewReverse, visit.as_str(), &reason);
+            desk::reverse_review(&relay, &author, &visit, &reason, Some(audit)).map_err(|e| not_here(lang, e))?;
+            Ok((directory.visit(lang, visit.as_str()), decision))
+        })
+        .await?
+    };
+    let done = match decision {
+        Some(ReviewDecision::Reject) => lang.pick("已撤销驳回：", "Rejection reversed: "),
+        _ => lang.pick("已撤销批准：", "Approval reversed: "),
+    };
+    Ok(redirect(&signed, &format!("/console/visits/{visit}"), Flash::ok(format!("{done}{words}"))))
 }
 
 /// The header of `/console/visits.csv` in English.

@@ -41,6 +41,22 @@ pub fn decision(lang: Lang, decision: ReviewDecision) -> &'static str {
     }
 }
 
+/// A reversed decision, as the visit's history says it.
+pub fn reversed(lang: Lang, decision: ReviewDecision) -> &'static str {
+    match decision {
+        ReviewDecision::Reject => lang.pick("驳回已撤销", "rejection reversed"),
+        _ => lang.pick("批准已撤销", "approval reversed"),
+    }
+}
+
+/// The action that reverses `decision`, for a button.
+pub fn reverse_action(lang: Lang, decision: ReviewDecision) -> &'static str {
+    match decision {
+        ReviewDecision::Reject => lang.pick("撤销驳回", "Reverse the rejection"),
+        _ => lang.pick("撤销批准", "Reverse the approval"),
+    }
+}
+
 /// An order's state.
 pub fn order_state(lang: Lang, state: OrderState) -> &'static str {
     match state {
@@ -160,6 +176,13 @@ pub enum LedgerReason {
         /// Minutes.
         minutes: i64,
     },
+    /// A coordinator reversed the visit's approval (or rejection), with their reason.
+    Reversed {
+        /// A rejection was reversed (else an approval).
+        rejection: bool,
+        /// The coordinator's reason.
+        reason: String,
+    },
     /// Words a person wrote (a coordinator's reason).
     Words(String),
 }
@@ -207,6 +230,11 @@ fn ledger_reason(part: &str) -> LedgerReason {
     if let Some(anomaly) = anomaly {
         return LedgerReason::Anomaly(anomaly);
     }
+    for (prefix, rejection) in [("the approval was reversed: ", false), ("the rejection was reversed: ", true)] {
+        if let Some(reason) = part.strip_prefix(prefix) {
+            return LedgerReason::Reversed { rejection, reason: reason.to_owned() };
+        }
+    }
     if let Some((minutes, cap)) = between(part, "", " cap went to the station's donation pool").and_then(|p| p.split_once(" min over the "))
         && let Some(minutes) = number(minutes)
     {
@@ -241,6 +269,12 @@ pub fn ledger_reason_text(lang: Lang, reason: &LedgerReason, visit: &dyn Fn(&str
         LedgerReason::NotTakenBack { minutes } => match lang {
             Lang::Zh => format!("其中 {} 币已被花掉或不在余额中，未能收回", crate::console::i18n::coins(*minutes)),
             Lang::En => format!("{} coins already spent could not be taken back", crate::console::i18n::coins(*minutes)),
+        },
+        LedgerReason::Reversed { rejection, reason } => match (lang, rejection) {
+            (Lang::Zh, false) => format!("批准已撤销：{reason}"),
+            (Lang::Zh, true) => format!("驳回已撤销：{reason}"),
+            (Lang::En, false) => format!("the approval was reversed: {reason}"),
+            (Lang::En, true) => format!("the rejection was reversed: {reason}"),
         },
         LedgerReason::Words(words) => words.clone(),
     }
@@ -284,6 +318,10 @@ mod tests {
             [LedgerReason::Words("老人说没来过".into()), LedgerReason::NotTakenBack { minutes: 45 }]
         );
         assert_eq!(ledger_reasons("a coordinator is taking a closer look"), [LedgerReason::CloserLook]);
+        let reversed = crate::ledger::reconcile::reversal_reason(ReviewDecision::Approve, "记错了老人");
+        assert_eq!(ledger_reasons(&reversed), [LedgerReason::Reversed { rejection: false, reason: "记错了老人".into() }]);
+        let unrejected = crate::ledger::reconcile::reversal_reason(ReviewDecision::Reject, "老人确认来过");
+        assert_eq!(ledger_reason_words(Lang::Zh, &unrejected, &|id: &str| id.to_owned()), "驳回已撤销：老人确认来过");
         let named = |id: &str| format!("李伟 → 王芳 ({id})");
         let zh = ledger_reason_words(Lang::Zh, "overlaps visit v-1; 15 min could not be taken back (not available)", &named);
         assert_eq!(zh, "与另一条记录（李伟 → 王芳 (v-1)）时间重叠；其中 0.25 币已被花掉或不在余额中，未能收回");

@@ -1,5 +1,5 @@
 //! Reads the events of the arrival log out of the documents: finished visits and requests
-//! from `member/<id>`, reviews and decisions from `station/<id>/desk`, the visit limits
+//! from `member/<id>`, reviews (and their reversals) and decisions from `station/<id>/desk`, the visit limits
 //! from `station/<id>`. Either the records a change touched (after a sync: the cost grows
 //! with the change) or every record (catch-up at start and the rebuild check).
 
@@ -11,7 +11,9 @@ use timebank_engine::documents::fields::entries;
 use timebank_engine::documents::{desk, member, station};
 use timebank_engine::model::{MemberId, RequestId, RequestKind, SpendRequest, StationId, Visit, VisitId};
 
-use crate::ledger::event::{CorrectionEvent, DecisionEvent, EventBody, RequestEvent, RequestWhat, ReviewEvent, VisitEvent};
+use crate::ledger::event::{
+    CorrectionEvent, DecisionEvent, EventBody, RequestEvent, RequestWhat, ReversalEvent, ReviewEvent, VisitEvent,
+};
 use crate::ledger::reconcile::Books;
 use crate::store::{MemberRecord, RelayStore, StoreResult};
 
@@ -230,12 +232,24 @@ fn desk_events(
         let Ok(visit) = VisitId::parse(&raw) else { continue };
         if let Some(review) = desk::review(doc, &visit) {
             out.push(EventBody::Review(ReviewEvent {
-                visit: raw,
+                visit: raw.clone(),
                 station: station.clone(),
                 decision: review.decision,
                 reason: review.reason,
                 by: review.by,
                 at: review.at.timestamp_millis(),
+            }));
+        }
+        // After the review it names, so a catch-up folds the two in order.
+        if let Some(reversal) = desk::reversal(doc, &visit) {
+            out.push(EventBody::Reversal(ReversalEvent {
+                visit: raw,
+                station: station.clone(),
+                decision: reversal.decision,
+                review_at: reversal.review_at.timestamp_millis(),
+                reason: reversal.reason,
+                by: reversal.by,
+                at: reversal.at.timestamp_millis(),
             }));
         }
     }

@@ -1,6 +1,6 @@
 //! What reconciliation reads: the events of the arrival log (a visit, a coordinator's
-//! review, a redemption or gift request, a coordinator's decision on a redemption, a
-//! station's rules), each as the relay first received it, with its arrival sequence
+//! review or its reversal, a redemption or gift request, a coordinator's decision on a
+//! redemption, a station's rules), each as the relay first received it, with its arrival sequence
 //! number. The content is kept with the sequence number, so a rebuild folds exactly
 //! what the incremental run folded, whatever the documents hold now.
 
@@ -28,6 +28,8 @@ pub enum EventBody {
     Visit(VisitEvent),
     /// A coordinator's review of a visit (or a change of it).
     Review(ReviewEvent),
+    /// A coordinator's reversal of a visit's review (approval or rejection).
+    Reversal(ReversalEvent),
     /// A redemption or gift request.
     Request(RequestEvent),
     /// A coordinator's decision on an accepted redemption.
@@ -101,6 +103,26 @@ pub struct ReviewEvent {
     /// The reason given.
     pub reason: String,
     /// The coordinator.
+    pub by: MemberId,
+    /// When, by the coordinator's clock (ms).
+    pub at: i64,
+}
+
+/// A coordinator's reversal of the review of a visit, as written beside it in
+/// `station/<id>/desk`: it names the review it reverses by its decision and time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReversalEvent {
+    /// The visit.
+    pub visit: String,
+    /// The desk's station.
+    pub station: StationId,
+    /// The decision reversed (`approve` or `reject`).
+    pub decision: ReviewDecision,
+    /// When the review reversed was made, by its coordinator's clock (ms).
+    pub review_at: i64,
+    /// Why.
+    pub reason: String,
+    /// The coordinator who reversed it.
     pub by: MemberId,
     /// When, by the coordinator's clock (ms).
     pub at: i64,
@@ -242,6 +264,7 @@ impl EventBody {
             EventBody::Request(r) => format!("request:{}", r.id),
             EventBody::Correction(c) => format!("correction:{}", c.id),
             EventBody::Review(r) => format!("review:{}@{}", r.visit, identity::digest(&identity::Review::of(r))),
+            EventBody::Reversal(r) => format!("reversal:{}@{}", r.visit, identity::digest(&identity::Reversal::of(r))),
             EventBody::Decision(d) => format!("decision:{}@{}", d.request, identity::digest(&identity::Decision::of(d))),
             EventBody::Rules { station, rules } => format!("rules:{station}:{}", rules.version),
         }
@@ -258,7 +281,7 @@ mod identity {
     use sha2::{Digest, Sha256};
     use timebank_engine::model::{HouseholdId, MemberId, StationId};
 
-    use super::{DecisionEvent, ReviewEvent, VisitEvent};
+    use super::{DecisionEvent, ReversalEvent, ReviewEvent, VisitEvent};
 
     /// The first 8 bytes of the SHA-256 of the JSON, in hex.
     pub(super) fn digest(identity: &impl Serialize) -> String {
@@ -321,6 +344,34 @@ mod identity {
                 visit: &r.visit,
                 station: &r.station,
                 decision: r.decision.as_str(),
+                reason: &r.reason,
+                by: &r.by,
+                at: r.at,
+            }
+        }
+    }
+
+    #[derive(Serialize)]
+    pub(super) struct Reversal<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        visit: &'a str,
+        station: &'a StationId,
+        decision: &'a str,
+        review_at: i64,
+        reason: &'a str,
+        by: &'a MemberId,
+        at: i64,
+    }
+
+    impl<'a> Reversal<'a> {
+        pub(super) fn of(r: &'a ReversalEvent) -> Self {
+            Reversal {
+                kind: "reversal",
+                visit: &r.visit,
+                station: &r.station,
+                decision: r.decision.as_str(),
+                review_at: r.review_at,
                 reason: &r.reason,
                 by: &r.by,
                 at: r.at,
@@ -482,7 +533,16 @@ mod tests {
                 by: m("m-coo"),
                 at: 1_764_340_000_000,
             }),
-            EventBody::Rules { station: s, rules: StationRules::default() },
+            EventBody::Rules { station: s.clone(), rules: StationRules::default() },
+            EventBody::Reversal(ReversalEvent {
+                visit: "v-0001".into(),
+                station: s,
+                decision: ReviewDecision::Approve,
+                review_at: 1_764_310_000_000,
+                reason: "wrong elder".into(),
+                by: m("m-coo"),
+                at: 1_764_350_000_000,
+            }),
         ]
     }
 
@@ -498,6 +558,7 @@ mod tests {
             "decision:r-0002@0a5b230fe9c7c240",
             "correction:c-0001",
             "rules:s-caoyang:1",
+            "reversal:v-0001@a7c4fe48bebfccb0",
         ]);
         let stored: Vec<String> = samples().iter().map(EventBody::encode).collect();
         assert_eq!(stored, [
@@ -507,6 +568,7 @@ mod tests {
             r#"{"format":1,"type":"decision","request":"r-0002","station":"s-caoyang","action":"fulfil","by":"m-coo","at":1764330000000}"#,
             r#"{"format":1,"type":"correction","id":"c-0001","station":"s-caoyang","member":"m-vol","minutes":-15,"reason":"typo","by":"m-coo","at":1764340000000}"#,
             r#"{"format":1,"type":"rules","station":"s-caoyang","rules":{"version":1,"minutes_per_hour":60,"round_to_minutes":15,"max_visit_minutes":480,"daily_cap_minutes":120,"lifetime_cap_minutes":36000,"late_submission_days":30,"clock_skew_minutes":10,"utc_offset_minutes":480,"redeem_age":65,"redeem_age_hardship":60,"gifts_to_household":true}}"#,
+            r#"{"format":1,"type":"reversal","visit":"v-0001","station":"s-caoyang","decision":"approve","review_at":1764310000000,"reason":"wrong elder","by":"m-coo","at":1764350000000}"#,
         ]);
         for (json, sample) in stored.iter().zip(samples()) {
             assert_eq!(EventBody::decode(json), Ok(sample));

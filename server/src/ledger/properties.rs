@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use timebank_engine::model::{HouseholdId, MemberId, OutcomeStatus, RedemptionAction, ReviewDecision, StationId};
 
 use crate::ledger::event::{
-    CorrectionEvent, DecisionEvent, Event, EventBody, RequestEvent, RequestWhat, ReviewEvent, VisitEvent,
+    CorrectionEvent, DecisionEvent, Event, EventBody, RequestEvent, RequestWhat, ReversalEvent, ReviewEvent, VisitEvent,
 };
 use crate::ledger::posting::Account;
 use crate::ledger::reconcile::Books;
@@ -63,6 +63,18 @@ fn review(visit: &str, decision: &str, at: i64) -> EventBody {
         decision: ReviewDecision::parse(decision).unwrap(),
         reason: if decision == "reject" { "the elder was away that day".into() } else { String::new() },
         by: m("m-c"),
+        at,
+    })
+}
+
+fn reversal(visit: &str, decision: &str, review_at: i64, at: i64) -> EventBody {
+    EventBody::Reversal(ReversalEvent {
+        visit: visit.into(),
+        station: station(),
+        decision: ReviewDecision::parse(decision).unwrap(),
+        review_at,
+        reason: "approved by mistake".into(),
+        by: m("m-c2"),
         at,
     })
 }
@@ -306,6 +318,67 @@ fn a_correction_adds_or_takes_back_but_never_below_zero_and_posts_once() {
     assert_eq!(books.postings()[1].by, Some(m("m-c")));
 }
 
+#[test]
+fn a_reversed_approval_takes_the_coins_back_and_the_visit_waits_again() {
+    let approved = [visit("v-1", "m-v2", "m-e1", T0, 90, "a"), review("v-1", "approve", T0)];
+    let mut bodies = approved.to_vec();
+    bodies.push(reversal("v-1", "approve", T0, T0 + HOUR));
+    let books = fold(&log(&bodies));
+    let (state, reason, minutes) = outcome(&books, "m-v2", "v-1");
+    assert_eq!((state, reason.as_str(), minutes), (OutcomeStatus::UnderReview, "the approval was reversed: approved by mistake", 0));
+    assert_eq!(books.balance(&Account::Member(m("m-v2"))), 0);
+    let reversal_posting = &books.postings()[1];
+    assert_eq!(
+        (reversal_posting.key.as_str(), reversal_posting.minutes, reversal_posting.by.as_ref()),
+        ("reversal:earn:v-1:r1", 90, Some(&m("m-c2")))
+    );
+    assert_eq!(reversal_posting.memo, "the approval was reversed: approved by mistake");
+
+    // Approved again: earns again (a second round), once however often it arrives.
+    bodies.push(review("v-1", "approve", T0 + 2 * HOUR));
+    let books = fold(&log(&bodies));
+    assert_eq!(outcome(&books, "m-v2", "v-1"), (OutcomeStatus::Approved, String::new(), 90));
+    assert_eq!(books.postings().last().map(|p| p.key.as_str()), Some("earn:v-1:r1:2"));
+    let mut replayed = books.clone();
+    let again: Vec<Event> = log(&bodies).into_iter().map(|e| Event { seq: e.seq + 100, ..e }).collect();
+    replayed.apply_all(&again);
+    assert_eq!(replayed.postings(), books.postings(), "the reversed review arriving again earns nothing");
+
+    // A reversal that names another review (one since replaced) changes nothing.
+    let mut stale = approved.to_vec();
+    stale.push(reversal("v-1", "approve", T0 - 5, T0 + HOUR));
+    let books = fold(&log(&stale));
+    assert_eq!(outcome(&books, "m-v2", "v-1").0, OutcomeStatus::Approved);
+    assert_eq!(books.balance(&Account::Member(m("m-v2"))), 90);
+}
+
+#[test]
+fn a_reversed_rejection_sends_the_visit_back_to_the_queue() {
+    // However the events arrive, the reversal applies to the review it names.
+    let books = fold(&log(&[
+        reversal("v-1", "reject", T0, T0 + HOUR),
+        visit("v-1", "m-v2", "m-e1", T0, 60, "a"),
+        review("v-1", "reject", T0),
+    ]));
+    assert_eq!(outcome(&books, "m-v2", "v-1").0, OutcomeStatus::UnderReview, "a reversal before its review waits for it");
+    let books = fold(&log(&[
+        visit("v-1", "m-v2", "m-e1", T0, 60, "a"),
+        review("v-1", "reject", T0),
+        reversal("v-1", "reject", T0, T0 + HOUR),
+    ]));
+    let (state, reason, _) = outcome(&books, "m-v2", "v-1");
+    assert_eq!((state, reason.as_str()), (OutcomeStatus::UnderReview, "the rejection was reversed: approved by mistake"));
+    assert!(books.postings().is_empty());
+    // Waiting before its visit arrived, review and reversal are folded when it does.
+    let books = fold(&log(&[
+        review("v-1", "approve", T0),
+        reversal("v-1", "approve", T0, T0 + HOUR),
+        visit("v-1", "m-v2", "m-e1", T0, 60, "a"),
+    ]));
+    assert_eq!(outcome(&books, "m-v2", "v-1").0, OutcomeStatus::UnderReview);
+    assert_eq!(books.balance(&Account::Member(m("m-v2"))), 0);
+}
+
 // ----- properties -----
 
 #[derive(Clone, Debug)]
@@ -316,6 +389,8 @@ enum Op {
     Gift { member: usize, to: usize, minutes: i64 },
     Decide { request: usize, fulfil: bool },
     Correct { member: usize, minutes: i64 },
+    /// Reverses the last review generated for a visit (by any device so far).
+    Reverse { visit: usize },
 }
 
 const VOLUNTEERS: [&str; 3] = ["m-v0", "m-v1", "m-v2"];
@@ -332,6 +407,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..20usize, any::<bool>()).prop_map(|(request, fulfil)| Op::Decide { request, fulfil }),
         1 => (0..3usize, -300..300i64)
             .prop_map(|(member, minutes)| Op::Correct { member, minutes: if minutes == 0 { 1 } else { minutes } }),
+        1 => (0..40usize).prop_map(|visit| Op::Reverse { visit }),
     ]
 }
 
@@ -339,6 +415,7 @@ fn op() -> impl Strategy<Value = Op> {
 /// `picks` gives (each device keeps its own order, as a phone's outbox does).
 fn merged(devices: &[Vec<Op>], picks: &[usize]) -> Vec<EventBody> {
     let mut queues: Vec<Vec<EventBody>> = Vec::new();
+    let mut reviewed: BTreeMap<String, (&str, i64)> = BTreeMap::new();
     for (d, ops) in devices.iter().enumerate() {
         let mut bodies = Vec::new();
         for (i, op) in ops.iter().enumerate() {
@@ -354,7 +431,14 @@ fn merged(devices: &[Vec<Op>], picks: &[usize]) -> Vec<EventBody> {
                 ),
                 Op::Review { visit: v, decision: k } => {
                     let target = format!("v-{}-{}", v % devices.len(), v / devices.len());
-                    review(&target, ["approve", "approve", "approve", "reject", "flag", "approve"][*k], at + i64::try_from(*k).unwrap())
+                    let (decision, review_at) = (["approve", "approve", "approve", "reject", "flag", "approve"][*k], at + i64::try_from(*k).unwrap());
+                    reviewed.insert(target.clone(), (decision, review_at));
+                    review(&target, decision, review_at)
+                }
+                Op::Reverse { visit: v } => {
+                    let target = format!("v-{}-{}", v % devices.len(), v / devices.len());
+                    let (decision, review_at) = reviewed.get(&target).copied().unwrap_or(("approve", at));
+                    reversal(&target, decision, review_at, at)
                 }
                 Op::Redeem { member, minutes } => redeem(&format!("r-{d}-{i}"), VOLUNTEERS[*member], *minutes, at),
                 Op::Gift { member, to, minutes } => gift(&format!("r-{d}-{i}"), VOLUNTEERS[*member], TO[*to], *minutes, at),

@@ -6,7 +6,9 @@
 //!
 //! - A visit waits for a coordinator's review; an anomaly puts it `under-review` with the
 //!   evidence. Approval earns by the station's rules (rounding, caps with overflow to the
-//!   station's pool); a rejection after approval reverses what was earned.
+//!   station's pool); a rejection after approval reverses what was earned. A coordinator's
+//!   reversal of the approval (or of a rejection) puts the visit back under review with the
+//!   reason, and an approval's earnings are reversed.
 //! - Redemptions and gifts are taken in arrival order: accepted if the balance covers
 //!   them at that point (first wins), refused with the reason otherwise; a refused
 //!   request takes no coins. An accepted redemption holds its coins until a coordinator
@@ -21,7 +23,7 @@ use timebank_engine::model::{MemberId, OutcomeStatus, RedemptionAction, ReviewDe
 
 use crate::ledger::anomaly::{self, Anomaly};
 use crate::ledger::event::{
-    CorrectionEvent, DecisionEvent, Event, EventBody, RequestEvent, RequestWhat, ReviewEvent, VisitEvent,
+    CorrectionEvent, DecisionEvent, Event, EventBody, RequestEvent, RequestWhat, ReversalEvent, ReviewEvent, VisitEvent,
 };
 use crate::ledger::posting::{Account, Posting, PostingKind};
 use crate::ledger::rules::StationRules;
@@ -45,6 +47,8 @@ struct VisitState {
     rejected: bool,
     approvals: u32,
     anomalies: Vec<String>,
+    /// The reviews reversed (decision, time): one arriving again stays reversed.
+    reversed: Vec<(ReviewDecision, i64)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,6 +108,8 @@ pub struct Books {
     visits: BTreeMap<String, VisitState>,
     volunteer_visits: BTreeMap<MemberId, VisitIndex>,
     reviews_waiting: BTreeMap<String, (ReviewEvent, i64, i64)>,
+    /// Reversals whose review has not arrived (out of order), by visit.
+    reversals_waiting: BTreeMap<String, Vec<(ReversalEvent, i64, i64)>>,
     requests: BTreeMap<String, RequestState>,
     last_accepted: BTreeMap<MemberId, String>,
     decisions_waiting: BTreeMap<String, (DecisionEvent, i64, i64)>,
@@ -157,6 +163,7 @@ impl Books {
                     self.reviews_waiting.insert(review.visit.clone(), (review.clone(), cause.seq, cause.at));
                 }
             }
+            EventBody::Reversal(reversal) => self.reversal(reversal, cause),
             EventBody::Request(request) => self.request(request, cause),
             EventBody::Correction(correction) => self.correction(correction, cause),
             EventBody::Decision(decision) => {
@@ -358,6 +365,7 @@ impl Books {
             index.remove(&previous.event);
         }
         index.insert(visit);
+        let reversed = self.visits.get(&visit.id).map(|previous| previous.reversed.clone()).unwrap_or_default();
         self.visits.insert(visit.id.clone(), VisitState {
             event: visit.clone(),
             review: None,
@@ -365,6 +373,7 @@ impl Books {
             rejected: false,
             approvals: 0,
             anomalies: anomalies.clone(),
+            reversed,
         });
         if !anomalies.is_empty() {
             self.set_outcome(&visit.volunteer, &visit.id, OutcomeStatus::UnderReview, anomalies.join("; "), 0);
@@ -392,7 +401,10 @@ impl Books {
 
     fn review(&mut self, review: &ReviewEvent, cause: Cause) {
         let Some(state) = self.visits.get(&review.visit) else { return };
-        if state.event.station != review.station || state.review.as_ref() == Some(review) {
+        if state.event.station != review.station
+            || state.review.as_ref() == Some(review)
+            || state.reversed.contains(&(review.decision, review.at))
+        {
             return;
         }
         let volunteer = state.event.volunteer.clone();
@@ -431,6 +443,51 @@ impl Books {
             }
             _ => {}
         }
+        // A reversal of this review that arrived before it applies now.
+        let waiting = self.reversals_waiting.get_mut(&visit).and_then(|list| {
+            let named = list.iter().position(|(r, _, _)| r.decision == review.decision && r.review_at == review.at)?;
+            Some(list.remove(named))
+        });
+        if let Some((reversal, seq, at)) = waiting {
+            self.reversal(&reversal, Cause { seq, at: at.max(cause.at) });
+        }
+    }
+
+    /// A coordinator's reversal of the review the visit's ledger follows (the same decision
+    /// made at the same time): an approval's earnings are reversed, a rejection no longer
+    /// holds, and the visit waits under review with the reason until a new decision. A
+    /// reversal of a review that has not arrived waits for it (so the order of arrival does
+    /// not matter); one of a review since replaced, or reversed already, changes nothing.
+    fn reversal(&mut self, reversal: &ReversalEvent, cause: Cause) {
+        if reversal.decision == ReviewDecision::Flag {
+            return;
+        }
+        let named = (reversal.decision, reversal.review_at);
+        let state = self.visits.get(&reversal.visit);
+        if state.is_some_and(|s| s.reversed.contains(&named)) {
+            return;
+        }
+        let names_the_review = state.and_then(|s| s.review.as_ref()).is_some_and(|r| {
+            r.decision == reversal.decision && r.at == reversal.review_at && r.station == reversal.station
+        });
+        let Some(state) = state.filter(|_| names_the_review) else {
+            let waiting = self.reversals_waiting.entry(reversal.visit.clone()).or_default();
+            if !waiting.iter().any(|(r, _, _)| r == reversal) {
+                waiting.push((reversal.clone(), cause.seq, cause.at));
+            }
+            return;
+        };
+        let (visit, volunteer) = (reversal.visit.clone(), state.event.volunteer.clone());
+        let reason = reversal_reason(reversal.decision, &reversal.reason);
+        if reversal.decision == ReviewDecision::Approve {
+            self.reverse(&visit, &reversal.by, &reason, cause);
+        }
+        if let Some(state) = self.visits.get_mut(&visit) {
+            state.review = None;
+            state.rejected = false;
+            state.reversed.push((reversal.decision, reversal.review_at));
+        }
+        self.set_outcome(&volunteer, &visit, OutcomeStatus::UnderReview, reason, 0);
     }
 
     fn earn(&mut self, visit: &str, by: Option<&MemberId>, cause: Cause) {
@@ -709,6 +766,13 @@ impl Books {
         }
         self.set_outcome(&member, &id, outcome, String::new(), minutes);
     }
+}
+
+/// The ledger's words for a reversed `decision` with the coordinator's `reason` (what the
+/// volunteer reads, and the reversal postings' memo).
+pub fn reversal_reason(decision: ReviewDecision, reason: &str) -> String {
+    let what = if decision == ReviewDecision::Reject { "rejection" } else { "approval" };
+    format!("the {what} was reversed: {}", reason.trim())
 }
 
 /// What an overlap found on a new visit says on the older one.

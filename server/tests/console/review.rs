@@ -53,7 +53,23 @@ fn a_flagged_visit_approved_at_the_console_reaches_the_volunteers_balance() {
     assert!(tag.contains("anomaly"), "{tag}");
     assert!(queue.text.contains("时间重叠"), "the anomaly is named in Chinese by default");
 
-    let done = li.post(&format!("/console/review/{second}/approve"), &[]);
+    // An anomaly is approved only after a confirmation page, with a note.
+    let approve = format!("/console/review/{second}/approve");
+    assert!(queue.text.contains(&format!("href=\"{approve}\"")), "the queue links to the confirmation");
+    let before = state(&console);
+    let unconfirmed = li.post(&approve, &[]);
+    assert_eq!(unconfirmed.status, StatusCode::SEE_OTHER, "{}", unconfirmed.text);
+    assert_eq!(unconfirmed.location.as_deref(), Some(approve.as_str()), "to the confirmation page");
+    assert_eq!(state(&console), before, "nothing was approved without the confirmation");
+    let confirm = li.get(&approve);
+    assert_eq!(confirm.status, StatusCode::OK);
+    assert!(confirm.text.contains("时间重叠") && confirm.text.contains("确认批准"), "{}", confirm.text);
+    let no_note = li.post(&approve, &[("confirmed", "yes")]);
+    assert_eq!(no_note.status, StatusCode::BAD_REQUEST);
+    assert!(no_note.text.contains("须写明说明"), "{}", no_note.text);
+    assert_eq!(state(&console), before, "nor without a note");
+
+    let done = li.post(&approve, &[("confirmed", "yes"), ("reason", "电话核实：两次服务都属实")]);
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
     assert_eq!(done.location.as_deref(), Some("/console/review"));
     let after = li.get("/console/review");
@@ -71,6 +87,7 @@ fn a_flagged_visit_approved_at_the_console_reaches_the_volunteers_balance() {
     // The audit trail and the posting name who decided.
     let audit = console.store().audit_entries(Some(&console.station.id), 10).unwrap();
     assert!(audit.iter().any(|a| a.action == "review.approve" && a.target == second.as_str() && a.username == "li"));
+    assert!(li.get(&format!("/console/visits/{second}")).text.contains("电话核实：两次服务都属实"), "the note is in the history");
     let posting = console.store().postings().unwrap().into_iter().find(|p| p.subject == second.as_str()).unwrap();
     assert_eq!(posting.by.as_deref(), Some(console.coordinator.id.as_str()), "the coordinator is the author");
 }
@@ -169,4 +186,82 @@ fn clean_confirmed_visits_are_approved_together_and_others_refused() {
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
     phone.sync();
     assert_eq!(phone.confirmed(), 60 + 45);
+}
+
+#[test]
+fn a_reversed_approval_takes_the_coins_back_on_the_phone_in_the_ledger_and_the_report() {
+    let console = Console::new();
+    let Pair { elder, mut phone, .. } = Pair::new(&console);
+    let visit = phone.log_visit(&elder.id, 3, 90, "");
+    phone.sync();
+    let mut li = console.signed_in("li");
+    li.get("/console/review");
+    assert_eq!(li.post(&format!("/console/review/{visit}/approve"), &[]).status, StatusCode::SEE_OTHER);
+    phone.sync();
+    assert_eq!(phone.confirmed(), 90);
+    let page = format!("/console/visits/{visit}");
+    assert!(li.get(&page).text.contains("data-testid=\"reverse\""), "the approval can be reversed from the visit's page");
+
+    let reverse = format!("{page}/reverse");
+    let before = state(&console);
+    let refused = li.post(&reverse, &[("reason", "  ")]);
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.text.contains("撤销必须写明原因"), "{}", refused.text);
+    assert_eq!(state(&console), before, "nothing changed");
+
+    let done = li.post(&reverse, &[("reason", "记错了老人，应为另一位")]);
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
+    assert_eq!(done.location.as_deref(), Some(page.as_str()));
+    let detail = li.get(&page);
+    assert!(detail.text.contains("已撤销批准：李伟 → 王芳"), "the banner names the people");
+    assert!(detail.text.contains("批准已撤销") && detail.text.contains("记错了老人，应为另一位"), "in the history");
+    assert!(detail.text.contains("冲正"), "the reversal posting is in the history");
+    assert!(!detail.text.contains("data-testid=\"reverse\""), "nothing stands to reverse now");
+    assert!(li.get("/console/review").text.contains(&format!("data-visit=\"{visit}\"")), "back in the queue");
+    let again = li.post(&reverse, &[("reason", "again")]);
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
+
+    // The ledger: the earn stays, a reversal undoes it, by the coordinator.
+    let postings: Vec<_> = console.store().postings().unwrap().into_iter().filter(|p| p.subject == visit.as_str()).collect();
+    let kinds: Vec<(&str, i64)> = postings.iter().map(|p| (p.kind.as_str(), p.minutes)).collect();
+    assert_eq!(kinds, [("earn", 90), ("reversal", 90)]);
+    assert_eq!(postings[1].by.as_deref(), Some(console.coordinator.id.as_str()));
+    // The month's figures net it out.
+    let month = timebank_server::console::visits::log::Month::of(chrono::Utc::now().timestamp_millis());
+    let csv = li.get(&format!("/console/reports.csv?month={month}"));
+    let row: Vec<String> = csv.text.trim_start_matches('\u{feff}').lines().nth(1).unwrap().split(',').map(str::to_owned).collect();
+    assert_eq!((row[6].as_str(), row[9].as_str()), ("0.00", "0.00"), "nothing issued, nothing outstanding: {row:?}");
+    // The volunteer's phone: the balance and the state, with the reason.
+    phone.sync();
+    assert_eq!(phone.confirmed(), 0);
+    assert_eq!(phone.engine.visit_view(&visit).unwrap().state_label, "under review: the approval was reversed: 记错了老人，应为另一位");
+    let audit = console.store().audit_entries(Some(&console.station.id), 10).unwrap();
+    assert!(audit.iter().any(|a| a.action == "review.reverse" && a.target == visit.as_str() && a.detail == "记错了老人，应为另一位"));
+
+    // Approved again after a closer look: it earns again, once.
+    assert_eq!(li.post(&format!("/console/review/{visit}/approve"), &[("confirmed", "yes"), ("reason", "核实无误")]).status, StatusCode::SEE_OTHER);
+    phone.sync();
+    assert_eq!(phone.confirmed(), 90);
+}
+
+#[test]
+fn a_reversed_rejection_sends_the_visit_back_to_the_queue_and_the_phone_sees_why() {
+    let console = Console::new();
+    let Pair { elder, mut phone, .. } = Pair::new(&console);
+    let visit = phone.log_visit(&elder.id, 3, 60, "");
+    phone.sync();
+    let mut li = console.signed_in("li");
+    li.get("/console/review");
+    assert_eq!(li.post(&format!("/console/review/{visit}/reject"), &[("reason", "老人说没来过")]).status, StatusCode::SEE_OTHER);
+    assert!(!li.get("/console/review").text.contains(&format!("data-visit=\"{visit}\"")));
+    let page = format!("/console/visits/{visit}");
+    assert!(li.get(&page).text.contains("撤销驳回"));
+    let done = li.post(&format!("{page}/reverse"), &[("reason", "老人的女儿确认来过")]);
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
+    assert!(li.get(&page).text.contains("已撤销驳回："));
+    assert!(li.get("/console/review").text.contains(&format!("data-visit=\"{visit}\"")), "back in the queue");
+    phone.sync();
+    assert_eq!(phone.engine.visit_view(&visit).unwrap().state_label, "under review: the rejection was reversed: 老人的女儿确认来过");
+    assert_eq!(phone.confirmed(), 0);
+    assert!(console.store().postings().unwrap().iter().all(|p| p.subject != visit.as_str()), "a rejection posted nothing to undo");
 }

@@ -357,3 +357,31 @@ fn a_coordinators_phone_fulfils_an_accepted_redemption_and_the_member_sees_it() 
     assert!(again.contains("already decided (fulfil"), "{again}");
     assert!(phone.engine.decide_redemption(&request, RedemptionAction::Fulfil).is_err());
 }
+
+#[test]
+fn a_coordinators_phone_reverses_an_approval_and_the_volunteer_sees_the_coins_go_back() {
+    let relay = TestRelay::new();
+    let member = senior(&relay, "Chen Hua");
+    let elder = relay.member("elder", "Wang Fang");
+    let coordinator = relay.member("coordinator", "Chen Jing");
+    let mut phone = relay.phone(&member);
+    let mut desk = relay.phone(&coordinator);
+    let visit = phone.log_visit(&elder.id, "cleaning");
+    relay.sync_phone(&mut phone);
+    relay.sync_phone(&mut desk);
+    desk.engine.review_visit(&visit, ReviewDecision::Approve, "").unwrap();
+    relay.sync_phone(&mut desk);
+    relay.sync_phone(&mut phone);
+    assert_eq!((phone.visit_states(), phone.engine.balance().confirmed_minutes), (vec!["approved".to_owned()], 60));
+
+    desk.engine.reverse_review(&visit, "the elder was in hospital that week").unwrap();
+    relay.sync_phone(&mut desk);
+    relay.sync_phone(&mut phone);
+    assert_eq!(phone.visit_states(), ["under review: the approval was reversed: the elder was in hospital that week"]);
+    assert_eq!(phone.engine.balance().confirmed_minutes, 0);
+    let kinds: Vec<(String, i64)> = relay.store().postings().unwrap().into_iter().map(|p| (p.kind, p.minutes)).collect();
+    assert_eq!(kinds, [("earn".to_owned(), 60), ("reversal".to_owned(), 60)]);
+    relay.sync_phone(&mut desk);
+    assert!(desk.engine.review_queue().unwrap().iter().any(|item| item.visit.visit.id == visit), "back in the phone's queue");
+    assert!(rebuild_check(relay.store()).unwrap().is_empty(), "the rebuild folds the reversal the same way");
+}

@@ -61,11 +61,7 @@ impl Evidence {
 
 /// The queue from the station's visit log, anomalies first, then oldest check-in first.
 pub fn queue(records: &[VisitRecord], arrivals: &Arrivals, rules: &StationRules) -> Vec<QueueEntry> {
-    let mut entries: Vec<QueueEntry> = records
-        .iter()
-        .filter(|r| waiting(r))
-        .map(|record| QueueEntry { evidence: evidence(record, records, arrivals, rules), record: record.clone() })
-        .collect();
+    let mut entries: Vec<QueueEntry> = records.iter().filter_map(|record| entry(record, records, arrivals, rules)).collect();
     entries.sort_by(|a, b| {
         b.evidence
             .is_anomalous()
@@ -73,6 +69,12 @@ pub fn queue(records: &[VisitRecord], arrivals: &Arrivals, rules: &StationRules)
             .then_with(|| a.record.visit.check_in.cmp(&b.record.visit.check_in))
     });
     entries
+}
+
+/// The queue's entry of `record` with its evidence, if it waits for a decision. `records`
+/// are the station's visits.
+pub fn entry(record: &VisitRecord, records: &[VisitRecord], arrivals: &Arrivals, rules: &StationRules) -> Option<QueueEntry> {
+    waiting(record).then(|| QueueEntry { evidence: evidence(record, records, arrivals, rules), record: record.clone() })
 }
 
 /// Whether the visit waits for a decision: finished, not approved or rejected by the

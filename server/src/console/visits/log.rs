@@ -14,7 +14,7 @@ use crate::console::Lang;
 use crate::console::pinyin_order::name_matches;
 use crate::console::i18n::DISPLAY_OFFSET_SECONDS;
 use crate::desk::StationDocs;
-use crate::ledger::event::{EventBody, ReviewEvent, VisitEvent};
+use crate::ledger::event::{EventBody, ReversalEvent, ReviewEvent, VisitEvent};
 use crate::ledger::rules::StationRules;
 use crate::store::{DeviceRecord, Millis, RelayStore, StoreError, StoreResult};
 
@@ -40,11 +40,22 @@ pub struct ReviewArrival {
     pub event: ReviewEvent,
 }
 
-/// The arrival log read for visits and reviews, by visit id, and the stations' rules.
+/// One reversal of a review as it reached the relay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReversalArrival {
+    /// When the relay received it (ms).
+    pub received_at: Millis,
+    /// The reversal.
+    pub event: ReversalEvent,
+}
+
+/// The arrival log read for visits, reviews and their reversals, by visit id, and the
+/// stations' rules.
 #[derive(Debug, Default)]
 pub struct Arrivals {
     visits: HashMap<String, Vec<VisitArrival>>,
     reviews: HashMap<String, Vec<ReviewArrival>>,
+    reversals: HashMap<String, Vec<ReversalArrival>>,
     rules: HashMap<StationId, StationRules>,
 }
 
@@ -63,6 +74,9 @@ impl Arrivals {
                 EventBody::Review(event) => {
                     arrivals.reviews.entry(event.visit.clone()).or_default().push(ReviewArrival { seq, received_at, event });
                 }
+                EventBody::Reversal(event) => {
+                    arrivals.reversals.entry(event.visit.clone()).or_default().push(ReversalArrival { received_at, event });
+                }
                 EventBody::Rules { station, rules } => {
                     arrivals.rules.insert(station, rules);
                 }
@@ -80,6 +94,11 @@ impl Arrivals {
     /// Every review of `visit` that arrived, first first.
     pub fn reviews_of(&self, visit: &str) -> &[ReviewArrival] {
         self.reviews.get(visit).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every reversal of a review of `visit` that arrived, first first.
+    pub fn reversals_of(&self, visit: &str) -> &[ReversalArrival] {
+        self.reversals.get(visit).map_or(&[], Vec::as_slice)
     }
 
     /// The latest version of every visit of `volunteer` that arrived.
