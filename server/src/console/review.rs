@@ -25,6 +25,7 @@ use crate::console::words::{self, LedgerReason};
 use crate::console::{Flash, Lang, PageError, Signed, SignedForm, blocking, layout, pinyin_order, redirect};
 use crate::desk::{self, StationDocs};
 use crate::error::AppError;
+use crate::ledger::rules::{Cap, Credit};
 use crate::relay::Relay;
 use crate::store::StationRecord;
 use queue::{Evidence, QueueEntry};
@@ -80,7 +81,9 @@ async fn review_page(
                         .filter(|e| pinyin_order::name_matches(&e.record.volunteer_name, &q) || pinyin_order::name_matches(&e.record.elder_name, &q)),
                 );
             }
-            Ok((Paged::of(entries, query.page.as_deref()), directory, district_stations(&relay, &signed)?))
+            let mut paged = Paged::of(entries, query.page.as_deref());
+            paged.items = queue::with_credits(&relay, std::mem::take(&mut paged.items))?;
+            Ok((paged, directory, district_stations(&relay, &signed)?))
         })
         .await?
     };
@@ -141,10 +144,35 @@ fn row(signed: &Signed, entry: &QueueEntry, directory: &Directory, can_write: bo
             }
             td data-label=(lang.pick("时间", "Time")) {
                 (lang.datetime(evidence.check_in)) " – " (lang.time(evidence.check_out))
-                br; strong { (lang.duration(evidence.minutes)) } " (" (coins(evidence.minutes)) " " (lang.pick("币", "coins")) ")"
+                br; strong { (lang.duration(evidence.minutes)) }
+                @if let Some(credit) = &entry.credit { br; (credit_words(lang, credit)) }
             }
             td data-label=(lang.pick("证据", "Evidence")) { (evidence_list(lang, evidence, directory)) }
             @if can_write { td.actions { (decision_forms(signed, id, evidence.is_anomalous())) } }
+        }
+    }
+}
+
+/// What approving a visit credits, in words: the coins, the rounding or the longest visit
+/// when they change the logged time, and what a cap sends to the station's pool.
+fn credit_words(lang: Lang, credit: &Credit) -> Markup {
+    let coin = lang.pick("币", "coins");
+    html! {
+        span data-testid="credit" {
+            (lang.pick("批准后入账 ", "Approval credits ")) strong { (coins(credit.earned)) " " (coin) }
+            @if credit.credited != credit.logged {
+                br; span.hint data-testid="rounded" { (lang.pick("按本站规则（刻钟取整、单次上限）计为 ", "counted as ")) (lang.duration(credit.credited))
+                    (lang.pick("", " by the station's rules (quarter hours, longest visit)")) }
+            }
+            @if let Some(cap) = credit.cap {
+                br; span.hint data-testid="overflow" {
+                    (coins(credit.overflow)) " " (coin)
+                    @match cap {
+                        Cap::Daily => { (lang.pick(" 超出每日上限，转入服务站捐赠池", " over the daily cap go to the station's pool")) }
+                        Cap::Lifetime => { (lang.pick(" 超出累计上限，转入服务站捐赠池", " over the lifetime cap go to the station's pool")) }
+                    }
+                }
+            }
         }
     }
 }
@@ -310,7 +338,12 @@ async fn confirm_page(
     let visit = VisitId::parse(&visit).map_err(|_| PageError::not_at_station(lang))?;
     let found = {
         let (signed, visit) = (signed.clone(), visit.clone());
-        blocking(move || queued(&relay, &signed, &visit)).await?
+        blocking(move || {
+            let Some((entry, directory)) = queued(&relay, &signed, &visit)? else { return Ok(None) };
+            let entry = queue::with_credits(&relay, vec![entry])?.into_iter().next();
+            Ok(entry.map(|entry| (entry, directory)))
+        })
+        .await?
     };
     let Some((entry, directory)) = found else {
         return Err(PageError::conflict(lang.pick(
@@ -329,7 +362,8 @@ async fn confirm_page(
             dt { (lang.pick("志愿者 → 老人", "Volunteer → elder")) }
             dd { span.name { (entry.record.volunteer_name) } " → " span.name { (entry.record.elder_name) } " · " (entry.record.service_label(lang)) }
             dt { (lang.pick("时间", "Time")) }
-            dd { (lang.datetime(evidence.check_in)) " – " (lang.time(evidence.check_out)) " · " (lang.duration(evidence.minutes)) }
+            dd { (lang.datetime(evidence.check_in)) " – " (lang.time(evidence.check_out)) " · " (lang.duration(evidence.minutes))
+                 @if let Some(credit) = &entry.credit { br; (credit_words(lang, credit)) } }
             dt { (lang.pick("证据", "Evidence")) } dd { (evidence_list(lang, evidence, &directory)) }
         }
         form.grid method="post" action=(format!("/console/review/{id}/approve")) data-testid="confirm-form" {

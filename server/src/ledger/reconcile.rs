@@ -26,7 +26,7 @@ use crate::ledger::event::{
     CorrectionEvent, DecisionEvent, Event, EventBody, RequestEvent, RequestWhat, ReversalEvent, ReviewEvent, VisitEvent,
 };
 use crate::ledger::posting::{Account, Posting, PostingKind};
-use crate::ledger::rules::StationRules;
+use crate::ledger::rules::{Cap, Credit, StationRules};
 
 /// What was earned for one approval of a visit.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -497,14 +497,10 @@ impl Books {
         let round = state.approvals;
         let event = state.event.clone();
         let rules = self.rules(&event.station);
-        let exact = event.length_ms().max(0) / 60_000;
-        let credited = rules.credited_minutes(exact);
         let day = rules.day_of(event.check_in);
         let v = event.volunteer.clone();
-        let day_room = (rules.daily_cap_minutes - self.earned_day.get(&(v.clone(), day)).copied().unwrap_or(0)).max(0);
-        let life_room = (rules.lifetime_cap_minutes - self.earned_total.get(&v).copied().unwrap_or(0)).max(0);
-        let earn = credited.min(day_room).min(life_room);
-        let overflow = credited - earn;
+        let Credit { logged: exact, credited, earned: earn, overflow, cap } = self.credit_of(&event, &rules);
+        let cap = cap.unwrap_or(Cap::Daily).as_str();
         let suffix = if round == 1 { String::new() } else { format!(":{round}") };
         let memo = format!(
             "visit to {} on {}: {} min logged, {} min credited",
@@ -525,7 +521,6 @@ impl Books {
             cause,
             None,
         );
-        let cap = if life_room < day_room { "lifetime" } else { "daily" };
         let overflow_key = self.post(
             format!("overflow:{visit}:r{}{suffix}", rules.version),
             PostingKind::Overflow,
@@ -549,6 +544,22 @@ impl Books {
             _ => format!("{overflow} min over the {cap} cap went to the station's donation pool"),
         };
         self.set_outcome(&v, visit, OutcomeStatus::Approved, reason, earn);
+    }
+
+    /// What approving `event` now would credit, by its station's `rules` and what its
+    /// volunteer earned so far that day and in all.
+    fn credit_of(&self, event: &VisitEvent, rules: &StationRules) -> Credit {
+        let v = &event.volunteer;
+        let that_day = self.earned_day.get(&(v.clone(), rules.day_of(event.check_in))).copied().unwrap_or(0);
+        let in_all = self.earned_total.get(v).copied().unwrap_or(0);
+        rules.credit(event.length_ms() / 60_000, that_day, in_all)
+    }
+
+    /// What approving visit `visit` now would credit (the version the ledger follows), by
+    /// the same computation the approval posts by; `None` for a visit the books do not hold.
+    pub fn credit_preview(&self, visit: &str) -> Option<Credit> {
+        let state = self.visits.get(visit)?;
+        Some(self.credit_of(&state.event, &self.rules(&state.event.station)))
     }
 
     fn reverse(&mut self, visit: &str, by: &MemberId, reason: &str, cause: Cause) {

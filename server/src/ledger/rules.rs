@@ -60,7 +60,57 @@ impl Default for StationRules {
     }
 }
 
+/// The cap that sent a visit's minutes to the station's pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cap {
+    /// The most a volunteer earns in one day of service.
+    Daily,
+    /// The most a volunteer earns in a lifetime.
+    Lifetime,
+}
+
+impl Cap {
+    /// The word the ledger's memos and reasons use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cap::Daily => "daily",
+            Cap::Lifetime => "lifetime",
+        }
+    }
+}
+
+/// What approving a visit credits under a station's rules ([`StationRules::credit`]): what
+/// the volunteer logged, what that is worth (capped at the longest visit, rounded), and
+/// how it splits between the volunteer and the station's pool (over a cap).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Credit {
+    /// Minutes logged (exact, never negative).
+    pub logged: i64,
+    /// Minutes credited: capped at the maximum length, scaled by the rate, rounded.
+    pub credited: i64,
+    /// Of those, minutes the volunteer earns.
+    pub earned: i64,
+    /// Of those, minutes over the cap, to the station's pool.
+    pub overflow: i64,
+    /// The cap that held the rest back, when one did.
+    pub cap: Option<Cap>,
+}
+
 impl StationRules {
+    /// What approving a visit of `logged` minutes credits to a volunteer who earned
+    /// `that_day` minutes on the visit's day and `in_all` minutes in all before it: the one
+    /// computation the ledger posts by and the review queue shows.
+    pub fn credit(&self, logged: i64, that_day: i64, in_all: i64) -> Credit {
+        let logged = logged.max(0);
+        let credited = self.credited_minutes(logged);
+        let day_room = (self.daily_cap_minutes - that_day).max(0);
+        let life_room = (self.lifetime_cap_minutes - in_all).max(0);
+        let earned = credited.min(day_room).min(life_room);
+        let overflow = credited - earned;
+        let cap = (overflow > 0).then_some(if life_room < day_room { Cap::Lifetime } else { Cap::Daily });
+        Credit { logged, credited, earned, overflow, cap }
+    }
+
     /// Minutes credited for `exact` logged minutes: capped at the maximum length, scaled
     /// by the rate, rounded to the granularity (nearest, halves up). Never negative.
     pub fn credited_minutes(&self, exact: i64) -> i64 {
@@ -103,6 +153,16 @@ mod tests {
         assert_eq!(rules.credited_minutes(68), 75);
         assert_eq!(rules.credited_minutes(-30), 0);
         assert_eq!(rules.credited_minutes(100 * 60), 8 * 60);
+    }
+
+    #[test]
+    fn a_credit_is_rounded_then_split_at_the_daily_or_lifetime_cap() {
+        let rules = StationRules::default();
+        assert_eq!(rules.credit(95, 0, 0), Credit { logged: 95, credited: 90, earned: 90, overflow: 0, cap: None });
+        assert_eq!(rules.credit(95, 60, 0), Credit { logged: 95, credited: 90, earned: 60, overflow: 30, cap: Some(Cap::Daily) });
+        let near_the_end = rules.credit(60, 0, rules.lifetime_cap_minutes - 15);
+        assert_eq!((near_the_end.earned, near_the_end.overflow, near_the_end.cap), (15, 45, Some(Cap::Lifetime)));
+        assert_eq!(rules.credit(-5, 0, 0), Credit { logged: 0, credited: 0, earned: 0, overflow: 0, cap: None });
     }
 
     #[test]

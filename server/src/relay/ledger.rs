@@ -15,6 +15,7 @@ use timebank_engine::{Clock, DocId};
 use timebank_engine::model::StationId;
 
 use crate::ledger::bookkeeper::{Bookkeeper, Entries};
+use crate::ledger::rules::Credit;
 use crate::ledger::{EventBody, StationRules, document};
 use crate::relay::cache::{DocumentCache, Held};
 use crate::store::{LedgerEventRecord, RelayStore, StoreError, StoreResult, WriteBatch};
@@ -28,6 +29,8 @@ enum Job {
     Logged(Vec<LedgerEventRecord>, Vec<EventBody>),
     /// Catch up (load the books if not loaded) and fold whatever the log holds past them.
     Reconcile(Sender<StoreResult<()>>),
+    /// Reconcile, then say what approving each of these visits would credit now.
+    Credits(Vec<String>, Sender<StoreResult<BTreeMap<String, Credit>>>),
 }
 
 /// The handle requests use; the thread ends when the relay is dropped.
@@ -107,6 +110,14 @@ impl LedgerWorker {
         answer.recv().unwrap_or_else(|_| Err(StoreError::Backend("the ledger's thread has stopped".into())))
     }
 
+    /// What approving each of `visits` would credit now, from the books once everything
+    /// handed over before the call is folded (visits the books do not hold are left out).
+    pub(super) fn credits(&self, visits: Vec<String>) -> StoreResult<BTreeMap<String, Credit>> {
+        let (reply, answer) = mpsc::channel();
+        self.send(Job::Credits(visits, reply));
+        answer.recv().unwrap_or_else(|_| Err(StoreError::Backend("the ledger's thread has stopped".into())))
+    }
+
     /// The rules the books apply now, once loaded (`None` before the catch-up).
     pub(super) fn rules(&self) -> Option<BTreeMap<StationId, StationRules>> {
         self.rules.read().unwrap_or_else(PoisonError::into_inner).clone()
@@ -151,6 +162,16 @@ impl Worker {
                 }
                 Job::Reconcile(reply) => {
                     let result = self.reconcile();
+                    if result.is_err() {
+                        self.bookkeeper = None;
+                    }
+                    let _ = reply.send(result);
+                }
+                Job::Credits(visits, reply) => {
+                    let result = self.reconcile().map(|()| {
+                        let books = self.bookkeeper.as_ref().map(Bookkeeper::books);
+                        visits.into_iter().filter_map(|v| Some((v.clone(), books?.credit_preview(&v)?))).collect()
+                    });
                     if result.is_err() {
                         self.bookkeeper = None;
                     }

@@ -118,6 +118,14 @@ impl Relay {
         self.ledger.reconcile()
     }
 
+    /// What approving each of `visits` would credit now (rounding, the longest visit, the
+    /// daily and lifetime caps with overflow to the pool), computed by the ledger's own books
+    /// after everything committed before the call is folded; visits the ledger does not
+    /// hold are left out.
+    pub fn credit_previews(&self, visits: Vec<String>) -> StoreResult<BTreeMap<String, crate::ledger::rules::Credit>> {
+        self.ledger.credits(visits)
+    }
+
     /// Waits until the ledger has folded and stored everything this relay committed before
     /// the call: what a sync does before it answers, and the console before it reads.
     pub fn settle(&self) {

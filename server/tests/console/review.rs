@@ -265,3 +265,49 @@ fn a_reversed_rejection_sends_the_visit_back_to_the_queue_and_the_phone_sees_why
     assert_eq!(phone.confirmed(), 0);
     assert!(console.store().postings().unwrap().iter().all(|p| p.subject != visit.as_str()), "a rejection posted nothing to undo");
 }
+
+/// Visit of `minutes` to `elder`, yesterday (UTC+8) from `hour` o'clock.
+fn yesterday(phone: &mut crate::phones::Phone, elder: &timebank_engine::model::MemberId, hour: u32, minutes: i64) -> VisitId {
+    use chrono::{Duration, FixedOffset, TimeZone, Utc};
+    let zone = FixedOffset::east_opt(8 * 3600).unwrap();
+    let day = (Utc::now().with_timezone(&zone) - Duration::days(1)).date_naive();
+    let start = zone.from_local_datetime(&day.and_hms_opt(hour, 0, 0).unwrap()).unwrap().with_timezone(&Utc);
+    phone
+        .engine
+        .log_visit(&timebank_engine::PastVisit {
+            elder: elder.clone(),
+            service: "companionship".into(),
+            order: None,
+            start,
+            end: start + Duration::minutes(minutes),
+            note: String::new(),
+        })
+        .unwrap()
+}
+
+#[test]
+fn the_queue_shows_what_the_ledger_will_credit_rounded_and_capped() {
+    let console = Console::new();
+    let Pair { elder, mut phone, .. } = Pair::new(&console);
+    let morning = yesterday(&mut phone, &elder.id, 9, 95);
+    let afternoon = yesterday(&mut phone, &elder.id, 14, 60);
+    phone.sync();
+    let mut li = console.signed_in("li");
+    let queue = li.get("/console/review");
+    let row = |page: &str, visit: &VisitId| {
+        let start = row_of(page, visit);
+        page[start..start + page[start..].find("</tr>").unwrap()].to_owned()
+    };
+    let first = row(&queue.text, &morning);
+    assert!(first.contains("1 小时 35 分"), "the logged time: {first}");
+    assert!(first.contains("批准后入账 <strong>1.5 币</strong>") && first.contains("计为 1 小时 30 分"), "rounded to quarter hours: {first}");
+    assert!(row(&queue.text, &afternoon).contains("批准后入账 <strong>1 币</strong>"), "alone, the afternoon earns its hour");
+
+    assert_eq!(li.post(&format!("/console/review/{morning}/approve"), &[]).status, StatusCode::SEE_OTHER);
+    let second = row(&li.get("/console/review").text, &afternoon);
+    assert!(second.contains("批准后入账 <strong>0.5 币</strong>"), "after the morning, the daily cap of 2 coins leaves half: {second}");
+    assert!(second.contains("0.5 币 超出每日上限，转入服务站捐赠池"), "{second}");
+    assert_eq!(li.post(&format!("/console/review/{afternoon}/approve"), &[]).status, StatusCode::SEE_OTHER);
+    let credited: Vec<(String, i64)> = console.store().postings().unwrap().into_iter().map(|p| (p.kind, p.minutes)).collect();
+    assert_eq!(credited, [("earn".to_owned(), 90), ("earn".to_owned(), 30), ("overflow".to_owned(), 30)], "what was shown is what was posted");
+}

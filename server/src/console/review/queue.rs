@@ -1,13 +1,14 @@
 //! The review queue: finished visits not yet approved or rejected (flagged ones stay),
 //! anomalies first, each with its evidence: check-in and check-out, the phone's clock
 //! against the relay's receipt time, the overlapping or twice-logged visit, the elder's
-//! confirmation, and the ledger's own reason. "Clean" visits may be approved in bulk.
+//! confirmation, and the ledger's own reason; and what approving it would credit. "Clean"
+//! visits may be approved in bulk.
 
 use timebank_engine::model::{Confirmation, OutcomeStatus, ReviewDecision, VisitId};
 
 use crate::console::visits::log::{Arrivals, VisitRecord};
 use crate::ledger::anomaly::{self, Anomaly};
-use crate::ledger::rules::StationRules;
+use crate::ledger::rules::{Credit, StationRules};
 use crate::store::Millis;
 
 /// One visit waiting for a coordinator, with its evidence.
@@ -17,6 +18,8 @@ pub struct QueueEntry {
     pub record: VisitRecord,
     /// What a coordinator checks.
     pub evidence: Evidence,
+    /// What approving it would credit now (the ledger's own computation), once asked.
+    pub credit: Option<Credit>,
 }
 
 /// The evidence shown beside a visit in the queue.
@@ -59,6 +62,16 @@ impl Evidence {
     }
 }
 
+/// `entries` with what approving each would credit now, from the relay's ledger.
+pub fn with_credits(relay: &crate::relay::Relay, mut entries: Vec<QueueEntry>) -> crate::store::StoreResult<Vec<QueueEntry>> {
+    let ids = entries.iter().map(|e| e.record.visit.id.to_string()).collect();
+    let mut credits = relay.credit_previews(ids)?;
+    for entry in &mut entries {
+        entry.credit = credits.remove(entry.record.visit.id.as_str());
+    }
+    Ok(entries)
+}
+
 /// The queue from the station's visit log, anomalies first, then oldest check-in first.
 pub fn queue(records: &[VisitRecord], arrivals: &Arrivals, rules: &StationRules) -> Vec<QueueEntry> {
     let mut entries: Vec<QueueEntry> = records.iter().filter_map(|record| entry(record, records, arrivals, rules)).collect();
@@ -74,7 +87,7 @@ pub fn queue(records: &[VisitRecord], arrivals: &Arrivals, rules: &StationRules)
 /// The queue's entry of `record` with its evidence, if it waits for a decision. `records`
 /// are the station's visits.
 pub fn entry(record: &VisitRecord, records: &[VisitRecord], arrivals: &Arrivals, rules: &StationRules) -> Option<QueueEntry> {
-    waiting(record).then(|| QueueEntry { evidence: evidence(record, records, arrivals, rules), record: record.clone() })
+    waiting(record).then(|| QueueEntry { evidence: evidence(record, records, arrivals, rules), record: record.clone(), credit: None })
 }
 
 /// Whether the visit waits for a decision: finished, not approved or rejected by the
