@@ -318,6 +318,7 @@ mod tests {
             order: Some(OrderId::parse("o-1").unwrap()),
             check_in: at(0),
             check_out: Some(at(60)),
+            check_out_recorded_at: None,
             monotonic_ms: Some(3_600_000),
             source: VisitSource::Paper,
             note: "读报纸".into(),
@@ -353,7 +354,7 @@ mod tests {
             }),
             Box::new(|tx| member::put_visit(tx, &visit)),
             Box::new(|tx| member::put_monotonic_start(tx, &visit.id, &MonotonicReading { boot: "3f2a9c1d-boot".into(), millis: 12 })),
-            Box::new(|tx| member::put_check_out(tx, &visit.id, at(70), Some(4_200_000), Some("wrote it down"))),
+            Box::new(|tx| member::put_check_out(tx, &visit.id, at(70), at(75), Some(4_200_000), Some("wrote it down"))),
             Box::new(|tx| member::put_confirmation(tx, &visit.id, &Confirmation { by: ConfirmedBy::Family, at: at(80) })),
             Box::new(|tx| {
                 member::put_order(tx, &Order {

@@ -252,6 +252,7 @@ mod tests {
             source: VisitSource::Live,
             note: String::new(),
             recorded_at: at(),
+            check_out_recorded_at: None,
             device: "aa".into(),
             confirmation: None,
         };
@@ -277,6 +278,7 @@ mod tests {
             source: VisitSource::Live,
             note: String::new(),
             recorded_at: at(),
+            check_out_recorded_at: None,
             device: "aa".into(),
             confirmation: None,
         };

@@ -89,16 +89,21 @@ pub fn put_visit(tx: &mut impl Transactable, visit: &Visit) -> Result<(), Autome
     Ok(())
 }
 
-/// Records the check-out of an open visit.
+/// Records the check-out of an open visit, at `at`, entered at `entered` (written only when
+/// it differs: a check-out back-dated with `--at`).
 pub fn put_check_out(
     tx: &mut impl Transactable,
     visit: &VisitId,
     at: DateTime<Utc>,
+    entered: DateTime<Utc>,
     monotonic_ms: Option<u64>,
     note: Option<&str>,
 ) -> Result<(), AutomergeError> {
     let obj = record(tx, &ROOT, VISITS, visit.as_str())?;
     put_time(tx, &obj, "check_out", at)?;
+    if entered != at {
+        put_time(tx, &obj, "check_out_recorded_at", entered)?;
+    }
     if let Some(ms) = monotonic_ms {
         tx.put(&obj, "monotonic_ms", ms)?;
     }
@@ -151,6 +156,7 @@ fn read_visit(doc: &impl ReadDoc, volunteer: &MemberId, id: &str, obj: &ObjId) -
         source: VisitSource::parse(&str_at(doc, obj, "source")?)?,
         note: str_at(doc, obj, "note").unwrap_or_default(),
         recorded_at: time_at(doc, obj, "recorded_at").unwrap_or(check_in),
+        check_out_recorded_at: time_at(doc, obj, "check_out_recorded_at"),
         device: creator(obj),
         confirmation,
     })

@@ -168,6 +168,7 @@ const MEMBER: Shape = Shape {
             time("confirmed_at"),
             text("mono_boot", MAX_ID_LEN),
             integer("mono_start_ms"),
+            time("check_out_recorded_at"),
         ]),
         keyed(member::ORDERS, &[
             id("elder"),
@@ -205,6 +206,7 @@ const STATION: Shape = Shape {
                 integer("max_visit_minutes"),
                 integer("clock_skew_minutes"),
                 integer("late_submission_days"),
+                integer("backdate_tolerance_minutes"),
             ]),
         },
         Collection { name: station::NOTICES, records: Records::Unused },

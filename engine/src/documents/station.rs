@@ -30,7 +30,8 @@ pub fn put_station(
     let rules_obj = map_at(tx, &ROOT, RULES).map_or_else(|| tx.put_object(ROOT, RULES, automerge::ObjType::Map), Ok)?;
     tx.put(&rules_obj, "max_visit_minutes", u64::from(rules.max_visit_minutes))?;
     tx.put(&rules_obj, "clock_skew_minutes", u64::from(rules.clock_skew_minutes))?;
-    tx.put(&rules_obj, "late_submission_days", u64::from(rules.late_submission_days))
+    tx.put(&rules_obj, "late_submission_days", u64::from(rules.late_submission_days))?;
+    tx.put(&rules_obj, "backdate_tolerance_minutes", u64::from(rules.backdate_tolerance_minutes))
 }
 
 /// The station's name, if set.
@@ -68,5 +69,6 @@ pub fn visit_rules(doc: &impl ReadDoc) -> VisitRules {
         max_visit_minutes: get("max_visit_minutes", defaults.max_visit_minutes),
         clock_skew_minutes: get("clock_skew_minutes", defaults.clock_skew_minutes),
         late_submission_days: get("late_submission_days", defaults.late_submission_days),
+        backdate_tolerance_minutes: get("backdate_tolerance_minutes", defaults.backdate_tolerance_minutes),
     }
 }

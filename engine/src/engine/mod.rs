@@ -125,6 +125,7 @@ impl PastVisit {
             source: VisitSource::Paper,
             note: self.note.clone(),
             recorded_at,
+            check_out_recorded_at: None,
             device: device.to_owned(),
             confirmation: None,
         }

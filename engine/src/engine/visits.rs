@@ -57,6 +57,7 @@ impl Engine {
             source: VisitSource::Live,
             note: String::new(),
             recorded_at: now,
+            check_out_recorded_at: None,
             device: self.identity.device.clone(),
             confirmation: None,
         };
@@ -96,7 +97,7 @@ impl Engine {
         self.rules().check_times(visit.check_in, end, monotonic_ms, now)?;
         let own = self.own_doc_id();
         self.write(id.as_str(), &[Topic::Visits], &[(own, &|tx| {
-            member::put_check_out(tx, id, end, monotonic_ms, note)
+            member::put_check_out(tx, id, end, now, monotonic_ms, note)
         })])?;
         self.visit_view(id)
     }

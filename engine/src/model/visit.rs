@@ -99,8 +99,13 @@ pub struct Visit {
     pub source: VisitSource,
     /// Free text from the volunteer.
     pub note: String,
-    /// When the record was entered on the phone (differs from `check_in` for paper).
+    /// When the record was entered on the phone (differs from `check_in` for paper, and for
+    /// a check-in back-dated with `--at`).
     pub recorded_at: DateTime<Utc>,
+    /// When the check-out was entered on the phone, when that differs from the check-out
+    /// it claims (a check-out back-dated with `--at`); `None` otherwise.
+    #[serde(default)]
+    pub check_out_recorded_at: Option<DateTime<Utc>>,
     /// The device (automerge actor, hex) that created it.
     pub device: String,
     /// The elder's or family's confirmation.
@@ -111,6 +116,22 @@ impl Visit {
     /// Whether the volunteer is still checked in.
     pub fn is_open(&self) -> bool {
         self.check_out.is_none()
+    }
+
+    /// How late a live visit's check-in and check-out were entered on the phone after the
+    /// times they claim, each when later than `tolerance_minutes` ([`entered_late`]); a
+    /// paper visit is entered afterwards by its nature and has neither.
+    pub fn back_entered(&self, tolerance_minutes: i64) -> BackEntered {
+        if self.source != VisitSource::Live {
+            return BackEntered::default();
+        }
+        let ms = |t: DateTime<Utc>| t.timestamp_millis();
+        BackEntered {
+            check_in: entered_late(ms(self.check_in), ms(self.recorded_at), tolerance_minutes),
+            check_out: self.check_out.and_then(|out| {
+                entered_late(ms(out), ms(self.check_out_recorded_at.unwrap_or(out)), tolerance_minutes)
+            }),
+        }
     }
 
     /// Exact length in whole minutes (rounded down), as the volunteer logged it.
@@ -126,6 +147,31 @@ impl Visit {
     }
 }
 
+/// Minutes by which a time was entered on the phone (`entered_ms`) after the time it claims
+/// (`claimed_ms`), when that is more than `tolerance_minutes`: a check-in or check-out
+/// filled in afterwards (补录) rather than tapped as it happened. One rule for the relay's
+/// ledger (an anomaly with this evidence) and the console (the visit's source).
+pub fn entered_late(claimed_ms: i64, entered_ms: i64, tolerance_minutes: i64) -> Option<i64> {
+    let late = entered_ms.saturating_sub(claimed_ms) / 60_000;
+    (late > tolerance_minutes.max(0)).then_some(late)
+}
+
+/// How late a live visit's times were entered ([`Visit::back_entered`]), in minutes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BackEntered {
+    /// The check-in was entered this many minutes after the time it claims.
+    pub check_in: Option<i64>,
+    /// The check-out was entered this many minutes after the time it claims.
+    pub check_out: Option<i64>,
+}
+
+impl BackEntered {
+    /// Whether either time was filled in afterwards.
+    pub fn any(self) -> bool {
+        self.check_in.is_some() || self.check_out.is_some()
+    }
+}
+
 /// Limits a visit must respect before the device accepts it. The station's rules
 /// (station document) supply them; these defaults follow DOMAIN.md.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,6 +182,17 @@ pub struct VisitRules {
     pub clock_skew_minutes: u32,
     /// How old a paper visit may be when logged, in days.
     pub late_submission_days: u32,
+    /// How long after the time it claims a check-in or check-out may be entered on the
+    /// phone (`--at`) before the relay holds the visit for review as filled in afterwards.
+    #[serde(default = "default_backdate_tolerance")]
+    pub backdate_tolerance_minutes: u32,
+}
+
+/// The default of [`VisitRules::backdate_tolerance_minutes`]: half an hour.
+pub const DEFAULT_BACKDATE_TOLERANCE_MINUTES: u32 = 30;
+
+fn default_backdate_tolerance() -> u32 {
+    DEFAULT_BACKDATE_TOLERANCE_MINUTES
 }
 
 impl Default for VisitRules {
@@ -144,6 +201,7 @@ impl Default for VisitRules {
             max_visit_minutes: 8 * 60,
             clock_skew_minutes: 10,
             late_submission_days: 30,
+            backdate_tolerance_minutes: DEFAULT_BACKDATE_TOLERANCE_MINUTES,
         }
     }
 }
@@ -278,9 +336,39 @@ mod tests {
             source: VisitSource::Live,
             note: String::new(),
             recorded_at: at(9, 0),
+            check_out_recorded_at: None,
             device: "aa".into(),
             confirmation: None,
         };
         assert_eq!(visit.minutes(), Some(120));
+    }
+
+    #[test]
+    fn a_time_entered_long_after_it_claims_is_back_entered_and_a_paper_visit_is_not() {
+        assert_eq!(entered_late(0, 95 * 60_000, 30), Some(95));
+        assert_eq!(entered_late(0, 30 * 60_000, 30), None, "within the tolerance");
+        assert_eq!(entered_late(95 * 60_000, 0, 30), None, "entered before the time it claims is no back-dating");
+        let mut visit = Visit {
+            id: VisitId::generate(),
+            volunteer: MemberId::parse("v-1").unwrap(),
+            elder: MemberId::parse("e-1").unwrap(),
+            service: "meals".into(),
+            order: None,
+            check_in: at(9, 0),
+            check_out: Some(at(10, 0)),
+            monotonic_ms: None,
+            source: VisitSource::Live,
+            note: String::new(),
+            recorded_at: at(10, 35),
+            check_out_recorded_at: None,
+            device: "aa".into(),
+            confirmation: None,
+        };
+        assert_eq!(visit.back_entered(30), BackEntered { check_in: Some(95), check_out: None });
+        visit.check_out_recorded_at = Some(at(12, 0));
+        assert_eq!(visit.back_entered(30).check_out, Some(120));
+        assert!(!visit.back_entered(200).any());
+        visit.source = VisitSource::Paper;
+        assert!(!visit.back_entered(30).any(), "a paper record is entered afterwards by its nature");
     }
 }

@@ -25,6 +25,7 @@ use crate::console::words::{self, LedgerReason};
 use crate::console::{Flash, Lang, PageError, Signed, SignedForm, blocking, layout, pinyin_order, redirect};
 use crate::desk::{self, StationDocs};
 use crate::error::AppError;
+use crate::ledger::anomaly::Anomaly;
 use crate::ledger::rules::{Cap, Credit};
 use crate::relay::Relay;
 use crate::store::StationRecord;
@@ -153,6 +154,20 @@ fn row(signed: &Signed, entry: &QueueEntry, directory: &Directory, can_write: bo
     }
 }
 
+/// For a time filled in afterwards, its evidence: the time claimed and when it was entered.
+fn entered_evidence(lang: Lang, anomaly: &Anomaly, evidence: &Evidence) -> Markup {
+    let (what, claimed, entered) = match anomaly {
+        Anomaly::CheckInEnteredLate { .. } => (lang.pick("填写的签到时间 ", "check-in given as "), evidence.check_in, evidence.recorded_at),
+        Anomaly::CheckOutEnteredLate { .. } => (lang.pick("填写的签退时间 ", "check-out given as "), evidence.check_out, evidence.check_out_entered),
+        _ => return html! {},
+    };
+    html! {
+        br; span.hint data-testid="entered-late" {
+            (what) (lang.datetime(claimed)) (lang.pick("，手机录入于 ", ", entered on the phone at ")) (lang.datetime(entered))
+        }
+    }
+}
+
 /// What approving a visit credits, in words: the coins, the rounding or the longest visit
 /// when they change the logged time, and what a cap sends to the station's pool.
 fn credit_words(lang: Lang, credit: &Credit) -> Markup {
@@ -182,7 +197,8 @@ fn evidence_list(lang: Lang, evidence: &Evidence, directory: &Directory) -> Mark
     html! {
         ul.evidence {
             @for anomaly in &evidence.anomalies {
-                li { span.badge.warn { (words::anomaly_label(lang, anomaly)) } " " (words::anomaly_text(lang, anomaly, &visit)) }
+                li { span.badge.warn { (words::anomaly_label(lang, anomaly)) } " " (words::anomaly_text(lang, anomaly, &visit))
+                     (entered_evidence(lang, anomaly, evidence)) }
             }
             @if let Some(reason) = &evidence.ledger_reason {
                 // The ledger's reasons the anomalies and the flag do not already say.

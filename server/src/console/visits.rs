@@ -224,9 +224,13 @@ async fn visit_page(signed: Signed, State(relay): State<Arc<Relay>>, Path(visit)
                 if lang.date(start) == lang.date(end) { lang.time(end) } else { lang.datetime(end) }
             }).unwrap_or_else(|| lang.pick("进行中", "open").to_owned())) }
             dt { (lang.pick("时长", "Length")) } dd { (lang.duration(r.minutes())) }
-            dt { (lang.pick("来源", "Source")) } dd { (words::source(lang, v.source)) }
+            dt { (lang.pick("来源", "Source")) } dd data-testid="source" { (words::source(lang, v.source, r.back_entered)) }
             dt { (lang.pick("设备", "Device")) } dd data-testid="device" { @match &r.device { Some(d) => { (dir.device(lang, d)) (id_line(d)) }, None => { "—" } } }
-            dt { (lang.pick("手机录入时间", "Entered on the phone")) } dd { (lang.datetime(v.recorded_at.timestamp_millis())) }
+            dt { (lang.pick("手机录入时间", "Entered on the phone")) }
+            dd data-testid="entered" {
+                (lang.datetime(v.recorded_at.timestamp_millis()))
+                @if let Some(out) = v.check_out_recorded_at { br; (lang.pick("签退录入于 ", "check-out entered at ")) (lang.datetime(out.timestamp_millis())) }
+            }
             dt { (lang.pick("到达服务器", "Reached the relay")) } dd data-testid="arrived" { (r.arrived_at.map(|a| lang.datetime(a)).unwrap_or_else(|| "—".into())) }
             dt { (lang.pick("老人确认", "Elder's confirmation")) }
             dd { @match &v.confirmation { Some(c) => { (words::confirmed_by(lang, c.by)) " " (lang.datetime(c.at.timestamp_millis())) }, None => { (lang.pick("未确认", "not confirmed")) } } }

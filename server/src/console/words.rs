@@ -4,7 +4,7 @@
 //! English. Pages never show a code itself; anything not in the catalogue reads as
 //! "other" rather than as the code.
 
-use timebank_engine::model::{ConfirmedBy, OrderState, OutcomeStatus, ReviewDecision, Role, VisitSource};
+use timebank_engine::model::{BackEntered, ConfirmedBy, OrderState, OutcomeStatus, ReviewDecision, Role, VisitSource};
 
 use crate::console::Lang;
 use crate::ledger::anomaly::Anomaly;
@@ -99,11 +99,16 @@ pub fn posting_kind(lang: Lang, kind: &str) -> &'static str {
     }
 }
 
-/// How a visit was entered.
-pub fn source(lang: Lang, source: VisitSource) -> &'static str {
-    match source {
-        VisitSource::Live => lang.pick("手机签到签退", "checked in and out on the phone"),
-        VisitSource::Paper => lang.pick("纸质记录补录", "entered from a paper record"),
+/// How a visit was entered: tapped as it happened, filled in afterwards on the phone
+/// (`back_entered`: a check-in or check-out entered later than the station allows), or
+/// from paper.
+pub fn source(lang: Lang, source: VisitSource, back_entered: BackEntered) -> &'static str {
+    match (source, back_entered.check_in.is_some(), back_entered.check_out.is_some()) {
+        (VisitSource::Paper, _, _) => lang.pick("纸质记录补录", "entered from a paper record"),
+        (VisitSource::Live, false, false) => lang.pick("手机签到签退", "checked in and out on the phone"),
+        (VisitSource::Live, true, false) => lang.pick("补录：签到时间是事后填写的", "filled in later: the check-in time"),
+        (VisitSource::Live, false, true) => lang.pick("补录：签退时间是事后填写的", "filled in later: the check-out time"),
+        (VisitSource::Live, true, true) => lang.pick("补录：签到和签退时间都是事后填写的", "filled in later: the check-in and check-out times"),
     }
 }
 
@@ -128,6 +133,8 @@ pub fn anomaly_label(lang: Lang, anomaly: &Anomaly) -> &'static str {
         Anomaly::TooLong { .. } => lang.pick("时长过长", "too long"),
         Anomaly::ClockAhead { .. } => lang.pick("手机时钟超前", "clock ahead"),
         Anomaly::Late { .. } => lang.pick("补录过晚", "logged late"),
+        Anomaly::CheckInEnteredLate { .. } => lang.pick("签到补录", "check-in filled in later"),
+        Anomaly::CheckOutEnteredLate { .. } => lang.pick("签退补录", "check-out filled in later"),
         Anomaly::OwnHousehold => lang.pick("服务自家", "own household"),
         Anomaly::Overlaps { .. } => lang.pick("时间重叠", "overlap"),
         Anomaly::LoggedTwice { .. } => lang.pick("重复记录", "logged twice"),
@@ -144,6 +151,8 @@ pub fn anomaly_text(lang: Lang, anomaly: &Anomaly, visit: &dyn Fn(&str) -> Strin
         }
         (Lang::Zh, Anomaly::ClockAhead { minutes }) => format!("记录到达时，手机时钟比服务站快 {}", lang.duration(*minutes)),
         (Lang::Zh, Anomaly::Late { days }) => format!("服务结束 {days} 天后才记录"),
+        (Lang::Zh, Anomaly::CheckInEnteredLate { minutes }) => format!("签到时间是事后补填的：在手机上录入比填写的时间晚 {}", lang.duration(*minutes)),
+        (Lang::Zh, Anomaly::CheckOutEnteredLate { minutes }) => format!("签退时间是事后补填的：在手机上录入比填写的时间晚 {}", lang.duration(*minutes)),
         (Lang::Zh, Anomaly::OwnHousehold) => "志愿者服务的是自己家庭的成员".into(),
         (Lang::Zh, Anomaly::Overlaps { other }) => format!("与另一条记录（{}）时间重叠", visit(other)),
         (Lang::Zh, Anomaly::LoggedTwice { other }) => format!("同一次服务似乎被另一部手机重复记录（{}）", visit(other)),
@@ -222,6 +231,16 @@ fn ledger_reason(part: &str) -> LedgerReason {
             .map(|minutes| Anomaly::ClockAhead { minutes })
     })
     .or_else(|| between(part, "the visit was logged ", " days after it happened").and_then(number).map(|days| Anomaly::Late { days }))
+    .or_else(|| {
+        between(part, "the check-in was entered ", " min after the time it claims")
+            .and_then(number)
+            .map(|minutes| Anomaly::CheckInEnteredLate { minutes })
+    })
+    .or_else(|| {
+        between(part, "the check-out was entered ", " min after the time it claims")
+            .and_then(number)
+            .map(|minutes| Anomaly::CheckOutEnteredLate { minutes })
+    })
     .or_else(|| part.strip_prefix("overlaps visit ").map(|other| Anomaly::Overlaps { other: other.to_owned() }))
     .or_else(|| {
         between(part, "the same visit seems logged twice, also as ", " from another phone")
@@ -298,6 +317,8 @@ mod tests {
             Anomaly::TooLong { minutes: 9 * 60 + 5, max: 8 * 60 },
             Anomaly::ClockAhead { minutes: 95 },
             Anomaly::Late { days: 12 },
+            Anomaly::CheckInEnteredLate { minutes: 95 },
+            Anomaly::CheckOutEnteredLate { minutes: 40 },
             Anomaly::OwnHousehold,
             Anomaly::Overlaps { other: "v-0a1b2c".into() },
             Anomaly::LoggedTwice { other: "v-3d4e5f".into() },

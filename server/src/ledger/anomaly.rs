@@ -1,7 +1,10 @@
 //! Anomalies that send a visit to the coordinators' review queue (outcome `under-review`
 //! with the evidence) instead of accepting or dropping it: impossible timings, a device
-//! clock far ahead of the relay, a visit logged long after the fact, a volunteer serving
-//! their own household, overlapping visits, the same visit logged from two phones.
+//! clock far ahead of the relay, a visit logged long after the fact, a live check-in or
+//! check-out filled in long after the time it claims, a volunteer serving their own
+//! household, overlapping visits, the same visit logged from two phones.
+
+use timebank_engine::model::{VisitSource, entered_late};
 
 use crate::ledger::event::VisitEvent;
 use crate::ledger::rules::StationRules;
@@ -43,6 +46,16 @@ pub enum Anomaly {
         /// Days between the end and the relay's receipt (or the phone's entry).
         days: i64,
     },
+    /// A live check-in was entered on the phone this long after the time it claims.
+    CheckInEnteredLate {
+        /// Minutes between the time claimed and the entry.
+        minutes: i64,
+    },
+    /// A live check-out was entered on the phone this long after the time it claims.
+    CheckOutEnteredLate {
+        /// Minutes between the time claimed and the entry.
+        minutes: i64,
+    },
     /// The volunteer served their own household (or themselves).
     OwnHousehold,
     /// Overlaps another visit of the same volunteer.
@@ -70,6 +83,8 @@ impl Anomaly {
                 format!("the phone's clock was {minutes} min ahead of the station's when the visit arrived")
             }
             Anomaly::Late { days } => format!("the visit was logged {days} days after it happened"),
+            Anomaly::CheckInEnteredLate { minutes } => format!("the check-in was entered {minutes} min after the time it claims"),
+            Anomaly::CheckOutEnteredLate { minutes } => format!("the check-out was entered {minutes} min after the time it claims"),
             Anomaly::OwnHousehold => "the volunteer served their own household".into(),
             Anomaly::Overlaps { other } => format!("overlaps visit {other}"),
             Anomaly::LoggedTwice { other } => format!("the same visit seems logged twice, also as {other} from another phone"),
@@ -104,6 +119,15 @@ pub fn detect<'a>(
     let late = received_at.max(visit.recorded_at) - end;
     if late > rules.late_submission_days * DAY_MS {
         found.push(Anomaly::Late { days: late / DAY_MS });
+    }
+    if visit.source == Some(VisitSource::Live) {
+        let tolerance = rules.backdate_tolerance_minutes;
+        if let Some(minutes) = entered_late(visit.check_in, visit.recorded_at, tolerance) {
+            found.push(Anomaly::CheckInEnteredLate { minutes });
+        }
+        if let Some(minutes) = entered_late(visit.check_out, visit.check_out_recorded_at.unwrap_or(visit.check_out), tolerance) {
+            found.push(Anomaly::CheckOutEnteredLate { minutes });
+        }
     }
     let same_household = visit.volunteer_household.is_some() && visit.volunteer_household == visit.elder_household;
     if same_household || visit.volunteer == visit.elder {
@@ -151,6 +175,8 @@ mod tests {
             device: device.into(),
             volunteer_household: None,
             elder_household: None,
+            source: Some(VisitSource::Paper),
+            check_out_recorded_at: None,
         }
     }
 
@@ -176,6 +202,28 @@ mod tests {
         }
         let late = detect(&visit("v-1", 0, 1, "a"), 101 * H + 31 * 24 * H, &rules, []);
         assert_eq!(late, [Anomaly::Late { days: 31 }]);
+    }
+
+    #[test]
+    fn a_live_check_in_or_out_entered_long_after_it_claims_is_found() {
+        let rules = StationRules::default();
+        let live = |check_in_entered_h: i64, check_out_entered: Option<i64>| VisitEvent {
+            source: Some(VisitSource::Live),
+            recorded_at: 100 * H + check_in_entered_h,
+            check_out_recorded_at: check_out_entered,
+            ..visit("v-1", 0, 2, "a")
+        };
+        assert!(detect(&live(0, None), 110 * H, &rules, []).is_empty(), "tapped as it happened");
+        assert!(detect(&live(30 * 60_000, None), 110 * H, &rules, []).is_empty(), "within the station's half hour");
+        assert_eq!(detect(&live(95 * 60_000, None), 110 * H, &rules, []), [Anomaly::CheckInEnteredLate { minutes: 95 }]);
+        let out_late = live(0, Some(102 * H + 40 * 60_000));
+        assert_eq!(detect(&out_late, 110 * H, &rules, []), [Anomaly::CheckOutEnteredLate { minutes: 40 }]);
+        let lenient = StationRules { backdate_tolerance_minutes: 120, ..rules.clone() };
+        assert!(detect(&live(95 * 60_000, None), 110 * H, &lenient, []).is_empty(), "the station sets the tolerance");
+        let paper = VisitEvent { recorded_at: 105 * H, ..visit("v-1", 0, 2, "a") };
+        assert!(detect(&paper, 110 * H, &rules, []).is_empty(), "a paper record is entered afterwards by its nature");
+        let before_it_was_kept = VisitEvent { source: None, ..live(95 * 60_000, None) };
+        assert!(detect(&before_it_was_kept, 110 * H, &rules, []).is_empty(), "events logged before the source was kept");
     }
 
     #[test]

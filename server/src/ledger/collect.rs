@@ -186,6 +186,8 @@ fn member_events(
             device: visit.device.clone(),
             volunteer_household: record.household.clone(),
             elder_household: elder.and_then(|e| e.household),
+            source: Some(visit.source),
+            check_out_recorded_at: visit.check_out_recorded_at.map(|t| t.timestamp_millis()),
         }));
     }
     let wanted: BTreeSet<String> = records.ids(doc, member::REQUESTS).into_iter().collect();

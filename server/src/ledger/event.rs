@@ -5,7 +5,7 @@
 //! what the incremental run folded, whatever the documents hold now.
 
 use serde::{Deserialize, Serialize};
-use timebank_engine::model::{HouseholdId, MemberId, RedemptionAction, ReviewDecision, StationId};
+use timebank_engine::model::{HouseholdId, MemberId, RedemptionAction, ReviewDecision, StationId, VisitSource};
 
 use crate::ledger::rules::StationRules;
 
@@ -73,6 +73,14 @@ pub struct VisitEvent {
     pub volunteer_household: Option<HouseholdId>,
     /// The elder's household.
     pub elder_household: Option<HouseholdId>,
+    /// Live on the phone or from paper; `None` in events logged before it was kept (they
+    /// are never held as filled in afterwards). Not part of the event's identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<VisitSource>,
+    /// When the check-out was entered on the phone, when it differs from the check-out (a
+    /// back-dated check-out). Written with the check-out, so not part of the identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_out_recorded_at: Option<i64>,
 }
 
 impl VisitEvent {
@@ -416,6 +424,8 @@ mod tests {
             device: "aa".into(),
             volunteer_household: None,
             elder_household: None,
+            source: None,
+            check_out_recorded_at: None,
         }
     }
 
@@ -497,6 +507,8 @@ mod tests {
                 device: "a1b2c3".into(),
                 volunteer_household: h("h-1"),
                 elder_household: None,
+                source: None,
+                check_out_recorded_at: None,
             }),
             EventBody::Review(ReviewEvent {
                 visit: "v-0001".into(),
@@ -587,6 +599,19 @@ mod tests {
             let read = EventBody::decode(&with_more).unwrap();
             assert_eq!(read.key(), sample.key());
         }
+    }
+
+    /// What a visit event carries beyond its identity (how it was entered, when its
+    /// check-out was entered) is written when known and leaves the key as it was.
+    #[test]
+    fn a_visits_source_and_check_out_entry_are_kept_beside_its_identity() {
+        let EventBody::Visit(plain) = samples().remove(0) else { unreachable!() };
+        let with = VisitEvent { source: Some(VisitSource::Live), check_out_recorded_at: Some(1_764_311_000_000), ..plain.clone() };
+        let (plain, with) = (EventBody::Visit(plain), EventBody::Visit(with));
+        assert_eq!(with.key(), plain.key());
+        let stored = with.encode();
+        assert!(stored.ends_with(r#","elder_household":null,"source":"live","check_out_recorded_at":1764311000000}"#), "{stored}");
+        assert_eq!(EventBody::decode(&stored), Ok(with));
     }
 
     #[test]

@@ -53,6 +53,8 @@ fn visit(id: &str, volunteer: &str, elder: &str, start: i64, minutes: i64, devic
         device: device.into(),
         volunteer_household: household(volunteer),
         elder_household: household(elder),
+        source: None,
+        check_out_recorded_at: None,
     })
 }
 

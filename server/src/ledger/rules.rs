@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 use timebank_engine::model::VisitRules;
+use timebank_engine::model::visit::DEFAULT_BACKDATE_TOLERANCE_MINUTES;
 
 /// Minutes in one coin (1 hour of service = 1 coin).
 pub const MINUTES_PER_COIN: i64 = 60;
@@ -38,6 +39,20 @@ pub struct StationRules {
     pub redeem_age_hardship: i32,
     /// Whether gifts to relatives in the same household are accepted (the pool always is).
     pub gifts_to_household: bool,
+    /// A live check-in or check-out entered on the phone more than this after the time it
+    /// claims sends its visit to review (filled in afterwards). Rules logged before it
+    /// existed read as the default, which is left out when written, so they keep their bytes.
+    #[serde(default = "default_backdate_tolerance", skip_serializing_if = "is_default_backdate_tolerance")]
+    pub backdate_tolerance_minutes: i64,
+}
+
+fn default_backdate_tolerance() -> i64 {
+    i64::from(DEFAULT_BACKDATE_TOLERANCE_MINUTES)
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_default_backdate_tolerance(minutes: &i64) -> bool {
+    *minutes == default_backdate_tolerance()
 }
 
 impl Default for StationRules {
@@ -56,6 +71,7 @@ impl Default for StationRules {
             redeem_age: 65,
             redeem_age_hardship: 60,
             gifts_to_household: true,
+            backdate_tolerance_minutes: i64::from(visit.backdate_tolerance_minutes),
         }
     }
 }
@@ -130,6 +146,7 @@ impl StationRules {
         self.max_visit_minutes = i64::from(visit.max_visit_minutes);
         self.clock_skew_minutes = i64::from(visit.clock_skew_minutes);
         self.late_submission_days = i64::from(visit.late_submission_days);
+        self.backdate_tolerance_minutes = i64::from(visit.backdate_tolerance_minutes);
         self
     }
 

@@ -311,3 +311,32 @@ fn the_queue_shows_what_the_ledger_will_credit_rounded_and_capped() {
     let credited: Vec<(String, i64)> = console.store().postings().unwrap().into_iter().map(|p| (p.kind, p.minutes)).collect();
     assert_eq!(credited, [("earn".to_owned(), 90), ("earn".to_owned(), 30), ("overflow".to_owned(), 30)], "what was shown is what was posted");
 }
+
+#[test]
+fn a_check_in_filled_in_long_after_it_claims_is_held_with_its_evidence_and_reads_as_back_entered() {
+    use chrono::{Duration, Utc};
+    let console = Console::new();
+    let Pair { elder, mut phone, .. } = Pair::new(&console);
+    // Forgot to check in on arrival: tapped 95 minutes later, with the arrival time.
+    let late = phone.engine.start_visit_at(&elder.id, "companionship", None, Some(Utc::now() - Duration::minutes(95))).unwrap();
+    phone.engine.end_visit(&late, None, None).unwrap();
+    // Ten minutes late is within the station's half hour.
+    let near = phone.engine.start_visit_at(&elder.id, "meals", None, Some(Utc::now() - Duration::minutes(10))).unwrap();
+    phone.engine.end_visit(&near, None, None).unwrap();
+    phone.sync();
+
+    let mut li = console.signed_in("li");
+    let queue = li.get("/console/review");
+    let start = row_of(&queue.text, &late);
+    let row = &queue.text[start..start + queue.text[start..].find("</tr>").unwrap()];
+    assert!(row.contains("签到补录") && row.contains("在手机上录入比填写的时间晚 1 小时 35 分"), "{row}");
+    assert!(row.contains("填写的签到时间 ") && row.contains("，手机录入于 "), "claimed against entered: {row}");
+    let start = row_of(&queue.text, &near);
+    assert!(!queue.text[start..start + queue.text[start..].find("</tr>").unwrap()].contains("补录"));
+
+    assert_eq!(li.get(&format!("/console/visits/{late}")).testid("source").as_deref(), Some("补录：签到时间是事后填写的"));
+    assert_eq!(li.get(&format!("/console/visits/{near}")).testid("source").as_deref(), Some("手机签到签退"));
+    phone.sync();
+    let state = phone.engine.visit_view(&late).unwrap().state_label;
+    assert!(state.starts_with("under review: the check-in was entered 9"), "the volunteer sees why: {state}");
+}

@@ -104,6 +104,7 @@ impl Candidate {
             order: None,
             check_in: now - chrono::Duration::hours(3),
             check_out: Some(now - chrono::Duration::hours(2)),
+            check_out_recorded_at: None,
             monotonic_ms: Some(3_600_000),
             source: VisitSource::Paper,
             note: note.clone(),

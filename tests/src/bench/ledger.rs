@@ -115,6 +115,8 @@ impl District {
                 device: format!("{who:032x}"),
                 volunteer_household: household,
                 elder_household,
+                source: Some(timebank_engine::model::VisitSource::Live),
+                check_out_recorded_at: None,
             }),
         };
         let coordinator = self.coordinators[who % self.coordinators.len()].clone();

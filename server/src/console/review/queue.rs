@@ -33,6 +33,8 @@ pub struct Evidence {
     pub minutes: i64,
     /// When it was entered on the phone (device clock, ms).
     pub recorded_at: Millis,
+    /// When its check-out was entered on the phone (device clock, ms).
+    pub check_out_entered: Millis,
     /// When the relay first received it (ms).
     pub arrived_at: Option<Millis>,
     /// How far the phone's clock was ahead of the relay at receipt (minutes; negative:
@@ -131,6 +133,7 @@ pub fn evidence(record: &VisitRecord, records: &[VisitRecord], arrivals: &Arriva
         check_out,
         minutes: record.minutes(),
         recorded_at: visit.recorded_at.timestamp_millis(),
+        check_out_entered: visit.check_out_recorded_at.map_or(check_out, |t| t.timestamp_millis()),
         arrived_at: record.arrived_at,
         clock_ahead_minutes: first.map(|f| (latest_device_time - f.received_at) / 60_000),
         anomalies,

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Offset, TimeZone};
 use timebank_engine::documents::desk::Review;
 use timebank_engine::documents::ledger::Outcome;
-use timebank_engine::model::{MemberId, OutcomeStatus, Service, StationId, Visit};
+use timebank_engine::model::{BackEntered, MemberId, OutcomeStatus, Service, StationId, Visit};
 
 use crate::console::Lang;
 use crate::console::pinyin_order::name_matches;
@@ -131,6 +131,9 @@ pub struct VisitRecord {
     pub review: Option<Review>,
     /// The service as the station's catalogue names it, if it is there.
     pub service: Option<Service>,
+    /// How late its check-in and check-out were entered on the phone, beyond the station's
+    /// tolerance (a live visit filled in afterwards: 补录).
+    pub back_entered: BackEntered,
 }
 
 impl VisitRecord {
@@ -172,9 +175,11 @@ pub fn devices_by_actor(devices: &[DeviceRecord]) -> HashMap<String, String> {
 /// Every visit of the station, oldest check-in first.
 pub fn records(docs: &StationDocs, arrivals: &Arrivals, devices: &HashMap<String, String>) -> Vec<VisitRecord> {
     let catalogue = docs.catalogue();
+    let tolerance = arrivals.rules(&docs.station).backdate_tolerance_minutes;
     docs.visits()
         .into_iter()
         .map(|visit| VisitRecord {
+            back_entered: visit.back_entered(tolerance),
             service: catalogue.iter().find(|s| s.id == visit.service).cloned(),
             volunteer_name: docs.name(&visit.volunteer),
             elder_name: docs.name(&visit.elder),
@@ -336,6 +341,7 @@ pub(crate) mod fixture {
                 source: VisitSource::Live,
                 note: String::new(),
                 recorded_at: check_in,
+                check_out_recorded_at: None,
                 device: String::new(),
                 confirmation: None,
             },
@@ -346,6 +352,7 @@ pub(crate) mod fixture {
             outcome: None,
             review: None,
             service: None,
+            back_entered: timebank_engine::model::BackEntered::default(),
         }
     }
 }
