@@ -240,6 +240,12 @@ pub enum OrderCommand {
         /// When and what is needed.
         #[arg(long, default_value = "")]
         note: String,
+        /// The time slot's start, RFC 3339 (e.g. 2026-12-03T09:00:00+08:00); with --to.
+        #[arg(long, requires = "to")]
+        from: Option<DateTime<Utc>>,
+        /// The time slot's end, RFC 3339; with --from.
+        #[arg(long, requires = "from")]
+        to: Option<DateTime<Utc>>,
     },
     /// Dispatch an order to a volunteer (派单; coordinators).
     Dispatch {

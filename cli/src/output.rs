@@ -68,6 +68,15 @@ pub fn local(t: DateTime<Utc>) -> String {
     t.with_timezone(&Local).format("%Y-%m-%d %H:%M").to_string()
 }
 
+/// An order's time slot in this machine's zone (" on 2026-12-03 09:00–11:00"), or nothing.
+pub fn slot_words(slot: Option<timebank_engine::model::Slot>) -> String {
+    slot.map_or_else(String::new, |s| {
+        let (start, end) = (s.start.with_timezone(&Local), s.end.with_timezone(&Local));
+        let until = if start.date_naive() == end.date_naive() { end.format("%H:%M") } else { end.format("%Y-%m-%d %H:%M") };
+        format!(" on {}–{until}", start.format("%Y-%m-%d %H:%M"))
+    })
+}
+
 /// Minutes as hours and minutes ("1 h 30 min").
 pub fn duration(minutes: i64) -> String {
     let sign = if minutes < 0 { "-" } else { "" };

@@ -7,7 +7,7 @@ use timebank_engine::{Engine, NewIdentity, PastVisit, Result};
 use timebank_cli::relay::{self, HttpTransport};
 
 use crate::args::{Cli, Command, OrderCommand, RedemptionCommand, ReviewCommand, VisitCommand};
-use crate::output::{VisitRow, duration, elder_label, emit, listing, local, visit_line};
+use crate::output::{VisitRow, duration, elder_label, emit, listing, local, slot_words, visit_line};
 
 /// Runs the parsed command line.
 pub fn run(cli: &Cli) -> Result<()> {
@@ -60,7 +60,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Orders => {
             let orders = engine.orders();
             emit(json, &orders, || {
-                listing(orders.iter().map(|o| format!("{}  {} for {}  [{}]  {}", o.order.id, o.order.service, o.order.elder, o.state.as_str(), o.order.note)), "no orders")
+                listing(orders.iter().map(|o| format!("{}  {} for {}{}  [{}]  {}", o.order.id, o.order.service, o.order.elder, slot_words(o.order.slot), o.state.as_str(), o.order.note)), "no orders")
             });
             Ok(())
         }
@@ -70,7 +70,7 @@ pub fn run(cli: &Cli) -> Result<()> {
                 listing(
                     list.iter().map(|a| {
                         let elder = elder_label(&a.assignment.elder, a.assignment.elder_name.as_deref());
-                        format!("{}  {} for {elder}  [{}]  {}", a.assignment.order, a.assignment.service, a.state.as_str(), a.assignment.note)
+                        format!("{}  {} for {elder}{}  [{}]  {}", a.assignment.order, a.assignment.service, slot_words(a.assignment.slot), a.state.as_str(), a.assignment.note)
                     }),
                     "no assignments",
                 )
@@ -248,9 +248,9 @@ fn redemption(engine: &mut Engine, command: &RedemptionCommand, json: bool) -> R
 
 fn order(engine: &mut Engine, command: &OrderCommand, json: bool) -> Result<()> {
     match command {
-        OrderCommand::Place { service, elder, note } => {
+        OrderCommand::Place { service, elder, note, from, to } => {
             let elder = elder.as_deref().map(MemberId::parse).transpose()?;
-            let id = engine.place_order(elder.as_ref(), service, note)?;
+            let id = engine.place_order_for(elder.as_ref(), service, note, from.zip(*to))?;
             emit(json, &json!({ "id": id, "state": "requested" }), || id.to_string());
         }
         OrderCommand::Dispatch { order, to } => {

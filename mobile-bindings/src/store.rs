@@ -275,6 +275,21 @@ impl TimebankStore {
         self.with(|e| e.place_order(elder.as_ref(), &service, &note)).map(String::from)
     }
 
+    /// Places an order (点单) asking for the time slot from `slot_start` to `slot_end`
+    /// (still to come, at most 12 hours); `elder` as for `place_order`.
+    pub fn place_order_for_slot(
+        &self,
+        elder: Option<String>,
+        service: String,
+        note: String,
+        slot_start: SystemTime,
+        slot_end: SystemTime,
+    ) -> Result<String> {
+        let elder = elder.as_deref().map(member).transpose()?;
+        let slot = Some((from_timestamp(slot_start), from_timestamp(slot_end)));
+        self.with(|e| e.place_order_for(elder.as_ref(), &service, &note, slot)).map(String::from)
+    }
+
     /// Dispatches order `order_id` (派单) to `volunteer` (coordinators).
     pub fn dispatch(&self, order_id: String, volunteer: String) -> Result<()> {
         let (id, volunteer) = (order(&order_id)?, member(&volunteer)?);

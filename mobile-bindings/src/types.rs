@@ -316,7 +316,12 @@ pub struct Order {
     pub dispatched_at: Option<SystemTime>,
     /// When it was cancelled.
     pub cancelled_at: Option<SystemTime>,
-    /// Where it stands.
+    /// The start of the time slot asked for, if one was.
+    pub slot_start: Option<SystemTime>,
+    /// The end of that slot.
+    pub slot_end: Option<SystemTime>,
+    /// Where it stands (for an elder's or family's phone, visited, confirmed and settled
+    /// come from the elder's ledger).
     pub state: OrderState,
 }
 
@@ -333,6 +338,8 @@ impl From<views::OrderView> for Order {
             dispatched_to: order.dispatched_to.map(String::from),
             dispatched_at: order.dispatched_at.map(timestamp),
             cancelled_at: order.cancelled_at.map(timestamp),
+            slot_start: order.slot.map(|s| timestamp(s.start)),
+            slot_end: order.slot.map(|s| timestamp(s.end)),
             state: view.state.into(),
         }
     }
@@ -362,6 +369,10 @@ pub struct Assignment {
     pub responded_at: Option<SystemTime>,
     /// Why the volunteer declined.
     pub decline_reason: String,
+    /// The start of the time slot the order asks for, if it asks for one.
+    pub slot_start: Option<SystemTime>,
+    /// The end of that slot.
+    pub slot_end: Option<SystemTime>,
     /// Where the order stands.
     pub state: OrderState,
 }
@@ -380,6 +391,8 @@ impl From<views::AssignmentView> for Assignment {
             response: a.response.map(Into::into),
             responded_at: a.responded_at.map(timestamp),
             decline_reason: a.decline_reason,
+            slot_start: a.slot.map(|s| timestamp(s.start)),
+            slot_end: a.slot.map(|s| timestamp(s.end)),
             state: view.state.into(),
         }
     }

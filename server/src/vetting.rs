@@ -367,6 +367,7 @@ mod tests {
                     dispatched_to: None,
                     dispatched_at: None,
                     cancelled_at: None,
+                    slot: Some(Slot { start: at(60), end: at(180) }),
                 })
             }),
             Box::new(|tx| member::put_order_dispatch(tx, &order, &MemberId::parse("m-vol").unwrap(), at(2))),
@@ -383,6 +384,7 @@ mod tests {
                     response: None,
                     responded_at: None,
                     decline_reason: String::new(),
+                    slot: Some(Slot { start: at(60), end: at(180) }),
                 })
             }),
             Box::new(|tx| member::put_response(tx, &order, Response::Declined, at(4), "away that day")),
@@ -424,6 +426,7 @@ mod tests {
         let (ledger_id, mut ledger_doc) = new_doc("ledger/m-vol");
         vet_edit(&ledger_id, &mut ledger_doc, |tx| {
             ledger::put_outcome(tx, "v-1", &ledger::Outcome { status: OutcomeStatus::Approved, reason: String::new(), minutes: 60 })?;
+            ledger::put_order_progress(tx, "o-1", OrderState::Settled)?;
             ledger::put_balance(tx, &ledger::LedgerBalance { confirmed_minutes: 60, reserved_minutes: 0 })?;
             ledger::put_posting(tx, "earn:v-1:r1", &ledger::PostingLine {
                 kind: "earn".into(),

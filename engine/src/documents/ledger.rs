@@ -1,5 +1,6 @@
-//! The `ledger/<member>` document, written by the relay only: balance, postings and the
-//! outcome of every visit and request. Devices read it; the ledger issue fills it.
+//! The `ledger/<member>` document, written by the relay only: balance, postings, the
+//! outcome of every visit and request, and for an elder how far each of their orders was
+//! served (what the elder's and family's phones cannot read in the volunteer's document).
 
 use automerge::transaction::Transactable;
 use automerge::{AutomergeError, ROOT, ReadDoc};
@@ -7,11 +8,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::documents::fields::{entries, i64_at, map_at, put_time, record, str_at, time_at};
-use crate::model::OutcomeStatus;
+use crate::model::{OrderState, OutcomeStatus};
 
 /// Map of posting id → posting.
 pub const POSTINGS: &str = "postings";
-/// Map of visit or request id → outcome.
+/// Map of visit, request or order id → outcome. An order's outcome (in an elder's ledger)
+/// says how far it was served: its status is `visited`, `confirmed` or `settled`.
 pub const OUTCOMES: &str = "outcomes";
 /// Map with the balance figures.
 pub const BALANCE: &str = "balance";
@@ -54,6 +56,24 @@ pub fn outcomes(doc: &impl ReadDoc) -> Vec<(String, Outcome)> {
         .into_iter()
         .filter_map(|(subject, _)| outcome(doc, &subject).map(|o| (subject, o)))
         .collect()
+}
+
+/// How far the elder's order `order` was served, as the relay's ledger knows it from the
+/// visit that names it: visited, confirmed by the elder or family, or settled (approved);
+/// `None` before a visit for it arrived (or for a status this build does not know).
+pub fn order_progress(doc: &impl ReadDoc, order: &str) -> Option<OrderState> {
+    let outcomes = map_at(doc, &ROOT, OUTCOMES)?;
+    let obj = map_at(doc, &outcomes, order)?;
+    let status = str_at(doc, &obj, "status")?;
+    [OrderState::Visited, OrderState::Confirmed, OrderState::Settled].into_iter().find(|s| s.as_str() == status)
+}
+
+/// Writes how far order `order` was served (the relay only).
+pub fn put_order_progress(tx: &mut impl Transactable, order: &str, progress: OrderState) -> Result<(), AutomergeError> {
+    let obj = record(tx, &ROOT, OUTCOMES, order)?;
+    tx.put(&obj, "status", progress.as_str())?;
+    tx.put(&obj, "reason", "")?;
+    tx.put(&obj, "minutes", 0_i64)
 }
 
 /// The balance figures.
@@ -161,5 +181,22 @@ mod tests {
         assert_eq!(outcome(&doc, "v-1").unwrap().status, OutcomeStatus::Approved);
         assert_eq!(balance(&doc).confirmed_minutes, 75);
         assert_eq!(postings(&doc), vec![("earn:v-1:1".to_owned(), line)]);
+    }
+
+    #[test]
+    fn an_orders_progress_sits_beside_the_outcomes_and_is_no_outcome_of_a_visit() {
+        let id = DocId::Ledger(MemberId::parse("m-elder").unwrap());
+        let mut doc = genesis(&id, automerge::ActorId::random()).unwrap();
+        doc.transact(|tx| {
+            put_outcome(tx, "v-1", &Outcome { status: OutcomeStatus::Approved, reason: String::new(), minutes: 60 })?;
+            put_order_progress(tx, "o-1", OrderState::Confirmed)
+        })
+        .unwrap();
+        assert_eq!(order_progress(&doc, "o-1"), Some(OrderState::Confirmed));
+        assert_eq!(order_progress(&doc, "v-1"), None);
+        assert_eq!(outcome(&doc, "o-1"), None, "an order's progress is not a visit's outcome");
+        assert_eq!(outcomes(&doc).len(), 1);
+        doc.transact(|tx| put_order_progress(tx, "o-1", OrderState::Settled)).unwrap();
+        assert_eq!(order_progress(&doc, "o-1"), Some(OrderState::Settled));
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::documents::fields::{entries, i64_at, map_at, put_opt_str, put_time, record, str_at, time_at, u64_at};
 use crate::model::{
     Assignment, ConfirmedBy, Confirmation, HouseholdId, MemberId, Order, OrderId, Profile, RequestId,
-    RequestKind, Response, Role, SpendRequest, StationId, Verification, Visit, VisitId, VisitSource,
+    RequestKind, Response, Role, SpendRequest, StationId, Slot, Verification, Visit, VisitId, VisitSource,
 };
 
 /// Map of profile fields.
@@ -179,7 +179,24 @@ pub fn put_order(tx: &mut impl Transactable, order: &Order) -> Result<(), Autome
     tx.put(&obj, "service", order.service.as_str())?;
     tx.put(&obj, "note", order.note.as_str())?;
     tx.put(&obj, "requested_by", order.requested_by.as_str())?;
-    put_time(tx, &obj, "requested_at", order.requested_at)
+    put_time(tx, &obj, "requested_at", order.requested_at)?;
+    put_slot(tx, &obj, order.slot)
+}
+
+/// Writes a time slot's start and end (nothing when there is none).
+fn put_slot(tx: &mut impl Transactable, obj: &ObjId, slot: Option<Slot>) -> Result<(), AutomergeError> {
+    match slot {
+        Some(slot) => {
+            put_time(tx, obj, "slot_start", slot.start)?;
+            put_time(tx, obj, "slot_end", slot.end)
+        }
+        None => Ok(()),
+    }
+}
+
+/// Reads a time slot: both ends, or none.
+fn slot_at(doc: &impl ReadDoc, obj: &ObjId) -> Option<Slot> {
+    Some(Slot { start: time_at(doc, obj, "slot_start")?, end: time_at(doc, obj, "slot_end")? })
 }
 
 /// Records in the elder's document that the order went to `volunteer`.
@@ -219,6 +236,7 @@ pub fn orders(doc: &impl ReadDoc) -> Vec<Order> {
                 dispatched_to: str_at(doc, obj, "dispatched_to").and_then(|v| MemberId::parse(&v).ok()),
                 dispatched_at: time_at(doc, obj, "dispatched_at"),
                 cancelled_at: time_at(doc, obj, "cancelled_at"),
+                slot: slot_at(doc, obj),
             })
         })
         .collect();
@@ -240,7 +258,8 @@ pub fn put_assignment(
     tx.put(&obj, "service", assignment.service.as_str())?;
     tx.put(&obj, "note", assignment.note.as_str())?;
     tx.put(&obj, "offered_by", assignment.offered_by.as_str())?;
-    put_time(tx, &obj, "offered_at", assignment.offered_at)
+    put_time(tx, &obj, "offered_at", assignment.offered_at)?;
+    put_slot(tx, &obj, assignment.slot)
 }
 
 /// Writes the volunteer's reply (接单 or decline).
@@ -273,6 +292,7 @@ pub fn assignments(doc: &impl ReadDoc) -> Vec<Assignment> {
                 response: str_at(doc, obj, "response").and_then(|r| Response::parse(&r)),
                 responded_at: time_at(doc, obj, "responded_at"),
                 decline_reason: str_at(doc, obj, "decline_reason").unwrap_or_default(),
+                slot: slot_at(doc, obj),
             })
         })
         .collect();

@@ -179,6 +179,8 @@ const MEMBER: Shape = Shape {
             id("dispatched_to"),
             time("dispatched_at"),
             time("cancelled_at"),
+            time("slot_start"),
+            time("slot_end"),
         ]),
         keyed(member::ASSIGNMENTS, &[
             id("elder"),
@@ -190,6 +192,8 @@ const MEMBER: Shape = Shape {
             word("response"),
             time("responded_at"),
             text("decline_reason", MAX_REASON_CHARS),
+            time("slot_start"),
+            time("slot_end"),
         ]),
         keyed(member::REQUESTS, &[word("kind"), id("service"), id("to"), integer("minutes"), time("created_at")]),
     ],

@@ -1,19 +1,34 @@
 //! Orders (点单) and assignments (派单/接单): placing and cancelling an order, the orders
 //! and assignments a device sees, and a volunteer's answer.
 
+use chrono::{DateTime, Utc};
+
 use crate::documents::coordinator::{self, Cancellation};
 use crate::documents::{DocId, member};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::service::find_service;
 use crate::model::text;
-use crate::model::{MemberId, Order, OrderFacts, OrderId, OrderState, OutcomeStatus, Response, Role, ServiceKind};
+use crate::model::{MemberId, Order, OrderFacts, OrderId, OrderState, OutcomeStatus, Response, Role, ServiceKind, Slot};
 use crate::notify::Topic;
 use crate::views::{AssignmentView, OrderView};
 
 impl Engine {
-    /// Places an order (点单) for `elder`; an elder's own device may leave `elder` out.
+    /// Places an order (点单) for `elder`, for any time; an elder's own device may leave
+    /// `elder` out.
     pub fn place_order(&mut self, elder: Option<&MemberId>, service: &str, note: &str) -> Result<OrderId> {
+        self.place_order_for(elder, service, note, None)
+    }
+
+    /// Places an order (点单) for `elder` asking for the time slot `slot` (start, end), if
+    /// given ([`Slot::new`] checks it: still to come, at most 12 hours).
+    pub fn place_order_for(
+        &mut self,
+        elder: Option<&MemberId>,
+        service: &str,
+        note: &str,
+        slot: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    ) -> Result<OrderId> {
         self.require(&[Role::Elder, Role::FamilyProxy, Role::Coordinator], "placing an order")?;
         let elder = match (self.identity.role, elder) {
             (Role::Elder, None) => self.identity.member.clone(),
@@ -30,7 +45,9 @@ impl Engine {
         };
         find_service(&self.catalogue(), service, ServiceKind::Earning)?;
         text::check_note(note)?;
-        let order = Order::place(elder.clone(), service, note, self.identity.member.clone(), self.clock.now());
+        let now = self.clock.now();
+        let slot = slot.map(|(start, end)| Slot::new(start, end, now)).transpose()?;
+        let order = Order::place(elder.clone(), service, note, self.identity.member.clone(), now).for_slot(slot);
         self.write(order.id.as_str(), &[Topic::Orders], &[(DocId::Member(elder), &|tx| member::put_order(tx, &order))])?;
         Ok(order.id)
     }

@@ -14,7 +14,7 @@ pub mod visit;
 pub use enroll_link::EnrollLink;
 pub use ids::{DistrictId, HouseholdId, MemberId, OrderId, RequestId, StationId, VisitId};
 pub use member::{Profile, Role, Verification};
-pub use order::{Assignment, Order, OrderFacts, OrderState, Response};
+pub use order::{Assignment, Order, OrderFacts, OrderState, Response, Slot};
 pub use outcome::OutcomeStatus;
 pub use request::{RedemptionAction, RequestKind, SpendRequest};
 pub use review::ReviewDecision;

@@ -1,10 +1,46 @@
 //! Orders through their life: 点单 requested → 派单 dispatched → 接单 accepted or declined →
 //! visited → confirmed → settled, or cancelled.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::error::Error;
 use crate::model::ids::{MemberId, OrderId};
+
+/// The time an order asks for: a day and a time slot (from, to). Kept as two instants;
+/// apps and the console show them in the station's zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slot {
+    /// When the service should start at the earliest.
+    pub start: DateTime<Utc>,
+    /// When it should be over.
+    pub end: DateTime<Utc>,
+}
+
+/// The longest time slot an order may ask for (a day's service).
+pub const MAX_SLOT_HOURS: i64 = 12;
+
+impl Slot {
+    /// A slot from `start` to `end`, checked at `now`: it ends after it starts, lasts at
+    /// most [`MAX_SLOT_HOURS`], has not ended yet and starts within a year.
+    pub fn new(start: DateTime<Utc>, end: DateTime<Utc>, now: DateTime<Utc>) -> Result<Slot, Error> {
+        if end <= start {
+            return Err(Error::invalid("the time slot ends before it starts; give the start first, then the end"));
+        }
+        if end - start > Duration::hours(MAX_SLOT_HOURS) {
+            return Err(Error::invalid(format!(
+                "the time slot lasts more than {MAX_SLOT_HOURS} hours; an order asks for one visit: give a shorter slot"
+            )));
+        }
+        if end <= now {
+            return Err(Error::invalid("the time slot is over already; give a day and time still to come"));
+        }
+        if start > now + Duration::days(366) {
+            return Err(Error::invalid("the time slot is more than a year ahead; give a nearer day"));
+        }
+        Ok(Slot { start, end })
+    }
+}
 
 /// An order (点单) as kept in the elder's `member/<id>` document.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,10 +63,14 @@ pub struct Order {
     pub dispatched_at: Option<DateTime<Utc>>,
     /// When it was cancelled, if it was.
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// The day and time slot asked for, if one was given.
+    #[serde(default)]
+    pub slot: Option<Slot>,
 }
 
 impl Order {
-    /// A new order (点单) for `elder`, placed by `by` at `at`, not yet dispatched.
+    /// A new order (点单) for `elder`, placed by `by` at `at`, not yet dispatched, for any
+    /// time (see [`Order::for_slot`]).
     pub fn place(elder: MemberId, service: &str, note: &str, by: MemberId, at: DateTime<Utc>) -> Order {
         Order {
             id: OrderId::generate(),
@@ -42,7 +82,13 @@ impl Order {
             dispatched_to: None,
             dispatched_at: None,
             cancelled_at: None,
+            slot: None,
         }
+    }
+
+    /// The order asking for `slot`.
+    pub fn for_slot(self, slot: Option<Slot>) -> Order {
+        Order { slot, ..self }
     }
 }
 
@@ -101,6 +147,9 @@ pub struct Assignment {
     pub responded_at: Option<DateTime<Utc>>,
     /// Why the volunteer declined, if they said.
     pub decline_reason: String,
+    /// The day and time slot the order asks for, copied for the volunteer.
+    #[serde(default)]
+    pub slot: Option<Slot>,
 }
 
 impl Assignment {
@@ -119,6 +168,7 @@ impl Assignment {
             response: None,
             responded_at: None,
             decline_reason: String::new(),
+            slot: order.slot,
         }
     }
 }
@@ -230,6 +280,28 @@ mod tests {
         assert_eq!(OrderState::derive(&facts), OrderState::Confirmed);
         facts.settled = true;
         assert_eq!(OrderState::derive(&facts), OrderState::Settled);
+    }
+
+    #[test]
+    fn a_slot_is_a_visit_still_to_come() {
+        let now = DateTime::from_timestamp_millis(1_772_442_000_000).unwrap();
+        let h = |hours: i64| now + Duration::hours(hours);
+        assert_eq!(Slot::new(h(2), h(4), now).unwrap(), Slot { start: h(2), end: h(4) });
+        assert!(Slot::new(h(-1), h(1), now).is_ok(), "a slot under way may still be asked for");
+        for (start, end, why) in [
+            (h(4), h(2), "ends before it starts"),
+            (h(2), h(2), "ends before it starts"),
+            (h(2), h(15), "more than 12 hours"),
+            (h(-3), h(-1), "over already"),
+            (h(400 * 24), h(400 * 24 + 1), "more than a year ahead"),
+        ] {
+            let err = Slot::new(start, end, now).unwrap_err();
+            assert!(err.to_string().contains(why), "{err}");
+        }
+        let elder = MemberId::parse("e-1").unwrap();
+        let order = Order::place(elder.clone(), "meals", "", elder, now).for_slot(Some(Slot { start: h(2), end: h(4) }));
+        let offer = Assignment::offer(&order, None, MemberId::parse("c-1").unwrap(), now);
+        assert_eq!(offer.slot, order.slot, "the volunteer learns when");
     }
 
     #[test]

@@ -177,6 +177,7 @@ mod tests {
             elder_household: None,
             source: Some(VisitSource::Paper),
             check_out_recorded_at: None,
+            order: None,
         }
     }
 

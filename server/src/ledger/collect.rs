@@ -1,5 +1,5 @@
-//! Reads the events of the arrival log out of the documents: finished visits and requests
-//! from `member/<id>`, reviews (and their reversals) and decisions from `station/<id>/desk`, the visit limits
+//! Reads the events of the arrival log out of the documents: finished visits (with the
+//! order each served), their confirmations and requests from `member/<id>`, reviews (and their reversals) and decisions from `station/<id>/desk`, the visit limits
 //! from `station/<id>`. Either the records a change touched (after a sync: the cost grows
 //! with the change) or every record (catch-up at start and the rebuild check).
 
@@ -12,7 +12,8 @@ use timebank_engine::documents::{desk, member, station};
 use timebank_engine::model::{MemberId, RequestId, RequestKind, SpendRequest, StationId, Visit, VisitId};
 
 use crate::ledger::event::{
-    CorrectionEvent, DecisionEvent, EventBody, RequestEvent, RequestWhat, ReversalEvent, ReviewEvent, VisitEvent,
+    ConfirmationEvent, CorrectionEvent, DecisionEvent, EventBody, RequestEvent, RequestWhat, ReversalEvent, ReviewEvent,
+    VisitEvent,
 };
 use crate::ledger::reconcile::Books;
 use crate::store::{MemberRecord, RelayStore, StoreResult};
@@ -171,9 +172,17 @@ fn member_events(
         .filter(|v| v.check_out.is_some())
         .collect();
     visits.sort_by(|a, b| a.check_in.cmp(&b.check_in).then_with(|| a.id.cmp(&b.id)));
+    // An order a visit names counts only when it was dispatched to this volunteer for that
+    // elder (the assignment, written by coordinators only, says so).
+    let assignments = if visits.iter().any(|v| v.order.is_some()) { member::assignments(doc) } else { Vec::new() };
     for visit in visits {
         let Some(check_out) = visit.check_out else { continue };
         let elder = directory.get(&visit.elder)?;
+        let order = visit
+            .order
+            .as_ref()
+            .filter(|o| assignments.iter().any(|a| &a.order == *o && a.elder == visit.elder))
+            .map(ToString::to_string);
         out.push(EventBody::Visit(VisitEvent {
             id: visit.id.to_string(),
             volunteer: owner.clone(),
@@ -188,7 +197,18 @@ fn member_events(
             elder_household: elder.and_then(|e| e.household),
             source: Some(visit.source),
             check_out_recorded_at: visit.check_out_recorded_at.map(|t| t.timestamp_millis()),
+            order: order.clone(),
         }));
+        // After the visit it confirms; only a visit that served an order, whose elder's
+        // ledger follows the order to confirmed (nothing else in the ledger reads it).
+        if let Some(confirmation) = visit.confirmation.as_ref().filter(|_| order.is_some()) {
+            out.push(EventBody::Confirmation(ConfirmationEvent {
+                visit: visit.id.to_string(),
+                volunteer: owner.clone(),
+                by: confirmation.by,
+                at: confirmation.at.timestamp_millis(),
+            }));
+        }
     }
     let wanted: BTreeSet<String> = records.ids(doc, member::REQUESTS).into_iter().collect();
     let requests: Vec<SpendRequest> =

@@ -1,5 +1,5 @@
 //! Writes a member's `ledger/<member>` document from the books: new posting lines, changed
-//! outcomes and the balance, as one change by the relay's actor, and only what differs
+//! outcomes, how far an elder's orders were served, and the balance, as one change by the relay's actor, and only what differs
 //! (so writing it again changes nothing). Posting lines are never rewritten.
 
 use std::collections::HashSet;
@@ -21,9 +21,14 @@ pub fn update(doc: &Automerge, books: &Books, member: &MemberId, now_ms: i64) ->
         .into_iter()
         .filter(|(subject, outcome)| ledger::outcome(doc, subject).as_ref() != Some(outcome))
         .collect();
+    let progress: Vec<_> = books
+        .member_order_progress(member)
+        .into_iter()
+        .filter(|(order, state)| ledger::order_progress(doc, order) != Some(*state))
+        .collect();
     let balance = books.member_balance(member);
     let balance_differs = ledger::balance(doc) != balance;
-    if lines.is_empty() && outcomes.is_empty() && !balance_differs {
+    if lines.is_empty() && outcomes.is_empty() && progress.is_empty() && !balance_differs {
         return Ok(None);
     }
     let mut fork = doc.clone();
@@ -36,6 +41,9 @@ pub fn update(doc: &Automerge, books: &Books, member: &MemberId, now_ms: i64) ->
             }
             for (subject, outcome) in &outcomes {
                 ledger::put_outcome(tx, subject, outcome)?;
+            }
+            for (order, state) in &progress {
+                ledger::put_order_progress(tx, order, *state)?;
             }
             if balance_differs {
                 ledger::put_balance(tx, &balance)?;

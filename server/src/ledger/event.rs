@@ -5,7 +5,7 @@
 //! what the incremental run folded, whatever the documents hold now.
 
 use serde::{Deserialize, Serialize};
-use timebank_engine::model::{HouseholdId, MemberId, RedemptionAction, ReviewDecision, StationId, VisitSource};
+use timebank_engine::model::{ConfirmedBy, HouseholdId, MemberId, RedemptionAction, ReviewDecision, StationId, VisitSource};
 
 use crate::ledger::rules::StationRules;
 
@@ -26,6 +26,8 @@ pub struct Event {
 pub enum EventBody {
     /// A finished visit (or a later edit of one).
     Visit(VisitEvent),
+    /// The elder's (or family's) confirmation of a visit, on the volunteer's phone.
+    Confirmation(ConfirmationEvent),
     /// A coordinator's review of a visit (or a change of it).
     Review(ReviewEvent),
     /// A coordinator's reversal of a visit's review (approval or rejection).
@@ -81,6 +83,24 @@ pub struct VisitEvent {
     /// back-dated check-out). Written with the check-out, so not part of the identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_out_recorded_at: Option<i64>,
+    /// The order (`o-…`) it served, when the volunteer's document holds that order's
+    /// dispatch for the same elder. Set when the visit is made, so not part of the identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
+}
+
+/// The elder's or family's confirmation of a visit, as the volunteer's phone recorded it
+/// (once: a visit is confirmed at most once).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmationEvent {
+    /// The visit.
+    pub visit: String,
+    /// Its volunteer (the document's member).
+    pub volunteer: MemberId,
+    /// The elder or family.
+    pub by: ConfirmedBy,
+    /// When, by the volunteer's phone (ms).
+    pub at: i64,
 }
 
 impl VisitEvent {
@@ -261,8 +281,8 @@ impl EventBody {
     }
 
     /// The key under which the arrival log keeps it: an event with a key logged already is
-    /// not logged again. A request or correction is keyed by its id (they are never
-    /// edited); a visit, review or decision by its id and a digest of the fields that
+    /// not logged again. A request or correction is keyed by its id, a confirmation by its
+    /// visit (they are never edited); a visit, review or decision by its id and a digest of the fields that
     /// identify one version of it ([`identity`]), so an edited visit or a changed review
     /// arrives as a new event, the same content arriving again is logged once, and a field
     /// added to an event later never changes the key of what was logged before.
@@ -270,6 +290,7 @@ impl EventBody {
         match self {
             EventBody::Visit(v) => format!("visit:{}@{}", v.id, identity::digest(&identity::Visit::of(v))),
             EventBody::Request(r) => format!("request:{}", r.id),
+            EventBody::Confirmation(c) => format!("confirmation:{}", c.visit),
             EventBody::Correction(c) => format!("correction:{}", c.id),
             EventBody::Review(r) => format!("review:{}@{}", r.visit, identity::digest(&identity::Review::of(r))),
             EventBody::Reversal(r) => format!("reversal:{}@{}", r.visit, identity::digest(&identity::Reversal::of(r))),
@@ -426,6 +447,7 @@ mod tests {
             elder_household: None,
             source: None,
             check_out_recorded_at: None,
+            order: None,
         }
     }
 
@@ -509,6 +531,7 @@ mod tests {
                 elder_household: None,
                 source: None,
                 check_out_recorded_at: None,
+                order: None,
             }),
             EventBody::Review(ReviewEvent {
                 visit: "v-0001".into(),
@@ -546,6 +569,12 @@ mod tests {
                 at: 1_764_340_000_000,
             }),
             EventBody::Rules { station: s.clone(), rules: StationRules::default() },
+            EventBody::Confirmation(ConfirmationEvent {
+                visit: "v-0001".into(),
+                volunteer: m("m-vol"),
+                by: ConfirmedBy::Family,
+                at: 1_764_305_500_000,
+            }),
             EventBody::Reversal(ReversalEvent {
                 visit: "v-0001".into(),
                 station: s,
@@ -570,6 +599,7 @@ mod tests {
             "decision:r-0002@0a5b230fe9c7c240",
             "correction:c-0001",
             "rules:s-caoyang:1",
+            "confirmation:v-0001",
             "reversal:v-0001@a7c4fe48bebfccb0",
         ]);
         let stored: Vec<String> = samples().iter().map(EventBody::encode).collect();
@@ -580,6 +610,7 @@ mod tests {
             r#"{"format":1,"type":"decision","request":"r-0002","station":"s-caoyang","action":"fulfil","by":"m-coo","at":1764330000000}"#,
             r#"{"format":1,"type":"correction","id":"c-0001","station":"s-caoyang","member":"m-vol","minutes":-15,"reason":"typo","by":"m-coo","at":1764340000000}"#,
             r#"{"format":1,"type":"rules","station":"s-caoyang","rules":{"version":1,"minutes_per_hour":60,"round_to_minutes":15,"max_visit_minutes":480,"daily_cap_minutes":120,"lifetime_cap_minutes":36000,"late_submission_days":30,"clock_skew_minutes":10,"utc_offset_minutes":480,"redeem_age":65,"redeem_age_hardship":60,"gifts_to_household":true}}"#,
+            r#"{"format":1,"type":"confirmation","visit":"v-0001","volunteer":"m-vol","by":"family","at":1764305500000}"#,
             r#"{"format":1,"type":"reversal","visit":"v-0001","station":"s-caoyang","decision":"approve","review_at":1764310000000,"reason":"wrong elder","by":"m-coo","at":1764350000000}"#,
         ]);
         for (json, sample) in stored.iter().zip(samples()) {
@@ -606,11 +637,16 @@ mod tests {
     #[test]
     fn a_visits_source_and_check_out_entry_are_kept_beside_its_identity() {
         let EventBody::Visit(plain) = samples().remove(0) else { unreachable!() };
-        let with = VisitEvent { source: Some(VisitSource::Live), check_out_recorded_at: Some(1_764_311_000_000), ..plain.clone() };
+        let with = VisitEvent {
+            source: Some(VisitSource::Live),
+            check_out_recorded_at: Some(1_764_311_000_000),
+            order: Some("o-0001".into()),
+            ..plain.clone()
+        };
         let (plain, with) = (EventBody::Visit(plain), EventBody::Visit(with));
         assert_eq!(with.key(), plain.key());
         let stored = with.encode();
-        assert!(stored.ends_with(r#","elder_household":null,"source":"live","check_out_recorded_at":1764311000000}"#), "{stored}");
+        assert!(stored.ends_with(r#","elder_household":null,"source":"live","check_out_recorded_at":1764311000000,"order":"o-0001"}"#), "{stored}");
         assert_eq!(EventBody::decode(&stored), Ok(with));
     }
 

@@ -55,6 +55,7 @@ fn visit(id: &str, volunteer: &str, elder: &str, start: i64, minutes: i64, devic
         elder_household: household(elder),
         source: None,
         check_out_recorded_at: None,
+        order: None,
     })
 }
 
@@ -381,6 +382,30 @@ fn a_reversed_rejection_sends_the_visit_back_to_the_queue() {
     assert_eq!(books.balance(&Account::Member(m("m-v2"))), 0);
 }
 
+#[test]
+fn an_elders_ledger_follows_the_order_a_visit_served_to_confirmed_and_settled() {
+    use crate::ledger::event::ConfirmationEvent;
+    use timebank_engine::model::{ConfirmedBy, OrderState};
+    let served = |id: &str| {
+        let EventBody::Visit(v) = visit(id, "m-v2", "m-e1", T0, 60, "a") else { unreachable!() };
+        EventBody::Visit(VisitEvent { order: Some("o-1".into()), ..v })
+    };
+    let confirmed = EventBody::Confirmation(ConfirmationEvent { visit: "v-1".into(), volunteer: m("m-v2"), by: ConfirmedBy::Elder, at: T0 });
+    let progress = |bodies: &[EventBody]| fold(&log(bodies)).member_order_progress(&m("m-e1")).get("o-1").copied();
+    assert_eq!(progress(&[served("v-1")]), Some(OrderState::Visited));
+    assert_eq!(progress(&[served("v-1"), confirmed.clone()]), Some(OrderState::Confirmed));
+    assert_eq!(progress(&[confirmed.clone(), served("v-1")]), Some(OrderState::Confirmed), "a confirmation may arrive first");
+    let approved = [served("v-1"), confirmed.clone(), review("v-1", "approve", T0)];
+    assert_eq!(progress(&approved), Some(OrderState::Settled));
+    let mut reversed = approved.to_vec();
+    reversed.push(reversal("v-1", "approve", T0, T0 + HOUR));
+    assert_eq!(progress(&reversed), Some(OrderState::Confirmed), "a reversed approval settles nothing");
+    assert_eq!(fold(&log(&[visit("v-1", "m-v2", "m-e1", T0, 60, "a")])).member_order_progress(&m("m-e1")), BTreeMap::new());
+    let books = fold(&log(&approved));
+    assert!(books.members().contains(&m("m-e1")), "the elder's ledger document is written");
+    assert!(books.member_outcomes(&m("m-e1")).is_empty(), "an order's progress is no outcome");
+}
+
 // ----- properties -----
 
 #[derive(Clone, Debug)]
@@ -497,6 +522,7 @@ fn same_ledger(a: &Books, b: &Books) -> Result<(), TestCaseError> {
     for member in a.members().union(&b.members()) {
         prop_assert_eq!(a.member_outcomes(member), b.member_outcomes(member));
         prop_assert_eq!(a.member_lines(member), b.member_lines(member));
+        prop_assert_eq!(a.member_order_progress(member), b.member_order_progress(member));
     }
     Ok(())
 }

@@ -19,11 +19,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Datelike, Utc};
 use timebank_engine::documents::ledger::{LedgerBalance, Outcome, PostingLine};
-use timebank_engine::model::{MemberId, OutcomeStatus, RedemptionAction, ReviewDecision, StationId};
+use timebank_engine::model::{MemberId, OrderState, OutcomeStatus, RedemptionAction, ReviewDecision, StationId};
 
 use crate::ledger::anomaly::{self, Anomaly};
 use crate::ledger::event::{
-    CorrectionEvent, DecisionEvent, Event, EventBody, RequestEvent, RequestWhat, ReversalEvent, ReviewEvent, VisitEvent,
+    ConfirmationEvent, CorrectionEvent, DecisionEvent, Event, EventBody, RequestEvent, RequestWhat, ReversalEvent,
+    ReviewEvent, VisitEvent,
 };
 use crate::ledger::posting::{Account, Posting, PostingKind};
 use crate::ledger::rules::{Cap, Credit, StationRules};
@@ -49,6 +50,8 @@ struct VisitState {
     anomalies: Vec<String>,
     /// The reviews reversed (decision, time): one arriving again stays reversed.
     reversed: Vec<(ReviewDecision, i64)>,
+    /// The elder or family confirmed it.
+    confirmed: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,6 +121,12 @@ pub struct Books {
     corrections: BTreeSet<String>,
     earned_day: BTreeMap<(MemberId, i64), i64>,
     earned_total: BTreeMap<MemberId, i64>,
+    /// Confirmations of visits that have not arrived yet.
+    confirmations_waiting: BTreeSet<String>,
+    /// Each order a visit served: its elder and those visits.
+    orders: BTreeMap<String, (MemberId, BTreeSet<String>)>,
+    /// How far each elder's orders were served, for the elder's ledger document.
+    order_progress: BTreeMap<MemberId, BTreeMap<String, OrderState>>,
     dirty: BTreeSet<MemberId>,
 }
 
@@ -156,6 +165,7 @@ impl Books {
                 }
             }
             EventBody::Visit(visit) => self.visit(visit, cause),
+            EventBody::Confirmation(confirmation) => self.confirmation(confirmation),
             EventBody::Review(review) => {
                 if self.visits.contains_key(&review.visit) {
                     self.review(review, cause);
@@ -217,9 +227,14 @@ impl Books {
         self.outcomes.get(member).cloned().unwrap_or_default()
     }
 
-    /// Every member with a posting or an outcome.
+    /// How far each of an elder's orders was served, by order id.
+    pub fn member_order_progress(&self, member: &MemberId) -> BTreeMap<String, OrderState> {
+        self.order_progress.get(member).cloned().unwrap_or_default()
+    }
+
+    /// Every member with a posting, an outcome or an order served.
     pub fn members(&self) -> BTreeSet<MemberId> {
-        self.member_postings.keys().chain(self.outcomes.keys()).cloned().collect()
+        self.member_postings.keys().chain(self.outcomes.keys()).chain(self.order_progress.keys()).cloned().collect()
     }
 
     /// A member's posting lines as their phone shows them (key, line), oldest first, with
@@ -366,6 +381,8 @@ impl Books {
         }
         index.insert(visit);
         let reversed = self.visits.get(&visit.id).map(|previous| previous.reversed.clone()).unwrap_or_default();
+        let confirmed = self.visits.get(&visit.id).is_some_and(|previous| previous.confirmed)
+            | self.confirmations_waiting.remove(&visit.id);
         self.visits.insert(visit.id.clone(), VisitState {
             event: visit.clone(),
             review: None,
@@ -374,12 +391,53 @@ impl Books {
             approvals: 0,
             anomalies: anomalies.clone(),
             reversed,
+            confirmed,
         });
+        if let Some(order) = &visit.order {
+            let (_, visits) = self.orders.entry(order.clone()).or_insert_with(|| (visit.elder.clone(), BTreeSet::new()));
+            visits.insert(visit.id.clone());
+        }
         if !anomalies.is_empty() {
             self.set_outcome(&visit.volunteer, &visit.id, OutcomeStatus::UnderReview, anomalies.join("; "), 0);
         }
         if let Some((review, seq, at)) = self.reviews_waiting.remove(&visit.id) {
             self.review(&review, Cause { seq, at: at.max(cause.at) });
+        }
+        self.refresh_order(&visit.id);
+    }
+
+    /// The elder's or family's confirmation of a visit of that volunteer (waiting for the
+    /// visit when it has not arrived).
+    fn confirmation(&mut self, confirmation: &ConfirmationEvent) {
+        match self.visits.get_mut(&confirmation.visit) {
+            Some(state) if state.event.volunteer == confirmation.volunteer => state.confirmed = true,
+            Some(_) => return,
+            None => {
+                self.confirmations_waiting.insert(confirmation.visit.clone());
+                return;
+            }
+        }
+        self.refresh_order(&confirmation.visit);
+    }
+
+    /// Brings the progress of the order `visit` served (if any) to what its visits say: settled
+    /// when one is approved, else confirmed when one is, else visited.
+    fn refresh_order(&mut self, visit: &str) {
+        let Some(order) = self.visits.get(visit).and_then(|s| s.event.order.clone()) else { return };
+        let Some((elder, visits)) = self.orders.get(&order) else { return };
+        let states: Vec<&VisitState> = visits.iter().filter_map(|v| self.visits.get(v)).collect();
+        let progress = if states.iter().any(|s| s.earned.is_some()) {
+            OrderState::Settled
+        } else if states.iter().any(|s| s.confirmed) {
+            OrderState::Confirmed
+        } else {
+            OrderState::Visited
+        };
+        let elder = elder.clone();
+        let slot = self.order_progress.entry(elder.clone()).or_default();
+        if slot.get(&order) != Some(&progress) {
+            slot.insert(order, progress);
+            self.dirty.insert(elder);
         }
     }
 
@@ -443,6 +501,7 @@ impl Books {
             }
             _ => {}
         }
+        self.refresh_order(&visit);
         // A reversal of this review that arrived before it applies now.
         let waiting = self.reversals_waiting.get_mut(&visit).and_then(|list| {
             let named = list.iter().position(|(r, _, _)| r.decision == review.decision && r.review_at == review.at)?;
@@ -488,6 +547,7 @@ impl Books {
             state.reversed.push((reversal.decision, reversal.review_at));
         }
         self.set_outcome(&volunteer, &visit, OutcomeStatus::UnderReview, reason, 0);
+        self.refresh_order(&visit);
     }
 
     fn earn(&mut self, visit: &str, by: Option<&MemberId>, cause: Cause) {

@@ -387,3 +387,64 @@ fn a_family_proxy_orders_for_the_elder_of_its_household_and_no_one_else() {
     assert_eq!(answer.status.as_u16(), 403, "{}", answer.error());
     assert!(member::orders(&relay.document(&format!("member/{}", neighbour.id))).is_empty());
 }
+
+#[test]
+fn the_elder_and_the_family_follow_their_order_to_visited_confirmed_and_settled() {
+    use timebank_engine::model::{ConfirmedBy, OrderState, ReviewDecision};
+    use timebank_server::registry::{self, NewMember};
+    let relay = TestRelay::new();
+    let register = |role: &str, name: &str| {
+        let birth_year = if role == "elder" { 1938 } else { 1960 };
+        let new = NewMember { station: relay.station.id.as_str(), role, name, birth_year, household: Some("h-7"), hardship: false };
+        registry::create_member(&relay.relay, &new).unwrap()
+    };
+    let elder = register("elder", "Wang Fang");
+    let daughter = register("family-proxy", "Wang Li");
+    let volunteer = relay.member("volunteer", "Li Wei");
+    let coordinator = relay.member("coordinator", "Chen Jing");
+    let (mut elder_phone, mut proxy, mut desk, mut phone) =
+        (relay.phone(&elder), relay.phone(&daughter), relay.phone(&coordinator), relay.phone(&volunteer));
+    relay.sync_phone(&mut proxy);
+    let start = chrono::DateTime::from_timestamp_millis((Utc::now() + Duration::hours(20)).timestamp_millis()).unwrap();
+    let order = proxy.engine.place_order_for(Some(&elder.id), "meals", "lunch", Some((start, start + Duration::hours(2)))).unwrap();
+    relay.sync_phone(&mut proxy);
+    relay.sync_phone(&mut desk);
+    desk.engine.dispatch(&order, &volunteer.id).unwrap();
+    relay.sync_phone(&mut desk);
+    relay.sync_phone(&mut phone);
+    let offered = &phone.engine.assignments()[0];
+    assert_eq!(offered.assignment.slot.map(|s| (s.start, s.end)), Some((start, start + Duration::hours(2))), "the volunteer learns when");
+    phone.engine.accept(&order).unwrap();
+
+    let state = |phone: &mut Phone| {
+        relay.sync_phone(phone);
+        phone.engine.orders().into_iter().find(|o| o.order.id == order).map(|o| o.state)
+    };
+    assert_eq!(state(&mut elder_phone), Some(OrderState::Dispatched));
+    let now = Utc::now();
+    let visit = phone
+        .engine
+        .log_visit(&PastVisit {
+            elder: elder.id.clone(),
+            service: "meals".into(),
+            order: Some(order.clone()),
+            start: now - Duration::hours(2),
+            end: now - Duration::hours(1),
+            note: String::new(),
+        })
+        .unwrap();
+    relay.sync_phone(&mut phone);
+    assert_eq!(state(&mut elder_phone), Some(OrderState::Visited));
+    assert_eq!(state(&mut proxy), Some(OrderState::Visited));
+    phone.engine.confirm_visit(&visit, ConfirmedBy::Family).unwrap();
+    relay.sync_phone(&mut phone);
+    assert_eq!(state(&mut elder_phone), Some(OrderState::Confirmed), "a confirmation arriving after the visit");
+    relay.sync_phone(&mut desk);
+    desk.engine.review_visit(&visit, ReviewDecision::Approve, "").unwrap();
+    relay.sync_phone(&mut desk);
+    assert_eq!(state(&mut elder_phone), Some(OrderState::Settled));
+    assert_eq!(state(&mut proxy), Some(OrderState::Settled));
+    assert_eq!(state(&mut desk), Some(OrderState::Settled), "the coordinator reads the same from the volunteer's document");
+    assert!(!elder_phone.documents().contains(&format!("member/{}", volunteer.id)), "still without the volunteer's document");
+    assert!(timebank_server::ledger::rebuild::rebuild_check(relay.store()).unwrap().is_empty());
+}

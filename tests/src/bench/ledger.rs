@@ -117,6 +117,7 @@ impl District {
                 elder_household,
                 source: Some(timebank_engine::model::VisitSource::Live),
                 check_out_recorded_at: None,
+                order: None,
             }),
         };
         let coordinator = self.coordinators[who % self.coordinators.len()].clone();
