@@ -16,7 +16,7 @@ use timebank_engine::documents::{desk, member, station, view};
 use timebank_engine::model::service::find_service;
 use timebank_engine::model::{
     Assignment, MemberId, Order, OrderId, OrderState, RedemptionAction, RequestId, ReviewDecision, Role, Service, ServiceKind,
-    SpendRequest, StationId, Visit, VisitId, text,
+    Slot, SpendRequest, StationId, Visit, VisitId, text,
 };
 
 pub use timebank_engine::documents::coordinator::{cancellable, dispatchable};
@@ -235,8 +235,24 @@ pub fn reverse_review(relay: &Relay, author: &MemberId, visit: &VisitId, reason:
     relay.write_as(author, &[(DocId::Desk(station), &|tx| desk::put_reversal(tx, visit, &reversal))], audit)
 }
 
-/// Places an order (点单) for `elder` of the coordinator's station; the `audit` entry's
-/// target becomes the new order's id.
+/// A time slot as asked for: its start and end, not yet checked.
+pub type SlotTimes = (DateTime<Utc>, DateTime<Utc>);
+
+/// An order as a coordinator asks for it: for whom, what, and when.
+#[derive(Clone, Debug)]
+pub struct NewOrder<'a> {
+    /// The elder.
+    pub elder: &'a MemberId,
+    /// The service (a catalogue id).
+    pub service: &'a str,
+    /// What is needed.
+    pub note: &'a str,
+    /// The time slot asked for, if any.
+    pub slot: Option<SlotTimes>,
+}
+
+/// Places an order (点单) for `elder` of the coordinator's station, for any time; the
+/// `audit` entry's target becomes the new order's id.
 pub fn place_order(
     relay: &Relay,
     author: &MemberId,
@@ -245,12 +261,22 @@ pub fn place_order(
     note: &str,
     audit: Option<AuditRecord>,
 ) -> Result<OrderId, AppError> {
+    place_order_for(relay, author, &NewOrder { elder, service, note, slot: None }, audit)
+}
+
+/// Places an order (点单) for an elder of the coordinator's station in a time slot if
+/// given ([`Slot::new`]: still to come, at most 12 hours); the `audit` entry's target
+/// becomes the new order's id.
+pub fn place_order_for(relay: &Relay, author: &MemberId, new: &NewOrder<'_>, audit: Option<AuditRecord>) -> Result<OrderId, AppError> {
+    let NewOrder { elder, service, note, slot } = new.clone();
     let station = station_of(relay, author)?;
     let docs = StationDocs::load(relay, &station)?;
     member_as(&docs, elder, Role::Elder, "orders are placed for elders")?;
     find_service(&docs.catalogue(), service, ServiceKind::Earning).map_err(invalid)?;
     text::check_note(note.trim()).map_err(invalid)?;
-    let order = Order::place(elder.clone(), service, note.trim(), author.clone(), now_utc(relay));
+    let now = now_utc(relay);
+    let slot = slot.map(|(start, end)| Slot::new(start, end, now)).transpose().map_err(invalid)?;
+    let order = Order::place(elder.clone(), service, note.trim(), author.clone(), now).for_slot(slot);
     let audit = audit.map(|entry| AuditRecord { target: order.id.to_string(), ..entry });
     relay.write_as(author, &[(DocId::Member(elder.clone()), &|tx| member::put_order(tx, &order))], audit)?;
     Ok(order.id)

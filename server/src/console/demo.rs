@@ -134,6 +134,14 @@ impl Seeder<'_> {
 }
 
 /// A visit `days_ago` days back at `hour` (UTC) for `minutes`.
+/// A two-hour slot `days` from today, from `hour` o'clock UTC (eight hours later at the
+/// station).
+fn slot(days: i64, hour: i64) -> (chrono::DateTime<Utc>, chrono::DateTime<Utc>) {
+    let day = Utc::now() + Duration::days(days);
+    let start = day.date_naive().and_hms_opt(0, 0, 0).map_or(day, |t| t.and_utc()) + Duration::hours(hour);
+    (start, start + Duration::hours(2))
+}
+
 fn past(elder: &MemberId, service: &str, days_ago: i64, hour: i64, minutes: i64, note: &str) -> PastVisit {
     let day = Utc::now() - Duration::days(days_ago);
     let start = day.date_naive().and_hms_opt(0, 0, 0).map_or(day, |t| t.and_utc()) + Duration::hours(hour);
@@ -238,10 +246,14 @@ pub fn seed(relay: &Relay, data: &Path) -> Result<DemoAccounts, DemoError> {
     desk::review_visit(relay, &coordinator.id, &approve[approved], ReviewDecision::Reject, "老人当天住院，未上门", None)
         .map_err(step("reject a visit"))?;
 
-    // Orders: requested, dispatched and accepted.
-    desk::place_order(relay, &coordinator.id, &elders[2].id, "cleaning", "每周一次大扫除", None).map_err(step("place an order"))?;
-    desk::place_order(relay, &coordinator.id, &elders[1].id, "escort", "周五上午去医院复查", None).map_err(step("place an order"))?;
-    let order = desk::place_order(relay, &coordinator.id, &elders[0].id, "meals", "午饭少盐", None).map_err(step("place an order"))?;
+    // Orders for the coming days, each in a time slot: requested, dispatched and accepted.
+    let order = |elder: &MemberRecord, service: &str, note: &str, days: i64, hour: i64| {
+        let new = desk::NewOrder { elder: &elder.id, service, note, slot: Some(slot(days, hour)) };
+        desk::place_order_for(relay, &coordinator.id, &new, None).map_err(step("place an order"))
+    };
+    order(&elders[2], "cleaning", "每周一次大扫除", 2, 1)?;
+    order(&elders[1], "escort", "去医院复查", 3, 0)?;
+    let order = order(&elders[0], "meals", "午饭少盐", 1, 3)?;
     desk::dispatch(relay, &coordinator.id, &order, &volunteers[1].id, None).map_err(step("dispatch an order"))?;
     for phone in &mut phones {
         seeder.sync(phone)?;

@@ -80,6 +80,14 @@ impl Lang {
         local(at).map_or_else(|| at.to_string(), |t| t.format("%H:%M").to_string())
     }
 
+    /// An order's time slot: `2026-12-05 09:00–11:00` (UTC+8; the end's day too when it
+    /// differs).
+    pub fn slot(self, slot: timebank_engine::model::Slot) -> String {
+        let (start, end) = (slot.start.timestamp_millis(), slot.end.timestamp_millis());
+        let until = if self.date(start) == self.date(end) { self.time(end) } else { self.datetime(end) };
+        format!("{}–{until}", self.datetime(start))
+    }
+
     /// Minutes as a duration people read: `1 小时 30 分` / `1 h 30 min`.
     pub fn duration(self, minutes: i64) -> String {
         let (h, m) = (minutes / 60, minutes % 60);

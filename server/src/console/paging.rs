@@ -13,7 +13,7 @@ use crate::console::Lang;
 pub const PER_PAGE: usize = 50;
 
 /// The search, filter and page of a list: `?q=` (words), `?page=`, the filters some lists
-/// have (`?role=`, `?state=`) and the district's `?station=`; every one optional.
+/// have (`?role=`, `?state=`, `?day=`) and the district's `?station=`; every one optional.
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {
     /// Words to find.
@@ -26,6 +26,8 @@ pub struct ListQuery {
     pub state: Option<String>,
     /// A role to show alone (members).
     pub role: Option<String>,
+    /// A day to show alone, `YYYY-MM-DD` (orders).
+    pub day: Option<String>,
 }
 
 impl ListQuery {

@@ -217,7 +217,7 @@ async fn visit_page(signed: Signed, State(relay): State<Arc<Relay>>, Path(visit)
         dl.facts data-visit=(v.id) {
             dt { (lang.pick("志愿者", "Volunteer")) } dd { a href={ "/console/members/" (v.volunteer) } title=(v.volunteer) { (r.volunteer_name) } }
             dt { (lang.pick("老人", "Elder")) } dd { a href={ "/console/members/" (v.elder) } title=(v.elder) { (r.elder_name) } }
-            dt { (lang.pick("服务", "Service")) } dd { (r.service_label(lang)) @if let Some(order) = &v.order { " · " (lang.pick("来自订单：", "from the order ")) (dir.order(lang, order.as_str())) } }
+            dt { (lang.pick("服务", "Service")) } dd { (r.service_label(lang)) @if let Some(order) = &v.order { " · " (lang.pick("来自订单：", "from the order ")) a href=(format!("/console/orders/{order}")) data-testid="order-link" { (dir.order(lang, order.as_str())) } } }
             dt { (lang.pick("签到 – 签退", "Check-in – check-out")) }
             dd { (lang.datetime(v.check_in.timestamp_millis())) " – " (v.check_out.map(|t| {
                 let (start, end) = (v.check_in.timestamp_millis(), t.timestamp_millis());

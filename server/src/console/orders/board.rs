@@ -1,9 +1,9 @@
 //! The orders board: every order of the station's elders with its state (点单 requested,
 //! 派单 dispatched, 接单 accepted or declined, visited, confirmed, settled, cancelled) as
-//! the engine derives it, who it went to and their reply; the ones needing a coordinator
-//! first.
+//! the engine derives it, who it went to and their reply, and the visit that served it;
+//! the ones needing a coordinator first.
 
-use timebank_engine::model::{Assignment, Order, OrderState, Service};
+use timebank_engine::model::{Assignment, Order, OrderState, Service, VisitId};
 
 use crate::desk::{self, StationDocs};
 
@@ -22,6 +22,8 @@ pub struct BoardRow {
     pub assignment: Option<Assignment>,
     /// The service as the station's catalogue names it, if it is there.
     pub service: Option<Service>,
+    /// The visit that served it, once logged.
+    pub visit: Option<VisitId>,
 }
 
 impl BoardRow {
@@ -53,10 +55,12 @@ fn urgency(state: OrderState) -> u8 {
 /// The board of the station: the orders that need a coordinator first, then by age.
 pub fn board(docs: &StationDocs) -> Vec<BoardRow> {
     let catalogue = docs.catalogue();
+    let visits = docs.visits();
     let mut rows: Vec<BoardRow> = docs
         .orders()
         .into_iter()
         .map(|(order, state)| BoardRow {
+            visit: visits.iter().find(|v| v.order.as_ref() == Some(&order.id)).map(|v| v.id.clone()),
             service: catalogue.iter().find(|s| s.id == order.service).cloned(),
             elder_name: docs.name(&order.elder),
             volunteer_name: order.dispatched_to.as_ref().map(|v| docs.name(v)),
@@ -86,7 +90,7 @@ mod tests {
         let elder = MemberId::parse("m-eld").unwrap();
         let mut order = Order::place(elder.clone(), "companionship", "", elder, Utc::now());
         order.requested_at -= chrono::Duration::minutes(minutes_ago);
-        BoardRow { order, state, elder_name: "Wang".into(), volunteer_name: None, assignment: None, service: None }
+        BoardRow { order, state, elder_name: "Wang".into(), volunteer_name: None, assignment: None, service: None, visit: None }
     }
 
     #[test]
