@@ -70,7 +70,12 @@ pub fn run(cli: &Cli) -> Result<()> {
                 listing(
                     list.iter().map(|a| {
                         let elder = elder_label(&a.assignment.elder, a.assignment.elder_name.as_deref());
-                        format!("{}  {} for {elder}{}  [{}]  {}", a.assignment.order, a.assignment.service, slot_words(a.assignment.slot), a.state.as_str(), a.assignment.note)
+                        let contact: Vec<String> = [("address", &a.elder_address), ("phone", &a.elder_phone)]
+                            .iter()
+                            .filter_map(|(what, value)| value.as_ref().map(|v| format!("{what}: {v}")))
+                            .collect();
+                        let contact = if contact.is_empty() { String::new() } else { format!("  ({})", contact.join(", ")) };
+                        format!("{}  {} for {elder}{}  [{}]  {}{contact}", a.assignment.order, a.assignment.service, slot_words(a.assignment.slot), a.state.as_str(), a.assignment.note)
                     }),
                     "no assignments",
                 )

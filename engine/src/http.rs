@@ -1,5 +1,5 @@
 //! Talking to the relay over HTTP (feature `http`): enrollment, and the sync transport the
-//! engine drives. One client for the CLI, the phone bindings and the tests.
+//! engine drives (sync, and the contacts of a volunteer's open dispatches). One client for the CLI, the phone bindings and the tests.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -110,6 +110,7 @@ pub fn enroll_store(dir: &Path, relay: &str, code: &str, clock: Arc<dyn Clock>) 
 pub struct HttpTransport {
     agent: ureq::Agent,
     url: String,
+    contacts_url: String,
     token: String,
 }
 
@@ -123,12 +124,21 @@ impl std::fmt::Debug for HttpTransport {
 impl HttpTransport {
     /// A transport to the relay this device enrolled with.
     pub fn new(link: &RelayLink) -> HttpTransport {
-        HttpTransport { agent: agent(), url: endpoint(&link.url, "v1/sync"), token: link.token.clone() }
+        HttpTransport {
+            agent: agent(),
+            url: endpoint(&link.url, "v1/sync"),
+            contacts_url: endpoint(&link.url, "v1/contacts"),
+            token: link.token.clone(),
+        }
     }
 }
 
 impl Transport for HttpTransport {
     fn exchange(&mut self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
         post(&self.agent, &self.url, Some(&self.token), &body)
+    }
+
+    fn contacts(&mut self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        post(&self.agent, &self.contacts_url, Some(&self.token), &body)
     }
 }

@@ -88,6 +88,11 @@ pub struct AssignmentView {
     pub assignment: Assignment,
     /// Where the order stands as far as this phone knows.
     pub state: OrderState,
+    /// The elder's home address, while the order is open for this volunteer and the relay
+    /// sent it (ADR 31); kept outside the documents.
+    pub elder_address: Option<String>,
+    /// The elder's phone number, likewise.
+    pub elder_phone: Option<String>,
 }
 
 /// A redemption or gift request with the relay's decision, once known.

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use timebank_engine::sync::wire::{self, EnrollRequest, EnrollResponse, SyncRequest, SyncResponse};
+use timebank_engine::sync::wire::{self, ContactsRequest, DispatchContacts, EnrollRequest, EnrollResponse, SyncRequest, SyncResponse};
 
 fn round_trip<T>(data: &[u8])
 where
@@ -21,6 +21,8 @@ fuzz_target!(|data: &[u8]| {
     round_trip::<SyncResponse>(data);
     round_trip::<EnrollRequest>(data);
     round_trip::<EnrollResponse>(data);
+    round_trip::<ContactsRequest>(data);
+    round_trip::<DispatchContacts>(data);
     // The changes inside a request are automerge's own format: decoding them must not panic either.
     if let Ok(request) = wire::decode::<SyncRequest>(data) {
         for push in &request.docs {

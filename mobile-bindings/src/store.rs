@@ -116,6 +116,8 @@ impl TimebankStore {
                 let reply = transport.exchange(body).map_err(timebank_engine::Error::Transport)?;
                 self.with(|engine| run.receive(engine, &reply))?;
             }
+            let answer = self.with(|engine| Ok(engine.contacts_request()))?.map(|body| transport.contacts(body));
+            self.with(|engine| engine.receive_contacts(answer))?;
             Ok(run.report().into())
         })();
         match outcome {

@@ -50,17 +50,31 @@ pub(crate) struct Cancellable<'a> {
     pub(crate) cancel: &'a SyncCancel,
 }
 
-impl Transport for Cancellable<'_> {
-    fn exchange(&mut self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+impl Cancellable<'_> {
+    /// `send` unless cancelled before it, and its answer unless cancelled meanwhile.
+    fn unless_cancelled(
+        &mut self,
+        send: impl FnOnce(&mut dyn Transport) -> Result<Vec<u8>, TransportError>,
+    ) -> Result<Vec<u8>, TransportError> {
         let stopped = || TransportError::Unreachable("the sync was cancelled".into());
         if self.cancel.is_cancelled() {
             return Err(stopped());
         }
-        let answer = self.inner.exchange(body)?;
+        let answer = send(&mut *self.inner)?;
         if self.cancel.is_cancelled() {
             return Err(stopped());
         }
         Ok(answer)
+    }
+}
+
+impl Transport for Cancellable<'_> {
+    fn exchange(&mut self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        self.unless_cancelled(|inner| inner.exchange(body))
+    }
+
+    fn contacts(&mut self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        self.unless_cancelled(|inner| inner.contacts(body))
     }
 }
 
@@ -83,14 +97,19 @@ impl<'a, T: Transport + Clone + Send + 'static> Interruptible<'a, T> {
     }
 }
 
-impl<T: Transport + Clone + Send + 'static> Transport for Interruptible<'_, T> {
-    fn exchange(&mut self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+impl<T: Transport + Clone + Send + 'static> Interruptible<'_, T> {
+    /// Runs `send` on a clone of the transport on a helper thread, and waits for its answer
+    /// while the token is not cancelled.
+    fn on_helper(
+        &mut self,
+        send: impl FnOnce(&mut T) -> Result<Vec<u8>, TransportError> + Send + 'static,
+    ) -> Result<Vec<u8>, TransportError> {
         let mut transport = self.transport.clone();
         let (answer, answered) = mpsc::channel();
         std::thread::Builder::new()
             .name("timebank-exchange".into())
             .spawn(move || {
-                let _ = answer.send(transport.exchange(body));
+                let _ = answer.send(send(&mut transport));
             })
             .map_err(|e| TransportError::Unreachable(format!("could not start the exchange: {e}")))?;
         loop {
@@ -105,6 +124,16 @@ impl<T: Transport + Clone + Send + 'static> Transport for Interruptible<'_, T> {
                 }
             }
         }
+    }
+}
+
+impl<T: Transport + Clone + Send + 'static> Transport for Interruptible<'_, T> {
+    fn exchange(&mut self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        self.on_helper(move |transport| transport.exchange(body))
+    }
+
+    fn contacts(&mut self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        self.on_helper(move |transport| transport.contacts(body))
     }
 }
 

@@ -373,6 +373,11 @@ pub struct Assignment {
     pub slot_start: Option<SystemTime>,
     /// The end of that slot.
     pub slot_end: Option<SystemTime>,
+    /// The elder's home address, while the order is open for this volunteer (it leaves the
+    /// phone with the order).
+    pub elder_address: Option<String>,
+    /// The elder's phone number, likewise.
+    pub elder_phone: Option<String>,
     /// Where the order stands.
     pub state: OrderState,
 }
@@ -393,6 +398,8 @@ impl From<views::AssignmentView> for Assignment {
             decline_reason: a.decline_reason,
             slot_start: a.slot.map(|s| timestamp(s.start)),
             slot_end: a.slot.map(|s| timestamp(s.end)),
+            elder_address: view.elder_address,
+            elder_phone: view.elder_phone,
             state: view.state.into(),
         }
     }

@@ -13,7 +13,7 @@ use crate::console::ConsoleConfig;
 use crate::error::AppError;
 use crate::limits::{Limiter, Limits};
 use crate::relay::Relay;
-use crate::{enroll, sync};
+use crate::{contacts, enroll, sync};
 
 /// The relay's routes:
 ///
@@ -24,6 +24,7 @@ use crate::{enroll, sync};
 /// | `GET /readyz` | | `ready`, or 503 when the store cannot be read ([`crate::monitor`]) |
 /// | `POST /v1/enroll` | wire `EnrollRequest` | wire `EnrollResponse` |
 /// | `POST /v1/sync` (bearer token) | wire `SyncRequest` | wire `SyncResponse` |
+/// | `POST /v1/contacts` (bearer token) | wire `ContactsRequest` | wire `DispatchContacts` |
 ///
 /// | `/console/…` | forms | the coordinator console (HTML, [`crate::console`]) |
 ///
@@ -54,6 +55,7 @@ pub fn app_with_limits(relay: Arc<Relay>, console: ConsoleConfig, limits: Limits
         .route("/console/", get(|| async { crate::console::see_other("/console/review") }))
         .route("/v1/enroll", post(enroll::endpoint))
         .route("/v1/sync", post(sync::endpoint))
+        .route("/v1/contacts", post(contacts::endpoint))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(Extension(limiter))
@@ -73,5 +75,5 @@ async fn healthz() -> &'static str {
 }
 
 async fn not_found() -> AppError {
-    AppError::NotFound("no such endpoint on this relay; the app uses POST /v1/enroll and POST /v1/sync".into())
+    AppError::NotFound("no such endpoint on this relay; the app uses POST /v1/enroll, /v1/sync and /v1/contacts".into())
 }

@@ -5,7 +5,7 @@
 //! Layers: [`store`] (the only module that touches SQLite or PostgreSQL, behind the
 //! [`RelayStore`] trait) → [`relay`] (shared state and the document cache) → [`authority`] (who may read
 //! and write what) and [`vetting`] (the shape every change keeps) → [`enroll`], [`auth`],
-//! [`sync`] (the endpoints) → [`app`] (the router).
+//! [`sync`], [`contacts`] (the endpoints) → [`app`] (the router).
 //! [`registry`] registers stations, members, devices and console accounts; the [`admin`]
 //! command line and the [`console`] both call it.
 //! The model, the documents and the wire format are the engine's (`timebank-engine`).
@@ -25,6 +25,7 @@ pub mod auth;
 pub mod authority;
 pub mod config;
 pub mod console;
+pub mod contacts;
 pub mod desk;
 pub mod enroll;
 pub mod error;

@@ -1,4 +1,5 @@
-//! A sync transport that hands each body to a relay's router in-process.
+//! A sync transport that hands each body (a sync's, a contacts request's) to a relay's
+//! router in-process.
 
 use axum::Router;
 use axum::body::Body;
@@ -49,13 +50,14 @@ impl<'a> InProcess<'a> {
     }
 }
 
-impl Transport for InProcess<'_> {
-    fn exchange(&mut self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+impl InProcess<'_> {
+    /// POSTs `body` to `path` on the router with the device's token: the answer's body, or
+    /// the relay's refusal.
+    fn post(&self, path: &str, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
         let unreachable = |e: &dyn std::fmt::Display| TransportError::Unreachable(e.to_string());
-        let sent = self.recording.then(|| body.clone());
         let request = Request::builder()
             .method("POST")
-            .uri("/v1/sync")
+            .uri(path)
             .header(CONTENT_TYPE, "application/octet-stream")
             .header(AUTHORIZATION, &self.authorization)
             .body(Body::from(body))
@@ -70,6 +72,14 @@ impl Transport for InProcess<'_> {
                 .unwrap_or_else(|| String::from_utf8_lossy(&answer).into_owned());
             return Err(TransportError::Refused { status: status.as_u16(), message });
         }
+        Ok(answer)
+    }
+}
+
+impl Transport for InProcess<'_> {
+    fn exchange(&mut self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        let sent = self.recording.then(|| body.clone());
+        let answer = self.post("/v1/sync", body)?;
         if let Some(sent) = sent {
             self.exchanges.push((sent, answer.clone()));
         }
@@ -78,5 +88,9 @@ impl Transport for InProcess<'_> {
             return Err(TransportError::Unreachable("the connection dropped before the answer arrived".into()));
         }
         Ok(answer)
+    }
+
+    fn contacts(&mut self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        self.post("/v1/contacts", body)
     }
 }

@@ -1,5 +1,6 @@
 //! Orders (点单) and assignments (派单/接单): placing and cancelling an order, the orders
-//! and assignments a device sees, and a volunteer's answer.
+//! and assignments a device sees (with the elder's contact while an assignment is open),
+//! and a volunteer's answer.
 
 use chrono::{DateTime, Utc};
 
@@ -9,8 +10,11 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::service::find_service;
 use crate::model::text;
-use crate::model::{MemberId, Order, OrderFacts, OrderId, OrderState, OutcomeStatus, Response, Role, ServiceKind, Slot};
+use crate::model::{
+    Assignment, MemberId, Order, OrderFacts, OrderId, OrderState, OutcomeStatus, Response, Role, ServiceKind, Slot,
+};
 use crate::notify::Topic;
+use crate::storage;
 use crate::views::{AssignmentView, OrderView};
 
 impl Engine {
@@ -78,8 +82,27 @@ impl Engine {
             .collect()
     }
 
-    /// Assignments offered to this volunteer (派单), with each order's state.
+    /// Assignments offered to this volunteer (派单), with each order's state and, while it
+    /// is open, the elder's address and phone as the relay last sent them.
     pub fn assignments(&self) -> Vec<AssignmentView> {
+        let contacts = storage::dispatch_contacts(self.storage.conn()).unwrap_or_default();
+        self.own_assignments()
+            .into_iter()
+            .map(|(assignment, state)| {
+                let contact = contacts.iter().find(|c| c.order == assignment.order.as_str()).filter(|_| state.shares_contact());
+                let given = |value: &str| Some(value.to_owned()).filter(|v| !v.is_empty());
+                AssignmentView {
+                    elder_address: contact.and_then(|c| given(&c.address)),
+                    elder_phone: contact.and_then(|c| given(&c.phone)),
+                    assignment,
+                    state,
+                }
+            })
+            .collect()
+    }
+
+    /// This volunteer's assignments with each order's state as this phone knows it.
+    pub(crate) fn own_assignments(&self) -> Vec<(Assignment, OrderState)> {
         let visits = self.own_visits();
         member::assignments(self.own_doc())
             .into_iter()
@@ -93,7 +116,7 @@ impl Engine {
                     settled: visit.is_some_and(|v| self.outcome_status(&v.volunteer, v.id.as_str()) == Some(OutcomeStatus::Approved)),
                     cancelled: false,
                 };
-                AssignmentView { state: OrderState::derive(&facts), assignment }
+                (assignment, OrderState::derive(&facts))
             })
             .collect()
     }
@@ -112,14 +135,14 @@ impl Engine {
         self.require(&[Role::Volunteer], "answering an assignment")?;
         text::check_reason(reason)?;
         let assignment = self
-            .assignments()
+            .own_assignments()
             .into_iter()
-            .find(|a| &a.assignment.order == order)
+            .find(|(a, _)| &a.order == order)
             .ok_or_else(|| Error::NotFound { what: "assignment", id: order.to_string() })?;
-        if matches!(assignment.state, OrderState::Visited | OrderState::Confirmed | OrderState::Settled) {
+        if matches!(assignment.1, OrderState::Visited | OrderState::Confirmed | OrderState::Settled) {
             return Err(Error::invalid(format!("order {order} was already served; the answer cannot change")));
         }
-        if assignment.assignment.response == Some(response) {
+        if assignment.0.response == Some(response) {
             return Ok(());
         }
         let now = self.clock.now();

@@ -222,6 +222,14 @@ impl OrderState {
         }
     }
 
+    /// Whether the elder's address and phone are with the volunteer an order in this state
+    /// went to: from the dispatch until the visit (dispatched, accepted), never after it,
+    /// nor for a declined or cancelled order (ADR 31). The relay sends them by this rule,
+    /// and the phone keeps them by it.
+    pub fn shares_contact(self) -> bool {
+        matches!(self, OrderState::Dispatched | OrderState::Accepted)
+    }
+
     /// Derives the state from the facts known on this device, latest stage first.
     pub fn derive(facts: &OrderFacts) -> OrderState {
         if facts.settled {
@@ -302,6 +310,12 @@ mod tests {
         let order = Order::place(elder.clone(), "meals", "", elder, now).for_slot(Some(Slot { start: h(2), end: h(4) }));
         let offer = Assignment::offer(&order, None, MemberId::parse("c-1").unwrap(), now);
         assert_eq!(offer.slot, order.slot, "the volunteer learns when");
+    }
+
+    #[test]
+    fn an_elders_contact_is_shared_from_the_dispatch_until_the_visit() {
+        let shared: Vec<OrderState> = OrderState::ALL.into_iter().filter(|s| s.shares_contact()).collect();
+        assert_eq!(shared, [OrderState::Dispatched, OrderState::Accepted]);
     }
 
     #[test]

@@ -54,6 +54,8 @@ impl Storage {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(corrupt)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(corrupt)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(corrupt)?;
+        // What is deleted is overwritten: an elder's address leaves the phone with the order.
+        conn.pragma_update(None, "secure_delete", "ON").map_err(corrupt)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(corrupt)?;
         let found = schema::version(&conn).map_err(corrupt)?;
         let latest = schema::latest_version();
@@ -255,6 +257,34 @@ pub(crate) fn set_voucher(tx: &Transaction<'_>, doc_id: &str, heads: &[automerge
 /// itself stays in the document; the outbox only tracks what is still to send).
 pub(crate) fn mark_acked(tx: &Transaction<'_>, hash: &[u8]) -> Result<()> {
     tx.prepare_cached("DELETE FROM local_changes WHERE hash = ?1")?.execute([hash])?;
+    Ok(())
+}
+
+/// The dispatch contacts the phone keeps, by order.
+pub(crate) fn dispatch_contacts(conn: &Connection) -> Result<Vec<crate::sync::wire::DispatchContact>> {
+    let mut stmt = conn.prepare("SELECT order_id, address, phone FROM dispatch_contacts ORDER BY order_id")?;
+    let rows = stmt.query_map([], |row| {
+        Ok(crate::sync::wire::DispatchContact { order: row.get(0)?, address: row.get(1)?, phone: row.get(2)? })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Keeps `contacts` and no other: what the relay sent last, or what is left of it.
+pub(crate) fn replace_dispatch_contacts(tx: &Transaction<'_>, contacts: &[crate::sync::wire::DispatchContact]) -> Result<()> {
+    tx.execute("DELETE FROM dispatch_contacts", [])?;
+    for c in contacts {
+        tx.execute(
+            "INSERT OR REPLACE INTO dispatch_contacts (order_id, address, phone) VALUES (?1, ?2, ?3)",
+            rusqlite::params![c.order, c.address, c.phone],
+        )?;
+    }
+    Ok(())
+}
+
+/// Copies the write-ahead log into the store and empties it, so that what was deleted
+/// (and overwritten, `secure_delete`) is gone from the disk, not kept in older log frames.
+pub(crate) fn flush_deleted(conn: &Connection) -> Result<()> {
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
     Ok(())
 }
 

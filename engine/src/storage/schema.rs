@@ -42,6 +42,14 @@ pub const MIGRATIONS: &[&str] = &[
          heads  BLOB NOT NULL,
          mac    BLOB NOT NULL
      ) STRICT;",
+    // 4: a volunteer's phone: the elder's address and phone for each open dispatch, as the
+    //    relay last sent them; outside the documents, so they never sync anywhere and leave
+    //    the phone with the order (ADR 31).
+    "CREATE TABLE dispatch_contacts (
+         order_id TEXT PRIMARY KEY,
+         address  TEXT NOT NULL,
+         phone    TEXT NOT NULL
+     ) STRICT;",
 ];
 
 /// The newest store version this build knows.
@@ -125,6 +133,17 @@ mod tests {
         assert!(tables(&conn).contains(&"vouchers".to_owned()));
         let heads: Vec<u8> = conn.query_row("SELECT acked_heads FROM sync_state", [], |r| r.get(0)).unwrap();
         assert_eq!(heads, [9]);
+    }
+
+    #[test]
+    fn version_4_adds_the_dispatch_contacts_and_keeps_the_vouchers() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, 3).unwrap();
+        conn.execute("INSERT INTO vouchers (doc_id, heads, mac) VALUES ('member/v-1', x'01', x'02')", []).unwrap();
+        migrate_to(&mut conn, 4).unwrap();
+        assert!(tables(&conn).contains(&"dispatch_contacts".to_owned()));
+        let kept: i64 = conn.query_row("SELECT count(*) FROM vouchers", [], |r| r.get(0)).unwrap();
+        assert_eq!(kept, 1);
     }
 
     #[test]

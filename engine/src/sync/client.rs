@@ -21,7 +21,10 @@ use crate::sync::bounds::{self, Budget};
 use crate::sync::heads::heads_after;
 use crate::sync::page::Page;
 use crate::sync::sequence;
-use crate::sync::wire::{self, DocPush, PAGE_BYTES, Recovery, SyncRequest, SyncResponse, VOUCHER_BYTES, Voucher};
+use crate::sync::wire::{
+    self, ContactsRequest, DispatchContact, DispatchContacts, DocPush, PAGE_BYTES, Recovery, SyncRequest, SyncResponse,
+    VOUCHER_BYTES, Voucher,
+};
 
 /// Most request/response exchanges one sync makes: enough for a phone months behind to
 /// catch up page by page; a sync that needs more carries on at the next one.
@@ -31,6 +34,14 @@ pub const MAX_ROUNDS: usize = 64;
 pub trait Transport {
     /// Sends `body` and returns the relay's answer.
     fn exchange(&mut self, body: Vec<u8>) -> Result<Vec<u8>, TransportError>;
+
+    /// Sends `body` (a [`ContactsRequest`]) to the relay's contacts endpoint and returns
+    /// the answer. A transport that reaches none says so (the default): the phone then
+    /// keeps only the contacts of assignments still open on it.
+    fn contacts(&mut self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        drop(body);
+        Err(TransportError::Refused { status: 404, message: "this transport does not carry dispatch contacts".into() })
+    }
 }
 
 /// Why an exchange with the relay failed. Nothing on the phone is lost either way.
@@ -166,13 +177,62 @@ impl Engine {
         self.sync_run(SyncRun::default(), transport)
     }
 
-    /// Runs `run` to the end through `transport` (a sync with its own page size).
+    /// Runs `run` to the end through `transport` (a sync with its own page size), then
+    /// brings the elder contacts of open assignments up to date ([`Engine::contacts_request`]).
     pub fn sync_run(&mut self, mut run: SyncRun, transport: &mut dyn Transport) -> Result<SyncReport> {
         while let Some(body) = run.next_request(self)? {
             let reply = transport.exchange(body).map_err(Error::Transport)?;
             run.receive(self, &reply)?;
         }
+        let answer = self.contacts_request().map(|body| transport.contacts(body));
+        self.receive_contacts(answer)?;
         Ok(run.report())
+    }
+
+    /// The request for the elder contacts of this volunteer's open assignments (dispatched
+    /// or accepted, not yet visited), when there is one open; `None` otherwise (then no
+    /// request is made, and none is kept).
+    pub fn contacts_request(&self) -> Option<Vec<u8>> {
+        let open = self.own_assignments().iter().any(|(_, state)| state.shares_contact());
+        open.then(|| wire::encode(&ContactsRequest {}))
+    }
+
+    /// Ends a sync with the contacts: `answer` is the relay's answer to
+    /// [`Engine::contacts_request`] (`None` when none was asked). Keeps the contacts the
+    /// relay sent for the assignments open on this phone and no others, durably; without
+    /// an answer, forgets those of assignments no longer open (visited, declined) and keeps
+    /// the rest.
+    pub fn receive_contacts(&mut self, answer: Option<Result<Vec<u8>, TransportError>>) -> Result<()> {
+        let contacts = match answer {
+            Some(Ok(reply)) => {
+                wire::decode::<DispatchContacts>(&reply)
+                    .map_err(|e| Error::Protocol(format!("the relay's contacts could not be read: {e}")))?
+                    .contacts
+            }
+            Some(Err(_)) | None => storage::dispatch_contacts(self.storage.conn())?,
+        };
+        self.store_open_contacts(contacts)
+    }
+
+    fn store_open_contacts(&mut self, contacts: Vec<DispatchContact>) -> Result<()> {
+        let open: HashSet<String> = self
+            .own_assignments()
+            .into_iter()
+            .filter(|(_, state)| state.shares_contact())
+            .map(|(a, _)| a.order.to_string())
+            .collect();
+        let kept: Vec<DispatchContact> = contacts.into_iter().filter(|c| open.contains(&c.order)).collect();
+        let before = storage::dispatch_contacts(self.storage.conn())?;
+        if before == kept {
+            return Ok(());
+        }
+        let tx = self.storage.begin()?;
+        storage::replace_dispatch_contacts(&tx, &kept)?;
+        tx.commit()?;
+        if before.iter().any(|c| !kept.contains(c)) {
+            storage::flush_deleted(self.storage.conn())?;
+        }
+        Ok(())
     }
 
     /// The request: the manifest digest and the documents with changes the relay lacks

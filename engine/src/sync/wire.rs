@@ -119,6 +119,32 @@ pub struct Recover {
     pub heads: Vec<Hash>,
 }
 
+/// A volunteer's phone asks for the contacts of its open dispatches (`POST /v1/contacts`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactsRequest {}
+
+/// The relay's answer to [`ContactsRequest`]: for each order dispatched to the asking
+/// volunteer and still open for them (dispatched or accepted, not declined, cancelled,
+/// served or given to someone else), the elder's address and phone from the station's
+/// register. The phone keeps them outside its documents and replaces them at each answer,
+/// so an order's contact leaves the phone with the order (ADR 31).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DispatchContacts {
+    /// One per open order.
+    pub contacts: Vec<DispatchContact>,
+}
+
+/// The elder's address and phone for one order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DispatchContact {
+    /// The order (`o-…`).
+    pub order: String,
+    /// The elder's home address, as the station registered it (empty when it has none).
+    pub address: String,
+    /// The elder's phone number (empty when none).
+    pub phone: String,
+}
+
 /// Enrollment: a device presents a one-time code and its automerge actor id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrollRequest {
@@ -310,6 +336,18 @@ mod tests {
         assert_eq!(encode(&response), expected);
         let enroll = EnrollRequest { code: "AB".into(), actor: "ff".into() };
         assert_eq!(encode(&enroll), [2, 2, b'A', b'B', 2, b'f', b'f']);
+        assert_eq!(encode(&ContactsRequest {}), [2]);
+        let contacts = DispatchContacts {
+            contacts: vec![DispatchContact { order: "o-1".into(), address: "8号".into(), phone: "139".into() }],
+        };
+        let mut expected = vec![2, 1, 3];
+        expected.extend_from_slice(b"o-1");
+        expected.push(4);
+        expected.extend_from_slice("8号".as_bytes());
+        expected.push(3);
+        expected.extend_from_slice(b"139");
+        assert_eq!(encode(&contacts), expected);
+        assert_eq!(decode::<DispatchContacts>(&expected), Ok(contacts));
     }
 
     #[test]
@@ -359,8 +397,12 @@ mod tests {
             if let Ok(message) = decode::<SyncResponse>(&bytes) {
                 proptest::prop_assert_eq!(decode::<SyncResponse>(&encode(&message)), Ok(message));
             }
+            if let Ok(message) = decode::<DispatchContacts>(&bytes) {
+                proptest::prop_assert_eq!(decode::<DispatchContacts>(&encode(&message)), Ok(message));
+            }
             let _ = decode::<EnrollRequest>(&bytes);
             let _ = decode::<EnrollResponse>(&bytes);
+            let _ = decode::<ContactsRequest>(&bytes);
         }
     }
 }

@@ -130,6 +130,9 @@ pub enum MemberCommand {
         /// Last four characters of the identity card number (digits, or a final X).
         #[arg(long)]
         id_last4: Option<String>,
+        /// Home address (an elder's: the volunteer of an open order gets it, for that order only).
+        #[arg(long)]
+        address: Option<String>,
     },
     /// Everything the program holds about a member, as JSON (for an access request):
     /// register record, contact details, devices, what the documents record about them,

@@ -139,6 +139,7 @@ pub fn run(relay: &Relay, command: &AdminCommand) -> Result<Report, AdminError> 
             hardship,
             phone,
             id_last4,
+            address,
         }) => {
             let new = NewMember {
                 station,
@@ -148,7 +149,8 @@ pub fn run(relay: &Relay, command: &AdminCommand) -> Result<Report, AdminError> 
                 household: household.as_deref(),
                 hardship: *hardship,
             };
-            let member = registry::register_member(relay, &new, phone.as_deref(), id_last4.as_deref(), None)?;
+            let contact = registry::NewContact { phone: phone.as_deref(), id_last4: id_last4.as_deref(), address: address.as_deref() };
+            let member = registry::register_member(relay, &new, &contact, None)?;
             Ok(Report {
                 json: member_json(&member),
                 text: format!(

@@ -99,7 +99,9 @@ impl Seeder<'_> {
     fn member(&self, role: &str, name: &str, birth_year: u16, household: Option<&str>, hardship: bool) -> Result<MemberRecord, DemoError> {
         let new = NewMember { station: &self.station, role, name, birth_year, household, hardship };
         let phone = format!("139 {:04} {:04}", u32::from(birth_year) * 3 % 10_000, u32::from(birth_year) * 7 % 10_000);
-        registry::register_member(self.relay, &new, Some(&phone), Some("0423"), None).map_err(step("register a member"))
+        let address = (role == "elder").then(|| format!("曹杨新村 {} 号 {} 室", birth_year % 40 + 1, birth_year % 5 * 100 + 201));
+        let contact = registry::NewContact { phone: Some(&phone), id_last4: Some("0423"), address: address.as_deref() };
+        registry::register_member(self.relay, &new, &contact, None).map_err(step("register a member"))
     }
 
     fn phone(&self, member: &MemberRecord) -> Result<DemoPhone, DemoError> {

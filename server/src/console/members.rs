@@ -176,6 +176,8 @@ fn members_page(signed: &Signed, listing: &Listing, raw: Option<&str>, form: &Fo
                     label { (lang.pick("出生年份", "Birth year")) input type="number" name="birth_year" value=(form.text("birth_year")) min="1900" max="2100" required; }
                     label { (lang.pick("户号（同住家庭）", "Household (living together)")) input type="text" name="household" value=(form.text("household")) placeholder=(lang.pick("例如 h-12", "e.g. h-12")); }
                     label { (lang.pick("身份证后四位", "ID number, last four")) input type="text" name="id_last4" value=(form.text("id_last4")) maxlength="4" pattern="[0-9]{3}[0-9Xx]"; }
+                    label.wide { (lang.pick("住址（老人：只发给接单的志愿者）", "Address (an elder's: sent only to the volunteer of an order)"))
+                        input type="text" name="address" value=(form.text("address")) maxlength=(registry::MAX_ADDRESS_CHARS); }
                     label { (lang.pick("角色", "Role"))
                         select name="role" {
                             @for (value, role) in ROLES {
@@ -210,12 +212,12 @@ async fn register(State(relay): State<Arc<Relay>>, SignedForm { signed, form }: 
                 household: Some(form.text("household")).filter(|h| !h.is_empty()),
                 hardship: form.checked("hardship"),
             };
-            let phone = Some(form.text("phone")).filter(|p| !p.is_empty());
-            let id_last4 = Some(form.text("id_last4")).filter(|p| !p.is_empty());
+            let given = |field: &str| Some(form.text(field)).filter(|v| !v.is_empty());
+            let contact = registry::NewContact { phone: given("phone"), id_last4: given("id_last4"), address: given("address") };
             // The registration names the new member as the entry's target.
             let detail = format!("{} ({})", new.name.trim(), role.as_str());
             let audit = audit::entry(&relay, &signed, AuditAction::MemberCreate, "", &detail);
-            match registry::register_member(&relay, &new, phone, id_last4, Some(audit)) {
+            match registry::register_member(&relay, &new, &contact, Some(audit)) {
                 Ok(member) => Ok(Ok(member)),
                 Err(RegistryError::Invalid(message)) => Ok(Err(format!(
                     "{}{}",
@@ -270,6 +272,8 @@ fn registration_problem(lang: Lang, message: &str, form: &FormData) -> String {
         format!("电话号码“{}”无法使用：请填写 5 到 15 位数字，可以有空格、短横线和开头的 +。", form.text("phone"))
     } else if message.starts_with("the last four") {
         format!("身份证后四位“{}”无法使用：请填写四位，前三位是数字，最后一位是数字或 X。", form.text("id_last4"))
+    } else if message.starts_with("the address") {
+        format!("住址无法使用：请写在一行内，1 到 {} 个字。", registry::MAX_ADDRESS_CHARS)
     } else if message.contains("household") {
         format!("户号“{}”无法使用：请用小写字母、数字和短横线，例如 h-12，不要有空格。", form.text("household"))
     } else if message.starts_with("the name") {
@@ -338,6 +342,7 @@ fn detail_page(signed: &Signed, detail: &Detail, issued: Option<&Issued>) -> Mar
                     @if signed.station() == Some(&member.station) {
                         dt { (lang.pick("电话", "Phone")) } dd { @if let Some(p) = &detail.contact.phone { a href={ "tel:" (p.replace(' ', "")) } { (p) } } @else { "—" } }
                         dt { (lang.pick("身份证后四位", "ID last four")) } dd translate="no" { (detail.contact.id_last4.as_deref().unwrap_or("—")) }
+                        dt { (lang.pick("住址", "Address")) } dd data-testid="address" { (detail.contact.address.as_deref().unwrap_or("—")) }
                     }
                     dt { (lang.pick("登记时间", "Registered")) } dd { (lang.datetime(member.created_at)) }
                     dt { (lang.pick("成员编号", "Member id")) } dd { (id_line(member.id.as_str())) }

@@ -33,8 +33,8 @@ pub fn card(signed: &Signed, member: &MemberRecord) -> Markup {
         section.card data-testid="personal" {
             h2 { (lang.pick("个人信息", "Personal information")) }
             p.hint { (lang.pick(
-                "成员要求查看本人信息时，下载系统保存的全部内容。成员退出时，可以删除其电话和身份证后四位；时间币和服务记录保留。",
-                "When a member asks what is held about them, download all of it. When a member leaves, their phone number and ID digits can be erased; their coins and visits stay.",
+                "成员要求查看本人信息时，下载系统保存的全部内容。成员退出时，可以删除其电话、身份证后四位和住址；时间币和服务记录保留。",
+                "When a member asks what is held about them, download all of it. When a member leaves, their phone number, ID digits and address can be erased; their coins and visits stay.",
             )) }
             p.actions {
                 a.button href={ "/console/members/" (member.id) "/export" } data-testid="export" { (lang.pick("下载个人信息", "Download their data")) }
@@ -86,8 +86,8 @@ async fn confirm_page(signed: Signed, State(relay): State<Arc<Relay>>, Path(raw)
             h2 { (lang.pick("确定删除“", "Erase the contact details of “")) (member.display_name) (lang.pick("”的联系方式吗？", "”?")) }
             (id_line(member.id.as_str()))
             p { (lang.pick(
-                "将删除登记的电话和身份证后四位，无法恢复。成员的时间币、服务记录和订单都保留；以前派单和服务记录上的姓名也保留。",
-                "Their phone number and ID digits are deleted for good. Their coins, visits and orders stay, and so does their name on past dispatches and visits.",
+                "将删除登记的电话、身份证后四位和住址，无法恢复。成员的时间币、服务记录和订单都保留；以前派单和服务记录上的姓名也保留。",
+                "Their phone number, ID digits and address are deleted for good. Their coins, visits and orders stay, and so does their name on past dispatches and visits.",
             )) }
             form.inline method="post" action={ "/console/members/" (member.id) "/erase-contact" } {
                 (layout::csrf(&signed))

@@ -28,24 +28,42 @@ pub struct NewMember<'a> {
     pub hardship: bool,
 }
 
+/// What a coordinator records in person beside the profile, as typed (each optional).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NewContact<'a> {
+    /// Phone number.
+    pub phone: Option<&'a str>,
+    /// The last four characters of the identity card number.
+    pub id_last4: Option<&'a str>,
+    /// Home address (an elder's: the dispatched volunteer gets it for that order).
+    pub address: Option<&'a str>,
+}
+
+/// Most characters in an address.
+pub const MAX_ADDRESS_CHARS: usize = 100;
+
 /// Registers a member without contact details ([`register_member`]).
 pub fn create_member(relay: &Relay, new: &NewMember<'_>) -> Result<MemberRecord, RegistryError> {
-    register_member(relay, new, None, None, None)
+    register_member(relay, new, &NewContact::default(), None)
 }
 
 /// Registers a member: `member/<id>` with the profile (verified: coordinators verify in
 /// person before they register anyone) and the empty `ledger/<id>`; the phone number and
-/// the last four characters of the identity card stay in the relay's store only. The one
+/// the last four characters of the identity card and the address stay in the relay's store
+/// only. The one
 /// way to register someone: `admin member create` and the console both come here. The
 /// console's `audit` entry, its target set to the new member's id, is stored with them.
 pub fn register_member(
     relay: &Relay,
     new: &NewMember<'_>,
-    phone: Option<&str>,
-    id_last4: Option<&str>,
+    contact: &NewContact<'_>,
     audit: Option<AuditRecord>,
 ) -> Result<MemberRecord, RegistryError> {
-    let contact = MemberContact { phone: phone.map(check_phone).transpose()?, id_last4: id_last4.map(check_id_last4).transpose()? };
+    let contact = MemberContact {
+        phone: contact.phone.map(check_phone).transpose()?,
+        id_last4: contact.id_last4.map(check_id_last4).transpose()?,
+        address: contact.address.map(check_address).transpose()?,
+    };
     let station = StationId::parse(new.station)?;
     if relay.store().station(&station)?.is_none() {
         return Err(RegistryError::NotFound(format!(
@@ -91,6 +109,17 @@ pub fn register_member(
     relay.store().create_member(&record, &contact, &documents, audit.as_ref())?;
     tracing::info!(member = %record.id, role = record.role.as_str(), "member created");
     Ok(record)
+}
+
+/// An address as typed: one line of at most [`MAX_ADDRESS_CHARS`] characters.
+fn check_address(raw: &str) -> Result<String, RegistryError> {
+    let address = raw.trim();
+    if address.is_empty() || address.chars().count() > MAX_ADDRESS_CHARS || address.chars().any(char::is_control) {
+        return Err(RegistryError::Invalid(format!(
+            "the address {raw:?} is not usable: give it on one line, 1 to {MAX_ADDRESS_CHARS} characters"
+        )));
+    }
+    Ok(address.to_owned())
 }
 
 /// A phone number as typed: digits with spaces, dashes and a leading `+` allowed.
@@ -167,10 +196,17 @@ mod tests {
             let err = create_member(&relay, &input).unwrap_err().to_string();
             assert!(err.contains(expected), "{err}");
         }
-        for (phone, last4, expected) in
-            [("12ab", "1234", "phone number"), ("123", "1234", "phone number"), ("13800001234", "12X4", "last four")]
-        {
-            let err = register_member(&relay, &good, Some(phone), Some(last4), None).unwrap_err().to_string();
+        let long = "路".repeat(MAX_ADDRESS_CHARS + 1);
+        for (phone, last4, address, expected) in [
+            ("12ab", "1234", "a", "phone number"),
+            ("123", "1234", "a", "phone number"),
+            ("13800001234", "12X4", "a", "last four"),
+            ("13800001234", "1234", " ", "address"),
+            ("13800001234", "1234", "12 号\n301", "address"),
+            ("13800001234", "1234", long.as_str(), "1 to 100 characters"),
+        ] {
+            let contact = NewContact { phone: Some(phone), id_last4: Some(last4), address: Some(address) };
+            let err = register_member(&relay, &good, &contact, None).unwrap_err().to_string();
             assert!(err.contains(expected), "{err}");
         }
         assert!(relay.store().station_members(&station.id).unwrap().is_empty());

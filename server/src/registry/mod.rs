@@ -18,7 +18,7 @@ use timebank_engine::{DocId, documents};
 pub use console_user::{AccountScope, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, create_console_user, normalize_username};
 pub use district::{create_district, move_station};
 pub use device::{DEFAULT_CODE_DAYS, issue_audited_enrollment_code, issue_enrollment_code, revoke_device};
-pub use member::{NewMember, create_member, register_member};
+pub use member::{MAX_ADDRESS_CHARS, NewContact, NewMember, create_member, register_member};
 pub use personal::{EXPORT_FORMAT, erase_contact, export_member};
 pub use station::{create_station, create_station_in};
 

@@ -100,7 +100,7 @@ pub fn export_member(relay: &Relay, raw: &str) -> Result<Value, RegistryError> {
             "hardship": record.hardship,
             "registered_at": time(record.created_at),
         },
-        "contact": { "phone": contact.phone, "id_last4": contact.id_last4 },
+        "contact": { "phone": contact.phone, "id_last4": contact.id_last4, "address": contact.address },
         "devices": devices,
         "profile": own.and_then(member::profile),
         "visits": visits,
@@ -115,7 +115,7 @@ pub fn export_member(relay: &Relay, raw: &str) -> Result<Value, RegistryError> {
     }))
 }
 
-/// Erases the contact details (phone, identity card digits) of member `raw`, who leaves:
+/// Erases the contact details (phone, identity card digits, address) of member `raw`, who leaves:
 /// from the register, with `audit` in the same transaction. Their documents hold no contact
 /// details (they never did: ADR 0034), and their coins, visits and history stay. `audit`
 /// makes the entry from the member's record. Returns the member and whether there was
@@ -134,7 +134,7 @@ pub fn erase_contact(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::{NewMember, create_station, register_member, test_relay};
+    use crate::registry::{NewContact, NewMember, create_station, register_member, test_relay};
 
     #[test]
     fn the_export_holds_the_register_and_an_erasure_leaves_the_member() {
@@ -149,18 +149,20 @@ mod tests {
             household: None,
             hardship: false,
         };
-        let elder = register_member(&relay, &new, Some("139 1234 5678"), Some("123X"), None).unwrap();
+        let contact = NewContact { phone: Some("139 1234 5678"), id_last4: Some("123X"), address: Some("曹杨新村 12 号 301 室") };
+        let elder = register_member(&relay, &new, &contact, None).unwrap();
         let export = export_member(&relay, elder.id.as_str()).unwrap();
         assert_eq!(export["format"], EXPORT_FORMAT);
         assert_eq!(export["member"]["name"], "王芳");
         assert_eq!(export["contact"]["phone"], "139 1234 5678");
+        assert_eq!(export["contact"]["address"], "曹杨新村 12 号 301 室");
         assert_eq!(export["profile"]["display_name"], "王芳");
         assert_eq!(export["ledger"]["balance"]["confirmed_minutes"], 0);
 
         let (_, erased) = erase_contact(&relay, elder.id.as_str(), |_| None).unwrap();
         assert!(erased);
         let after = export_member(&relay, elder.id.as_str()).unwrap();
-        assert_eq!(after["contact"], json!({ "phone": null, "id_last4": null }));
+        assert_eq!(after["contact"], json!({ "phone": null, "id_last4": null, "address": null }));
         assert_eq!(after["member"], export["member"], "the member and their history stay");
         assert!(!erase_contact(&relay, elder.id.as_str(), |_| None).unwrap().1, "nothing left to erase");
         assert!(matches!(export_member(&relay, "m-ghost"), Err(RegistryError::NotFound(_))));

@@ -151,6 +151,8 @@ pub struct MemberContact {
     pub phone: Option<String>,
     /// The last four characters of the identity card number (digits, or a final X).
     pub id_last4: Option<String>,
+    /// The home address, as given (an elder's: where volunteers go).
+    pub address: Option<String>,
 }
 
 /// What a console account may do.

@@ -232,6 +232,10 @@ pub const MIGRATIONS: &[&str] = &[
          created_at INTEGER NOT NULL,
          last_seen  INTEGER NOT NULL
      ) STRICT;",
+    // 10: an elder's home address beside the phone, recorded in person and shown only to
+    //     the station's coordinators and, through `/v1/contacts`, to the volunteer an open
+    //     order of the elder is dispatched to (ADR 31): never in a document.
+    "ALTER TABLE member_contacts ADD COLUMN address TEXT;",
 ];
 
 /// The newest store version this build knows.
@@ -497,6 +501,22 @@ mod tests {
                 .is_err(),
             "a session still needs its account"
         );
+    }
+
+    #[test]
+    fn version_10_adds_an_address_and_keeps_the_contacts() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, 9).unwrap();
+        conn.execute_batch(
+            "INSERT INTO stations (id, name, created_at) VALUES ('s-1', 'S', 0);
+             INSERT INTO members (id, station, role, display_name, created_at) VALUES ('m-1', 's-1', 'elder', 'W', 0);
+             INSERT INTO member_contacts (member, phone, id_last4) VALUES ('m-1', '13800001234', '1234');",
+        )
+        .unwrap();
+        migrate_to(&mut conn, 10).unwrap();
+        let row: (String, Option<String>) =
+            conn.query_row("SELECT phone, address FROM member_contacts", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        assert_eq!(row, ("13800001234".to_owned(), None));
     }
 
     #[test]

@@ -546,8 +546,8 @@ impl RelayStore for SqliteStore {
 
     fn member_contact(&self, id: &MemberId) -> StoreResult<MemberContact> {
         self.read(|conn| {
-            conn.query_row("SELECT phone, id_last4 FROM member_contacts WHERE member = ?1", [id.as_str()], |row| {
-                Ok(MemberContact { phone: row.get(0)?, id_last4: row.get(1)? })
+            conn.query_row("SELECT phone, id_last4, address FROM member_contacts WHERE member = ?1", [id.as_str()], |row| {
+                Ok(MemberContact { phone: row.get(0)?, id_last4: row.get(1)?, address: row.get(2)? })
             })
             .optional()
         })
@@ -601,8 +601,8 @@ impl RelayStore for SqliteStore {
             }
             if *contact != MemberContact::default() {
                 tx.execute(
-                    "INSERT INTO member_contacts (member, phone, id_last4) VALUES (?1, ?2, ?3)",
-                    params![member.id.as_str(), contact.phone, contact.id_last4],
+                    "INSERT INTO member_contacts (member, phone, id_last4, address) VALUES (?1, ?2, ?3, ?4)",
+                    params![member.id.as_str(), contact.phone, contact.id_last4, contact.address],
                 )?;
             }
             insert_documents(tx, documents, member.created_at)?;
@@ -1029,7 +1029,7 @@ mod tests {
             created_at: 2,
         };
         let phone = "13912345678";
-        store.create_member(&member, &MemberContact { phone: Some(phone.into()), id_last4: None }, &[], None).unwrap();
+        store.create_member(&member, &MemberContact { phone: Some(phone.into()), ..MemberContact::default() }, &[], None).unwrap();
         let held = |name: &str| std::fs::read(dir.path().join(name)).unwrap_or_default().windows(phone.len()).any(|w| w == phone.as_bytes());
         assert!(held(STORE_FILE) || held("relay.sqlite3-wal"), "the number was stored");
         assert!(store.erase_member_contact(&member.id, None).unwrap());

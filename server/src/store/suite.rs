@@ -270,7 +270,11 @@ pub(crate) fn stations_and_members_round_trip(store: &dyn RelayStore) {
     assert_eq!(store.station(&station_id()).unwrap().unwrap().district, default_district(), "a new store has its default district");
 
     let elder = elder();
-    let contact = MemberContact { phone: Some("138 0000 1234".into()), id_last4: Some("123X".into()) };
+    let contact = MemberContact {
+        phone: Some("138 0000 1234".into()),
+        id_last4: Some("123X".into()),
+        address: Some("曹杨新村 12 号 301 室".into()),
+    };
     let created = audit("member.create", "m-elder");
     store.create_member(&elder, &contact, &[], Some(&created)).unwrap();
     assert_eq!(store.member(&elder.id).unwrap().as_ref(), Some(&elder));
@@ -301,7 +305,7 @@ pub(crate) fn stations_and_members_round_trip(store: &dyn RelayStore) {
 pub(crate) fn a_members_contact_is_erased_with_its_audit_entry(store: &dyn RelayStore) {
     setup(store);
     let vol = member_id("m-vol");
-    let contact = MemberContact { phone: Some("139 1111 2222".into()), id_last4: Some("0427".into()) };
+    let contact = MemberContact { phone: Some("139 1111 2222".into()), id_last4: Some("0427".into()), address: Some("兰溪路 138 弄".into()) };
     let elder = elder();
     store.create_member(&elder, &contact, &[], None).unwrap();
     let erased = audit("member.erase-contact", "m-elder");

@@ -13,6 +13,7 @@ fn register<'a>(fields: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
         ("birth_year", "1948"),
         ("household", "h-12"),
         ("id_last4", "123x"),
+        ("address", "曹杨新村 12 号 301 室"),
         ("role", "elder"),
     ];
     for (k, v) in fields {
@@ -36,20 +37,22 @@ fn a_coordinator_registers_a_person_with_minimal_contact_details() {
     assert_eq!(member.station, console.station.id);
     assert_eq!(console.store().member_contact(&member.id).unwrap(), MemberContact {
         phone: Some("138 0013 8000".into()),
-        id_last4: Some("123X".into())
+        id_last4: Some("123X".into()),
+        address: Some("曹杨新村 12 号 301 室".into()),
     });
-    // The phone number is not in the member's document (it would reach phones).
+    // The phone number and the address are not in the member's document (it would reach phones).
     let doc = console.store().document(&format!("member/{id}")).unwrap().unwrap().bytes;
-    assert!(!String::from_utf8_lossy(&doc).contains("0013"));
+    assert!(!String::from_utf8_lossy(&doc).contains("0013") && !String::from_utf8_lossy(&doc).contains("301 室"));
     let page = browser.get(&to);
     assert!(page.text.contains("已登记") && page.text.contains("138 0013 8000"), "{}", page.text);
+    assert_eq!(page.testid("address").as_deref(), Some("曹杨新村 12 号 301 室"));
     let list = browser.get("/console/members");
     assert!(list.text.contains(&format!("data-member=\"{id}\"")));
     // The district sees the member, not the contact details; the other station sees neither.
     let mut district = console.signed_in("qu");
     let seen = district.get(&to);
     assert_eq!(seen.status, StatusCode::OK);
-    assert!(seen.text.contains("王芳") && !seen.text.contains("0013"), "{}", seen.text);
+    assert!(seen.text.contains("王芳") && !seen.text.contains("0013") && !seen.text.contains("12 号 301 室"), "{}", seen.text);
     let mut other = console.signed_in("zhao");
     let guessed = other.get(&to);
     assert_eq!(guessed.status, StatusCode::NOT_FOUND);

@@ -4,7 +4,7 @@
 
 use axum::http::StatusCode;
 use serde_json::Value;
-use timebank_server::registry::{self, NewMember};
+use timebank_server::registry::{self, NewContact, NewMember};
 use timebank_server::store::{MemberContact, MemberRecord};
 
 use crate::phones::Pair;
@@ -15,7 +15,8 @@ use crate::support::Console;
 fn elder_with_contact(console: &Console) -> (Pair, MemberRecord) {
     let mut pair = Pair::new(console);
     let new = NewMember { station: console.station.id.as_str(), role: "elder", name: "孙秀英", birth_year: 1938, household: None, hardship: false };
-    let elder = registry::register_member(&console.relay, &new, Some("139 0427 1938"), Some("0427"), None).unwrap();
+    let contact = NewContact { phone: Some("139 0427 1938"), id_last4: Some("0427"), address: Some("兰溪路 138 弄 7 号") };
+    let elder = registry::register_member(&console.relay, &new, &contact, None).unwrap();
     pair.phone.log_visit(&elder.id, 30, 60, "陪孙阿姨读报");
     pair.phone.sync();
     (pair, elder)
@@ -81,12 +82,12 @@ fn a_member_who_leaves_has_their_contact_details_erased_and_keeps_their_history(
     assert_eq!((done.status, done.location.as_deref()), (StatusCode::SEE_OTHER, Some(member_page.as_str())));
     assert_eq!(console.store().member_contact(&elder.id).unwrap(), MemberContact::default());
     let page = li.get(&member_page);
-    assert!(page.text.contains("联系方式已删除") && !page.text.contains("0427"), "{}", page.text);
+    assert!(page.text.contains("联系方式已删除") && !page.text.contains("0427") && !page.text.contains("兰溪路"), "{}", page.text);
     assert!(actions(&console).contains(&("li".to_owned(), "member.erase-contact".to_owned(), elder.id.to_string())));
 
     // She stays a member, and the visit she received stays in the program's history.
     let export: Value = serde_json::from_str(&li.get(&format!("{member_page}/export")).text).unwrap();
-    assert_eq!(export["contact"], serde_json::json!({ "phone": null, "id_last4": null }));
+    assert_eq!(export["contact"], serde_json::json!({ "phone": null, "id_last4": null, "address": null }));
     assert_eq!(export["visits"].as_array().map(Vec::len), Some(1));
     let audit_page = li.get("/console/audit");
     assert!(audit_page.text.contains("删除联系方式") && audit_page.text.contains("导出个人信息"), "{}", audit_page.text);

@@ -15,6 +15,7 @@ mod binary;
 mod coordinator_rules;
 mod concurrency;
 mod configuration;
+mod contacts;
 mod crash;
 mod deploy;
 mod desk;

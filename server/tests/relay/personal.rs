@@ -17,7 +17,7 @@ pub fn export_and_erase(store: Store<'_>) {
     let admin = |args: &[&str]| admin_on(store, args);
     let station = admin(&["station", "create", "--name", "Caoyang"])["id"].as_str().unwrap().to_owned();
     let elder = admin(
-        &["member", "create", "--station", &station, "--role", "elder", "--name", "Sun Xiuying", "--birth-year", "1938", "--phone", "139 0427 1938", "--id-last4", "0427"],
+        &["member", "create", "--station", &station, "--role", "elder", "--name", "Sun Xiuying", "--birth-year", "1938", "--phone", "139 0427 1938", "--id-last4", "0427", "--address", "Lanxi Road 138"],
     )["id"]
         .as_str()
         .unwrap()
@@ -27,6 +27,7 @@ pub fn export_and_erase(store: Store<'_>) {
     assert_eq!(export["format"], 1);
     assert_eq!((export["member"]["id"].as_str(), export["member"]["name"].as_str()), (Some(elder.as_str()), Some("Sun Xiuying")));
     assert_eq!(export["contact"]["phone"], "139 0427 1938");
+    assert_eq!(export["contact"]["address"], "Lanxi Road 138");
     assert_eq!(export["profile"]["display_name"], "Sun Xiuying");
     for section in ["devices", "visits", "orders", "assignments", "requests", "audit", "security_events"] {
         assert!(export[section].is_array(), "{section}: {export}");
@@ -35,7 +36,7 @@ pub fn export_and_erase(store: Store<'_>) {
     let erased = admin(&["member", "erase-contact", "--member", &elder]);
     assert_eq!(erased["erased"], true);
     let after = admin(&["member", "export", "--member", &elder]);
-    assert_eq!(after["contact"], serde_json::json!({ "phone": null, "id_last4": null }));
+    assert_eq!(after["contact"], serde_json::json!({ "phone": null, "id_last4": null, "address": null }));
     assert_eq!(after["member"], export["member"], "the member stays");
     let audit = after["audit"].as_array().unwrap();
     assert!(audit.iter().any(|e| e["action"] == "member.erase-contact" && e["by"] == "admin (command line)"), "{after}");

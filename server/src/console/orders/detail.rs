@@ -19,7 +19,7 @@ use crate::console::visits::log::service_label;
 use crate::console::{Lang, PageError, Signed, blocking, layout, pinyin_order, words};
 use crate::desk::{self, StationDocs};
 use crate::relay::Relay;
-use crate::store::MemberRecord;
+use crate::store::{MemberContact, MemberRecord};
 
 /// What the order page shows.
 struct OrderDetail {
@@ -31,6 +31,8 @@ struct OrderDetail {
     assignment: Option<Assignment>,
     visits: Vec<VisitId>,
     service: String,
+    /// The elder's address and phone, for the station's own coordinators only.
+    contact: Option<MemberContact>,
     suggested: Vec<Candidate>,
     everyone: Paged<Candidate>,
 }
@@ -51,7 +53,8 @@ pub async fn order_page(
             for station in signed.visible_stations(&relay, None)? {
                 let docs = StationDocs::load(&relay, &station.id).map_err(|e| not_here(lang, e))?;
                 if let Some((order, state)) = docs.order(&id) {
-                    return Ok(detail_of(&docs, order, state, &q, query.page.as_deref(), lang));
+                    let contact = (signed.station() == Some(&station.id)).then(|| relay.store().member_contact(&order.elder)).transpose()?;
+                    return Ok(OrderDetail { contact, ..detail_of(&docs, order, state, &q, query.page.as_deref(), lang) });
                 }
             }
             Err(PageError::not_at_station(lang))
@@ -66,6 +69,16 @@ pub async fn order_page(
     let body = html! {
         dl.facts data-order=(oid) data-state=(d.state.as_str()) {
             dt { (lang.pick("老人", "Elder")) } dd { @if let Some(e) = &d.elder { (member_link("members", e)) } }
+            @if let Some(contact) = &d.contact {
+                dt { (lang.pick("住址与电话", "Address and phone")) }
+                dd data-testid="contact" {
+                    (contact.address.as_deref().unwrap_or("—")) " · " (contact.phone.as_deref().unwrap_or("—"))
+                    br; span.hint { (lang.pick(
+                        "只发给派单的志愿者，只用于这一单；服务后、拒单或改派后，从其手机上删除。",
+                        "Sent to the dispatched volunteer only, for this order only; removed from their phone once served, declined or dispatched to another.",
+                    )) }
+                }
+            }
             dt { (lang.pick("服务", "Service")) } dd { (d.service) }
             dt { (lang.pick("时间", "When")) }
             dd data-testid="slot" { @match o.slot { Some(slot) => { (lang.slot(slot)) }, None => { (lang.pick("时间未指定", "any time")) } } }
@@ -130,6 +143,7 @@ fn detail_of(docs: &StationDocs, order: Order, state: OrderState, q: &str, page:
         assignment: docs.assignment(&order),
         visits: docs.visits().into_iter().filter(|v| v.order.as_ref() == Some(&order.id)).map(|v| v.id).collect(),
         service: service_label(service.as_ref(), &order.service, lang),
+        contact: None,
         suggested,
         everyone: Paged::of(everyone, page),
         order,

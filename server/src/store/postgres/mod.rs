@@ -759,8 +759,8 @@ impl RelayStore for PgStore {
             if *contact != MemberContact::default() {
                 exec(
                     tx,
-                    "INSERT INTO member_contacts (member, phone, id_last4) VALUES ($1, $2, $3)",
-                    &[&member.id.as_str(), &contact.phone, &contact.id_last4],
+                    "INSERT INTO member_contacts (member, phone, id_last4, address) VALUES ($1, $2, $3, $4)",
+                    &[&member.id.as_str(), &contact.phone, &contact.id_last4, &contact.address],
                 )
                 .await?;
             }
@@ -782,9 +782,10 @@ impl RelayStore for PgStore {
 
     fn member_contact(&self, id: &MemberId) -> StoreResult<MemberContact> {
         self.read(async |db| {
-            let found = row(db, "SELECT phone, id_last4 FROM member_contacts WHERE member = $1", &[&id.as_str()]).await?;
+            let found = row(db, "SELECT phone, id_last4, address FROM member_contacts WHERE member = $1", &[&id.as_str()])
+                    .await?;
             Ok(match found {
-                Some(r) => MemberContact { phone: r.try_get(0)?, id_last4: r.try_get(1)? },
+                Some(r) => MemberContact { phone: r.try_get(0)?, id_last4: r.try_get(1)?, address: r.try_get(2)? },
                 None => MemberContact::default(),
             })
         })

@@ -209,6 +209,10 @@ pub const MIGRATIONS: &[&str] = &[
          ADD CONSTRAINT console_users_role CHECK (role IN ('coordinator', 'district', 'city')),
          ADD CONSTRAINT console_users_station CHECK ((role = 'coordinator') = (station IS NOT NULL)),
          ADD CONSTRAINT console_users_district CHECK ((role = 'district') = (district IS NOT NULL));",
+    // 3: an elder's home address beside the phone (SQLite's version 10): shown only to the
+    //    station's coordinators and, through `/v1/contacts`, to the volunteer an open order
+    //    of the elder is dispatched to (ADR 31); never in a document.
+    "ALTER TABLE member_contacts ADD COLUMN address TEXT;",
 ];
 
 /// The newest schema version this build knows.

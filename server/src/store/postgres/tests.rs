@@ -165,6 +165,25 @@ fn version_2_puts_every_station_in_the_default_district_and_keeps_every_account_
 }
 
 #[test]
+fn version_3_adds_an_address_and_keeps_the_contacts() {
+    let Some(database) = TestDatabase::create("v3") else { return };
+    let store = PgStore::connect(&PgSettings::new(database.url())).unwrap();
+    store.migrate(2).unwrap();
+    database
+        .query(
+            "INSERT INTO stations (id, name, created_at) VALUES ('s-1', 'S', 0);
+             INSERT INTO members (id, station, role, display_name, created_at) VALUES ('m-1', 's-1', 'elder', 'W', 0);
+             INSERT INTO member_contacts (member, phone, id_last4) VALUES ('m-1', '13800001234', '1234')",
+        )
+        .unwrap();
+    store.migrate(3).unwrap();
+    assert_eq!(one_value(&database, "SELECT max(version) FROM schema_version").as_deref(), Some("3"));
+    assert_eq!(one_value(&database, "SELECT phone FROM member_contacts").as_deref(), Some("13800001234"));
+    assert_eq!(one_value(&database, "SELECT address FROM member_contacts"), None);
+    drop(store);
+}
+
+#[test]
 fn migrating_twice_or_from_two_relays_at_once_changes_nothing() {
     let Some(database) = TestDatabase::create("twice") else { return };
     let url = database.url().to_owned();
