@@ -121,10 +121,10 @@ impl Phone {
             .unwrap()
     }
 
-    /// Checks in at the elder's home, back-dated 90 minutes (so checking out now gives a
-    /// visit of a plausible length).
+    /// Checks in at the elder's home, back-dated 45 minutes (so checking out now gives a
+    /// visit of a plausible length; a tap later than the station's hour would go to review).
     pub fn check_in(&mut self, elder: &MemberId, order: Option<&OrderId>) -> VisitId {
-        let at = Utc::now() - Duration::minutes(90);
+        let at = Utc::now() - Duration::minutes(45);
         self.engine.start_visit_at(elder, "meals", order, Some(at)).unwrap()
     }
 

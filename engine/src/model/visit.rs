@@ -188,8 +188,9 @@ pub struct VisitRules {
     pub backdate_tolerance_minutes: u32,
 }
 
-/// The default of [`VisitRules::backdate_tolerance_minutes`]: half an hour.
-pub const DEFAULT_BACKDATE_TOLERANCE_MINUTES: u32 = 30;
+/// The default of [`VisitRules::backdate_tolerance_minutes`]: an hour, for a volunteer who
+/// forgot to tap on arrival.
+pub const DEFAULT_BACKDATE_TOLERANCE_MINUTES: u32 = 60;
 
 fn default_backdate_tolerance() -> u32 {
     DEFAULT_BACKDATE_TOLERANCE_MINUTES

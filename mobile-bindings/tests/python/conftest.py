@@ -187,8 +187,14 @@ def an_hour_ago():
 
 
 def visit_of_an_hour(store, elder, hours_ago=1):
-    """A finished visit of an hour that began `hours_ago` hours ago."""
+    """A finished visit of an hour that began `hours_ago` hours ago: checked in an hour late
+    (within the station's hour for a late tap) and out now, or, when it began earlier,
+    logged afterwards from paper (a live check-in filled in later than that goes to review)."""
     start = datetime.now(timezone.utc) - timedelta(hours=hours_ago)
+    if hours_ago > 1:
+        past = tb.PastVisit(elder=elder, service="companionship", order=None, start=start,
+                            end=start + timedelta(hours=1), note="read the newspaper together")
+        return store.log_visit(past)
     visit = store.check_in(elder, "companionship", None, start)
     store.check_out(visit, start + timedelta(hours=1), "read the newspaper together")
     return visit

@@ -215,10 +215,10 @@ mod tests {
             ..visit("v-1", 0, 2, "a")
         };
         assert!(detect(&live(0, None), 110 * H, &rules, []).is_empty(), "tapped as it happened");
-        assert!(detect(&live(30 * 60_000, None), 110 * H, &rules, []).is_empty(), "within the station's half hour");
+        assert!(detect(&live(60 * 60_000, None), 110 * H, &rules, []).is_empty(), "within the station's hour");
         assert_eq!(detect(&live(95 * 60_000, None), 110 * H, &rules, []), [Anomaly::CheckInEnteredLate { minutes: 95 }]);
-        let out_late = live(0, Some(102 * H + 40 * 60_000));
-        assert_eq!(detect(&out_late, 110 * H, &rules, []), [Anomaly::CheckOutEnteredLate { minutes: 40 }]);
+        let out_late = live(0, Some(102 * H + 70 * 60_000));
+        assert_eq!(detect(&out_late, 110 * H, &rules, []), [Anomaly::CheckOutEnteredLate { minutes: 70 }]);
         let lenient = StationRules { backdate_tolerance_minutes: 120, ..rules.clone() };
         assert!(detect(&live(95 * 60_000, None), 110 * H, &lenient, []).is_empty(), "the station sets the tolerance");
         let paper = VisitEvent { recorded_at: 105 * H, ..visit("v-1", 0, 2, "a") };

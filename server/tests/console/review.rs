@@ -320,7 +320,7 @@ fn a_check_in_filled_in_long_after_it_claims_is_held_with_its_evidence_and_reads
     // Forgot to check in on arrival: tapped 95 minutes later, with the arrival time.
     let late = phone.engine.start_visit_at(&elder.id, "companionship", None, Some(Utc::now() - Duration::minutes(95))).unwrap();
     phone.engine.end_visit(&late, None, None).unwrap();
-    // Ten minutes late is within the station's half hour.
+    // Ten minutes late is within the station's hour.
     let near = phone.engine.start_visit_at(&elder.id, "meals", None, Some(Utc::now() - Duration::minutes(10))).unwrap();
     phone.engine.end_visit(&near, None, None).unwrap();
     phone.sync();

@@ -50,12 +50,12 @@ class VolunteerStoryTest {
             assertEquals(station.volunteer, volunteer.call { it.identity() }.member)
 
             station.killRelay() // in the lift: no network
-            val started = Instant.now().minus(Duration.ofHours(2))
+            val started = Instant.now().minus(Duration.ofHours(1)) // a late tap, within the station's hour
             val id = volunteer.call { it.checkIn(station.elder, "companionship", null, started) }
             val visit = volunteer.call { it.checkOut(id, null, "read the paper together") }
             assertEquals(VisitState.SavedOnPhone, visit.state)
             assertEquals("saved on phone", visit.stateLabel)
-            assertEquals(120u, visit.minutes)
+            assertEquals(60u, visit.minutes)
             val offline = assertFailsWith<TimebankException.Offline> { volunteer.sync() }
             assertTrue(offline.message.orEmpty().isNotBlank(), "the Offline error says what happened")
             assertEquals(listOf<VisitState>(VisitState.SavedOnPhone), volunteer.states(), "still saved on the phone")
@@ -68,7 +68,7 @@ class VolunteerStoryTest {
             val queue = coordinator.also { it.sync() }.call { it.reviewQueue() }
             assertEquals(listOf(id), queue.map { it.visit.id }, "the station sees the visit")
             assertEquals(station.volunteer, queue.single().visit.volunteer)
-            assertEquals(120u, queue.single().visit.minutes)
+            assertEquals(60u, queue.single().visit.minutes)
             coordinator.call { it.reviewVisit(id, ReviewDecision.APPROVE, "") }
             coordinator.sync()
 
@@ -81,7 +81,7 @@ class VolunteerStoryTest {
             watcher.cancel()
             assertEquals(listOf<VisitState>(VisitState.Approved), volunteer.states())
             assertEquals("approved", volunteer.call { it.visit(id) }.stateLabel)
-            assertEquals(120L, volunteer.call { it.balance() }.confirmedMinutes, "two hours earn two coins")
+            assertEquals(60L, volunteer.call { it.balance() }.confirmedMinutes, "an hour earns a coin")
             assertTrue(id in station.data.admin("ledger", "--member", station.volunteer), "the relay's ledger holds the visit")
         }
     }
@@ -153,14 +153,15 @@ class VolunteerStoryTest {
         withTimeout(120_000) {
             val line = station.line()
             val volunteer = station.phone(station.volunteer, line)
-            val first = volunteer.call { it.checkIn(station.elder, "meals", null, Instant.now().minusSeconds(7_200)) }
-            volunteer.call { it.checkOut(first, Instant.now().minusSeconds(5_400), null) }
+            // Taps made late, within the station's hour (beyond it the visit goes to review).
+            val first = volunteer.call { it.checkIn(station.elder, "meals", null, Instant.now().minusSeconds(3_600)) }
+            volunteer.call { it.checkOut(first, Instant.now().minusSeconds(1_800), null) }
 
             line.hold()
             val sync = async(Dispatchers.Default) { volunteer.sync() }
             delay(500)
             val startedAt = System.nanoTime()
-            val second = volunteer.call { it.checkIn(station.elder, "companionship", null, Instant.now().minusSeconds(3_600)) }
+            val second = volunteer.call { it.checkIn(station.elder, "companionship", null, Instant.now().minusSeconds(1_200)) }
             volunteer.call { it.checkOut(second, null, null) }
             val tookMillis = (System.nanoTime() - startedAt) / 1_000_000
             assertTrue(tookMillis < 2_000, "checking in and out took $tookMillis ms during the sync")
