@@ -64,3 +64,38 @@ def test_a_dispatched_order_is_accepted_and_served(station):
     assert volunteer.assignments()[0].state == tb.OrderState.VISITED
     assert volunteer.visit(visit).order == order
     assert volunteer.visit(visit).elder_name == "Zhang Lan"
+
+
+def test_an_order_in_a_time_slot_brings_the_address_to_its_volunteer_and_the_elder_follows_it(station):
+    from datetime import datetime, timedelta, timezone
+    address = "Caoyang Road 8, room 302"
+    elder = station.relay.admin("member", "create", "--station", station.id, "--role", "elder", "--name", "Chen Hua",
+                                "--birth-year", "1939", "--address", address, "--phone", "139 1234 5678")["id"]
+    elder_phone = tb.TimebankStore.enroll(str(station.tmp_path / elder), station.proxy.url, station.relay.code(elder))
+    volunteer = station.phone("volunteer", "Wang Jianguo")
+    other = station.phone("volunteer", "Zhou Min")
+    coordinator = station.phone("coordinator", "Li Mei")
+    start = (datetime.now(timezone.utc) + timedelta(days=1)).replace(microsecond=0)
+    order = elder_phone.place_order_for_slot(None, "meals", "lunch", start, start + timedelta(hours=2))
+    elder_phone.sync(None)
+    coordinator.sync(None)
+    coordinator.dispatch(order, volunteer.identity().member)
+    coordinator.sync(None)
+
+    volunteer.sync(None)
+    other.sync(None)
+    [assignment] = volunteer.assignments()
+    assert (assignment.slot_start, assignment.slot_end) == (start, start + timedelta(hours=2))
+    assert (assignment.elder_address, assignment.elder_phone) == (address, "139 1234 5678")
+    assert other.assignments() == [], "another volunteer gets nothing of it"
+
+    volunteer.accept(order)
+    visit = volunteer.check_in(elder, "meals", order, datetime.now(timezone.utc) - timedelta(minutes=30))
+    assert volunteer.assignments()[0].elder_address is None, "the address leaves with the visit"
+    volunteer.check_out(visit, None, None)
+    volunteer.confirm_visit(visit, tb.ConfirmedBy.ELDER)
+    volunteer.sync(None)
+    elder_phone.sync(None)
+    [placed] = elder_phone.orders()
+    assert placed.state == tb.OrderState.CONFIRMED, "the elder's phone follows the order"
+    assert (placed.slot_start, placed.slot_end) == (start, start + timedelta(hours=2))
