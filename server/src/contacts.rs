@@ -17,10 +17,9 @@ use timebank_engine::documents::{member, view};
 use timebank_engine::model::{OrderState, Role};
 use timebank_engine::sync::wire::{self, ContactsRequest, DispatchContact, DispatchContacts};
 
-use crate::auth;
 use crate::error::AppError;
 use crate::http::{self, binary, blocking};
-use crate::limits::{Door, Gate};
+use crate::limits::Gate;
 use crate::relay::Relay;
 use crate::store::MemberRecord;
 
@@ -32,12 +31,7 @@ pub async fn endpoint(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    let device = {
-        let (relay, gate, headers) = (Arc::clone(&relay), gate.clone(), headers.clone());
-        blocking(move || auth::identify(&relay, &headers).map_err(|refusal| gate.refuse(relay.store(), Door::Token, refusal)))
-            .await?
-    };
-    let body = http::read_body(&relay, &gate, &headers, body).await?;
+    let (device, body) = http::device_request(&relay, &gate, &headers, body).await?;
     blocking(move || {
         let _: ContactsRequest = wire::decode(&body)?;
         let answer = open_dispatches(&relay, &device.member)?;

@@ -11,6 +11,7 @@ use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use timebank_engine::sync::wire::MAX_BODY_BYTES;
 
+use crate::auth::{self, AuthedDevice};
 use crate::error::{AppError, Refusal};
 use crate::limits::{Door, Gate};
 use crate::relay::Relay;
@@ -64,6 +65,18 @@ pub async fn check_declared_length(relay: &Arc<Relay>, gate: &Gate, headers: &He
         }
         _ => Ok(()),
     }
+}
+
+/// A phone's request at the door: a body declared over the limit is refused unread, then
+/// the device behind the bearer token is identified (a refusal counts against the caller's
+/// address at [`Door::Token`]) before the body is read ([`read_body`]).
+pub async fn device_request(relay: &Arc<Relay>, gate: &Gate, headers: &HeaderMap, body: Body) -> Result<(AuthedDevice, Bytes), AppError> {
+    check_declared_length(relay, gate, headers).await?;
+    let device = {
+        let (relay, gate, headers) = (Arc::clone(relay), gate.clone(), headers.clone());
+        blocking(move || auth::identify(&relay, &headers).map_err(|refusal| gate.refuse(relay.store(), Door::Token, refusal))).await?
+    };
+    Ok((device, read_body(relay, gate, headers, body).await?))
 }
 
 /// Reads a phone's request body: at most [`MAX_BODY_BYTES`] (a body declared larger is

@@ -44,10 +44,10 @@ use timebank_engine::DocId;
 use timebank_engine::sync::wire::{self, SyncRequest, SyncResponse};
 
 use crate::http::{self, binary, blocking};
-use crate::auth::{self, AuthedDevice};
+use crate::auth::AuthedDevice;
 use crate::authority::Access;
 use crate::error::AppError;
-use crate::limits::{Door, Gate};
+use crate::limits::Gate;
 use crate::relay::{Relay, Writes};
 use crate::store::SecurityEvent;
 
@@ -62,13 +62,7 @@ pub async fn endpoint(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    http::check_declared_length(&relay, &gate, &headers).await?;
-    let device = {
-        let (relay, gate, headers) = (Arc::clone(&relay), gate.clone(), headers.clone());
-        blocking(move || auth::identify(&relay, &headers).map_err(|refusal| gate.refuse(relay.store(), Door::Token, refusal)))
-            .await?
-    };
-    let body = http::read_body(&relay, &gate, &headers, body).await?;
+    let (device, body) = http::device_request(&relay, &gate, &headers, body).await?;
     blocking(move || {
         let request: SyncRequest = wire::decode(&body)?;
         let response = sync(&relay, &device, &request)?;
