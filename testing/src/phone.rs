@@ -108,14 +108,20 @@ impl Phone {
 
     /// Logs a finished visit from a paper record (three to two hours ago), for `order` if given.
     pub fn log_paper_visit(&mut self, elder: &MemberId, order: Option<&OrderId>, note: &str) -> VisitId {
-        let now = Utc::now();
+        self.log_order_visit(elder, order, "companionship", 3, note)
+    }
+
+    /// Logs a finished one-hour visit of `service` from a paper record, started `hours_ago`,
+    /// for `order` if given (the visit that serves it).
+    pub fn log_order_visit(&mut self, elder: &MemberId, order: Option<&OrderId>, service: &str, hours_ago: i64, note: &str) -> VisitId {
+        let start = Utc::now() - Duration::hours(hours_ago);
         self.engine
             .log_visit(&PastVisit {
                 elder: elder.clone(),
-                service: "companionship".into(),
+                service: service.into(),
                 order: order.cloned(),
-                start: now - Duration::hours(3),
-                end: now - Duration::hours(2),
+                start,
+                end: start + Duration::hours(1),
                 note: note.into(),
             })
             .unwrap()

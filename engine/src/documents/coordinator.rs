@@ -238,9 +238,9 @@ mod tests {
         assert!(to("e-1", Some(Role::Volunteer)).unwrap_err().to_string().contains("their own order"));
     }
 
-    #[test]
-    fn a_review_needs_a_finished_visit_and_a_fitting_reason() {
-        let mut visit = Visit {
+    /// A visit of v-1 to e-1 checked in at `at()` on the phone, not checked out.
+    fn open_visit() -> Visit {
+        Visit {
             id: VisitId::generate(),
             volunteer: m("v-1"),
             elder: m("e-1"),
@@ -255,7 +255,12 @@ mod tests {
             check_out_recorded_at: None,
             device: "aa".into(),
             confirmation: None,
-        };
+        }
+    }
+
+    #[test]
+    fn a_review_needs_a_finished_visit_and_a_fitting_reason() {
+        let mut visit = open_visit();
         assert!(matches!(review(&visit, None, ReviewDecision::Approve, "", m("c-1"), at()), Err(Refused::State(_))));
         visit.check_out = Some(at() + chrono::Duration::hours(1));
         assert!(matches!(review(&visit, None, ReviewDecision::Reject, " ", m("c-1"), at()), Err(Refused::Input(_))));
@@ -266,22 +271,7 @@ mod tests {
 
     #[test]
     fn only_a_standing_approval_or_rejection_is_reversed_and_with_a_reason() {
-        let visit = Visit {
-            id: VisitId::generate(),
-            volunteer: m("v-1"),
-            elder: m("e-1"),
-            service: "meals".into(),
-            order: None,
-            check_in: at(),
-            check_out: Some(at() + chrono::Duration::hours(1)),
-            monotonic_ms: None,
-            source: VisitSource::Live,
-            note: String::new(),
-            recorded_at: at(),
-            check_out_recorded_at: None,
-            device: "aa".into(),
-            confirmation: None,
-        };
+        let visit = Visit { check_out: Some(at() + chrono::Duration::hours(1)), ..open_visit() };
         let approved = review(&visit, None, ReviewDecision::Approve, "", m("c-1"), at()).unwrap();
         let later = at() + chrono::Duration::minutes(5);
         let reversal = reverse(&visit, Some(&approved), " 老人说没来过 ", m("c-2"), later).unwrap();

@@ -323,24 +323,30 @@ mod tests {
         assert!(err.to_string().contains("shorter than one minute"), "{err}");
     }
 
-    #[test]
-    fn monotonic_length_beats_a_changed_wall_clock() {
-        let visit = Visit {
+    /// A visit checked in and out on the phone at `check_in` and `check_out`, entered as it happened.
+    fn live_visit(check_in: DateTime<Utc>, check_out: DateTime<Utc>) -> Visit {
+        Visit {
             id: VisitId::generate(),
             volunteer: MemberId::parse("v-1").unwrap(),
             elder: MemberId::parse("e-1").unwrap(),
             service: "meals".into(),
             order: None,
-            check_in: at(9, 0),
-            check_out: Some(at(12, 0)), // the wall clock jumped an hour forward
-            monotonic_ms: Some(2 * 3_600_000),
+            check_in,
+            check_out: Some(check_out),
+            monotonic_ms: None,
             source: VisitSource::Live,
             note: String::new(),
-            recorded_at: at(9, 0),
+            recorded_at: check_in,
             check_out_recorded_at: None,
             device: "aa".into(),
             confirmation: None,
-        };
+        }
+    }
+
+    #[test]
+    fn monotonic_length_beats_a_changed_wall_clock() {
+        // The wall clock jumped an hour forward.
+        let visit = Visit { monotonic_ms: Some(2 * 3_600_000), ..live_visit(at(9, 0), at(12, 0)) };
         assert_eq!(visit.minutes(), Some(120));
     }
 
@@ -349,22 +355,7 @@ mod tests {
         assert_eq!(entered_late(0, 95 * 60_000, 30), Some(95));
         assert_eq!(entered_late(0, 30 * 60_000, 30), None, "within the tolerance");
         assert_eq!(entered_late(95 * 60_000, 0, 30), None, "entered before the time it claims is no back-dating");
-        let mut visit = Visit {
-            id: VisitId::generate(),
-            volunteer: MemberId::parse("v-1").unwrap(),
-            elder: MemberId::parse("e-1").unwrap(),
-            service: "meals".into(),
-            order: None,
-            check_in: at(9, 0),
-            check_out: Some(at(10, 0)),
-            monotonic_ms: None,
-            source: VisitSource::Live,
-            note: String::new(),
-            recorded_at: at(10, 35),
-            check_out_recorded_at: None,
-            device: "aa".into(),
-            confirmation: None,
-        };
+        let mut visit = Visit { recorded_at: at(10, 35), ..live_visit(at(9, 0), at(10, 0)) };
         assert_eq!(visit.back_entered(30), BackEntered { check_in: Some(95), check_out: None });
         visit.check_out_recorded_at = Some(at(12, 0));
         assert_eq!(visit.back_entered(30).check_out, Some(120));

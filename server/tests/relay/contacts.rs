@@ -4,7 +4,6 @@
 //! served.
 
 use chrono::{Duration, Utc};
-use timebank_engine::PastVisit;
 use timebank_engine::model::Role;
 use timebank_engine::sync::wire::{self, ContactsRequest, DispatchContacts};
 use timebank_server::desk;
@@ -88,18 +87,7 @@ fn only_the_dispatched_volunteer_gets_the_elders_address_and_phone_for_that_orde
 
     // Served: once the visit is logged the phone drops it, even before it can sync.
     zhao_phone.engine.accept(&order).unwrap();
-    let now = Utc::now();
-    zhao_phone
-        .engine
-        .log_visit(&PastVisit {
-            elder: elder.id.clone(),
-            service: "meals".into(),
-            order: Some(order.clone()),
-            start: now - Duration::hours(2),
-            end: now - Duration::hours(1),
-            note: String::new(),
-        })
-        .unwrap();
+    zhao_phone.log_order_visit(&elder.id, Some(&order), "meals", 2, "");
     assert_eq!(shown(&zhao_phone), [(None, None)], "not shown once served");
     relay.sync_phone(&mut zhao_phone);
     assert_eq!(holds_the_address(&zhao_phone), (false, false));

@@ -4,8 +4,6 @@
 //! same words when they refuse; and both refuse a dispatch to a member who is not a
 //! volunteer.
 
-use chrono::{Duration, Utc};
-use timebank_engine::PastVisit;
 use timebank_engine::model::{ConfirmedBy, OrderId, OrderState, ReviewDecision};
 use timebank_server::AppError;
 use timebank_server::desk::{self, StationDocs};
@@ -42,18 +40,7 @@ fn station_with_order_in(state: OrderState) -> Station {
         OrderState::Requested | OrderState::Dispatched => {}
     }
     if matches!(state, OrderState::Visited | OrderState::Confirmed | OrderState::Settled) {
-        let now = Utc::now();
-        let visit = phone
-            .engine
-            .log_visit(&PastVisit {
-                elder: elder.id.clone(),
-                service: "meals".into(),
-                order: Some(order.clone()),
-                start: now - Duration::hours(3),
-                end: now - Duration::hours(2),
-                note: String::new(),
-            })
-            .unwrap();
+        let visit = phone.log_order_visit(&elder.id, Some(&order), "meals", 3, "");
         if state != OrderState::Visited {
             phone.engine.confirm_visit(&visit, ConfirmedBy::Elder).unwrap();
         }

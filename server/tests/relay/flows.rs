@@ -8,7 +8,6 @@ use chrono::{Duration, Utc};
 use timebank_engine::DocId;
 use timebank_engine::documents::member;
 use timebank_engine::model::MemberId;
-use timebank_engine::PastVisit;
 use timebank_engine::sync::wire::{self, SyncRequest, SyncResponse};
 use timebank_server::store::SqliteStore;
 use timebank_server::{Relay, app};
@@ -81,18 +80,7 @@ fn an_order_goes_from_the_elder_through_the_coordinator_to_the_volunteer_and_bac
     assert_eq!(offered.len(), 1);
     assert_eq!(offered[0].assignment.order, order);
     phone.engine.accept(&order).unwrap();
-    let now = Utc::now();
-    phone
-        .engine
-        .log_visit(&PastVisit {
-            elder: elder.id.clone(),
-            service: "companionship".into(),
-            order: Some(order.clone()),
-            start: now - Duration::hours(2),
-            end: now - Duration::hours(1),
-            note: "played chess".into(),
-        })
-        .unwrap();
+    phone.log_order_visit(&elder.id, Some(&order), "companionship", 2, "played chess");
     assert_eq!(phone.visit_states(), ["saved on phone"]);
     relay.sync_phone(&mut phone);
     assert_eq!(phone.visit_states(), ["sent"]);
@@ -421,18 +409,7 @@ fn the_elder_and_the_family_follow_their_order_to_visited_confirmed_and_settled(
         phone.engine.orders().into_iter().find(|o| o.order.id == order).map(|o| o.state)
     };
     assert_eq!(state(&mut elder_phone), Some(OrderState::Dispatched));
-    let now = Utc::now();
-    let visit = phone
-        .engine
-        .log_visit(&PastVisit {
-            elder: elder.id.clone(),
-            service: "meals".into(),
-            order: Some(order.clone()),
-            start: now - Duration::hours(2),
-            end: now - Duration::hours(1),
-            note: String::new(),
-        })
-        .unwrap();
+    let visit = phone.log_order_visit(&elder.id, Some(&order), "meals", 2, "");
     relay.sync_phone(&mut phone);
     assert_eq!(state(&mut elder_phone), Some(OrderState::Visited));
     assert_eq!(state(&mut proxy), Some(OrderState::Visited));

@@ -15,7 +15,7 @@ use timebank_server::ledger::rebuild::rebuild_check;
 use timebank_server::registry::{self, NewMember};
 use timebank_server::store::{MemberRecord, SqliteStore, WriteBatch};
 
-use crate::support::{TestRelay, forged_change, push};
+use crate::support::{Phone, TestRelay, forged_change, push};
 
 struct Coordinator {
     enrolled: EnrollResponse,
@@ -321,8 +321,9 @@ fn a_member_in_special_hardship_redeems_from_sixty_and_others_from_sixty_five() 
     assert_eq!(outcomes[1], "accepted");
 }
 
-#[test]
-fn a_coordinators_phone_fulfils_an_accepted_redemption_and_the_member_sees_it() {
+/// A senior volunteer's one-hour visit approved from a coordinator's phone, both phones
+/// synced since: (relay, the volunteer's phone, the coordinator's, the visit).
+fn approved_visit() -> (TestRelay, Phone, Phone, VisitId) {
     let relay = TestRelay::new();
     let member = senior(&relay, "Chen Hua");
     let elder = relay.member("elder", "Wang Fang");
@@ -332,9 +333,15 @@ fn a_coordinators_phone_fulfils_an_accepted_redemption_and_the_member_sees_it() 
     let visit = phone.log_visit(&elder.id, "cleaning");
     relay.sync_phone(&mut phone);
     relay.sync_phone(&mut desk);
-    desk.engine.review_visit(&visit, timebank_engine::model::ReviewDecision::Approve, "").unwrap();
+    desk.engine.review_visit(&visit, ReviewDecision::Approve, "").unwrap();
     relay.sync_phone(&mut desk);
     relay.sync_phone(&mut phone);
+    (relay, phone, desk, visit)
+}
+
+#[test]
+fn a_coordinators_phone_fulfils_an_accepted_redemption_and_the_member_sees_it() {
+    let (relay, mut phone, mut desk, _) = approved_visit();
     let request = phone.engine.request_redemption("tcm-physiotherapy", 45).unwrap();
     relay.sync_phone(&mut phone);
 
@@ -360,18 +367,7 @@ fn a_coordinators_phone_fulfils_an_accepted_redemption_and_the_member_sees_it() 
 
 #[test]
 fn a_coordinators_phone_reverses_an_approval_and_the_volunteer_sees_the_coins_go_back() {
-    let relay = TestRelay::new();
-    let member = senior(&relay, "Chen Hua");
-    let elder = relay.member("elder", "Wang Fang");
-    let coordinator = relay.member("coordinator", "Chen Jing");
-    let mut phone = relay.phone(&member);
-    let mut desk = relay.phone(&coordinator);
-    let visit = phone.log_visit(&elder.id, "cleaning");
-    relay.sync_phone(&mut phone);
-    relay.sync_phone(&mut desk);
-    desk.engine.review_visit(&visit, ReviewDecision::Approve, "").unwrap();
-    relay.sync_phone(&mut desk);
-    relay.sync_phone(&mut phone);
+    let (relay, mut phone, mut desk, visit) = approved_visit();
     assert_eq!((phone.visit_states(), phone.engine.balance().confirmed_minutes), (vec!["approved".to_owned()], 60));
 
     desk.engine.reverse_review(&visit, "the elder was in hospital that week").unwrap();
