@@ -109,6 +109,21 @@ export function cliFails(dir, args) {
   return { status: run.status, stderr: run.stderr };
 }
 
+/** The stations' month (UTC+8) of a time in ms, `YYYY-MM`. */
+export const monthOf = (ms) => new Date(ms + 8 * 3_600_000).toISOString().slice(0, 7);
+
+/**
+ * Logs a finished companionship visit of `minutes` from `start` (ms) to `elder` with the
+ * CLI on the device store `phone`, confirmed by the elder, and syncs it: the visit's id.
+ */
+export function logConfirmedVisit(phone, elder, start, minutes) {
+  const visit = cli(phone, ['visit', 'log', '--elder', elder.id, '--service', 'companionship',
+    '--start', new Date(start).toISOString(), '--end', new Date(start + minutes * 60_000).toISOString()], { json: true }).id;
+  cli(phone, ['visit', 'confirm', visit, '--by', 'elder']);
+  cli(phone, ['sync']);
+  return visit;
+}
+
 /** A fresh directory for a device store. */
 export function deviceDir() {
   return mkdtempSync(path.join(tmpdir(), 'tb-device-'));

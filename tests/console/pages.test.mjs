@@ -1,6 +1,7 @@
 // pages.test.mjs — every console page at a phone's size (390×844) and a desktop's
-// (1366×768), in Chinese: a station with visits waiting, approved, rejected and flagged,
-// orders, a correction, a redemption, a revoked phone, logged with the real `timebank` CLI;
+// (1366×768), in Chinese: a station with visits waiting, approved (an anomaly through its
+// confirmation page), rejected and flagged, orders waiting and dispatched (each on its own
+// page), a correction, a redemption, a revoked phone, logged with the real `timebank` CLI;
 // each page must not scroll sideways, keep its actions within reach, keep names on one
 // line and chart labels readable, and read in Chinese with names instead of ids
 // (helpers.mjs: everySize, checkFits, checkChinese). Screenshots of each page at both sizes
@@ -43,7 +44,7 @@ test('every page fits a phone and a desktop and reads in Chinese with names', as
   const spare = enrolledDevice(env, zhang);
   // Two overlapping visits (an anomaly), a clean one confirmed by the elder, and others.
   const overlapA = logVisit(liPhone, wang, 30, 28, '读报纸，量血压');
-  logVisit(liPhone, chen, 29, 28, '聊天');
+  const overlapB = logVisit(liPhone, chen, 29, 28, '聊天');
   const clean = logVisit(liPhone, sun, 6, 5, '陪同散步');
   cli(liPhone, ['visit', 'confirm', clean, '--by', 'elder']);
   const toReject = logVisit(zhangPhone, wang, 10, 9, '打扫厨房', 'cleaning');
@@ -55,8 +56,11 @@ test('every page fits a phone and a desktop and reads in Chinese with names', as
 
   await page.setViewportSize({ width: 1366, height: 768 });
   await signIn(page, env.url, username, PASSWORD, '/console/review');
-  // Decisions through the pages, each banner in words with names.
+  // Decisions through the pages, each banner in words with names; an anomaly's approval
+  // asks for a note on a page of its own.
   await submit(page, page.locator(`tr[data-visit="${overlapA}"] [data-testid=approve]`));
+  await page.fill('[data-testid=confirm-form] input[name=reason]', '已电话核实');
+  await submit(page, page.locator('[data-testid=confirm]'));
   assert.match(await page.locator('[role=alert]').innerText(), /已批准记录：李伟 → 王芳 · /);
   const reject = page.locator(`tr[data-visit="${toReject}"]`);
   await reject.locator('form[action$="/reject"] input[name=reason]').fill('老人那天不在家');
@@ -75,11 +79,16 @@ test('every page fits a phone and a desktop and reads in Chinese with names', as
   await submit(page, form.locator('button[type=submit]'));
   assert.match(await page.locator('[role=alert]').innerText(), /已下单：陈秀英 · 陪伴聊天/);
   const order = page.locator('tr[data-order]', { hasText: '周三上午九点' });
-  await order.locator('select[name=volunteer]').selectOption(zhang.id);
-  await submit(page, order.locator('[data-testid=dispatch]'));
+  const orderId = await order.getAttribute('data-order');
+  await submit(page, order.locator('[data-testid=dispatch-link]'));
+  await submit(page, page.locator(`[data-testid=everyone] tr[data-volunteer="${zhang.id}"] [data-testid=dispatch]`));
   assert.match(await page.locator('[role=alert]').innerText(), /已派单：陈秀英 · 陪伴聊天 → 欧阳建国/);
   await form.locator('select[name=elder]').selectOption(wang.id);
+  await form.locator('input[name=day]').fill(new Date(Date.now() + 32 * 3_600_000).toISOString().slice(0, 10));
+  await form.locator('input[name=from]').fill('14:00');
+  await form.locator('input[name=to]').fill('16:00');
   await submit(page, form.locator('button[type=submit]'));
+  const waiting = await page.locator('tr[data-order][data-state=requested]', { hasText: '王芳' }).getAttribute('data-order');
 
   await page.goto(`${env.url}/console/ledger/${li.id}`);
   await page.fill('[data-testid=correction] [name=minutes]', '-30');
@@ -95,12 +104,15 @@ test('every page fits a phone and a desktop and reads in Chinese with names', as
 
   const pages = [
     ['review', '/console/review'],
+    ['approve-confirm', `/console/review/${overlapB}/approve`],
     ['visits', '/console/visits'],
     ['visit-approved', `/console/visits/${overlapA}`],
     ['visit-rejected', `/console/visits/${toReject}`],
     ['visit-flagged', `/console/visits/${toFlag}`],
     ['visit-open', `/console/visits/${open}`],
     ['orders', '/console/orders'],
+    ['order-waiting', `/console/orders/${waiting}`],
+    ['order-dispatched-to', `/console/orders/${orderId}`],
     ['members', '/console/members'],
     ['member', `/console/members/${li.id}`],
     ['devices', '/console/devices'],

@@ -5,14 +5,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { admin, cli, enrolledDevice, member, screenshot, setupStation, signIn, submit, useBrowser } from './helpers.mjs';
+import {
+  admin, cli, enrolledDevice, logConfirmedVisit, member, monthOf, screenshot,
+  setupStation, signIn, submit, useBrowser,
+} from './helpers.mjs';
 
 const shared = useBrowser();
 
 const HEADER = '服务站,月份,活跃志愿者,服务老人,服务次数,服务小时,发放时间币,兑换,捐赠,月末流通';
-
-/** The stations' month (UTC+8) of a time, `YYYY-MM`. */
-const monthOf = (ms) => new Date(ms + 8 * 3_600_000).toISOString().slice(0, 7);
 
 test('the monthly report and its CSV show the ledger figures of a visit approved in bulk', async () => {
   const { env, tab } = shared;
@@ -21,10 +21,7 @@ test('the monthly report and its CSV show the ledger figures of a visit approved
   const elder = member(env.data, station, 'elder', '孙玉珍');
   const phone = enrolledDevice(env, volunteer);
   const start = Date.now() - 3 * 3_600_000;
-  const visit = cli(phone, ['visit', 'log', '--elder', elder.id, '--service', 'companionship',
-    '--start', new Date(start).toISOString(), '--end', new Date(start + 90 * 60_000).toISOString()], { json: true }).id;
-  cli(phone, ['visit', 'confirm', visit, '--by', 'elder']);
-  cli(phone, ['sync']);
+  const visit = logConfirmedVisit(phone, elder, start, 90);
 
   const { page } = tab;
   await signIn(page, env.url, username, undefined, '/console/review');

@@ -1,8 +1,9 @@
 // review.test.mjs — the review queue in a real browser: two overlapping visits logged with
-// the real `timebank` CLI arrive marked as anomalies; the coordinator approves one and the
-// volunteer's balance changes on the console's ledger page and in `timebank balance --json`
-// after `timebank sync`; a rejection goes back with its reason; a volunteer's note with a
-// <script> is shown as text; the visit log shows the device, arrival and history.
+// the real `timebank` CLI arrive marked as anomalies; the coordinator approves one (through
+// its confirmation page, with a note) and the volunteer's balance changes on the console's
+// ledger page and in `timebank balance --json` after `timebank sync`; a rejection goes back
+// with its reason; a volunteer's note with a <script> is shown as text; the visit log shows
+// the device, arrival and history.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { cli, enrolledDevice, member, screenshot, setupStation, signIn, submit, useBrowser } from './helpers.mjs';
@@ -44,8 +45,17 @@ test('a flagged visit approved in the console earns the volunteer coins on the l
   const balance = page.locator(`tr[data-member="${volunteer.id}"] [data-testid=balance]`);
   assert.equal(await balance.innerText(), '0');
 
+  // An anomaly is approved only through its confirmation page, with a note.
   await page.goto(`${env.url}/console/review`);
   await submit(page, row.locator('[data-testid=approve]'));
+  assert.match(page.url(), new RegExp(`/console/review/${second}/approve$`), 'approving an anomaly asks first');
+  assert.match(await page.locator('h1').innerText(), /确认批准：李伟 → 陈秀英/);
+  assert.match(await page.locator('dl.facts').innerText(), /时间重叠/, 'with its evidence');
+  const note = page.locator('[data-testid=confirm-form] input[name=reason]');
+  await page.locator('[data-testid=confirm]').click();
+  assert.equal(await note.evaluate((input) => input.validity.valueMissing), true, 'the browser asks for the note');
+  await note.fill('已电话核实，两位老人住同一楼');
+  await submit(page, page.locator('[data-testid=confirm]'));
   assert.match(await page.locator('[role=alert]').innerText(), /已批准记录：李伟 → 陈秀英/);
   assert.equal(await page.locator(`tr[data-visit="${second}"]`).count(), 0, 'it left the queue');
 
