@@ -91,6 +91,9 @@ pub enum Command {
         /// Minutes of coins to spend (60 = one coin).
         #[arg(long, allow_hyphen_values = true)]
         minutes: i64,
+        /// Redeem at another station of the city (`s-…`, 通存通兑); its coordinators fulfil it.
+        #[arg(long)]
+        at: Option<String>,
     },
     /// Ask to give coins to another member.
     Gift {

@@ -94,8 +94,11 @@ pub fn run(cli: &Cli) -> Result<()> {
             emit(json, &json!({ "order": id, "response": "declined" }), || format!("declined order {id}"));
             Ok(())
         }
-        Command::Redeem { service, minutes } => {
-            let id = engine.request_redemption(service, *minutes)?;
+        Command::Redeem { service, minutes, at } => {
+            let id = match at {
+                Some(station) => engine.request_redemption_at(service, *minutes, &StationId::parse(station)?)?,
+                None => engine.request_redemption(service, *minutes)?,
+            };
             emit(json, &json!({ "id": id, "state": "saved on phone" }), || {
                 format!("{id}: redemption of {} for {service} saved on phone; the station decides after the next sync", duration(*minutes))
             });

@@ -417,7 +417,7 @@ pub enum RequestKind {
 impl From<engine_model::RequestKind> for RequestKind {
     fn from(kind: engine_model::RequestKind) -> Self {
         match kind {
-            engine_model::RequestKind::Redeem { service } => RequestKind::Redeem { service },
+            engine_model::RequestKind::Redeem { service, .. } => RequestKind::Redeem { service },
             engine_model::RequestKind::Gift { to } => RequestKind::Gift { to: to.to_string() },
         }
     }

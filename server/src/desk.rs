@@ -6,7 +6,7 @@
 //! `audit` entry for the decision (`None` for the demo and tests) is written in the same
 //! transaction, or not at all when the decision is refused.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::Automerge;
 use chrono::{DateTime, Utc};
@@ -16,12 +16,13 @@ use timebank_engine::documents::{desk, member, station, view};
 use timebank_engine::model::service::find_service;
 use timebank_engine::model::{
     Assignment, MemberId, Order, OrderId, OrderState, RedemptionAction, RequestId, ReviewDecision, Role, Service, ServiceKind,
-    Slot, SpendRequest, StationId, Visit, VisitId, text,
+    RequestKind, Slot, SpendRequest, StationId, Visit, VisitId, text,
 };
 
 pub use timebank_engine::documents::coordinator::{cancellable, dispatchable};
 
 use crate::error::AppError;
+use crate::ledger::EventBody;
 use crate::relay::Relay;
 use crate::store::{AuditRecord, MemberRecord};
 
@@ -33,6 +34,9 @@ pub struct StationDocs {
     pub station: StationId,
     /// Its members, by id.
     pub members: Vec<MemberRecord>,
+    /// Members of other stations who asked to redeem coins here (通存通兑), with their
+    /// documents: only [`StationDocs::with_visitors`] finds them.
+    pub visitors: Vec<MemberRecord>,
     docs: BTreeMap<DocId, Automerge>,
 }
 
@@ -45,7 +49,37 @@ impl StationDocs {
             ids.push(DocId::Member(m.id.clone()));
             ids.push(DocId::Ledger(m.id.clone()));
         }
-        Ok(StationDocs { station: station.clone(), docs: relay.documents(&ids)?, members })
+        Ok(StationDocs { station: station.clone(), docs: relay.documents(&ids)?, members, visitors: Vec::new() })
+    }
+
+    /// [`StationDocs::load`] and the members of other stations who asked to redeem here,
+    /// found in the ledger's arrival log, with their member and ledger documents.
+    pub fn with_visitors(relay: &Relay, station: &StationId) -> Result<StationDocs, AppError> {
+        let mut docs = StationDocs::load(relay, station)?;
+        let mut ids = BTreeSet::new();
+        for record in relay.store().ledger_events(0)? {
+            if let Ok(EventBody::Request(request)) = EventBody::decode(&record.body)
+                && request.redeemed_at() == station
+                && request.station != *station
+            {
+                ids.insert(request.member);
+            }
+        }
+        let mut wanted = Vec::new();
+        for id in ids {
+            if let Some(visitor) = relay.store().member(&id)? {
+                wanted.push(DocId::Member(id.clone()));
+                wanted.push(DocId::Ledger(id));
+                docs.visitors.push(visitor);
+            }
+        }
+        docs.docs.extend(relay.documents(&wanted)?);
+        Ok(docs)
+    }
+
+    /// A member of another station who asked to redeem here.
+    pub fn visitor(&self, id: &MemberId) -> Option<&MemberRecord> {
+        self.visitors.iter().find(|m| &m.id == id)
     }
 
     /// A document of the station.
@@ -129,12 +163,20 @@ impl StationDocs {
             .map_or_else(timebank_engine::model::default_catalogue, station::catalogue)
     }
 
-    /// Every spend request of the station's members: (member, request).
+    /// Every spend request this station decides: its members' (but their redemptions
+    /// asked at another station), and the visitors' redemptions asked here: (member, request).
     pub fn requests(&self) -> Vec<(MemberId, SpendRequest)> {
+        // A redemption asked at a station is that station's; anything else, the member's own.
+        let decides = |member: &MemberId, r: &SpendRequest| match &r.kind {
+            RequestKind::Redeem { at: Some(at), .. } => *at == self.station,
+            _ => self.member(member).is_some(),
+        };
         self.members
             .iter()
+            .chain(&self.visitors)
             .filter_map(|m| Some((m, self.get(&DocId::Member(m.id.clone()))?)))
             .flat_map(|(m, doc)| member::requests(doc).into_iter().map(|r| (m.id.clone(), r)))
+            .filter(|(member, r)| decides(member, r))
             .collect()
     }
 }
@@ -328,7 +370,7 @@ pub fn decide_redemption(
     audit: Option<AuditRecord>,
 ) -> Result<(), AppError> {
     let station = station_of(relay, author)?;
-    let docs = StationDocs::load(relay, &station)?;
+    let docs = StationDocs::with_visitors(relay, &station)?;
     let (member, found) =
         docs.requests().into_iter().find(|(_, r)| &r.id == request).ok_or_else(|| not_found("request", request.as_str()))?;
     let desk_id = DocId::Desk(station);

@@ -391,7 +391,7 @@ mod tests {
             Box::new(|tx| {
                 member::put_request(tx, &SpendRequest {
                     id: RequestId::parse("r-1").unwrap(),
-                    kind: RequestKind::Redeem { service: "housekeeping".into() },
+                    kind: RequestKind::Redeem { service: "housekeeping".into(), at: None },
                     minutes: 60,
                     created_at: at(5),
                 })

@@ -44,6 +44,11 @@ test('the demo station signs in with the printed account and has work waiting', 
         for (const name of seen) assert.ok(listed.includes(name), `${account} sees ${name}: ${listed}`);
         for (const name of unseen) assert.ok(!listed.includes(name), `${account} does not see ${name}`);
         await screenshot(reader.page, `demo-${account}-members`);
+        // 通存通兑 in the demo: a coin of 普陀区 redeemed at 新华路 (长宁区).
+        await reader.page.goto(`${demo.url}/console/districts`);
+        const changning = reader.page.locator('tr[data-district]', { hasText: '长宁区' });
+        if (account === city[1]) assert.equal(await changning.locator('[data-testid=redeemed-in]').innerText(), '1');
+        else assert.equal(await changning.count(), 0, 'the district reads its own district only');
       } finally {
         await reader.close();
       }

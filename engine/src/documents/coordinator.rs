@@ -303,7 +303,7 @@ mod tests {
     fn a_redemption_is_decided_once_after_the_ledger_accepted_it() {
         let redeem = SpendRequest {
             id: RequestId::generate(),
-            kind: RequestKind::Redeem { service: "housekeeping".into() },
+            kind: RequestKind::Redeem { service: "housekeeping".into(), at: None },
             minutes: 60,
             created_at: at(),
         };

@@ -317,9 +317,12 @@ pub fn put_request(
 ) -> Result<(), AutomergeError> {
     let obj = record(tx, &ROOT, REQUESTS, request.id.as_str())?;
     match &request.kind {
-        RequestKind::Redeem { service } => {
+        RequestKind::Redeem { service, at } => {
             tx.put(&obj, "kind", "redeem")?;
             tx.put(&obj, "service", service.as_str())?;
+            if let Some(at) = at {
+                tx.put(&obj, "at", at.as_str())?;
+            }
         }
         RequestKind::Gift { to } => {
             tx.put(&obj, "kind", "gift")?;
@@ -336,7 +339,10 @@ pub fn requests(doc: &impl ReadDoc) -> Vec<SpendRequest> {
         .iter()
         .filter_map(|(id, obj)| {
             let kind = match str_at(doc, obj, "kind")?.as_str() {
-                "redeem" => RequestKind::Redeem { service: str_at(doc, obj, "service")? },
+                "redeem" => RequestKind::Redeem {
+                    service: str_at(doc, obj, "service")?,
+                    at: str_at(doc, obj, "at").and_then(|raw| StationId::parse(&raw).ok()),
+                },
                 "gift" => RequestKind::Gift { to: MemberId::parse(&str_at(doc, obj, "to")?).ok()? },
                 _ => return None,
             };

@@ -195,7 +195,7 @@ const MEMBER: Shape = Shape {
             time("slot_start"),
             time("slot_end"),
         ]),
-        keyed(member::REQUESTS, &[word("kind"), id("service"), id("to"), integer("minutes"), time("created_at")]),
+        keyed(member::REQUESTS, &[word("kind"), id("service"), id("to"), id("at"), integer("minutes"), time("created_at")]),
     ],
 };
 

@@ -100,7 +100,8 @@ impl Engine {
         let mut queue: Vec<(MemberId, SpendRequest)> = self
             .member_docs()
             .flat_map(|(member, doc)| member::requests(doc).into_iter().map(move |r| (member.clone(), r)))
-            .filter(|(_, r)| matches!(r.kind, RequestKind::Redeem { .. }))
+            // A redemption asked at another station is that station's to decide.
+            .filter(|(_, r)| matches!(r.kind, RequestKind::Redeem { at: None, .. }))
             .filter(|(member, r)| self.outcome_status(member, r.id.as_str()) == Some(OutcomeStatus::Accepted))
             .filter(|(_, r)| desk_doc.and_then(|d| desk::decision(d, &r.id)).is_none())
             .collect();

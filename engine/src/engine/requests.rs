@@ -5,7 +5,7 @@ use crate::documents::{DocId, ledger, member};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::service::find_service;
-use crate::model::{MemberId, OutcomeStatus, RequestId, RequestKind, Role, ServiceKind, SpendRequest, Visit, request};
+use crate::model::{MemberId, OutcomeStatus, RequestId, RequestKind, Role, ServiceKind, SpendRequest, StationId, Visit, request};
 use crate::notify::Topic;
 use crate::storage;
 use crate::views::{Balance, RequestView};
@@ -16,7 +16,17 @@ impl Engine {
     pub fn request_redemption(&mut self, service: &str, minutes: i64) -> Result<RequestId> {
         let minutes = request::check_minutes(minutes)?;
         find_service(&self.catalogue(), service, ServiceKind::Redeemable)?;
-        self.spend(RequestKind::Redeem { service: service.to_owned() }, minutes)
+        self.spend(RequestKind::Redeem { service: service.to_owned(), at: None }, minutes)
+    }
+
+    /// Asks to redeem `minutes` of coins for `service` at `station`, any station of the
+    /// city (通存通兑): that station's coordinators fulfil it. The member's own station is
+    /// an ordinary redemption. The ledger decides by the same rules as at home.
+    pub fn request_redemption_at(&mut self, service: &str, minutes: i64, station: &StationId) -> Result<RequestId> {
+        let minutes = request::check_minutes(minutes)?;
+        find_service(&self.catalogue(), service, ServiceKind::Redeemable)?;
+        let at = (*station != self.identity.station).then(|| station.clone());
+        self.spend(RequestKind::Redeem { service: service.to_owned(), at }, minutes)
     }
 
     /// Asks to give `minutes` of coins to another member.

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::model::ids::{MemberId, RequestId};
+use crate::model::ids::{MemberId, RequestId, StationId};
 
 /// Longest single request accepted on the device, in minutes (the Nanjing balance cap).
 pub const MAX_REQUEST_MINUTES: u32 = 1_500 * 60;
@@ -17,6 +17,10 @@ pub enum RequestKind {
     Redeem {
         /// Catalogue id of a redeemable service.
         service: String,
+        /// The station of the city that gives the service, when it is not the member's own
+        /// (通存通兑): that station's coordinators fulfil or release it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<StationId>,
     },
     /// Give coins to another member (a relative, a friend) or to the station pool.
     Gift {

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::Duration;
-use timebank_engine::model::{ConfirmedBy, RequestKind, Role, VisitSource};
+use timebank_engine::model::{ConfirmedBy, RequestId, RequestKind, Role, StationId, VisitSource};
 use timebank_engine::{Balance, Listener, Topic, VisitState};
 
 use crate::support::{Device, ELDER, OTHER_ELDER, OTHER_VOLUNTEER, STATION, VOLUNTEER, member, paper_visit, seen};
@@ -295,6 +295,21 @@ fn balance_counts_closed_visits_as_pending_and_requests_as_reserved() {
 }
 
 #[test]
+fn a_redemption_names_the_station_that_gives_it_unless_it_is_the_members_own() {
+    let mut phone = Device::volunteer();
+    let elsewhere = StationId::parse("s-xinhua").unwrap();
+    let across = phone.request_redemption_at("housekeeping", 60, &elsewhere).unwrap();
+    let own = phone.identity().station.clone();
+    let home = phone.request_redemption_at("housekeeping", 30, &own).unwrap();
+    let requests = phone.requests().unwrap();
+    let kind = |id: &RequestId| requests.iter().find(|r| &r.request.id == id).unwrap().request.kind.clone();
+    assert_eq!(kind(&across), RequestKind::Redeem { service: "housekeeping".into(), at: Some(elsewhere) });
+    assert_eq!(kind(&home), RequestKind::Redeem { service: "housekeeping".into(), at: None }, "the own station is an ordinary redemption");
+    let err = phone.request_redemption_at("no-such-service", 30, &StationId::parse("s-xinhua").unwrap()).unwrap_err();
+    assert!(err.to_string().contains("no-such-service"), "{err}");
+}
+
+#[test]
 fn redemption_and_gift_requests_list_as_saved_on_phone() {
     let mut phone = Device::volunteer();
     let start = phone.now();
@@ -305,7 +320,7 @@ fn redemption_and_gift_requests_list_as_saved_on_phone() {
     let requests = phone.requests().unwrap();
     assert_eq!(requests.len(), 2);
     assert_eq!(requests[0].request.id, redeem);
-    assert_eq!(requests[0].request.kind, RequestKind::Redeem { service: "housekeeping".into() });
+    assert_eq!(requests[0].request.kind, RequestKind::Redeem { service: "housekeeping".into(), at: None });
     assert_eq!(requests[0].request.minutes, 90);
     assert_eq!(requests[0].request.created_at, start);
     assert_eq!(requests[1].request.id, gift);

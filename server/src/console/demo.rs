@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, HeaderValue};
 use chrono::{Duration, Utc};
-use timebank_engine::model::{ConfirmedBy, MemberId, ReviewDecision, Role};
+use timebank_engine::model::{ConfirmedBy, MemberId, RedemptionAction, ReviewDecision, Role};
 use timebank_engine::sync::wire::{self, EnrollRequest, SyncRequest};
 use timebank_engine::sync::{Transport, TransportError};
 use timebank_engine::{Engine, Enrollment, NewIdentity, PastVisit, SystemClock};
@@ -158,7 +158,7 @@ fn past(elder: &MemberId, service: &str, days_ago: i64, hour: i64, minutes: i64,
 }
 
 /// A quieter station of the demo: its coordinator, a volunteer who served an elder twice
-/// (approved), and the coordinator's console account `username`.
+/// (approved), and the coordinator's console account `username`. Returns the coordinator.
 fn seed_quiet_station(
     relay: &Relay,
     phones_dir: &Path,
@@ -166,7 +166,7 @@ fn seed_quiet_station(
     names: [&str; 3],
     username: &str,
     password: &str,
-) -> Result<(), DemoError> {
+) -> Result<MemberRecord, DemoError> {
     let seeder = Seeder { relay, phones_dir: phones_dir.to_path_buf(), station: station.id.to_string() };
     let [coordinator, volunteer, elder] = names;
     let coordinator = seeder.member("coordinator", coordinator, 1972, None, false)?;
@@ -184,7 +184,7 @@ fn seed_quiet_station(
     seeder.sync(&mut phone)?;
     registry::create_console_user(relay, username, password, AccountScope::Station(station.id.as_str()), Some(coordinator.id.as_str()))
         .map_err(step("create a coordinator's account"))?;
-    Ok(())
+    Ok(coordinator)
 }
 
 /// Seeds the demo city into `relay` (whose data directory is `data`, checked empty before
@@ -266,7 +266,6 @@ pub fn seed(relay: &Relay, data: &Path) -> Result<DemoAccounts, DemoError> {
     for phone in &mut phones {
         seeder.sync(phone)?;
     }
-    drop(phones);
 
     let password = secret::enrollment_code().map_err(step("make a password"))?.to_lowercase();
     let quiet = [
@@ -274,11 +273,26 @@ pub fn seed(relay: &Relay, data: &Path) -> Result<DemoAccounts, DemoError> {
         (&changning, "新华路街道为老服务站", ["何静", "郑德明", "林老伯"], "xinhua"),
     ];
     let mut other_coordinators = Vec::new();
+    let mut across = None;
     for (district, name, names, username) in quiet {
         let station = registry::create_station_in(relay, name, district.id.as_str()).map_err(step("create a station"))?;
-        seed_quiet_station(relay, &phones_dir, &station, names, username, &password)?;
+        let coordinator = seed_quiet_station(relay, &phones_dir, &station, names, username, &password)?;
         other_coordinators.push(username.to_owned());
+        across = Some((station, coordinator));
     }
+    // 通存通兑: 张建国 of 普陀区 redeems an hour at 新华路 (长宁区), whose coordinator fulfils it.
+    if let Some((station, coordinator)) = across {
+        let phone = &mut phones[0];
+        let request = phone
+            .engine
+            .request_redemption_at("tcm-physiotherapy", 60, &station.id)
+            .map_err(step("request a redemption at another station"))?;
+        seeder.sync(phone)?;
+        desk::decide_redemption(relay, &coordinator.id, &request, RedemptionAction::Fulfil, None)
+            .map_err(step("fulfil a redemption at another station"))?;
+        seeder.sync(phone)?;
+    }
+    drop(phones);
     std::fs::remove_dir_all(&phones_dir).map_err(step("remove the demo phones"))?;
 
     registry::create_console_user(relay, "demo", &password, AccountScope::Station(station.id.as_str()), Some(coordinator.id.as_str()))
@@ -329,6 +343,11 @@ mod tests {
         assert!(members.iter().any(|m| m.display_name == "孙桂兰"));
         assert!(store.postings().unwrap().iter().any(|p| p.kind == "earn"));
         assert!(store.postings().unwrap().iter().any(|p| p.kind == "reserve"), "the redemption is accepted");
+        let xinhua = store.stations().unwrap().into_iter().find(|s| s.name == "新华路街道为老服务站").unwrap();
+        assert!(
+            store.postings().unwrap().iter().any(|p| p.kind == "redeem" && p.memo.contains(&format!("at station {}", xinhua.id))),
+            "a coin earned in 普陀区 is redeemed in 长宁区"
+        );
         let docs = desk::StationDocs::load(&relay, &station.id).unwrap();
         let waiting = docs.visits().iter().filter(|v| docs.review(&v.id).is_none()).count();
         assert!(waiting >= 4, "visits wait for review: {waiting}");

@@ -40,6 +40,12 @@ pub fn page_with_class(signed: &Signed, title: &str, class: Option<&str>, body: 
                 @for (path, zh, en) in NAV {
                     a href=(path) aria-current=[(current == Some(*path)).then_some("page")] { (lang.pick(*zh, *en)) }
                 }
+                // The districts' figures, for a district's or the city's account.
+                @if signed.station().is_none() {
+                    a href="/console/districts" aria-current=[signed.path.starts_with("/console/districts").then_some("page")] {
+                        (lang.pick("各区", "Districts"))
+                    }
+                }
             }
             div.who {
                 (lang_switch(lang))

@@ -16,7 +16,7 @@ use timebank_engine::model::{OutcomeStatus, RedemptionAction, RequestId, Request
 
 use crate::console::audit::{self, AuditAction};
 use crate::console::i18n::coins;
-use crate::console::names::{Directory, id_line, member_link};
+use crate::console::names::{Directory, id_line, member_link, person};
 use crate::console::paging::{self, Listed, Paged};
 use crate::console::review::{author, not_here};
 use crate::console::{Flash, MAX_REASON_CHARS, PageError, Signed, SignedForm, blocking, layout, pinyin_order, redirect, words};
@@ -251,6 +251,8 @@ async fn correct(
 /// A redemption request as the page lists it.
 struct Redemption {
     member: MemberRecord,
+    /// The member's station's name, when they are of another station (通存通兑).
+    from: Option<String>,
     id: RequestId,
     service: String,
     minutes: u32,
@@ -269,17 +271,25 @@ async fn redemptions(
         blocking(move || {
             let mut rows = Vec::new();
             for station in signed.visible_stations(&relay, query.station.as_deref())? {
-                let docs = StationDocs::load(&relay, &station.id).map_err(|e| not_here(signed.lang, e))?;
+                let docs = StationDocs::with_visitors(&relay, &station.id).map_err(|e| not_here(signed.lang, e))?;
                 let catalogue = docs.catalogue();
                 for (member, request) in docs.requests() {
-                    let RequestKind::Redeem { service } = &request.kind else { continue };
-                    let Some(record) = docs.member(&member).cloned() else { continue };
+                    let RequestKind::Redeem { service, .. } = &request.kind else { continue };
+                    let (record, from) = match (docs.member(&member), docs.visitor(&member)) {
+                        (Some(own), _) => (own.clone(), None),
+                        (None, Some(visitor)) => {
+                            let home = relay.store().station(&visitor.station)?.map_or_else(|| visitor.station.to_string(), |s| s.name);
+                            (visitor.clone(), Some(home))
+                        }
+                        (None, None) => continue,
+                    };
                     if !pinyin_order::name_matches(&record.display_name, &q) {
                         continue;
                     }
                     let status = docs.outcome(&member, request.id.as_str()).map(|o| o.status);
                     rows.push(Redemption {
                         member: record,
+                        from,
                         id: request.id.clone(),
                         service: catalogue.iter().find(|s| &s.id == service).map_or_else(
                             || signed.lang.pick("其他服务", "another service").to_owned(),
@@ -315,7 +325,15 @@ async fn redemptions(
                 tbody {
                     @for r in &rows.items {
                         tr data-request=(r.id) {
-                            td.lead { (member_link("ledger", &r.member)) (id_line(r.id.as_str())) }
+                            td.lead {
+                                @if let Some(home) = &r.from {
+                                    (person(&r.member.display_name, r.member.id.as_str()))
+                                    small.hint data-testid="from" { (lang.pick("来自", "from ")) (home) }
+                                } @else {
+                                    (member_link("ledger", &r.member))
+                                }
+                                (id_line(r.id.as_str()))
+                            }
                             td data-label=(lang.pick("申请时间", "Asked")) { (lang.datetime(r.created_at)) }
                             td data-label=(lang.pick("服务", "Service")) { (r.service) }
                             td.num data-label=(lang.pick("币", "Coins")) { (coins(i64::from(r.minutes))) }

@@ -19,6 +19,7 @@ pub mod account;
 pub mod audit;
 pub mod demo;
 pub mod devices;
+pub mod districts;
 pub mod i18n;
 pub mod layout;
 pub mod ledger;
@@ -95,6 +96,7 @@ pub fn routes(config: ConsoleConfig) -> Router<Arc<Relay>> {
         .merge(visits::routes())
         .merge(orders::routes())
         .merge(reports::routes())
+        .merge(districts::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .layer(middleware::from_fn(console_headers))

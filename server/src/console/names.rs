@@ -132,7 +132,7 @@ impl Directory {
 
     fn request_what(&self, lang: Lang, r: &SpendRequest) -> String {
         match &r.kind {
-            RequestKind::Redeem { service } => format!("{}{}", lang.pick("兑换 ", "redeem "), self.service(lang, service)),
+            RequestKind::Redeem { service, .. } => format!("{}{}", lang.pick("兑换 ", "redeem "), self.service(lang, service)),
             RequestKind::Gift { to } => format!("{}{}", lang.pick("转赠给 ", "gift to "), self.name(lang, to.as_str())),
         }
     }

@@ -4,6 +4,7 @@
 //! server-rendered SVG charts ([`chart`]), a print layout, and the figures as CSV.
 
 pub mod chart;
+pub mod districts;
 pub mod figures;
 
 use std::collections::HashMap;

@@ -34,6 +34,10 @@ impl<'a> Directory<'a> {
         Directory { store, known: HashMap::new() }
     }
 
+    fn has_station(&mut self, id: &StationId) -> StoreResult<bool> {
+        Ok(self.store.station(id)?.is_some())
+    }
+
     fn get(&mut self, id: &MemberId) -> StoreResult<Option<MemberRecord>> {
         if let Some(known) = self.known.get(id) {
             return Ok(known.clone());
@@ -215,7 +219,14 @@ fn member_events(
         member::requests(doc).into_iter().filter(|r| wanted.contains(r.id.as_str())).collect();
     for request in requests {
         let what = match &request.kind {
-            RequestKind::Redeem { service } => RequestWhat::Redeem { service: service.clone() },
+            RequestKind::Redeem { service, at } => {
+                let at = at.clone().filter(|at| *at != record.station);
+                let at_unknown = match &at {
+                    Some(station) => !directory.has_station(station)?,
+                    None => false,
+                };
+                RequestWhat::Redeem { service: service.clone(), at, at_unknown }
+            }
             RequestKind::Gift { to } if to.as_str() == POOL || to.as_str() == record.station.as_str() => RequestWhat::Donate,
             RequestKind::Gift { to } => {
                 let receiver = directory.get(to)?.filter(|r| r.station == record.station);

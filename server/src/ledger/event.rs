@@ -164,6 +164,12 @@ pub enum RequestWhat {
     Redeem {
         /// The service.
         service: String,
+        /// The station of the city that redeems it, when not the member's own (通存通兑).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<StationId>,
+        /// Whether `at` named no station the relay knows (the request is then refused).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        at_unknown: bool,
     },
     /// Give coins to a member.
     Gift {
@@ -199,6 +205,17 @@ pub struct RequestEvent {
     pub household: Option<HouseholdId>,
     /// Whether they are recognised in special hardship (the lower age gate).
     pub hardship: bool,
+}
+
+impl RequestEvent {
+    /// The station whose coordinators fulfil or release it: where a redemption is given
+    /// (通存通兑), else the member's own.
+    pub fn redeemed_at(&self) -> &StationId {
+        match &self.what {
+            RequestWhat::Redeem { at: Some(at), .. } => at,
+            _ => &self.station,
+        }
+    }
 }
 
 /// A coordinator's decision on a redemption, as written in `station/<id>/desk`.

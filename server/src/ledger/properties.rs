@@ -10,7 +10,7 @@ use timebank_engine::model::{HouseholdId, MemberId, OutcomeStatus, RedemptionAct
 use crate::ledger::event::{
     CorrectionEvent, DecisionEvent, Event, EventBody, RequestEvent, RequestWhat, ReversalEvent, ReviewEvent, VisitEvent,
 };
-use crate::ledger::posting::Account;
+use crate::ledger::posting::{Account, PostingKind};
 use crate::ledger::reconcile::Books;
 use crate::ledger::rules::StationRules;
 
@@ -97,7 +97,7 @@ fn request(id: &str, member: &str, what: RequestWhat, minutes: i64, at: i64) -> 
 }
 
 fn redeem(id: &str, member: &str, minutes: i64, at: i64) -> EventBody {
-    request(id, member, RequestWhat::Redeem { service: "massage".into() }, minutes, at)
+    request(id, member, RequestWhat::Redeem { service: "massage".into(), at: None, at_unknown: false }, minutes, at)
 }
 
 fn gift(id: &str, member: &str, to: &str, minutes: i64, at: i64) -> EventBody {
@@ -173,6 +173,34 @@ fn an_approved_visit_earns_rounded_minutes_and_a_rejection_reverses_them() {
     assert_eq!(books.postings().len(), 2, "the earn stays; a reversal undoes it");
     assert_eq!(books.postings()[1].key, "reversal:earn:v-1:r1");
     assert_eq!(books.postings()[1].by, Some(m("m-c")));
+}
+
+#[test]
+fn a_redemption_at_another_station_is_decided_there_and_only_there() {
+    let across = StationId::parse("s-2").unwrap();
+    let at = |station: StationId| RequestWhat::Redeem { service: "massage".into(), at: Some(station), at_unknown: false };
+    let decided_by = |station: StationId| match decision("r-1", "fulfil", T0 + 2) {
+        EventBody::Decision(d) => EventBody::Decision(DecisionEvent { station, ..d }),
+        other => other,
+    };
+    let earned = [visit("v-1", "m-v2", "m-e1", T0, 60, "a"), review("v-1", "approve", T0)];
+    let asked = request("r-1", "m-v2", at(across.clone()), 45, T0 + 1);
+    // The member's own station's decision posts nothing; the giving station's redeems.
+    let books = fold(&log(&[earned[0].clone(), earned[1].clone(), asked.clone(), decided_by(station())]));
+    assert_eq!(outcome(&books, "m-v2", "r-1").0, OutcomeStatus::Accepted);
+    assert_eq!(books.balance(&Account::Held(m("m-v2"))), 45, "still held");
+    let books = fold(&log(&[earned[0].clone(), earned[1].clone(), asked.clone(), decided_by(across.clone())]));
+    assert_eq!(outcome(&books, "m-v2", "r-1").0, OutcomeStatus::Fulfilled);
+    let redeemed = books.postings().iter().find(|p| p.kind == PostingKind::Redeem).unwrap();
+    assert_eq!(redeemed.memo, "redeemed at station s-2: the service was given");
+    assert_eq!(books.member_balance(&m("m-v2")).confirmed_minutes, 15);
+    // A station the relay does not know: refused, nothing held.
+    let unknown = RequestWhat::Redeem { service: "massage".into(), at: Some(StationId::parse("s-9").unwrap()), at_unknown: true };
+    let books = fold(&log(&[earned[0].clone(), earned[1].clone(), request("r-1", "m-v2", unknown, 45, T0 + 1)]));
+    let (state, reason, _) = outcome(&books, "m-v2", "r-1");
+    assert_eq!(state, OutcomeStatus::Refused);
+    assert!(reason.contains("no station s-9"), "{reason}");
+    assert_eq!(books.balance(&Account::Held(m("m-v2"))), 0);
 }
 
 #[test]

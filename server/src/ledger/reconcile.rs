@@ -715,10 +715,13 @@ impl Books {
             None => {
                 let version = rules.version;
                 let (kind, to, memo, settled) = match &request.what {
-                    RequestWhat::Redeem { service } => (
+                    RequestWhat::Redeem { service, at, .. } => (
                         PostingKind::Reserve,
                         Account::Held(member.clone()),
-                        format!("held for the redemption of {service}"),
+                        match at {
+                            Some(at) => format!("held for the redemption of {service} at station {at}"),
+                            None => format!("held for the redemption of {service}"),
+                        },
                         false,
                     ),
                     RequestWhat::Gift { to, .. } => {
@@ -763,6 +766,9 @@ impl Books {
             return Some("there is nothing to spend in a request of 0 minutes".into());
         }
         match &request.what {
+            RequestWhat::Redeem { at: Some(at), at_unknown: true, .. } => {
+                return Some(format!("there is no station {at} in the city; ask to redeem at one of its stations"));
+            }
             RequestWhat::Redeem { .. } => {
                 let Some(birth_year) = request.birth_year else {
                     return Some("the station has no birth year for you; ask your coordinator".into());
@@ -806,19 +812,26 @@ impl Books {
 
     fn decision(&mut self, decision: &DecisionEvent, cause: Cause) {
         let Some(state) = self.requests.get(&decision.request) else { return };
+        // Only the station that gives the service decides: the member's own, or the one
+        // they asked to redeem at (通存通兑).
         if state.status != RequestStatus::Accepted
-            || state.event.station != decision.station
+            || *state.event.redeemed_at() != decision.station
             || !matches!(state.event.what, RequestWhat::Redeem { .. })
         {
             return;
         }
         let (member, minutes, version, id) =
             (state.event.member.clone(), state.event.minutes, state.version, state.event.id.clone());
+        let elsewhere = (state.event.station != decision.station).then(|| format!(" at station {}", decision.station));
         let (kind, to, outcome, memo) = match decision.action {
             RedemptionAction::Fulfil => (PostingKind::Redeem, Account::Program, OutcomeStatus::Fulfilled, "redeemed: the service was given"),
             RedemptionAction::Release => {
                 (PostingKind::Release, Account::Member(member.clone()), OutcomeStatus::Released, "released: the held coins are back")
             }
+        };
+        let memo = match elsewhere {
+            Some(place) => memo.replacen(':', &format!("{place}:"), 1),
+            None => memo.to_owned(),
         };
         self.post(
             format!("{}:{id}:r{version}", kind.as_str()),
@@ -827,7 +840,7 @@ impl Books {
             to,
             minutes,
             &id,
-            memo.to_owned(),
+            memo,
             Some(&decision.by),
             cause,
             None,

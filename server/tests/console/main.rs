@@ -9,6 +9,7 @@
     reason = "test helpers outside #[test] functions fail the test by panicking; not every module uses every helper"
 )]
 
+mod across;
 mod audit;
 mod districts;
 mod hardening;

@@ -145,7 +145,7 @@ impl District {
                 id: format!("r-{n:016x}"),
                 member,
                 station,
-                what: RequestWhat::Redeem { service: "tcm-physiotherapy".into() },
+                what: RequestWhat::Redeem { service: "tcm-physiotherapy".into(), at: None, at_unknown: false },
                 minutes: 60,
                 created_at: at,
                 birth_year: Some(1955),
