@@ -38,14 +38,19 @@ fn post(agent: &ureq::Agent, url: &str, token: Option<&str>, body: &[u8]) -> Res
     if (200..300).contains(&status) {
         return Ok(bytes);
     }
-    let message = serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
-        .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
-    Err(TransportError::Refused { status, message })
+    Err(TransportError::Refused { status, message: relay_message(&bytes) })
 }
 
-fn endpoint(base: &str, path: &str) -> String {
+/// The explanation in a relay's error answer (`{"error": "…"}`), or the answer as text.
+pub(crate) fn relay_message(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned())
+}
+
+/// The address of `path` on the relay at `base`.
+pub(crate) fn endpoint(base: &str, path: &str) -> String {
     format!("{}/{path}", base.trim_end_matches('/'))
 }
 

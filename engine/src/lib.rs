@@ -3,7 +3,8 @@
 //! Layers, each in its own module: [`model`] (pure domain types and rules) →
 //! [`documents`] (typed views over automerge documents, and the coordinators' rules) →
 //! [`storage`] (the only module that touches SQLite) → the engine ([`Engine`], the API the
-//! apps call) with [`sync`] (the device's side of sync and the wire format). Public are
+//! apps call) with [`sync`] (the device's side of sync and the wire format) and, with the
+//! feature `http`, the relay client ([`http`]) and the live channel's [`watch`]. Public are
 //! what the CLI, the relay, the bindings and the tests use: the model, the documents, the
 //! wire, the store's file name, schema and acknowledged heads; the rest through [`Engine`]
 //! and the types re-exported here.
@@ -36,6 +37,8 @@ mod notify;
 pub mod storage;
 pub mod sync;
 pub mod views;
+#[cfg(feature = "http")]
+pub mod watch;
 
 pub use clock::{Clock, MonotonicReading, SystemClock};
 pub use documents::DocId;

@@ -13,7 +13,8 @@ use crate::console::ConsoleConfig;
 use crate::error::AppError;
 use crate::limits::{Limiter, Limits};
 use crate::relay::Relay;
-use crate::{contacts, enroll, sync};
+use crate::live::Hub;
+use crate::{contacts, enroll, live, sync};
 
 /// The relay's routes:
 ///
@@ -25,6 +26,7 @@ use crate::{contacts, enroll, sync};
 /// | `POST /v1/enroll` | wire `EnrollRequest` | wire `EnrollResponse` |
 /// | `POST /v1/sync` (bearer token) | wire `SyncRequest` | wire `SyncResponse` |
 /// | `POST /v1/contacts` (bearer token) | wire `ContactsRequest` | wire `DispatchContacts` |
+/// | `GET /v1/live` (bearer token) | | server-sent events: hints of readable documents that changed ([`crate::live`]) |
 ///
 /// | `/console/…` | forms | the coordinator console (HTML, [`crate::console`]) |
 ///
@@ -47,7 +49,8 @@ pub fn app_with(relay: Arc<Relay>, console: ConsoleConfig) -> Router {
 pub fn app_with_limits(relay: Arc<Relay>, console: ConsoleConfig, limits: Limits) -> Router {
     let limiter = Arc::new(Limiter::new(limits, Arc::clone(relay.clock())).counting_in(Arc::clone(relay.metrics())));
     let metrics = Arc::clone(relay.metrics());
-    Router::new()
+    let hub = Hub::start(Arc::clone(&relay));
+    let router = Router::new()
         .route("/", get(|| async { crate::console::see_other("/console/") }))
         .route("/healthz", get(healthz))
         .route("/readyz", get(crate::monitor::readyz))
@@ -56,12 +59,21 @@ pub fn app_with_limits(relay: Arc<Relay>, console: ConsoleConfig, limits: Limits
         .route("/v1/enroll", post(enroll::endpoint))
         .route("/v1/sync", post(sync::endpoint))
         .route("/v1/contacts", post(contacts::endpoint))
+        .route("/v1/live", get(live::endpoint))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(Extension(limiter))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
-        .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track))
-        .with_state(relay)
+        .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track));
+    match hub {
+        Ok(hub) => router.layer(Extension(hub)).with_state(relay),
+        // Without its thread, no channel could hear a hint: /v1/live answers 500 (no
+        // hub), the phones sync on their own schedule, and everything else is served.
+        Err(error) => {
+            tracing::error!(%error, "could not start the live channels' thread; phones sync on their own schedule");
+            router.with_state(relay)
+        }
+    }
 }
 
 /// A request's log span: its method and path, never its query (the console's searches
@@ -75,5 +87,5 @@ async fn healthz() -> &'static str {
 }
 
 async fn not_found() -> AppError {
-    AppError::NotFound("no such endpoint on this relay; the app uses POST /v1/enroll, /v1/sync and /v1/contacts".into())
+    AppError::NotFound("no such endpoint on this relay; the app uses POST /v1/enroll, /v1/sync and /v1/contacts, and GET /v1/live".into())
 }

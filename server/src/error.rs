@@ -50,6 +50,15 @@ pub enum AppError {
         /// Seconds until the address may try again.
         retry_after_secs: u64,
     },
+    /// The relay is at a limit of its own (503: as many live channels open as it may hold);
+    /// try again after `retry_after_secs` (sent as `Retry-After`).
+    #[error("{message}")]
+    Busy {
+        /// What is full and what to do meanwhile.
+        message: String,
+        /// Seconds until trying again makes sense.
+        retry_after_secs: u64,
+    },
     /// The relay failed inside (500); the detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -103,6 +112,7 @@ impl AppError {
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedVersion(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -157,7 +167,7 @@ impl IntoResponse for AppError {
             other => tracing::info!(status = status.as_u16(), error = %other, "request refused"),
         }
         let mut response = (status, Json(serde_json::json!({ "error": self.public_message() }))).into_response();
-        if let AppError::TooManyRequests { retry_after_secs, .. } = &self {
+        if let AppError::TooManyRequests { retry_after_secs, .. } | AppError::Busy { retry_after_secs, .. } = &self {
             response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(*retry_after_secs));
         }
         response

@@ -6,6 +6,7 @@
 //! [`RelayStore`] trait) → [`relay`] (shared state and the document cache) → [`authority`] (who may read
 //! and write what) and [`vetting`] (the shape every change keeps) → [`enroll`], [`auth`],
 //! [`sync`], [`contacts`] (the endpoints) → [`app`] (the router).
+//! [`live`] holds the devices' and the console's live channels of hints (ADR 32).
 //! [`registry`] registers stations, members, devices and console accounts; the [`admin`]
 //! command line and the [`console`] both call it.
 //! The model, the documents and the wire format are the engine's (`timebank-engine`).
@@ -32,6 +33,7 @@ pub mod error;
 pub mod http;
 pub mod ledger;
 pub mod limits;
+pub mod live;
 pub mod metrics;
 pub mod monitor;
 pub mod password;

@@ -18,7 +18,7 @@ use timebank_server::console::{self, ConsoleConfig};
 use timebank_server::limits::Limits;
 use timebank_server::monitor;
 use timebank_engine::SystemClock;
-use timebank_server::relay::Settings;
+use timebank_server::relay::{LiveSettings, Settings};
 use timebank_server::store::{self, PgSettings, StoreLocation};
 use timebank_server::{Relay, app_with_limits};
 use tracing_subscriber::EnvFilter;
@@ -154,6 +154,17 @@ struct SettingArgs {
     /// Most change bytes the relay takes from one device per day (UTC).
     #[arg(long, default_value_t = 32 * 1024 * 1024, value_parser = clap::value_parser!(u32).range(1..), env = "TIMEBANK_RELAY_DEVICE_BYTES_PER_DAY")]
     device_bytes_per_day: u32,
+    /// Milliseconds a live channel may stay quiet before a heartbeat goes (ADR 0032); at
+    /// most 25,000, which phones count on.
+    #[arg(long, default_value_t = 25_000, value_parser = clap::value_parser!(u64).range(100..=25_000), env = "TIMEBANK_RELAY_LIVE_HEARTBEAT_MS")]
+    live_heartbeat_ms: u64,
+    /// At most one hint per live channel in this many milliseconds (what changes meanwhile
+    /// goes in the next).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(0..=60_000), env = "TIMEBANK_RELAY_LIVE_COALESCE_MS")]
+    live_coalesce_ms: u64,
+    /// Most live channels open at once (each about 10 KiB of memory); past it, 503.
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..), env = "TIMEBANK_RELAY_LIVE_MAX_CHANNELS")]
+    live_max_channels: u32,
 }
 
 impl SettingArgs {
@@ -162,6 +173,11 @@ impl SettingArgs {
             page_bytes: usize::try_from(self.page_bytes).unwrap_or(usize::MAX),
             device_changes_per_day: i64::from(self.device_changes_per_day),
             device_bytes_per_day: i64::from(self.device_bytes_per_day),
+            live: LiveSettings {
+                heartbeat_ms: self.live_heartbeat_ms,
+                coalesce_ms: self.live_coalesce_ms,
+                max_channels: usize::try_from(self.live_max_channels).unwrap_or(usize::MAX),
+            },
         }
     }
 }
@@ -382,9 +398,13 @@ fn serve(cli: &Cli, location: &StoreLocation, limits: Limits, settings: Settings
         drop(stdout);
         tracing::info!(%address, store = ?location, ?limits, "relay serving");
         // ConnectInfo gives the rate limits the client's address.
-        let app = app_with_limits(relay, console, limits).into_make_service_with_connect_info::<SocketAddr>();
+        let app = app_with_limits(Arc::clone(&relay), console, limits).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                // Live channels never finish by themselves: closed, the devices reconnect later.
+                relay.changes().stopping();
+            })
             .await
             .map_err(|e| format!("the server failed: {e}"))?;
         tracing::info!("relay stopped");

@@ -4,7 +4,8 @@
 //! - [`TestRelay`] (feature `relay`, on by default): a real relay on a SQLite store in a
 //!   temporary directory with one station, called in-process through its router or served
 //!   on 127.0.0.1 when asked; members, enrollment codes and in-process sync transports.
-//! - [`Phone`]: an enrolled engine on its own store in a temporary directory.
+//! - [`Phone`]: an enrolled engine on its own store in a temporary directory; [`Watching`]:
+//!   one holding the relay's live channel on a thread, syncing on each hint.
 //! - [`cluster`]: several `timebank-relay` processes on one store behind HAProxy.
 //! - [`postgres::TestDatabase`] (feature `postgres`): a fresh PostgreSQL database per test
 //!   on the server `scripts/postgres.sh` starts.
@@ -31,6 +32,8 @@ mod relay;
 mod server;
 #[cfg(feature = "relay")]
 mod transport;
+#[cfg(feature = "relay")]
+mod watching;
 
 pub use clock::FakeClock;
 #[cfg(feature = "relay")]
@@ -41,3 +44,5 @@ pub use relay::{ELDER_BORN, MEMBER_BORN, SetupError, TestRelay, TestRelayBuilder
 pub use server::Server;
 #[cfg(feature = "relay")]
 pub use transport::InProcess;
+#[cfg(feature = "relay")]
+pub use watching::{Seen, Watching};

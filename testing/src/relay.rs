@@ -157,6 +157,13 @@ pub struct TestRelay {
     pub dir: TempDir,
 }
 
+impl Drop for TestRelay {
+    fn drop(&mut self) {
+        // Live channels never end by themselves: closed first, the serving stops at once.
+        self.relay.changes().stopping();
+    }
+}
+
 impl std::fmt::Debug for TestRelay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TestRelay").field("dir", &self.dir.path()).field("url", &self.server.url()).finish_non_exhaustive()

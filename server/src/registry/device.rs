@@ -51,6 +51,8 @@ pub fn revoke_device(relay: &Relay, device: &str, audit: Option<AuditRecord>) ->
         }
         done => {
             tracing::info!(device, "device revoked");
+            // Its live channel closes now (ADR 32).
+            relay.changes().revoked(device);
             Ok((done, at))
         }
     }

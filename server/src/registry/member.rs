@@ -107,6 +107,7 @@ pub fn register_member(
     };
     let audit = audit.map(|entry| AuditRecord { target: record.id.to_string(), ..entry });
     relay.store().create_member(&record, &contact, &documents, audit.as_ref())?;
+    relay.changes().written([DocId::Member(record.id.clone()), DocId::Ledger(record.id.clone())]);
     tracing::info!(member = %record.id, role = record.role.as_str(), "member created");
     Ok(record)
 }

@@ -18,6 +18,7 @@ use crate::ledger::bookkeeper::{Bookkeeper, Entries};
 use crate::ledger::rules::Credit;
 use crate::ledger::{EventBody, StationRules, document};
 use crate::relay::cache::{DocumentCache, Held};
+use crate::relay::changes::Changes;
 use crate::store::{LedgerEventRecord, RelayStore, StoreError, StoreResult, WriteBatch};
 
 /// How often an idle poster folds what other processes logged.
@@ -65,6 +66,7 @@ pub(super) struct Poster {
     pub(super) documents: Arc<DocumentCache>,
     pub(super) actor: ActorId,
     pub(super) clock: Arc<dyn Clock>,
+    pub(super) changes: Arc<Changes>,
 }
 
 impl LedgerWorker {
@@ -221,9 +223,9 @@ impl Worker {
 
     /// Stores the entries: the postings, and the ledger documents of the members named
     /// brought to what the books say, in one transaction; the written ledger documents
-    /// become the working copies.
+    /// become the working copies and are announced.
     fn store_entries(&mut self, entries: Entries) -> StoreResult<()> {
-        let Poster { store, documents, actor, clock } = &self.poster;
+        let Poster { store, documents, actor, clock, changes } = &self.poster;
         let Some(keeper) = self.bookkeeper.as_mut() else { return Ok(()) };
         let folded = keeper.books().last_seq();
         if entries.is_empty() && folded <= self.folded_stored {
@@ -251,11 +253,14 @@ impl Worker {
         let generations = store.append_postings(&entries.postings, &batch, now)?;
         keeper.stored();
         self.folded_stored = self.folded_stored.max(folded);
+        let mut written = Vec::with_capacity(updated.len());
         for (id, doc) in updated {
             if let Some(&generation) = generations.get(&id.to_string()) {
                 documents.adopt(store.as_ref(), &id, doc, generation);
+                written.push(id);
             }
         }
+        changes.written(written);
         Ok(())
     }
 }

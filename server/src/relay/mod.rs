@@ -2,11 +2,12 @@
 //! the one owner of its writes ([`Work`]): the working copies of documents (checked against
 //! their generation before every use, written by one request at a time), the group commit,
 //! the ledger's poster, and the sequence every write goes through (stage on forks, store
-//! with the arrival log in one transaction, adopt, reconcile). Sync, the console's
-//! decisions and admin commands all write through it; requests on different documents run
-//! in parallel.
+//! with the arrival log in one transaction, adopt, reconcile), and the notices of what
+//! changed ([`Changes`]). Sync, the console's decisions and admin commands all write
+//! through it; requests on different documents run in parallel.
 
 mod cache;
+mod changes;
 mod committer;
 mod ledger;
 mod settings;
@@ -23,7 +24,8 @@ use crate::metrics::Metrics;
 use crate::store::{Millis, RelayStore, SqliteStore, StoreResult};
 use crate::voucher::Vouchers;
 
-pub use settings::Settings;
+pub use changes::{Changes, Notice};
+pub use settings::{LiveSettings, Settings};
 pub(crate) use work::{Work, Writes};
 
 /// The relay: shared by every request.
@@ -38,6 +40,7 @@ pub struct Relay {
     committer: committer::Committer,
     ledger: ledger::LedgerWorker,
     metrics: Arc<Metrics>,
+    changes: Arc<Changes>,
 }
 
 impl Relay {
@@ -60,14 +63,17 @@ impl Relay {
         store.register_relay_actor(&actor.to_hex_string(), clock.now().timestamp_millis())?;
         let vouchers = Vouchers::load(store.as_ref())?;
         let documents = Arc::new(cache::DocumentCache::default());
+        let changes = Arc::new(Changes::default());
         let ledger = ledger::LedgerWorker::start(ledger::Poster {
             store: Arc::clone(&store),
             documents: Arc::clone(&documents),
             actor: actor.clone(),
             clock: Arc::clone(&clock),
+            changes: Arc::clone(&changes),
         })?;
         let metrics = Arc::new(Metrics::default());
-        Ok(Relay { store, actor, clock, vouchers, settings, documents, committer: committer::Committer::default(), ledger, metrics })
+        let committer = committer::Committer::default();
+        Ok(Relay { store, actor, clock, vouchers, settings, documents, committer, ledger, metrics, changes })
     }
 
     /// The operator's settings.
@@ -98,6 +104,12 @@ impl Relay {
     /// This process's live counters (ADR 0033).
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// What changed: every document write this relay stores, revocations, its stopping
+    /// (what the live channels tell devices, ADR 32).
+    pub fn changes(&self) -> &Changes {
+        &self.changes
     }
 
     /// The relay's vouchers (ADR 25).

@@ -7,6 +7,7 @@
 //! over in memory. Requests on other documents run meanwhile.
 //!
 //! [`Committer`]: crate::relay::committer::Committer
+//! [`Changes`]: crate::relay::Changes
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -74,7 +75,8 @@ impl<'r> Work<'r> {
     /// Stores `writes` and what follows from them: the chunk of every fork that changed,
     /// the arrival-log events those changes bring, and the batch's acknowledgements and
     /// audit entries, durable together (with other requests' writes: group commit); then
-    /// the forks become the working copies, and the ledger's poster folds the events.
+    /// the forks become the working copies, the ledger's poster folds the events, and the
+    /// documents written are announced ([`Relay::changes`]).
     /// Returns the new generation of each document written. Every fork must be of a
     /// document held ([`Work::hold`]).
     pub(crate) fn commit(&mut self, writes: Writes) -> StoreResult<HashMap<String, i64>> {
@@ -107,11 +109,14 @@ impl<'r> Work<'r> {
         drop(written);
         let events = bookkeeper::to_log(&arrivals);
         let (generations, _) = relay.committer.commit(store, &relay.ledger, batch, events, arrivals, now)?;
+        let mut written = Vec::with_capacity(forks.len());
         for (id, fork) in forks {
             if let Some(&generation) = generations.get(&id.to_string()) {
                 relay.documents.adopt(store, &id, fork, generation);
+                written.push(id);
             }
         }
+        relay.changes.written(written);
         Ok(generations)
     }
 }

@@ -26,6 +26,7 @@ mod flows;
 mod hostile;
 mod ledger;
 mod limits;
+mod live;
 mod metrics;
 mod paging;
 mod personal;
