@@ -52,6 +52,9 @@ pub enum Command {
     },
     /// Send what this device logged and fetch what the station has for it.
     Sync,
+    /// Hold the relay's live channel and sync whenever it says something this device reads
+    /// changed (a dispatch, a review), until stopped (Ctrl-C): one line per event.
+    Watch,
     /// Check in, check out, log a past visit, confirm with the elder.
     #[command(subcommand)]
     Visit(VisitCommand),

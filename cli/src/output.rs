@@ -1,9 +1,12 @@
 //! How results and errors are printed: plain text for people, JSON for scripts.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Local, Utc};
 use serde::Serialize;
 use timebank_engine::sync::TransportError;
 use timebank_engine::model::MemberId;
+use timebank_engine::watch::WatchEvent;
 use timebank_engine::{Error, VisitView};
 
 /// Prints `value` as JSON when `json`, else the text `text` builds.
@@ -105,6 +108,21 @@ pub fn elder_label(elder: &MemberId, name: Option<&str>) -> String {
     match name {
         Some(name) => format!("{name} ({elder})"),
         None => elder.to_string(),
+    }
+}
+
+/// One event of `timebank watch`, in words.
+pub fn watch_line(relay: &str, event: &WatchEvent) -> String {
+    match event {
+        WatchEvent::Connected => format!("watching {relay}: connected; syncing to catch up (Ctrl-C stops)"),
+        WatchEvent::Synced { hinted, report } => {
+            let why = if hinted.is_empty() { "caught up".to_owned() } else { format!("{} changed", hinted.join(", ")) };
+            format!("{why}: synced, {} change(s) received in {} document(s), {} sent", report.changes_received, report.docs_changed, report.changes_sent)
+        }
+        WatchEvent::SyncFailed { message } => format!("the sync failed ({message}); the next change or connection syncs again"),
+        WatchEvent::Disconnected { message, retry_in_ms } => {
+            format!("lost the relay ({message}); trying again in {:.1} s", Duration::from_millis(*retry_in_ms).as_secs_f64())
+        }
     }
 }
 

@@ -2,12 +2,13 @@
 
 use serde_json::json;
 use timebank_engine::model::{ConfirmedBy, MemberId, OrderId, RedemptionAction, RequestId, Response, ReviewDecision, Role, StationId, VisitId};
-use timebank_engine::{Engine, NewIdentity, PastVisit, Result};
+use timebank_engine::watch::Watch;
+use timebank_engine::{Engine, NewIdentity, PastVisit, RelayLink, Result};
 
 use timebank_cli::relay::{self, HttpTransport};
 
 use crate::args::{Cli, Command, OrderCommand, RedemptionCommand, ReviewCommand, VisitCommand};
-use crate::output::{VisitRow, duration, elder_label, emit, listing, local, slot_words, visit_line};
+use crate::output::{VisitRow, duration, elder_label, emit, listing, local, slot_words, visit_line, watch_line};
 
 /// Runs the parsed command line.
 pub fn run(cli: &Cli) -> Result<()> {
@@ -33,9 +34,7 @@ pub fn run(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::Init { .. } | Command::Enroll { .. } => Ok(()),
         Command::Sync => {
-            let link = engine.relay_link()?.ok_or_else(|| {
-                timebank_engine::Error::invalid("this device is not enrolled with a relay; enroll it with `timebank enroll --link LINK` (the slip's QR code) or `--relay URL --code CODE`")
-            })?;
+            let link = enrolled(&engine)?;
             let report = engine.sync(&mut HttpTransport::new(&link))?;
             let status = engine.status()?;
             emit(json, &report, || {
@@ -47,6 +46,7 @@ pub fn run(cli: &Cli) -> Result<()> {
             });
             Ok(())
         }
+        Command::Watch => watch(&mut engine, json),
         Command::Visit(command) => visit(&mut engine, command, json),
         Command::Visits => {
             let views = engine.visits()?;
@@ -155,6 +155,32 @@ pub fn run(cli: &Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// The relay this device enrolled with, or what to do when it did not.
+fn enrolled(engine: &Engine) -> Result<RelayLink> {
+    engine.relay_link()?.ok_or_else(|| {
+        timebank_engine::Error::invalid("this device is not enrolled with a relay; enroll it with `timebank enroll --link LINK` (the slip's QR code) or `--relay URL --code CODE`")
+    })
+}
+
+/// Holds the live channel and syncs on every hint, printing one line per event, until the
+/// process is stopped or the relay ends the watch (a revoked device).
+fn watch(engine: &mut Engine, json: bool) -> Result<()> {
+    let link = enrolled(engine)?;
+    let mut transport = HttpTransport::new(&link);
+    let mut watch = Watch::start(link.clone())?;
+    while let Some(event) = watch.next(&mut || engine.sync(&mut transport))? {
+        if json {
+            match serde_json::to_string(&event) {
+                Ok(line) => println!("{line}"),
+                Err(e) => eprintln!("error: could not print the event as JSON: {e}"),
+            }
+        } else {
+            println!("{}", watch_line(&link.url, &event));
+        }
+    }
+    Ok(())
 }
 
 /// Enrolls with `code_or_link` (a code for `relay_url`, or the slip's link naming its relay).
