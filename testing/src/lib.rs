@@ -5,7 +5,8 @@
 //!   temporary directory with one station, called in-process through its router or served
 //!   on 127.0.0.1 when asked; members, enrollment codes and in-process sync transports.
 //! - [`Phone`]: an enrolled engine on its own store in a temporary directory; [`Watching`]:
-//!   one holding the relay's live channel on a thread, syncing on each hint.
+//!   one holding the relay's live channel on a thread, syncing on each hint; [`LiveListener`]:
+//!   a raw client of a live channel.
 //! - [`cluster`]: several `timebank-relay` processes on one store behind HAProxy.
 //! - [`postgres::TestDatabase`] (feature `postgres`): a fresh PostgreSQL database per test
 //!   on the server `scripts/postgres.sh` starts.
@@ -23,6 +24,8 @@ mod clock;
 #[cfg(feature = "relay")]
 pub mod cluster;
 #[cfg(feature = "relay")]
+mod listener;
+#[cfg(feature = "relay")]
 mod phone;
 #[cfg(feature = "postgres")]
 pub mod postgres;
@@ -36,6 +39,8 @@ mod transport;
 mod watching;
 
 pub use clock::FakeClock;
+#[cfg(feature = "relay")]
+pub use listener::{Heard, LiveListener};
 #[cfg(feature = "relay")]
 pub use phone::{Phone, on_relay};
 #[cfg(feature = "relay")]

@@ -1,9 +1,10 @@
 //! The page shell every console page shares: navigation, language switch, who is signed
-//! in, the sign-out button, and the flash message of the last action.
+//! in, the sign-out button, the flash message of the last action, and on the lists that
+//! update themselves the live updates' script.
 
 use maud::{DOCTYPE, Markup, html};
 
-use crate::console::{Flash, Lang, Signed};
+use crate::console::{Flash, Lang, Signed, live};
 use crate::store::ConsoleRole;
 
 /// The navigation: (path, Chinese, English).
@@ -56,11 +57,11 @@ pub fn page_with_class(signed: &Signed, title: &str, class: Option<&str>, body: 
                 }
             }
         }
-        main {
+        (live::main(lang, &signed.path, html! {
             (flash(signed.flash.as_ref()))
             h1 { (title) }
             (body)
-        }
+        }))
     })
 }
 

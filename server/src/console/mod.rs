@@ -23,6 +23,7 @@ pub mod districts;
 pub mod i18n;
 pub mod layout;
 pub mod ledger;
+pub mod live;
 pub mod login;
 pub mod members;
 pub mod names;
@@ -97,6 +98,7 @@ pub fn routes(config: ConsoleConfig) -> Router<Arc<Relay>> {
         .merge(orders::routes())
         .merge(reports::routes())
         .merge(districts::routes())
+        .merge(live::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .layer(middleware::from_fn(console_headers))
@@ -116,8 +118,9 @@ async fn stylesheet() -> Response {
 }
 
 /// Headers on every console answer: no caching of personal data, no framing, a strict
-/// content security policy (no page needs a script, so none may run: an injected one
-/// cannot either); remembers `?lang=`; clears a flash message once shown.
+/// content security policy (the live updates' script is the only one that may run, by its
+/// hash: an injected one cannot, [`live::POLICY`]); remembers `?lang=`; clears a flash
+/// message once shown.
 async fn console_headers(request: Request<Body>, next: Next) -> Response {
     let lang = i18n::query_lang(request.uri().query());
     let page_lang = lang
@@ -149,14 +152,13 @@ async fn console_headers(request: Request<Body>, next: Next) -> Response {
         (HeaderName::from_static("x-frame-options"), "DENY"),
         (HeaderName::from_static("x-content-type-options"), "nosniff"),
         (HeaderName::from_static("referrer-policy"), "same-origin"),
-        (
-            HeaderName::from_static("content-security-policy"),
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
+        (HeaderName::from_static("content-security-policy"), live::POLICY.as_str()),
     ];
     for (name, value) in fixed {
-        if name != CACHE_CONTROL || !headers.contains_key(CACHE_CONTROL) {
-            headers.insert(name, HeaderValue::from_static(value));
+        if (name != CACHE_CONTROL || !headers.contains_key(CACHE_CONTROL))
+            && let Ok(value) = HeaderValue::from_str(value)
+        {
+            headers.insert(name, value);
         }
     }
     if let Some(lang) = lang {

@@ -13,7 +13,7 @@ use timebank_engine::model::{MemberId, StationId};
 use crate::console::{ConsoleConfig, Flash, FLASH_COOKIE, FormData, Lang, PageError, blocking, cookie, see_other};
 use crate::relay::Relay;
 use crate::secret;
-use crate::store::{ConsoleRole, MemberRecord, Millis, RelayStore, SecretHash, StationRecord, StoreError};
+use crate::store::{ConsoleRole, ConsoleSessionRecord, ConsoleUserRecord, MemberRecord, Millis, RelayStore, SecretHash, StationRecord, StoreError, StoreResult};
 
 /// The cookie that carries the session token.
 pub const SESSION_COOKIE: &str = "tb_session";
@@ -157,6 +157,26 @@ pub struct StationQuery {
     pub station: Option<String>,
 }
 
+/// The header the console's live updates send with the page they fetch (ADR 0032).
+pub const LIVE_REFRESH: &str = "x-timebank-live";
+
+/// The account and session behind `token_hash`, if the session stands (neither ended nor
+/// idle nor too old at the relay's time now). Reads only: the session is not touched.
+pub fn standing(relay: &Relay, token_hash: &SecretHash) -> StoreResult<Option<(ConsoleUserRecord, ConsoleSessionRecord)>> {
+    let store = relay.store();
+    let Some(session) = store.console_session(token_hash)? else { return Ok(None) };
+    let now = relay.now_ms();
+    if now - session.last_seen > IDLE_MS || now - session.created_at > ABSOLUTE_MS {
+        return Ok(None);
+    }
+    Ok(store.console_user(&session.username)?.map(|user| (user, session)))
+}
+
+/// The SHA-256 of the session cookie's token, if the request carries one.
+pub fn token_hash(headers: &HeaderMap) -> Option<SecretHash> {
+    cookie(headers, SESSION_COOKIE).filter(|t| !t.is_empty()).map(|token| secret::hash(&token))
+}
+
 /// Whether cookies must be `Secure`: the relay's public URL is https, or a TLS proxy in
 /// front says the request came over https (ADR 0016).
 pub fn is_secure(headers: &HeaderMap, config: Option<&ConsoleConfig>) -> bool {
@@ -225,23 +245,25 @@ impl FromRequestParts<Arc<Relay>> for Signed {
     async fn from_request_parts(parts: &mut Parts, relay: &Arc<Relay>) -> Result<Signed, Response> {
         let lang = Lang::of_request(parts);
         let secure = is_secure(&parts.headers, parts.extensions.get::<ConsoleConfig>());
-        let Some(token) = cookie(&parts.headers, SESSION_COOKIE).filter(|t| !t.is_empty()) else {
+        let Some(token_hash) = token_hash(&parts.headers) else {
             return Err(to_login(parts, false));
         };
         let flash = cookie(&parts.headers, FLASH_COOKIE).as_deref().and_then(Flash::decode);
-        let token_hash = secret::hash(&token);
         let relay = Arc::clone(relay);
+        // A page fetched by the live updates is not the coordinator's doing: it does not
+        // keep the session from idling out.
+        let touch = !parts.headers.contains_key(LIVE_REFRESH);
         let found = blocking(move || {
             let store = relay.store();
-            let Some(session) = store.console_session(&token_hash)? else { return Ok(None) };
-            let now = relay.now_ms();
-            let user = store.console_user(&session.username)?;
-            let expired = now - session.last_seen > IDLE_MS || now - session.created_at > ABSOLUTE_MS;
-            let Some(user) = user.filter(|_| !expired) else {
-                store.end_console_session(&token_hash, None)?;
+            let Some((user, session)) = standing(&relay, &token_hash)? else {
+                // Expired (or its account gone): ended now.
+                if store.console_session(&token_hash)?.is_some() {
+                    store.end_console_session(&token_hash, None)?;
+                }
                 return Ok(None);
             };
-            if now - session.last_seen > TOUCH_EVERY_MS {
+            let now = relay.now_ms();
+            if touch && now - session.last_seen > TOUCH_EVERY_MS {
                 store.touch_console_session(&token_hash, now)?;
             }
             let station_name = match &user.role {
@@ -252,7 +274,7 @@ impl FromRequestParts<Arc<Relay>> for Signed {
                 ConsoleRole::City => None,
             };
             let reach = Reach::of(&user.role, store)?;
-            Ok(Some((user, session.csrf, station_name, reach)))
+            Ok::<_, PageError>(Some((user, session.csrf, station_name, reach)))
         })
         .await
         .map_err(IntoResponse::into_response)?;

@@ -13,6 +13,7 @@ mod across;
 mod audit;
 mod districts;
 mod hardening;
+mod live;
 mod ledger;
 mod members;
 mod orders;

@@ -5,107 +5,18 @@
 //! channel per device; a bad token is refused and counted; a full relay says when to come
 //! back; a restarted relay is found again.
 
-use std::io::{BufRead as _, BufReader};
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use timebank_engine::DocId;
-use timebank_engine::sync::live::{CloseReason, EventReader, LiveEvent};
+use timebank_engine::sync::live::{CloseReason, LiveEvent};
 use timebank_engine::watch::WatchEvent;
 use timebank_server::registry;
 use timebank_server::relay::{LiveSettings, Settings};
-use timebank_testing::{Seen, Watching};
+use timebank_testing::{Heard, LiveListener, Seen, Watching};
 
 use crate::process::{self, RelayProcess};
 use crate::support::TestRelay;
-
-/// What a raw client of the channel heard.
-#[derive(Debug, PartialEq)]
-enum Heard {
-    Event(LiveEvent),
-    Heartbeat,
-    /// The connection ended.
-    End,
-}
-
-/// A raw client of `/v1/live`: what the relay sends, line by line, on a thread.
-struct Listener {
-    heard: Receiver<Heard>,
-    agent: ureq::Agent,
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        // The connection closes, as when a phone goes away.
-        self.agent.clone().shutdown();
-    }
-}
-
-impl Listener {
-    /// Opens the channel at `url` with `token`; returns the status and, on 200, a listener.
-    fn open(url: &str, token: &str) -> Result<Listener, (u16, Option<String>)> {
-        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        let response =
-            agent.get(format!("{url}/v1/live")).header("authorization", &format!("Bearer {token}")).call().unwrap();
-        let status = response.status().as_u16();
-        if status != 200 {
-            let retry = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
-            return Err((status, retry));
-        }
-        assert_eq!(response.headers()["content-type"], "text/event-stream");
-        let (sender, heard) = mpsc::channel();
-        let lines = BufReader::new(response.into_body().into_reader());
-        std::thread::spawn(move || {
-            let mut reader = EventReader::default();
-            for line in lines.lines() {
-                let Ok(line) = line else { break };
-                let heard = if line.starts_with(": heartbeat") {
-                    Some(Heard::Heartbeat)
-                } else {
-                    reader.line(&line).unwrap().map(|(name, data)| Heard::Event(LiveEvent::decode(&name, &data).unwrap().unwrap()))
-                };
-                if let Some(heard) = heard
-                    && sender.send(heard).is_err()
-                {
-                    return;
-                }
-            }
-            let _ = sender.send(Heard::End);
-        });
-        let listener = Listener { heard, agent };
-        assert!(matches!(listener.next(Duration::from_secs(5)), Some(Heard::Event(LiveEvent::Hello { .. }))), "hello first");
-        Ok(listener)
-    }
-
-    fn next(&self, within: Duration) -> Option<Heard> {
-        self.heard.recv_timeout(within).ok()
-    }
-
-    /// Everything heard for `spell`, heartbeats left out.
-    fn events_for(&self, spell: Duration) -> Vec<Heard> {
-        let until = Instant::now() + spell;
-        let mut heard = Vec::new();
-        while let Some(left) = until.checked_duration_since(Instant::now()) {
-            match self.next(left) {
-                Some(Heard::Heartbeat) => {}
-                Some(other) => heard.push(other),
-                None => break,
-            }
-        }
-        heard
-    }
-
-    /// The documents named by the hints heard for `spell`.
-    fn hinted_for(&self, spell: Duration) -> Vec<String> {
-        self.events_for(spell)
-            .into_iter()
-            .flat_map(|heard| match heard {
-                Heard::Event(LiveEvent::Changed { docs, .. }) => docs,
-                other => panic!("only hints expected, heard {other:?}"),
-            })
-            .collect()
-    }
-}
 
 fn quick(heartbeat_ms: u64, coalesce_ms: u64) -> TestRelay {
     TestRelay::with_settings(Settings { live: LiveSettings { heartbeat_ms, coalesce_ms, ..LiveSettings::default() }, ..Settings::default() })
@@ -144,8 +55,8 @@ fn a_device_hears_only_of_documents_it_may_read() {
     let (li_phone, coordinator_phone) = (relay.http_phone(&li), relay.http_phone(&coordinator));
     let mut wang_phone = relay.http_phone(&wang);
     let mut stranger_phone = relay.http_phone(&stranger);
-    let li_hears = Listener::open(&relay.url(), &li_phone.token).unwrap();
-    let coordinator_hears = Listener::open(&relay.url(), &coordinator_phone.token).unwrap();
+    let li_hears = LiveListener::device(&relay.url(), &li_phone.token).unwrap();
+    let coordinator_hears = LiveListener::device(&relay.url(), &coordinator_phone.token).unwrap();
 
     // Wang's visit: Wang's document and (after the ledger's fold) ledger; Chen's, elsewhere.
     wang_phone.log_visit(&elder.id, "read the paper");
@@ -172,7 +83,7 @@ fn hints_close_together_go_as_one_and_a_quiet_channel_heartbeats() {
     let coordinator = relay.member("coordinator", "Zhao");
     let elder = relay.member("elder", "Fang");
     let desk = relay.http_phone(&coordinator);
-    let hears = Listener::open(&relay.url(), &desk.token).unwrap();
+    let hears = LiveListener::device(&relay.url(), &desk.token).unwrap();
     assert_eq!(hears.next(Duration::from_secs(2)), Some(Heard::Heartbeat), "a quiet channel heartbeats");
 
     let mut phones: Vec<_> = (0..6).map(|i| relay.http_phone(&relay.member("volunteer", &format!("V{i}")))).collect();
@@ -206,7 +117,7 @@ fn a_revoked_devices_channel_closes_at_once_and_stays_closed() {
     let relay = TestRelay::new();
     let volunteer = relay.member("volunteer", "Li");
     let phone = relay.http_phone(&volunteer);
-    let hears = Listener::open(&relay.url(), &phone.token).unwrap();
+    let hears = LiveListener::device(&relay.url(), &phone.token).unwrap();
     let watching = Watching::start(relay.http_phone(&volunteer));
     // The watch's own channel replaced nothing: the raw listener is another device.
     watching.until_event(Duration::from_secs(10), |seen| matches!(seen, Ok(WatchEvent::Synced { .. })));
@@ -219,7 +130,7 @@ fn a_revoked_devices_channel_closes_at_once_and_stays_closed() {
     let Some(Err(message)) = seen.last() else { panic!("{seen:?}") };
     assert!(message.contains("revoked"), "{message}");
     assert_eq!(watching.next_event(Duration::from_millis(300)), None, "the watch ended, it does not reconnect");
-    assert_eq!(Listener::open(&relay.url(), &watching.phone().token).err(), Some((401, None)));
+    assert_eq!(LiveListener::device(&relay.url(), &watching.phone().token).err(), Some((401, None)));
 
     // Revoked by another process (an admin command on the same store): the sweep closes it.
     let started = Instant::now();
@@ -232,25 +143,25 @@ fn a_revoked_devices_channel_closes_at_once_and_stays_closed() {
 fn a_device_holds_one_channel_and_a_second_watch_takes_over() {
     let relay = TestRelay::new();
     let phone = relay.http_phone(&relay.member("volunteer", "Li"));
-    let first = Listener::open(&relay.url(), &phone.token).unwrap();
-    let _second = Listener::open(&relay.url(), &phone.token).unwrap();
+    let first = LiveListener::device(&relay.url(), &phone.token).unwrap();
+    let _second = LiveListener::device(&relay.url(), &phone.token).unwrap();
     assert_eq!(first.events_for(Duration::from_secs(2)), vec![Heard::Event(LiveEvent::Closed { reason: CloseReason::Replaced }), Heard::End]);
 }
 
 #[test]
 fn a_bad_token_is_refused_and_counted_and_a_full_relay_says_when_to_come_back() {
     let relay = TestRelay::with_settings(Settings { live: LiveSettings { max_channels: 1, ..LiveSettings::default() }, ..Settings::default() });
-    assert_eq!(Listener::open(&relay.url(), "not-a-token").err(), Some((401, None)));
+    assert_eq!(LiveListener::device(&relay.url(), "not-a-token").err(), Some((401, None)));
     let events = relay.relay.store().security_events().unwrap();
     assert!(events.iter().any(|e| e.reason.contains("unknown device token")), "{events:?}");
 
     let (one, two) = (relay.http_phone(&relay.member("volunteer", "Li")), relay.http_phone(&relay.member("volunteer", "Wang")));
-    let held = Listener::open(&relay.url(), &one.token).unwrap();
-    assert_eq!(Listener::open(&relay.url(), &two.token).err(), Some((503, Some("60".to_owned()))));
+    let held = LiveListener::device(&relay.url(), &one.token).unwrap();
+    assert_eq!(LiveListener::device(&relay.url(), &two.token).err(), Some((503, Some("60".to_owned()))));
     drop(held);
     // The first channel's place is free once the relay notices it is gone.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while Listener::open(&relay.url(), &two.token).is_err() {
+    while LiveListener::device(&relay.url(), &two.token).is_err() {
         assert!(Instant::now() < deadline, "the closed channel's place was never freed");
         std::thread::sleep(Duration::from_millis(50));
     }
