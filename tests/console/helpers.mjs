@@ -138,12 +138,13 @@ export function enrolledDevice(env, member) {
   return dir;
 }
 
-/** Headless Debian chromium with a fresh profile: { context, page, dialogs, close() }. */
-export async function browser() {
+/** Headless Debian chromium with a fresh profile (scripts off with `javaScriptEnabled: false`): { context, page, dialogs, close() }. */
+export async function browser({ javaScriptEnabled = true } = {}) {
   const profile = mkdtempSync(path.join(tmpdir(), 'tb-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
+    javaScriptEnabled,
     viewport: VIEWPORT,
     locale: 'zh-CN',
     args: [

@@ -40,6 +40,9 @@
       const answer = await fetch(location.href, { headers: { 'X-Timebank-Live': '1' }, credentials: 'same-origin' });
       const fresh = answer.ok && new DOMParser().parseFromString(await answer.text(), 'text/html').querySelector('main[data-live]');
       if (fresh && !busy()) {
+        // The message of the coordinator's last action stays until they act again.
+        const flash = main.querySelector(':scope > .flash');
+        if (flash && !fresh.querySelector(':scope > .flash')) fresh.prepend(flash);
         main.replaceChildren(status, ...fresh.childNodes);
         say(main.dataset.liveUpdated.replace('{time}', new Date().toLocaleTimeString()));
       } else if (fresh) {
@@ -59,7 +62,9 @@
     // After a lost connection, catch up on what came meanwhile.
     if (greeted) refresh();
     greeted = true;
+    main.toggleAttribute('data-live-connected', true);
   });
+  channel.addEventListener('error', () => main.toggleAttribute('data-live-connected', false));
   channel.addEventListener('changed', refresh);
   channel.addEventListener('closed', (event) => {
     let reason = '';
