@@ -15,6 +15,7 @@ use crate::clock::{PlatformClock, engine_clock};
 use crate::error::{Result, TimebankError};
 use crate::listener::{ChangeListener, ChangeSubscription, Outbox};
 use crate::sync::{Background, Cancellable, Interruptible, SyncCancel};
+use crate::watch::LiveWatch;
 use crate::types::{
     Assignment, Balance, ConfirmedBy, Identity, Order, PastVisit, RedemptionToDecide, ReviewDecision, ReviewItem,
     Role, Service, SpendRequest, Status, SyncReport, Visit, from_timestamp,
@@ -108,6 +109,11 @@ impl TimebankStore {
     /// on the network, so the app keeps reading and writing the store meanwhile; one sync
     /// runs at a time. Rust callers only; the apps call `sync` or `sync_async`.
     pub fn sync_over(&self, transport: &mut dyn Transport, cancel: &SyncCancel) -> Result<SyncReport> {
+        self.sync_steps(transport, cancel).map(SyncReport::from)
+    }
+
+    /// [`TimebankStore::sync_over`], with the engine's report.
+    fn sync_steps(&self, transport: &mut dyn Transport, cancel: &SyncCancel) -> Result<timebank_engine::sync::SyncReport> {
         let _one_at_a_time = self.sync_gate.lock().unwrap_or_else(PoisonError::into_inner);
         let mut transport = Cancellable { inner: transport, cancel };
         let mut run = SyncRun::default();
@@ -118,7 +124,7 @@ impl TimebankStore {
             }
             let answer = self.with(|engine| Ok(engine.contacts_request()))?.map(|body| transport.contacts(body));
             self.with(|engine| engine.receive_contacts(answer))?;
-            Ok(run.report().into())
+            Ok(run.report())
         })();
         match outcome {
             Err(_) if cancel.is_cancelled() => Err(TimebankError::cancelled()),
@@ -132,11 +138,17 @@ impl TimebankStore {
         self.with(|engine| engine.relay_link())
     }
 
-    fn sync_with_relay(&self, cancel: &SyncCancel) -> Result<SyncReport> {
-        let link = self.relay_link()?.ok_or_else(|| TimebankError::NotAllowed {
+    /// The relay this phone enrolled with, or what to do first.
+    fn enrolled_link(&self) -> Result<RelayLink> {
+        self.relay_link()?.ok_or_else(|| TimebankError::NotAllowed {
             reason: "this phone is not enrolled with a relay yet; enroll it with the code from your station, then sync".into(),
-        })?;
-        self.sync_over(&mut Interruptible::new(HttpTransport::new(&link), cancel), cancel)
+        })
+    }
+
+    /// One sync with the relay over HTTP, stopped by `cancel` even mid-exchange.
+    pub(crate) fn sync_with_relay(&self, cancel: &SyncCancel) -> Result<timebank_engine::sync::SyncReport> {
+        let link = self.enrolled_link()?;
+        self.sync_steps(&mut Interruptible::new(HttpTransport::new(&link), cancel), cancel)
     }
 }
 
@@ -388,7 +400,7 @@ impl TimebankStore {
     /// Syncs with the relay, blocking the calling thread (a background one). Pass a
     /// `SyncCancel` to be able to stop it.
     pub fn sync(&self, cancel: Option<Arc<SyncCancel>>) -> Result<SyncReport> {
-        self.sync_with_relay(&cancel.unwrap_or_default())
+        self.sync_with_relay(&cancel.unwrap_or_default()).map(SyncReport::from)
     }
 
     /// Syncs with the relay on a background thread: `suspend` in Kotlin, `async` in Swift
@@ -396,7 +408,18 @@ impl TimebankStore {
     pub async fn sync_async(self: Arc<Self>, cancel: Option<Arc<SyncCancel>>) -> Result<SyncReport> {
         let cancel = cancel.unwrap_or_default();
         let token = Arc::clone(&cancel);
-        Background::spawn(cancel, move || self.sync_with_relay(&token)).await
+        Background::spawn(cancel, move || self.sync_with_relay(&token).map(SyncReport::from)).await
+    }
+
+    /// Watches the relay while the app is in the foreground (ADR 32): the live channel is
+    /// held and the phone syncs whenever the relay says something it reads changed (a
+    /// dispatch, a review), so the app's listeners fire within a second. Read the events
+    /// with `next_event` (Kotlin: `TimebankPhone.watch()`, a `Flow`; Swift:
+    /// `PhoneStore.watch()`, an `AsyncSequence`; Python: `iter(watch.next_event, None)`);
+    /// `cancel` it when the app leaves the foreground.
+    pub fn watch(self: Arc<Self>) -> Result<Arc<LiveWatch>> {
+        let link = self.enrolled_link()?;
+        LiveWatch::start(self, link)
     }
 
     // ----- documents -----

@@ -152,10 +152,13 @@ impl Watch {
     }
 
     /// Waits for the next event, running `sync` when the relay hints (and once after each
-    /// connection). `Ok(None)` once stopped; an error when the watch cannot go on (the
-    /// device was revoked, another watch of it took over, the relay speaks a newer
-    /// version), after which it returns `Ok(None)`.
-    pub fn next(&mut self, sync: &mut dyn FnMut() -> Result<SyncReport>) -> Result<Option<WatchEvent>> {
+    /// connection; its error, in words, becomes [`WatchEvent::SyncFailed`]). `Ok(None)` once
+    /// stopped; an error when the watch cannot go on (the device was revoked, another watch
+    /// of it took over, the relay speaks a newer version), after which it returns `Ok(None)`.
+    pub fn next<E: std::fmt::Display>(
+        &mut self,
+        sync: &mut dyn FnMut() -> std::result::Result<SyncReport, E>,
+    ) -> Result<Option<WatchEvent>> {
         if self.ended {
             return Ok(None);
         }
@@ -201,12 +204,22 @@ impl Watch {
         }
     }
 
-    fn sync(&mut self, hinted: Vec<String>, sync: &mut dyn FnMut() -> Result<SyncReport>) -> Option<WatchEvent> {
+    fn sync<E: std::fmt::Display>(
+        &mut self,
+        hinted: Vec<String>,
+        sync: &mut dyn FnMut() -> std::result::Result<SyncReport, E>,
+    ) -> Option<WatchEvent> {
         if self.stop.is_stopped() {
             self.ended = true;
             return None;
         }
-        Some(match sync() {
+        let synced = sync();
+        if self.stop.is_stopped() {
+            // Stopped meanwhile (the sync may have been cancelled with it): nothing to report.
+            self.ended = true;
+            return None;
+        }
+        Some(match synced {
             Ok(report) => WatchEvent::Synced { hinted, report },
             Err(error) => WatchEvent::SyncFailed { message: error.to_string() },
         })

@@ -13,3 +13,4 @@ mod errors;
 mod listeners;
 mod support;
 mod sync;
+mod watch;

@@ -51,10 +51,10 @@ class Relay:
         self.process.kill()
         self.process.wait()
 
-    def admin(self, *args):
+    def admin(self, *args, stdin=None):
         done = subprocess.run(
             [relay_binary(), "admin", "--data", self.data, *args, "--json"],
-            capture_output=True, text=True, check=False,
+            capture_output=True, text=True, check=False, input=stdin,
         )
         assert done.returncode == 0, f"admin {args}: {done.stderr}"
         return json.loads(done.stdout)
