@@ -1,5 +1,6 @@
 // TimebankPhone.kt — one phone's store for coroutine code: a cancellable suspending sync on the IO
-// dispatcher, a Flow of changes, and every other store call off the caller's thread.
+// dispatcher, a Flow of changes, a Flow that watches the relay, and every other store call off the
+// caller's thread.
 package org.timebank.android
 
 import kotlinx.coroutines.CancellationException
@@ -9,6 +10,7 @@ import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.async
 import kotlinx.coroutines.cancel
+import kotlinx.coroutines.launch
 import kotlinx.coroutines.channels.awaitClose
 import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.callbackFlow
@@ -17,8 +19,10 @@ import org.timebank.mobile.ChangeListener
 import org.timebank.mobile.PlatformClock
 import org.timebank.mobile.SyncCancel
 import org.timebank.mobile.SyncReport
+import org.timebank.mobile.TimebankException
 import org.timebank.mobile.TimebankStore
 import org.timebank.mobile.Topic
+import org.timebank.mobile.WatchEvent
 import java.util.concurrent.ConcurrentHashMap
 
 /**
@@ -87,6 +91,33 @@ class TimebankPhone(
         awaitClose {
             subscription.stop()
             subscription.close()
+        }
+    }
+
+    /**
+     * Watches the relay while collected: the live channel is held and the store syncs whenever the
+     * relay says something this phone reads changed (a dispatch, a review), so [changes] fires
+     * within a second without polling (ADR 0032). Collect it while the app is visible (for example
+     * `repeatOnLifecycle(Lifecycle.State.STARTED)`); stopping the collector closes the channel at
+     * once and cancels a sync in flight; the background scheduler covers the rest. It emits
+     * `Connected`, `Synced` (with what the sync did), `SyncFailed` and `Disconnected` (it connects
+     * again by itself, after the wait it names); it ends with `TimebankException.RelayRefused` when
+     * the device was revoked or another watch of it took over.
+     */
+    fun watch(): Flow<WatchEvent> = callbackFlow {
+        val watch = withContext(io) { store.watch() }
+        launch(io) {
+            try {
+                while (true) send(watch.nextEvent() ?: break)
+                channel.close()
+            } catch (ended: TimebankException) {
+                channel.close(ended)
+            }
+        }
+        awaitClose {
+            // nextEvent returns null at once; the native object goes when that call has returned.
+            watch.cancel()
+            watch.close()
         }
     }
 

@@ -19,11 +19,12 @@ private fun relayBinary(): File {
 class RelayData(val dir: File = Files.createTempDirectory("timebank-relay").toFile()) {
     private val binary = relayBinary()
 
-    /** Runs `timebank-relay admin --data DIR ARGS --json` and returns what it printed. */
-    fun admin(vararg args: String): String {
+    /** Runs `timebank-relay admin --data DIR ARGS --json` (with [input] on stdin) and returns what it printed. */
+    fun admin(vararg args: String, input: String = ""): String {
         val process = ProcessBuilder(listOf(binary.path, "admin", "--data", dir.path) + args + "--json")
             .redirectError(ProcessBuilder.Redirect.PIPE)
             .start()
+        process.outputStream.use { it.write(input.toByteArray()) }
         val out = process.inputStream.bufferedReader().readText()
         val err = process.errorStream.bufferedReader().readText()
         check(process.waitFor() == 0) { "admin ${args.joinToString(" ")} failed: $err" }
