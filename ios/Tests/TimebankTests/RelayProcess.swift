@@ -84,16 +84,21 @@ final class RelayProcess {
         }
     }
 
-    /// Runs `timebank-relay admin --data DATA ARGS --json` and returns the JSON object it printed.
-    func admin(_ args: [String]) throws -> [String: Any] {
+    /// Runs `timebank-relay admin --data DATA ARGS --json` (with `input` on stdin) and returns the
+    /// JSON object it printed.
+    func admin(_ args: [String], input: String = "") throws -> [String: Any] {
         let admin = Process()
         admin.executableURL = try RelayProcess.binary()
         admin.arguments = ["admin", "--data", data.path] + args + ["--json"]
+        let stdin = Pipe()
         let stdout = Pipe()
         let stderr = Pipe()
+        admin.standardInput = stdin
         admin.standardOutput = stdout
         admin.standardError = stderr
         try admin.run()
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
         let printed = stdout.fileHandleForReading.readDataToEndOfFile()
         let complaint = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         admin.waitUntilExit()
