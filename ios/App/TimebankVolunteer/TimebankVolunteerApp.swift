@@ -25,6 +25,12 @@ struct TimebankVolunteerApp: App {
             }
             .environmentObject(model)
             .task { await model.start() }
+            // Active and enrolled: hold the live channel; anything else cancels it at once.
+            .task(id: scenePhase == .active && model.phone != nil) {
+                if scenePhase == .active {
+                    await model.watchWhileActive()
+                }
+            }
         }
         .onChange(of: scenePhase) { phase in
             switch phase {

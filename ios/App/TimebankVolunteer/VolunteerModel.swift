@@ -81,6 +81,21 @@ final class VolunteerModel: ObservableObject {
         }
     }
 
+    /// Holds the relay's live channel while the app is active (the App runs it in a task tied
+    /// to the scene phase): the phone syncs on each of the relay's hints, so a dispatch shows
+    /// within a second through `changes()`. Cancelled when the app leaves the foreground;
+    /// BackgroundSync covers the time in the background. A revoked phone's watch ends with the
+    /// relay's words in the banner.
+    func watchWhileActive() async {
+        guard let phone else { return }
+        do {
+            for try await _ in try phone.watch() {}
+        } catch is CancellationError {
+        } catch {
+            report(error)
+        }
+    }
+
     func serviceName(_ id: String) -> String {
         guard let service = services[id] else { return id }
         return (Locale.preferredLanguages.first ?? "zh").hasPrefix("zh") ? service.nameZh : service.nameEn

@@ -1,4 +1,5 @@
-// MainActivity.kt — the one screen: enrollment on first start, then the volunteer's home.
+// MainActivity.kt — the one screen: enrollment on first start, then the volunteer's home, with the
+// relay's live channel held while it is visible.
 package org.timebank.android.app
 
 import android.os.Bundle
@@ -6,7 +7,11 @@ import androidx.activity.ComponentActivity
 import androidx.activity.compose.setContent
 import androidx.activity.viewModels
 import androidx.compose.runtime.getValue
+import androidx.lifecycle.Lifecycle
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
+import androidx.lifecycle.lifecycleScope
+import androidx.lifecycle.repeatOnLifecycle
+import kotlinx.coroutines.launch
 import org.timebank.android.app.ui.EnrollScreen
 import org.timebank.android.app.ui.TimebankTheme
 import org.timebank.android.app.ui.VolunteerScreen
@@ -16,6 +21,8 @@ class MainActivity : ComponentActivity() {
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
+        // Visible: dispatches arrive within a second. Stopped: the channel closes at once.
+        lifecycleScope.launch { repeatOnLifecycle(Lifecycle.State.STARTED) { model.watchWhileVisible() } }
         setContent {
             TimebankTheme {
                 val ui by model.ui.collectAsStateWithLifecycle()

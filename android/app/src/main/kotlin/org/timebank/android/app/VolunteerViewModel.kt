@@ -9,6 +9,8 @@ import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.conflate
+import kotlinx.coroutines.flow.filterNotNull
+import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.launch
 import org.timebank.android.SyncStatus
@@ -46,6 +48,9 @@ class VolunteerViewModel(application: Application) : AndroidViewModel(applicatio
 
     private var phone: TimebankPhone? = null
 
+    /** The enrolled phone, once opened (the live channel waits for it). */
+    private val opened = MutableStateFlow<TimebankPhone?>(null)
+
     init {
         viewModelScope.launch {
             val opened = app.phone()
@@ -55,6 +60,7 @@ class VolunteerViewModel(application: Application) : AndroidViewModel(applicatio
 
     private fun follow(opened: TimebankPhone) {
         phone = opened
+        this.opened.value = opened
         state.update { it.copy(enrolled = true) }
         // The flow starts with every topic, so this also loads the screen the first time.
         viewModelScope.launch { opened.changes().conflate().collect { reload(opened) } }
@@ -112,6 +118,22 @@ class VolunteerViewModel(application: Application) : AndroidViewModel(applicatio
         // Send it as soon as there is a network, even if the app is closed by then.
         app.scheduler?.requestSync()
         SyncWorker.syncWhenOnline(app)
+    }
+
+    /**
+     * Holds the relay's live channel while the screen is visible (MainActivity calls it under
+     * `repeatOnLifecycle(STARTED)`): the phone syncs on each of the relay's hints, so a dispatch
+     * shows within a second through [TimebankPhone.changes]. When the app is not visible, the
+     * scheduler and [SyncWorker] sync on their own schedule. A revoked phone's watch ends with
+     * the relay's words on the screen.
+     */
+    suspend fun watchWhileVisible() {
+        val current = opened.filterNotNull().first()
+        try {
+            current.watch().collect { }
+        } catch (error: TimebankException) {
+            state.update { it.copy(error = error) }
+        }
     }
 
     fun syncNow() {
