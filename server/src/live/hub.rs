@@ -2,7 +2,10 @@
 //! notices to them: a written document's hint goes to every channel of its station whose
 //! reader may read it; a revoked device's channel is closed; every channel is closed when
 //! the relay stops. Every few seconds the thread also sweeps: channels of devices revoked by
-//! another process, and console channels whose session ended, are closed.
+//! another process, and console channels whose session ended, are closed. When the store
+//! tells of every process's writes (PostgreSQL's notifications), the hub routes those
+//! instead of this process's own, so a write through any relay reaches every relay's
+//! channels.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -19,7 +22,7 @@ use crate::authority::Access;
 use crate::error::AppError;
 use crate::live::{Channel, Reader};
 use crate::relay::{LiveSettings, Notice, Relay};
-use crate::store::StoreResult;
+use crate::store::{DocumentChanges, StoreResult};
 
 /// How often the hub looks for channels to close that no notice told it about.
 const SWEEP: Duration = Duration::from_secs(2);
@@ -247,11 +250,49 @@ impl Routes {
     }
 }
 
+/// Starts forwarding the store's feed of every process's writes, if it has one: whether
+/// the hub routes those ([`Notice::Stored`]) rather than this process's own.
+fn follow_store(hub: &Weak<Hub>) -> bool {
+    let Some(strong) = hub.upgrade() else { return false };
+    let feed = match strong.relay.store().subscribe_changes() {
+        Ok(Some(feed)) => feed,
+        Ok(None) => return false,
+        Err(error) => {
+            tracing::warn!(%error, "cannot hear other relays' writes; live hints tell only of this relay's");
+            return false;
+        }
+    };
+    let hub = Weak::clone(hub);
+    let spawned = std::thread::Builder::new().name("live-store-feed".into()).spawn(move || forward_store(&hub, feed));
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "cannot hear other relays' writes; live hints tell only of this relay's");
+        return false;
+    }
+    true
+}
+
+/// Hands each batch of document ids the store's feed brings to the hub, until the store
+/// or the hub is gone.
+fn forward_store(hub: &Weak<Hub>, mut feed: DocumentChanges) {
+    while let Some(first) = feed.blocking_recv() {
+        let Some(hub) = hub.upgrade() else { return };
+        let mut ids = vec![first];
+        while let Ok(more) = feed.try_recv() {
+            ids.push(more);
+        }
+        let docs = ids.iter().filter_map(|id| id.parse::<DocId>().ok()).collect::<Vec<_>>();
+        if !docs.is_empty() {
+            hub.relay.changes().send(&Notice::Stored(docs));
+        }
+    }
+}
+
 /// The routing thread: notices as they come, a sweep every [`SWEEP`]; it ends when the
 /// hub is gone or the relay is.
 fn route(hub: &Weak<Hub>, notices: &Receiver<Notice>) {
     let mut routes = Routes::default();
     let mut swept = Instant::now();
+    let from_store = follow_store(hub);
     loop {
         let notice = match notices.recv_timeout(SWEEP) {
             Ok(notice) => Some(notice),
@@ -260,7 +301,11 @@ fn route(hub: &Weak<Hub>, notices: &Receiver<Notice>) {
         };
         let Some(hub) = hub.upgrade() else { return };
         match notice {
-            Some(Notice::Written(ids)) => hub.written(&mut routes, &ids),
+            // With no channel open nobody hears: a channel opened later starts with a
+            // catch-up sync, so the store is not read for every write of a quiet relay.
+            Some(Notice::Written(ids)) if !from_store && hub.open_channels() > 0 => hub.written(&mut routes, &ids),
+            Some(Notice::Stored(ids)) if hub.open_channels() > 0 => hub.written(&mut routes, &ids),
+            Some(Notice::Written(_) | Notice::Stored(_)) => {}
             Some(Notice::Revoked(device)) => hub.close_device(&device, CloseReason::Revoked),
             Some(Notice::Stopping) => hub.close_all(CloseReason::ShuttingDown),
             None => {}

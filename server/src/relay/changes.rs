@@ -2,8 +2,8 @@
 //! stores (syncs and the console's decisions through [`Work::commit`], the ledger's poster,
 //! new members' documents), devices revoked here, and the relay stopping. Sent after the
 //! write is durable to whoever listens (the live channels' hub), never blocking the writer.
-//! One process on SQLite hears only its own writes; relays sharing a database hear each
-//! other's through it (ADR 32).
+//! Relays sharing a PostgreSQL database also hear each other's writes: the hub forwards
+//! the store's feed of written documents here as [`Notice::Stored`] (ADR 32).
 //!
 //! [`Work::commit`]: crate::relay::Work::commit
 
@@ -15,8 +15,11 @@ use timebank_engine::DocId;
 /// One thing that changed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Notice {
-    /// These documents were written; the write is durable.
+    /// These documents were written by this process; the write is durable.
     Written(Vec<DocId>),
+    /// These documents were written by some relay process on this store (this one
+    /// included), as the store's own feed tells (PostgreSQL's notifications; ADR 32).
+    Stored(Vec<DocId>),
     /// This device (`d-…`) was revoked.
     Revoked(String),
     /// The relay is stopping: whoever holds a connection open lets it go.

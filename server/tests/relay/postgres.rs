@@ -2,16 +2,20 @@
 //! commands on the database, a phone enrolled through one relay and syncing through the
 //! other after the first is killed, a coordinator's review through the second reaching the
 //! phone's coins, and the ledger equal to its rebuild; what an operator does on the
-//! database as on SQLite (metrics and `/readyz`, a member's export and erasure), and the
-//! backup commands pointing at the database's own tools, and the backup drill with them
-//! (`pg_dump` while the relay serves, `pg_restore` into a new database).
+//! database as on SQLite (metrics and `/readyz`, a member's export and erasure), the
+//! backup commands pointing at the database's own tools and the backup drill with them
+//! (`pg_dump` while the relay serves, `pg_restore` into a new database), and a dispatch
+//! through one relay heard on a phone's live channel held by the other.
 
 use std::process::Command;
+use std::time::Instant;
 
 use chrono::{Duration, Utc};
-use timebank_engine::PastVisit;
+use timebank_engine::{DocId, PastVisit};
 use timebank_engine::model::{MemberId, ReviewDecision};
+use timebank_engine::sync::live::LiveEvent;
 use timebank_testing::postgres::TestDatabase;
+use timebank_testing::{Heard, LiveListener};
 
 use crate::process::{BIN, RelayProcess, Store, admin_on, agent, enrolled_phone_on, transport};
 
@@ -27,20 +31,27 @@ fn visit(elder: &str, hours_ago: i64) -> PastVisit {
     }
 }
 
-#[test]
-fn any_relay_serves_any_phone_and_one_may_die() {
-    let Some(database) = TestDatabase::create("relays") else { return };
-    let store = Store::Database(database.url());
+/// The flags of each relay process on the test database.
+const RELAY_FLAGS: [&str; 4] = ["--db-pool", "4", "--db-statement-timeout-ms", "5000"];
+
+/// A station made on `store` with admin commands, and its volunteer, elder and coordinator.
+fn station_of_three(store: Store<'_>) -> [String; 3] {
     let station = admin_on(store, &["station", "create", "--name", "Caoyang"])["id"].as_str().unwrap().to_owned();
     let create = |role: &str, name: &str| {
         let args = ["member", "create", "--station", &station, "--role", role, "--name", name, "--birth-year", "1950"];
         admin_on(store, &args)["id"].as_str().unwrap().to_owned()
     };
-    let (volunteer, elder, coordinator) = (create("volunteer", "Li Wei"), create("elder", "Wang Fang"), create("coordinator", "Chen Jing"));
+    [create("volunteer", "Li Wei"), create("elder", "Wang Fang"), create("coordinator", "Chen Jing")]
+}
 
-    let flags = ["--db-pool", "4", "--db-statement-timeout-ms", "5000"];
-    let mut first = RelayProcess::start_on(store, None, &flags);
-    let second = RelayProcess::start_on(store, None, &flags);
+#[test]
+fn any_relay_serves_any_phone_and_one_may_die() {
+    let Some(database) = TestDatabase::create("relays") else { return };
+    let store = Store::Database(database.url());
+    let [volunteer, elder, coordinator] = station_of_three(store);
+
+    let mut first = RelayProcess::start_on(store, None, &RELAY_FLAGS);
+    let second = RelayProcess::start_on(store, None, &RELAY_FLAGS);
     let (phone_dir, desk_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut phone = enrolled_phone_on(&first.url, store, &volunteer, phone_dir.path());
     let mut desk = enrolled_phone_on(&second.url, store, &coordinator, desk_dir.path());
@@ -72,6 +83,41 @@ fn any_relay_serves_any_phone_and_one_may_die() {
     let check = admin_on(store, &["rebuild-ledger", "--check"]);
     assert_eq!(check["identical"], true, "{check}");
     assert_eq!(check["events"], 3, "two visits and a review, each logged once: {check}");
+    second.stop();
+}
+
+#[test]
+fn a_dispatch_through_one_relay_reaches_a_phone_watching_the_other() {
+    let Some(database) = TestDatabase::create("live") else { return };
+    let store = Store::Database(database.url());
+    let [volunteer, elder, coordinator] = station_of_three(store).map(|id| MemberId::parse(&id).unwrap());
+    let (first, second) = (RelayProcess::start_on(store, None, &RELAY_FLAGS), RelayProcess::start_on(store, None, &RELAY_FLAGS));
+    let (phone_dir, desk_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut phone = enrolled_phone_on(&second.url, store, volunteer.as_str(), phone_dir.path());
+    let mut desk = enrolled_phone_on(&first.url, store, coordinator.as_str(), desk_dir.path());
+    let mut desk_link = transport(&desk, &first.url);
+    desk.sync(&mut desk_link).unwrap();
+    let token = phone.relay_link().unwrap().unwrap().token;
+    let watching = LiveListener::device(&second.url, &token).unwrap();
+
+    let order = desk.place_order(Some(&elder), "companionship", "Tuesday afternoon").unwrap();
+    desk.dispatch(&order, &volunteer).unwrap();
+    desk.sync(&mut desk_link).unwrap();
+    let sent = Instant::now();
+    let hinted = DocId::Member(volunteer.clone()).to_string();
+    loop {
+        let left = std::time::Duration::from_secs(5).checked_sub(sent.elapsed());
+        match left.and_then(|left| watching.next(left)) {
+            Some(Heard::Event(LiveEvent::Changed { docs, .. })) if docs.contains(&hinted) => break,
+            Some(Heard::Heartbeat | Heard::Event(LiveEvent::Changed { .. })) => {}
+            other => panic!("the second relay's channel did not hint the dispatch stored through the first: {other:?}"),
+        }
+    }
+    assert!(sent.elapsed() < std::time::Duration::from_secs(2), "the hint took {:?}", sent.elapsed());
+    phone.sync(&mut transport(&phone, &second.url)).unwrap();
+    assert!(phone.assignments().iter().any(|a| a.assignment.order == order), "the hinted sync brings the assignment");
+    drop(watching);
+    first.stop();
     second.stop();
 }
 
