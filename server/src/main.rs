@@ -162,7 +162,8 @@ struct SettingArgs {
     /// goes in the next).
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(0..=60_000), env = "TIMEBANK_RELAY_LIVE_COALESCE_MS")]
     live_coalesce_ms: u64,
-    /// Most live channels open at once (each about 10 KiB of memory); past it, 503.
+    /// Most live channels open at once (each about 21 KiB of the relay's memory, timebank-bench
+    /// live); past it, 503.
     #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..), env = "TIMEBANK_RELAY_LIVE_MAX_CHANNELS")]
     live_max_channels: u32,
 }

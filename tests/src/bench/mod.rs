@@ -8,6 +8,7 @@ pub mod engine;
 pub mod heap;
 pub mod hostile;
 pub mod ledger;
+pub mod live;
 pub mod load;
 pub mod plain_sync;
 pub mod relay;

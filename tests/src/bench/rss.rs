@@ -26,7 +26,12 @@ pub enum ProbeTarget {
 
 /// The process's resident anonymous memory in bytes (`RssAnon`), where `/proc` has it.
 pub fn resident_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    resident_bytes_of("self")
+}
+
+/// The resident anonymous memory of process `pid` (`self`, or a number), in bytes.
+pub fn resident_bytes_of(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("RssAnon:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)

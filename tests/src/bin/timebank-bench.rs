@@ -1,7 +1,8 @@
 //! `timebank-bench <group> [--json]`: measures timebank against plain automerge doing the
 //! same job in the same run. Groups: `engine` (a volunteer's phone store), `sync` (phones
 //! syncing with a real relay), `hostile` (the worst request within the bounds), `ledger`
-//! (the relay's reconciliation over a district-year).
+//! (the relay's reconciliation over a district-year), `load` (relay processes behind
+//! HAProxy), `live` (the live channel).
 
 use std::alloc::System;
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use timebank_tests::bench::engine::{self, EngineBench, Instruments};
 use timebank_tests::bench::heap::HeapMeter;
 use timebank_tests::bench::hostile::{self, HostileBench};
 use timebank_tests::bench::ledger::{self, LedgerBench};
+use timebank_tests::bench::live::{self, LiveBench};
 use timebank_tests::bench::load::{self, LoadBench};
 use timebank_testing::cluster::Backend;
 use timebank_tests::bench::rss::{self, ProbeTarget};
@@ -76,6 +78,23 @@ enum Group {
         #[arg(long)]
         kill_one: bool,
     },
+    /// The live channel on one relay process: a dispatch reaching a watching phone with
+    /// 1,000 devices connected (p50, p99), and how many idle channels the relay holds and
+    /// its memory per channel. Needs `cargo build --release -p timebank-server`.
+    Live {
+        /// Devices connected during the dispatches.
+        #[arg(long, default_value_t = 1_000)]
+        connected: usize,
+        /// Of them, volunteers' phones watching (the rest hold idle channels).
+        #[arg(long, default_value_t = 20)]
+        watching: usize,
+        /// Dispatches measured.
+        #[arg(long, default_value_t = 300)]
+        dispatches: usize,
+        /// Idle channels for the memory figure.
+        #[arg(long, default_value_t = 10_000)]
+        idle: usize,
+    },
     /// Internal: open one store or document in this fresh process and print how many
     /// bytes the resident set grew by.
     #[command(hide = true, group(ArgGroup::new("target").required(true)))]
@@ -125,6 +144,9 @@ fn run(cli: Cli) -> Result<(), BenchError> {
             load::run(&LoadBench { relays, backend, devices, seconds, kill_one }, &mut progress)?
         }
         Group::Hostile => hostile::run(&HostileBench::default(), &mut progress)?,
+        Group::Live { connected, watching, dispatches, idle } => {
+            live::run(&LiveBench { connected, watching, dispatches, idle }, &mut progress)?
+        }
         Group::Probe { engine, automerge } => {
             let target = match (engine, automerge) {
                 (Some(dir), _) => ProbeTarget::Engine(dir),
