@@ -1,7 +1,7 @@
 //! Live updates of the console's lists (ADR 0032): the review queue, the visit log and the
 //! orders board show what phones bring in without a reload. `GET /console/live` is the
-//! signed-in account's live channel (hints of its station's documents, every station's for
-//! the district; closed when the session ends); [`SCRIPT`] (`/console/static/live.js`)
+//! signed-in account's live channel (hints of the documents of the stations it reads: a
+//! coordinator's, a district's, the city's; closed when the session ends); [`SCRIPT`] (`/console/static/live.js`)
 //! listens to it and fetches the page again. It is the one script the content security
 //! policy allows, by its hash; without it the pages work as before.
 
@@ -17,7 +17,7 @@ use base64ct::{Base64, Encoding as _};
 use maud::{Markup, html};
 use sha2::{Digest as _, Sha256};
 
-use crate::console::session::{self, standing};
+use crate::console::session::{self, Reach, standing};
 use crate::console::{Lang, PageError, blocking};
 use crate::live::{Hub, Reader};
 use crate::relay::Relay;
@@ -59,15 +59,21 @@ async fn channel(State(relay): State<Arc<Relay>>, Extension(hub): Extension<Arc<
     let Some(token_hash) = session::token_hash(&headers) else { return signed_out() };
     let looked_up = {
         let relay = Arc::clone(&relay);
-        blocking(move || Ok(standing(&relay, &token_hash)?)).await
+        blocking(move || {
+            let Some((user, _)) = standing(&relay, &token_hash)? else { return Ok(None) };
+            Ok(Some(Reach::of(&user.role, relay.store())?))
+        })
+        .await
     };
-    let user = match looked_up {
-        Ok(Some((user, _))) => user,
+    let stations = match looked_up {
+        Ok(Some(Reach::Station(station))) => Some(vec![station]),
+        Ok(Some(Reach::Stations(stations))) => Some(stations),
+        Ok(Some(Reach::All)) => None,
         Ok(None) => return signed_out(),
         Err(error) => return error.into_response(),
     };
     let reader = Reader::Console {
-        station: user.role.station().cloned(),
+        stations,
         session: Box::new(move |relay: &Relay| Ok(standing(relay, &token_hash)?.is_some())),
     };
     hub.open(reader).into_response()

@@ -70,7 +70,7 @@ pub enum Reach {
 
 impl Reach {
     /// The reach of `role` on `store` now.
-    fn of(role: &ConsoleRole, store: &dyn RelayStore) -> Result<Reach, StoreError> {
+    pub(crate) fn of(role: &ConsoleRole, store: &dyn RelayStore) -> Result<Reach, StoreError> {
         Ok(match role {
             ConsoleRole::Coordinator { station } => Reach::Station(station.clone()),
             ConsoleRole::District { district } => {

@@ -36,11 +36,11 @@ pub enum Reader {
         /// What the member may read (computed again when a member joins the station).
         access: RwLock<Access>,
     },
-    /// A console page: hints for every document of `station`, or of every station for the
-    /// district (`None`).
+    /// A console page: hints for every document of the stations its account reads.
     Console {
-        /// The station the signed-in account reads, if only one.
-        station: Option<StationId>,
+        /// Those stations: a coordinator's one, a district's (as they were when the channel
+        /// opened), or every station (`None`, the city).
+        stations: Option<Vec<StationId>>,
         /// Whether the session still stands.
         session: SessionCheck,
     },
@@ -52,7 +52,7 @@ impl std::fmt::Debug for Reader {
             Reader::Device { device, member, .. } => {
                 f.debug_struct("Device").field("device", device).field("member", &member.id).finish_non_exhaustive()
             }
-            Reader::Console { station, .. } => f.debug_struct("Console").field("station", station).finish_non_exhaustive(),
+            Reader::Console { stations, .. } => f.debug_struct("Console").field("stations", stations).finish_non_exhaustive(),
         }
     }
 }
@@ -63,11 +63,13 @@ impl Reader {
         Reader::Device { device: device.id.clone(), member: Box::new(member), access: RwLock::new(access) }
     }
 
-    /// The station whose documents it may read; `None`: every station (the district).
+    /// The one station whose documents it may read; `None`: several or every one (the hub
+    /// asks [`Reader::may_read`] of each document then).
     pub fn station(&self) -> Option<&StationId> {
         match self {
             Reader::Device { member, .. } => Some(&member.station),
-            Reader::Console { station, .. } => station.as_ref(),
+            Reader::Console { stations: Some(stations), .. } if stations.len() == 1 => stations.first(),
+            Reader::Console { .. } => None,
         }
     }
 
@@ -79,12 +81,12 @@ impl Reader {
         }
     }
 
-    /// Whether it may hear of `doc`, a document of its station (the hub routes only those
-    /// here): a device by its member's access; a console reads its whole station.
-    pub fn may_read(&self, doc: &DocId) -> bool {
+    /// Whether it may hear of `doc`, a document of `station`: a device by its member's
+    /// access; a console page reads every document of its stations.
+    pub fn may_read(&self, station: &StationId, doc: &DocId) -> bool {
         match self {
             Reader::Device { access, .. } => access.read().unwrap_or_else(PoisonError::into_inner).can_read(doc),
-            Reader::Console { .. } => true,
+            Reader::Console { stations, .. } => stations.as_ref().is_none_or(|stations| stations.contains(station)),
         }
     }
 }

@@ -147,7 +147,7 @@ impl Hub {
                 }
             };
             for channel in self.listening(&station) {
-                if channel.reader().may_read(id) {
+                if channel.reader().may_read(&station, id) {
                     channel.hint(id);
                 }
             }

@@ -1,7 +1,7 @@
 //! Live updates (ADR 0032): a dispatch in the console reaches the volunteer's watching
-//! phone within a second; the console's own channel hears of its station's documents (the
-//! district of every station's), never another station's, and closes when the session
-//! ends; a page the live updates fetch does not keep an idle session alive.
+//! phone within a second; the console's own channel hears of the documents of the stations
+//! its account reads (a coordinator's, a district's, the city's), never of another's, and
+//! closes when the session ends; a page the live updates fetch does not keep an idle session alive.
 
 use std::time::{Duration, Instant};
 
@@ -36,12 +36,14 @@ fn a_dispatch_in_the_console_reaches_the_watching_volunteer_within_a_second() {
 }
 
 #[test]
-fn the_console_hears_of_its_station_the_district_of_every_one_and_a_session_that_ended_stops() {
+fn the_console_hears_of_its_station_the_district_and_the_city_of_theirs_and_a_session_that_ended_stops() {
     let console = Console::new();
     let served = Served::start(&console);
     let (li, zhao, qu) = (console.signed_in("li"), console.signed_in("zhao"), console.signed_in("qu"));
+    let (chang, shi) = (console.signed_in("chang"), console.signed_in("shi"));
     let hears = |browser: &crate::support::Browser<'_>| LiveListener::console(&served.url, &browser.cookies["tb_session"]).unwrap();
     let (li_hears, zhao_hears, qu_hears) = (hears(&li), hears(&zhao), hears(&qu));
+    let (chang_hears, shi_hears) = (hears(&chang), hears(&shi));
     assert_eq!(LiveListener::console(&served.url, "no-such-session").err(), Some((401, None)));
 
     let (volunteer, elder) = (console.member("volunteer", "李伟"), console.member("elder", "王芳"));
@@ -50,8 +52,10 @@ fn the_console_hears_of_its_station_the_district_of_every_one_and_a_session_that
     phone.sync();
     let mine = format!("member/{}", volunteer.id);
     assert!(li_hears.hinted_for(Duration::from_millis(1200)).contains(&mine), "the station's coordinator hears of it");
-    assert!(qu_hears.hinted_for(Duration::from_millis(300)).contains(&mine), "the district hears of every station");
+    assert!(qu_hears.hinted_for(Duration::from_millis(300)).contains(&mine), "the district hears of each of its stations");
+    assert!(shi_hears.hinted_for(Duration::from_millis(300)).contains(&mine), "the city hears of every station");
     assert_eq!(zhao_hears.events_for(Duration::from_millis(300)), vec![], "another station's coordinator hears nothing of it");
+    assert_eq!(chang_hears.events_for(Duration::from_millis(300)), vec![], "another district hears nothing of it");
 
     // Signing out ends the session: its channel closes (within the hub's sweep).
     let mut li = li;
