@@ -1,5 +1,5 @@
 // live.test.mjs — live updates in a real browser (ADR 0032): visits a phone syncs appear on
-// the visit log and the review queue without a reload; a dispatch on the orders board
+// the visit log and the review queue without a reload; a dispatch from an order's page
 // reaches the volunteer's `timebank watch --json` within a second, with no polling; a
 // coordinator typing a reason keeps the page as it is and is offered a reload; the one
 // script runs under the content security policy without a violation; and with scripts
@@ -93,7 +93,7 @@ test('a coordinator typing a reason keeps the page as it is and is offered a rel
   assert.equal(await page.locator(`tr[data-visit="${second}"]`).count(), 1, 'after the reload it is there');
 });
 
-test('a dispatch on the orders board reaches the volunteer watching with the CLI within a second', async () => {
+test('a dispatch from an order\'s page reaches the volunteer watching with the CLI within a second', async () => {
   const { env, tab } = shared;
   const { station, username } = setupStation(env.data);
   const volunteer = member(env.data, station, 'volunteer', '王秀英', 1959);
@@ -127,10 +127,10 @@ test('a dispatch on the orders board reaches the volunteer watching with the CLI
     await submit(page, form.locator('button[type=submit]'));
     const row = page.locator('tr[data-order]', { hasText: '周五上午' });
     const order = await row.getAttribute('data-order');
-    await row.locator('select[name=volunteer]').selectOption(volunteer.id);
+    await submit(page, row.locator('[data-testid=dispatch-link]'));
     const before = lines.length;
     const dispatched = Date.now();
-    await submit(page, row.locator('[data-testid=dispatch]'));
+    await submit(page, page.locator(`[data-testid=everyone] tr[data-volunteer="${volunteer.id}"] [data-testid=dispatch]`));
     const synced = await until((e, i) => i >= before && e.event === 'synced' && e.report.docs_changed > 0, 5_000);
     const took = Date.now() - dispatched;
     assert.ok(took < 1_000, `the dispatch reached the phone after ${took} ms`);
