@@ -47,12 +47,22 @@ pub(crate) fn station_logs(
     station: Option<&str>,
     arrivals: &Arrivals,
 ) -> Result<Vec<(StationRecord, StationDocs, Vec<VisitRecord>)>, PageError> {
+    station_logs_of(relay, signed.lang, signed.visible_stations(relay, station)?, arrivals)
+}
+
+/// The visit log of each of `stations` (already checked to be in the reader's reach),
+/// over the arrival log `arrivals`.
+pub(crate) fn station_logs_of(
+    relay: &Relay,
+    lang: Lang,
+    stations: Vec<StationRecord>,
+    arrivals: &Arrivals,
+) -> Result<Vec<(StationRecord, StationDocs, Vec<VisitRecord>)>, PageError> {
     let devices = devices_by_actor(&relay.store().devices()?);
-    signed
-        .visible_stations(relay, station)?
+    stations
         .into_iter()
         .map(|record| {
-            let docs = StationDocs::load(relay, &record.id).map_err(|e| refused(signed.lang, e))?;
+            let docs = StationDocs::load(relay, &record.id).map_err(|e| refused(lang, e))?;
             let log = records(&docs, arrivals, &devices);
             Ok((record, docs, log))
         })

@@ -28,12 +28,44 @@ pub struct DistrictFigures {
     pub redeemed_out: i64,
 }
 
-/// Where a posting's subject happened: a visit's station, or a request's member's station
-/// and the station that redeems it.
+/// Where a posting's subject happened: a visit's station, or a request's member's station,
+/// the station that redeems it and, for a redemption, the service.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Place {
+pub enum Place {
+    /// A visit given by a volunteer of this station.
     Visit(StationId),
-    Request { from: StationId, at: StationId },
+    /// A spend request.
+    Request {
+        /// The member's station when they asked.
+        from: StationId,
+        /// The station that gives it (the member's own but for 通存通兑).
+        at: StationId,
+        /// The service redeemed; `None` for a gift or a donation.
+        service: Option<String>,
+    },
+}
+
+/// Where each visit and request of the arrival log `events` happened, by its id.
+pub fn places(events: &[LedgerEventRecord]) -> HashMap<String, Place> {
+    let mut places: HashMap<String, Place> = HashMap::new();
+    for record in events {
+        match EventBody::decode(&record.body) {
+            Ok(EventBody::Visit(visit)) => {
+                places.entry(visit.id.clone()).or_insert(Place::Visit(visit.station));
+            }
+            Ok(EventBody::Request(request)) => {
+                let (at, service) = match &request.what {
+                    RequestWhat::Redeem { at, service, .. } => {
+                        (at.clone().unwrap_or_else(|| request.station.clone()), Some(service.clone()))
+                    }
+                    _ => (request.station.clone(), None),
+                };
+                places.entry(request.id.clone()).or_insert(Place::Request { from: request.station, at, service });
+            }
+            _ => {}
+        }
+    }
+    places
 }
 
 /// The figures of every district in `districts` (in that order), from `stations` (each
@@ -45,22 +77,7 @@ pub fn district_figures(
     postings: &[PostingRecord],
 ) -> Vec<DistrictFigures> {
     let district_of: HashMap<&StationId, &DistrictId> = stations.iter().map(|s| (&s.id, &s.district)).collect();
-    let mut places: HashMap<String, Place> = HashMap::new();
-    for record in events {
-        match EventBody::decode(&record.body) {
-            Ok(EventBody::Visit(visit)) => {
-                places.entry(visit.id.clone()).or_insert(Place::Visit(visit.station));
-            }
-            Ok(EventBody::Request(request)) => {
-                let at = match &request.what {
-                    RequestWhat::Redeem { at: Some(at), .. } => at.clone(),
-                    _ => request.station.clone(),
-                };
-                places.entry(request.id.clone()).or_insert(Place::Request { from: request.station, at });
-            }
-            _ => {}
-        }
-    }
+    let places = places(events);
     let mut figures: Vec<DistrictFigures> =
         districts.iter().map(|d| DistrictFigures { district: d.clone(), issued: 0, redeemed: 0, redeemed_in: 0, redeemed_out: 0 }).collect();
     let mut add = |district: Option<&&DistrictId>, change: &dyn Fn(&mut DistrictFigures)| {
@@ -78,7 +95,7 @@ pub fn district_figures(
             (PostingKind::Reversal, Place::Visit(station)) if p.credit == "program" => {
                 add(district_of.get(station), &|f| f.issued -= minutes);
             }
-            (PostingKind::Redeem, Place::Request { from, at }) => {
+            (PostingKind::Redeem, Place::Request { from, at, .. }) => {
                 let (home, there) = (district_of.get(from), district_of.get(at));
                 add(there, &|f| f.redeemed += minutes);
                 if home != there {

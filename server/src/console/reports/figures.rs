@@ -1,4 +1,5 @@
-//! A station's monthly figures for the district (ADR 18): from the visit log, the
+//! A station's monthly figures for the district (ADR 18), and the same over any set of
+//! stations and instants for the bureau's reports (ADR 43): from the visit log, the
 //! volunteers active, elders served, visits and hours (visits that started in the month,
 //! finished and not rejected); from the ledger's postings, coins issued, redeemed and
 //! donated in the month and coins outstanding at its end (corrections count in the
@@ -12,7 +13,7 @@ use timebank_engine::model::{MemberId, OutcomeStatus, StationId};
 use crate::console::visits::log::{Month, VisitRecord};
 use crate::ledger::posting::{Account, PostingKind};
 use crate::console::Lang;
-use crate::store::{MemberRecord, PostingRecord};
+use crate::store::{MemberRecord, Millis, PostingRecord, RelayStore, StoreResult};
 
 /// One station's figures for one month.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -98,24 +99,30 @@ pub fn figures(
     postings: &[PostingRecord],
     station_of: &HashMap<MemberId, StationId>,
 ) -> Figures {
-    let counted: Vec<&VisitRecord> = records
-        .iter()
-        .filter(|r| counted(r))
-        .filter(|r| month.contains(r.visit.check_in.timestamp_millis()))
-        .filter(|r| station_of.get(&r.visit.volunteer) == Some(station))
-        .collect();
+    Figures {
+        station: name.to_owned(),
+        month: month.to_string(),
+        ..figures_of(&|s| s == station, month.range(), records, postings, station_of)
+    }
+}
+
+/// The figures of the stations `covers` holds (one, a district's, the city's: the bureau's
+/// reports, ADR 43) for the instants `start..end`, unnamed. `records`: those stations'
+/// visit logs; `postings`: the whole ledger; `station_of`: every member's station.
+/// Volunteers and elders are counted once however many of the stations they were seen at.
+pub fn figures_of(
+    covers: &dyn Fn(&StationId) -> bool,
+    (start, end): (Millis, Millis),
+    records: &[VisitRecord],
+    postings: &[PostingRecord],
+    station_of: &HashMap<MemberId, StationId>,
+) -> Figures {
+    let counted: Vec<&VisitRecord> = counted_in(covers, (start, end), records, station_of).collect();
     let volunteers: BTreeSet<&MemberId> = counted.iter().map(|r| &r.visit.volunteer).collect();
     let elders: BTreeSet<&MemberId> = counted.iter().map(|r| &r.visit.elder).collect();
 
-    let here = |raw: &str| match Account::parse(raw) {
-        Some(Account::Pool(s)) => &s == station,
-        Some(Account::Member(m) | Account::Held(m)) => station_of.get(&m) == Some(station),
-        Some(Account::Program) | None => false,
-    };
-    let (start, end) = month.range();
+    let here = |raw: &str| covered_account(covers, raw, station_of);
     let mut figures = Figures {
-        station: name.to_owned(),
-        month: month.to_string(),
         volunteers_active: volunteers.len(),
         elders_served: elders.len(),
         visits: counted.len(),
@@ -152,6 +159,31 @@ pub fn figures(
         }
     }
     figures
+}
+
+/// The counted visits of `records` (finished, not rejected) that started in `start..end`
+/// and whose volunteer belongs to a station `covers` holds.
+pub fn counted_in<'a>(
+    covers: &'a dyn Fn(&StationId) -> bool,
+    (start, end): (Millis, Millis),
+    records: &'a [VisitRecord],
+    station_of: &'a HashMap<MemberId, StationId>,
+) -> impl Iterator<Item = &'a VisitRecord> + 'a {
+    records
+        .iter()
+        .filter(|r| counted(r))
+        .filter(move |r| (start..end).contains(&r.visit.check_in.timestamp_millis()))
+        .filter(move |r| station_of.get(&r.visit.volunteer).is_some_and(covers))
+}
+
+/// Whether the account `raw` (a member's, their held coins, or a station's pool) belongs
+/// to a station `covers` holds: a member's by their station now.
+pub fn covered_account(covers: &dyn Fn(&StationId) -> bool, raw: &str, station_of: &HashMap<MemberId, StationId>) -> bool {
+    match Account::parse(raw) {
+        Some(Account::Pool(s)) => covers(&s),
+        Some(Account::Member(m) | Account::Held(m)) => station_of.get(&m).is_some_and(covers),
+        Some(Account::Program) | None => false,
+    }
 }
 
 /// One volunteer's month: their visits and hours (by the month the visits happened), the
@@ -217,6 +249,17 @@ pub fn volunteers(month: Month, volunteers: &[MemberRecord], records: &[VisitRec
             active.then_some(row)
         })
         .collect()
+}
+
+/// Every member's station now, as the figures place members.
+pub fn stations_of_members(store: &dyn RelayStore) -> StoreResult<HashMap<MemberId, StationId>> {
+    let mut station_of = HashMap::new();
+    for station in store.stations()? {
+        for member in store.station_members(&station.id)? {
+            station_of.insert(member.id, station.id.clone());
+        }
+    }
+    Ok(station_of)
 }
 
 /// Whether a visit counts in the figures: finished and not rejected.
@@ -295,6 +338,34 @@ mod tests {
         assert_eq!(f.csv_row(), "曹杨,2026-11,1,2,2,2.50,1.25,1.00,0.50,2.00");
         let other = figures(&s2, "甘泉", november, &records, &postings, &station_of);
         assert_eq!((other.visits, other.issued, other.outstanding), (1, 600, 600));
+    }
+
+    #[test]
+    fn figures_over_several_stations_count_each_person_once_and_the_coins_between_them_not_at_all() {
+        let (s1, s2, s3) = (StationId::parse("s-one").unwrap(), StationId::parse("s-two").unwrap(), StationId::parse("s-three").unwrap());
+        let station_of: HashMap<MemberId, StationId> = [("m-v1", &s1), ("m-v2", &s2), ("m-e1", &s1), ("m-x", &s3)]
+            .into_iter()
+            .map(|(m, s)| (MemberId::parse(m).unwrap(), s.clone()))
+            .collect();
+        // One elder served by volunteers of both stations; a volunteer of a third.
+        let records = vec![
+            visit("m-v1", "m-e1", "2026-11-02T02:00:00Z", 60, Some("approved")),
+            visit("m-v2", "m-e1", "2026-11-03T02:00:00Z", 30, Some("approved")),
+            visit("m-x", "m-e1", "2026-11-03T02:00:00Z", 30, None),
+        ];
+        let postings = vec![
+            posting("earn", "program", "member:m-v1", 60, "2026-11-05T00:00:00Z"),
+            posting("earn", "program", "member:m-v2", 30, "2026-11-05T00:00:00Z"),
+            // A gift from one station's member to the other's: outstanding stays in the two.
+            posting("gift", "member:m-v1", "member:m-v2", 15, "2026-11-06T00:00:00Z"),
+            posting("earn", "program", "member:m-x", 30, "2026-11-05T00:00:00Z"),
+        ];
+        let both = |s: &StationId| *s == s1 || *s == s2;
+        let f = figures_of(&both, Month::parse("2026-11").unwrap().range(), &records, &postings, &station_of);
+        assert_eq!((f.volunteers_active, f.elders_served, f.visits, f.minutes), (2, 1, 2, 90), "the elder once, the third station's visit not");
+        assert_eq!((f.issued, f.outstanding), (90, 90));
+        let one = figures(&s1, "曹杨", Month::parse("2026-11").unwrap(), &records, &postings, &station_of);
+        assert_eq!((one.elders_served, one.outstanding), (1, 45), "the gift left the one station");
     }
 
     #[test]
