@@ -58,6 +58,7 @@ async fn districts_page(signed: Signed, State(relay): State<Arc<Relay>>) -> Resu
         .await?
     };
     Ok(layout::page(&signed, lang.pick("各区通存通兑", "Districts"), html! {
+        p.actions { a href="/console/bureau" data-testid="bureau-link" { (lang.pick("民政报表（月报、年报）", "Reports for the bureau (month, year)")) } }
         p.hint { (lang.pick(
             "通存通兑：在一个区挣的时间币可以在全市任何服务站兑换。“本区兑换”是在本区服务站兑现的；“外区会员来兑”是其中外区会员的部分；“本区会员外兑”是本区会员在外区服务站兑现的。",
             "Coins earned in one district are redeemed at any station of the city. Redeemed: fulfilled at the district's stations; in: of that, by other districts' members; out: the district's members served in other districts.",

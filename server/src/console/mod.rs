@@ -17,6 +17,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod bureau;
 pub mod demo;
 pub mod devices;
 pub mod districts;
@@ -97,6 +98,7 @@ pub fn routes(config: ConsoleConfig) -> Router<Arc<Relay>> {
         .merge(visits::routes())
         .merge(orders::routes())
         .merge(reports::routes())
+        .merge(bureau::routes())
         .merge(districts::routes())
         .merge(live::routes())
         .fallback(not_found)

@@ -7,7 +7,6 @@ pub mod chart;
 pub mod districts;
 pub mod figures;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -17,7 +16,7 @@ use axum::routing::get;
 use chrono::Datelike;
 use maud::{Markup, html};
 use serde::Deserialize;
-use timebank_engine::model::{MemberId, OutcomeStatus, Role, StationId};
+use timebank_engine::model::{OutcomeStatus, Role};
 
 use crate::console::i18n::coins;
 use crate::console::names::member_link;
@@ -65,12 +64,7 @@ fn reports(relay: &Relay, signed: &Signed, station: Option<&str>, month: Month) 
     let arrivals = Arrivals::read(store)?;
     let logs = station_logs(relay, signed, station, &arrivals)?;
     let postings = store.postings()?;
-    let mut station_of: HashMap<MemberId, StationId> = HashMap::new();
-    for station in store.stations()? {
-        for member in store.station_members(&station.id)? {
-            station_of.insert(member.id, station.id.clone());
-        }
-    }
+    let station_of = figures::stations_of_members(store)?;
     Ok(logs
         .into_iter()
         .map(|(station, docs, log)| {
@@ -122,6 +116,7 @@ async fn reports_page(signed: Signed, State(relay): State<Arc<Relay>>, Query(que
             a.button href=(format!("/console/reports?month={}{station_param}", month.next())) { (lang.pick("下月 →", "Next →")) }
             a href=(format!("/console/reports.csv?month={month}{station_param}")) data-testid="reports-csv" { (lang.pick("导出 CSV", "Export CSV")) }
             a href=(format!("/console/visits.csv?month={month}{station_param}")) data-testid="visits-csv" { (lang.pick("导出服务记录 CSV", "Export the visit log (CSV)")) }
+            a href=(format!("/console/bureau?period={month}")) data-testid="bureau-link" { (lang.pick("民政报表（月报、年报）", "Reports for the bureau (month, year)")) }
         }
         p.print-only { strong { (month.to_string()) } }
         p.hint data-testid="months-explained" { (lang.pick(

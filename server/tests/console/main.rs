@@ -11,6 +11,7 @@
 
 mod across;
 mod audit;
+mod bureau;
 mod districts;
 mod hardening;
 mod live;
