@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { PASSWORD, admin, browser, cli, deviceDir, everySize, member, screenshot, setupStation, signIn, startRelay, submit, unique } from './helpers.mjs';
+import { BUREAU_WORDS, PASSWORD, admin, browser, cli, deviceDir, everySize, member, screenshot, setupStation, signIn, startRelay, submit, unique } from './helpers.mjs';
 
 test('a coin earned in one district is redeemed at a station of another, and the city sees it', async () => {
   // A relay of its own: the city reads every station, and other tests' stations hold
@@ -65,4 +65,21 @@ async function walk(env, page) {
   assert.equal(await across.locator('[data-testid=redeemed-in]').innerText(), '1');
   assert.match(await across.innerText(), /新华路街道/);
   await everySize(page, 'districts', { url: `${env.url}/console/districts`, allow: [city] });
+
+  // The bureau's report of the city (ADR 43), from the districts page: this year, a row
+  // per district; the correction counts in outstanding only, the redemption across.
+  await page.click('[data-testid=bureau-link]');
+  await page.click('[data-testid=other-period]');
+  const year = new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 4);
+  assert.match(await page.locator('h1').innerText(), new RegExp(`全市 ${year}年 服务报表`));
+  const figure = (row, name) => page.locator(`[data-testid=summary] tr[data-row="${row}"] [data-testid=${name}]`).innerText();
+  assert.equal(await figure(changning.id, 'redeemed_in'), '1');
+  assert.equal(await figure(changning.id, 'redeemed_out'), '0');
+  assert.equal(await figure('city', 'redeemed_out'), '1');
+  assert.equal(await figure('city', 'coins_issued'), '0');
+  assert.equal(await figure('city', 'coins_redeemed'), '1');
+  assert.equal(await figure('city', 'coins_outstanding'), '0.5');
+  const tcm = page.locator('[data-testid=services] tr[data-row=tcm-physiotherapy]');
+  assert.equal(await tcm.locator('[data-testid=coins_redeemed]').innerText(), '1');
+  await everySize(page, 'bureau-city', { url: page.url(), allow: [city, ...BUREAU_WORDS] });
 }

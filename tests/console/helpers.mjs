@@ -25,6 +25,8 @@ export const SIZES = [
   { name: 'desktop', width: 1366, height: 768 },
 ];
 export const PASSWORD = 'correct horse battery';
+/** Words the bureau's report may show untranslated: the file formats and the period's pattern. */
+export const BUREAU_WORDS = ['Excel', 'XLSX', 'YYYY'];
 
 let started = null;
 
