@@ -27,6 +27,8 @@ pub mod rules;
 pub mod statement;
 
 #[cfg(test)]
+mod pinned;
+#[cfg(test)]
 mod properties;
 
 pub use event::{Event, EventBody};

@@ -14,20 +14,20 @@ use crate::ledger::posting::{Account, PostingKind};
 use crate::ledger::reconcile::Books;
 use crate::ledger::rules::StationRules;
 
-const MIN: i64 = 60_000;
-const HOUR: i64 = 60 * MIN;
+pub(super) const MIN: i64 = 60_000;
+pub(super) const HOUR: i64 = 60 * MIN;
 /// 2026-01-05 00:00 UTC.
-const T0: i64 = 1_767_571_200_000;
+pub(super) const T0: i64 = 1_767_571_200_000;
 
-fn m(raw: &str) -> MemberId {
+pub(super) fn m(raw: &str) -> MemberId {
     MemberId::parse(raw).unwrap()
 }
 
-fn station() -> StationId {
+pub(super) fn station() -> StationId {
     StationId::parse("s-1").unwrap()
 }
 
-fn household(member: &str) -> Option<HouseholdId> {
+pub(super) fn household(member: &str) -> Option<HouseholdId> {
     match member {
         "m-v0" | "m-v1" => Some(HouseholdId::parse("h-a").unwrap()),
         "m-e0" => Some(HouseholdId::parse("h-b").unwrap()),
@@ -36,11 +36,11 @@ fn household(member: &str) -> Option<HouseholdId> {
     }
 }
 
-fn birth_year(member: &str) -> u16 {
+pub(super) fn birth_year(member: &str) -> u16 {
     if member == "m-v1" { 1990 } else { 1950 }
 }
 
-fn visit(id: &str, volunteer: &str, elder: &str, start: i64, minutes: i64, device: &str) -> EventBody {
+pub(super) fn visit(id: &str, volunteer: &str, elder: &str, start: i64, minutes: i64, device: &str) -> EventBody {
     EventBody::Visit(VisitEvent {
         id: id.into(),
         volunteer: m(volunteer),
@@ -59,7 +59,7 @@ fn visit(id: &str, volunteer: &str, elder: &str, start: i64, minutes: i64, devic
     })
 }
 
-fn review(visit: &str, decision: &str, at: i64) -> EventBody {
+pub(super) fn review(visit: &str, decision: &str, at: i64) -> EventBody {
     EventBody::Review(ReviewEvent {
         visit: visit.into(),
         station: station(),
@@ -70,7 +70,7 @@ fn review(visit: &str, decision: &str, at: i64) -> EventBody {
     })
 }
 
-fn reversal(visit: &str, decision: &str, review_at: i64, at: i64) -> EventBody {
+pub(super) fn reversal(visit: &str, decision: &str, review_at: i64, at: i64) -> EventBody {
     EventBody::Reversal(ReversalEvent {
         visit: visit.into(),
         station: station(),
@@ -82,7 +82,7 @@ fn reversal(visit: &str, decision: &str, review_at: i64, at: i64) -> EventBody {
     })
 }
 
-fn request(id: &str, member: &str, what: RequestWhat, minutes: i64, at: i64) -> EventBody {
+pub(super) fn request(id: &str, member: &str, what: RequestWhat, minutes: i64, at: i64) -> EventBody {
     EventBody::Request(RequestEvent {
         id: id.into(),
         member: m(member),
@@ -96,11 +96,11 @@ fn request(id: &str, member: &str, what: RequestWhat, minutes: i64, at: i64) -> 
     })
 }
 
-fn redeem(id: &str, member: &str, minutes: i64, at: i64) -> EventBody {
+pub(super) fn redeem(id: &str, member: &str, minutes: i64, at: i64) -> EventBody {
     request(id, member, RequestWhat::Redeem { service: "massage".into(), at: None, at_unknown: false }, minutes, at)
 }
 
-fn gift(id: &str, member: &str, to: &str, minutes: i64, at: i64) -> EventBody {
+pub(super) fn gift(id: &str, member: &str, to: &str, minutes: i64, at: i64) -> EventBody {
     let what = if to == "pool" {
         RequestWhat::Donate
     } else {
@@ -109,7 +109,7 @@ fn gift(id: &str, member: &str, to: &str, minutes: i64, at: i64) -> EventBody {
     request(id, member, what, minutes, at)
 }
 
-fn decision(request: &str, action: &str, at: i64) -> EventBody {
+pub(super) fn decision(request: &str, action: &str, at: i64) -> EventBody {
     EventBody::Decision(DecisionEvent {
         request: request.into(),
         station: station(),
@@ -119,7 +119,7 @@ fn decision(request: &str, action: &str, at: i64) -> EventBody {
     })
 }
 
-fn correction(id: &str, member: &str, minutes: i64, at: i64) -> EventBody {
+pub(super) fn correction(id: &str, member: &str, minutes: i64, at: i64) -> EventBody {
     EventBody::Correction(CorrectionEvent {
         id: id.into(),
         station: station(),
