@@ -15,9 +15,10 @@
 //!   fulfils or releases it.
 //! - Every posting has an idempotency key; an event applied twice posts nothing.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Datelike, Utc};
+use foldhash::{HashMap, HashSet};
 use timebank_engine::documents::ledger::{LedgerBalance, Outcome, PostingLine};
 use timebank_engine::model::{MemberId, OrderState, OutcomeStatus, RedemptionAction, ReviewDecision, StationId};
 
@@ -105,26 +106,29 @@ pub struct Books {
     postings: Vec<Posting>,
     posting_keys: HashMap<String, usize>,
     balances: BTreeMap<Account, i64>,
-    member_postings: BTreeMap<MemberId, Vec<usize>>,
-    outcomes: BTreeMap<MemberId, BTreeMap<String, Outcome>>,
+    // What the fold only looks up by key is hashed (no map's order reaches the books), with
+    // foldhash, seeded per process (ids come from phones): a district-year holds a million
+    // visits.
+    member_postings: HashMap<MemberId, Vec<usize>>,
+    outcomes: HashMap<MemberId, BTreeMap<String, Outcome>>,
     rules: BTreeMap<StationId, StationRules>,
-    visits: BTreeMap<String, VisitState>,
-    volunteer_visits: BTreeMap<MemberId, VisitIndex>,
-    reviews_waiting: BTreeMap<String, (ReviewEvent, i64, i64)>,
+    visits: HashMap<String, VisitState>,
+    volunteer_visits: HashMap<MemberId, VisitIndex>,
+    reviews_waiting: HashMap<String, (ReviewEvent, i64, i64)>,
     /// Reversals whose review has not arrived (out of order), by visit.
-    reversals_waiting: BTreeMap<String, Vec<(ReversalEvent, i64, i64)>>,
-    requests: BTreeMap<String, RequestState>,
-    last_accepted: BTreeMap<MemberId, String>,
-    decisions_waiting: BTreeMap<String, (DecisionEvent, i64, i64)>,
+    reversals_waiting: HashMap<String, Vec<(ReversalEvent, i64, i64)>>,
+    requests: HashMap<String, RequestState>,
+    last_accepted: HashMap<MemberId, String>,
+    decisions_waiting: HashMap<String, (DecisionEvent, i64, i64)>,
     /// Corrections folded, posted or not: one arriving again (a resync, a catch-up) is not
     /// applied again, even when the balance it could not take from has grown since.
-    corrections: BTreeSet<String>,
-    earned_day: BTreeMap<(MemberId, i64), i64>,
-    earned_total: BTreeMap<MemberId, i64>,
+    corrections: HashSet<String>,
+    earned_day: HashMap<(MemberId, i64), i64>,
+    earned_total: HashMap<MemberId, i64>,
     /// Confirmations of visits that have not arrived yet.
-    confirmations_waiting: BTreeSet<String>,
+    confirmations_waiting: HashSet<String>,
     /// Each order a visit served: its elder and those visits.
-    orders: BTreeMap<String, (MemberId, BTreeSet<String>)>,
+    orders: HashMap<String, (MemberId, BTreeSet<String>)>,
     /// How far each elder's orders were served, for the elder's ledger document.
     order_progress: BTreeMap<MemberId, BTreeMap<String, OrderState>>,
     dirty: BTreeSet<MemberId>,
