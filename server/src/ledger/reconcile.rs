@@ -299,12 +299,21 @@ impl Books {
             return None;
         }
         let index = self.postings.len();
-        *self.balances.entry(from.clone()).or_insert(0) -= minutes;
-        *self.balances.entry(to.clone()).or_insert(0) += minutes;
-        let mut members: BTreeSet<MemberId> = [from.member(), to.member(), also].into_iter().flatten().cloned().collect();
-        for member in std::mem::take(&mut members) {
-            self.member_postings.entry(member.clone()).or_default().push(index);
-            self.dirty.insert(member);
+        add_to(&mut self.balances, &from, -minutes);
+        add_to(&mut self.balances, &to, minutes);
+        let named = [from.member(), to.member(), also];
+        for (i, member) in named.iter().enumerate() {
+            let Some(member) = *member else { continue };
+            if named[..i].contains(&Some(member)) {
+                continue;
+            }
+            match self.member_postings.get_mut(member) {
+                Some(indices) => indices.push(index),
+                None => {
+                    self.member_postings.insert(member.clone(), vec![index]);
+                }
+            }
+            mark(&mut self.dirty, member);
         }
         self.posting_keys.insert(key.clone(), index);
         self.postings.push(Posting {
@@ -324,10 +333,13 @@ impl Books {
 
     fn set_outcome(&mut self, member: &MemberId, subject: &str, status: OutcomeStatus, reason: String, minutes: i64) {
         let outcome = Outcome { status, reason, minutes };
-        let slot = self.outcomes.entry(member.clone()).or_default();
+        if !self.outcomes.contains_key(member) {
+            self.outcomes.insert(member.clone(), BTreeMap::new());
+        }
+        let Some(slot) = self.outcomes.get_mut(member) else { return };
         if slot.get(subject) != Some(&outcome) {
             slot.insert(subject.to_owned(), outcome);
-            self.dirty.insert(member.clone());
+            mark(&mut self.dirty, member);
         }
     }
 
@@ -470,14 +482,14 @@ impl Books {
             return;
         }
         let volunteer = state.event.volunteer.clone();
-        let visit = review.visit.clone();
+        let visit = review.visit.as_str();
         let earned = state.earned.is_some();
         let rejected = state.rejected;
-        if let Some(state) = self.visits.get_mut(&visit) {
+        if let Some(state) = self.visits.get_mut(visit) {
             state.review = Some(review.clone());
         }
         match review.decision {
-            ReviewDecision::Approve if !earned => self.earn(&visit, Some(&review.by), cause),
+            ReviewDecision::Approve if !earned => self.earn(visit, Some(&review.by), cause),
             ReviewDecision::Reject => {
                 let reason = if review.reason.trim().is_empty() {
                     "rejected by the station's coordinator".to_owned()
@@ -485,15 +497,15 @@ impl Books {
                     review.reason.clone()
                 };
                 if earned {
-                    self.reverse(&visit, &review.by, &reason, cause);
+                    self.reverse(visit, &review.by, &reason, cause);
                 }
-                if let Some(state) = self.visits.get_mut(&visit) {
+                if let Some(state) = self.visits.get_mut(visit) {
                     state.rejected = true;
                 }
-                self.set_outcome(&volunteer, &visit, OutcomeStatus::Rejected, reason, 0);
+                self.set_outcome(&volunteer, visit, OutcomeStatus::Rejected, reason, 0);
             }
             ReviewDecision::Flag if !earned => {
-                if let Some(state) = self.visits.get_mut(&visit).filter(|_| rejected) {
+                if let Some(state) = self.visits.get_mut(visit).filter(|_| rejected) {
                     state.rejected = false;
                 }
                 let reason = if review.reason.trim().is_empty() {
@@ -501,13 +513,13 @@ impl Books {
                 } else {
                     review.reason.clone()
                 };
-                self.set_outcome(&volunteer, &visit, OutcomeStatus::UnderReview, reason, 0);
+                self.set_outcome(&volunteer, visit, OutcomeStatus::UnderReview, reason, 0);
             }
             _ => {}
         }
-        self.refresh_order(&visit);
+        self.refresh_order(visit);
         // A reversal of this review that arrived before it applies now.
-        let waiting = self.reversals_waiting.get_mut(&visit).and_then(|list| {
+        let waiting = self.reversals_waiting.get_mut(visit).and_then(|list| {
             let named = list.iter().position(|(r, _, _)| r.decision == review.decision && r.review_at == review.at)?;
             Some(list.remove(named))
         });
@@ -559,20 +571,14 @@ impl Books {
         state.rejected = false;
         state.approvals += 1;
         let round = state.approvals;
-        let event = state.event.clone();
+        let Some(event) = self.visits.get(visit).map(|state| &state.event) else { return };
         let rules = self.rules(&event.station);
         let day = rules.day_of(event.check_in);
-        let v = event.volunteer.clone();
-        let Credit { logged: exact, credited, earned: earn, overflow, cap } = self.credit_of(&event, &rules);
+        let Credit { logged: exact, credited, earned: earn, overflow, cap } = self.credit_of(event, &rules);
+        let memo = format!("visit to {} on {}: {exact} min logged, {credited} min credited", event.elder, date_of(event.check_in));
+        let (v, station) = (event.volunteer.clone(), event.station.clone());
         let cap = cap.unwrap_or(Cap::Daily).as_str();
         let suffix = if round == 1 { String::new() } else { format!(":{round}") };
-        let memo = format!(
-            "visit to {} on {}: {} min logged, {} min credited",
-            event.elder,
-            DateTime::<Utc>::from_timestamp_millis(event.check_in).map_or_else(String::new, |t| t.format("%Y-%m-%d").to_string()),
-            exact,
-            credited
-        );
         let earn_key = self.post(
             format!("earn:{visit}:r{}{suffix}", rules.version),
             PostingKind::Earn,
@@ -589,7 +595,7 @@ impl Books {
             format!("overflow:{visit}:r{}{suffix}", rules.version),
             PostingKind::Overflow,
             Account::Program,
-            Account::Pool(event.station.clone()),
+            Account::Pool(station),
             overflow,
             visit,
             format!("{overflow} min over the {cap} cap went to the station's donation pool"),
@@ -861,6 +867,33 @@ impl Books {
 pub fn reversal_reason(decision: ReviewDecision, reason: &str) -> String {
     let what = if decision == ReviewDecision::Reject { "rejection" } else { "approval" };
     format!("the {what} was reversed: {}", reason.trim())
+}
+
+/// Adds `minutes` to the balance of `account`.
+fn add_to(balances: &mut BTreeMap<Account, i64>, account: &Account, minutes: i64) {
+    match balances.get_mut(account) {
+        Some(balance) => *balance += minutes,
+        None => {
+            balances.insert(account.clone(), minutes);
+        }
+    }
+}
+
+/// Marks `member`'s ledger document for writing.
+fn mark(dirty: &mut BTreeSet<MemberId>, member: &MemberId) {
+    if !dirty.contains(member) {
+        dirty.insert(member.clone());
+    }
+}
+
+/// The UTC date of `millis` as a memo writes it (`2026-01-05`; nothing if out of range).
+fn date_of(millis: i64) -> String {
+    match DateTime::<Utc>::from_timestamp_millis(millis) {
+        Some(t) if (0..=9999).contains(&t.year()) => format!("{:04}-{:02}-{:02}", t.year(), t.month(), t.day()),
+        // chrono's own form for years of more or fewer than four digits.
+        Some(t) => t.format("%Y-%m-%d").to_string(),
+        None => String::new(),
+    }
 }
 
 /// What an overlap found on a new visit says on the older one.
