@@ -66,13 +66,10 @@ impl Bookkeeper {
     /// Folds the events a write just logged, handed over as written (`logged` from the
     /// store, `bodies` the events themselves), so nothing is read back or parsed again.
     /// When the log holds events between the books and these (another process logged
-    /// some), those are read from the store first: nothing is skipped.
-    pub fn fold(
-        &mut self,
-        store: &dyn RelayStore,
-        logged: &[LedgerEventRecord],
-        bodies: &[EventBody],
-    ) -> StoreResult<Entries> {
+    /// some), those are read from the store first: nothing is skipped. What to store
+    /// gathers in the books until [`Bookkeeper::entries`] takes it: several writes' folds
+    /// may be stored together.
+    pub fn fold(&mut self, store: &dyn RelayStore, logged: &[LedgerEventRecord], bodies: &[EventBody]) -> StoreResult<()> {
         let contiguous = logged.first().is_none_or(|first| first.seq == self.books.last_seq() + 1);
         if !contiguous {
             return self.fold_logged(store);
@@ -86,15 +83,15 @@ impl Bookkeeper {
             };
             self.books.apply(&Event { seq: record.seq, received_at: record.received_at, body: body.clone() });
         }
-        Ok(self.entries())
+        Ok(())
     }
 
     /// Folds whatever the log holds past the books (written by another process).
-    pub fn fold_logged(&mut self, store: &dyn RelayStore) -> StoreResult<Entries> {
+    pub fn fold_logged(&mut self, store: &dyn RelayStore) -> StoreResult<()> {
         for record in store.ledger_events(self.books.last_seq())? {
             self.books.apply(&event_of(&record)?);
         }
-        Ok(self.entries())
+        Ok(())
     }
 
     /// Marks the entries last returned as stored.
@@ -102,7 +99,8 @@ impl Bookkeeper {
         self.stored = self.books.postings().len();
     }
 
-    fn entries(&mut self) -> Entries {
+    /// What the folds since the last entries stored ask to store.
+    pub fn entries(&mut self) -> Entries {
         Entries {
             postings: self.books.postings()[self.stored..].iter().map(record_of).collect(),
             members: self.books.take_dirty(),

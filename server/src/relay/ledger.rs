@@ -24,6 +24,9 @@ use crate::store::{LedgerEventRecord, RelayStore, StoreError, StoreResult, Write
 /// How often an idle poster folds what other processes logged.
 const IDLE_FOLD: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// Most commits whose events the poster folds and stores together.
+const MOST_FOLDED_TOGETHER: usize = 256;
+
 /// What the poster is asked to do, in order.
 enum Job {
     /// Fold what a commit logged.
@@ -54,8 +57,8 @@ impl Progress {
         self.counts.lock().unwrap_or_else(PoisonError::into_inner).0 += 1;
     }
 
-    fn finished(&self) {
-        self.counts.lock().unwrap_or_else(PoisonError::into_inner).1 += 1;
+    fn finished(&self, jobs: u64) {
+        self.counts.lock().unwrap_or_else(PoisonError::into_inner).1 += jobs;
         self.done.notify_all();
     }
 }
@@ -85,7 +88,7 @@ impl LedgerWorker {
         self.progress.handed();
         if self.jobs.lock().unwrap_or_else(PoisonError::into_inner).send(job).is_err() {
             // The thread is gone (it panicked): nothing will fold; the next start catches up.
-            self.progress.finished();
+            self.progress.finished(1);
             tracing::error!("the ledger's thread has stopped; the arrival log is folded at the next start");
         }
     }
@@ -138,8 +141,9 @@ struct Worker {
 
 impl Worker {
     fn run(mut self, received: &Receiver<Job>) {
+        let mut next = None;
         loop {
-            let job = match received.recv_timeout(IDLE_FOLD) {
+            let job = match next.take().map_or_else(|| received.recv_timeout(IDLE_FOLD), Ok) {
                 Ok(job) => job,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     // Another relay on the same store (or an admin command) may have logged
@@ -155,9 +159,25 @@ impl Worker {
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             };
+            let mut jobs = 1;
             match job {
                 Job::Logged(logged, bodies) => {
-                    if let Err(error) = self.fold(&logged, &bodies) {
+                    // The commits handed over meanwhile are folded too and stored with it,
+                    // in one transaction: under load, one flush for many syncs.
+                    let mut commits = vec![(logged, bodies)];
+                    while commits.len() < MOST_FOLDED_TOGETHER
+                        && let Ok(job) = received.try_recv()
+                    {
+                        match job {
+                            Job::Logged(logged, bodies) => commits.push((logged, bodies)),
+                            other => {
+                                next = Some(other);
+                                break;
+                            }
+                        }
+                    }
+                    jobs = u64::try_from(commits.len()).unwrap_or(u64::MAX);
+                    if let Err(error) = self.fold(&commits) {
                         tracing::error!(%error, "reconciliation failed; it catches up at the next write");
                         self.bookkeeper = None;
                     }
@@ -181,16 +201,22 @@ impl Worker {
                 }
             }
             self.publish_rules();
-            self.progress.finished();
+            self.progress.finished(jobs);
         }
     }
 
-    /// Folds one commit's events: the catch-up first if the books are not loaded (it
-    /// reads them from the log like everything else).
-    fn fold(&mut self, logged: &[LedgerEventRecord], bodies: &[EventBody]) -> StoreResult<()> {
+    /// Folds commits' events, in the order logged, and stores what they post together: the
+    /// catch-up first if the books are not loaded (it reads them from the log like
+    /// everything else).
+    fn fold(&mut self, commits: &[(Vec<LedgerEventRecord>, Vec<EventBody>)]) -> StoreResult<()> {
         let store = Arc::clone(&self.poster.store);
         let entries = match self.bookkeeper.as_mut() {
-            Some(keeper) => keeper.fold(store.as_ref(), logged, bodies)?,
+            Some(keeper) => {
+                for (logged, bodies) in commits {
+                    keeper.fold(store.as_ref(), logged, bodies)?;
+                }
+                keeper.entries()
+            }
             None => self.catch_up()?,
         };
         self.store_entries(entries)
@@ -203,7 +229,10 @@ impl Worker {
         }
         let store = Arc::clone(&self.poster.store);
         let entries = match self.bookkeeper.as_mut() {
-            Some(keeper) => keeper.fold_logged(store.as_ref())?,
+            Some(keeper) => {
+                keeper.fold_logged(store.as_ref())?;
+                keeper.entries()
+            }
             None => Entries::default(),
         };
         self.store_entries(entries)
