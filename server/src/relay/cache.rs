@@ -110,6 +110,43 @@ impl DocumentCache {
         Ok(())
     }
 
+    /// Heard that `ids` were written (by any process on the store): the copies another
+    /// process wrote since they were loaded here are loaded again. A copy a request here is
+    /// writing is left to it (most likely its own write, heard before it adopts the fork);
+    /// a document not loaded here stays unloaded. True when a copy was behind the store or
+    /// a document is not loaded here: another process wrote it.
+    pub(super) fn heard(&self, store: &dyn RelayStore, actor: &ActorId, ids: &[DocId]) -> StoreResult<bool> {
+        let mut elsewhere = false;
+        let mut loaded: Vec<(&DocId, i64)> = Vec::new();
+        for id in ids {
+            let slot = self.slots.lock().unwrap_or_else(PoisonError::into_inner).get(id).map(Arc::clone);
+            let Some(slot) = slot else {
+                elsewhere = true;
+                continue;
+            };
+            if *slot.writing.lock().unwrap_or_else(PoisonError::into_inner) {
+                continue;
+            }
+            match slot.copy.read().unwrap_or_else(PoisonError::into_inner).as_ref() {
+                Some(cached) => loaded.push((id, cached.generation)),
+                None => elsewhere = true,
+            }
+        }
+        if loaded.is_empty() {
+            return Ok(elsewhere);
+        }
+        let names: Vec<String> = loaded.iter().map(|(id, _)| id.to_string()).collect();
+        let generations = store.document_generations(&names)?;
+        let behind: Vec<DocId> = loaded
+            .iter()
+            .zip(&names)
+            .filter(|((_, cached), name)| generations.get(*name).is_none_or(|stored| stored > cached))
+            .map(|((id, _), _)| (*id).clone())
+            .collect();
+        self.refresh(store, actor, &behind)?;
+        Ok(elsewhere || !behind.is_empty())
+    }
+
     /// The copy of `id` as it is now, if loaded.
     pub(super) fn get(&self, id: &DocId) -> Option<Arc<Automerge>> {
         let slot = self.slot(id);

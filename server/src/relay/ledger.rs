@@ -8,7 +8,8 @@
 
 use std::collections::BTreeMap;
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock, Weak};
 
 use automerge::ActorId;
 use timebank_engine::{Clock, DocId};
@@ -35,12 +36,16 @@ enum Job {
     Reconcile(Sender<StoreResult<()>>),
     /// Reconcile, then say what approving each of these visits would credit now.
     Credits(Vec<String>, Sender<StoreResult<BTreeMap<String, Credit>>>),
+    /// Another process wrote: fold what it logged (not counted: nobody waits for it).
+    Heard,
 }
 
 /// The handle requests use; the thread ends when the relay is dropped.
 #[derive(Debug)]
 pub(super) struct LedgerWorker {
-    jobs: Mutex<Sender<Job>>,
+    jobs: Arc<Mutex<Sender<Job>>>,
+    /// Whether a wake-up is waiting for the poster (so hearing many writes asks once).
+    woken: Arc<AtomicBool>,
     progress: Arc<Progress>,
     rules: Arc<RwLock<Option<BTreeMap<StationId, StationRules>>>>,
 }
@@ -78,10 +83,23 @@ impl LedgerWorker {
         let (jobs, received) = mpsc::channel();
         let progress = Arc::new(Progress::default());
         let rules = Arc::new(RwLock::new(None));
-        let worker =
-            Worker { poster, bookkeeper: None, folded_stored: 0, progress: Arc::clone(&progress), rules: Arc::clone(&rules) };
+        let woken = Arc::new(AtomicBool::new(false));
+        let worker = Worker {
+            poster,
+            bookkeeper: None,
+            folded_stored: 0,
+            progress: Arc::clone(&progress),
+            rules: Arc::clone(&rules),
+            woken: Arc::clone(&woken),
+        };
         std::thread::Builder::new().name("ledger".into()).spawn(move || worker.run(&received))?;
-        Ok(LedgerWorker { jobs: Mutex::new(jobs), progress, rules })
+        Ok(LedgerWorker { jobs: Arc::new(Mutex::new(jobs)), woken, progress, rules })
+    }
+
+    /// A handle that wakes the poster to fold what other processes logged, and that does
+    /// not keep it running once the relay is gone.
+    pub(super) fn waker(&self) -> PosterWaker {
+        PosterWaker { jobs: Arc::downgrade(&self.jobs), woken: Arc::clone(&self.woken) }
     }
 
     fn send(&self, job: Job) {
@@ -129,6 +147,26 @@ impl LedgerWorker {
     }
 }
 
+/// Wakes the poster ([`LedgerWorker::waker`]).
+#[derive(Debug)]
+pub(super) struct PosterWaker {
+    jobs: Weak<Mutex<Sender<Job>>>,
+    woken: Arc<AtomicBool>,
+}
+
+impl PosterWaker {
+    /// Asks the poster to fold what the log holds past its books, unless it was asked
+    /// already and has not begun.
+    pub(super) fn wake(&self) {
+        if self.woken.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Some(jobs) = self.jobs.upgrade() {
+            let _ = jobs.lock().unwrap_or_else(PoisonError::into_inner).send(Job::Heard);
+        }
+    }
+}
+
 /// The thread's state.
 struct Worker {
     poster: Poster,
@@ -137,6 +175,7 @@ struct Worker {
     folded_stored: i64,
     progress: Arc<Progress>,
     rules: Arc<RwLock<Option<BTreeMap<StationId, StationRules>>>>,
+    woken: Arc<AtomicBool>,
 }
 
 impl Worker {
@@ -198,6 +237,16 @@ impl Worker {
                         self.bookkeeper = None;
                     }
                     let _ = reply.send(result);
+                }
+                Job::Heard => {
+                    jobs = 0;
+                    self.woken.store(false, Ordering::Release);
+                    if self.bookkeeper.is_some()
+                        && let Err(error) = self.reconcile()
+                    {
+                        tracing::error!(%error, "folding what another relay logged failed; it tries again");
+                        self.bookkeeper = None;
+                    }
                 }
             }
             self.publish_rules();

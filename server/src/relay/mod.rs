@@ -1,6 +1,7 @@
 //! The relay's shared state, [`Relay`]: the store, the relay's own actor id, the clock, and
 //! the one owner of its writes ([`Work`]): the working copies of documents (checked against
-//! their generation before every use, written by one request at a time), the group commit,
+//! their generation before every use, brought up to date when another relay's write is
+//! heard, written by one request at a time), the group commit,
 //! the ledger's poster, and the sequence every write goes through (stage on forks, store
 //! with the arrival log in one transaction, adopt, reconcile), and the notices of what
 //! changed ([`Changes`]). Sync, the console's decisions and admin commands all write
@@ -9,6 +10,7 @@
 mod cache;
 mod changes;
 mod committer;
+mod heard;
 mod ledger;
 mod settings;
 mod work;
@@ -71,6 +73,7 @@ impl Relay {
             clock: Arc::clone(&clock),
             changes: Arc::clone(&changes),
         })?;
+        heard::start(&store, &documents, &actor, ledger.waker());
         let metrics = Arc::new(Metrics::default());
         let committer = committer::Committer::default();
         Ok(Relay { store, actor, clock, vouchers, settings, documents, committer, ledger, metrics, changes })
