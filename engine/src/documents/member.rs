@@ -37,6 +37,13 @@ pub fn put_profile(tx: &mut impl Transactable, profile: &Profile) -> Result<(), 
     tx.put(&obj, "verification", profile.verification.as_str())
 }
 
+/// Writes the member's station into the profile: the relay, when the member moves to
+/// another station (ADR 42); their phone follows it at its next sync.
+pub fn put_station(tx: &mut impl Transactable, station: &StationId) -> Result<(), AutomergeError> {
+    let obj = profile_obj(tx)?;
+    tx.put(&obj, "station", station.as_str())
+}
+
 fn profile_obj(tx: &mut impl Transactable) -> Result<ObjId, AutomergeError> {
     match map_at(tx, &ROOT, PROFILE) {
         Some(id) => Ok(id),

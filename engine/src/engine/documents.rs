@@ -75,6 +75,9 @@ impl Engine {
         }
         *self.chunk_counts.entry(id.clone()).or_default() += 1;
         self.listeners.notify(&topics_of(id));
+        if *id == self.own_doc_id() {
+            self.follow_station()?;
+        }
         Ok(added)
     }
 

@@ -331,6 +331,22 @@ impl Engine {
             .unwrap_or_default()
     }
 
+    /// Follows the station the relay writes into the member's own profile when they move
+    /// (ADR 42): the identity, and with it the station whose catalogue, rules and notices
+    /// the phone reads, is the new one from here on.
+    fn follow_station(&mut self) -> Result<()> {
+        let Some(station) = member::profile(self.own_doc()).map(|p| p.station) else { return Ok(()) };
+        if station == self.identity.station {
+            return Ok(());
+        }
+        let tx = self.storage.begin()?;
+        storage::put_meta(&tx, "station", station.as_str())?;
+        tx.commit()?;
+        self.identity.station = station;
+        self.listeners.notify(&[crate::notify::Topic::Station]);
+        Ok(())
+    }
+
     fn own_doc_id(&self) -> DocId {
         DocId::Member(self.identity.member.clone())
     }

@@ -142,6 +142,17 @@ pub enum MemberCommand {
         #[arg(long)]
         member: String,
     },
+    /// Move a member to another station, of any district (a move of house): their coins
+    /// and history go with them; the new station's coordinators read them from now on.
+    /// Audited at both stations (ADR 42).
+    Move {
+        /// The member (`m-…`).
+        #[arg(long)]
+        member: String,
+        /// The station they join (`s-…`).
+        #[arg(long)]
+        to: String,
+    },
     /// Erase a member's contact details (phone, identity card digits) when they leave;
     /// their coins and history stay. Audited.
     EraseContact {

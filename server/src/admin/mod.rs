@@ -169,6 +169,31 @@ pub fn run(relay: &Relay, command: &AdminCommand) -> Result<Report, AdminError> 
             let text = serde_json::to_string_pretty(&export).map_err(|e| AdminError::Refused(e.to_string()))?;
             Ok(Report { json: export, text })
         }
+        AdminCommand::Member(MemberCommand::Move { member, to }) => {
+            let transfer = registry::move_member(relay, member, to, |_| {
+                Some(AuditRecord {
+                    at: relay.now_ms(),
+                    username: ADMIN.to_owned(),
+                    station: None,
+                    action: AuditAction::MemberMove.as_str().to_owned(),
+                    target: String::new(),
+                    detail: String::new(),
+                })
+            })?;
+            let balance = ledger::statement::statement(relay.store(), &transfer.member)?;
+            Ok(Report {
+                json: json!({ "member": transfer.member.as_str(), "move": transfer.ordinal, "from": transfer.from.as_str(),
+                              "to": transfer.to.as_str(), "at": time_text(transfer.at),
+                              "available_minutes": balance.available, "reserved_minutes": balance.reserved }),
+                text: format!(
+                    "moved {} from station {} to {}; their {} min and their history go with them",
+                    transfer.member,
+                    transfer.from,
+                    transfer.to,
+                    balance.confirmed(),
+                ),
+            })
+        }
         AdminCommand::Member(MemberCommand::EraseContact { member }) => {
             let (record, erased) = registry::erase_contact(relay, member, |record| {
                 Some(AuditRecord {

@@ -37,6 +37,8 @@ pub enum AuditAction {
     MemberExport,
     /// Erased a member's contact details (a member who leaves).
     MemberEraseContact,
+    /// Moved a member to another station (ADR 42).
+    MemberMove,
     /// Revoked a device.
     DeviceRevoke,
     /// Approved a visit.
@@ -64,7 +66,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    const ALL: [AuditAction; 19] = [
+    const ALL: [AuditAction; 20] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -72,6 +74,7 @@ impl AuditAction {
         AuditAction::EnrollCode,
         AuditAction::MemberExport,
         AuditAction::MemberEraseContact,
+        AuditAction::MemberMove,
         AuditAction::DeviceRevoke,
         AuditAction::ReviewApprove,
         AuditAction::ReviewReject,
@@ -96,6 +99,7 @@ impl AuditAction {
             AuditAction::EnrollCode => "member.enroll-code",
             AuditAction::MemberExport => "member.export",
             AuditAction::MemberEraseContact => "member.erase-contact",
+            AuditAction::MemberMove => "member.move",
             AuditAction::DeviceRevoke => "device.revoke",
             AuditAction::ReviewApprove => "review.approve",
             AuditAction::ReviewReject => "review.reject",
@@ -135,6 +139,7 @@ impl AuditAction {
             AuditAction::EnrollCode => lang.pick("生成绑定码", "issued an enrollment code"),
             AuditAction::MemberExport => lang.pick("导出个人信息", "exported a member's data"),
             AuditAction::MemberEraseContact => lang.pick("删除联系方式", "erased contact details"),
+            AuditAction::MemberMove => lang.pick("调动服务站", "moved a member to another station"),
             AuditAction::DeviceRevoke => lang.pick("停用设备", "revoked a device"),
             AuditAction::ReviewApprove => lang.pick("批准记录", "approved a visit"),
             AuditAction::ReviewReject => lang.pick("驳回记录", "rejected a visit"),
@@ -313,6 +318,7 @@ fn describe(lang: Lang, entry: AuditRecord, directory: &Directory) -> Shown {
         }
         Some(AuditAction::EnrollCode) => (directory.name(lang, target), lang.pick("一次性，只能绑定一台设备", "one use, one device").to_owned()),
         Some(AuditAction::MemberExport | AuditAction::MemberEraseContact) => (directory.name(lang, target), String::new()),
+        Some(AuditAction::MemberMove) => (directory.name(lang, target), detail.to_owned()),
         Some(AuditAction::DeviceRevoke) => (directory.device(lang, target), String::new()),
         Some(AuditAction::ReviewApprove | AuditAction::ReviewReject | AuditAction::ReviewFlag | AuditAction::ReviewReverse) => {
             (directory.visit(lang, target), detail.to_owned())

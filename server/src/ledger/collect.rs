@@ -1,5 +1,5 @@
 //! Reads the events of the arrival log out of the documents: finished visits (with the
-//! order each served), their confirmations and requests from `member/<id>`, reviews (and their reversals) and decisions from `station/<id>/desk`, the visit limits
+//! order each served, at the station their volunteer belonged to when they started), their confirmations and requests from `member/<id>`, reviews (and their reversals) and decisions from `station/<id>/desk`, the visit limits
 //! from `station/<id>`. Either the records a change touched (after a sync: the cost grows
 //! with the change) or every record (catch-up at start and the rebuild check).
 
@@ -13,25 +13,61 @@ use timebank_engine::model::{MemberId, RequestId, RequestKind, SpendRequest, Sta
 
 use crate::ledger::event::{
     ConfirmationEvent, CorrectionEvent, DecisionEvent, EventBody, RequestEvent, RequestWhat, ReversalEvent, ReviewEvent,
-    VisitEvent,
+    TransferEvent, VisitEvent, transfer_key,
 };
 use crate::ledger::reconcile::Books;
-use crate::store::{MemberRecord, RelayStore, StoreResult};
+use crate::store::{MemberRecord, RelayStore, StoreError, StoreResult};
 
 /// The gift receiver that means the station's donation pool (besides the station's own id).
 pub const POOL: &str = "pool";
 
-/// Looks members up in the store, once each.
+/// How many of a member's moves are looked up in one read of the arrival log.
+const MOVES_PER_READ: u32 = 4;
+
+/// `member`'s moves between stations (ADR 42), first first, from the arrival log: each by
+/// its key, a few keys a read, until one is not logged (most members: one read, none).
+pub fn member_moves(store: &dyn RelayStore, member: &MemberId) -> StoreResult<Vec<TransferEvent>> {
+    let mut moves = Vec::new();
+    loop {
+        let next = u32::try_from(moves.len()).unwrap_or(u32::MAX).saturating_add(1);
+        let keys: Vec<String> = (next..next.saturating_add(MOVES_PER_READ)).map(|n| transfer_key(member, n)).collect();
+        let found = store.ledger_events_keyed(&keys)?;
+        let complete = found.len() == keys.len();
+        for record in found {
+            match crate::ledger::bookkeeper::event_of(&record)?.body {
+                EventBody::Transfer(transfer) => moves.push(transfer),
+                _ => return Err(StoreError::Corrupt(format!("ledger event {} is keyed as a move but is not one", record.seq))),
+            }
+        }
+        if !complete {
+            return Ok(moves);
+        }
+    }
+}
+
+/// Looks members (and their moves) up in the store, once each.
 #[derive(Debug)]
 pub struct Directory<'a> {
     store: &'a dyn RelayStore,
     known: HashMap<MemberId, Option<MemberRecord>>,
+    moves: HashMap<MemberId, Vec<TransferEvent>>,
 }
 
 impl<'a> Directory<'a> {
     /// Over `store`.
     pub fn new(store: &'a dyn RelayStore) -> Self {
-        Directory { store, known: HashMap::new() }
+        Directory { store, known: HashMap::new(), moves: HashMap::new() }
+    }
+
+    /// The station `member` belonged to at `at` (ms): where a visit that started then was
+    /// given, whenever it arrives (ADR 42).
+    fn station_at(&mut self, member: &MemberRecord, at: i64) -> StoreResult<StationId> {
+        if !self.moves.contains_key(&member.id) {
+            let moves = member_moves(self.store, &member.id)?;
+            self.moves.insert(member.id.clone(), moves);
+        }
+        let moves = self.moves.get(&member.id).map_or(&[][..], Vec::as_slice);
+        Ok(TransferEvent::station_at(moves, at).unwrap_or(&member.station).clone())
     }
 
     fn has_station(&mut self, id: &StationId) -> StoreResult<bool> {
@@ -187,10 +223,11 @@ fn member_events(
             .as_ref()
             .filter(|o| assignments.iter().any(|a| &a.order == *o && a.elder == visit.elder))
             .map(ToString::to_string);
+        let station = directory.station_at(&record, visit.check_in.timestamp_millis())?;
         out.push(EventBody::Visit(VisitEvent {
             id: visit.id.to_string(),
             volunteer: owner.clone(),
-            station: record.station.clone(),
+            station,
             elder: visit.elder.clone(),
             check_in: visit.check_in.timestamp_millis(),
             check_out: check_out.timestamp_millis(),

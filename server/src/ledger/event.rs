@@ -1,6 +1,6 @@
 //! What reconciliation reads: the events of the arrival log (a visit, a coordinator's
 //! review or its reversal, a redemption or gift request, a coordinator's decision on a
-//! redemption, a station's rules), each as the relay first received it, with its arrival sequence
+//! redemption, a station's rules, a member's move to another station), each as the relay first received it, with its arrival sequence
 //! number. The content is kept with the sequence number, so a rebuild folds exactly
 //! what the incremental run folded, whatever the documents hold now.
 
@@ -38,6 +38,8 @@ pub enum EventBody {
     Decision(DecisionEvent),
     /// A coordinator's correction of a member's balance.
     Correction(CorrectionEvent),
+    /// A member's move to another station (ADR 42): logged by the move itself.
+    Transfer(TransferEvent),
     /// A station's rules (a new version).
     Rules {
         /// The station.
@@ -252,6 +254,38 @@ pub struct CorrectionEvent {
     pub at: i64,
 }
 
+/// A member's move from one station to another, as the administrator made it: the member's
+/// coins and history stay theirs (one account, wherever they are); what was still open at
+/// the old station's desk is settled by the fold ([`crate::ledger::Books`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferEvent {
+    /// Who moved.
+    pub member: MemberId,
+    /// Which of their moves, from 1: the key of the `n`th is found without a scan of the log
+    /// ([`transfer_key`]), and two moves made at once cannot both be the `n`th.
+    pub ordinal: u32,
+    /// The station they left.
+    pub from: StationId,
+    /// The station they joined.
+    pub to: StationId,
+    /// When the relay made the move (ms).
+    pub at: i64,
+}
+
+/// The arrival log's key of `member`'s `ordinal`th move.
+pub fn transfer_key(member: &MemberId, ordinal: u32) -> String {
+    format!("transfer:{member}#{ordinal}")
+}
+
+impl TransferEvent {
+    /// The station `member` belonged to at `at` (ms), by their `moves` in order (the
+    /// station they left by the first move made after `at`, else the one they joined
+    /// last); `None` when they never moved.
+    pub fn station_at(moves: &[TransferEvent], at: i64) -> Option<&StationId> {
+        moves.iter().find(|m| m.at > at).map(|m| &m.from).or_else(|| moves.last().map(|m| &m.to))
+    }
+}
+
 /// The format of the arrival log's stored events, written into each (`"format"`). Events
 /// logged before the field existed read as format 1. A relay meets a higher format only in
 /// a log a newer relay wrote, and refuses to fold it rather than misread it.
@@ -298,7 +332,8 @@ impl EventBody {
     }
 
     /// The key under which the arrival log keeps it: an event with a key logged already is
-    /// not logged again. A request or correction is keyed by its id, a confirmation by its
+    /// not logged again. A request or correction is keyed by its id, a transfer by its member
+    /// and ordinal, a confirmation by its
     /// visit (they are never edited); a visit, review or decision by its id and a digest of the fields that
     /// identify one version of it ([`identity`]), so an edited visit or a changed review
     /// arrives as a new event, the same content arriving again is logged once, and a field
@@ -309,6 +344,7 @@ impl EventBody {
             EventBody::Request(r) => format!("request:{}", r.id),
             EventBody::Confirmation(c) => format!("confirmation:{}", c.visit),
             EventBody::Correction(c) => format!("correction:{}", c.id),
+            EventBody::Transfer(t) => transfer_key(&t.member, t.ordinal),
             EventBody::Review(r) => format!("review:{}@{}", r.visit, identity::digest(&identity::Review::of(r))),
             EventBody::Reversal(r) => format!("reversal:{}@{}", r.visit, identity::digest(&identity::Reversal::of(r))),
             EventBody::Decision(d) => format!("decision:{}@{}", d.request, identity::digest(&identity::Decision::of(d))),
@@ -601,6 +637,13 @@ mod tests {
                 by: m("m-coo"),
                 at: 1_764_350_000_000,
             }),
+            EventBody::Transfer(TransferEvent {
+                member: m("m-vol"),
+                ordinal: 1,
+                from: StationId::parse("s-caoyang").unwrap(),
+                to: StationId::parse("s-xinhua").unwrap(),
+                at: 1_764_360_000_000,
+            }),
         ]
     }
 
@@ -618,6 +661,7 @@ mod tests {
             "rules:s-caoyang:1",
             "confirmation:v-0001",
             "reversal:v-0001@a7c4fe48bebfccb0",
+            "transfer:m-vol#1",
         ]);
         let stored: Vec<String> = samples().iter().map(EventBody::encode).collect();
         assert_eq!(stored, [
@@ -629,6 +673,7 @@ mod tests {
             r#"{"format":1,"type":"rules","station":"s-caoyang","rules":{"version":1,"minutes_per_hour":60,"round_to_minutes":15,"max_visit_minutes":480,"daily_cap_minutes":120,"lifetime_cap_minutes":36000,"late_submission_days":30,"clock_skew_minutes":10,"utc_offset_minutes":480,"redeem_age":65,"redeem_age_hardship":60,"gifts_to_household":true}}"#,
             r#"{"format":1,"type":"confirmation","visit":"v-0001","volunteer":"m-vol","by":"family","at":1764305500000}"#,
             r#"{"format":1,"type":"reversal","visit":"v-0001","station":"s-caoyang","decision":"approve","review_at":1764310000000,"reason":"wrong elder","by":"m-coo","at":1764350000000}"#,
+            r#"{"format":1,"type":"transfer","member":"m-vol","ordinal":1,"from":"s-caoyang","to":"s-xinhua","at":1764360000000}"#,
         ]);
         for (json, sample) in stored.iter().zip(samples()) {
             assert_eq!(EventBody::decode(json), Ok(sample));

@@ -8,7 +8,8 @@ use proptest::prelude::*;
 use timebank_engine::model::{HouseholdId, MemberId, OutcomeStatus, RedemptionAction, ReviewDecision, StationId};
 
 use crate::ledger::event::{
-    CorrectionEvent, DecisionEvent, Event, EventBody, RequestEvent, RequestWhat, ReversalEvent, ReviewEvent, VisitEvent,
+    CorrectionEvent, DecisionEvent, Event, EventBody, RequestEvent, RequestWhat, ReversalEvent, ReviewEvent, TransferEvent,
+    VisitEvent,
 };
 use crate::ledger::posting::{Account, PostingKind};
 use crate::ledger::reconcile::Books;
@@ -201,6 +202,56 @@ fn a_redemption_at_another_station_is_decided_there_and_only_there() {
     assert_eq!(state, OutcomeStatus::Refused);
     assert!(reason.contains("no station s-9"), "{reason}");
     assert_eq!(books.balance(&Account::Held(m("m-v2"))), 0);
+}
+
+/// `event` (a review or decision) as written at `station`'s desk.
+fn at_desk(station: &str, event: EventBody) -> EventBody {
+    let station = StationId::parse(station).unwrap();
+    match event {
+        EventBody::Review(r) => EventBody::Review(ReviewEvent { station, ..r }),
+        EventBody::Decision(d) => EventBody::Decision(DecisionEvent { station, ..d }),
+        other => other,
+    }
+}
+
+#[test]
+fn a_move_keeps_the_balance_hands_waiting_visits_over_and_releases_what_the_old_desk_held() {
+    let moved = EventBody::Transfer(TransferEvent {
+        member: m("m-v2"),
+        ordinal: 1,
+        from: station(),
+        to: StationId::parse("s-2").unwrap(),
+        at: T0 + 5 * HOUR,
+    });
+    let elsewhere = RequestWhat::Redeem { service: "massage".into(), at: Some(StationId::parse("s-3").unwrap()), at_unknown: false };
+    let events = log(&[
+        visit("v-1", "m-v2", "m-e1", T0, 60, "a"),
+        review("v-1", "approve", T0 + HOUR),
+        visit("v-2", "m-v2", "m-e1", T0 + 2 * HOUR, 60, "a"),
+        redeem("r-1", "m-v2", 30, T0 + 3 * HOUR),
+        request("r-2", "m-v2", elsewhere, 15, T0 + 3 * HOUR),
+        moved.clone(),
+        moved,
+        // The old desk decides nothing of theirs any more; the new one reviews what waited.
+        review("v-2", "approve", T0 + 6 * HOUR),
+        decision("r-1", "fulfil", T0 + 6 * HOUR),
+        at_desk("s-2", review("v-2", "approve", T0 + 7 * HOUR)),
+        at_desk("s-3", decision("r-2", "fulfil", T0 + 7 * HOUR)),
+    ]);
+    let books = fold(&events);
+    assert_eq!(outcome(&books, "m-v2", "v-1"), (OutcomeStatus::Approved, String::new(), 60), "earned before, kept");
+    assert_eq!(outcome(&books, "m-v2", "v-2"), (OutcomeStatus::Approved, String::new(), 60), "approved at the new desk");
+    let earned_v2 = books.postings().iter().find(|p| p.subject == "v-2").unwrap();
+    assert_eq!(earned_v2.event, 9, "the new desk's review posted it, not the old one's");
+    let (state, reason, minutes) = outcome(&books, "m-v2", "r-1");
+    assert_eq!((state, minutes), (OutcomeStatus::Released, 30));
+    assert!(reason.contains("moved to station s-2"), "{reason}");
+    assert_eq!(outcome(&books, "m-v2", "r-2").0, OutcomeStatus::Fulfilled, "a third station's redemption stays its own");
+    assert_eq!(books.member_balance(&m("m-v2")).confirmed_minutes, 120 - 15);
+    assert_eq!(books.balance(&Account::Held(m("m-v2"))), 0);
+    assert_eq!(books.postings().iter().filter(|p| p.kind == PostingKind::Release).count(), 1, "released once");
+    // The same log folded again gives the same ledger (the rebuild).
+    assert_eq!(fold(&events), books);
 }
 
 #[test]

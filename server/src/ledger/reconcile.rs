@@ -13,6 +13,9 @@
 //!   them at that point (first wins), refused with the reason otherwise; a refused
 //!   request takes no coins. An accepted redemption holds its coins until a coordinator
 //!   fulfils or releases it.
+//! - A member's move to another station keeps their accounts as they are; what was open at
+//!   the old station's desk moves or closes with it (ADR 42): a visit waiting for review
+//!   waits at the new station, a redemption held at the old one is released.
 //! - Every posting has an idempotency key; an event applied twice posts nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,7 +28,7 @@ use timebank_engine::model::{MemberId, OrderState, OutcomeStatus, RedemptionActi
 use crate::ledger::anomaly::{self, Anomaly};
 use crate::ledger::event::{
     ConfirmationEvent, CorrectionEvent, DecisionEvent, Event, EventBody, RequestEvent, RequestWhat, ReversalEvent,
-    ReviewEvent, VisitEvent,
+    ReviewEvent, TransferEvent, VisitEvent,
 };
 use crate::ledger::posting::{Account, Posting, PostingKind};
 use crate::ledger::rules::{Cap, Credit, StationRules};
@@ -53,6 +56,9 @@ struct VisitState {
     reversed: Vec<(ReviewDecision, i64)>,
     /// The elder or family confirmed it.
     confirmed: bool,
+    /// The station whose desk decides it: where it was given, or, when its volunteer has
+    /// moved since and it still waits, the station they moved to (ADR 42).
+    desk: StationId,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,6 +137,8 @@ pub struct Books {
     orders: HashMap<String, (MemberId, BTreeSet<String>)>,
     /// How far each elder's orders were served, for the elder's ledger document.
     order_progress: BTreeMap<MemberId, BTreeMap<String, OrderState>>,
+    /// The station each member who moved moved to last.
+    moved_to: BTreeMap<MemberId, StationId>,
     dirty: BTreeSet<MemberId>,
 }
 
@@ -180,6 +188,7 @@ impl Books {
             EventBody::Reversal(reversal) => self.reversal(reversal, cause),
             EventBody::Request(request) => self.request(request, cause),
             EventBody::Correction(correction) => self.correction(correction, cause),
+            EventBody::Transfer(transfer) => self.transfer(transfer, cause),
             EventBody::Decision(decision) => {
                 if self.requests.contains_key(&decision.request) {
                     self.decision(decision, cause);
@@ -408,6 +417,7 @@ impl Books {
             anomalies: anomalies.clone(),
             reversed,
             confirmed,
+            desk: self.moved_to.get(&visit.volunteer).unwrap_or(&visit.station).clone(),
         });
         if let Some(order) = &visit.order {
             let (_, visits) = self.orders.entry(order.clone()).or_insert_with(|| (visit.elder.clone(), BTreeSet::new()));
@@ -475,7 +485,7 @@ impl Books {
 
     fn review(&mut self, review: &ReviewEvent, cause: Cause) {
         let Some(state) = self.visits.get(&review.visit) else { return };
-        if state.event.station != review.station
+        if state.desk != review.station
             || state.review.as_ref() == Some(review)
             || state.reversed.contains(&(review.decision, review.at))
         {
@@ -830,35 +840,75 @@ impl Books {
         {
             return;
         }
-        let (member, minutes, version, id) =
-            (state.event.member.clone(), state.event.minutes, state.version, state.event.id.clone());
+        let id = state.event.id.clone();
         let elsewhere = (state.event.station != decision.station).then(|| format!(" at station {}", decision.station));
-        let (kind, to, outcome, memo) = match decision.action {
-            RedemptionAction::Fulfil => (PostingKind::Redeem, Account::Program, OutcomeStatus::Fulfilled, "redeemed: the service was given"),
-            RedemptionAction::Release => {
-                (PostingKind::Release, Account::Member(member.clone()), OutcomeStatus::Released, "released: the held coins are back")
-            }
+        let (kind, outcome, memo) = match decision.action {
+            RedemptionAction::Fulfil => (PostingKind::Redeem, OutcomeStatus::Fulfilled, "redeemed: the service was given"),
+            RedemptionAction::Release => (PostingKind::Release, OutcomeStatus::Released, "released: the held coins are back"),
         };
         let memo = match elsewhere {
             Some(place) => memo.replacen(':', &format!("{place}:"), 1),
             None => memo.to_owned(),
         };
-        self.post(
-            format!("{}:{id}:r{version}", kind.as_str()),
-            kind,
-            Account::Held(member.clone()),
-            to,
-            minutes,
-            &id,
-            memo,
-            Some(&decision.by),
-            cause,
-            None,
-        );
-        if let Some(state) = self.requests.get_mut(&id) {
-            state.status = RequestStatus::Settled;
+        self.settle(&id, kind, outcome, memo, String::new(), Some(&decision.by), cause);
+    }
+
+    /// Settles the accepted redemption `id`: its held coins go back to the program (a
+    /// `Redeem`) or to the member (a `Release`), and nothing decides it again.
+    #[allow(clippy::too_many_arguments)]
+    fn settle(
+        &mut self,
+        id: &str,
+        kind: PostingKind,
+        outcome: OutcomeStatus,
+        memo: String,
+        reason: String,
+        by: Option<&MemberId>,
+        cause: Cause,
+    ) {
+        let Some(state) = self.requests.get_mut(id) else { return };
+        state.status = RequestStatus::Settled;
+        let (member, minutes, version) = (state.event.member.clone(), state.event.minutes, state.version);
+        let to = if kind == PostingKind::Redeem { Account::Program } else { Account::Member(member.clone()) };
+        let key = format!("{}:{id}:r{version}", kind.as_str());
+        self.post(key, kind, Account::Held(member.clone()), to, minutes, id, memo, by, cause, None);
+        self.set_outcome(&member, id, outcome, reason, minutes);
+    }
+
+    // ----- moves -----
+
+    /// A member's move (ADR 42). Their accounts stay as they are: the balance and every
+    /// posting are theirs wherever they are. What was open at the old station's desk, which
+    /// no longer reads their documents, moves or closes: a visit of theirs still waiting
+    /// for review (none, or a flag), or arriving later from before the move, waits at the
+    /// new station, whose review decides it (credited by the rules of the station where it
+    /// was given, which its figures count); a redemption held to be given at the old station is released with the
+    /// reason (the old desk's decision arriving afterwards posts nothing). A redemption
+    /// asked at a third station (通存通兑) stays that station's to decide.
+    fn transfer(&mut self, transfer: &TransferEvent, cause: Cause) {
+        let member = &transfer.member;
+        let visits: Vec<String> =
+            self.volunteer_visits.get(member).into_iter().flat_map(|index| index.by_start.iter().map(|(_, id)| id.clone())).collect();
+        for id in visits {
+            let Some(state) = self.visits.get_mut(&id) else { continue };
+            let waiting = state.earned.is_none()
+                && !state.rejected
+                && state.review.as_ref().is_none_or(|review| review.decision == ReviewDecision::Flag);
+            if waiting && state.desk == transfer.from {
+                state.desk = transfer.to.clone();
+            }
         }
-        self.set_outcome(&member, &id, outcome, String::new(), minutes);
+        self.moved_to.insert(member.clone(), transfer.to.clone());
+        let held: Vec<String> = self
+            .requests
+            .values()
+            .filter(|r| r.event.member == *member && r.status == RequestStatus::Accepted && *r.event.redeemed_at() == transfer.from)
+            .map(|r| r.event.id.clone())
+            .collect();
+        let reason = format!("you moved to station {}; ask again there", transfer.to);
+        for id in held {
+            self.settle(&id, PostingKind::Release, OutcomeStatus::Released, format!("released: {reason}"), reason.clone(), None, cause);
+        }
     }
 }
 

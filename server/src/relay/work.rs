@@ -15,7 +15,7 @@ use std::sync::Arc;
 use automerge::{Automerge, ChangeHash, Patch};
 use timebank_engine::DocId;
 
-use crate::ledger::bookkeeper;
+use crate::ledger::{EventBody, bookkeeper};
 use crate::ledger::collect::{self, Written};
 use crate::relay::Relay;
 use crate::relay::cache::Held;
@@ -32,6 +32,9 @@ pub(crate) struct Writes {
     pub diffs: HashMap<DocId, Vec<Patch>>,
     /// Acknowledged heads and audit entries to store with the documents.
     pub batch: WriteBatch,
+    /// Arrival-log events the write makes itself, not read out of the documents (a
+    /// member's move), logged after those the changes bring.
+    pub events: Vec<EventBody>,
 }
 
 /// The relay's documents, as one request reads and writes them.
@@ -83,7 +86,7 @@ impl<'r> Work<'r> {
         let relay = self.relay;
         let store = relay.store();
         let now = relay.now_ms();
-        let Writes { mut forks, diffs, mut batch } = writes;
+        let Writes { mut forks, diffs, mut batch, events: made } = writes;
         if let Some(id) = forks.keys().find(|id| !self.held.holds(id)) {
             return Err(StoreError::Backend(format!("{id} was written without being held; nothing was stored")));
         }
@@ -105,7 +108,8 @@ impl<'r> Work<'r> {
             })
             .collect();
         let rules = relay.current_rules();
-        let arrivals = collect::arrivals(store, &rules, &written)?;
+        let mut arrivals = collect::arrivals(store, &rules, &written)?;
+        arrivals.extend(made);
         drop(written);
         let events = bookkeeper::to_log(&arrivals);
         let (generations, _) = relay.committer.commit(store, &relay.ledger, batch, events, arrivals, now)?;

@@ -387,6 +387,26 @@ pub struct WriteBatch {
     /// The last arrival-log event the ledger has folded, written with the postings and
     /// ledger documents that fold stored.
     pub ledger_folded: Option<i64>,
+    /// Members moved to another station (ADR 42), with their profile's chunk and the
+    /// transfer event: a member not at the station they move from (moved meanwhile) fails
+    /// the whole batch.
+    pub moves: Vec<MemberMove>,
+}
+
+/// Why a move was not stored: the member is not (or no longer) at the station it leaves.
+pub fn moved_meanwhile(moved: &MemberMove) -> StoreError {
+    StoreError::Missing { what: "member of the station it leaves", id: format!("{} (at {})", moved.member, moved.from) }
+}
+
+/// A member's move from one station to another, as the store records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberMove {
+    /// Who moves.
+    pub member: MemberId,
+    /// Their station now.
+    pub from: StationId,
+    /// Their station after the move.
+    pub to: StationId,
 }
 
 impl WriteBatch {
@@ -397,6 +417,7 @@ impl WriteBatch {
             && self.audits.is_empty()
             && self.usage.is_none()
             && self.ledger_folded.is_none()
+            && self.moves.is_empty()
     }
 }
 
@@ -599,6 +620,9 @@ pub trait RelayStore: Send + Sync + std::fmt::Debug {
     fn append_ledger_events(&self, events: &[NewLedgerEvent], at: Millis) -> StoreResult<Vec<LedgerEventRecord>>;
     /// The logged events numbered after `after`, in order.
     fn ledger_events(&self, after: i64) -> StoreResult<Vec<LedgerEventRecord>>;
+    /// The logged events with any of `keys` (each found by its key: the unique index), in
+    /// arrival order; keys not logged are left out.
+    fn ledger_events_keyed(&self, keys: &[String]) -> StoreResult<Vec<LedgerEventRecord>>;
     /// Appends `postings` (a key posted before is skipped: idempotent) and writes the
     /// ledger documents' chunks in `documents`, in one transaction. Returns the new
     /// generation of each document written.

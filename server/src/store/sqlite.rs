@@ -290,6 +290,14 @@ fn write_batch_in(tx: &Transaction<'_>, batch: &WriteBatch, at: Millis) -> Store
     if let Some(folded) = batch.ledger_folded {
         tx.prepare_cached("UPDATE ledger_state SET value = max(value, ?1) WHERE key = 'folded_seq'")?.execute([folded])?;
     }
+    for moved in &batch.moves {
+        let changed = tx
+            .prepare_cached("UPDATE members SET station = ?3 WHERE id = ?1 AND station = ?2")?
+            .execute(params![moved.member.as_str(), moved.from.as_str(), moved.to.as_str()])?;
+        if changed != 1 {
+            return Err(crate::store::moved_meanwhile(moved));
+        }
+    }
     if let Some(update) = &batch.usage {
         tx.prepare_cached(
             "INSERT INTO device_usage (device, day, changes, bytes) VALUES (?1, ?2, ?3, ?4)
@@ -771,6 +779,24 @@ impl RelayStore for SqliteStore {
                 Ok(LedgerEventRecord { seq: row.get(0)?, key: row.get(1)?, body: row.get(2)?, received_at: row.get(3)? })
             })?
             .collect()
+        })
+    }
+
+    fn ledger_events_keyed(&self, keys: &[String]) -> StoreResult<Vec<LedgerEventRecord>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT seq, key, body, received_at FROM ledger_events WHERE key = ?1")?;
+            let mut found = Vec::new();
+            for key in keys {
+                let row = stmt
+                    .query_row([key], |row| {
+                        Ok(LedgerEventRecord { seq: row.get(0)?, key: row.get(1)?, body: row.get(2)?, received_at: row.get(3)? })
+                    })
+                    .optional()?;
+                found.extend(row);
+            }
+            found.sort_by_key(|e| e.seq);
+            found.dedup_by_key(|e| e.seq);
+            Ok(found)
         })
     }
 

@@ -8,7 +8,7 @@ use timebank_engine::model::{DistrictId, HouseholdId, MemberId, Role, StationId}
 use crate::store::{
     AckUpdate, AckedHeads, AuditRecord, ConsoleRole, ConsoleSessionRecord, ConsoleUserRecord, DEFAULT_DISTRICT, DeviceUsage,
     DistrictRecord, EnrollRefusal,
-    EnrollmentCode, LedgerProgress, MemberContact, MemberRecord, NewDevice, NewDocument, NewLedgerEvent,
+    EnrollmentCode, LedgerProgress, MemberContact, MemberMove, MemberRecord, NewDevice, NewDocument, NewLedgerEvent,
     PostingRecord, RelayStore, Revocation, SecurityEvent, StationRecord, StoreError, UsageUpdate, WriteBatch,
 };
 
@@ -62,6 +62,10 @@ macro_rules! relay_store_suite {
             #[test]
             fn districts_hold_stations_that_move_between_them() {
                 with_store($crate::store::suite::districts_hold_stations_that_move_between_them);
+            }
+            #[test]
+            fn a_member_moves_with_its_batch_or_not_at_all() {
+                with_store($crate::store::suite::a_member_moves_with_its_batch_or_not_at_all);
             }
             #[test]
             fn documents_keep_snapshot_chunks_and_generation() {
@@ -378,6 +382,31 @@ pub(crate) fn a_sync_and_its_arrivals_are_stored_together_or_not_at_all(store: &
     assert_eq!(store.ledger_events(0).unwrap(), logged);
     let (generations, logged) = store.write_sync(&WriteBatch::default(), &[], 70).unwrap();
     assert!(generations.is_empty() && logged.is_empty());
+}
+
+/// A member's move (ADR 42) is stored with its chunk and its transfer event; a move from a
+/// station the member is not at (moved meanwhile) fails the whole batch.
+pub(crate) fn a_member_moves_with_its_batch_or_not_at_all(store: &dyn RelayStore) {
+    setup(store);
+    let xinhua = StationRecord { id: StationId::parse("s-xinhua").unwrap(), name: "Xinhua".into(), district: default_district(), created_at: 3 };
+    store.create_station(&xinhua, &[]).unwrap();
+    let moved = MemberMove { member: member_id("m-vol"), from: station_id(), to: xinhua.id.clone() };
+    let batch = WriteBatch { chunks: vec![("member/m-vol".into(), vec![11])], moves: vec![moved.clone()], ..WriteBatch::default() };
+    let transfer = [NewLedgerEvent { key: "transfer:t-1".into(), body: "{}".into() }];
+    store.write_sync(&batch, &transfer, 60).unwrap();
+    assert_eq!(store.member(&member_id("m-vol")).unwrap().unwrap().station, xinhua.id);
+    let left: Vec<String> = store.station_members(&station_id()).unwrap().into_iter().map(|m| m.id.to_string()).collect();
+    assert_eq!(left, ["m-coord"]);
+    assert_eq!(store.station_members(&xinhua.id).unwrap().len(), 1);
+
+    let stale = WriteBatch { chunks: vec![("member/m-vol".into(), vec![12])], moves: vec![moved], ..WriteBatch::default() };
+    let again = [NewLedgerEvent { key: "transfer:t-2".into(), body: "{}".into() }];
+    let result = store.write_sync(&stale, &again, 70);
+    assert!(matches!(result, Err(StoreError::Missing { what: "member of the station it leaves", .. })), "{result:?}");
+    assert_eq!(store.document("member/m-vol").unwrap().unwrap().bytes, [10, 11], "its chunk went with it");
+    let keys: Vec<String> = store.ledger_events(0).unwrap().into_iter().map(|e| e.key).collect();
+    assert_eq!(keys, ["transfer:t-1"]);
+    assert_eq!(store.member(&member_id("m-vol")).unwrap().unwrap().station, xinhua.id);
 }
 
 pub(crate) fn a_group_of_syncs_stands_or_fails_item_by_item(store: &dyn RelayStore) {

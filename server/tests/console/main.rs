@@ -17,6 +17,7 @@ mod hardening;
 mod live;
 mod ledger;
 mod members;
+mod moves;
 mod orders;
 mod personal;
 mod phones;

@@ -427,6 +427,17 @@ async fn write_batch_in(tx: &Transaction<'_>, batch: &WriteBatch, at: Millis) ->
     if let Some(folded) = batch.ledger_folded {
         exec(tx, "UPDATE ledger_state SET value = GREATEST(value, $1) WHERE key = 'folded_seq'", &[&folded]).await?;
     }
+    for moved in &batch.moves {
+        let changed = tx
+            .execute(
+                "UPDATE members SET station = $3 WHERE id = $1 AND station = $2",
+                &[&moved.member.as_str(), &moved.from.as_str(), &moved.to.as_str()],
+            )
+            .await?;
+        if changed != 1 {
+            return Err(crate::store::moved_meanwhile(moved).into());
+        }
+    }
     if let Some(update) = &batch.usage {
         exec(
             tx,
@@ -955,6 +966,21 @@ impl RelayStore for PgStore {
             let found =
                 rows(db, "SELECT seq, key, body, received_at FROM ledger_events WHERE seq > $1 ORDER BY seq", &[&after])
                     .await?;
+            found.iter().map(ledger_event_from_row).collect()
+        })
+    }
+
+    fn ledger_events_keyed(&self, keys: &[String]) -> StoreResult<Vec<LedgerEventRecord>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read(async |db| {
+            let found = rows(
+                db,
+                "SELECT seq, key, body, received_at FROM ledger_events WHERE key = ANY($1::text[]) ORDER BY seq",
+                &[&keys],
+            )
+            .await?;
             found.iter().map(ledger_event_from_row).collect()
         })
     }

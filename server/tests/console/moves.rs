@@ -1,0 +1,174 @@
+//! A member's move to another station (ADR 42), through real phones on 127.0.0.1 and the
+//! console: a volunteer who earned at 曹杨 (the default district) moves to 新华路 (长宁区),
+//! keeps balance and history and redeems there; the old station's coordinator no longer
+//! reads them and the new one's does; a visit logged offline before the move posts after
+//! it; what the old desk held is released; a bad move is refused and changes nothing; a
+//! move racing a phone's syncs loses no coin; the ledger equals its rebuild throughout.
+
+use std::sync::mpsc;
+
+use chrono::Duration;
+use timebank_engine::Clock as _;
+
+use axum::http::StatusCode;
+use timebank_engine::DocId;
+use timebank_engine::documents::ledger;
+use timebank_engine::model::{ReviewDecision, Role};
+use timebank_server::desk;
+use timebank_server::ledger::rebuild::rebuild_check;
+use timebank_server::registry::{self, RegistryError};
+use timebank_server::store::{MemberRecord, StationRecord};
+
+use crate::ledger::earner;
+use crate::phones::Served;
+use crate::support::Console;
+
+/// The coordinator of `station`.
+fn coordinator_of(console: &Console, station: &StationRecord) -> MemberRecord {
+    console.store().station_members(&station.id).unwrap().into_iter().find(|m| m.role == Role::Coordinator).unwrap()
+}
+
+/// Moves `member` to `to`, unaudited.
+fn move_to(console: &Console, member: &MemberRecord, to: &StationRecord) -> Result<(), RegistryError> {
+    registry::move_member(&console.relay, member.id.as_str(), to.id.as_str(), |_| None).map(|_| ())
+}
+
+#[test]
+fn a_volunteer_who_moves_keeps_balance_and_history_and_redeems_at_the_new_station() {
+    let console = Console::new();
+    let served = Served::start(&console);
+    let (volunteer, mut phone) = earner(&console, &served);
+    let elder = console.member("elder", "张奶奶");
+    let held = phone.engine.request_redemption("tcm-physiotherapy", 15).unwrap();
+    phone.sync();
+    assert_eq!(phone.engine.balance().reserved_minutes, 15, "held at the old station");
+    // Logged on the phone before the move, reaching the relay only after it.
+    let offline = phone.log_visit(&elder.id, 3, 60, "陪聊");
+    let history_before = ledger::postings(&phone.document(&DocId::Ledger(volunteer.id.clone())));
+    let mut li = console.signed_in("li");
+    let mut he = console.signed_in("he");
+    assert!(li.get("/console/members").text.contains(volunteer.id.as_str()));
+    assert!(!he.get("/console/members").text.contains(volunteer.id.as_str()));
+
+    // The move, two hours ago by the relay's clock: a visit of the last hour is the new station's.
+    let now = console.clock.now();
+    console.clock.set(now - Duration::hours(2));
+    move_to(&console, &volunteer, &console.across).unwrap();
+    console.clock.set(now);
+
+    // The coordinators: the old one no longer reads them, the new one does.
+    assert!(!li.get("/console/members").text.contains(volunteer.id.as_str()));
+    assert_eq!(li.get(&format!("/console/ledger/{}", volunteer.id)).status, StatusCode::NOT_FOUND);
+    assert!(he.get("/console/members").text.contains(volunteer.id.as_str()));
+    assert_eq!(he.get(&format!("/console/ledger/{}", volunteer.id)).status, StatusCode::OK);
+
+    // The phone learns its station, keeps its balance and history; the old desk's hold is released.
+    phone.sync();
+    assert_eq!(phone.engine.identity().station, console.across.id);
+    assert!(phone.documents().contains(&format!("station/{}", console.across.id)), "{:?}", phone.documents());
+    let balance = phone.engine.balance();
+    assert_eq!((balance.confirmed_minutes, balance.reserved_minutes), (60, 0));
+    let released = phone.engine.requests().unwrap().into_iter().find(|r| r.request.id == held).unwrap();
+    assert!(released.state_label.starts_with("released: you moved to station s-"), "{}", released.state_label);
+    let history_after = ledger::postings(&phone.document(&DocId::Ledger(volunteer.id.clone())));
+    assert!(!history_before.is_empty());
+    for line in &history_before {
+        assert!(history_after.contains(line), "the history is the same history, not a copy: {line:?} in {history_after:?}");
+    }
+
+    // The visit from before the move waits at the new station, which approves it.
+    assert!(he.get("/console/review").text.contains(offline.as_str()));
+    assert!(!li.get("/console/review").text.contains(offline.as_str()));
+    let hers = coordinator_of(&console, &console.across);
+    desk::review_visit(&console.relay, &hers.id, &offline, ReviewDecision::Approve, "", None).unwrap();
+    let after = phone.log_visit(&elder.id, 1, 30, "读报");
+    phone.sync();
+    desk::review_visit(&console.relay, &hers.id, &after, ReviewDecision::Approve, "", None).unwrap();
+    phone.sync();
+    assert_eq!(phone.confirmed(), 60 + 60 + 30);
+
+    // Redeemed at the new station, at home now: its desk fulfils it.
+    let asked = phone.engine.request_redemption("tcm-physiotherapy", 30).unwrap();
+    phone.sync();
+    he.get("/console/redemptions");
+    let done = he.post(&format!("/console/redemptions/{asked}/fulfil"), &[]);
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
+    li.get("/console/redemptions");
+    assert_eq!(li.post(&format!("/console/redemptions/{asked}/fulfil"), &[]).status, StatusCode::NOT_FOUND);
+    phone.sync();
+    assert_eq!(phone.confirmed(), 120);
+    let differences = rebuild_check(console.store()).unwrap();
+    assert!(differences.is_empty(), "the ledger equals its rebuild: {differences:?}");
+
+    // Each visit was given where its volunteer was when it started: the old district keeps
+    // the coins of the visits given there, the one from before the move included; the new
+    // one has what happened after.
+    let page = console.signed_in("shi").get("/console/districts").text;
+    let row = |district: &str, id: &str| -> String {
+        let at = page.find(&format!("data-district=\"{district}\"")).unwrap();
+        let cell = at + page[at..].find(&format!("data-testid=\"{id}\"")).unwrap();
+        let start = cell + page[cell..].find('>').unwrap() + 1;
+        page[start..start + page[start..].find('<').unwrap()].to_owned()
+    };
+    let across = console.across.district.to_string();
+    assert_eq!((row("q-default", "issued"), row("q-default", "redeemed")), ("2".to_owned(), "0".to_owned()));
+    assert_eq!((row(&across, "issued"), row(&across, "redeemed")), ("0.5".to_owned(), "0.5".to_owned()));
+}
+
+#[test]
+fn a_bad_move_is_refused_with_the_reason_and_changes_nothing() {
+    let console = Console::new();
+    let volunteer = console.member("volunteer", "刘师傅");
+    let logged = console.store().ledger_events(0).unwrap().len();
+    let nowhere = registry::move_member(&console.relay, volunteer.id.as_str(), "s-nowhere", |_| None).unwrap_err();
+    assert!(nowhere.to_string().contains("no station s-nowhere"), "{nowhere}");
+    let nobody = registry::move_member(&console.relay, "m-nobody", console.across.id.as_str(), |_| None).unwrap_err();
+    assert!(nobody.to_string().contains("no member m-nobody"), "{nobody}");
+    let home = move_to(&console, &volunteer, &console.station).unwrap_err();
+    assert!(home.to_string().contains("already"), "{home}");
+    let coordinator = move_to(&console, &console.coordinator, &console.across).unwrap_err();
+    assert!(coordinator.to_string().contains("is a coordinator"), "{coordinator}");
+    let bad_id = registry::move_member(&console.relay, "M 1", console.across.id.as_str(), |_| None).unwrap_err();
+    assert!(matches!(bad_id, RegistryError::Invalid(_)), "{bad_id}");
+    assert_eq!(console.store().member(&volunteer.id).unwrap().unwrap().station, console.station.id);
+    assert_eq!(console.store().member(&console.coordinator.id).unwrap().unwrap().station, console.station.id);
+    assert_eq!(console.store().ledger_events(0).unwrap().len(), logged, "nothing logged");
+}
+
+/// A phone syncs visit after visit while the member moves: every visit is posted once,
+/// whichever side of the move it arrived on, and the ledger equals its rebuild.
+#[test]
+fn a_move_racing_a_phones_syncs_loses_no_coin() {
+    let console = Console::new();
+    let served = Served::start(&console);
+    let volunteer = console.member("volunteer", "孙阿姨");
+    let elder = console.member("elder", "钱爷爷");
+    let mut phone = served.phone(&console, &volunteer);
+    phone.sync();
+    let (started, start) = mpsc::channel();
+    let visits = std::thread::scope(|scope| {
+        let syncing = scope.spawn(move || {
+            let mut visits = Vec::new();
+            // Within the day's cap (two hours): every minute is the volunteer's.
+            for hours_ago in (1..=4).rev() {
+                visits.push(phone.log_visit(&elder.id, hours_ago, 30, "买菜"));
+                phone.sync();
+                if hours_ago == 3 {
+                    started.send(()).unwrap();
+                }
+            }
+            (visits, phone)
+        });
+        start.recv().unwrap();
+        move_to(&console, &volunteer, &console.across).unwrap();
+        syncing.join().unwrap()
+    });
+    let (visits, mut phone) = visits;
+    // Whatever waited at the old station waits at the new one: its desk decides them all.
+    let hers = coordinator_of(&console, &console.across);
+    desk::review_visits(&console.relay, &hers.id, &visits, ReviewDecision::Approve, "", None).unwrap();
+    phone.sync();
+    assert_eq!(phone.confirmed(), 4 * 30);
+    assert!(phone.states().values().all(|s| s == "approved"), "{:?}", phone.states());
+    assert!(rebuild_check(console.store()).unwrap().is_empty(), "the ledger equals its rebuild");
+}
