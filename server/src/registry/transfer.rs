@@ -36,7 +36,7 @@ pub fn move_member(
     };
     if store.station(&to)?.is_none() {
         return Err(RegistryError::NotFound(format!(
-            "no station {to}; `timebank-relay admin station list` shows the stations. Nothing was moved"
+            "no station {to} (`timebank-relay admin station list` shows the stations); nothing was moved"
         )));
     }
     if record.station == to {
@@ -44,7 +44,7 @@ pub fn move_member(
     }
     if record.role == Role::Coordinator {
         return Err(RegistryError::Invalid(format!(
-            "{member} is a coordinator, whose console account belongs to station {}; register them at {to} instead. Nothing was moved",
+            "{member} is a coordinator, whose console account belongs to station {}: register them at {to} instead; nothing was moved",
             record.station
         )));
     }

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 use timebank_engine::PastVisit;
-use timebank_engine::model::MemberId;
+use timebank_engine::model::{MemberId, ReviewDecision};
 
 use std::process::Command;
 
@@ -158,4 +158,76 @@ fn admin_commands_make_a_city_of_districts_and_move_a_station() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("no station s-none"));
+}
+
+/// `admin member move` in its own process while the relay serves (ADR 42): the phone learns
+/// its new station at its next sync, the new station's coordinator's phone reads the member
+/// and the old one's no longer does, the visit waiting at the old station waits at the new
+/// one, the ledger equals its rebuild; a bad move is refused with the reason.
+#[test]
+fn admin_moves_a_member_to_a_station_of_another_district_while_the_relay_serves() {
+    let data = tempfile::tempdir().unwrap();
+    let data = data.path();
+    let caoyang = admin(data, &["station", "create", "--name", "Caoyang"])["id"].as_str().unwrap().to_owned();
+    let changning = admin(data, &["district", "create", "--name", "长宁区"])["id"].as_str().unwrap().to_owned();
+    let xinhua = admin(data, &["station", "create", "--name", "Xinhua", "--district", &changning])["id"].as_str().unwrap().to_owned();
+    let create = |station: &str, role: &str, name: &str| {
+        let args = ["member", "create", "--station", station, "--role", role, "--name", name, "--birth-year", "1950"];
+        admin(data, &args)["id"].as_str().unwrap().to_owned()
+    };
+    let volunteer = create(&caoyang, "volunteer", "Li Wei");
+    let elder = create(&caoyang, "elder", "Wang Fang");
+    let (old_desk, new_desk) = (create(&caoyang, "coordinator", "Chen Jing"), create(&xinhua, "coordinator", "He Li"));
+
+    let served = RelayProcess::start(data, None);
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut phone = enrolled_phone(&served.url, data, &volunteer, dirs[0].path());
+    let mut phone_link = transport(&phone, &served.url);
+    let now = chrono::Utc::now();
+    phone
+        .log_visit(&PastVisit {
+            elder: MemberId::parse(&elder).unwrap(),
+            service: "companionship".into(),
+            order: None,
+            start: now - chrono::Duration::hours(2),
+            end: now - chrono::Duration::hours(1),
+            note: String::new(),
+        })
+        .unwrap();
+    phone.sync(&mut phone_link).unwrap();
+
+    let refused = |args: &[&str], expected: &str| {
+        let output = Command::new(BIN).args(["admin", "--data"]).arg(data).args(["member", "move"]).args(args).output().unwrap();
+        assert!(!output.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected) && stderr.contains("nothing was moved"), "{stderr}");
+    };
+    refused(&["--member", &volunteer, "--to", "s-none"], "no station s-none");
+    refused(&["--member", "m-none", "--to", &xinhua], "no member m-none");
+    refused(&["--member", &volunteer, "--to", &caoyang], "already");
+    let moved = admin(data, &["member", "move", "--member", &volunteer, "--to", &xinhua]);
+    assert_eq!((moved["from"].as_str(), moved["to"].as_str(), moved["move"].as_u64()), (Some(caoyang.as_str()), Some(xinhua.as_str()), Some(1)));
+
+    phone.sync(&mut phone_link).unwrap();
+    assert_eq!(phone.identity().station.as_str(), xinhua);
+    let desk = |coordinator: &str, dir: &std::path::Path| {
+        let mut desk = enrolled_phone(&served.url, data, coordinator, dir);
+        let mut link = transport(&desk, &served.url);
+        desk.sync(&mut link).unwrap();
+        let holds = desk.document_ids().iter().any(|id| id.to_string() == format!("member/{volunteer}"));
+        (desk, link, holds)
+    };
+    let (mut theirs, mut their_link, holds) = desk(&new_desk, dirs[1].path());
+    assert!(holds, "the new station's coordinator reads the member");
+    assert!(!desk(&old_desk, dirs[2].path()).2, "the old station's no longer does");
+    // The visit that waited at the old station is the new one's to decide, from its phone.
+    let visit = phone.visits().unwrap()[0].visit.id.clone();
+    assert_eq!(theirs.review_queue().unwrap().len(), 1);
+    theirs.review_visit(&visit, ReviewDecision::Approve, "").unwrap();
+    theirs.sync(&mut their_link).unwrap();
+    phone.sync(&mut phone_link).unwrap();
+    assert_eq!(phone.balance().confirmed_minutes, 60);
+    let check = admin(data, &["rebuild-ledger", "--check"]);
+    assert_eq!(check["identical"], true, "{check}");
+    served.stop();
 }
