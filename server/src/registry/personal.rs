@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use automerge::Automerge;
 use chrono::DateTime;
 use serde_json::{Value, json};
 use timebank_engine::DocId;
@@ -13,7 +14,7 @@ use timebank_engine::model::MemberId;
 
 use super::RegistryError;
 use crate::desk::StationDocs;
-use crate::ledger::statement;
+use crate::ledger::{collect, statement};
 use crate::relay::Relay;
 use crate::store::{AuditRecord, MemberRecord, Millis};
 
@@ -33,8 +34,9 @@ fn member_of(relay: &Relay, raw: &str) -> Result<MemberRecord, RegistryError> {
 /// Everything the program holds about member `raw`, as JSON: the register (record, contact
 /// details, devices), what the station's documents record about them (their profile, the
 /// visits they logged or received, orders, dispatches, requests, the coordinators'
-/// reviews and decisions on them), their ledger (postings, balance, outcomes), and the
-/// audit entries and security events that name them.
+/// reviews and decisions on them, at every station they belonged to), their ledger
+/// (postings, balance, outcomes), their moves between stations, and the audit entries and
+/// security events that name them.
 pub fn export_member(relay: &Relay, raw: &str) -> Result<Value, RegistryError> {
     let record = member_of(relay, raw)?;
     let id = &record.id;
@@ -48,12 +50,23 @@ pub fn export_member(relay: &Relay, raw: &str) -> Result<Value, RegistryError> {
         .collect();
     let docs = StationDocs::load(relay, &record.station).map_err(|e| RegistryError::Invalid(e.to_string()))?;
     let own = docs.get(&DocId::Member(id.clone()));
-    let desk_doc = docs.get(&DocId::Desk(record.station.clone()));
+    // The stations they belonged to (ADR 42): their desks and audit trails hold them too,
+    // the present station's first.
+    let moves = collect::member_moves(store, id)?;
+    let mut stations = vec![record.station.clone()];
+    for moved in &moves {
+        if !stations.contains(&moved.from) {
+            stations.push(moved.from.clone());
+        }
+    }
+    let desk_ids: Vec<DocId> = stations.iter().map(|s| DocId::Desk(s.clone())).collect();
+    let desks = relay.documents(&desk_ids)?;
+    let desks: Vec<&Automerge> = desk_ids.iter().filter_map(|d| desks.get(d)).collect();
 
     let visits: Vec<_> = docs.visits().into_iter().filter(|v| &v.volunteer == id || &v.elder == id).collect();
     let reviews: BTreeMap<String, desk::Review> = visits
         .iter()
-        .filter_map(|v| Some((v.id.to_string(), desk::review(desk_doc?, &v.id)?)))
+        .filter_map(|v| Some((v.id.to_string(), desks.iter().find_map(|d| desk::review(*d, &v.id))?)))
         .collect();
     let orders: Vec<_> = docs
         .orders()
@@ -71,16 +84,22 @@ pub fn export_member(relay: &Relay, raw: &str) -> Result<Value, RegistryError> {
     let requests = own.map(member::requests).unwrap_or_default();
     let decisions: BTreeMap<String, desk::Decision> = requests
         .iter()
-        .filter_map(|r| Some((r.id.to_string(), desk::decision(desk_doc?, &r.id)?)))
+        .filter_map(|r| Some((r.id.to_string(), desks.iter().find_map(|d| desk::decision(*d, &r.id))?)))
         .collect();
     let outcomes = docs.get(&DocId::Ledger(id.clone())).map(ledger_doc::outcomes).unwrap_or_default();
     let ledger = statement::to_json(id, &statement::statement(store, id)?, &outcomes);
-    let audit: Vec<Value> = store
-        .audit_entries(Some(&record.station), usize::MAX)?
-        .into_iter()
-        .filter(|e| e.target == id.as_str())
-        .map(|e| json!({ "at": time(e.at), "by": e.username, "action": e.action, "detail": e.detail }))
-        .collect();
+    let mut entries = Vec::new();
+    for station in &stations {
+        entries.extend(store.audit_entries(Some(station), usize::MAX)?.into_iter().filter(|e| e.target == id.as_str()));
+    }
+    // Newest first, as each station's trail; a move is audited at both stations: once here.
+    entries.sort_by_key(|e| std::cmp::Reverse(e.at));
+    let mut seen = std::collections::BTreeSet::new();
+    entries.retain(|e| seen.insert((e.at, e.action.clone(), e.detail.clone(), e.username.clone())));
+    let audit: Vec<Value> =
+        entries.iter().map(|e| json!({ "at": time(e.at), "by": e.username, "action": e.action, "detail": e.detail })).collect();
+    let moves: Vec<Value> =
+        moves.iter().map(|m| json!({ "from": m.from.as_str(), "to": m.to.as_str(), "at": time(m.at) })).collect();
     let security_events: Vec<Value> = store
         .security_events()?
         .into_iter()
@@ -110,6 +129,7 @@ pub fn export_member(relay: &Relay, raw: &str) -> Result<Value, RegistryError> {
         "requests": requests,
         "decisions": decisions,
         "ledger": ledger,
+        "moves": moves,
         "audit": audit,
         "security_events": security_events,
     }))

@@ -97,6 +97,11 @@ fn a_volunteer_who_moves_keeps_balance_and_history_and_redeems_at_the_new_statio
     assert_eq!(li.post(&format!("/console/redemptions/{asked}/fulfil"), &[]).status, StatusCode::NOT_FOUND);
     phone.sync();
     assert_eq!(phone.confirmed(), 120);
+    // What the program holds about them keeps the old station's part: its review, the move.
+    let export = registry::export_member(&console.relay, volunteer.id.as_str()).unwrap();
+    assert_eq!(export["moves"][0]["from"], console.station.id.as_str());
+    assert_eq!(export["moves"][0]["to"], console.across.id.as_str());
+    assert_eq!(export["reviews"].as_object().unwrap().len(), 3, "{}", export["reviews"]);
     let differences = rebuild_check(console.store()).unwrap();
     assert!(differences.is_empty(), "the ledger equals its rebuild: {differences:?}");
 
