@@ -11,7 +11,8 @@
 //! 1. the pushed changes are read within the bounds of one request (inflated bytes,
 //!    operations, changes: 413 and a security event past them, before anything past the
 //!    bound is inflated or decoded; `timebank_engine::sync::bounds`);
-//! 2. every document named must exist and be readable by the device (404, 403);
+//! 2. every document named must exist and be readable by the device (404, 403), but one
+//!    the relay gave it and it reads no more (a member moved: ADR 42) is left out;
 //! 3. every pushed change must be the device's own (authored by the actor it registered)
 //!    or, when a restored relay recovers what it lost, vouched for by this relay; anything
 //!    else is refused whole (403, security event), whoever its author;
@@ -89,7 +90,16 @@ pub async fn endpoint(
 pub fn sync(relay: &Relay, device: &AuthedDevice, request: &SyncRequest) -> Result<SyncResponse, AppError> {
     let store = relay.store();
     let access = Access::of(store, &device.member)?;
-    let incoming = stage::read(relay, device, request)?;
+    let mut incoming = stage::read(relay, device, request)?;
+    if incoming.docs().any(|id| !access.can_read(id)) {
+        // A document this relay gave the device that it reads no more (a member who moved:
+        // the station they left, or, on a coordinator's phone there, their documents; ADR
+        // 42) is not a device asking for what it may not read: it is left out, unanswered,
+        // and nothing written into it is taken.
+        let given = store.acked_heads(&device.device.id)?;
+        let left_behind = incoming.leave_out(|id| !access.can_read(id) && given.contains_key(&id.to_string()));
+        tracing::info!(device = %device.device.id, docs = ?left_behind, "documents the device reads no more were left out");
+    }
     for id in incoming.docs() {
         require_readable(relay, device, &access, id)?;
     }

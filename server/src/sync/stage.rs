@@ -47,6 +47,16 @@ impl Incoming<'_> {
     pub(super) fn push(&self, doc: &DocId) -> Option<&Push<'_>> {
         self.pushes.get(doc)
     }
+
+    /// Leaves out the documents named that `left_behind` says the device no longer reads
+    /// (ADR 42): nothing is taken from them, and the answer does not name them. Returns them.
+    pub(super) fn leave_out(&mut self, left_behind: impl Fn(&DocId) -> bool) -> Vec<DocId> {
+        let gone: Vec<DocId> = self.pushes.keys().filter(|id| left_behind(id)).cloned().collect();
+        for id in &gone {
+            self.pushes.remove(id);
+        }
+        gone
+    }
 }
 
 /// Parses document ids and changes; a damaged body is refused whole (400), and so are

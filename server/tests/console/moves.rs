@@ -12,6 +12,7 @@ use timebank_engine::Clock as _;
 
 use axum::http::StatusCode;
 use timebank_engine::DocId;
+use timebank_engine::sync::{SyncRun, Transport as _};
 use timebank_engine::documents::ledger;
 use timebank_engine::model::{ReviewDecision, Role};
 use timebank_server::desk;
@@ -176,4 +177,38 @@ fn a_move_racing_a_phones_syncs_loses_no_coin() {
     assert_eq!(phone.confirmed(), 4 * 30);
     assert!(phone.states().values().all(|s| s == "approved"), "{:?}", phone.states());
     assert!(rebuild_check(console.store()).unwrap().is_empty(), "the ledger equals its rebuild");
+}
+
+/// Sends what `phone` would sync and loses the answer: its next sync is asked to list every
+/// document it holds.
+fn lose_an_answer(phone: &mut crate::phones::Phone) {
+    let body = SyncRun::default().next_request(&phone.engine).unwrap().unwrap();
+    phone.http().exchange(body).unwrap();
+}
+
+/// After a move the phones still hold what they read before (the volunteer's the old
+/// station's document, the old coordinator's the member's documents): listing it after a
+/// lost answer is no trespass; it is left out, and both phones sync on.
+#[test]
+fn phones_that_hold_what_they_read_before_a_move_sync_on() {
+    let console = Console::new();
+    let served = Served::start(&console);
+    let (volunteer, mut phone) = earner(&console, &served);
+    let mut desk = served.phone(&console, &console.coordinator);
+    desk.sync();
+    assert!(desk.documents().contains(&format!("member/{}", volunteer.id)));
+    move_to(&console, &volunteer, &console.across).unwrap();
+
+    let elder = console.member("elder", "周奶奶");
+    phone.log_visit(&elder.id, 2, 30, "陪聊");
+    lose_an_answer(&mut phone);
+    phone.sync();
+    assert_eq!(phone.engine.identity().station, console.across.id);
+    assert!(phone.sent().len() == 2, "{:?}", phone.states());
+    let other = console.member("volunteer", "吴师傅");
+    lose_an_answer(&mut desk);
+    desk.sync();
+    assert!(desk.documents().contains(&format!("member/{}", other.id)), "the old desk syncs on: {:?}", desk.documents());
+    assert!(console.store().security_events().unwrap().is_empty(), "{:?}", console.store().security_events().unwrap());
+    assert!(rebuild_check(console.store()).unwrap().is_empty());
 }
