@@ -407,6 +407,9 @@ pub(crate) fn a_member_moves_with_its_batch_or_not_at_all(store: &dyn RelayStore
     let keys: Vec<String> = store.ledger_events(0).unwrap().into_iter().map(|e| e.key).collect();
     assert_eq!(keys, ["transfer:t-1"]);
     assert_eq!(store.member(&member_id("m-vol")).unwrap().unwrap().station, xinhua.id);
+    let keyed = store.ledger_events_keyed(&["transfer:t-2".into(), "transfer:t-1".into()]).unwrap();
+    assert_eq!(keyed, store.ledger_events(0).unwrap(), "found by key, those logged only");
+    assert!(store.ledger_events_keyed(&[]).unwrap().is_empty());
 }
 
 pub(crate) fn a_group_of_syncs_stands_or_fails_item_by_item(store: &dyn RelayStore) {

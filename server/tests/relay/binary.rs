@@ -8,7 +8,7 @@ use timebank_engine::model::{MemberId, ReviewDecision};
 
 use std::process::Command;
 
-use crate::process::{BIN, RelayProcess, admin, agent, enrolled_phone, transport};
+use crate::process::{BIN, RelayProcess, Store, admin, admin_on, agent, enrolled_phone, enrolled_phone_on, transport};
 
 #[test]
 fn the_relay_binary_serves_phones_while_admin_commands_run_beside_it() {
@@ -160,28 +160,33 @@ fn admin_commands_make_a_city_of_districts_and_move_a_station() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("no station s-none"));
 }
 
-/// `admin member move` in its own process while the relay serves (ADR 42): the phone learns
-/// its new station at its next sync, the new station's coordinator's phone reads the member
-/// and the old one's no longer does, the visit waiting at the old station waits at the new
-/// one, the ledger equals its rebuild; a bad move is refused with the reason.
+/// `admin member move` in its own process while the relay serves (ADR 42).
 #[test]
 fn admin_moves_a_member_to_a_station_of_another_district_while_the_relay_serves() {
     let data = tempfile::tempdir().unwrap();
-    let data = data.path();
-    let caoyang = admin(data, &["station", "create", "--name", "Caoyang"])["id"].as_str().unwrap().to_owned();
-    let changning = admin(data, &["district", "create", "--name", "长宁区"])["id"].as_str().unwrap().to_owned();
-    let xinhua = admin(data, &["station", "create", "--name", "Xinhua", "--district", &changning])["id"].as_str().unwrap().to_owned();
+    member_moves_while_the_relay_serves(Store::Data(data.path()));
+}
+
+/// On `store`: the phone learns its new station at its next sync, the new station's
+/// coordinator's phone reads the member and decides the visit that waited at the old
+/// station, the old one's no longer reads them, the ledger equals its rebuild; a bad move
+/// is refused with the reason.
+pub fn member_moves_while_the_relay_serves(store: Store<'_>) {
+    let caoyang = admin_on(store, &["station", "create", "--name", "Caoyang"])["id"].as_str().unwrap().to_owned();
+    let changning = admin_on(store, &["district", "create", "--name", "长宁区"])["id"].as_str().unwrap().to_owned();
+    let xinhua =
+        admin_on(store, &["station", "create", "--name", "Xinhua", "--district", &changning])["id"].as_str().unwrap().to_owned();
     let create = |station: &str, role: &str, name: &str| {
         let args = ["member", "create", "--station", station, "--role", role, "--name", name, "--birth-year", "1950"];
-        admin(data, &args)["id"].as_str().unwrap().to_owned()
+        admin_on(store, &args)["id"].as_str().unwrap().to_owned()
     };
     let volunteer = create(&caoyang, "volunteer", "Li Wei");
     let elder = create(&caoyang, "elder", "Wang Fang");
     let (old_desk, new_desk) = (create(&caoyang, "coordinator", "Chen Jing"), create(&xinhua, "coordinator", "He Li"));
 
-    let served = RelayProcess::start(data, None);
+    let served = RelayProcess::start_on(store, None, &[]);
     let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let mut phone = enrolled_phone(&served.url, data, &volunteer, dirs[0].path());
+    let mut phone = enrolled_phone_on(&served.url, store, &volunteer, dirs[0].path());
     let mut phone_link = transport(&phone, &served.url);
     let now = chrono::Utc::now();
     phone
@@ -197,7 +202,7 @@ fn admin_moves_a_member_to_a_station_of_another_district_while_the_relay_serves(
     phone.sync(&mut phone_link).unwrap();
 
     let refused = |args: &[&str], expected: &str| {
-        let output = Command::new(BIN).args(["admin", "--data"]).arg(data).args(["member", "move"]).args(args).output().unwrap();
+        let output = Command::new(BIN).arg("admin").args(store.args()).args(["member", "move"]).args(args).output().unwrap();
         assert!(!output.status.success(), "{args:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(expected) && stderr.contains("nothing was moved"), "{stderr}");
@@ -205,13 +210,13 @@ fn admin_moves_a_member_to_a_station_of_another_district_while_the_relay_serves(
     refused(&["--member", &volunteer, "--to", "s-none"], "no station s-none");
     refused(&["--member", "m-none", "--to", &xinhua], "no member m-none");
     refused(&["--member", &volunteer, "--to", &caoyang], "already");
-    let moved = admin(data, &["member", "move", "--member", &volunteer, "--to", &xinhua]);
+    let moved = admin_on(store, &["member", "move", "--member", &volunteer, "--to", &xinhua]);
     assert_eq!((moved["from"].as_str(), moved["to"].as_str(), moved["move"].as_u64()), (Some(caoyang.as_str()), Some(xinhua.as_str()), Some(1)));
 
     phone.sync(&mut phone_link).unwrap();
     assert_eq!(phone.identity().station.as_str(), xinhua);
     let desk = |coordinator: &str, dir: &std::path::Path| {
-        let mut desk = enrolled_phone(&served.url, data, coordinator, dir);
+        let mut desk = enrolled_phone_on(&served.url, store, coordinator, dir);
         let mut link = transport(&desk, &served.url);
         desk.sync(&mut link).unwrap();
         let holds = desk.document_ids().iter().any(|id| id.to_string() == format!("member/{volunteer}"));
@@ -227,7 +232,7 @@ fn admin_moves_a_member_to_a_station_of_another_district_while_the_relay_serves(
     theirs.sync(&mut their_link).unwrap();
     phone.sync(&mut phone_link).unwrap();
     assert_eq!(phone.balance().confirmed_minutes, 60);
-    let check = admin(data, &["rebuild-ledger", "--check"]);
+    let check = admin_on(store, &["rebuild-ledger", "--check"]);
     assert_eq!(check["identical"], true, "{check}");
     served.stop();
 }

@@ -2,10 +2,10 @@
 //! commands on the database, a phone enrolled through one relay and syncing through the
 //! other after the first is killed, a coordinator's review through the second reaching the
 //! phone's coins, and the ledger equal to its rebuild; what an operator does on the
-//! database as on SQLite (metrics and `/readyz`, a member's export and erasure), the
-//! backup commands pointing at the database's own tools and the backup drill with them
-//! (`pg_dump` while the relay serves, `pg_restore` into a new database), and a dispatch
-//! through one relay heard on a phone's live channel held by the other.
+//! database as on SQLite (metrics and `/readyz`, a member's export and erasure, a member's
+//! move to another station), the backup commands pointing at the database's own tools and
+//! the backup drill with them (`pg_dump` while the relay serves, `pg_restore` into a new
+//! database), and a dispatch through one relay heard on a phone's live channel held by the other.
 
 use std::process::Command;
 use std::time::Instant;
@@ -194,4 +194,11 @@ fn a_postgres_store_is_backed_up_with_the_databases_own_tools() {
         assert!(stderr.contains("PostgreSQL database") && stderr.contains("pg_dump") && !stderr.contains("secret"), "{stderr}");
         assert!(!file.exists());
     }
+}
+
+/// A member's move (ADR 42) while a relay serves the database: as on SQLite.
+#[test]
+fn a_member_moves_on_postgres() {
+    let Some(database) = TestDatabase::create("moves") else { return };
+    crate::binary::member_moves_while_the_relay_serves(Store::Database(database.url()));
 }
