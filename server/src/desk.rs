@@ -37,6 +37,10 @@ pub struct StationDocs {
     /// Members of other stations who asked to redeem coins here (通存通兑), with their
     /// documents: only [`StationDocs::with_visitors`] finds them.
     pub visitors: Vec<MemberRecord>,
+    /// Members who left the station for another (ADR 42), with their member documents,
+    /// whose visits [`StationDocs::visits`] lists beside the members': only
+    /// [`StationDocs::with_leavers`] finds them, for the figures, which place each visit.
+    pub leavers: Vec<MemberRecord>,
     docs: BTreeMap<DocId, Automerge>,
 }
 
@@ -49,7 +53,7 @@ impl StationDocs {
             ids.push(DocId::Member(m.id.clone()));
             ids.push(DocId::Ledger(m.id.clone()));
         }
-        Ok(StationDocs { station: station.clone(), docs: relay.documents(&ids)?, members, visitors: Vec::new() })
+        Ok(StationDocs { station: station.clone(), docs: relay.documents(&ids)?, members, visitors: Vec::new(), leavers: Vec::new() })
     }
 
     /// [`StationDocs::load`] and the members of other stations who asked to redeem here,
@@ -77,6 +81,21 @@ impl StationDocs {
         Ok(docs)
     }
 
+    /// [`StationDocs::load`] and `leavers`, members who left the station (ADR 42), with
+    /// their member documents, where their visits given here are logged.
+    pub fn with_leavers(relay: &Relay, station: &StationId, leavers: &[MemberId]) -> Result<StationDocs, AppError> {
+        let mut docs = StationDocs::load(relay, station)?;
+        let mut wanted = Vec::new();
+        for id in leavers {
+            if let Some(leaver) = relay.store().member(id)?.filter(|m| &m.station != station) {
+                wanted.push(DocId::Member(id.clone()));
+                docs.leavers.push(leaver);
+            }
+        }
+        docs.docs.extend(relay.documents(&wanted)?);
+        Ok(docs)
+    }
+
     /// A member of another station who asked to redeem here.
     pub fn visitor(&self, id: &MemberId) -> Option<&MemberRecord> {
         self.visitors.iter().find(|m| &m.id == id)
@@ -92,16 +111,17 @@ impl StationDocs {
         self.members.iter().find(|m| &m.id == id)
     }
 
-    /// A member's display name, or the id when the member is not of this station.
+    /// A member's display name, or the id when the member is not of this station (nor left it).
     pub fn name(&self, id: &MemberId) -> String {
-        self.member(id).map_or_else(|| id.to_string(), |m| m.display_name.clone())
+        self.member(id).or_else(|| self.leavers.iter().find(|m| &m.id == id)).map_or_else(|| id.to_string(), |m| m.display_name.clone())
     }
 
-    /// Every visit logged by the station's members, oldest check-in first.
+    /// Every visit logged by the station's members (and the leavers loaded), oldest check-in first.
     pub fn visits(&self) -> Vec<Visit> {
         let mut all: Vec<Visit> = self
             .members
             .iter()
+            .chain(&self.leavers)
             .filter_map(|m| Some(member::visits(self.get(&DocId::Member(m.id.clone()))?, &m.id)))
             .flatten()
             .collect();

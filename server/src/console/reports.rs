@@ -16,18 +16,18 @@ use axum::routing::get;
 use chrono::Datelike;
 use maud::{Markup, html};
 use serde::Deserialize;
-use timebank_engine::model::{OutcomeStatus, Role};
+use timebank_engine::model::{Role, StationId};
 
 use crate::console::i18n::coins;
 use crate::console::names::member_link;
-use crate::console::review::{district_stations, station_choice, station_logs};
+use crate::console::review::{district_stations, placed_logs_of, station_choice};
 use crate::console::visits::log::{Arrivals, Month, VisitRecord, local_day};
 use crate::console::visits::{csv_response, parse_month};
 use crate::console::{PageError, Signed, blocking, layout, pinyin_order};
 use crate::relay::Relay;
 use crate::store::{MemberRecord, StationRecord};
 use chart::{Bar, bar_chart, bar_rows};
-use figures::{Figures, VolunteerMonth, two_decimals};
+use figures::{Figures, Placement, VolunteerMonth, two_decimals};
 
 /// The reports routes (relative to `/console`).
 pub fn routes() -> Router<Arc<Relay>> {
@@ -62,17 +62,17 @@ fn month_of(relay: &Relay, signed: &Signed, raw: Option<&str>) -> Result<Month, 
 fn reports(relay: &Relay, signed: &Signed, station: Option<&str>, month: Month) -> Result<Vec<StationReport>, PageError> {
     let store = relay.store();
     let arrivals = Arrivals::read(store)?;
-    let logs = station_logs(relay, signed, station, &arrivals)?;
+    let placement = Placement::read(store, &arrivals)?;
+    let logs = placed_logs_of(relay, signed.lang, signed.visible_stations(relay, station)?, &arrivals, &placement)?;
     let postings = store.postings()?;
-    let station_of = figures::stations_of_members(store)?;
     Ok(logs
         .into_iter()
         .map(|(station, docs, log)| {
             let mut volunteers: Vec<MemberRecord> = docs.members.iter().filter(|m| m.role == Role::Volunteer).cloned().collect();
             pinyin_order::sort_by_name(&mut volunteers, |m| &m.display_name);
             StationReport {
-                figures: figures::figures(&station.id, &station.name, month, &log, &postings, &station_of),
-                per_day: per_day(month, &log),
+                figures: figures::figures(&station.id, &station.name, month, &log, &postings, &placement),
+                per_day: per_day(&station.id, month, &log, &placement),
                 volunteers: figures::volunteers(month, &volunteers, &log, &postings),
                 station,
             }
@@ -80,19 +80,14 @@ fn reports(relay: &Relay, signed: &Signed, station: Option<&str>, month: Month) 
         .collect())
 }
 
-/// Counted visits (finished, not rejected) per day of `month`.
-fn per_day(month: Month, log: &[VisitRecord]) -> Vec<(u32, usize)> {
+/// Counted visits (finished, not rejected) given at `station` per day of `month`.
+fn per_day(station: &StationId, month: Month, log: &[VisitRecord], placement: &Placement) -> Vec<(u32, usize)> {
+    let here = |s: &StationId| s == station;
+    let counted: Vec<&VisitRecord> = figures::counted_in(&here, month.range(), log, placement).collect();
     month
         .days()
         .into_iter()
-        .map(|day| {
-            let count = log
-                .iter()
-                .filter(|r| !r.visit.is_open() && r.outcome_status() != Some(OutcomeStatus::Rejected))
-                .filter(|r| local_day(r.visit.check_in.timestamp_millis()) == day)
-                .count();
-            (day.day(), count)
-        })
+        .map(|day| (day.day(), counted.iter().filter(|r| local_day(r.visit.check_in.timestamp_millis()) == day).count()))
         .collect()
 }
 

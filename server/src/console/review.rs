@@ -14,12 +14,13 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use maud::{Markup, html};
-use timebank_engine::model::{MemberId, ReviewDecision, VisitId};
+use timebank_engine::model::{MemberId, ReviewDecision, StationId, VisitId};
 
 use crate::console::audit::{self, AuditAction};
 use crate::console::i18n::coins;
 use crate::console::names::Directory;
 use crate::console::paging::{self, Listed, Paged};
+use crate::console::reports::figures::Placement;
 use crate::console::visits::log::{Arrivals, VisitRecord, devices_by_actor, records};
 use crate::console::words::{self, LedgerReason};
 use crate::console::{Flash, Lang, PageError, Signed, SignedForm, blocking, layout, pinyin_order, redirect};
@@ -58,11 +59,34 @@ pub(crate) fn station_logs_of(
     stations: Vec<StationRecord>,
     arrivals: &Arrivals,
 ) -> Result<Vec<(StationRecord, StationDocs, Vec<VisitRecord>)>, PageError> {
+    logs_of(relay, lang, stations, arrivals, |station| StationDocs::load(relay, station))
+}
+
+/// [`station_logs_of`] with, in each station's log, the visits of the members who left it
+/// (ADR 42) too: for the figures, which count each visit at the station `placement` puts
+/// its volunteer in when it started.
+pub(crate) fn placed_logs_of(
+    relay: &Relay,
+    lang: Lang,
+    stations: Vec<StationRecord>,
+    arrivals: &Arrivals,
+    placement: &Placement,
+) -> Result<Vec<(StationRecord, StationDocs, Vec<VisitRecord>)>, PageError> {
+    logs_of(relay, lang, stations, arrivals, |station| StationDocs::with_leavers(relay, station, &placement.left(station)))
+}
+
+fn logs_of(
+    relay: &Relay,
+    lang: Lang,
+    stations: Vec<StationRecord>,
+    arrivals: &Arrivals,
+    load: impl Fn(&StationId) -> Result<StationDocs, AppError>,
+) -> Result<Vec<(StationRecord, StationDocs, Vec<VisitRecord>)>, PageError> {
     let devices = devices_by_actor(&relay.store().devices()?);
     stations
         .into_iter()
         .map(|record| {
-            let docs = StationDocs::load(relay, &record.id).map_err(|e| refused(lang, e))?;
+            let docs = load(&record.id).map_err(|e| refused(lang, e))?;
             let log = records(&docs, arrivals, &devices);
             Ok((record, docs, log))
         })

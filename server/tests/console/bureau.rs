@@ -64,7 +64,7 @@ fn approved_visit(phone: &mut Phone, coordinator: &mut Browser<'_>, elder: &Memb
 }
 
 /// The figures of a report row, by column key.
-type Figures = BTreeMap<&'static str, String>;
+pub(crate) type Figures = BTreeMap<&'static str, String>;
 
 /// What the report of `stations` for `period` must say, computed here: visits, hours,
 /// volunteers and elders from what the test logged; new volunteers from the store's
@@ -152,7 +152,7 @@ fn expected(console: &Console, stations: &[&StationRecord], period: Period, logg
 }
 
 /// The CSV's rows by their first field (the id), each as column key → field.
-fn csv_rows(text: &str, columns: &[timebank_server::console::bureau::table::Column]) -> BTreeMap<String, Figures> {
+pub(crate) fn csv_rows(text: &str, columns: &[timebank_server::console::bureau::table::Column]) -> BTreeMap<String, Figures> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     assert!(text.ends_with("\r\n"), "RFC 4180 records end in CRLF");
     let mut lines = text.split("\r\n").filter(|l| !l.is_empty());
@@ -163,6 +163,39 @@ fn csv_rows(text: &str, columns: &[timebank_server::console::bureau::table::Colu
             let fields: Vec<&str> = line.split(',').collect();
             assert_eq!(fields.len(), columns.len(), "{line}");
             (fields[0].to_owned(), columns.iter().map(|c| c.key).zip(fields.iter().map(|f| (*f).to_owned())).collect())
+        })
+        .collect()
+}
+
+/// The summary worksheet of the XLSX `account` downloads over HTTP for `period` and `scope`:
+/// each row by its id, each figure as column key → the number with two decimals.
+pub(crate) fn xlsx_summary(console: &Console, account: &str, period: &str, scope: &str) -> BTreeMap<String, Figures> {
+    let browser = console.signed_in(account);
+    let cookie = browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+    let url = format!("{}/console/bureau.xlsx?period={period}&scope={scope}", console.url());
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut answer = agent.get(&url).header("cookie", &cookie).call().unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let bytes = answer.body_mut().read_to_vec().unwrap();
+    let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes)).unwrap();
+    let summary = workbook.worksheet_range("汇总").unwrap();
+    (HEADER_ROW as usize + 1..summary.height())
+        .map(|row| {
+            let id = match summary.get((row, 0)) {
+                Some(Data::String(s)) => s.clone(),
+                other => panic!("an id expected: {other:?}"),
+            };
+            let figures = SUMMARY
+                .iter()
+                .enumerate()
+                .skip(3)
+                .map(|(col, column)| match summary.get((row, col)) {
+                    Some(Data::Float(f)) => (column.key, format!("{f:.2}")),
+                    Some(Data::Int(i)) => (column.key, format!("{i}.00")),
+                    other => panic!("a number expected: {other:?}"),
+                })
+                .collect();
+            (id, figures)
         })
         .collect()
 }

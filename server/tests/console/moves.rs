@@ -3,11 +3,12 @@
 //! keeps balance and history and redeems there; the old station's coordinator no longer
 //! reads them and the new one's does; a visit logged offline before the move posts after
 //! it; what the old desk held is released; a bad move is refused and changes nothing; a
-//! move racing a phone's syncs loses no coin; the ledger equals its rebuild throughout.
+//! move racing a phone's syncs loses no coin; the ledger equals its rebuild throughout; the
+//! monthly reports and the bureau's keep a mover's earlier months at the station they left.
 
 use std::sync::mpsc;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration};
 use timebank_engine::Clock as _;
 
 use axum::http::StatusCode;
@@ -15,11 +16,14 @@ use timebank_engine::DocId;
 use timebank_engine::sync::{SyncRun, Transport as _};
 use timebank_engine::documents::ledger;
 use timebank_engine::model::{ReviewDecision, Role};
+use timebank_server::console::bureau::report::SUMMARY;
+use timebank_server::console::visits::log::Month;
 use timebank_server::desk;
 use timebank_server::ledger::rebuild::rebuild_check;
 use timebank_server::registry::{self, RegistryError};
 use timebank_server::store::{MemberRecord, StationRecord};
 
+use crate::bureau::{csv_rows, xlsx_summary};
 use crate::ledger::earner;
 use crate::phones::Served;
 use crate::support::Console;
@@ -119,6 +123,70 @@ fn a_volunteer_who_moves_keeps_balance_and_history_and_redeems_at_the_new_statio
     let across = console.across.district.to_string();
     assert_eq!((row("q-default", "issued"), row("q-default", "redeemed")), ("2".to_owned(), "0".to_owned()));
     assert_eq!((row(&across, "issued"), row(&across, "redeemed")), ("0.5".to_owned(), "0.5".to_owned()));
+}
+
+/// The monthly report's (ADR 18) CSV row of `account`'s station for `month`, from
+/// volunteers active on: volunteers, elders, visits, hours, issued, redeemed, donated, outstanding.
+fn monthly(console: &Console, account: &str, month: Month) -> Vec<String> {
+    let text = console.signed_in(account).get(&format!("/console/reports.csv?month={month}")).text;
+    text.trim_start_matches('\u{feff}').lines().nth(1).unwrap().split(',').skip(2).map(str::to_owned).collect()
+}
+
+/// A volunteer of 曹杨 earns there in the last month and moves to 新华路 (长宁区) as this one
+/// begins: 曹杨's last month and its district's keep those visits and coins, 新华路's last
+/// month holds none of them and this month what came after; the bureau's CSV and XLSX agree.
+#[test]
+fn a_movers_earlier_months_stay_in_the_reports_of_the_station_they_left() {
+    let console = Console::new();
+    let served = Served::start(&console);
+    let volunteer = console.member("volunteer", "刘师傅");
+    let elder = console.member("elder", "王奶奶");
+    let mut phone = served.phone(&console, &volunteer);
+    phone.sync();
+    let now = console.clock.now();
+    let this = Month::of(now.timestamp_millis());
+    let last = this.previous();
+    let turn = DateTime::from_timestamp_millis(this.range().0).unwrap();
+    // An hour's visit that ended at least an hour before the month turned (within the
+    // stations' 30 days for late records, but on a month's 31st after 22:00), approved then.
+    let before = phone.log_visit(&elder.id, (now - turn).num_hours() + 2, 60, "陪聊");
+    phone.sync();
+    console.clock.set(turn - Duration::minutes(30));
+    desk::review_visit(&console.relay, &console.coordinator.id, &before, ReviewDecision::Approve, "", None).unwrap();
+    console.clock.set(turn + Duration::minutes(1));
+    move_to(&console, &volunteer, &console.across).unwrap();
+    console.clock.set(now);
+    phone.sync();
+    let after = phone.log_visit(&elder.id, 1, 30, "读报");
+    phone.sync();
+    desk::review_visit(&console.relay, &coordinator_of(&console, &console.across).id, &after, ReviewDecision::Approve, "", None).unwrap();
+    phone.sync();
+    assert_eq!(phone.confirmed(), 90);
+
+    // The monthly reports: volunteers, elders, visits, hours, issued, redeemed, donated, outstanding.
+    let row = |fields: &[&str]| fields.iter().map(|f| (*f).to_owned()).collect::<Vec<_>>();
+    assert_eq!(monthly(&console, "li", last), row(&["1", "1", "1", "1.00", "1.00", "0.00", "0.00", "1.00"]), "曹杨 keeps its month");
+    assert_eq!(monthly(&console, "he", last), row(&["0", "0", "0", "0.00", "0.00", "0.00", "0.00", "0.00"]), "新华路 had none of it");
+    // The coins earned at 曹杨 stay in its balance (posted there); 新华路 has what came after.
+    assert_eq!(monthly(&console, "li", this), row(&["0", "0", "0", "0.00", "0.00", "0.00", "0.00", "1.00"]));
+    assert_eq!(monthly(&console, "he", this), row(&["1", "1", "1", "0.50", "0.50", "0.00", "0.00", "0.50"]));
+
+    // The bureau's: a station's month equals its monthly report, the districts follow, and
+    // the XLSX says what the CSV says.
+    let key = |figures: &crate::bureau::Figures, key: &str| format!("{:.2}", figures[key].parse::<f64>().unwrap());
+    let ours = csv_rows(&console.signed_in("li").get(&format!("/console/bureau.csv?period={last}")).text, SUMMARY);
+    assert_eq!((key(&ours[console.station.id.as_str()], "visits"), key(&ours[console.station.id.as_str()], "coins_issued")), ("1.00".into(), "1.00".into()));
+    let across = console.across.district.to_string();
+    for (month, home, moved) in [(last, ("1.00", "1.00"), ("0.00", "0.00")), (this, ("0.00", "0.00"), ("1.00", "0.50"))] {
+        let csv = csv_rows(&console.signed_in("shi").get(&format!("/console/bureau.csv?period={month}&scope=city")).text, SUMMARY);
+        let xlsx = xlsx_summary(&console, "shi", &month.to_string(), "city");
+        for (district, (visits, issued)) in [(timebank_server::store::DEFAULT_DISTRICT, home), (across.as_str(), moved)] {
+            assert_eq!((key(&csv[district], "visits"), key(&csv[district], "coins_issued")), (visits.to_owned(), issued.to_owned()), "{district} {month}");
+            for (column, number) in &xlsx[district] {
+                assert_eq!(&key(&csv[district], column), number, "{district} {month} {column}: the XLSX says what the CSV says");
+            }
+        }
+    }
 }
 
 #[test]

@@ -9,6 +9,7 @@ pub mod scope;
 pub mod table;
 pub mod workbook;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::Router;
@@ -22,8 +23,8 @@ use timebank_engine::model::Service;
 
 use crate::console::i18n::coins;
 use crate::console::reports::districts::places;
-use crate::console::reports::figures::{stations_of_members, two_decimals};
-use crate::console::review::station_logs_of;
+use crate::console::reports::figures::{Placement, two_decimals};
+use crate::console::review::placed_logs_of;
 use crate::console::visits::csv_response;
 use crate::console::visits::log::{Arrivals, Month};
 use crate::console::{Lang, PageError, Signed, blocking, layout};
@@ -80,18 +81,22 @@ fn sources(relay: &Relay, lang: Lang, stations: Vec<StationRecord>) -> Result<So
     let store = relay.store();
     let arrivals = Arrivals::read(store)?;
     let district_of = store.stations()?.into_iter().map(|s| (s.id, s.district)).collect();
+    let placement = Placement::read(store, &arrivals)?;
+    let logs = placed_logs_of(relay, lang, stations, &arrivals, &placement)?;
     let mut sources = Sources {
         records: Vec::new(),
         catalogue: Vec::new(),
         members: Vec::new(),
-        station_of: stations_of_members(store)?,
+        placement,
         district_of,
         postings: store.postings()?,
         places: places(&store.ledger_events(0)?),
     };
-    for (_, docs, log) in station_logs_of(relay, lang, stations, &arrivals)? {
-        sources.records.extend(log);
-        sources.members.extend(docs.members.iter().cloned());
+    // A member who moved between two of the stations is in both logs: once each.
+    let (mut visits, mut members) = (HashSet::new(), HashSet::new());
+    for (_, docs, log) in logs {
+        sources.records.extend(log.into_iter().filter(|r| visits.insert(r.visit.id.clone())));
+        sources.members.extend(docs.members.iter().chain(&docs.leavers).filter(|m| members.insert(m.id.clone())).cloned());
         for service in docs.catalogue() {
             if !sources.catalogue.iter().any(|s: &Service| s.id == service.id) {
                 sources.catalogue.push(service);

@@ -7,13 +7,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use timebank_engine::model::{DistrictId, MemberId, Role, Service, StationId};
+use timebank_engine::model::{DistrictId, Role, Service, StationId};
 
 use crate::console::Lang;
 use crate::console::bureau::scope::{Period, Scope};
 use crate::console::bureau::table::{Cell, Column, Row, Table};
 use crate::console::reports::districts::Place;
-use crate::console::reports::figures::{Figures, counted_in, covered_account, figures_of};
+use crate::console::reports::figures::{Figures, Placement, counted_in, covered_account, figures_of};
 use crate::console::visits::log::VisitRecord;
 use crate::ledger::posting::PostingKind;
 use crate::store::{MemberRecord, Millis, PostingRecord, StationRecord};
@@ -25,10 +25,10 @@ pub struct Sources {
     pub records: Vec<VisitRecord>,
     /// The services the scope's stations name, first named first.
     pub catalogue: Vec<Service>,
-    /// Every member of the scope's stations.
+    /// Every member of the scope's stations, and those who left them.
     pub members: Vec<MemberRecord>,
-    /// Every member's station now.
-    pub station_of: HashMap<MemberId, StationId>,
+    /// Where each member belonged when (ADR 42).
+    pub placement: Placement,
     /// Every station's district.
     pub district_of: HashMap<StationId, DistrictId>,
     /// The whole ledger.
@@ -110,7 +110,8 @@ fn totals(covers: &dyn Fn(&StationId) -> bool, range: (Millis, Millis), sources:
     let new_volunteers = sources
         .members
         .iter()
-        .filter(|m| m.role == Role::Volunteer && covers(&m.station) && (start..end).contains(&m.created_at))
+        .filter(|m| m.role == Role::Volunteer && (start..end).contains(&m.created_at))
+        .filter(|m| sources.placement.station_at(&m.id, m.created_at).is_some_and(covers))
         .count();
     let (mut redeemed_in, mut redeemed_out) = (0, 0);
     for p in redemptions(range, &sources.postings) {
@@ -125,7 +126,7 @@ fn totals(covers: &dyn Fn(&StationId) -> bool, range: (Millis, Millis), sources:
         }
     }
     Totals {
-        figures: figures_of(covers, range, &sources.records, &sources.postings, &sources.station_of),
+        figures: figures_of(covers, range, &sources.records, &sources.postings, &sources.placement),
         new_volunteers,
         redeemed_in,
         redeemed_out,
@@ -140,12 +141,12 @@ fn redemptions(range: (Millis, Millis), postings: &[PostingRecord]) -> impl Iter
 /// Visits, hours and coins redeemed per service, over the stations `covers` holds.
 fn by_service(covers: &dyn Fn(&StationId) -> bool, range: (Millis, Millis), sources: &Sources) -> Vec<(String, ServiceTotals)> {
     let mut services: BTreeMap<String, ServiceTotals> = BTreeMap::new();
-    for record in counted_in(covers, range, &sources.records, &sources.station_of) {
+    for record in counted_in(covers, range, &sources.records, &sources.placement) {
         let service = services.entry(record.visit.service.clone()).or_default();
         service.visits += 1;
         service.minutes += record.minutes();
     }
-    for p in redemptions(range, &sources.postings).filter(|p| covered_account(covers, &p.debit, &sources.station_of)) {
+    for p in redemptions(range, &sources.postings).filter(|p| covered_account(covers, &p.debit, p.at, &sources.placement)) {
         let service = match sources.places.get(&p.subject) {
             Some(Place::Request { service: Some(service), .. }) => service.clone(),
             _ => String::new(),

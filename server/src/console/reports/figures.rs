@@ -10,7 +10,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use timebank_engine::model::{MemberId, OutcomeStatus, StationId};
 
-use crate::console::visits::log::{Month, VisitRecord};
+use crate::console::visits::log::{Arrivals, Month, VisitRecord};
+use crate::ledger::event::TransferEvent;
 use crate::ledger::posting::{Account, PostingKind};
 use crate::console::Lang;
 use crate::store::{MemberRecord, Millis, PostingRecord, RelayStore, StoreResult};
@@ -90,38 +91,38 @@ pub fn csv_field(raw: &str) -> String {
 }
 
 /// The figures of `station` (named `name`) for `month`. `records`: the station's visit
-/// log; `postings`: the whole ledger; `station_of`: every member's station.
+/// log; `postings`: the whole ledger; `placement`: where each member belonged when.
 pub fn figures(
     station: &StationId,
     name: &str,
     month: Month,
     records: &[VisitRecord],
     postings: &[PostingRecord],
-    station_of: &HashMap<MemberId, StationId>,
+    placement: &Placement,
 ) -> Figures {
     Figures {
         station: name.to_owned(),
         month: month.to_string(),
-        ..figures_of(&|s| s == station, month.range(), records, postings, station_of)
+        ..figures_of(&|s| s == station, month.range(), records, postings, placement)
     }
 }
 
 /// The figures of the stations `covers` holds (one, a district's, the city's: the bureau's
 /// reports, ADR 43) for the instants `start..end`, unnamed. `records`: those stations'
-/// visit logs; `postings`: the whole ledger; `station_of`: every member's station.
+/// visit logs; `postings`: the whole ledger; `placement`: where each member belonged when.
 /// Volunteers and elders are counted once however many of the stations they were seen at.
 pub fn figures_of(
     covers: &dyn Fn(&StationId) -> bool,
     (start, end): (Millis, Millis),
     records: &[VisitRecord],
     postings: &[PostingRecord],
-    station_of: &HashMap<MemberId, StationId>,
+    placement: &Placement,
 ) -> Figures {
-    let counted: Vec<&VisitRecord> = counted_in(covers, (start, end), records, station_of).collect();
+    let counted: Vec<&VisitRecord> = counted_in(covers, (start, end), records, placement).collect();
     let volunteers: BTreeSet<&MemberId> = counted.iter().map(|r| &r.visit.volunteer).collect();
     let elders: BTreeSet<&MemberId> = counted.iter().map(|r| &r.visit.elder).collect();
 
-    let here = |raw: &str| covered_account(covers, raw, station_of);
+    let here = |raw: &str, at: Millis| covered_account(covers, raw, at, placement);
     let mut figures = Figures {
         volunteers_active: volunteers.len(),
         elders_served: elders.len(),
@@ -130,7 +131,7 @@ pub fn figures_of(
         ..Figures::default()
     };
     for p in postings.iter().filter(|p| p.at < end) {
-        let (into, out_of) = (here(&p.credit), here(&p.debit));
+        let (into, out_of) = (here(&p.credit, p.at), here(&p.debit, p.at));
         if into && !out_of {
             figures.outstanding += p.minutes;
         } else if out_of && !into {
@@ -162,26 +163,25 @@ pub fn figures_of(
 }
 
 /// The counted visits of `records` (finished, not rejected) that started in `start..end`
-/// and whose volunteer belongs to a station `covers` holds.
+/// and whose volunteer belonged, when it started, to a station `covers` holds.
 pub fn counted_in<'a>(
     covers: &'a dyn Fn(&StationId) -> bool,
     (start, end): (Millis, Millis),
     records: &'a [VisitRecord],
-    station_of: &'a HashMap<MemberId, StationId>,
+    placement: &'a Placement,
 ) -> impl Iterator<Item = &'a VisitRecord> + 'a {
-    records
-        .iter()
-        .filter(|r| counted(r))
-        .filter(move |r| (start..end).contains(&r.visit.check_in.timestamp_millis()))
-        .filter(move |r| station_of.get(&r.visit.volunteer).is_some_and(covers))
+    records.iter().filter(|r| counted(r)).filter(move |r| {
+        let started = r.visit.check_in.timestamp_millis();
+        (start..end).contains(&started) && placement.station_at(&r.visit.volunteer, started).is_some_and(covers)
+    })
 }
 
-/// Whether the account `raw` (a member's, their held coins, or a station's pool) belongs
-/// to a station `covers` holds: a member's by their station now.
-pub fn covered_account(covers: &dyn Fn(&StationId) -> bool, raw: &str, station_of: &HashMap<MemberId, StationId>) -> bool {
+/// Whether the account `raw` (a member's, their held coins, or a station's pool) belonged
+/// to a station `covers` holds at `at`: a member's by their station then.
+pub fn covered_account(covers: &dyn Fn(&StationId) -> bool, raw: &str, at: Millis, placement: &Placement) -> bool {
     match Account::parse(raw) {
         Some(Account::Pool(s)) => covers(&s),
-        Some(Account::Member(m) | Account::Held(m)) => station_of.get(&m).is_some_and(covers),
+        Some(Account::Member(m) | Account::Held(m)) => placement.station_at(&m, at).is_some_and(covers),
         Some(Account::Program) | None => false,
     }
 }
@@ -251,15 +251,49 @@ pub fn volunteers(month: Month, volunteers: &[MemberRecord], records: &[VisitRec
         .collect()
 }
 
-/// Every member's station now, as the figures place members.
-pub fn stations_of_members(store: &dyn RelayStore) -> StoreResult<HashMap<MemberId, StationId>> {
-    let mut station_of = HashMap::new();
-    for station in store.stations()? {
-        for member in store.station_members(&station.id)? {
-            station_of.insert(member.id, station.id.clone());
+/// Where the figures place a member (ADR 42): at the station they belonged to when what is
+/// counted happened (a visit by its start, a posting by its time), so a member who moved
+/// leaves their earlier months at the station they left. Built once per report from every
+/// member's station now and the moves of those who moved (read with the arrival log).
+#[derive(Clone, Debug, Default)]
+pub struct Placement {
+    now: HashMap<MemberId, StationId>,
+    moves: HashMap<MemberId, Vec<TransferEvent>>,
+}
+
+impl Placement {
+    /// Every member's station now from `store`, and the moves `arrivals` read.
+    pub fn read(store: &dyn RelayStore, arrivals: &Arrivals) -> StoreResult<Placement> {
+        let mut now = HashMap::new();
+        for station in store.stations()? {
+            for member in store.station_members(&station.id)? {
+                now.insert(member.id, station.id.clone());
+            }
         }
+        Ok(Placement::new(now, arrivals.moves().clone()))
     }
-    Ok(station_of)
+
+    /// From each member's station now and the moves of those who moved (any order).
+    pub fn new(now: HashMap<MemberId, StationId>, mut moves: HashMap<MemberId, Vec<TransferEvent>>) -> Placement {
+        for list in moves.values_mut() {
+            list.sort_by_key(|m| m.ordinal);
+        }
+        Placement { now, moves }
+    }
+
+    /// The station `member` belonged to at `at` (ms), if they are known.
+    pub fn station_at(&self, member: &MemberId, at: Millis) -> Option<&StationId> {
+        self.moves.get(member).and_then(|moves| TransferEvent::station_at(moves, at)).or_else(|| self.now.get(member))
+    }
+
+    /// The members who left `station` (and whose visits there are logged in their own
+    /// documents, read with their present station's).
+    pub fn left(&self, station: &StationId) -> Vec<MemberId> {
+        let mut left: Vec<MemberId> =
+            self.moves.iter().filter(|(_, moves)| moves.iter().any(|m| &m.from == station)).map(|(id, _)| id.clone()).collect();
+        left.sort();
+        left
+    }
 }
 
 /// Whether a visit counts in the figures: finished and not rejected.
@@ -309,6 +343,7 @@ mod tests {
             .into_iter()
             .map(|(m, s)| (MemberId::parse(m).unwrap(), s.clone()))
             .collect();
+        let station_of = Placement::new(station_of, HashMap::new());
         let records = vec![
             visit("m-v1", "m-e1", "2026-11-02T02:00:00Z", 90, Some("approved")),
             visit("m-v1", "m-e2", "2026-11-03T02:00:00Z", 60, None),
@@ -347,6 +382,7 @@ mod tests {
             .into_iter()
             .map(|(m, s)| (MemberId::parse(m).unwrap(), s.clone()))
             .collect();
+        let station_of = Placement::new(station_of, HashMap::new());
         // One elder served by volunteers of both stations; a volunteer of a third.
         let records = vec![
             visit("m-v1", "m-e1", "2026-11-02T02:00:00Z", 60, Some("approved")),

@@ -14,7 +14,7 @@ use crate::console::Lang;
 use crate::console::pinyin_order::name_matches;
 use crate::console::i18n::DISPLAY_OFFSET_SECONDS;
 use crate::desk::StationDocs;
-use crate::ledger::event::{EventBody, ReversalEvent, ReviewEvent, VisitEvent};
+use crate::ledger::event::{EventBody, ReversalEvent, ReviewEvent, TransferEvent, VisitEvent};
 use crate::ledger::rules::StationRules;
 use crate::store::{DeviceRecord, Millis, RelayStore, StoreError, StoreResult};
 
@@ -49,14 +49,15 @@ pub struct ReversalArrival {
     pub event: ReversalEvent,
 }
 
-/// The arrival log read for visits, reviews and their reversals, by visit id, and the
-/// stations' rules.
+/// The arrival log read for visits, reviews and their reversals, by visit id, the
+/// stations' rules, and the moves of members who moved (ADR 42).
 #[derive(Debug, Default)]
 pub struct Arrivals {
     visits: HashMap<String, Vec<VisitArrival>>,
     reviews: HashMap<String, Vec<ReviewArrival>>,
     reversals: HashMap<String, Vec<ReversalArrival>>,
     rules: HashMap<StationId, StationRules>,
+    moves: HashMap<MemberId, Vec<TransferEvent>>,
 }
 
 impl Arrivals {
@@ -79,6 +80,9 @@ impl Arrivals {
                 }
                 EventBody::Rules { station, rules } => {
                     arrivals.rules.insert(station, rules);
+                }
+                EventBody::Transfer(event) => {
+                    arrivals.moves.entry(event.member.clone()).or_default().push(event);
                 }
                 _ => {}
             }
@@ -104,6 +108,11 @@ impl Arrivals {
     /// The latest version of every visit of `volunteer` that arrived.
     pub fn latest_of(&self, volunteer: &MemberId) -> Vec<&VisitEvent> {
         self.visits.values().filter_map(|v| v.last()).map(|a| &a.event).filter(|e| &e.volunteer == volunteer).collect()
+    }
+
+    /// The moves of every member who moved (ADR 42), by member, in the order logged.
+    pub fn moves(&self) -> &HashMap<MemberId, Vec<TransferEvent>> {
+        &self.moves
     }
 
     /// The rules of `station` as the ledger applies them now.
