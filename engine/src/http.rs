@@ -75,10 +75,16 @@ pub fn check_relay_url(relay: &str) -> Result<(), Error> {
     }
 }
 
-/// Enrolls this device with the one-time `code`, registering `actor` (hex).
+/// Enrolls this device with the one-time `code`, registering `actor` (hex) and no signing key.
 pub fn enroll(relay: &str, code: &str, actor: &str) -> Result<EnrollResponse, Error> {
+    enroll_with_key(relay, code, actor, None)
+}
+
+/// Enrolls this device with the one-time `code`, registering `actor` (hex) and the public
+/// half of its signing key.
+pub fn enroll_with_key(relay: &str, code: &str, actor: &str, signing_key: Option<[u8; 32]>) -> Result<EnrollResponse, Error> {
     check_relay_url(relay)?;
-    let request = EnrollRequest { code: code.trim().to_owned(), actor: actor.to_owned() };
+    let request = EnrollRequest { code: code.trim().to_owned(), actor: actor.to_owned(), signing_key };
     let reply = post(&agent(), &endpoint(relay, "v1/enroll"), None, &wire::encode(&request))?;
     wire::decode(&reply).map_err(|e| Error::Protocol(format!("the relay's enrollment answer could not be read: {e}")))
 }
@@ -94,7 +100,8 @@ pub fn enroll_store(dir: &Path, relay: &str, code: &str, clock: Arc<dyn Clock>) 
     let EnrollLink { relay, code } = EnrollLink::resolve(Some(relay), code)?;
     let relay = relay.as_str();
     let actor = crate::new_device_actor();
-    let answer = enroll(relay, &code, &actor)?;
+    let key = crate::signing::DeviceKey::generate()?;
+    let answer = enroll_with_key(relay, &code, &actor, Some(key.public()))?;
     let enrolled = Enrollment {
         identity: NewIdentity {
             member: MemberId::parse(&answer.member)?,
@@ -105,6 +112,7 @@ pub fn enroll_store(dir: &Path, relay: &str, code: &str, clock: Arc<dyn Clock>) 
         relay: relay.to_owned(),
         device: answer.device,
         token: answer.token,
+        signing_key: Some(key),
     };
     Engine::create_enrolled(dir, &enrolled, clock)
 }

@@ -34,6 +34,7 @@ mod error;
 pub mod http;
 pub mod model;
 mod notify;
+pub mod signing;
 pub mod storage;
 pub mod sync;
 pub mod views;

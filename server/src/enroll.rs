@@ -32,7 +32,7 @@ pub async fn endpoint(
     let body = http::read_body(&relay, &gate, &headers, body).await?;
     blocking(move || {
         gate.admit(relay.store(), Door::Enroll).map_err(|limited| limited.error())?;
-        let answer = wire::decode::<EnrollRequest>(&body)
+        let answer = wire::decode_enroll(&body)
             .map_err(|e| Refusal::from(AppError::from(e)))
             .and_then(|request| attempt(&relay, &request))
             .map_err(|refusal| gate.refuse(relay.store(), Door::Enroll, refusal))?;
@@ -70,6 +70,7 @@ pub fn attempt(relay: &Relay, request: &EnrollRequest) -> Result<EnrollResponse,
         id: secret::new_id("d").map_err(random)?,
         actor: actor.to_hex_string(),
         token_hash: secret::hash(&token),
+        signing_key: request.signing_key,
     };
     let store = relay.store();
     let now = relay.now_ms();

@@ -37,6 +37,7 @@ pub mod live;
 pub mod metrics;
 pub mod monitor;
 pub mod password;
+pub mod presence;
 pub mod registry;
 pub mod relay;
 pub mod secret;

@@ -325,6 +325,23 @@ mod tests {
             recorded_at: at(120),
             device: String::new(),
             confirmation: None,
+            evidence: Evidence { tap_in: Some(a_tap(1)), tap_out: None, cosignature: None },
+        }
+    }
+
+    /// A tap as the engine stores it (the longest a tap is).
+    fn a_tap(seed: u8) -> Tap {
+        Tap { picc_data: [seed; 16], cmac: [seed; 8] }
+    }
+
+    /// The longest co-signature a phone stores: ids and a device id at their most.
+    fn a_cosignature(visit: &VisitId) -> CoSignature {
+        CoSignature {
+            visit: visit.clone(),
+            signer: MemberId::parse(&format!("m-{}", "e".repeat(timebank_engine::model::ids::MAX_ID_LEN - 2))).unwrap(),
+            device: "ab".repeat(32),
+            public_key: [7; 32],
+            signature: [9; 64],
         }
     }
 
@@ -356,6 +373,8 @@ mod tests {
             Box::new(|tx| member::put_monotonic_start(tx, &visit.id, &MonotonicReading { boot: "3f2a9c1d-boot".into(), millis: 12 })),
             Box::new(|tx| member::put_check_out(tx, &visit.id, at(70), at(75), Some(4_200_000), Some("wrote it down"))),
             Box::new(|tx| member::put_confirmation(tx, &visit.id, &Confirmation { by: ConfirmedBy::Family, at: at(80) })),
+            Box::new(|tx| member::put_tap(tx, &visit.id, VisitEnd::CheckOut, &a_tap(2))),
+            Box::new(|tx| member::put_cosignature(tx, &visit.id, &a_cosignature(&visit.id))),
             Box::new(|tx| {
                 member::put_order(tx, &Order {
                     id: order.clone(),

@@ -13,6 +13,7 @@ use axum::http::{Request, Response, StatusCode};
 use chrono::Utc;
 use tempfile::TempDir;
 use timebank_engine::model::Role;
+use timebank_engine::signing::DeviceKey;
 use timebank_engine::sync::wire::{self, EnrollRequest, EnrollResponse};
 use timebank_engine::{Clock, Engine, Enrollment, NewIdentity, SystemClock};
 use timebank_server::registry::{self, NewMember, RegistryError};
@@ -241,10 +242,12 @@ impl TestRelay {
         Ok(registry::issue_enrollment_code(&self.relay, member.id.as_str(), registry::DEFAULT_CODE_DAYS)?.0)
     }
 
-    /// Issues a code for `member` and enrolls a device with it over `/v1/enroll`, in-process.
-    pub fn enroll(&self, member: &MemberRecord) -> (EnrollResponse, ActorId) {
+    /// Issues a code for `member` and enrolls a device with it over `/v1/enroll`, in-process,
+    /// with a signing key of its own (as a phone of this build enrolls).
+    pub fn enroll(&self, member: &MemberRecord) -> (EnrollResponse, ActorId, DeviceKey) {
         let actor = ActorId::random();
-        let request = EnrollRequest { code: self.code(member), actor: actor.to_hex_string() };
+        let key = DeviceKey::generate().unwrap();
+        let request = EnrollRequest { code: self.code(member), actor: actor.to_hex_string(), signing_key: Some(key.public()) };
         let answer = self.call(
             &self.router,
             Request::builder()
@@ -255,7 +258,7 @@ impl TestRelay {
                 .unwrap(),
         );
         assert_eq!(answer.status(), StatusCode::OK, "{}", String::from_utf8_lossy(answer.body()));
-        (wire::decode(answer.body()).unwrap(), actor)
+        (wire::decode(answer.body()).unwrap(), actor, key)
     }
 
     fn phone_dir(&self) -> std::io::Result<TempDir> {
@@ -270,7 +273,7 @@ impl TestRelay {
     /// A phone of `member`, enrolled in-process ([`TestRelay::enroll`]), for the in-process
     /// transports; its relay address does not resolve.
     pub fn phone(&self, member: &MemberRecord) -> Phone {
-        let (enrolled, actor) = self.enroll(member);
+        let (enrolled, actor, key) = self.enroll(member);
         let dir = self.phone_dir().unwrap();
         let enrollment = Enrollment {
             identity: NewIdentity {
@@ -282,6 +285,7 @@ impl TestRelay {
             relay: "http://relay.invalid".into(),
             device: enrolled.device,
             token: enrolled.token,
+            signing_key: Some(key),
         };
         let engine = Engine::create_enrolled(dir.path(), &enrollment, self.phone_clock.clone()).unwrap();
         Phone::from_engine(engine, member, dir).unwrap()

@@ -255,6 +255,7 @@ mod tests {
             check_out_recorded_at: None,
             device: "aa".into(),
             confirmation: None,
+            evidence: Default::default(),
         }
     }
 

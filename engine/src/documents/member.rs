@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::documents::fields::{entries, i64_at, map_at, put_opt_str, put_time, record, str_at, time_at, u64_at};
 use crate::model::{
-    Assignment, ConfirmedBy, Confirmation, HouseholdId, MemberId, Order, OrderId, Profile, RequestId,
+    Assignment, CoSignature, ConfirmedBy, Confirmation, Evidence, Tap, VisitEnd, HouseholdId, MemberId, Order, OrderId, Profile, RequestId,
     RequestKind, Response, Role, SpendRequest, StationId, Slot, Verification, Visit, VisitId, VisitSource,
 };
 
@@ -93,7 +93,32 @@ pub fn put_visit(tx: &mut impl Transactable, visit: &Visit) -> Result<(), Autome
     if visit.recorded_at != visit.check_in {
         put_time(tx, &obj, "recorded_at", visit.recorded_at)?;
     }
-    Ok(())
+    put_opt_str(tx, &obj, TAP_IN, visit.evidence.tap_in.as_ref().map(Tap::stored).as_deref())?;
+    put_opt_str(tx, &obj, TAP_OUT, visit.evidence.tap_out.as_ref().map(Tap::stored).as_deref())?;
+    put_opt_str(tx, &obj, COSIGNATURE, visit.evidence.cosignature.as_ref().map(CoSignature::text).as_deref())
+}
+
+/// A visit's field holding the tap of the elder's tag at check-in (`picc_data:cmac`, hex).
+pub const TAP_IN: &str = "tap_in";
+/// A visit's field holding the tap at check-out.
+pub const TAP_OUT: &str = "tap_out";
+/// A visit's field holding the elder's phone's co-signature (its text form, `TBS1|…`).
+pub const COSIGNATURE: &str = "cosignature";
+
+/// Records a tap of the elder's tag at one end of a visit.
+pub fn put_tap(tx: &mut impl Transactable, visit: &VisitId, end: VisitEnd, tap: &Tap) -> Result<(), AutomergeError> {
+    let obj = record(tx, &ROOT, VISITS, visit.as_str())?;
+    let field = match end {
+        VisitEnd::CheckIn => TAP_IN,
+        VisitEnd::CheckOut => TAP_OUT,
+    };
+    tx.put(&obj, field, tap.stored())
+}
+
+/// Records the elder's phone's co-signature of a visit.
+pub fn put_cosignature(tx: &mut impl Transactable, visit: &VisitId, signature: &CoSignature) -> Result<(), AutomergeError> {
+    let obj = record(tx, &ROOT, VISITS, visit.as_str())?;
+    tx.put(&obj, COSIGNATURE, signature.text())
 }
 
 /// Records the check-out of an open visit, at `at`, entered at `entered` (written only when
@@ -166,6 +191,11 @@ fn read_visit(doc: &impl ReadDoc, volunteer: &MemberId, id: &str, obj: &ObjId) -
         check_out_recorded_at: time_at(doc, obj, "check_out_recorded_at"),
         device: creator(obj),
         confirmation,
+        evidence: Evidence {
+            tap_in: str_at(doc, obj, TAP_IN).and_then(|t| Tap::from_stored(&t)),
+            tap_out: str_at(doc, obj, TAP_OUT).and_then(|t| Tap::from_stored(&t)),
+            cosignature: str_at(doc, obj, COSIGNATURE).and_then(|t| CoSignature::parse(&t).ok()),
+        },
     })
 }
 

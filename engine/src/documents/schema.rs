@@ -7,6 +7,7 @@
 //! object (what other implementations write); both count characters against the limit.
 
 use crate::documents::{DocId, desk, ledger, member, station};
+use crate::model::evidence::{MAX_COSIGNATURE_CHARS, TAP_CHARS};
 use crate::model::ids::{MAX_ID_LEN, is_id};
 use crate::model::text::{MAX_NAME_CHARS, MAX_NOTE_CHARS, MAX_REASON_CHARS};
 
@@ -169,6 +170,9 @@ const MEMBER: Shape = Shape {
             text("mono_boot", MAX_ID_LEN),
             integer("mono_start_ms"),
             time("check_out_recorded_at"),
+            text(member::TAP_IN, TAP_CHARS),
+            text(member::TAP_OUT, TAP_CHARS),
+            text(member::COSIGNATURE, MAX_COSIGNATURE_CHARS),
         ]),
         keyed(member::ORDERS, &[
             id("elder"),

@@ -3,11 +3,13 @@
 //! holds what every area reads; each area's commands are an `impl Engine` block of their
 //! own: `visits.rs` (volunteers), `orders.rs` (orders and assignments), `requests.rs`
 //! (spending coins, the balance), `coordinator.rs` (dispatch, reviews, redemptions),
+//! `presence.rs` (the elder's phone co-signing a visit),
 //! `documents.rs` (merging and compaction), and `write.rs` (the one write path).
 
 mod coordinator;
 mod documents;
 mod orders;
+mod presence;
 mod requests;
 mod visits;
 mod write;
@@ -35,6 +37,9 @@ use write::load;
 /// A document with more chunks than this is compacted into one snapshot when the store
 /// opens or when [`Engine::compact`] runs.
 pub const COMPACT_AFTER_CHUNKS: usize = 128;
+
+/// The store's `meta` key of the device's signing key (its secret; never leaves the phone).
+const SIGNING_KEY: &str = "signing_key";
 
 /// Who this device belongs to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -73,6 +78,8 @@ pub struct Enrollment {
     pub device: String,
     /// The bearer token for sync.
     pub token: String,
+    /// The device's signing key, whose public half the relay registered (ADR 29).
+    pub signing_key: Option<crate::signing::DeviceKey>,
 }
 
 /// How this device reaches its relay.
@@ -128,6 +135,7 @@ impl PastVisit {
             check_out_recorded_at: None,
             device: device.to_owned(),
             confirmation: None,
+            evidence: Default::default(),
         }
     }
 }
@@ -185,11 +193,13 @@ impl Engine {
     pub fn create_enrolled(dir: &Path, enrolled: &Enrollment, clock: Arc<dyn Clock>) -> Result<Engine> {
         let actor = ActorId::try_from(enrolled.actor.as_str())
             .map_err(|e| Error::invalid(format!("the device id {:?} is not valid: {e}", enrolled.actor)))?;
-        let link = [
+        let secret = enrolled.signing_key.as_ref().map(crate::signing::DeviceKey::secret_hex);
+        let mut link = vec![
             ("relay", enrolled.relay.as_str()),
             ("token", enrolled.token.as_str()),
             ("relay_device", enrolled.device.as_str()),
         ];
+        link.extend(secret.as_deref().map(|s| (SIGNING_KEY, s)));
         Self::create_store(dir, enrolled.identity.clone(), actor, &link, clock)
     }
 
@@ -231,6 +241,19 @@ impl Engine {
             clock,
             listeners: Listeners::default(),
         })
+    }
+
+    /// This device's signing key, if it registered one when it enrolled.
+    pub(crate) fn signing_key(&self) -> Result<Option<crate::signing::DeviceKey>> {
+        let stored = storage::meta(self.storage.conn(), SIGNING_KEY)?;
+        stored
+            .map(|raw| {
+                crate::signing::DeviceKey::from_secret_hex(&raw).ok_or_else(|| Error::Corrupt {
+                    path: self.storage.path().to_path_buf(),
+                    detail: "the device's signing key is not 32 bytes of hex".into(),
+                })
+            })
+            .transpose()
     }
 
     /// The relay this device enrolled with, if it did.

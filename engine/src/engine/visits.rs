@@ -10,7 +10,7 @@ use crate::engine::{Engine, PastVisit};
 use crate::error::{Error, Result};
 use crate::model::service::find_service;
 use crate::model::text;
-use crate::model::{ConfirmedBy, Confirmation, MemberId, OrderId, Response, Role, ServiceKind, Visit, VisitId, VisitSource};
+use crate::model::{ConfirmedBy, Confirmation, Evidence, MemberId, Tap, VisitEnd, OrderId, Response, Role, ServiceKind, Visit, VisitId, VisitSource};
 use crate::notify::Topic;
 use crate::storage;
 use crate::views::{VisitState, VisitView};
@@ -30,7 +30,28 @@ impl Engine {
         order: Option<&OrderId>,
         at: Option<DateTime<Utc>>,
     ) -> Result<VisitId> {
+        self.check_in(elder, service, order, at, None)
+    }
+
+    /// Checks in now, with the link the phone just read from the elder's tag (ADR 29): the
+    /// relay verifies it. Nothing is stored if the link is not a tag's.
+    pub fn start_visit_tapped(&mut self, elder: &MemberId, service: &str, order: Option<&OrderId>, tap_url: &str) -> Result<VisitId> {
+        let tap = Tap::parse(tap_url)?;
+        self.check_in(elder, service, order, None, Some(tap))
+    }
+
+    fn check_in(
+        &mut self,
+        elder: &MemberId,
+        service: &str,
+        order: Option<&OrderId>,
+        at: Option<DateTime<Utc>>,
+        tap: Option<Tap>,
+    ) -> Result<VisitId> {
         self.require(&[Role::Volunteer], "checking in")?;
+        if tap.is_some() && at.is_some() {
+            return Err(Error::invalid("a tap of the elder's card shows you are there now; check in now (without a time) when you tap"));
+        }
         self.check_visit_target(elder, service, order)?;
         if let Some(open) = self.own_visits().into_iter().find(Visit::is_open) {
             return Err(Error::invalid(format!(
@@ -60,6 +81,7 @@ impl Engine {
             check_out_recorded_at: None,
             device: self.identity.device.clone(),
             confirmation: None,
+            evidence: Evidence { tap_in: tap, ..Evidence::default() },
         };
         let reading = if at.is_none() { self.clock.monotonic() } else { None };
         let own = self.own_doc_id();
@@ -75,7 +97,21 @@ impl Engine {
 
     /// Checks out of an open visit, now or at `at` (when the volunteer forgot to).
     pub fn end_visit(&mut self, id: &VisitId, at: Option<DateTime<Utc>>, note: Option<&str>) -> Result<VisitView> {
+        self.check_out(id, at, note, None)
+    }
+
+    /// Checks out now, with the link the phone just read from the elder's tag (ADR 29).
+    /// Nothing is stored if the link is not a tag's.
+    pub fn end_visit_tapped(&mut self, id: &VisitId, note: Option<&str>, tap_url: &str) -> Result<VisitView> {
+        let tap = Tap::parse(tap_url)?;
+        self.check_out(id, None, note, Some(tap))
+    }
+
+    fn check_out(&mut self, id: &VisitId, at: Option<DateTime<Utc>>, note: Option<&str>, tap: Option<Tap>) -> Result<VisitView> {
         self.require(&[Role::Volunteer], "checking out")?;
+        if tap.is_some() && at.is_some() {
+            return Err(Error::invalid("a tap of the elder's card shows you are there now; check out now (without a time) when you tap"));
+        }
         note.map(text::check_note).transpose()?;
         let visit = self.own_visit(id)?;
         self.refuse_if_decided(&visit)?;
@@ -97,7 +133,11 @@ impl Engine {
         self.rules().check_times(visit.check_in, end, monotonic_ms, now)?;
         let own = self.own_doc_id();
         self.write(id.as_str(), &[Topic::Visits], &[(own, &|tx| {
-            member::put_check_out(tx, id, end, now, monotonic_ms, note)
+            member::put_check_out(tx, id, end, now, monotonic_ms, note)?;
+            match &tap {
+                Some(tap) => member::put_tap(tx, id, VisitEnd::CheckOut, tap),
+                None => Ok(()),
+            }
         })])?;
         self.visit_view(id)
     }
@@ -165,7 +205,7 @@ impl Engine {
         Ok(())
     }
 
-    fn refuse_if_decided(&self, visit: &Visit) -> Result<()> {
+    pub(super) fn refuse_if_decided(&self, visit: &Visit) -> Result<()> {
         match self.outcome_status(&visit.volunteer, visit.id.as_str()) {
             Some(status) if status.closes_visit() => Err(Error::NotAllowed(format!(
                 "visit {} is {status} by the station; it can no longer be changed. Ask your coordinator if it is wrong",

@@ -1,6 +1,7 @@
 //! The domain model: pure types and rules, no I/O.
 
 pub mod enroll_link;
+pub mod evidence;
 pub mod ids;
 pub mod member;
 pub mod order;
@@ -12,6 +13,7 @@ pub mod text;
 pub mod visit;
 
 pub use enroll_link::EnrollLink;
+pub use evidence::{CoSignature, Evidence, Tap, VisitEnd, VisitSummary};
 pub use ids::{DistrictId, HouseholdId, MemberId, OrderId, RequestId, StationId, VisitId};
 pub use member::{Profile, Role, Verification};
 pub use order::{Assignment, Order, OrderFacts, OrderState, Response, Slot};

@@ -4,6 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::model::evidence::Evidence;
 use crate::model::ids::{MemberId, OrderId, VisitId};
 
 /// How a visit came to be recorded.
@@ -110,6 +111,8 @@ pub struct Visit {
     pub device: String,
     /// The elder's or family's confirmation.
     pub confirmation: Option<Confirmation>,
+    /// The taps of the elder's tag and the elder's phone's co-signature, as stored.
+    pub evidence: Evidence,
 }
 
 impl Visit {
@@ -340,6 +343,7 @@ mod tests {
             check_out_recorded_at: None,
             device: "aa".into(),
             confirmation: None,
+            evidence: Evidence::default(),
         }
     }
 

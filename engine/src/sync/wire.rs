@@ -145,13 +145,34 @@ pub struct DispatchContact {
     pub phone: String,
 }
 
-/// Enrollment: a device presents a one-time code and its automerge actor id.
+/// Enrollment: a device presents a one-time code, its automerge actor id and the public
+/// half of its signing key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrollRequest {
     /// The code a coordinator issued.
     pub code: String,
     /// The device's actor id (hex).
     pub actor: String,
+    /// The device's Ed25519 public key, with which an elder's phone co-signs visits
+    /// (ADR 29). Added at the end: a phone of an earlier build sends the request without
+    /// it, which [`decode_enroll`] still reads (as no key).
+    pub signing_key: Option<[u8; 32]>,
+}
+
+/// An enrollment request as builds before the signing key sent it.
+#[derive(Deserialize)]
+struct EnrollRequestWithoutKey {
+    code: String,
+    actor: String,
+}
+
+/// Decodes an enrollment request, of this build or of a build before the signing key
+/// (the same version byte; those bytes end after the actor).
+pub fn decode_enroll(bytes: &[u8]) -> Result<EnrollRequest, WireError> {
+    decode::<EnrollRequest>(bytes).or_else(|error| match decode::<EnrollRequestWithoutKey>(bytes) {
+        Ok(old) => Ok(EnrollRequest { code: old.code, actor: old.actor, signing_key: None }),
+        Err(_) => Err(error),
+    })
 }
 
 /// Enrollment answer: who the device belongs to, and its secret token.
@@ -334,8 +355,16 @@ mod tests {
         expected.extend_from_slice(b"station/s");
         expected.extend_from_slice(&[0, 1]);
         assert_eq!(encode(&response), expected);
-        let enroll = EnrollRequest { code: "AB".into(), actor: "ff".into() };
-        assert_eq!(encode(&enroll), [2, 2, b'A', b'B', 2, b'f', b'f']);
+        let enroll = EnrollRequest { code: "AB".into(), actor: "ff".into(), signing_key: None };
+        assert_eq!(encode(&enroll), [2, 2, b'A', b'B', 2, b'f', b'f', 0]);
+        let keyed = EnrollRequest { signing_key: Some([7; 32]), ..enroll.clone() };
+        let mut expected = vec![2, 2, b'A', b'B', 2, b'f', b'f', 1];
+        expected.extend_from_slice(&[7; 32]);
+        assert_eq!(encode(&keyed), expected);
+        assert_eq!(decode_enroll(&expected), Ok(keyed));
+        // The bytes a phone of the build before the signing key sends still enroll it.
+        assert_eq!(decode_enroll(&[2, 2, b'A', b'B', 2, b'f', b'f']), Ok(enroll));
+        assert!(matches!(decode_enroll(&[2, 2, b'A']), Err(WireError::Malformed(_))));
         assert_eq!(encode(&ContactsRequest {}), [2]);
         let contacts = DispatchContacts {
             contacts: vec![DispatchContact { order: "o-1".into(), address: "8号".into(), phone: "139".into() }],
@@ -400,7 +429,7 @@ mod tests {
             if let Ok(message) = decode::<DispatchContacts>(&bytes) {
                 proptest::prop_assert_eq!(decode::<DispatchContacts>(&encode(&message)), Ok(message));
             }
-            let _ = decode::<EnrollRequest>(&bytes);
+            let _ = decode_enroll(&bytes);
             let _ = decode::<EnrollResponse>(&bytes);
             let _ = decode::<ContactsRequest>(&bytes);
         }

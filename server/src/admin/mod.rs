@@ -235,7 +235,7 @@ pub fn run(relay: &Relay, command: &AdminCommand) -> Result<Report, AdminError> 
                     json: json!({ "id": device, "revoked_at": time_text(at), "already": true }),
                     text: format!("device {device} was already revoked at {}", time_text(at)),
                 }),
-                Revocation::Revoked | Revocation::UnknownDevice => Ok(Report {
+                Revocation::Revoked | Revocation::Unknown => Ok(Report {
                     json: json!({ "id": device, "revoked_at": time_text(at), "already": false }),
                     text: format!("revoked device {device}; its token no longer syncs (its data stays)"),
                 }),

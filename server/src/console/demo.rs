@@ -11,6 +11,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, HeaderValue};
 use chrono::{Duration, Utc};
 use timebank_engine::model::{ConfirmedBy, MemberId, RedemptionAction, ReviewDecision, Role};
+use timebank_engine::signing::DeviceKey;
 use timebank_engine::sync::wire::{self, EnrollRequest, SyncRequest};
 use timebank_engine::sync::{Transport, TransportError};
 use timebank_engine::{Engine, Enrollment, NewIdentity, PastVisit, SystemClock};
@@ -107,7 +108,9 @@ impl Seeder<'_> {
     fn phone(&self, member: &MemberRecord) -> Result<DemoPhone, DemoError> {
         let (code, _) = registry::issue_enrollment_code(self.relay, member.id.as_str(), 1).map_err(step("issue a code"))?;
         let actor = automerge::ActorId::random().to_hex_string();
-        let enrolled = enroll::enroll(self.relay, &EnrollRequest { code, actor: actor.clone() }).map_err(step("enroll a phone"))?;
+        let key = DeviceKey::generate().map_err(step("make a signing key"))?;
+        let request = EnrollRequest { code, actor: actor.clone(), signing_key: Some(key.public()) };
+        let enrolled = enroll::enroll(self.relay, &request).map_err(step("enroll a phone"))?;
         let dir = self.phones_dir.join(member.id.as_str());
         let engine = Engine::create_enrolled(
             &dir,
@@ -121,6 +124,7 @@ impl Seeder<'_> {
                 relay: "http://127.0.0.1".into(),
                 device: enrolled.device,
                 token: enrolled.token.clone(),
+                signing_key: Some(key),
             },
             Arc::new(SystemClock),
         )

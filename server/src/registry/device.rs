@@ -41,12 +41,12 @@ pub fn issue_audited_enrollment_code(
 }
 
 /// Revokes a device: its token stops working at once; its data stays. Returns what
-/// happened (never [`Revocation::UnknownDevice`]: an unknown device is an error) and when.
+/// happened (never [`Revocation::Unknown`]: an unknown device is an error) and when.
 /// The console's `audit` entry is stored with the revocation, when it revokes now.
 pub fn revoke_device(relay: &Relay, device: &str, audit: Option<AuditRecord>) -> Result<(Revocation, Millis), RegistryError> {
     let at = relay.now_ms();
     match relay.store().revoke_device(device, at, audit.as_ref())? {
-        Revocation::UnknownDevice => {
+        Revocation::Unknown => {
             Err(RegistryError::NotFound(format!("no device {device}; list them with `timebank-relay admin device list`")))
         }
         done => {

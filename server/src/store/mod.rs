@@ -248,6 +248,8 @@ pub struct DeviceRecord {
     pub actor: String,
     /// When it enrolled.
     pub created_at: Millis,
+    /// Its Ed25519 public key, if it registered one at enrollment (ADR 29).
+    pub signing_key: Option<[u8; 32]>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<Millis>,
 }
@@ -259,8 +261,30 @@ pub struct NewDevice {
     pub id: String,
     /// Its actor id, lowercase hex.
     pub actor: String,
+    /// Its Ed25519 public key, if it sent one.
+    pub signing_key: Option<[u8; 32]>,
     /// SHA-256 of its bearer token.
     pub token_hash: SecretHash,
+}
+
+/// An elder's NFC tag (NTAG 424 DNA), registered by a station (ADR 29). Its keys are not
+/// stored: they are diversified from the station's master key and the UID.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagRecord {
+    /// The tag's UID, 14 lowercase hex digits.
+    pub uid: String,
+    /// The station that issued it.
+    pub station: StationId,
+    /// The elder it belongs to.
+    pub elder: MemberId,
+    /// When it was registered.
+    pub registered_at: Millis,
+    /// Who registered it (a console username or `admin`).
+    pub registered_by: String,
+    /// When it was revoked (lost, replaced), if it was.
+    pub revoked_at: Option<Millis>,
+    /// Why it was revoked.
+    pub revoked_why: Option<String>,
 }
 
 /// A one-time enrollment code, stored hashed.
@@ -295,7 +319,7 @@ pub enum EnrollRefusal {
     ActorTaken,
 }
 
-/// What revoking a device did.
+/// What revoking a device (or a tag) did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Revocation {
     /// Revoked now.
@@ -305,8 +329,8 @@ pub enum Revocation {
         /// When.
         at: Millis,
     },
-    /// No device has this id.
-    UnknownDevice,
+    /// No device (or tag) has this id.
+    Unknown,
 }
 
 /// A document as stored: snapshot plus chunks, and its generation.
@@ -601,6 +625,20 @@ pub trait RelayStore: Send + Sync + std::fmt::Debug {
     /// Revokes a device: its token stops working; its data stays. The console's `audit`
     /// entry is written with it, and only when it revokes now.
     fn revoke_device(&self, id: &str, at: Millis, audit: Option<&AuditRecord>) -> StoreResult<Revocation>;
+
+    // ----- elders' tags (ADR 29) -----
+
+    /// Registers a tag, and the console's `audit` entry for it, in one transaction; its
+    /// station and elder must exist, and no tag may have its UID (a replaced tag keeps its
+    /// row, revoked).
+    fn register_tag(&self, tag: &TagRecord, audit: Option<&AuditRecord>) -> StoreResult<()>;
+    /// The tag with this UID (lowercase hex), revoked or not.
+    fn tag(&self, uid: &str) -> StoreResult<Option<TagRecord>>;
+    /// The tags of a station, by elder then registration.
+    fn station_tags(&self, station: &StationId) -> StoreResult<Vec<TagRecord>>;
+    /// Revokes a tag at `at` for `why`, with the console's `audit` entry, only when it
+    /// revokes now; [`Revocation`] says what it did.
+    fn revoke_tag(&self, uid: &str, at: Millis, why: &str, audit: Option<&AuditRecord>) -> StoreResult<Revocation>;
 
     // ----- sync state -----
 

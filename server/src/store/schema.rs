@@ -236,6 +236,21 @@ pub const MIGRATIONS: &[&str] = &[
     //     the station's coordinators and, through `/v1/contacts`, to the volunteer an open
     //     order of the elder is dispatched to (ADR 31): never in a document.
     "ALTER TABLE member_contacts ADD COLUMN address TEXT;",
+    // 11: proof of presence (ADR 29): each device's Ed25519 public key, registered at
+    //     enrollment (an elder's phone co-signs visits with it); the elders' NFC tags by
+    //     UID, with the station that issued them (its master key diversifies their keys) and
+    //     when one was revoked.
+    "ALTER TABLE devices ADD COLUMN signing_key BLOB;
+     CREATE TABLE tags (
+         uid           TEXT PRIMARY KEY,
+         station       TEXT NOT NULL REFERENCES stations(id),
+         elder         TEXT NOT NULL REFERENCES members(id),
+         registered_at INTEGER NOT NULL,
+         registered_by TEXT NOT NULL,
+         revoked_at    INTEGER,
+         revoked_why   TEXT
+     ) STRICT;
+     CREATE INDEX tags_by_station ON tags (station, elder);",
 ];
 
 /// The newest store version this build knows.

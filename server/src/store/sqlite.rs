@@ -17,7 +17,7 @@ use crate::store::{
     AckedHeads, AuditRecord, DeviceUsage, DistrictRecord, ConsoleSessionRecord, ConsoleUserRecord, DeviceRecord, EnrollRefusal,
     EnrollmentCode, LedgerEventRecord, LedgerProgress, MemberContact, MemberRecord, Millis, NewDevice, NewDocument, NewLedgerEvent,
     DocumentChanges, PostingRecord, RelayStore, Revocation, SecretHash, SecurityEvent, StationRecord, StoreError, StoreResult,
-    StoredDocument, SyncWritten, WriteBatch,
+    StoredDocument, SyncWritten, TagRecord, WriteBatch,
 };
 
 /// File name of the relay's store inside the data directory.
@@ -150,7 +150,8 @@ fn member_from_row(row: &Row<'_>) -> rusqlite::Result<MemberRecord> {
 }
 
 const MEMBER_COLUMNS: &str = "id, station, role, display_name, birth_year, household, created_at, hardship";
-const DEVICE_COLUMNS: &str = "id, member, actor, created_at, revoked_at";
+const DEVICE_COLUMNS: &str = "id, member, actor, created_at, revoked_at, signing_key";
+const TAG_COLUMNS: &str = "uid, station, elder, registered_at, registered_by, revoked_at, revoked_why";
 
 /// A station with its district: [`station_from_row`]'s columns.
 const STATION_SELECT: &str = "SELECT s.id, s.name, d.district, s.created_at FROM stations s JOIN station_districts d ON d.station = s.id";
@@ -239,6 +240,21 @@ fn device_from_row(row: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
         actor: row.get(2)?,
         created_at: row.get(3)?,
         revoked_at: row.get(4)?,
+        signing_key: row.get(5)?,
+    })
+}
+
+fn tag_from_row(row: &Row<'_>) -> rusqlite::Result<TagRecord> {
+    let station: String = row.get(1)?;
+    let elder: String = row.get(2)?;
+    Ok(TagRecord {
+        uid: row.get(0)?,
+        station: StationId::parse(&station).map_err(|e| bad_column(1, "station id", e.to_string()))?,
+        elder: MemberId::parse(&elder).map_err(|e| bad_column(2, "member id", e.to_string()))?,
+        registered_at: row.get(3)?,
+        registered_by: row.get(4)?,
+        revoked_at: row.get(5)?,
+        revoked_why: row.get(6)?,
     })
 }
 
@@ -679,8 +695,8 @@ impl RelayStore for SqliteStore {
                 return Ok(Err(EnrollRefusal::ActorTaken));
             }
             tx.execute(
-                "INSERT INTO devices (id, member, actor, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![device.id, member, device.actor, device.token_hash, now],
+                "INSERT INTO devices (id, member, actor, token_hash, created_at, signing_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![device.id, member, device.actor, device.token_hash, now, device.signing_key],
             )?;
             tx.execute(
                 "UPDATE enrollment_codes SET used_at = ?2, device = ?3 WHERE code_hash = ?1",
@@ -721,10 +737,54 @@ impl RelayStore for SqliteStore {
                 .query_row("SELECT revoked_at FROM devices WHERE id = ?1", [id], |row| row.get(0))
                 .optional()?;
             Ok(match found {
-                None => Revocation::UnknownDevice,
+                None => Revocation::Unknown,
                 Some(Some(at)) => Revocation::AlreadyRevoked { at },
                 Some(None) => {
                     tx.execute("UPDATE devices SET revoked_at = ?2 WHERE id = ?1", params![id, at])?;
+                    audit.map_or(Ok(()), |entry| insert_audit_in(tx, entry))?;
+                    Revocation::Revoked
+                }
+            })
+        })
+    }
+
+    fn register_tag(&self, tag: &TagRecord, audit: Option<&AuditRecord>) -> StoreResult<()> {
+        self.write(|tx| {
+            let inserted = tx.execute(
+                "INSERT INTO tags (uid, station, elder, registered_at, registered_by) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(uid) DO NOTHING",
+                params![tag.uid, tag.station.as_str(), tag.elder.as_str(), tag.registered_at, tag.registered_by],
+            )?;
+            if inserted == 0 {
+                return Err(StoreError::Duplicate { what: "tag", id: tag.uid.clone() });
+            }
+            audit.map_or(Ok(()), |entry| insert_audit_in(tx, entry))
+        })
+    }
+
+    fn tag(&self, uid: &str) -> StoreResult<Option<TagRecord>> {
+        self.read(|conn| {
+            conn.prepare_cached(&format!("SELECT {TAG_COLUMNS} FROM tags WHERE uid = ?1"))?.query_row([uid], tag_from_row).optional()
+        })
+    }
+
+    fn station_tags(&self, station: &StationId) -> StoreResult<Vec<TagRecord>> {
+        self.read(|conn| {
+            let mut stmt =
+                conn.prepare(&format!("SELECT {TAG_COLUMNS} FROM tags WHERE station = ?1 ORDER BY elder, registered_at, uid"))?;
+            stmt.query_map([station.as_str()], tag_from_row)?.collect()
+        })
+    }
+
+    fn revoke_tag(&self, uid: &str, at: Millis, why: &str, audit: Option<&AuditRecord>) -> StoreResult<Revocation> {
+        self.write(|tx| {
+            let found: Option<Option<Millis>> =
+                tx.query_row("SELECT revoked_at FROM tags WHERE uid = ?1", [uid], |row| row.get(0)).optional()?;
+            Ok(match found {
+                None => Revocation::Unknown,
+                Some(Some(at)) => Revocation::AlreadyRevoked { at },
+                Some(None) => {
+                    tx.execute("UPDATE tags SET revoked_at = ?2, revoked_why = ?3 WHERE uid = ?1", params![uid, at, why])?;
                     audit.map_or(Ok(()), |entry| insert_audit_in(tx, entry))?;
                     Revocation::Revoked
                 }

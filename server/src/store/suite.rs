@@ -165,7 +165,7 @@ pub(crate) fn setup(store: &dyn RelayStore) {
 
 fn enroll(store: &dyn RelayStore, code: u8, device: &str, actor: &str, token: u8) -> Result<MemberRecord, EnrollRefusal> {
     store
-        .enroll_device(&[code; 32], &NewDevice { id: device.into(), actor: actor.into(), token_hash: [token; 32] }, 100)
+        .enroll_device(&[code; 32], &NewDevice { id: device.into(), actor: actor.into(), token_hash: [token; 32], signing_key: None }, 100)
         .unwrap()
 }
 
@@ -523,7 +523,7 @@ pub(crate) fn devices_are_found_by_token_and_actor_and_revoked(store: &dyn Relay
     let revoked = |device: &str| audit("device.revoke", device);
     assert_eq!(store.revoke_device("d-1", 200, Some(&revoked("d-1"))).unwrap(), Revocation::Revoked);
     assert_eq!(store.revoke_device("d-1", 300, Some(&revoked("d-1"))).unwrap(), Revocation::AlreadyRevoked { at: 200 });
-    assert_eq!(store.revoke_device("d-9", 300, Some(&revoked("d-9"))).unwrap(), Revocation::UnknownDevice);
+    assert_eq!(store.revoke_device("d-9", 300, Some(&revoked("d-9"))).unwrap(), Revocation::Unknown);
     assert_eq!(store.device_by_token(&[5; 32]).unwrap().unwrap().revoked_at, Some(200));
     assert_eq!(store.audit_entries(None, 10).unwrap(), [revoked("d-1")], "audited when it revoked, only then");
 }

@@ -130,6 +130,7 @@ fn an_enrollment_code_from_the_page_enrolls_one_device_which_can_then_be_revoked
     let body = timebank_engine::sync::wire::encode(&timebank_engine::sync::wire::EnrollRequest {
         code: code.clone(),
         actor: actor.to_hex_string(),
+        signing_key: None,
     });
     let enroll = |body: Vec<u8>| {
         let request = axum::http::Request::builder()

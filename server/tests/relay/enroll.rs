@@ -10,7 +10,7 @@ use timebank_server::secret;
 use crate::support::{TestRelay, store_bytes};
 
 fn enroll_with(relay: &TestRelay, code: &str, actor: &str) -> crate::support::Answer {
-    relay.post("/v1/enroll", None, wire::encode(&EnrollRequest { code: code.into(), actor: actor.into() }))
+    relay.post("/v1/enroll", None, wire::encode(&EnrollRequest { code: code.into(), actor: actor.into(), signing_key: None }))
 }
 
 #[test]
@@ -108,8 +108,8 @@ fn unknown_codes_bad_device_ids_and_taken_device_ids_are_refused() {
 fn a_member_may_enroll_several_devices() {
     let relay = TestRelay::new();
     let volunteer = relay.member("volunteer", "Li Wei");
-    let (first, _) = relay.enroll(&volunteer);
-    let (second, _) = relay.enroll(&volunteer);
+    let (first, _, _) = relay.enroll(&volunteer);
+    let (second, _, _) = relay.enroll(&volunteer);
     assert_ne!(first.device, second.device);
     assert_ne!(first.token, second.token);
     assert_eq!(relay.store().devices().unwrap().len(), 2);

@@ -25,7 +25,7 @@ struct Coordinator {
 
 fn coordinator(relay: &TestRelay) -> Coordinator {
     let member = relay.member("coordinator", "Zhang Min");
-    let (enrolled, actor) = relay.enroll(&member);
+    let (enrolled, actor, _) = relay.enroll(&member);
     Coordinator { enrolled, actor, id: member.id }
 }
 

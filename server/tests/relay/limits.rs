@@ -20,7 +20,7 @@ use crate::support::{Answer, TestRelay};
 
 /// An enrollment request with `code` and a fresh device id.
 fn enrollment(code: &str) -> Vec<u8> {
-    wire::encode(&EnrollRequest { code: code.into(), actor: ActorId::random().to_hex_string() })
+    wire::encode(&EnrollRequest { code: code.into(), actor: ActorId::random().to_hex_string(), signing_key: None })
 }
 
 fn security_events(relay: &TestRelay) -> Vec<String> {

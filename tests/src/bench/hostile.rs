@@ -111,6 +111,7 @@ impl Candidate {
             recorded_at: now,
             device: String::new(),
             confirmation: None,
+            evidence: Default::default(),
         };
         // What one visit costs, from one made on a copy.
         let (visit_ops, visit_bytes) = {

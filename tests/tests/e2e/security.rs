@@ -75,6 +75,7 @@ fn forged_changes_are_refused_with_403_recorded_and_change_nothing() {
             relay: li_phone.url.clone(),
             device: li_phone.device.clone(),
             token: li_phone.token.clone(),
+            signing_key: None,
         },
         Arc::new(SystemClock),
     )

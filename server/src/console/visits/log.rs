@@ -353,6 +353,7 @@ pub(crate) mod fixture {
                 check_out_recorded_at: None,
                 device: String::new(),
                 confirmation: None,
+                evidence: Default::default(),
             },
             volunteer_name: String::new(),
             elder_name: String::new(),

@@ -27,12 +27,12 @@ use crate::store::{
     AckedHeads, AuditRecord, ConsoleSessionRecord, ConsoleUserRecord, DeviceRecord, DeviceUsage, DistrictRecord, DocumentChanges,
     EnrollRefusal, EnrollmentCode, LedgerEventRecord, LedgerProgress, MemberContact, MemberRecord, Millis, NewDevice, NewDocument,
     NewLedgerEvent, PostingRecord, RelayStore, Revocation, SecretHash, SecurityEvent, StationRecord, StoreError,
-    StoreResult, StoredDocument, SyncWritten, WriteBatch,
+    StoreResult, StoredDocument, SyncWritten, TagRecord, WriteBatch,
 };
 use rows::{
-    DEVICE_COLUMNS, MEMBER_COLUMNS, POSTING_COLUMNS, STATION_SELECT, audit_from_row, console_user_from_row, device_from_row,
-    district_from_row,
-    ledger_event_from_row, member_from_row, posting_from_row, security_event_from_row, session_from_row, station_from_row,
+    DEVICE_COLUMNS, MEMBER_COLUMNS, POSTING_COLUMNS, STATION_SELECT, TAG_COLUMNS, audit_from_row, console_user_from_row,
+    device_from_row, district_from_row, ledger_event_from_row, member_from_row, posting_from_row, security_event_from_row,
+    session_from_row, station_from_row, tag_from_row,
 };
 
 /// How long opening a connection may take.
@@ -862,9 +862,9 @@ impl RelayStore for PgStore {
             }
             let inserted = exec(
                 tx,
-                "INSERT INTO devices (id, member, actor, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)
+                "INSERT INTO devices (id, member, actor, token_hash, created_at, signing_key) VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT (actor) DO NOTHING",
-                &[&device.id, &member, &device.actor, &device.token_hash.as_slice(), &now],
+                &[&device.id, &member, &device.actor, &device.token_hash.as_slice(), &now, &device.signing_key.as_ref().map(|k| k.as_slice())],
             )
             .await?;
             if inserted == 0 {
@@ -906,11 +906,54 @@ impl RelayStore for PgStore {
     fn revoke_device(&self, id: &str, at: Millis, audit: Option<&AuditRecord>) -> StoreResult<Revocation> {
         self.write(async |tx| {
             let found = row(tx, "SELECT revoked_at FROM devices WHERE id = $1 FOR UPDATE", &[&id]).await?;
-            let Some(found) = found else { return Ok(Revocation::UnknownDevice) };
+            let Some(found) = found else { return Ok(Revocation::Unknown) };
             if let Some(at) = found.try_get::<_, Option<Millis>>(0)? {
                 return Ok(Revocation::AlreadyRevoked { at });
             }
             exec(tx, "UPDATE devices SET revoked_at = $2 WHERE id = $1", &[&id, &at]).await?;
+            insert_audits_in(tx, audit.map_or(&[], std::slice::from_ref)).await?;
+            Ok(Revocation::Revoked)
+        })
+    }
+
+    fn register_tag(&self, tag: &TagRecord, audit: Option<&AuditRecord>) -> StoreResult<()> {
+        self.write(async |tx| {
+            let inserted = exec(
+                tx,
+                "INSERT INTO tags (uid, station, elder, registered_at, registered_by) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (uid) DO NOTHING",
+                &[&tag.uid, &tag.station.as_str(), &tag.elder.as_str(), &tag.registered_at, &tag.registered_by],
+            )
+            .await?;
+            if inserted == 0 {
+                return Err(StoreError::Duplicate { what: "tag", id: tag.uid.clone() }.into());
+            }
+            insert_audits_in(tx, audit.map_or(&[], std::slice::from_ref)).await
+        })
+    }
+
+    fn tag(&self, uid: &str) -> StoreResult<Option<TagRecord>> {
+        self.read(async |db| {
+            let sql = format!("SELECT {TAG_COLUMNS} FROM tags WHERE uid = $1");
+            row(db, &sql, &[&uid]).await?.as_ref().map(tag_from_row).transpose()
+        })
+    }
+
+    fn station_tags(&self, station: &StationId) -> StoreResult<Vec<TagRecord>> {
+        self.read(async |db| {
+            let sql = format!(r#"SELECT {TAG_COLUMNS} FROM tags WHERE station = $1 ORDER BY elder COLLATE "C", registered_at, uid COLLATE "C""#);
+            rows(db, &sql, &[&station.as_str()]).await?.iter().map(tag_from_row).collect()
+        })
+    }
+
+    fn revoke_tag(&self, uid: &str, at: Millis, why: &str, audit: Option<&AuditRecord>) -> StoreResult<Revocation> {
+        self.write(async |tx| {
+            let found = row(tx, "SELECT revoked_at FROM tags WHERE uid = $1 FOR UPDATE", &[&uid]).await?;
+            let Some(found) = found else { return Ok(Revocation::Unknown) };
+            if let Some(at) = found.try_get::<_, Option<Millis>>(0)? {
+                return Ok(Revocation::AlreadyRevoked { at });
+            }
+            exec(tx, "UPDATE tags SET revoked_at = $2, revoked_why = $3 WHERE uid = $1", &[&uid, &at, &why]).await?;
             insert_audits_in(tx, audit.map_or(&[], std::slice::from_ref)).await?;
             Ok(Revocation::Revoked)
         })

@@ -8,11 +8,12 @@ use super::Fault;
 use crate::store::encoding::console_role;
 use crate::store::{
     AuditRecord, ConsoleSessionRecord, ConsoleUserRecord, DeviceRecord, DistrictRecord, LedgerEventRecord, MemberRecord, PostingRecord,
-    SecurityEvent, StationRecord, StoreError,
+    SecurityEvent, StationRecord, StoreError, TagRecord,
 };
 
 pub(super) const MEMBER_COLUMNS: &str = "id, station, role, display_name, birth_year, household, created_at, hardship";
-pub(super) const DEVICE_COLUMNS: &str = "id, member, actor, created_at, revoked_at";
+pub(super) const DEVICE_COLUMNS: &str = "id, member, actor, created_at, revoked_at, signing_key";
+pub(super) const TAG_COLUMNS: &str = "uid, station, elder, registered_at, registered_by, revoked_at, revoked_why";
 pub(super) const POSTING_COLUMNS: &str = "key, kind, debit, credit, minutes, subject, memo, by_member, event_seq, posted_at";
 
 /// `raw`, read by `parse`, or the store reported damaged in `what`.
@@ -69,6 +70,22 @@ pub(super) fn device_from_row(row: &Row) -> Result<DeviceRecord, Fault> {
         actor: row.try_get(2)?,
         created_at: row.try_get(3)?,
         revoked_at: row.try_get(4)?,
+        signing_key: row
+            .try_get::<_, Option<Vec<u8>>>(5)?
+            .map(|key| <[u8; 32]>::try_from(key).map_err(|k| Fault::Store(StoreError::Corrupt(format!("a device's signing key of {} bytes", k.len())))))
+            .transpose()?,
+    })
+}
+
+pub(super) fn tag_from_row(row: &Row) -> Result<TagRecord, Fault> {
+    Ok(TagRecord {
+        uid: row.try_get(0)?,
+        station: station_id(row, 1)?,
+        elder: parsed("member id", row.try_get(2)?, MemberId::parse)?,
+        registered_at: row.try_get(3)?,
+        registered_by: row.try_get(4)?,
+        revoked_at: row.try_get(5)?,
+        revoked_why: row.try_get(6)?,
     })
 }
 

@@ -213,6 +213,20 @@ pub const MIGRATIONS: &[&str] = &[
     //    station's coordinators and, through `/v1/contacts`, to the volunteer an open order
     //    of the elder is dispatched to (ADR 31); never in a document.
     "ALTER TABLE member_contacts ADD COLUMN address TEXT;",
+    // 4: proof of presence (ADR 29), as SQLite's version 11: each device's Ed25519 public key
+    //    from its enrollment, and the elders' NFC tags by UID with their station, elder and
+    //    revocation.
+    "ALTER TABLE devices ADD COLUMN signing_key BYTEA;
+     CREATE TABLE tags (
+         uid           TEXT PRIMARY KEY,
+         station       TEXT NOT NULL REFERENCES stations(id),
+         elder         TEXT NOT NULL REFERENCES members(id),
+         registered_at BIGINT NOT NULL,
+         registered_by TEXT NOT NULL,
+         revoked_at    BIGINT,
+         revoked_why   TEXT
+     );
+     CREATE INDEX tags_by_station ON tags (station, elder);",
 ];
 
 /// The newest schema version this build knows.

@@ -384,7 +384,7 @@ fn one_enrollment_code_typed_on_two_phones_at_two_relays_enrolls_one() {
         .map(|(id, actor)| {
             let relay = beside(&first);
             std::thread::spawn(move || {
-                let device = NewDevice { id: id.into(), actor: actor.into(), token_hash: [actor.as_bytes()[1]; 32] };
+                let device = NewDevice { id: id.into(), actor: actor.into(), token_hash: [actor.as_bytes()[1]; 32], signing_key: None };
                 relay.enroll_device(&[1; 32], &device, 100).unwrap()
             })
         })

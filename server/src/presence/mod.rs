@@ -1,0 +1,5 @@
+//! Proof of presence (ADR 29, 30): the relay alone verifies what a volunteer's phone
+//! brings with a visit. [`sun`]: the NTAG 424 DNA SUN messages of the elders' tags
+//! (AN12196) and their keys, diversified from each station's master key (AN10922).
+
+pub mod sun;
