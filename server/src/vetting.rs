@@ -430,6 +430,7 @@ mod tests {
 
         let (station_id, mut station_doc) = new_doc("station/s-1");
         vet_edit(&station_id, &mut station_doc, |tx| station::put_station(tx, "曹杨", &default_catalogue(), &VisitRules::default())).unwrap();
+        vet_edit(&station_id, &mut station_doc, |tx| station::put_verified_visits(tx, VerifiedVisits::Auto)).unwrap();
 
         let (desk_id, mut desk_doc) = new_doc("station/s-1/desk");
         let by = coordinator.clone();

@@ -215,6 +215,7 @@ const STATION: Shape = Shape {
                 integer("clock_skew_minutes"),
                 integer("late_submission_days"),
                 integer("backdate_tolerance_minutes"),
+                word(station::VERIFIED_VISITS),
             ]),
         },
         Collection { name: station::NOTICES, records: Records::Unused },

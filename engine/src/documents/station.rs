@@ -4,7 +4,7 @@ use automerge::transaction::Transactable;
 use automerge::{AutomergeError, ROOT, ReadDoc};
 
 use crate::documents::fields::{entries, map_at, record, str_at, u64_at};
-use crate::model::{Service, ServiceKind, VisitRules, default_catalogue};
+use crate::model::{Service, ServiceKind, VerifiedVisits, VisitRules, default_catalogue};
 
 /// Map of service id → catalogue entry.
 pub const CATALOGUE: &str = "catalogue";
@@ -71,4 +71,22 @@ pub fn visit_rules(doc: &impl ReadDoc) -> VisitRules {
         late_submission_days: get("late_submission_days", defaults.late_submission_days),
         backdate_tolerance_minutes: get("backdate_tolerance_minutes", defaults.backdate_tolerance_minutes),
     }
+}
+
+/// The rule's key in [`RULES`]: what verified visits get.
+pub const VERIFIED_VISITS: &str = "verified_visits";
+
+/// Writes what the station does with verified visits (a coordinator's device or the console).
+pub fn put_verified_visits(tx: &mut impl Transactable, rule: VerifiedVisits) -> Result<(), AutomergeError> {
+    let rules_obj = map_at(tx, &ROOT, RULES).map_or_else(|| tx.put_object(ROOT, RULES, automerge::ObjType::Map), Ok)?;
+    tx.put(&rules_obj, VERIFIED_VISITS, rule.as_str())
+}
+
+/// What the station does with verified visits; into the queue while not set (or set to a
+/// spelling this build does not know).
+pub fn verified_visits(doc: &impl ReadDoc) -> VerifiedVisits {
+    map_at(doc, &ROOT, RULES)
+        .and_then(|obj| str_at(doc, &obj, VERIFIED_VISITS))
+        .and_then(|raw| VerifiedVisits::parse(&raw))
+        .unwrap_or_default()
 }

@@ -2,10 +2,10 @@
 //! a review), fulfil or release redemptions, and the queues they work from. Each decision is checked by the
 //! rules the console applies too ([`crate::documents::coordinator`]).
 
-use crate::documents::{DocId, coordinator, desk, member};
+use crate::documents::{DocId, coordinator, desk, member, station};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::model::{MemberId, OrderId, OrderState, OutcomeStatus, RedemptionAction, RequestId, RequestKind, ReviewDecision, Role, SpendRequest, VisitId};
+use crate::model::{MemberId, OrderId, OrderState, OutcomeStatus, RedemptionAction, RequestId, RequestKind, ReviewDecision, Role, SpendRequest, VerifiedVisits, VisitId};
 use crate::notify::Topic;
 use crate::storage;
 use crate::views::{ReviewItem, VisitState};
@@ -29,6 +29,14 @@ impl Engine {
             (DocId::Member(found.elder.clone()), &|tx| member::put_order_dispatch(tx, order, volunteer, now)),
             (DocId::Member(volunteer.clone()), &|tx| member::put_assignment(tx, &assignment)),
         ])
+    }
+
+    /// Sets what the station does with visits whose presence the relay verified at both
+    /// ends (ADR 30): queue them, allow bulk approval, or let the relay approve them.
+    pub fn set_verified_visits(&mut self, rule: VerifiedVisits) -> Result<()> {
+        self.require(&[Role::Coordinator], "setting the station's rule for verified visits")?;
+        let doc = DocId::Station(self.identity.station.clone());
+        self.write(station::VERIFIED_VISITS, &[Topic::Station], &[(doc, &|tx| station::put_verified_visits(tx, rule))])
     }
 
     /// The coordinators' review queue: every finished visit of the station's members that

@@ -121,6 +121,42 @@ impl TryFrom<String> for CoSignature {
     }
 }
 
+/// What a station does with visits whose presence the relay verified at both ends (ADR 30),
+/// set by its coordinators in `station/<id>` (`rules.verified_visits`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VerifiedVisits {
+    /// Into the review queue like any other visit.
+    #[default]
+    Queue,
+    /// Into the queue, where they may be approved together in one step.
+    Bulk,
+    /// Approved by the relay without a coordinator, unless another rule holds them
+    /// (an anomaly: overlaps, lateness, length, the phone's clock); caps still apply.
+    Auto,
+}
+
+impl VerifiedVisits {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerifiedVisits::Queue => "queue",
+            VerifiedVisits::Bulk => "bulk",
+            VerifiedVisits::Auto => "auto",
+        }
+    }
+
+    /// Reads the stored or typed spelling.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "queue" => Some(VerifiedVisits::Queue),
+            "bulk" => Some(VerifiedVisits::Bulk),
+            "auto" => Some(VerifiedVisits::Auto),
+            _ => None,
+        }
+    }
+}
+
 /// Which end of a visit a tap proves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

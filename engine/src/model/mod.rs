@@ -13,7 +13,7 @@ pub mod text;
 pub mod visit;
 
 pub use enroll_link::EnrollLink;
-pub use evidence::{CoSignature, Evidence, Tap, VisitEnd, VisitSummary};
+pub use evidence::{CoSignature, Evidence, TAG_URL, Tap, VerifiedVisits, VisitEnd, VisitSummary};
 pub use ids::{DistrictId, HouseholdId, MemberId, OrderId, RequestId, StationId, VisitId};
 pub use member::{Profile, Role, Verification};
 pub use order::{Assignment, Order, OrderFacts, OrderState, Response, Slot};

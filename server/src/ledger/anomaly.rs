@@ -19,8 +19,9 @@ const DAY_MS: i64 = 24 * 60 * MINUTE_MS;
 pub const MAX_OVERLAPS_NAMED: usize = 5;
 
 /// Most reasons one visit's evidence holds: its own (at most four kinds besides overlaps),
-/// the visits it overlaps, and the later visits that overlap it.
-pub const MAX_REASONS: usize = 4 + 2 * MAX_OVERLAPS_NAMED;
+/// failed evidence of presence (one reason naming its checks), the visits it overlaps, and
+/// the later visits that overlap it.
+pub const MAX_REASONS: usize = 4 + 1 + 2 * MAX_OVERLAPS_NAMED;
 
 /// One reason a visit needs a coordinator's eyes.
 #[derive(Clone, Debug, PartialEq, Eq)]

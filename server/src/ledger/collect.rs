@@ -1,5 +1,5 @@
 //! Reads the events of the arrival log out of the documents: finished visits (with the
-//! order each served, at the station their volunteer belonged to when they started), their confirmations and requests from `member/<id>`, reviews (and their reversals) and decisions from `station/<id>/desk`, the visit limits
+//! order each served, at the station their volunteer belonged to when they started), their evidence of presence (verified here: [`crate::ledger::verify`]), their confirmations and requests from `member/<id>`, reviews (and their reversals) and decisions from `station/<id>/desk`, the visit limits
 //! from `station/<id>`. Either the records a change touched (after a sync: the cost grows
 //! with the change) or every record (catch-up at start and the rebuild check).
 
@@ -16,6 +16,7 @@ use crate::ledger::event::{
     TransferEvent, VisitEvent, transfer_key,
 };
 use crate::ledger::reconcile::Books;
+use crate::ledger::verify::Verifier;
 use crate::store::{MemberRecord, RelayStore, StoreError, StoreResult};
 
 /// The gift receiver that means the station's donation pool (besides the station's own id).
@@ -45,18 +46,20 @@ pub fn member_moves(store: &dyn RelayStore, member: &MemberId) -> StoreResult<Ve
     }
 }
 
-/// Looks members (and their moves) up in the store, once each.
+/// Looks members (and their moves) up in the store, once each, and verifies evidence of
+/// presence.
 #[derive(Debug)]
 pub struct Directory<'a> {
     store: &'a dyn RelayStore,
     known: HashMap<MemberId, Option<MemberRecord>>,
     moves: HashMap<MemberId, Vec<TransferEvent>>,
+    verifier: Verifier<'a>,
 }
 
 impl<'a> Directory<'a> {
     /// Over `store`.
     pub fn new(store: &'a dyn RelayStore) -> Self {
-        Directory { store, known: HashMap::new(), moves: HashMap::new() }
+        Directory { store, known: HashMap::new(), moves: HashMap::new(), verifier: Verifier::new(store) }
     }
 
     /// The station `member` belonged to at `at` (ms): where a visit that started then was
@@ -224,6 +227,7 @@ fn member_events(
             .filter(|o| assignments.iter().any(|a| &a.order == *o && a.elder == visit.elder))
             .map(ToString::to_string);
         let station = directory.station_at(&record, visit.check_in.timestamp_millis())?;
+        let evidence = directory.verifier.evidence(&visit, &station, elder.as_ref())?;
         out.push(EventBody::Visit(VisitEvent {
             id: visit.id.to_string(),
             volunteer: owner.clone(),
@@ -240,6 +244,7 @@ fn member_events(
             check_out_recorded_at: visit.check_out_recorded_at.map(|t| t.timestamp_millis()),
             order: order.clone(),
         }));
+        out.extend(evidence.map(EventBody::Evidence));
         // After the visit it confirms; only a visit that served an order, whose elder's
         // ledger follows the order to confirmed (nothing else in the ledger reads it).
         if let Some(confirmation) = visit.confirmation.as_ref().filter(|_| order.is_some()) {
@@ -362,7 +367,7 @@ fn desk_events(
 /// A new rules version when the coordinators changed the station's visit limits.
 fn rules_event(station: &StationId, doc: &Automerge, books: &dyn CurrentRules) -> Option<EventBody> {
     let current = books.rules(station);
-    let wanted = current.clone().with_visit_rules(&station::visit_rules(doc));
+    let wanted = current.clone().with_visit_rules(&station::visit_rules(doc)).with_verified_visits(station::verified_visits(doc));
     if wanted.same_terms(&current) {
         return None;
     }

@@ -1,12 +1,13 @@
-//! What reconciliation reads: the events of the arrival log (a visit, a coordinator's
-//! review or its reversal, a redemption or gift request, a coordinator's decision on a
-//! redemption, a station's rules, a member's move to another station), each as the relay first received it, with its arrival sequence
+//! What reconciliation reads: the events of the arrival log (a visit, a visit's evidence of
+//! presence, a coordinator's review or its reversal, a redemption or gift request, a
+//! coordinator's decision on a redemption, a station's rules, a member's move to another station), each as the relay first received it, with its arrival sequence
 //! number. The content is kept with the sequence number, so a rebuild folds exactly
 //! what the incremental run folded, whatever the documents hold now.
 
 use serde::{Deserialize, Serialize};
 use timebank_engine::model::{ConfirmedBy, HouseholdId, MemberId, RedemptionAction, ReviewDecision, StationId, VisitSource};
 
+pub use crate::ledger::evidence::EvidenceEvent;
 use crate::ledger::rules::StationRules;
 
 /// One event of the arrival log.
@@ -28,6 +29,8 @@ pub enum EventBody {
     Visit(VisitEvent),
     /// The elder's (or family's) confirmation of a visit, on the volunteer's phone.
     Confirmation(ConfirmationEvent),
+    /// A finished visit's evidence of presence, verified by the relay (ADR 30).
+    Evidence(EvidenceEvent),
     /// A coordinator's review of a visit (or a change of it).
     Review(ReviewEvent),
     /// A coordinator's reversal of a visit's review (approval or rejection).
@@ -286,10 +289,12 @@ impl TransferEvent {
     }
 }
 
-/// The format of the arrival log's stored events, written into each (`"format"`). Events
-/// logged before the field existed read as format 1. A relay meets a higher format only in
-/// a log a newer relay wrote, and refuses to fold it rather than misread it.
-pub const FORMAT: u32 = 1;
+/// The newest format of the arrival log's stored events, written into each (`"format"`).
+/// Events logged before the field existed read as format 1. A relay meets a higher format
+/// only in a log a newer relay wrote, and refuses to fold it rather than misread it.
+/// Format 2 added the evidence event; every other event is still written as format 1, so
+/// a relay of format 1 reads every log that has no evidence in it.
+pub const FORMAT: u32 = 2;
 
 /// An event as stored: its format beside its fields.
 #[derive(Serialize)]
@@ -316,7 +321,8 @@ impl EventBody {
     /// The stored form: JSON with the format first.
     pub fn encode(&self) -> String {
         // Every field is a string, a number, a bool or null: serialising cannot fail.
-        serde_json::to_string(&Stored { format: FORMAT, body: self }).unwrap_or_default()
+        let format = if matches!(self, EventBody::Evidence(_)) { FORMAT } else { 1 };
+        serde_json::to_string(&Stored { format, body: self }).unwrap_or_default()
     }
 
     /// Reads a stored event, of any format up to [`FORMAT`].
@@ -341,6 +347,7 @@ impl EventBody {
     pub fn key(&self) -> String {
         match self {
             EventBody::Visit(v) => format!("visit:{}@{}", v.id, identity::digest(&identity::Visit::of(v))),
+            EventBody::Evidence(e) => format!("evidence:{}@{}", e.visit, identity::digest(&identity::Evidence::of(e))),
             EventBody::Request(r) => format!("request:{}", r.id),
             EventBody::Confirmation(c) => format!("confirmation:{}", c.visit),
             EventBody::Correction(c) => format!("correction:{}", c.id),
@@ -363,7 +370,7 @@ mod identity {
     use sha2::{Digest, Sha256};
     use timebank_engine::model::{HouseholdId, MemberId, StationId};
 
-    use super::{DecisionEvent, ReversalEvent, ReviewEvent, VisitEvent};
+    use super::{DecisionEvent, EvidenceEvent, ReversalEvent, ReviewEvent, VisitEvent};
 
     /// The first 8 bytes of the SHA-256 of the JSON, in hex.
     pub(super) fn digest(identity: &impl Serialize) -> String {
@@ -403,6 +410,34 @@ mod identity {
                 device: &v.device,
                 volunteer_household: &v.volunteer_household,
                 elder_household: &v.elder_household,
+            }
+        }
+    }
+
+    /// What the phone stored, never the relay's verdicts: a verdict reached again (a
+    /// tag revoked since, at a catch-up) does not make the same evidence a new event.
+    #[derive(Serialize)]
+    pub(super) struct Evidence<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        visit: &'a str,
+        check_in: i64,
+        check_out: i64,
+        tap_in: Option<&'a str>,
+        tap_out: Option<&'a str>,
+        cosignature: Option<&'a str>,
+    }
+
+    impl<'a> Evidence<'a> {
+        pub(super) fn of(e: &'a EvidenceEvent) -> Self {
+            Evidence {
+                kind: "evidence",
+                visit: &e.visit,
+                check_in: e.check_in,
+                check_out: e.check_out,
+                tap_in: e.tap_in.as_ref().map(|t| t.raw.as_str()),
+                tap_out: e.tap_out.as_ref().map(|t| t.raw.as_str()),
+                cosignature: e.cosignature.as_ref().map(|s| s.raw.as_str()),
             }
         }
     }
@@ -716,6 +751,6 @@ mod tests {
     fn a_newer_format_is_refused_not_misread() {
         let newer = samples()[0].encode().replacen(r#""format":1"#, r#""format":9"#, 1);
         let refused = EventBody::decode(&newer).unwrap_err();
-        assert!(refused.contains("format 9, newer than this relay's 1"), "{refused}");
+        assert!(refused.contains(&format!("format 9, newer than this relay's {FORMAT}")), "{refused}");
     }
 }

@@ -8,23 +8,27 @@
 //! | [`posting`] | accounts and postings (double entry, idempotency keys) |
 //! | [`event`] | the events of the arrival log |
 //! | [`anomaly`] | what sends a visit to the coordinators' review queue |
+//! | [`evidence`] | evidence of presence: the verdicts the relay stored, and the fold of tag counters (ADR 30) |
 //! | [`reconcile`] | the pure fold from events to postings and outcomes |
 //! | [`collect`] | reads the events out of the documents (touched records, or all) |
 //! | [`document`] | writes a member's `ledger/<member>` document from the books |
 //! | [`bookkeeper`] | the books a relay keeps between writes: catch-up, then each write's events, handed over in memory |
 //! | [`rebuild`] | the full rebuild, the catch-up's scan of the documents, `admin rebuild-ledger --check` |
 //! | [`statement`] | a member's statement and everyone's balances from the stored postings |
+//! | [`verify`] | verifies a visit's taps and co-signature when it is collected (ADR 30) |
 
 pub mod anomaly;
 pub mod bookkeeper;
 pub mod collect;
 pub mod document;
+pub mod evidence;
 pub mod event;
 pub mod posting;
 pub mod rebuild;
 pub mod reconcile;
 pub mod rules;
 pub mod statement;
+pub mod verify;
 
 #[cfg(test)]
 mod pinned;

@@ -5,10 +5,13 @@
 //! folded into empty books) agree posting for posting.
 //!
 //! - A visit waits for a coordinator's review; an anomaly puts it `under-review` with the
-//!   evidence. Approval earns by the station's rules (rounding, caps with overflow to the
-//!   station's pool); a rejection after approval reverses what was earned. A coordinator's
-//!   reversal of the approval (or of a rejection) puts the visit back under review with the
-//!   reason, and an approval's earnings are reversed.
+//!   evidence. Evidence of presence that failed (a tag's bad MAC, a replayed counter, ...)
+//!   is such an anomaly; a visit verified at both ends is approved without a coordinator
+//!   where the station's rule says so and no anomaly holds it (ADR 30). Approval earns by
+//!   the station's rules (rounding, caps with overflow to the station's pool); a rejection
+//!   after approval reverses what was earned. A coordinator's reversal of the approval (or
+//!   of a rejection) puts the visit back under review with the reason, and an approval's
+//!   earnings are reversed.
 //! - Redemptions and gifts are taken in arrival order: accepted if the balance covers
 //!   them at that point (first wins), refused with the reason otherwise; a refused
 //!   request takes no coins. An accepted redemption holds its coins until a coordinator
@@ -23,9 +26,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Datelike, Utc};
 use foldhash::{HashMap, HashSet};
 use timebank_engine::documents::ledger::{LedgerBalance, Outcome, PostingLine};
-use timebank_engine::model::{MemberId, OrderState, OutcomeStatus, RedemptionAction, ReviewDecision, StationId};
+use timebank_engine::model::{MemberId, OrderState, OutcomeStatus, RedemptionAction, ReviewDecision, StationId, VerifiedVisits};
 
 use crate::ledger::anomaly::{self, Anomaly};
+use crate::ledger::evidence::{EvidenceBook, EvidenceState};
 use crate::ledger::event::{
     ConfirmationEvent, CorrectionEvent, DecisionEvent, Event, EventBody, RequestEvent, RequestWhat, ReversalEvent,
     ReviewEvent, TransferEvent, VisitEvent,
@@ -139,6 +143,8 @@ pub struct Books {
     order_progress: BTreeMap<MemberId, BTreeMap<String, OrderState>>,
     /// The station each member who moved moved to last.
     moved_to: BTreeMap<MemberId, StationId>,
+    /// Evidence of presence: the tags' accepted taps and each visit's state.
+    presence: EvidenceBook,
     dirty: BTreeSet<MemberId>,
 }
 
@@ -176,7 +182,14 @@ impl Books {
                     self.rules.insert(station.clone(), rules.clone());
                 }
             }
-            EventBody::Visit(visit) => self.visit(visit, cause),
+            EventBody::Visit(visit) => {
+                self.visit(visit, cause);
+                self.settle_evidence(&visit.id, cause);
+            }
+            EventBody::Evidence(evidence) => {
+                self.presence.apply(evidence);
+                self.settle_evidence(&evidence.visit, cause);
+            }
             EventBody::Confirmation(confirmation) => self.confirmation(confirmation),
             EventBody::Review(review) => {
                 if self.visits.contains_key(&review.visit) {
@@ -279,6 +292,11 @@ impl Books {
                 (p.key.clone(), line)
             })
             .collect()
+    }
+
+    /// Where `visit`'s evidence of presence stands, if any arrived.
+    pub fn evidence(&self, visit: &str) -> Option<&EvidenceState> {
+        self.presence.state(visit)
     }
 
     /// The members whose ledger changed since the last call (their documents need writing).
@@ -464,6 +482,35 @@ impl Books {
         if slot.get(&order) != Some(&progress) {
             slot.insert(order, progress);
             self.dirty.insert(elder);
+        }
+    }
+
+    /// What a visit's evidence of presence does to it: failed evidence holds it for review
+    /// with the reasons; verified evidence approves it without a coordinator where the
+    /// station's rule says so, nothing else holds it and nobody decided it yet.
+    fn settle_evidence(&mut self, visit: &str, cause: Cause) {
+        let (Some(state), Some(standing)) = (self.presence.state(visit), self.visits.get(visit)) else { return };
+        match state {
+            EvidenceState::Failed(_) => {
+                let note = format!("evidence of presence failed: {}", state.reasons());
+                self.note_anomaly(visit, &note);
+            }
+            EvidenceState::Verified => {
+                let rules = self.rules(&standing.event.station);
+                let undecided = standing.review.is_none() && standing.earned.is_none() && !standing.rejected;
+                if rules.verified_visits == VerifiedVisits::Auto && undecided && standing.anomalies.is_empty() {
+                    let volunteer = standing.event.volunteer.clone();
+                    self.earn(visit, None, cause);
+                    if let Some(earned) = self.outcomes.get(&volunteer).and_then(|o| o.get(visit)).cloned() {
+                        let reason = match earned.reason.as_str() {
+                            "" => AUTO_APPROVED.to_owned(),
+                            also => format!("{AUTO_APPROVED}; {also}"),
+                        };
+                        self.set_outcome(&volunteer, visit, earned.status, reason, earned.minutes);
+                    }
+                }
+            }
+            EvidenceState::OneEnd | EvidenceState::None => {}
         }
     }
 
@@ -945,6 +992,9 @@ fn date_of(millis: i64) -> String {
         None => String::new(),
     }
 }
+
+/// The reason on a visit the relay approved because its presence was verified.
+pub const AUTO_APPROVED: &str = "approved without a coordinator: the elder's tag or phone proved the visit at both ends";
 
 /// What an overlap found on a new visit says on the older one.
 fn anomaly_seen_from(anomaly: &Anomaly, new: &str) -> String {

@@ -4,8 +4,8 @@
 //! household or to the pool.
 
 use serde::{Deserialize, Serialize};
-use timebank_engine::model::VisitRules;
 use timebank_engine::model::visit::DEFAULT_BACKDATE_TOLERANCE_MINUTES;
+use timebank_engine::model::{VerifiedVisits, VisitRules};
 
 /// Minutes in one coin (1 hour of service = 1 coin).
 pub const MINUTES_PER_COIN: i64 = 60;
@@ -44,6 +44,11 @@ pub struct StationRules {
     /// existed read as the default, which is left out when written, so they keep their bytes.
     #[serde(default = "default_backdate_tolerance", skip_serializing_if = "is_default_backdate_tolerance")]
     pub backdate_tolerance_minutes: i64,
+    /// What visits verified at both ends get (ADR 30): the queue (the default, not
+    /// written, so rules stored before it read and encode as they were), bulk approval, or
+    /// approval without a coordinator within the other rules.
+    #[serde(default, skip_serializing_if = "is_queue")]
+    pub verified_visits: VerifiedVisits,
 }
 
 fn default_backdate_tolerance() -> i64 {
@@ -53,6 +58,10 @@ fn default_backdate_tolerance() -> i64 {
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
 fn is_default_backdate_tolerance(minutes: &i64) -> bool {
     *minutes == default_backdate_tolerance()
+}
+
+fn is_queue(rule: &VerifiedVisits) -> bool {
+    *rule == VerifiedVisits::Queue
 }
 
 impl Default for StationRules {
@@ -72,6 +81,7 @@ impl Default for StationRules {
             redeem_age_hardship: 60,
             gifts_to_household: true,
             backdate_tolerance_minutes: i64::from(visit.backdate_tolerance_minutes),
+            verified_visits: VerifiedVisits::Queue,
         }
     }
 }
@@ -147,6 +157,12 @@ impl StationRules {
         self.clock_skew_minutes = i64::from(visit.clock_skew_minutes);
         self.late_submission_days = i64::from(visit.late_submission_days);
         self.backdate_tolerance_minutes = i64::from(visit.backdate_tolerance_minutes);
+        self
+    }
+
+    /// These rules with what the station's coordinators chose for verified visits.
+    pub fn with_verified_visits(mut self, rule: VerifiedVisits) -> Self {
+        self.verified_visits = rule;
         self
     }
 

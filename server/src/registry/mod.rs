@@ -1,6 +1,6 @@
 //! The registration service: who and what the relay knows. Districts, stations with their documents,
-//! members with their genesis documents and their moves between stations, one-time enrollment codes, device revocation and
-//! console accounts, as functions over a [`Relay`](crate::relay::Relay) that check their input and return the
+//! members with their genesis documents and their moves between stations, one-time enrollment codes, device revocation,
+//! elders' NFC tags and console accounts, as functions over a [`Relay`](crate::relay::Relay) that check their input and return the
 //! stored record. The `admin` command line, the console's pages and the demo seeding all
 //! register through here; none of them builds a record or a document itself.
 
@@ -10,6 +10,7 @@ mod district;
 mod member;
 mod personal;
 mod station;
+mod tag;
 mod transfer;
 
 use automerge::transaction::{CommitOptions, Transaction};
@@ -22,6 +23,7 @@ pub use device::{DEFAULT_CODE_DAYS, issue_audited_enrollment_code, issue_enrollm
 pub use member::{MAX_ADDRESS_CHARS, NewContact, NewMember, create_member, register_member};
 pub use personal::{EXPORT_FORMAT, erase_contact, export_member};
 pub use station::{create_station, create_station_in};
+pub use tag::{TagWriting, register_tag, replace_tag, revoke_tag, tag_writing};
 pub use transfer::move_member;
 
 use crate::store::{Millis, NewDocument, StoreError};

@@ -31,6 +31,7 @@ mod metrics;
 mod paging;
 mod personal;
 mod postgres;
+mod presence;
 mod process;
 mod recovery;
 mod stored_formats;

@@ -65,6 +65,11 @@ impl TestRelay {
         TestRelay(timebank_testing::TestRelay::builder().settings(settings).start())
     }
 
+    /// A fresh relay whose phones use its clock (a test moves both).
+    pub fn with_phones_on_its_clock() -> TestRelay {
+        TestRelay(timebank_testing::TestRelay::builder().phones_on_relay_clock().start())
+    }
+
     /// A second relay process on the same data directory (another relay sharing the
     /// store, or what an admin command sees).
     pub fn second_relay(&self) -> Router {
