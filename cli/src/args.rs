@@ -135,6 +135,9 @@ pub enum VisitCommand {
         /// When you arrived, if you forgot to check in then (RFC 3339).
         #[arg(long)]
         at: Option<DateTime<Utc>>,
+        /// The link read from the elder's NFC tag as you arrive (the relay verifies it).
+        #[arg(long)]
+        tap: Option<String>,
     },
     /// Check out of an open visit.
     End {
@@ -146,6 +149,9 @@ pub enum VisitCommand {
         /// The real check-out time, if you forgot to check out (RFC 3339).
         #[arg(long)]
         at: Option<DateTime<Utc>>,
+        /// The link read from the elder's NFC tag as you leave.
+        #[arg(long)]
+        tap: Option<String>,
     },
     /// Log a visit afterwards, from a paper record.
     Log {
@@ -168,6 +174,24 @@ pub enum VisitCommand {
         #[arg(long, default_value = "")]
         note: String,
     },
+    /// Print a finished visit's summary for the elder's phone to co-sign (what the QR code holds).
+    Summary {
+        /// The visit id.
+        visit: String,
+    },
+    /// On the elder's (or a household proxy's) phone: co-sign a volunteer's visit summary
+    /// with this phone's key; prints the co-signature to give back.
+    Cosign {
+        /// The summary the volunteer's phone printed (TBV1|…).
+        summary: String,
+    },
+    /// Store the elder's phone's co-signature with the visit it signs.
+    Attach {
+        /// The visit id.
+        visit: String,
+        /// The co-signature the elder's phone printed (TBS1|…).
+        signature: String,
+    },
     /// Record that the elder (or family) confirmed the visit on this phone.
     Confirm {
         /// The visit id.
@@ -182,6 +206,12 @@ pub enum VisitCommand {
 pub enum ReviewCommand {
     /// Visits waiting for review, anomalies first.
     List,
+    /// What the station does with visits the relay verified at both ends: queue (review
+    /// as any visit), bulk (approvable together) or auto (approved without a coordinator).
+    VerifiedVisits {
+        /// queue, bulk or auto.
+        rule: String,
+    },
     /// Approve a visit: it earns its coins at the relay.
     Approve {
         /// The visit id.

@@ -1,7 +1,7 @@
 //! Runs one command against the engine and prints its result.
 
 use serde_json::json;
-use timebank_engine::model::{ConfirmedBy, MemberId, OrderId, RedemptionAction, RequestId, Response, ReviewDecision, Role, StationId, VisitId};
+use timebank_engine::model::{ConfirmedBy, MemberId, OrderId, RedemptionAction, RequestId, Response, ReviewDecision, Role, StationId, VerifiedVisits, VisitId};
 use timebank_engine::watch::Watch;
 use timebank_engine::{Engine, NewIdentity, PastVisit, RelayLink, Result};
 
@@ -198,13 +198,21 @@ fn enroll(cli: &Cli, relay_url: &str, code_or_link: &str) -> Result<()> {
 
 fn visit(engine: &mut Engine, command: &VisitCommand, json: bool) -> Result<()> {
     match command {
-        VisitCommand::Start { elder, service, order, at } => {
+        VisitCommand::Start { elder, service, order, at, tap } => {
             let order = order.as_deref().map(OrderId::parse).transpose()?;
-            let id = engine.start_visit_at(&MemberId::parse(elder)?, service, order.as_ref(), *at)?;
+            let elder = MemberId::parse(elder)?;
+            let id = match tap {
+                Some(url) => engine.start_visit_tapped(&elder, service, order.as_ref(), *at, url)?,
+                None => engine.start_visit_at(&elder, service, order.as_ref(), *at)?,
+            };
             emit(json, &json!({ "id": id, "state": "checked in" }), || id.to_string());
         }
-        VisitCommand::End { visit, note, at } => {
-            let view = engine.end_visit(&VisitId::parse(visit)?, *at, note.as_deref())?;
+        VisitCommand::End { visit, note, at, tap } => {
+            let id = VisitId::parse(visit)?;
+            let view = match tap {
+                Some(url) => engine.end_visit_tapped(&id, *at, note.as_deref(), url)?,
+                None => engine.end_visit(&id, *at, note.as_deref())?,
+            };
             emit(json, &VisitRow::from(&view), || visit_line(&view));
         }
         VisitCommand::Log { elder, service, start, end, order, note } => {
@@ -218,6 +226,18 @@ fn visit(engine: &mut Engine, command: &VisitCommand, json: bool) -> Result<()> 
             };
             let id = engine.log_visit(&past)?;
             emit(json, &json!({ "id": id, "state": "saved on phone" }), || id.to_string());
+        }
+        VisitCommand::Summary { visit } => {
+            let summary = engine.visit_summary(&VisitId::parse(visit)?)?;
+            emit(json, &json!({ "summary": summary.text() }), || summary.text());
+        }
+        VisitCommand::Cosign { summary } => {
+            let signature = engine.cosign_visit(summary)?;
+            emit(json, &json!({ "visit": signature.visit, "signature": signature.text() }), || signature.text());
+        }
+        VisitCommand::Attach { visit, signature } => {
+            let view = engine.attach_cosignature(&VisitId::parse(visit)?, signature)?;
+            emit(json, &VisitRow::from(&view), || visit_line(&view));
         }
         VisitCommand::Confirm { visit, by } => {
             let view = engine.confirm_visit(&VisitId::parse(visit)?, ConfirmedBy::parse(by)?)?;
@@ -236,6 +256,15 @@ fn review(engine: &mut Engine, command: &ReviewCommand, json: bool) -> Result<()
                         let flag = item.anomaly.as_deref().map(|a| format!("  ⚠ {a}")).unwrap_or_default();
                         format!("{}  by {}{flag}", visit_line(&item.visit), item.visit.visit.volunteer)
                     }), "nothing to review")
+            });
+            return Ok(());
+        }
+        ReviewCommand::VerifiedVisits { rule } => {
+            let parsed = VerifiedVisits::parse(rule)
+                .ok_or_else(|| timebank_engine::Error::invalid(format!("{rule:?} is not a rule; give queue, bulk or auto")))?;
+            engine.set_verified_visits(parsed)?;
+            emit(json, &json!({ "verified_visits": parsed.as_str(), "state": "saved on phone" }), || {
+                format!("verified visits: {}; the relay applies it after the next sync", parsed.as_str())
             });
             return Ok(());
         }

@@ -33,11 +33,19 @@ impl Engine {
         self.check_in(elder, service, order, at, None)
     }
 
-    /// Checks in now, with the link the phone just read from the elder's tag (ADR 29): the
-    /// relay verifies it. Nothing is stored if the link is not a tag's.
-    pub fn start_visit_tapped(&mut self, elder: &MemberId, service: &str, order: Option<&OrderId>, tap_url: &str) -> Result<VisitId> {
+    /// Checks in (now, or at `at`) with the link the phone read from the elder's tag (ADR 29):
+    /// the relay verifies it. A tap carries no time: it proves the phone was at the tag, in
+    /// this order with the tag's other taps. Nothing is stored if the link is not a tag's.
+    pub fn start_visit_tapped(
+        &mut self,
+        elder: &MemberId,
+        service: &str,
+        order: Option<&OrderId>,
+        at: Option<DateTime<Utc>>,
+        tap_url: &str,
+    ) -> Result<VisitId> {
         let tap = Tap::parse(tap_url)?;
-        self.check_in(elder, service, order, None, Some(tap))
+        self.check_in(elder, service, order, at, Some(tap))
     }
 
     fn check_in(
@@ -49,9 +57,6 @@ impl Engine {
         tap: Option<Tap>,
     ) -> Result<VisitId> {
         self.require(&[Role::Volunteer], "checking in")?;
-        if tap.is_some() && at.is_some() {
-            return Err(Error::invalid("a tap of the elder's card shows you are there now; check in now (without a time) when you tap"));
-        }
         self.check_visit_target(elder, service, order)?;
         if let Some(open) = self.own_visits().into_iter().find(Visit::is_open) {
             return Err(Error::invalid(format!(
@@ -100,18 +105,15 @@ impl Engine {
         self.check_out(id, at, note, None)
     }
 
-    /// Checks out now, with the link the phone just read from the elder's tag (ADR 29).
-    /// Nothing is stored if the link is not a tag's.
-    pub fn end_visit_tapped(&mut self, id: &VisitId, note: Option<&str>, tap_url: &str) -> Result<VisitView> {
+    /// Checks out (now, or at `at`) with the link the phone read from the elder's tag
+    /// (ADR 29). Nothing is stored if the link is not a tag's.
+    pub fn end_visit_tapped(&mut self, id: &VisitId, at: Option<DateTime<Utc>>, note: Option<&str>, tap_url: &str) -> Result<VisitView> {
         let tap = Tap::parse(tap_url)?;
-        self.check_out(id, None, note, Some(tap))
+        self.check_out(id, at, note, Some(tap))
     }
 
     fn check_out(&mut self, id: &VisitId, at: Option<DateTime<Utc>>, note: Option<&str>, tap: Option<Tap>) -> Result<VisitView> {
         self.require(&[Role::Volunteer], "checking out")?;
-        if tap.is_some() && at.is_some() {
-            return Err(Error::invalid("a tap of the elder's card shows you are there now; check out now (without a time) when you tap"));
-        }
         note.map(text::check_note).transpose()?;
         let visit = self.own_visit(id)?;
         self.refuse_if_decided(&visit)?;

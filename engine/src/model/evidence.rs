@@ -64,15 +64,15 @@ impl Tap {
     pub fn parse(url: &str) -> Result<Tap, Error> {
         let query = url.trim().rsplit_once('?').map_or(url.trim(), |(_, q)| q);
         let param = |names: [&str; 2]| {
-            query.split('&').filter_map(|pair| pair.split_once('=')).find(|(k, _)| names.contains(k)).map(|(_, v)| v)
+            form_urlencoded::parse(query.as_bytes()).find(|(k, _)| names.contains(&k.as_ref())).map(|(_, v)| v.into_owned())
         };
         let bad = || {
             Error::invalid(
                 "that is not the tag's link: it must carry picc_data (32 hex digits) and cmac (16); hold the phone to the elder's card again",
             )
         };
-        let picc_data = param(PICC_PARAMS).and_then(unhex::<16>).ok_or_else(bad)?;
-        let cmac = param(MAC_PARAMS).and_then(unhex::<8>).ok_or_else(bad)?;
+        let picc_data = param(PICC_PARAMS).and_then(|v| unhex::<16>(&v)).ok_or_else(bad)?;
+        let cmac = param(MAC_PARAMS).and_then(|v| unhex::<8>(&v)).ok_or_else(bad)?;
         Ok(Tap { picc_data, cmac })
     }
 

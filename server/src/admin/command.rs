@@ -33,6 +33,9 @@ pub enum AdminCommand {
     /// Accounts of the coordinator console.
     #[command(subcommand)]
     ConsoleUser(ConsoleUserCommand),
+    /// Elders' NFC tags (proof of presence, ADR 29).
+    #[command(subcommand)]
+    Tag(TagCommand),
     /// List the security events (refused tokens, refused changes), oldest first.
     SecurityEvents,
     /// A member's ledger: postings with the running balance, balance, and the outcome of
@@ -201,5 +204,74 @@ pub enum DeviceCommand {
     Revoke {
         /// The device id (`d-…`), from `admin device list`.
         device: String,
+    },
+}
+
+/// `admin tag …`
+#[derive(Clone, Debug, Subcommand)]
+pub enum TagCommand {
+    /// Register a tag for an elder who has none in use.
+    Register {
+        /// The station (`s-…`).
+        #[arg(long)]
+        station: String,
+        /// The elder (`m-…`).
+        #[arg(long)]
+        elder: String,
+        /// The tag's UID: 14 hex digits, as printed or read by the writer.
+        #[arg(long)]
+        uid: String,
+    },
+    /// Give an elder a new tag; the tags in use are revoked.
+    Replace {
+        /// The station (`s-…`).
+        #[arg(long)]
+        station: String,
+        /// The elder (`m-…`).
+        #[arg(long)]
+        elder: String,
+        /// The new tag's UID.
+        #[arg(long)]
+        uid: String,
+    },
+    /// Revoke a tag (lost, broken): its taps fail from now on.
+    Revoke {
+        /// The station (`s-…`).
+        #[arg(long)]
+        station: String,
+        /// The tag's UID.
+        #[arg(long)]
+        uid: String,
+        /// Why.
+        #[arg(long, default_value = "")]
+        why: String,
+    },
+    /// List a station's tags.
+    List {
+        /// The station (`s-…`).
+        #[arg(long)]
+        station: String,
+    },
+    /// Print the keys and settings to write a tag with (secret: keep it at the station).
+    Export {
+        /// The station (`s-…`).
+        #[arg(long)]
+        station: String,
+        /// The tag's UID.
+        #[arg(long)]
+        uid: String,
+    },
+    /// Print the link a tag written with the station's keys gives at read counter
+    /// `counter` (a software tag, for tests and demonstrations).
+    Tap {
+        /// The station (`s-…`).
+        #[arg(long)]
+        station: String,
+        /// The tag's UID.
+        #[arg(long)]
+        uid: String,
+        /// The read counter (1 for the first tap).
+        #[arg(long)]
+        counter: u32,
     },
 }

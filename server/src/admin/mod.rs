@@ -7,11 +7,12 @@
 mod backup;
 mod command;
 mod report;
+mod tag;
 
 use serde_json::{Value, json};
 use timebank_engine::model::{DistrictId, MemberId, StationId};
 
-pub use command::{AdminCommand, ConsoleUserCommand, DeviceCommand, DistrictCommand, MemberCommand, StationCommand};
+pub use command::{AdminCommand, ConsoleUserCommand, DeviceCommand, DistrictCommand, MemberCommand, StationCommand, TagCommand};
 pub use report::Report;
 
 use crate::console::audit::AuditAction;
@@ -219,6 +220,7 @@ pub fn run(relay: &Relay, command: &AdminCommand) -> Result<Report, AdminError> 
                 text: format!("enrollment code for {member}: {code} (one device, valid until {})", time_text(expires_at)),
             })
         }
+        AdminCommand::Tag(command) => tag::run(relay, command),
         AdminCommand::Device(DeviceCommand::List) => {
             let devices = relay.store().devices()?;
             let text = if devices.is_empty() {

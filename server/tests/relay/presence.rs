@@ -47,9 +47,9 @@ fn scene(rule: VerifiedVisits) -> Scene {
 
 /// An hour's visit with the given links read at check-in and check-out, synced.
 fn visit(scene: &mut Scene, elder: &MemberId, tap_in: &str, tap_out: &str) -> VisitId {
-    let id = scene.volunteer.engine.start_visit_tapped(elder, "meals", None, tap_in).unwrap();
+    let id = scene.volunteer.engine.start_visit_tapped(elder, "meals", None, None, tap_in).unwrap();
     scene.relay.clock.advance(Duration::minutes(60));
-    scene.volunteer.engine.end_visit_tapped(&id, None, tap_out).unwrap();
+    scene.volunteer.engine.end_visit_tapped(&id, None, None, tap_out).unwrap();
     scene.relay.clock.advance(Duration::minutes(30));
     sync(scene);
     id
@@ -79,7 +79,7 @@ fn a_visit_tapped_at_both_ends_posts_without_a_coordinator_under_the_station_rul
     assert_eq!(rebuild(scene.relay.store()).unwrap().evidence(id.as_str()), Some(&EvidenceState::Verified));
 
     // One end only is told apart, and waits for a coordinator.
-    let one_end = scene.volunteer.engine.start_visit_tapped(&elder, "meals", None, &scene.tag.tap()).unwrap();
+    let one_end = scene.volunteer.engine.start_visit_tapped(&elder, "meals", None, None, &scene.tag.tap()).unwrap();
     scene.relay.clock.advance(Duration::minutes(45));
     scene.volunteer.engine.end_visit(&one_end, None, None).unwrap();
     sync(&mut scene);
