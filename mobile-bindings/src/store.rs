@@ -251,6 +251,45 @@ impl TimebankStore {
         self.with(|e| e.end_visit(&id, at.map(from_timestamp), note.as_deref())).map(Into::into)
     }
 
+    /// Checks in at `elder`'s home (now, or at `at`) with the link the phone read from the
+    /// elder's NFC tag (its NDEF URL; the relay verifies it). Returns the visit's id.
+    pub fn check_in_tapped(
+        &self,
+        elder: String,
+        service: String,
+        order_id: Option<String>,
+        at: Option<SystemTime>,
+        tap_url: String,
+    ) -> Result<String> {
+        let (elder, order_id) = (member(&elder)?, order_id.as_deref().map(order).transpose()?);
+        self.with(|e| e.start_visit_tapped(&elder, &service, order_id.as_ref(), at.map(from_timestamp), &tap_url)).map(String::from)
+    }
+
+    /// Checks out of visit `visit_id` (now, or at `at`) with the link read from the elder's tag.
+    pub fn check_out_tapped(&self, visit_id: String, at: Option<SystemTime>, note: Option<String>, tap_url: String) -> Result<Visit> {
+        let id = visit(&visit_id)?;
+        self.with(|e| e.end_visit_tapped(&id, at.map(from_timestamp), note.as_deref(), &tap_url)).map(Into::into)
+    }
+
+    /// The text of a finished visit's summary, for the elder's phone to co-sign (show it
+    /// as a QR code).
+    pub fn visit_summary(&self, visit_id: String) -> Result<String> {
+        let id = visit(&visit_id)?;
+        self.with(|e| e.visit_summary(&id)).map(|s| s.text())
+    }
+
+    /// On the elder's (or a household proxy's) phone: co-signs a volunteer's visit summary
+    /// with this phone's key. Returns the co-signature's text (show it as a QR code).
+    pub fn cosign_visit(&self, summary: String) -> Result<String> {
+        self.with(|e| e.cosign_visit(&summary)).map(|s| s.text())
+    }
+
+    /// Stores the elder's phone's co-signature (scanned back) with visit `visit_id`.
+    pub fn attach_cosignature(&self, visit_id: String, signature: String) -> Result<Visit> {
+        let id = visit(&visit_id)?;
+        self.with(|e| e.attach_cosignature(&id, &signature)).map(Into::into)
+    }
+
     /// Logs a whole visit afterwards from a paper record. Returns its id.
     pub fn log_visit(&self, past: PastVisit) -> Result<String> {
         let past = timebank_engine::PastVisit {
@@ -373,6 +412,14 @@ impl TimebankStore {
     pub fn review_visit(&self, visit_id: String, decision: ReviewDecision, reason: String) -> Result<()> {
         let id = visit(&visit_id)?;
         self.with(|e| e.review_visit(&id, decision.into(), &reason))
+    }
+
+    /// Sets what the station does with visits the relay verified at both ends: `queue`,
+    /// `bulk` (approvable together) or `auto` (approved without a coordinator).
+    pub fn set_verified_visits(&self, rule: String) -> Result<()> {
+        let parsed = timebank_engine::model::VerifiedVisits::parse(&rule)
+            .ok_or_else(|| timebank_engine::Error::invalid(format!("{rule:?} is not a rule; give queue, bulk or auto")))?;
+        self.with(|e| e.set_verified_visits(parsed))
     }
 
     /// Accepted redemptions waiting to be fulfilled or released, oldest first.

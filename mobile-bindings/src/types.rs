@@ -249,6 +249,12 @@ pub struct Visit {
     pub recorded_at: SystemTime,
     /// The elder's or family's confirmation.
     pub confirmation: Option<Confirmation>,
+    /// Whether the elder's tag was tapped at check-in (the relay verifies it).
+    pub tapped_in: bool,
+    /// Whether the elder's tag was tapped at check-out.
+    pub tapped_out: bool,
+    /// Who co-signed it on their own phone (the elder or a household proxy), if anyone.
+    pub cosigned_by: Option<String>,
     /// Where it stands.
     pub state: VisitState,
     /// The state in words ("saved on phone", "sent", "approved", "rejected: …").
@@ -272,6 +278,9 @@ impl From<views::VisitView> for Visit {
             note: visit.note,
             recorded_at: timestamp(visit.recorded_at),
             confirmation: visit.confirmation.map(|c| Confirmation { by: c.by.into(), at: timestamp(c.at) }),
+            tapped_in: visit.evidence.tap_in.is_some(),
+            tapped_out: visit.evidence.tap_out.is_some(),
+            cosigned_by: visit.evidence.cosignature.map(|s| s.signer.to_string()),
             state: view.state.into(),
             state_label: view.state_label,
         }

@@ -1,0 +1,74 @@
+"""Proof of presence through the Python bindings against the real relay binary: the
+volunteer's phone checks in and out with the links the elder's tag gives (a software tag:
+`timebank-relay admin tag tap`), the elder's own phone co-signs a visit as text, and the
+relay verifies both; a replayed link waits for review with the reason."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+import timebank_mobile as tb
+
+UID = "04A1B2C3D4E5F6"
+
+
+def tap(station, counter):
+    return station.relay.admin("tag", "tap", "--station", station.id, "--uid", UID, "--counter", str(counter))["url"]
+
+
+def synced_twice(store):
+    """The visit up, then the relay's outcome down."""
+    store.sync(None)
+    store.sync(None)
+
+
+@pytest.fixture
+def tagged(station):
+    station.relay.admin("tag", "register", "--station", station.id, "--elder", station.elder, "--uid", UID)
+    coordinator = station.phone("coordinator", "Li Mei")
+    coordinator.set_verified_visits("auto")
+    coordinator.sync(None)
+    with pytest.raises(tb.TimebankError.InvalidInput):
+        coordinator.set_verified_visits("sometimes")
+    return station
+
+
+def test_a_visit_tapped_at_both_ends_is_approved_without_a_coordinator(tagged):
+    volunteer = tagged.phone("volunteer", "Wang Jianguo")
+    start = datetime.now(timezone.utc) - timedelta(hours=3)
+    visit = volunteer.check_in_tapped(tagged.elder, "companionship", None, start, tap(tagged, 1))
+    done = volunteer.check_out_tapped(visit, start + timedelta(hours=1), None, tap(tagged, 2))
+    assert (done.tapped_in, done.tapped_out) == (True, True)
+    synced_twice(volunteer)
+    assert volunteer.visit(visit).state == tb.VisitState.APPROVED()
+    assert volunteer.visit(visit).state_label.startswith("approved")
+
+    # The first link again, copied: it waits for a coordinator, with the reason.
+    later = start + timedelta(hours=1, minutes=30)
+    replayed = volunteer.check_in_tapped(tagged.elder, "companionship", None, later, tap(tagged, 1))
+    volunteer.check_out_tapped(replayed, later + timedelta(hours=1), None, tap(tagged, 3))
+    synced_twice(volunteer)
+    assert "repeats an earlier tap" in volunteer.visit(replayed).state_label
+
+    # A link that is not a tag's is refused, and nothing is stored.
+    before = len(volunteer.visits())
+    with pytest.raises(tb.TimebankError.InvalidInput):
+        volunteer.check_in_tapped(tagged.elder, "companionship", None, None, "https://example.invalid/")
+    assert len(volunteer.visits()) == before
+
+
+def test_the_elders_phone_cosigns_a_visit_offline(tagged):
+    volunteer = tagged.phone("volunteer", "Wang Jianguo")
+    elder = tb.TimebankStore.enroll(str(tagged.tmp_path / "elder-phone"), tagged.proxy.url, tagged.relay.code(tagged.elder))
+    start = datetime.now(timezone.utc) - timedelta(hours=2)
+    visit = volunteer.check_in(tagged.elder, "companionship", None, start)
+    volunteer.check_out(visit, start + timedelta(hours=1), None)
+    # No network between the two phones: text (a QR code on a phone) both ways.
+    summary = volunteer.visit_summary(visit)
+    signature = elder.cosign_visit(summary)
+    assert signature.startswith("TBS1|")
+    with pytest.raises(tb.TimebankError.NotAllowed):
+        volunteer.cosign_visit(summary)
+    assert volunteer.attach_cosignature(visit, signature).cosigned_by == tagged.elder
+    synced_twice(volunteer)
+    assert volunteer.visit(visit).state == tb.VisitState.APPROVED()
