@@ -63,10 +63,20 @@ pub enum AuditAction {
     RedemptionFulfil,
     /// Released a redemption's held coins.
     RedemptionRelease,
+    /// Registered an elder's tag.
+    TagRegister,
+    /// Replaced an elder's tag.
+    TagReplace,
+    /// Revoked a tag.
+    TagRevoke,
+    /// Showed a tag's keys for writing it.
+    TagExport,
+    /// Set what verified visits get.
+    RuleVerifiedVisits,
 }
 
 impl AuditAction {
-    const ALL: [AuditAction; 20] = [
+    const ALL: [AuditAction; 25] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -87,6 +97,11 @@ impl AuditAction {
         AuditAction::LedgerCorrection,
         AuditAction::RedemptionFulfil,
         AuditAction::RedemptionRelease,
+        AuditAction::TagRegister,
+        AuditAction::TagReplace,
+        AuditAction::TagRevoke,
+        AuditAction::TagExport,
+        AuditAction::RuleVerifiedVisits,
     ];
 
     /// The stored code.
@@ -112,6 +127,11 @@ impl AuditAction {
             AuditAction::LedgerCorrection => "ledger.correction",
             AuditAction::RedemptionFulfil => "redemption.fulfil",
             AuditAction::RedemptionRelease => "redemption.release",
+            AuditAction::TagRegister => "tag.register",
+            AuditAction::TagReplace => "tag.replace",
+            AuditAction::TagRevoke => "tag.revoke",
+            AuditAction::TagExport => "tag.export",
+            AuditAction::RuleVerifiedVisits => "rule.verified-visits",
         }
     }
 
@@ -152,6 +172,11 @@ impl AuditAction {
             AuditAction::LedgerCorrection => lang.pick("更正余额", "corrected a balance"),
             AuditAction::RedemptionFulfil => lang.pick("兑现兑换", "fulfilled a redemption"),
             AuditAction::RedemptionRelease => lang.pick("解冻退回", "released a redemption"),
+            AuditAction::TagRegister => lang.pick("登记卡片", "registered a tag"),
+            AuditAction::TagReplace => lang.pick("换卡", "replaced a tag"),
+            AuditAction::TagRevoke => lang.pick("停用卡片", "revoked a tag"),
+            AuditAction::TagExport => lang.pick("查看写卡数据", "showed a tag's keys"),
+            AuditAction::RuleVerifiedVisits => lang.pick("设置核实记录规则", "set the rule for verified visits"),
         }
     }
 }
@@ -337,6 +362,10 @@ fn describe(lang: Lang, entry: AuditRecord, directory: &Directory) -> Shown {
         }
         Some(AuditAction::LedgerCorrection) => (directory.name(lang, target), correction_words(lang, detail)),
         Some(AuditAction::RedemptionFulfil | AuditAction::RedemptionRelease) => (directory.request(lang, target), String::new()),
+        Some(AuditAction::TagRegister) => (target.to_owned(), directory.name(lang, detail)),
+        Some(AuditAction::TagReplace | AuditAction::TagRevoke | AuditAction::TagExport | AuditAction::RuleVerifiedVisits) => {
+            (target.to_owned(), detail.to_owned())
+        }
         None => (String::new(), String::new()),
     };
     let what = action.map_or_else(|| lang.pick("其他操作", "another action").to_owned(), |a| a.words(lang).to_owned());

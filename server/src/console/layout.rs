@@ -14,6 +14,7 @@ pub const NAV: &[(&str, &str, &str)] = &[
     ("/console/orders", "订单", "Orders"),
     ("/console/members", "成员", "Members"),
     ("/console/devices", "设备", "Devices"),
+    ("/console/tags", "卡片", "Tags"),
     ("/console/ledger", "账本", "Ledger"),
     ("/console/redemptions", "兑换", "Redeem"),
     ("/console/reports", "报表", "Reports"),

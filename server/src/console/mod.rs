@@ -32,9 +32,11 @@ pub mod orders;
 pub mod paging;
 pub mod personal;
 pub mod pinyin_order;
+pub mod presence;
 pub mod reports;
 pub mod review;
 pub mod session;
+pub mod tags;
 pub mod visits;
 pub mod words;
 
@@ -93,6 +95,7 @@ pub fn routes(config: ConsoleConfig) -> Router<Arc<Relay>> {
         .merge(members::routes())
         .merge(devices::routes())
         .merge(personal::routes())
+        .merge(tags::routes())
         .merge(ledger::routes())
         .merge(review::routes())
         .merge(visits::routes())

@@ -23,7 +23,7 @@ use crate::console::paging::{self, Listed, Paged};
 use crate::console::reports::figures::Placement;
 use crate::console::visits::log::{Arrivals, VisitRecord, devices_by_actor, records};
 use crate::console::words::{self, LedgerReason};
-use crate::console::{Flash, Lang, PageError, Signed, SignedForm, blocking, layout, pinyin_order, redirect};
+use crate::console::{Flash, Lang, PageError, Signed, SignedForm, blocking, layout, pinyin_order, presence, redirect};
 use crate::desk::{self, StationDocs};
 use crate::error::AppError;
 use crate::ledger::anomaly::Anomaly;
@@ -100,8 +100,9 @@ async fn review_page(
 ) -> Result<Markup, PageError> {
     let selected = query.station.clone();
     let q = query.words();
+    let shown = query.state.clone().unwrap_or_default();
     let (queue, directory, stations) = {
-        let (signed, q) = (signed.clone(), q.clone());
+        let (signed, q, shown) = (signed.clone(), q.clone(), shown.clone());
         blocking(move || {
             let arrivals = Arrivals::read(relay.store())?;
             let logs = station_logs(&relay, &signed, query.station.as_deref(), &arrivals)?;
@@ -113,7 +114,8 @@ async fn review_page(
                 entries.extend(
                     queue::queue(&log, &arrivals, &rules)
                         .into_iter()
-                        .filter(|e| pinyin_order::name_matches(&e.record.volunteer_name, &q) || pinyin_order::name_matches(&e.record.elder_name, &q)),
+                        .filter(|e| pinyin_order::name_matches(&e.record.volunteer_name, &q) || pinyin_order::name_matches(&e.record.elder_name, &q))
+                        .filter(|e| presence::wanted(&shown, e.evidence.presence.as_ref())),
                 );
             }
             let mut paged = Paged::of(entries, query.page.as_deref());
@@ -130,7 +132,7 @@ async fn review_page(
             "有异常的记录排在前面。批准后志愿者获得时间币；驳回需写明原因，志愿者会看到。手机在下次同步时收到结果。",
             "Visits with anomalies come first. Approval earns the volunteer their coins; a rejection needs a reason, which the volunteer sees. Phones receive the outcome at their next sync.",
         )) }
-        (paging::search(lang, "/console/review", &q, lang.pick("志愿者或老人的姓名", "volunteer's or elder's name"), html! {}))
+        (paging::search(lang, "/console/review", &q, lang.pick("志愿者或老人的姓名", "volunteer's or elder's name"), presence::filter(lang, &shown)))
         @if queue.items.is_empty() {
             p.empty data-testid="queue-empty" { (lang.pick("没有等待审核的记录。", "No visits are waiting for review.")) }
         } @else {
@@ -138,7 +140,7 @@ async fn review_page(
                 form #bulk.inline method="post" action="/console/review/approve-clean" {
                     (layout::csrf(&signed))
                     button.primary type="submit" data-testid="approve-clean" { (lang.pick("批准选中的正常记录", "Approve the selected clean visits")) }
-                    span.hint { (lang.pick("（正常：无异常且老人已确认）", "(clean: no anomaly, confirmed by the elder)")) }
+                    span.hint { (lang.pick("（正常：无异常，且老人已确认或按本站规则到场已核实）", "(clean: no anomaly, and confirmed by the elder or, by the station's rule, presence verified)")) }
                 }
             }
             table.data {
@@ -259,6 +261,7 @@ fn evidence_list(lang: Lang, evidence: &Evidence, directory: &Directory) -> Mark
                     (lang.pick("；手机时钟快了 ", "; phone clock ahead by ")) (lang.duration(ahead))
                 }
             }
+            (presence::evidence_item(lang, evidence.presence.as_ref()))
             li {
                 @match &evidence.confirmation {
                     Some(c) => { span.badge { (lang.pick("已确认", "confirmed")) } " " (words::confirmed_by(lang, c.by)) " " (lang.datetime(c.at.timestamp_millis())) },

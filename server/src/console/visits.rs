@@ -176,6 +176,7 @@ struct VisitDetail {
     postings: Vec<PostingRecord>,
     devices: std::collections::HashMap<String, String>,
     directory: Directory,
+    presence: Option<crate::ledger::evidence::EvidenceState>,
 }
 
 async fn visit_page(signed: Signed, State(relay): State<Arc<Relay>>, Path(visit): Path<String>) -> Result<Markup, PageError> {
@@ -197,6 +198,7 @@ async fn visit_page(signed: Signed, State(relay): State<Arc<Relay>>, Path(visit)
             let devices = relay.store().devices()?;
             directory.add_devices(devices.clone());
             Ok(VisitDetail {
+                presence: arrivals.evidence(&visit).cloned(),
                 versions: arrivals.of_visit(&visit).to_vec(),
                 reviews: arrivals.reviews_of(&visit).to_vec(),
                 reversals: arrivals.reversals_of(&visit).to_vec(),
@@ -234,6 +236,8 @@ async fn visit_page(signed: Signed, State(relay): State<Arc<Relay>>, Path(visit)
             dt { (lang.pick("到达服务器", "Reached the relay")) } dd data-testid="arrived" { (r.arrived_at.map(|a| lang.datetime(a)).unwrap_or_else(|| "—".into())) }
             dt { (lang.pick("老人确认", "Elder's confirmation")) }
             dd { @match &v.confirmation { Some(c) => { (words::confirmed_by(lang, c.by)) " " (lang.datetime(c.at.timestamp_millis())) }, None => { (lang.pick("未确认", "not confirmed")) } } }
+            dt { (lang.pick("到场证明", "Proof of presence")) }
+            dd { ul.evidence { (crate::console::presence::evidence_item(lang, detail.presence.as_ref())) } }
             dt { (lang.pick("状态", "Status")) }
             dd { span.badge { (words::visit_status(lang, r.visit.is_open(), r.outcome_status())) }
                  @if let Some(o) = r.outcome.as_ref().filter(|o| !o.reason.is_empty()) { " " (words::ledger_reason_words(lang, &o.reason, &named_visit)) } }

@@ -181,8 +181,14 @@ fn every_post(pair: &Pair, visit: &str, order: &str, device: &str) -> Vec<(Strin
         (format!("/console/ledger/{volunteer}/correction"), vec![("minutes", "60".to_owned()), ("reason", "gift".to_owned())]),
         ("/console/redemptions/r-0000000000000000/fulfil".to_owned(), vec![]),
         ("/console/redemptions/r-0000000000000000/release".to_owned(), vec![]),
+        ("/console/tags/register".to_owned(), vec![("elder", elder.clone()), ("uid", "04a1b2c3d4e5f7".to_owned())]),
+        (format!("/console/tags/{TAG}/replace"), vec![("uid", "04a1b2c3d4e5f8".to_owned())]),
+        (format!("/console/tags/{TAG}/revoke"), vec![("reason", "lost".to_owned())]),
     ]
 }
+
+/// The tag of `li`'s station's elder the sweeps aim at.
+const TAG: &str = "04a1b2c3d4e5f6";
 
 #[test]
 fn another_stations_coordinator_and_the_district_change_nothing_through_any_form() {
@@ -192,6 +198,9 @@ fn another_stations_coordinator_and_the_district_change_nothing_through_any_form
     let order = place_order(&mut li, &pair.elder, "");
     let device = device_of(&console, &pair);
     let theirs = console.member_elsewhere("volunteer", "赵志愿");
+    timebank_server::registry::register_tag(&console.relay, &console.station.id, pair.elder.id.as_str(), TAG, "li", None).unwrap();
+    let tags = || console.store().station_tags(&console.station.id).unwrap();
+    let tags_before = tags();
     let before = (state(&console), console.store().devices().unwrap(), console.store().audit_entries(None, 1000).unwrap().len());
 
     for (who, refused) in [("zhao", StatusCode::NOT_FOUND), ("qu", StatusCode::FORBIDDEN)] {
@@ -211,6 +220,7 @@ fn another_stations_coordinator_and_the_district_change_nothing_through_any_form
     assert_eq!(after.0, before.0, "no document or posting changed");
     assert_eq!(after.1, before.1, "no device changed");
     assert_eq!(after.2, before.2 + 2, "only the two sign-ins were audited");
+    assert_eq!(tags(), tags_before, "no tag changed");
 }
 
 #[test]
@@ -264,6 +274,7 @@ fn every_form_needs_the_token_of_its_own_session() {
     let mut posts = every_post(&pair, visit.as_str(), &order, &device);
     posts.push(("/console/members".to_owned(), vec![("name", "王芳".to_owned()), ("birth_year", "1948".to_owned()), ("role", "elder".to_owned())]));
     posts.push(("/console/logout".to_owned(), vec![]));
+    posts.push(("/console/tags/rule".to_owned(), vec![("rule", "auto".to_owned())]));
     for (path, fields) in posts {
         let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
         for token in [None, Some(""), Some(other_token.as_str())] {

@@ -27,3 +27,4 @@ mod review;
 mod scale;
 mod signin;
 mod support;
+mod tags;

@@ -4,10 +4,11 @@
 //! confirmation, and the ledger's own reason; and what approving it would credit. "Clean"
 //! visits may be approved in bulk.
 
-use timebank_engine::model::{Confirmation, OutcomeStatus, ReviewDecision, VisitId};
+use timebank_engine::model::{Confirmation, OutcomeStatus, ReviewDecision, VerifiedVisits, VisitId};
 
 use crate::console::visits::log::{Arrivals, VisitRecord};
 use crate::ledger::anomaly::{self, Anomaly};
+use crate::ledger::evidence::EvidenceState;
 use crate::ledger::rules::{Credit, StationRules};
 use crate::store::Millis;
 
@@ -50,6 +51,10 @@ pub struct Evidence {
     pub ledger_reason: Option<String>,
     /// A coordinator flagged it, with this reason.
     pub flagged: Option<String>,
+    /// Its evidence of presence as the relay verified it (ADR 30), if any arrived.
+    pub presence: Option<EvidenceState>,
+    /// Verified at both ends at a station whose rule lets such visits be approved in bulk.
+    pub verified_for_bulk: bool,
 }
 
 impl Evidence {
@@ -58,9 +63,10 @@ impl Evidence {
         !self.anomalies.is_empty() || self.ledger_reason.is_some() || self.flagged.is_some()
     }
 
-    /// Whether it may be approved in bulk: nothing unusual and confirmed by the elder.
+    /// Whether it may be approved in bulk: nothing unusual, and confirmed by the elder or
+    /// verified at both ends where the station's rule allows it.
     pub fn is_clean(&self) -> bool {
-        !self.is_anomalous() && self.confirmation.is_some()
+        !self.is_anomalous() && (self.confirmation.is_some() || self.verified_for_bulk)
     }
 }
 
@@ -128,6 +134,8 @@ pub fn evidence(record: &VisitRecord, records: &[VisitRecord], arrivals: &Arriva
     let check_in = visit.check_in.timestamp_millis();
     let check_out = visit.check_out.map_or(check_in, |t| t.timestamp_millis());
     let latest_device_time = check_out.max(visit.recorded_at.timestamp_millis()).max(check_in);
+    let presence = arrivals.evidence(visit.id.as_str()).cloned();
+    let verified_for_bulk = rules.verified_visits != VerifiedVisits::Queue && presence == Some(EvidenceState::Verified);
     Evidence {
         check_in,
         check_out,
@@ -141,6 +149,8 @@ pub fn evidence(record: &VisitRecord, records: &[VisitRecord], arrivals: &Arriva
         confirmation: visit.confirmation.clone(),
         ledger_reason: record.outcome.as_ref().filter(|o| o.status == OutcomeStatus::UnderReview).map(|o| o.reason.clone()),
         flagged: record.review.as_ref().filter(|r| r.decision == ReviewDecision::Flag).map(|r| r.reason.clone()),
+        presence,
+        verified_for_bulk,
     }
 }
 

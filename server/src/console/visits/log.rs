@@ -15,6 +15,7 @@ use crate::console::pinyin_order::name_matches;
 use crate::console::i18n::DISPLAY_OFFSET_SECONDS;
 use crate::desk::StationDocs;
 use crate::ledger::event::{EventBody, ReversalEvent, ReviewEvent, TransferEvent, VisitEvent};
+use crate::ledger::evidence::{EvidenceBook, EvidenceState};
 use crate::ledger::rules::StationRules;
 use crate::store::{DeviceRecord, Millis, RelayStore, StoreError, StoreResult};
 
@@ -50,7 +51,8 @@ pub struct ReversalArrival {
 }
 
 /// The arrival log read for visits, reviews and their reversals, by visit id, the
-/// stations' rules, and the moves of members who moved (ADR 42).
+/// stations' rules, the moves of members who moved (ADR 42), and each visit's evidence
+/// of presence folded as the ledger folds it.
 #[derive(Debug, Default)]
 pub struct Arrivals {
     visits: HashMap<String, Vec<VisitArrival>>,
@@ -58,6 +60,7 @@ pub struct Arrivals {
     reversals: HashMap<String, Vec<ReversalArrival>>,
     rules: HashMap<StationId, StationRules>,
     moves: HashMap<MemberId, Vec<TransferEvent>>,
+    presence: EvidenceBook,
 }
 
 impl Arrivals {
@@ -83,6 +86,9 @@ impl Arrivals {
                 }
                 EventBody::Transfer(event) => {
                     arrivals.moves.entry(event.member.clone()).or_default().push(event);
+                }
+                EventBody::Evidence(event) => {
+                    arrivals.presence.apply(&event);
                 }
                 _ => {}
             }
@@ -113,6 +119,11 @@ impl Arrivals {
     /// The moves of every member who moved (ADR 42), by member, in the order logged.
     pub fn moves(&self) -> &HashMap<MemberId, Vec<TransferEvent>> {
         &self.moves
+    }
+
+    /// Where `visit`'s evidence of presence stands, if any arrived.
+    pub fn evidence(&self, visit: &str) -> Option<&EvidenceState> {
+        self.presence.state(visit)
     }
 
     /// The rules of `station` as the ledger applies them now.
