@@ -384,8 +384,8 @@ fn serve(cli: &Cli, location: &StoreLocation, limits: Limits, settings: Settings
         }
         if let Some(accounts) = accounts {
             text.push_str(&format!(
-                "demo city seeded (two districts, three stations). Open the console: http://{address}/console/\n  coordinator: username {}  password {}\n  coordinators of the other stations: {}  (same password)\n  district (read-only): username {}\n  city (read-only): username {}\n",
-                accounts.coordinator, accounts.password, accounts.other_coordinators.join(", "), accounts.district, accounts.city
+                "demo city seeded (two districts, three stations). Open the console: http://{address}/console/\n  coordinator: username {}  password {}\n  coordinators of the other stations: {}  (same password)\n  district (read-only): username {}\n  city (read-only): username {}\n  proof of presence: {} of the first station's {} visits were approved without a coordinator\n",
+                accounts.coordinator, accounts.password, accounts.other_coordinators.join(", "), accounts.district, accounts.city, accounts.hands_free.0, accounts.hands_free.1
             ));
         } else if relay.store().stations().map_err(|e| e.to_string())?.is_empty() {
             // A newcomer's first run: say where the console is and how to see it working.

@@ -29,6 +29,11 @@ test('the demo station signs in with the printed account and has work waiting', 
     await page.goto(`${demo.url}/console/review`);
     assert.ok(await page.locator('tr[data-visit]').count() >= 3, 'visits wait for review');
     await screenshot(page, 'demo-review');
+    assert.ok(await page.locator('[data-presence=failed]').count() >= 1, 'a copied tag link waits with its reason');
+    assert.match(demo.output, /proof of presence: 6 of the first station's 20 visits were approved without a coordinator/);
+    await page.goto(`${demo.url}/console/tags`);
+    assert.equal(await page.locator('tr[data-tag]').count(), 2, 'two elders have tags');
+    await screenshot(page, 'demo-tags');
     await page.goto(`${demo.url}/console/redemptions`);
     assert.equal(await page.locator('tr[data-request]').count(), 1);
 

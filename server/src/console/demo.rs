@@ -14,8 +14,9 @@ use timebank_engine::model::{ConfirmedBy, MemberId, RedemptionAction, ReviewDeci
 use timebank_engine::signing::DeviceKey;
 use timebank_engine::sync::wire::{self, EnrollRequest, SyncRequest};
 use timebank_engine::sync::{Transport, TransportError};
-use timebank_engine::{Engine, Enrollment, NewIdentity, PastVisit, SystemClock};
+use timebank_engine::{Engine, Enrollment, NewIdentity, PastVisit};
 
+use crate::console::demo_presence::{self, DemoClock};
 use crate::registry::{self, AccountScope, NewMember};
 use crate::relay::Relay;
 use crate::store::{MemberRecord, StationRecord};
@@ -39,7 +40,7 @@ pub enum DemoError {
     },
 }
 
-fn step<E: std::fmt::Display>(step: &'static str) -> impl FnOnce(E) -> DemoError {
+pub(crate) fn step<E: std::fmt::Display>(step: &'static str) -> impl FnOnce(E) -> DemoError {
     move |e| DemoError::Step { step, detail: e.to_string() }
 }
 
@@ -56,6 +57,9 @@ pub struct DemoAccounts {
     pub city: String,
     /// Their password (all of them).
     pub password: String,
+    /// Of the station's visits, how many the relay approved without a person, and how many
+    /// there are (proof of presence, ADR 30).
+    pub hands_free: (usize, usize),
 }
 
 /// Refuses a data directory that exists and is not empty.
@@ -64,10 +68,12 @@ pub fn check_empty(data: &Path) -> Result<(), DemoError> {
     if occupied { Err(DemoError::NotEmpty(data.display().to_string())) } else { Ok(()) }
 }
 
-/// A phone of the demo: a real engine, enrolled with a one-time code.
-struct DemoPhone {
-    engine: Engine,
+/// A phone of the demo: a real engine, enrolled with a one-time code, on a clock the
+/// seeding may set to the day of a visit.
+pub(crate) struct DemoPhone {
+    pub(crate) engine: Engine,
     token: String,
+    pub(crate) clock: Arc<DemoClock>,
 }
 
 /// Hands each sync to the relay's sync function in-process, with the phone's token.
@@ -90,8 +96,8 @@ impl Transport for Direct<'_> {
     }
 }
 
-struct Seeder<'a> {
-    relay: &'a Relay,
+pub(crate) struct Seeder<'a> {
+    pub(crate) relay: &'a Relay,
     phones_dir: PathBuf,
     station: String,
 }
@@ -105,13 +111,14 @@ impl Seeder<'_> {
         registry::register_member(self.relay, &new, &contact, None).map_err(step("register a member"))
     }
 
-    fn phone(&self, member: &MemberRecord) -> Result<DemoPhone, DemoError> {
+    pub(crate) fn phone(&self, member: &MemberRecord) -> Result<DemoPhone, DemoError> {
         let (code, _) = registry::issue_enrollment_code(self.relay, member.id.as_str(), 1).map_err(step("issue a code"))?;
         let actor = automerge::ActorId::random().to_hex_string();
         let key = DeviceKey::generate().map_err(step("make a signing key"))?;
         let request = EnrollRequest { code, actor: actor.clone(), signing_key: Some(key.public()) };
         let enrolled = enroll::enroll(self.relay, &request).map_err(step("enroll a phone"))?;
         let dir = self.phones_dir.join(member.id.as_str());
+        let clock = demo_presence::clock();
         let engine = Engine::create_enrolled(
             &dir,
             &Enrollment {
@@ -126,10 +133,10 @@ impl Seeder<'_> {
                 token: enrolled.token.clone(),
                 signing_key: Some(key),
             },
-            Arc::new(SystemClock),
+            clock.clone(),
         )
         .map_err(step("create a phone"))?;
-        Ok(DemoPhone { engine, token: enrolled.token })
+        Ok(DemoPhone { engine, token: enrolled.token, clock })
     }
 
     fn sync(&self, phone: &mut DemoPhone) -> Result<(), DemoError> {
@@ -243,6 +250,8 @@ pub fn seed(relay: &Relay, data: &Path) -> Result<DemoAccounts, DemoError> {
     phones[0].engine.log_visit(&past(&elders[3].id, "companionship", 1, 3, 60, "陪自家老人")).map_err(step("log a visit"))?;
     // One waiting for review without anomaly.
     phones[1].engine.log_visit(&past(&elders[1].id, "meals", 0, 1, 30, "送早饭")).map_err(step("log a visit"))?;
+    // Elders' tags, the rule to approve verified visits, and visits with proof of presence.
+    demo_presence::seed(&seeder, &station, &coordinator.id, &mut phones, &elders)?;
     for phone in &mut phones {
         seeder.sync(phone)?;
     }
@@ -304,7 +313,8 @@ pub fn seed(relay: &Relay, data: &Path) -> Result<DemoAccounts, DemoError> {
     registry::create_console_user(relay, "district", &password, AccountScope::District(putuo.id.as_str()), None)
         .map_err(step("create the district account"))?;
     registry::create_console_user(relay, "city", &password, AccountScope::City, None).map_err(step("create the city account"))?;
-    Ok(DemoAccounts { coordinator: "demo".into(), other_coordinators, district: "district".into(), city: "city".into(), password })
+    let hands_free = demo_presence::hands_free_share(relay, &station).map_err(step("count the visits approved without a coordinator"))?;
+    Ok(DemoAccounts { coordinator: "demo".into(), other_coordinators, district: "district".into(), city: "city".into(), password, hands_free })
 }
 
 #[cfg(test)]
@@ -320,7 +330,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         check_empty(&data).unwrap();
-        let relay = Relay::new(Arc::new(SqliteStore::open(&data).unwrap()), Arc::new(SystemClock)).unwrap();
+        let relay = Relay::new(Arc::new(SqliteStore::open(&data).unwrap()), Arc::new(timebank_engine::SystemClock)).unwrap();
         let accounts = seed(&relay, &data).unwrap();
         let err = check_empty(&data).unwrap_err().to_string();
         assert!(err.contains("is not empty") && err.contains("nothing was changed"), "{err}");
@@ -363,6 +373,19 @@ mod tests {
         assert!(anomalous >= 2, "anomalies wait for review: {anomalous}");
         assert_eq!(docs.orders().len(), 3);
         assert!(crate::ledger::rebuild::rebuild_check(store).unwrap().is_empty());
+        // Elders with tags, and visits the relay approved without a coordinator.
+        assert_eq!(store.station_tags(&station.id).unwrap().len(), 2);
+        let (hands_free, visits) = accounts.hands_free;
+        assert_eq!(hands_free, 6, "five tapped at both ends and one co-signed: {hands_free} of {visits}");
+        assert_eq!(visits, 20);
+        let held: Vec<String> = docs
+            .visits()
+            .iter()
+            .filter_map(|v| docs.outcome(&v.volunteer, v.id.as_str()))
+            .map(|o| o.reason)
+            .filter(|r| r.contains("evidence of presence failed"))
+            .collect();
+        assert_eq!(held.len(), 1, "the copied link waits for review: {held:?}");
         for username in [&accounts.coordinator, &accounts.district, &accounts.city].into_iter().chain(&accounts.other_coordinators) {
             let user = account::sign_in(store, username, &accounts.password, relay.now_ms()).unwrap();
             assert!(matches!(user, account::SignIn::Welcome(_)), "{username}");

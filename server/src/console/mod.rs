@@ -19,6 +19,7 @@ pub mod account;
 pub mod audit;
 pub mod bureau;
 pub mod demo;
+pub mod demo_presence;
 pub mod devices;
 pub mod districts;
 pub mod i18n;
