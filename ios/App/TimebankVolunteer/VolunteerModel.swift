@@ -17,6 +17,8 @@ final class VolunteerModel: ObservableObject {
     @Published private(set) var syncing = false
     /// The last problem, in the engine's words (shown in a banner until dismissed).
     @Published var problem: String?
+    /// A visit checked out without the elder's card, waiting for the elder's phone to co-sign.
+    @Published var visitToSign: String?
 
     private var watching: Task<Void, Never>?
 
@@ -54,12 +56,46 @@ final class VolunteerModel: ObservableObject {
         }
     }
 
+    /// Checks in: first "hold the phone to the elder's card" (Core NFC); without a card (or a
+    /// phone that cannot read one) the check-in is made without it.
     func checkIn(for assignment: Assignment) async {
-        await change { try $0.checkIn(elder: assignment.elder, service: assignment.service, orderId: assignment.order, at: nil) }
+        if CardReader.available, let link = await CardReader().read(prompt: String(localized: "presence.tap_arriving")) {
+            await change { try $0.checkInTapped(elder: assignment.elder, service: assignment.service, orderId: assignment.order, at: nil, tapUrl: link) }
+        } else {
+            await change { try $0.checkIn(elder: assignment.elder, service: assignment.service, orderId: assignment.order, at: nil) }
+        }
     }
 
+    /// Checks out, with the elder's card when there is one; without it, the visit waits for
+    /// the elder's phone to co-sign (`SignVisitView`).
     func checkOut(_ visit: Visit) async {
-        await change { _ = try $0.checkOut(visitId: visit.id, at: nil, note: nil) }
+        if CardReader.available, let link = await CardReader().read(prompt: String(localized: "presence.tap_leaving")) {
+            await change { _ = try $0.checkOutTapped(visitId: visit.id, at: nil, note: nil, tapUrl: link) }
+        } else {
+            await change { _ = try $0.checkOut(visitId: visit.id, at: nil, note: nil) }
+            visitToSign = visit.id
+        }
+    }
+
+    /// The text of a finished visit's QR code for the elder's phone.
+    func summary(of visitId: String) -> String? {
+        try? phone?.store.visitSummary(visitId: visitId)
+    }
+
+    /// Stores the co-signature scanned back from the elder's phone.
+    func attachSignature(_ signature: String, to visitId: String) async {
+        await change { _ = try $0.attachCosignature(visitId: visitId, signature: signature) }
+        visitToSign = nil
+    }
+
+    /// On the elder's or family's phone: signs a volunteer's visit summary.
+    func cosign(_ summary: String) async -> String? {
+        do {
+            return try phone?.store.cosignVisit(summary: summary)
+        } catch {
+            report(error)
+            return nil
+        }
     }
 
     func accept(_ assignment: Assignment) async {

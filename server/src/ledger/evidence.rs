@@ -166,21 +166,37 @@ impl EvidenceState {
     }
 }
 
-/// One accepted tap: where the visits' times put it.
+/// One accepted tap: where the visits' times put it (claimed time, visit, end).
 type Slot = (i64, String, u8);
 
-/// The fold of evidence: every tag's accepted taps by claimed time, and each visit's state.
+/// One tag's accepted taps, kept in increasing counter order along the visits' times (the
+/// fold's invariant: every tap is checked against its neighbours when accepted), so each
+/// check costs a lookup whatever the tag's history.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct TagTaps {
+    by_slot: BTreeMap<Slot, u32>,
+    by_counter: BTreeMap<u32, Slot>,
+}
+
+/// The fold of evidence: every tag's accepted taps, the taps each visit holds, and each
+/// visit's state.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EvidenceBook {
-    taps: BTreeMap<String, BTreeMap<Slot, u32>>,
+    taps: BTreeMap<String, TagTaps>,
+    held: BTreeMap<String, Vec<(String, Slot)>>,
     states: BTreeMap<String, EvidenceState>,
 }
 
 impl EvidenceBook {
     /// Folds one evidence event; returns the visit's state.
     pub fn apply(&mut self, event: &EvidenceEvent) -> EvidenceState {
-        for slots in self.taps.values_mut() {
-            slots.retain(|(_, visit, _), _| *visit != event.visit);
+        // The visit's evidence arriving again (a co-signature added) replaces its own taps.
+        for (tag, slot) in self.held.remove(&event.visit).unwrap_or_default() {
+            if let Some(taps) = self.taps.get_mut(&tag)
+                && let Some(counter) = taps.by_slot.remove(&slot)
+            {
+                taps.by_counter.remove(&counter);
+            }
         }
         let mut failures = BTreeSet::new();
         let mut ends = [false, false];
@@ -190,12 +206,18 @@ impl EvidenceBook {
                 TapVerdict::Failed { failure } => {
                     failures.insert(*failure);
                 }
-                TapVerdict::Genuine { tag, counter } => match self.place(tag, (at, event.visit.clone(), end), *counter) {
-                    Ok(()) => ends[usize::from(end)] = true,
-                    Err(failure) => {
-                        failures.insert(failure);
+                TapVerdict::Genuine { tag, counter } => {
+                    let slot = (at, event.visit.clone(), end);
+                    match self.place(tag, slot.clone(), *counter) {
+                        Ok(()) => {
+                            ends[usize::from(end)] = true;
+                            self.held.entry(event.visit.clone()).or_default().push((tag.clone(), slot));
+                        }
+                        Err(failure) => {
+                            failures.insert(failure);
+                        }
                     }
-                },
+                }
             }
         }
         let signed = match &event.cosignature {
@@ -219,19 +241,20 @@ impl EvidenceBook {
         state
     }
 
-    /// Accepts a genuine tap of `tag` at `slot` unless its counter was used, or is out of
-    /// order with the tag's other accepted taps.
+    /// Accepts a genuine tap of `tag` at `slot` unless its counter was used, or is not
+    /// between the counters of the tag's accepted taps just before and just after it.
     fn place(&mut self, tag: &str, slot: Slot, counter: u32) -> Result<(), Failure> {
-        let slots = self.taps.entry(tag.to_owned()).or_default();
-        if slots.values().any(|c| *c == counter) {
+        let taps = self.taps.entry(tag.to_owned()).or_default();
+        if taps.by_counter.contains_key(&counter) {
             return Err(Failure::ReplayedCounter);
         }
-        let before_is_lower = slots.range(..slot.clone()).all(|(_, c)| *c < counter);
-        let after_is_higher = slots.range(slot.clone()..).all(|(_, c)| *c > counter);
-        if !before_is_lower || !after_is_higher {
+        let before = taps.by_slot.range(..slot.clone()).next_back().map(|(_, c)| *c);
+        let after = taps.by_slot.range(slot.clone()..).next().map(|(_, c)| *c);
+        if before.is_some_and(|c| c >= counter) || after.is_some_and(|c| c <= counter) {
             return Err(Failure::BackwardCounter);
         }
-        slots.insert(slot, counter);
+        taps.by_slot.insert(slot.clone(), counter);
+        taps.by_counter.insert(counter, slot);
         Ok(())
     }
 

@@ -397,6 +397,13 @@ impl RelayStore for SqliteStore {
 
     fn relay_secret(&self, name: &str, fresh: &[u8; 32]) -> StoreResult<[u8; 32]> {
         let key = format!("secret:{name}");
+        let known: Option<String> =
+            self.read(|conn| conn.query_row("SELECT value FROM relay_meta WHERE key = ?1", [&key], |row| row.get(0)).optional())?;
+        let corrupt = || StoreError::Corrupt(format!("the relay's secret {name} is not 32 bytes of hex"));
+        if let Some(stored) = known {
+            // Set before: read without taking the writer (a tag's keys are read at every sync with a tap).
+            return from_hex(&stored).ok_or_else(corrupt);
+        }
         let stored: String = self.write(|tx| {
             tx.execute(
                 "INSERT INTO relay_meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING",
@@ -404,7 +411,7 @@ impl RelayStore for SqliteStore {
             )?;
             Ok(tx.query_row("SELECT value FROM relay_meta WHERE key = ?1", [&key], |row| row.get(0))?)
         })?;
-        from_hex(&stored).ok_or_else(|| StoreError::Corrupt(format!("the relay's secret {name} is not 32 bytes of hex")))
+        from_hex(&stored).ok_or_else(corrupt)
     }
 
     fn document(&self, doc: &str) -> StoreResult<Option<StoredDocument>> {

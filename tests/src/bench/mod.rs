@@ -11,6 +11,7 @@ pub mod ledger;
 pub mod live;
 pub mod load;
 pub mod plain_sync;
+pub mod presence;
 pub mod relay;
 pub mod rss;
 pub mod stats;

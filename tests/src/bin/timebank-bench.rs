@@ -16,6 +16,7 @@ use timebank_tests::bench::hostile::{self, HostileBench};
 use timebank_tests::bench::ledger::{self, LedgerBench};
 use timebank_tests::bench::live::{self, LiveBench};
 use timebank_tests::bench::load::{self, LoadBench};
+use timebank_tests::bench::presence::{self, PresenceBench};
 use timebank_testing::cluster::Backend;
 use timebank_tests::bench::rss::{self, ProbeTarget};
 use timebank_tests::bench::sync::{self, SyncBench};
@@ -54,6 +55,9 @@ enum Group {
     /// The relay's ledger: a full rebuild over a district-year (1,000,000 approved visits)
     /// and the cost of one more visit on top of it.
     Ledger,
+    /// Proof of presence: the relay's verification of a tapped and of a co-signed visit,
+    /// and the fold of the tags' counters, per visit.
+    Presence,
     /// Several relay processes on one store behind HAProxy under many phones: syncs/s,
     /// p50/p99 (flat out and at 70 %), the relays' CPU per sync, optionally one relay
     /// SIGKILLed mid-run; ends with every acknowledged visit in the store and the ledger
@@ -133,6 +137,7 @@ fn run(cli: Cli) -> Result<(), BenchError> {
         }
         Group::Sync => sync::run(&SyncBench::default(), &mut progress)?,
         Group::Ledger => ledger::run(&LedgerBench::default(), &mut progress)?,
+        Group::Presence => presence::run(&PresenceBench::default(), &mut progress)?,
         Group::Load { relays, store, database, devices, seconds, kill_one } => {
             let data = tempfile::Builder::new().prefix("timebank-load-").tempdir()?;
             let backend = match (store.as_str(), database) {

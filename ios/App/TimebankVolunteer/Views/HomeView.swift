@@ -33,7 +33,16 @@ struct HomeView: View {
             .refreshable { await model.syncNow() }
         }
         .navigationViewStyle(.stack)
+        // Checked out without the elder's card: the elder's phone co-signs by QR code (ADR 29).
+        .sheet(item: Binding(get: { model.visitToSign.map(SigningVisit.init) }, set: { model.visitToSign = $0?.id })) { visit in
+            SignVisitView(visitId: visit.id).environmentObject(model)
+        }
     }
+}
+
+/// A visit waiting for the elder's phone to co-sign, as a sheet's item.
+struct SigningVisit: Identifiable {
+    let id: String
 }
 
 /// A problem in the engine's words, dismissed with a big button.

@@ -19,6 +19,7 @@ import org.timebank.android.app.sync.SyncWorker
 import org.timebank.mobile.Assignment
 import org.timebank.mobile.AssignmentResponse
 import org.timebank.mobile.Balance
+import org.timebank.mobile.Role
 import org.timebank.mobile.Service
 import org.timebank.mobile.TimebankException
 import org.timebank.mobile.Visit
@@ -36,6 +37,8 @@ data class VolunteerUiState(
     val openVisit: Visit? = null,
     val services: Map<String, Service> = emptyMap(),
     val sync: SyncStatus = SyncStatus.Offline,
+    /** Whether this is an elder's or a family proxy's phone, which co-signs visits (ADR 29). */
+    val cosigner: Boolean = false,
     /** The last error, until dismissed. */
     val error: TimebankException? = null,
     val busy: Boolean = false,
@@ -80,6 +83,7 @@ class VolunteerViewModel(application: Application) : AndroidViewModel(applicatio
                 visits = visits,
                 openVisit = visits.firstOrNull { it.state == VisitState.CheckedIn },
                 services = store.catalogue().associateBy { it.id },
+                cosigner = store.identity().role in setOf(Role.ELDER, Role.FAMILY_PROXY),
             )
         }
         state.update { loaded.copy(sync = it.sync, error = it.error, busy = it.busy) }
@@ -135,6 +139,30 @@ class VolunteerViewModel(application: Application) : AndroidViewModel(applicatio
             state.update { it.copy(error = error) }
         }
     }
+
+    /** Checks in with the link read from the elder's card (the relay verifies it). */
+    fun checkInWithCard(assignment: Assignment, link: String) = act { phone ->
+        phone.call { it.checkInTapped(assignment.elder, assignment.service, assignment.order, null, link) }
+    }
+
+    /** Checks out with the link read from the elder's card. */
+    fun checkOutWithCard(visit: Visit, link: String) = act { phone ->
+        phone.call { it.checkOutTapped(visit.id, null, null, link) }
+        app.scheduler?.requestSync()
+        SyncWorker.syncWhenOnline(app)
+    }
+
+    /** The text of [visit]'s QR code for the elder's phone to co-sign. */
+    suspend fun summaryOf(visit: Visit): String? = phone?.call { it.visitSummary(visit.id) }
+
+    /** Stores the co-signature scanned back from the elder's phone. */
+    fun attachSignature(visit: Visit, signature: String) = act { phone ->
+        phone.call { it.attachCosignature(visit.id, signature) }
+        app.scheduler?.requestSync()
+    }
+
+    /** On the elder's or family's phone: co-signs a volunteer's visit summary. */
+    suspend fun cosign(summary: String): String = phone?.call { it.cosignVisit(summary) } ?: ""
 
     fun syncNow() {
         app.scheduler?.requestSync()
