@@ -9,7 +9,7 @@ use crate::store::{
     AckUpdate, AckedHeads, AuditRecord, ConsoleRole, ConsoleSessionRecord, ConsoleUserRecord, DEFAULT_DISTRICT, DeviceUsage,
     DistrictRecord, EnrollRefusal,
     EnrollmentCode, LedgerProgress, MemberContact, MemberMove, MemberRecord, NewDevice, NewDocument, NewLedgerEvent,
-    PostingRecord, RelayStore, Revocation, SecurityEvent, StationRecord, StoreError, UsageUpdate, WriteBatch,
+    PostingRecord, RelayStore, Revocation, SecurityEvent, StationRecord, StoreError, TagRecord, UsageUpdate, WriteBatch,
 };
 
 /// Runs every test of the suite against the store that `$open` (a closure from the test
@@ -31,6 +31,10 @@ macro_rules! relay_store_suite {
                 }
             }
 
+            #[test]
+            fn elders_tags_and_devices_signing_keys_are_kept() {
+                with_store($crate::store::suite::elders_tags_and_devices_signing_keys_are_kept);
+            }
             #[test]
             fn every_relay_actor_is_remembered() {
                 with_store($crate::store::suite::every_relay_actor_is_remembered);
@@ -173,6 +177,37 @@ fn issue(store: &dyn RelayStore, code: u8, member: &str, expires_at: i64) {
     store
         .add_enrollment_code(&EnrollmentCode { code_hash: [code; 32], member: member_id(member), created_at: 0, expires_at }, None)
         .unwrap();
+}
+
+/// Tags are registered once per UID, read by UID and by station, and revoked once with
+/// the reason; a device's signing key is kept from its enrollment (ADR 29).
+pub fn elders_tags_and_devices_signing_keys_are_kept(store: &dyn RelayStore) {
+    setup(store);
+    let tag = TagRecord {
+        uid: "04a1b2c3d4e5f6".into(),
+        station: station_id(),
+        elder: member_id("m-vol"),
+        registered_at: 5,
+        registered_by: "li".into(),
+        revoked_at: None,
+        revoked_why: None,
+    };
+    store.register_tag(&tag, Some(&audit("tag.register", &tag.uid))).unwrap();
+    assert!(matches!(store.register_tag(&tag, None), Err(StoreError::Duplicate { .. })));
+    assert_eq!(store.tag("04a1b2c3d4e5f6").unwrap(), Some(tag.clone()));
+    assert_eq!(store.tag("04ffffffffffff").unwrap(), None);
+    assert_eq!(store.station_tags(&station_id()).unwrap(), std::slice::from_ref(&tag));
+    assert_eq!(store.revoke_tag(&tag.uid, 9, "lost", None).unwrap(), Revocation::Revoked);
+    assert_eq!(store.revoke_tag(&tag.uid, 10, "again", None).unwrap(), Revocation::AlreadyRevoked { at: 9 });
+    assert_eq!(store.revoke_tag("04ffffffffffff", 10, "", None).unwrap(), Revocation::Unknown);
+    let revoked = store.tag(&tag.uid).unwrap().unwrap();
+    assert_eq!((revoked.revoked_at, revoked.revoked_why.as_deref()), (Some(9), Some("lost")));
+    assert_eq!(store.audit_entries(Some(&station_id()), 10).unwrap().len(), 1, "the registration's entry, in its transaction");
+
+    issue(store, 1, "m-vol", 1_000);
+    let device = NewDevice { id: "d-key".into(), actor: "aa11".into(), token_hash: [3; 32], signing_key: Some([9; 32]) };
+    store.enroll_device(&[1; 32], &device, 100).unwrap().unwrap();
+    assert_eq!(store.device_by_actor("aa11").unwrap().unwrap().signing_key, Some([9; 32]));
 }
 
 /// A console audit entry by `li` at the test station.
