@@ -2,7 +2,8 @@
 //! 127.0.0.1 (ADR 29, 30): a volunteer checks in and out with the links a software tag of
 //! the elder gives (`--tap`), an elder's phone co-signs a visit as text (`visit summary`,
 //! `visit cosign`, `visit attach`); the relay verifies and, under the station's rule, posts
-//! without a coordinator; a replayed link and an altered one wait for review with the reason.
+//! without a coordinator; a replayed link, an altered one, another elder's tag and a
+//! revoked tag wait for review with the reason.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] functions
 
 use assert_cmd::Command;
@@ -64,19 +65,30 @@ fn minutes_ago(minutes: i64) -> String {
     (Utc::now() - Duration::minutes(minutes)).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// A coordinator's phone sets the station's rule to approve verified visits (`auto`).
+fn coordinator_approving_verified_visits(relay: &TestRelay) -> Cli {
+    let coordinator = Cli::enrolled(relay, &relay.member("coordinator", "Zhang Min"));
+    coordinator.ok(&["review", "verified-visits", "auto"]);
+    coordinator.ok(&["sync"]);
+    coordinator
+}
+
+/// Registers tag `uid` for `elder`; the software tag that gives its links.
+fn card(relay: &TestRelay, elder: &MemberRecord, uid: &str) -> SoftwareTag {
+    registry::register_tag(&relay.relay, &relay.station.id, elder.id.as_str(), uid, "admin", None).unwrap();
+    let keys = station_keys(relay.relay.store(), &relay.station.id).unwrap();
+    SoftwareTag::new(&keys, parse_uid(uid).unwrap(), 0)
+}
+
 #[test]
 fn tapped_and_cosigned_visits_are_verified_by_the_relay_and_bad_taps_wait_with_the_reason() {
     let relay = TestRelay::new();
-    let coordinator = Cli::enrolled(&relay, &relay.member("coordinator", "Zhang Min"));
-    coordinator.ok(&["review", "verified-visits", "auto"]);
-    coordinator.ok(&["sync"]);
+    let coordinator = coordinator_approving_verified_visits(&relay);
     let refused = coordinator.fails(&["review", "verified-visits", "sometimes"]);
     assert!(refused.contains("give queue, bulk or auto"), "{refused}");
 
     let elder = relay.member("elder", "Wang Fang");
-    registry::register_tag(&relay.relay, &relay.station.id, elder.id.as_str(), "04A1B2C3D4E5F6", "admin", None).unwrap();
-    let keys = station_keys(relay.relay.store(), &relay.station.id).unwrap();
-    let mut tag = SoftwareTag::new(&keys, parse_uid("04A1B2C3D4E5F6").unwrap(), 0);
+    let mut tag = card(&relay, &elder, "04A1B2C3D4E5F6");
     let volunteer = Cli::enrolled(&relay, &relay.member("volunteer", "Li Wei"));
 
     // Checked in and out with the elder's card: approved by the relay alone.
@@ -113,4 +125,27 @@ fn tapped_and_cosigned_visits_are_verified_by_the_relay_and_bad_taps_wait_with_t
     volunteer.ok(&["visit", "attach", &signed, &signature]);
     let state = volunteer.state(&signed);
     assert!(state.starts_with("approved"), "{state}");
+}
+
+#[test]
+fn another_elders_tag_and_a_revoked_tag_wait_for_a_coordinator_with_the_reason() {
+    let relay = TestRelay::new();
+    coordinator_approving_verified_visits(&relay);
+    let elder = relay.member("elder", "Wang Fang");
+    let neighbour = relay.member("elder", "Zhao Lan");
+    let mut own = card(&relay, &elder, "04A1B2C3D4E5F6");
+    let mut theirs = card(&relay, &neighbour, "04A1B2C3D4E5F7");
+    let volunteer = Cli::enrolled(&relay, &relay.member("volunteer", "Li Wei"));
+
+    // The neighbour's card, genuine, tapped for Wang Fang's visit.
+    let (a, b) = (theirs.tap(), theirs.tap());
+    let foreign = volunteer.tapped_visit(&elder, 470, &a, &b);
+    assert_eq!(volunteer.state(&foreign), "under review: evidence of presence failed: the tag tapped is another elder's");
+
+    // Wang Fang's card, reported lost and revoked before the visit reached the relay.
+    let (a, b) = (own.tap(), own.tap());
+    registry::revoke_tag(&relay.relay, &relay.station.id, "04A1B2C3D4E5F6", "lost", None).unwrap();
+    let revoked = volunteer.tapped_visit(&elder, 400, &a, &b);
+    assert_eq!(volunteer.state(&revoked), "under review: evidence of presence failed: the tag tapped was revoked");
+    assert!(relay.relay.store().postings().unwrap().is_empty(), "neither visit earned without a coordinator");
 }
