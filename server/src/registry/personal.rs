@@ -15,6 +15,7 @@ use timebank_engine::model::MemberId;
 use super::RegistryError;
 use crate::desk::StationDocs;
 use crate::ledger::{collect, statement};
+use crate::presence::sun::hex;
 use crate::relay::Relay;
 use crate::store::{AuditRecord, MemberRecord, Millis};
 
@@ -32,7 +33,8 @@ fn member_of(relay: &Relay, raw: &str) -> Result<MemberRecord, RegistryError> {
 }
 
 /// Everything the program holds about member `raw`, as JSON: the register (record, contact
-/// details, devices), what the station's documents record about them (their profile, the
+/// details, devices with the public key each registered for co-signing, an elder's NFC
+/// tags), what the station's documents record about them (their profile, the
 /// visits they logged or received, orders, dispatches, requests, the coordinators'
 /// reviews and decisions on them, at every station they belonged to), their ledger
 /// (postings, balance, outcomes), their moves between stations, and the audit entries and
@@ -46,7 +48,16 @@ pub fn export_member(relay: &Relay, raw: &str) -> Result<Value, RegistryError> {
         .devices()?
         .into_iter()
         .filter(|d| &d.member == id)
-        .map(|d| json!({ "id": d.id, "enrolled_at": time(d.created_at), "revoked_at": d.revoked_at.map(time) }))
+        .map(|d| {
+            let signing_key = d.signing_key.map(|key| hex(&key));
+            json!({ "id": d.id, "enrolled_at": time(d.created_at), "revoked_at": d.revoked_at.map(time), "signing_key": signing_key })
+        })
+        .collect();
+    let tags: Vec<Value> = store
+        .station_tags(&record.station)?
+        .into_iter()
+        .filter(|t| &t.elder == id)
+        .map(|t| json!({ "uid": t.uid, "registered_at": time(t.registered_at), "revoked_at": t.revoked_at.map(time), "revoked_why": t.revoked_why }))
         .collect();
     let docs = StationDocs::load(relay, &record.station).map_err(|e| RegistryError::Invalid(e.to_string()))?;
     let own = docs.get(&DocId::Member(id.clone()));
@@ -121,6 +132,7 @@ pub fn export_member(relay: &Relay, raw: &str) -> Result<Value, RegistryError> {
         },
         "contact": { "phone": contact.phone, "id_last4": contact.id_last4, "address": contact.address },
         "devices": devices,
+        "tags": tags,
         "profile": own.and_then(member::profile),
         "visits": visits,
         "reviews": reviews,

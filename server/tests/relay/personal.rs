@@ -11,7 +11,7 @@ fn an_administrator_exports_a_members_data_and_erases_their_contact_details() {
     export_and_erase(Store::Data(dir.path()));
 }
 
-/// On `store`: an elder's export holds their record, contact and profile; after
+/// On `store`: an elder's export holds their record, contact, profile and NFC tag; after
 /// `erase-contact` the contact is gone, the member stays, the erasure is audited.
 pub fn export_and_erase(store: Store<'_>) {
     let admin = |args: &[&str]| admin_on(store, args);
@@ -23,13 +23,16 @@ pub fn export_and_erase(store: Store<'_>) {
         .unwrap()
         .to_owned();
 
+    admin(&["tag", "register", "--station", &station, "--elder", &elder, "--uid", "04A1B2C3D4E5F6"]);
+
     let export = admin(&["member", "export", "--member", &elder]);
     assert_eq!(export["format"], 1);
     assert_eq!((export["member"]["id"].as_str(), export["member"]["name"].as_str()), (Some(elder.as_str()), Some("Sun Xiuying")));
     assert_eq!(export["contact"]["phone"], "139 0427 1938");
     assert_eq!(export["contact"]["address"], "Lanxi Road 138");
     assert_eq!(export["profile"]["display_name"], "Sun Xiuying");
-    for section in ["devices", "visits", "orders", "assignments", "requests", "audit", "security_events"] {
+    assert_eq!(export["tags"][0]["uid"], "04a1b2c3d4e5f6", "the elder's card: {export}");
+    for section in ["devices", "tags", "visits", "orders", "assignments", "requests", "audit", "security_events"] {
         assert!(export[section].is_array(), "{section}: {export}");
     }
 
