@@ -31,16 +31,18 @@ final class PresenceTests: StationTestCase {
     func testAVisitTappedAtBothEndsIsApprovedWithoutACoordinatorAndAReplayedTapWaits() async throws {
         try await tagged()
         let phone = try await fixture.enrollPhone(of: fixture.volunteer, name: "volunteer")
-        let start = Date(timeIntervalSinceNow: -3 * 3600)
+        // Ten minutes within the last hour: a live visit entered as it happens (entered an hour
+        // or more after the times it claims, it would wait for a coordinator as back-dated).
+        let start = Date(timeIntervalSinceNow: -50 * 60)
         let id = try phone.store.checkInTapped(elder: fixture.elder, service: "companionship", orderId: nil, at: start, tapUrl: try tap(1))
-        let done = try phone.store.checkOutTapped(visitId: id, at: start.addingTimeInterval(3600), note: nil, tapUrl: try tap(2))
+        let done = try phone.store.checkOutTapped(visitId: id, at: start.addingTimeInterval(10 * 60), note: nil, tapUrl: try tap(2))
         XCTAssertTrue(done.tappedIn && done.tappedOut)
         try await syncTwice(phone)
         XCTAssertEqual(try phone.store.visit(visitId: id).state, .approved)
 
-        let later = start.addingTimeInterval(90 * 60)
+        let later = start.addingTimeInterval(15 * 60)
         let copied = try phone.store.checkInTapped(elder: fixture.elder, service: "companionship", orderId: nil, at: later, tapUrl: try tap(1))
-        _ = try phone.store.checkOutTapped(visitId: copied, at: later.addingTimeInterval(3600), note: nil, tapUrl: try tap(3))
+        _ = try phone.store.checkOutTapped(visitId: copied, at: later.addingTimeInterval(10 * 60), note: nil, tapUrl: try tap(3))
         try await syncTwice(phone)
         let held = try phone.store.visit(visitId: copied).stateLabel
         XCTAssertTrue(held.contains("repeats an earlier tap"), held)
@@ -59,9 +61,9 @@ final class PresenceTests: StationTestCase {
         try await tagged()
         let phone = try await fixture.enrollPhone(of: fixture.volunteer, name: "volunteer")
         let elder = try await fixture.enrollPhone(of: fixture.elder, name: "elder")
-        let start = Date(timeIntervalSinceNow: -2 * 3600)
+        let start = Date(timeIntervalSinceNow: -50 * 60)
         let id = try phone.store.checkIn(elder: fixture.elder, service: "companionship", orderId: nil, at: start)
-        _ = try phone.store.checkOut(visitId: id, at: start.addingTimeInterval(3600), note: nil)
+        _ = try phone.store.checkOut(visitId: id, at: start.addingTimeInterval(10 * 60), note: nil)
         let summary = try phone.store.visitSummary(visitId: id)
         let signature = try elder.store.cosignVisit(summary: summary)
         XCTAssertTrue(signature.hasPrefix("TBS1|"), signature)

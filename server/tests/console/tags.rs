@@ -16,11 +16,12 @@ use crate::support::Console;
 
 const UID: &str = "04A1B2C3D4E5F6";
 
-/// A visit of an hour that began `hours_ago` hours ago, tapped at both ends with `tag`.
-fn tapped_visit(phone: &mut Phone, elder: &MemberId, tag: &mut SoftwareTag, hours_ago: i64) -> VisitId {
-    let start = Utc::now() - Duration::hours(hours_ago);
+/// A visit of ten minutes that began `minutes_ago` minutes ago, tapped at both ends with
+/// `tag`: a live visit entered as it happens (within the hour a back-dated time is allowed).
+fn tapped_visit(phone: &mut Phone, elder: &MemberId, tag: &mut SoftwareTag, minutes_ago: i64) -> VisitId {
+    let start = Utc::now() - Duration::minutes(minutes_ago);
     let id = phone.engine.start_visit_tapped(elder, "meals", None, Some(start), &tag.tap()).unwrap();
-    phone.engine.end_visit_tapped(&id, Some(start + Duration::hours(1)), None, &tag.tap()).unwrap();
+    phone.engine.end_visit_tapped(&id, Some(start + Duration::minutes(10)), None, &tag.tap()).unwrap();
     id
 }
 
@@ -86,11 +87,11 @@ fn the_queue_shows_and_filters_evidence_and_bulk_approves_verified_visits_under_
 
     let keys = station_keys(console.relay.store(), &console.station.id).unwrap();
     let mut tag = SoftwareTag::new(&keys, parse_uid(UID).unwrap(), 0);
-    let verified = tapped_visit(&mut phone, &elder.id, &mut tag, 7);
+    let verified = tapped_visit(&mut phone, &elder.id, &mut tag, 50);
     let plain = phone.log_visit(&elder.id, 5, 60, "no tag");
     let mut copy = tag.clone();
     copy.set_counter(0);
-    let replayed = tapped_visit(&mut phone, &elder.id, &mut copy, 3);
+    let replayed = tapped_visit(&mut phone, &elder.id, &mut copy, 30);
     phone.sync();
     assert_eq!(console.relay.store().ledger_events(0).unwrap().iter().filter(|e| e.key.starts_with("rules:")).count(), 1);
 
