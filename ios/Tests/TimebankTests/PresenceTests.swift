@@ -1,7 +1,8 @@
 // Proof of presence through the Swift wrapper against a real relay: the volunteer checks in
 // and out with the links the elder's tag gives (a software tag: `timebank-relay admin tag
 // tap`), the elder's own phone co-signs a visit as text, and the relay verifies both; a
-// replayed link waits for review with the reason.
+// replayed link, another elder's tag, an altered link and a revoked tag each wait for review
+// with the reason.
 import Foundation
 import Timebank
 import XCTest
@@ -9,9 +10,16 @@ import XCTest
 final class PresenceTests: StationTestCase {
     private let uid = "04A1B2C3D4E5F6"
 
-    /// The link the elder's tag gives at read counter `counter`.
-    private func tap(_ counter: Int) throws -> String {
-        try fixture.relay.admin(["tag", "tap", "--station", fixture.station, "--uid", uid, "--counter", "\(counter)"], field: "url")
+    private let neighboursUid = "04A1B2C3D4E5F7"
+
+    /// The link the tag `tagUid` (the elder's unless said) gives at read counter `counter`.
+    private func tap(_ counter: Int, of tagUid: String? = nil) throws -> String {
+        try fixture.relay.admin(["tag", "tap", "--station", fixture.station, "--uid", tagUid ?? uid, "--counter", "\(counter)"], field: "url")
+    }
+
+    /// `link` with its last hex digit changed by hand.
+    private func altered(_ link: String) -> String {
+        String(link.dropLast()) + ("Ff".contains(link.last ?? " ") ? "E" : "F")
     }
 
     /// The station registers the elder's tag and lets the relay approve verified visits.
@@ -55,6 +63,39 @@ final class PresenceTests: StationTestCase {
             return false
         }
         XCTAssertEqual(try phone.store.visits().count, before, "nothing was stored")
+    }
+
+    func testAnotherEldersTagAnAlteredLinkAndARevokedTagWaitWithTheReason() async throws {
+        try await tagged()
+        let neighbour = try fixture.relay.admin(["member", "create", "--station", fixture.station, "--role", "elder", "--name", "Zhao Lan", "--birth-year", "1938"], field: "id")
+        _ = try fixture.relay.admin(["tag", "register", "--station", fixture.station, "--elder", neighbour, "--uid", neighboursUid])
+        let phone = try await fixture.enrollPhone(of: fixture.volunteer, name: "volunteer")
+        let start = Date(timeIntervalSinceNow: -50 * 60)
+        func tappedVisit(minutesIn: Double, _ linkIn: String, _ linkOut: String) throws -> String {
+            let began = start.addingTimeInterval(minutesIn * 60)
+            let id = try phone.store.checkInTapped(elder: fixture.elder, service: "companionship", orderId: nil, at: began, tapUrl: linkIn)
+            _ = try phone.store.checkOutTapped(visitId: id, at: began.addingTimeInterval(5 * 60), note: nil, tapUrl: linkOut)
+            return id
+        }
+
+        // The neighbour's card, genuine, tapped for Wang Fang's visit.
+        let foreign = try tappedVisit(minutesIn: 0, try tap(1, of: neighboursUid), try tap(2, of: neighboursUid))
+        // Wang Fang's card, its first link changed by hand.
+        let tampered = try tappedVisit(minutesIn: 10, altered(try tap(1)), try tap(2))
+        // Wang Fang's card, reported lost and revoked before the visit reached the relay.
+        let lost = try tappedVisit(minutesIn: 20, try tap(3), try tap(4))
+        _ = try fixture.relay.admin(["tag", "revoke", "--station", fixture.station, "--uid", uid, "--why", "lost"])
+        try await syncTwice(phone)
+
+        let reasons = [
+            foreign: "the tag tapped is another elder's",
+            tampered: "the tag's link was altered",
+            lost: "the tag tapped was revoked",
+        ]
+        for (id, reason) in reasons {
+            let label = try phone.store.visit(visitId: id).stateLabel
+            XCTAssertTrue(label.hasPrefix("under review") && label.contains(reason), label)
+        }
     }
 
     func testTheEldersPhoneCosignsAVisitOfflineAndTheRelayVerifiesIt() async throws {

@@ -1,7 +1,8 @@
 // PresenceTest.kt — proof of presence through the generated Kotlin API and the wrapper, against
 // a real relay: the volunteer checks in and out with the links the elder's tag gives (a software
 // tag: `timebank-relay admin tag tap`), the elder's own phone co-signs a visit as text, and the
-// relay verifies both; a replayed link waits for review with the reason.
+// relay verifies both; a replayed link, another elder's tag, an altered link and a revoked tag each
+// wait for review with the reason.
 package org.timebank.android
 
 import kotlinx.coroutines.runBlocking
@@ -23,9 +24,14 @@ class PresenceTest {
     @AfterTest
     fun closeStation() = station.close()
 
-    /** The link the elder's tag gives at read counter [counter]. */
-    private fun tap(counter: Int): String =
-        jsonString(station.data.admin("tag", "tap", "--station", station.station, "--uid", uid, "--counter", "$counter"), "url")
+    private val neighboursUid = "04A1B2C3D4E5F7"
+
+    /** The link the tag [tagUid] (the elder's unless said) gives at read counter [counter]. */
+    private fun tap(counter: Int, tagUid: String = uid): String =
+        jsonString(station.data.admin("tag", "tap", "--station", station.station, "--uid", tagUid, "--counter", "$counter"), "url")
+
+    /** [link] with its last hex digit changed by hand. */
+    private fun altered(link: String): String = link.dropLast(1) + if (link.last() in "Ff") "E" else "F"
 
     /** The station registers the elder's tag and lets the relay approve verified visits. */
     private suspend fun tagged() {
@@ -69,6 +75,42 @@ class PresenceTest {
                 volunteer.call { it.checkInTapped(station.elder, "companionship", null, null, "https://example.invalid/") }
             }
             assertEquals(before, volunteer.call { it.visits() }.size, "nothing was stored")
+        }
+    }
+
+    @Test
+    fun `another elder's tag, an altered link and a revoked tag wait with the reason`() = runBlocking {
+        withTimeout(120_000) {
+            tagged()
+            val neighbour = station.data.member(station.station, "elder", "Zhao Lan", 1938)
+            station.data.admin("tag", "register", "--station", station.station, "--elder", neighbour, "--uid", neighboursUid)
+            val volunteer = station.phone(station.volunteer, station.line())
+            val start = Instant.now().minus(Duration.ofMinutes(50))
+            suspend fun tappedVisit(minutesIn: Long, linkIn: String, linkOut: String): String {
+                val began = start.plus(Duration.ofMinutes(minutesIn))
+                val id = volunteer.call { it.checkInTapped(station.elder, "companionship", null, began, linkIn) }
+                volunteer.call { it.checkOutTapped(id, began.plus(Duration.ofMinutes(5)), null, linkOut) }
+                return id
+            }
+
+            // The neighbour's card, genuine, tapped for Wang Fang's visit.
+            val foreign = tappedVisit(0, tap(1, neighboursUid), tap(2, neighboursUid))
+            // Wang Fang's card, its first link changed by hand.
+            val tampered = tappedVisit(10, altered(tap(1)), tap(2))
+            // Wang Fang's card, reported lost and revoked before the visit reached the relay.
+            val lost = tappedVisit(20, tap(3), tap(4))
+            station.data.admin("tag", "revoke", "--station", station.station, "--uid", uid, "--why", "lost")
+            volunteer.syncTwice()
+
+            val reasons = mapOf(
+                foreign to "the tag tapped is another elder's",
+                tampered to "the tag's link was altered",
+                lost to "the tag tapped was revoked",
+            )
+            for ((id, reason) in reasons) {
+                val label = volunteer.call { it.visit(id) }.stateLabel
+                assertTrue(label.startsWith("under review") && reason in label, label)
+            }
         }
     }
 
