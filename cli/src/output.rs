@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Local, Utc};
 use serde::Serialize;
-use timebank_engine::sync::TransportError;
 use timebank_engine::model::MemberId;
+use timebank_engine::sync::TransportError;
 use timebank_engine::watch::WatchEvent;
 use timebank_engine::{Error, VisitView};
 
@@ -99,7 +99,13 @@ pub fn visit_line(view: &VisitView) -> String {
         None => format!("{} – (checked in)", local(v.check_in)),
     };
     let length = view.minutes.map(|m| format!(" ({})", duration(i64::from(m)))).unwrap_or_default();
-    format!("{}  {when}{length}  {} for {}  [{}]", v.id, v.service, elder_label(&v.elder, view.elder_name.as_deref()), view.state_label)
+    format!(
+        "{}  {when}{length}  {} for {}  [{}]",
+        v.id,
+        v.service,
+        elder_label(&v.elder, view.elder_name.as_deref()),
+        view.state_label
+    )
 }
 
 /// Who is served, as a line shows it: the elder's name with the id (which commands take)
@@ -117,7 +123,10 @@ pub fn watch_line(relay: &str, event: &WatchEvent) -> String {
         WatchEvent::Connected => format!("watching {relay}: connected; syncing to catch up (Ctrl-C stops)"),
         WatchEvent::Synced { hinted, report } => {
             let why = if hinted.is_empty() { "caught up".to_owned() } else { format!("{} changed", hinted.join(", ")) };
-            format!("{why}: synced, {} change(s) received in {} document(s), {} sent", report.changes_received, report.docs_changed, report.changes_sent)
+            format!(
+                "{why}: synced, {} change(s) received in {} document(s), {} sent",
+                report.changes_received, report.docs_changed, report.changes_sent
+            )
         }
         WatchEvent::SyncFailed { message } => format!("the sync failed ({message}); the next change or connection syncs again"),
         WatchEvent::Disconnected { message, retry_in_ms } => {

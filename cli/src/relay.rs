@@ -10,7 +10,13 @@ mod tests {
 
     #[test]
     fn tokens_never_travel_in_clear_text_beyond_this_machine() {
-        for ok in ["https://relay.example.org", "https://10.0.0.5:8443/", "http://127.0.0.1:8080", "http://localhost:9000/", "http://[::1]:8080"] {
+        for ok in [
+            "https://relay.example.org",
+            "https://10.0.0.5:8443/",
+            "http://127.0.0.1:8080",
+            "http://localhost:9000/",
+            "http://[::1]:8080",
+        ] {
             assert!(check_relay_url(ok).is_ok(), "{ok}");
         }
         for bad in ["http://relay.example.org", "http://10.0.0.5:8080", "ftp://x", "relay.example.org", "https://"] {

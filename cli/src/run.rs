@@ -1,7 +1,9 @@
 //! Runs one command against the engine and prints its result.
 
 use serde_json::json;
-use timebank_engine::model::{ConfirmedBy, MemberId, OrderId, RedemptionAction, RequestId, Response, ReviewDecision, Role, StationId, VerifiedVisits, VisitId};
+use timebank_engine::model::{
+    ConfirmedBy, MemberId, OrderId, RedemptionAction, RequestId, Response, ReviewDecision, Role, StationId, VerifiedVisits, VisitId,
+};
 use timebank_engine::watch::Watch;
 use timebank_engine::{Engine, NewIdentity, PastVisit, RelayLink, Result};
 
@@ -14,11 +16,7 @@ use crate::output::{VisitRow, duration, elder_label, emit, listing, local, slot_
 pub fn run(cli: &Cli) -> Result<()> {
     let json = cli.json;
     if let Command::Init { member, station, role } = &cli.command {
-        let who = NewIdentity {
-            member: MemberId::parse(member)?,
-            station: StationId::parse(station)?,
-            role: Role::parse(role)?,
-        };
+        let who = NewIdentity { member: MemberId::parse(member)?, station: StationId::parse(station)?, role: Role::parse(role)? };
         let engine = Engine::create(&cli.data, who)?;
         let id = engine.identity();
         emit(json, id, || {
@@ -40,8 +38,14 @@ pub fn run(cli: &Cli) -> Result<()> {
             emit(json, &report, || {
                 format!(
                     "synced with {}: {} change(s) sent, {} received in {} document(s); {} round trip(s), {} bytes up, {} down; {} change(s) still waiting",
-                    link.url, report.changes_sent, report.changes_received, report.docs_changed, report.round_trips,
-                    report.bytes_up, report.bytes_down, status.unsynced_changes
+                    link.url,
+                    report.changes_sent,
+                    report.changes_received,
+                    report.docs_changed,
+                    report.round_trips,
+                    report.bytes_up,
+                    report.bytes_down,
+                    status.unsynced_changes
                 )
             });
             Ok(())
@@ -60,7 +64,20 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Orders => {
             let orders = engine.orders();
             emit(json, &orders, || {
-                listing(orders.iter().map(|o| format!("{}  {} for {}{}  [{}]  {}", o.order.id, o.order.service, o.order.elder, slot_words(o.order.slot), o.state.as_str(), o.order.note)), "no orders")
+                listing(
+                    orders.iter().map(|o| {
+                        format!(
+                            "{}  {} for {}{}  [{}]  {}",
+                            o.order.id,
+                            o.order.service,
+                            o.order.elder,
+                            slot_words(o.order.slot),
+                            o.state.as_str(),
+                            o.order.note
+                        )
+                    }),
+                    "no orders",
+                )
             });
             Ok(())
         }
@@ -75,7 +92,14 @@ pub fn run(cli: &Cli) -> Result<()> {
                             .filter_map(|(what, value)| value.as_ref().map(|v| format!("{what}: {v}")))
                             .collect();
                         let contact = if contact.is_empty() { String::new() } else { format!("  ({})", contact.join(", ")) };
-                        format!("{}  {} for {elder}{}  [{}]  {}{contact}", a.assignment.order, a.assignment.service, slot_words(a.assignment.slot), a.state.as_str(), a.assignment.note)
+                        format!(
+                            "{}  {} for {elder}{}  [{}]  {}{contact}",
+                            a.assignment.order,
+                            a.assignment.service,
+                            slot_words(a.assignment.slot),
+                            a.state.as_str(),
+                            a.assignment.note
+                        )
                     }),
                     "no assignments",
                 )
@@ -100,7 +124,10 @@ pub fn run(cli: &Cli) -> Result<()> {
                 None => engine.request_redemption(service, *minutes)?,
             };
             emit(json, &json!({ "id": id, "state": "saved on phone" }), || {
-                format!("{id}: redemption of {} for {service} saved on phone; the station decides after the next sync", duration(*minutes))
+                format!(
+                    "{id}: redemption of {} for {service} saved on phone; the station decides after the next sync",
+                    duration(*minutes)
+                )
             });
             Ok(())
         }
@@ -114,7 +141,18 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Requests => {
             let list = engine.requests()?;
             emit(json, &list, || {
-                listing(list.iter().map(|r| format!("{}  {}  {}  [{}]", r.request.id, local(r.request.created_at), duration(i64::from(r.request.minutes)), r.state_label)), "no requests")
+                listing(
+                    list.iter().map(|r| {
+                        format!(
+                            "{}  {}  {}  [{}]",
+                            r.request.id,
+                            local(r.request.created_at),
+                            duration(i64::from(r.request.minutes)),
+                            r.state_label
+                        )
+                    }),
+                    "no requests",
+                )
             });
             Ok(())
         }
@@ -134,7 +172,11 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Services => {
             let services = engine.catalogue();
             emit(json, &services, || {
-                services.iter().map(|s| format!("{:<18} {:<10} {} / {}", s.id, s.kind.as_str(), s.name_zh, s.name_en)).collect::<Vec<_>>().join("\n")
+                services
+                    .iter()
+                    .map(|s| format!("{:<18} {:<10} {} / {}", s.id, s.kind.as_str(), s.name_zh, s.name_en))
+                    .collect::<Vec<_>>()
+                    .join("\n")
             });
             Ok(())
         }
@@ -143,7 +185,14 @@ pub fn run(cli: &Cli) -> Result<()> {
             emit(json, &s, || {
                 format!(
                     "{} {} at station {}\nvisits: {} ({} checked in)\nchanges not yet sent: {}\nstore: {} bytes in {}",
-                    s.role, s.member, s.station, s.visits, s.open_visits, s.unsynced_changes, s.store_bytes, cli.data.display()
+                    s.role,
+                    s.member,
+                    s.station,
+                    s.visits,
+                    s.open_visits,
+                    s.unsynced_changes,
+                    s.store_bytes,
+                    cli.data.display()
                 )
             });
             Ok(())
@@ -190,9 +239,19 @@ fn enroll(cli: &Cli, relay_url: &str, code_or_link: &str) -> Result<()> {
     // Fetch the member's documents now; if there is no signal, the next sync does it.
     let synced = engine.sync(&mut HttpTransport::new(&link)).is_ok();
     let id = engine.identity();
-    emit(cli.json, &json!({ "member": id.member, "station": id.station, "role": id.role.as_str(), "device": link.device, "synced": synced }), || {
-        format!("this device is enrolled as {} {} at station {}{}", id.role.as_str(), id.member, id.station, if synced { "" } else { " (first sync failed; run `timebank sync` when there is signal)" })
-    });
+    emit(
+        cli.json,
+        &json!({ "member": id.member, "station": id.station, "role": id.role.as_str(), "device": link.device, "synced": synced }),
+        || {
+            format!(
+                "this device is enrolled as {} {} at station {}{}",
+                id.role.as_str(),
+                id.member,
+                id.station,
+                if synced { "" } else { " (first sync failed; run `timebank sync` when there is signal)" }
+            )
+        },
+    );
     Ok(())
 }
 
@@ -252,10 +311,13 @@ fn review(engine: &mut Engine, command: &ReviewCommand, json: bool) -> Result<()
         ReviewCommand::List => {
             let queue = engine.review_queue()?;
             emit(json, &queue, || {
-                listing(queue.iter().map(|item| {
+                listing(
+                    queue.iter().map(|item| {
                         let flag = item.anomaly.as_deref().map(|a| format!("  ⚠ {a}")).unwrap_or_default();
                         format!("{}  by {}{flag}", visit_line(&item.visit), item.visit.visit.volunteer)
-                    }), "nothing to review")
+                    }),
+                    "nothing to review",
+                )
             });
             return Ok(());
         }
@@ -294,7 +356,12 @@ fn redemption(engine: &mut Engine, command: &RedemptionCommand, json: bool) -> R
             let queue = engine.redemption_queue()?;
             let rows: Vec<_> = queue.iter().map(|(member, r)| json!({ "member": member, "request": r })).collect();
             emit(json, &rows, || {
-                listing(queue.iter().map(|(member, r)| format!("{}  {}  {} for {member}", r.id, local(r.created_at), duration(i64::from(r.minutes)))), "no redemption waits for a decision")
+                listing(
+                    queue.iter().map(|(member, r)| {
+                        format!("{}  {}  {} for {member}", r.id, local(r.created_at), duration(i64::from(r.minutes)))
+                    }),
+                    "no redemption waits for a decision",
+                )
             });
             return Ok(());
         }

@@ -100,7 +100,18 @@ fn a_paper_visit_keeps_the_service_date_and_the_entry_date() {
 fn the_elder_confirms_on_the_volunteers_phone() {
     let phone = Phone::volunteer();
     let start = Utc::now() - Duration::hours(2);
-    let id = phone.ok(&["visit", "log", "--elder", "e-2001", "--service", "cleaning", "--start", &rfc3339(start), "--end", &rfc3339(start + Duration::hours(1))]);
+    let id = phone.ok(&[
+        "visit",
+        "log",
+        "--elder",
+        "e-2001",
+        "--service",
+        "cleaning",
+        "--start",
+        &rfc3339(start),
+        "--end",
+        &rfc3339(start + Duration::hours(1)),
+    ]);
     let confirmed = phone.json(&["visit", "confirm", id.trim(), "--by", "family"]);
     assert_eq!(confirmed["confirmed_by"], "family");
 }
@@ -123,7 +134,18 @@ fn spending_requests_wait_on_the_phone_and_reserve_coins() {
 fn bad_input_is_refused_clearly_and_changes_nothing() {
     let phone = Phone::volunteer();
     let start = Utc::now() - Duration::hours(5);
-    let id = phone.ok(&["visit", "log", "--elder", "e-2001", "--service", "meals", "--start", &rfc3339(start), "--end", &rfc3339(start + Duration::hours(1))]);
+    let id = phone.ok(&[
+        "visit",
+        "log",
+        "--elder",
+        "e-2001",
+        "--service",
+        "meals",
+        "--start",
+        &rfc3339(start),
+        "--end",
+        &rfc3339(start + Duration::hours(1)),
+    ]);
     let id = id.trim().to_owned();
     let before = phone.ok(&["visits", "--json"]);
     let status_before = phone.json(&["status"]);
@@ -131,7 +153,21 @@ fn bad_input_is_refused_clearly_and_changes_nothing() {
     let s = rfc3339(start);
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["visit", "log", "--elder", "e-2001", "--service", "meals", "--start", &s, "--end", &s], "shorter than one minute"),
-        (vec!["visit", "log", "--elder", "e-2001", "--service", "meals", "--start", "2026-11-28T10:00:00Z", "--end", "2026-11-28T09:00:00Z"], "before it starts"),
+        (
+            vec![
+                "visit",
+                "log",
+                "--elder",
+                "e-2001",
+                "--service",
+                "meals",
+                "--start",
+                "2026-11-28T10:00:00Z",
+                "--end",
+                "2026-11-28T09:00:00Z",
+            ],
+            "before it starts",
+        ),
         (vec!["visit", "log", "--elder", "e-2001", "--service", "karaoke", "--start", &s, "--end", &s], "not a known service"),
         (vec!["visit", "log", "--elder", "E 2001", "--service", "meals", "--start", &s, "--end", &s], "not a valid member id"),
         (vec!["visit", "start", "--elder", "e-2001", "--service", "housekeeping"], "not a service volunteers give"),
@@ -147,7 +183,8 @@ fn bad_input_is_refused_clearly_and_changes_nothing() {
     // An over-long visit.
     let long_start = rfc3339(Utc::now() - Duration::hours(11));
     let long_end = rfc3339(Utc::now() - Duration::hours(1));
-    let stderr = phone.fails(&["visit", "log", "--elder", "e-2001", "--service", "meals", "--start", &long_start, "--end", &long_end], 1);
+    let stderr =
+        phone.fails(&["visit", "log", "--elder", "e-2001", "--service", "meals", "--start", &long_start, "--end", &long_end], 1);
     assert!(stderr.contains("over the station's maximum"), "{stderr}");
 
     assert_eq!(phone.ok(&["visits", "--json"]), before, "a refused command changed the visits");
@@ -166,7 +203,16 @@ fn errors_come_as_json_for_scripts() {
 #[test]
 fn commands_before_init_say_how_to_start() {
     let dir = tempfile::tempdir().unwrap();
-    let stderr = Command::cargo_bin("timebank").unwrap().arg("--data").arg(dir.path()).arg("visits").assert().code(1).get_output().stderr.clone();
+    let stderr = Command::cargo_bin("timebank")
+        .unwrap()
+        .arg("--data")
+        .arg(dir.path())
+        .arg("visits")
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
     assert!(String::from_utf8(stderr).unwrap().contains("timebank init"));
 }
 
@@ -211,7 +257,8 @@ fn only_volunteers_check_in() {
     run(&["init", "--member", "e-2001", "--station", "s-caoyang", "--role", "elder"]).success();
     let out = run(&["visit", "start", "--elder", "e-2002", "--service", "meals"]).code(1).get_output().stderr.clone();
     assert!(String::from_utf8(out).unwrap().contains("for volunteer devices"));
-    let order = run(&["order", "place", "--service", "meals", "--note", "lunch on Tuesday", "--json"]).success().get_output().stdout.clone();
+    let order =
+        run(&["order", "place", "--service", "meals", "--note", "lunch on Tuesday", "--json"]).success().get_output().stdout.clone();
     let order: Value = serde_json::from_slice(&order).unwrap();
     let orders = run(&["orders", "--json"]).success().get_output().stdout.clone();
     let orders: Value = serde_json::from_slice(&orders).unwrap();

@@ -56,7 +56,18 @@ impl Cli {
     /// visit id. Within the last hour, as a live visit is entered (a time entered an hour or
     /// more after the one it claims holds the visit for review as back-dated, tapped or not).
     fn tapped_visit(&self, elder: &MemberRecord, ago: i64, tap_in: &str, tap_out: &str) -> String {
-        let id = self.ok(&["visit", "start", "--elder", elder.id.as_str(), "--service", "meals", "--at", &minutes_ago(ago), "--tap", tap_in]);
+        let id = self.ok(&[
+            "visit",
+            "start",
+            "--elder",
+            elder.id.as_str(),
+            "--service",
+            "meals",
+            "--at",
+            &minutes_ago(ago),
+            "--tap",
+            tap_in,
+        ]);
         self.ok(&["visit", "end", &id, "--at", &minutes_ago(ago - 10), "--tap", tap_out]);
         id
     }
@@ -99,17 +110,24 @@ fn tapped_and_cosigned_visits_are_verified_by_the_relay_and_bad_taps_wait_with_t
     assert!(state.starts_with("approved"), "{state}");
 
     // A link that is not a tag's is refused at once, and nothing is stored.
-    let refused = volunteer.fails(&["visit", "start", "--elder", elder.id.as_str(), "--service", "meals", "--tap", "https://example.invalid/"]);
+    let refused =
+        volunteer.fails(&["visit", "start", "--elder", elder.id.as_str(), "--service", "meals", "--tap", "https://example.invalid/"]);
     assert!(refused.contains("not the tag's link"), "{refused}");
 
     // The first link copied and used again, and a link altered by hand.
     let replayed = volunteer.tapped_visit(&elder, 42, &first_in, &tag.tap());
-    assert_eq!(volunteer.state(&replayed), "under review: evidence of presence failed: the tap repeats an earlier tap of the same tag (a copied link)");
+    assert_eq!(
+        volunteer.state(&replayed),
+        "under review: evidence of presence failed: the tap repeats an earlier tap of the same tag (a copied link)"
+    );
     let mut altered = tag.tap();
     let last = altered.pop().unwrap();
     altered.push(if last == 'F' { 'E' } else { 'F' });
     let tampered = volunteer.tapped_visit(&elder, 29, &altered, &tag.tap());
-    assert_eq!(volunteer.state(&tampered), "under review: evidence of presence failed: the tag's link was altered (its code does not match)");
+    assert_eq!(
+        volunteer.state(&tampered),
+        "under review: evidence of presence failed: the tag's link was altered (its code does not match)"
+    );
 
     // Co-signed by the elder's own phone, as text both ways.
     let elder_phone = Cli::enrolled(&relay, &elder);

@@ -93,7 +93,11 @@ fn a_dispatch_at_the_console_reaches_the_watching_phone_and_a_revoked_one_stops(
     let took = dispatched.elapsed();
     assert!(took < Duration::from_secs(1), "the dispatch reached the phone after {took:?}");
     let synced = lines.last().unwrap();
-    assert_eq!(synced["hinted"], serde_json::json!([format!("member/{}", volunteer.id)]), "the relay's hint set the sync off: {lines:?}");
+    assert_eq!(
+        synced["hinted"],
+        serde_json::json!([format!("member/{}", volunteer.id)]),
+        "the relay's hint set the sync off: {lines:?}"
+    );
     drop(watching);
 
     let assignments: Value = serde_json::from_slice(&timebank(&phone, &["assignments", "--json"]).stdout).unwrap();

@@ -27,7 +27,9 @@ pub enum Error {
     AlreadyInitialised(PathBuf),
 
     /// The store file was written by a newer version of the app.
-    #[error("the store at {path} was written by a newer timebank (store version {found}, this app knows up to {supported}); update the app, nothing was changed")]
+    #[error(
+        "the store at {path} was written by a newer timebank (store version {found}, this app knows up to {supported}); update the app, nothing was changed"
+    )]
     StoreTooNew { path: PathBuf, found: i64, supported: i64 },
 
     /// A document was written by a newer version of the app.
@@ -35,7 +37,9 @@ pub enum Error {
     DocumentTooNew { doc: String, found: u64, supported: u64 },
 
     /// The store file or one of its documents cannot be read.
-    #[error("the store at {path} is damaged ({detail}); nothing was changed. Restore it from a backup, or enroll this phone again to fetch what the relay holds")]
+    #[error(
+        "the store at {path} is damaged ({detail}); nothing was changed. Restore it from a backup, or enroll this phone again to fetch what the relay holds"
+    )]
     Corrupt { path: PathBuf, detail: String },
 
     /// SQLite failed (disk full, permissions, ...).

@@ -14,11 +14,7 @@ use crate::{Clock, Engine, Enrollment, Error, NewIdentity, RelayLink};
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(TIMEOUT))
-        .build()
-        .into()
+    ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(TIMEOUT)).build().into()
 }
 
 /// POSTs `body` to `url`; returns the body of a 2xx answer, or the relay's error.
@@ -69,9 +65,7 @@ pub fn check_relay_url(relay: &str) -> Result<(), Error> {
     if matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
         Ok(())
     } else {
-        Err(Error::invalid(format!(
-            "{relay} would send this phone's secret token unencrypted; use the relay's https:// address"
-        )))
+        Err(Error::invalid(format!("{relay} would send this phone's secret token unencrypted; use the relay's https:// address")))
     }
 }
 

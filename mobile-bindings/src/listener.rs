@@ -84,9 +84,11 @@ impl Outbox {
             return;
         }
         let mut seen = Vec::new();
-        topics.retain(|topic| !seen.contains(topic) && {
-            seen.push(*topic);
-            true
+        topics.retain(|topic| {
+            !seen.contains(topic) && {
+                seen.push(*topic);
+                true
+            }
         });
         let listeners: Vec<Arc<dyn ChangeListener>> = lock(&self.listeners).values().cloned().collect();
         for listener in listeners {

@@ -1,8 +1,8 @@
 //! `TimebankStore`: the engine of one phone, one short method per engine call. The engine
 //! is not `Sync`, so it sits behind a mutex; change notifications go out after it is released.
 
-use std::path::{Path, PathBuf};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
@@ -15,11 +15,11 @@ use crate::clock::{PlatformClock, engine_clock};
 use crate::error::{Result, TimebankError};
 use crate::listener::{ChangeListener, ChangeSubscription, Outbox};
 use crate::sync::{Background, Cancellable, Interruptible, SyncCancel};
-use crate::watch::LiveWatch;
 use crate::types::{
-    Assignment, Balance, ConfirmedBy, Identity, Order, PastVisit, RedemptionToDecide, ReviewDecision, ReviewItem,
-    Role, Service, SpendRequest, Status, SyncReport, Visit, from_timestamp,
+    Assignment, Balance, ConfirmedBy, Identity, Order, PastVisit, RedemptionToDecide, ReviewDecision, ReviewItem, Role, Service,
+    SpendRequest, Status, SyncReport, Visit, from_timestamp,
 };
+use crate::watch::LiveWatch;
 
 /// One phone's store: a directory the app owns (its files directory). Every write is on
 /// disk before the call returns. Calls block: run them off the UI thread, or use

@@ -6,9 +6,8 @@ use std::time::SystemTime;
 use chrono::{DateTime, Utc};
 use timebank_engine::documents::desk;
 use timebank_engine::model::{
-    self as engine_model, ConfirmedBy as EngineConfirmedBy, OrderState as EngineOrderState,
-    Response as EngineResponse, ReviewDecision as EngineReviewDecision, Role as EngineRole,
-    ServiceKind as EngineServiceKind, VisitSource as EngineVisitSource,
+    self as engine_model, ConfirmedBy as EngineConfirmedBy, OrderState as EngineOrderState, Response as EngineResponse,
+    ReviewDecision as EngineReviewDecision, Role as EngineRole, ServiceKind as EngineServiceKind, VisitSource as EngineVisitSource,
 };
 use timebank_engine::sync::SyncReport as EngineSyncReport;
 use timebank_engine::{Topic as EngineTopic, views};
@@ -533,12 +532,7 @@ pub struct Review {
 impl From<desk::Review> for Review {
     /// The review as the desk holds it (a decision this app does not know is not read).
     fn from(review: desk::Review) -> Self {
-        Review {
-            decision: review.decision.into(),
-            reason: review.reason,
-            by: review.by.to_string(),
-            at: timestamp(review.at),
-        }
+        Review { decision: review.decision.into(), reason: review.reason, by: review.by.to_string(), at: timestamp(review.at) }
     }
 }
 
@@ -555,11 +549,7 @@ pub struct ReviewItem {
 
 impl From<views::ReviewItem> for ReviewItem {
     fn from(item: views::ReviewItem) -> Self {
-        ReviewItem {
-            visit: item.visit.into(),
-            anomaly: item.anomaly,
-            review: item.review.map(Review::from),
-        }
+        ReviewItem { visit: item.visit.into(), anomaly: item.anomaly, review: item.review.map(Review::from) }
     }
 }
 

@@ -3,17 +3,17 @@
 
 use std::sync::Arc;
 
-use axum::{Extension, Router};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 use timebank_engine::sync::wire::MAX_BODY_BYTES;
 use tower_http::trace::TraceLayer;
 
 use crate::console::ConsoleConfig;
 use crate::error::AppError;
 use crate::limits::{Limiter, Limits};
-use crate::relay::Relay;
 use crate::live::Hub;
+use crate::relay::Relay;
 use crate::{contacts, enroll, live, sync};
 
 /// The relay's routes:
@@ -87,5 +87,7 @@ async fn healthz() -> &'static str {
 }
 
 async fn not_found() -> AppError {
-    AppError::NotFound("no such endpoint on this relay; the app uses POST /v1/enroll, /v1/sync and /v1/contacts, and GET /v1/live".into())
+    AppError::NotFound(
+        "no such endpoint on this relay; the app uses POST /v1/enroll, /v1/sync and /v1/contacts, and GET /v1/live".into(),
+    )
 }

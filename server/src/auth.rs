@@ -30,7 +30,8 @@ pub fn authenticate(relay: &Relay, headers: &HeaderMap) -> Result<AuthedDevice, 
 pub fn identify(relay: &Relay, headers: &HeaderMap) -> Result<AuthedDevice, Refusal> {
     let token = bearer(headers).ok_or_else(|| {
         AppError::Unauthorized(
-            "this request carries no device token (Authorization: Bearer …); enroll the device with a code from the coordinator first".into(),
+            "this request carries no device token (Authorization: Bearer …); enroll the device with a code from the coordinator first"
+                .into(),
         )
     })?;
     let store = relay.store();
@@ -50,8 +51,7 @@ pub fn identify(relay: &Relay, headers: &HeaderMap) -> Result<AuthedDevice, Refu
         });
     };
     if let Some(revoked_at) = device.revoked_at {
-        let when = DateTime::from_timestamp_millis(revoked_at)
-            .map_or_else(String::new, |at| format!(" on {}", at.format("%Y-%m-%d")));
+        let when = DateTime::from_timestamp_millis(revoked_at).map_or_else(String::new, |at| format!(" on {}", at.format("%Y-%m-%d")));
         return Err(Refusal {
             error: AppError::Unauthorized(format!(
                 "this device ({}) was revoked{when}; nothing was sent. Ask your coordinator to enroll it again",

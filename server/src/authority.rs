@@ -164,17 +164,17 @@ impl<'a> Authors<'a> {
             let allowed = match doc {
                 DocId::Member(owner) => {
                     *owner == author.id
-                        || (author.role == Role::Coordinator
-                            && self.member(owner)?.is_some_and(|m| m.station == author.station))
-                        || (author.role == Role::FamilyProxy
-                            && self.member(owner)?.is_some_and(|elder| proxies_for(&author, &elder)))
+                        || (author.role == Role::Coordinator && self.member(owner)?.is_some_and(|m| m.station == author.station))
+                        || (author.role == Role::FamilyProxy && self.member(owner)?.is_some_and(|elder| proxies_for(&author, &elder)))
                 }
                 DocId::Station(s) | DocId::Desk(s) => author.role == Role::Coordinator && author.station == *s,
                 DocId::Ledger(_) => false,
             };
             if !allowed {
                 let rule = match doc {
-                    DocId::Member(_) => "a member's document is written only by that member's devices, the coordinators of their station and, for an elder, a family proxy of their household",
+                    DocId::Member(_) => {
+                        "a member's document is written only by that member's devices, the coordinators of their station and, for an elder, a family proxy of their household"
+                    }
                     DocId::Station(_) => "a station's document is written only by its coordinators",
                     DocId::Desk(_) => "the station desk is written only by the station's coordinators",
                     DocId::Ledger(_) => "a ledger is written only by the relay",
@@ -208,16 +208,10 @@ pub fn check_fields(doc: &DocId, patches: &[Patch], non_coordinator: bool) -> Re
             let field = path.get(2).map(String::as_str);
             match first {
                 member::PROFILE => {
-                    return refuse(format!(
-                        "the profile ({}) is changed only by the station's coordinators",
-                        path.join("/")
-                    ));
+                    return refuse(format!("the profile ({}) is changed only by the station's coordinators", path.join("/")));
                 }
                 member::ORDERS if matches!(field, Some("dispatched_to" | "dispatched_at")) => {
-                    return refuse(format!(
-                        "only coordinators dispatch orders (order {})",
-                        key.unwrap_or_default()
-                    ));
+                    return refuse(format!("only coordinators dispatch orders (order {})", key.unwrap_or_default()));
                 }
                 member::ASSIGNMENTS => match field {
                     None => {

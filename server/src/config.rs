@@ -131,9 +131,7 @@ fn file_defaults(command: &Command, path: &Path) -> Result<Vec<(String, String)>
 
 /// Checks `value` as the flag `arg` would check it on the command line.
 fn check_value(arg: &Arg, key: &str, value: &str) -> Result<(), String> {
-    let alone = Command::new("timebank-relay")
-        .no_binary_name(true)
-        .arg(arg.clone().global(false).required(false).env(None::<&str>));
+    let alone = Command::new("timebank-relay").no_binary_name(true).arg(arg.clone().global(false).required(false).env(None::<&str>));
     alone.try_get_matches_from([format!("--{key}={value}")]).map(|_| ()).map_err(|error| {
         let said = error.to_string();
         let first = said.lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();

@@ -25,12 +25,7 @@ use crate::store::MemberRecord;
 
 /// The endpoint: bearer token, wire-encoded [`ContactsRequest`] in, [`DispatchContacts`]
 /// out. The token is checked before the body is read, as for a sync.
-pub async fn endpoint(
-    State(relay): State<Arc<Relay>>,
-    gate: Gate,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, AppError> {
+pub async fn endpoint(State(relay): State<Arc<Relay>>, gate: Gate, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
     let (device, body) = http::device_request(&relay, &gate, &headers, body).await?;
     blocking(move || {
         let _: ContactsRequest = wire::decode(&body)?;

@@ -15,8 +15,8 @@ use timebank_engine::documents::coordinator::{self, Cancellation, Refused};
 use timebank_engine::documents::{desk, member, station, view};
 use timebank_engine::model::service::find_service;
 use timebank_engine::model::{
-    Assignment, MemberId, Order, OrderId, OrderState, RedemptionAction, RequestId, ReviewDecision, Role, Service, ServiceKind,
-    RequestKind, Slot, SpendRequest, StationId, Visit, VisitId, text,
+    Assignment, MemberId, Order, OrderId, OrderState, RedemptionAction, RequestId, RequestKind, ReviewDecision, Role, Service,
+    ServiceKind, Slot, SpendRequest, StationId, Visit, VisitId, text,
 };
 
 pub use timebank_engine::documents::coordinator::{cancellable, dispatchable};
@@ -113,7 +113,9 @@ impl StationDocs {
 
     /// A member's display name, or the id when the member is not of this station (nor left it).
     pub fn name(&self, id: &MemberId) -> String {
-        self.member(id).or_else(|| self.leavers.iter().find(|m| &m.id == id)).map_or_else(|| id.to_string(), |m| m.display_name.clone())
+        self.member(id)
+            .or_else(|| self.leavers.iter().find(|m| &m.id == id))
+            .map_or_else(|| id.to_string(), |m| m.display_name.clone())
     }
 
     /// Every visit logged by the station's members (and the leavers loaded), oldest check-in first.
@@ -179,8 +181,7 @@ impl StationDocs {
 
     /// The station's service catalogue.
     pub fn catalogue(&self) -> Vec<Service> {
-        self.get(&DocId::Station(self.station.clone()))
-            .map_or_else(timebank_engine::model::default_catalogue, station::catalogue)
+        self.get(&DocId::Station(self.station.clone())).map_or_else(timebank_engine::model::default_catalogue, station::catalogue)
     }
 
     /// Every spend request this station decides: its members' (but their redemptions
@@ -280,15 +281,23 @@ pub fn review_visits(
         let recorded = desk_doc.and_then(|d| desk::review_record(d, visit));
         reviews.push((visit, coordinator::review(&found, recorded.as_ref(), decision, reason, author.clone(), now).map_err(refused)?));
     }
-    relay.write_as(author, &[(DocId::Desk(station), &|tx| {
-        reviews.iter().try_for_each(|(visit, review)| desk::put_review(tx, visit, review))
-    })], audit)
+    relay.write_as(
+        author,
+        &[(DocId::Desk(station), &|tx| reviews.iter().try_for_each(|(visit, review)| desk::put_review(tx, visit, review)))],
+        audit,
+    )
 }
 
 /// Reverses the standing approval or rejection of `visit` with `reason`: the visit goes
 /// back to the queue, and the ledger takes back what an approval earned (reversal
 /// postings) at once; the volunteer's phone sees both at its next sync.
-pub fn reverse_review(relay: &Relay, author: &MemberId, visit: &VisitId, reason: &str, audit: Option<AuditRecord>) -> Result<(), AppError> {
+pub fn reverse_review(
+    relay: &Relay,
+    author: &MemberId,
+    visit: &VisitId,
+    reason: &str,
+    audit: Option<AuditRecord>,
+) -> Result<(), AppError> {
     let station = station_of(relay, author)?;
     let docs = StationDocs::load(relay, &station)?;
     let found = docs.visit(visit).ok_or_else(|| not_found("visit", visit.as_str()))?;
@@ -360,12 +369,15 @@ pub fn dispatch(
     let role = docs.member(volunteer).ok_or_else(|| not_found(Role::Volunteer.as_str(), volunteer.as_str()))?.role;
     let now = now_utc(relay);
     let elder_name = docs.member(&found.elder).map(|m| m.display_name.as_str());
-    let assignment =
-        coordinator::dispatch(&found, state, volunteer, Some(role), elder_name, author.clone(), now).map_err(refused)?;
-    relay.write_as(author, &[
-        (DocId::Member(found.elder.clone()), &|tx| member::put_order_dispatch(tx, order, volunteer, now)),
-        (DocId::Member(volunteer.clone()), &|tx| member::put_assignment(tx, &assignment)),
-    ], audit)
+    let assignment = coordinator::dispatch(&found, state, volunteer, Some(role), elder_name, author.clone(), now).map_err(refused)?;
+    relay.write_as(
+        author,
+        &[
+            (DocId::Member(found.elder.clone()), &|tx| member::put_order_dispatch(tx, order, volunteer, now)),
+            (DocId::Member(volunteer.clone()), &|tx| member::put_assignment(tx, &assignment)),
+        ],
+        audit,
+    )
 }
 
 /// Cancels an order that has not been served. Cancelling a cancelled order changes nothing
@@ -396,7 +408,7 @@ pub fn decide_redemption(
     let desk_id = DocId::Desk(station);
     let decided = docs.get(&desk_id).and_then(|d| desk::decision(d, request));
     let status = view::outcome_status(|id| docs.get(id), &member, request.as_str());
-    let decision = coordinator::decide_redemption(&found, decided.as_ref(), status, action, author.clone(), now_utc(relay))
-        .map_err(refused)?;
+    let decision =
+        coordinator::decide_redemption(&found, decided.as_ref(), status, action, author.clone(), now_utc(relay)).map_err(refused)?;
     relay.write_as(author, &[(desk_id, &|tx| desk::put_decision(tx, request, &decision))], audit)
 }

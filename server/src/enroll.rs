@@ -23,12 +23,7 @@ pub use timebank_engine::sync::bounds::MAX_ACTOR_BYTES;
 
 /// The endpoint: wire-encoded [`EnrollRequest`] in, wire-encoded [`EnrollResponse`] out.
 /// An address over its limit of refused enrollments is answered 429 unchecked ([`crate::limits`]).
-pub async fn endpoint(
-    State(relay): State<Arc<Relay>>,
-    gate: Gate,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, AppError> {
+pub async fn endpoint(State(relay): State<Arc<Relay>>, gate: Gate, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
     let body = http::read_body(&relay, &gate, &headers, body).await?;
     blocking(move || {
         gate.admit(relay.store(), Door::Enroll).map_err(|limited| limited.error())?;
@@ -58,11 +53,9 @@ pub fn attempt(relay: &Relay, request: &EnrollRequest) -> Result<EnrollResponse,
     }
     let actor = parse_actor(&request.actor)?;
     if relay.store().is_relay_actor(&actor.to_hex_string())? || actor == genesis_actor() {
-        return Err(AppError::Conflict(format!(
-            "the device id {} is reserved; the app must make a fresh random one",
-            request.actor
-        ))
-        .into());
+        return Err(
+            AppError::Conflict(format!("the device id {} is reserved; the app must make a fresh random one", request.actor)).into()
+        );
     }
     let random = |e: secret::NoRandomness| Refusal::from(AppError::Internal(e.to_string()));
     let token = secret::device_token().map_err(random)?;

@@ -58,7 +58,10 @@ pub async fn check_declared_length(relay: &Arc<Relay>, gate: &Gate, headers: &He
                 device: None,
                 member: None,
                 doc: None,
-                reason: format!("a request from {} declares {bytes} bytes, over the limit of {MAX_BODY_BYTES}; refused unread", gate.client),
+                reason: format!(
+                    "a request from {} declares {bytes} bytes, over the limit of {MAX_BODY_BYTES}; refused unread",
+                    gate.client
+                ),
             };
             let refusal = Refusal { error: AppError::TooLarge(message), event: Some(Box::new(event)) };
             Err(refuse_body(relay, gate, refusal).await)
@@ -70,7 +73,12 @@ pub async fn check_declared_length(relay: &Arc<Relay>, gate: &Gate, headers: &He
 /// A phone's request at the door: a body declared over the limit is refused unread, then
 /// the device behind the bearer token is identified (a refusal counts against the caller's
 /// address at [`Door::Token`]) before the body is read ([`read_body`]).
-pub async fn device_request(relay: &Arc<Relay>, gate: &Gate, headers: &HeaderMap, body: Body) -> Result<(AuthedDevice, Bytes), AppError> {
+pub async fn device_request(
+    relay: &Arc<Relay>,
+    gate: &Gate,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(AuthedDevice, Bytes), AppError> {
     check_declared_length(relay, gate, headers).await?;
     let device = {
         let (relay, gate, headers) = (Arc::clone(relay), gate.clone(), headers.clone());
@@ -88,8 +96,9 @@ pub async fn read_body(relay: &Arc<Relay>, gate: &Gate, headers: &HeaderMap, bod
     match tokio::time::timeout(deadline, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
         Ok(Ok(bytes)) => Ok(bytes),
         Ok(Err(error)) if is_over_limit(&error) => {
-            let message =
-                format!("the request is over the limit of {MAX_BODY_BYTES} bytes; nothing was stored. Sync more often or in smaller pages");
+            let message = format!(
+                "the request is over the limit of {MAX_BODY_BYTES} bytes; nothing was stored. Sync more often or in smaller pages"
+            );
             Err(refuse_body(relay, gate, Refusal::from(AppError::TooLarge(message))).await)
         }
         Ok(Err(error)) => Err(AppError::BadRequest(format!("the request body could not be read ({error}); send it again"))),

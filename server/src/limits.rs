@@ -191,7 +191,8 @@ pub struct Limited {
 impl Limited {
     /// The relay's JSON error (429 with `Retry-After`).
     pub fn error(&self) -> AppError {
-        let until = DateTime::from_timestamp_millis(self.until).map_or_else(String::new, |t| t.format(" (after %H:%M UTC)").to_string());
+        let until =
+            DateTime::from_timestamp_millis(self.until).map_or_else(String::new, |t| t.format(" (after %H:%M UTC)").to_string());
         let minutes = self.retry_after_secs.div_ceil(60);
         AppError::TooManyRequests {
             message: format!(

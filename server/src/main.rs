@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use timebank_engine::SystemClock;
 use timebank_server::admin::{self, AdminCommand, ConsoleUserCommand};
 use timebank_server::config::{self, ConfigError};
 use timebank_server::console::{self, ConsoleConfig};
 use timebank_server::limits::Limits;
 use timebank_server::monitor;
-use timebank_engine::SystemClock;
 use timebank_server::relay::{LiveSettings, Settings};
 use timebank_server::store::{self, PgSettings, StoreLocation};
 use timebank_server::{Relay, app_with_limits};
@@ -266,8 +266,9 @@ fn check_config(loaded: &config::Loaded<Cli>) -> Result<(), String> {
     let cli = &loaded.cli;
     for (what, address) in [("listen", Some(&cli.listen)), ("metrics-listen", cli.metrics_listen.as_ref())] {
         if let Some(address) = address {
-            std::net::ToSocketAddrs::to_socket_addrs(address.as_str())
-                .map_err(|e| format!("{what} = {address:?} is not an address to listen on ({e}); give HOST:PORT, e.g. 127.0.0.1:8080"))?;
+            std::net::ToSocketAddrs::to_socket_addrs(address.as_str()).map_err(|e| {
+                format!("{what} = {address:?} is not an address to listen on ({e}); give HOST:PORT, e.g. 127.0.0.1:8080")
+            })?;
         }
     }
     if cli.data.exists() && !cli.data.is_dir() {
@@ -335,10 +336,8 @@ fn serve(cli: &Cli, location: &StoreLocation, limits: Limits, settings: Settings
         console::demo::check_empty(data).map_err(|e| e.to_string())?;
     }
     let console = ConsoleConfig::for_public_url(public_url);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("could not start the runtime: {e}"))?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("could not start the runtime: {e}"))?;
     runtime.block_on(async {
         let store = store::open(location).map_err(|e| e.to_string())?;
         if demo && !store.stations().map_err(|e| e.to_string())?.is_empty() {

@@ -133,12 +133,12 @@ impl Figures {
         for (state, count) in &self.devices {
             devices.get_or_create(&DeviceState { state }).set(*count);
         }
+        registry.register("devices", "Enrolled devices by state (live connections are not counted: phones sync by request)", devices);
         registry.register(
-            "devices",
-            "Enrolled devices by state (live connections are not counted: phones sync by request)",
-            devices,
+            "store_bytes",
+            "The relay store's size on disk in bytes",
+            ConstGauge::new(i64::try_from(self.store_bytes).unwrap_or(i64::MAX)),
         );
-        registry.register("store_bytes", "The relay store's size on disk in bytes", ConstGauge::new(i64::try_from(self.store_bytes).unwrap_or(i64::MAX)));
         registry.register(
             "security_events",
             "Security events recorded in the store (refused tokens and changes, rate limits, quotas): admin security-events lists them",

@@ -119,9 +119,9 @@ impl Vetting<'_> {
         }
         let here = join(&path, key);
         match place {
-            Place::Root if schema::FIXED.contains(&key.as_str()) || self.shape.collection(key).is_some() => Err(self.refuse(
-                format!("the top-level field {key:?} is fixed; no device may replace or remove it"),
-            )),
+            Place::Root if schema::FIXED.contains(&key.as_str()) || self.shape.collection(key).is_some() => {
+                Err(self.refuse(format!("the top-level field {key:?} is fixed; no device may replace or remove it")))
+            }
             Place::Root => match schema::field(self.shape.fields, key) {
                 Some(field) => self.field(made, field, &op.action, here),
                 None => Err(self.refuse(format!("{key:?} is not a top-level field of a {} document", self.id.kind()))),
@@ -131,9 +131,8 @@ impl Vetting<'_> {
                     self.places.insert(made, (Place::Record { fields }, here));
                     Ok(())
                 }
-                OpType::Make(ObjType::Map) => {
-                    Err(self.refuse(format!("{key:?} is not a record id in {path} (ids are 1 to 64 lowercase letters, digits, '-' or '_')")))
-                }
+                OpType::Make(ObjType::Map) => Err(self
+                    .refuse(format!("{key:?} is not a record id in {path} (ids are 1 to 64 lowercase letters, digits, '-' or '_')"))),
                 OpType::Delete => Err(self.refuse(format!("a record was removed ({here}); records are never removed"))),
                 _ => Err(self.refuse(format!("{here} must be a record (a map of fields)"))),
             },
@@ -188,7 +187,9 @@ impl Vetting<'_> {
             };
             let kind = if index + 1 == steps.len() { kind } else { ObjType::Map };
             path = join(&path, key);
-            place = self.child(place, key, kind).ok_or_else(|| self.refuse(format!("an operation names {path}, which is outside the shape of a {} document", self.id.kind())))?;
+            place = self.child(place, key, kind).ok_or_else(|| {
+                self.refuse(format!("an operation names {path}, which is outside the shape of a {} document", self.id.kind()))
+            })?;
         }
         Ok((place, path))
     }
@@ -294,7 +295,11 @@ mod tests {
 
     /// Makes `edit` on `doc` as one change, vets it before applying and checks it after;
     /// the document keeps the change either way (as a device would).
-    fn vet_edit(id: &DocId, doc: &mut Automerge, edit: impl FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError>) -> Result<(), Refusal> {
+    fn vet_edit(
+        id: &DocId,
+        doc: &mut Automerge,
+        edit: impl FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError>,
+    ) -> Result<(), Refusal> {
         let before = doc.clone();
         let heads = doc.get_heads();
         let mut tx = doc.transaction();
@@ -359,15 +364,18 @@ mod tests {
         let visit = a_visit("v-1");
         let writes: Vec<Write> = vec![
             Box::new(|tx| {
-                member::put_profile(tx, &Profile {
-                    id: MemberId::parse("m-vol").unwrap(),
-                    role: Role::Volunteer,
-                    station: StationId::parse("s-1").unwrap(),
-                    display_name: "李伟".into(),
-                    birth_year: Some(1958),
-                    household: Some(HouseholdId::parse("h-1").unwrap()),
-                    verification: Verification::Verified,
-                })
+                member::put_profile(
+                    tx,
+                    &Profile {
+                        id: MemberId::parse("m-vol").unwrap(),
+                        role: Role::Volunteer,
+                        station: StationId::parse("s-1").unwrap(),
+                        display_name: "李伟".into(),
+                        birth_year: Some(1958),
+                        household: Some(HouseholdId::parse("h-1").unwrap()),
+                        verification: Verification::Verified,
+                    },
+                )
             }),
             Box::new(|tx| member::put_visit(tx, &visit)),
             Box::new(|tx| member::put_monotonic_start(tx, &visit.id, &MonotonicReading { boot: "3f2a9c1d-boot".into(), millis: 12 })),
@@ -376,52 +384,64 @@ mod tests {
             Box::new(|tx| member::put_tap(tx, &visit.id, VisitEnd::CheckOut, &a_tap(2))),
             Box::new(|tx| member::put_cosignature(tx, &visit.id, &a_cosignature(&visit.id))),
             Box::new(|tx| {
-                member::put_order(tx, &Order {
-                    id: order.clone(),
-                    elder: elder.clone(),
-                    service: "meals".into(),
-                    note: "no salt".into(),
-                    requested_by: elder.clone(),
-                    requested_at: at(1),
-                    dispatched_to: None,
-                    dispatched_at: None,
-                    cancelled_at: None,
-                    slot: Some(Slot { start: at(60), end: at(180) }),
-                })
+                member::put_order(
+                    tx,
+                    &Order {
+                        id: order.clone(),
+                        elder: elder.clone(),
+                        service: "meals".into(),
+                        note: "no salt".into(),
+                        requested_by: elder.clone(),
+                        requested_at: at(1),
+                        dispatched_to: None,
+                        dispatched_at: None,
+                        cancelled_at: None,
+                        slot: Some(Slot { start: at(60), end: at(180) }),
+                    },
+                )
             }),
             Box::new(|tx| member::put_order_dispatch(tx, &order, &MemberId::parse("m-vol").unwrap(), at(2))),
             Box::new(|tx| member::put_order_cancel(tx, &order, at(3))),
             Box::new(|tx| {
-                member::put_assignment(tx, &Assignment {
-                    order: order.clone(),
-                    elder: elder.clone(),
-                    elder_name: Some("王芳".into()),
-                    service: "meals".into(),
-                    note: "no salt".into(),
-                    offered_by: coordinator.clone(),
-                    offered_at: at(2),
-                    response: None,
-                    responded_at: None,
-                    decline_reason: String::new(),
-                    slot: Some(Slot { start: at(60), end: at(180) }),
-                })
+                member::put_assignment(
+                    tx,
+                    &Assignment {
+                        order: order.clone(),
+                        elder: elder.clone(),
+                        elder_name: Some("王芳".into()),
+                        service: "meals".into(),
+                        note: "no salt".into(),
+                        offered_by: coordinator.clone(),
+                        offered_at: at(2),
+                        response: None,
+                        responded_at: None,
+                        decline_reason: String::new(),
+                        slot: Some(Slot { start: at(60), end: at(180) }),
+                    },
+                )
             }),
             Box::new(|tx| member::put_response(tx, &order, Response::Declined, at(4), "away that day")),
             Box::new(|tx| {
-                member::put_request(tx, &SpendRequest {
-                    id: RequestId::parse("r-1").unwrap(),
-                    kind: RequestKind::Redeem { service: "housekeeping".into(), at: None },
-                    minutes: 60,
-                    created_at: at(5),
-                })
+                member::put_request(
+                    tx,
+                    &SpendRequest {
+                        id: RequestId::parse("r-1").unwrap(),
+                        kind: RequestKind::Redeem { service: "housekeeping".into(), at: None },
+                        minutes: 60,
+                        created_at: at(5),
+                    },
+                )
             }),
             Box::new(|tx| {
-                member::put_request(tx, &SpendRequest {
-                    id: RequestId::parse("r-2").unwrap(),
-                    kind: RequestKind::Gift { to: elder.clone() },
-                    minutes: 30,
-                    created_at: at(6),
-                })
+                member::put_request(
+                    tx,
+                    &SpendRequest {
+                        id: RequestId::parse("r-2").unwrap(),
+                        kind: RequestKind::Gift { to: elder.clone() },
+                        minutes: 30,
+                        created_at: at(6),
+                    },
+                )
             }),
         ];
         for write in &writes {
@@ -429,17 +449,36 @@ mod tests {
         }
 
         let (station_id, mut station_doc) = new_doc("station/s-1");
-        vet_edit(&station_id, &mut station_doc, |tx| station::put_station(tx, "曹杨", &default_catalogue(), &VisitRules::default())).unwrap();
+        vet_edit(&station_id, &mut station_doc, |tx| station::put_station(tx, "曹杨", &default_catalogue(), &VisitRules::default()))
+            .unwrap();
         vet_edit(&station_id, &mut station_doc, |tx| station::put_verified_visits(tx, VerifiedVisits::Auto)).unwrap();
 
         let (desk_id, mut desk_doc) = new_doc("station/s-1/desk");
         let by = coordinator.clone();
         vet_edit(&desk_id, &mut desk_doc, |tx| {
-            desk::put_review(tx, &visit.id, &desk::Review { decision: ReviewDecision::Reject, reason: "overlaps v-2".into(), by: by.clone(), at: at(9) })?;
-            let reversal = desk::Reversal { decision: ReviewDecision::Reject, review_at: at(9), reason: "老人确认来过".into(), by: by.clone(), at: at(10) };
+            desk::put_review(
+                tx,
+                &visit.id,
+                &desk::Review { decision: ReviewDecision::Reject, reason: "overlaps v-2".into(), by: by.clone(), at: at(9) },
+            )?;
+            let reversal = desk::Reversal {
+                decision: ReviewDecision::Reject,
+                review_at: at(9),
+                reason: "老人确认来过".into(),
+                by: by.clone(),
+                at: at(10),
+            };
             desk::put_reversal(tx, &visit.id, &reversal)?;
-            desk::put_decision(tx, &RequestId::parse("r-1").unwrap(), &desk::Decision { action: RedemptionAction::Fulfil, by: by.clone(), at: at(9) })?;
-            desk::put_correction(tx, "c-1a2b", &desk::Correction { member: elder.clone(), minutes: -15, reason: "typo".into(), by: by.clone(), at: at(9) })
+            desk::put_decision(
+                tx,
+                &RequestId::parse("r-1").unwrap(),
+                &desk::Decision { action: RedemptionAction::Fulfil, by: by.clone(), at: at(9) },
+            )?;
+            desk::put_correction(
+                tx,
+                "c-1a2b",
+                &desk::Correction { member: elder.clone(), minutes: -15, reason: "typo".into(), by: by.clone(), at: at(9) },
+            )
         })
         .unwrap();
 
@@ -448,14 +487,18 @@ mod tests {
             ledger::put_outcome(tx, "v-1", &ledger::Outcome { status: OutcomeStatus::Approved, reason: String::new(), minutes: 60 })?;
             ledger::put_order_progress(tx, "o-1", OrderState::Settled)?;
             ledger::put_balance(tx, &ledger::LedgerBalance { confirmed_minutes: 60, reserved_minutes: 0 })?;
-            ledger::put_posting(tx, "earn:v-1:r1", &ledger::PostingLine {
-                kind: "earn".into(),
-                minutes: 60,
-                balance_after: 60,
-                subject: "v-1".into(),
-                memo: "companionship".into(),
-                at: at(10),
-            })
+            ledger::put_posting(
+                tx,
+                "earn:v-1:r1",
+                &ledger::PostingLine {
+                    kind: "earn".into(),
+                    minutes: 60,
+                    balance_after: 60,
+                    subject: "v-1".into(),
+                    memo: "companionship".into(),
+                    at: at(10),
+                },
+            )
         })
         .unwrap();
     }
@@ -472,7 +515,8 @@ mod tests {
         assert_eq!(wrong, "visits/v-1/check_in must hold a time, not text");
         let flag = refused(vet_edit(&id, &mut doc.clone(), |tx| tx.put(visit_map(tx, "v-1"), "monotonic_ms", true)));
         assert_eq!(flag, "visits/v-1/monotonic_ms must hold a whole number, not yes or no");
-        let long = refused(vet_edit(&id, &mut doc.clone(), |tx| tx.put(visit_map(tx, "v-1"), "note", "字".repeat(MAX_NOTE_CHARS + 1))));
+        let long =
+            refused(vet_edit(&id, &mut doc.clone(), |tx| tx.put(visit_map(tx, "v-1"), "note", "字".repeat(MAX_NOTE_CHARS + 1))));
         assert_eq!(long, format!("visits/v-1/note holds {} characters; at most {MAX_NOTE_CHARS} are allowed", MAX_NOTE_CHARS + 1));
         // Exactly the limit, in characters (not bytes), is fine.
         vet_edit(&id, &mut doc.clone(), |tx| tx.put(visit_map(tx, "v-1"), "note", "字".repeat(MAX_NOTE_CHARS))).unwrap();
@@ -550,7 +594,8 @@ mod tests {
             tx.splice_text(&note, 0, 4, "wrote")
         })
         .unwrap();
-        let note = doc.get(doc.get(doc.get(ROOT, "visits").unwrap().unwrap().1, "v-1").unwrap().unwrap().1, "note").unwrap().unwrap().1;
+        let note =
+            doc.get(doc.get(doc.get(ROOT, "visits").unwrap().unwrap().1, "v-1").unwrap().unwrap().1, "note").unwrap().unwrap().1;
         assert_eq!(doc.text(&note).unwrap(), "wrote the newspaper");
         let long = refused(vet_edit(&id, &mut doc.clone(), |tx| {
             let visit = visit_map(tx, "v-1");

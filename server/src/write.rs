@@ -53,9 +53,8 @@ impl Relay {
                 return Err(AppError::NotFound(format!("document {id} does not exist on this relay; nothing was changed")));
             };
             let mut fork = forks.remove(id).unwrap_or_else(|| cached.clone());
-            fork.transact_with(|_| CommitOptions::default().with_time(now), |tx| edit(tx)).map_err(|failure| {
-                AppError::BadRequest(format!("could not write {id}: {}; nothing was changed", failure.error))
-            })?;
+            fork.transact_with(|_| CommitOptions::default().with_time(now), |tx| edit(tx))
+                .map_err(|failure| AppError::BadRequest(format!("could not write {id}: {}; nothing was changed", failure.error)))?;
             forks.insert(id.clone(), fork);
         }
         let mut diffs = HashMap::new();

@@ -14,10 +14,8 @@ fn top_level_modules_import_one_another_without_cycles() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let graph = imports(&src);
     assert!(graph.len() > 10, "too few modules found under {}: {graph:?}", src.display());
-    let cycles: BTreeSet<Vec<String>> = graph
-        .iter()
-        .flat_map(|(from, tos)| tos.iter().filter_map(|to| cycle_through(&graph, from, to)))
-        .collect();
+    let cycles: BTreeSet<Vec<String>> =
+        graph.iter().flat_map(|(from, tos)| tos.iter().filter_map(|to| cycle_through(&graph, from, to))).collect();
     let shown: Vec<String> = cycles.iter().map(|cycle| cycle.join(" -> ")).collect();
     assert!(
         shown.is_empty(),
@@ -142,7 +140,9 @@ fn the_check_finds_a_cycle_and_names_its_modules() {
     assert_eq!(cycle_through(&graph, "sync", "app"), Some(vec!["app".to_owned(), "sync".to_owned(), "app".to_owned()]));
     assert_eq!(cycle_through(&graph, "sync", "http"), None);
     assert_eq!(
-        crate_paths("use crate::{\n    auth,\n    store::{A, B},\n    sync::X,\n};\n// crate::gone\nlet x = crate::relay::Relay::new();"),
+        crate_paths(
+            "use crate::{\n    auth,\n    store::{A, B},\n    sync::X,\n};\n// crate::gone\nlet x = crate::relay::Relay::new();"
+        ),
         BTreeSet::from(["auth".to_owned(), "relay".to_owned(), "store".to_owned(), "sync".to_owned()])
     );
 }

@@ -118,11 +118,7 @@ impl Balancer {
     pub fn start(ports: &[u16]) -> Result<Balancer, SetupError> {
         let port = free_port()?;
         let dir = tempfile::tempdir()?;
-        let servers: String = ports
-            .iter()
-            .enumerate()
-            .map(|(n, p)| format!("    server relay{n} 127.0.0.1:{p} check\n"))
-            .collect();
+        let servers: String = ports.iter().enumerate().map(|(n, p)| format!("    server relay{n} 127.0.0.1:{p} check\n")).collect();
         let config = format!(
             "global\n    maxconn 4000\n\
              defaults\n    mode http\n    timeout connect 2s\n    timeout client 60s\n    timeout server 60s\n    \

@@ -42,16 +42,21 @@ impl std::fmt::Debug for Phone {
 impl Phone {
     /// Enrolls a new phone of `member` over HTTP at `url` with the one-time `code`, into
     /// a new store in `dir`, as the app and `timebank enroll` do.
-    pub fn enroll(url: &str, code: &str, member: &MemberRecord, dir: TempDir, clock: Arc<dyn Clock>) -> timebank_engine::Result<Phone> {
+    pub fn enroll(
+        url: &str,
+        code: &str,
+        member: &MemberRecord,
+        dir: TempDir,
+        clock: Arc<dyn Clock>,
+    ) -> timebank_engine::Result<Phone> {
         let engine = enroll_store(dir.path(), url, code, clock)?;
         Phone::from_engine(engine, member, dir)
     }
 
     /// The phone whose enrolled store `engine` is open in `dir`.
     pub(crate) fn from_engine(engine: Engine, member: &MemberRecord, dir: TempDir) -> timebank_engine::Result<Phone> {
-        let link = engine
-            .relay_link()?
-            .ok_or_else(|| timebank_engine::Error::invalid("the enrolled store does not know its relay"))?;
+        let link =
+            engine.relay_link()?.ok_or_else(|| timebank_engine::Error::invalid("the enrolled store does not know its relay"))?;
         let actor = ActorId::try_from(engine.identity().device.as_str())
             .map_err(|e| timebank_engine::Error::invalid(format!("the store's device actor is not hex: {e}")))?;
         let RelayLink { url, token, device } = link;
@@ -113,7 +118,14 @@ impl Phone {
 
     /// Logs a finished one-hour visit of `service` from a paper record, started `hours_ago`,
     /// for `order` if given (the visit that serves it).
-    pub fn log_order_visit(&mut self, elder: &MemberId, order: Option<&OrderId>, service: &str, hours_ago: i64, note: &str) -> VisitId {
+    pub fn log_order_visit(
+        &mut self,
+        elder: &MemberId,
+        order: Option<&OrderId>,
+        service: &str,
+        hours_ago: i64,
+        note: &str,
+    ) -> VisitId {
         let start = Utc::now() - Duration::hours(hours_ago);
         self.engine
             .log_visit(&PastVisit {

@@ -17,8 +17,8 @@ use timebank_engine::signing::DeviceKey;
 use timebank_engine::sync::wire::{self, EnrollRequest, EnrollResponse};
 use timebank_engine::{Clock, Engine, Enrollment, NewIdentity, SystemClock};
 use timebank_server::registry::{self, NewMember, RegistryError};
-use timebank_server::store::{MemberRecord, RelayStore, SqliteStore, StationRecord, StoreError};
 use timebank_server::relay::Settings;
+use timebank_server::store::{MemberRecord, RelayStore, SqliteStore, StationRecord, StoreError};
 use timebank_server::{Relay, app};
 
 use crate::clock::FakeClock;

@@ -53,10 +53,8 @@ fn kill_9_mid_write_loses_no_acknowledged_visit() {
         reader.join().unwrap();
         acknowledged.extend(rx.try_iter());
 
-        let engine = Engine::open(dir.path())
-            .unwrap_or_else(|e| panic!("round {round}: the store does not open after kill -9: {e}"));
-        let stored: HashSet<String> =
-            engine.visits().unwrap().into_iter().map(|v| v.visit.id.to_string()).collect();
+        let engine = Engine::open(dir.path()).unwrap_or_else(|e| panic!("round {round}: the store does not open after kill -9: {e}"));
+        let stored: HashSet<String> = engine.visits().unwrap().into_iter().map(|v| v.visit.id.to_string()).collect();
         let lost: Vec<&String> = acknowledged.difference(&stored).collect();
         assert!(lost.is_empty(), "round {round}: acknowledged visits lost after kill -9: {lost:?}");
     }

@@ -117,10 +117,7 @@ pub fn review(
 ) -> Result<Review, Refused> {
     decision.check_reason(reason).map_err(|e| Refused::Input(e.to_string()))?;
     if visit.is_open() {
-        return Err(Refused::State(format!(
-            "visit {} is still open; review it after the volunteer checks out",
-            visit.id
-        )));
+        return Err(Refused::State(format!("visit {} is still open; review it after the volunteer checks out", visit.id)));
     }
     let reason = reason.trim();
     if let Some(standing) = recorded.and_then(ReviewRecord::standing)
@@ -144,21 +141,16 @@ pub fn reverse(visit: &Visit, standing: Option<&Review>, reason: &str, by: Membe
     }
     text::check_reason(reason).map_err(|e| Refused::Input(e.to_string()))?;
     match standing {
-        Some(review) if matches!(review.decision, ReviewDecision::Approve | ReviewDecision::Reject) => Ok(Reversal {
-            decision: review.decision,
-            review_at: review.at,
-            reason: reason.to_owned(),
-            by,
-            at,
-        }),
+        Some(review) if matches!(review.decision, ReviewDecision::Approve | ReviewDecision::Reject) => {
+            Ok(Reversal { decision: review.decision, review_at: review.at, reason: reason.to_owned(), by, at })
+        }
         Some(_) => Err(Refused::State(format!(
             "visit {} is flagged, not decided; a flag is not reversed: approve or reject the visit instead",
             visit.id
         ))),
-        None => Err(Refused::State(format!(
-            "visit {} has no approval or rejection standing to reverse; it waits in the queue",
-            visit.id
-        ))),
+        None => {
+            Err(Refused::State(format!("visit {} has no approval or rejection standing to reverse; it waits in the queue", visit.id)))
+        }
     }
 }
 
@@ -183,9 +175,7 @@ pub fn decide_redemption(
     match status {
         Some(OutcomeStatus::Accepted) => Ok(Decision { action, by, at }),
         None => Err(Refused::State(format!("the relay has not accepted request {id} yet; sync, then decide"))),
-        Some(other) => Err(Refused::State(format!(
-            "request {id} is {other}; only an accepted redemption is fulfilled or released"
-        ))),
+        Some(other) => Err(Refused::State(format!("request {id} is {other}; only an accepted redemption is fulfilled or released"))),
     }
 }
 
@@ -278,7 +268,9 @@ mod tests {
         let reversal = reverse(&visit, Some(&approved), " 老人说没来过 ", m("c-2"), later).unwrap();
         assert_eq!(
             reversal,
-            Reversal { decision: ReviewDecision::Approve, review_at: at(), reason: "老人说没来过".into(), by: m("c-2"), at: later }
+            Reversal {
+                decision: ReviewDecision::Approve, review_at: at(), reason: "老人说没来过".into(), by: m("c-2"), at: later
+            }
         );
         let rejected = review(&visit, None, ReviewDecision::Reject, "away", m("c-1"), at()).unwrap();
         assert_eq!(reverse(&visit, Some(&rejected), "wrong visit", m("c-1"), later).unwrap().decision, ReviewDecision::Reject);
@@ -308,7 +300,8 @@ mod tests {
             minutes: 60,
             created_at: at(),
         };
-        let decide = |decided: Option<&Decision>, status| decide_redemption(&redeem, decided, status, RedemptionAction::Fulfil, m("c-1"), at());
+        let decide =
+            |decided: Option<&Decision>, status| decide_redemption(&redeem, decided, status, RedemptionAction::Fulfil, m("c-1"), at());
         let decision = decide(None, Some(OutcomeStatus::Accepted)).unwrap();
         assert_eq!(decision.action, RedemptionAction::Fulfil);
         let again = decide(Some(&decision), Some(OutcomeStatus::Accepted)).unwrap_err();

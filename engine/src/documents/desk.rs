@@ -33,11 +33,7 @@ pub struct Review {
 }
 
 /// Writes a review of `visit`.
-pub fn put_review(
-    tx: &mut impl Transactable,
-    visit: &VisitId,
-    review: &Review,
-) -> Result<(), AutomergeError> {
+pub fn put_review(tx: &mut impl Transactable, visit: &VisitId, review: &Review) -> Result<(), AutomergeError> {
     let obj = record(tx, &ROOT, REVIEWS, visit.as_str())?;
     tx.put(&obj, "decision", review.decision.as_str())?;
     tx.put(&obj, "reason", review.reason.as_str())?;
@@ -149,11 +145,7 @@ pub struct Decision {
 }
 
 /// Writes the decision on `request`.
-pub fn put_decision(
-    tx: &mut impl Transactable,
-    request: &RequestId,
-    decision: &Decision,
-) -> Result<(), AutomergeError> {
+pub fn put_decision(tx: &mut impl Transactable, request: &RequestId, decision: &Decision) -> Result<(), AutomergeError> {
     let obj = record(tx, &ROOT, DECISIONS, request.as_str())?;
     tx.put(&obj, "action", decision.action.as_str())?;
     tx.put(&obj, "by", decision.by.as_str())?;
@@ -232,7 +224,8 @@ mod tests {
         assert_eq!(standing_review(&doc, &visit), Some(approve.clone()));
         assert_eq!(reversal(&doc, &visit), None);
 
-        let undo = Reversal { decision: ReviewDecision::Approve, review_at: at(0), reason: "wrong elder".into(), by: by.clone(), at: at(5) };
+        let undo =
+            Reversal { decision: ReviewDecision::Approve, review_at: at(0), reason: "wrong elder".into(), by: by.clone(), at: at(5) };
         doc.transact(|tx| put_reversal(tx, &visit, &undo)).unwrap();
         assert_eq!(reversal(&doc, &visit), Some(undo));
         assert_eq!(standing_review(&doc, &visit), None, "a reversed review no longer stands");

@@ -16,9 +16,7 @@ pub fn map_at(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Option<ObjId> {
 /// The keys of the map under `key` in `obj` with each entry's map id.
 pub fn entries(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Vec<(String, ObjId)> {
     let Some(collection) = map_at(doc, obj, key) else { return Vec::new() };
-    doc.keys(&collection)
-        .filter_map(|k| map_at(doc, &collection, &k).map(|id| (k, id)))
-        .collect()
+    doc.keys(&collection).filter_map(|k| map_at(doc, &collection, &k).map(|id| (k, id))).collect()
 }
 
 fn scalar(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Option<ScalarValue> {
@@ -69,22 +67,12 @@ pub fn time_at(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Option<DateTime<Ut
 }
 
 /// Writes a time field.
-pub fn put_time(
-    tx: &mut impl Transactable,
-    obj: &ObjId,
-    key: &str,
-    at: DateTime<Utc>,
-) -> Result<(), AutomergeError> {
+pub fn put_time(tx: &mut impl Transactable, obj: &ObjId, key: &str, at: DateTime<Utc>) -> Result<(), AutomergeError> {
     tx.put(obj, key, ScalarValue::Timestamp(at.timestamp_millis()))
 }
 
 /// Writes an optional text field (nothing when `None`).
-pub fn put_opt_str(
-    tx: &mut impl Transactable,
-    obj: &ObjId,
-    key: &str,
-    value: Option<&str>,
-) -> Result<(), AutomergeError> {
+pub fn put_opt_str(tx: &mut impl Transactable, obj: &ObjId, key: &str, value: Option<&str>) -> Result<(), AutomergeError> {
     match value {
         Some(v) => tx.put(obj, key, v),
         None => Ok(()),
@@ -92,12 +80,7 @@ pub fn put_opt_str(
 }
 
 /// Creates (or returns the existing) map `key` inside the collection `collection` of `root`.
-pub fn record(
-    tx: &mut impl Transactable,
-    root: &ObjId,
-    collection: &str,
-    key: &str,
-) -> Result<ObjId, AutomergeError> {
+pub fn record(tx: &mut impl Transactable, root: &ObjId, collection: &str, key: &str) -> Result<ObjId, AutomergeError> {
     let parent = match map_at(tx, root, collection) {
         Some(id) => id,
         None => tx.put_object(root, collection, ObjType::Map)?,

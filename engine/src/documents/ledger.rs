@@ -52,10 +52,7 @@ pub fn outcome(doc: &impl ReadDoc, subject: &str) -> Option<Outcome> {
 
 /// Every outcome recorded, by subject id.
 pub fn outcomes(doc: &impl ReadDoc) -> Vec<(String, Outcome)> {
-    entries(doc, &ROOT, OUTCOMES)
-        .into_iter()
-        .filter_map(|(subject, _)| outcome(doc, &subject).map(|o| (subject, o)))
-        .collect()
+    entries(doc, &ROOT, OUTCOMES).into_iter().filter_map(|(subject, _)| outcome(doc, &subject).map(|o| (subject, o))).collect()
 }
 
 /// How far the elder's order `order` was served, as the relay's ledger knows it from the

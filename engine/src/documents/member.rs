@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 
 use crate::documents::fields::{entries, i64_at, map_at, put_opt_str, put_time, record, str_at, time_at, u64_at};
 use crate::model::{
-    Assignment, CoSignature, ConfirmedBy, Confirmation, Evidence, Tap, VisitEnd, HouseholdId, MemberId, Order, OrderId, Profile, RequestId,
-    RequestKind, Response, Role, SpendRequest, StationId, Slot, Verification, Visit, VisitId, VisitSource,
+    Assignment, CoSignature, Confirmation, ConfirmedBy, Evidence, HouseholdId, MemberId, Order, OrderId, Profile, RequestId,
+    RequestKind, Response, Role, Slot, SpendRequest, StationId, Tap, Verification, Visit, VisitEnd, VisitId, VisitSource,
 };
 
 /// Map of profile fields.
@@ -143,11 +143,7 @@ pub fn put_check_out(
 }
 
 /// Records the elder's or family's confirmation.
-pub fn put_confirmation(
-    tx: &mut impl Transactable,
-    visit: &VisitId,
-    confirmation: &Confirmation,
-) -> Result<(), AutomergeError> {
+pub fn put_confirmation(tx: &mut impl Transactable, visit: &VisitId, confirmation: &Confirmation) -> Result<(), AutomergeError> {
     let obj = record(tx, &ROOT, VISITS, visit.as_str())?;
     tx.put(&obj, "confirmed_by", confirmation.by.as_str())?;
     put_time(tx, &obj, "confirmed_at", confirmation.at)
@@ -162,10 +158,7 @@ pub fn visit(doc: &impl ReadDoc, volunteer: &MemberId, id: &VisitId) -> Option<V
 
 /// Reads every visit of `volunteer`'s document, oldest check-in first.
 pub fn visits(doc: &impl ReadDoc, volunteer: &MemberId) -> Vec<Visit> {
-    let mut all: Vec<Visit> = entries(doc, &ROOT, VISITS)
-        .iter()
-        .filter_map(|(id, obj)| read_visit(doc, volunteer, id, obj))
-        .collect();
+    let mut all: Vec<Visit> = entries(doc, &ROOT, VISITS).iter().filter_map(|(id, obj)| read_visit(doc, volunteer, id, obj)).collect();
     all.sort_by(|a, b| a.check_in.cmp(&b.check_in).then_with(|| a.id.cmp(&b.id)));
     all
 }
@@ -249,11 +242,7 @@ pub fn put_order_dispatch(
 }
 
 /// Records that the order was cancelled.
-pub fn put_order_cancel(
-    tx: &mut impl Transactable,
-    order: &OrderId,
-    at: DateTime<Utc>,
-) -> Result<(), AutomergeError> {
+pub fn put_order_cancel(tx: &mut impl Transactable, order: &OrderId, at: DateTime<Utc>) -> Result<(), AutomergeError> {
     let obj = record(tx, &ROOT, ORDERS, order.as_str())?;
     put_time(tx, &obj, "cancelled_at", at)
 }
@@ -285,10 +274,7 @@ pub fn orders(doc: &impl ReadDoc) -> Vec<Order> {
 
 /// Writes a dispatch offered to the volunteer (by a coordinator's device), with the
 /// elder's display name when the coordinator knows it (ADR 0021).
-pub fn put_assignment(
-    tx: &mut impl Transactable,
-    assignment: &Assignment,
-) -> Result<(), AutomergeError> {
+pub fn put_assignment(tx: &mut impl Transactable, assignment: &Assignment) -> Result<(), AutomergeError> {
     let obj = record(tx, &ROOT, ASSIGNMENTS, assignment.order.as_str())?;
     tx.put(&obj, "elder", assignment.elder.as_str())?;
     put_opt_str(tx, &obj, "elder_name", assignment.elder_name.as_deref())?;
@@ -348,10 +334,7 @@ pub fn assignment_elder_name(doc: &impl ReadDoc, order: &OrderId) -> Option<Stri
 // ----- requests -----
 
 /// Writes a redemption or gift request.
-pub fn put_request(
-    tx: &mut impl Transactable,
-    request: &SpendRequest,
-) -> Result<(), AutomergeError> {
+pub fn put_request(tx: &mut impl Transactable, request: &SpendRequest) -> Result<(), AutomergeError> {
     let obj = record(tx, &ROOT, REQUESTS, request.id.as_str())?;
     match &request.kind {
         RequestKind::Redeem { service, at } => {

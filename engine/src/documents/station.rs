@@ -14,12 +14,7 @@ pub const RULES: &str = "rules";
 pub const NOTICES: &str = "notices";
 
 /// Writes the station's name, catalogue and rules (a coordinator's device or the relay).
-pub fn put_station(
-    tx: &mut impl Transactable,
-    name: &str,
-    catalogue: &[Service],
-    rules: &VisitRules,
-) -> Result<(), AutomergeError> {
+pub fn put_station(tx: &mut impl Transactable, name: &str, catalogue: &[Service], rules: &VisitRules) -> Result<(), AutomergeError> {
     tx.put(ROOT, "name", name)?;
     for service in catalogue {
         let obj = record(tx, &ROOT, CATALOGUE, &service.id)?;
@@ -62,9 +57,7 @@ pub fn catalogue(doc: &impl ReadDoc) -> Vec<Service> {
 pub fn visit_rules(doc: &impl ReadDoc) -> VisitRules {
     let defaults = VisitRules::default();
     let Some(obj) = map_at(doc, &ROOT, RULES) else { return defaults };
-    let get = |key: &str, default: u32| {
-        u64_at(doc, &obj, key).and_then(|v| u32::try_from(v).ok()).unwrap_or(default)
-    };
+    let get = |key: &str, default: u32| u64_at(doc, &obj, key).and_then(|v| u32::try_from(v).ok()).unwrap_or(default);
     VisitRules {
         max_visit_minutes: get("max_visit_minutes", defaults.max_visit_minutes),
         clock_skew_minutes: get("clock_skew_minutes", defaults.clock_skew_minutes),

@@ -9,11 +9,7 @@ use crate::documents::{DocId, ledger, member};
 use crate::model::{MemberId, Order, OrderFacts, OrderState, OutcomeStatus};
 
 /// The ledger's status for `subject` (a visit or request) of `member`, if it decided one.
-pub fn outcome_status<'a>(
-    docs: impl Fn(&DocId) -> Option<&'a Automerge>,
-    member: &MemberId,
-    subject: &str,
-) -> Option<OutcomeStatus> {
+pub fn outcome_status<'a>(docs: impl Fn(&DocId) -> Option<&'a Automerge>, member: &MemberId, subject: &str) -> Option<OutcomeStatus> {
     let doc = docs(&DocId::Ledger(member.clone()))?;
     Some(ledger::outcome(doc, subject)?.status)
 }

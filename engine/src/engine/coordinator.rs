@@ -5,7 +5,10 @@
 use crate::documents::{DocId, coordinator, desk, member, station};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::model::{MemberId, OrderId, OrderState, OutcomeStatus, RedemptionAction, RequestId, RequestKind, ReviewDecision, Role, SpendRequest, VerifiedVisits, VisitId};
+use crate::model::{
+    MemberId, OrderId, OrderState, OutcomeStatus, RedemptionAction, RequestId, RequestKind, ReviewDecision, Role, SpendRequest,
+    VerifiedVisits, VisitId,
+};
 use crate::notify::Topic;
 use crate::storage;
 use crate::views::{ReviewItem, VisitState};
@@ -25,10 +28,14 @@ impl Engine {
         let elder_name = self.docs.get(&DocId::Member(found.elder.clone())).and_then(member::display_name);
         let assignment =
             coordinator::dispatch(&found, state, volunteer, role, elder_name.as_deref(), self.identity.member.clone(), now)?;
-        self.write(order.as_str(), &[Topic::Orders, Topic::Assignments], &[
-            (DocId::Member(found.elder.clone()), &|tx| member::put_order_dispatch(tx, order, volunteer, now)),
-            (DocId::Member(volunteer.clone()), &|tx| member::put_assignment(tx, &assignment)),
-        ])
+        self.write(
+            order.as_str(),
+            &[Topic::Orders, Topic::Assignments],
+            &[
+                (DocId::Member(found.elder.clone()), &|tx| member::put_order_dispatch(tx, order, volunteer, now)),
+                (DocId::Member(volunteer.clone()), &|tx| member::put_assignment(tx, &assignment)),
+            ],
+        )
     }
 
     /// Sets what the station does with visits whose presence the relay verified at both

@@ -28,9 +28,8 @@ impl Engine {
     /// Merges changes received from a peer (saved document or incremental chunks) into
     /// document `id`, durably. Returns how many changes were new.
     pub fn receive_changes(&mut self, id: &DocId, bytes: &[u8]) -> Result<usize> {
-        let damaged = |error: AutomergeError| {
-            Error::invalid(format!("the changes received for {id} are damaged ({error}); nothing was stored"))
-        };
+        let damaged =
+            |error: AutomergeError| Error::invalid(format!("the changes received for {id} are damaged ({error}); nothing was stored"));
         // load_incremental silently keeps the readable part of damaged bytes: check first.
         documents::check_whole(bytes).map_err(damaged)?;
         let before = self.heads(id);
@@ -93,8 +92,7 @@ impl Engine {
     }
 
     pub(super) fn compact_over(&mut self, threshold: usize) -> Result<()> {
-        let due: Vec<DocId> =
-            self.chunk_counts.iter().filter(|(_, n)| **n > threshold.max(1)).map(|(id, _)| id.clone()).collect();
+        let due: Vec<DocId> = self.chunk_counts.iter().filter(|(_, n)| **n > threshold.max(1)).map(|(id, _)| id.clone()).collect();
         let mut compacted = false;
         for id in due {
             let Some(doc) = self.docs.get(&id) else { continue };

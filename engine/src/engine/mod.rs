@@ -194,22 +194,13 @@ impl Engine {
         let actor = ActorId::try_from(enrolled.actor.as_str())
             .map_err(|e| Error::invalid(format!("the device id {:?} is not valid: {e}", enrolled.actor)))?;
         let secret = enrolled.signing_key.as_ref().map(crate::signing::DeviceKey::secret_hex);
-        let mut link = vec![
-            ("relay", enrolled.relay.as_str()),
-            ("token", enrolled.token.as_str()),
-            ("relay_device", enrolled.device.as_str()),
-        ];
+        let mut link =
+            vec![("relay", enrolled.relay.as_str()), ("token", enrolled.token.as_str()), ("relay_device", enrolled.device.as_str())];
         link.extend(secret.as_deref().map(|s| (SIGNING_KEY, s)));
         Self::create_store(dir, enrolled.identity.clone(), actor, &link, clock)
     }
 
-    fn create_store(
-        dir: &Path,
-        who: NewIdentity,
-        actor: ActorId,
-        extra: &[(&str, &str)],
-        clock: Arc<dyn Clock>,
-    ) -> Result<Engine> {
+    fn create_store(dir: &Path, who: NewIdentity, actor: ActorId, extra: &[(&str, &str)], clock: Arc<dyn Clock>) -> Result<Engine> {
         if dir.join(STORE_FILE).exists() {
             let storage = Storage::open(dir, false)?;
             if storage::meta(storage.conn(), "member")?.is_some() {
@@ -217,12 +208,7 @@ impl Engine {
             }
         }
         let mut storage = Storage::open(dir, true)?;
-        let identity = Identity {
-            member: who.member,
-            station: who.station,
-            role: who.role,
-            device: actor.to_hex_string(),
-        };
+        let identity = Identity { member: who.member, station: who.station, role: who.role, device: actor.to_hex_string() };
         let tx = storage.begin()?;
         storage::put_meta(&tx, "member", identity.member.as_str())?;
         storage::put_meta(&tx, "station", identity.station.as_str())?;
@@ -274,9 +260,7 @@ impl Engine {
     pub fn open_with_clock(dir: &Path, clock: Arc<dyn Clock>) -> Result<Engine> {
         let storage = Storage::open(dir, false)?;
         let conn = storage.conn();
-        let read = |key: &str| -> Result<String> {
-            storage::meta(conn, key)?.ok_or_else(|| Error::NoStore(dir.to_path_buf()))
-        };
+        let read = |key: &str| -> Result<String> { storage::meta(conn, key)?.ok_or_else(|| Error::NoStore(dir.to_path_buf())) };
         let corrupt = |detail: String| Error::Corrupt { path: storage.path().to_path_buf(), detail };
         let identity = Identity {
             member: MemberId::parse(&read("member")?).map_err(|e| corrupt(e.to_string()))?,
@@ -293,8 +277,7 @@ impl Engine {
             docs.insert(id.clone(), doc);
             chunk_counts.insert(id, chunks);
         }
-        let mut engine =
-            Engine { storage, identity, actor, docs, chunk_counts, clock, listeners: Listeners::default() };
+        let mut engine = Engine { storage, identity, actor, docs, chunk_counts, clock, listeners: Listeners::default() };
         engine.compact_over(COMPACT_AFTER_CHUNKS)?;
         Ok(engine)
     }
@@ -327,9 +310,7 @@ impl Engine {
 
     /// The station's service catalogue (the default one until the station document arrives).
     pub fn catalogue(&self) -> Vec<Service> {
-        self.docs
-            .get(&DocId::Station(self.identity.station.clone()))
-            .map_or_else(crate::model::default_catalogue, station::catalogue)
+        self.docs.get(&DocId::Station(self.identity.station.clone())).map_or_else(crate::model::default_catalogue, station::catalogue)
     }
 
     // ----- what every area reads -----
@@ -348,10 +329,7 @@ impl Engine {
     }
 
     fn rules(&self) -> VisitRules {
-        self.docs
-            .get(&DocId::Station(self.identity.station.clone()))
-            .map(station::visit_rules)
-            .unwrap_or_default()
+        self.docs.get(&DocId::Station(self.identity.station.clone())).map(station::visit_rules).unwrap_or_default()
     }
 
     /// Follows the station the relay writes into the member's own profile when they move

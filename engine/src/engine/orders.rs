@@ -10,9 +10,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::service::find_service;
 use crate::model::text;
-use crate::model::{
-    Assignment, MemberId, Order, OrderFacts, OrderId, OrderState, OutcomeStatus, Response, Role, ServiceKind, Slot,
-};
+use crate::model::{Assignment, MemberId, Order, OrderFacts, OrderId, OrderState, OutcomeStatus, Response, Role, ServiceKind, Slot};
 use crate::notify::Topic;
 use crate::storage;
 use crate::views::{AssignmentView, OrderView};
@@ -69,9 +67,7 @@ impl Engine {
             return Ok(());
         }
         let now = self.clock.now();
-        self.write(order.as_str(), &[Topic::Orders], &[(DocId::Member(found.elder), &|tx| {
-            member::put_order_cancel(tx, order, now)
-        })])
+        self.write(order.as_str(), &[Topic::Orders], &[(DocId::Member(found.elder), &|tx| member::put_order_cancel(tx, order, now))])
     }
 
     /// Orders this device can see (an elder's own; every order held, for coordinators).
@@ -147,8 +143,6 @@ impl Engine {
         }
         let now = self.clock.now();
         let own = self.own_doc_id();
-        self.write(order.as_str(), &[Topic::Assignments], &[(own, &|tx| {
-            member::put_response(tx, order, response, now, reason)
-        })])
+        self.write(order.as_str(), &[Topic::Assignments], &[(own, &|tx| member::put_response(tx, order, response, now, reason))])
     }
 }

@@ -71,21 +71,11 @@ impl Engine {
         let me = &self.identity.member;
         let ledger = self.docs.get(&DocId::Ledger(me.clone()));
         let posted = ledger.map(ledger::balance).unwrap_or_default();
-        let decided = |subject: &str| {
-            self.outcome_status(me, subject).is_some_and(OutcomeStatus::is_decided)
-        };
-        let pending_minutes = self
-            .own_visits()
-            .iter()
-            .filter(|v| !decided(v.id.as_str()))
-            .filter_map(Visit::minutes)
-            .map(i64::from)
-            .sum();
-        let undecided_spends: i64 = member::requests(self.own_doc())
-            .iter()
-            .filter(|r| !decided(r.id.as_str()))
-            .map(|r| i64::from(r.minutes))
-            .sum();
+        let decided = |subject: &str| self.outcome_status(me, subject).is_some_and(OutcomeStatus::is_decided);
+        let pending_minutes =
+            self.own_visits().iter().filter(|v| !decided(v.id.as_str())).filter_map(Visit::minutes).map(i64::from).sum();
+        let undecided_spends: i64 =
+            member::requests(self.own_doc()).iter().filter(|r| !decided(r.id.as_str())).map(|r| i64::from(r.minutes)).sum();
         let reserved_minutes = posted.reserved_minutes + undecided_spends;
         Balance {
             confirmed_minutes: posted.confirmed_minutes,

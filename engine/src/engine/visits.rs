@@ -10,7 +10,9 @@ use crate::engine::{Engine, PastVisit};
 use crate::error::{Error, Result};
 use crate::model::service::find_service;
 use crate::model::text;
-use crate::model::{ConfirmedBy, Confirmation, Evidence, MemberId, Tap, VisitEnd, OrderId, Response, Role, ServiceKind, Visit, VisitId, VisitSource};
+use crate::model::{
+    Confirmation, ConfirmedBy, Evidence, MemberId, OrderId, Response, Role, ServiceKind, Tap, Visit, VisitEnd, VisitId, VisitSource,
+};
 use crate::notify::Topic;
 use crate::storage;
 use crate::views::{VisitState, VisitView};
@@ -90,13 +92,17 @@ impl Engine {
         };
         let reading = if at.is_none() { self.clock.monotonic() } else { None };
         let own = self.own_doc_id();
-        self.write(visit.id.as_str(), &[Topic::Visits], &[(own, &|tx| {
-            member::put_visit(tx, &visit)?;
-            match &reading {
-                Some(r) => member::put_monotonic_start(tx, &visit.id, r),
-                None => Ok(()),
-            }
-        })])?;
+        self.write(
+            visit.id.as_str(),
+            &[Topic::Visits],
+            &[(own, &|tx| {
+                member::put_visit(tx, &visit)?;
+                match &reading {
+                    Some(r) => member::put_monotonic_start(tx, &visit.id, r),
+                    None => Ok(()),
+                }
+            })],
+        )?;
         Ok(visit.id)
     }
 
@@ -107,7 +113,13 @@ impl Engine {
 
     /// Checks out (now, or at `at`) with the link the phone read from the elder's tag
     /// (ADR 29). Nothing is stored if the link is not a tag's.
-    pub fn end_visit_tapped(&mut self, id: &VisitId, at: Option<DateTime<Utc>>, note: Option<&str>, tap_url: &str) -> Result<VisitView> {
+    pub fn end_visit_tapped(
+        &mut self,
+        id: &VisitId,
+        at: Option<DateTime<Utc>>,
+        note: Option<&str>,
+        tap_url: &str,
+    ) -> Result<VisitView> {
         let tap = Tap::parse(tap_url)?;
         self.check_out(id, at, note, Some(tap))
     }
@@ -134,13 +146,17 @@ impl Engine {
         };
         self.rules().check_times(visit.check_in, end, monotonic_ms, now)?;
         let own = self.own_doc_id();
-        self.write(id.as_str(), &[Topic::Visits], &[(own, &|tx| {
-            member::put_check_out(tx, id, end, now, monotonic_ms, note)?;
-            match &tap {
-                Some(tap) => member::put_tap(tx, id, VisitEnd::CheckOut, tap),
-                None => Ok(()),
-            }
-        })])?;
+        self.write(
+            id.as_str(),
+            &[Topic::Visits],
+            &[(own, &|tx| {
+                member::put_check_out(tx, id, end, now, monotonic_ms, note)?;
+                match &tap {
+                    Some(tap) => member::put_tap(tx, id, VisitEnd::CheckOut, tap),
+                    None => Ok(()),
+                }
+            })],
+        )?;
         self.visit_view(id)
     }
 
@@ -168,9 +184,7 @@ impl Engine {
         if visit.confirmation.is_none() {
             let confirmation = Confirmation { by, at: self.clock.now() };
             let own = self.own_doc_id();
-            self.write(id.as_str(), &[Topic::Visits], &[(own, &|tx| {
-                member::put_confirmation(tx, id, &confirmation)
-            })])?;
+            self.write(id.as_str(), &[Topic::Visits], &[(own, &|tx| member::put_confirmation(tx, id, &confirmation))])?;
         }
         self.visit_view(id)
     }
@@ -193,10 +207,9 @@ impl Engine {
         }
         find_service(&self.catalogue(), service, ServiceKind::Earning)?;
         if let Some(order) = order {
-            let assignment = member::assignments(self.own_doc())
-                .into_iter()
-                .find(|a| &a.order == order)
-                .ok_or_else(|| Error::invalid(format!("order {order} is not among your assignments; check the id, or leave --order out")))?;
+            let assignment = member::assignments(self.own_doc()).into_iter().find(|a| &a.order == order).ok_or_else(|| {
+                Error::invalid(format!("order {order} is not among your assignments; check the id, or leave --order out"))
+            })?;
             if assignment.response == Some(Response::Declined) {
                 return Err(Error::invalid(format!("you declined order {order}; accept it before logging a visit for it")));
             }
@@ -218,10 +231,7 @@ impl Engine {
     }
 
     pub(super) fn view_of(&self, visit: Visit, unsynced: &HashSet<String>) -> VisitView {
-        let outcome = self
-            .docs
-            .get(&DocId::Ledger(visit.volunteer.clone()))
-            .and_then(|doc| ledger::outcome(doc, visit.id.as_str()));
+        let outcome = self.docs.get(&DocId::Ledger(visit.volunteer.clone())).and_then(|doc| ledger::outcome(doc, visit.id.as_str()));
         let state = VisitState::derive(&visit, outcome.as_ref(), unsynced.contains(visit.id.as_str()));
         let elder_name = visit
             .order

@@ -3,7 +3,7 @@
 //! disk when anything fails.
 
 use automerge::transaction::{CommitOptions, Transaction};
-use automerge::{Automerge, AutomergeError, ActorId, ChangeHash};
+use automerge::{ActorId, Automerge, AutomergeError, ChangeHash};
 use chrono::{DateTime, Utc};
 
 use crate::documents::{self, DocId};
@@ -29,10 +29,7 @@ impl Engine {
                 self.docs.insert(id.clone(), documents::genesis(id, self.actor.clone())?);
             }
             let Some(doc) = self.docs.get_mut(id) else { continue };
-            let result = doc.transact_with(
-                |_| CommitOptions::default().with_time(now.timestamp_millis()),
-                |tx| edit(tx),
-            );
+            let result = doc.transact_with(|_| CommitOptions::default().with_time(now.timestamp_millis()), |tx| edit(tx));
             match result {
                 Ok(success) => {
                     let Some(hash) = success.hash else {
@@ -108,9 +105,7 @@ pub(super) fn load(storage: &Storage, id: &DocId) -> Result<(Automerge, usize)> 
     let actor = storage::meta(storage.conn(), "device")?
         .and_then(|hex| ActorId::try_from(hex.as_str()).ok())
         .ok_or_else(|| corrupt("the device id is missing".into()))?;
-    let doc = Automerge::load(&stored.bytes)
-        .map_err(|e| corrupt(format!("document {id} cannot be read: {e}")))?
-        .with_actor(actor);
+    let doc = Automerge::load(&stored.bytes).map_err(|e| corrupt(format!("document {id} cannot be read: {e}")))?.with_actor(actor);
     documents::check_schema(id, &doc)?;
     Ok((doc, stored.chunk_count))
 }

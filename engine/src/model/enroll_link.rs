@@ -23,10 +23,8 @@ pub struct EnrollLink {
 impl EnrollLink {
     /// The link as a QR code holds it; the relay and code are percent-encoded.
     pub fn to_uri(&self) -> String {
-        let query = form_urlencoded::Serializer::new(String::new())
-            .append_pair("relay", &self.relay)
-            .append_pair("code", &self.code)
-            .finish();
+        let query =
+            form_urlencoded::Serializer::new(String::new()).append_pair("relay", &self.relay).append_pair("code", &self.code).finish();
         format!("{PREFIX}{query}")
     }
 
@@ -68,9 +66,9 @@ impl EnrollLink {
         if !EnrollLink::looks_like_link(code_or_link) {
             return match relay {
                 Some(relay) => Ok(EnrollLink { relay: relay.to_owned(), code: code_or_link.trim().to_owned() }),
-                None => Err(Error::invalid(
-                    "give the relay's address with the code, or the whole enrollment link from the station's slip",
-                )),
+                None => {
+                    Err(Error::invalid("give the relay's address with the code, or the whole enrollment link from the station's slip"))
+                }
             };
         }
         let link = EnrollLink::parse(code_or_link)?;

@@ -235,14 +235,7 @@ impl CoSignature {
     /// The text form (what the elder's phone shows back, and what the visit stores):
     /// `TBS1|visit|signer|device|public key hex|signature hex`.
     pub fn text(&self) -> String {
-        format!(
-            "{SIGNATURE_TAG}|{}|{}|{}|{}|{}",
-            self.visit,
-            self.signer,
-            self.device,
-            hex(&self.public_key),
-            hex(&self.signature)
-        )
+        format!("{SIGNATURE_TAG}|{}|{}|{}|{}|{}", self.visit, self.signer, self.device, hex(&self.public_key), hex(&self.signature))
     }
 
     /// Reads the text form.
@@ -300,7 +293,8 @@ mod tests {
         assert_eq!(Tap::parse("e=EF963FF7828658A599F3041510671E88&c=94EED9EE65337086").ok(), Some(tap.clone()));
         assert_eq!(Tap::parse(&tap.url()).ok(), Some(tap.clone()));
         assert_eq!(Tap::from_stored(&tap.stored()), Some(tap));
-        for broken in ["", "https://x.invalid/t", "picc_data=EF96&cmac=94EED9EE65337086", "picc_data=EF963FF7828658A599F3041510671E88"] {
+        for broken in ["", "https://x.invalid/t", "picc_data=EF96&cmac=94EED9EE65337086", "picc_data=EF963FF7828658A599F3041510671E88"]
+        {
             let refused = Tap::parse(broken).unwrap_err();
             assert!(refused.to_string().contains("not the tag's link"), "{broken}: {refused}");
         }

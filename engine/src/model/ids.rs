@@ -11,13 +11,8 @@ pub const MAX_ID_LEN: usize = 64;
 /// Whether `raw` has the id syntax shared by every kind: 1 to 64 characters of lowercase
 /// ASCII letters, digits, `-` and `_`, starting with a letter or digit.
 pub fn is_id(raw: &str) -> bool {
-    let starts_well = raw
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    let chars_ok = raw
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    let starts_well = raw.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let chars_ok = raw.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
     raw.len() <= MAX_ID_LEN && starts_well && chars_ok
 }
 

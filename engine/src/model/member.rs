@@ -37,9 +37,7 @@ impl Role {
             "elder" => Ok(Role::Elder),
             "coordinator" => Ok(Role::Coordinator),
             "family-proxy" => Ok(Role::FamilyProxy),
-            other => Err(Error::invalid(format!(
-                "{other:?} is not a role; use volunteer, elder, coordinator or family-proxy"
-            ))),
+            other => Err(Error::invalid(format!("{other:?} is not a role; use volunteer, elder, coordinator or family-proxy"))),
         }
     }
 }

@@ -21,4 +21,4 @@ pub use outcome::OutcomeStatus;
 pub use request::{RedemptionAction, RequestKind, SpendRequest};
 pub use review::ReviewDecision;
 pub use service::{Service, ServiceKind, default_catalogue};
-pub use visit::{BackEntered, ConfirmedBy, Confirmation, Visit, VisitRules, VisitSource, entered_late};
+pub use visit::{BackEntered, Confirmation, ConfirmedBy, Visit, VisitRules, VisitSource, entered_late};

@@ -87,8 +87,6 @@ pub fn check_minutes(minutes: i64) -> Result<u32, Error> {
     }
     match u32::try_from(minutes) {
         Ok(m) if m <= MAX_REQUEST_MINUTES => Ok(m),
-        _ => Err(Error::invalid(format!(
-            "{minutes} minutes is more than any balance can hold (at most {MAX_REQUEST_MINUTES})"
-        ))),
+        _ => Err(Error::invalid(format!("{minutes} minutes is more than any balance can hold (at most {MAX_REQUEST_MINUTES})"))),
     }
 }

@@ -61,38 +61,22 @@ pub const DEFAULT_CATALOGUE: &[(&str, &str, &str, ServiceKind)] = &[
 pub fn default_catalogue() -> Vec<Service> {
     DEFAULT_CATALOGUE
         .iter()
-        .map(|(id, zh, en, kind)| Service {
-            id: (*id).to_owned(),
-            name_zh: (*zh).to_owned(),
-            name_en: (*en).to_owned(),
-            kind: *kind,
-        })
+        .map(|(id, zh, en, kind)| Service { id: (*id).to_owned(), name_zh: (*zh).to_owned(), name_en: (*en).to_owned(), kind: *kind })
         .collect()
 }
 
 /// Finds `id` of the wanted kind in `catalogue`, or explains which ids exist.
-pub fn find_service<'a>(
-    catalogue: &'a [Service],
-    id: &str,
-    wanted: ServiceKind,
-) -> Result<&'a Service, Error> {
+pub fn find_service<'a>(catalogue: &'a [Service], id: &str, wanted: ServiceKind) -> Result<&'a Service, Error> {
     match catalogue.iter().find(|s| s.id == id) {
         Some(service) if service.kind == wanted => Ok(service),
         found => {
-            let ids: Vec<&str> = catalogue
-                .iter()
-                .filter(|s| s.kind == wanted)
-                .map(|s| s.id.as_str())
-                .collect();
+            let ids: Vec<&str> = catalogue.iter().filter(|s| s.kind == wanted).map(|s| s.id.as_str()).collect();
             let what = match wanted {
                 ServiceKind::Earning => "a service volunteers give",
                 ServiceKind::Redeemable => "a service coins can be redeemed for",
             };
             let problem = if found.is_some() { "is not" } else { "is not a known service, nor" };
-            Err(Error::invalid(format!(
-                "{id:?} {problem} {what}; choose one of: {}",
-                ids.join(", ")
-            )))
+            Err(Error::invalid(format!("{id:?} {problem} {what}; choose one of: {}", ids.join(", "))))
         }
     }
 }

@@ -60,9 +60,7 @@ impl ConfirmedBy {
         match raw {
             "elder" => Ok(ConfirmedBy::Elder),
             "family" => Ok(ConfirmedBy::Family),
-            other => Err(Error::invalid(format!(
-                "{other:?} cannot confirm a visit; use elder or family"
-            ))),
+            other => Err(Error::invalid(format!("{other:?} cannot confirm a visit; use elder or family"))),
         }
     }
 }
@@ -131,9 +129,9 @@ impl Visit {
         let ms = |t: DateTime<Utc>| t.timestamp_millis();
         BackEntered {
             check_in: entered_late(ms(self.check_in), ms(self.recorded_at), tolerance_minutes),
-            check_out: self.check_out.and_then(|out| {
-                entered_late(ms(out), ms(self.check_out_recorded_at.unwrap_or(out)), tolerance_minutes)
-            }),
+            check_out: self
+                .check_out
+                .and_then(|out| entered_late(ms(out), ms(self.check_out_recorded_at.unwrap_or(out)), tolerance_minutes)),
         }
     }
 
@@ -239,15 +237,9 @@ impl VisitRules {
         // With a monotonic length the wall clock may have been set back during the visit:
         // the length decides, not the order of the two wall-clock readings.
         if monotonic_ms.is_none() && end < start {
-            return Err(Error::invalid(format!(
-                "the visit ends ({}) before it starts ({}); check the times",
-                fmt(end),
-                fmt(start)
-            )));
+            return Err(Error::invalid(format!("the visit ends ({}) before it starts ({}); check the times", fmt(end), fmt(start))));
         }
-        let length_ms = monotonic_ms
-            .and_then(|ms| i64::try_from(ms).ok())
-            .unwrap_or_else(|| (end - start).num_milliseconds());
+        let length_ms = monotonic_ms.and_then(|ms| i64::try_from(ms).ok()).unwrap_or_else(|| (end - start).num_milliseconds());
         if length_ms < 60_000 {
             return Err(Error::invalid(
                 "the visit is shorter than one minute; a visit must have a length (zero-length visits earn nothing)",
@@ -264,10 +256,7 @@ impl VisitRules {
         }
         let skew = Duration::minutes(i64::from(self.clock_skew_minutes));
         if end > now + skew {
-            return Err(Error::invalid(format!(
-                "the visit ends in the future ({}); check the phone's clock and the times",
-                fmt(end)
-            )));
+            return Err(Error::invalid(format!("the visit ends in the future ({}); check the phone's clock and the times", fmt(end))));
         }
         let oldest = now - Duration::days(i64::from(self.late_submission_days));
         if start < oldest {
@@ -310,9 +299,7 @@ mod tests {
             assert!(err.to_string().contains(expected), "{err}");
         }
         let long_ago = at(9, 0) - Duration::days(40);
-        let err = rules
-            .check_times(long_ago, long_ago + Duration::hours(1), None, at(12, 0))
-            .unwrap_err();
+        let err = rules.check_times(long_ago, long_ago + Duration::hours(1), None, at(12, 0)).unwrap_err();
         assert!(err.to_string().contains("30-day limit"), "{err}");
     }
 

@@ -63,8 +63,7 @@ impl Storage {
             return Err(Error::StoreTooNew { path, found, supported: latest });
         }
         schema::migrate_to(&mut conn, latest).map_err(corrupt)?;
-        let quick_check: String =
-            conn.query_row("PRAGMA quick_check", [], |row| row.get(0)).map_err(corrupt)?;
+        let quick_check: String = conn.query_row("PRAGMA quick_check", [], |row| row.get(0)).map_err(corrupt)?;
         if quick_check != "ok" {
             return Err(Error::Corrupt { path, detail: quick_check });
         }
@@ -89,11 +88,7 @@ impl Storage {
     /// Bytes the store takes on disk (database plus write-ahead log).
     pub fn bytes_on_disk(&self) -> u64 {
         let wal = self.path.with_extension("sqlite3-wal");
-        [self.path.as_path(), wal.as_path()]
-            .iter()
-            .filter_map(|p| std::fs::metadata(p).ok())
-            .map(|m| m.len())
-            .sum()
+        [self.path.as_path(), wal.as_path()].iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum()
     }
 }
 
@@ -112,9 +107,7 @@ fn classify(path: &Path, error: rusqlite::Error) -> Error {
 
 /// Reads a value of the store's identity (`member`, `station`, `role`, `device`).
 pub(crate) fn meta(conn: &Connection, key: &str) -> Result<Option<String>> {
-    Ok(conn
-        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get(0))
-        .optional()?)
+    Ok(conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get(0)).optional()?)
 }
 
 /// Writes a value of the store's identity.
@@ -137,9 +130,8 @@ pub(crate) fn document_ids(conn: &Connection) -> Result<Vec<String>> {
 
 /// One document with its snapshot and chunks concatenated, ready for `Automerge::load`.
 pub(crate) fn load_document(conn: &Connection, doc_id: &str) -> Result<Option<StoredDocument>> {
-    let snapshot: Option<Option<Vec<u8>>> = conn
-        .query_row("SELECT snapshot FROM documents WHERE doc_id = ?1", [doc_id], |row| row.get(0))
-        .optional()?;
+    let snapshot: Option<Option<Vec<u8>>> =
+        conn.query_row("SELECT snapshot FROM documents WHERE doc_id = ?1", [doc_id], |row| row.get(0)).optional()?;
     let Some(snapshot) = snapshot else { return Ok(None) };
     let mut doc = StoredDocument { bytes: snapshot.unwrap_or_default(), ..StoredDocument::default() };
     let mut chunks = conn.prepare_cached("SELECT bytes FROM chunks WHERE doc_id = ?1 ORDER BY id")?;
@@ -170,13 +162,7 @@ pub(crate) fn compact(tx: &Transaction<'_>, doc_id: &str, snapshot: &[u8]) -> Re
 // ----- the outbox of local changes -----
 
 /// Records a change made on this device, not yet acknowledged by the relay.
-pub(crate) fn record_local_change(
-    tx: &Transaction<'_>,
-    doc_id: &str,
-    hash: &[u8],
-    subject: &str,
-    created_at_ms: i64,
-) -> Result<()> {
+pub(crate) fn record_local_change(tx: &Transaction<'_>, doc_id: &str, hash: &[u8], subject: &str, created_at_ms: i64) -> Result<()> {
     tx.execute(
         "INSERT INTO local_changes (doc_id, hash, subject, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![doc_id, hash, subject, created_at_ms],
@@ -212,11 +198,7 @@ pub fn acked_heads(conn: &Connection, doc_id: &str) -> Result<Vec<automerge::Cha
         .prepare_cached("SELECT acked_heads FROM sync_state WHERE doc_id = ?1")?
         .query_row([doc_id], |row| row.get(0))
         .optional()?;
-    Ok(blob
-        .unwrap_or_default()
-        .chunks_exact(32)
-        .filter_map(|h| automerge::ChangeHash::try_from(h).ok())
-        .collect())
+    Ok(blob.unwrap_or_default().chunks_exact(32).filter_map(|h| automerge::ChangeHash::try_from(h).ok()).collect())
 }
 
 /// Records the heads the relay acknowledged for a document.
@@ -236,9 +218,7 @@ pub(crate) fn voucher(conn: &Connection, doc_id: &str) -> Result<Option<(Vec<aut
         .prepare_cached("SELECT heads, mac FROM vouchers WHERE doc_id = ?1")?
         .query_row([doc_id], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
-    Ok(row.map(|(heads, mac)| {
-        (heads.chunks_exact(32).filter_map(|h| automerge::ChangeHash::try_from(h).ok()).collect(), mac)
-    }))
+    Ok(row.map(|(heads, mac)| (heads.chunks_exact(32).filter_map(|h| automerge::ChangeHash::try_from(h).ok()).collect(), mac)))
 }
 
 /// Keeps the relay's voucher for `heads` of a document (replacing the one before: the

@@ -95,9 +95,8 @@ mod tests {
     use super::*;
 
     fn tables(conn: &Connection) -> Vec<String> {
-        let mut stmt = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-            .unwrap();
+        let mut stmt =
+            conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").unwrap();
         stmt.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect()
     }
 
@@ -126,8 +125,7 @@ mod tests {
     fn version_3_adds_vouchers_and_keeps_the_sync_state() {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate_to(&mut conn, 2).unwrap();
-        conn.execute("INSERT INTO sync_state (doc_id, acked_heads, updated_at) VALUES ('member/v-1', x'09', 5)", [])
-            .unwrap();
+        conn.execute("INSERT INTO sync_state (doc_id, acked_heads, updated_at) VALUES ('member/v-1', x'09', 5)", []).unwrap();
         migrate_to(&mut conn, 3).unwrap();
         assert_eq!(version(&conn).unwrap(), 3);
         assert!(tables(&conn).contains(&"vouchers".to_owned()));

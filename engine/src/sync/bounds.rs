@@ -39,26 +39,16 @@ const MIB: u64 = 1024 * 1024;
 /// about linear in the operations it takes (a visit also goes through the ledger), and
 /// the worst request within these bounds costs it `hostile_request_worst_ms` /
 /// `hostile_request_worst_mib` in docs/BENCHMARKS.md (target: 250 ms, 64 MiB).
-pub const PUSH: Bounds = Bounds {
-    change_bytes: MIB / 2,
-    change_ops: 5_000,
-    batch_bytes: 2 * MIB,
-    batch_ops: 6_000,
-    batch_changes: 600,
-};
+pub const PUSH: Bounds =
+    Bounds { change_bytes: MIB / 2, change_ops: 5_000, batch_bytes: 2 * MIB, batch_ops: 6_000, batch_changes: 600 };
 
 /// What a phone reads from the relay in one answer: what the relay stores (changes of
 /// every device, and the relay's own ledger changes, which after a rebuild may hold a
 /// member's whole history), in pages the relay cuts within these bounds
 /// ([`crate::sync::page`]; [`crate::sync::wire::PAGE_BYTES`] of changes by default), a
 /// change over the page alone. Far above any honest answer, far below what hurts a phone.
-pub const PULL: Bounds = Bounds {
-    change_bytes: 16 * MIB,
-    change_ops: 2_000_000,
-    batch_bytes: 16 * MIB,
-    batch_ops: 2_000_000,
-    batch_changes: 200_000,
-};
+pub const PULL: Bounds =
+    Bounds { change_bytes: 16 * MIB, change_ops: 2_000_000, batch_bytes: 16 * MIB, batch_ops: 2_000_000, batch_changes: 200_000 };
 
 /// The limits one [`Budget`] enforces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,8 +175,8 @@ impl Budget {
         self.over(Bound::Predecessors, cost.preds, self.bounds.change_ops)?;
         self.over(Bound::KeyBytes, cost.string_bytes, self.bounds.change_bytes)?;
         self.over(Bound::BatchOps, self.ops.saturating_add(cost.ops), self.bounds.batch_ops)?;
-        let change = Change::try_from(&chunk[..])
-            .map_err(|e| BoundsError::Damaged(format!("automerge cannot read the change: {e}")))?;
+        let change =
+            Change::try_from(&chunk[..]).map_err(|e| BoundsError::Damaged(format!("automerge cannot read the change: {e}")))?;
         self.admit(&change)?;
         Ok(change)
     }

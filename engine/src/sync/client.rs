@@ -22,8 +22,8 @@ use crate::sync::heads::heads_after;
 use crate::sync::page::Page;
 use crate::sync::sequence;
 use crate::sync::wire::{
-    self, ContactsRequest, DispatchContact, DispatchContacts, DocPush, PAGE_BYTES, Recovery, SyncRequest, SyncResponse,
-    VOUCHER_BYTES, Voucher,
+    self, ContactsRequest, DispatchContact, DispatchContacts, DocPush, PAGE_BYTES, Recovery, SyncRequest, SyncResponse, VOUCHER_BYTES,
+    Voucher,
 };
 
 /// Most request/response exchanges one sync makes: enough for a phone months behind to
@@ -132,13 +132,10 @@ impl SyncRun {
 
     /// Applies the relay's answer to the last request, durably.
     pub fn receive(&mut self, engine: &mut Engine, reply: &[u8]) -> Result<()> {
-        let sent = self
-            .in_flight
-            .take()
-            .ok_or_else(|| Error::Protocol("an answer arrived for no request; sync again".into()))?;
+        let sent = self.in_flight.take().ok_or_else(|| Error::Protocol("an answer arrived for no request; sync again".into()))?;
         self.report.bytes_down += reply.len();
-        let response: SyncResponse = wire::decode(reply)
-            .map_err(|e| Error::Protocol(format!("the relay's answer could not be read: {e}")))?;
+        let response: SyncResponse =
+            wire::decode(reply).map_err(|e| Error::Protocol(format!("the relay's answer could not be read: {e}")))?;
         if response.list_all && !self.list_all {
             // The relay's record of this phone differs (a lost answer): list everything.
             self.list_all = true;
@@ -215,12 +212,8 @@ impl Engine {
     }
 
     fn store_open_contacts(&mut self, contacts: Vec<DispatchContact>) -> Result<()> {
-        let open: HashSet<String> = self
-            .own_assignments()
-            .into_iter()
-            .filter(|(_, state)| state.shares_contact())
-            .map(|(a, _)| a.order.to_string())
-            .collect();
+        let open: HashSet<String> =
+            self.own_assignments().into_iter().filter(|(_, state)| state.shares_contact()).map(|(a, _)| a.order.to_string()).collect();
         let kept: Vec<DispatchContact> = contacts.into_iter().filter(|c| open.contains(&c.order)).collect();
         let before = storage::dispatch_contacts(self.storage.conn())?;
         if before == kept {
@@ -261,10 +254,9 @@ impl Engine {
             // lacks only makes it send more, which the relay skips), with the changes of
             // others the relay vouched for.
             let (base, voucher) = match relay_heads {
-                Some(heads) => (
-                    heads.iter().filter(|h| doc.get_change_by_hash(h).is_some()).copied().collect(),
-                    storage::voucher(conn, &name)?,
-                ),
+                Some(heads) => {
+                    (heads.iter().filter(|h| doc.get_change_by_hash(h).is_some()).copied().collect(), storage::voucher(conn, &name)?)
+                }
                 None => (acked.clone(), None),
             };
             // A ledger is the relay's alone: it writes it again from its books and takes
@@ -296,9 +288,9 @@ impl Engine {
             if list_all || !changes.is_empty() || relay_heads.is_some() {
                 let recovery = relay_heads.map(|_| Recovery {
                     heads: wire::to_wire_heads(&doc.get_heads()),
-                    voucher: voucher.filter(|_| others).and_then(|(heads, mac)| {
-                        Some(Voucher { heads: wire::to_wire_heads(&heads), mac: mac.try_into().ok()? })
-                    }),
+                    voucher: voucher
+                        .filter(|_| others)
+                        .and_then(|(heads, mac)| Some(Voucher { heads: wire::to_wire_heads(&heads), mac: mac.try_into().ok()? })),
                 });
                 // The relay's heads if it takes all of this and holds nothing else.
                 let heads = heads_after(&base, &taken);

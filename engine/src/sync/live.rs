@@ -300,7 +300,10 @@ mod tests {
         assert_eq!(read("data: x\n\n"), vec![Ok(None)], "a nameless event is a `message`, unknown here");
         assert!(matches!(read("event: changed\ndata: {\"v\":1}\n\n")[..], [Err(LiveError::Malformed { .. })]));
         assert!(matches!(read("event: changed\ndata: [\n\n")[..], [Err(LiveError::Malformed { .. })]));
-        assert_eq!(read("event: closed\ndata: {\"v\":2,\"reason\":\"gone\"}\n\n"), vec![Err(LiveError::UnsupportedVersion { found: 2 })]);
+        assert_eq!(
+            read("event: closed\ndata: {\"v\":2,\"reason\":\"gone\"}\n\n"),
+            vec![Err(LiveError::UnsupportedVersion { found: 2 })]
+        );
         let many: Vec<String> = (0..=MAX_HINT_DOCS).map(|i| format!("member/m-{i}")).collect();
         let data = serde_json::json!({ "v": 1, "docs": many }).to_string();
         assert!(matches!(LiveEvent::decode("changed", &data), Err(LiveError::Malformed { .. })));

@@ -49,8 +49,8 @@ fn short(actor: &ActorId) -> String {
 
 #[cfg(test)]
 mod tests {
-    use automerge::transaction::Transactable as _;
     use automerge::ROOT;
+    use automerge::transaction::Transactable as _;
 
     use super::*;
     use crate::sync::bounds::handmade::Handmade;

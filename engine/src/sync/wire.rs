@@ -288,12 +288,7 @@ mod tests {
     fn sample_request() -> SyncRequest {
         SyncRequest {
             manifest: Some([5; 8]),
-            docs: vec![DocPush {
-                doc: "member/v-1".into(),
-                acked: [7; 8],
-                changes: vec![vec![1, 2, 3]],
-                recovery: None,
-            }],
+            docs: vec![DocPush { doc: "member/v-1".into(), acked: [7; 8], changes: vec![vec![1, 2, 3]], recovery: None }],
         }
     }
 
@@ -366,9 +361,8 @@ mod tests {
         assert_eq!(decode_enroll(&[2, 2, b'A', b'B', 2, b'f', b'f']), Ok(enroll));
         assert!(matches!(decode_enroll(&[2, 2, b'A']), Err(WireError::Malformed(_))));
         assert_eq!(encode(&ContactsRequest {}), [2]);
-        let contacts = DispatchContacts {
-            contacts: vec![DispatchContact { order: "o-1".into(), address: "8号".into(), phone: "139".into() }],
-        };
+        let contacts =
+            DispatchContacts { contacts: vec![DispatchContact { order: "o-1".into(), address: "8号".into(), phone: "139".into() }] };
         let mut expected = vec![2, 1, 3];
         expected.extend_from_slice(b"o-1");
         expected.push(4);
@@ -382,10 +376,7 @@ mod tests {
     #[test]
     fn bad_bodies_are_refused_with_the_reason() {
         assert_eq!(decode::<SyncRequest>(&[]), Err(WireError::Empty));
-        assert_eq!(
-            decode::<SyncRequest>(&[1, 0, 0]),
-            Err(WireError::UnsupportedVersion { found: 1, supported: 2 })
-        );
+        assert_eq!(decode::<SyncRequest>(&[1, 0, 0]), Err(WireError::UnsupportedVersion { found: 1, supported: 2 }));
         let mut truncated = encode(&sample_request());
         truncated.truncate(truncated.len() - 3);
         assert!(matches!(decode::<SyncRequest>(&truncated), Err(WireError::Malformed(_))));

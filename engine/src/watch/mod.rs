@@ -32,9 +32,9 @@ use serde::Serialize;
 pub use backoff::Backoff;
 use connection::{Connection, Failure};
 
+use crate::sync::SyncReport;
 use crate::sync::TransportError;
 use crate::sync::live::{CloseReason, LiveError, LiveEvent};
-use crate::sync::SyncReport;
 use crate::{Error, RelayLink, Result};
 
 /// A connection held this long counts as good: the next loss waits from the start again.
@@ -112,8 +112,7 @@ impl WatchStop {
     /// Waits `wait`, or less if stopped meanwhile; true if stopped.
     fn sleep(&self, wait: Duration) -> bool {
         let stopped = self.0.stopped.lock().unwrap_or_else(PoisonError::into_inner);
-        let (stopped, _) =
-            self.0.woken.wait_timeout_while(stopped, wait, |stopped| !*stopped).unwrap_or_else(PoisonError::into_inner);
+        let (stopped, _) = self.0.woken.wait_timeout_while(stopped, wait, |stopped| !*stopped).unwrap_or_else(PoisonError::into_inner);
         *stopped
     }
 }
@@ -188,10 +187,9 @@ impl Watch {
                 }
                 Ok(self.sync(hinted.into_iter().collect(), sync))
             }
-            Incoming::Lost { message, retry_in } => Ok(Some(WatchEvent::Disconnected {
-                message,
-                retry_in_ms: u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
-            })),
+            Incoming::Lost { message, retry_in } => {
+                Ok(Some(WatchEvent::Disconnected { message, retry_in_ms: u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX) }))
+            }
             Incoming::Ended(error) => {
                 self.ended = true;
                 self.stop.stop();

@@ -6,8 +6,7 @@ use timebank_engine::model::{ConfirmedBy, MemberId, OrderId, ReviewDecision, Rol
 use timebank_engine::{Engine, Error, PastVisit};
 
 use crate::support::{
-    COORDINATOR, Device, ELDER, OTHER_ELDER, OTHER_VOLUNTEER, VOLUNTEER, carry, file_bytes, member, member_doc, paper_visit,
-    seen,
+    COORDINATOR, Device, ELDER, OTHER_ELDER, OTHER_VOLUNTEER, VOLUNTEER, carry, file_bytes, member, member_doc, paper_visit, seen,
 };
 
 /// A volunteer's phone with some history: a confirmed visit, a paper visit and a request.

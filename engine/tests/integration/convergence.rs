@@ -83,8 +83,7 @@ struct Scenario {
 
 fn scenario() -> impl Strategy<Value = Scenario> {
     let ops = || proptest::collection::vec(proptest::collection::vec(op(), 0..6), 3);
-    let pairs: Vec<(usize, usize)> =
-        (0..3).flat_map(|from| (0..3).filter(move |to| *to != from).map(move |to| (from, to))).collect();
+    let pairs: Vec<(usize, usize)> = (0..3).flat_map(|from| (0..3).filter(move |to| *to != from).map(move |to| (from, to))).collect();
     (
         any::<bool>(),
         2usize..=3,
@@ -147,11 +146,9 @@ fn pick_visit(engine: &Engine, pick: usize) -> VisitId {
 fn apply(phone: &mut Device, op: &Op, created: &mut Created) -> Result<(), TestCaseError> {
     let before = shown(phone);
     let result: Result<(), Error> = match op {
-        Op::Start { elder, service } => {
-            phone.start_visit(&member(ELDERS[*elder]), VISIT_SERVICES[*service], None).map(|id| {
-                created.visits.insert(id.to_string());
-            })
-        }
+        Op::Start { elder, service } => phone.start_visit(&member(ELDERS[*elder]), VISIT_SERVICES[*service], None).map(|id| {
+            created.visits.insert(id.to_string());
+        }),
         Op::End { pick, wait, back } => {
             let id = pick_visit(phone, *pick);
             phone.wait_minutes(*wait);
@@ -203,9 +200,8 @@ fn exchange(phones: &mut [Device], from: usize, to: usize) -> Result<usize, Test
 
 fn run(scenario: &Scenario) -> Result<(), TestCaseError> {
     let n = scenario.phones;
-    let mut phones: Vec<Device> = (0..n)
-        .map(|i| Device::create_with_clock(VOLUNTEER, Role::Volunteer, clock_at_base(&format!("boot-{i}"))))
-        .collect();
+    let mut phones: Vec<Device> =
+        (0..n).map(|i| Device::create_with_clock(VOLUNTEER, Role::Volunteer, clock_at_base(&format!("boot-{i}")))).collect();
     let actors: BTreeSet<String> = phones.iter().map(|p| p.identity().device.clone()).collect();
     prop_assert_eq!(actors.len(), n, "every phone has its own actor");
     if scenario.shared_start {

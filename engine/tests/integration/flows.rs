@@ -304,7 +304,11 @@ fn a_redemption_names_the_station_that_gives_it_unless_it_is_the_members_own() {
     let requests = phone.requests().unwrap();
     let kind = |id: &RequestId| requests.iter().find(|r| &r.request.id == id).unwrap().request.kind.clone();
     assert_eq!(kind(&across), RequestKind::Redeem { service: "housekeeping".into(), at: Some(elsewhere) });
-    assert_eq!(kind(&home), RequestKind::Redeem { service: "housekeeping".into(), at: None }, "the own station is an ordinary redemption");
+    assert_eq!(
+        kind(&home),
+        RequestKind::Redeem { service: "housekeeping".into(), at: None },
+        "the own station is an ordinary redemption"
+    );
     let err = phone.request_redemption_at("no-such-service", 30, &StationId::parse("s-xinhua").unwrap()).unwrap_err();
     assert!(err.to_string().contains("no-such-service"), "{err}");
 }

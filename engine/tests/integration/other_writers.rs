@@ -57,7 +57,10 @@ fn a_desk_written_with_the_stored_spellings_reads_into_the_enums_and_the_engine_
     });
 
     let review = desk::review(&before, &visit).unwrap();
-    assert_eq!((review.decision, review.reason.as_str(), &review.by, review.at), (ReviewDecision::Reject, "the elder was away", &member(COORDINATOR), at()));
+    assert_eq!(
+        (review.decision, review.reason.as_str(), &review.by, review.at),
+        (ReviewDecision::Reject, "the elder was away", &member(COORDINATOR), at())
+    );
     let decision = desk::decision(&before, &request).unwrap();
     assert_eq!((decision.action, &decision.by), (RedemptionAction::Release, &member(COORDINATOR)));
 
@@ -157,7 +160,10 @@ fn a_visit_an_order_and_an_outcome_written_as_text_objects_show_on_the_phones() 
     let shown = volunteer.visits().unwrap();
     assert_eq!(shown.len(), 1, "the visit written as text shows on the volunteer's phone");
     let v = &shown[0].visit;
-    assert_eq!((&v.id, &v.elder, v.service.as_str(), v.note.as_str()), (&visit, &member(ELDER), "companionship", "读报纸 read the newspaper"));
+    assert_eq!(
+        (&v.id, &v.elder, v.service.as_str(), v.note.as_str()),
+        (&visit, &member(ELDER), "companionship", "读报纸 read the newspaper")
+    );
     assert_eq!(shown[0].minutes, Some(60));
     assert_eq!(volunteer.balance().pending_minutes, 60);
 
@@ -171,12 +177,15 @@ fn a_visit_an_order_and_an_outcome_written_as_text_objects_show_on_the_phones() 
     let ledger_id = DocId::Ledger(member(VOLUNTEER));
     let mut relay_side = documents::genesis(&ledger_id, actor()).unwrap();
     relay_side
-        .transact_with(|_| CommitOptions::default().with_time(AT_MS), |tx| {
-            let outcomes = map_at(tx, &ROOT, ledger::OUTCOMES).unwrap();
-            let obj = tx.put_object(&outcomes, visit.as_str(), ObjType::Map)?;
-            put_text(tx, &obj, "status", "rejected")?;
-            put_text(tx, &obj, "reason", "the elder was away")
-        })
+        .transact_with(
+            |_| CommitOptions::default().with_time(AT_MS),
+            |tx| {
+                let outcomes = map_at(tx, &ROOT, ledger::OUTCOMES).unwrap();
+                let obj = tx.put_object(&outcomes, visit.as_str(), ObjType::Map)?;
+                put_text(tx, &obj, "status", "rejected")?;
+                put_text(tx, &obj, "reason", "the elder was away")
+            },
+        )
         .unwrap();
     volunteer.receive_changes(&ledger_id, &relay_side.save()).unwrap();
     assert_eq!(volunteer.visits().unwrap()[0].state, VisitState::Rejected("the elder was away".into()));
@@ -191,5 +200,8 @@ fn a_visit_an_order_and_an_outcome_written_as_text_objects_show_on_the_phones() 
     });
     carry(&member_doc(ELDER), &elder, &mut coordinator);
     let orders = coordinator.orders();
-    assert_eq!(orders.iter().map(|o| (&o.order.id, o.order.note.as_str(), o.state)).collect::<Vec<_>>(), [(&order, "lunch, less salt", OrderState::Requested)]);
+    assert_eq!(
+        orders.iter().map(|o| (&o.order.id, o.order.note.as_str(), o.state)).collect::<Vec<_>>(),
+        [(&order, "lunch, less salt", OrderState::Requested)]
+    );
 }

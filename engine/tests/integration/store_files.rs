@@ -13,10 +13,8 @@ use crate::support::{Device, ELDER, OTHER_VOLUNTEER, VOLUNTEER, clock_at_base, f
 
 /// Files in `dir`, sorted.
 fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
     names
 }
@@ -89,9 +87,8 @@ fn a_damaged_document_in_a_sound_store_file_is_reported_damaged() {
     let file = phone.store_file();
     {
         let conn = Connection::open(&file).unwrap();
-        let changed = conn
-            .execute("UPDATE chunks SET bytes = x'00112233445566778899' WHERE id = (SELECT max(id) FROM chunks)", [])
-            .unwrap();
+        let changed =
+            conn.execute("UPDATE chunks SET bytes = x'00112233445566778899' WHERE id = (SELECT max(id) FROM chunks)", []).unwrap();
         assert_eq!(changed, 1);
     }
     let bytes = file_bytes(&file);

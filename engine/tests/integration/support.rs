@@ -70,8 +70,7 @@ impl Device {
     /// A new store for `member` with `role`, on `clock`.
     pub fn create_with_clock(member_id: &str, role: Role, clock: Arc<FakeClock>) -> Device {
         let dir = TempDir::new().expect("a temporary directory");
-        let engine = Engine::create_with_clock(dir.path(), identity(member_id, role), clock.clone())
-            .expect("a new store is created");
+        let engine = Engine::create_with_clock(dir.path(), identity(member_id, role), clock.clone()).expect("a new store is created");
         Device { dir, clock, engine: Some(engine) }
     }
 
@@ -98,8 +97,7 @@ impl Device {
     /// Opens the store again (after [`Device::close`], or closing it first).
     pub fn reopen(&mut self) {
         self.engine = None;
-        self.engine =
-            Some(Engine::open_with_clock(self.dir.path(), self.clock.clone()).expect("the store opens again"));
+        self.engine = Some(Engine::open_with_clock(self.dir.path(), self.clock.clone()).expect("the store opens again"));
     }
 
     /// Moves both of the phone's clocks forward by `minutes`.

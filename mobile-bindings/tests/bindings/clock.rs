@@ -27,8 +27,9 @@ impl PlatformClock for FakeUptime {
 
 fn volunteer_with(clock: &Arc<FakeUptime>) -> (tempfile::TempDir, Arc<TimebankStore>) {
     let dir = tempfile::tempdir().unwrap();
-    let store = TimebankStore::create_with_clock(path(&dir), "v-1001".into(), "s-caoyang".into(), Role::Volunteer, Some(clock.clone()))
-        .unwrap();
+    let store =
+        TimebankStore::create_with_clock(path(&dir), "v-1001".into(), "s-caoyang".into(), Role::Volunteer, Some(clock.clone()))
+            .unwrap();
     (dir, store)
 }
 
@@ -87,7 +88,8 @@ fn a_panic_inside_a_call_reaches_the_app_as_internal_and_the_store_carries_on() 
     let clock = Arc::new(ThrowingClock(std::sync::atomic::AtomicBool::new(false)));
     let dir = tempfile::tempdir().unwrap();
     let store =
-        TimebankStore::create_with_clock(path(&dir), "v-1001".into(), "s-caoyang".into(), Role::Volunteer, Some(clock.clone())).unwrap();
+        TimebankStore::create_with_clock(path(&dir), "v-1001".into(), "s-caoyang".into(), Role::Volunteer, Some(clock.clone()))
+            .unwrap();
     let heard = Arc::new(Heard::default());
     let _subscription = store.subscribe(heard.clone()).unwrap();
     clock.0.store(true, Ordering::SeqCst);

@@ -81,7 +81,8 @@ fn bad_ids_and_input_are_refused_and_change_nothing() {
     assert_eq!(failure(store.document_bytes("no such document".into())), "InvalidInput");
     assert_eq!(failure(store.receive_changes("member/v-1001".into(), vec![0xde, 0xad, 0xbe, 0xef])), "InvalidInput");
     let now = std::time::SystemTime::now();
-    let backwards = PastVisit { elder: "e-2001".into(), service: "meals".into(), order: None, start: now, end: now, note: String::new() };
+    let backwards =
+        PastVisit { elder: "e-2001".into(), service: "meals".into(), order: None, start: now, end: now, note: String::new() };
     assert_eq!(failure(store.log_visit(backwards)), "InvalidInput");
     assert_eq!(store.status().unwrap(), before, "a refused call changed the store");
 }
@@ -148,7 +149,11 @@ fn relays_that_cannot_be_used_say_why() {
     let scanned = tempfile::tempdir().unwrap();
     let store = TimebankStore::enroll(path(&scanned), String::new(), link).unwrap();
     assert_eq!(store.identity().unwrap().member, volunteer.id.to_string(), "enrolled with the scanned link");
-    assert_eq!(failure(TimebankStore::enroll(path(&dir), String::new(), "K7MQ2XH9PA".into())), "InvalidInput", "a code alone names no relay");
+    assert_eq!(
+        failure(TimebankStore::enroll(path(&dir), String::new(), "K7MQ2XH9PA".into())),
+        "InvalidInput",
+        "a code alone names no relay"
+    );
     assert_eq!(failure(TimebankStore::open(path(&dir))), "NoStore", "a failed enrollment left a store behind");
     let cancel = SyncCancel::new();
     cancel.cancel();

@@ -37,7 +37,8 @@ pub(super) fn restore(from: &Path, data: &Path) -> Result<Report, AdminError> {
 }
 
 fn holds(summary: &BackupSummary) -> String {
-    let newest = summary.newest_arrival.map_or_else(|| "nothing arrived yet".to_owned(), |at| format!("the newest arrived {}", time_text(at)));
+    let newest =
+        summary.newest_arrival.map_or_else(|| "nothing arrived yet".to_owned(), |at| format!("the newest arrived {}", time_text(at)));
     format!(
         "{} bytes, store version {}: {} documents, {} members, {} devices, {} arrival events ({newest})",
         summary.bytes, summary.version, summary.documents, summary.members, summary.devices, summary.events

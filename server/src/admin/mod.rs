@@ -142,14 +142,7 @@ pub fn run(relay: &Relay, command: &AdminCommand) -> Result<Report, AdminError> 
             id_last4,
             address,
         }) => {
-            let new = NewMember {
-                station,
-                role,
-                name,
-                birth_year: *birth_year,
-                household: household.as_deref(),
-                hardship: *hardship,
-            };
+            let new = NewMember { station, role, name, birth_year: *birth_year, household: household.as_deref(), hardship: *hardship };
             let contact = registry::NewContact { phone: phone.as_deref(), id_last4: id_last4.as_deref(), address: address.as_deref() };
             let member = registry::register_member(relay, &new, &contact, None)?;
             Ok(Report {
@@ -276,7 +269,8 @@ pub fn run(relay: &Relay, command: &AdminCommand) -> Result<Report, AdminError> 
                 // Posting from this process while the relay serves would make two writers
                 // of the ledger documents under one actor; the relay catches up at start.
                 return Err(AdminError::Refused(
-                    "the relay posts by itself (and catches up when it starts); use --check to compare the ledger with its rebuild".into(),
+                    "the relay posts by itself (and catches up when it starts); use --check to compare the ledger with its rebuild"
+                        .into(),
                 ));
             }
             let differences = ledger::rebuild::rebuild_check(relay.store())?;

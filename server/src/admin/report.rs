@@ -49,10 +49,8 @@ pub(super) fn member_ledger(relay: &Relay, member: &str) -> Result<Report, Admin
         .transpose()
         .map_err(|e| AdminError::Document { doc: format!("ledger/{member}"), detail: e.to_string() })?;
     let outcomes = doc.as_ref().map(timebank_engine::documents::ledger::outcomes).unwrap_or_default();
-    let mut text = format!(
-        "ledger of {member}: confirmed {} min, reserved {reserved} min, available {available} min",
-        available + reserved
-    );
+    let mut text =
+        format!("ledger of {member}: confirmed {} min, reserved {reserved} min, available {available} min", available + reserved);
     for line in &lines {
         text.push_str(&format!("\n  {line}"));
     }
@@ -91,13 +89,7 @@ pub(super) fn device_json(device: &DeviceRecord) -> Value {
 
 pub(super) fn device_line(device: &DeviceRecord) -> String {
     let state = device.revoked_at.map_or_else(|| "active".to_owned(), |at| format!("revoked {}", time_text(at)));
-    format!(
-        "{}  member {}  actor {}  enrolled {}  {state}",
-        device.id,
-        device.member,
-        device.actor,
-        time_text(device.created_at)
-    )
+    format!("{}  member {}  actor {}  enrolled {}  {state}", device.id, device.member, device.actor, time_text(device.created_at))
 }
 
 pub(super) fn event_json(event: &SecurityEvent) -> Value {

@@ -44,7 +44,10 @@ pub fn run(relay: &Relay, command: &TagCommand) -> Result<Report, AdminError> {
             } else {
                 registry::replace_tag(relay, &station, elder, uid, "admin", None)?
             };
-            Ok(Report { text: format!("tag {} is elder {}'s; write it with `admin tag export`", tag.uid, tag.elder), json: tag_json(&tag) })
+            Ok(Report {
+                text: format!("tag {} is elder {}'s; write it with `admin tag export`", tag.uid, tag.elder),
+                json: tag_json(&tag),
+            })
         }
         TagCommand::Revoke { station, uid, why } => {
             let (done, at) = registry::revoke_tag(relay, &station_of(station)?, uid, why, None)?;
@@ -56,7 +59,11 @@ pub fn run(relay: &Relay, command: &TagCommand) -> Result<Report, AdminError> {
         }
         TagCommand::List { station } => {
             let tags = relay.store().station_tags(&station_of(station)?)?;
-            let text = if tags.is_empty() { "the station has no tags".to_owned() } else { tags.iter().map(tag_line).collect::<Vec<_>>().join("\n") };
+            let text = if tags.is_empty() {
+                "the station has no tags".to_owned()
+            } else {
+                tags.iter().map(tag_line).collect::<Vec<_>>().join("\n")
+            };
             Ok(Report { json: Value::Array(tags.iter().map(tag_json).collect()), text })
         }
         TagCommand::Export { station, uid } => {
@@ -100,7 +107,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let relay = Relay::new(Arc::new(SqliteStore::open(dir.path()).unwrap()), Arc::new(timebank_engine::SystemClock)).unwrap();
         let station = registry::create_station(&relay, "Caoyang").unwrap().id;
-        let new = NewMember { station: station.as_str(), role: "elder", name: "Wang", birth_year: 1940, household: None, hardship: false };
+        let new =
+            NewMember { station: station.as_str(), role: "elder", name: "Wang", birth_year: 1940, household: None, hardship: false };
         let elder = registry::create_member(&relay, &new).unwrap().id;
         let tag = |command: TagCommand| admin(&relay, &AdminCommand::Tag(command));
         let (s, uid) = (station.to_string(), "04A1B2C3D4E5F6".to_owned());

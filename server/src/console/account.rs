@@ -104,16 +104,25 @@ mod tests {
 
     fn account_for(relay: &Relay) {
         let station = registry::create_station(relay, "S").unwrap();
-        let member = registry::create_member(relay, &registry::NewMember {
-            station: station.id.as_str(),
-            role: "coordinator",
-            name: "Li",
-            birth_year: 1970,
-            household: None,
-            hardship: false,
-        })
+        let member = registry::create_member(
+            relay,
+            &registry::NewMember {
+                station: station.id.as_str(),
+                role: "coordinator",
+                name: "Li",
+                birth_year: 1970,
+                household: None,
+                hardship: false,
+            },
+        )
         .unwrap();
-        registry::create_console_user(relay, "li", "longpassword", registry::AccountScope::Station(station.id.as_str()), Some(member.id.as_str()))
-            .unwrap();
+        registry::create_console_user(
+            relay,
+            "li",
+            "longpassword",
+            registry::AccountScope::Station(station.id.as_str()),
+            Some(member.id.as_str()),
+        )
+        .unwrap();
     }
 }

@@ -240,11 +240,7 @@ struct Shown {
     details: String,
 }
 
-async fn audit_page(
-    signed: Signed,
-    State(relay): State<Arc<Relay>>,
-    Listed { query, raw }: Listed,
-) -> Result<Markup, PageError> {
+async fn audit_page(signed: Signed, State(relay): State<Arc<Relay>>, Listed { query, raw }: Listed) -> Result<Markup, PageError> {
     let lang = signed.lang;
     let q = query.words();
     let paged = {
@@ -286,32 +282,36 @@ async fn audit_page(
         .await?
     };
     let q = signed_query(&raw);
-    Ok(layout::page(&signed, lang.pick("审计记录", "Audit trail"), html! {
-        p.hint { (lang.pick("控制台上的每一次操作：谁、何时、做了什么（最新在前）。", "Every console action: who, when, what (newest first).")) }
-        (paging::search(lang, "/console/audit", &q, lang.pick("用户、操作、姓名", "user, action, name"), html! {}))
-        (paging::list(lang, &paged, "/console/audit", raw.as_deref(), lang.pick("没有找到记录。", "Nothing recorded."), html! {
-            table.data {
-                thead { tr {
-                    th { (lang.pick("时间", "When")) }
-                    th { (lang.pick("用户", "Who")) }
-                    th { (lang.pick("操作", "Action")) }
-                    th { (lang.pick("对象", "On")) }
-                    th { (lang.pick("详情", "Details")) }
-                } }
-                tbody {
-                    @for s in &paged.items {
-                        tr data-action=(s.entry.action) {
-                            td.lead { (lang.datetime(s.entry.at)) }
-                            td data-label=(lang.pick("用户", "Who")) translate="no" { (s.entry.username) }
-                            td data-label=(lang.pick("操作", "Action")) { (s.what) }
-                            td data-label=(lang.pick("对象", "On")) title=(s.entry.target) { (s.on) }
-                            td data-label=(lang.pick("详情", "Details")) { (s.details) }
+    Ok(layout::page(
+        &signed,
+        lang.pick("审计记录", "Audit trail"),
+        html! {
+            p.hint { (lang.pick("控制台上的每一次操作：谁、何时、做了什么（最新在前）。", "Every console action: who, when, what (newest first).")) }
+            (paging::search(lang, "/console/audit", &q, lang.pick("用户、操作、姓名", "user, action, name"), html! {}))
+            (paging::list(lang, &paged, "/console/audit", raw.as_deref(), lang.pick("没有找到记录。", "Nothing recorded."), html! {
+                table.data {
+                    thead { tr {
+                        th { (lang.pick("时间", "When")) }
+                        th { (lang.pick("用户", "Who")) }
+                        th { (lang.pick("操作", "Action")) }
+                        th { (lang.pick("对象", "On")) }
+                        th { (lang.pick("详情", "Details")) }
+                    } }
+                    tbody {
+                        @for s in &paged.items {
+                            tr data-action=(s.entry.action) {
+                                td.lead { (lang.datetime(s.entry.at)) }
+                                td data-label=(lang.pick("用户", "Who")) translate="no" { (s.entry.username) }
+                                td data-label=(lang.pick("操作", "Action")) { (s.what) }
+                                td data-label=(lang.pick("对象", "On")) title=(s.entry.target) { (s.on) }
+                                td data-label=(lang.pick("详情", "Details")) { (s.details) }
+                            }
                         }
                     }
                 }
-            }
-        }))
-    }))
+            }))
+        },
+    ))
 }
 
 /// The `q` of a raw query string (for the search box).
@@ -332,7 +332,8 @@ fn describe(lang: Lang, entry: AuditRecord, directory: &Directory) -> Shown {
         Some(AuditAction::SignInFailed) => {
             let words = match detail {
                 WRONG_PASSWORD => lang.pick("用户名或密码不正确", "wrong username or password"),
-                WRONG_PASSWORD_LOCKED => lang.pick("用户名或密码不正确；此用户名已暂时锁定", "wrong username or password; the username is locked for a while"),
+                WRONG_PASSWORD_LOCKED => lang
+                    .pick("用户名或密码不正确；此用户名已暂时锁定", "wrong username or password; the username is locked for a while"),
                 _ => lang.pick("登录未成功", "not signed in"),
             };
             (String::new(), words.to_owned())
@@ -341,7 +342,9 @@ fn describe(lang: Lang, entry: AuditRecord, directory: &Directory) -> Shown {
             let role = directory.member(target).map(|m| words::role(lang, m.role));
             (directory.name(lang, target), role.unwrap_or_default().to_owned())
         }
-        Some(AuditAction::EnrollCode) => (directory.name(lang, target), lang.pick("一次性，只能绑定一台设备", "one use, one device").to_owned()),
+        Some(AuditAction::EnrollCode) => {
+            (directory.name(lang, target), lang.pick("一次性，只能绑定一台设备", "one use, one device").to_owned())
+        }
         Some(AuditAction::MemberExport | AuditAction::MemberEraseContact) => (directory.name(lang, target), String::new()),
         Some(AuditAction::MemberMove) => (directory.name(lang, target), detail.to_owned()),
         Some(AuditAction::DeviceRevoke) => (directory.device(lang, target), String::new()),

@@ -86,8 +86,8 @@ impl Transport for Direct<'_> {
     fn exchange(&mut self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
         let refused = |e: crate::AppError| TransportError::Refused { status: e.status().as_u16(), message: e.to_string() };
         let mut headers = HeaderMap::new();
-        let bearer = HeaderValue::from_str(&format!("Bearer {}", self.token))
-            .map_err(|e| TransportError::Unreachable(e.to_string()))?;
+        let bearer =
+            HeaderValue::from_str(&format!("Bearer {}", self.token)).map_err(|e| TransportError::Unreachable(e.to_string()))?;
         headers.insert(AUTHORIZATION, bearer);
         let device = auth::authenticate(self.relay, &headers).map_err(refused)?;
         let request: SyncRequest = wire::decode(&body).map_err(|e| TransportError::Unreachable(e.to_string()))?;
@@ -103,7 +103,14 @@ pub(crate) struct Seeder<'a> {
 }
 
 impl Seeder<'_> {
-    fn member(&self, role: &str, name: &str, birth_year: u16, household: Option<&str>, hardship: bool) -> Result<MemberRecord, DemoError> {
+    fn member(
+        &self,
+        role: &str,
+        name: &str,
+        birth_year: u16,
+        household: Option<&str>,
+        hardship: bool,
+    ) -> Result<MemberRecord, DemoError> {
         let new = NewMember { station: &self.station, role, name, birth_year, household, hardship };
         let phone = format!("139 {:04} {:04}", u32::from(birth_year) * 3 % 10_000, u32::from(birth_year) * 7 % 10_000);
         let address = (role == "elder").then(|| format!("曹杨新村 {} 号 {} 室", birth_year % 40 + 1, birth_year % 5 * 100 + 201));
@@ -193,8 +200,14 @@ fn seed_quiet_station(
     seeder.sync(&mut phone)?;
     desk::review_visits(relay, &coordinator.id, &visits, ReviewDecision::Approve, "", None).map_err(step("approve visits"))?;
     seeder.sync(&mut phone)?;
-    registry::create_console_user(relay, username, password, AccountScope::Station(station.id.as_str()), Some(coordinator.id.as_str()))
-        .map_err(step("create a coordinator's account"))?;
+    registry::create_console_user(
+        relay,
+        username,
+        password,
+        AccountScope::Station(station.id.as_str()),
+        Some(coordinator.id.as_str()),
+    )
+    .map_err(step("create a coordinator's account"))?;
     Ok(coordinator)
 }
 
@@ -313,8 +326,16 @@ pub fn seed(relay: &Relay, data: &Path) -> Result<DemoAccounts, DemoError> {
     registry::create_console_user(relay, "district", &password, AccountScope::District(putuo.id.as_str()), None)
         .map_err(step("create the district account"))?;
     registry::create_console_user(relay, "city", &password, AccountScope::City, None).map_err(step("create the city account"))?;
-    let hands_free = demo_presence::hands_free_share(relay, &station).map_err(step("count the visits approved without a coordinator"))?;
-    Ok(DemoAccounts { coordinator: "demo".into(), other_coordinators, district: "district".into(), city: "city".into(), password, hands_free })
+    let hands_free =
+        demo_presence::hands_free_share(relay, &station).map_err(step("count the visits approved without a coordinator"))?;
+    Ok(DemoAccounts {
+        coordinator: "demo".into(),
+        other_coordinators,
+        district: "district".into(),
+        city: "city".into(),
+        password,
+        hands_free,
+    })
 }
 
 #[cfg(test)]

@@ -8,16 +8,16 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Duration, Utc};
-use timebank_engine::model::{MemberId, VerifiedVisits, VisitId};
 use timebank_engine::documents::station;
+use timebank_engine::model::{MemberId, VerifiedVisits, VisitId};
 use timebank_engine::{Clock, DocId, MonotonicReading};
 
 use crate::console::demo::{DemoError, DemoPhone, Seeder, step};
+use crate::ledger::reconcile::AUTO_APPROVED;
 use crate::presence::keys::station_keys;
 use crate::presence::sun::{SoftwareTag, parse_uid};
 use crate::registry;
 use crate::relay::Relay;
-use crate::ledger::reconcile::AUTO_APPROVED;
 use crate::store::{MemberRecord, StationRecord, StoreResult};
 
 /// A demo phone's clock: the real time, or a time the seeding set (a visit days ago).
@@ -53,7 +53,14 @@ fn day_at(days_ago: i64, hour: i64) -> DateTime<Utc> {
 
 /// A visit of `minutes` at `days_ago` days back, 08:00 UTC (16:00 at the station), checked
 /// in and out on the phone with the links `tap_in` and `tap_out` (none: not tapped).
-fn visit(phone: &mut DemoPhone, elder: &MemberId, days_ago: i64, minutes: i64, tap_in: Option<String>, tap_out: Option<String>) -> Result<VisitId, DemoError> {
+fn visit(
+    phone: &mut DemoPhone,
+    elder: &MemberId,
+    days_ago: i64,
+    minutes: i64,
+    tap_in: Option<String>,
+    tap_out: Option<String>,
+) -> Result<VisitId, DemoError> {
     let start = day_at(days_ago, 8);
     phone.clock.set(Some(start));
     let id = match &tap_in {
@@ -74,7 +81,13 @@ fn visit(phone: &mut DemoPhone, elder: &MemberId, days_ago: i64, minutes: i64, t
 /// Seeds the station's tags, rule and visits with evidence. `volunteers` are the phones of
 /// the station's three volunteers; `elders` its elders (the first two get tags, the third
 /// co-signs on her own phone).
-pub(crate) fn seed(seeder: &Seeder<'_>, here: &StationRecord, coordinator: &MemberId, volunteers: &mut [DemoPhone], elders: &[MemberRecord]) -> Result<(), DemoError> {
+pub(crate) fn seed(
+    seeder: &Seeder<'_>,
+    here: &StationRecord,
+    coordinator: &MemberId,
+    volunteers: &mut [DemoPhone],
+    elders: &[MemberRecord],
+) -> Result<(), DemoError> {
     let relay = seeder.relay;
     let keys = station_keys(relay.store(), &here.id).map_err(step("read the station's tag keys"))?;
     let mut tags = Vec::new();
@@ -84,7 +97,11 @@ pub(crate) fn seed(seeder: &Seeder<'_>, here: &StationRecord, coordinator: &Memb
         tags.push(SoftwareTag::new(&keys, uid, 0));
     }
     relay
-        .write_as(coordinator, &[(DocId::Station(here.id.clone()), &|tx| station::put_verified_visits(tx, VerifiedVisits::Auto))], None)
+        .write_as(
+            coordinator,
+            &[(DocId::Station(here.id.clone()), &|tx| station::put_verified_visits(tx, VerifiedVisits::Auto))],
+            None,
+        )
         .map_err(step("set the rule for verified visits"))?;
 
     // Tapped at both ends, in the order the tags were read.

@@ -13,11 +13,11 @@ use axum::routing::get;
 use maud::{Markup, html};
 use timebank_engine::model::MemberId;
 
-use crate::registry;
 use crate::console::audit::{self, AuditAction};
 use crate::console::names::id_line;
 use crate::console::paging::{self, Listed, Paged};
 use crate::console::{Flash, Lang, PageError, Signed, SignedForm, blocking, layout, pinyin_order, redirect, words};
+use crate::registry;
 use crate::relay::Relay;
 use crate::store::{DeviceRecord, MemberRecord, Revocation};
 
@@ -52,11 +52,7 @@ fn visible_devices(relay: &Relay, signed: &Signed, station: Option<&str>) -> Res
     Ok(rows)
 }
 
-async fn devices_page(
-    signed: Signed,
-    State(relay): State<Arc<Relay>>,
-    Listed { query, raw }: Listed,
-) -> Result<Markup, PageError> {
+async fn devices_page(signed: Signed, State(relay): State<Arc<Relay>>, Listed { query, raw }: Listed) -> Result<Markup, PageError> {
     let lang = signed.lang;
     let q = query.words();
     let state = query.state.clone().unwrap_or_default();
@@ -85,14 +81,18 @@ async fn devices_page(
             }
         }
     };
-    Ok(layout::page(&signed, lang.pick("设备", "Devices"), html! {
-        p.hint { (lang.pick(
-            "每部绑定的手机。停用的手机不能再同步（已经送到服务站的记录都保留）；要再用，需要新的绑定码。",
-            "Every enrolled phone. A revoked phone can no longer sync (what reached the station stays); to use it again, it needs a new enrollment code.",
-        )) }
-        (paging::search(lang, "/console/devices", &q, lang.pick("成员姓名、拼音", "member's name"), filter))
-        (paging::list(lang, &paged, "/console/devices", raw.as_deref(), lang.pick("没有找到设备。", "No devices found."), table(&signed, &paged.items, true)))
-    }))
+    Ok(layout::page(
+        &signed,
+        lang.pick("设备", "Devices"),
+        html! {
+            p.hint { (lang.pick(
+                "每部绑定的手机。停用的手机不能再同步（已经送到服务站的记录都保留）；要再用，需要新的绑定码。",
+                "Every enrolled phone. A revoked phone can no longer sync (what reached the station stays); to use it again, it needs a new enrollment code.",
+            )) }
+            (paging::search(lang, "/console/devices", &q, lang.pick("成员姓名、拼音", "member's name"), filter))
+            (paging::list(lang, &paged, "/console/devices", raw.as_deref(), lang.pick("没有找到设备。", "No devices found."), table(&signed, &paged.items, true)))
+        },
+    ))
 }
 
 /// The devices table: whose phone (when `with_member`), enrolled, state, and the way to
@@ -162,28 +162,36 @@ async fn confirm_page(signed: Signed, State(relay): State<Arc<Relay>>, Path(devi
         blocking(move || device_here(&relay, &signed, &device)).await?
     };
     let name = phone_of(lang, &row.member);
-    Ok(layout::page(&signed, lang.pick("停用设备", "Revoke a device"), html! {
-        section.card data-testid="confirm-revoke" {
-            h2 { (lang.pick("确定停用“", "Revoke “")) (name) (lang.pick("”吗？", "”?")) }
-            (id_line(&row.device.id))
-            p { (lang.pick(
-                "停用后这部手机不能再同步。已经送到服务站的记录都会保留；这部手机上还没同步的记录不会再送来。要再用这部手机，需要用新的绑定码重新绑定。",
-                "After this the phone can no longer sync. What reached the station stays; what the phone has not yet synced will not arrive. To use the phone again, enroll it with a new code.",
-            )) }
-            @if row.device.revoked_at.is_some() {
-                p.flash.error role="alert" { (lang.pick("这部手机已经停用了。", "This phone is already revoked.")) }
-            } @else {
-                form.inline method="post" action={ "/console/devices/" (row.device.id) "/revoke" } {
-                    (layout::csrf(&signed))
-                    button.danger.solid type="submit" data-testid="confirm" { (lang.pick("确认停用", "Revoke it")) }
-                    a.button href={ "/console/members/" (row.member.id) } { (lang.pick("不停用，返回", "Keep it, go back")) }
+    Ok(layout::page(
+        &signed,
+        lang.pick("停用设备", "Revoke a device"),
+        html! {
+            section.card data-testid="confirm-revoke" {
+                h2 { (lang.pick("确定停用“", "Revoke “")) (name) (lang.pick("”吗？", "”?")) }
+                (id_line(&row.device.id))
+                p { (lang.pick(
+                    "停用后这部手机不能再同步。已经送到服务站的记录都会保留；这部手机上还没同步的记录不会再送来。要再用这部手机，需要用新的绑定码重新绑定。",
+                    "After this the phone can no longer sync. What reached the station stays; what the phone has not yet synced will not arrive. To use the phone again, enroll it with a new code.",
+                )) }
+                @if row.device.revoked_at.is_some() {
+                    p.flash.error role="alert" { (lang.pick("这部手机已经停用了。", "This phone is already revoked.")) }
+                } @else {
+                    form.inline method="post" action={ "/console/devices/" (row.device.id) "/revoke" } {
+                        (layout::csrf(&signed))
+                        button.danger.solid type="submit" data-testid="confirm" { (lang.pick("确认停用", "Revoke it")) }
+                        a.button href={ "/console/members/" (row.member.id) } { (lang.pick("不停用，返回", "Keep it, go back")) }
+                    }
                 }
             }
-        }
-    }))
+        },
+    ))
 }
 
-async fn revoke(State(relay): State<Arc<Relay>>, Path(device): Path<String>, SignedForm { signed, .. }: SignedForm) -> Result<Response, PageError> {
+async fn revoke(
+    State(relay): State<Arc<Relay>>,
+    Path(device): Path<String>,
+    SignedForm { signed, .. }: SignedForm,
+) -> Result<Response, PageError> {
     signed.writer()?;
     let lang = signed.lang;
     let (row, revocation) = {

@@ -57,38 +57,42 @@ async fn districts_page(signed: Signed, State(relay): State<Arc<Relay>>) -> Resu
         })
         .await?
     };
-    Ok(layout::page(&signed, lang.pick("各区通存通兑", "Districts"), html! {
-        p.actions { a href="/console/bureau" data-testid="bureau-link" { (lang.pick("民政报表（月报、年报）", "Reports for the bureau (month, year)")) } }
-        p.hint { (lang.pick(
-            "通存通兑：在一个区挣的时间币可以在全市任何服务站兑换。“本区兑换”是在本区服务站兑现的；“外区会员来兑”是其中外区会员的部分；“本区会员外兑”是本区会员在外区服务站兑现的。",
-            "Coins earned in one district are redeemed at any station of the city. Redeemed: fulfilled at the district's stations; in: of that, by other districts' members; out: the district's members served in other districts.",
-        )) }
-        table.data data-testid="districts" {
-            thead { tr {
-                th { (lang.pick("区", "District")) }
-                th { (lang.pick("服务站", "Stations")) }
-                th.num { (lang.pick("发放时间币", "Coins issued")) }
-                th.num { (lang.pick("本区兑换", "Redeemed")) }
-                th.num { (lang.pick("外区会员来兑", "Redeemed in")) }
-                th.num { (lang.pick("本区会员外兑", "Redeemed out")) }
-            } }
-            tbody {
-                @for row in &rows {
-                    tr data-district=(row.district.id) {
-                        td.lead { (row.district.name) }
-                        td data-label=(lang.pick("服务站", "Stations")) {
-                            @for (i, station) in row.stations.iter().enumerate() {
-                                @if i > 0 { "、" }
-                                (station.name)
+    Ok(layout::page(
+        &signed,
+        lang.pick("各区通存通兑", "Districts"),
+        html! {
+            p.actions { a href="/console/bureau" data-testid="bureau-link" { (lang.pick("民政报表（月报、年报）", "Reports for the bureau (month, year)")) } }
+            p.hint { (lang.pick(
+                "通存通兑：在一个区挣的时间币可以在全市任何服务站兑换。“本区兑换”是在本区服务站兑现的；“外区会员来兑”是其中外区会员的部分；“本区会员外兑”是本区会员在外区服务站兑现的。",
+                "Coins earned in one district are redeemed at any station of the city. Redeemed: fulfilled at the district's stations; in: of that, by other districts' members; out: the district's members served in other districts.",
+            )) }
+            table.data data-testid="districts" {
+                thead { tr {
+                    th { (lang.pick("区", "District")) }
+                    th { (lang.pick("服务站", "Stations")) }
+                    th.num { (lang.pick("发放时间币", "Coins issued")) }
+                    th.num { (lang.pick("本区兑换", "Redeemed")) }
+                    th.num { (lang.pick("外区会员来兑", "Redeemed in")) }
+                    th.num { (lang.pick("本区会员外兑", "Redeemed out")) }
+                } }
+                tbody {
+                    @for row in &rows {
+                        tr data-district=(row.district.id) {
+                            td.lead { (row.district.name) }
+                            td data-label=(lang.pick("服务站", "Stations")) {
+                                @for (i, station) in row.stations.iter().enumerate() {
+                                    @if i > 0 { "、" }
+                                    (station.name)
+                                }
                             }
+                            td.num data-label=(lang.pick("发放时间币", "Coins issued")) data-testid="issued" { (coins(row.figures.issued)) }
+                            td.num data-label=(lang.pick("本区兑换", "Redeemed")) data-testid="redeemed" { (coins(row.figures.redeemed)) }
+                            td.num data-label=(lang.pick("外区会员来兑", "Redeemed in")) data-testid="redeemed-in" { (coins(row.figures.redeemed_in)) }
+                            td.num data-label=(lang.pick("本区会员外兑", "Redeemed out")) data-testid="redeemed-out" { (coins(row.figures.redeemed_out)) }
                         }
-                        td.num data-label=(lang.pick("发放时间币", "Coins issued")) data-testid="issued" { (coins(row.figures.issued)) }
-                        td.num data-label=(lang.pick("本区兑换", "Redeemed")) data-testid="redeemed" { (coins(row.figures.redeemed)) }
-                        td.num data-label=(lang.pick("外区会员来兑", "Redeemed in")) data-testid="redeemed-in" { (coins(row.figures.redeemed_in)) }
-                        td.num data-label=(lang.pick("本区会员外兑", "Redeemed out")) data-testid="redeemed-out" { (coins(row.figures.redeemed_out)) }
                     }
                 }
             }
-        }
-    }))
+        },
+    ))
 }

@@ -35,46 +35,56 @@ pub fn page_with_class(signed: &Signed, title: &str, class: Option<&str>, body: 
         ConsoleRole::City => lang.pick("市级（只读）", "city (read-only)"),
     };
     let current = NAV.iter().filter(|(path, ..)| signed.path.starts_with(path)).map(|(path, ..)| *path).max_by_key(|p| p.len());
-    shell(lang, title, class, html! {
-        header.top {
-            a.brand href="/console/" { (lang.pick("时间银行 · 协调员控制台", "Time bank console")) }
-            nav aria-label=(lang.pick("主导航", "Main")) {
-                @for (path, zh, en) in NAV {
-                    a href=(path) aria-current=[(current == Some(*path)).then_some("page")] { (lang.pick(*zh, *en)) }
+    shell(
+        lang,
+        title,
+        class,
+        html! {
+            header.top {
+                a.brand href="/console/" { (lang.pick("时间银行 · 协调员控制台", "Time bank console")) }
+                nav aria-label=(lang.pick("主导航", "Main")) {
+                    @for (path, zh, en) in NAV {
+                        a href=(path) aria-current=[(current == Some(*path)).then_some("page")] { (lang.pick(*zh, *en)) }
+                    }
+                    // The districts' figures, for a district's or the city's account.
+                    @if signed.station().is_none() {
+                        a href="/console/districts" aria-current=[signed.path.starts_with("/console/districts").then_some("page")] {
+                            (lang.pick("各区", "Districts"))
+                        }
+                    }
                 }
-                // The districts' figures, for a district's or the city's account.
-                @if signed.station().is_none() {
-                    a href="/console/districts" aria-current=[signed.path.starts_with("/console/districts").then_some("page")] {
-                        (lang.pick("各区", "Districts"))
+                div.who {
+                    (lang_switch(lang))
+                    span.user data-testid="user" translate="no" title=(signed.station_name.as_deref().unwrap_or_default()) { (signed.username) " · " (role) }
+                    form method="post" action="/console/logout" {
+                        input type="hidden" name="csrf" value=(signed.csrf);
+                        button.link type="submit" { (lang.pick("退出", "Sign out")) }
                     }
                 }
             }
-            div.who {
-                (lang_switch(lang))
-                span.user data-testid="user" translate="no" title=(signed.station_name.as_deref().unwrap_or_default()) { (signed.username) " · " (role) }
-                form method="post" action="/console/logout" {
-                    input type="hidden" name="csrf" value=(signed.csrf);
-                    button.link type="submit" { (lang.pick("退出", "Sign out")) }
-                }
-            }
-        }
-        (live::main(lang, &signed.path, html! {
-            (flash(signed.flash.as_ref()))
-            h1 { (title) }
-            (body)
-        }))
-    })
+            (live::main(lang, &signed.path, html! {
+                (flash(signed.flash.as_ref()))
+                h1 { (title) }
+                (body)
+            }))
+        },
+    )
 }
 
 /// A page without navigation (sign-in).
 pub fn bare(lang: Lang, title: &str, body: Markup) -> Markup {
-    shell(lang, title, None, html! {
-        header.top {
-            span.brand { (lang.pick("时间银行 · 协调员控制台", "Time bank · coordinator console")) }
-            div.who { (lang_switch(lang)) }
-        }
-        main.narrow { (body) }
-    })
+    shell(
+        lang,
+        title,
+        None,
+        html! {
+            header.top {
+                span.brand { (lang.pick("时间银行 · 协调员控制台", "Time bank · coordinator console")) }
+                div.who { (lang_switch(lang)) }
+            }
+            main.narrow { (body) }
+        },
+    )
 }
 
 /// The flash area: `role="alert"`, class `flash ok|error`.

@@ -47,11 +47,7 @@ struct BalanceRow {
     held: i64,
 }
 
-async fn balances(
-    signed: Signed,
-    State(relay): State<Arc<Relay>>,
-    Listed { query, raw }: Listed,
-) -> Result<Markup, PageError> {
+async fn balances(signed: Signed, State(relay): State<Arc<Relay>>, Listed { query, raw }: Listed) -> Result<Markup, PageError> {
     let q = query.words();
     let (rows, stations) = {
         let (signed, q) = (signed.clone(), q.clone());
@@ -74,35 +70,39 @@ async fn balances(
         .await?
     };
     let lang = signed.lang;
-    Ok(layout::page(&signed, lang.pick("账本", "Ledger"), html! {
-        p.hint {
-            (lang.pick("余额以时光币计（1 小时 = 1 币）。", "Balances in time coins (1 hour = 1 coin). "))
-            a href="/console/redemptions" { (lang.pick("兑换申请 →", "Redemption requests →")) }
-        }
-        (paging::search(lang, "/console/ledger", &q, lang.pick("姓名、拼音", "name"), html! {}))
-        (paging::list(lang, &rows, "/console/ledger", raw.as_deref(), lang.pick("没有找到成员。", "No members found."), html! {
-            table.data {
-                thead { tr {
-                    th { (lang.pick("姓名", "Name")) }
-                    @if stations > 1 { th { (lang.pick("服务站", "Station")) } }
-                    th { (lang.pick("角色", "Role")) }
-                    th.num { (lang.pick("可用（币）", "Available (coins)")) }
-                    th.num { (lang.pick("冻结（币）", "Held (coins)")) }
-                } }
-                tbody {
-                    @for row in &rows.items {
-                        tr data-member=(row.member.id) {
-                            td.lead { (member_link("ledger", &row.member)) }
-                            @if stations > 1 { td data-label=(lang.pick("服务站", "Station")) { (row.station) } }
-                            td data-label=(lang.pick("角色", "Role")) { (words::role(lang, row.member.role)) }
-                            td.num data-label=(lang.pick("可用（币）", "Available")) data-testid="balance" { (coins(row.available)) }
-                            td.num data-label=(lang.pick("冻结（币）", "Held")) { (coins(row.held)) }
+    Ok(layout::page(
+        &signed,
+        lang.pick("账本", "Ledger"),
+        html! {
+            p.hint {
+                (lang.pick("余额以时光币计（1 小时 = 1 币）。", "Balances in time coins (1 hour = 1 coin). "))
+                a href="/console/redemptions" { (lang.pick("兑换申请 →", "Redemption requests →")) }
+            }
+            (paging::search(lang, "/console/ledger", &q, lang.pick("姓名、拼音", "name"), html! {}))
+            (paging::list(lang, &rows, "/console/ledger", raw.as_deref(), lang.pick("没有找到成员。", "No members found."), html! {
+                table.data {
+                    thead { tr {
+                        th { (lang.pick("姓名", "Name")) }
+                        @if stations > 1 { th { (lang.pick("服务站", "Station")) } }
+                        th { (lang.pick("角色", "Role")) }
+                        th.num { (lang.pick("可用（币）", "Available (coins)")) }
+                        th.num { (lang.pick("冻结（币）", "Held (coins)")) }
+                    } }
+                    tbody {
+                        @for row in &rows.items {
+                            tr data-member=(row.member.id) {
+                                td.lead { (member_link("ledger", &row.member)) }
+                                @if stations > 1 { td data-label=(lang.pick("服务站", "Station")) { (row.station) } }
+                                td data-label=(lang.pick("角色", "Role")) { (words::role(lang, row.member.role)) }
+                                td.num data-label=(lang.pick("可用（币）", "Available")) data-testid="balance" { (coins(row.available)) }
+                                td.num data-label=(lang.pick("冻结（币）", "Held")) { (coins(row.held)) }
+                            }
                         }
                     }
                 }
-            }
-        }))
-    }))
+            }))
+        },
+    ))
 }
 
 /// A member's statement as the page shows it: their lines newest first, each with its
@@ -135,7 +135,12 @@ async fn member_ledger(
                     (line, words)
                 })
                 .collect();
-            Ok(StatementView { member, available: statement.available, reserved: statement.reserved, lines: Paged::of(lines, query.page.as_deref()) })
+            Ok(StatementView {
+                member,
+                available: statement.available,
+                reserved: statement.reserved,
+                lines: Paged::of(lines, query.page.as_deref()),
+            })
         })
         .await?
     };
@@ -147,53 +152,57 @@ fn statement_page(signed: &Signed, view: &StatementView, raw: Option<&str>) -> M
     let member = &view.member;
     let title = format!("{} · {}", lang.pick("账本", "Ledger"), member.display_name);
     let path = format!("/console/ledger/{}", member.id);
-    layout::page(signed, &title, html! {
-        p {
-            (lang.pick("可用 ", "Available ")) strong data-testid="balance" { (coins(view.available)) }
-            (lang.pick(" 币 · 冻结 ", " coins · held ")) (coins(view.reserved))
-            (lang.pick(" 币 · ", " coins · ")) a href={ "/console/members/" (member.id) } { (lang.pick("成员资料", "member details")) }
-        }
-        (paging::list(lang, &view.lines, &path, raw, lang.pick("还没有记账。", "No postings yet."), html! {
-            table.data {
-                thead { tr {
-                    th { (lang.pick("时间", "When")) }
-                    th { (lang.pick("类型", "Kind")) }
-                    th.num { (lang.pick("变动（币）", "Change (coins)")) }
-                    th.num { (lang.pick("可用余额", "Available after")) }
-                    th { (lang.pick("说明", "What for")) }
-                } }
-                tbody {
-                    @for (line, sentence) in &view.lines.items {
-                        tr data-posting=(line.posting.key) data-kind=(line.posting.kind) {
-                            td.lead { (lang.datetime(line.posting.at)) }
-                            td data-label=(lang.pick("类型", "Kind")) { (words::posting_kind(lang, &line.posting.kind)) }
-                            td.num data-label=(lang.pick("变动（币）", "Change")) { @if line.change > 0 { "+" } (coins(line.change)) }
-                            td.num data-label=(lang.pick("可用余额", "Available after")) { (coins(line.available_after)) }
-                            td data-label=(lang.pick("说明", "What for")) {
-                                @if line.posting.subject.starts_with("v-") {
-                                    a href={ "/console/visits/" (line.posting.subject) } { (sentence) }
-                                } @else { (sentence) }
+    layout::page(
+        signed,
+        &title,
+        html! {
+            p {
+                (lang.pick("可用 ", "Available ")) strong data-testid="balance" { (coins(view.available)) }
+                (lang.pick(" 币 · 冻结 ", " coins · held ")) (coins(view.reserved))
+                (lang.pick(" 币 · ", " coins · ")) a href={ "/console/members/" (member.id) } { (lang.pick("成员资料", "member details")) }
+            }
+            (paging::list(lang, &view.lines, &path, raw, lang.pick("还没有记账。", "No postings yet."), html! {
+                table.data {
+                    thead { tr {
+                        th { (lang.pick("时间", "When")) }
+                        th { (lang.pick("类型", "Kind")) }
+                        th.num { (lang.pick("变动（币）", "Change (coins)")) }
+                        th.num { (lang.pick("可用余额", "Available after")) }
+                        th { (lang.pick("说明", "What for")) }
+                    } }
+                    tbody {
+                        @for (line, sentence) in &view.lines.items {
+                            tr data-posting=(line.posting.key) data-kind=(line.posting.kind) {
+                                td.lead { (lang.datetime(line.posting.at)) }
+                                td data-label=(lang.pick("类型", "Kind")) { (words::posting_kind(lang, &line.posting.kind)) }
+                                td.num data-label=(lang.pick("变动（币）", "Change")) { @if line.change > 0 { "+" } (coins(line.change)) }
+                                td.num data-label=(lang.pick("可用余额", "Available after")) { (coins(line.available_after)) }
+                                td data-label=(lang.pick("说明", "What for")) {
+                                    @if line.posting.subject.starts_with("v-") {
+                                        a href={ "/console/visits/" (line.posting.subject) } { (sentence) }
+                                    } @else { (sentence) }
+                                }
                             }
                         }
                     }
                 }
-            }
-        }))
-        @if signed.writer().is_ok() {
-            section.card {
-                h2 { (lang.pick("更正余额", "Correct the balance")) }
-                p.hint { (lang.pick(
-                    "以分钟计：正数补发，负数扣回（最多扣到零）。记账只增不改，更正会作为一条新的记账出现。",
-                    "In minutes: positive adds, negative takes back (never below zero). Postings are never changed: the correction is a new posting.")) }
-                form.grid method="post" action={ "/console/ledger/" (member.id) "/correction" } data-testid="correction" {
-                    (layout::csrf(signed))
-                    label { (lang.pick("分钟（如 30 或 -60）", "Minutes (e.g. 30 or -60)")) input type="number" name="minutes" required step="1"; }
-                    label { (lang.pick("原因（必填）", "Reason (required)")) input type="text" name="reason" required maxlength=(MAX_REASON_CHARS); }
-                    button.primary type="submit" { (lang.pick("记一笔更正", "Post the correction")) }
+            }))
+            @if signed.writer().is_ok() {
+                section.card {
+                    h2 { (lang.pick("更正余额", "Correct the balance")) }
+                    p.hint { (lang.pick(
+                        "以分钟计：正数补发，负数扣回（最多扣到零）。记账只增不改，更正会作为一条新的记账出现。",
+                        "In minutes: positive adds, negative takes back (never below zero). Postings are never changed: the correction is a new posting.")) }
+                    form.grid method="post" action={ "/console/ledger/" (member.id) "/correction" } data-testid="correction" {
+                        (layout::csrf(signed))
+                        label { (lang.pick("分钟（如 30 或 -60）", "Minutes (e.g. 30 or -60)")) input type="number" name="minutes" required step="1"; }
+                        label { (lang.pick("原因（必填）", "Reason (required)")) input type="text" name="reason" required maxlength=(MAX_REASON_CHARS); }
+                        button.primary type="submit" { (lang.pick("记一笔更正", "Post the correction")) }
+                    }
                 }
             }
-        }
-    })
+        },
+    )
 }
 
 async fn correct(
@@ -223,8 +232,13 @@ async fn correct(
         blocking(move || {
             let target = signed.member_here(&relay, &member)?;
             let id = secret::new_id("c").map_err(|e| PageError::internal(e.to_string()))?;
-            let correction =
-                desk_doc::Correction { member: target.id.clone(), minutes, reason: reason.clone(), by: by.clone(), at: relay.clock().now() };
+            let correction = desk_doc::Correction {
+                member: target.id.clone(),
+                minutes,
+                reason: reason.clone(),
+                by: by.clone(),
+                at: relay.clock().now(),
+            };
             let detail = audit::correction_detail(minutes, &reason);
             let audit = audit::entry(&relay, &signed, AuditAction::LedgerCorrection, target.id.as_str(), &detail);
             relay
@@ -260,11 +274,7 @@ struct Redemption {
     status: Option<OutcomeStatus>,
 }
 
-async fn redemptions(
-    signed: Signed,
-    State(relay): State<Arc<Relay>>,
-    Listed { query, raw }: Listed,
-) -> Result<Markup, PageError> {
+async fn redemptions(signed: Signed, State(relay): State<Arc<Relay>>, Listed { query, raw }: Listed) -> Result<Markup, PageError> {
     let q = query.words();
     let rows = {
         let (signed, q) = (signed.clone(), q.clone());
@@ -278,7 +288,8 @@ async fn redemptions(
                     let (record, from) = match (docs.member(&member), docs.visitor(&member)) {
                         (Some(own), _) => (own.clone(), None),
                         (None, Some(visitor)) => {
-                            let home = relay.store().station(&visitor.station)?.map_or_else(|| visitor.station.to_string(), |s| s.name);
+                            let home =
+                                relay.store().station(&visitor.station)?.map_or_else(|| visitor.station.to_string(), |s| s.name);
                             (visitor.clone(), Some(home))
                         }
                         (None, None) => continue,
@@ -308,54 +319,58 @@ async fn redemptions(
     };
     let lang = signed.lang;
     let writer = signed.writer().is_ok();
-    Ok(layout::page(&signed, lang.pick("兑换申请", "Redemption requests"), html! {
-        p.hint { (lang.pick("已受理的兑换：服务完成后点“已兑现”，不再提供则“解冻退回”。",
-                            "Accepted redemptions: fulfil once the service was given, or release the held coins.")) }
-        (paging::search(lang, "/console/redemptions", &q, lang.pick("成员姓名、拼音", "member's name"), html! {}))
-        (paging::list(lang, &rows, "/console/redemptions", raw.as_deref(), lang.pick("没有兑换申请。", "No redemption requests."), html! {
-            table.data {
-                thead { tr {
-                    th { (lang.pick("成员", "Member")) }
-                    th { (lang.pick("申请时间", "Asked")) }
-                    th { (lang.pick("服务", "Service")) }
-                    th.num { (lang.pick("币", "Coins")) }
-                    th { (lang.pick("状态", "State")) }
-                    @if writer { th { (lang.pick("操作", "Action")) } }
-                } }
-                tbody {
-                    @for r in &rows.items {
-                        tr data-request=(r.id) {
-                            td.lead {
-                                @if let Some(home) = &r.from {
-                                    (person(&r.member.display_name, r.member.id.as_str()))
-                                    small.hint data-testid="from" { (lang.pick("来自", "from ")) (home) }
-                                } @else {
-                                    (member_link("ledger", &r.member))
+    Ok(layout::page(
+        &signed,
+        lang.pick("兑换申请", "Redemption requests"),
+        html! {
+            p.hint { (lang.pick("已受理的兑换：服务完成后点“已兑现”，不再提供则“解冻退回”。",
+                                "Accepted redemptions: fulfil once the service was given, or release the held coins.")) }
+            (paging::search(lang, "/console/redemptions", &q, lang.pick("成员姓名、拼音", "member's name"), html! {}))
+            (paging::list(lang, &rows, "/console/redemptions", raw.as_deref(), lang.pick("没有兑换申请。", "No redemption requests."), html! {
+                table.data {
+                    thead { tr {
+                        th { (lang.pick("成员", "Member")) }
+                        th { (lang.pick("申请时间", "Asked")) }
+                        th { (lang.pick("服务", "Service")) }
+                        th.num { (lang.pick("币", "Coins")) }
+                        th { (lang.pick("状态", "State")) }
+                        @if writer { th { (lang.pick("操作", "Action")) } }
+                    } }
+                    tbody {
+                        @for r in &rows.items {
+                            tr data-request=(r.id) {
+                                td.lead {
+                                    @if let Some(home) = &r.from {
+                                        (person(&r.member.display_name, r.member.id.as_str()))
+                                        small.hint data-testid="from" { (lang.pick("来自", "from ")) (home) }
+                                    } @else {
+                                        (member_link("ledger", &r.member))
+                                    }
+                                    (id_line(r.id.as_str()))
                                 }
-                                (id_line(r.id.as_str()))
-                            }
-                            td data-label=(lang.pick("申请时间", "Asked")) { (lang.datetime(r.created_at)) }
-                            td data-label=(lang.pick("服务", "Service")) { (r.service) }
-                            td.num data-label=(lang.pick("币", "Coins")) { (coins(i64::from(r.minutes))) }
-                            td data-label=(lang.pick("状态", "State")) { span.badge { (words::redemption_status(lang, r.status)) } }
-                            @if writer {
-                                td.actions { @if r.status == Some(OutcomeStatus::Accepted) {
-                                    form.inline method="post" action={ "/console/redemptions/" (r.id) "/fulfil" } {
-                                        (layout::csrf(&signed))
-                                        button.primary type="submit" { (lang.pick("已兑现", "Fulfil")) }
-                                    }
-                                    form.inline method="post" action={ "/console/redemptions/" (r.id) "/release" } {
-                                        (layout::csrf(&signed))
-                                        button type="submit" { (lang.pick("解冻退回", "Release")) }
-                                    }
-                                } }
+                                td data-label=(lang.pick("申请时间", "Asked")) { (lang.datetime(r.created_at)) }
+                                td data-label=(lang.pick("服务", "Service")) { (r.service) }
+                                td.num data-label=(lang.pick("币", "Coins")) { (coins(i64::from(r.minutes))) }
+                                td data-label=(lang.pick("状态", "State")) { span.badge { (words::redemption_status(lang, r.status)) } }
+                                @if writer {
+                                    td.actions { @if r.status == Some(OutcomeStatus::Accepted) {
+                                        form.inline method="post" action={ "/console/redemptions/" (r.id) "/fulfil" } {
+                                            (layout::csrf(&signed))
+                                            button.primary type="submit" { (lang.pick("已兑现", "Fulfil")) }
+                                        }
+                                        form.inline method="post" action={ "/console/redemptions/" (r.id) "/release" } {
+                                            (layout::csrf(&signed))
+                                            button type="submit" { (lang.pick("解冻退回", "Release")) }
+                                        }
+                                    } }
+                                }
                             }
                         }
                     }
                 }
-            }
-        }))
-    }))
+            }))
+        },
+    ))
 }
 
 async fn decide(

@@ -55,7 +55,8 @@ async fn script() -> Response {
 
 /// The live channel of the signed-in account: 401 without a standing session.
 async fn channel(State(relay): State<Arc<Relay>>, Extension(hub): Extension<Arc<Hub>>, lang: Lang, headers: HeaderMap) -> Response {
-    let signed_out = || PageError::new(axum::http::StatusCode::UNAUTHORIZED, lang.pick("请先登录。", "Sign in first.")).into_response();
+    let signed_out =
+        || PageError::new(axum::http::StatusCode::UNAUTHORIZED, lang.pick("请先登录。", "Sign in first.")).into_response();
     let Some(token_hash) = session::token_hash(&headers) else { return signed_out() };
     let looked_up = {
         let relay = Arc::clone(&relay);
@@ -72,10 +73,7 @@ async fn channel(State(relay): State<Arc<Relay>>, Extension(hub): Extension<Arc<
         Ok(None) => return signed_out(),
         Err(error) => return error.into_response(),
     };
-    let reader = Reader::Console {
-        stations,
-        session: Box::new(move |relay: &Relay| Ok(standing(relay, &token_hash)?.is_some())),
-    };
+    let reader = Reader::Console { stations, session: Box::new(move |relay: &Relay| Ok(standing(relay, &token_hash)?.is_some())) };
     hub.open(reader).into_response()
 }
 

@@ -76,29 +76,33 @@ fn form_response(
 }
 
 fn login_form(lang: Lang, csrf: &str, next: &str, username: &str, notice: &Notice, flash: Option<&Flash>) -> Markup {
-    layout::bare(lang, lang.pick("登录", "Sign in"), html! {
-        div.card {
-            h1 { (lang.pick("协调员登录", "Coordinator sign-in")) }
-            (layout::flash(flash))
-            @match notice {
-                Notice::Expired => p.flash.error role="alert" data-testid="expired" {
-                    (lang.pick("您的会话已过期（闲置 30 分钟或登录已满 12 小时），请重新登录。",
-                               "Your session expired (30 minutes idle or 12 hours since sign-in): please sign in again."))
-                },
-                Notice::Error(message) => p.flash.error role="alert" { (message) },
-                Notice::None => {},
+    layout::bare(
+        lang,
+        lang.pick("登录", "Sign in"),
+        html! {
+            div.card {
+                h1 { (lang.pick("协调员登录", "Coordinator sign-in")) }
+                (layout::flash(flash))
+                @match notice {
+                    Notice::Expired => p.flash.error role="alert" data-testid="expired" {
+                        (lang.pick("您的会话已过期（闲置 30 分钟或登录已满 12 小时），请重新登录。",
+                                   "Your session expired (30 minutes idle or 12 hours since sign-in): please sign in again."))
+                    },
+                    Notice::Error(message) => p.flash.error role="alert" { (message) },
+                    Notice::None => {},
+                }
+                form.stack method="post" action="/console/login" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="next" value=(next);
+                    label { (lang.pick("用户名", "Username"))
+                        input type="text" name="username" value=(username) autocomplete="username" required autofocus; }
+                    label { (lang.pick("密码", "Password"))
+                        input type="password" name="password" autocomplete="current-password" required; }
+                    button.primary type="submit" { (lang.pick("登录", "Sign in")) }
+                }
             }
-            form.stack method="post" action="/console/login" {
-                input type="hidden" name="csrf" value=(csrf);
-                input type="hidden" name="next" value=(next);
-                label { (lang.pick("用户名", "Username"))
-                    input type="text" name="username" value=(username) autocomplete="username" required autofocus; }
-                label { (lang.pick("密码", "Password"))
-                    input type="password" name="password" autocomplete="current-password" required; }
-                button.primary type="submit" { (lang.pick("登录", "Sign in")) }
-            }
-        }
-    })
+        },
+    )
 }
 
 async fn login(
@@ -186,10 +190,9 @@ async fn login(
         (SignIn::Welcome(_), Some(token)) => {
             let secure = session::is_secure(&headers, config.as_deref());
             let mut response = crate::console::see_other(&next);
-            for value in [
-                set_cookie(SESSION_COOKIE, &token, Some(ABSOLUTE_MS / 1000), secure),
-                set_cookie(LOGIN_COOKIE, "", Some(0), secure),
-            ] {
+            for value in
+                [set_cookie(SESSION_COOKIE, &token, Some(ABSOLUTE_MS / 1000), secure), set_cookie(LOGIN_COOKIE, "", Some(0), secure)]
+            {
                 if let Ok(value) = HeaderValue::from_str(&value) {
                     response.headers_mut().append(SET_COOKIE, value);
                 }

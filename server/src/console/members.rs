@@ -14,12 +14,14 @@ use axum::routing::{get, post};
 use maud::{Markup, PreEscaped, html};
 use timebank_engine::model::{EnrollLink, Role};
 
-use crate::registry::{self, NewMember, RegistryError};
 use crate::console::audit::{self, AuditAction};
 use crate::console::devices::{self, DeviceRow};
 use crate::console::names::{id_line, member_link};
 use crate::console::paging::{self, ListQuery, Listed, Paged};
-use crate::console::{Flash, FormData, Lang, PageError, Signed, SignedForm, blocking, layout, personal, pinyin_order, redirect, words};
+use crate::console::{
+    Flash, FormData, Lang, PageError, Signed, SignedForm, blocking, layout, personal, pinyin_order, redirect, words,
+};
+use crate::registry::{self, NewMember, RegistryError};
 use crate::relay::Relay;
 use crate::store::{MemberContact, MemberRecord, StationRecord};
 
@@ -32,12 +34,8 @@ pub fn routes() -> Router<Arc<Relay>> {
 }
 
 /// The roles the form offers: (form value, role), staff first in lists.
-const ROLES: &[(&str, Role)] = &[
-    ("volunteer", Role::Volunteer),
-    ("elder", Role::Elder),
-    ("family", Role::FamilyProxy),
-    ("coordinator", Role::Coordinator),
-];
+const ROLES: &[(&str, Role)] =
+    &[("volunteer", Role::Volunteer), ("elder", Role::Elder), ("family", Role::FamilyProxy), ("coordinator", Role::Coordinator)];
 
 /// Where a role's members come in the list: staff, volunteers, elders, families.
 fn rank(role: Role) -> u8 {
@@ -133,64 +131,68 @@ fn members_page(signed: &Signed, listing: &Listing, raw: Option<&str>, form: &Fo
         }
     };
     let rows = &listing.rows;
-    layout::page(signed, lang.pick("成员", "Members"), html! {
-        @if signed.writer().is_ok() {
-            p { a.button href="#register" { (lang.pick("登记新成员 ↓", "Register a person ↓")) } }
-        }
-        (paging::search(lang, "/console/members", &asked("q"), lang.pick("姓名、拼音、电话", "name, pinyin, phone"), role_filter))
-        (paging::list(lang, rows, "/console/members", raw, lang.pick("没有找到成员。", "No members found."), html! {
-            table.data {
-                thead { tr {
-                    th { (lang.pick("姓名", "Name")) }
-                    @if listing.stations > 1 { th { (lang.pick("服务站", "Station")) } }
-                    th { (lang.pick("角色", "Role")) }
-                    th.num { (lang.pick("出生年份", "Born")) }
-                    th { (lang.pick("户号", "Household")) }
-                    th { (lang.pick("电话", "Phone")) }
-                    th.num { (lang.pick("设备", "Devices")) }
-                } }
-                tbody {
-                    @for row in &rows.items {
-                        tr data-member=(row.member.id) {
-                            td.lead { (member_link("members", &row.member)) }
-                            @if listing.stations > 1 { td data-label=(lang.pick("服务站", "Station")) { (row.station) } }
-                            td data-label=(lang.pick("角色", "Role")) { (words::role(lang, row.member.role))
-                                 @if row.member.hardship { " " span.badge.warn { (lang.pick("困难", "hardship")) } } }
-                            td.num data-label=(lang.pick("出生年份", "Born")) { @if let Some(y) = row.member.birth_year { (y) } }
-                            td data-label=(lang.pick("户号", "Household")) translate="no" { @if let Some(h) = &row.member.household { (h) } }
-                            td data-label=(lang.pick("电话", "Phone")) { @if let Some(p) = &row.contact.phone { a href={ "tel:" (p.replace(' ', "")) } { (p) } } }
-                            td.num data-label=(lang.pick("设备", "Devices")) { (row.devices) }
-                        }
-                    }
-                }
+    layout::page(
+        signed,
+        lang.pick("成员", "Members"),
+        html! {
+            @if signed.writer().is_ok() {
+                p { a.button href="#register" { (lang.pick("登记新成员 ↓", "Register a person ↓")) } }
             }
-        }))
-        @if signed.writer().is_ok() {
-            section.card #register {
-                h2 { (lang.pick("登记新成员（须当面核实身份后）", "Register a person (after verifying them in person)")) }
-                (layout::form_error(error))
-                form.grid method="post" action="/console/members" data-testid="register" {
-                    (layout::csrf(signed))
-                    label { (lang.pick("姓名", "Name")) input type="text" name="name" value=(form.text("name")) required maxlength="100"; }
-                    label { (lang.pick("电话", "Phone")) input type="tel" name="phone" value=(form.text("phone")) maxlength="20"; }
-                    label { (lang.pick("出生年份", "Birth year")) input type="number" name="birth_year" value=(form.text("birth_year")) min="1900" max="2100" required; }
-                    label { (lang.pick("户号（同住家庭）", "Household (living together)")) input type="text" name="household" value=(form.text("household")) placeholder=(lang.pick("例如 h-12", "e.g. h-12")); }
-                    label { (lang.pick("身份证后四位", "ID number, last four")) input type="text" name="id_last4" value=(form.text("id_last4")) maxlength="4" pattern="[0-9]{3}[0-9Xx]"; }
-                    label.wide { (lang.pick("住址（老人：只发给接单的志愿者）", "Address (an elder's: sent only to the volunteer of an order)"))
-                        input type="text" name="address" value=(form.text("address")) maxlength=(registry::MAX_ADDRESS_CHARS); }
-                    label { (lang.pick("角色", "Role"))
-                        select name="role" {
-                            @for (value, role) in ROLES {
-                                option value=(value) selected[form.text("role") == *value] { (role_choice(lang, *role)) }
+            (paging::search(lang, "/console/members", &asked("q"), lang.pick("姓名、拼音、电话", "name, pinyin, phone"), role_filter))
+            (paging::list(lang, rows, "/console/members", raw, lang.pick("没有找到成员。", "No members found."), html! {
+                table.data {
+                    thead { tr {
+                        th { (lang.pick("姓名", "Name")) }
+                        @if listing.stations > 1 { th { (lang.pick("服务站", "Station")) } }
+                        th { (lang.pick("角色", "Role")) }
+                        th.num { (lang.pick("出生年份", "Born")) }
+                        th { (lang.pick("户号", "Household")) }
+                        th { (lang.pick("电话", "Phone")) }
+                        th.num { (lang.pick("设备", "Devices")) }
+                    } }
+                    tbody {
+                        @for row in &rows.items {
+                            tr data-member=(row.member.id) {
+                                td.lead { (member_link("members", &row.member)) }
+                                @if listing.stations > 1 { td data-label=(lang.pick("服务站", "Station")) { (row.station) } }
+                                td data-label=(lang.pick("角色", "Role")) { (words::role(lang, row.member.role))
+                                     @if row.member.hardship { " " span.badge.warn { (lang.pick("困难", "hardship")) } } }
+                                td.num data-label=(lang.pick("出生年份", "Born")) { @if let Some(y) = row.member.birth_year { (y) } }
+                                td data-label=(lang.pick("户号", "Household")) translate="no" { @if let Some(h) = &row.member.household { (h) } }
+                                td data-label=(lang.pick("电话", "Phone")) { @if let Some(p) = &row.contact.phone { a href={ "tel:" (p.replace(' ', "")) } { (p) } } }
+                                td.num data-label=(lang.pick("设备", "Devices")) { (row.devices) }
                             }
                         }
                     }
-                    label.check { input type="checkbox" name="hardship" checked[form.checked("hardship")]; (lang.pick("特殊困难（60 岁起可兑换）", "Special hardship (may redeem from 60)")) }
-                    button.primary type="submit" { (lang.pick("登记", "Register")) }
+                }
+            }))
+            @if signed.writer().is_ok() {
+                section.card #register {
+                    h2 { (lang.pick("登记新成员（须当面核实身份后）", "Register a person (after verifying them in person)")) }
+                    (layout::form_error(error))
+                    form.grid method="post" action="/console/members" data-testid="register" {
+                        (layout::csrf(signed))
+                        label { (lang.pick("姓名", "Name")) input type="text" name="name" value=(form.text("name")) required maxlength="100"; }
+                        label { (lang.pick("电话", "Phone")) input type="tel" name="phone" value=(form.text("phone")) maxlength="20"; }
+                        label { (lang.pick("出生年份", "Birth year")) input type="number" name="birth_year" value=(form.text("birth_year")) min="1900" max="2100" required; }
+                        label { (lang.pick("户号（同住家庭）", "Household (living together)")) input type="text" name="household" value=(form.text("household")) placeholder=(lang.pick("例如 h-12", "e.g. h-12")); }
+                        label { (lang.pick("身份证后四位", "ID number, last four")) input type="text" name="id_last4" value=(form.text("id_last4")) maxlength="4" pattern="[0-9]{3}[0-9Xx]"; }
+                        label.wide { (lang.pick("住址（老人：只发给接单的志愿者）", "Address (an elder's: sent only to the volunteer of an order)"))
+                            input type="text" name="address" value=(form.text("address")) maxlength=(registry::MAX_ADDRESS_CHARS); }
+                        label { (lang.pick("角色", "Role"))
+                            select name="role" {
+                                @for (value, role) in ROLES {
+                                    option value=(value) selected[form.text("role") == *value] { (role_choice(lang, *role)) }
+                                }
+                            }
+                        }
+                        label.check { input type="checkbox" name="hardship" checked[form.checked("hardship")]; (lang.pick("特殊困难（60 岁起可兑换）", "Special hardship (may redeem from 60)")) }
+                        button.primary type="submit" { (lang.pick("登记", "Register")) }
+                    }
                 }
             }
-        }
-    })
+        },
+    )
 }
 
 async fn register(State(relay): State<Arc<Relay>>, SignedForm { signed, form }: SignedForm) -> Result<Response, PageError> {
@@ -254,8 +256,7 @@ fn check_form(lang: Lang, form: &FormData) -> Result<(u16, Role), String> {
         )
     })?;
     let role = ROLES.iter().find(|(value, _)| *value == form.text("role")).map(|(_, role)| *role).ok_or_else(|| {
-        lang.pick("请选择角色：志愿者、老人、家属代理或协调员。", "Choose a role: volunteer, elder, family or coordinator.")
-            .to_owned()
+        lang.pick("请选择角色：志愿者、老人、家属代理或协调员。", "Choose a role: volunteer, elder, family or coordinator.").to_owned()
     })?;
     Ok((birth_year, role))
 }
@@ -328,52 +329,57 @@ fn detail_page(signed: &Signed, detail: &Detail, issued: Option<&Issued>) -> Mar
     let member = &detail.member;
     let writer = signed.writer().is_ok();
     let class = issued.map(|_| "slip");
-    layout::page_with_class(signed, &member.display_name, class, html! {
-        @if let Some(issued) = issued { (slip(lang, detail, issued)) }
-        div.columns {
-            section.card {
-                h2 { (lang.pick("资料", "Details")) }
-                dl.facts {
-                    dt { (lang.pick("角色", "Role")) } dd { (words::role(lang, member.role)) }
-                    @if let Some(station) = &detail.station { dt { (lang.pick("服务站", "Station")) } dd { (station.name) } }
-                    dt { (lang.pick("出生年份", "Birth year")) } dd { @if let Some(y) = member.birth_year { (y) } @else { "—" } }
-                    dt { (lang.pick("户号", "Household")) } dd translate="no" { (member.household.as_ref().map_or("—", |h| h.as_str())) }
-                    dt { (lang.pick("特殊困难", "Special hardship")) } dd { (words::yes_no(lang, member.hardship)) }
-                    @if signed.station() == Some(&member.station) {
-                        dt { (lang.pick("电话", "Phone")) } dd { @if let Some(p) = &detail.contact.phone { a href={ "tel:" (p.replace(' ', "")) } { (p) } } @else { "—" } }
-                        dt { (lang.pick("身份证后四位", "ID last four")) } dd translate="no" { (detail.contact.id_last4.as_deref().unwrap_or("—")) }
-                        dt { (lang.pick("住址", "Address")) } dd data-testid="address" { (detail.contact.address.as_deref().unwrap_or("—")) }
-                    }
-                    dt { (lang.pick("登记时间", "Registered")) } dd { (lang.datetime(member.created_at)) }
-                    dt { (lang.pick("成员编号", "Member id")) } dd { (id_line(member.id.as_str())) }
-                }
-                p.actions {
-                    a.button href={ "/console/ledger/" (member.id) } { (lang.pick("查看账本", "Ledger")) }
-                    a.button href={ "/console/visits?" (if member.role == Role::Elder { "elder" } else { "volunteer" }) "=" (member.id) } { (lang.pick("服务记录", "Visits")) }
-                }
-            }
-            @if writer && issued.is_none() {
+    layout::page_with_class(
+        signed,
+        &member.display_name,
+        class,
+        html! {
+            @if let Some(issued) = issued { (slip(lang, detail, issued)) }
+            div.columns {
                 section.card {
-                    h2 { (lang.pick("绑定手机", "Enroll a phone")) }
-                    p.hint { (lang.pick(
-                        "生成一次性绑定码，打印或在屏幕上给成员扫码。绑定码只显示一次，7 天内有效，只能绑定一部手机。",
-                        "Issue a one-time code to print or show for scanning. It is shown only once, is valid for 7 days and enrolls one phone.",
-                    )) }
-                    form method="post" action={ "/console/members/" (member.id) "/enroll-code" } {
-                        (layout::csrf(signed))
-                        button.primary type="submit" { (lang.pick("生成绑定码", "Issue an enrollment code")) }
+                    h2 { (lang.pick("资料", "Details")) }
+                    dl.facts {
+                        dt { (lang.pick("角色", "Role")) } dd { (words::role(lang, member.role)) }
+                        @if let Some(station) = &detail.station { dt { (lang.pick("服务站", "Station")) } dd { (station.name) } }
+                        dt { (lang.pick("出生年份", "Birth year")) } dd { @if let Some(y) = member.birth_year { (y) } @else { "—" } }
+                        dt { (lang.pick("户号", "Household")) } dd translate="no" { (member.household.as_ref().map_or("—", |h| h.as_str())) }
+                        dt { (lang.pick("特殊困难", "Special hardship")) } dd { (words::yes_no(lang, member.hardship)) }
+                        @if signed.station() == Some(&member.station) {
+                            dt { (lang.pick("电话", "Phone")) } dd { @if let Some(p) = &detail.contact.phone { a href={ "tel:" (p.replace(' ', "")) } { (p) } } @else { "—" } }
+                            dt { (lang.pick("身份证后四位", "ID last four")) } dd translate="no" { (detail.contact.id_last4.as_deref().unwrap_or("—")) }
+                            dt { (lang.pick("住址", "Address")) } dd data-testid="address" { (detail.contact.address.as_deref().unwrap_or("—")) }
+                        }
+                        dt { (lang.pick("登记时间", "Registered")) } dd { (lang.datetime(member.created_at)) }
+                        dt { (lang.pick("成员编号", "Member id")) } dd { (id_line(member.id.as_str())) }
+                    }
+                    p.actions {
+                        a.button href={ "/console/ledger/" (member.id) } { (lang.pick("查看账本", "Ledger")) }
+                        a.button href={ "/console/visits?" (if member.role == Role::Elder { "elder" } else { "volunteer" }) "=" (member.id) } { (lang.pick("服务记录", "Visits")) }
+                    }
+                }
+                @if writer && issued.is_none() {
+                    section.card {
+                        h2 { (lang.pick("绑定手机", "Enroll a phone")) }
+                        p.hint { (lang.pick(
+                            "生成一次性绑定码，打印或在屏幕上给成员扫码。绑定码只显示一次，7 天内有效，只能绑定一部手机。",
+                            "Issue a one-time code to print or show for scanning. It is shown only once, is valid for 7 days and enrolls one phone.",
+                        )) }
+                        form method="post" action={ "/console/members/" (member.id) "/enroll-code" } {
+                            (layout::csrf(signed))
+                            button.primary type="submit" { (lang.pick("生成绑定码", "Issue an enrollment code")) }
+                        }
                     }
                 }
             }
-        }
-        h2 { (lang.pick("设备", "Devices")) }
-        @if detail.devices.is_empty() {
-            p.empty { (lang.pick("还没有绑定设备。", "No device enrolled yet.")) }
-        } @else {
-            (devices::table(signed, &detail.devices, false))
-        }
-        @if writer && signed.station() == Some(&member.station) { (personal::card(signed, member)) }
-    })
+            h2 { (lang.pick("设备", "Devices")) }
+            @if detail.devices.is_empty() {
+                p.empty { (lang.pick("还没有绑定设备。", "No device enrolled yet.")) }
+            } @else {
+                (devices::table(signed, &detail.devices, false))
+            }
+            @if writer && signed.station() == Some(&member.station) { (personal::card(signed, member)) }
+        },
+    )
 }
 
 /// The enrollment slip: who it is for, the QR code (the relay's address with the code),

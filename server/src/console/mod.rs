@@ -129,9 +129,7 @@ async fn stylesheet() -> Response {
 /// message once shown.
 async fn console_headers(request: Request<Body>, next: Next) -> Response {
     let lang = i18n::query_lang(request.uri().query());
-    let page_lang = lang
-        .or_else(|| cookie(request.headers(), i18n::LANG_COOKIE).as_deref().and_then(Lang::parse))
-        .unwrap_or_default();
+    let page_lang = lang.or_else(|| cookie(request.headers(), i18n::LANG_COOKIE).as_deref().and_then(Lang::parse)).unwrap_or_default();
     let had_flash = cookie(request.headers(), FLASH_COOKIE).is_some();
     let secure = session::is_secure(request.headers(), request.extensions().get::<ConsoleConfig>());
     let mut response = next.run(request).await;
@@ -270,13 +268,17 @@ fn status_words(lang: Lang, status: StatusCode) -> &'static str {
 /// A page that says what went wrong and what to do, with the way back.
 fn error_page(lang: Lang, status: StatusCode, message: &str) -> Response {
     let title = status_words(lang, status);
-    let body = layout::bare(lang, title, html! {
-        div.card {
-            h1 { (title) }
-            p.flash.error role="alert" { (message) }
-            p { a.button href="/console/" { (lang.pick("返回控制台", "Back to the console")) } }
-        }
-    });
+    let body = layout::bare(
+        lang,
+        title,
+        html! {
+            div.card {
+                h1 { (title) }
+                p.flash.error role="alert" { (message) }
+                p { a.button href="/console/" { (lang.pick("返回控制台", "Back to the console")) } }
+            }
+        },
+    );
     (status, body).into_response()
 }
 

@@ -198,7 +198,12 @@ impl Directory {
                         other => words::ledger_reason_text(lang, other, &visit),
                     })
                     .collect();
-                format!("{}{} · {}", lang.pick("撤销批准：", "approval reversed: "), self.visit(lang, &p.subject), why.join(lang.pick("；", "; ")))
+                format!(
+                    "{}{} · {}",
+                    lang.pick("撤销批准：", "approval reversed: "),
+                    self.visit(lang, &p.subject),
+                    why.join(lang.pick("；", "; "))
+                )
             }
             Some(PostingKind::Correction) => match self.corrections.get(&p.subject) {
                 Some(c) => {
@@ -214,13 +219,13 @@ impl Directory {
                 None => reason(),
             },
             Some(PostingKind::Reserve) => format!("{}{}", lang.pick("为兑换冻结：", "held for "), self.request(lang, &p.subject)),
-            Some(PostingKind::Redeem) => format!("{}{}", lang.pick("服务已提供，兑换完成：", "service given: "), self.request(lang, &p.subject)),
-            Some(PostingKind::Release) => format!("{}{}", lang.pick("未提供服务，冻结的币已退回：", "not given, coins back: "), self.request(lang, &p.subject)),
-            Some(PostingKind::Gift) => format!(
-                "{} → {}",
-                self.account(lang, &p.debit),
-                self.account(lang, &p.credit)
-            ),
+            Some(PostingKind::Redeem) => {
+                format!("{}{}", lang.pick("服务已提供，兑换完成：", "service given: "), self.request(lang, &p.subject))
+            }
+            Some(PostingKind::Release) => {
+                format!("{}{}", lang.pick("未提供服务，冻结的币已退回：", "not given, coins back: "), self.request(lang, &p.subject))
+            }
+            Some(PostingKind::Gift) => format!("{} → {}", self.account(lang, &p.debit), self.account(lang, &p.credit)),
             Some(PostingKind::Donation) => {
                 format!("{}{}", self.account(lang, &p.debit), lang.pick(" 捐给服务站捐赠池", " gave to the station's donation pool"))
             }

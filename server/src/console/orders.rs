@@ -59,22 +59,12 @@ const STATES: [OrderState; 8] = [
     OrderState::Cancelled,
 ];
 
-async fn orders_page(
-    signed: Signed,
-    State(relay): State<Arc<Relay>>,
-    Listed { query, raw }: Listed,
-) -> Result<Markup, PageError> {
+async fn orders_page(signed: Signed, State(relay): State<Arc<Relay>>, Listed { query, raw }: Listed) -> Result<Markup, PageError> {
     let lang = signed.lang;
     let selected = query.station.clone();
     let q = query.words();
     let state = STATES.into_iter().find(|s| Some(s.as_str()) == query.state.as_deref());
-    let day = query
-        .day
-        .as_deref()
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .map(|d| parse_day(lang, d))
-        .transpose()?;
+    let day = query.day.as_deref().map(str::trim).filter(|d| !d.is_empty()).map(|d| parse_day(lang, d)).transpose()?;
     let (board, rows, stations) = {
         let (signed, q) = (signed.clone(), q.clone());
         blocking(move || {
@@ -211,8 +201,11 @@ pub(crate) fn cancel_form(signed: &Signed, id: &str) -> Markup {
 
 /// `YYYY-MM-DD`, or 400 saying how to write it.
 fn parse_day(lang: Lang, raw: &str) -> Result<NaiveDate, PageError> {
-    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-        .map_err(|_| PageError::bad_request(lang.pick("日期格式应为 YYYY-MM-DD。没有做任何更改。", "Give the day as YYYY-MM-DD. Nothing was changed.")))
+    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").map_err(|_| {
+        PageError::bad_request(
+            lang.pick("日期格式应为 YYYY-MM-DD。没有做任何更改。", "Give the day as YYYY-MM-DD. Nothing was changed."),
+        )
+    })
 }
 
 /// The time slot of the place form (`day`, `from`, `to` in the stations' zone), if a day

@@ -71,7 +71,14 @@ async fn export(signed: Signed, State(relay): State<Arc<Relay>>, Path(raw): Path
     };
     let body = serde_json::to_string_pretty(&export).map_err(|e| PageError::internal(e.to_string()))?;
     let file = format!("attachment; filename=\"timebank-{}.json\"", member.id);
-    Ok(([(CONTENT_TYPE, "application/json; charset=utf-8".to_owned()), (CONTENT_DISPOSITION, file), (CACHE_CONTROL, "no-store".to_owned())], body)
+    Ok((
+        [
+            (CONTENT_TYPE, "application/json; charset=utf-8".to_owned()),
+            (CONTENT_DISPOSITION, file),
+            (CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        body,
+    )
         .into_response())
 }
 
@@ -81,24 +88,32 @@ async fn confirm_page(signed: Signed, State(relay): State<Arc<Relay>>, Path(raw)
         let signed = signed.clone();
         blocking(move || member_of_station(&relay, &signed, &raw)).await?
     };
-    Ok(layout::page(&signed, lang.pick("删除联系方式", "Erase contact details"), html! {
-        section.card data-testid="confirm-erase" {
-            h2 { (lang.pick("确定删除“", "Erase the contact details of “")) (member.display_name) (lang.pick("”的联系方式吗？", "”?")) }
-            (id_line(member.id.as_str()))
-            p { (lang.pick(
-                "将删除登记的电话、身份证后四位和住址，无法恢复。成员的时间币、服务记录和订单都保留；以前派单和服务记录上的姓名也保留。",
-                "Their phone number, ID digits and address are deleted for good. Their coins, visits and orders stay, and so does their name on past dispatches and visits.",
-            )) }
-            form.inline method="post" action={ "/console/members/" (member.id) "/erase-contact" } {
-                (layout::csrf(&signed))
-                button.danger.solid type="submit" data-testid="confirm" { (lang.pick("确认删除", "Erase them")) }
-                a.button href={ "/console/members/" (member.id) } { (lang.pick("不删除，返回", "Keep them, go back")) }
+    Ok(layout::page(
+        &signed,
+        lang.pick("删除联系方式", "Erase contact details"),
+        html! {
+            section.card data-testid="confirm-erase" {
+                h2 { (lang.pick("确定删除“", "Erase the contact details of “")) (member.display_name) (lang.pick("”的联系方式吗？", "”?")) }
+                (id_line(member.id.as_str()))
+                p { (lang.pick(
+                    "将删除登记的电话、身份证后四位和住址，无法恢复。成员的时间币、服务记录和订单都保留；以前派单和服务记录上的姓名也保留。",
+                    "Their phone number, ID digits and address are deleted for good. Their coins, visits and orders stay, and so does their name on past dispatches and visits.",
+                )) }
+                form.inline method="post" action={ "/console/members/" (member.id) "/erase-contact" } {
+                    (layout::csrf(&signed))
+                    button.danger.solid type="submit" data-testid="confirm" { (lang.pick("确认删除", "Erase them")) }
+                    a.button href={ "/console/members/" (member.id) } { (lang.pick("不删除，返回", "Keep them, go back")) }
+                }
             }
-        }
-    }))
+        },
+    ))
 }
 
-async fn erase(State(relay): State<Arc<Relay>>, Path(raw): Path<String>, SignedForm { signed, .. }: SignedForm) -> Result<Response, PageError> {
+async fn erase(
+    State(relay): State<Arc<Relay>>,
+    Path(raw): Path<String>,
+    SignedForm { signed, .. }: SignedForm,
+) -> Result<Response, PageError> {
     let lang = signed.lang;
     let (member, erased) = {
         let signed = signed.clone();

@@ -41,8 +41,12 @@ fn failure_words(lang: Lang, failure: Failure) -> &'static str {
         Failure::UnknownKey => lang.pick("不是本站发的卡片", "not a tag this station issued"),
         Failure::OtherElder => lang.pick("碰的是另一位老人的卡片", "another elder's tag was tapped"),
         Failure::RevokedTag => lang.pick("卡片已停用", "the tag was revoked"),
-        Failure::ReplayedCounter => lang.pick("重复使用了以前的卡片链接（复制的链接）", "an earlier tap was used again (a copied link)"),
-        Failure::BackwardCounter => lang.pick("卡片计数与记录时间的先后不符", "the tag's counter goes backward against the visits' times"),
+        Failure::ReplayedCounter => {
+            lang.pick("重复使用了以前的卡片链接（复制的链接）", "an earlier tap was used again (a copied link)")
+        }
+        Failure::BackwardCounter => {
+            lang.pick("卡片计数与记录时间的先后不符", "the tag's counter goes backward against the visits' times")
+        }
         Failure::BadSignature => lang.pick("老人手机的签名不对", "the elder's phone's signature does not verify"),
         Failure::UnknownSigner => lang.pick("签名的手机不是已绑定的手机", "the signing phone is not an enrolled phone"),
         Failure::NotHousehold => lang.pick("签名人不是老人本人或家人", "the signer is neither the elder nor of the household"),

@@ -99,7 +99,8 @@ async fn reports_page(signed: Signed, State(relay): State<Arc<Relay>>, Query(que
         let signed = signed.clone();
         blocking(move || Ok((reports(&relay, &signed, station.as_deref(), month)?, district_stations(&relay, &signed)?))).await?
     };
-    let station_param = query.station.as_deref().map(|s| format!("&station={}", crate::console::session::percent(s))).unwrap_or_default();
+    let station_param =
+        query.station.as_deref().map(|s| format!("&station={}", crate::console::session::percent(s))).unwrap_or_default();
     let body = html! {
         form.inline method="get" action="/console/reports" {
             (station_choice(lang, &stations, query.station.as_deref()))
@@ -197,7 +198,11 @@ async fn reports_page(signed: Signed, State(relay): State<Arc<Relay>>, Query(que
     Ok(layout::page(&signed, lang.pick("月度报表", "Monthly report"), body))
 }
 
-async fn reports_csv(signed: Signed, State(relay): State<Arc<Relay>>, Query(query): Query<ReportQuery>) -> Result<Response, PageError> {
+async fn reports_csv(
+    signed: Signed,
+    State(relay): State<Arc<Relay>>,
+    Query(query): Query<ReportQuery>,
+) -> Result<Response, PageError> {
     let month = month_of(&relay, &signed, query.month.as_deref())?;
     let lang = signed.lang;
     let csv = blocking(move || {

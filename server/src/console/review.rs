@@ -93,11 +93,7 @@ fn logs_of(
         .collect()
 }
 
-async fn review_page(
-    signed: Signed,
-    State(relay): State<Arc<Relay>>,
-    Listed { query, raw }: Listed,
-) -> Result<Markup, PageError> {
+async fn review_page(signed: Signed, State(relay): State<Arc<Relay>>, Listed { query, raw }: Listed) -> Result<Markup, PageError> {
     let selected = query.station.clone();
     let q = query.words();
     let shown = query.state.clone().unwrap_or_default();
@@ -114,7 +110,10 @@ async fn review_page(
                 entries.extend(
                     queue::queue(&log, &arrivals, &rules)
                         .into_iter()
-                        .filter(|e| pinyin_order::name_matches(&e.record.volunteer_name, &q) || pinyin_order::name_matches(&e.record.elder_name, &q))
+                        .filter(|e| {
+                            pinyin_order::name_matches(&e.record.volunteer_name, &q)
+                                || pinyin_order::name_matches(&e.record.elder_name, &q)
+                        })
                         .filter(|e| presence::wanted(&shown, e.evidence.presence.as_ref())),
                 );
             }
@@ -193,8 +192,12 @@ fn row(signed: &Signed, entry: &QueueEntry, directory: &Directory, can_write: bo
 /// For a time filled in afterwards, its evidence: the time claimed and when it was entered.
 fn entered_evidence(lang: Lang, anomaly: &Anomaly, evidence: &Evidence) -> Markup {
     let (what, claimed, entered) = match anomaly {
-        Anomaly::CheckInEnteredLate { .. } => (lang.pick("填写的签到时间 ", "check-in given as "), evidence.check_in, evidence.recorded_at),
-        Anomaly::CheckOutEnteredLate { .. } => (lang.pick("填写的签退时间 ", "check-out given as "), evidence.check_out, evidence.check_out_entered),
+        Anomaly::CheckInEnteredLate { .. } => {
+            (lang.pick("填写的签到时间 ", "check-in given as "), evidence.check_in, evidence.recorded_at)
+        }
+        Anomaly::CheckOutEnteredLate { .. } => {
+            (lang.pick("填写的签退时间 ", "check-out given as "), evidence.check_out, evidence.check_out_entered)
+        }
         _ => return html! {},
     };
     html! {
@@ -504,10 +507,9 @@ async fn approve_clean(State(relay): State<Arc<Relay>>, SignedForm { signed, for
     let author = author(&signed)?;
     let wanted: Vec<String> = form.all("visit").into_iter().map(str::to_owned).collect();
     if wanted.is_empty() {
-        return Err(PageError::bad_request(lang.pick(
-            "没有选择任何记录。没有做任何更改。",
-            "No visit was selected. Nothing was changed.",
-        )));
+        return Err(PageError::bad_request(
+            lang.pick("没有选择任何记录。没有做任何更改。", "No visit was selected. Nothing was changed."),
+        ));
     }
     let count = {
         let signed = signed.clone();
@@ -540,8 +542,7 @@ async fn approve_clean(State(relay): State<Arc<Relay>>, SignedForm { signed, for
             }
             let ids: Vec<&str> = visits.iter().map(VisitId::as_str).collect();
             let audit = audit::entry(&relay, &signed, AuditAction::ReviewApproveClean, &ids.join(" "), "");
-            desk::review_visits(&relay, &author, &visits, ReviewDecision::Approve, "", Some(audit))
-                .map_err(|e| not_here(lang, e))?;
+            desk::review_visits(&relay, &author, &visits, ReviewDecision::Approve, "", Some(audit)).map_err(|e| not_here(lang, e))?;
             Ok(visits.len())
         })
     };

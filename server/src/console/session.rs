@@ -10,10 +10,13 @@ use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use timebank_engine::model::{MemberId, StationId};
 
-use crate::console::{ConsoleConfig, Flash, FLASH_COOKIE, FormData, Lang, PageError, blocking, cookie, see_other};
+use crate::console::{ConsoleConfig, FLASH_COOKIE, Flash, FormData, Lang, PageError, blocking, cookie, see_other};
 use crate::relay::Relay;
 use crate::secret;
-use crate::store::{ConsoleRole, ConsoleSessionRecord, ConsoleUserRecord, MemberRecord, Millis, RelayStore, SecretHash, StationRecord, StoreError, StoreResult};
+use crate::store::{
+    ConsoleRole, ConsoleSessionRecord, ConsoleUserRecord, MemberRecord, Millis, RelayStore, SecretHash, StationRecord, StoreError,
+    StoreResult,
+};
 
 /// The cookie that carries the session token.
 pub const SESSION_COOKIE: &str = "tb_session";
@@ -268,9 +271,7 @@ impl FromRequestParts<Arc<Relay>> for Signed {
             }
             let station_name = match &user.role {
                 ConsoleRole::Coordinator { station } => store.station(station)?.map(|s| s.name),
-                ConsoleRole::District { district } => {
-                    store.districts()?.into_iter().find(|d| &d.id == district).map(|d| d.name)
-                }
+                ConsoleRole::District { district } => store.districts()?.into_iter().find(|d| &d.id == district).map(|d| d.name),
                 ConsoleRole::City => None,
             };
             let reach = Reach::of(&user.role, store)?;
@@ -315,7 +316,10 @@ impl FromRequest<Arc<Relay>> for SignedForm {
                 let detail = if signed.lang == Lang::En { format!(" ({rejection})") } else { String::new() };
                 return Err(PageError::bad_request(format!(
                     "{}{detail}",
-                    signed.lang.pick("表单无法读取，请重新加载页面再试。没有做任何更改。", "The form could not be read: reload the page and try again. Nothing was changed.")
+                    signed.lang.pick(
+                        "表单无法读取，请重新加载页面再试。没有做任何更改。",
+                        "The form could not be read: reload the page and try again. Nothing was changed."
+                    )
                 ))
                 .into_response());
             }

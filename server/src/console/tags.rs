@@ -66,7 +66,10 @@ fn rule_words(lang: Lang, rule: VerifiedVisits) -> &'static str {
     match rule {
         VerifiedVisits::Queue => lang.pick("和其他记录一样逐条审核", "reviewed one by one like any visit"),
         VerifiedVisits::Bulk => lang.pick("可以批量批准", "may be approved together"),
-        VerifiedVisits::Auto => lang.pick("自动批准（其他规则照常：上限、迟交、重叠）", "approved automatically (the other rules still apply: caps, late, overlaps)"),
+        VerifiedVisits::Auto => lang.pick(
+            "自动批准（其他规则照常：上限、迟交、重叠）",
+            "approved automatically (the other rules still apply: caps, late, overlaps)",
+        ),
     }
 }
 
@@ -76,49 +79,53 @@ async fn tags_page(signed: Signed, State(relay): State<Arc<Relay>>) -> Result<Ma
         let signed = signed.clone();
         blocking(move || station_tags(&relay, &signed)).await?
     };
-    Ok(layout::page(&signed, lang.pick("老人的卡片", "Elders' tags"), html! {
-        p.hint { (lang.pick(
-            "每位没有智能手机的老人在家里放一张卡片（NFC）。志愿者到达和离开时用手机碰一下卡片，服务器核对卡片，证明志愿者确实在老人家里。",
-            "Each elder without a smartphone keeps a tag (NFC) at home. The volunteer's phone touches it on arrival and on leaving; the relay checks the tag, proving the volunteer was at the elder's home.",
-        )) }
-        section.card data-testid="rule" {
-            h2 { (lang.pick("核实过的记录", "Verified visits")) }
-            p { (lang.pick("到达和离开都核实过的记录：", "Visits verified at arrival and at leaving are ")) strong data-testid="rule-now" { (rule_words(lang, station.rule)) } }
-            form.inline method="post" action="/console/tags/rule" {
-                (layout::csrf(&signed))
-                select name="rule" aria-label=(lang.pick("规则", "Rule")) {
-                    @for rule in [VerifiedVisits::Queue, VerifiedVisits::Bulk, VerifiedVisits::Auto] {
-                        option value=(rule.as_str()) selected[rule == station.rule] { (rule_words(lang, rule)) }
+    Ok(layout::page(
+        &signed,
+        lang.pick("老人的卡片", "Elders' tags"),
+        html! {
+            p.hint { (lang.pick(
+                "每位没有智能手机的老人在家里放一张卡片（NFC）。志愿者到达和离开时用手机碰一下卡片，服务器核对卡片，证明志愿者确实在老人家里。",
+                "Each elder without a smartphone keeps a tag (NFC) at home. The volunteer's phone touches it on arrival and on leaving; the relay checks the tag, proving the volunteer was at the elder's home.",
+            )) }
+            section.card data-testid="rule" {
+                h2 { (lang.pick("核实过的记录", "Verified visits")) }
+                p { (lang.pick("到达和离开都核实过的记录：", "Visits verified at arrival and at leaving are ")) strong data-testid="rule-now" { (rule_words(lang, station.rule)) } }
+                form.inline method="post" action="/console/tags/rule" {
+                    (layout::csrf(&signed))
+                    select name="rule" aria-label=(lang.pick("规则", "Rule")) {
+                        @for rule in [VerifiedVisits::Queue, VerifiedVisits::Bulk, VerifiedVisits::Auto] {
+                            option value=(rule.as_str()) selected[rule == station.rule] { (rule_words(lang, rule)) }
+                        }
                     }
+                    button type="submit" data-testid="set-rule" { (lang.pick("保存", "Save")) }
                 }
-                button type="submit" data-testid="set-rule" { (lang.pick("保存", "Save")) }
             }
-        }
-        section.card {
-            h2 { (lang.pick("登记新卡片", "Register a tag")) }
-            form.inline method="post" action="/console/tags/register" {
-                (layout::csrf(&signed))
-                select name="elder" aria-label=(lang.pick("老人", "Elder")) {
-                    @for elder in &station.elders { option value=(elder.id) { (elder.display_name) } }
+            section.card {
+                h2 { (lang.pick("登记新卡片", "Register a tag")) }
+                form.inline method="post" action="/console/tags/register" {
+                    (layout::csrf(&signed))
+                    select name="elder" aria-label=(lang.pick("老人", "Elder")) {
+                        @for elder in &station.elders { option value=(elder.id) { (elder.display_name) } }
+                    }
+                    input type="text" name="uid" required maxlength="32" placeholder=(lang.pick("卡片编号（14位）", "Tag UID (14 hex digits)")) aria-label=(lang.pick("卡片编号", "Tag UID"));
+                    button.primary type="submit" data-testid="register-tag" { (lang.pick("登记", "Register")) }
                 }
-                input type="text" name="uid" required maxlength="32" placeholder=(lang.pick("卡片编号（14位）", "Tag UID (14 hex digits)")) aria-label=(lang.pick("卡片编号", "Tag UID"));
-                button.primary type="submit" data-testid="register-tag" { (lang.pick("登记", "Register")) }
             }
-        }
-        @if station.rows.is_empty() {
-            p.empty data-testid="no-tags" { (lang.pick("还没有登记卡片。", "No tags are registered yet.")) }
-        } @else {
-            table.data {
-                thead { tr {
-                    th { (lang.pick("老人", "Elder")) }
-                    th { (lang.pick("卡片", "Tag")) }
-                    th { (lang.pick("状态", "State")) }
-                    th { (lang.pick("操作", "Action")) }
-                } }
-                tbody { @for row in &station.rows { (tag_row(&signed, row)) } }
+            @if station.rows.is_empty() {
+                p.empty data-testid="no-tags" { (lang.pick("还没有登记卡片。", "No tags are registered yet.")) }
+            } @else {
+                table.data {
+                    thead { tr {
+                        th { (lang.pick("老人", "Elder")) }
+                        th { (lang.pick("卡片", "Tag")) }
+                        th { (lang.pick("状态", "State")) }
+                        th { (lang.pick("操作", "Action")) }
+                    } }
+                    tbody { @for row in &station.rows { (tag_row(&signed, row)) } }
+                }
             }
-        }
-    }))
+        },
+    ))
 }
 
 fn tag_row(signed: &Signed, row: &TagRow) -> Markup {
@@ -173,7 +180,11 @@ async fn register(State(relay): State<Arc<Relay>>, SignedForm { signed, form }: 
     Ok(redirect(&signed, "/console/tags", Flash::ok(format!("{}{}", signed.lang.pick("已登记卡片：", "Tag registered: "), tag.uid))))
 }
 
-async fn replace(State(relay): State<Arc<Relay>>, Path(old): Path<String>, SignedForm { signed, form }: SignedForm) -> Result<Response, PageError> {
+async fn replace(
+    State(relay): State<Arc<Relay>>,
+    Path(old): Path<String>,
+    SignedForm { signed, form }: SignedForm,
+) -> Result<Response, PageError> {
     let uid = form.text("uid").trim().to_owned();
     let tag = {
         let signed = signed.clone();
@@ -184,10 +195,18 @@ async fn replace(State(relay): State<Arc<Relay>>, Path(old): Path<String>, Signe
         })
         .await?
     };
-    Ok(redirect(&signed, "/console/tags", Flash::ok(format!("{}{}", signed.lang.pick("已换卡，新卡片：", "Tag replaced; the new one: "), tag.uid))))
+    Ok(redirect(
+        &signed,
+        "/console/tags",
+        Flash::ok(format!("{}{}", signed.lang.pick("已换卡，新卡片：", "Tag replaced; the new one: "), tag.uid)),
+    ))
 }
 
-async fn revoke(State(relay): State<Arc<Relay>>, Path(uid): Path<String>, SignedForm { signed, form }: SignedForm) -> Result<Response, PageError> {
+async fn revoke(
+    State(relay): State<Arc<Relay>>,
+    Path(uid): Path<String>,
+    SignedForm { signed, form }: SignedForm,
+) -> Result<Response, PageError> {
     let lang = signed.lang;
     let reason = form.reason(lang)?;
     let done = {
@@ -199,10 +218,14 @@ async fn revoke(State(relay): State<Arc<Relay>>, Path(uid): Path<String>, Signed
         })
         .await?
     };
-    let message = match done {
-        Revocation::AlreadyRevoked { .. } => Flash::error(lang.pick("这张卡片之前已停用。", "This tag was revoked before.")),
-        _ => Flash::ok(lang.pick("卡片已停用：以后碰这张卡片的记录都会进入审核。", "Tag revoked: visits tapped with it from now on go to review.")),
-    };
+    let message =
+        match done {
+            Revocation::AlreadyRevoked { .. } => Flash::error(lang.pick("这张卡片之前已停用。", "This tag was revoked before.")),
+            _ => Flash::ok(lang.pick(
+                "卡片已停用：以后碰这张卡片的记录都会进入审核。",
+                "Tag revoked: visits tapped with it from now on go to review.",
+            )),
+        };
     Ok(redirect(&signed, "/console/tags", message))
 }
 
@@ -219,14 +242,18 @@ async fn export_page(signed: Signed, State(relay): State<Arc<Relay>>, Path(uid):
         })
         .await?
     };
-    Ok(layout::page(&signed, lang.pick("写卡数据", "Keys to write a tag"), html! {
-        p.flash.error role="alert" { (lang.pick(
-            "这些是卡片的密钥：只在服务站的写卡电脑上使用，不要拍照、打印或发送。",
-            "These are the tag's keys: use them only on the station's tag-writing computer; do not photograph, print or send them.",
-        )) }
-        pre data-testid="tag-keys" { (writing.text()) }
-        a.button href="/console/tags" { (lang.pick("返回", "Back")) }
-    }))
+    Ok(layout::page(
+        &signed,
+        lang.pick("写卡数据", "Keys to write a tag"),
+        html! {
+            p.flash.error role="alert" { (lang.pick(
+                "这些是卡片的密钥：只在服务站的写卡电脑上使用，不要拍照、打印或发送。",
+                "These are the tag's keys: use them only on the station's tag-writing computer; do not photograph, print or send them.",
+            )) }
+            pre data-testid="tag-keys" { (writing.text()) }
+            a.button href="/console/tags" { (lang.pick("返回", "Back")) }
+        },
+    ))
 }
 
 async fn set_rule(State(relay): State<Arc<Relay>>, SignedForm { signed, form }: SignedForm) -> Result<Response, PageError> {
@@ -246,5 +273,9 @@ async fn set_rule(State(relay): State<Arc<Relay>>, SignedForm { signed, form }: 
         })
         .await?;
     }
-    Ok(redirect(&signed, "/console/tags", Flash::ok(format!("{}{}", lang.pick("已保存：核实过的记录", "Saved: verified visits are "), rule_words(lang, rule)))))
+    Ok(redirect(
+        &signed,
+        "/console/tags",
+        Flash::ok(format!("{}{}", lang.pick("已保存：核实过的记录", "Saved: verified visits are "), rule_words(lang, rule))),
+    ))
 }

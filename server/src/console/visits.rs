@@ -61,14 +61,15 @@ impl VisitsQuery {
     fn filter(&self, lang: Lang) -> Result<VisitFilter, PageError> {
         let member = |raw: Option<&String>| {
             given(raw)
-                .map(|r| MemberId::parse(r).map_err(|_| PageError::bad_request(lang.pick("成员编号无效。", "That member id is not valid."))))
+                .map(|r| {
+                    MemberId::parse(r).map_err(|_| PageError::bad_request(lang.pick("成员编号无效。", "That member id is not valid.")))
+                })
                 .transpose()
         };
         let day = given(self.day.as_ref())
             .map(|d| {
-                NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
-                    PageError::bad_request(lang.pick("日期格式应为 YYYY-MM-DD。", "Give the day as YYYY-MM-DD."))
-                })
+                NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                    .map_err(|_| PageError::bad_request(lang.pick("日期格式应为 YYYY-MM-DD。", "Give the day as YYYY-MM-DD.")))
             })
             .transpose()?;
         let month = given(self.month.as_ref()).map(|m| parse_month(lang, m)).transpose()?;
@@ -84,7 +85,9 @@ impl VisitsQuery {
 
 /// `YYYY-MM`, or 400 saying how to write it.
 pub(crate) fn parse_month(lang: Lang, raw: &str) -> Result<Month, PageError> {
-    Month::parse(raw).ok_or_else(|| PageError::bad_request(lang.pick("月份格式应为 YYYY-MM，例如 2026-11。", "Give the month as YYYY-MM, e.g. 2026-11.")))
+    Month::parse(raw).ok_or_else(|| {
+        PageError::bad_request(lang.pick("月份格式应为 YYYY-MM，例如 2026-11。", "Give the month as YYYY-MM, e.g. 2026-11."))
+    })
 }
 
 async fn visits_page(
@@ -214,7 +217,12 @@ async fn visit_page(signed: Signed, State(relay): State<Arc<Relay>>, Path(visit)
     let v = &r.visit;
     let dir = &detail.directory;
     let named_visit = |id: &str| dir.visit(lang, id);
-    let device_of = |actor: &str| detail.devices.get(actor).map_or_else(|| lang.pick("未绑定的设备", "a device not enrolled").to_owned(), |d| dir.device(lang, d));
+    let device_of = |actor: &str| {
+        detail
+            .devices
+            .get(actor)
+            .map_or_else(|| lang.pick("未绑定的设备", "a device not enrolled").to_owned(), |d| dir.device(lang, d))
+    };
     let body = html! {
         dl.facts data-visit=(v.id) {
             dt { (lang.pick("志愿者", "Volunteer")) } dd { a href={ "/console/members/" (v.volunteer) } title=(v.volunteer) { (r.volunteer_name) } }
@@ -278,18 +286,24 @@ fn history(lang: Lang, detail: &VisitDetail, device_of: &dyn Fn(&str) -> String)
         }));
     }
     for a in &detail.reviews {
-        rows.push((a.received_at, html! {
-            (lang.pick("审核：", "Review: ")) strong { (words::decision(lang, a.event.decision)) }
-            " · " span.name title=(a.event.by) { (dir.name(lang, a.event.by.as_str())) }
-            @if !a.event.reason.is_empty() { " · " (a.event.reason) }
-        }));
+        rows.push((
+            a.received_at,
+            html! {
+                (lang.pick("审核：", "Review: ")) strong { (words::decision(lang, a.event.decision)) }
+                " · " span.name title=(a.event.by) { (dir.name(lang, a.event.by.as_str())) }
+                @if !a.event.reason.is_empty() { " · " (a.event.reason) }
+            },
+        ));
     }
     for a in &detail.reversals {
-        rows.push((a.received_at, html! {
-            strong data-testid="reversed" { (words::reversed(lang, a.event.decision)) }
-            " · " span.name title=(a.event.by) { (dir.name(lang, a.event.by.as_str())) }
-            " · " (lang.pick("原因：", "reason: ")) (a.event.reason)
-        }));
+        rows.push((
+            a.received_at,
+            html! {
+                strong data-testid="reversed" { (words::reversed(lang, a.event.decision)) }
+                " · " span.name title=(a.event.by) { (dir.name(lang, a.event.by.as_str())) }
+                " · " (lang.pick("原因：", "reason: ")) (a.event.reason)
+            },
+        ));
     }
     for p in &detail.postings {
         rows.push((p.at, html! {
@@ -370,10 +384,12 @@ async fn reverse(
 }
 
 /// The header of `/console/visits.csv` in English.
-pub const VISITS_CSV_HEADER: &str = "visit,station,volunteer,volunteer_name,elder,elder_name,service,check_in,check_out,minutes,hours,status,device,arrived_at,note";
+pub const VISITS_CSV_HEADER: &str =
+    "visit,station,volunteer,volunteer_name,elder,elder_name,service,check_in,check_out,minutes,hours,status,device,arrived_at,note";
 
 /// The header of `/console/visits.csv` in Chinese.
-pub const VISITS_CSV_HEADER_ZH: &str = "记录编号,服务站,志愿者编号,志愿者,老人编号,老人,服务,签到,签退,分钟,小时,状态,设备,到达服务器,备注";
+pub const VISITS_CSV_HEADER_ZH: &str =
+    "记录编号,服务站,志愿者编号,志愿者,老人编号,老人,服务,签到,签退,分钟,小时,状态,设备,到达服务器,备注";
 
 /// The header of `/console/visits.csv` in `lang`.
 pub fn visits_csv_header(lang: Lang) -> &'static str {
@@ -452,10 +468,7 @@ pub(crate) fn csv_time(lang: Lang, ms: i64) -> String {
 /// Chinese headers and names.
 pub(crate) fn csv_response(filename: &str, csv: String) -> Response {
     (
-        [
-            (CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")),
-        ],
+        [(CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\""))],
         format!("\u{feff}{csv}"),
     )
         .into_response()

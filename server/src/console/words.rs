@@ -108,7 +108,9 @@ pub fn source(lang: Lang, source: VisitSource, back_entered: BackEntered) -> &'s
         (VisitSource::Live, false, false) => lang.pick("手机签到签退", "checked in and out on the phone"),
         (VisitSource::Live, true, false) => lang.pick("补录：签到时间是事后填写的", "filled in later: the check-in time"),
         (VisitSource::Live, false, true) => lang.pick("补录：签退时间是事后填写的", "filled in later: the check-out time"),
-        (VisitSource::Live, true, true) => lang.pick("补录：签到和签退时间都是事后填写的", "filled in later: the check-in and check-out times"),
+        (VisitSource::Live, true, true) => {
+            lang.pick("补录：签到和签退时间都是事后填写的", "filled in later: the check-in and check-out times")
+        }
     }
 }
 
@@ -151,8 +153,12 @@ pub fn anomaly_text(lang: Lang, anomaly: &Anomaly, visit: &dyn Fn(&str) -> Strin
         }
         (Lang::Zh, Anomaly::ClockAhead { minutes }) => format!("记录到达时，手机时钟比服务站快 {}", lang.duration(*minutes)),
         (Lang::Zh, Anomaly::Late { days }) => format!("服务结束 {days} 天后才记录"),
-        (Lang::Zh, Anomaly::CheckInEnteredLate { minutes }) => format!("签到时间是事后补填的：在手机上录入比填写的时间晚 {}", lang.duration(*minutes)),
-        (Lang::Zh, Anomaly::CheckOutEnteredLate { minutes }) => format!("签退时间是事后补填的：在手机上录入比填写的时间晚 {}", lang.duration(*minutes)),
+        (Lang::Zh, Anomaly::CheckInEnteredLate { minutes }) => {
+            format!("签到时间是事后补填的：在手机上录入比填写的时间晚 {}", lang.duration(*minutes))
+        }
+        (Lang::Zh, Anomaly::CheckOutEnteredLate { minutes }) => {
+            format!("签退时间是事后补填的：在手机上录入比填写的时间晚 {}", lang.duration(*minutes))
+        }
         (Lang::Zh, Anomaly::OwnHousehold) => "志愿者服务的是自己家庭的成员".into(),
         (Lang::Zh, Anomaly::Overlaps { other }) => format!("与另一条记录（{}）时间重叠", visit(other)),
         (Lang::Zh, Anomaly::LoggedTwice { other }) => format!("同一次服务似乎被另一部手机重复记录（{}）", visit(other)),
@@ -254,7 +260,8 @@ fn ledger_reason(part: &str) -> LedgerReason {
             return LedgerReason::Reversed { rejection, reason: reason.to_owned() };
         }
     }
-    if let Some((minutes, cap)) = between(part, "", " cap went to the station's donation pool").and_then(|p| p.split_once(" min over the "))
+    if let Some((minutes, cap)) =
+        between(part, "", " cap went to the station's donation pool").and_then(|p| p.split_once(" min over the "))
         && let Some(minutes) = number(minutes)
     {
         return LedgerReason::OverCap { minutes, lifetime: cap == "lifetime" };

@@ -49,8 +49,7 @@ impl Bookkeeper {
         }
         books.take_dirty();
         let stored: HashSet<String> = store.postings()?.into_iter().map(|p| p.key).collect();
-        let postings: Vec<PostingRecord> =
-            books.postings().iter().filter(|p| !stored.contains(&p.key)).map(record_of).collect();
+        let postings: Vec<PostingRecord> = books.postings().iter().filter(|p| !stored.contains(&p.key)).map(record_of).collect();
         if !postings.is_empty() {
             tracing::warn!(postings = postings.len(), "catch-up: posting what the relay had not posted");
         }
@@ -101,10 +100,7 @@ impl Bookkeeper {
 
     /// What the folds since the last entries stored ask to store.
     pub fn entries(&mut self) -> Entries {
-        Entries {
-            postings: self.books.postings()[self.stored..].iter().map(record_of).collect(),
-            members: self.books.take_dirty(),
-        }
+        Entries { postings: self.books.postings()[self.stored..].iter().map(record_of).collect(), members: self.books.take_dirty() }
     }
 }
 

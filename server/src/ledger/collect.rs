@@ -199,12 +199,7 @@ pub fn events(
     }
 }
 
-fn member_events(
-    owner: &MemberId,
-    doc: &Automerge,
-    records: &Records,
-    directory: &mut Directory<'_>,
-) -> StoreResult<Vec<EventBody>> {
+fn member_events(owner: &MemberId, doc: &Automerge, records: &Records, directory: &mut Directory<'_>) -> StoreResult<Vec<EventBody>> {
     let Some(record) = directory.get(owner)? else { return Ok(Vec::new()) };
     let mut out = Vec::new();
     let mut visits: Vec<Visit> = records
@@ -257,8 +252,7 @@ fn member_events(
         }
     }
     let wanted: BTreeSet<String> = records.ids(doc, member::REQUESTS).into_iter().collect();
-    let requests: Vec<SpendRequest> =
-        member::requests(doc).into_iter().filter(|r| wanted.contains(r.id.as_str())).collect();
+    let requests: Vec<SpendRequest> = member::requests(doc).into_iter().filter(|r| wanted.contains(r.id.as_str())).collect();
     for request in requests {
         let what = match &request.kind {
             RequestKind::Redeem { service, at } => {
@@ -272,11 +266,7 @@ fn member_events(
             RequestKind::Gift { to } if to.as_str() == POOL || to.as_str() == record.station.as_str() => RequestWhat::Donate,
             RequestKind::Gift { to } => {
                 let receiver = directory.get(to)?.filter(|r| r.station == record.station);
-                RequestWhat::Gift {
-                    to: to.clone(),
-                    to_known: receiver.is_some(),
-                    to_household: receiver.and_then(|r| r.household),
-                }
+                RequestWhat::Gift { to: to.clone(), to_known: receiver.is_some(), to_household: receiver.and_then(|r| r.household) }
             }
         };
         out.push(EventBody::Request(RequestEvent {
@@ -294,12 +284,7 @@ fn member_events(
     Ok(out)
 }
 
-fn desk_events(
-    station: &StationId,
-    doc: &Automerge,
-    records: &Records,
-    directory: &mut Directory<'_>,
-) -> StoreResult<Vec<EventBody>> {
+fn desk_events(station: &StationId, doc: &Automerge, records: &Records, directory: &mut Directory<'_>) -> StoreResult<Vec<EventBody>> {
     let mut out = Vec::new();
     let mut reviews = records.ids(doc, desk::REVIEWS);
     reviews.sort();

@@ -113,9 +113,7 @@ impl VisitEvent {
     /// Bounded to two days either way: every field comes from a phone, and anything longer
     /// is an anomaly already (over the maximum length), never a reason to overflow.
     pub fn length_ms(&self) -> i64 {
-        self.monotonic_ms
-            .unwrap_or_else(|| self.check_out.saturating_sub(self.check_in))
-            .clamp(-MAX_PLAUSIBLE_MS, MAX_PLAUSIBLE_MS)
+        self.monotonic_ms.unwrap_or_else(|| self.check_out.saturating_sub(self.check_in)).clamp(-MAX_PLAUSIBLE_MS, MAX_PLAUSIBLE_MS)
     }
 
     /// The interval it covers, `[start, end)`, for overlap checks.
@@ -329,10 +327,7 @@ impl EventBody {
     pub fn decode(json: &str) -> Result<EventBody, String> {
         let loaded: Loaded = serde_json::from_str(json).map_err(|e| e.to_string())?;
         if loaded.format > FORMAT {
-            return Err(format!(
-                "it has format {}, newer than this relay's {FORMAT}; update the relay",
-                loaded.format
-            ));
+            return Err(format!("it has format {}, newer than this relay's {FORMAT}; update the relay", loaded.format));
         }
         Ok(loaded.body)
     }
@@ -570,7 +565,13 @@ mod tests {
                 r#"{"type":"review","visit":"v-2","station":"s-1","decision":"flag","reason":"","by":"m-c","at":6}"#,
             ),
             (
-                EventBody::Decision(DecisionEvent { request: "r-1".into(), station: station.clone(), action: RedemptionAction::Fulfil, by: by.clone(), at: 7 }),
+                EventBody::Decision(DecisionEvent {
+                    request: "r-1".into(),
+                    station: station.clone(),
+                    action: RedemptionAction::Fulfil,
+                    by: by.clone(),
+                    at: 7,
+                }),
                 r#"{"type":"decision","request":"r-1","station":"s-1","action":"fulfil","by":"m-c","at":7}"#,
             ),
             (
@@ -687,29 +688,35 @@ mod tests {
     #[test]
     fn keys_and_encoding_are_pinned() {
         let keys: Vec<String> = samples().iter().map(EventBody::key).collect();
-        assert_eq!(keys, [
-            "visit:v-0001@9a792a24639d43bf",
-            "review:v-0001@c85c31862a563067",
-            "request:r-0001",
-            "decision:r-0002@0a5b230fe9c7c240",
-            "correction:c-0001",
-            "rules:s-caoyang:1",
-            "confirmation:v-0001",
-            "reversal:v-0001@a7c4fe48bebfccb0",
-            "transfer:m-vol#1",
-        ]);
+        assert_eq!(
+            keys,
+            [
+                "visit:v-0001@9a792a24639d43bf",
+                "review:v-0001@c85c31862a563067",
+                "request:r-0001",
+                "decision:r-0002@0a5b230fe9c7c240",
+                "correction:c-0001",
+                "rules:s-caoyang:1",
+                "confirmation:v-0001",
+                "reversal:v-0001@a7c4fe48bebfccb0",
+                "transfer:m-vol#1",
+            ]
+        );
         let stored: Vec<String> = samples().iter().map(EventBody::encode).collect();
-        assert_eq!(stored, [
-            r#"{"format":1,"type":"visit","id":"v-0001","volunteer":"m-vol","station":"s-caoyang","elder":"m-eld","check_in":1764300000000,"check_out":1764305400000,"monotonic_ms":5400000,"recorded_at":1764305460000,"device":"a1b2c3","volunteer_household":"h-1","elder_household":null}"#,
-            r#"{"format":1,"type":"review","visit":"v-0001","station":"s-caoyang","decision":"approve","reason":"ok","by":"m-coo","at":1764310000000}"#,
-            r#"{"format":1,"type":"request","id":"r-0001","member":"m-eld","station":"s-caoyang","what":{"kind":"gift","to":"m-vol","to_household":"h-1","to_known":true},"minutes":30,"created_at":1764320000000,"birth_year":1940,"household":null,"hardship":false}"#,
-            r#"{"format":1,"type":"decision","request":"r-0002","station":"s-caoyang","action":"fulfil","by":"m-coo","at":1764330000000}"#,
-            r#"{"format":1,"type":"correction","id":"c-0001","station":"s-caoyang","member":"m-vol","minutes":-15,"reason":"typo","by":"m-coo","at":1764340000000}"#,
-            r#"{"format":1,"type":"rules","station":"s-caoyang","rules":{"version":1,"minutes_per_hour":60,"round_to_minutes":15,"max_visit_minutes":480,"daily_cap_minutes":120,"lifetime_cap_minutes":36000,"late_submission_days":30,"clock_skew_minutes":10,"utc_offset_minutes":480,"redeem_age":65,"redeem_age_hardship":60,"gifts_to_household":true}}"#,
-            r#"{"format":1,"type":"confirmation","visit":"v-0001","volunteer":"m-vol","by":"family","at":1764305500000}"#,
-            r#"{"format":1,"type":"reversal","visit":"v-0001","station":"s-caoyang","decision":"approve","review_at":1764310000000,"reason":"wrong elder","by":"m-coo","at":1764350000000}"#,
-            r#"{"format":1,"type":"transfer","member":"m-vol","ordinal":1,"from":"s-caoyang","to":"s-xinhua","at":1764360000000}"#,
-        ]);
+        assert_eq!(
+            stored,
+            [
+                r#"{"format":1,"type":"visit","id":"v-0001","volunteer":"m-vol","station":"s-caoyang","elder":"m-eld","check_in":1764300000000,"check_out":1764305400000,"monotonic_ms":5400000,"recorded_at":1764305460000,"device":"a1b2c3","volunteer_household":"h-1","elder_household":null}"#,
+                r#"{"format":1,"type":"review","visit":"v-0001","station":"s-caoyang","decision":"approve","reason":"ok","by":"m-coo","at":1764310000000}"#,
+                r#"{"format":1,"type":"request","id":"r-0001","member":"m-eld","station":"s-caoyang","what":{"kind":"gift","to":"m-vol","to_household":"h-1","to_known":true},"minutes":30,"created_at":1764320000000,"birth_year":1940,"household":null,"hardship":false}"#,
+                r#"{"format":1,"type":"decision","request":"r-0002","station":"s-caoyang","action":"fulfil","by":"m-coo","at":1764330000000}"#,
+                r#"{"format":1,"type":"correction","id":"c-0001","station":"s-caoyang","member":"m-vol","minutes":-15,"reason":"typo","by":"m-coo","at":1764340000000}"#,
+                r#"{"format":1,"type":"rules","station":"s-caoyang","rules":{"version":1,"minutes_per_hour":60,"round_to_minutes":15,"max_visit_minutes":480,"daily_cap_minutes":120,"lifetime_cap_minutes":36000,"late_submission_days":30,"clock_skew_minutes":10,"utc_offset_minutes":480,"redeem_age":65,"redeem_age_hardship":60,"gifts_to_household":true}}"#,
+                r#"{"format":1,"type":"confirmation","visit":"v-0001","volunteer":"m-vol","by":"family","at":1764305500000}"#,
+                r#"{"format":1,"type":"reversal","visit":"v-0001","station":"s-caoyang","decision":"approve","review_at":1764310000000,"reason":"wrong elder","by":"m-coo","at":1764350000000}"#,
+                r#"{"format":1,"type":"transfer","member":"m-vol","ordinal":1,"from":"s-caoyang","to":"s-xinhua","at":1764360000000}"#,
+            ]
+        );
         for (json, sample) in stored.iter().zip(samples()) {
             assert_eq!(EventBody::decode(json), Ok(sample));
         }
@@ -743,7 +750,10 @@ mod tests {
         let (plain, with) = (EventBody::Visit(plain), EventBody::Visit(with));
         assert_eq!(with.key(), plain.key());
         let stored = with.encode();
-        assert!(stored.ends_with(r#","elder_household":null,"source":"live","check_out_recorded_at":1764311000000,"order":"o-0001"}"#), "{stored}");
+        assert!(
+            stored.ends_with(r#","elder_household":null,"source":"live","check_out_recorded_at":1764311000000,"order":"o-0001"}"#),
+            "{stored}"
+        );
         assert_eq!(EventBody::decode(&stored), Ok(with));
     }
 

@@ -55,8 +55,16 @@ fn render(events: &[Event]) -> String {
             let _ = writeln!(out, "  order {order} {state:?}");
         }
         for (key, l) in books.member_lines(&member) {
-            let _ =
-                writeln!(out, "  line {key} {} {} -> {} at {}: {} ({})", l.kind, l.minutes, l.balance_after, l.at.to_rfc3339(), l.memo, l.subject);
+            let _ = writeln!(
+                out,
+                "  line {key} {} {} -> {} at {}: {} ({})",
+                l.kind,
+                l.minutes,
+                l.balance_after,
+                l.at.to_rfc3339(),
+                l.memo,
+                l.subject
+            );
         }
     }
     out
@@ -237,8 +245,14 @@ fn stream(n: u64) -> Vec<EventBody> {
             let volunteer = dice.pick(&VOLUNTEERS);
             visits.push((id.clone(), volunteer));
             let device = dice.pick(&["a", "b", "c"]);
-            let body =
-                visit(&id, volunteer, dice.pick(&["m-e0", "m-e1", "m-v1"]), T0 + dice.int(0, 288) * 15 * MIN, dice.int(-10, 600), device);
+            let body = visit(
+                &id,
+                volunteer,
+                dice.pick(&["m-e0", "m-e1", "m-v1"]),
+                T0 + dice.int(0, 288) * 15 * MIN,
+                dice.int(-10, 600),
+                device,
+            );
             match body {
                 EventBody::Visit(v) if dice.below(4) == 0 => {
                     EventBody::Visit(crate::ledger::event::VisitEvent { order: Some(dice.pick(&["o-1", "o-2"]).into()), ..v })
@@ -255,7 +269,8 @@ fn stream(n: u64) -> Vec<EventBody> {
             let (id, volunteer) = visits[usize::try_from(dice.below(visits.len() as u64)).unwrap_or(0)].clone();
             visit(&id, volunteer, "m-e0", T0 + dice.int(0, 288) * 15 * MIN, dice.int(1, 200), "a")
         } else if roll < 65 {
-            let (id, decision, review_at) = (format!("v-{}", dice.int(0, i + 5)), dice.pick(&["approve", "approve", "reject", "flag"]), at + dice.int(0, 3));
+            let (id, decision, review_at) =
+                (format!("v-{}", dice.int(0, i + 5)), dice.pick(&["approve", "approve", "reject", "flag"]), at + dice.int(0, 3));
             reviews.push((id.clone(), decision, review_at));
             review(&id, decision, review_at)
         } else if roll < 74 {

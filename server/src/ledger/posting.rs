@@ -161,12 +161,9 @@ mod tests {
     #[test]
     fn accounts_and_kinds_round_trip_through_text() {
         let m = MemberId::parse("m-1").unwrap();
-        for account in [
-            Account::Program,
-            Account::Member(m.clone()),
-            Account::Held(m),
-            Account::Pool(StationId::parse("s-1").unwrap()),
-        ] {
+        for account in
+            [Account::Program, Account::Member(m.clone()), Account::Held(m), Account::Pool(StationId::parse("s-1").unwrap())]
+        {
             assert_eq!(Account::parse(&account.to_string()), Some(account));
         }
         assert_eq!(Account::parse("bank:x"), None);

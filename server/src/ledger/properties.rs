@@ -8,8 +8,7 @@ use proptest::prelude::*;
 use timebank_engine::model::{HouseholdId, MemberId, OutcomeStatus, RedemptionAction, ReviewDecision, StationId};
 
 use crate::ledger::event::{
-    CorrectionEvent, DecisionEvent, Event, EventBody, RequestEvent, RequestWhat, ReversalEvent, ReviewEvent, TransferEvent,
-    VisitEvent,
+    CorrectionEvent, DecisionEvent, Event, EventBody, RequestEvent, RequestWhat, ReversalEvent, ReviewEvent, TransferEvent, VisitEvent,
 };
 use crate::ledger::posting::{Account, PostingKind};
 use crate::ledger::reconcile::Books;
@@ -102,11 +101,8 @@ pub(super) fn redeem(id: &str, member: &str, minutes: i64, at: i64) -> EventBody
 }
 
 pub(super) fn gift(id: &str, member: &str, to: &str, minutes: i64, at: i64) -> EventBody {
-    let what = if to == "pool" {
-        RequestWhat::Donate
-    } else {
-        RequestWhat::Gift { to: m(to), to_household: household(to), to_known: true }
-    };
+    let what =
+        if to == "pool" { RequestWhat::Donate } else { RequestWhat::Gift { to: m(to), to_household: household(to), to_known: true } };
     request(id, member, what, minutes, at)
 }
 
@@ -163,11 +159,8 @@ fn an_approved_visit_earns_rounded_minutes_and_a_rejection_reverses_them() {
     assert_eq!(books.balance(&Account::Member(m("m-v2"))), 75);
     assert_eq!(books.postings()[0].key, "earn:v-1:r1");
 
-    let books = fold(&log(&[
-        visit("v-1", "m-v2", "m-e1", T0, 60, "a"),
-        review("v-1", "approve", T0),
-        review("v-1", "reject", T0 + 1),
-    ]));
+    let books =
+        fold(&log(&[visit("v-1", "m-v2", "m-e1", T0, 60, "a"), review("v-1", "approve", T0), review("v-1", "reject", T0 + 1)]));
     let (state, reason, _) = outcome(&books, "m-v2", "v-1");
     assert_eq!((state, reason.as_str()), (OutcomeStatus::Rejected, "the elder was away that day"));
     assert_eq!(books.balance(&Account::Member(m("m-v2"))), 0);
@@ -469,7 +462,8 @@ fn an_elders_ledger_follows_the_order_a_visit_served_to_confirmed_and_settled() 
         let EventBody::Visit(v) = visit(id, "m-v2", "m-e1", T0, 60, "a") else { unreachable!() };
         EventBody::Visit(VisitEvent { order: Some("o-1".into()), ..v })
     };
-    let confirmed = EventBody::Confirmation(ConfirmationEvent { visit: "v-1".into(), volunteer: m("m-v2"), by: ConfirmedBy::Elder, at: T0 });
+    let confirmed =
+        EventBody::Confirmation(ConfirmationEvent { visit: "v-1".into(), volunteer: m("m-v2"), by: ConfirmedBy::Elder, at: T0 });
     let progress = |bodies: &[EventBody]| fold(&log(bodies)).member_order_progress(&m("m-e1")).get("o-1").copied();
     assert_eq!(progress(&[served("v-1")]), Some(OrderState::Visited));
     assert_eq!(progress(&[served("v-1"), confirmed.clone()]), Some(OrderState::Confirmed));
@@ -489,14 +483,37 @@ fn an_elders_ledger_follows_the_order_a_visit_served_to_confirmed_and_settled() 
 
 #[derive(Clone, Debug)]
 enum Op {
-    Visit { volunteer: usize, elder: usize, start_quarter: i64, minutes: i64 },
-    Review { visit: usize, decision: usize },
-    Redeem { member: usize, minutes: i64 },
-    Gift { member: usize, to: usize, minutes: i64 },
-    Decide { request: usize, fulfil: bool },
-    Correct { member: usize, minutes: i64 },
+    Visit {
+        volunteer: usize,
+        elder: usize,
+        start_quarter: i64,
+        minutes: i64,
+    },
+    Review {
+        visit: usize,
+        decision: usize,
+    },
+    Redeem {
+        member: usize,
+        minutes: i64,
+    },
+    Gift {
+        member: usize,
+        to: usize,
+        minutes: i64,
+    },
+    Decide {
+        request: usize,
+        fulfil: bool,
+    },
+    Correct {
+        member: usize,
+        minutes: i64,
+    },
     /// Reverses the last review generated for a visit (by any device so far).
-    Reverse { visit: usize },
+    Reverse {
+        visit: usize,
+    },
 }
 
 const VOLUNTEERS: [&str; 3] = ["m-v0", "m-v1", "m-v2"];
@@ -537,7 +554,8 @@ fn merged(devices: &[Vec<Op>], picks: &[usize]) -> Vec<EventBody> {
                 ),
                 Op::Review { visit: v, decision: k } => {
                     let target = format!("v-{}-{}", v % devices.len(), v / devices.len());
-                    let (decision, review_at) = (["approve", "approve", "approve", "reject", "flag", "approve"][*k], at + i64::try_from(*k).unwrap());
+                    let (decision, review_at) =
+                        (["approve", "approve", "approve", "reject", "flag", "approve"][*k], at + i64::try_from(*k).unwrap());
                     reviewed.insert(target.clone(), (decision, review_at));
                     review(&target, decision, review_at)
                 }

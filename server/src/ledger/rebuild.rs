@@ -64,7 +64,9 @@ pub fn rebuild_check(store: &dyn RelayStore) -> StoreResult<Vec<String>> {
     let expected_keys: HashSet<&str> = expected.iter().map(|p| p.key.as_str()).collect();
     for p in &expected {
         match stored.iter().find(|s| s.key == p.key) {
-            None => differences.push(format!("posting {} ({} min {} → {}) is missing from the store", p.key, p.minutes, p.debit, p.credit)),
+            None => {
+                differences.push(format!("posting {} ({} min {} → {}) is missing from the store", p.key, p.minutes, p.debit, p.credit))
+            }
             Some(s) if s != p => differences.push(format!("posting {} differs: stored {s:?}, rebuilt {p:?}", p.key)),
             Some(_) => {}
         }

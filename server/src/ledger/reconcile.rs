@@ -29,11 +29,11 @@ use timebank_engine::documents::ledger::{LedgerBalance, Outcome, PostingLine};
 use timebank_engine::model::{MemberId, OrderState, OutcomeStatus, RedemptionAction, ReviewDecision, StationId, VerifiedVisits};
 
 use crate::ledger::anomaly::{self, Anomaly};
-use crate::ledger::evidence::{EvidenceBook, EvidenceState};
 use crate::ledger::event::{
-    ConfirmationEvent, CorrectionEvent, DecisionEvent, Event, EventBody, RequestEvent, RequestWhat, ReversalEvent,
-    ReviewEvent, TransferEvent, VisitEvent,
+    ConfirmationEvent, CorrectionEvent, DecisionEvent, Event, EventBody, RequestEvent, RequestWhat, ReversalEvent, ReviewEvent,
+    TransferEvent, VisitEvent,
 };
+use crate::ledger::evidence::{EvidenceBook, EvidenceState};
 use crate::ledger::posting::{Account, Posting, PostingKind};
 use crate::ledger::rules::{Cap, Credit, StationRules};
 
@@ -424,19 +424,22 @@ impl Books {
         }
         index.insert(visit);
         let reversed = self.visits.get(&visit.id).map(|previous| previous.reversed.clone()).unwrap_or_default();
-        let confirmed = self.visits.get(&visit.id).is_some_and(|previous| previous.confirmed)
-            | self.confirmations_waiting.remove(&visit.id);
-        self.visits.insert(visit.id.clone(), VisitState {
-            event: visit.clone(),
-            review: None,
-            earned: None,
-            rejected: false,
-            approvals: 0,
-            anomalies: anomalies.clone(),
-            reversed,
-            confirmed,
-            desk: self.moved_to.get(&visit.volunteer).unwrap_or(&visit.station).clone(),
-        });
+        let confirmed =
+            self.visits.get(&visit.id).is_some_and(|previous| previous.confirmed) | self.confirmations_waiting.remove(&visit.id);
+        self.visits.insert(
+            visit.id.clone(),
+            VisitState {
+                event: visit.clone(),
+                review: None,
+                earned: None,
+                rejected: false,
+                approvals: 0,
+                anomalies: anomalies.clone(),
+                reversed,
+                confirmed,
+                desk: self.moved_to.get(&visit.volunteer).unwrap_or(&visit.station).clone(),
+            },
+        );
         if let Some(order) = &visit.order {
             let (_, visits) = self.orders.entry(order.clone()).or_insert_with(|| (visit.elder.clone(), BTreeSet::new()));
             visits.insert(visit.id.clone());
@@ -599,9 +602,9 @@ impl Books {
         if state.is_some_and(|s| s.reversed.contains(&named)) {
             return;
         }
-        let names_the_review = state.and_then(|s| s.review.as_ref()).is_some_and(|r| {
-            r.decision == reversal.decision && r.at == reversal.review_at && r.station == reversal.station
-        });
+        let names_the_review = state
+            .and_then(|s| s.review.as_ref())
+            .is_some_and(|r| r.decision == reversal.decision && r.at == reversal.review_at && r.station == reversal.station);
         let Some(state) = state.filter(|_| names_the_review) else {
             let waiting = self.reversals_waiting.entry(reversal.visit.clone()).or_default();
             if !waiting.iter().any(|(r, _, _)| r == reversal) {
@@ -752,7 +755,18 @@ impl Books {
         let by = Some(&correction.by);
         if correction.minutes > 0 {
             let memo = correction.reason.clone();
-            self.post(key, PostingKind::Correction, Account::Program, member, correction.minutes, &correction.id, memo, by, cause, None);
+            self.post(
+                key,
+                PostingKind::Correction,
+                Account::Program,
+                member,
+                correction.minutes,
+                &correction.id,
+                memo,
+                by,
+                cause,
+                None,
+            );
         } else {
             let wanted = correction.minutes.saturating_neg();
             let back = wanted.min(self.balance(&member).max(0));
@@ -864,11 +878,7 @@ impl Books {
         }
         let available = self.balance(&Account::Member(request.member.clone()));
         if available < request.minutes {
-            let first = self
-                .last_accepted
-                .get(&request.member)
-                .map(|r| format!("; request {r} came first"))
-                .unwrap_or_default();
+            let first = self.last_accepted.get(&request.member).map(|r| format!("; request {r} came first")).unwrap_or_default();
             return Some(format!(
                 "the balance ({available} min) did not cover {} min when this request reached the station{first}",
                 request.minutes
@@ -954,7 +964,15 @@ impl Books {
             .collect();
         let reason = format!("you moved to station {}; ask again there", transfer.to);
         for id in held {
-            self.settle(&id, PostingKind::Release, OutcomeStatus::Released, format!("released: {reason}"), reason.clone(), None, cause);
+            self.settle(
+                &id,
+                PostingKind::Release,
+                OutcomeStatus::Released,
+                format!("released: {reason}"),
+                reason.clone(),
+                None,
+                cause,
+            );
         }
     }
 }

@@ -29,7 +29,12 @@ impl<'a> Verifier<'a> {
     /// The evidence event of a finished `visit` of a volunteer of `station`, its elder
     /// being `elder` (`None` if the relay does not know them); `None` when the visit
     /// carries no evidence or is still open.
-    pub fn evidence(&mut self, visit: &Visit, station: &StationId, elder: Option<&MemberRecord>) -> StoreResult<Option<EvidenceEvent>> {
+    pub fn evidence(
+        &mut self,
+        visit: &Visit,
+        station: &StationId,
+        elder: Option<&MemberRecord>,
+    ) -> StoreResult<Option<EvidenceEvent>> {
         let Some(check_out) = visit.check_out else { return Ok(None) };
         if visit.evidence.is_empty() {
             return Ok(None);
@@ -47,7 +52,9 @@ impl<'a> Verifier<'a> {
             check_out: check_out.timestamp_millis(),
         };
         let cosignature = match &visit.evidence.cosignature {
-            Some(s) => Some(SignatureEvidence { raw: s.text(), signer: s.signer.clone(), failure: self.cosignature(s, &summary, elder)? }),
+            Some(s) => {
+                Some(SignatureEvidence { raw: s.text(), signer: s.signer.clone(), failure: self.cosignature(s, &summary, elder)? })
+            }
             None => None,
         };
         Ok(Some(EvidenceEvent {
@@ -86,7 +93,12 @@ impl<'a> Verifier<'a> {
         }
     }
 
-    fn cosignature(&mut self, signature: &CoSignature, summary: &VisitSummary, elder: Option<&MemberRecord>) -> StoreResult<Option<Failure>> {
+    fn cosignature(
+        &mut self,
+        signature: &CoSignature,
+        summary: &VisitSummary,
+        elder: Option<&MemberRecord>,
+    ) -> StoreResult<Option<Failure>> {
         let Some(device) = self.store.device_by_actor(&signature.device)?.filter(|d| d.revoked_at.is_none()) else {
             return Ok(Some(Failure::UnknownSigner));
         };

@@ -176,8 +176,7 @@ fn encrypt_picc(meta_read: &Key, reading: &TapReading) -> [u8; 16] {
     block[11..].copy_from_slice(&Sha256::digest(reading.counter.to_le_bytes())[..5]);
     let mut out = block;
     // One whole block without padding always fits.
-    let _ = cbc::Encryptor::<Aes128>::new(meta_read.into(), &[0_u8; 16].into())
-        .encrypt_padded_b2b::<NoPadding>(&block, &mut out);
+    let _ = cbc::Encryptor::<Aes128>::new(meta_read.into(), &[0_u8; 16].into()).encrypt_padded_b2b::<NoPadding>(&block, &mut out);
     out
 }
 
@@ -200,12 +199,7 @@ impl std::fmt::Debug for SoftwareTag {
 impl SoftwareTag {
     /// The tag `uid` as `station`'s keys write it, read `counter` times so far.
     pub fn new(station: &StationKeys, uid: Uid, counter: u32) -> SoftwareTag {
-        SoftwareTag {
-            uid,
-            meta_read: station.meta_read(),
-            file_read: station.diversify(&uid, KeyUse::FileRead),
-            counter,
-        }
+        SoftwareTag { uid, meta_read: station.meta_read(), file_read: station.diversify(&uid, KeyUse::FileRead), counter }
     }
 
     /// A tag written with other keys than any station's (a forgery, a tag of another system).
@@ -287,8 +281,7 @@ mod tests {
         assert_eq!(hex(&sdm_mac(&zero, &reading)), "94eed9ee65337086");
         // The tag's own encryption of that plaintext is what the note printed.
         let mut plain = bytes::<16>("C704DE5F1EACC0403D0000DA5CF60941");
-        let _ = cbc::Encryptor::<Aes128>::new((&zero).into(), &[0_u8; 16].into())
-            .encrypt_padded::<NoPadding>(&mut plain, 16);
+        let _ = cbc::Encryptor::<Aes128>::new((&zero).into(), &[0_u8; 16].into()).encrypt_padded::<NoPadding>(&mut plain, 16);
         assert_eq!(plain, picc);
         // A different key does not give a UID-and-counter message.
         assert_eq!(decrypt_picc(&[1; 16], &picc), Err(SunError::UnknownKey));

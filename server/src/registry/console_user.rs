@@ -99,7 +99,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let relay = test_relay(dir.path());
         let station = create_station(&relay, "S").unwrap();
-        let new = NewMember { station: station.id.as_str(), role: "coordinator", name: "Li", birth_year: 1970, household: None, hardship: false };
+        let new = NewMember {
+            station: station.id.as_str(),
+            role: "coordinator",
+            name: "Li",
+            birth_year: 1970,
+            household: None,
+            hardship: false,
+        };
         let coordinator = create_member(&relay, &new).unwrap();
         let volunteer = create_member(&relay, &NewMember { role: "volunteer", ..new }).unwrap();
         let (station, coordinator, volunteer) =

@@ -184,8 +184,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let relay = test_relay(dir.path());
         let station = create_station(&relay, "Caoyang").unwrap();
-        let good =
-            NewMember { station: station.id.as_str(), role: "volunteer", name: "Li", birth_year: 1990, household: None, hardship: false };
+        let good = NewMember {
+            station: station.id.as_str(),
+            role: "volunteer",
+            name: "Li",
+            birth_year: 1990,
+            household: None,
+            hardship: false,
+        };
         let cases = [
             (NewMember { station: "s-nowhere", ..good }, "no station s-nowhere"),
             (NewMember { role: "boss", ..good }, "is not a role"),

@@ -18,8 +18,8 @@ use automerge::{ActorId, Automerge, AutomergeError};
 use timebank_engine::{DocId, documents};
 
 pub use console_user::{AccountScope, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, create_console_user, normalize_username};
-pub use district::{create_district, move_station};
 pub use device::{DEFAULT_CODE_DAYS, issue_audited_enrollment_code, issue_enrollment_code, revoke_device};
+pub use district::{create_district, move_station};
 pub use member::{MAX_ADDRESS_CHARS, NewContact, NewMember, create_member, register_member};
 pub use personal::{EXPORT_FORMAT, erase_contact, export_member};
 pub use station::{create_station, create_station_in};
@@ -94,6 +94,5 @@ fn build(
 #[cfg(test)]
 fn test_relay(dir: &std::path::Path) -> crate::relay::Relay {
     use std::sync::Arc;
-    crate::relay::Relay::new(Arc::new(crate::store::SqliteStore::open(dir).unwrap()), Arc::new(timebank_engine::SystemClock))
-        .unwrap()
+    crate::relay::Relay::new(Arc::new(crate::store::SqliteStore::open(dir).unwrap()), Arc::new(timebank_engine::SystemClock)).unwrap()
 }

@@ -75,10 +75,8 @@ pub fn export_member(relay: &Relay, raw: &str) -> Result<Value, RegistryError> {
     let desks: Vec<&Automerge> = desk_ids.iter().filter_map(|d| desks.get(d)).collect();
 
     let visits: Vec<_> = docs.visits().into_iter().filter(|v| &v.volunteer == id || &v.elder == id).collect();
-    let reviews: BTreeMap<String, desk::Review> = visits
-        .iter()
-        .filter_map(|v| Some((v.id.to_string(), desks.iter().find_map(|d| desk::review(*d, &v.id))?)))
-        .collect();
+    let reviews: BTreeMap<String, desk::Review> =
+        visits.iter().filter_map(|v| Some((v.id.to_string(), desks.iter().find_map(|d| desk::review(*d, &v.id))?))).collect();
     let orders: Vec<_> = docs
         .orders()
         .into_iter()
@@ -93,10 +91,8 @@ pub fn export_member(relay: &Relay, raw: &str) -> Result<Value, RegistryError> {
         .filter(|a| &a.elder == id || own.is_some_and(|doc| member::assignments(doc).contains(a)))
         .collect();
     let requests = own.map(member::requests).unwrap_or_default();
-    let decisions: BTreeMap<String, desk::Decision> = requests
-        .iter()
-        .filter_map(|r| Some((r.id.to_string(), desks.iter().find_map(|d| desk::decision(*d, &r.id))?)))
-        .collect();
+    let decisions: BTreeMap<String, desk::Decision> =
+        requests.iter().filter_map(|r| Some((r.id.to_string(), desks.iter().find_map(|d| desk::decision(*d, &r.id))?))).collect();
     let outcomes = docs.get(&DocId::Ledger(id.clone())).map(ledger_doc::outcomes).unwrap_or_default();
     let ledger = statement::to_json(id, &statement::statement(store, id)?, &outcomes);
     let mut entries = Vec::new();
@@ -109,8 +105,7 @@ pub fn export_member(relay: &Relay, raw: &str) -> Result<Value, RegistryError> {
     entries.retain(|e| seen.insert((e.at, e.action.clone(), e.detail.clone(), e.username.clone())));
     let audit: Vec<Value> =
         entries.iter().map(|e| json!({ "at": time(e.at), "by": e.username, "action": e.action, "detail": e.detail })).collect();
-    let moves: Vec<Value> =
-        moves.iter().map(|m| json!({ "from": m.from.as_str(), "to": m.to.as_str(), "at": time(m.at) })).collect();
+    let moves: Vec<Value> = moves.iter().map(|m| json!({ "from": m.from.as_str(), "to": m.to.as_str(), "at": time(m.at) })).collect();
     let security_events: Vec<Value> = store
         .security_events()?
         .into_iter()
@@ -181,7 +176,8 @@ mod tests {
             household: None,
             hardship: false,
         };
-        let contact = NewContact { phone: Some("139 1234 5678"), id_last4: Some("123X"), address: Some("曹杨新村 12 号 301 室") };
+        let contact =
+            NewContact { phone: Some("139 1234 5678"), id_last4: Some("123X"), address: Some("曹杨新村 12 号 301 室") };
         let elder = register_member(&relay, &new, &contact, None).unwrap();
         let export = export_member(&relay, elder.id.as_str()).unwrap();
         assert_eq!(export["format"], EXPORT_FORMAT);

@@ -25,9 +25,7 @@ pub fn create_station_in(relay: &Relay, name: &str, district: &str) -> Result<St
     let station_doc = DocId::Station(id.clone());
     let desk_doc = DocId::Desk(id.clone());
     let documents = vec![
-        build(&station_doc, relay.actor(), now, |doc| {
-            station::put_station(doc, &name, &default_catalogue(), &VisitRules::default())
-        })?,
+        build(&station_doc, relay.actor(), now, |doc| station::put_station(doc, &name, &default_catalogue(), &VisitRules::default()))?,
         build(&desk_doc, relay.actor(), now, |_| Ok(()))?,
     ];
     let record = StationRecord { id, name, district, created_at: now };

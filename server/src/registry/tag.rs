@@ -12,7 +12,14 @@ use crate::store::{AuditRecord, Millis, Revocation, TagRecord};
 
 /// Registers the tag with the UID `uid` (as printed) for `elder`, a member of `station`
 /// with the elder's role, who has no tag in use (replace it instead). `by` is who did it.
-pub fn register_tag(relay: &Relay, station: &StationId, elder: &str, uid: &str, by: &str, audit: Option<AuditRecord>) -> Result<TagRecord, RegistryError> {
+pub fn register_tag(
+    relay: &Relay,
+    station: &StationId,
+    elder: &str,
+    uid: &str,
+    by: &str,
+    audit: Option<AuditRecord>,
+) -> Result<TagRecord, RegistryError> {
     let elder = station_elder(relay, station, elder)?;
     let uid = parse_uid(uid)?;
     if let Some(active) = relay.store().station_tags(station)?.into_iter().find(|t| t.elder == elder && t.revoked_at.is_none()) {
@@ -26,7 +33,14 @@ pub fn register_tag(relay: &Relay, station: &StationId, elder: &str, uid: &str, 
 
 /// Replaces `elder`'s tags in use with the tag `uid`: the new one is registered, then the
 /// old ones revoked ("replaced by …"). Returns the new tag.
-pub fn replace_tag(relay: &Relay, station: &StationId, elder: &str, uid: &str, by: &str, audit: Option<AuditRecord>) -> Result<TagRecord, RegistryError> {
+pub fn replace_tag(
+    relay: &Relay,
+    station: &StationId,
+    elder: &str,
+    uid: &str,
+    by: &str,
+    audit: Option<AuditRecord>,
+) -> Result<TagRecord, RegistryError> {
     let elder = station_elder(relay, station, elder)?;
     let uid = parse_uid(uid)?;
     let old: Vec<TagRecord> =
@@ -40,7 +54,13 @@ pub fn replace_tag(relay: &Relay, station: &StationId, elder: &str, uid: &str, b
 
 /// Revokes the tag `uid` of `station` (lost, broken): its taps fail from now on. Returns
 /// what happened and when.
-pub fn revoke_tag(relay: &Relay, station: &StationId, uid: &str, why: &str, audit: Option<AuditRecord>) -> Result<(Revocation, Millis), RegistryError> {
+pub fn revoke_tag(
+    relay: &Relay,
+    station: &StationId,
+    uid: &str,
+    why: &str,
+    audit: Option<AuditRecord>,
+) -> Result<(Revocation, Millis), RegistryError> {
     let uid = parse_uid(uid)?;
     station_tag(relay, station, &uid)?;
     let why = why.trim();
@@ -105,7 +125,9 @@ pub fn tag_writing(relay: &Relay, station: &StationId, uid: &str) -> Result<TagW
 }
 
 fn bad_uid(raw: &str) -> RegistryError {
-    RegistryError::Invalid(format!("{raw:?} is not a tag UID: give the 14 hex digits printed on the tag or read by the writer (04A1B2C3D4E5F6)"))
+    RegistryError::Invalid(format!(
+        "{raw:?} is not a tag UID: give the 14 hex digits printed on the tag or read by the writer (04A1B2C3D4E5F6)"
+    ))
 }
 
 fn parse_uid(raw: &str) -> Result<String, RegistryError> {
@@ -131,7 +153,14 @@ fn station_tag(relay: &Relay, station: &StationId, uid: &str) -> Result<TagRecor
         .ok_or_else(|| RegistryError::NotFound(format!("no tag {uid} at station {station}")))
 }
 
-fn store_tag(relay: &Relay, station: &StationId, elder: &MemberId, uid: &str, by: &str, audit: Option<AuditRecord>) -> Result<TagRecord, RegistryError> {
+fn store_tag(
+    relay: &Relay,
+    station: &StationId,
+    elder: &MemberId,
+    uid: &str,
+    by: &str,
+    audit: Option<AuditRecord>,
+) -> Result<TagRecord, RegistryError> {
     if let Some(existing) = relay.store().tag(uid)? {
         return Err(RegistryError::Invalid(format!(
             "tag {uid} was registered already (for {}, {}); a tag is registered once: use a new tag",

@@ -64,8 +64,12 @@ pub fn move_member(
     let detail = format!("{} → {to}", record.station);
     let audits = audit(&record)
         .map(|entry| {
-            [record.station.clone(), to.clone()]
-                .map(|station| AuditRecord { station: Some(station), target: member.to_string(), detail: detail.clone(), ..entry.clone() })
+            [record.station.clone(), to.clone()].map(|station| AuditRecord {
+                station: Some(station),
+                target: member.to_string(),
+                detail: detail.clone(),
+                ..entry.clone()
+            })
         })
         .into_iter()
         .flatten()

@@ -7,13 +7,13 @@
 //! outcome of anything any device stored before its sync began (ADR 0027).
 
 use std::collections::BTreeMap;
-use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock, Weak};
 
 use automerge::ActorId;
-use timebank_engine::{Clock, DocId};
 use timebank_engine::model::StationId;
+use timebank_engine::{Clock, DocId};
 
 use crate::ledger::bookkeeper::{Bookkeeper, Entries};
 use crate::ledger::rules::Credit;

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use automerge::{Automerge, ChangeHash, Patch};
 use timebank_engine::DocId;
 
-use crate::ledger::{EventBody, bookkeeper};
 use crate::ledger::collect::{self, Written};
+use crate::ledger::{EventBody, bookkeeper};
 use crate::relay::Relay;
 use crate::relay::cache::Held;
 use crate::store::{StoreError, StoreResult, WriteBatch};
@@ -103,9 +103,7 @@ impl<'r> Work<'r> {
         });
         let written: Vec<Written<'_>> = forks
             .iter()
-            .filter_map(|(id, after)| {
-                Some(Written { id, before: befores.get(id)?, after, patches: diffs.get(id).map(Vec::as_slice) })
-            })
+            .filter_map(|(id, after)| Some(Written { id, before: befores.get(id)?, after, patches: diffs.get(id).map(Vec::as_slice) }))
             .collect();
         let rules = relay.current_rules();
         let mut arrivals = collect::arrivals(store, &rules, &written)?;

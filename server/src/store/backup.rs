@@ -30,9 +30,7 @@ pub enum BackupError {
     #[error("{0} exists already; back up to a new file name (nothing was overwritten)")]
     TargetExists(PathBuf),
     /// A restore must go into a new, empty directory.
-    #[error(
-        "the data directory {0} is not empty; restore into a new directory and start the relay on it (nothing was changed)"
-    )]
+    #[error("the data directory {0} is not empty; restore into a new directory and start the relay on it (nothing was changed)")]
     NotEmpty(PathBuf),
     /// The file to restore is not there.
     #[error("there is no backup file at {0}")]
@@ -152,8 +150,7 @@ pub fn restore(from: &Path, data: &Path) -> Result<BackupSummary, BackupError> {
         .map_err(BackupError::failed(format!("could not open {}", from.display())))?;
     let found = schema::version(&source).map_err(|e| not_a_store(from, &e))?;
     check_version(from, found)?;
-    let integrity: String =
-        source.query_row("PRAGMA integrity_check", [], |row| row.get(0)).map_err(|e| not_a_store(from, &e))?;
+    let integrity: String = source.query_row("PRAGMA integrity_check", [], |row| row.get(0)).map_err(|e| not_a_store(from, &e))?;
     if integrity != "ok" {
         return Err(BackupError::Damaged { path: from.to_path_buf(), detail: integrity });
     }
@@ -189,8 +186,7 @@ fn expected_tables(version: i64) -> rusqlite::Result<Vec<String>> {
 }
 
 fn tables(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    let mut stmt =
-        conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")?;
+    let mut stmt = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")?;
     stmt.query_map([], |row| row.get(0))?.collect()
 }
 
@@ -219,9 +215,8 @@ fn copy_into(source: &Connection, to: &Path) -> Result<BackupSummary, BackupErro
         copy_pages(source, &mut copy)?;
         // One file, no WAL beside it: what an operator copies elsewhere is whole.
         copy.pragma_update(None, "journal_mode", "DELETE").map_err(BackupError::failed("could not finish the copy"))?;
-        let integrity: String = copy
-            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
-            .map_err(BackupError::failed("could not check the copy"))?;
+        let integrity: String =
+            copy.query_row("PRAGMA integrity_check", [], |row| row.get(0)).map_err(BackupError::failed("could not check the copy"))?;
         if integrity != "ok" {
             return Err(BackupError::Damaged { path: partial.clone(), detail: integrity });
         }
@@ -265,10 +260,7 @@ fn copy_pages(source: &Connection, copy: &mut Connection) -> Result<(), BackupEr
             _ => std::thread::sleep(BUSY_PAUSE),
         }
     }
-    Err(BackupError::Failed {
-        what: "the copy failed".into(),
-        detail: "the store stayed locked for 5 seconds; try again".into(),
-    })
+    Err(BackupError::Failed { what: "the copy failed".into(), detail: "the store stayed locked for 5 seconds; try again".into() })
 }
 
 fn summary(conn: &Connection, file: &Path) -> rusqlite::Result<BackupSummary> {

@@ -32,7 +32,9 @@ pub type SecretHash = [u8; 32];
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The store was written by a newer relay.
-    #[error("the relay store at {path} has version {found}, newer than this relay's {supported}; update the relay (nothing was changed)")]
+    #[error(
+        "the relay store at {path} has version {found}, newer than this relay's {supported}; update the relay (nothing was changed)"
+    )]
     TooNew {
         /// The store file.
         path: String,
@@ -664,12 +666,7 @@ pub trait RelayStore: Send + Sync + std::fmt::Debug {
     /// Appends `postings` (a key posted before is skipped: idempotent) and writes the
     /// ledger documents' chunks in `documents`, in one transaction. Returns the new
     /// generation of each document written.
-    fn append_postings(
-        &self,
-        postings: &[PostingRecord],
-        documents: &WriteBatch,
-        at: Millis,
-    ) -> StoreResult<HashMap<String, i64>>;
+    fn append_postings(&self, postings: &[PostingRecord], documents: &WriteBatch, at: Millis) -> StoreResult<HashMap<String, i64>>;
     /// Every posting, in the order posted.
     fn postings(&self) -> StoreResult<Vec<PostingRecord>>;
     /// How far the ledger is: the last event logged, and the last the ledger has folded

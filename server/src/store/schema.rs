@@ -270,9 +270,8 @@ mod tests {
     use super::*;
 
     fn tables(conn: &Connection) -> Vec<String> {
-        let mut stmt = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-            .unwrap();
+        let mut stmt =
+            conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").unwrap();
         stmt.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect()
     }
 
@@ -297,20 +296,29 @@ mod tests {
             ]
         );
         // A member needs its station; a device's actor and token hash are unique.
-        assert!(conn
-            .execute("INSERT INTO members (id, station, role, display_name, created_at) VALUES ('m-1', 's-x', 'volunteer', 'A', 0)", [])
-            .is_err());
+        assert!(
+            conn.execute(
+                "INSERT INTO members (id, station, role, display_name, created_at) VALUES ('m-1', 's-x', 'volunteer', 'A', 0)",
+                []
+            )
+            .is_err()
+        );
         conn.execute("INSERT INTO stations (id, name, created_at) VALUES ('s-1', 'S', 0)", []).unwrap();
-        conn.execute("INSERT INTO members (id, station, role, display_name, created_at) VALUES ('m-1', 's-1', 'volunteer', 'A', 0)", [])
-            .unwrap();
+        conn.execute(
+            "INSERT INTO members (id, station, role, display_name, created_at) VALUES ('m-1', 's-1', 'volunteer', 'A', 0)",
+            [],
+        )
+        .unwrap();
         conn.execute("INSERT INTO devices (id, member, actor, token_hash, created_at) VALUES ('d-1', 'm-1', 'aa', x'01', 0)", [])
             .unwrap();
-        assert!(conn
-            .execute("INSERT INTO devices (id, member, actor, token_hash, created_at) VALUES ('d-2', 'm-1', 'aa', x'02', 0)", [])
-            .is_err());
-        assert!(conn
-            .execute("INSERT INTO devices (id, member, actor, token_hash, created_at) VALUES ('d-2', 'm-1', 'bb', x'01', 0)", [])
-            .is_err());
+        assert!(
+            conn.execute("INSERT INTO devices (id, member, actor, token_hash, created_at) VALUES ('d-2', 'm-1', 'aa', x'02', 0)", [])
+                .is_err()
+        );
+        assert!(
+            conn.execute("INSERT INTO devices (id, member, actor, token_hash, created_at) VALUES ('d-2', 'm-1', 'bb', x'01', 0)", [])
+                .is_err()
+        );
         // A new document starts at generation 1.
         conn.execute("INSERT INTO documents (doc_id, snapshot, updated_at) VALUES ('member/m-1', x'00', 0)", []).unwrap();
         let generation: i64 =
@@ -393,9 +401,9 @@ mod tests {
         let chunks: i64 = conn.query_row("SELECT count(*) FROM chunks", [], |r| r.get(0)).unwrap();
         assert_eq!(chunks, 1, "chunks stay");
         // A version needs its document.
-        assert!(conn
-            .execute("INSERT INTO document_versions (doc_id, generation, updated_at) VALUES ('member/m-none', 1, 0)", [])
-            .is_err());
+        assert!(
+            conn.execute("INSERT INTO document_versions (doc_id, generation, updated_at) VALUES ('member/m-none', 1, 0)", []).is_err()
+        );
     }
 
     #[test]
@@ -458,8 +466,11 @@ mod tests {
         for station in ["s-1", "s-2"] {
             conn.execute("INSERT INTO stations (id, name, created_at) VALUES (?1, 'S', 0)", [station]).unwrap();
         }
-        conn.execute("INSERT INTO members (id, station, role, display_name, created_at) VALUES ('m-1', 's-1', 'coordinator', 'Li', 0)", [])
-            .unwrap();
+        conn.execute(
+            "INSERT INTO members (id, station, role, display_name, created_at) VALUES ('m-1', 's-1', 'coordinator', 'Li', 0)",
+            [],
+        )
+        .unwrap();
         conn.execute(
             "INSERT INTO console_users (username, password_hash, role, station, member, created_at) VALUES ('li', 'h1', 'coordinator', 's-1', 'm-1', 5)",
             [],
@@ -467,8 +478,11 @@ mod tests {
         .unwrap();
         conn.execute("INSERT INTO console_users (username, password_hash, role, created_at) VALUES ('qu', 'h2', 'district', 6)", [])
             .unwrap();
-        conn.execute("INSERT INTO console_sessions (token_hash, username, csrf, created_at, last_seen) VALUES (x'01', 'li', 'c', 1, 1)", [])
-            .unwrap();
+        conn.execute(
+            "INSERT INTO console_sessions (token_hash, username, csrf, created_at, last_seen) VALUES (x'01', 'li', 'c', 1, 1)",
+            [],
+        )
+        .unwrap();
         migrate_to(&mut conn, 9).unwrap();
         assert_eq!(version(&conn).unwrap(), 9);
         let placed: Vec<(String, String)> = conn
@@ -509,11 +523,17 @@ mod tests {
         assert!(user("c", "city", Some("s-1"), None).is_err(), "the city has no station");
         assert!(user("d", "coordinator", Some("s-1"), Some("q-default")).is_err(), "a coordinator has no district");
         assert!(conn.execute("INSERT INTO station_districts (station, district) VALUES ('s-none', 'q-default')", []).is_err());
-        conn.execute("INSERT INTO console_sessions (token_hash, username, csrf, created_at, last_seen) VALUES (x'02', 'li', 'c', 1, 1)", [])
-            .unwrap();
+        conn.execute(
+            "INSERT INTO console_sessions (token_hash, username, csrf, created_at, last_seen) VALUES (x'02', 'li', 'c', 1, 1)",
+            [],
+        )
+        .unwrap();
         assert!(
-            conn.execute("INSERT INTO console_sessions (token_hash, username, csrf, created_at, last_seen) VALUES (x'03', 'nobody', 'c', 1, 1)", [])
-                .is_err(),
+            conn.execute(
+                "INSERT INTO console_sessions (token_hash, username, csrf, created_at, last_seen) VALUES (x'03', 'nobody', 'c', 1, 1)",
+                []
+            )
+            .is_err(),
             "a session still needs its account"
         );
     }

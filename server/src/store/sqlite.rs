@@ -14,9 +14,9 @@ use timebank_engine::model::{DistrictId, HouseholdId, MemberId, Role, StationId}
 use crate::store::encoding::{console_role, console_role_name, from_hex, heads_blob, heads_from_blob, hex};
 use crate::store::schema;
 use crate::store::{
-    AckedHeads, AuditRecord, DeviceUsage, DistrictRecord, ConsoleSessionRecord, ConsoleUserRecord, DeviceRecord, EnrollRefusal,
-    EnrollmentCode, LedgerEventRecord, LedgerProgress, MemberContact, MemberRecord, Millis, NewDevice, NewDocument, NewLedgerEvent,
-    DocumentChanges, PostingRecord, RelayStore, Revocation, SecretHash, SecurityEvent, StationRecord, StoreError, StoreResult,
+    AckedHeads, AuditRecord, ConsoleSessionRecord, ConsoleUserRecord, DeviceRecord, DeviceUsage, DistrictRecord, DocumentChanges,
+    EnrollRefusal, EnrollmentCode, LedgerEventRecord, LedgerProgress, MemberContact, MemberRecord, Millis, NewDevice, NewDocument,
+    NewLedgerEvent, PostingRecord, RelayStore, Revocation, SecretHash, SecurityEvent, StationRecord, StoreError, StoreResult,
     StoredDocument, SyncWritten, TagRecord, WriteBatch,
 };
 
@@ -121,11 +121,7 @@ impl SqliteStore {
 // ----- rows -----
 
 fn bad_column(index: usize, what: &str, detail: String) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(
-        index,
-        rusqlite::types::Type::Text,
-        format!("{what}: {detail}").into(),
-    )
+    rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, format!("{what}: {detail}").into())
 }
 
 fn member_from_row(row: &Row<'_>) -> rusqlite::Result<MemberRecord> {
@@ -140,10 +136,7 @@ fn member_from_row(row: &Row<'_>) -> rusqlite::Result<MemberRecord> {
         role: Role::parse(&role).map_err(|e| bad_column(2, "role", e.to_string()))?,
         display_name: row.get(3)?,
         birth_year: birth_year.and_then(|y| u16::try_from(y).ok()),
-        household: household
-            .map(|h| HouseholdId::parse(&h))
-            .transpose()
-            .map_err(|e| bad_column(5, "household", e.to_string()))?,
+        household: household.map(|h| HouseholdId::parse(&h)).transpose().map_err(|e| bad_column(5, "household", e.to_string()))?,
         created_at: row.get(6)?,
         hardship: row.get::<_, i64>(7)? != 0,
     })
@@ -154,7 +147,8 @@ const DEVICE_COLUMNS: &str = "id, member, actor, created_at, revoked_at, signing
 const TAG_COLUMNS: &str = "uid, station, elder, registered_at, registered_by, revoked_at, revoked_why";
 
 /// A station with its district: [`station_from_row`]'s columns.
-const STATION_SELECT: &str = "SELECT s.id, s.name, d.district, s.created_at FROM stations s JOIN station_districts d ON d.station = s.id";
+const STATION_SELECT: &str =
+    "SELECT s.id, s.name, d.district, s.created_at FROM stations s JOIN station_districts d ON d.station = s.id";
 
 fn station_from_row(row: &Row<'_>) -> rusqlite::Result<StationRecord> {
     let raw: String = row.get(0)?;
@@ -267,10 +261,7 @@ fn insert_documents(tx: &Transaction<'_>, documents: &[NewDocument], at: Millis)
         if inserted == 0 {
             return Err(StoreError::Duplicate { what: "document", id: doc.id.clone() });
         }
-        tx.execute(
-            "INSERT INTO document_versions (doc_id, generation, updated_at) VALUES (?1, 1, ?2)",
-            params![doc.id, at],
-        )?;
+        tx.execute("INSERT INTO document_versions (doc_id, generation, updated_at) VALUES (?1, 1, ?2)", params![doc.id, at])?;
     }
     Ok(())
 }
@@ -307,9 +298,11 @@ fn write_batch_in(tx: &Transaction<'_>, batch: &WriteBatch, at: Millis) -> Store
         tx.prepare_cached("UPDATE ledger_state SET value = max(value, ?1) WHERE key = 'folded_seq'")?.execute([folded])?;
     }
     for moved in &batch.moves {
-        let changed = tx
-            .prepare_cached("UPDATE members SET station = ?3 WHERE id = ?1 AND station = ?2")?
-            .execute(params![moved.member.as_str(), moved.from.as_str(), moved.to.as_str()])?;
+        let changed = tx.prepare_cached("UPDATE members SET station = ?3 WHERE id = ?1 AND station = ?2")?.execute(params![
+            moved.member.as_str(),
+            moved.from.as_str(),
+            moved.to.as_str()
+        ])?;
         if changed != 1 {
             return Err(crate::store::moved_meanwhile(moved));
         }
@@ -325,25 +318,19 @@ fn write_batch_in(tx: &Transaction<'_>, batch: &WriteBatch, at: Millis) -> Store
 }
 
 fn insert_audit_in(tx: &Transaction<'_>, entry: &AuditRecord) -> StoreResult<()> {
-    tx.prepare_cached(
-        "INSERT INTO console_audit (at, username, station, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        entry.at,
-        entry.username,
-        entry.station.as_ref().map(StationId::as_str),
-        entry.action,
-        entry.target,
-        entry.detail
-    ])?;
+    tx.prepare_cached("INSERT INTO console_audit (at, username, station, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+        .execute(params![
+            entry.at,
+            entry.username,
+            entry.station.as_ref().map(StationId::as_str),
+            entry.action,
+            entry.target,
+            entry.detail
+        ])?;
     Ok(())
 }
 
-fn append_ledger_events_in(
-    tx: &Transaction<'_>,
-    events: &[NewLedgerEvent],
-    at: Millis,
-) -> StoreResult<Vec<LedgerEventRecord>> {
+fn append_ledger_events_in(tx: &Transaction<'_>, events: &[NewLedgerEvent], at: Millis) -> StoreResult<Vec<LedgerEventRecord>> {
     let mut logged = Vec::new();
     let mut insert = tx.prepare_cached(
         "INSERT INTO ledger_events (key, body, received_at) VALUES (?1, ?2, ?3)
@@ -405,10 +392,7 @@ impl RelayStore for SqliteStore {
             return from_hex(&stored).ok_or_else(corrupt);
         }
         let stored: String = self.write(|tx| {
-            tx.execute(
-                "INSERT INTO relay_meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING",
-                params![key, hex(fresh)],
-            )?;
+            tx.execute("INSERT INTO relay_meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING", params![key, hex(fresh)])?;
             Ok(tx.query_row("SELECT value FROM relay_meta WHERE key = ?1", [&key], |row| row.get(0))?)
         })?;
         from_hex(&stored).ok_or_else(corrupt)
@@ -417,8 +401,10 @@ impl RelayStore for SqliteStore {
     fn document(&self, doc: &str) -> StoreResult<Option<StoredDocument>> {
         self.read(|conn| {
             let head: Option<(Vec<u8>, i64)> = conn
-                .prepare_cached("SELECT d.snapshot, v.generation FROM documents d JOIN document_versions v ON v.doc_id = d.doc_id
-                 WHERE d.doc_id = ?1")?
+                .prepare_cached(
+                    "SELECT d.snapshot, v.generation FROM documents d JOIN document_versions v ON v.doc_id = d.doc_id
+                 WHERE d.doc_id = ?1",
+                )?
                 .query_row([doc], |row| Ok((row.get(0)?, row.get(1)?)))
                 .optional()?;
             let Some((snapshot, generation)) = head else { return Ok(None) };
@@ -606,10 +592,8 @@ impl RelayStore for SqliteStore {
         audit: Option<&AuditRecord>,
     ) -> StoreResult<()> {
         self.write(|tx| {
-            let station_exists = tx
-                .query_row("SELECT 1 FROM stations WHERE id = ?1", [member.station.as_str()], |_| Ok(()))
-                .optional()?
-                .is_some();
+            let station_exists =
+                tx.query_row("SELECT 1 FROM stations WHERE id = ?1", [member.station.as_str()], |_| Ok(())).optional()?.is_some();
             if !station_exists {
                 return Err(StoreError::Missing { what: "station", id: member.station.to_string() });
             }
@@ -658,10 +642,8 @@ impl RelayStore for SqliteStore {
 
     fn add_enrollment_code(&self, code: &EnrollmentCode, audit: Option<&AuditRecord>) -> StoreResult<()> {
         self.write(|tx| {
-            let member_exists = tx
-                .query_row("SELECT 1 FROM members WHERE id = ?1", [code.member.as_str()], |_| Ok(()))
-                .optional()?
-                .is_some();
+            let member_exists =
+                tx.query_row("SELECT 1 FROM members WHERE id = ?1", [code.member.as_str()], |_| Ok(())).optional()?.is_some();
             if !member_exists {
                 return Err(StoreError::Missing { what: "member", id: code.member.to_string() });
             }
@@ -681,11 +663,9 @@ impl RelayStore for SqliteStore {
     ) -> StoreResult<Result<MemberRecord, EnrollRefusal>> {
         self.write(|tx| {
             let code: Option<(String, Millis, Option<Millis>)> = tx
-                .query_row(
-                    "SELECT member, expires_at, used_at FROM enrollment_codes WHERE code_hash = ?1",
-                    [code_hash],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-                )
+                .query_row("SELECT member, expires_at, used_at FROM enrollment_codes WHERE code_hash = ?1", [code_hash], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
                 .optional()?;
             let Some((member, expires_at, used_at)) = code else { return Ok(Err(EnrollRefusal::UnknownCode)) };
             if let Some(at) = used_at {
@@ -694,10 +674,7 @@ impl RelayStore for SqliteStore {
             if now >= expires_at {
                 return Ok(Err(EnrollRefusal::Expired { at: expires_at }));
             }
-            let taken = tx
-                .query_row("SELECT 1 FROM devices WHERE actor = ?1", [&device.actor], |_| Ok(()))
-                .optional()?
-                .is_some();
+            let taken = tx.query_row("SELECT 1 FROM devices WHERE actor = ?1", [&device.actor], |_| Ok(())).optional()?.is_some();
             if taken {
                 return Ok(Err(EnrollRefusal::ActorTaken));
             }
@@ -709,8 +686,7 @@ impl RelayStore for SqliteStore {
                 "UPDATE enrollment_codes SET used_at = ?2, device = ?3 WHERE code_hash = ?1",
                 params![code_hash, now, device.id],
             )?;
-            let record = tx
-                .query_row(&format!("SELECT {MEMBER_COLUMNS} FROM members WHERE id = ?1"), [&member], member_from_row)?;
+            let record = tx.query_row(&format!("SELECT {MEMBER_COLUMNS} FROM members WHERE id = ?1"), [&member], member_from_row)?;
             Ok(Ok(record))
         })
     }
@@ -740,9 +716,8 @@ impl RelayStore for SqliteStore {
 
     fn revoke_device(&self, id: &str, at: Millis, audit: Option<&AuditRecord>) -> StoreResult<Revocation> {
         self.write(|tx| {
-            let found: Option<Option<Millis>> = tx
-                .query_row("SELECT revoked_at FROM devices WHERE id = ?1", [id], |row| row.get(0))
-                .optional()?;
+            let found: Option<Option<Millis>> =
+                tx.query_row("SELECT revoked_at FROM devices WHERE id = ?1", [id], |row| row.get(0)).optional()?;
             Ok(match found {
                 None => Revocation::Unknown,
                 Some(Some(at)) => Revocation::AlreadyRevoked { at },
@@ -814,7 +789,8 @@ impl RelayStore for SqliteStore {
                 "INSERT INTO device_usage (device, day) VALUES (?1, ?2) ON CONFLICT(device, day) DO NOTHING",
                 params![device, day],
             )?;
-            let marked = tx.execute("UPDATE device_usage SET refused = 1 WHERE device = ?1 AND day = ?2 AND refused = 0", params![device, day])?;
+            let marked = tx
+                .execute("UPDATE device_usage SET refused = 1 WHERE device = ?1 AND day = ?2 AND refused = 0", params![device, day])?;
             Ok(marked == 1)
         })
     }
@@ -840,8 +816,7 @@ impl RelayStore for SqliteStore {
 
     fn ledger_events(&self, after: i64) -> StoreResult<Vec<LedgerEventRecord>> {
         self.read(|conn| {
-            let mut stmt =
-                conn.prepare_cached("SELECT seq, key, body, received_at FROM ledger_events WHERE seq > ?1 ORDER BY seq")?;
+            let mut stmt = conn.prepare_cached("SELECT seq, key, body, received_at FROM ledger_events WHERE seq > ?1 ORDER BY seq")?;
             stmt.query_map([after], |row| {
                 Ok(LedgerEventRecord { seq: row.get(0)?, key: row.get(1)?, body: row.get(2)?, received_at: row.get(3)? })
             })?
@@ -867,12 +842,7 @@ impl RelayStore for SqliteStore {
         })
     }
 
-    fn append_postings(
-        &self,
-        postings: &[PostingRecord],
-        documents: &WriteBatch,
-        at: Millis,
-    ) -> StoreResult<HashMap<String, i64>> {
+    fn append_postings(&self, postings: &[PostingRecord], documents: &WriteBatch, at: Millis) -> StoreResult<HashMap<String, i64>> {
         if postings.is_empty() && documents.is_empty() {
             return Ok(HashMap::new());
         }
@@ -882,9 +852,7 @@ impl RelayStore for SqliteStore {
                  ON CONFLICT(key) DO NOTHING"
             ))?;
             for p in postings {
-                insert.execute(params![
-                    p.key, p.kind, p.debit, p.credit, p.minutes, p.subject, p.memo, p.by, p.event, p.at
-                ])?;
+                insert.execute(params![p.key, p.kind, p.debit, p.credit, p.minutes, p.subject, p.memo, p.by, p.event, p.at])?;
             }
             write_batch_in(tx, documents, at)
         })
@@ -997,9 +965,8 @@ impl RelayStore for SqliteStore {
 
     fn login_failures_since(&self, username: &str, since: Millis) -> StoreResult<Vec<Millis>> {
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT at FROM console_login_failures WHERE username = ?1 AND at >= ?2 ORDER BY at, id",
-            )?;
+            let mut stmt =
+                conn.prepare_cached("SELECT at FROM console_login_failures WHERE username = ?1 AND at >= ?2 ORDER BY at, id")?;
             stmt.query_map(params![username, since], |row| row.get(0))?.collect()
         })
     }
@@ -1038,8 +1005,7 @@ impl RelayStore for SqliteStore {
                     stmt.query_map(params![station.as_str(), limit], audit_from_row)?.collect()
                 }
                 None => {
-                    let mut stmt =
-                        conn.prepare_cached(&format!("SELECT {columns} FROM console_audit ORDER BY id DESC LIMIT ?1"))?;
+                    let mut stmt = conn.prepare_cached(&format!("SELECT {columns} FROM console_audit ORDER BY id DESC LIMIT ?1"))?;
                     stmt.query_map([limit], audit_from_row)?.collect()
                 }
             }
@@ -1065,13 +1031,7 @@ impl RelayStore for SqliteStore {
         self.read(|conn| {
             let mut stmt = conn.prepare("SELECT at, device, member, doc_id, reason FROM security_events ORDER BY id")?;
             stmt.query_map([], |row| {
-                Ok(SecurityEvent {
-                    at: row.get(0)?,
-                    device: row.get(1)?,
-                    member: row.get(2)?,
-                    doc: row.get(3)?,
-                    reason: row.get(4)?,
-                })
+                Ok(SecurityEvent { at: row.get(0)?, device: row.get(1)?, member: row.get(2)?, doc: row.get(3)?, reason: row.get(4)? })
             })?
             .collect()
         })
@@ -1123,7 +1083,8 @@ mod tests {
         };
         let phone = "13912345678";
         store.create_member(&member, &MemberContact { phone: Some(phone.into()), ..MemberContact::default() }, &[], None).unwrap();
-        let held = |name: &str| std::fs::read(dir.path().join(name)).unwrap_or_default().windows(phone.len()).any(|w| w == phone.as_bytes());
+        let held =
+            |name: &str| std::fs::read(dir.path().join(name)).unwrap_or_default().windows(phone.len()).any(|w| w == phone.as_bytes());
         assert!(held(STORE_FILE) || held("relay.sqlite3-wal"), "the number was stored");
         assert!(store.erase_member_contact(&member.id, None).unwrap());
         assert!(!held(STORE_FILE) && !held("relay.sqlite3-wal"), "the number is overwritten, not only unlinked");

@@ -7,9 +7,9 @@ use timebank_engine::model::{DistrictId, HouseholdId, MemberId, Role, StationId}
 
 use crate::store::{
     AckUpdate, AckedHeads, AuditRecord, ConsoleRole, ConsoleSessionRecord, ConsoleUserRecord, DEFAULT_DISTRICT, DeviceUsage,
-    DistrictRecord, EnrollRefusal,
-    EnrollmentCode, LedgerProgress, MemberContact, MemberMove, MemberRecord, NewDevice, NewDocument, NewLedgerEvent,
-    PostingRecord, RelayStore, Revocation, SecurityEvent, StationRecord, StoreError, TagRecord, UsageUpdate, WriteBatch,
+    DistrictRecord, EnrollRefusal, EnrollmentCode, LedgerProgress, MemberContact, MemberMove, MemberRecord, NewDevice, NewDocument,
+    NewLedgerEvent, PostingRecord, RelayStore, Revocation, SecurityEvent, StationRecord, StoreError, TagRecord, UsageUpdate,
+    WriteBatch,
 };
 
 /// Runs every test of the suite against the store that `$open` (a closure from the test
@@ -141,10 +141,10 @@ fn member_id(raw: &str) -> MemberId {
 /// The test station (with its document) and two members, `m-vol` and `m-coord`.
 pub(crate) fn setup(store: &dyn RelayStore) {
     store
-        .create_station(&StationRecord { id: station_id(), name: "Caoyang".into(), district: default_district(), created_at: 1 }, &[NewDocument {
-            id: "station/s-test".into(),
-            snapshot: vec![1],
-        }])
+        .create_station(
+            &StationRecord { id: station_id(), name: "Caoyang".into(), district: default_district(), created_at: 1 },
+            &[NewDocument { id: "station/s-test".into(), snapshot: vec![1] }],
+        )
         .unwrap();
     for (id, role) in [("m-vol", Role::Volunteer), ("m-coord", Role::Coordinator)] {
         store
@@ -169,7 +169,11 @@ pub(crate) fn setup(store: &dyn RelayStore) {
 
 fn enroll(store: &dyn RelayStore, code: u8, device: &str, actor: &str, token: u8) -> Result<MemberRecord, EnrollRefusal> {
     store
-        .enroll_device(&[code; 32], &NewDevice { id: device.into(), actor: actor.into(), token_hash: [token; 32], signing_key: None }, 100)
+        .enroll_device(
+            &[code; 32],
+            &NewDevice { id: device.into(), actor: actor.into(), token_hash: [token; 32], signing_key: None },
+            100,
+        )
         .unwrap()
 }
 
@@ -267,10 +271,16 @@ pub(crate) fn districts_hold_stations_that_move_between_them(store: &dyn RelaySt
     assert_eq!(ids, [DEFAULT_DISTRICT, "q-putuo"]);
     assert!(store.districts().unwrap().contains(&putuo));
 
-    let ganquan = StationRecord { id: StationId::parse("s-ganquan").unwrap(), name: "Ganquan".into(), district: putuo.id.clone(), created_at: 4 };
+    let ganquan = StationRecord {
+        id: StationId::parse("s-ganquan").unwrap(),
+        name: "Ganquan".into(),
+        district: putuo.id.clone(),
+        created_at: 4,
+    };
     store.create_station(&ganquan, &[]).unwrap();
     assert_eq!(store.station(&ganquan.id).unwrap(), Some(ganquan.clone()));
-    let lost = StationRecord { id: StationId::parse("s-lost").unwrap(), district: DistrictId::parse("q-none").unwrap(), ..ganquan.clone() };
+    let lost =
+        StationRecord { id: StationId::parse("s-lost").unwrap(), district: DistrictId::parse("q-none").unwrap(), ..ganquan.clone() };
     assert!(matches!(store.create_station(&lost, &[]), Err(StoreError::Missing { what: "district", .. })));
     assert!(store.station(&lost.id).unwrap().is_none(), "nothing of a refused station stays");
 
@@ -304,7 +314,8 @@ pub(crate) fn stations_and_members_round_trip(store: &dyn RelayStore) {
     setup(store);
     assert_eq!(store.station(&station_id()).unwrap().unwrap().name, "Caoyang");
     assert!(store.station(&StationId::parse("s-none").unwrap()).unwrap().is_none());
-    let again = store.create_station(&StationRecord { id: station_id(), name: "Other".into(), district: default_district(), created_at: 3 }, &[]);
+    let again = store
+        .create_station(&StationRecord { id: station_id(), name: "Other".into(), district: default_district(), created_at: 3 }, &[]);
     assert!(matches!(again, Err(StoreError::Duplicate { what: "station", .. })), "{again:?}");
     assert_eq!(store.station(&station_id()).unwrap().unwrap().district, default_district(), "a new store has its default district");
 
@@ -344,7 +355,10 @@ pub(crate) fn stations_and_members_round_trip(store: &dyn RelayStore) {
 pub(crate) fn a_members_contact_is_erased_with_its_audit_entry(store: &dyn RelayStore) {
     setup(store);
     let vol = member_id("m-vol");
-    let contact = MemberContact { phone: Some("139 1111 2222".into()), id_last4: Some("0427".into()), address: Some("兰溪路 138 弄".into()) };
+    let contact =
+        MemberContact {
+            phone: Some("139 1111 2222".into()), id_last4: Some("0427".into()), address: Some("兰溪路 138 弄".into())
+        };
     let elder = elder();
     store.create_member(&elder, &contact, &[], None).unwrap();
     let erased = audit("member.erase-contact", "m-elder");
@@ -365,18 +379,14 @@ pub(crate) fn documents_keep_snapshot_chunks_and_generation(store: &dyn RelaySto
     assert_eq!((fresh.bytes.as_slice(), fresh.generation, fresh.chunk_count), ([10].as_slice(), 1, 0));
     assert!(store.document("member/m-none").unwrap().is_none());
 
-    let batch = WriteBatch {
-        chunks: vec![("member/m-vol".into(), vec![11, 12]), ("member/m-vol".into(), vec![13])],
-        ..WriteBatch::default()
-    };
+    let batch =
+        WriteBatch { chunks: vec![("member/m-vol".into(), vec![11, 12]), ("member/m-vol".into(), vec![13])], ..WriteBatch::default() };
     let generations = store.write_batch(&batch, 50).unwrap();
     assert_eq!(generations.get("member/m-vol"), Some(&3));
     let grown = store.document("member/m-vol").unwrap().unwrap();
     assert_eq!((grown.bytes.as_slice(), grown.generation, grown.chunk_count), ([10, 11, 12, 13].as_slice(), 3, 2));
 
-    let all = store
-        .document_generations(&["member/m-vol".into(), "station/s-test".into(), "member/m-none".into()])
-        .unwrap();
+    let all = store.document_generations(&["member/m-vol".into(), "station/s-test".into(), "member/m-none".into()]).unwrap();
     assert_eq!(all.len(), 2);
     assert_eq!(all.get("member/m-vol"), Some(&3));
     assert_eq!(all.get("station/s-test"), Some(&1));
@@ -423,7 +433,12 @@ pub(crate) fn a_sync_and_its_arrivals_are_stored_together_or_not_at_all(store: &
 /// station the member is not at (moved meanwhile) fails the whole batch.
 pub(crate) fn a_member_moves_with_its_batch_or_not_at_all(store: &dyn RelayStore) {
     setup(store);
-    let xinhua = StationRecord { id: StationId::parse("s-xinhua").unwrap(), name: "Xinhua".into(), district: default_district(), created_at: 3 };
+    let xinhua = StationRecord {
+        id: StationId::parse("s-xinhua").unwrap(),
+        name: "Xinhua".into(),
+        district: default_district(),
+        created_at: 3,
+    };
     store.create_station(&xinhua, &[]).unwrap();
     let moved = MemberMove { member: member_id("m-vol"), from: station_id(), to: xinhua.id.clone() };
     let batch = WriteBatch { chunks: vec![("member/m-vol".into(), vec![11])], moves: vec![moved.clone()], ..WriteBatch::default() };
@@ -491,11 +506,8 @@ pub(crate) fn a_decision_and_its_audit_entry_are_stored_together_or_not_at_all(s
     assert!(store.audit_entries(None, 10).unwrap().is_empty(), "a refused write leaves no audit entry");
     assert_eq!(store.document("member/m-vol").unwrap().unwrap().bytes, [10]);
 
-    let written = WriteBatch {
-        chunks: vec![("member/m-vol".into(), vec![11])],
-        audits: vec![approve("v-1")],
-        ..WriteBatch::default()
-    };
+    let written =
+        WriteBatch { chunks: vec![("member/m-vol".into(), vec![11])], audits: vec![approve("v-1")], ..WriteBatch::default() };
     store.write_sync(&written, &[], 60).unwrap();
     assert_eq!(store.audit_entries(None, 10).unwrap(), [approve("v-1")], "exactly one entry, as given");
     assert_eq!(store.document("member/m-vol").unwrap().unwrap().bytes, [10, 11]);
@@ -707,8 +719,7 @@ pub(crate) fn console_accounts_sessions_failures_and_audit(store: &dyn RelayStor
     };
     assert!(matches!(store.create_console_user(&nowhere), Err(StoreError::Missing { what: "district", .. })));
 
-    let session =
-        ConsoleSessionRecord { token_hash: [7; 32], username: "li".into(), csrf: "c".into(), created_at: 10, last_seen: 10 };
+    let session = ConsoleSessionRecord { token_hash: [7; 32], username: "li".into(), csrf: "c".into(), created_at: 10, last_seen: 10 };
     store.create_console_session(&session, None).unwrap();
     store.touch_console_session(&[7; 32], 20).unwrap();
     store.touch_console_session(&[7; 32], 15).unwrap();

@@ -78,9 +78,9 @@ pub(super) fn plan(
         }
         let base = match (push, listing) {
             // The device told its heads: what it lacks is below none of them.
-            (Some(_), _) if let Some(recovery) = recovery => Some(
-                wire::from_wire_heads(&recovery.heads).into_iter().filter(|h| doc.get_change_by_hash(h).is_some()).collect(),
-            ),
+            (Some(_), _) if let Some(recovery) = recovery => {
+                Some(wire::from_wire_heads(&recovery.heads).into_iter().filter(|h| doc.get_change_by_hash(h).is_some()).collect())
+            }
             (Some(p), _) => known_base(p.acked, &acked_here),
             // Not named in a manifest-checked request: the device holds what was acknowledged.
             (None, Listing::Changed) => Some(acked_here.cur.clone()),

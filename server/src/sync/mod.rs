@@ -44,10 +44,10 @@ use axum::response::Response;
 use timebank_engine::DocId;
 use timebank_engine::sync::wire::{self, SyncRequest, SyncResponse};
 
-use crate::http::{self, binary, blocking};
 use crate::auth::AuthedDevice;
 use crate::authority::Access;
 use crate::error::AppError;
+use crate::http::{self, binary, blocking};
 use crate::limits::Gate;
 use crate::relay::{Relay, Writes};
 use crate::store::SecurityEvent;
@@ -57,12 +57,7 @@ use crate::store::SecurityEvent;
 /// before the body is read, and a body that arrives too slowly is cut ([`http::read_body`]).
 /// A missing or refused token, an oversized or slow body count against the caller's
 /// address (a good request never does).
-pub async fn endpoint(
-    State(relay): State<Arc<Relay>>,
-    gate: Gate,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, AppError> {
+pub async fn endpoint(State(relay): State<Arc<Relay>>, gate: Gate, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
     let (device, body) = http::device_request(&relay, &gate, &headers, body).await?;
     blocking(move || {
         let request: SyncRequest = wire::decode(&body)?;

@@ -66,10 +66,8 @@ pub(super) fn read<'a>(relay: &Relay, device: &AuthedDevice, request: &'a SyncRe
     let mut pushes = BTreeMap::new();
     let mut budget = Budget::new(bounds::PUSH);
     for sent in &request.docs {
-        let id: DocId = sent
-            .doc
-            .parse()
-            .map_err(|e: timebank_engine::Error| AppError::BadRequest(format!("{e}; nothing was stored")))?;
+        let id: DocId =
+            sent.doc.parse().map_err(|e: timebank_engine::Error| AppError::BadRequest(format!("{e}; nothing was stored")))?;
         let changes = sent
             .changes
             .iter()
@@ -77,10 +75,7 @@ pub(super) fn read<'a>(relay: &Relay, device: &AuthedDevice, request: &'a SyncRe
             .map(|(i, bytes)| budget.read_change(bytes).map_err(|e| refuse_change(relay, device, &sent.doc, i, e)))
             .collect::<Result<Vec<_>, _>>()?;
         if pushes.insert(id, Push { sent, changes }).is_some() {
-            return Err(AppError::BadRequest(format!(
-                "document {} is listed twice in one request; nothing was stored",
-                sent.doc
-            )));
+            return Err(AppError::BadRequest(format!("document {} is listed twice in one request; nothing was stored", sent.doc)));
         }
     }
     Ok(Incoming { pushes })
@@ -183,9 +178,8 @@ pub(super) fn stage(
         let shaped = vetting::vet(id, cached, ready.iter().copied()).map_err(refuse)?;
         let mut fork = cached.clone();
         let apply = |fork: &mut Automerge, changes: Vec<Change>| {
-            fork.apply_changes(changes).map_err(|e| {
-                AppError::BadRequest(format!("the changes sent for {id} could not be applied ({e}); nothing was stored"))
-            })
+            fork.apply_changes(changes)
+                .map_err(|e| AppError::BadRequest(format!("the changes sent for {id} could not be applied ({e}); nothing was stored")))
         };
         if mine.len() == ready.len() {
             // The common case: the device's own changes only, checked in one diff.
@@ -235,7 +229,12 @@ fn within_quota(relay: &Relay, device: &AuthedDevice, taken: DeviceUsage) -> Res
         settings.device_changes_per_day, settings.device_bytes_per_day
     );
     if relay.store().mark_over_quota(&device.device.id, day)? {
-        record_event(relay, device, &format!("member/{}", device.member.id), &format!("over quota: device {} sent {what}", device.device.id))?;
+        record_event(
+            relay,
+            device,
+            &format!("member/{}", device.member.id),
+            &format!("over quota: device {} sent {what}", device.device.id),
+        )?;
     }
     relay.metrics().rate_limited("device-quota");
     let retry_after_secs = u64::try_from((day + 1) * DAY_MS - now).unwrap_or(0).div_ceil(1000).max(1);
@@ -254,10 +253,7 @@ fn vouched(relay: &Relay, id: &DocId, push: &Push<'_>) -> Result<HashSet<ChangeH
     let Some(voucher) = push.sent.recovery.as_ref().and_then(|r| r.voucher.as_ref()) else { return Ok(HashSet::new()) };
     let heads = wire::from_wire_heads(&voucher.heads);
     if !relay.vouchers().verify(&id.to_string(), &heads, &voucher.mac) {
-        return Err(Refusal {
-            doc: id.to_string(),
-            reason: "the device sent a voucher this relay did not make".to_owned(),
-        });
+        return Err(Refusal { doc: id.to_string(), reason: "the device sent a voucher this relay did not make".to_owned() });
     }
     let by_hash: HashMap<ChangeHash, &Change> = push.changes.iter().map(|c| (c.hash(), c)).collect();
     let mut vouched = HashSet::new();
@@ -283,8 +279,7 @@ fn ready_and_waiting<'c>(cached: &Automerge, fresh: Vec<&'c Change>) -> (Vec<&'c
     loop {
         let before = pending.len();
         pending.retain(|change| {
-            let deps_held =
-                change.deps().iter().all(|d| known.contains(d) || cached.get_change_by_hash(d).is_some());
+            let deps_held = change.deps().iter().all(|d| known.contains(d) || cached.get_change_by_hash(d).is_some());
             if deps_held {
                 known.insert(change.hash());
                 ready.push(*change);

@@ -114,7 +114,10 @@ fn a_registration_and_a_revocation_are_audited_with_them_and_a_second_revocation
     assert_eq!(registered.status, StatusCode::SEE_OTHER, "{}", registered.text);
     let member = registered.location.unwrap().trim_start_matches("/console/members/").to_owned();
     let entry = entries(&console).remove(0);
-    assert_eq!((entry.action.as_str(), entry.target.as_str(), entry.detail.as_str()), ("member.create", member.as_str(), "陈秀英 (elder)"));
+    assert_eq!(
+        (entry.action.as_str(), entry.target.as_str(), entry.detail.as_str()),
+        ("member.create", member.as_str(), "陈秀英 (elder)")
+    );
 
     let device = console.store().devices().unwrap().into_iter().find(|d| d.member == pair.volunteer.id).unwrap().id;
     li.get(&format!("/console/members/{}", pair.volunteer.id));

@@ -35,15 +35,24 @@ struct Logged {
 
 /// A volunteer of 71 (old enough to redeem) at `station`, an elder there, and the
 /// volunteer's phone, synced once.
-fn people(console: &Console, served: &Served, station: &StationRecord, volunteer: &str, elder: &str) -> (MemberRecord, MemberRecord, Phone) {
-    let volunteer = registry::create_member(&console.relay, &NewMember {
-        station: station.id.as_str(),
-        role: "volunteer",
-        name: volunteer,
-        birth_year: 1955,
-        household: None,
-        hardship: false,
-    })
+fn people(
+    console: &Console,
+    served: &Served,
+    station: &StationRecord,
+    volunteer: &str,
+    elder: &str,
+) -> (MemberRecord, MemberRecord, Phone) {
+    let volunteer = registry::create_member(
+        &console.relay,
+        &NewMember {
+            station: station.id.as_str(),
+            role: "volunteer",
+            name: volunteer,
+            birth_year: 1955,
+            household: None,
+            hardship: false,
+        },
+    )
     .unwrap();
     let elder = console.member_at(station, "elder", elder);
     let mut phone = served.phone(console, &volunteer);
@@ -52,7 +61,13 @@ fn people(console: &Console, served: &Served, station: &StationRecord, volunteer
 }
 
 /// Logs a one-hour visit of `service` started `hours_ago`, synced, approved by `coordinator`.
-fn approved_visit(phone: &mut Phone, coordinator: &mut Browser<'_>, elder: &MemberRecord, service: &'static str, hours_ago: i64) -> Logged {
+fn approved_visit(
+    phone: &mut Phone,
+    coordinator: &mut Browser<'_>,
+    elder: &MemberRecord,
+    service: &'static str,
+    hours_ago: i64,
+) -> Logged {
     let at = (Utc::now() - Duration::hours(hours_ago)).timestamp_millis();
     let visit = phone.log_order_visit(&elder.id, None, service, hours_ago, "");
     phone.sync();
@@ -84,7 +99,8 @@ fn expected(console: &Console, stations: &[&StationRecord], period: Period, logg
         .flat_map(|m| [format!("member:{}", m.id), format!("held:{}", m.id)])
         .chain(stations.iter().map(|s| format!("pool:{}", s.id)))
         .collect();
-    let district_of: HashMap<StationId, String> = store.stations().unwrap().into_iter().map(|s| (s.id, s.district.to_string())).collect();
+    let district_of: HashMap<StationId, String> =
+        store.stations().unwrap().into_iter().map(|s| (s.id, s.district.to_string())).collect();
     let station_of: HashMap<String, StationId> = store
         .stations()
         .unwrap()
@@ -112,7 +128,12 @@ fn expected(console: &Console, stations: &[&StationRecord], period: Period, logg
             "donation" if accounts.contains(&p.credit) => donated += p.minutes,
             "redeem" => {
                 let home = &station_of[&p.debit];
-                let given = store.stations().unwrap().into_iter().find(|s| p.memo.contains(&format!("at station {}", s.id))).map_or(home.clone(), |s| s.id);
+                let given = store
+                    .stations()
+                    .unwrap()
+                    .into_iter()
+                    .find(|s| p.memo.contains(&format!("at station {}", s.id)))
+                    .map_or(home.clone(), |s| s.id);
                 if accounts.contains(&p.debit) {
                     redeemed += p.minutes;
                 }
@@ -250,7 +271,12 @@ struct Asked<'a> {
 }
 
 impl<'a> Asked<'a> {
-    fn new(account: &'static str, scope: &str, stations: Vec<&'a StationRecord>, parts: Vec<(String, Vec<&'a StationRecord>)>) -> Self {
+    fn new(
+        account: &'static str,
+        scope: &str,
+        stations: Vec<&'a StationRecord>,
+        parts: Vec<(String, Vec<&'a StationRecord>)>,
+    ) -> Self {
         Asked { account, scope: scope.to_owned(), stations, parts }
     }
 }
@@ -311,7 +337,8 @@ fn every_scopes_report_equals_the_figures_computed_from_the_ledger() {
     assert_eq!((year[&changning]["redeemed_in"].as_str(), year[DEFAULT_DISTRICT]["redeemed_out"].as_str()), ("0.50", "0.50"));
     assert_eq!((year[&changning]["redeemed_out"].as_str(), year[DEFAULT_DISTRICT]["redeemed_in"].as_str()), ("0.00", "0.00"));
     let services = csv_rows(&shi.get(&format!("/console/bureau/services.csv?period={}&scope=city", month.year)).text, SERVICES);
-    let in_year = |service: &str| city.logged.iter().filter(|l| l.service == service && Period::Year(month.year).range().0 <= l.at).count();
+    let in_year =
+        |service: &str| city.logged.iter().filter(|l| l.service == service && Period::Year(month.year).range().0 <= l.at).count();
     for (service, redeemed) in [("companionship", "0.00"), ("meals", "0.00"), ("cleaning", "0.00"), ("tcm-physiotherapy", "0.75")] {
         let row = &services[service];
         assert_eq!(row["visits"], in_year(service).to_string(), "{service}");
@@ -324,12 +351,22 @@ fn every_scopes_report_equals_the_figures_computed_from_the_ledger() {
     // A station's month is the monthly report's (ADR 18) for that station.
     let mut li = console.signed_in("li");
     let monthly = li.get(&format!("/console/reports.csv?month={month}"));
-    let fields: Vec<String> = monthly.text.trim_start_matches('\u{feff}').lines().nth(1).unwrap().split(',').map(str::to_owned).collect();
+    let fields: Vec<String> =
+        monthly.text.trim_start_matches('\u{feff}').lines().nth(1).unwrap().split(',').map(str::to_owned).collect();
     let ours = csv_rows(&li.get(&format!("/console/bureau.csv?period={month}")).text, SUMMARY);
     let ours = &ours[console.station.id.as_str()];
-    for (i, key) in ["volunteers_active", "elders_served", "visits", "hours", "coins_issued", "coins_redeemed", "coins_donated", "coins_outstanding"]
-        .iter()
-        .enumerate()
+    for (i, key) in [
+        "volunteers_active",
+        "elders_served",
+        "visits",
+        "hours",
+        "coins_issued",
+        "coins_redeemed",
+        "coins_donated",
+        "coins_outstanding",
+    ]
+    .iter()
+    .enumerate()
     {
         assert_eq!(fields[i + 2], ours[key], "{key}");
     }
@@ -410,11 +447,31 @@ fn each_account_reads_the_bureau_reports_of_its_reach_only() {
     let changning = console.across.district.to_string();
     let (s, o, a) = (console.station.id.to_string(), console.other.id.to_string(), console.across.id.to_string());
     let cases: [Reach<'_>; 5] = [
-        ("li", &[s.as_str()], &[(o.as_str(), StatusCode::NOT_FOUND), (DEFAULT_DISTRICT, StatusCode::FORBIDDEN), ("city", StatusCode::FORBIDDEN)]),
-        ("he", &[a.as_str()], &[(s.as_str(), StatusCode::NOT_FOUND), (changning.as_str(), StatusCode::FORBIDDEN), ("city", StatusCode::FORBIDDEN)]),
-        ("qu", &[s.as_str(), o.as_str(), DEFAULT_DISTRICT], &[(a.as_str(), StatusCode::NOT_FOUND), (changning.as_str(), StatusCode::FORBIDDEN), ("city", StatusCode::FORBIDDEN)]),
-        ("chang", &[a.as_str(), changning.as_str()], &[(s.as_str(), StatusCode::NOT_FOUND), (DEFAULT_DISTRICT, StatusCode::FORBIDDEN), ("city", StatusCode::FORBIDDEN)]),
-        ("shi", &[s.as_str(), o.as_str(), a.as_str(), DEFAULT_DISTRICT, changning.as_str(), "city"], &[("q-nowhere", StatusCode::NOT_FOUND), ("s-nowhere", StatusCode::NOT_FOUND)]),
+        (
+            "li",
+            &[s.as_str()],
+            &[(o.as_str(), StatusCode::NOT_FOUND), (DEFAULT_DISTRICT, StatusCode::FORBIDDEN), ("city", StatusCode::FORBIDDEN)],
+        ),
+        (
+            "he",
+            &[a.as_str()],
+            &[(s.as_str(), StatusCode::NOT_FOUND), (changning.as_str(), StatusCode::FORBIDDEN), ("city", StatusCode::FORBIDDEN)],
+        ),
+        (
+            "qu",
+            &[s.as_str(), o.as_str(), DEFAULT_DISTRICT],
+            &[(a.as_str(), StatusCode::NOT_FOUND), (changning.as_str(), StatusCode::FORBIDDEN), ("city", StatusCode::FORBIDDEN)],
+        ),
+        (
+            "chang",
+            &[a.as_str(), changning.as_str()],
+            &[(s.as_str(), StatusCode::NOT_FOUND), (DEFAULT_DISTRICT, StatusCode::FORBIDDEN), ("city", StatusCode::FORBIDDEN)],
+        ),
+        (
+            "shi",
+            &[s.as_str(), o.as_str(), a.as_str(), DEFAULT_DISTRICT, changning.as_str(), "city"],
+            &[("q-nowhere", StatusCode::NOT_FOUND), ("s-nowhere", StatusCode::NOT_FOUND)],
+        ),
     ];
     for (account, readable, refused) in cases {
         let mut browser = console.signed_in(account);
@@ -425,7 +482,10 @@ fn each_account_reads_the_bureau_reports_of_its_reach_only() {
             for (scope, status) in refused {
                 let answer = browser.get(&format!("{path}?scope={scope}"));
                 assert_eq!(answer.status, *status, "{account} {path} {scope}");
-                assert!(!answer.text.contains("data-testid=\"summary\"") && !answer.text.contains("活跃志愿者"), "{account} {scope}: no figures");
+                assert!(
+                    !answer.text.contains("data-testid=\"summary\"") && !answer.text.contains("活跃志愿者"),
+                    "{account} {scope}: no figures"
+                );
             }
         }
         // Without a scope, the account's own: its station, its district, the city.

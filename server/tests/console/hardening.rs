@@ -128,7 +128,11 @@ fn no_script_but_the_live_updates_and_no_inline_style_may_run_on_a_console_page(
     let script = console.call(&console.router, Request::builder().uri("/console/static/live.js").body(Body::empty()).unwrap());
     let hash = format!("sha256-{}", base64ct::Base64::encode_string(&sha2::Sha256::digest(script.body())));
     for path in ["/console/login", "/console/review", "/console/members", "/console/orders", "/console/visits"] {
-        let request = Request::builder().uri(path).header("cookie", format!("tb_session={}", li.cookies["tb_session"])).body(Body::empty()).unwrap();
+        let request = Request::builder()
+            .uri(path)
+            .header("cookie", format!("tb_session={}", li.cookies["tb_session"]))
+            .body(Body::empty())
+            .unwrap();
         let response = console.call(&console.router, request);
         let policy = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
         // Exactly one script may run, the one served whole at /console/static/live.js.
@@ -140,7 +144,11 @@ fn no_script_but_the_live_updates_and_no_inline_style_may_run_on_a_console_page(
             assert!(scripts.is_empty(), "{path} updates nothing by itself, so it has no script");
         } else {
             assert_eq!(scripts.len(), 1, "{path}");
-            assert!(scripts[0].starts_with(&format!(" src=\"/console/static/live.js\" integrity=\"{hash}\"></script>")), "{path}: nothing inline: {}", scripts[0]);
+            assert!(
+                scripts[0].starts_with(&format!(" src=\"/console/static/live.js\" integrity=\"{hash}\"></script>")),
+                "{path}: nothing inline: {}",
+                scripts[0]
+            );
         }
     }
 }
@@ -272,7 +280,10 @@ fn every_form_needs_the_token_of_its_own_session() {
     let before = (state(&console), console.store().devices().unwrap(), console.store().audit_entries(None, 1000).unwrap().len());
 
     let mut posts = every_post(&pair, visit.as_str(), &order, &device);
-    posts.push(("/console/members".to_owned(), vec![("name", "王芳".to_owned()), ("birth_year", "1948".to_owned()), ("role", "elder".to_owned())]));
+    posts.push((
+        "/console/members".to_owned(),
+        vec![("name", "王芳".to_owned()), ("birth_year", "1948".to_owned()), ("role", "elder".to_owned())],
+    ));
     posts.push(("/console/logout".to_owned(), vec![]));
     posts.push(("/console/tags/rule".to_owned(), vec![("rule", "auto".to_owned())]));
     for (path, fields) in posts {
@@ -305,13 +316,20 @@ fn every_string_a_person_typed_is_shown_as_text_on_every_page() {
     phone.sync();
     let mut li = console.signed_in("li");
     let order = place_order(&mut li, &elder, &format!("order{MARKUP}"));
-    assert_eq!(li.post(&format!("/console/orders/{order}/dispatch"), &[("volunteer", volunteer.id.as_str())]).status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        li.post(&format!("/console/orders/{order}/dispatch"), &[("volunteer", volunteer.id.as_str())]).status,
+        StatusCode::SEE_OTHER
+    );
     phone.sync();
     phone.engine.decline(&timebank_engine::model::OrderId::parse(&order).unwrap(), &format!("decline{MARKUP}")).unwrap();
     phone.sync();
     li.get("/console/review");
-    assert_eq!(li.post(&format!("/console/review/{visit}/flag"), &[("reason", &format!("flag{MARKUP}"))]).status, StatusCode::SEE_OTHER);
-    let correction = li.post(&format!("/console/ledger/{}/correction", volunteer.id), &[("minutes", "30"), ("reason", &format!("fix{MARKUP}"))]);
+    assert_eq!(
+        li.post(&format!("/console/review/{visit}/flag"), &[("reason", &format!("flag{MARKUP}"))]).status,
+        StatusCode::SEE_OTHER
+    );
+    let correction =
+        li.post(&format!("/console/ledger/{}/correction", volunteer.id), &[("minutes", "30"), ("reason", &format!("fix{MARKUP}"))]);
     assert_eq!(correction.status, StatusCode::SEE_OTHER, "{}", correction.text);
 
     let pages = [
@@ -350,7 +368,8 @@ fn every_string_a_person_typed_is_shown_as_text_on_every_page() {
 fn the_lock_out_answers_a_real_and_a_made_up_username_alike() {
     let console = Console::new();
     let without_token = |text: &str| {
-        let token = |t: &str| t.split("name=\"csrf\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap_or("").to_owned();
+        let token =
+            |t: &str| t.split("name=\"csrf\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap_or("").to_owned();
         text.replace(&token(text), "TOKEN").replace("li", "NAME").replace("nobody", "NAME")
     };
     let (mut real, mut made_up) = (console.browser(), console.browser());
@@ -391,13 +410,10 @@ fn no_personal_detail_typed_at_the_console_reaches_the_log() {
     let console = Console::new();
     let mut li = console.signed_in("li");
     li.get("/console/members");
-    let registered = li.post("/console/members", &[
-        ("name", "欧阳秀兰"),
-        ("phone", "139 8765 4321"),
-        ("birth_year", "1944"),
-        ("id_last4", "805X"),
-        ("role", "elder"),
-    ]);
+    let registered = li.post(
+        "/console/members",
+        &[("name", "欧阳秀兰"), ("phone", "139 8765 4321"), ("birth_year", "1944"), ("id_last4", "805X"), ("role", "elder")],
+    );
     assert_eq!(registered.status, StatusCode::SEE_OTHER, "{}", registered.text);
     assert_eq!(li.get(&format!("/console/visits?q={}", encode("欧阳秀兰"))).status, StatusCode::OK);
     let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();

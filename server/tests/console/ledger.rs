@@ -14,14 +14,17 @@ use crate::support::Console;
 
 /// A volunteer of 71 (old enough to redeem) with one approved one-hour visit.
 pub fn earner(console: &Console, served: &Served) -> (MemberRecord, Phone) {
-    let volunteer = registry::create_member(&console.relay, &NewMember {
-        station: console.station.id.as_str(),
-        role: "volunteer",
-        name: "刘师傅",
-        birth_year: 1955,
-        household: None,
-        hardship: false,
-    })
+    let volunteer = registry::create_member(
+        &console.relay,
+        &NewMember {
+            station: console.station.id.as_str(),
+            role: "volunteer",
+            name: "刘师傅",
+            birth_year: 1955,
+            household: None,
+            hardship: false,
+        },
+    )
     .unwrap();
     let elder = console.member("elder", "王奶奶");
     let mut phone = served.phone(console, &volunteer);

@@ -29,7 +29,8 @@ fn a_dispatch_in_the_console_reaches_the_watching_volunteer_within_a_second() {
     let dispatched = Instant::now();
     let sent = li.post(&format!("/console/orders/{order}/dispatch"), &[("volunteer", volunteer.id.as_str())]);
     assert!(sent.status.is_redirection(), "{}", sent.text);
-    let (_, _) = watching.until(Duration::from_secs(5), |phone| phone.engine.assignments().iter().any(|a| a.assignment.order.as_str() == order));
+    let (_, _) = watching
+        .until(Duration::from_secs(5), |phone| phone.engine.assignments().iter().any(|a| a.assignment.order.as_str() == order));
     let took = dispatched.elapsed();
     assert!(took < Duration::from_secs(1), "the dispatch reached the phone after {took:?}");
     assert_eq!(watching.phone().engine.assignments()[0].assignment.note, "周二下午");
@@ -61,7 +62,10 @@ fn the_console_hears_of_its_station_the_district_and_the_city_of_theirs_and_a_se
     let mut li = li;
     li.get("/console/review");
     li.post("/console/logout", &[]);
-    assert_eq!(li_hears.events_for(Duration::from_secs(5)), vec![Heard::Event(LiveEvent::Closed { reason: CloseReason::SessionEnded }), Heard::End]);
+    assert_eq!(
+        li_hears.events_for(Duration::from_secs(5)),
+        vec![Heard::Event(LiveEvent::Closed { reason: CloseReason::SessionEnded }), Heard::End]
+    );
 }
 
 #[test]

@@ -35,11 +35,14 @@ fn a_coordinator_registers_a_person_with_minimal_contact_details() {
     let member = console.store().member(&timebank_engine::model::MemberId::parse(id).unwrap()).unwrap().unwrap();
     assert_eq!((member.display_name.as_str(), member.birth_year, member.hardship), ("王芳", Some(1948), true));
     assert_eq!(member.station, console.station.id);
-    assert_eq!(console.store().member_contact(&member.id).unwrap(), MemberContact {
-        phone: Some("138 0013 8000".into()),
-        id_last4: Some("123X".into()),
-        address: Some("曹杨新村 12 号 301 室".into()),
-    });
+    assert_eq!(
+        console.store().member_contact(&member.id).unwrap(),
+        MemberContact {
+            phone: Some("138 0013 8000".into()),
+            id_last4: Some("123X".into()),
+            address: Some("曹杨新村 12 号 301 室".into()),
+        }
+    );
     // The phone number and the address are not in the member's document (it would reach phones).
     let doc = console.store().document(&format!("member/{id}")).unwrap().unwrap().bytes;
     assert!(!String::from_utf8_lossy(&doc).contains("0013") && !String::from_utf8_lossy(&doc).contains("301 室"));
@@ -169,7 +172,11 @@ fn another_stations_member_urls_are_not_found_and_change_nothing() {
     let theirs = console.member_elsewhere("elder", "外站老人");
     let mut browser = console.signed_in("li");
     browser.get("/console/members");
-    for path in [format!("/console/members/{}", theirs.id), "/console/members/m-nonexistent".to_owned(), "/console/members/not an id".to_owned()] {
+    for path in [
+        format!("/console/members/{}", theirs.id),
+        "/console/members/m-nonexistent".to_owned(),
+        "/console/members/not an id".to_owned(),
+    ] {
         let page = browser.get(&path.replace(' ', "%20"));
         assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
         assert!(!page.text.contains("外站老人"));

@@ -13,9 +13,9 @@ use timebank_engine::Clock as _;
 
 use axum::http::StatusCode;
 use timebank_engine::DocId;
-use timebank_engine::sync::{SyncRun, Transport as _};
 use timebank_engine::documents::ledger;
 use timebank_engine::model::{ReviewDecision, Role};
+use timebank_engine::sync::{SyncRun, Transport as _};
 use timebank_server::console::bureau::report::SUMMARY;
 use timebank_server::console::visits::log::Month;
 use timebank_server::desk;
@@ -159,7 +159,8 @@ fn a_movers_earlier_months_stay_in_the_reports_of_the_station_they_left() {
     phone.sync();
     let after = phone.log_visit(&elder.id, 1, 30, "读报");
     phone.sync();
-    desk::review_visit(&console.relay, &coordinator_of(&console, &console.across).id, &after, ReviewDecision::Approve, "", None).unwrap();
+    desk::review_visit(&console.relay, &coordinator_of(&console, &console.across).id, &after, ReviewDecision::Approve, "", None)
+        .unwrap();
     phone.sync();
     assert_eq!(phone.confirmed(), 90);
 
@@ -175,13 +176,20 @@ fn a_movers_earlier_months_stay_in_the_reports_of_the_station_they_left() {
     // the XLSX says what the CSV says.
     let key = |figures: &crate::bureau::Figures, key: &str| format!("{:.2}", figures[key].parse::<f64>().unwrap());
     let ours = csv_rows(&console.signed_in("li").get(&format!("/console/bureau.csv?period={last}")).text, SUMMARY);
-    assert_eq!((key(&ours[console.station.id.as_str()], "visits"), key(&ours[console.station.id.as_str()], "coins_issued")), ("1.00".into(), "1.00".into()));
+    assert_eq!(
+        (key(&ours[console.station.id.as_str()], "visits"), key(&ours[console.station.id.as_str()], "coins_issued")),
+        ("1.00".into(), "1.00".into())
+    );
     let across = console.across.district.to_string();
     for (month, home, moved) in [(last, ("1.00", "1.00"), ("0.00", "0.00")), (this, ("0.00", "0.00"), ("1.00", "0.50"))] {
         let csv = csv_rows(&console.signed_in("shi").get(&format!("/console/bureau.csv?period={month}&scope=city")).text, SUMMARY);
         let xlsx = xlsx_summary(&console, "shi", &month.to_string(), "city");
         for (district, (visits, issued)) in [(timebank_server::store::DEFAULT_DISTRICT, home), (across.as_str(), moved)] {
-            assert_eq!((key(&csv[district], "visits"), key(&csv[district], "coins_issued")), (visits.to_owned(), issued.to_owned()), "{district} {month}");
+            assert_eq!(
+                (key(&csv[district], "visits"), key(&csv[district], "coins_issued")),
+                (visits.to_owned(), issued.to_owned()),
+                "{district} {month}"
+            );
             for (column, number) in &xlsx[district] {
                 assert_eq!(&key(&csv[district], column), number, "{district} {month} {column}: the XLSX says what the CSV says");
             }

@@ -90,7 +90,10 @@ fn bad_orders_and_other_stations_orders_change_nothing() {
     assert_eq!(dispatch.status, StatusCode::NOT_FOUND, "{}", dispatch.text);
     assert_eq!(li.post(&format!("/console/orders/{order}/cancel"), &[]).status, StatusCode::NOT_FOUND);
     assert_eq!(li.get(&format!("/console/orders/{order}")).status, StatusCode::NOT_FOUND, "nor its page");
-    assert_eq!(li.post_raw("/console/orders", &[("elder", elder.id.as_str()), ("service", "companionship")]).status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        li.post_raw("/console/orders", &[("elder", elder.id.as_str()), ("service", "companionship")]).status,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(generations(&console), before);
 }
 
@@ -117,7 +120,10 @@ fn an_order_in_a_time_slot_is_dispatched_from_its_page_where_who_knows_the_elder
     let other = [("elder", other_elder.id.as_str()), ("service", "meals"), ("day", day.as_str()), ("from", "08:00"), ("to", "09:00")];
     assert_eq!(li.post("/console/orders", &other).status, StatusCode::SEE_OTHER);
     let other_order = li.get("/console/orders").text.split("data-order=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
-    assert_eq!(li.post(&format!("/console/orders/{other_order}/dispatch"), &[("volunteer", busy.id.as_str())]).status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        li.post(&format!("/console/orders/{other_order}/dispatch"), &[("volunteer", busy.id.as_str())]).status,
+        StatusCode::SEE_OTHER
+    );
 
     // A slot needs its day, start and end; an end before the start is refused.
     let before = console.store().ledger_events(0).unwrap().len();
@@ -135,7 +141,14 @@ fn an_order_in_a_time_slot_is_dispatched_from_its_page_where_who_knows_the_elder
     assert_eq!(li.get("/console/orders").text.matches("data-order=\"").count(), 1, "none of them was placed");
     assert_eq!(console.store().ledger_events(0).unwrap().len(), before);
 
-    let fields = [("elder", elder.id.as_str()), ("service", "companionship"), ("note", "读报"), ("day", day.as_str()), ("from", "09:00"), ("to", "11:00")];
+    let fields = [
+        ("elder", elder.id.as_str()),
+        ("service", "companionship"),
+        ("note", "读报"),
+        ("day", day.as_str()),
+        ("from", "09:00"),
+        ("to", "11:00"),
+    ];
     assert_eq!(li.post("/console/orders", &fields).status, StatusCode::SEE_OTHER);
     let board = li.get(&format!("/console/orders?day={day}"));
     assert_eq!(board.text.matches("data-order=\"").count(), 2, "both orders are for that day");
@@ -147,7 +160,8 @@ fn an_order_in_a_time_slot_is_dispatched_from_its_page_where_who_knows_the_elder
     let page = li.get(&format!("/console/orders/{order}"));
     assert_eq!(page.status, StatusCode::OK);
     assert_eq!(page.testid("slot").as_deref(), Some(format!("{day} 09:00–11:00").as_str()));
-    let suggested = &page.text[page.text.find("data-testid=\"suggested\"").unwrap()..page.text.find("data-testid=\"everyone\"").unwrap()];
+    let suggested =
+        &page.text[page.text.find("data-testid=\"suggested\"").unwrap()..page.text.find("data-testid=\"everyone\"").unwrap()];
     let first = suggested.find(&format!("data-volunteer=\"{}\"", volunteer.id)).expect("who served the elder is suggested");
     let then = suggested.find(&format!("data-volunteer=\"{}\"", free.id)).expect("who is free is suggested");
     assert!(first < then, "who knows the elder comes first");
@@ -157,9 +171,15 @@ fn an_order_in_a_time_slot_is_dispatched_from_its_page_where_who_knows_the_elder
     // Found by the initials of 孙梅.
     let searched = li.get(&format!("/console/orders/{order}?q=sm"));
     let everyone = &searched.text[searched.text.find("data-testid=\"everyone\"").unwrap()..];
-    assert!(everyone.contains(&format!("data-volunteer=\"{}\"", free.id)) && !everyone.contains(&format!("data-volunteer=\"{}\"", volunteer.id)));
+    assert!(
+        everyone.contains(&format!("data-volunteer=\"{}\"", free.id))
+            && !everyone.contains(&format!("data-volunteer=\"{}\"", volunteer.id))
+    );
 
-    assert_eq!(li.post(&format!("/console/orders/{order}/dispatch"), &[("volunteer", volunteer.id.as_str())]).status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        li.post(&format!("/console/orders/{order}/dispatch"), &[("volunteer", volunteer.id.as_str())]).status,
+        StatusCode::SEE_OTHER
+    );
     phone.sync();
     let offered = phone.engine.assignments().into_iter().find(|a| a.assignment.order.as_str() == order).unwrap();
     assert!(offered.assignment.slot.is_some(), "the volunteer learns when");

@@ -14,7 +14,14 @@ use crate::support::Console;
 /// a volunteer whose phone synced the visit.
 fn elder_with_contact(console: &Console) -> (Pair, MemberRecord) {
     let mut pair = Pair::new(console);
-    let new = NewMember { station: console.station.id.as_str(), role: "elder", name: "孙秀英", birth_year: 1938, household: None, hardship: false };
+    let new = NewMember {
+        station: console.station.id.as_str(),
+        role: "elder",
+        name: "孙秀英",
+        birth_year: 1938,
+        household: None,
+        hardship: false,
+    };
     let contact = NewContact { phone: Some("139 0427 1938"), id_last4: Some("0427"), address: Some("兰溪路 138 弄 7 号") };
     let elder = registry::register_member(&console.relay, &new, &contact, None).unwrap();
     pair.phone.log_visit(&elder.id, 30, 60, "陪孙阿姨读报");
@@ -43,7 +50,10 @@ fn a_coordinator_downloads_what_the_program_holds_about_a_member() {
     assert_eq!(export["contact"]["phone"], "139 0427 1938");
     let visits = export["visits"].as_array().unwrap();
     assert_eq!(visits.len(), 1, "the visit she received, logged in the volunteer's document");
-    assert_eq!((visits[0]["volunteer"].as_str(), visits[0]["note"].as_str()), (Some(pair.volunteer.id.as_str()), Some("陪孙阿姨读报")));
+    assert_eq!(
+        (visits[0]["volunteer"].as_str(), visits[0]["note"].as_str()),
+        (Some(pair.volunteer.id.as_str()), Some("陪孙阿姨读报"))
+    );
     assert!(export["ledger"]["postings"].is_array());
     assert!(actions(&console).contains(&("li".to_owned(), "member.export".to_owned(), elder.id.to_string())));
 

@@ -4,8 +4,8 @@
 
 use axum::http::StatusCode;
 use timebank_server::console::reports::figures::{CSV_HEADER, CSV_HEADER_ZH, two_decimals};
-use timebank_server::console::visits::{VISITS_CSV_HEADER, VISITS_CSV_HEADER_ZH};
 use timebank_server::console::visits::log::Month;
+use timebank_server::console::visits::{VISITS_CSV_HEADER, VISITS_CSV_HEADER_ZH};
 
 use crate::phones::Pair;
 use crate::support::Console;
@@ -61,7 +61,10 @@ fn the_monthly_csv_shows_the_ledgers_figures() {
     assert!(!row.contains("approved") && !row.contains(console.station.id.as_str()), "{row}");
     let english = li.get(&format!("/console/visits.csv?month={month}&lang=en"));
     assert_eq!(english.text.trim_start_matches('\u{feff}').lines().next().unwrap(), VISITS_CSV_HEADER);
-    assert_eq!(li.get(&format!("/console/reports.csv?month={now_month}&lang=en")).text.trim_start_matches('\u{feff}').lines().next(), Some(CSV_HEADER));
+    assert_eq!(
+        li.get(&format!("/console/reports.csv?month={now_month}&lang=en")).text.trim_start_matches('\u{feff}').lines().next(),
+        Some(CSV_HEADER)
+    );
     li.get("/console/review?lang=zh");
 
     for bad in ["2026-13", "november", "2026-1"] {
@@ -79,7 +82,11 @@ fn the_monthly_csv_shows_the_ledgers_figures() {
     let all = qu.get(&format!("/console/reports.csv?month={now_month}"));
     assert_eq!(all.text.lines().count(), 3, "{}", all.text);
     let one = qu.get(&format!("/console/reports.csv?month={now_month}&station={}", console.station.id));
-    assert_eq!(one.text.trim_start_matches('\u{feff}').lines().collect::<Vec<_>>()[1..], lines[1..], "the district's view of one station");
+    assert_eq!(
+        one.text.trim_start_matches('\u{feff}').lines().collect::<Vec<_>>()[1..],
+        lines[1..],
+        "the district's view of one station"
+    );
     assert_eq!(qu.get("/console/reports?station=s-nowhere").status, StatusCode::NOT_FOUND);
     // A coordinator's `?station=` names no other station.
     let own = li.get(&format!("/console/reports.csv?month={now_month}&station={}", console.other.id));

@@ -234,12 +234,18 @@ fn a_reversed_approval_takes_the_coins_back_on_the_phone_in_the_ledger_and_the_r
     // The volunteer's phone: the balance and the state, with the reason.
     phone.sync();
     assert_eq!(phone.confirmed(), 0);
-    assert_eq!(phone.engine.visit_view(&visit).unwrap().state_label, "under review: the approval was reversed: 记错了老人，应为另一位");
+    assert_eq!(
+        phone.engine.visit_view(&visit).unwrap().state_label,
+        "under review: the approval was reversed: 记错了老人，应为另一位"
+    );
     let audit = console.store().audit_entries(Some(&console.station.id), 10).unwrap();
     assert!(audit.iter().any(|a| a.action == "review.reverse" && a.target == visit.as_str() && a.detail == "记错了老人，应为另一位"));
 
     // Approved again after a closer look: it earns again, once.
-    assert_eq!(li.post(&format!("/console/review/{visit}/approve"), &[("confirmed", "yes"), ("reason", "核实无误")]).status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        li.post(&format!("/console/review/{visit}/approve"), &[("confirmed", "yes"), ("reason", "核实无误")]).status,
+        StatusCode::SEE_OTHER
+    );
     phone.sync();
     assert_eq!(phone.confirmed(), 90);
 }
@@ -300,16 +306,26 @@ fn the_queue_shows_what_the_ledger_will_credit_rounded_and_capped() {
     };
     let first = row(&queue.text, &morning);
     assert!(first.contains("1 小时 35 分"), "the logged time: {first}");
-    assert!(first.contains("批准后入账 <strong>1.5 币</strong>") && first.contains("计为 1 小时 30 分"), "rounded to quarter hours: {first}");
+    assert!(
+        first.contains("批准后入账 <strong>1.5 币</strong>") && first.contains("计为 1 小时 30 分"),
+        "rounded to quarter hours: {first}"
+    );
     assert!(row(&queue.text, &afternoon).contains("批准后入账 <strong>1 币</strong>"), "alone, the afternoon earns its hour");
 
     assert_eq!(li.post(&format!("/console/review/{morning}/approve"), &[]).status, StatusCode::SEE_OTHER);
     let second = row(&li.get("/console/review").text, &afternoon);
-    assert!(second.contains("批准后入账 <strong>0.5 币</strong>"), "after the morning, the daily cap of 2 coins leaves half: {second}");
+    assert!(
+        second.contains("批准后入账 <strong>0.5 币</strong>"),
+        "after the morning, the daily cap of 2 coins leaves half: {second}"
+    );
     assert!(second.contains("0.5 币 超出每日上限，转入服务站捐赠池"), "{second}");
     assert_eq!(li.post(&format!("/console/review/{afternoon}/approve"), &[]).status, StatusCode::SEE_OTHER);
     let credited: Vec<(String, i64)> = console.store().postings().unwrap().into_iter().map(|p| (p.kind, p.minutes)).collect();
-    assert_eq!(credited, [("earn".to_owned(), 90), ("earn".to_owned(), 30), ("overflow".to_owned(), 30)], "what was shown is what was posted");
+    assert_eq!(
+        credited,
+        [("earn".to_owned(), 90), ("earn".to_owned(), 30), ("overflow".to_owned(), 30)],
+        "what was shown is what was posted"
+    );
 }
 
 #[test]

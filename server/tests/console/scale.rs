@@ -8,7 +8,8 @@ use timebank_server::console::pinyin_order;
 
 use crate::support::Console;
 
-const SURNAMES: [&str; 20] = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "高", "林", "曾"];
+const SURNAMES: [&str; 20] =
+    ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "高", "林", "曾"];
 const GIVEN: [&str; 25] = [
     "建国", "桂兰", "秀英", "志强", "红梅", "伟", "芳", "丽", "敏", "静", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "霞",
     "平", "刚", "玉珍", "德华", "淑贞",
@@ -16,10 +17,7 @@ const GIVEN: [&str; 25] = [
 
 /// The names on a page, in the order shown (the links of the list's first column).
 fn names(page: &str) -> Vec<String> {
-    page.split("<a class=\"name\"")
-        .skip(1)
-        .filter_map(|rest| Some(rest[rest.find('>')? + 1..rest.find("</a>")?].to_owned()))
-        .collect()
+    page.split("<a class=\"name\"").skip(1).filter_map(|rest| Some(rest[rest.find('>')? + 1..rest.find("</a>")?].to_owned())).collect()
 }
 
 #[test]
@@ -30,7 +28,17 @@ fn a_thousand_members_come_a_page_at_a_time_in_pinyin_order_and_are_found_by_pin
         console.member(if i % 5 < 3 { "volunteer" } else { "elder" }, &name);
     }
     let mut li = console.signed_in("li");
-    for path in ["/console/members", "/console/members?role=volunteer", "/console/ledger", "/console/devices", "/console/visits", "/console/review", "/console/reports", "/console/orders", "/console/audit"] {
+    for path in [
+        "/console/members",
+        "/console/members?role=volunteer",
+        "/console/ledger",
+        "/console/devices",
+        "/console/visits",
+        "/console/review",
+        "/console/reports",
+        "/console/orders",
+        "/console/audit",
+    ] {
         let started = Instant::now();
         let page = li.get(path);
         let took = started.elapsed();

@@ -49,7 +49,8 @@ fn behind_tls_the_cookie_is_secure() {
         console.relay.clone(),
         timebank_server::console::ConsoleConfig::for_public_url(Some("https://relay.example.org")),
     );
-    let response = console.call(&router, axum::http::Request::builder().uri("/console/login").body(axum::body::Body::empty()).unwrap());
+    let response =
+        console.call(&router, axum::http::Request::builder().uri("/console/login").body(axum::body::Body::empty()).unwrap());
     let cookie = response.headers().get("set-cookie").unwrap().to_str().unwrap();
     assert!(cookie.contains("; Secure"), "{cookie}");
 }

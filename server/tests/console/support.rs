@@ -150,11 +150,7 @@ impl Browser<'_> {
 
     /// POSTs `fields` as a form, exactly as given (no CSRF token added).
     pub fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let body = fields
-            .iter()
-            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
+        let body = fields.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
         let request = Request::builder()
             .method("POST")
             .uri(path)

@@ -66,7 +66,8 @@ fn a_coordinator_registers_replaces_revokes_and_exports_a_tag_and_nobody_else_ca
     assert_eq!(revoked.status, StatusCode::SEE_OTHER, "{}", revoked.text);
     assert_eq!(console.store().tag("04a1b2c3d4e5f7").unwrap().unwrap().revoked_why.as_deref(), Some("丢失"));
 
-    let audit: Vec<String> = console.store().audit_entries(Some(&console.station.id), 20).unwrap().into_iter().map(|e| e.action).collect();
+    let audit: Vec<String> =
+        console.store().audit_entries(Some(&console.station.id), 20).unwrap().into_iter().map(|e| e.action).collect();
     for action in ["tag.register", "tag.export", "tag.replace", "tag.revoke"] {
         assert!(audit.iter().any(|a| a == action), "{action} is audited: {audit:?}");
     }

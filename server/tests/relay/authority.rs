@@ -39,7 +39,10 @@ fn a_volunteer_receives_only_its_own_documents_and_a_coordinator_the_stations() 
 
     // Asking for another volunteer's document or the desk is refused and recorded.
     for doc in [format!("member/{}", other.id), format!("station/{}/desk", relay.station.id)] {
-        let request = SyncRequest { manifest: None, docs: vec![DocPush { doc: doc.clone(), acked: heads_digest(&[]), changes: vec![], ..DocPush::default() }] };
+        let request = SyncRequest {
+            manifest: None,
+            docs: vec![DocPush { doc: doc.clone(), acked: heads_digest(&[]), changes: vec![], ..DocPush::default() }],
+        };
         let answer = relay.sync(&phone.token, &request);
         assert_eq!(answer.status, StatusCode::FORBIDDEN, "{doc}");
         assert!(answer.error().contains(&format!("may not read or write {doc}")), "{}", answer.error());

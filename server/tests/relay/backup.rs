@@ -116,7 +116,8 @@ pub fn drill<T>(store: Store<'_>, restored: Store<'_>, back_up: impl FnOnce() ->
     let chen = register(store, &station, "coordinator", "Chen Jing");
     let relay = RelayProcess::start_on(store, None, &[]);
     let port = relay.port();
-    let (mut phone, mut other, mut desk) = (enroll(&relay.url, store, &li), enroll(&relay.url, store, &zhao), enroll(&relay.url, store, &chen));
+    let (mut phone, mut other, mut desk) =
+        (enroll(&relay.url, store, &li), enroll(&relay.url, store, &zhao), enroll(&relay.url, store, &chen));
 
     // Before the backup: a visit, approved on the coordinator's phone, coins posted.
     visit(&mut phone, &elder, 1);

@@ -12,12 +12,8 @@ use crate::support::{Phone, TestRelay, push};
 fn pending(relay: &TestRelay, phone: &Phone) -> (SyncRequest, Vec<ChangeHash>) {
     let doc = format!("member/{}", phone.member.id);
     let acked = relay.store().acked_heads(&phone.device).unwrap().remove(&doc).unwrap().cur;
-    let changes = phone
-        .document(&DocId::Member(phone.member.id.clone()))
-        .get_changes(&acked)
-        .iter()
-        .map(|c| c.raw_bytes().to_vec())
-        .collect();
+    let changes =
+        phone.document(&DocId::Member(phone.member.id.clone())).get_changes(&acked).iter().map(|c| c.raw_bytes().to_vec()).collect();
     (push(&doc, &acked, changes), acked)
 }
 

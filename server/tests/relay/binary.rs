@@ -95,7 +95,12 @@ fn admin_commands_explain_bad_input_and_print_text_without_json() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("no station s-none"), "{stderr}");
 
-    let output = Command::new(BIN).args(["admin", "--data"]).arg(data.path()).args(["station", "create", "--name", "Caoyang"]).output().unwrap();
+    let output = Command::new(BIN)
+        .args(["admin", "--data"])
+        .arg(data.path())
+        .args(["station", "create", "--name", "Caoyang"])
+        .output()
+        .unwrap();
     assert!(output.status.success());
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.starts_with("created station s-") && stdout.contains("(Caoyang)"), "{stdout}");
@@ -211,7 +216,10 @@ pub fn member_moves_while_the_relay_serves(store: Store<'_>) {
     refused(&["--member", "m-none", "--to", &xinhua], "no member m-none");
     refused(&["--member", &volunteer, "--to", &caoyang], "already");
     let moved = admin_on(store, &["member", "move", "--member", &volunteer, "--to", &xinhua]);
-    assert_eq!((moved["from"].as_str(), moved["to"].as_str(), moved["move"].as_u64()), (Some(caoyang.as_str()), Some(xinhua.as_str()), Some(1)));
+    assert_eq!(
+        (moved["from"].as_str(), moved["to"].as_str(), moved["move"].as_u64()),
+        (Some(caoyang.as_str()), Some(xinhua.as_str()), Some(1))
+    );
 
     phone.sync(&mut phone_link).unwrap();
     assert_eq!(phone.identity().station.as_str(), xinhua);

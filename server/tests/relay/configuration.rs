@@ -10,7 +10,11 @@ use crate::process::BIN;
 
 fn config_check(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let output = Command::new(BIN).args(args).envs(env.iter().copied()).arg("config").arg("check").output().unwrap();
-    (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -24,7 +28,10 @@ fn config_check_shows_each_setting_and_where_it_came_from() {
     )
     .unwrap();
     let file = file.to_str().unwrap();
-    let (ok, shown, _) = config_check(&["--config", file, "--enroll-limit", "8"], &[("TIMEBANK_RELAY_TOKEN_LIMIT", "6"), ("TIMEBANK_RELAY_ENROLL_LIMIT", "7")]);
+    let (ok, shown, _) = config_check(
+        &["--config", file, "--enroll-limit", "8"],
+        &[("TIMEBANK_RELAY_TOKEN_LIMIT", "6"), ("TIMEBANK_RELAY_ENROLL_LIMIT", "7")],
+    );
     assert!(ok, "{shown}");
     let table: toml::Table = shown.parse().unwrap();
     assert_eq!(table["enroll-limit"].as_integer(), Some(8), "a flag beats the environment and the file");
@@ -33,7 +40,10 @@ fn config_check_shows_each_setting_and_where_it_came_from() {
     assert_eq!(table["login-limit"].as_integer(), Some(20), "the default stands");
     for (key, origin) in [("enroll-limit", "flag"), ("token-limit", "environment"), ("listen", "file"), ("login-limit", "default")] {
         let at = shown.find(&format!("\n{key} = ")).unwrap();
-        assert!(shown[..at].ends_with(&format!("# ({origin}, env TIMEBANK_RELAY_{})", key.to_uppercase().replace('-', "_"))), "{key}: {shown}");
+        assert!(
+            shown[..at].ends_with(&format!("# ({origin}, env TIMEBANK_RELAY_{})", key.to_uppercase().replace('-', "_"))),
+            "{key}: {shown}"
+        );
     }
 
     // A database URL's password never shows.

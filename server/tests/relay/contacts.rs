@@ -16,7 +16,14 @@ const ADDRESS: &str = "曹杨新村 8 号 302 室";
 const PHONE: &str = "139 1234 5678";
 
 fn elder_with_contact(relay: &TestRelay) -> MemberRecord {
-    let new = NewMember { station: relay.station.id.as_str(), role: "elder", name: "Wang Fang", birth_year: 1938, household: None, hardship: false };
+    let new = NewMember {
+        station: relay.station.id.as_str(),
+        role: "elder",
+        name: "Wang Fang",
+        birth_year: 1938,
+        household: None,
+        hardship: false,
+    };
     let contact = NewContact { phone: Some(PHONE), id_last4: None, address: Some(ADDRESS) };
     registry::register_member(&relay.relay, &new, &contact, None).unwrap()
 }

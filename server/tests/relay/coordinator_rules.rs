@@ -35,7 +35,9 @@ fn station_with_order_in(state: OrderState) -> Station {
     }
     match state {
         OrderState::Declined => phone.engine.decline(&order, "away this week").unwrap(),
-        OrderState::Accepted | OrderState::Visited | OrderState::Confirmed | OrderState::Settled => phone.engine.accept(&order).unwrap(),
+        OrderState::Accepted | OrderState::Visited | OrderState::Confirmed | OrderState::Settled => {
+            phone.engine.accept(&order).unwrap()
+        }
         OrderState::Cancelled => desk::cancel_order(&relay.relay, &coordinator.id, &order, None).unwrap(),
         OrderState::Requested | OrderState::Dispatched => {}
     }

@@ -9,14 +9,14 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use automerge::{Automerge, ChangeHash, ReadDoc as _, ROOT};
+use automerge::{Automerge, ChangeHash, ROOT, ReadDoc as _};
 use chrono::Utc;
 use tempfile::TempDir;
+use timebank_cli::relay::HttpTransport;
 use timebank_engine::documents::{fields, member};
 use timebank_engine::model::{MemberId, Role, VisitId};
 use timebank_engine::sync::TransportError;
 use timebank_engine::{DocId, Engine, Error, PastVisit};
-use timebank_cli::relay::HttpTransport;
 use timebank_server::{RelayStore as _, SqliteStore};
 use timebank_testing::on_relay;
 
@@ -76,13 +76,7 @@ impl Phone {
 
     /// The visits this phone shows as on the relay: "sent", or the ledger's outcome.
     fn sent(&self) -> BTreeSet<VisitId> {
-        self.engine
-            .visits()
-            .unwrap()
-            .into_iter()
-            .filter(|v| on_relay(&v.state_label))
-            .map(|v| v.visit.id)
-            .collect()
+        self.engine.visits().unwrap().into_iter().filter(|v| on_relay(&v.state_label)).map(|v| v.visit.id).collect()
     }
 
     /// The heads the relay acknowledged to this phone, per document, read from the phone's
@@ -239,7 +233,10 @@ fn the_relay_killed_mid_sync_and_restarted_loses_nothing_it_acknowledged() {
         assert!(tallies.iter().map(|t| t.ok).sum::<usize>() > 0, "round {round}: no sync succeeded: {tallies:?}");
         interrupted += tallies.iter().filter(|t| t.unreachable > 0).count();
         let sent: usize = phones.iter().map(|p| p.sent().len()).sum();
-        eprintln!("round {round}: killed after {delay:?}; syncs (ok, unreachable) {:?}; visits shown sent {sent}", tallies.iter().map(|t| (t.ok, t.unreachable)).collect::<Vec<_>>());
+        eprintln!(
+            "round {round}: killed after {delay:?}; syncs (ok, unreachable) {:?}; visits shown sent {sent}",
+            tallies.iter().map(|t| (t.ok, t.unreachable)).collect::<Vec<_>>()
+        );
         // The relay is dead: what is on its disk is all there is.
         check_store(data, &phones, round);
         relay = RelayProcess::start(data, Some(port));

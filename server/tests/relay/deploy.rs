@@ -57,7 +57,12 @@ fn the_systemd_units_verify_and_the_relay_runs_sandboxed() {
     let root = root_with_units();
     for unit in UNITS {
         let path = root.path().join("etc/systemd/system").join(unit);
-        let output = Command::new("systemd-analyze").arg("verify").arg(format!("--root={}", root.path().display())).arg(&path).output().unwrap();
+        let output = Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(format!("--root={}", root.path().display()))
+            .arg(&path)
+            .output()
+            .unwrap();
         // Unknown keys and bad values are only warnings: a clean unit says nothing.
         assert!(output.status.success() && said(&output).trim().is_empty(), "{unit}: {}", said(&output));
     }
@@ -74,7 +79,11 @@ fn the_systemd_units_verify_and_the_relay_runs_sandboxed() {
     // The relay's own user, as systemd-sysusers creates it.
     let users = tempfile::tempdir().unwrap();
     fs::create_dir_all(users.path().join("etc")).unwrap();
-    let output = Command::new("systemd-sysusers").arg(format!("--root={}", users.path().display())).arg(deploy().join("timebank-relay.sysusers")).output().unwrap();
+    let output = Command::new("systemd-sysusers")
+        .arg(format!("--root={}", users.path().display()))
+        .arg(deploy().join("timebank-relay.sysusers"))
+        .output()
+        .unwrap();
     assert!(output.status.success(), "{}", said(&output));
     let passwd = fs::read_to_string(users.path().join("etc/passwd")).unwrap();
     assert!(passwd.starts_with("timebank-relay:") && passwd.contains(":/var/lib/timebank-relay:"), "{passwd}");
@@ -93,7 +102,8 @@ fn the_example_settings_and_the_units_flags_pass_config_check() {
     let exec = unit.lines().find_map(|l| l.strip_prefix("ExecStart=")).unwrap();
     let mut words = exec.split_whitespace();
     assert_eq!(words.next(), Some("/usr/local/bin/timebank-relay"));
-    let flags: Vec<String> = words.map(|w| if w == "/etc/timebank-relay/relay.toml" { example.display().to_string() } else { w.to_owned() }).collect();
+    let flags: Vec<String> =
+        words.map(|w| if w == "/etc/timebank-relay/relay.toml" { example.display().to_string() } else { w.to_owned() }).collect();
     let output = Command::new(BIN).args(&flags).args(["config", "check"]).output().unwrap();
     assert!(output.status.success(), "{exec}: {}", said(&output));
     let shown: toml::Table = String::from_utf8_lossy(&output.stdout).parse().unwrap();

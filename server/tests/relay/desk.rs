@@ -97,30 +97,48 @@ fn bad_decisions_are_refused_and_change_nothing() {
     relay.sync_phone(&mut phone);
     // A coordinator of another station.
     let other = timebank_server::registry::create_station(&relay.relay, "Huangpu").unwrap();
-    let stranger = timebank_server::registry::create_member(&relay.relay, &timebank_server::registry::NewMember {
-        station: other.id.as_str(),
-        role: "coordinator",
-        name: "Chen Jing",
-        birth_year: 1980,
-        household: None,
-        hardship: false,
-    })
+    let stranger = timebank_server::registry::create_member(
+        &relay.relay,
+        &timebank_server::registry::NewMember {
+            station: other.id.as_str(),
+            role: "coordinator",
+            name: "Chen Jing",
+            birth_year: 1980,
+            household: None,
+            hardship: false,
+        },
+    )
     .unwrap();
     let before = snapshot(&relay);
 
     // A rejection without a reason.
-    assert_eq!(status(desk::review_visit(&relay.relay, &coordinator.id, &visit, ReviewDecision::Reject, " ", None)), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        status(desk::review_visit(&relay.relay, &coordinator.id, &visit, ReviewDecision::Reject, " ", None)),
+        StatusCode::BAD_REQUEST
+    );
     // A volunteer is no coordinator.
-    assert_eq!(status(desk::review_visit(&relay.relay, &volunteer.id, &visit, ReviewDecision::Approve, "", None)), StatusCode::FORBIDDEN);
+    assert_eq!(
+        status(desk::review_visit(&relay.relay, &volunteer.id, &visit, ReviewDecision::Approve, "", None)),
+        StatusCode::FORBIDDEN
+    );
     // A visit that does not exist.
     let unknown = VisitId::generate();
-    assert_eq!(status(desk::review_visit(&relay.relay, &coordinator.id, &unknown, ReviewDecision::Approve, "", None)), StatusCode::NOT_FOUND);
+    assert_eq!(
+        status(desk::review_visit(&relay.relay, &coordinator.id, &unknown, ReviewDecision::Approve, "", None)),
+        StatusCode::NOT_FOUND
+    );
     // Orders for a volunteer, or with a service not in the catalogue.
-    assert_eq!(status(desk::place_order(&relay.relay, &coordinator.id, &volunteer.id, "companionship", "", None)), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        status(desk::place_order(&relay.relay, &coordinator.id, &volunteer.id, "companionship", "", None)),
+        StatusCode::BAD_REQUEST
+    );
     assert_eq!(status(desk::place_order(&relay.relay, &coordinator.id, &elder.id, "juggling", "", None)), StatusCode::BAD_REQUEST);
 
     // Another station's coordinator sees none of this station's visits or documents.
-    assert_eq!(status(desk::review_visit(&relay.relay, &stranger.id, &visit, ReviewDecision::Approve, "", None)), StatusCode::NOT_FOUND);
+    assert_eq!(
+        status(desk::review_visit(&relay.relay, &stranger.id, &visit, ReviewDecision::Approve, "", None)),
+        StatusCode::NOT_FOUND
+    );
     let desk_id = DocId::Desk(relay.station.id.clone());
     let review = timebank_engine::documents::desk::Review {
         decision: ReviewDecision::Approve,
@@ -128,9 +146,11 @@ fn bad_decisions_are_refused_and_change_nothing() {
         by: stranger.id.clone(),
         at: chrono::Utc::now(),
     };
-    let written = relay.relay.write_as(&stranger.id, &[(desk_id, &|tx| {
-        timebank_engine::documents::desk::put_review(tx, &visit, &review)
-    })], None);
+    let written = relay.relay.write_as(
+        &stranger.id,
+        &[(desk_id, &|tx| timebank_engine::documents::desk::put_review(tx, &visit, &review))],
+        None,
+    );
     assert_eq!(status(written), StatusCode::NOT_FOUND);
 
     assert_eq!(snapshot(&relay), before);

@@ -14,9 +14,9 @@ use timebank_engine::SystemClock;
 use timebank_engine::model::VisitId;
 use timebank_server::store::{self, PgSettings, StoreLocation};
 use timebank_server::{Relay, registry};
-use timebank_testing::{Phone, new_member};
 use timebank_testing::cluster::{Backend, Cluster};
 use timebank_testing::postgres::TestDatabase;
+use timebank_testing::{Phone, new_member};
 
 use crate::process::{BIN, Store, admin_on};
 

@@ -280,13 +280,15 @@ fn changes_built_on_changes_the_relay_lacks_wait_store_nothing_yet_and_ask_for_r
     let second = raw_change("two");
     let generation = relay.generation(&own);
 
-    let response = relay.sync(&phone.token, &crate::support::listing(&relay, &phone.device, &own, vec![second.clone()])).sync_response();
+    let response =
+        relay.sync(&phone.token, &crate::support::listing(&relay, &phone.device, &own, vec![second.clone()])).sync_response();
     assert_eq!(response.recover.len(), 1);
     assert_eq!(response.recover[0].doc, own);
     assert!(response.docs.is_empty(), "{:?}", crate::support::pulled(&response));
     assert_eq!(relay.generation(&own), generation);
 
-    let response = relay.sync(&phone.token, &crate::support::listing(&relay, &phone.device, &own, vec![first, second])).sync_response();
+    let response =
+        relay.sync(&phone.token, &crate::support::listing(&relay, &phone.device, &own, vec![first, second])).sync_response();
     assert!(response.recover.is_empty());
     // Taken whole: the answer does not name the document.
     assert_eq!(crate::support::pulled(&response), Vec::<String>::new());
@@ -312,8 +314,7 @@ fn a_synced_phone_sends_one_visit_in_one_exchange_of_little_more_than_the_change
     phone.log_visit(&elder.id, "");
     let report = relay.sync_phone(&mut phone);
     let own = format!("member/{}", volunteer.id);
-    let change_bytes: usize =
-        relay.document(&own).get_changes(&acked).iter().map(|c| c.raw_bytes().len()).sum();
+    let change_bytes: usize = relay.document(&own).get_changes(&acked).iter().map(|c| c.raw_bytes().len()).sum();
     assert_eq!(report.round_trips, 1);
     // Up: the change, the document's name and digest, framing. Down: the acknowledgement.
     assert!(report.bytes_up <= change_bytes + own.len() + 24, "{report:?}, change {change_bytes} B");
@@ -327,14 +328,17 @@ fn a_family_proxy_orders_for_the_elder_of_its_household_and_no_one_else() {
     use timebank_server::registry::{self, NewMember};
     let relay = TestRelay::new();
     let register = |role: &str, name: &str, household: Option<&str>| {
-        registry::create_member(&relay.relay, &NewMember {
-            station: relay.station.id.as_str(),
-            role,
-            name,
-            birth_year: if role == "elder" { 1938 } else { 1970 },
-            household,
-            hardship: false,
-        })
+        registry::create_member(
+            &relay.relay,
+            &NewMember {
+                station: relay.station.id.as_str(),
+                role,
+                name,
+                birth_year: if role == "elder" { 1938 } else { 1970 },
+                household,
+                hardship: false,
+            },
+        )
         .unwrap()
     };
     let elder = register("elder", "Wang Fang", Some("h-7"));
@@ -401,7 +405,11 @@ fn the_elder_and_the_family_follow_their_order_to_visited_confirmed_and_settled(
     relay.sync_phone(&mut desk);
     relay.sync_phone(&mut phone);
     let offered = &phone.engine.assignments()[0];
-    assert_eq!(offered.assignment.slot.map(|s| (s.start, s.end)), Some((start, start + Duration::hours(2))), "the volunteer learns when");
+    assert_eq!(
+        offered.assignment.slot.map(|s| (s.start, s.end)),
+        Some((start, start + Duration::hours(2))),
+        "the volunteer learns when"
+    );
     phone.engine.accept(&order).unwrap();
 
     let state = |phone: &mut Phone| {

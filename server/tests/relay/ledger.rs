@@ -30,14 +30,10 @@ fn coordinator(relay: &TestRelay) -> Coordinator {
 }
 
 fn senior(relay: &TestRelay, name: &str) -> MemberRecord {
-    registry::create_member(&relay.relay, &NewMember {
-        station: relay.station.id.as_str(),
-        role: "volunteer",
-        name,
-        birth_year: 1950,
-        household: None,
-        hardship: false,
-    })
+    registry::create_member(
+        &relay.relay,
+        &NewMember { station: relay.station.id.as_str(), role: "volunteer", name, birth_year: 1950, household: None, hardship: false },
+    )
     .unwrap()
 }
 
@@ -70,7 +66,8 @@ fn desk_write(relay: &TestRelay, by: &Coordinator, edit: impl FnOnce(&mut autome
 }
 
 fn review(relay: &TestRelay, by: &Coordinator, visit: &VisitId, decision: &str, reason: &str) {
-    let review = desk::Review { decision: ReviewDecision::parse(decision).unwrap(), reason: reason.into(), by: by.id.clone(), at: Utc::now() };
+    let review =
+        desk::Review { decision: ReviewDecision::parse(decision).unwrap(), reason: reason.into(), by: by.id.clone(), at: Utc::now() };
     desk_write(relay, by, |tx| desk::put_review(tx, visit, &review).unwrap());
 }
 
@@ -140,7 +137,10 @@ fn a_visit_written_with_text_objects_by_another_implementation_is_logged_and_ear
 
     review(&relay, &desk, &visit, "approve", "");
     let postings = relay.store().postings().unwrap();
-    assert_eq!(postings.iter().map(|p| (p.kind.as_str(), p.minutes, p.subject.as_str())).collect::<Vec<_>>(), [("earn", 60, visit.as_str())]);
+    assert_eq!(
+        postings.iter().map(|p| (p.kind.as_str(), p.minutes, p.subject.as_str())).collect::<Vec<_>>(),
+        [("earn", 60, visit.as_str())]
+    );
     relay.sync_phone(&mut phone);
     assert_eq!(phone.visit_states(), ["approved"], "the phone of this engine reads the text fields too");
     assert!(rebuild_check(relay.store()).unwrap().is_empty());
@@ -294,14 +294,17 @@ fn a_member_in_special_hardship_redeems_from_sixty_and_others_from_sixty_five() 
     let desk = coordinator(&relay);
     let age_62 = chrono::Datelike::year(&Utc::now()) - 62;
     let register = |name: &str, hardship: bool| {
-        registry::create_member(&relay.relay, &NewMember {
-            station: relay.station.id.as_str(),
-            role: "volunteer",
-            name,
-            birth_year: u16::try_from(age_62).unwrap(),
-            household: None,
-            hardship,
-        })
+        registry::create_member(
+            &relay.relay,
+            &NewMember {
+                station: relay.station.id.as_str(),
+                role: "volunteer",
+                name,
+                birth_year: u16::try_from(age_62).unwrap(),
+                household: None,
+                hardship,
+            },
+        )
         .unwrap()
     };
     let mut outcomes = Vec::new();

@@ -116,10 +116,7 @@ fn enrolled_phones_behind_a_limited_address_keep_syncing() {
     for _ in 0..25 {
         relay.post_to(&station, "/v1/sync", Some("an-old-token"), wire::encode(&SyncRequest::default()));
     }
-    assert_limited(
-        &relay.post_to(&station, "/v1/sync", Some("an-old-token"), wire::encode(&SyncRequest::default())),
-        "device token",
-    );
+    assert_limited(&relay.post_to(&station, "/v1/sync", Some("an-old-token"), wire::encode(&SyncRequest::default())), "device token");
     for round in 0..60 {
         if round % 20 == 0 {
             phone.log_visit(&elder.id, &format!("visit {round}"));
@@ -135,7 +132,8 @@ fn behind_a_trusted_proxy_the_forwarded_address_counts_and_a_client_cannot_choos
     let relay = TestRelay::new();
     let limits = Limits { enroll: 2, trust_forwarded_for: true, ..Limits::default() };
     let proxy: SocketAddr = "127.0.0.1:50000".parse().unwrap();
-    let proxied = timebank_server::app_with_limits(relay.relay.clone(), ConsoleConfig::default(), limits).layer(MockConnectInfo(proxy));
+    let proxied =
+        timebank_server::app_with_limits(relay.relay.clone(), ConsoleConfig::default(), limits).layer(MockConnectInfo(proxy));
     let enroll_as = |forwarded: &str| {
         let request = Request::post("/v1/enroll").header("x-forwarded-for", forwarded).body(Body::from(enrollment("WRONG"))).unwrap();
         relay.send(&proxied, request).status
@@ -153,7 +151,8 @@ fn behind_a_trusted_proxy_the_forwarded_address_counts_and_a_client_cannot_choos
     for _ in 0..10 {
         relay.post_to(&direct, "/v1/enroll", None, enrollment("WRONG"));
     }
-    let spoofed = Request::post("/v1/enroll").header("x-forwarded-for", "198.51.100.99").body(Body::from(enrollment("WRONG"))).unwrap();
+    let spoofed =
+        Request::post("/v1/enroll").header("x-forwarded-for", "198.51.100.99").body(Body::from(enrollment("WRONG"))).unwrap();
     assert_eq!(relay.send(&direct, spoofed).status, StatusCode::TOO_MANY_REQUESTS);
 }
 

@@ -19,7 +19,10 @@ use crate::process::{self, RelayProcess};
 use crate::support::TestRelay;
 
 fn quick(heartbeat_ms: u64, coalesce_ms: u64) -> TestRelay {
-    TestRelay::with_settings(Settings { live: LiveSettings { heartbeat_ms, coalesce_ms, ..LiveSettings::default() }, ..Settings::default() })
+    TestRelay::with_settings(Settings {
+        live: LiveSettings { heartbeat_ms, coalesce_ms, ..LiveSettings::default() },
+        ..Settings::default()
+    })
 }
 
 #[test]
@@ -35,7 +38,8 @@ fn a_coordinators_dispatch_reaches_the_watching_volunteer_without_polling() {
     let order = desk.engine.place_order(Some(&elder.id), "companionship", "Tuesday afternoon").unwrap();
     desk.engine.dispatch(&order, &volunteer.id).unwrap();
     desk.sync().unwrap();
-    let (seen, took) = watching.until(Duration::from_secs(5), |phone| phone.engine.assignments().iter().any(|a| a.assignment.order == order));
+    let (seen, took) =
+        watching.until(Duration::from_secs(5), |phone| phone.engine.assignments().iter().any(|a| a.assignment.order == order));
     assert!(took < Duration::from_secs(2), "the dispatch took {took:?}");
     let hinted = seen.iter().find_map(|seen| match seen {
         Ok(WatchEvent::Synced { hinted, report }) if report.docs_changed > 0 => Some(hinted.clone()),
@@ -135,7 +139,10 @@ fn a_revoked_devices_channel_closes_at_once_and_stays_closed() {
     // Revoked by another process (an admin command on the same store): the sweep closes it.
     let started = Instant::now();
     relay.relay.store().revoke_device(&phone.device, relay.relay.now_ms(), None).unwrap();
-    assert_eq!(hears.events_for(Duration::from_secs(5)), vec![Heard::Event(LiveEvent::Closed { reason: CloseReason::Revoked }), Heard::End]);
+    assert_eq!(
+        hears.events_for(Duration::from_secs(5)),
+        vec![Heard::Event(LiveEvent::Closed { reason: CloseReason::Revoked }), Heard::End]
+    );
     assert!(started.elapsed() < Duration::from_secs(4), "swept after {:?}", started.elapsed());
 }
 
@@ -145,12 +152,18 @@ fn a_device_holds_one_channel_and_a_second_watch_takes_over() {
     let phone = relay.http_phone(&relay.member("volunteer", "Li"));
     let first = LiveListener::device(&relay.url(), &phone.token).unwrap();
     let _second = LiveListener::device(&relay.url(), &phone.token).unwrap();
-    assert_eq!(first.events_for(Duration::from_secs(2)), vec![Heard::Event(LiveEvent::Closed { reason: CloseReason::Replaced }), Heard::End]);
+    assert_eq!(
+        first.events_for(Duration::from_secs(2)),
+        vec![Heard::Event(LiveEvent::Closed { reason: CloseReason::Replaced }), Heard::End]
+    );
 }
 
 #[test]
 fn a_bad_token_is_refused_and_counted_and_a_full_relay_says_when_to_come_back() {
-    let relay = TestRelay::with_settings(Settings { live: LiveSettings { max_channels: 1, ..LiveSettings::default() }, ..Settings::default() });
+    let relay = TestRelay::with_settings(Settings {
+        live: LiveSettings { max_channels: 1, ..LiveSettings::default() },
+        ..Settings::default()
+    });
     assert_eq!(LiveListener::device(&relay.url(), "not-a-token").err(), Some((401, None)));
     let events = relay.relay.store().security_events().unwrap();
     assert!(events.iter().any(|e| e.reason.contains("unknown device token")), "{events:?}");

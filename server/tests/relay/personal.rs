@@ -16,9 +16,24 @@ fn an_administrator_exports_a_members_data_and_erases_their_contact_details() {
 pub fn export_and_erase(store: Store<'_>) {
     let admin = |args: &[&str]| admin_on(store, args);
     let station = admin(&["station", "create", "--name", "Caoyang"])["id"].as_str().unwrap().to_owned();
-    let elder = admin(
-        &["member", "create", "--station", &station, "--role", "elder", "--name", "Sun Xiuying", "--birth-year", "1938", "--phone", "139 0427 1938", "--id-last4", "0427", "--address", "Lanxi Road 138"],
-    )["id"]
+    let elder = admin(&[
+        "member",
+        "create",
+        "--station",
+        &station,
+        "--role",
+        "elder",
+        "--name",
+        "Sun Xiuying",
+        "--birth-year",
+        "1938",
+        "--phone",
+        "139 0427 1938",
+        "--id-last4",
+        "0427",
+        "--address",
+        "Lanxi Road 138",
+    ])["id"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -11,9 +11,9 @@ use std::process::Command;
 use std::time::Instant;
 
 use chrono::{Duration, Utc};
-use timebank_engine::{DocId, PastVisit};
 use timebank_engine::model::{MemberId, ReviewDecision};
 use timebank_engine::sync::live::LiveEvent;
+use timebank_engine::{DocId, PastVisit};
 use timebank_testing::postgres::TestDatabase;
 use timebank_testing::{Heard, LiveListener};
 
@@ -161,10 +161,9 @@ fn postgres_member_export_and_erasure() {
 /// Runs PostgreSQL's own tool `name` (`pg_dump`, `pg_restore`: Debian's postgresql package
 /// puts them on the PATH) with `args`; it must succeed.
 fn pg_tool(name: &str, args: &[&std::ffi::OsStr]) {
-    let output = Command::new(name)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{name} could not run ({e}): install Debian's postgresql-client (scripts/postgres.sh installs postgresql)"));
+    let output = Command::new(name).args(args).output().unwrap_or_else(|e| {
+        panic!("{name} could not run ({e}): install Debian's postgresql-client (scripts/postgres.sh installs postgresql)")
+    });
     assert!(output.status.success(), "{name}: {}", String::from_utf8_lossy(&output.stderr));
 }
 

@@ -158,7 +158,10 @@ pub fn write_outcomes_on(relay: &Relay, member: &MemberId, subjects: &[String], 
         Ok(())
     })
     .unwrap();
-    let batch = timebank_server::store::WriteBatch { chunks: vec![(ledger, doc.save_after(&before))], ..timebank_server::store::WriteBatch::default() };
+    let batch = timebank_server::store::WriteBatch {
+        chunks: vec![(ledger, doc.save_after(&before))],
+        ..timebank_server::store::WriteBatch::default()
+    };
     relay.store().write_batch(&batch, 0).unwrap();
 }
 
@@ -207,9 +210,7 @@ pub fn listing(relay: &TestRelay, device: &str, doc: &str, changes: Vec<Vec<u8>>
 
 /// Puts `value` at `key` inside the map at `path` from the root.
 pub fn put_at(tx: &mut automerge::transaction::Transaction<'_>, path: &[&str], key: &str, value: &str) {
-    let obj = path
-        .iter()
-        .fold(automerge::ROOT, |obj, k| timebank_engine::documents::fields::map_at(tx, &obj, k).unwrap());
+    let obj = path.iter().fold(automerge::ROOT, |obj, k| timebank_engine::documents::fields::map_at(tx, &obj, k).unwrap());
     tx.put(&obj, key, value).unwrap();
 }
 

@@ -45,11 +45,7 @@ pub struct EngineBench {
 
 impl Default for EngineBench {
     fn default() -> Self {
-        EngineBench {
-            visits: 2_000,
-            open_runs: 15,
-            writes: 1_000,
-        }
+        EngineBench { visits: 2_000, open_runs: 15, writes: 1_000 }
     }
 }
 
@@ -64,34 +60,19 @@ pub struct Instruments {
 }
 
 /// Runs the group; `progress` hears what is going on (for stderr).
-pub fn run(
-    config: &EngineBench,
-    instruments: &Instruments,
-    progress: &mut dyn FnMut(&str),
-) -> Result<Vec<Measurement>, BenchError> {
-    progress(&format!(
-        "logging {} paper visits through Engine::log_visit (fake clock, {HISTORY_DAYS} days)",
-        config.visits
-    ));
+pub fn run(config: &EngineBench, instruments: &Instruments, progress: &mut dyn FnMut(&str)) -> Result<Vec<Measurement>, BenchError> {
+    progress(&format!("logging {} paper visits through Engine::log_visit (fake clock, {HISTORY_DAYS} days)", config.visits));
     let mut store = Store::build(config.visits)?;
     progress(&format!("timing {} opens of each", config.open_runs));
     let mut results = vec![open_time(config, &store)?];
     match instruments.heap {
         Some(meter) => {
             progress("measuring memory held after opening");
-            results.push(open_memory(
-                config,
-                meter,
-                instruments.probe_exe.as_deref(),
-                &store,
-            )?);
+            results.push(open_memory(config, meter, instruments.probe_exe.as_deref(), &store)?);
         }
         None => progress("no counting allocator installed: open memory not measured"),
     }
-    progress(&format!(
-        "timing {} durable log_visit calls of each",
-        config.writes
-    ));
+    progress(&format!("timing {} durable log_visit calls of each", config.writes));
     results.extend(durable_writes(config, &mut store)?);
     Ok(results)
 }
@@ -123,11 +104,7 @@ impl Store {
         let mut work = Workload::new(SEED)?;
         let member = MemberId::parse(VOLUNTEER)?;
         let started = Instant::now();
-        let identity = NewIdentity {
-            member: member.clone(),
-            station: StationId::parse("s-caoyang")?,
-            role: Role::Volunteer,
-        };
+        let identity = NewIdentity { member: member.clone(), station: StationId::parse("s-caoyang")?, role: Role::Volunteer };
         let mut engine = Engine::create_with_clock(&dir, identity, clock.clone())?;
         for entry in work.history(visits, HISTORY_DAYS, end) {
             clock.set(entry.logged_at);
@@ -142,28 +119,11 @@ impl Store {
         let engine = Engine::open(&dir)?;
         let status = engine.status()?;
         if status.visits != visits {
-            return Err(format!(
-                "the store holds {} visits, expected {visits}",
-                status.visits
-            )
-            .into());
+            return Err(format!("the store holds {} visits, expected {visits}", status.visits).into());
         }
-        let doc_bytes = engine
-            .document_bytes(&DocId::Member(member.clone()))
-            .ok_or("the store has no member document")?;
+        let doc_bytes = engine.document_bytes(&DocId::Member(member.clone())).ok_or("the store has no member document")?;
         drop(engine);
-        Ok(Store {
-            tmp,
-            dir,
-            clock,
-            work,
-            member,
-            end,
-            doc_bytes,
-            store_bytes: status.store_bytes,
-            build_s,
-            compaction_ms,
-        })
+        Ok(Store { tmp, dir, clock, work, member, end, doc_bytes, store_bytes: status.store_bytes, build_s, compaction_ms })
     }
 }
 
@@ -206,12 +166,7 @@ fn open_time(config: &EngineBench, store: &Store) -> Result<Measurement, BenchEr
 /// Heap held by an opened engine over its store's size on disk, against the heap held by
 /// the loaded plain document over its saved size. With `probe_exe` (the bench binary),
 /// the note adds what a fresh process's resident memory grows by.
-fn open_memory(
-    config: &EngineBench,
-    meter: HeapMeter,
-    probe_exe: Option<&Path>,
-    store: &Store,
-) -> Result<Measurement, BenchError> {
+fn open_memory(config: &EngineBench, meter: HeapMeter, probe_exe: Option<&Path>, store: &Store) -> Result<Measurement, BenchError> {
     const SAMPLES: usize = 3;
     let (mut ours, mut theirs, mut store_bytes) = (Vec::new(), Vec::new(), 0);
     for _ in 0..SAMPLES {
@@ -277,10 +232,7 @@ fn durable_writes(config: &EngineBench, store: &mut Store) -> Result<Vec<Measure
     let mut engine = Engine::open_with_clock(&store.dir, store.clock.clone())?;
     let log = store.tmp.path().join("plain-automerge.log");
     let mut plain = PlainStore::create(&log, &store.doc_bytes, &store.member)?;
-    let (mut ours, mut theirs) = (
-        Vec::with_capacity(config.writes),
-        Vec::with_capacity(config.writes),
-    );
+    let (mut ours, mut theirs) = (Vec::with_capacity(config.writes), Vec::with_capacity(config.writes));
     let mut now = store.end + Duration::hours(1);
     for _ in 0..config.writes {
         now += Duration::minutes(7);
@@ -326,8 +278,7 @@ fn durable_writes(config: &EngineBench, store: &mut Store) -> Result<Vec<Measure
 
 /// Bytes of free pages in the SQLite file at `path` (read-only look, beside the engine).
 fn free_bytes(path: &Path) -> Result<u64, BenchError> {
-    let conn =
-        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let pages: i64 = conn.query_row("PRAGMA freelist_count", [], |row| row.get(0))?;
     let size: i64 = conn.query_row("PRAGMA page_size", [], |row| row.get(0))?;
     Ok(u64::try_from(pages * size)?)
@@ -345,11 +296,7 @@ struct PlainStore {
 }
 
 impl PlainStore {
-    fn create(
-        path: &Path,
-        doc_bytes: &[u8],
-        volunteer: &MemberId,
-    ) -> Result<PlainStore, BenchError> {
+    fn create(path: &Path, doc_bytes: &[u8], volunteer: &MemberId) -> Result<PlainStore, BenchError> {
         let mut doc = AutoCommit::load(doc_bytes)?;
         doc.set_actor(ActorId::random());
         // Moves save_incremental's cursor past what was loaded.
@@ -358,13 +305,7 @@ impl PlainStore {
         file.write_all(doc_bytes)?;
         file.sync_all()?;
         let device = doc.get_actor().to_hex_string();
-        Ok(PlainStore {
-            doc,
-            file,
-            volunteer: volunteer.clone(),
-            device,
-            appended: 0,
-        })
+        Ok(PlainStore { doc, file, volunteer: volunteer.clone(), device, appended: 0 })
     }
 
     /// What `Engine::log_visit` writes, with the engine's own field layout (so both write
@@ -373,8 +314,7 @@ impl PlainStore {
         let past = &entry.visit;
         let visit = past.to_visit(&self.volunteer, &self.device, entry.logged_at);
         member::put_visit(&mut self.doc, &visit)?;
-        self.doc
-            .commit_with(CommitOptions::default().with_time(entry.logged_at.timestamp_millis()));
+        self.doc.commit_with(CommitOptions::default().with_time(entry.logged_at.timestamp_millis()));
         let chunk = self.doc.save_incremental();
         self.file.write_all(&chunk)?;
         self.file.sync_data()?;
@@ -400,25 +340,10 @@ mod tests {
 
     #[test]
     fn a_small_run_reports_every_scenario() {
-        let config = EngineBench {
-            visits: 40,
-            open_runs: 2,
-            writes: 10,
-        };
+        let config = EngineBench { visits: 40, open_runs: 2, writes: 10 };
         let results = run(&config, &Instruments::default(), &mut |_| {}).unwrap();
         let names: Vec<&str> = results.iter().map(|m| m.scenario.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                "open_40_visits_ms",
-                "log_visit_durable_p50_ms",
-                "log_visit_durable_p99_ms"
-            ]
-        );
-        assert!(
-            results
-                .iter()
-                .all(|m| m.ours > 0.0 && m.baseline.is_some_and(|b| b > 0.0))
-        );
+        assert_eq!(names, ["open_40_visits_ms", "log_visit_durable_p50_ms", "log_visit_durable_p99_ms"]);
+        assert!(results.iter().all(|m| m.ours > 0.0 && m.baseline.is_some_and(|b| b > 0.0)));
     }
 }

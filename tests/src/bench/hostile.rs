@@ -272,9 +272,8 @@ fn measure(candidate: Candidate) -> Result<(Costs, Costs), BenchError> {
     let elder = relay.try_member("elder", "Wang Fang")?;
     let (sender, members) = match candidate {
         Candidate::Spread => {
-            let volunteers = (0..PUSH.batch_changes)
-                .map(|i| relay.volunteer(&format!("Volunteer {i}")))
-                .collect::<Result<Vec<_>, _>>()?;
+            let volunteers =
+                (0..PUSH.batch_changes).map(|i| relay.volunteer(&format!("Volunteer {i}"))).collect::<Result<Vec<_>, _>>()?;
             (relay.try_member("coordinator", "Zhang Min")?, volunteers)
         }
         _ => {

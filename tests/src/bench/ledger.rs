@@ -71,13 +71,18 @@ impl District {
     fn new(config: &LedgerBench) -> Result<District, BenchError> {
         let station = |i: usize| StationId::parse(&format!("s-{i:02}"));
         let volunteers = (0..config.volunteers)
-            .map(|i| Ok((MemberId::parse(&format!("m-v{i:05}"))?, station(i % config.stations)?, Some(HouseholdId::parse(&format!("h-v{i}"))?))))
+            .map(|i| {
+                Ok((
+                    MemberId::parse(&format!("m-v{i:05}"))?,
+                    station(i % config.stations)?,
+                    Some(HouseholdId::parse(&format!("h-v{i}"))?),
+                ))
+            })
             .collect::<Result<Vec<_>, timebank_engine::Error>>()?;
         let elders = (0..config.elders)
             .map(|i| Ok((MemberId::parse(&format!("m-e{i:05}"))?, Some(HouseholdId::parse(&format!("h-e{i}"))?))))
             .collect::<Result<Vec<_>, timebank_engine::Error>>()?;
-        let coordinators =
-            (0..config.stations).map(|i| MemberId::parse(&format!("m-c{i:02}"))).collect::<Result<Vec<_>, _>>()?;
+        let coordinators = (0..config.stations).map(|i| MemberId::parse(&format!("m-c{i:02}"))).collect::<Result<Vec<_>, _>>()?;
         Ok(District { config: config.clone(), volunteers, elders, coordinators, next_slot: HashMap::new(), seq: 0 })
     }
 
@@ -188,7 +193,10 @@ fn naive_sum(log: &[Event]) -> HashMap<&MemberId, i64> {
 /// Runs the group.
 pub fn run(config: &LedgerBench, progress: &mut dyn FnMut(&str)) -> Result<Vec<Measurement>, BenchError> {
     let mut district = District::new(config)?;
-    progress(&format!("building the arrival log of {} visits ({} volunteers, {} elders)", config.visits, config.volunteers, config.elders));
+    progress(&format!(
+        "building the arrival log of {} visits ({} volunteers, {} elders)",
+        config.visits, config.volunteers, config.elders
+    ));
     let log = district.year();
 
     progress("full rebuild");

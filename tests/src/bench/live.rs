@@ -145,7 +145,9 @@ fn dispatch_to_phone(config: &LiveBench, progress: &mut dyn FnMut(&str)) -> Resu
         let sent = Instant::now();
         desk.sync()?;
         let arrival = loop {
-            let arrival = arrived.recv_timeout(Duration::from_secs(10)).map_err(|_| format!("dispatch {round} did not arrive within 10 s"))??;
+            let arrival = arrived
+                .recv_timeout(Duration::from_secs(10))
+                .map_err(|_| format!("dispatch {round} did not arrive within 10 s"))??;
             if arrival.orders.contains(&order) {
                 break arrival;
             }

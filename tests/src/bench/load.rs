@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use timebank_engine::SystemClock;
 use timebank_server::store::{self, PgSettings, RelayStore, StoreLocation};
 use timebank_server::{Relay, registry};
-use timebank_testing::{Phone, new_member};
 use timebank_testing::cluster::{Backend, Cluster};
+use timebank_testing::{Phone, new_member};
 
 use super::relay::phone_stores;
 use super::stats::percentile;
@@ -141,10 +141,7 @@ pub fn run(config: &LoadBench, progress: &mut dyn FnMut(&str)) -> Result<Vec<Mea
         config.relays, config.devices, config.seconds
     );
     let killed = if config.kill_one {
-        format!(
-            "; one relay SIGKILLed at {:.0} s: syncs per second {per_second:?}",
-            phase.as_secs_f64() / 2.0
-        )
+        format!("; one relay SIGKILLed at {:.0} s: syncs per second {per_second:?}", phase.as_secs_f64() / 2.0)
     } else {
         format!("; syncs per second {per_second:?}")
     };
@@ -286,13 +283,11 @@ fn acknowledged_missing(store: &dyn RelayStore, phone: &Phone) -> Result<usize, 
 
 /// `timebank-relay admin rebuild-ledger --check` on the backend, as words for the note.
 fn ledger_check(bin: &Path, backend: &Backend) -> Result<String, BenchError> {
-    let output = std::process::Command::new(bin).arg("admin").args(backend.flags()).args(["rebuild-ledger", "--check", "--json"]).output()?;
+    let output =
+        std::process::Command::new(bin).arg("admin").args(backend.flags()).args(["rebuild-ledger", "--check", "--json"]).output()?;
     if !output.status.success() {
         return Err(format!("the ledger differs from its rebuild: {}", String::from_utf8_lossy(&output.stderr)).into());
     }
     let report: serde_json::Value = serde_json::from_slice(&output.stdout)?;
-    Ok(format!(
-        "ledger check after the run: identical to its rebuild ({} events, {} postings)",
-        report["events"], report["postings"]
-    ))
+    Ok(format!("ledger check after the run: identical to its rebuild ({} events, {} postings)", report["events"], report["postings"]))
 }

@@ -98,23 +98,12 @@ impl Measurement {
 
 /// One JSON object per line.
 pub fn render_json(results: &[Measurement]) -> String {
-    results
-        .iter()
-        .map(|m| format!("{}\n", m.to_json()))
-        .collect()
+    results.iter().map(|m| format!("{}\n", m.to_json())).collect()
 }
 
 /// A table for people, notes below it.
 pub fn render_table(results: &[Measurement]) -> String {
-    let header = [
-        "scenario",
-        "ours",
-        "plain automerge",
-        "unit",
-        "target",
-        "met?",
-    ]
-    .map(String::from);
+    let header = ["scenario", "ours", "plain automerge", "unit", "target", "met?"].map(String::from);
     let rows: Vec<[String; 6]> = results
         .iter()
         .map(|m| {
@@ -144,13 +133,7 @@ pub fn render_table(results: &[Measurement]) -> String {
             .iter()
             .zip(widths)
             .enumerate()
-            .map(|(i, (cell, width))| {
-                if i == 0 {
-                    format!("{cell:<width$}")
-                } else {
-                    format!("{cell:>width$}")
-                }
-            })
+            .map(|(i, (cell, width))| if i == 0 { format!("{cell:<width$}") } else { format!("{cell:>width$}") })
             .collect();
         let _ = writeln!(out, "{}", cells.join("  ").trim_end());
     }
@@ -205,13 +188,7 @@ mod tests {
         assert_eq!(line["unit"], "ms");
         assert_eq!(line["target"], "<= 100");
         assert_eq!(line["note"], "median of 15");
-        let bare = Measurement {
-            target: None,
-            note: None,
-            baseline: None,
-            ..sample()
-        }
-        .to_json();
+        let bare = Measurement { target: None, note: None, baseline: None, ..sample() }.to_json();
         assert!(bare.get("target").is_none() && bare.get("note").is_none());
         assert!(bare["baseline"].is_null());
         assert_eq!(render_json(&[sample(), sample()]).lines().count(), 2);
@@ -224,9 +201,6 @@ mod tests {
         assert!(Target::AtLeast(1000.0).met_by(1000.0));
         let table = render_table(&[sample()]);
         assert!(table.starts_with("scenario"), "{table}");
-        assert!(
-            table.contains("12.3") && table.contains("yes") && table.contains("<= 100"),
-            "{table}"
-        );
+        assert!(table.contains("12.3") && table.contains("yes") && table.contains("<= 100"), "{table}");
     }
 }

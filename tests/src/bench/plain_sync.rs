@@ -57,16 +57,10 @@ pub fn sync(phone: Side<'_>, relay: Side<'_>) -> Result<Exchange, BenchError> {
     let mut quiet_in_a_row = 0;
     while quiet_in_a_row < 2 {
         let sent = if phone_turn {
-            phone
-                .doc
-                .generate_sync_message(phone.state)
-                .map(Message::encode)
+            phone.doc.generate_sync_message(phone.state).map(Message::encode)
         } else {
             let started = Instant::now();
-            let sent = relay
-                .doc
-                .generate_sync_message(relay.state)
-                .map(Message::encode);
+            let sent = relay.doc.generate_sync_message(relay.state).map(Message::encode);
             exchange.relay_time += started.elapsed();
             sent
         };
@@ -76,22 +70,16 @@ pub fn sync(phone: Side<'_>, relay: Side<'_>) -> Result<Exchange, BenchError> {
                 quiet_in_a_row = 0;
                 exchange.messages += 1;
                 if exchange.messages > MAX_MESSAGES {
-                    return Err(
-                        format!("plain sync did not converge in {MAX_MESSAGES} messages").into(),
-                    );
+                    return Err(format!("plain sync did not converge in {MAX_MESSAGES} messages").into());
                 }
                 if phone_turn {
                     exchange.bytes_up += bytes.len();
                     let started = Instant::now();
-                    relay
-                        .doc
-                        .receive_sync_message(relay.state, Message::decode(&bytes)?)?;
+                    relay.doc.receive_sync_message(relay.state, Message::decode(&bytes)?)?;
                     exchange.relay_time += started.elapsed();
                 } else {
                     exchange.bytes_down += bytes.len();
-                    phone
-                        .doc
-                        .receive_sync_message(phone.state, Message::decode(&bytes)?)?;
+                    phone.doc.receive_sync_message(phone.state, Message::decode(&bytes)?)?;
                 }
             }
         }
@@ -141,16 +129,7 @@ impl Pair {
 
     /// One plain sync, the phone first.
     pub fn sync(&mut self) -> Result<Exchange, BenchError> {
-        sync(
-            Side {
-                doc: &mut self.phone,
-                state: &mut self.phone_state,
-            },
-            Side {
-                doc: &mut self.relay,
-                state: &mut self.relay_state,
-            },
-        )
+        sync(Side { doc: &mut self.phone, state: &mut self.phone_state }, Side { doc: &mut self.relay, state: &mut self.relay_state })
     }
 }
 
@@ -219,10 +198,7 @@ mod tests {
         let (kept, reloaded_exchange) = (kept.sync().unwrap(), reloaded.sync().unwrap());
         assert_eq!(reloaded.relay.get_heads(), reloaded.phone.get_heads());
         assert_eq!(kept.messages, 2, "{kept:?}");
-        assert!(
-            reloaded_exchange.messages > kept.messages,
-            "{reloaded_exchange:?}"
-        );
+        assert!(reloaded_exchange.messages > kept.messages, "{reloaded_exchange:?}");
     }
 
     #[test]
@@ -237,10 +213,7 @@ mod tests {
 
     #[test]
     fn round_trips_round_up() {
-        let with = |messages| Exchange {
-            messages,
-            ..Exchange::default()
-        };
+        let with = |messages| Exchange { messages, ..Exchange::default() };
         assert_eq!(with(0).round_trips(), 0);
         assert_eq!(with(1).round_trips(), 1);
         assert_eq!(with(3).round_trips(), 2);

@@ -114,7 +114,12 @@ pub fn run(config: &PresenceBench, progress: &mut dyn FnMut(&str)) -> Result<Vec
     for n in 0..config.visits {
         let (elder, tag) = &mut elders[n % config.elders];
         let (tap_in, tap_out) = (Tap::parse(&tag.tap())?, Tap::parse(&tag.tap())?);
-        let v = visit(&volunteer.id, &elder.id, start, Evidence { tap_in: Some(tap_in.clone()), tap_out: Some(tap_out.clone()), cosignature: None });
+        let v = visit(
+            &volunteer.id,
+            &elder.id,
+            start,
+            Evidence { tap_in: Some(tap_in.clone()), tap_out: Some(tap_out.clone()), cosignature: None },
+        );
         let started = Instant::now();
         let event = Verifier::new(relay.relay.store()).evidence(&v, &station.id, Some(elder))?;
         ours.push(micros(started));
@@ -174,7 +179,9 @@ pub fn run(config: &PresenceBench, progress: &mut dyn FnMut(&str)) -> Result<Vec
     progress(&format!("folding {} taps, then timing {} visits", config.year_of_taps, config.visits));
     let mut book = EvidenceBook::default();
     let event = |n: usize, counter: u32| {
-        let tap = |c: u32| Some(TapEvidence { raw: format!("{n}:{c}"), verdict: TapVerdict::Genuine { tag: format!("t{}", n % 20), counter: c } });
+        let tap = |c: u32| {
+            Some(TapEvidence { raw: format!("{n}:{c}"), verdict: TapVerdict::Genuine { tag: format!("t{}", n % 20), counter: c } })
+        };
         EvidenceEvent {
             visit: format!("v-{n:08}"),
             volunteer: volunteer.id.clone(),

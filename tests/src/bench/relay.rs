@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use timebank_engine::sync::{SyncReport, Transport, TransportError};
 use timebank_server::store::MemberRecord;
-use timebank_testing::{FakeClock, TestRelay};
 pub use timebank_testing::Phone;
+use timebank_testing::{FakeClock, TestRelay};
 
 use super::BenchError;
 
@@ -83,10 +83,7 @@ pub struct Timed<T> {
 impl<T> Timed<T> {
     /// Times `inner`.
     pub fn new(inner: T) -> Timed<T> {
-        Timed {
-            inner,
-            exchanges: Vec::new(),
-        }
+        Timed { inner, exchanges: Vec::new() }
     }
 
     /// The time of all exchanges together.

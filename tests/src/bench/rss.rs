@@ -71,11 +71,7 @@ pub fn probe_in_child(exe: &Path, target: &ProbeTarget) -> Result<u64, BenchErro
     };
     let output = command.output()?;
     if !output.status.success() {
-        return Err(format!(
-            "the probe failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        )
-        .into());
+        return Err(format!("the probe failed: {}", String::from_utf8_lossy(&output.stderr).trim()).into());
     }
     Ok(String::from_utf8_lossy(&output.stdout).trim().parse()?)
 }

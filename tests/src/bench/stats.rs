@@ -5,11 +5,7 @@
 pub fn median(samples: &[f64]) -> Option<f64> {
     let sorted = sorted(samples)?;
     let mid = sorted.len() / 2;
-    if sorted.len() % 2 == 1 {
-        sorted.get(mid).copied()
-    } else {
-        Some((sorted.get(mid - 1)? + sorted.get(mid)?) / 2.0)
-    }
+    if sorted.len() % 2 == 1 { sorted.get(mid).copied() } else { Some((sorted.get(mid - 1)? + sorted.get(mid)?) / 2.0) }
 }
 
 /// The `p`-th percentile of `samples` (0 < `p` ≤ 100) by the nearest-rank method: the
@@ -22,11 +18,7 @@ pub fn percentile(samples: &[f64], p: f64) -> Option<f64> {
     }
     let sorted = sorted(samples)?;
     // The rank is between 1 and len, so the conversions below are exact.
-    #[allow(
-        clippy::cast_precision_loss,
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss
-    )]
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted.get(rank.clamp(1, sorted.len()) - 1).copied()
 }

@@ -41,8 +41,7 @@ const IN_PROCESS: &str = "ours: real engines (Engine::sync) and a real Relay on 
      in-process through app(relay) with tower oneshot on a 2-thread tokio runtime";
 
 /// What the byte counts are.
-const BODIES: &str =
-    "bytes are request + response bodies as SyncReport counts them (HTTP headers not counted)";
+const BODIES: &str = "bytes are request + response bodies as SyncReport counts them (HTTP headers not counted)";
 
 /// Sizes of the `sync` group.
 #[derive(Clone, Debug)]
@@ -87,10 +86,7 @@ impl Default for SyncBench {
 }
 
 /// Runs the group; `progress` hears what is going on (for stderr).
-pub fn run(
-    config: &SyncBench,
-    progress: &mut dyn FnMut(&str),
-) -> Result<Vec<Measurement>, BenchError> {
+pub fn run(config: &SyncBench, progress: &mut dyn FnMut(&str)) -> Result<Vec<Measurement>, BenchError> {
     let mut bench = Bench::new()?;
     if !on_ram_disk(bench.stores.path()) {
         progress("no /dev/shm: phone stores go to the temporary directory (slower to build)");
@@ -138,12 +134,7 @@ struct Bench {
 impl Bench {
     fn new() -> Result<Bench, BenchError> {
         let now = the_present()?;
-        Ok(Bench {
-            clock: FakeClock::new(now, "timebank-bench"),
-            now,
-            stores: phone_stores()?,
-            work: Workload::new(SEED)?,
-        })
+        Ok(Bench { clock: FakeClock::new(now, "timebank-bench"), now, stores: phone_stores()?, work: Workload::new(SEED)? })
     }
 
     /// A relay on the shared clock.
@@ -205,45 +196,25 @@ impl Bench {
             reloaded.phone_makes(changes)?;
             reloaded.reload_states()?;
             let plain_reloaded = reloaded.sync()?;
-            samples.push(OneVisitSample {
-                ours,
-                plain,
-                plain_reloaded,
-                change_bytes,
-            });
+            samples.push(OneVisitSample { ours, plain, plain_reloaded, change_bytes });
         }
         let relay_heads = relay_heads(&relay, &id)?;
-        if relay_heads != phone.engine.heads(&id)
-            || pair.relay.get_heads() != pair.phone.get_heads()
-        {
-            return Err(
-                "after the one-visit syncs the relay does not hold what the phone holds".into(),
-            );
+        if relay_heads != phone.engine.heads(&id) || pair.relay.get_heads() != pair.phone.get_heads() {
+            return Err("after the one-visit syncs the relay does not hold what the phone holds".into());
         }
-        Ok(OneVisit {
-            samples,
-            idle,
-            history: config.history_visits,
-        })
+        Ok(OneVisit { samples, idle, history: config.history_visits })
     }
 
     /// Scenario 3: a station with many active volunteer devices; every device's sync of
     /// one visit in the measured round, against a shared station document in plain.
-    fn station(
-        &mut self,
-        config: &SyncBench,
-        single: &OneVisit,
-    ) -> Result<Measurement, BenchError> {
+    fn station(&mut self, config: &SyncBench, single: &OneVisit) -> Result<Measurement, BenchError> {
         let single_bytes = single.median_bytes();
         let single_change = median_of(single.samples.iter().map(|s| s.change_bytes));
         let relay = self.relay()?;
         let mut phones = self.phones(&relay, config.station_devices)?;
         let station = StationId::parse("s-shared")?;
         let mut shared = shared_station_doc(&station)?;
-        let mut plain = phones
-            .iter()
-            .map(|phone| PlainDevice::new(&shared, &phone.member.id))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut plain = phones.iter().map(|phone| PlainDevice::new(&shared, &phone.member.id)).collect::<Result<Vec<_>, _>>()?;
         for device in &mut plain {
             device.sync(&mut shared)?;
         }
@@ -268,8 +239,7 @@ impl Bench {
         }
         let shared_changes = shared.get_changes(&[]);
         let mean_change = raw_len(&shared_changes) as f64 / shared_changes.len().max(1) as f64;
-        let mean_deps = shared_changes.iter().map(|c| c.deps().len()).sum::<usize>() as f64
-            / shared_changes.len().max(1) as f64;
+        let mean_deps = shared_changes.iter().map(|c| c.deps().len()).sum::<usize>() as f64 / shared_changes.len().max(1) as f64;
         let ours_median = median(&ours).ok_or("no station syncs")?;
         let theirs_median = median(&theirs).ok_or("no station syncs")?;
         let visits = config.station_devices * (config.station_rounds + 1);
@@ -323,9 +293,7 @@ impl Bench {
             let Entry { visit: past, .. } = self.work.logged_now(self.now);
             let visit = phone.engine.start_visit(&past.elder, &past.service, None)?;
             self.tick(45 + 5 * (i as i64 % 10));
-            phone
-                .engine
-                .end_visit(&visit, None, Some(past.note.as_str()))?;
+            phone.engine.end_visit(&visit, None, Some(past.note.as_str()))?;
             self.tick(2);
             phone.engine.confirm_visit(&visit, ConfirmedBy::Elder)?;
             self.tick(20);
@@ -372,11 +340,7 @@ impl Bench {
 
     /// Scenario 5: many phones each holding many offline visits sync one after another;
     /// the relay's wall time to take them all.
-    fn merge(
-        &mut self,
-        config: &SyncBench,
-        progress: &mut dyn FnMut(&str),
-    ) -> Result<Measurement, BenchError> {
+    fn merge(&mut self, config: &SyncBench, progress: &mut dyn FnMut(&str)) -> Result<Measurement, BenchError> {
         let relay = self.relay()?;
         let mut phones = self.phones(&relay, config.merge_devices)?;
         let mut before = Vec::with_capacity(phones.len());
@@ -400,10 +364,7 @@ impl Bench {
             pair.phone_makes(changes_since(&phone.engine, &id, heads)?)?;
             pairs.push(pair);
         }
-        let mut log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(relay.data_dir().join("plain-relay.log"))?;
+        let mut log = OpenOptions::new().create(true).append(true).open(relay.data_dir().join("plain-relay.log"))?;
         let (mut ours_relay, mut ours_wall) = (Duration::ZERO, Duration::ZERO);
         let (mut plain_relay, mut plain_commit) = (Duration::ZERO, Duration::ZERO);
         let (mut ours_up, mut plain_up, mut plain_messages, mut ours_trips) = (0, 0, 0, 0);
@@ -415,11 +376,7 @@ impl Bench {
             ours_up += report.bytes_up;
             ours_trips = ours_trips.max(report.round_trips);
             if report.changes_sent < config.merge_visits {
-                return Err(format!(
-                    "a phone sent {} changes, expected {}",
-                    report.changes_sent, config.merge_visits
-                )
-                .into());
+                return Err(format!("a phone sent {} changes, expected {}", report.changes_sent, config.merge_visits).into());
             }
             let heads = pair.relay.get_heads();
             let exchange = pair.sync()?;
@@ -461,10 +418,7 @@ impl Bench {
              is not measured"
                 .to_owned()
         } else {
-            let by_status: Vec<String> = outcomes
-                .iter()
-                .map(|(status, n)| format!("{status} {n}"))
-                .collect();
+            let by_status: Vec<String> = outcomes.iter().map(|(status, n)| format!("{status} {n}")).collect();
             format!(
                 "the relay reconciles right after each commit on its poster thread, each sync first waiting for \
                  the folds before it, the last one counted ({:.3} s) (outcomes in the members' ledgers afterwards: \
@@ -502,11 +456,7 @@ impl Bench {
 
     /// Scenario 6: many devices sync one visit each over HTTP: all at once (throughput),
     /// then paced at the target rate (latency).
-    fn load(
-        &mut self,
-        config: &SyncBench,
-        progress: &mut dyn FnMut(&str),
-    ) -> Result<Vec<Measurement>, BenchError> {
+    fn load(&mut self, config: &SyncBench, progress: &mut dyn FnMut(&str)) -> Result<Vec<Measurement>, BenchError> {
         let relay = self.relay()?;
         let started = Instant::now();
         let mut phones = self.phones(&relay, config.load_devices)?;
@@ -517,10 +467,7 @@ impl Bench {
         ));
         self.log_one_visit_each(&mut phones)?;
         let burst = Run::of(&at_once(&mut phones, Duration::ZERO)?);
-        progress(&format!(
-            "all at once: {:.0} syncs/s; now paced at {:.0}/s",
-            burst.per_second, config.load_rate
-        ));
+        progress(&format!("all at once: {:.0} syncs/s; now paced at {:.0}/s", burst.per_second, config.load_rate));
         self.log_one_visit_each(&mut phones)?;
         let interval = Duration::from_secs_f64(1.0 / config.load_rate.max(1.0));
         let paced = Run::of(&at_once(&mut phones, interval)?);
@@ -531,10 +478,7 @@ impl Bench {
             config.load_rate, paced.p99_ms
         ));
         self.log_one_visit_each(&mut phones)?;
-        let easy = Run::of(&at_once(
-            &mut phones,
-            Duration::from_secs_f64(1.0 / easy_rate),
-        )?);
+        let easy = Run::of(&at_once(&mut phones, Duration::from_secs_f64(1.0 / easy_rate))?);
         // The relay alone: one sync at a time, in-process (no HTTP, no other clients).
         self.log_one_visit_each(&mut phones)?;
         let mut alone = Vec::with_capacity(phones.len());
@@ -548,11 +492,7 @@ impl Bench {
             "{n} enrolled volunteer devices (real engines, stores on {}), each with one new visit, sync over real \
              HTTP to the relay on 127.0.0.1:0 (axum::serve, 2 tokio workers) with the CLI's HTTP transport, one \
              thread per device; clients and relay share the 2 cores",
-            if on_ram_disk(self.stores.path()) {
-                "a RAM disk"
-            } else {
-                "the disk"
-            }
+            if on_ram_disk(self.stores.path()) { "a RAM disk" } else { "the disk" }
         );
         Ok(vec![
             Measurement {
@@ -638,25 +578,14 @@ struct OneVisit {
 
 impl OneVisit {
     fn median_bytes(&self) -> f64 {
-        median_of(
-            self.samples
-                .iter()
-                .map(|s| s.ours.bytes_up + s.ours.bytes_down),
-        )
+        median_of(self.samples.iter().map(|s| s.ours.bytes_up + s.ours.bytes_down))
     }
 
     fn measurements(&self, config: &SyncBench) -> Vec<Measurement> {
         let s = &self.samples;
         let range = |values: Vec<usize>| {
-            let (lo, hi) = (
-                values.iter().min().copied().unwrap_or(0),
-                values.iter().max().copied().unwrap_or(0),
-            );
-            if lo == hi {
-                lo.to_string()
-            } else {
-                format!("{lo}-{hi}")
-            }
+            let (lo, hi) = (values.iter().min().copied().unwrap_or(0), values.iter().max().copied().unwrap_or(0));
+            if lo == hi { lo.to_string() } else { format!("{lo}-{hi}") }
         };
         let setup = format!(
             "a volunteer's phone in sync ({} visits synced before) logs one visit and syncs, {} times",
@@ -675,11 +604,7 @@ impl OneVisit {
             Measurement {
                 scenario: "one_visit_round_trips".into(),
                 ours: s.iter().map(|x| x.ours.round_trips).max().unwrap_or(0) as f64,
-                baseline: s
-                    .iter()
-                    .map(|x| x.plain.round_trips())
-                    .max()
-                    .map(|r| r as f64),
+                baseline: s.iter().map(|x| x.plain.round_trips()).max().map(|r| r as f64),
                 unit: "round trips",
                 target: Some(Target::AtMost(1.0)),
                 note: Some(format!(
@@ -739,26 +664,14 @@ impl PlainDevice {
         let past = &entry.visit;
         let visit = past.to_visit(&self.member, &self.doc.get_actor().to_hex_string(), now);
         self.doc
-            .transact_with(
-                |_| CommitOptions::default().with_time(now.timestamp_millis()),
-                |tx| member::put_visit(tx, &visit),
-            )
+            .transact_with(|_| CommitOptions::default().with_time(now.timestamp_millis()), |tx| member::put_visit(tx, &visit))
             .map_err(|failure| failure.error)?;
         Ok(())
     }
 
     /// One plain sync with the relay's copy of the shared document.
     fn sync(&mut self, shared: &mut Automerge) -> Result<Exchange, BenchError> {
-        plain_sync::sync(
-            Side {
-                doc: &mut self.doc,
-                state: &mut self.phone_state,
-            },
-            Side {
-                doc: shared,
-                state: &mut self.relay_state,
-            },
-        )
+        plain_sync::sync(Side { doc: &mut self.doc, state: &mut self.phone_state }, Side { doc: shared, state: &mut self.relay_state })
     }
 }
 
@@ -776,26 +689,17 @@ fn shared_station_doc(station: &StationId) -> Result<Automerge, BenchError> {
 
 /// Document `id` of `engine`, saved.
 fn saved(engine: &Engine, id: &DocId) -> Result<Vec<u8>, BenchError> {
-    Ok(engine
-        .document_bytes(id)
-        .ok_or_else(|| format!("the phone holds no {id}"))?)
+    Ok(engine.document_bytes(id).ok_or_else(|| format!("the phone holds no {id}"))?)
 }
 
 /// The changes `engine` made to document `id` since `heads`.
-fn changes_since(
-    engine: &Engine,
-    id: &DocId,
-    heads: &[ChangeHash],
-) -> Result<Vec<Change>, BenchError> {
+fn changes_since(engine: &Engine, id: &DocId, heads: &[ChangeHash]) -> Result<Vec<Change>, BenchError> {
     Ok(Automerge::load(&saved(engine, id)?)?.get_changes(heads))
 }
 
 /// The relay's copy of document `id`, from its store.
 fn relay_doc(relay: &BenchRelay, id: &DocId) -> Result<Automerge, BenchError> {
-    let stored = relay
-        .store()
-        .document(&id.to_string())?
-        .ok_or_else(|| format!("the relay holds no {id}"))?;
+    let stored = relay.store().document(&id.to_string())?.ok_or_else(|| format!("the relay holds no {id}"))?;
     Ok(Automerge::load(&stored.bytes)?)
 }
 
@@ -828,38 +732,23 @@ fn at_once(phones: &mut [Phone], interval: Duration) -> Result<Vec<Outcome>, Ben
                     let mut transport = Timed::new(phone.http());
                     barrier.wait();
                     let offset = interval.saturating_mul(u32::try_from(i).unwrap_or(u32::MAX));
-                    let at =
-                        origin + Duration::from_nanos(start_ns.load(Ordering::SeqCst)) + offset;
+                    let at = origin + Duration::from_nanos(start_ns.load(Ordering::SeqCst)) + offset;
                     if let Some(wait) = at.checked_duration_since(Instant::now()) {
                         std::thread::sleep(wait);
                     }
                     let started = Instant::now();
                     let result = phone.engine.sync(&mut transport).map_err(|e| e.to_string());
-                    Outcome {
-                        started,
-                        ended: Instant::now(),
-                        exchanges: transport.exchanges,
-                        result,
-                    }
+                    Outcome { started, ended: Instant::now(), exchanges: transport.exchanges, result }
                 })
             })
             .collect();
         // Every thread exists and has its transport: start 20 ms from now.
         let start = origin.elapsed() + Duration::from_millis(20);
-        start_ns.store(
-            u64::try_from(start.as_nanos()).unwrap_or(u64::MAX),
-            Ordering::SeqCst,
-        );
+        start_ns.store(u64::try_from(start.as_nanos()).unwrap_or(u64::MAX), Ordering::SeqCst);
         barrier.wait();
-        handles
-            .into_iter()
-            .map(|handle| handle.join())
-            .collect::<Vec<_>>()
+        handles.into_iter().map(|handle| handle.join()).collect::<Vec<_>>()
     });
-    joined
-        .into_iter()
-        .map(|outcome| outcome.map_err(|_| "a syncing thread panicked".into()))
-        .collect()
+    joined.into_iter().map(|outcome| outcome.map_err(|_| "a syncing thread panicked".into())).collect()
 }
 
 /// A load run summed up.
@@ -877,33 +766,20 @@ struct Run {
 impl Run {
     fn of(outcomes: &[Outcome]) -> Run {
         let ok: Vec<&Outcome> = outcomes.iter().filter(|o| o.result.is_ok()).collect();
-        let failed = outcomes
-            .iter()
-            .filter_map(|o| o.result.as_ref().err().cloned())
-            .collect();
+        let failed = outcomes.iter().filter_map(|o| o.result.as_ref().err().cloned()).collect();
         let first = outcomes.iter().map(|o| o.started).min();
         let last = outcomes.iter().map(|o| o.ended).max();
         let wall = match (first, last) {
             (Some(first), Some(last)) => last.duration_since(first),
             _ => Duration::ZERO,
         };
-        let exchange_ms: Vec<f64> = ok
-            .iter()
-            .map(|o| o.exchanges.iter().sum::<Duration>().as_secs_f64() * 1_000.0)
-            .collect();
-        let sync_ms: Vec<f64> = ok
-            .iter()
-            .map(|o| o.ended.duration_since(o.started).as_secs_f64() * 1_000.0)
-            .collect();
+        let exchange_ms: Vec<f64> = ok.iter().map(|o| o.exchanges.iter().sum::<Duration>().as_secs_f64() * 1_000.0).collect();
+        let sync_ms: Vec<f64> = ok.iter().map(|o| o.ended.duration_since(o.started).as_secs_f64() * 1_000.0).collect();
         Run {
             ok: ok.len(),
             failed,
             wall,
-            per_second: if wall.is_zero() {
-                0.0
-            } else {
-                ok.len() as f64 / wall.as_secs_f64()
-            },
+            per_second: if wall.is_zero() { 0.0 } else { ok.len() as f64 / wall.as_secs_f64() },
             p50_ms: percentile(&exchange_ms, 50.0).unwrap_or(f64::NAN),
             p99_ms: percentile(&exchange_ms, 99.0).unwrap_or(f64::NAN),
             max_ms: percentile(&exchange_ms, 100.0).unwrap_or(f64::NAN),
@@ -927,11 +803,7 @@ fn median_of(values: impl Iterator<Item = usize>) -> f64 {
 
 /// 10000 → "10k"; other numbers as they are.
 fn thousands(n: usize) -> String {
-    if n >= 1_000 && n.is_multiple_of(1_000) {
-        format!("{}k", n / 1_000)
-    } else {
-        n.to_string()
-    }
+    if n >= 1_000 && n.is_multiple_of(1_000) { format!("{}k", n / 1_000) } else { n.to_string() }
 }
 
 #[cfg(test)]
@@ -953,17 +825,9 @@ mod tests {
             started: t0 + Duration::from_millis(start_ms),
             ended: t0 + Duration::from_millis(start_ms + ms),
             exchanges: vec![Duration::from_millis(ms)],
-            result: if ok {
-                Ok(SyncReport::default())
-            } else {
-                Err("refused".into())
-            },
+            result: if ok { Ok(SyncReport::default()) } else { Err("refused".into()) },
         };
-        let run = Run::of(&[
-            outcome(0, 10, true),
-            outcome(0, 20, true),
-            outcome(100, 400, false),
-        ]);
+        let run = Run::of(&[outcome(0, 10, true), outcome(0, 20, true), outcome(100, 400, false)]);
         assert_eq!(run.ok, 2);
         assert_eq!(run.wall, Duration::from_millis(500));
         assert!((run.per_second - 4.0).abs() < 1e-9, "{}", run.per_second);
@@ -976,10 +840,8 @@ mod tests {
         let mut shared = shared_station_doc(&StationId::parse("s-test").unwrap()).unwrap();
         let now = the_present().unwrap();
         let mut work = Workload::new(3).unwrap();
-        let mut devices: Vec<PlainDevice> = ["v-1", "v-2"]
-            .iter()
-            .map(|m| PlainDevice::new(&shared, &MemberId::parse(m).unwrap()).unwrap())
-            .collect();
+        let mut devices: Vec<PlainDevice> =
+            ["v-1", "v-2"].iter().map(|m| PlainDevice::new(&shared, &MemberId::parse(m).unwrap()).unwrap()).collect();
         for device in &mut devices {
             device.sync(&mut shared).unwrap();
             device.log_visit(&work.logged_now(now), now).unwrap();
@@ -1025,10 +887,7 @@ mod tests {
             ]
         );
         assert_eq!(results[0].ours, 1.0, "{:?}", results[0]);
-        assert!(
-            results.iter().all(|m| m.ours.is_finite() && m.ours > 0.0),
-            "{results:#?}"
-        );
+        assert!(results.iter().all(|m| m.ours.is_finite() && m.ours > 0.0), "{results:#?}");
         assert!(results[..5].iter().all(|m| m.baseline.is_some()));
         let note = results[6].note.as_deref().unwrap_or_default();
         assert!(note.contains("4 ok, no failures"), "{note}");

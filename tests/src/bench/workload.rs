@@ -7,13 +7,7 @@ use timebank_engine::model::MemberId;
 use super::BenchError;
 
 /// Services of the default catalogue that volunteers give.
-const SERVICES: [&str; 5] = [
-    "companionship",
-    "meals",
-    "cleaning",
-    "escort",
-    "smartphone-help",
-];
+const SERVICES: [&str; 5] = ["companionship", "meals", "cleaning", "escort", "smartphone-help"];
 
 /// Notes as volunteers write them: often none, sometimes a line, in either language.
 const NOTES: [&str; 6] = [
@@ -47,13 +41,8 @@ pub struct Workload {
 impl Workload {
     /// A workload from `seed`.
     pub fn new(seed: u64) -> Result<Workload, BenchError> {
-        let elders = (1..=ELDERS)
-            .map(|n| MemberId::parse(&format!("e-{}", 2000 + n)))
-            .collect::<Result<_, _>>()?;
-        Ok(Workload {
-            rng: SplitMix64(seed),
-            elders,
-        })
+        let elders = (1..=ELDERS).map(|n| MemberId::parse(&format!("e-{}", 2000 + n))).collect::<Result<_, _>>()?;
+        Ok(Workload { rng: SplitMix64(seed), elders })
     }
 
     /// `count` visits spread evenly over the `days` days before `end`, oldest first, each
@@ -76,32 +65,14 @@ impl Workload {
     /// A visit logged at `now` that started between 2 hours and 28 days earlier.
     pub fn logged_now(&mut self, now: DateTime<Utc>) -> Entry {
         let ago = Duration::minutes(120 + self.below(28 * 24 * 60 - 120));
-        Entry {
-            logged_at: now,
-            visit: self.visit(now - ago),
-        }
+        Entry { logged_at: now, visit: self.visit(now - ago) }
     }
 
     fn visit(&mut self, start: DateTime<Utc>) -> PastVisit {
-        let (e, s, n) = (
-            self.index(self.elders.len()),
-            self.index(SERVICES.len()),
-            self.index(NOTES.len()),
-        );
-        let (elder, service, note) = (
-            self.elders[e].clone(),
-            SERVICES[s].to_owned(),
-            NOTES[n].to_owned(),
-        );
+        let (e, s, n) = (self.index(self.elders.len()), self.index(SERVICES.len()), self.index(NOTES.len()));
+        let (elder, service, note) = (self.elders[e].clone(), SERVICES[s].to_owned(), NOTES[n].to_owned());
         let end = start + Duration::minutes(30 + self.below(91));
-        PastVisit {
-            elder,
-            service,
-            order: None,
-            start,
-            end,
-            note,
-        }
+        PastVisit { elder, service, order: None, start, end, note }
     }
 
     /// A number in `0..n` (0 when `n` ≤ 0).
@@ -144,10 +115,7 @@ mod tests {
         let b = Workload::new(7).unwrap().history(500, 29, end);
         assert_eq!(a.len(), 500);
         for (x, y) in a.iter().zip(&b) {
-            assert_eq!(
-                (x.visit.start, &x.visit.elder, &x.visit.note),
-                (y.visit.start, &y.visit.elder, &y.visit.note)
-            );
+            assert_eq!((x.visit.start, &x.visit.elder, &x.visit.note), (y.visit.start, &y.visit.elder, &y.visit.note));
             let minutes = (x.visit.end - x.visit.start).num_minutes();
             assert!((30..=120).contains(&minutes), "{minutes}");
             assert!(x.visit.start >= end - Duration::days(29));

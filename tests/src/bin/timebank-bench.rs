@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{ArgGroup, Parser, Subcommand};
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
+use timebank_testing::cluster::Backend;
 use timebank_tests::bench::engine::{self, EngineBench, Instruments};
 use timebank_tests::bench::heap::HeapMeter;
 use timebank_tests::bench::hostile::{self, HostileBench};
@@ -17,7 +18,6 @@ use timebank_tests::bench::ledger::{self, LedgerBench};
 use timebank_tests::bench::live::{self, LiveBench};
 use timebank_tests::bench::load::{self, LoadBench};
 use timebank_tests::bench::presence::{self, PresenceBench};
-use timebank_testing::cluster::Backend;
 use timebank_tests::bench::rss::{self, ProbeTarget};
 use timebank_tests::bench::sync::{self, SyncBench};
 use timebank_tests::bench::{BenchError, Measurement, render_json, render_table};
@@ -129,9 +129,7 @@ fn run(cli: Cli) -> Result<(), BenchError> {
         Group::Engine => {
             let instruments = Instruments {
                 heap: HeapMeter::new(GLOBAL),
-                probe_exe: std::env::current_exe()
-                    .ok()
-                    .filter(|_| rss::resident_bytes().is_some()),
+                probe_exe: std::env::current_exe().ok().filter(|_| rss::resident_bytes().is_some()),
             };
             engine::run(&EngineBench::default(), &instruments, &mut progress)?
         }
@@ -164,13 +162,6 @@ fn run(cli: Cli) -> Result<(), BenchError> {
             return Ok(());
         }
     };
-    print!(
-        "{}",
-        if cli.json {
-            render_json(&results)
-        } else {
-            render_table(&results)
-        }
-    );
+    print!("{}", if cli.json { render_json(&results) } else { render_table(&results) });
     Ok(())
 }

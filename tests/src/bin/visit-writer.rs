@@ -27,11 +27,10 @@ fn main() -> ExitCode {
 fn run(dir: &std::path::Path) -> timebank_engine::Result<()> {
     let mut engine = match Engine::open(dir) {
         Ok(engine) => engine,
-        Err(timebank_engine::Error::NoStore(_)) => Engine::create(dir, NewIdentity {
-            member: MemberId::parse("v-1")?,
-            station: StationId::parse("s-1")?,
-            role: Role::Volunteer,
-        })?,
+        Err(timebank_engine::Error::NoStore(_)) => Engine::create(
+            dir,
+            NewIdentity { member: MemberId::parse("v-1")?, station: StationId::parse("s-1")?, role: Role::Volunteer },
+        )?,
         Err(e) => return Err(e),
     };
     let elder = MemberId::parse("e-1")?;

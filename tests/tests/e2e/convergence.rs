@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use automerge::{ReadDoc as _, ROOT};
+use automerge::{ROOT, ReadDoc as _};
 use timebank_engine::documents::{fields, ledger, member};
 use timebank_engine::model::{ConfirmedBy, OrderId, OrderState, VisitId};
 use timebank_engine::sync::{SyncReport, TransportError};
@@ -260,17 +260,14 @@ impl Story {
         // Now and then: the elder confirms a finished visit on the phone, or a visit
         // without an order.
         if self.rng.chance(15) {
-            let unconfirmed = self
-                .phones[me]
+            let unconfirmed = self.phones[me]
                 .engine
                 .visits()
                 .unwrap()
                 .into_iter()
                 // Not one the station already decided on (the relay's ledger may have).
                 .find(|v| {
-                    !v.visit.is_open()
-                        && v.visit.confirmation.is_none()
-                        && matches!(v.state_label.as_str(), "saved on phone" | "sent")
+                    !v.visit.is_open() && v.visit.confirmation.is_none() && matches!(v.state_label.as_str(), "saved on phone" | "sent")
                 });
             if let Some(view) = unconfirmed {
                 self.phones[me].engine.confirm_visit(&view.visit.id, ConfirmedBy::Elder).unwrap();
@@ -284,11 +281,8 @@ impl Story {
         if *free < FREE_VISITS && self.rng.chance(25) {
             *free += 1;
             let has_open = self.phones[me].engine.status().unwrap().open_visits > 0;
-            let visit = if has_open {
-                self.paper_visit(me, None, "read the newspaper")
-            } else {
-                self.phones[me].check_in(&elder, None)
-            };
+            let visit =
+                if has_open { self.paper_visit(me, None, "read the newspaper") } else { self.phones[me].check_in(&elder, None) };
             self.model.visits.insert(visit, me);
             worked = true;
         }
@@ -375,7 +369,10 @@ impl Story {
         for (id, heads) in &held {
             if let DocId::Ledger(_) = id {
                 let relay_doc = self.relay.document(id);
-                assert!(heads.iter().all(|h| relay_doc.get_change_by_hash(h).is_some()), "seed {seed}: {p:?}: {id} is ahead of the relay's");
+                assert!(
+                    heads.iter().all(|h| relay_doc.get_change_by_hash(h).is_some()),
+                    "seed {seed}: {p:?}: {id} is ahead of the relay's"
+                );
             } else {
                 assert_eq!(heads, &self.relay.heads(id), "seed {seed}: {p:?}: {id} differs from the relay's");
             }
@@ -406,7 +403,8 @@ impl Story {
             let Some(doc) = self.phones[DESK].engine.document_bytes(&DocId::Ledger(volunteer.clone())) else { return false };
             let doc = automerge::Automerge::load(&doc).unwrap();
             let served = self.relay.visits(volunteer).get(visit).is_some_and(|x| x.order.as_ref() == Some(order));
-            served && ledger::outcome(&doc, visit.as_str()).is_some_and(|o| o.status == timebank_engine::model::OutcomeStatus::Approved)
+            served
+                && ledger::outcome(&doc, visit.as_str()).is_some_and(|o| o.status == timebank_engine::model::OutcomeStatus::Approved)
         })
     }
 
@@ -462,13 +460,8 @@ impl Story {
         for v in VOLUNTEERS {
             let doc = self.relay.document(&DocId::Member(self.members[v].id.clone()));
             let offered: BTreeSet<OrderId> = member::assignments(&doc).into_iter().map(|a| a.order).collect();
-            let dispatched: BTreeSet<OrderId> = self
-                .model
-                .orders
-                .iter()
-                .filter(|(_, o)| o.dispatched_to.contains(&v))
-                .map(|(id, _)| id.clone())
-                .collect();
+            let dispatched: BTreeSet<OrderId> =
+                self.model.orders.iter().filter(|(_, o)| o.dispatched_to.contains(&v)).map(|(id, _)| id.clone()).collect();
             assert_eq!(offered, dispatched, "seed {seed}: assignments of {:?}", self.phones[v]);
         }
         // Honest engines never send what the relay refuses.

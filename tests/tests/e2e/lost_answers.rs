@@ -11,9 +11,7 @@ use crate::support::{Fault, TestRelay, on_relay, settles, sorted};
 
 #[test]
 fn an_answer_lost_after_the_relay_committed_costs_one_retry_and_stores_nothing_twice() {
-    for (fault, relay_commits) in
-        [(Fault::CutAfterAnswer, true), (Fault::CutMidResponse, true), (Fault::CutBeforeForwarding, false)]
-    {
+    for (fault, relay_commits) in [(Fault::CutAfterAnswer, true), (Fault::CutMidResponse, true), (Fault::CutBeforeForwarding, false)] {
         let relay = TestRelay::start();
         let volunteer = relay.member("volunteer", "Li Wei");
         let elder = relay.member("elder", "Wang Fang");

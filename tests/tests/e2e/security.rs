@@ -166,8 +166,7 @@ fn a_revoked_phone_gets_401_asks_the_coordinator_and_keeps_its_visits() {
     let before = phone.log_paper_visit(&elder.id, None, "before it was lost");
     phone.sync().unwrap();
 
-    let report =
-        admin::run(&relay.relay, &AdminCommand::Device(DeviceCommand::Revoke { device: phone.device.clone() })).unwrap();
+    let report = admin::run(&relay.relay, &AdminCommand::Device(DeviceCommand::Revoke { device: phone.device.clone() })).unwrap();
     assert_eq!(report.json["id"], phone.device.as_str());
 
     let after = phone.log_paper_visit(&elder.id, None, "after the revocation");

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use automerge::{ChangeHash, ReadDoc as _, ROOT};
+use automerge::{ChangeHash, ROOT, ReadDoc as _};
 use timebank_engine::DocId;
 use timebank_engine::documents::{fields, member};
 use timebank_engine::model::{MemberId, Role, Visit, VisitId};
@@ -306,11 +306,7 @@ impl TestRelay {
     /// out here rather than asked of the relay.
     pub fn readable_by(&self, who: &MemberRecord, everyone: &[&MemberRecord]) -> BTreeSet<DocId> {
         let station = self.station.id.clone();
-        let mut docs = BTreeSet::from([
-            DocId::Member(who.id.clone()),
-            DocId::Ledger(who.id.clone()),
-            DocId::Station(station.clone()),
-        ]);
+        let mut docs = BTreeSet::from([DocId::Member(who.id.clone()), DocId::Ledger(who.id.clone()), DocId::Station(station.clone())]);
         if who.role == Role::Coordinator {
             docs.insert(DocId::Desk(station));
             for m in everyone {

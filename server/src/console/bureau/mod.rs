@@ -116,17 +116,29 @@ fn file_name(report: &BureauReport, suffix: &str) -> String {
     format!("bureau-{}-{}{suffix}", report.scope, report.period)
 }
 
-async fn summary_csv(signed: Signed, State(relay): State<Arc<Relay>>, Query(query): Query<BureauQuery>) -> Result<Response, PageError> {
+async fn summary_csv(
+    signed: Signed,
+    State(relay): State<Arc<Relay>>,
+    Query(query): Query<BureauQuery>,
+) -> Result<Response, PageError> {
     let report = asked(relay, &signed, query).await?;
     Ok(csv_response(&file_name(&report, ".csv"), report.summary(signed.lang).csv(signed.lang)))
 }
 
-async fn services_csv(signed: Signed, State(relay): State<Arc<Relay>>, Query(query): Query<BureauQuery>) -> Result<Response, PageError> {
+async fn services_csv(
+    signed: Signed,
+    State(relay): State<Arc<Relay>>,
+    Query(query): Query<BureauQuery>,
+) -> Result<Response, PageError> {
     let report = asked(relay, &signed, query).await?;
     Ok(csv_response(&file_name(&report, "-services.csv"), report.by_service(signed.lang).csv(signed.lang)))
 }
 
-async fn bureau_xlsx(signed: Signed, State(relay): State<Arc<Relay>>, Query(query): Query<BureauQuery>) -> Result<Response, PageError> {
+async fn bureau_xlsx(
+    signed: Signed,
+    State(relay): State<Arc<Relay>>,
+    Query(query): Query<BureauQuery>,
+) -> Result<Response, PageError> {
     let lang = signed.lang;
     let report = asked(relay, &signed, query).await?;
     let tables = [report.summary(lang), report.by_service(lang)];
@@ -242,4 +254,3 @@ fn shown_number(cell: &Cell) -> String {
         Cell::Coins(minutes) => coins(*minutes),
     }
 }
-

@@ -214,7 +214,8 @@ impl BureauReport {
             }
         };
         let mut rows: Vec<Row> = self.parts.iter().map(|(id, name, t)| row(id, name.clone(), t)).collect();
-        let total_name = if self.parts.is_empty() { self.name.clone() } else { format!("{} {}", self.name, lang.pick("合计", "total")) };
+        let total_name =
+            if self.parts.is_empty() { self.name.clone() } else { format!("{} {}", self.name, lang.pick("合计", "total")) };
         rows.push(row(&self.scope, total_name, &self.total));
         Table { key: "summary", zh: "汇总", en: "Summary", columns: SUMMARY, rows }
     }

@@ -235,7 +235,10 @@ mod tests {
         let year = Period::Year(2026);
         assert_eq!(year.range().0, Month { year: 2026, month: 1 }.range().0);
         assert_eq!(year.range().1, Month { year: 2026, month: 12 }.range().1, "a year ends where its December does");
-        assert_eq!((year.label(Lang::Zh), year.to_string(), year.previous().to_string()), ("2026年".into(), "2026".into(), "2025".into()));
+        assert_eq!(
+            (year.label(Lang::Zh), year.to_string(), year.previous().to_string()),
+            ("2026年".into(), "2026".into(), "2025".into())
+        );
         let december = Period::parse(lang, "2026-12").unwrap();
         assert_eq!((december.label(Lang::Zh), december.next().to_string()), ("2026年12月".into(), "2027-01".into()));
     }

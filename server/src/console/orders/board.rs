@@ -74,9 +74,7 @@ pub fn board(docs: &StationDocs) -> Vec<BoardRow> {
 }
 
 fn sort(rows: &mut [BoardRow]) {
-    rows.sort_by(|a, b| {
-        urgency(a.state).cmp(&urgency(b.state)).then_with(|| a.order.requested_at.cmp(&b.order.requested_at))
-    });
+    rows.sort_by(|a, b| urgency(a.state).cmp(&urgency(b.state)).then_with(|| a.order.requested_at.cmp(&b.order.requested_at)));
 }
 
 #[cfg(test)]

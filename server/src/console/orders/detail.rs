@@ -53,7 +53,8 @@ pub async fn order_page(
             for station in signed.visible_stations(&relay, None)? {
                 let docs = StationDocs::load(&relay, &station.id).map_err(|e| not_here(lang, e))?;
                 if let Some((order, state)) = docs.order(&id) {
-                    let contact = (signed.station() == Some(&station.id)).then(|| relay.store().member_contact(&order.elder)).transpose()?;
+                    let contact =
+                        (signed.station() == Some(&station.id)).then(|| relay.store().member_contact(&order.elder)).transpose()?;
                     return Ok(OrderDetail { contact, ..detail_of(&docs, order, state, &q, query.page.as_deref(), lang) });
                 }
             }

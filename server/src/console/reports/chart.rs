@@ -120,7 +120,8 @@ mod tests {
 
     #[test]
     fn a_phones_drawing_has_a_row_per_bar_with_its_label_and_value() {
-        let bars = vec![Bar { label: "1".into(), value: 3.0, text: "3".into() }, Bar { label: "2".into(), value: 0.0, text: "0".into() }];
+        let bars =
+            vec![Bar { label: "1".into(), value: 3.0, text: "3".into() }, Bar { label: "2".into(), value: 0.0, text: "0".into() }];
         let svg = bar_rows("每日服务次数", &bars).into_string();
         assert_eq!(svg.matches("<rect").count(), 2);
         assert_eq!(svg.matches(&format!("font-size=\"{LABEL_SIZE}\"")).count(), 4, "a label and a value per row: {svg}");

@@ -78,8 +78,10 @@ pub fn district_figures(
 ) -> Vec<DistrictFigures> {
     let district_of: HashMap<&StationId, &DistrictId> = stations.iter().map(|s| (&s.id, &s.district)).collect();
     let places = places(events);
-    let mut figures: Vec<DistrictFigures> =
-        districts.iter().map(|d| DistrictFigures { district: d.clone(), issued: 0, redeemed: 0, redeemed_in: 0, redeemed_out: 0 }).collect();
+    let mut figures: Vec<DistrictFigures> = districts
+        .iter()
+        .map(|d| DistrictFigures { district: d.clone(), issued: 0, redeemed: 0, redeemed_in: 0, redeemed_out: 0 })
+        .collect();
     let mut add = |district: Option<&&DistrictId>, change: &dyn Fn(&mut DistrictFigures)| {
         if let Some(f) = district.and_then(|d| figures.iter_mut().find(|f| &f.district == *d)) {
             change(f);

@@ -10,10 +10,10 @@ use std::collections::{BTreeSet, HashMap};
 
 use timebank_engine::model::{MemberId, OutcomeStatus, StationId};
 
+use crate::console::Lang;
 use crate::console::visits::log::{Arrivals, Month, VisitRecord};
 use crate::ledger::event::TransferEvent;
 use crate::ledger::posting::{Account, PostingKind};
-use crate::console::Lang;
 use crate::store::{MemberRecord, Millis, PostingRecord, RelayStore, StoreResult};
 
 /// One station's figures for one month.
@@ -207,7 +207,12 @@ pub struct VolunteerMonth {
 
 /// The month of each of `volunteers` with a visit, an earning or a spending in it, in their
 /// order. `records`: the station's visit log; `postings`: the whole ledger.
-pub fn volunteers(month: Month, volunteers: &[MemberRecord], records: &[VisitRecord], postings: &[PostingRecord]) -> Vec<VolunteerMonth> {
+pub fn volunteers(
+    month: Month,
+    volunteers: &[MemberRecord],
+    records: &[VisitRecord],
+    postings: &[PostingRecord],
+) -> Vec<VolunteerMonth> {
     let (start, end) = month.range();
     let of_month: HashMap<&str, bool> =
         records.iter().map(|r| (r.visit.id.as_str(), month.contains(r.visit.check_in.timestamp_millis()))).collect();
@@ -221,8 +226,12 @@ pub fn volunteers(month: Month, volunteers: &[MemberRecord], records: &[VisitRec
     volunteers
         .iter()
         .filter_map(|v| {
-            let mut row = VolunteerMonth { volunteer: v.clone(), visits: 0, minutes: 0, earned_for_month: 0, earned_in_month: 0, spent: 0 };
-            for r in records.iter().filter(|r| r.visit.volunteer == v.id && counted(r) && month.contains(r.visit.check_in.timestamp_millis())) {
+            let mut row =
+                VolunteerMonth { volunteer: v.clone(), visits: 0, minutes: 0, earned_for_month: 0, earned_in_month: 0, spent: 0 };
+            for r in records
+                .iter()
+                .filter(|r| r.visit.volunteer == v.id && counted(r) && month.contains(r.visit.check_in.timestamp_millis()))
+            {
                 row.visits += 1;
                 row.minutes += r.minutes();
             }
@@ -377,7 +386,8 @@ mod tests {
 
     #[test]
     fn figures_over_several_stations_count_each_person_once_and_the_coins_between_them_not_at_all() {
-        let (s1, s2, s3) = (StationId::parse("s-one").unwrap(), StationId::parse("s-two").unwrap(), StationId::parse("s-three").unwrap());
+        let (s1, s2, s3) =
+            (StationId::parse("s-one").unwrap(), StationId::parse("s-two").unwrap(), StationId::parse("s-three").unwrap());
         let station_of: HashMap<MemberId, StationId> = [("m-v1", &s1), ("m-v2", &s2), ("m-e1", &s1), ("m-x", &s3)]
             .into_iter()
             .map(|(m, s)| (MemberId::parse(m).unwrap(), s.clone()))
@@ -398,7 +408,11 @@ mod tests {
         ];
         let both = |s: &StationId| *s == s1 || *s == s2;
         let f = figures_of(&both, Month::parse("2026-11").unwrap().range(), &records, &postings, &station_of);
-        assert_eq!((f.volunteers_active, f.elders_served, f.visits, f.minutes), (2, 1, 2, 90), "the elder once, the third station's visit not");
+        assert_eq!(
+            (f.volunteers_active, f.elders_served, f.visits, f.minutes),
+            (2, 1, 2, 90),
+            "the elder once, the third station's visit not"
+        );
         assert_eq!((f.issued, f.outstanding), (90, 90));
         let one = figures(&s1, "曹杨", Month::parse("2026-11").unwrap(), &records, &postings, &station_of);
         assert_eq!((one.elders_served, one.outstanding), (1, 45), "the gift left the one station");
@@ -441,7 +455,10 @@ mod tests {
             at("v-nov", "2026-11-05T02:00:00Z", 90),
             at("v-end", "2026-11-28T02:00:00Z", 30),
         ];
-        let earn = |visit: &str, minutes, when| PostingRecord { subject: visit.into(), ..posting("earn", "program", "member:m-v1", minutes, when) };
+        let earn = |visit: &str, minutes, when| PostingRecord {
+            subject: visit.into(),
+            ..posting("earn", "program", "member:m-v1", minutes, when)
+        };
         let postings = vec![
             earn("v-oct", 60, "2026-11-01T00:00:00Z"),
             earn("v-nov", 90, "2026-11-06T00:00:00Z"),

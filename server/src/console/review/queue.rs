@@ -84,10 +84,7 @@ pub fn with_credits(relay: &crate::relay::Relay, mut entries: Vec<QueueEntry>) -
 pub fn queue(records: &[VisitRecord], arrivals: &Arrivals, rules: &StationRules) -> Vec<QueueEntry> {
     let mut entries: Vec<QueueEntry> = records.iter().filter_map(|record| entry(record, records, arrivals, rules)).collect();
     entries.sort_by(|a, b| {
-        b.evidence
-            .is_anomalous()
-            .cmp(&a.evidence.is_anomalous())
-            .then_with(|| a.record.visit.check_in.cmp(&b.record.visit.check_in))
+        b.evidence.is_anomalous().cmp(&a.evidence.is_anomalous()).then_with(|| a.record.visit.check_in.cmp(&b.record.visit.check_in))
     });
     entries
 }
@@ -118,8 +115,7 @@ pub fn evidence(record: &VisitRecord, records: &[VisitRecord], arrivals: &Arriva
         .filter(|r| r.visit.volunteer == visit.volunteer && r.outcome_status() != Some(OutcomeStatus::Rejected))
         .map(|r| r.visit.id.as_str())
         .collect();
-    let others: Vec<_> =
-        arrivals.latest_of(&visit.volunteer).into_iter().filter(|e| standing.contains(&e.id.as_str())).collect();
+    let others: Vec<_> = arrivals.latest_of(&visit.volunteer).into_iter().filter(|e| standing.contains(&e.id.as_str())).collect();
     let anomalies = match (first, latest) {
         (Some(first), Some(latest)) => anomaly::detect(&latest.event, first.received_at, rules, others),
         _ => Vec::new(),
@@ -176,11 +172,21 @@ mod tests {
         let mut held = record("v-held", "2026-11-03T01:00:00Z", 60);
         held.outcome = Some(Outcome { status: OutcomeStatus::UnderReview, reason: "the visit lasts 9 h".into(), minutes: 0 });
         let mut flagged = record("v-flag", "2026-11-04T01:00:00Z", 60);
-        flagged.review = Some(Review { decision: ReviewDecision::Flag, reason: "call the elder".into(), by: MemberId::parse("m-c").unwrap(), at: Utc::now() });
+        flagged.review = Some(Review {
+            decision: ReviewDecision::Flag,
+            reason: "call the elder".into(),
+            by: MemberId::parse("m-c").unwrap(),
+            at: Utc::now(),
+        });
         let mut approved = record("v-done", "2026-11-01T01:00:00Z", 60);
         approved.outcome = Some(Outcome { status: OutcomeStatus::Approved, reason: String::new(), minutes: 60 });
         let mut rejected_here = record("v-rej", "2026-11-01T05:00:00Z", 60);
-        rejected_here.review = Some(Review { decision: ReviewDecision::Reject, reason: "no".into(), by: MemberId::parse("m-c").unwrap(), at: Utc::now() });
+        rejected_here.review = Some(Review {
+            decision: ReviewDecision::Reject,
+            reason: "no".into(),
+            by: MemberId::parse("m-c").unwrap(),
+            at: Utc::now(),
+        });
         let mut open = record("v-open", "2026-11-05T01:00:00Z", 60);
         open.visit.check_out = None;
 

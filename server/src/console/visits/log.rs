@@ -11,8 +11,8 @@ use timebank_engine::documents::ledger::Outcome;
 use timebank_engine::model::{BackEntered, MemberId, OutcomeStatus, Service, StationId, Visit};
 
 use crate::console::Lang;
-use crate::console::pinyin_order::name_matches;
 use crate::console::i18n::DISPLAY_OFFSET_SECONDS;
+use crate::console::pinyin_order::name_matches;
 use crate::desk::StationDocs;
 use crate::ledger::event::{EventBody, ReversalEvent, ReviewEvent, TransferEvent, VisitEvent};
 use crate::ledger::evidence::{EvidenceBook, EvidenceState};

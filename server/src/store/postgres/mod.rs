@@ -26,8 +26,8 @@ use crate::store::encoding::{console_role_name, from_hex, heads_blob, heads_from
 use crate::store::{
     AckedHeads, AuditRecord, ConsoleSessionRecord, ConsoleUserRecord, DeviceRecord, DeviceUsage, DistrictRecord, DocumentChanges,
     EnrollRefusal, EnrollmentCode, LedgerEventRecord, LedgerProgress, MemberContact, MemberRecord, Millis, NewDevice, NewDocument,
-    NewLedgerEvent, PostingRecord, RelayStore, Revocation, SecretHash, SecurityEvent, StationRecord, StoreError,
-    StoreResult, StoredDocument, SyncWritten, TagRecord, WriteBatch,
+    NewLedgerEvent, PostingRecord, RelayStore, Revocation, SecretHash, SecurityEvent, StationRecord, StoreError, StoreResult,
+    StoredDocument, SyncWritten, TagRecord, WriteBatch,
 };
 use rows::{
     DEVICE_COLUMNS, MEMBER_COLUMNS, POSTING_COLUMNS, STATION_SELECT, TAG_COLUMNS, audit_from_row, console_user_from_row,
@@ -248,8 +248,7 @@ impl PgStore {
             .thread_name("timebank-postgres")
             .enable_all()
             .build()?;
-        let manager =
-            Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager = Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(settings.pool_size)
             .runtime(Runtime::Tokio1)
@@ -353,8 +352,7 @@ async fn insert_documents_in(tx: &Transaction<'_>, documents: &[NewDocument], at
         if inserted == 0 {
             return Err(StoreError::Duplicate { what: "document", id: doc.id.clone() }.into());
         }
-        exec(tx, "INSERT INTO document_versions (doc_id, generation, updated_at) VALUES ($1, 1, $2)", &[&doc.id, &at])
-            .await?;
+        exec(tx, "INSERT INTO document_versions (doc_id, generation, updated_at) VALUES ($1, 1, $2)", &[&doc.id, &at]).await?;
     }
     Ok(())
 }
@@ -537,12 +535,8 @@ async fn append_postings_in(tx: &Transaction<'_>, postings: &[PostingRecord]) ->
 impl RelayStore for PgStore {
     fn register_relay_actor(&self, actor: &str, at: Millis) -> StoreResult<()> {
         self.write(async |tx| {
-            exec(
-                tx,
-                "INSERT INTO relay_actors (actor, registered_at) VALUES ($1, $2) ON CONFLICT (actor) DO NOTHING",
-                &[&actor, &at],
-            )
-            .await?;
+            exec(tx, "INSERT INTO relay_actors (actor, registered_at) VALUES ($1, $2) ON CONFLICT (actor) DO NOTHING", &[&actor, &at])
+                .await?;
             Ok(())
         })
     }
@@ -554,12 +548,7 @@ impl RelayStore for PgStore {
     fn relay_secret(&self, name: &str, fresh: &[u8; 32]) -> StoreResult<[u8; 32]> {
         let key = format!("secret:{name}");
         let stored: String = self.write(async |tx| {
-            exec(
-                tx,
-                "INSERT INTO relay_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
-                &[&key, &hex(fresh)],
-            )
-            .await?;
+            exec(tx, "INSERT INTO relay_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", &[&key, &hex(fresh)]).await?;
             let found = row(tx, "SELECT value FROM relay_meta WHERE key = $1", &[&key]).await?;
             Ok(found.map(|r| r.try_get(0)).transpose()?.unwrap_or_default())
         })?;
@@ -686,12 +675,9 @@ impl RelayStore for PgStore {
             if !exists(tx, "SELECT 1 FROM districts WHERE id = $1", district.as_str()).await? {
                 return Err(StoreError::Missing { what: "district", id: district.to_string() }.into());
             }
-            let moved = exec(
-                tx,
-                "UPDATE station_districts SET district = $2 WHERE station = $1",
-                &[&station.as_str(), &district.as_str()],
-            )
-            .await?;
+            let moved =
+                exec(tx, "UPDATE station_districts SET district = $2 WHERE station = $1", &[&station.as_str(), &district.as_str()])
+                    .await?;
             if moved == 0 {
                 return Err(StoreError::Missing { what: "station", id: station.to_string() }.into());
             }
@@ -793,8 +779,7 @@ impl RelayStore for PgStore {
 
     fn member_contact(&self, id: &MemberId) -> StoreResult<MemberContact> {
         self.read(async |db| {
-            let found = row(db, "SELECT phone, id_last4, address FROM member_contacts WHERE member = $1", &[&id.as_str()])
-                    .await?;
+            let found = row(db, "SELECT phone, id_last4, address FROM member_contacts WHERE member = $1", &[&id.as_str()]).await?;
             Ok(match found {
                 Some(r) => MemberContact { phone: r.try_get(0)?, id_last4: r.try_get(1)?, address: r.try_get(2)? },
                 None => MemberContact::default(),
@@ -864,7 +849,14 @@ impl RelayStore for PgStore {
                 tx,
                 "INSERT INTO devices (id, member, actor, token_hash, created_at, signing_key) VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT (actor) DO NOTHING",
-                &[&device.id, &member, &device.actor, &device.token_hash.as_slice(), &now, &device.signing_key.as_ref().map(|k| k.as_slice())],
+                &[
+                    &device.id,
+                    &member,
+                    &device.actor,
+                    &device.token_hash.as_slice(),
+                    &now,
+                    &device.signing_key.as_ref().map(|k| k.as_slice()),
+                ],
             )
             .await?;
             if inserted == 0 {
@@ -941,7 +933,9 @@ impl RelayStore for PgStore {
 
     fn station_tags(&self, station: &StationId) -> StoreResult<Vec<TagRecord>> {
         self.read(async |db| {
-            let sql = format!(r#"SELECT {TAG_COLUMNS} FROM tags WHERE station = $1 ORDER BY elder COLLATE "C", registered_at, uid COLLATE "C""#);
+            let sql = format!(
+                r#"SELECT {TAG_COLUMNS} FROM tags WHERE station = $1 ORDER BY elder COLLATE "C", registered_at, uid COLLATE "C""#
+            );
             rows(db, &sql, &[&station.as_str()]).await?.iter().map(tag_from_row).collect()
         })
     }
@@ -989,8 +983,7 @@ impl RelayStore for PgStore {
             found
                 .iter()
                 .map(|r| {
-                    let heads =
-                        AckedHeads { cur: heads_from_blob(r.try_get(1)?), prev: heads_from_blob(r.try_get(2)?) };
+                    let heads = AckedHeads { cur: heads_from_blob(r.try_get(1)?), prev: heads_from_blob(r.try_get(2)?) };
                     Ok((r.try_get(0)?, heads))
                 })
                 .collect()
@@ -1007,8 +1000,7 @@ impl RelayStore for PgStore {
     fn ledger_events(&self, after: i64) -> StoreResult<Vec<LedgerEventRecord>> {
         self.read(async |db| {
             let found =
-                rows(db, "SELECT seq, key, body, received_at FROM ledger_events WHERE seq > $1 ORDER BY seq", &[&after])
-                    .await?;
+                rows(db, "SELECT seq, key, body, received_at FROM ledger_events WHERE seq > $1 ORDER BY seq", &[&after]).await?;
             found.iter().map(ledger_event_from_row).collect()
         })
     }
@@ -1018,22 +1010,14 @@ impl RelayStore for PgStore {
             return Ok(Vec::new());
         }
         self.read(async |db| {
-            let found = rows(
-                db,
-                "SELECT seq, key, body, received_at FROM ledger_events WHERE key = ANY($1::text[]) ORDER BY seq",
-                &[&keys],
-            )
-            .await?;
+            let found =
+                rows(db, "SELECT seq, key, body, received_at FROM ledger_events WHERE key = ANY($1::text[]) ORDER BY seq", &[&keys])
+                    .await?;
             found.iter().map(ledger_event_from_row).collect()
         })
     }
 
-    fn append_postings(
-        &self,
-        postings: &[PostingRecord],
-        documents: &WriteBatch,
-        at: Millis,
-    ) -> StoreResult<HashMap<String, i64>> {
+    fn append_postings(&self, postings: &[PostingRecord], documents: &WriteBatch, at: Millis) -> StoreResult<HashMap<String, i64>> {
         if postings.is_empty() && documents.is_empty() {
             return Ok(HashMap::new());
         }
@@ -1188,12 +1172,9 @@ impl RelayStore for PgStore {
 
     fn purge_console_state(&self, idle_before: Millis, started_before: Millis, failures_before: Millis) -> StoreResult<usize> {
         self.write(async |tx| {
-            let ended = exec(
-                tx,
-                "DELETE FROM console_sessions WHERE last_seen < $1 OR created_at < $2",
-                &[&idle_before, &started_before],
-            )
-            .await?;
+            let ended =
+                exec(tx, "DELETE FROM console_sessions WHERE last_seen < $1 OR created_at < $2", &[&idle_before, &started_before])
+                    .await?;
             exec(tx, "DELETE FROM console_login_failures WHERE at < $1", &[&failures_before]).await?;
             Ok(usize::try_from(ended).unwrap_or(usize::MAX))
         })

@@ -7,8 +7,8 @@ use tokio_postgres::Row;
 use super::Fault;
 use crate::store::encoding::console_role;
 use crate::store::{
-    AuditRecord, ConsoleSessionRecord, ConsoleUserRecord, DeviceRecord, DistrictRecord, LedgerEventRecord, MemberRecord, PostingRecord,
-    SecurityEvent, StationRecord, StoreError, TagRecord,
+    AuditRecord, ConsoleSessionRecord, ConsoleUserRecord, DeviceRecord, DistrictRecord, LedgerEventRecord, MemberRecord,
+    PostingRecord, SecurityEvent, StationRecord, StoreError, TagRecord,
 };
 
 pub(super) const MEMBER_COLUMNS: &str = "id, station, role, display_name, birth_year, household, created_at, hardship";
@@ -60,7 +60,11 @@ pub(super) fn station_from_row(row: &Row) -> Result<StationRecord, Fault> {
 }
 
 pub(super) fn district_from_row(row: &Row) -> Result<DistrictRecord, Fault> {
-    Ok(DistrictRecord { id: parsed("district id", row.try_get(0)?, DistrictId::parse)?, name: row.try_get(1)?, created_at: row.try_get(2)? })
+    Ok(DistrictRecord {
+        id: parsed("district id", row.try_get(0)?, DistrictId::parse)?,
+        name: row.try_get(1)?,
+        created_at: row.try_get(2)?,
+    })
 }
 
 pub(super) fn device_from_row(row: &Row) -> Result<DeviceRecord, Fault> {
@@ -72,7 +76,10 @@ pub(super) fn device_from_row(row: &Row) -> Result<DeviceRecord, Fault> {
         revoked_at: row.try_get(4)?,
         signing_key: row
             .try_get::<_, Option<Vec<u8>>>(5)?
-            .map(|key| <[u8; 32]>::try_from(key).map_err(|k| Fault::Store(StoreError::Corrupt(format!("a device's signing key of {} bytes", k.len())))))
+            .map(|key| {
+                <[u8; 32]>::try_from(key)
+                    .map_err(|k| Fault::Store(StoreError::Corrupt(format!("a device's signing key of {} bytes", k.len()))))
+            })
             .transpose()?,
     })
 }

@@ -106,8 +106,12 @@ fn version_1_creates_every_table_and_the_database_enforces_its_rules() {
         )
         .unwrap();
     refused("INSERT INTO ledger_events (key, body, received_at) VALUES ('visit:v-1@00', '{}', 6)");
-    refused("INSERT INTO postings (key, kind, debit, credit, minutes, subject, memo, event_seq, posted_at) SELECT 'earn:v-1:r1', 'earn', 'program', 'member:m-1', 60, 'v-1', '', seq, 5 FROM ledger_events");
-    refused("INSERT INTO postings (key, kind, debit, credit, minutes, subject, memo, event_seq, posted_at) SELECT 'earn:v-2:r1', 'earn', 'program', 'member:m-1', 0, 'v-2', '', seq, 5 FROM ledger_events");
+    refused(
+        "INSERT INTO postings (key, kind, debit, credit, minutes, subject, memo, event_seq, posted_at) SELECT 'earn:v-1:r1', 'earn', 'program', 'member:m-1', 60, 'v-1', '', seq, 5 FROM ledger_events",
+    );
+    refused(
+        "INSERT INTO postings (key, kind, debit, credit, minutes, subject, memo, event_seq, posted_at) SELECT 'earn:v-2:r1', 'earn', 'program', 'member:m-1', 0, 'v-2', '', seq, 5 FROM ledger_events",
+    );
     for (table, column) in [("ledger_events", "received_at"), ("postings", "minutes"), ("console_audit", "at")] {
         let update = refused(&format!("UPDATE {table} SET {column} = 1"));
         assert!(update.contains("append-only"), "{table}: {update}");
@@ -147,8 +151,11 @@ fn version_2_puts_every_station_in_the_default_district_and_keeps_every_account_
         Some("s-1=q-default,s-2=q-default")
     );
     assert_eq!(
-        one_value(&database, "SELECT string_agg(username || ':' || role || ':' || coalesce(district, '-'), ',' ORDER BY username) FROM console_users")
-            .as_deref(),
+        one_value(
+            &database,
+            "SELECT string_agg(username || ':' || role || ':' || coalesce(district, '-'), ',' ORDER BY username) FROM console_users"
+        )
+        .as_deref(),
         Some("li:coordinator:-,qu:district:q-default"),
         "the district account reads the default district"
     );
@@ -156,9 +163,13 @@ fn version_2_puts_every_station_in_the_default_district_and_keeps_every_account_
     let refused = |sql: &str| database.query(sql).err().unwrap_or_else(|| panic!("the database took: {sql}"));
     database.query("INSERT INTO console_users (username, password_hash, role, created_at) VALUES ('city', 'h', 'city', 0)").unwrap();
     refused("INSERT INTO console_users (username, password_hash, role, created_at) VALUES ('a', 'h', 'district', 0)");
-    refused("INSERT INTO console_users (username, password_hash, role, district, created_at) VALUES ('b', 'h', 'district', 'q-none', 0)");
+    refused(
+        "INSERT INTO console_users (username, password_hash, role, district, created_at) VALUES ('b', 'h', 'district', 'q-none', 0)",
+    );
     refused("INSERT INTO console_users (username, password_hash, role, station, created_at) VALUES ('c', 'h', 'city', 's-1', 0)");
-    refused("INSERT INTO console_users (username, password_hash, role, station, district, created_at) VALUES ('d', 'h', 'coordinator', 's-1', 'q-default', 0)");
+    refused(
+        "INSERT INTO console_users (username, password_hash, role, station, district, created_at) VALUES ('d', 'h', 'coordinator', 's-1', 'q-default', 0)",
+    );
     refused("INSERT INTO console_users (username, password_hash, role, created_at) VALUES ('e', 'h', 'admin', 0)");
     refused("INSERT INTO station_districts (station, district) VALUES ('s-none', 'q-default')");
     drop(store);
@@ -264,16 +275,15 @@ fn a_relay_hears_the_documents_another_relay_writes_once_they_commit() {
     let Some(first) = fresh("notify") else { return };
     let second = beside(&first);
     let mut changes = second.subscribe_changes().unwrap().unwrap();
-    let station = StationRecord { id: StationId::parse("s-a").unwrap(), name: "A".into(), district: default_district(), created_at: 1 };
+    let station =
+        StationRecord { id: StationId::parse("s-a").unwrap(), name: "A".into(), district: default_district(), created_at: 1 };
     let genesis = NewDocument { id: "station/s-a".into(), snapshot: vec![1] };
     first.create_station(&station, &[genesis]).unwrap();
     assert_eq!(heard(&mut changes).as_deref(), Some("station/s-a"), "a new document");
 
     // A write that fails changes nothing, and nobody hears of it.
-    let failed = WriteBatch {
-        chunks: vec![("station/s-a".into(), vec![2]), ("member/m-none".into(), vec![3])],
-        ..WriteBatch::default()
-    };
+    let failed =
+        WriteBatch { chunks: vec![("station/s-a".into(), vec![2]), ("member/m-none".into(), vec![3])], ..WriteBatch::default() };
     assert!(first.write_batch(&failed, 2).is_err());
     let written = WriteBatch { chunks: vec![("station/s-a".into(), vec![4])], ..WriteBatch::default() };
     first.write_batch(&written, 3).unwrap();
@@ -342,7 +352,8 @@ fn arrivals_from_two_relays_are_numbered_once_each_in_the_order_they_commit() {
 #[test]
 fn two_relays_writing_the_same_documents_in_opposite_orders_lose_nothing() {
     let Some(first) = fresh("crossed") else { return };
-    let station = StationRecord { id: StationId::parse("s-a").unwrap(), name: "A".into(), district: default_district(), created_at: 1 };
+    let station =
+        StationRecord { id: StationId::parse("s-a").unwrap(), name: "A".into(), district: default_district(), created_at: 1 };
     let docs = ["station/s-a", "station/s-a/desk"].map(|id| NewDocument { id: id.into(), snapshot: vec![0] });
     first.create_station(&station, &docs).unwrap();
     const EACH: usize = 40;
@@ -377,14 +388,18 @@ fn one_enrollment_code_typed_on_two_phones_at_two_relays_enrolls_one() {
     let Some(first) = fresh("enroll") else { return };
     suite::setup(&*first);
     first
-        .add_enrollment_code(&EnrollmentCode { code_hash: [1; 32], member: MemberId::parse("m-vol").unwrap(), created_at: 0, expires_at: 1_000 }, None)
+        .add_enrollment_code(
+            &EnrollmentCode { code_hash: [1; 32], member: MemberId::parse("m-vol").unwrap(), created_at: 0, expires_at: 1_000 },
+            None,
+        )
         .unwrap();
     let phones: Vec<_> = [("d-1", "a1"), ("d-2", "a2")]
         .into_iter()
         .map(|(id, actor)| {
             let relay = beside(&first);
             std::thread::spawn(move || {
-                let device = NewDevice { id: id.into(), actor: actor.into(), token_hash: [actor.as_bytes()[1]; 32], signing_key: None };
+                let device =
+                    NewDevice { id: id.into(), actor: actor.into(), token_hash: [actor.as_bytes()[1]; 32], signing_key: None };
                 relay.enroll_device(&[1; 32], &device, 100).unwrap()
             })
         })

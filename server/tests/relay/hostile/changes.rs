@@ -302,7 +302,10 @@ fn the_relay_process_never_holds_a_bomb_in_memory() {
     let data = tempfile::tempdir().unwrap();
     let data = data.path();
     let station = admin(data, &["station", "create", "--name", "Caoyang"])["id"].as_str().unwrap().to_owned();
-    let volunteer = admin(data, &["member", "create", "--station", &station, "--role", "volunteer", "--name", "Li Wei", "--birth-year", "1955"])["id"]
+    let volunteer = admin(
+        data,
+        &["member", "create", "--station", &station, "--role", "volunteer", "--name", "Li Wei", "--birth-year", "1955"],
+    )["id"]
         .as_str()
         .unwrap()
         .to_owned();

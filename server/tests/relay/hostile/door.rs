@@ -7,9 +7,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use timebank_server::app_with_limits;
 use timebank_server::console::ConsoleConfig;
 use timebank_server::limits::Limits;
-use timebank_server::app_with_limits;
 use timebank_testing::Server;
 
 use crate::support::TestRelay;
