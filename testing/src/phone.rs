@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use automerge::{ActorId, Automerge, ChangeHash};
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use tempfile::TempDir;
 use timebank_engine::http::{HttpTransport, enroll_store};
 use timebank_engine::model::{MemberId, OrderId, VisitId};
@@ -30,6 +30,8 @@ pub struct Phone {
     pub device: String,
     /// The store's directory (removed when the phone is dropped).
     pub dir: TempDir,
+    /// The clock its engine reads, which its visits are logged against.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Phone {
@@ -49,18 +51,23 @@ impl Phone {
         dir: TempDir,
         clock: Arc<dyn Clock>,
     ) -> timebank_engine::Result<Phone> {
-        let engine = enroll_store(dir.path(), url, code, clock)?;
-        Phone::from_engine(engine, member, dir)
+        let engine = enroll_store(dir.path(), url, code, clock.clone())?;
+        Phone::from_engine(engine, member, dir, clock)
     }
 
     /// The phone whose enrolled store `engine` is open in `dir`.
-    pub(crate) fn from_engine(engine: Engine, member: &MemberRecord, dir: TempDir) -> timebank_engine::Result<Phone> {
+    pub(crate) fn from_engine(
+        engine: Engine,
+        member: &MemberRecord,
+        dir: TempDir,
+        clock: Arc<dyn Clock>,
+    ) -> timebank_engine::Result<Phone> {
         let link =
             engine.relay_link()?.ok_or_else(|| timebank_engine::Error::invalid("the enrolled store does not know its relay"))?;
         let actor = ActorId::try_from(engine.identity().device.as_str())
             .map_err(|e| timebank_engine::Error::invalid(format!("the store's device actor is not hex: {e}")))?;
         let RelayLink { url, token, device } = link;
-        Ok(Phone { engine, member: member.clone(), actor, url, token, device, dir })
+        Ok(Phone { engine, member: member.clone(), actor, url, token, device, dir, clock })
     }
 
     /// How the phone reaches its relay: the address, the token and the device id.
@@ -81,15 +88,15 @@ impl Phone {
 
     /// The app is closed and opened again: the engine reopens the store on disk.
     pub fn reopen(self) -> Phone {
-        let Phone { engine, member, actor, url, token, device, dir } = self;
+        let Phone { engine, member, actor, url, token, device, dir, clock } = self;
         drop(engine);
-        let engine = Engine::open(dir.path()).unwrap();
-        Phone { engine, member, actor, url, token, device, dir }
+        let engine = Engine::open_with_clock(dir.path(), clock.clone()).unwrap();
+        Phone { engine, member, actor, url, token, device, dir, clock }
     }
 
     /// Logs a finished visit to `elder` that started `hours_ago` and lasted `minutes`.
     pub fn log_visit_at(&mut self, elder: &MemberId, hours_ago: i64, minutes: i64, note: &str) -> VisitId {
-        let start = Utc::now() - Duration::hours(hours_ago);
+        let start = self.clock.now() - Duration::hours(hours_ago);
         self.engine
             .log_visit(&PastVisit {
                 elder: elder.clone(),
@@ -126,7 +133,7 @@ impl Phone {
         hours_ago: i64,
         note: &str,
     ) -> VisitId {
-        let start = Utc::now() - Duration::hours(hours_ago);
+        let start = self.clock.now() - Duration::hours(hours_ago);
         self.engine
             .log_visit(&PastVisit {
                 elder: elder.clone(),
@@ -142,7 +149,7 @@ impl Phone {
     /// Checks in at the elder's home, back-dated 45 minutes (so checking out now gives a
     /// visit of a plausible length; a tap later than the station's hour would go to review).
     pub fn check_in(&mut self, elder: &MemberId, order: Option<&OrderId>) -> VisitId {
-        let at = Utc::now() - Duration::minutes(45);
+        let at = self.clock.now() - Duration::minutes(45);
         self.engine.start_visit_at(elder, "meals", order, Some(at)).unwrap()
     }
 

@@ -288,7 +288,7 @@ impl TestRelay {
             signing_key: Some(key),
         };
         let engine = Engine::create_enrolled(dir.path(), &enrollment, self.phone_clock.clone()).unwrap();
-        Phone::from_engine(engine, member, dir).unwrap()
+        Phone::from_engine(engine, member, dir, self.phone_clock.clone()).unwrap()
     }
 
     /// A phone of `member`, enrolled over HTTP with a fresh code at this relay's

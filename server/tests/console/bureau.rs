@@ -10,7 +10,8 @@ use std::io::Cursor;
 
 use axum::http::StatusCode;
 use calamine::{Data, Reader, Xlsx};
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
+use timebank_engine::Clock as _;
 use timebank_engine::model::{MemberId, StationId};
 use timebank_server::console::bureau::report::{SERVICES, SUMMARY};
 use timebank_server::console::bureau::scope::Period;
@@ -68,7 +69,7 @@ fn approved_visit(
     service: &'static str,
     hours_ago: i64,
 ) -> Logged {
-    let at = (Utc::now() - Duration::hours(hours_ago)).timestamp_millis();
+    let at = (phone.clock.now() - Duration::hours(hours_ago)).timestamp_millis();
     let visit = phone.log_order_visit(&elder.id, None, service, hours_ago, "");
     phone.sync();
     coordinator.get("/console/review");
@@ -283,10 +284,38 @@ impl<'a> Asked<'a> {
 
 #[test]
 fn every_scopes_report_equals_the_figures_computed_from_the_ledger() {
-    let console = Console::new();
+    let console = Console::at(Utc::now());
     let city = city(&console);
+    every_scopes_report_is_the_ledgers(&console, &city);
+}
+
+/// Half an hour into 2027 in the stations' calendar (UTC+8), still 2026 in UTC.
+pub(crate) fn new_year() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2027-01-01T00:30:00+08:00").unwrap().with_timezone(&Utc)
+}
+
+/// Half an hour into a new year (UTC+8), the evening's visits (three to six hours ago) are
+/// the old year's and its approvals, members and redemptions the new one's: each report
+/// still equals the ledger's figures, and the two years split what happened that way.
+#[test]
+fn in_the_first_hour_of_a_year_the_evenings_visits_stay_in_the_old_year() {
+    let console = Console::at(new_year());
+    let city = city(&console);
+    every_scopes_report_is_the_ledgers(&console, &city);
+    let mut shi = console.signed_in("shi");
+    let mut year = |year: i32| csv_rows(&shi.get(&format!("/console/bureau.csv?period={year}&scope=city")).text, SUMMARY);
+    let (old, new) = (year(2026), year(2027));
+    let figures = |row: &Figures| ["visits", "hours", "coins_issued", "new_volunteers"].map(|key| row[key].clone()).join(" ");
+    assert_eq!(figures(&old["city"]), "4 4.00 0.00 0", "the visits of New Year's Eve");
+    assert_eq!(figures(&new["city"]), "0 0.00 4.00 3", "approved, and the volunteers registered, after midnight");
+}
+
+/// Every scope's report of this month and year (by the relay's clock) equals the figures
+/// computed from what `city` logged and the ledger's postings; the year's figures say what
+/// the test did in plain numbers.
+fn every_scopes_report_is_the_ledgers(console: &Console, city: &City<'_>) {
     let changning = console.across.district.to_string();
-    let now = Utc::now().timestamp_millis();
+    let now = console.clock.now().timestamp_millis();
     let month = Month::of(now);
     for period in [Period::Month(month), Period::Year(month.year)] {
         let (s, o, a) = (&console.station, &console.other, &console.across);
@@ -307,9 +336,9 @@ fn every_scopes_report_equals_the_figures_computed_from_the_ledger() {
             assert_eq!(rows.len(), parts.len() + 1, "{account} {scope}: a row per part and the total:\n{}", csv.text);
             let total = &rows[&scope];
             assert_eq!(total["period"], period.to_string());
-            assert_eq!(figures_of(total), expected(&console, &stations, period, &city.logged), "{account} {scope} {period}");
+            assert_eq!(figures_of(total), expected(console, &stations, period, &city.logged), "{account} {scope} {period}");
             for (id, stations) in &parts {
-                assert_eq!(figures_of(&rows[id]), expected(&console, stations, period, &city.logged), "{scope}'s part {id}");
+                assert_eq!(figures_of(&rows[id]), expected(console, stations, period, &city.logged), "{scope}'s part {id}");
             }
             // The page shows the same figures.
             let page = browser.get(&format!("/console/bureau?period={period}&scope={scope}"));
@@ -330,21 +359,29 @@ fn every_scopes_report_equals_the_figures_computed_from_the_ledger() {
     // What the test did, in plain numbers (and what `expected` found in the ledger).
     let year = csv_rows(&shi.get(&format!("/console/bureau.csv?period={}&scope=city", month.year)).text, SUMMARY);
     let whole = &year["city"];
-    let plain = [("new_volunteers", "3"), ("visits", "4"), ("hours", "4.00"), ("coins_issued", "4.00"), ("coins_redeemed", "0.75")];
+    // The four visits of an hour started three to six hours ago: this year's unless it has
+    // just begun; what the desks and the registry did, they did now.
+    let in_year = |service: Option<&str>| {
+        let since = Period::Year(month.year).range().0;
+        city.logged.iter().filter(|l| service.is_none_or(|s| l.service == s) && since <= l.at).count()
+    };
+    let (visits, hours) = (in_year(None).to_string(), format!("{}.00", in_year(None)));
+    let plain =
+        [("new_volunteers", "3"), ("visits", &visits), ("hours", &hours), ("coins_issued", "4.00"), ("coins_redeemed", "0.75")];
     for (key, value) in plain.into_iter().chain([("redeemed_in", "0.50"), ("redeemed_out", "0.50"), ("coins_outstanding", "3.25")]) {
         assert_eq!(whole[key], value, "{key}");
     }
     assert_eq!((year[&changning]["redeemed_in"].as_str(), year[DEFAULT_DISTRICT]["redeemed_out"].as_str()), ("0.50", "0.50"));
     assert_eq!((year[&changning]["redeemed_out"].as_str(), year[DEFAULT_DISTRICT]["redeemed_in"].as_str()), ("0.00", "0.00"));
     let services = csv_rows(&shi.get(&format!("/console/bureau/services.csv?period={}&scope=city", month.year)).text, SERVICES);
-    let in_year =
-        |service: &str| city.logged.iter().filter(|l| l.service == service && Period::Year(month.year).range().0 <= l.at).count();
+    // A service with nothing in the year has no row.
     for (service, redeemed) in [("companionship", "0.00"), ("meals", "0.00"), ("cleaning", "0.00"), ("tcm-physiotherapy", "0.75")] {
-        let row = &services[service];
-        assert_eq!(row["visits"], in_year(service).to_string(), "{service}");
-        assert_eq!(row["coins_redeemed"], redeemed, "{service}");
+        let row = services.get(service).map(|row| (row["visits"].as_str(), row["coins_redeemed"].as_str()));
+        let visits = in_year(Some(service));
+        let wanted = (visits > 0 || redeemed != "0.00").then_some((visits.to_string(), redeemed));
+        assert_eq!(row, wanted.as_ref().map(|(v, r)| (v.as_str(), *r)), "{service}");
     }
-    assert_eq!(services["companionship"]["service_name"], "陪伴聊天");
+    assert_eq!(services["tcm-physiotherapy"]["service_name"], "中医理疗");
     let total = &services[""];
     assert_eq!((total["service_name"].as_str(), total["coins_redeemed"].as_str()), ("合计", "0.75"));
 
@@ -374,9 +411,9 @@ fn every_scopes_report_equals_the_figures_computed_from_the_ledger() {
 
 #[test]
 fn the_xlsx_downloaded_over_http_reads_back_with_the_ledgers_figures() {
-    let console = Console::new();
+    let console = Console::at(Utc::now());
     let city = city(&console);
-    let year = Month::of(Utc::now().timestamp_millis()).year;
+    let year = Month::of(console.clock.now().timestamp_millis()).year;
     let shi = console.signed_in("shi");
     let cookie = shi.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
     let url = format!("{}/console/bureau.xlsx?period={year}&scope=city", console.url());

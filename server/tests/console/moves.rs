@@ -8,7 +8,7 @@
 
 use std::sync::mpsc;
 
-use chrono::{DateTime, Duration};
+use chrono::{DateTime, Duration, Utc};
 use timebank_engine::Clock as _;
 
 use axum::http::StatusCode;
@@ -137,25 +137,38 @@ fn monthly(console: &Console, account: &str, month: Month) -> Vec<String> {
 /// month holds none of them and this month what came after; the bureau's CSV and XLSX agree.
 #[test]
 fn a_movers_earlier_months_stay_in_the_reports_of_the_station_they_left() {
-    let console = Console::new();
+    movers_months_read_at(Utc::now());
+}
+
+/// The same read on a month's last evening, when the last month's visit is more than 30
+/// days old, and in the first hour of a month (and of a year), UTC+8.
+#[test]
+fn a_movers_months_read_the_same_on_a_months_last_evening_and_in_its_first_hour() {
+    for now in ["2026-12-31T23:30:00+08:00", "2027-01-01T00:30:00+08:00"] {
+        movers_months_read_at(DateTime::parse_from_rfc3339(now).unwrap().with_timezone(&Utc));
+    }
+}
+
+/// The move at the turn of `now`'s month, its history written on the relay's clock (which
+/// the phones read too) as it happened, and the reports read at `now` (or two hours into
+/// the month, when `now` is earlier, so that a visit after the move has ended).
+fn movers_months_read_at(now: DateTime<Utc>) {
+    let this = Month::of(now.timestamp_millis());
+    let last = this.previous();
+    let turn = DateTime::from_timestamp_millis(this.range().0).unwrap();
+    let console = Console::at(turn - Duration::minutes(30));
     let served = Served::start(&console);
     let volunteer = console.member("volunteer", "刘师傅");
     let elder = console.member("elder", "王奶奶");
     let mut phone = served.phone(&console, &volunteer);
     phone.sync();
-    let now = console.clock.now();
-    let this = Month::of(now.timestamp_millis());
-    let last = this.previous();
-    let turn = DateTime::from_timestamp_millis(this.range().0).unwrap();
-    // An hour's visit that ended at least an hour before the month turned (within the
-    // stations' 30 days for late records, but on a month's 31st after 22:00), approved then.
-    let before = phone.log_visit(&elder.id, (now - turn).num_hours() + 2, 60, "陪聊");
+    // An hour's visit that ended an hour before the month turned, approved half an hour before.
+    let before = phone.log_visit(&elder.id, 2, 60, "陪聊");
     phone.sync();
-    console.clock.set(turn - Duration::minutes(30));
     desk::review_visit(&console.relay, &console.coordinator.id, &before, ReviewDecision::Approve, "", None).unwrap();
     console.clock.set(turn + Duration::minutes(1));
     move_to(&console, &volunteer, &console.across).unwrap();
-    console.clock.set(now);
+    console.clock.set(now.max(turn + Duration::hours(2)));
     phone.sync();
     let after = phone.log_visit(&elder.id, 1, 30, "读报");
     phone.sync();

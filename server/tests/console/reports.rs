@@ -3,6 +3,7 @@
 //! refused; the visit log exports as CSV.
 
 use axum::http::StatusCode;
+use timebank_engine::Clock as _;
 use timebank_server::console::reports::figures::{CSV_HEADER, CSV_HEADER_ZH, two_decimals};
 use timebank_server::console::visits::log::Month;
 use timebank_server::console::visits::{VISITS_CSV_HEADER, VISITS_CSV_HEADER_ZH};
@@ -12,19 +13,22 @@ use crate::support::Console;
 
 #[test]
 fn the_monthly_csv_shows_the_ledgers_figures() {
-    let console = Console::new();
+    let console = Console::at(chrono::Utc::now());
     let Pair { elder, mut phone, .. } = Pair::new(&console);
-    // Two visits well inside today (UTC+8) or yesterday; one approved, one waiting.
-    let approved = phone.log_visit(&elder.id, 3, 90, "");
-    phone.log_visit(&elder.id, 6, 30, "");
+    // Two visits, one approved, one waiting: this month's, unless it began less than six
+    // hours ago (UTC+8) by the relay's clock, which the phone reads too.
+    let visits = [(3, 90), (6, 30)];
+    let approved = phone.log_visit(&elder.id, visits[0].0, visits[0].1, "");
+    phone.log_visit(&elder.id, visits[1].0, visits[1].1, "");
     phone.sync();
     let mut li = console.signed_in("li");
     li.get("/console/review");
     assert_eq!(li.post(&format!("/console/review/{approved}/approve"), &[]).status, StatusCode::SEE_OTHER);
     phone.sync();
 
-    let month = Month::of(chrono::Utc::now().timestamp_millis() - 6 * 3_600_000);
-    let now_month = Month::of(chrono::Utc::now().timestamp_millis());
+    let now = console.clock.now().timestamp_millis();
+    let started = |hours_ago: i64| now - hours_ago * 3_600_000;
+    let (month, now_month) = (Month::of(started(visits[0].0)), Month::of(now));
     let csv = li.get(&format!("/console/reports.csv?month={now_month}"));
     assert_eq!(csv.status, StatusCode::OK);
     let lines: Vec<&str> = csv.text.trim_start_matches('\u{feff}').lines().collect();
@@ -40,9 +44,14 @@ fn the_monthly_csv_shows_the_ledgers_figures() {
     assert_eq!(row[6], coins(issued), "coins issued are the ledger's earn postings");
     assert_eq!(row[9], coins(phone.confirmed()), "outstanding: the volunteer's balance on their phone");
     assert_eq!((row[7], row[8]), ("0.00", "0.00"), "nothing redeemed or donated");
-    if month == now_month {
-        assert_eq!((row[2], row[3], row[4], row[5]), ("1", "1", "2", "2.00"), "two visits, 2 hours, one volunteer, one elder");
-    }
+    let this_month: Vec<i64> = visits.iter().filter(|(ago, _)| now_month.contains(started(*ago))).map(|(_, m)| *m).collect();
+    let people = if this_month.is_empty() { "0" } else { "1" };
+    let hours = format!("{:.2}", this_month.iter().sum::<i64>() as f64 / 60.0);
+    assert_eq!(
+        (row[2], row[3], row[4].to_owned(), row[5].to_owned()),
+        (people, people, this_month.len().to_string(), hours),
+        "the month's visits (two, 2 hours, unless it has just begun), its volunteer and elder"
+    );
 
     let page = li.get(&format!("/console/reports?month={now_month}"));
     assert_eq!(page.status, StatusCode::OK);

@@ -227,7 +227,9 @@ fn a_reversed_approval_takes_the_coins_back_on_the_phone_in_the_ledger_and_the_r
     assert_eq!(kinds, [("earn", 90), ("reversal", 90)]);
     assert_eq!(postings[1].by.as_deref(), Some(console.coordinator.id.as_str()));
     // The month's figures net it out.
-    let month = timebank_server::console::visits::log::Month::of(chrono::Utc::now().timestamp_millis());
+    // The month of the relay's clock, which dated the earn and its reversal.
+    let month =
+        timebank_server::console::visits::log::Month::of(timebank_engine::Clock::now(console.clock.as_ref()).timestamp_millis());
     let csv = li.get(&format!("/console/reports.csv?month={month}"));
     let row: Vec<String> = csv.text.trim_start_matches('\u{feff}').lines().nth(1).unwrap().split(',').map(str::to_owned).collect();
     assert_eq!((row[6].as_str(), row[9].as_str()), ("0.00", "0.00"), "nothing issued, nothing outstanding: {row:?}");

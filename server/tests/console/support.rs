@@ -7,9 +7,10 @@ use std::ops::{Deref, DerefMut};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use chrono::{DateTime, Utc};
 use timebank_server::registry::{self, AccountScope};
 use timebank_server::store::{DEFAULT_DISTRICT, MemberRecord, StationRecord};
-use timebank_testing::TestRelay;
+use timebank_testing::{FakeClock, TestRelay};
 
 /// The password every test account has.
 pub const PASSWORD: &str = "correct horse battery";
@@ -42,7 +43,18 @@ impl DerefMut for Console {
 
 impl Console {
     pub fn new() -> Console {
-        let relay = TestRelay::builder().station("曹杨新村街道").start();
+        Console::on(TestRelay::builder().station("曹杨新村街道").start())
+    }
+
+    /// The same relay on a clock set at `instant` that moves only when the test moves it,
+    /// and the phones read it too: every date a test derives (a visit's start, the month
+    /// and year of a report) comes from that one clock, whatever the real time.
+    pub fn at(instant: DateTime<Utc>) -> Console {
+        let clock = FakeClock::new(instant, "relay");
+        Console::on(TestRelay::builder().station("曹杨新村街道").clock(clock).phones_on_relay_clock().start())
+    }
+
+    fn on(relay: TestRelay) -> Console {
         let other = registry::create_station(&relay.relay, "甘泉路街道").unwrap();
         let coordinator = relay.member("coordinator", "李协调");
         let theirs = relay.member_at(&other, "coordinator", "赵协调");
