@@ -58,13 +58,31 @@ pub fn run(relay: &Relay, command: &TagCommand) -> Result<Report, AdminError> {
             Ok(Report { json: json!({ "uid": uid, "revoked": true }), text })
         }
         TagCommand::List { station } => {
-            let tags = relay.store().station_tags(&station_of(station)?)?;
-            let text = if tags.is_empty() {
-                "the station has no tags".to_owned()
-            } else {
-                tags.iter().map(tag_line).collect::<Vec<_>>().join("\n")
-            };
-            Ok(Report { json: Value::Array(tags.iter().map(tag_json).collect()), text })
+            let station = station_of(station)?;
+            let tags = relay.store().station_tags(&station)?;
+            let needed = registry::tags_needed(relay, &station)?;
+            let mut lines: Vec<String> = tags.iter().map(tag_line).collect();
+            if tags.is_empty() {
+                lines.push("the station has no tags".to_owned());
+            }
+            lines.extend(needed.iter().map(|n| {
+                format!(
+                    "elder {} ({}) needs a tag here: moved from {} on {}, where tag {} was revoked",
+                    n.elder.id,
+                    n.elder.display_name,
+                    n.left.station,
+                    n.left.revoked_at.map(time_text).unwrap_or_default(),
+                    n.left.uid
+                )
+            }));
+            let needed: Vec<Value> = needed
+                .iter()
+                .map(|n| json!({ "elder": n.elder.id.as_str(), "name": n.elder.display_name, "left": tag_json(&n.left) }))
+                .collect();
+            Ok(Report {
+                json: json!({ "tags": tags.iter().map(tag_json).collect::<Vec<_>>(), "needed": needed }),
+                text: lines.join("\n"),
+            })
         }
         TagCommand::Export { station, uid } => {
             let writing = registry::tag_writing(relay, &station_of(station)?, uid)?;

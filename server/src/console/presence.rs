@@ -41,6 +41,10 @@ fn failure_words(lang: Lang, failure: Failure) -> &'static str {
         Failure::UnknownKey => lang.pick("不是本站发的卡片", "not a tag this station issued"),
         Failure::OtherElder => lang.pick("碰的是另一位老人的卡片", "another elder's tag was tapped"),
         Failure::RevokedTag => lang.pick("卡片已停用", "the tag was revoked"),
+        Failure::MovedTag => lang.pick(
+            "老人已迁往其他站点，这是原站点的卡片（已停用）；请在现站点为老人登记新卡片",
+            "the elder moved: the tag is from their old station (revoked); register a new tag at their station now",
+        ),
         Failure::ReplayedCounter => {
             lang.pick("重复使用了以前的卡片链接（复制的链接）", "an earlier tap was used again (a copied link)")
         }

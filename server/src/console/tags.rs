@@ -20,7 +20,7 @@ use crate::console::names::id_line;
 use crate::console::review::author;
 use crate::console::{Flash, Lang, PageError, Signed, SignedForm, blocking, layout, redirect};
 use crate::desk::StationDocs;
-use crate::registry;
+use crate::registry::{self, TagNeeded};
 use crate::relay::Relay;
 use crate::store::{MemberRecord, Revocation, TagRecord};
 
@@ -41,10 +41,12 @@ struct TagRow {
     elder: Option<MemberRecord>,
 }
 
-/// What the page shows: the station's tags, its elders, and its rule.
+/// What the page shows: the station's tags, its elders, those who moved in and need a tag
+/// here, and its rule.
 struct Station {
     rows: Vec<TagRow>,
     elders: Vec<MemberRecord>,
+    needed: Vec<TagNeeded>,
     rule: VerifiedVisits,
 }
 
@@ -59,7 +61,8 @@ fn station_tags(relay: &Relay, signed: &Signed) -> Result<Station, PageError> {
         .collect();
     let docs = StationDocs::load(relay, &here).map_err(|e| PageError::internal(e.to_string()))?;
     let rule = docs.get(&DocId::Station(here.clone())).map(station::verified_visits).unwrap_or_default();
-    Ok(Station { rows, elders: members.into_iter().filter(|m| m.role == Role::Elder).collect(), rule })
+    let needed = registry::tags_needed(relay, &here)?;
+    Ok(Station { rows, elders: members.into_iter().filter(|m| m.role == Role::Elder).collect(), needed, rule })
 }
 
 fn rule_words(lang: Lang, rule: VerifiedVisits) -> &'static str {
@@ -98,6 +101,22 @@ async fn tags_page(signed: Signed, State(relay): State<Arc<Relay>>) -> Result<Ma
                         }
                     }
                     button type="submit" data-testid="set-rule" { (lang.pick("保存", "Save")) }
+                }
+            }
+            @if !station.needed.is_empty() {
+                section.card data-testid="tags-needed" {
+                    h2 { (lang.pick("迁入的老人需要登记新卡片", "Elders who moved here need a tag")) }
+                    p.hint { (lang.pick(
+                        "原站点的卡片随迁出停用：用它碰卡的记录要等协调员审核。请为老人登记一张本站点的卡片。",
+                        "Their tag at the station they left was revoked with the move: visits tapped with it wait for a coordinator. Register a tag of this station for them.",
+                    )) }
+                    ul { @for needed in &station.needed {
+                        li data-elder=(needed.elder.id) {
+                            a href={ "/console/members/" (needed.elder.id) } { (needed.elder.display_name) }
+                            " · " (lang.pick("原站点卡片 ", "tag ")) (id_line(&needed.left.uid))
+                            (lang.pick("已停用 ", "revoked ")) (needed.left.revoked_at.map(|at| lang.datetime(at)).unwrap_or_default())
+                        }
+                    } }
                 }
             }
             section.card {

@@ -24,6 +24,9 @@ pub enum Failure {
     OtherElder,
     /// The tag was revoked (lost, replaced) before the tap arrived.
     RevokedTag,
+    /// The tag is the elder's from a station they moved away from: revoked by the move
+    /// (ADR 39), or tapped for a visit of their station now, whose keys it was not written with.
+    MovedTag,
     /// The tag's counter was used by an earlier tap: a copied link.
     ReplayedCounter,
     /// The tag's counter is behind a tap the visits' times put before it.
@@ -44,6 +47,7 @@ impl Failure {
             Failure::UnknownKey => "the tap is not from a tag this station issued",
             Failure::OtherElder => "the tag tapped is another elder's",
             Failure::RevokedTag => "the tag tapped was revoked",
+            Failure::MovedTag => "the tag tapped is from the station the elder moved away from; their station now registers a new tag",
             Failure::ReplayedCounter => "the tap repeats an earlier tap of the same tag (a copied link)",
             Failure::BackwardCounter => "the tag's counter goes backward against the visits' times",
             Failure::BadSignature => "the co-signature does not verify",
@@ -59,6 +63,7 @@ impl Failure {
             Failure::UnknownKey => "unknown-key",
             Failure::OtherElder => "other-elder",
             Failure::RevokedTag => "revoked-tag",
+            Failure::MovedTag => "moved-tag",
             Failure::ReplayedCounter => "replayed-counter",
             Failure::BackwardCounter => "backward-counter",
             Failure::BadSignature => "bad-signature",

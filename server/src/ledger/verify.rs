@@ -8,10 +8,11 @@ use std::collections::HashMap;
 
 use timebank_engine::model::{CoSignature, MemberId, StationId, Tap, Visit, VisitSummary};
 
+use crate::ledger::collect::member_moves;
 use crate::ledger::evidence::{EvidenceEvent, Failure, SignatureEvidence, TapEvidence, TapVerdict};
 use crate::presence::keys::station_keys;
 use crate::presence::sun::{self, StationKeys, SunError};
-use crate::store::{MemberRecord, RelayStore, StoreResult};
+use crate::store::{MOVED_TO, MemberRecord, RelayStore, StoreResult};
 
 /// Verifies evidence, keeping each station's keys once read.
 #[derive(Debug)]
@@ -69,17 +70,19 @@ impl<'a> Verifier<'a> {
         }))
     }
 
+    fn keys(&mut self, station: &StationId) -> StoreResult<&StationKeys> {
+        if !self.keys.contains_key(station) {
+            let keys = station_keys(self.store, station)?;
+            self.keys.insert(station.clone(), keys);
+        }
+        Ok(&self.keys[station])
+    }
+
     fn tap(&mut self, tap: &Tap, station: &StationId, elder: &MemberId) -> StoreResult<TapVerdict> {
-        let keys = match self.keys.get(station) {
-            Some(keys) => keys,
-            None => {
-                let keys = station_keys(self.store, station)?;
-                self.keys.entry(station.clone()).or_insert(keys)
-            }
-        };
         let failed = |failure| Ok(TapVerdict::Failed { failure });
-        let reading = match keys.verify(tap) {
+        let reading = match self.keys(station)?.verify(tap) {
             Ok(reading) => reading,
+            Err(SunError::UnknownKey) if self.left_behind(tap, station, elder)? => return failed(Failure::MovedTag),
             Err(SunError::UnknownKey) => return failed(Failure::UnknownKey),
             Err(SunError::BadMac) => return failed(Failure::BadCmac),
         };
@@ -88,9 +91,26 @@ impl<'a> Verifier<'a> {
             None => failed(Failure::UnknownKey),
             Some(tag) if tag.station != *station => failed(Failure::UnknownKey),
             Some(tag) if tag.elder != *elder => failed(Failure::OtherElder),
+            Some(tag) if tag.revoked_why.as_deref().is_some_and(|why| why.starts_with(MOVED_TO)) => failed(Failure::MovedTag),
             Some(tag) if tag.revoked_at.is_some() => failed(Failure::RevokedTag),
             Some(_) => Ok(TapVerdict::Genuine { tag: uid, counter: reading.counter }),
         }
+    }
+
+    /// Whether `tap`, which `station`'s keys do not read, is of a tag `elder` had at a
+    /// station they moved away from (a point read of their moves; only for a failed tap).
+    fn left_behind(&mut self, tap: &Tap, station: &StationId, elder: &MemberId) -> StoreResult<bool> {
+        for moved in member_moves(self.store, elder)? {
+            if moved.from == *station {
+                continue;
+            }
+            let Ok(reading) = self.keys(&moved.from)?.verify(tap) else { continue };
+            let tag = self.store.tag(&sun::hex(&reading.uid))?;
+            if tag.is_some_and(|t| t.elder == *elder && t.station == moved.from) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     fn cosignature(

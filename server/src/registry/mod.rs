@@ -23,7 +23,7 @@ pub use district::{create_district, move_station};
 pub use member::{MAX_ADDRESS_CHARS, NewContact, NewMember, create_member, register_member};
 pub use personal::{EXPORT_FORMAT, erase_contact, export_member};
 pub use station::{create_station, create_station_in};
-pub use tag::{TagWriting, register_tag, replace_tag, revoke_tag, tag_writing};
+pub use tag::{TagNeeded, TagWriting, register_tag, replace_tag, revoke_tag, tag_writing, tags_needed};
 pub use transfer::move_member;
 
 use crate::store::{Millis, NewDocument, StoreError};

@@ -5,10 +5,11 @@
 use timebank_engine::model::{MemberId, Role, StationId, TAG_URL};
 
 use super::RegistryError;
+use crate::ledger::collect::member_moves;
 use crate::presence::keys::station_keys;
 use crate::presence::sun::{self, KeyUse};
 use crate::relay::Relay;
-use crate::store::{AuditRecord, Millis, Revocation, TagRecord};
+use crate::store::{AuditRecord, MemberRecord, Millis, Revocation, TagRecord, moved_to};
 
 /// Registers the tag with the UID `uid` (as printed) for `elder`, a member of `station`
 /// with the elder's role, who has no tag in use (replace it instead). `by` is who did it.
@@ -69,6 +70,41 @@ pub fn revoke_tag(
     let done = relay.store().revoke_tag(&uid, at, why, audit.as_ref())?;
     tracing::info!(tag = %uid, station = %station, "tag revoked");
     Ok((done, at))
+}
+
+/// An elder who moved to a station with a tag in use at the one they left, which the move
+/// revoked (ADR 39), and who has no tag in use at their station now: it registers one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagNeeded {
+    /// The elder, a member of the station now.
+    pub elder: MemberRecord,
+    /// Their tag at the station they left, revoked by the move.
+    pub left: TagRecord,
+}
+
+/// The elders of `station` who need a tag registered there since they moved in ([`TagNeeded`]),
+/// by id: for each elder who moved here, one point read of their moves and of the tags
+/// of the station they left.
+pub fn tags_needed(relay: &Relay, station: &StationId) -> Result<Vec<TagNeeded>, RegistryError> {
+    let store = relay.store();
+    let here = store.station_tags(station)?;
+    let mut needed = Vec::new();
+    for elder in store.station_members(station)?.into_iter().filter(|m| m.role == Role::Elder) {
+        if here.iter().any(|t| t.elder == elder.id && t.revoked_at.is_none()) {
+            continue;
+        }
+        let Some(arrival) = member_moves(store, &elder.id)?.pop().filter(|m| m.to == *station) else { continue };
+        let why = moved_to(station);
+        let left = store
+            .station_tags(&arrival.from)?
+            .into_iter()
+            .rev()
+            .find(|t| t.elder == elder.id && t.revoked_why.as_deref() == Some(&why));
+        if let Some(left) = left {
+            needed.push(TagNeeded { elder, left });
+        }
+    }
+    Ok(needed)
 }
 
 /// What the station's tag writer needs to write a tag (NXP's tools or a phone app):

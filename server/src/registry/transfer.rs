@@ -75,7 +75,7 @@ pub fn move_member(
         .flatten()
         .collect();
     let batch = WriteBatch {
-        moves: vec![MemberMove { member: member.clone(), from: record.station.clone(), to: to.clone() }],
+        moves: vec![MemberMove { member: member.clone(), from: record.station.clone(), to: to.clone(), at: now }],
         audits,
         ..WriteBatch::default()
     };

@@ -424,7 +424,9 @@ pub fn moved_meanwhile(moved: &MemberMove) -> StoreError {
     StoreError::Missing { what: "member of the station it leaves", id: format!("{} (at {})", moved.member, moved.from) }
 }
 
-/// A member's move from one station to another, as the store records it.
+/// A member's move from one station to another, as the store records it: their station,
+/// and their NFC tags in use at the station they leave revoked at `at` ([`MemberMove::tags_revoked_why`]),
+/// since those tags prove visits under that station's keys only (ADR 39).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemberMove {
     /// Who moves.
@@ -433,6 +435,23 @@ pub struct MemberMove {
     pub from: StationId,
     /// Their station after the move.
     pub to: StationId,
+    /// When (ms).
+    pub at: Millis,
+}
+
+/// How a tag revoked by its elder's move begins its reason, before the station moved to.
+pub const MOVED_TO: &str = "moved to ";
+
+/// Why a member's tags are revoked when they move to `station`: "moved to s-…".
+pub fn moved_to(station: &StationId) -> String {
+    format!("{MOVED_TO}{station}")
+}
+
+impl MemberMove {
+    /// Why the member's tags at the station they leave are revoked ([`moved_to`]).
+    pub fn tags_revoked_why(&self) -> String {
+        moved_to(&self.to)
+    }
 }
 
 impl WriteBatch {

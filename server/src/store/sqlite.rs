@@ -306,6 +306,10 @@ fn write_batch_in(tx: &Transaction<'_>, batch: &WriteBatch, at: Millis) -> Store
         if changed != 1 {
             return Err(crate::store::moved_meanwhile(moved));
         }
+        tx.prepare_cached(
+            "UPDATE tags SET revoked_at = ?3, revoked_why = ?4 WHERE elder = ?1 AND station = ?2 AND revoked_at IS NULL",
+        )?
+        .execute(params![moved.member.as_str(), moved.from.as_str(), moved.at, moved.tags_revoked_why()])?;
     }
     if let Some(update) = &batch.usage {
         tx.prepare_cached(

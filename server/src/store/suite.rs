@@ -440,7 +440,22 @@ pub(crate) fn a_member_moves_with_its_batch_or_not_at_all(store: &dyn RelayStore
         created_at: 3,
     };
     store.create_station(&xinhua, &[]).unwrap();
-    let moved = MemberMove { member: member_id("m-vol"), from: station_id(), to: xinhua.id.clone() };
+    // The member's tags at the station they leave: one in use, one revoked before.
+    let tag = |uid: &str, elder: &str| TagRecord {
+        uid: uid.into(),
+        station: station_id(),
+        elder: member_id(elder),
+        registered_at: 5,
+        registered_by: "li".into(),
+        revoked_at: None,
+        revoked_why: None,
+    };
+    for uid in ["04a1b2c3d4e5f6", "04a1b2c3d4e5f7"] {
+        store.register_tag(&tag(uid, "m-vol"), None).unwrap();
+    }
+    store.register_tag(&tag("04a1b2c3d4e5f8", "m-coord"), None).unwrap();
+    store.revoke_tag("04a1b2c3d4e5f6", 7, "lost", None).unwrap();
+    let moved = MemberMove { member: member_id("m-vol"), from: station_id(), to: xinhua.id.clone(), at: 60 };
     let batch = WriteBatch { chunks: vec![("member/m-vol".into(), vec![11])], moves: vec![moved.clone()], ..WriteBatch::default() };
     let transfer = [NewLedgerEvent { key: "transfer:t-1".into(), body: "{}".into() }];
     store.write_sync(&batch, &transfer, 60).unwrap();
@@ -448,6 +463,11 @@ pub(crate) fn a_member_moves_with_its_batch_or_not_at_all(store: &dyn RelayStore
     let left: Vec<String> = store.station_members(&station_id()).unwrap().into_iter().map(|m| m.id.to_string()).collect();
     assert_eq!(left, ["m-coord"]);
     assert_eq!(store.station_members(&xinhua.id).unwrap().len(), 1);
+    // Its tag in use revoked with the move, the lost one left as it was, another's untouched.
+    let revoked = |uid: &str| store.tag(uid).unwrap().map(|t| (t.revoked_at, t.revoked_why));
+    assert_eq!(revoked("04a1b2c3d4e5f7"), Some((Some(60), Some("moved to s-xinhua".into()))));
+    assert_eq!(revoked("04a1b2c3d4e5f6"), Some((Some(7), Some("lost".into()))));
+    assert_eq!(revoked("04a1b2c3d4e5f8"), Some((None, None)));
 
     let stale = WriteBatch { chunks: vec![("member/m-vol".into(), vec![12])], moves: vec![moved], ..WriteBatch::default() };
     let again = [NewLedgerEvent { key: "transfer:t-2".into(), body: "{}".into() }];

@@ -14,12 +14,15 @@ use timebank_engine::Clock as _;
 use axum::http::StatusCode;
 use timebank_engine::DocId;
 use timebank_engine::documents::ledger;
-use timebank_engine::model::{ReviewDecision, Role};
+use timebank_engine::model::{ReviewDecision, Role, VisitId};
 use timebank_engine::sync::{SyncRun, Transport as _};
+use timebank_server::admin::{self, AdminCommand, TagCommand};
 use timebank_server::console::bureau::report::SUMMARY;
 use timebank_server::console::visits::log::Month;
 use timebank_server::desk;
 use timebank_server::ledger::rebuild::rebuild_check;
+use timebank_server::presence::keys::station_keys;
+use timebank_server::presence::sun::{SoftwareTag, parse_uid};
 use timebank_server::registry::{self, RegistryError};
 use timebank_server::store::{MemberRecord, StationRecord};
 
@@ -27,6 +30,7 @@ use crate::bureau::{csv_rows, xlsx_summary};
 use crate::ledger::earner;
 use crate::phones::Served;
 use crate::support::Console;
+use crate::tags::tapped_visit;
 
 /// The coordinator of `station`.
 fn coordinator_of(console: &Console, station: &StationRecord) -> MemberRecord {
@@ -300,4 +304,91 @@ fn phones_that_hold_what_they_read_before_a_move_sync_on() {
     assert!(desk.documents().contains(&format!("member/{}", other.id)), "the old desk syncs on: {:?}", desk.documents());
     assert!(console.store().security_events().unwrap().is_empty(), "{:?}", console.store().security_events().unwrap());
     assert!(rebuild_check(console.store()).unwrap().is_empty());
+}
+
+/// The evidence shown for `visit` in `queue` (a review page): its kind and its row's text.
+fn presence_in(queue: &str, visit: &VisitId) -> (String, String) {
+    let row = &queue[queue.find(&format!("data-visit=\"{visit}\"")).unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    let kind = row.split("data-presence=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    (kind, row.to_owned())
+}
+
+/// An elder with a tag of 曹杨 moves to 新华路: the move revokes the tag ("moved to s-…"),
+/// so a visit tapped with it, by a volunteer of either station, waits for a coordinator
+/// with the reason; 新华路's tags page and `admin tag list` say the elder needs a tag
+/// there; once 新华路 registers one, its taps verify again.
+#[test]
+fn an_elders_tag_is_revoked_by_the_move_and_the_new_station_registers_one() {
+    let console = Console::new();
+    let served = Served::start(&console);
+    let elder = console.member("elder", "王奶奶");
+    let theirs = console.member("volunteer", "刘师傅");
+    let ours = console.member_at(&console.across, "volunteer", "陈志强");
+    let (mut theirs_phone, mut ours_phone) = (served.phone(&console, &theirs), served.phone(&console, &ours));
+    theirs_phone.sync();
+    ours_phone.sync();
+    let mut li = console.signed_in("li");
+    li.get("/console/tags");
+    assert_eq!(
+        li.post("/console/tags/register", &[("elder", elder.id.as_str()), ("uid", "04A1B2C3D4E5F6")]).status,
+        StatusCode::SEE_OTHER
+    );
+    let keys = |station: &StationRecord| station_keys(console.relay.store(), &station.id).unwrap();
+    let mut old_tag = SoftwareTag::new(&keys(&console.station), parse_uid("04A1B2C3D4E5F6").unwrap(), 0);
+    let before = tapped_visit(&mut theirs_phone, &elder.id, &mut old_tag, 50);
+    theirs_phone.sync();
+    assert_eq!(presence_in(&li.get("/console/review").text, &before).0, "verified", "the tag proves the visit before the move");
+
+    move_to(&console, &elder, &console.across).unwrap();
+    let tag = console.store().tag("04a1b2c3d4e5f6").unwrap().unwrap();
+    assert_eq!(tag.revoked_why, Some(format!("moved to {}", console.across.id)));
+    assert!(li.get("/console/tags").text.contains(&format!("moved to {}", console.across.id)), "曹杨's page says why");
+
+    // Tapped with the old tag after the move: by 新华路's volunteer (the tag was written with
+    // 曹杨's keys) and by 曹杨's (the tag is revoked), each waits with the reason.
+    let mut he = console.signed_in("he");
+    let by_ours = tapped_visit(&mut ours_phone, &elder.id, &mut old_tag, 40);
+    ours_phone.sync();
+    let (kind, row) = presence_in(&he.get("/console/review").text, &by_ours);
+    assert_eq!(kind, "failed", "{row}");
+    assert!(row.contains("老人已迁往其他站点"), "the reason, in Chinese: {row}");
+    let reason = "evidence of presence failed: the tag tapped is from the station the elder moved away from";
+    ours_phone.sync();
+    let label = ours_phone.engine.visit_view(&by_ours).unwrap().state_label;
+    assert!(label.contains(reason), "the volunteer reads why: {label}");
+    let by_theirs = tapped_visit(&mut theirs_phone, &elder.id, &mut old_tag, 30);
+    theirs_phone.sync();
+    theirs_phone.sync();
+    let label = theirs_phone.engine.visit_view(&by_theirs).unwrap().state_label;
+    assert!(label.contains(reason), "a tap under 曹杨's keys proves nothing now: {label}");
+
+    // 新华路 sees that the elder needs a tag, on its page and in `admin tag list`.
+    let page = he.get("/console/tags");
+    let needed = page.testid("tags-needed").map(|_| &page.text[page.text.find("data-testid=\"tags-needed\"").unwrap()..]).unwrap();
+    assert!(needed.contains(&format!("data-elder=\"{}\"", elder.id)) && needed.contains("04a1b2c3d4e5f6"), "{needed}");
+    let list = |station: &StationRecord| {
+        let command = TagCommand::List { station: station.id.to_string() };
+        admin::run(&console.relay, &AdminCommand::Tag(command)).unwrap()
+    };
+    let listed = list(&console.across);
+    assert!(
+        listed.text.contains(&format!("elder {} (王奶奶) needs a tag here: moved from {}", elder.id, console.station.id)),
+        "{}",
+        listed.text
+    );
+    assert_eq!(listed.json["needed"][0]["left"]["uid"], "04a1b2c3d4e5f6");
+    assert!(list(&console.station).json["needed"].as_array().unwrap().is_empty(), "曹杨 has nothing to register");
+
+    // Registered at 新华路 (written with its keys), a tap proves the visit again.
+    assert_eq!(
+        he.post("/console/tags/register", &[("elder", elder.id.as_str()), ("uid", "04A1B2C3D4E5F7")]).status,
+        StatusCode::SEE_OTHER
+    );
+    assert!(he.get("/console/tags").testid("tags-needed").is_none(), "nothing left to register");
+    let mut new_tag = SoftwareTag::new(&keys(&console.across), parse_uid("04A1B2C3D4E5F7").unwrap(), 0);
+    let after = tapped_visit(&mut ours_phone, &elder.id, &mut new_tag, 20);
+    ours_phone.sync();
+    assert_eq!(presence_in(&he.get("/console/review").text, &after).0, "verified");
+    assert!(rebuild_check(console.store()).unwrap().is_empty(), "the ledger equals its rebuild");
 }

@@ -18,7 +18,7 @@ const UID: &str = "04A1B2C3D4E5F6";
 
 /// A visit of ten minutes that began `minutes_ago` minutes ago, tapped at both ends with
 /// `tag`: a live visit entered as it happens (within the hour a back-dated time is allowed).
-fn tapped_visit(phone: &mut Phone, elder: &MemberId, tag: &mut SoftwareTag, minutes_ago: i64) -> VisitId {
+pub(crate) fn tapped_visit(phone: &mut Phone, elder: &MemberId, tag: &mut SoftwareTag, minutes_ago: i64) -> VisitId {
     let start = phone.clock.now() - Duration::minutes(minutes_ago);
     let id = phone.engine.start_visit_tapped(elder, "meals", None, Some(start), &tag.tap()).unwrap();
     phone.engine.end_visit_tapped(&id, Some(start + Duration::minutes(10)), None, &tag.tap()).unwrap();

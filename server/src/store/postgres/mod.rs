@@ -435,6 +435,12 @@ async fn write_batch_in(tx: &Transaction<'_>, batch: &WriteBatch, at: Millis) ->
         if changed != 1 {
             return Err(crate::store::moved_meanwhile(moved).into());
         }
+        exec(
+            tx,
+            "UPDATE tags SET revoked_at = $3, revoked_why = $4 WHERE elder = $1 AND station = $2 AND revoked_at IS NULL",
+            &[&moved.member.as_str(), &moved.from.as_str(), &moved.at, &moved.tags_revoked_why()],
+        )
+        .await?;
     }
     if let Some(update) = &batch.usage {
         exec(
