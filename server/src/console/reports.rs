@@ -1,6 +1,7 @@
 //! The monthly reports page: per station, volunteers active, elders served, visits, hours,
 //! coins issued, redeemed, donated and outstanding ([`figures`]), each volunteer's month
-//! (visits, hours, coins by the month of service and of approval, coins spent), two
+//! at the station (visits, hours, coins by the month of service and of approval, coins
+//! spent; a volunteer who moved has the part before the move where they were), two
 //! server-rendered SVG charts ([`chart`]), a print layout, and the figures as CSV.
 
 pub mod chart;
@@ -68,12 +69,14 @@ fn reports(relay: &Relay, signed: &Signed, station: Option<&str>, month: Month) 
     Ok(logs
         .into_iter()
         .map(|(station, docs, log)| {
-            let mut volunteers: Vec<MemberRecord> = docs.members.iter().filter(|m| m.role == Role::Volunteer).cloned().collect();
+            // Its volunteers and those who left it: a mover's month before the move is here.
+            let mut volunteers: Vec<MemberRecord> =
+                docs.members.iter().chain(&docs.leavers).filter(|m| m.role == Role::Volunteer).cloned().collect();
             pinyin_order::sort_by_name(&mut volunteers, |m| &m.display_name);
             StationReport {
                 figures: figures::figures(&station.id, &station.name, month, &log, &postings, &placement),
                 per_day: per_day(&station.id, month, &log, &placement),
-                volunteers: figures::volunteers(month, &volunteers, &log, &postings),
+                volunteers: figures::volunteers(&station.id, month, &volunteers, &log, &postings, &placement),
                 station,
             }
         })
@@ -178,7 +181,11 @@ async fn reports_page(signed: Signed, State(relay): State<Arc<Relay>>, Query(que
                     tbody {
                         @for v in &r.volunteers {
                             tr data-member=(v.volunteer.id) {
-                                td.lead { (member_link("ledger", &v.volunteer)) }
+                                td.lead {
+                                    @if v.volunteer.station == r.station.id { (member_link("ledger", &v.volunteer)) } @else {
+                                        (v.volunteer.display_name) " " small data-testid="v-moved" { (lang.pick("已迁往 ", "moved to ")) (v.volunteer.station) }
+                                    }
+                                }
                                 td.num data-label=(lang.pick("服务次数", "Visits")) data-testid="v-visits" { (v.visits) }
                                 td.num data-label=(lang.pick("服务小时", "Hours")) data-testid="v-hours" { (two_decimals(v.minutes)) }
                                 td.num data-label=(lang.pick("按服务月", "By visit month")) data-testid="v-earned-for-month" { (coins(v.earned_for_month)) }

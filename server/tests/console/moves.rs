@@ -136,9 +136,29 @@ fn monthly(console: &Console, account: &str, month: Month) -> Vec<String> {
     text.trim_start_matches('\u{feff}').lines().nth(1).unwrap().split(',').skip(2).map(str::to_owned).collect()
 }
 
+/// The monthly report page's row of `volunteer` in `account`'s table of each volunteer's
+/// month: visits, hours, coins earned for the month's visits, credited in the month and
+/// spent (coins as the page writes them); and
+/// whether it says they moved away. `None` without a row.
+fn volunteer_month(console: &Console, account: &str, month: Month, volunteer: &MemberRecord) -> Option<(Vec<String>, bool)> {
+    let page = console.signed_in(account).get(&format!("/console/reports?month={month}")).text;
+    let table = &page[page.find("data-testid=\"volunteers\"")?..];
+    let table = &table[..table.find("</table>").unwrap()];
+    let row = &table[table.find(&format!("data-member=\"{}\"", volunteer.id))?..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    let cell = |id: &str| {
+        let at = row.find(&format!("data-testid=\"{id}\"")).unwrap();
+        let start = at + row[at..].find('>').unwrap() + 1;
+        row[start..start + row[start..].find('<').unwrap()].to_owned()
+    };
+    let cells = ["v-visits", "v-hours", "v-earned-for-month", "v-earned-in-month", "v-spent"].map(cell).to_vec();
+    Some((cells, row.contains("data-testid=\"v-moved\"")))
+}
+
 /// A volunteer of 曹杨 earns there in the last month and moves to 新华路 (长宁区) as this one
 /// begins: 曹杨's last month and its district's keep those visits and coins, 新华路's last
-/// month holds none of them and this month what came after; the bureau's CSV and XLSX agree.
+/// month holds none of them and this month what came after, in the totals and in the table
+/// of each volunteer's month; the bureau's CSV and XLSX agree.
 #[test]
 fn a_movers_earlier_months_stay_in_the_reports_of_the_station_they_left() {
     movers_months_read_at(Utc::now());
@@ -188,6 +208,13 @@ fn movers_months_read_at(now: DateTime<Utc>) {
     // The coins earned at 曹杨 stay in its balance (posted there); 新华路 has what came after.
     assert_eq!(monthly(&console, "li", this), row(&["0", "0", "0", "0.00", "0.00", "0.00", "0.00", "1.00"]));
     assert_eq!(monthly(&console, "he", this), row(&["1", "1", "1", "0.50", "0.50", "0.00", "0.00", "0.50"]));
+    // Each volunteer's month, placed the same way: the mover's last month at 曹杨 (marked as
+    // moved away), this month's at 新华路.
+    let months = |account: &str, month: Month| volunteer_month(&console, account, month, &volunteer);
+    assert_eq!(months("li", last), Some((row(&["1", "1.00", "1", "1", "0"]), true)), "曹杨 keeps the mover's month");
+    assert_eq!(months("he", last), None, "新华路 had none of it");
+    assert_eq!(months("li", this), None, "nothing at 曹杨 after the move");
+    assert_eq!(months("he", this), Some((row(&["1", "0.50", "0.5", "0.5", "0"]), false)));
 
     // The bureau's: a station's month equals its monthly report, the districts follow, and
     // the XLSX says what the CSV says.

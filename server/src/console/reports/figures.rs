@@ -205,17 +205,25 @@ pub struct VolunteerMonth {
     pub spent: i64,
 }
 
-/// The month of each of `volunteers` with a visit, an earning or a spending in it, in their
-/// order. `records`: the station's visit log; `postings`: the whole ledger.
+/// The month at `station` of each of `volunteers` (its present ones and those who left it)
+/// with a visit, an earning or a spending there in it, in their order. Placed by time as
+/// the station's figures are (ADR 39): a visit by its start, a posting by its time, so a
+/// volunteer who moved has the part of their month before the move at the station they
+/// left and the rest at the new one. `records`: the station's visit log (with the leavers'
+/// visits); `postings`: the whole ledger; `placement`: where each member belonged when.
 pub fn volunteers(
+    station: &StationId,
     month: Month,
     volunteers: &[MemberRecord],
     records: &[VisitRecord],
     postings: &[PostingRecord],
+    placement: &Placement,
 ) -> Vec<VolunteerMonth> {
     let (start, end) = month.range();
+    let here = |member: &MemberId, at: Millis| placement.station_at(member, at) == Some(station);
+    let given_here = |r: &VisitRecord| here(&r.visit.volunteer, r.visit.check_in.timestamp_millis());
     let of_month: HashMap<&str, bool> =
-        records.iter().map(|r| (r.visit.id.as_str(), month.contains(r.visit.check_in.timestamp_millis()))).collect();
+        records.iter().map(|r| (r.visit.id.as_str(), month.contains(r.visit.check_in.timestamp_millis()) && given_here(r))).collect();
     let mut touching: HashMap<&str, Vec<&PostingRecord>> = HashMap::new();
     for p in postings {
         touching.entry(p.debit.as_str()).or_default().push(p);
@@ -228,17 +236,14 @@ pub fn volunteers(
         .filter_map(|v| {
             let mut row =
                 VolunteerMonth { volunteer: v.clone(), visits: 0, minutes: 0, earned_for_month: 0, earned_in_month: 0, spent: 0 };
-            for r in records
-                .iter()
-                .filter(|r| r.visit.volunteer == v.id && counted(r) && month.contains(r.visit.check_in.timestamp_millis()))
-            {
+            for r in records.iter().filter(|r| r.visit.volunteer == v.id && counted(r) && of_month[r.visit.id.as_str()]) {
                 row.visits += 1;
                 row.minutes += r.minutes();
             }
             let own = Account::Member(v.id.clone()).to_string();
             let held = Account::Held(v.id.clone()).to_string();
             for p in touching.get(own.as_str()).into_iter().chain(touching.get(held.as_str())).flatten() {
-                let in_month = (start..end).contains(&p.at);
+                let in_month = (start..end).contains(&p.at) && here(&v.id, p.at);
                 match PostingKind::parse(&p.kind) {
                     Some(PostingKind::Earn | PostingKind::Reversal) if p.credit == own || p.debit == own => {
                         let sign = if p.credit == own { 1 } else { -1 };
@@ -466,12 +471,32 @@ mod tests {
             posting("reserve", "member:m-v1", "held:m-v1", 30, "2026-11-07T00:00:00Z"),
             posting("redeem", "held:m-v1", "program", 30, "2026-11-08T00:00:00Z"),
         ];
-        let rows = volunteers(Month::parse("2026-11").unwrap(), &[v1, v2], &records, &postings);
+        let one = StationId::parse("s-one").unwrap();
+        let placement = Placement::new([(v1.id.clone(), one.clone()), (v2.id.clone(), one.clone())].into(), HashMap::new());
+        let rows = volunteers(&one, Month::parse("2026-11").unwrap(), &[v1.clone(), v2], &records, &postings, &placement);
         assert_eq!(rows.len(), 1, "周明 did nothing in November");
         let r = &rows[0];
         assert_eq!((r.visits, r.minutes), (2, 120), "the visits of 5 and 28 November");
         assert_eq!(r.earned_for_month, 90 + 30, "November's visits, one approved only in December");
         assert_eq!(r.earned_in_month, 60 + 90, "approvals posted in November, one for an October visit");
         assert_eq!(r.spent, 30, "the redemption given, not the hold");
+
+        // 李伟 moved to s-two on 15 November: the month splits between the two stations.
+        let two = StationId::parse("s-two").unwrap();
+        let moved = TransferEvent {
+            member: v1.id.clone(),
+            ordinal: 1,
+            from: one.clone(),
+            to: two.clone(),
+            at: DateTime::parse_from_rfc3339("2026-11-15T00:00:00Z").unwrap().timestamp_millis(),
+        };
+        let placement = Placement::new([(v1.id.clone(), two.clone())].into(), [(v1.id.clone(), vec![moved])].into());
+        let row = |station: &StationId| {
+            let rows =
+                volunteers(station, Month::parse("2026-11").unwrap(), std::slice::from_ref(&v1), &records, &postings, &placement);
+            rows.first().map(|r| (r.visits, r.minutes, r.earned_for_month, r.earned_in_month, r.spent))
+        };
+        assert_eq!(row(&one), Some((1, 90, 90, 60 + 90, 30)), "the visit of 5 November, approvals and spending before the move");
+        assert_eq!(row(&two), Some((1, 30, 30, 0, 0)), "the visit of 28 November, approved in December");
     }
 }
