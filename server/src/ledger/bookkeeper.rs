@@ -10,7 +10,7 @@ use timebank_engine::model::MemberId;
 use crate::ledger::event::{Event, EventBody};
 use crate::ledger::rebuild::{rebuild, record_of, scan};
 use crate::ledger::reconcile::Books;
-use crate::store::{LedgerEventRecord, Millis, NewLedgerEvent, PostingRecord, RelayStore, StoreError, StoreResult};
+use crate::store::{LedgerEventRecord, LoggedEvent, Millis, NewLedgerEvent, PostingRecord, RelayStore, StoreError, StoreResult};
 
 /// The books, and how many of their postings the store holds.
 #[derive(Debug, Default)]
@@ -111,7 +111,12 @@ pub fn to_log(bodies: &[EventBody]) -> Vec<NewLedgerEvent> {
 
 /// A stored event, read.
 pub fn event_of(record: &LedgerEventRecord) -> StoreResult<Event> {
-    let body = EventBody::decode(&record.body)
-        .map_err(|e| StoreError::Corrupt(format!("ledger event {} cannot be read: {e}", record.seq)))?;
-    Ok(Event { seq: record.seq, received_at: record.received_at, body })
+    read_event(LoggedEvent { seq: record.seq, body: &record.body, received_at: record.received_at })
+}
+
+/// A stored event, read where the store hands it over ([`RelayStore::read_ledger_log`]).
+pub fn read_event(logged: LoggedEvent<'_>) -> StoreResult<Event> {
+    let body =
+        EventBody::decode(logged.body).map_err(|e| StoreError::Corrupt(format!("ledger event {} cannot be read: {e}", logged.seq)))?;
+    Ok(Event { seq: logged.seq, received_at: logged.received_at, body })
 }

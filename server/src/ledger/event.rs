@@ -4,6 +4,9 @@
 //! number. The content is kept with the sequence number, so a rebuild folds exactly
 //! what the incremental run folded, whatever the documents hold now.
 
+use std::borrow::Cow;
+
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use timebank_engine::model::{ConfirmedBy, HouseholdId, MemberId, RedemptionAction, ReviewDecision, StationId, VisitSource};
 
@@ -302,13 +305,29 @@ struct Stored<'a> {
     body: &'a EventBody,
 }
 
-/// An event as read back.
+/// What is read of a stored event first: its format and type, its other fields skipped.
+/// The fields are then read straight into the type's own struct: reading the whole event
+/// as a flattened, tagged enum buffered every field and value first, which cost a full
+/// rebuild more than the fold of the events itself.
 #[derive(Deserialize)]
-struct Loaded {
+struct Header<'a> {
     #[serde(default = "first_format")]
     format: u32,
-    #[serde(flatten)]
-    body: EventBody,
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+}
+
+/// The fields of [`EventBody::Rules`], as stored.
+#[derive(Deserialize)]
+struct RulesFields {
+    station: StationId,
+    rules: StationRules,
+}
+
+/// Reads the fields of one type of event out of the stored JSON (the format and the type
+/// are among them, and ignored like any field a later format adds).
+fn fields<T: DeserializeOwned>(json: &str) -> Result<T, String> {
+    serde_json::from_str(json).map_err(|e| e.to_string())
 }
 
 fn first_format() -> u32 {
@@ -325,11 +344,26 @@ impl EventBody {
 
     /// Reads a stored event, of any format up to [`FORMAT`].
     pub fn decode(json: &str) -> Result<EventBody, String> {
-        let loaded: Loaded = serde_json::from_str(json).map_err(|e| e.to_string())?;
-        if loaded.format > FORMAT {
-            return Err(format!("it has format {}, newer than this relay's {FORMAT}; update the relay", loaded.format));
+        let header: Header<'_> = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        if header.format > FORMAT {
+            return Err(format!("it has format {}, newer than this relay's {FORMAT}; update the relay", header.format));
         }
-        Ok(loaded.body)
+        Ok(match header.kind.as_ref() {
+            "visit" => EventBody::Visit(fields(json)?),
+            "confirmation" => EventBody::Confirmation(fields(json)?),
+            "evidence" => EventBody::Evidence(fields(json)?),
+            "review" => EventBody::Review(fields(json)?),
+            "reversal" => EventBody::Reversal(fields(json)?),
+            "request" => EventBody::Request(fields(json)?),
+            "decision" => EventBody::Decision(fields(json)?),
+            "correction" => EventBody::Correction(fields(json)?),
+            "transfer" => EventBody::Transfer(fields(json)?),
+            "rules" => {
+                let RulesFields { station, rules } = fields(json)?;
+                EventBody::Rules { station, rules }
+            }
+            other => return Err(format!("unknown event type `{other}`")),
+        })
     }
 
     /// The key under which the arrival log keeps it: an event with a key logged already is
@@ -755,6 +789,17 @@ mod tests {
             "{stored}"
         );
         assert_eq!(EventBody::decode(&stored), Ok(with));
+    }
+
+    /// What is not an event of a type this relay knows is refused with the reason.
+    #[test]
+    fn an_unknown_or_missing_type_is_refused_not_misread() {
+        let unknown = EventBody::decode(r#"{"format":1,"type":"payment","id":"p-1"}"#).unwrap_err();
+        assert!(unknown.contains("unknown event type `payment`"), "{unknown}");
+        let missing = EventBody::decode(r#"{"format":1,"id":"v-1"}"#).unwrap_err();
+        assert!(missing.contains("missing field `type`"), "{missing}");
+        let wrong = samples()[0].encode().replacen(r#""check_in":1764300000000"#, r#""check_in":"noon""#, 1);
+        assert!(EventBody::decode(&wrong).unwrap_err().contains("invalid type"));
     }
 
     #[test]

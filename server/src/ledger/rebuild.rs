@@ -3,24 +3,48 @@
 //! with the stored postings, the ledger documents and the documents themselves.
 
 use std::collections::HashSet;
+use std::sync::mpsc;
 
 use automerge::Automerge;
 use timebank_engine::DocId;
 
-use crate::ledger::bookkeeper::event_of;
+use crate::ledger::bookkeeper::read_event;
 use crate::ledger::collect::{self, Directory, Records};
 use crate::ledger::document;
-use crate::ledger::event::EventBody;
+use crate::ledger::event::{Event, EventBody};
 use crate::ledger::posting::{Account, Posting};
 use crate::ledger::reconcile::Books;
 use crate::store::{PostingRecord, RelayStore, StoreError, StoreResult};
 
-/// The books folded from the whole arrival log: the full rebuild.
+/// Events read and decoded per part handed to the fold.
+const PART: usize = 4_096;
+
+/// The books folded from the whole arrival log: the full rebuild. The log is read and its
+/// events decoded on a second thread, a part at a time, while this one folds the parts in
+/// the order they were logged: the fold itself stays one pass, in arrival order.
 pub fn rebuild(store: &dyn RelayStore) -> StoreResult<Books> {
     let mut books = Books::new();
-    for record in store.ledger_events(0)? {
-        books.apply(&event_of(&record)?);
-    }
+    std::thread::scope(|scope| {
+        // A few parts in flight: the reader runs ahead of the fold without holding the log.
+        let (parts, decoded) = mpsc::sync_channel::<Vec<Event>>(4);
+        let reader = scope.spawn(move || -> StoreResult<()> {
+            let mut part = Vec::with_capacity(PART);
+            store.read_ledger_log(0, &mut |logged| {
+                part.push(read_event(logged)?);
+                if part.len() == PART && parts.send(std::mem::replace(&mut part, Vec::with_capacity(PART))).is_err() {
+                    return Err(StoreError::Backend("the rebuild's fold stopped reading the arrival log".into()));
+                }
+                Ok(())
+            })?;
+            // The fold reads until the channel closes, so this last part is always taken.
+            let _ = parts.send(part);
+            Ok(())
+        });
+        for part in decoded {
+            books.apply_all(&part);
+        }
+        reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })?;
     Ok(books)
 }
 

@@ -120,9 +120,11 @@ pub struct Books {
     // foldhash, seeded per process (ids come from phones): a district-year holds a million
     // visits.
     member_postings: HashMap<MemberId, Vec<usize>>,
-    outcomes: HashMap<MemberId, BTreeMap<String, Outcome>>,
+    /// Each member's outcomes by visit or request id (ordered when read: [`Books::member_outcomes`]).
+    outcomes: HashMap<MemberId, HashMap<String, Outcome>>,
     rules: BTreeMap<StationId, StationRules>,
-    visits: HashMap<String, VisitState>,
+    /// Boxed: a district-year's million visits are moved, not copied, when the map grows.
+    visits: HashMap<String, Box<VisitState>>,
     volunteer_visits: HashMap<MemberId, VisitIndex>,
     reviews_waiting: HashMap<String, (ReviewEvent, i64, i64)>,
     /// Reversals whose review has not arrived (out of order), by visit.
@@ -133,8 +135,8 @@ pub struct Books {
     /// Corrections folded, posted or not: one arriving again (a resync, a catch-up) is not
     /// applied again, even when the balance it could not take from has grown since.
     corrections: HashSet<String>,
-    earned_day: HashMap<(MemberId, i64), i64>,
-    earned_total: HashMap<MemberId, i64>,
+    /// What each volunteer earned, per day of service and in all (the caps).
+    earned: HashMap<MemberId, Earnings>,
     /// Confirmations of visits that have not arrived yet.
     confirmations_waiting: HashSet<String>,
     /// Each order a visit served: its elder and those visits.
@@ -146,6 +148,13 @@ pub struct Books {
     /// Evidence of presence: the tags' accepted taps and each visit's state.
     presence: EvidenceBook,
     dirty: BTreeSet<MemberId>,
+}
+
+/// What one volunteer earned: per day of service (the station's day number) and in all.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Earnings {
+    by_day: HashMap<i64, i64>,
+    total: i64,
 }
 
 /// When and why a posting is made: the event that caused it.
@@ -250,7 +259,10 @@ impl Books {
 
     /// A member's outcomes, by visit or request id.
     pub fn member_outcomes(&self, member: &MemberId) -> BTreeMap<String, Outcome> {
-        self.outcomes.get(member).cloned().unwrap_or_default()
+        self.outcomes
+            .get(member)
+            .map(|o| o.iter().map(|(subject, outcome)| (subject.clone(), outcome.clone())).collect())
+            .unwrap_or_default()
     }
 
     /// How far each of an elder's orders was served, by order id.
@@ -361,7 +373,7 @@ impl Books {
     fn set_outcome(&mut self, member: &MemberId, subject: &str, status: OutcomeStatus, reason: String, minutes: i64) {
         let outcome = Outcome { status, reason, minutes };
         if !self.outcomes.contains_key(member) {
-            self.outcomes.insert(member.clone(), BTreeMap::new());
+            self.outcomes.insert(member.clone(), HashMap::default());
         }
         let Some(slot) = self.outcomes.get_mut(member) else { return };
         if slot.get(subject) != Some(&outcome) {
@@ -428,7 +440,7 @@ impl Books {
             self.visits.get(&visit.id).is_some_and(|previous| previous.confirmed) | self.confirmations_waiting.remove(&visit.id);
         self.visits.insert(
             visit.id.clone(),
-            VisitState {
+            Box::new(VisitState {
                 event: visit.clone(),
                 review: None,
                 earned: None,
@@ -438,7 +450,7 @@ impl Books {
                 reversed,
                 confirmed,
                 desk: self.moved_to.get(&visit.volunteer).unwrap_or(&visit.station).clone(),
-            },
+            }),
         );
         if let Some(order) = &visit.order {
             let (_, visits) = self.orders.entry(order.clone()).or_insert_with(|| (visit.elder.clone(), BTreeSet::new()));
@@ -472,7 +484,7 @@ impl Books {
     fn refresh_order(&mut self, visit: &str) {
         let Some(order) = self.visits.get(visit).and_then(|s| s.event.order.clone()) else { return };
         let Some((elder, visits)) = self.orders.get(&order) else { return };
-        let states: Vec<&VisitState> = visits.iter().filter_map(|v| self.visits.get(v)).collect();
+        let states: Vec<&VisitState> = visits.iter().filter_map(|v| self.visits.get(v).map(|s| &**s)).collect();
         let progress = if states.iter().any(|s| s.earned.is_some()) {
             OrderState::Settled
         } else if states.iter().any(|s| s.confirmed) {
@@ -651,20 +663,31 @@ impl Books {
             cause,
             None,
         );
-        let overflow_key = self.post(
-            format!("overflow:{visit}:r{}{suffix}", rules.version),
-            PostingKind::Overflow,
-            Account::Program,
-            Account::Pool(station),
-            overflow,
-            visit,
-            format!("{overflow} min over the {cap} cap went to the station's donation pool"),
-            by,
-            cause,
-            Some(&v),
-        );
-        *self.earned_day.entry((v.clone(), day)).or_insert(0) += earn;
-        *self.earned_total.entry(v.clone()).or_insert(0) += earn;
+        // Most visits stay within the caps: no overflow, so no key or memo to write (a
+        // posting of nothing posts nothing).
+        let overflow_key = if overflow <= 0 {
+            None
+        } else {
+            self.post(
+                format!("overflow:{visit}:r{}{suffix}", rules.version),
+                PostingKind::Overflow,
+                Account::Program,
+                Account::Pool(station),
+                overflow,
+                visit,
+                format!("{overflow} min over the {cap} cap went to the station's donation pool"),
+                by,
+                cause,
+                Some(&v),
+            )
+        };
+        if !self.earned.contains_key(&v) {
+            self.earned.insert(v.clone(), Earnings::default());
+        }
+        if let Some(earnings) = self.earned.get_mut(&v) {
+            *earnings.by_day.entry(day).or_insert(0) += earn;
+            earnings.total += earn;
+        }
         if let Some(state) = self.visits.get_mut(visit) {
             state.earned = Some(Earned { earn_key, earn, overflow_key, overflow, day });
         }
@@ -680,8 +703,9 @@ impl Books {
     /// volunteer earned so far that day and in all.
     fn credit_of(&self, event: &VisitEvent, rules: &StationRules) -> Credit {
         let v = &event.volunteer;
-        let that_day = self.earned_day.get(&(v.clone(), rules.day_of(event.check_in))).copied().unwrap_or(0);
-        let in_all = self.earned_total.get(v).copied().unwrap_or(0);
+        let earnings = self.earned.get(v);
+        let that_day = earnings.and_then(|e| e.by_day.get(&rules.day_of(event.check_in))).copied().unwrap_or(0);
+        let in_all = earnings.map_or(0, |e| e.total);
         rules.credit(event.length_ms() / 60_000, that_day, in_all)
     }
 
@@ -733,11 +757,11 @@ impl Books {
                 Some(&v),
             );
         }
-        if let Some(day) = self.earned_day.get_mut(&(v.clone(), earned.day)) {
-            *day -= earned.earn;
-        }
-        if let Some(total) = self.earned_total.get_mut(&v) {
-            *total -= earned.earn;
+        if let Some(earnings) = self.earned.get_mut(&v) {
+            if let Some(day) = earnings.by_day.get_mut(&earned.day) {
+                *day -= earned.earn;
+            }
+            earnings.total -= earned.earn;
         }
     }
 

@@ -495,6 +495,18 @@ pub struct LedgerEventRecord {
     pub received_at: Millis,
 }
 
+/// One event of the arrival log as [`RelayStore::read_ledger_log`] hands it over: its body
+/// borrowed from where the store read it, for as long as the call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoggedEvent<'a> {
+    /// Arrival sequence number, strictly increasing.
+    pub seq: i64,
+    /// The event (JSON, see `ledger::event`).
+    pub body: &'a str,
+    /// When the relay stored it.
+    pub received_at: Millis,
+}
+
 /// An event about to join the arrival log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewLedgerEvent {
@@ -679,6 +691,15 @@ pub trait RelayStore: Send + Sync + std::fmt::Debug {
     fn append_ledger_events(&self, events: &[NewLedgerEvent], at: Millis) -> StoreResult<Vec<LedgerEventRecord>>;
     /// The logged events numbered after `after`, in order.
     fn ledger_events(&self, after: i64) -> StoreResult<Vec<LedgerEventRecord>>;
+    /// Hands `each` the logged events numbered after `after`, in order, stopping at its
+    /// first error (which it returns). What the full rebuild reads: a store may read the log
+    /// a part at a time instead of holding a district-year's millions of events at once.
+    fn read_ledger_log(&self, after: i64, each: &mut dyn FnMut(LoggedEvent<'_>) -> StoreResult<()>) -> StoreResult<()> {
+        for record in self.ledger_events(after)? {
+            each(LoggedEvent { seq: record.seq, body: &record.body, received_at: record.received_at })?;
+        }
+        Ok(())
+    }
     /// The logged events with any of `keys` (each found by its key: the unique index), in
     /// arrival order; keys not logged are left out.
     fn ledger_events_keyed(&self, keys: &[String]) -> StoreResult<Vec<LedgerEventRecord>>;

@@ -15,9 +15,9 @@ use crate::store::encoding::{console_role, console_role_name, from_hex, heads_bl
 use crate::store::schema;
 use crate::store::{
     AckedHeads, AuditRecord, ConsoleSessionRecord, ConsoleUserRecord, DeviceRecord, DeviceUsage, DistrictRecord, DocumentChanges,
-    EnrollRefusal, EnrollmentCode, LedgerEventRecord, LedgerProgress, MemberContact, MemberRecord, Millis, NewDevice, NewDocument,
-    NewLedgerEvent, PostingRecord, RelayStore, Revocation, SecretHash, SecurityEvent, StationRecord, StoreError, StoreResult,
-    StoredDocument, SyncWritten, TagRecord, WriteBatch,
+    EnrollRefusal, EnrollmentCode, LedgerEventRecord, LedgerProgress, LoggedEvent, MemberContact, MemberRecord, Millis, NewDevice,
+    NewDocument, NewLedgerEvent, PostingRecord, RelayStore, Revocation, SecretHash, SecurityEvent, StationRecord, StoreError,
+    StoreResult, StoredDocument, SyncWritten, TagRecord, WriteBatch,
 };
 
 /// File name of the relay's store inside the data directory.
@@ -28,6 +28,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Reader connections kept open between reads (more are opened while many read at once).
 const KEPT_READERS: usize = 8;
+
+/// Events of the arrival log read per query by [`RelayStore::read_ledger_log`].
+const LOG_PAGE: i64 = 10_000;
 
 /// The SQLite store: one writer connection, and reader connections (WAL lets them read
 /// while the writer writes), so parallel syncs do not queue behind each other's reads.
@@ -826,6 +829,39 @@ impl RelayStore for SqliteStore {
             })?
             .collect()
         })
+    }
+
+    /// Pages of [`LOG_PAGE`] events, each read in its own short read transaction (a long
+    /// one would keep the write-ahead log from being checkpointed meanwhile), each body
+    /// handed over from SQLite's row, not copied.
+    fn read_ledger_log(&self, after: i64, each: &mut dyn FnMut(LoggedEvent<'_>) -> StoreResult<()>) -> StoreResult<()> {
+        let mut after = after;
+        loop {
+            let mut failed = None;
+            let (read, last) = self.read(|conn| {
+                let mut stmt =
+                    conn.prepare_cached("SELECT seq, body, received_at FROM ledger_events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+                let mut rows = stmt.query(params![after, LOG_PAGE])?;
+                let (mut read, mut last) = (0, after);
+                while let Some(row) = rows.next()? {
+                    let seq: i64 = row.get(0)?;
+                    let body = row.get_ref(1)?.as_str().map_err(|e| bad_column(1, "ledger event", e.to_string()))?;
+                    (read, last) = (read + 1, seq);
+                    if let Err(error) = each(LoggedEvent { seq, body, received_at: row.get(2)? }) {
+                        failed = Some(error);
+                        break;
+                    }
+                }
+                Ok((read, last))
+            })?;
+            if let Some(error) = failed {
+                return Err(error);
+            }
+            if read < LOG_PAGE {
+                return Ok(());
+            }
+            after = last;
+        }
     }
 
     fn ledger_events_keyed(&self, keys: &[String]) -> StoreResult<Vec<LedgerEventRecord>> {

@@ -100,6 +100,10 @@ macro_rules! relay_store_suite {
                 with_store($crate::store::suite::the_arrival_log_and_postings_are_append_only_and_idempotent);
             }
             #[test]
+            fn the_arrival_log_reads_the_same_whole_or_a_part_at_a_time() {
+                with_store($crate::store::suite::the_arrival_log_reads_the_same_whole_or_a_part_at_a_time);
+            }
+            #[test]
             fn a_sync_and_its_arrivals_are_stored_together_or_not_at_all() {
                 with_store($crate::store::suite::a_sync_and_its_arrivals_are_stored_together_or_not_at_all);
             }
@@ -671,6 +675,38 @@ pub fn the_arrival_log_and_postings_are_append_only_and_idempotent(store: &dyn R
     let missing = WriteBatch { chunks: vec![("ledger/m-ghost".into(), vec![1])], ..WriteBatch::default() };
     assert!(store.append_postings(&[posting("earn:v-3:r1")], &missing, 12).is_err());
     assert_eq!(store.postings().unwrap().len(), 2);
+}
+
+/// What the full rebuild reads ([`RelayStore::read_ledger_log`]) is the log as
+/// [`RelayStore::ledger_events`] gives it, in order, past any part the store reads at once
+/// (25,000 events: SQLite reads 10,000 at a time), from any point; and the first error of
+/// the reader stops the reading and is returned.
+pub fn the_arrival_log_reads_the_same_whole_or_a_part_at_a_time(store: &dyn RelayStore) {
+    setup(store);
+    let events: Vec<NewLedgerEvent> =
+        (0..25_000).map(|i| NewLedgerEvent { key: format!("request:r-{i}"), body: format!("{{\"n\":{i}}}") }).collect();
+    store.append_ledger_events(&events[..12_000], 10).unwrap();
+    store.append_ledger_events(&events[12_000..], 20).unwrap();
+    let whole = store.ledger_events(0).unwrap();
+    for after in [0, whole[9_999].seq, whole[17].seq] {
+        let mut read = Vec::new();
+        store
+            .read_ledger_log(after, &mut |logged| {
+                read.push((logged.seq, logged.body.to_owned(), logged.received_at));
+                Ok(())
+            })
+            .unwrap();
+        let expected: Vec<_> = whole.iter().filter(|e| e.seq > after).map(|e| (e.seq, e.body.clone(), e.received_at)).collect();
+        assert_eq!(read.len(), expected.len(), "read after {after}");
+        assert!(read == expected, "read after {after}: the same events in the same order");
+    }
+    let mut read = 0;
+    let stopped = store.read_ledger_log(0, &mut |_| {
+        read += 1;
+        if read == 3 { Err(StoreError::Corrupt("the third event cannot be read".into())) } else { Ok(()) }
+    });
+    assert!(matches!(stopped, Err(StoreError::Corrupt(reason)) if reason.contains("third")));
+    assert_eq!(read, 3, "nothing is read past the first error");
 }
 
 /// The console account `li`, coordinator of the test station.

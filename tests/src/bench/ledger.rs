@@ -1,9 +1,11 @@
 //! The `ledger` group: the relay's reconciliation over a district-year of visits.
 //!
-//! - `reconcile_1m_visits_seconds`: a full rebuild, folding the arrival log of one
+//! - `reconcile_1m_visits_seconds`: a full rebuild, reading the arrival log of one
 //!   district-year (1,000,000 visits, each approved by a coordinator, plus redemptions)
-//!   into the books from nothing. Baseline: the floor of any ledger, summing each visit's
-//!   rounded minutes per volunteer with no rules, anomalies or double entry.
+//!   from a SQLite store and folding it into the books from nothing, as the relay's
+//!   catch-up and `admin rebuild-ledger --check` do ([`rebuild`]). Baseline: the floor of
+//!   any ledger, summing each visit's rounded minutes per volunteer with no rules,
+//!   anomalies or double entry.
 //! - `reconcile_incremental_per_visit_us`: one more visit and its approval folded into
 //!   books that already hold the district-year, median per visit. Baseline: the same
 //!   visits folded into empty books, so the ratio shows whether the cost grows with the
@@ -17,7 +19,9 @@ use std::time::Instant;
 
 use timebank_engine::model::{HouseholdId, MemberId, ReviewDecision, StationId};
 use timebank_server::ledger::event::{RequestEvent, RequestWhat, ReviewEvent, VisitEvent};
+use timebank_server::ledger::rebuild::rebuild;
 use timebank_server::ledger::{Books, Event, EventBody};
+use timebank_server::store::{NewLedgerEvent, RelayStore, SqliteStore};
 
 use crate::bench::stats::median;
 use crate::bench::{BenchError, Measurement};
@@ -177,6 +181,28 @@ impl District {
     }
 }
 
+/// Events stored per transaction when the log is written into the store.
+const EVENTS_PER_WRITE: usize = 4_096;
+
+/// Writes `log` into the arrival log of `store` as a relay would (the store numbers the
+/// events), a few thousand per transaction, each received when the newest of them was.
+/// The events in `log` take that arrival time too, so the log in memory is the stored one.
+fn store_log(store: &dyn RelayStore, log: &mut [Event]) -> Result<(), BenchError> {
+    for batch in log.chunks_mut(EVENTS_PER_WRITE) {
+        let at = batch.iter().map(|e| e.received_at).max().unwrap_or_default();
+        let new: Vec<NewLedgerEvent> = batch.iter().map(|e| NewLedgerEvent { key: e.body.key(), body: e.body.encode() }).collect();
+        let logged = store.append_ledger_events(&new, at)?;
+        if logged.len() != batch.len() {
+            return Err(format!("the store logged {} of {} events", logged.len(), batch.len()).into());
+        }
+        for (event, record) in batch.iter_mut().zip(&logged) {
+            event.seq = record.seq;
+            event.received_at = at;
+        }
+    }
+    Ok(())
+}
+
 /// The floor of any ledger: each visit's minutes rounded to the quarter hour, summed per
 /// volunteer, nothing else.
 fn naive_sum(log: &[Event]) -> HashMap<&MemberId, i64> {
@@ -197,28 +223,43 @@ pub fn run(config: &LedgerBench, progress: &mut dyn FnMut(&str)) -> Result<Vec<M
         "building the arrival log of {} visits ({} volunteers, {} elders)",
         config.visits, config.volunteers, config.elders
     ));
-    let log = district.year();
+    let mut log = district.year();
+    progress("writing the arrival log into a SQLite store");
+    let dir = tempfile::tempdir()?;
+    let store = SqliteStore::open(dir.path())?;
+    store_log(&store, &mut log)?;
 
-    progress("full rebuild");
+    progress("full rebuild from the store");
     let cpu = || timebank_testing::cluster::cpu_time_of(std::process::id());
     let (started, cpu_started) = (Instant::now(), cpu());
-    let mut books = Books::new();
-    books.apply_all(&log);
+    let mut books = rebuild(&store)?;
     let rebuild = started.elapsed().as_secs_f64();
     // On a shared machine the wall time includes waiting for a core; the CPU time does not.
     let rebuild_cpu = match (cpu_started, cpu()) {
         (Some(before), Some(after)) => format!("{:.2} s", after.saturating_sub(before).as_secs_f64()),
         _ => "unknown".to_owned(),
     };
+    drop(store);
+    drop(dir);
     let postings = books.postings().len();
-    let started = Instant::now();
-    let sums = naive_sum(&log);
-    let naive = started.elapsed().as_secs_f64();
-    let volunteers_paid = sums.len();
     let total_balance: i64 = books.balances().values().sum();
     if total_balance != 0 {
         return Err(format!("the books do not balance after the rebuild: {total_balance}").into());
     }
+
+    progress("the same log folded in memory");
+    let started = Instant::now();
+    let mut in_memory = Books::new();
+    in_memory.apply_all(&log);
+    let fold = started.elapsed().as_secs_f64();
+    if in_memory.postings() != books.postings() || in_memory.balances() != books.balances() {
+        return Err("the books folded in memory differ from the books rebuilt from the store".into());
+    }
+    drop(in_memory);
+    let started = Instant::now();
+    let sums = naive_sum(&log);
+    let naive = started.elapsed().as_secs_f64();
+    let volunteers_paid = sums.len();
 
     progress("incremental: new visits one by one, on the year's books and on empty books");
     let extra: Vec<[Event; 2]> = (config.visits..config.visits + config.incremental_visits).map(|n| district.visit(n)).collect();
@@ -243,9 +284,10 @@ pub fn run(config: &LedgerBench, progress: &mut dyn FnMut(&str)) -> Result<Vec<M
             unit: "s",
             target: None,
             note: Some(format!(
-                "{} log events ({} visits, each approved, {} redemptions) folded from nothing into {postings} postings; \
-                 the books balance to 0; the fold's CPU time {rebuild_cpu}. Baseline: rounded minutes summed per volunteer ({volunteers_paid} volunteers), \
-                 no rules, caps, anomalies or double entry. In-memory fold of the arrival log; reading the log from SQLite is not included",
+                "{} log events ({} visits, each approved, {} redemptions) read from a SQLite store and folded from nothing into {postings} postings \
+                 (ledger::rebuild::rebuild, as the relay's catch-up and admin rebuild-ledger --check); the books balance to 0; the rebuild's CPU time {rebuild_cpu}; \
+                 the same events folded in memory, without the store: {fold:.2} s, the same books. \
+                 Baseline: rounded minutes summed per volunteer ({volunteers_paid} volunteers), no rules, caps, anomalies or double entry",
                 log.len(),
                 config.visits,
                 config.redemptions
