@@ -41,7 +41,9 @@ pub fn rebuild(store: &dyn RelayStore) -> StoreResult<Books> {
             Ok(())
         });
         for part in decoded {
-            books.apply_all(&part);
+            for event in part {
+                books.apply_owned(event);
+            }
         }
         reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })?;

@@ -21,6 +21,7 @@
 //!   waits at the new station, a redemption held at the old one is released.
 //! - Every posting has an idempotency key; an event applied twice posts nothing.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Datelike, Utc};
@@ -180,11 +181,7 @@ impl Books {
     /// Folds one event. Events at or below the last sequence number applied are replays
     /// and change nothing.
     pub fn apply(&mut self, event: &Event) {
-        if event.seq <= self.last_seq {
-            return;
-        }
-        self.last_seq = event.seq;
-        let cause = Cause { seq: event.seq, at: event.received_at };
+        let Some(cause) = self.next(event) else { return };
         match &event.body {
             EventBody::Rules { station, rules } => {
                 if self.rules.get(station).is_none_or(|current| rules.version > current.version) {
@@ -192,7 +189,7 @@ impl Books {
                 }
             }
             EventBody::Visit(visit) => {
-                self.visit(visit, cause);
+                self.visit(Cow::Borrowed(visit), cause);
                 self.settle_evidence(&visit.id, cause);
             }
             EventBody::Evidence(evidence) => {
@@ -219,6 +216,29 @@ impl Books {
                 }
             }
         }
+    }
+
+    /// Folds one event as [`Books::apply`] does, keeping what it can of it instead of a copy
+    /// (a visit is kept as it came): the full rebuild hands over the events it decoded.
+    pub fn apply_owned(&mut self, event: Event) {
+        if !matches!(event.body, EventBody::Visit(_)) {
+            return self.apply(&event);
+        }
+        let Some(cause) = self.next(&event) else { return };
+        let EventBody::Visit(visit) = event.body else { return };
+        let id = visit.id.clone();
+        self.visit(Cow::Owned(visit), cause);
+        self.settle_evidence(&id, cause);
+    }
+
+    /// Why `event` posts what it posts ([`Cause`]), and it now the last applied; `None` for
+    /// a replay (at or below the last sequence number applied), which changes nothing.
+    fn next(&mut self, event: &Event) -> Option<Cause> {
+        if event.seq <= self.last_seq {
+            return None;
+        }
+        self.last_seq = event.seq;
+        Some(Cause { seq: event.seq, at: event.received_at })
     }
 
     /// The sequence number of the last event applied.
@@ -384,7 +404,7 @@ impl Books {
 
     // ----- visits -----
 
-    fn visit(&mut self, visit: &VisitEvent, cause: Cause) {
+    fn visit(&mut self, visit: Cow<'_, VisitEvent>, cause: Cause) {
         if let Some(state) = self.visits.get(&visit.id) {
             if state.event == *visit || state.event.volunteer != visit.volunteer {
                 return;
@@ -414,7 +434,7 @@ impl Books {
                 .filter_map(|id| self.visits.get(id))
                 .filter(|v| !v.rejected && v.event.id != visit.id)
                 .map(|v| &v.event);
-            anomaly::detect(visit, cause.at, &rules, others)
+            anomaly::detect(&visit, cause.at, &rules, others)
         };
         let mut anomalies: Vec<String> = found.iter().map(Anomaly::reason).collect();
         if let Some(previous) = self.visits.get(&visit.id) {
@@ -430,28 +450,18 @@ impl Books {
                 self.note_anomaly(other, &anomaly_seen_from(anomaly, &visit.id));
             }
         }
-        let index = self.volunteer_visits.entry(visit.volunteer.clone()).or_default();
-        if let Some(previous) = self.visits.get(&visit.id) {
-            index.remove(&previous.event);
+        if !self.volunteer_visits.contains_key(&visit.volunteer) {
+            self.volunteer_visits.insert(visit.volunteer.clone(), VisitIndex::default());
         }
-        index.insert(visit);
+        if let Some(index) = self.volunteer_visits.get_mut(&visit.volunteer) {
+            if let Some(previous) = self.visits.get(&visit.id) {
+                index.remove(&previous.event);
+            }
+            index.insert(&visit);
+        }
         let reversed = self.visits.get(&visit.id).map(|previous| previous.reversed.clone()).unwrap_or_default();
         let confirmed =
             self.visits.get(&visit.id).is_some_and(|previous| previous.confirmed) | self.confirmations_waiting.remove(&visit.id);
-        self.visits.insert(
-            visit.id.clone(),
-            Box::new(VisitState {
-                event: visit.clone(),
-                review: None,
-                earned: None,
-                rejected: false,
-                approvals: 0,
-                anomalies: anomalies.clone(),
-                reversed,
-                confirmed,
-                desk: self.moved_to.get(&visit.volunteer).unwrap_or(&visit.station).clone(),
-            }),
-        );
         if let Some(order) = &visit.order {
             let (_, visits) = self.orders.entry(order.clone()).or_insert_with(|| (visit.elder.clone(), BTreeSet::new()));
             visits.insert(visit.id.clone());
@@ -459,10 +469,28 @@ impl Books {
         if !anomalies.is_empty() {
             self.set_outcome(&visit.volunteer, &visit.id, OutcomeStatus::UnderReview, anomalies.join("; "), 0);
         }
-        if let Some((review, seq, at)) = self.reviews_waiting.remove(&visit.id) {
+        let id = visit.id.clone();
+        let desk = self.moved_to.get(&visit.volunteer).unwrap_or(&visit.station).clone();
+        // The event is kept as it came when the caller handed it over (the full rebuild).
+        let event = visit.into_owned();
+        self.visits.insert(
+            id.clone(),
+            Box::new(VisitState {
+                event,
+                review: None,
+                earned: None,
+                rejected: false,
+                approvals: 0,
+                anomalies,
+                reversed,
+                confirmed,
+                desk,
+            }),
+        );
+        if let Some((review, seq, at)) = self.reviews_waiting.remove(&id) {
             self.review(&review, Cause { seq, at: at.max(cause.at) });
         }
-        self.refresh_order(&visit.id);
+        self.refresh_order(&id);
     }
 
     /// The elder's or family's confirmation of a visit of that volunteer (waiting for the
