@@ -14,14 +14,17 @@ use crate::ledger::properties::{HOUR, MIN, T0, correction, decision, gift, m, re
 use crate::ledger::reconcile::Books;
 use crate::ledger::rules::StationRules;
 
+/// One way of folding one event into the books.
+type Fold = fn(&mut Books, &Event);
+
 /// The two ways into the fold: events lent ([`Books::apply`], as the relay folds each
 /// write's) and events handed over ([`Books::apply_owned`], as the full rebuild folds the
 /// log). Both must post the same, to the byte.
-const FOLDS: [(&str, fn(&mut Books, &Event)); 2] =
+const FOLDS: [(&str, Fold); 2] =
     [("apply", |books, event| books.apply(event)), ("apply_owned", |books, event| books.apply_owned(event.clone()))];
 
 /// Folds `events` one at a time, the way `fold` does, and writes down everything the books show.
-fn render(events: &[Event], fold: fn(&mut Books, &Event)) -> String {
+fn render(events: &[Event], fold: Fold) -> String {
     let mut books = Books::new();
     let mut out = String::new();
     for event in events {
