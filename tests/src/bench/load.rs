@@ -37,12 +37,24 @@ pub struct LoadBench {
 }
 
 /// One sync a phone made: when it ended (since the phase began), how long it took, and
-/// whether it went through.
-#[derive(Clone, Copy, Debug)]
+/// whether it went through (or why not).
+#[derive(Clone, Debug)]
 struct Sample {
     ended: Duration,
     took: Duration,
     ok: bool,
+    error: Option<String>,
+}
+
+/// Why syncs failed, most common first, with how many times each.
+fn reasons(samples: &[Sample]) -> String {
+    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for error in samples.iter().filter_map(|s| s.error.as_deref()) {
+        *counts.entry(error).or_default() += 1;
+    }
+    let mut counts: Vec<(&str, usize)> = counts.into_iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1));
+    counts.iter().take(3).map(|(error, n)| format!("{n}× {error}")).collect::<Vec<_>>().join("; ")
 }
 
 /// The relay binary beside this one (built with `cargo build --release -p timebank-server`).
@@ -103,7 +115,8 @@ pub fn run(config: &LoadBench, progress: &mut dyn FnMut(&str)) -> Result<Vec<Mea
     let rate = ok.len() as f64 / phase.as_secs_f64();
     let latencies: Vec<f64> = ok.iter().map(|s| s.took.as_secs_f64() * 1000.0).collect();
     let per_second = per_second(&flat_out, phase);
-    progress(&format!("flat out: {rate:.0} syncs/s, {errors} failed; now paced at 70 %"));
+    let why = if errors > 0 { format!(" ({})", reasons(&flat_out)) } else { String::new() };
+    progress(&format!("flat out: {rate:.0} syncs/s, {errors} failed{why}; now paced at 70 %"));
 
     let paced_rate = (rate * 0.7).max(1.0);
     let (mut phones, paced) = drive(phones, &elder.id, phase, Some(paced_rate), None, &mut cluster)?;
@@ -154,7 +167,7 @@ pub fn run(config: &LoadBench, progress: &mut dyn FnMut(&str)) -> Result<Vec<Mea
             baseline: None,
             unit: "syncs/s",
             target: Some(Target::AtLeast(2000.0)),
-            note: Some(format!("{setting}; flat out: {} ok, {errors} failed{killed}; {check}", ok.len())),
+            note: Some(format!("{setting}; flat out: {} ok, {errors} failed{why}{killed}; {check}", ok.len())),
         },
         Measurement {
             scenario: format!("load_sync_p99_ms_{suffix}"),
@@ -226,8 +239,8 @@ fn drive(
                         break;
                     }
                     let began = Instant::now();
-                    let ok = phone.sync().is_ok();
-                    let sample = Sample { ended: start.elapsed(), took: began.elapsed(), ok };
+                    let error = phone.sync().err().map(|e| e.to_string());
+                    let sample = Sample { ended: start.elapsed(), took: began.elapsed(), ok: error.is_none(), error };
                     samples.lock().unwrap_or_else(PoisonError::into_inner).push(sample);
                     round += 1;
                 }
