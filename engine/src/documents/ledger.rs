@@ -128,6 +128,16 @@ pub fn put_posting(tx: &mut impl Transactable, key: &str, line: &PostingLine) ->
     put_time(tx, &obj, "at", line.at)
 }
 
+/// The keys of every posting line written, without reading the lines.
+pub fn posting_keys(doc: &impl ReadDoc) -> Vec<String> {
+    map_at(doc, &ROOT, POSTINGS).map_or_else(Vec::new, |postings| doc.keys(&postings).collect())
+}
+
+/// Whether the posting line `key` is written.
+pub fn has_posting(doc: &impl ReadDoc, key: &str) -> bool {
+    map_at(doc, &ROOT, POSTINGS).is_some_and(|postings| map_at(doc, &postings, key).is_some())
+}
+
 /// Every posting line, oldest first.
 pub fn postings(doc: &impl ReadDoc) -> Vec<(String, PostingLine)> {
     let mut all: Vec<(String, PostingLine)> = entries(doc, &ROOT, POSTINGS)

@@ -3,13 +3,13 @@
 //! logged now, whatever the store lacks posted), then fed the events each write logs,
 //! handed over in memory. It says what to store ([`Entries`]); the relay stores it.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use timebank_engine::model::MemberId;
 
 use crate::ledger::event::{Event, EventBody};
 use crate::ledger::rebuild::{rebuild, record_of, scan};
-use crate::ledger::reconcile::Books;
+use crate::ledger::reconcile::{Books, Touched};
 use crate::store::{LedgerEventRecord, LoggedEvent, Millis, NewLedgerEvent, PostingRecord, RelayStore, StoreError, StoreResult};
 
 /// The books, and how many of their postings the store holds.
@@ -27,6 +27,10 @@ pub struct Entries {
     pub postings: Vec<PostingRecord>,
     /// Members whose ledger documents may differ from the books.
     pub members: BTreeSet<MemberId>,
+    /// Of those, the members for whom the books know what changed since their document was
+    /// last brought up to date: only those entries are compared. The others (the catch-up's)
+    /// are compared whole.
+    pub touched: BTreeMap<MemberId, Touched>,
 }
 
 impl Entries {
@@ -54,7 +58,7 @@ impl Bookkeeper {
             tracing::warn!(postings = postings.len(), "catch-up: posting what the relay had not posted");
         }
         let members = books.members();
-        Ok((Bookkeeper { stored: books.postings().len(), books }, Entries { postings, members }))
+        Ok((Bookkeeper { stored: books.postings().len(), books }, Entries { postings, members, touched: BTreeMap::new() }))
     }
 
     /// The books.
@@ -100,7 +104,9 @@ impl Bookkeeper {
 
     /// What the folds since the last entries stored ask to store.
     pub fn entries(&mut self) -> Entries {
-        Entries { postings: self.books.postings()[self.stored..].iter().map(record_of).collect(), members: self.books.take_dirty() }
+        let touched = self.books.take_touched();
+        let postings = self.books.postings()[self.stored..].iter().map(record_of).collect();
+        Entries { postings, members: touched.keys().cloned().collect(), touched }
     }
 }
 

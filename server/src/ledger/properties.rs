@@ -5,8 +5,10 @@
 use std::collections::{BTreeMap, HashSet};
 
 use proptest::prelude::*;
+use timebank_engine::documents::ledger;
 use timebank_engine::model::{HouseholdId, MemberId, OutcomeStatus, RedemptionAction, ReviewDecision, StationId};
 
+use crate::ledger::document;
 use crate::ledger::event::{
     CorrectionEvent, DecisionEvent, Event, EventBody, RequestEvent, RequestWhat, ReversalEvent, ReviewEvent, TransferEvent, VisitEvent,
 };
@@ -670,6 +672,52 @@ proptest! {
         again.sort_by_key(|e| e.seq);
         incremental.apply_all(&again);
         same_ledger(&incremental, &before)?;
+    }
+
+    #[test]
+    fn ledger_documents_written_from_what_changed_say_what_the_books_say(
+        devices in prop::collection::vec(prop::collection::vec(op(), 0..25), 1..5),
+        picks in prop::collection::vec(0..5usize, 1..40),
+        chunks in prop::collection::vec(1..8usize, 1..20),
+    ) {
+        // Some visits serve an elder's order, so order progress is written too.
+        let bodies: Vec<EventBody> = merged(&devices, &picks)
+            .into_iter()
+            .enumerate()
+            .map(|(i, body)| match body {
+                EventBody::Visit(v) if i % 2 == 0 => {
+                    let order = format!("o-{}-{}", v.elder, i % 3);
+                    EventBody::Visit(VisitEvent { order: Some(order), ..v })
+                }
+                other => other,
+            })
+            .collect();
+        let events = log(&bodies);
+        let mut books = Books::new();
+        let mut docs: BTreeMap<MemberId, automerge::Automerge> = BTreeMap::new();
+        let mut at = 0;
+        let mut sizes = chunks.iter().cycle();
+        while at < events.len() {
+            let end = (at + sizes.next().copied().unwrap_or(1)).min(events.len());
+            books.apply_all(&events[at..end]);
+            for (member, touched) in books.take_touched() {
+                let doc = docs.entry(member.clone()).or_default();
+                if let Some((_, written)) = document::update(doc, &books, &member, Some(&touched), 0).unwrap() {
+                    *doc = written;
+                }
+            }
+            at = end;
+        }
+        // Compared whole, each document lacks nothing and says nothing else.
+        for member in books.members() {
+            let doc = docs.get(&member).cloned().unwrap_or_default();
+            prop_assert!(document::update(&doc, &books, &member, None, 0).unwrap().is_none(), "{}'s document lacks entries", member);
+            // (The document lists lines by time, the books by posting: the same lines.)
+            let by_key = |lines: Vec<(String, ledger::PostingLine)>| lines.into_iter().collect::<BTreeMap<_, _>>();
+            prop_assert_eq!(by_key(ledger::postings(&doc)), by_key(books.member_lines(&member)));
+            prop_assert_eq!(ledger::outcomes(&doc).into_iter().collect::<BTreeMap<_, _>>(), books.member_outcomes(&member));
+            prop_assert_eq!(ledger::balance(&doc), books.member_balance(&member));
+        }
     }
 
     #[test]

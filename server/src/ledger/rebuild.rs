@@ -115,7 +115,7 @@ pub fn rebuild_check(store: &dyn RelayStore) -> StoreResult<Vec<String>> {
             continue;
         };
         let doc = Automerge::load(&doc.bytes).map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))?;
-        if document::update(&doc, &books, member, 0).map_err(|e| StoreError::Corrupt(e.to_string()))?.is_some() {
+        if document::update(&doc, &books, member, None, 0).map_err(|e| StoreError::Corrupt(e.to_string()))?.is_some() {
             differences.push(format!("{id} does not show what the rebuilt ledger says (postings, outcomes or balance)"));
         }
     }

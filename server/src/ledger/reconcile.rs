@@ -148,7 +148,21 @@ pub struct Books {
     moved_to: BTreeMap<MemberId, StationId>,
     /// Evidence of presence: the tags' accepted taps and each visit's state.
     presence: EvidenceBook,
-    dirty: BTreeSet<MemberId>,
+    /// The members whose ledger changed since last taken, and what changed.
+    dirty: BTreeMap<MemberId, Touched>,
+}
+
+/// What changed in one member's ledger since the books last said ([`Books::take_touched`]),
+/// so their `ledger/<member>` document is brought up to date by looking at those entries
+/// only, not at the member's whole history.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Touched {
+    /// The member's first new posting line (their lines before it were there already).
+    pub lines_from: Option<usize>,
+    /// Visits and requests whose outcome changed.
+    pub outcomes: BTreeSet<String>,
+    /// Orders (of an elder) whose progress changed.
+    pub orders: BTreeSet<String>,
 }
 
 /// What one volunteer earned: per day of service (the station's day number) and in all.
@@ -285,6 +299,16 @@ impl Books {
             .unwrap_or_default()
     }
 
+    /// A member's outcome of one visit or request.
+    pub fn member_outcome(&self, member: &MemberId, subject: &str) -> Option<&Outcome> {
+        self.outcomes.get(member)?.get(subject)
+    }
+
+    /// How far one of an elder's orders was served.
+    pub fn member_order_state(&self, member: &MemberId, order: &str) -> Option<OrderState> {
+        self.order_progress.get(member)?.get(order).copied()
+    }
+
     /// How far each of an elder's orders was served, by order id.
     pub fn member_order_progress(&self, member: &MemberId) -> BTreeMap<String, OrderState> {
         self.order_progress.get(member).cloned().unwrap_or_default()
@@ -298,15 +322,23 @@ impl Books {
     /// A member's posting lines as their phone shows them (key, line), oldest first, with
     /// the confirmed balance after each.
     pub fn member_lines(&self, member: &MemberId) -> Vec<(String, PostingLine)> {
+        self.member_lines_from(member, 0)
+    }
+
+    /// A member's posting lines from their `from`-th on (what [`Touched::lines_from`] names),
+    /// with the confirmed balance after each counted from the first.
+    pub fn member_lines_from(&self, member: &MemberId, from: usize) -> Vec<(String, PostingLine)> {
         let own = Account::Member(member.clone());
         let held = Account::Held(member.clone());
-        let mut running = 0;
         let Some(indices) = self.member_postings.get(member) else { return Vec::new() };
+        let effect = |i: usize| self.postings[i].effect_on(&own) + self.postings[i].effect_on(&held);
+        let mut running: i64 = indices.iter().take(from).map(|&i| effect(i)).sum();
         indices
             .iter()
+            .skip(from)
             .map(|&i| {
                 let p = &self.postings[i];
-                let minutes = p.effect_on(&own) + p.effect_on(&held);
+                let minutes = effect(i);
                 running += minutes;
                 let kind = match p.kind {
                     PostingKind::Gift if p.from == own => "gift-out",
@@ -333,6 +365,11 @@ impl Books {
 
     /// The members whose ledger changed since the last call (their documents need writing).
     pub fn take_dirty(&mut self) -> BTreeSet<MemberId> {
+        self.take_touched().into_keys().collect()
+    }
+
+    /// The members whose ledger changed since the last call, each with what changed.
+    pub fn take_touched(&mut self) -> BTreeMap<MemberId, Touched> {
         std::mem::take(&mut self.dirty)
     }
 
@@ -366,13 +403,17 @@ impl Books {
             if named[..i].contains(&Some(member)) {
                 continue;
             }
-            match self.member_postings.get_mut(member) {
-                Some(indices) => indices.push(index),
+            let lines = match self.member_postings.get_mut(member) {
+                Some(indices) => {
+                    indices.push(index);
+                    indices.len() - 1
+                }
                 None => {
                     self.member_postings.insert(member.clone(), vec![index]);
+                    0
                 }
-            }
-            mark(&mut self.dirty, member);
+            };
+            touch(&mut self.dirty, member).lines_from.get_or_insert(lines);
         }
         self.posting_keys.insert(key.clone(), index);
         self.postings.push(Posting {
@@ -398,7 +439,7 @@ impl Books {
         let Some(slot) = self.outcomes.get_mut(member) else { return };
         if slot.get(subject) != Some(&outcome) {
             slot.insert(subject.to_owned(), outcome);
-            mark(&mut self.dirty, member);
+            touch(&mut self.dirty, member).outcomes.insert(subject.to_owned());
         }
     }
 
@@ -523,8 +564,8 @@ impl Books {
         let elder = elder.clone();
         let slot = self.order_progress.entry(elder.clone()).or_default();
         if slot.get(&order) != Some(&progress) {
+            touch(&mut self.dirty, &elder).orders.insert(order.clone());
             slot.insert(order, progress);
-            self.dirty.insert(elder);
         }
     }
 
@@ -1046,11 +1087,9 @@ fn add_to(balances: &mut BTreeMap<Account, i64>, account: &Account, minutes: i64
     }
 }
 
-/// Marks `member`'s ledger document for writing.
-fn mark(dirty: &mut BTreeSet<MemberId>, member: &MemberId) {
-    if !dirty.contains(member) {
-        dirty.insert(member.clone());
-    }
+/// Marks `member`'s ledger document for writing; what changed is noted in what it returns.
+fn touch<'d>(dirty: &'d mut BTreeMap<MemberId, Touched>, member: &MemberId) -> &'d mut Touched {
+    dirty.entry(member.clone()).or_default()
 }
 
 /// The UTC date of `millis` as a memo writes it (`2026-01-05`; nothing if out of range).

@@ -318,7 +318,7 @@ impl Worker {
         let mut updated = Vec::new();
         for (id, member) in ids.iter().zip(&entries.members) {
             let Some(doc) = documents.get(id) else { continue };
-            let change = document::update(&doc, keeper.books(), member, now)
+            let change = document::update(&doc, keeper.books(), member, entries.touched.get(member), now)
                 .map_err(|e| StoreError::Corrupt(format!("could not write {id}: {e}")))?;
             if let Some((chunk, doc)) = change {
                 batch.chunks.push((id.to_string(), chunk));
