@@ -4,7 +4,7 @@ use automerge::transaction::Transactable;
 use automerge::{AutomergeError, ObjId, ROOT, ReadDoc};
 use chrono::{DateTime, Utc};
 
-use crate::documents::fields::{entries, i64_at, map_at, put_opt_str, put_time, record, str_at, time_at, u64_at};
+use crate::documents::fields::{Fields, entries, i64_at, map_at, put_opt_str, put_time, record, str_at, time_at, u64_at};
 use crate::model::{
     Assignment, CoSignature, Confirmation, ConfirmedBy, Evidence, HouseholdId, MemberId, Order, OrderId, Profile, RequestId,
     RequestKind, Response, Role, Slot, SpendRequest, StationId, Tap, Verification, Visit, VisitEnd, VisitId, VisitSource,
@@ -164,30 +164,31 @@ pub fn visits(doc: &impl ReadDoc, volunteer: &MemberId) -> Vec<Visit> {
 }
 
 fn read_visit(doc: &impl ReadDoc, volunteer: &MemberId, id: &str, obj: &ObjId) -> Option<Visit> {
-    let confirmation = match (str_at(doc, obj, "confirmed_by"), time_at(doc, obj, "confirmed_at")) {
+    let fields = Fields::of(doc, obj);
+    let confirmation = match (fields.str("confirmed_by"), fields.time("confirmed_at")) {
         (Some(by), Some(at)) => ConfirmedBy::parse(&by).ok().map(|by| Confirmation { by, at }),
         _ => None,
     };
-    let check_in = time_at(doc, obj, "check_in")?;
+    let check_in = fields.time("check_in")?;
     Some(Visit {
         id: VisitId::parse(id).ok()?,
         volunteer: volunteer.clone(),
-        elder: MemberId::parse(&str_at(doc, obj, "elder")?).ok()?,
-        service: str_at(doc, obj, "service")?,
-        order: str_at(doc, obj, "order").and_then(|o| OrderId::parse(&o).ok()),
+        elder: MemberId::parse(&fields.str("elder")?).ok()?,
+        service: fields.str("service")?,
+        order: fields.str("order").and_then(|o| OrderId::parse(&o).ok()),
         check_in,
-        check_out: time_at(doc, obj, "check_out"),
-        monotonic_ms: u64_at(doc, obj, "monotonic_ms"),
-        source: VisitSource::parse(&str_at(doc, obj, "source")?)?,
-        note: str_at(doc, obj, "note").unwrap_or_default(),
-        recorded_at: time_at(doc, obj, "recorded_at").unwrap_or(check_in),
-        check_out_recorded_at: time_at(doc, obj, "check_out_recorded_at"),
+        check_out: fields.time("check_out"),
+        monotonic_ms: fields.u64("monotonic_ms"),
+        source: VisitSource::parse(&fields.str("source")?)?,
+        note: fields.str("note").unwrap_or_default(),
+        recorded_at: fields.time("recorded_at").unwrap_or(check_in),
+        check_out_recorded_at: fields.time("check_out_recorded_at"),
         device: creator(obj),
         confirmation,
         evidence: Evidence {
-            tap_in: str_at(doc, obj, TAP_IN).and_then(|t| Tap::from_stored(&t)),
-            tap_out: str_at(doc, obj, TAP_OUT).and_then(|t| Tap::from_stored(&t)),
-            cosignature: str_at(doc, obj, COSIGNATURE).and_then(|t| CoSignature::parse(&t).ok()),
+            tap_in: fields.str(TAP_IN).and_then(|t| Tap::from_stored(&t)),
+            tap_out: fields.str(TAP_OUT).and_then(|t| Tap::from_stored(&t)),
+            cosignature: fields.str(COSIGNATURE).and_then(|t| CoSignature::parse(&t).ok()),
         },
     })
 }
