@@ -705,7 +705,9 @@ pub trait RelayStore: Send + Sync + std::fmt::Debug {
     fn ledger_events_keyed(&self, keys: &[String]) -> StoreResult<Vec<LedgerEventRecord>>;
     /// Appends `postings` (a key posted before is skipped: idempotent) and writes the
     /// ledger documents' chunks in `documents`, in one transaction. Returns the new
-    /// generation of each document written.
+    /// generation of each document written. All of it derives from the arrival log, so it
+    /// need not be flushed to disk on its own: it is durable with the next write that is
+    /// (ADR 37).
     fn append_postings(&self, postings: &[PostingRecord], documents: &WriteBatch, at: Millis) -> StoreResult<HashMap<String, i64>>;
     /// Every posting, in the order posted.
     fn postings(&self) -> StoreResult<Vec<PostingRecord>>;

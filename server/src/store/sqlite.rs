@@ -1,5 +1,6 @@
 //! The embedded SQLite backend of [`RelayStore`]: one file in the data directory, WAL
-//! mode, `synchronous = FULL`, exactly one connection (the writer) per process. Admin
+//! mode, `synchronous = FULL` (but for the ledger's derived writes, ADR 37), exactly one
+//! connection (the writer) per process. Admin
 //! commands open the same file from another process; SQLite's locks and the documents'
 //! generation counter keep both views right.
 
@@ -118,6 +119,24 @@ impl SqliteStore {
         let value = f(&tx)?;
         tx.commit()?;
         Ok(value)
+    }
+
+    /// [`SqliteStore::write`] for what can be derived again from what is stored (the
+    /// ledger's postings and documents, folded from the arrival log): committed without
+    /// its own flush to disk (`synchronous = NORMAL`). In WAL mode it becomes durable with
+    /// the next flushed commit, which every sync answer waits for, and if the machine
+    /// loses it first, the catch-up at start derives it again (ADR 37).
+    fn write_derived<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let result = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })();
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        result
     }
 }
 
@@ -886,7 +905,7 @@ impl RelayStore for SqliteStore {
         if postings.is_empty() && documents.is_empty() {
             return Ok(HashMap::new());
         }
-        self.write(|tx| {
+        self.write_derived(|tx| {
             let mut insert = tx.prepare_cached(&format!(
                 "INSERT INTO postings ({POSTING_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                  ON CONFLICT(key) DO NOTHING"

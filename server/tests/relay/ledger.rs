@@ -1,6 +1,7 @@
 //! The ledger through the relay: coordinators' reviews in the desk earn coins that phones
 //! see, concurrent offline redemptions are decided by arrival, replays post nothing, and
-//! a relay that died between storing and posting catches up at start.
+//! a relay that died between storing and posting catches up at start, and so does one
+//! whose machine lost the ledger's last derived write (ADR 37).
 
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use timebank_engine::sync::wire::EnrollResponse;
 use timebank_server::Relay;
 use timebank_server::ledger::rebuild::rebuild_check;
 use timebank_server::registry::{self, NewMember};
-use timebank_server::store::{MemberRecord, SqliteStore, WriteBatch};
+use timebank_server::store::{MemberRecord, RelayStore, SqliteStore, WriteBatch};
 
 use crate::support::{Phone, TestRelay, forged_change, push};
 
@@ -257,6 +258,54 @@ fn a_relay_killed_between_storing_and_posting_catches_up_at_start_and_posts_once
     phone.engine.sync(&mut transport).unwrap();
     assert_eq!(phone.visit_states(), ["approved", "approved"]);
     assert_eq!(phone.engine.balance().confirmed_minutes, 120);
+}
+
+#[test]
+fn the_ledgers_last_write_lost_with_the_power_is_derived_again_at_start() {
+    let relay = TestRelay::new();
+    let Scene { volunteer, desk, mut phone, visit, .. } = synced_visit(&relay, "chat");
+    review(&relay, &desk, &visit, "approve", "");
+    relay.relay.settle();
+    assert_eq!(relay.store().postings().unwrap().len(), 1);
+    let ledger_id = DocId::Ledger(volunteer.id.clone()).to_string();
+    let before_loss = relay.document(&ledger_id).get_heads();
+
+    // The poster's write (the posting, the ledger document's new chunk, how far it folded)
+    // is not flushed on its own (ADR 37); a power cut before the next flushed commit takes
+    // that whole transaction away. Here it is taken out of the file by hand.
+    let file = relay.dir.path().join(timebank_server::store::sqlite::STORE_FILE);
+    let mut conn = rusqlite::Connection::open(&file).unwrap();
+    let tx = conn.transaction().unwrap();
+    // (The file refuses to delete postings; a lost transaction never wrote them.)
+    tx.execute_batch(
+        "DROP TRIGGER postings_append_only_delete; DELETE FROM postings;
+         CREATE TRIGGER postings_append_only_delete BEFORE DELETE ON postings
+         BEGIN SELECT RAISE(ABORT, 'postings are append-only; correct with a reversal'); END;",
+    )
+    .unwrap();
+    let last_chunk = "SELECT max(rowid) FROM chunks WHERE doc_id = ?1";
+    tx.execute(&format!("DELETE FROM chunks WHERE rowid = ({last_chunk})"), [&ledger_id]).unwrap();
+    tx.execute("UPDATE document_versions SET generation = generation - 1 WHERE doc_id = ?1", [&ledger_id]).unwrap();
+    tx.execute("UPDATE ledger_state SET value = 0 WHERE key = 'folded_seq'", []).unwrap();
+    tx.commit().unwrap();
+    drop(conn);
+    let store = SqliteStore::open(relay.dir.path()).unwrap();
+    assert!(store.postings().unwrap().is_empty(), "the posting is gone from the file");
+    assert_ne!(relay.document(&ledger_id).get_heads(), before_loss, "the ledger's last change is gone");
+
+    // A relay started on the file derives it again from the arrival log, once.
+    let restarted = Relay::new(Arc::new(store), relay.clock.clone()).unwrap();
+    restarted.reconcile_ledger().unwrap();
+    let postings = restarted.store().postings().unwrap();
+    assert_eq!(postings.iter().map(|p| p.subject.as_str()).collect::<Vec<_>>(), [visit.as_str()]);
+    assert!(rebuild_check(restarted.store()).unwrap().is_empty());
+
+    // The phone sees the visit approved with its coin.
+    let router = timebank_server::app(Arc::new(restarted));
+    let mut transport = relay.transport_via(&router, &phone.token);
+    phone.engine.sync(&mut transport).unwrap();
+    assert_eq!(phone.visit_states(), ["approved"]);
+    assert_eq!(phone.engine.balance().confirmed_minutes, 60);
 }
 
 #[test]

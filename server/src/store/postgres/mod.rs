@@ -1028,6 +1028,10 @@ impl RelayStore for PgStore {
             return Ok(HashMap::new());
         }
         self.write(async |tx| {
+            // Derived from the arrival log: committed without waiting for the flush to disk;
+            // the next synchronous commit flushes it, and the catch-up derives it again if
+            // the server loses it first (ADR 37).
+            tx.batch_execute("SET LOCAL synchronous_commit TO OFF").await?;
             // The documents first: their rows are locked in the same order as a sync's.
             let generations = write_batch_in(tx, documents, at).await?;
             append_postings_in(tx, postings).await?;
