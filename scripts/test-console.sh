@@ -25,6 +25,9 @@ trap cleanup EXIT
 
 data="$work/data"
 log="$work/relay.log"
+# Made before the relay starts: the background job opens it in its own time, and the loop
+# below must not find it missing.
+: >"$log"
 "$target_dir/debug/timebank-relay" --data "$data" --listen 127.0.0.1:0 >"$log" 2>&1 &
 relay_pid=$!
 url=""
