@@ -53,7 +53,7 @@ fn reasons(samples: &[Sample]) -> String {
         *counts.entry(error).or_default() += 1;
     }
     let mut counts: Vec<(&str, usize)> = counts.into_iter().collect();
-    counts.sort_by(|a, b| b.1.cmp(&a.1));
+    counts.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
     counts.iter().take(3).map(|(error, n)| format!("{n}× {error}")).collect::<Vec<_>>().join("; ")
 }
 
