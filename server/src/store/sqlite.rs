@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior, params};
@@ -27,8 +27,10 @@ pub const STORE_FILE: &str = "relay.sqlite3";
 /// How long a write waits for another process (an admin command) to release the lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Reader connections kept open between reads (more are opened while many read at once).
-const KEPT_READERS: usize = 8;
+/// Most reader connections open at once: a read beyond them waits for one to be free.
+/// Opening a connection costs more than most reads (SQLite parses the schema on its first
+/// statement), so they are kept, never opened for one read and closed.
+const MOST_READERS: usize = 16;
 
 /// Events of the arrival log read per query by [`RelayStore::read_ledger_log`].
 const LOG_PAGE: i64 = 10_000;
@@ -39,7 +41,15 @@ const LOG_PAGE: i64 = 10_000;
 pub struct SqliteStore {
     path: PathBuf,
     conn: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Mutex<Readers>,
+    reader_free: Condvar,
+}
+
+/// The reader connections: those free, and how many are open.
+#[derive(Debug, Default)]
+struct Readers {
+    free: Vec<Connection>,
+    open: usize,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -75,7 +85,7 @@ impl SqliteStore {
         if check != "ok" {
             return Err(StoreError::Corrupt(check));
         }
-        Ok(SqliteStore { path, conn: Mutex::new(conn), readers: Mutex::new(Vec::new()) })
+        Ok(SqliteStore { path, conn: Mutex::new(conn), readers: Mutex::new(Readers::default()), reader_free: Condvar::new() })
     }
 
     /// The store file.
@@ -84,21 +94,34 @@ impl SqliteStore {
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
-        let kept = self.readers.lock().unwrap_or_else(PoisonError::into_inner).pop();
-        let conn = match kept {
-            Some(conn) => conn,
-            None => {
-                let conn = Connection::open_with_flags(&self.path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-                conn.busy_timeout(BUSY_TIMEOUT)?;
-                conn
-            }
-        };
+        let conn = self.reader()?;
         let result = f(&conn);
-        let mut readers = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
-        if readers.len() < KEPT_READERS {
-            readers.push(conn);
-        }
+        self.readers.lock().unwrap_or_else(PoisonError::into_inner).free.push(conn);
+        self.reader_free.notify_one();
         Ok(result?)
+    }
+
+    /// A free reader connection, opened if fewer than [`MOST_READERS`] are; otherwise the
+    /// first one given back.
+    fn reader(&self) -> StoreResult<Connection> {
+        let mut readers = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(conn) = readers.free.pop() {
+                return Ok(conn);
+            }
+            if readers.open < MOST_READERS {
+                readers.open += 1;
+                drop(readers);
+                let opened = Connection::open_with_flags(&self.path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                    .and_then(|conn| conn.busy_timeout(BUSY_TIMEOUT).map(|()| conn));
+                if opened.is_err() {
+                    self.readers.lock().unwrap_or_else(PoisonError::into_inner).open -= 1;
+                    self.reader_free.notify_one();
+                }
+                return Ok(opened?);
+            }
+            readers = self.reader_free.wait(readers).unwrap_or_else(PoisonError::into_inner);
+        }
     }
 
     /// Copies the write-ahead log into the file and empties it, so the old versions of
