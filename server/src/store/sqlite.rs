@@ -45,6 +45,22 @@ pub struct SqliteStore {
     reader_free: Condvar,
 }
 
+/// A reader connection lent to one read: given back when the read ends, however it ends
+/// (a read that panics does not take a connection out of the bounded set).
+struct Lent<'s> {
+    store: &'s SqliteStore,
+    conn: Option<Connection>,
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.store.readers.lock().unwrap_or_else(PoisonError::into_inner).free.push(conn);
+            self.store.reader_free.notify_one();
+        }
+    }
+}
+
 /// The reader connections: those free, and how many are open.
 #[derive(Debug, Default)]
 struct Readers {
@@ -94,11 +110,9 @@ impl SqliteStore {
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
-        let conn = self.reader()?;
-        let result = f(&conn);
-        self.readers.lock().unwrap_or_else(PoisonError::into_inner).free.push(conn);
-        self.reader_free.notify_one();
-        Ok(result?)
+        let lent = Lent { store: self, conn: Some(self.reader()?) };
+        let conn = lent.conn.as_ref().ok_or_else(|| StoreError::Backend("no reader connection".into()))?;
+        Ok(f(conn)?)
     }
 
     /// A free reader connection, opened if fewer than [`MOST_READERS`] are; otherwise the
@@ -1141,6 +1155,25 @@ mod tests {
     use super::*;
 
     crate::relay_store_suite!(|dir: &Path| SqliteStore::open(dir).unwrap());
+
+    #[test]
+    fn reads_that_panic_give_their_connection_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(SqliteStore::open(dir.path()).unwrap());
+        for _ in 0..=MOST_READERS {
+            let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let _: StoreResult<()> = store.read(|_| panic!("a read that fails half way"));
+            }));
+            assert!(panicked.is_err());
+        }
+        // Had each kept its connection, this read would wait for one for ever.
+        let (done, finished) = std::sync::mpsc::channel();
+        let reading = std::sync::Arc::clone(&store);
+        std::thread::spawn(move || done.send(reading.read(|conn| conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0)))));
+        let read = finished.recv_timeout(Duration::from_secs(10)).expect("the read found a free connection");
+        assert_eq!(read.unwrap(), 1);
+        assert!(store.readers.lock().unwrap().open <= MOST_READERS);
+    }
 
     #[test]
     fn an_erased_phone_number_is_gone_from_the_files() {
