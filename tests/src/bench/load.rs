@@ -108,7 +108,7 @@ pub fn run(config: &LoadBench, progress: &mut dyn FnMut(&str)) -> Result<Vec<Mea
     let phase = Duration::from_secs(config.seconds);
     let cpu_before = cluster.cpu_time();
     let kill_at = config.kill_one.then_some(phase / 2);
-    let (phones, flat_out) = drive(phones, &elder.id, phase, None, kill_at, &mut cluster)?;
+    let Drove { phones, samples: flat_out, next_slot } = drive(phones, &elder.id, 0, phase, None, kill_at, &mut cluster)?;
     let cpu = cluster.cpu_time().saturating_sub(cpu_before);
     let ok: Vec<&Sample> = flat_out.iter().filter(|s| s.ok).collect();
     let errors = flat_out.len() - ok.len();
@@ -119,7 +119,8 @@ pub fn run(config: &LoadBench, progress: &mut dyn FnMut(&str)) -> Result<Vec<Mea
     progress(&format!("flat out: {rate:.0} syncs/s, {errors} failed{why}; now paced at 70 %"));
 
     let paced_rate = (rate * 0.7).max(1.0);
-    let (mut phones, paced) = drive(phones, &elder.id, phase, Some(paced_rate), None, &mut cluster)?;
+    // The paced phase's visits come before the flat-out phase's, so none overlaps another.
+    let Drove { mut phones, samples: paced, .. } = drive(phones, &elder.id, next_slot, phase, Some(paced_rate), None, &mut cluster)?;
     let paced_ok: Vec<f64> = paced.iter().filter(|s| s.ok).map(|s| s.took.as_secs_f64() * 1000.0).collect();
     let paced_errors = paced.len() - paced_ok.len();
 
@@ -201,15 +202,19 @@ pub fn run(config: &LoadBench, progress: &mut dyn FnMut(&str)) -> Result<Vec<Mea
 }
 
 /// Every phone logs a visit and syncs, again and again, for `phase` (flat out, or at
-/// `rate` syncs/s in all, spread over the phones); a relay is killed at `kill_at`.
+/// `rate` syncs/s in all, spread over the phones); a relay is killed at `kill_at`. A phone's
+/// visits take the half-hour slots from `first_slot` back in time, one each, so that like a
+/// volunteer's real visits they neither overlap nor come late: none needs a coordinator's
+/// review, and a sync changes no ledger document.
 fn drive(
     phones: Vec<Phone>,
     elder: &timebank_engine::model::MemberId,
+    first_slot: u32,
     phase: Duration,
     rate: Option<f64>,
     kill_at: Option<Duration>,
     cluster: &mut Cluster,
-) -> Result<(Vec<Phone>, Vec<Sample>), BenchError> {
+) -> Result<Drove, BenchError> {
     let samples = Arc::new(Mutex::new(Vec::new()));
     let failed = Arc::new(AtomicBool::new(false));
     let count = phones.len();
@@ -233,8 +238,7 @@ fn drive(
                     if start.elapsed() >= phase {
                         break;
                     }
-                    let hours_ago = i64::from(24 * 28 - (n as u32 % 24) * 24 - round % 20);
-                    if phone.engine.log_visit(&visit(&elder, hours_ago)).is_err() {
+                    if phone.engine.log_visit(&visit(&elder, first_slot.saturating_add(round))).is_err() {
                         failed.store(true, Ordering::SeqCst);
                         break;
                     }
@@ -244,7 +248,7 @@ fn drive(
                     samples.lock().unwrap_or_else(PoisonError::into_inner).push(sample);
                     round += 1;
                 }
-                phone
+                (phone, round)
             })
         })
         .collect();
@@ -254,17 +258,31 @@ fn drive(
             relay.kill();
         }
     }
-    let phones = workers.into_iter().map(|w| w.join().map_err(|_| "a phone's thread panicked")).collect::<Result<Vec<_>, _>>()?;
+    let (phones, rounds): (Vec<Phone>, Vec<u32>) = workers
+        .into_iter()
+        .map(|w| w.join().map_err(|_| "a phone's thread panicked"))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .unzip();
     if failed.load(Ordering::SeqCst) {
         return Err("a phone could not log a visit".into());
     }
     let samples = std::mem::take(&mut *samples.lock().unwrap_or_else(PoisonError::into_inner));
-    Ok((phones, samples))
+    let next_slot = first_slot.saturating_add(rounds.into_iter().max().unwrap_or(0));
+    Ok(Drove { phones, samples, next_slot })
 }
 
-/// A finished 20-minute visit to `elder`, `hours_ago` hours ago.
-fn visit(elder: &timebank_engine::model::MemberId, hours_ago: i64) -> timebank_engine::PastVisit {
-    let start = chrono::Utc::now() - chrono::Duration::hours(hours_ago);
+/// What a phase of [`drive`] gives back: the phones, every sync's sample, and the first
+/// visit slot no phone has used.
+struct Drove {
+    phones: Vec<Phone>,
+    samples: Vec<Sample>,
+    next_slot: u32,
+}
+
+/// A finished 20-minute visit to `elder` in the half-hour `slot` back from now.
+fn visit(elder: &timebank_engine::model::MemberId, slot: u32) -> timebank_engine::PastVisit {
+    let start = chrono::Utc::now() - chrono::Duration::minutes(30 * (i64::from(slot) + 1));
     timebank_engine::PastVisit {
         elder: elder.clone(),
         service: "companionship".into(),
