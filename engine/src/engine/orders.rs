@@ -2,6 +2,8 @@
 //! and assignments a device sees (with the elder's contact while an assignment is open),
 //! and a volunteer's answer.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
 use crate::documents::coordinator::{self, Cancellation};
@@ -10,7 +12,9 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::service::find_service;
 use crate::model::text;
-use crate::model::{Assignment, MemberId, Order, OrderFacts, OrderId, OrderState, OutcomeStatus, Response, Role, ServiceKind, Slot};
+use crate::model::{
+    Assignment, MemberId, Order, OrderFacts, OrderId, OrderState, OutcomeStatus, Response, Role, ServiceKind, Slot, Visit,
+};
 use crate::notify::Topic;
 use crate::storage;
 use crate::views::{AssignmentView, OrderView};
@@ -97,13 +101,25 @@ impl Engine {
             .collect()
     }
 
-    /// This volunteer's assignments with each order's state as this phone knows it.
+    /// This volunteer's assignments with each order's state as this phone knows it. Every
+    /// sync asks it (are contacts needed?), so the visits are read only when there are
+    /// assignments, and once: one lookup per assignment, not a walk of the history.
     pub(crate) fn own_assignments(&self) -> Vec<(Assignment, OrderState)> {
-        let visits = self.own_visits();
-        member::assignments(self.own_doc())
+        let assignments = member::assignments(self.own_doc());
+        if assignments.is_empty() {
+            return Vec::new();
+        }
+        // The earliest visit that served each order, as before.
+        let mut served: HashMap<OrderId, Visit> = HashMap::new();
+        for visit in self.own_visits() {
+            if let Some(order) = visit.order.clone() {
+                served.entry(order).or_insert(visit);
+            }
+        }
+        assignments
             .into_iter()
             .map(|assignment| {
-                let visit = visits.iter().find(|v| v.order.as_ref() == Some(&assignment.order));
+                let visit = served.get(&assignment.order);
                 let facts = OrderFacts {
                     dispatched: true,
                     response: assignment.response,
