@@ -18,7 +18,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::storage;
 use crate::sync::bounds::{self, Budget};
-use crate::sync::heads::heads_after;
+use crate::sync::heads::{self, heads_after};
 use crate::sync::page::Page;
 use crate::sync::sequence;
 use crate::sync::wire::{
@@ -254,9 +254,7 @@ impl Engine {
             // lacks only makes it send more, which the relay skips), with the changes of
             // others the relay vouched for.
             let (base, voucher) = match relay_heads {
-                Some(heads) => {
-                    (heads.iter().filter(|h| doc.get_change_by_hash(h).is_some()).copied().collect(), storage::voucher(conn, &name)?)
-                }
+                Some(heads) => (heads.iter().filter(|h| heads::holds(doc, h)).copied().collect(), storage::voucher(conn, &name)?),
                 None => (acked.clone(), None),
             };
             // A ledger is the relay's alone: it writes it again from its books and takes
@@ -353,7 +351,7 @@ impl Engine {
             let outbox = storage::unsynced_hashes(self.storage.conn(), &name)?;
             if !outbox.is_empty() {
                 let beyond: HashSet<ChangeHash> = doc.get_changes(&acked).iter().map(Change::hash).collect();
-                stored.extend(outbox.into_iter().filter(|h| doc.get_change_by_hash(h).is_some() && !beyond.contains(h)));
+                stored.extend(outbox.into_iter().filter(|h| heads::holds(doc, h) && !beyond.contains(h)));
             }
             let tx = self.storage.begin()?;
             storage::set_acked_heads(&tx, &name, &acked, now)?;

@@ -1,9 +1,17 @@
 //! The heads of a document after some changes: what the relay acknowledges for a page, and
-//! what the phone expects the relay to hold after a push.
+//! what the phone expects the relay to hold after a push; and whether a document holds a
+//! change.
 
 use std::collections::HashSet;
 
-use automerge::{Change, ChangeHash};
+use automerge::{Automerge, Change, ChangeHash};
+
+/// Whether `doc` holds the change `hash`: a lookup in its change graph. (automerge's
+/// `get_change_by_hash` answers the same but first rebuilds the whole change from the
+/// document's operations, which every sync would pay for each change it names.)
+pub fn holds(doc: &Automerge, hash: &ChangeHash) -> bool {
+    doc.get_change_meta_by_hash(hash).is_some()
+}
 
 /// The heads of a document holding `base` and then `added` (changes that follow `base`,
 /// each after its dependencies): every one of them that none of `added` depends on.
@@ -21,6 +29,18 @@ mod tests {
     use super::*;
     use automerge::transaction::Transactable;
     use automerge::{AutoCommit, ROOT};
+
+    /// A document holds the changes it was built from and no others.
+    #[test]
+    fn a_document_holds_its_own_changes_only() {
+        let mut doc = AutoCommit::new();
+        doc.put(ROOT, "k", 1_i64).unwrap();
+        let mut other = AutoCommit::new();
+        other.put(ROOT, "k", 2_i64).unwrap();
+        let (mine, theirs) = (doc.get_heads()[0], other.get_heads()[0]);
+        assert!(holds(doc.document(), &mine));
+        assert!(!holds(doc.document(), &theirs));
+    }
 
     /// A page of a document's history has exactly the heads a document holding that page has.
     #[test]

@@ -7,7 +7,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use automerge::{ActorId, Automerge, Change, ReadDoc as _};
+use automerge::{ActorId, Automerge, Change};
+
+use crate::sync::heads::holds;
 
 /// Checks that `changes`, in the order they will be applied to `doc`, each follow their
 /// author's last change (in `doc` or earlier among them) with the next sequence number,
@@ -21,7 +23,7 @@ pub fn check<'c>(doc: &Automerge, changes: impl IntoIterator<Item = &'c Change>)
     }
     let mut seen = HashSet::new();
     for change in changes {
-        if doc.get_change_by_hash(&change.hash()).is_some() || !seen.insert(change.hash()) {
+        if holds(doc, &change.hash()) || !seen.insert(change.hash()) {
             continue;
         }
         let author = change.actor_id();

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use automerge::{Change, ChangeHash, ReadDoc};
 use timebank_engine::sync::bounds;
-use timebank_engine::sync::heads::heads_after;
+use timebank_engine::sync::heads::{self, heads_after};
 use timebank_engine::sync::page::Page;
 use timebank_engine::sync::wire::{self, DocPull, HeadsDigest, Recover, SyncResponse, heads_digest, to_wire_heads};
 
@@ -79,7 +79,7 @@ pub(super) fn plan(
         let base = match (push, listing) {
             // The device told its heads: what it lacks is below none of them.
             (Some(_), _) if let Some(recovery) = recovery => {
-                Some(wire::from_wire_heads(&recovery.heads).into_iter().filter(|h| doc.get_change_by_hash(h).is_some()).collect())
+                Some(wire::from_wire_heads(&recovery.heads).into_iter().filter(|h| heads::holds(doc, h)).collect())
             }
             (Some(p), _) => known_base(p.acked, &acked_here),
             // Not named in a manifest-checked request: the device holds what was acknowledged.

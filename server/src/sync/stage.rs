@@ -7,11 +7,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use automerge::{Automerge, Change, ChangeHash, Patch, ReadDoc};
+use automerge::{Automerge, Change, ChangeHash, Patch, PatchLog};
 use timebank_engine::DocId;
 use timebank_engine::sync::bounds::{self, BoundsError, Budget};
-use timebank_engine::sync::sequence;
 use timebank_engine::sync::wire::{self, DocPush, SyncRequest};
+use timebank_engine::sync::{heads, sequence};
 
 use crate::auth::AuthedDevice;
 use crate::authority::{self, Access, Authors, Refusal};
@@ -150,7 +150,7 @@ pub(super) fn stage(
         let fresh: Vec<&Change> = push
             .changes
             .iter()
-            .filter(|c| cached.get_change_by_hash(&c.hash()).is_none())
+            .filter(|c| !heads::holds(cached, &c.hash()))
             // A document the device may not write (a ledger) takes nothing back from it,
             // vouched or not: the relay writes it again from its books. The device's own
             // changes go on, to be refused and recorded.
@@ -178,25 +178,21 @@ pub(super) fn stage(
         let shaped = vetting::vet(id, cached, ready.iter().copied()).map_err(refuse)?;
         let mut fork = cached.clone();
         let apply = |fork: &mut Automerge, changes: Vec<Change>| {
-            fork.apply_changes(changes)
+            apply_logged(fork, changes)
                 .map_err(|e| AppError::BadRequest(format!("the changes sent for {id} could not be applied ({e}); nothing was stored")))
         };
         if mine.len() == ready.len() {
-            // The common case: the device's own changes only, checked in one diff.
-            let before = fork.get_heads();
-            apply(&mut fork, mine)?;
-            let patches = fork.diff(&before, &fork.get_heads());
+            // The common case: the device's own changes only, checked in one set of patches.
+            let patches = apply(&mut fork, mine)?;
             authority::check_fields(id, &patches, non_coordinator).map_err(refuse)?;
             staged.diffs.insert(id.clone(), patches);
         } else {
             // Recovering what a restored relay lost: changes of others, vouched for, among
             // the device's own. Each own change is checked on its own patches.
             for change in ready {
-                let before = fork.get_heads();
                 let is_mine = change.actor_id().to_hex_string() == own;
-                apply(&mut fork, vec![change.clone()])?;
+                let patches = apply(&mut fork, vec![change.clone()])?;
                 if is_mine {
-                    let patches = fork.diff(&before, &fork.get_heads());
                     authority::check_fields(id, &patches, non_coordinator).map_err(refuse)?;
                 }
             }
@@ -270,6 +266,15 @@ fn vouched(relay: &Relay, id: &DocId, push: &Push<'_>) -> Result<HashSet<ChangeH
     Ok(vouched)
 }
 
+/// Applies `changes` to `fork` and returns what they did to it, logged as they are
+/// applied: the same patches as a diff of the heads before and after, without a walk of
+/// the whole document that a diff makes.
+fn apply_logged(fork: &mut Automerge, changes: Vec<Change>) -> Result<Vec<Patch>, automerge::AutomergeError> {
+    let mut log = PatchLog::active();
+    fork.apply_changes_log_patches(changes, &mut log)?;
+    Ok(fork.make_patches(&mut log))
+}
+
 /// Splits `fresh` into the changes whose dependencies the relay holds (or that come
 /// before them in the push), in an order they apply in, and those that must wait.
 fn ready_and_waiting<'c>(cached: &Automerge, fresh: Vec<&'c Change>) -> (Vec<&'c Change>, Vec<&'c Change>) {
@@ -279,7 +284,7 @@ fn ready_and_waiting<'c>(cached: &Automerge, fresh: Vec<&'c Change>) -> (Vec<&'c
     loop {
         let before = pending.len();
         pending.retain(|change| {
-            let deps_held = change.deps().iter().all(|d| known.contains(d) || cached.get_change_by_hash(d).is_some());
+            let deps_held = change.deps().iter().all(|d| known.contains(d) || heads::holds(cached, d));
             if deps_held {
                 known.insert(change.hash());
                 ready.push(*change);
@@ -289,5 +294,41 @@ fn ready_and_waiting<'c>(cached: &Automerge, fresh: Vec<&'c Change>) -> (Vec<&'c
         if pending.len() == before || pending.is_empty() {
             return (ready, pending);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::transaction::Transactable as _;
+    use automerge::{AutoCommit, ObjType, ROOT, ReadDoc as _};
+
+    use super::*;
+
+    /// The field rules and the ledger read the patches a push makes: those logged while it
+    /// is applied are the ones a diff of the document before and after gives, for new
+    /// visits, edited and deleted fields, and edits concurrent with the relay's own.
+    #[test]
+    fn patches_logged_while_applying_are_the_diffs() {
+        let mut relay = AutoCommit::new();
+        let visits = relay.put_object(ROOT, "visits", ObjType::Map).unwrap();
+        let first = relay.put_object(&visits, "v-1", ObjType::Map).unwrap();
+        relay.put(&first, "note", "tea").unwrap();
+        relay.put(&first, "minutes", 30_i64).unwrap();
+        let mut phone = relay.fork().with_actor(automerge::ActorId::random());
+        let base = phone.get_heads();
+        let second = phone.put_object(&visits, "v-2", ObjType::Map).unwrap();
+        phone.put(&second, "note", "walk").unwrap();
+        phone.put(&first, "note", "tea and a walk").unwrap();
+        phone.delete(&first, "minutes").unwrap();
+        // The relay wrote into the same visit meanwhile: a conflict the patches must show.
+        relay.put(&first, "note", "reviewed").unwrap();
+        let pushed: Vec<Change> = phone.get_changes(&base);
+
+        let mut logged = relay.document().clone();
+        let before = logged.get_heads();
+        let patches = apply_logged(&mut logged, pushed).unwrap();
+        assert!(!patches.is_empty());
+        assert_eq!(patches, logged.diff(&before, &logged.get_heads()));
+        assert_eq!(logged.get(&second, "note").unwrap().map(|(v, _)| v.to_string()), Some("\"walk\"".to_owned()));
     }
 }
