@@ -55,6 +55,12 @@ struct Cli {
     /// --demo seeds).
     #[arg(long, global = true, default_value = "data", env = "TIMEBANK_RELAY_DATA")]
     data: PathBuf,
+    /// Requests that do store and document work (syncs, console pages) at once, each on a
+    /// thread of its own; more wait their turn without one. Enough to keep the cores busy
+    /// and group many syncs into one flush to disk; far more only adds switching between
+    /// threads (ADR 45).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(2..=1000), env = "TIMEBANK_RELAY_WORK_THREADS")]
+    work_threads: u32,
     #[command(flatten)]
     database: DatabaseArgs,
     #[command(flatten)]
@@ -336,8 +342,11 @@ fn serve(cli: &Cli, location: &StoreLocation, limits: Limits, settings: Settings
         console::demo::check_empty(data).map_err(|e| e.to_string())?;
     }
     let console = ConsoleConfig::for_public_url(public_url);
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("could not start the runtime: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(usize::try_from(cli.work_threads).unwrap_or(usize::MAX))
+        .build()
+        .map_err(|e| format!("could not start the runtime: {e}"))?;
     runtime.block_on(async {
         let store = store::open(location).map_err(|e| e.to_string())?;
         if demo && !store.stations().map_err(|e| e.to_string())?.is_empty() {
