@@ -244,3 +244,62 @@ pub fn member_moves_while_the_relay_serves(store: Store<'_>) {
     assert_eq!(check["identical"], true, "{check}");
     served.stop();
 }
+
+/// With only two work threads, phones that sync all at once wait their turn and are all
+/// served (none refused, none stuck); fewer than two is refused before the relay starts,
+/// with the flag's name and its bounds.
+#[test]
+fn few_work_threads_serve_phones_in_turn_and_one_is_refused() {
+    let data = tempfile::tempdir().unwrap();
+    let data = data.path();
+    let station = admin(data, &["station", "create", "--name", "Caoyang"])["id"].as_str().unwrap().to_owned();
+    let create = |role: &str, name: &str| {
+        admin(data, &["member", "create", "--station", &station, "--role", role, "--name", name, "--birth-year", "1950"])["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let elder = MemberId::parse(&create("elder", "Wang Fang")).unwrap();
+    let volunteers: Vec<String> = (0..8).map(|n| create("volunteer", &format!("Volunteer {n}"))).collect();
+
+    let refused =
+        Command::new(BIN).args(["--data"]).arg(data).args(["--listen", "127.0.0.1:0", "--work-threads", "1"]).output().unwrap();
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("--work-threads") && said.contains("2..=1000"), "{said}");
+
+    let served = RelayProcess::start_with(data, None, &["--work-threads", "2"]);
+    let dirs: Vec<tempfile::TempDir> = volunteers.iter().map(|_| tempfile::tempdir().unwrap()).collect();
+    let now = chrono::Utc::now();
+    std::thread::scope(|scope| {
+        let syncs: Vec<_> = volunteers
+            .iter()
+            .zip(&dirs)
+            .map(|(volunteer, dir)| {
+                let (url, elder) = (served.url.clone(), elder.clone());
+                scope.spawn(move || {
+                    let mut phone = enrolled_phone(&url, data, volunteer, dir.path());
+                    let mut link = transport(&phone, &url);
+                    for hour in 1..=3 {
+                        let start = now - chrono::Duration::hours(hour);
+                        let visit = PastVisit {
+                            elder: elder.clone(),
+                            service: "companionship".into(),
+                            order: None,
+                            start,
+                            end: start + chrono::Duration::minutes(30),
+                            note: String::new(),
+                        };
+                        phone.log_visit(&visit).unwrap();
+                        phone.sync(&mut link).unwrap();
+                    }
+                    phone.visits().unwrap().iter().filter(|v| v.state_label == "sent").count()
+                })
+            })
+            .collect();
+        for sync in syncs {
+            assert_eq!(sync.join().unwrap(), 3, "every visit reached the relay");
+        }
+    });
+    served.stop();
+}
