@@ -3,12 +3,11 @@
 //! the same data directory, and stops cleanly on SIGTERM.
 
 use serde_json::Value;
-use timebank_engine::PastVisit;
-use timebank_engine::model::{MemberId, ReviewDecision};
+use timebank_engine::model::ReviewDecision;
 
 use std::process::Command;
 
-use crate::process::{BIN, RelayProcess, Store, admin, admin_on, agent, enrolled_phone, enrolled_phone_on, transport};
+use crate::process::{BIN, RelayProcess, Store, admin, admin_on, agent, enrolled_phone, enrolled_phone_on, transport, visit};
 
 #[test]
 fn the_relay_binary_serves_phones_while_admin_commands_run_beside_it() {
@@ -42,17 +41,7 @@ fn the_relay_binary_serves_phones_while_admin_commands_run_beside_it() {
     let phone_device = phone.relay_link().unwrap().unwrap().device;
     let mut desk = enrolled_phone(&served.url, data, &coordinator, desk_dir.path());
     let mut desk_link = transport(&desk, &served.url);
-    let now = chrono::Utc::now();
-    phone
-        .log_visit(&PastVisit {
-            elder: MemberId::parse(&elder).unwrap(),
-            service: "companionship".into(),
-            order: None,
-            start: now - chrono::Duration::hours(2),
-            end: now - chrono::Duration::hours(1),
-            note: String::new(),
-        })
-        .unwrap();
+    phone.log_visit(&visit(&elder, 2)).unwrap();
     phone.sync(&mut phone_link).unwrap();
     assert_eq!(phone.visits().unwrap()[0].state_label, "sent");
     desk.sync(&mut desk_link).unwrap();
@@ -193,17 +182,7 @@ pub fn member_moves_while_the_relay_serves(store: Store<'_>) {
     let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let mut phone = enrolled_phone_on(&served.url, store, &volunteer, dirs[0].path());
     let mut phone_link = transport(&phone, &served.url);
-    let now = chrono::Utc::now();
-    phone
-        .log_visit(&PastVisit {
-            elder: MemberId::parse(&elder).unwrap(),
-            service: "companionship".into(),
-            order: None,
-            start: now - chrono::Duration::hours(2),
-            end: now - chrono::Duration::hours(1),
-            note: String::new(),
-        })
-        .unwrap();
+    phone.log_visit(&visit(&elder, 2)).unwrap();
     phone.sync(&mut phone_link).unwrap();
 
     let refused = |args: &[&str], expected: &str| {
@@ -259,7 +238,7 @@ fn few_work_threads_serve_phones_in_turn_and_one_is_refused() {
             .unwrap()
             .to_owned()
     };
-    let elder = MemberId::parse(&create("elder", "Wang Fang")).unwrap();
+    let elder = create("elder", "Wang Fang");
     let volunteers: Vec<String> = (0..8).map(|n| create("volunteer", &format!("Volunteer {n}"))).collect();
 
     let refused =
@@ -270,7 +249,6 @@ fn few_work_threads_serve_phones_in_turn_and_one_is_refused() {
 
     let served = RelayProcess::start_with(data, None, &["--work-threads", "2"]);
     let dirs: Vec<tempfile::TempDir> = volunteers.iter().map(|_| tempfile::tempdir().unwrap()).collect();
-    let now = chrono::Utc::now();
     std::thread::scope(|scope| {
         let syncs: Vec<_> = volunteers
             .iter()
@@ -280,17 +258,8 @@ fn few_work_threads_serve_phones_in_turn_and_one_is_refused() {
                 scope.spawn(move || {
                     let mut phone = enrolled_phone(&url, data, volunteer, dir.path());
                     let mut link = transport(&phone, &url);
-                    for hour in 1..=3 {
-                        let start = now - chrono::Duration::hours(hour);
-                        let visit = PastVisit {
-                            elder: elder.clone(),
-                            service: "companionship".into(),
-                            order: None,
-                            start,
-                            end: start + chrono::Duration::minutes(30),
-                            note: String::new(),
-                        };
-                        phone.log_visit(&visit).unwrap();
+                    for hours_ago in 1..=3 {
+                        phone.log_visit(&visit(&elder, hours_ago)).unwrap();
                         phone.sync(&mut link).unwrap();
                     }
                     phone.visits().unwrap().iter().filter(|v| v.state_label == "sent").count()

@@ -5,7 +5,6 @@
 //! with the reason when it cannot. The PostgreSQL suite runs the same on a database.
 
 use axum::http::StatusCode;
-use timebank_engine::model::MemberId;
 use timebank_testing::cluster::free_port;
 
 use crate::process::{RelayProcess, Store, admin_on, agent, enrolled_phone_on, transport};
@@ -65,16 +64,7 @@ pub fn counters_move_after_a_sync(store: Store<'_>) {
     // A phone enrolls, logs a visit and syncs: one more sync, one visit waiting for review.
     let phone_dir = tempfile::tempdir().unwrap();
     let mut phone = enrolled_phone_on(&relay.url, store, &volunteer, phone_dir.path());
-    phone
-        .log_visit(&timebank_engine::PastVisit {
-            elder: MemberId::parse(&elder).unwrap(),
-            service: "companionship".into(),
-            order: None,
-            start: chrono::Utc::now() - chrono::Duration::hours(2),
-            end: chrono::Utc::now() - chrono::Duration::hours(1),
-            note: String::new(),
-        })
-        .unwrap();
+    phone.log_visit(&crate::process::visit(&elder, 2)).unwrap();
     phone.sync(&mut transport(&phone, &relay.url)).unwrap();
     // A stranger's sync with a made-up token is refused and leaves a security event.
     let refused = agent().post(&format!("{}/v1/sync", relay.url)).header("authorization", "Bearer made-up").send(&[1_u8][..]).unwrap();

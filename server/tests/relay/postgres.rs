@@ -10,26 +10,13 @@
 use std::process::Command;
 use std::time::Instant;
 
-use chrono::{Duration, Utc};
+use timebank_engine::DocId;
 use timebank_engine::model::{MemberId, ReviewDecision};
 use timebank_engine::sync::live::LiveEvent;
-use timebank_engine::{DocId, PastVisit};
 use timebank_testing::postgres::TestDatabase;
 use timebank_testing::{Heard, LiveListener};
 
-use crate::process::{BIN, RelayProcess, Store, admin_on, agent, enrolled_phone_on, transport};
-
-fn visit(elder: &str, hours_ago: i64) -> PastVisit {
-    let now = Utc::now();
-    PastVisit {
-        elder: MemberId::parse(elder).unwrap(),
-        service: "companionship".into(),
-        order: None,
-        start: now - Duration::hours(hours_ago),
-        end: now - Duration::hours(hours_ago - 1),
-        note: String::new(),
-    }
-}
+use crate::process::{BIN, RelayProcess, Store, admin_on, agent, enrolled_phone_on, transport, visit};
 
 /// The flags of each relay process on the test database.
 const RELAY_FLAGS: [&str; 4] = ["--db-pool", "4", "--db-statement-timeout-ms", "5000"];

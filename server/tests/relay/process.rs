@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use timebank_cli::relay::{HttpTransport, enroll_store};
-use timebank_engine::{Engine, RelayLink, SystemClock};
+use timebank_engine::model::MemberId;
+use timebank_engine::{Engine, PastVisit, RelayLink, SystemClock};
 
 /// The relay binary cargo built for these tests.
 pub const BIN: &str = env!("CARGO_BIN_EXE_timebank-relay");
@@ -157,4 +158,17 @@ pub fn enrolled_phone_on(url: &str, store: Store<'_>, member: &str, dir: &Path) 
 pub fn transport(engine: &Engine, url: &str) -> HttpTransport {
     let link = engine.relay_link().unwrap().unwrap();
     HttpTransport::new(&RelayLink { url: url.to_owned(), ..link })
+}
+
+/// An hour of companionship with `elder` (a member id) that ended `hours_ago - 1` hours ago.
+pub fn visit(elder: &str, hours_ago: i64) -> PastVisit {
+    let now = chrono::Utc::now();
+    PastVisit {
+        elder: MemberId::parse(elder).unwrap(),
+        service: "companionship".into(),
+        order: None,
+        start: now - chrono::Duration::hours(hours_ago),
+        end: now - chrono::Duration::hours(hours_ago - 1),
+        note: String::new(),
+    }
 }
