@@ -15,7 +15,7 @@ use timebank_engine::DocId;
 use timebank_engine::documents::member;
 use timebank_engine::model::{MemberId, Role};
 
-use crate::store::{MemberRecord, RelayStore, StoreResult};
+use crate::store::{DeviceRecord, MemberRecord, RelayStore, StoreResult};
 
 /// What one device may read: computed from its member's role and station.
 #[derive(Clone, Debug)]
@@ -139,6 +139,17 @@ impl<'a> Authors<'a> {
         };
         self.by_actor.insert(actor.to_owned(), found.clone());
         Ok(found)
+    }
+
+    /// The same resolver, told that `device` (the one the request's token names: enrolled,
+    /// not revoked, and its actor no relay's, as enrollment checked) writes for `member`,
+    /// so its own changes cost no lookups.
+    pub fn knowing(mut self, device: &DeviceRecord, member: &MemberRecord) -> Self {
+        if device.revoked_at.is_none() && device.member == member.id {
+            self.by_actor.insert(device.actor.clone(), Ok(member.clone()));
+            self.members.insert(member.id.clone(), Some(member.clone()));
+        }
+        self
     }
 
     fn member(&mut self, id: &MemberId) -> StoreResult<Option<MemberRecord>> {

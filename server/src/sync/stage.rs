@@ -120,7 +120,7 @@ pub(super) fn stage(
     incoming: &Incoming<'_>,
 ) -> Result<Staged, AppError> {
     let mut staged = Staged::default();
-    let mut authors = Authors::new(relay.store());
+    let mut authors = Authors::new(relay.store()).knowing(&device.device, &device.member);
     let mut taken = DeviceUsage::default();
     for (id, push) in &incoming.pushes {
         let Some(cached) = work.doc(id) else { continue };
