@@ -22,8 +22,11 @@ const PART: usize = 4_096;
 /// The books folded from the whole arrival log: the full rebuild. The log is read and its
 /// events decoded on a second thread, a part at a time, while this one folds the parts in
 /// the order they were logged: the fold itself stays one pass, in arrival order.
+///
+/// The rebuilt books note no changes for [`Books::take_touched`] (everything is new: its
+/// callers look at every member's document); what is folded into them afterwards is noted.
 pub fn rebuild(store: &dyn RelayStore) -> StoreResult<Books> {
-    let mut books = Books::new();
+    let mut books = Books::untracked();
     std::thread::scope(|scope| {
         // A few parts in flight: the reader runs ahead of the fold without holding the log.
         let (parts, decoded) = mpsc::sync_channel::<Vec<Event>>(4);
@@ -47,6 +50,7 @@ pub fn rebuild(store: &dyn RelayStore) -> StoreResult<Books> {
         }
         reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })?;
+    books.track_changes();
     Ok(books)
 }
 

@@ -23,6 +23,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 use chrono::{DateTime, Datelike, Utc};
 use foldhash::{HashMap, HashSet};
@@ -38,12 +39,13 @@ use crate::ledger::evidence::{EvidenceBook, EvidenceState};
 use crate::ledger::posting::{Account, Posting, PostingKind};
 use crate::ledger::rules::{Cap, Credit, StationRules};
 
-/// What was earned for one approval of a visit.
+/// What was earned for one approval of a visit: its postings named by their place in
+/// [`Books::postings`] (their keys are there, not copied per visit).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Earned {
-    earn_key: Option<String>,
+    earn_posting: Option<usize>,
     earn: i64,
-    overflow_key: Option<String>,
+    overflow_posting: Option<usize>,
     overflow: i64,
     day: i64,
 }
@@ -150,6 +152,10 @@ pub struct Books {
     presence: EvidenceBook,
     /// The members whose ledger changed since last taken, and what changed.
     dirty: BTreeMap<MemberId, Touched>,
+    /// Set while the full rebuild folds: nothing is noted in `dirty` (every member's
+    /// document is looked at after a rebuild, and a million visits' ids noted there would
+    /// cost the rebuild more than the rest of its bookkeeping).
+    untracked: bool,
 }
 
 /// What changed in one member's ledger since the books last said ([`Books::take_touched`]),
@@ -185,6 +191,18 @@ impl Books {
         Books::default()
     }
 
+    /// Empty books that note no changes ([`Books::take_touched`] says nothing) until
+    /// [`Books::track_changes`]: for the full rebuild, after which every member's document
+    /// is looked at anyway.
+    pub fn untracked() -> Books {
+        Books { untracked: true, ..Books::default() }
+    }
+
+    /// From now on, notes what changes for [`Books::take_touched`].
+    pub fn track_changes(&mut self) {
+        self.untracked = false;
+    }
+
     /// Folds `events` in order (see [`Books::apply`]).
     pub fn apply_all<'a>(&mut self, events: impl IntoIterator<Item = &'a Event>) {
         for event in events {
@@ -211,13 +229,7 @@ impl Books {
                 self.settle_evidence(&evidence.visit, cause);
             }
             EventBody::Confirmation(confirmation) => self.confirmation(confirmation),
-            EventBody::Review(review) => {
-                if self.visits.contains_key(&review.visit) {
-                    self.review(review, cause);
-                } else {
-                    self.reviews_waiting.insert(review.visit.clone(), (review.clone(), cause.seq, cause.at));
-                }
-            }
+            EventBody::Review(review) => self.review_arrived(Cow::Borrowed(review), cause),
             EventBody::Reversal(reversal) => self.reversal(reversal, cause),
             EventBody::Request(request) => self.request(request, cause),
             EventBody::Correction(correction) => self.correction(correction, cause),
@@ -235,14 +247,28 @@ impl Books {
     /// Folds one event as [`Books::apply`] does, keeping what it can of it instead of a copy
     /// (a visit is kept as it came): the full rebuild hands over the events it decoded.
     pub fn apply_owned(&mut self, event: Event) {
-        if !matches!(event.body, EventBody::Visit(_)) {
+        if !matches!(event.body, EventBody::Visit(_) | EventBody::Review(_)) {
             return self.apply(&event);
         }
         let Some(cause) = self.next(&event) else { return };
-        let EventBody::Visit(visit) = event.body else { return };
-        let id = visit.id.clone();
-        self.visit(Cow::Owned(visit), cause);
-        self.settle_evidence(&id, cause);
+        match event.body {
+            EventBody::Visit(visit) => {
+                let id = visit.id.clone();
+                self.visit(Cow::Owned(visit), cause);
+                self.settle_evidence(&id, cause);
+            }
+            EventBody::Review(review) => self.review_arrived(Cow::Owned(review), cause),
+            _ => {}
+        }
+    }
+
+    /// A review: decided now if its visit arrived, else kept until it does.
+    fn review_arrived(&mut self, review: Cow<'_, ReviewEvent>, cause: Cause) {
+        if self.visits.contains_key(&review.visit) {
+            self.review(review, cause);
+        } else {
+            self.reviews_waiting.insert(review.visit.clone(), (review.into_owned(), cause.seq, cause.at));
+        }
     }
 
     /// Why `event` posts what it posts ([`Cause`]), and it now the last applied; `None` for
@@ -375,8 +401,9 @@ impl Books {
 
     // ----- postings and outcomes -----
 
-    /// Posts unless the key was posted before. `also` names a member whose ledger shows
-    /// the line though none of their accounts moves (overflow of their visit).
+    /// Posts unless the key was posted before, and says where the posting is in
+    /// [`Books::postings`]. `also` names a member whose ledger shows the line though none of
+    /// their accounts moves (overflow of their visit).
     #[allow(clippy::too_many_arguments)]
     fn post(
         &mut self,
@@ -390,7 +417,7 @@ impl Books {
         by: Option<&MemberId>,
         cause: Cause,
         also: Option<&MemberId>,
-    ) -> Option<String> {
+    ) -> Option<usize> {
         if minutes <= 0 || from == to || self.posting_keys.contains_key(&key) {
             return None;
         }
@@ -413,11 +440,13 @@ impl Books {
                     0
                 }
             };
-            touch(&mut self.dirty, member).lines_from.get_or_insert(lines);
+            if !self.untracked {
+                touch(&mut self.dirty, member).lines_from.get_or_insert(lines);
+            }
         }
         self.posting_keys.insert(key.clone(), index);
         self.postings.push(Posting {
-            key: key.clone(),
+            key,
             kind,
             from,
             to,
@@ -428,7 +457,7 @@ impl Books {
             event: cause.seq,
             at: cause.at,
         });
-        Some(key)
+        Some(index)
     }
 
     fn set_outcome(&mut self, member: &MemberId, subject: &str, status: OutcomeStatus, reason: String, minutes: i64) {
@@ -439,7 +468,9 @@ impl Books {
         let Some(slot) = self.outcomes.get_mut(member) else { return };
         if slot.get(subject) != Some(&outcome) {
             slot.insert(subject.to_owned(), outcome);
-            touch(&mut self.dirty, member).outcomes.insert(subject.to_owned());
+            if !self.untracked {
+                touch(&mut self.dirty, member).outcomes.insert(subject.to_owned());
+            }
         }
     }
 
@@ -529,7 +560,7 @@ impl Books {
             }),
         );
         if let Some((review, seq, at)) = self.reviews_waiting.remove(&id) {
-            self.review(&review, Cause { seq, at: at.max(cause.at) });
+            self.review(Cow::Owned(review), Cause { seq, at: at.max(cause.at) });
         }
         self.refresh_order(&id);
     }
@@ -564,7 +595,9 @@ impl Books {
         let elder = elder.clone();
         let slot = self.order_progress.entry(elder.clone()).or_default();
         if slot.get(&order) != Some(&progress) {
-            touch(&mut self.dirty, &elder).orders.insert(order.clone());
+            if !self.untracked {
+                touch(&mut self.dirty, &elder).orders.insert(order.clone());
+            }
             slot.insert(order, progress);
         }
     }
@@ -614,10 +647,12 @@ impl Books {
         self.set_outcome(&volunteer, visit, OutcomeStatus::UnderReview, reason, 0);
     }
 
-    fn review(&mut self, review: &ReviewEvent, cause: Cause) {
+    /// A coordinator's review of a visit the books hold; kept as the review the ledger
+    /// follows (as it came when the caller handed it over: the full rebuild).
+    fn review(&mut self, review: Cow<'_, ReviewEvent>, cause: Cause) {
         let Some(state) = self.visits.get(&review.visit) else { return };
         if state.desk != review.station
-            || state.review.as_ref() == Some(review)
+            || state.review.as_ref() == Some(&*review)
             || state.reversed.contains(&(review.decision, review.at))
         {
             return;
@@ -626,9 +661,7 @@ impl Books {
         let visit = review.visit.as_str();
         let earned = state.earned.is_some();
         let rejected = state.rejected;
-        if let Some(state) = self.visits.get_mut(visit) {
-            state.review = Some(review.clone());
-        }
+        // What follows neither reads nor changes the visit's review, which is kept after it.
         match review.decision {
             ReviewDecision::Approve if !earned => self.earn(visit, Some(&review.by), cause),
             ReviewDecision::Reject => {
@@ -658,10 +691,16 @@ impl Books {
             }
             _ => {}
         }
+        let (decision, at) = (review.decision, review.at);
+        let visit = review.visit.clone();
+        if let Some(state) = self.visits.get_mut(&visit) {
+            state.review = Some(review.into_owned());
+        }
+        let visit = visit.as_str();
         self.refresh_order(visit);
         // A reversal of this review that arrived before it applies now.
         let waiting = self.reversals_waiting.get_mut(visit).and_then(|list| {
-            let named = list.iter().position(|(r, _, _)| r.decision == review.decision && r.review_at == review.at)?;
+            let named = list.iter().position(|(r, _, _)| r.decision == decision && r.review_at == at)?;
             Some(list.remove(named))
         });
         if let Some((reversal, seq, at)) = waiting {
@@ -716,11 +755,11 @@ impl Books {
         let rules = self.rules(&event.station);
         let day = rules.day_of(event.check_in);
         let Credit { logged: exact, credited, earned: earn, overflow, cap } = self.credit_of(event, &rules);
-        let memo = format!("visit to {} on {}: {exact} min logged, {credited} min credited", event.elder, date_of(event.check_in));
+        let memo = format!("visit to {} on {}: {exact} min logged, {credited} min credited", event.elder, MemoDate(event.check_in));
         let (v, station) = (event.volunteer.clone(), event.station.clone());
         let cap = cap.unwrap_or(Cap::Daily).as_str();
         let suffix = if round == 1 { String::new() } else { format!(":{round}") };
-        let earn_key = self.post(
+        let earn_posting = self.post(
             format!("earn:{visit}:r{}{suffix}", rules.version),
             PostingKind::Earn,
             Account::Program,
@@ -734,7 +773,7 @@ impl Books {
         );
         // Most visits stay within the caps: no overflow, so no key or memo to write (a
         // posting of nothing posts nothing).
-        let overflow_key = if overflow <= 0 {
+        let overflow_posting = if overflow <= 0 {
             None
         } else {
             self.post(
@@ -758,7 +797,7 @@ impl Books {
             earnings.total += earn;
         }
         if let Some(state) = self.visits.get_mut(visit) {
-            state.earned = Some(Earned { earn_key, earn, overflow_key, overflow, day });
+            state.earned = Some(Earned { earn_posting, earn, overflow_posting, overflow, day });
         }
         let reason = match (credited, overflow) {
             (0, _) => "the visit has no length to credit".to_owned(),
@@ -790,7 +829,8 @@ impl Books {
         let Some(earned) = state.earned.take() else { return };
         let v = state.event.volunteer.clone();
         let station = state.event.station.clone();
-        if let Some(key) = &earned.earn_key {
+        let reversal_of = |posting: Option<usize>, postings: &[Posting]| posting.map(|i| format!("reversal:{}", postings[i].key));
+        if let Some(key) = reversal_of(earned.earn_posting, &self.postings) {
             let available = self.balance(&Account::Member(v.clone())).max(0);
             let back = earned.earn.min(available);
             let memo = if back < earned.earn {
@@ -799,7 +839,7 @@ impl Books {
                 reason.to_owned()
             };
             self.post(
-                format!("reversal:{key}"),
+                key,
                 PostingKind::Reversal,
                 Account::Member(v.clone()),
                 Account::Program,
@@ -811,10 +851,10 @@ impl Books {
                 None,
             );
         }
-        if let Some(key) = &earned.overflow_key {
+        if let Some(key) = reversal_of(earned.overflow_posting, &self.postings) {
             let back = earned.overflow.min(self.balance(&Account::Pool(station.clone())).max(0));
             self.post(
-                format!("reversal:{key}"),
+                key,
                 PostingKind::Reversal,
                 Account::Pool(station),
                 Account::Program,
@@ -1092,13 +1132,18 @@ fn touch<'d>(dirty: &'d mut BTreeMap<MemberId, Touched>, member: &MemberId) -> &
     dirty.entry(member.clone()).or_default()
 }
 
-/// The UTC date of `millis` as a memo writes it (`2026-01-05`; nothing if out of range).
-fn date_of(millis: i64) -> String {
-    match DateTime::<Utc>::from_timestamp_millis(millis) {
-        Some(t) if (0..=9999).contains(&t.year()) => format!("{:04}-{:02}-{:02}", t.year(), t.month(), t.day()),
-        // chrono's own form for years of more or fewer than four digits.
-        Some(t) => t.format("%Y-%m-%d").to_string(),
-        None => String::new(),
+/// The UTC date of a time in ms as a memo writes it (`2026-01-05`; nothing if out of
+/// range), written straight into the memo (no string of its own per visit).
+struct MemoDate(i64);
+
+impl fmt::Display for MemoDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match DateTime::<Utc>::from_timestamp_millis(self.0) {
+            Some(t) if (0..=9999).contains(&t.year()) => write!(f, "{:04}-{:02}-{:02}", t.year(), t.month(), t.day()),
+            // chrono's own form for years of more or fewer than four digits.
+            Some(t) => write!(f, "{}", t.format("%Y-%m-%d")),
+            None => Ok(()),
+        }
     }
 }
 
