@@ -7,20 +7,76 @@
 
 use std::collections::{HashMap, HashSet};
 
-use automerge::{ActorId, Automerge, Change};
+use automerge::{ActorId, Automerge, Change, ChangeHash};
 
 use crate::sync::heads::holds;
+
+/// How many of the document's changes [`check`] reads back from the ones pushed before it
+/// reads the whole history: an honest push builds on its author's last change, near the
+/// document's heads.
+const NEARBY: usize = 256;
 
 /// Checks that `changes`, in the order they will be applied to `doc`, each follow their
 /// author's last change (in `doc` or earlier among them) with the next sequence number,
 /// and name no device that has written nothing in `doc` or earlier among them. Changes
 /// `doc` already holds are skipped.
+///
+/// The document's changes are first read back from those the pushed ones build on, a few
+/// at most ([`NEARBY`]): when they show each author's previous change and every device
+/// named, the changes pass without reading the whole history (whose cost grows with it:
+/// about 1.3 ms for 3,000 changes). Otherwise, and for every refusal, the whole history
+/// decides. What the near read lets pass that the whole history would refuse (a second
+/// change with a number the document holds already: a device's history forked, or an
+/// author's first change numbered 1 again) cannot make automerge panic: it refuses it.
 pub fn check<'c>(doc: &Automerge, changes: impl IntoIterator<Item = &'c Change>) -> Result<(), String> {
+    let changes: Vec<&Change> = changes.into_iter().collect();
+    if follow(&nearby(doc, &changes), doc, &changes).is_ok() {
+        return Ok(());
+    }
     let mut last: HashMap<ActorId, u64> = HashMap::new();
     for meta in doc.get_changes_meta(&[]) {
         let seq = last.entry(meta.actor.into_owned()).or_default();
         *seq = (*seq).max(meta.seq);
     }
+    follow(&last, doc, &changes)
+}
+
+/// Each author's last change number among the document's changes that `changes` build on,
+/// read back from them until every author's previous change and every device named is
+/// found, or [`NEARBY`] changes were read.
+fn nearby(doc: &Automerge, changes: &[&Change]) -> HashMap<ActorId, u64> {
+    let pushed: HashSet<ChangeHash> = changes.iter().map(|c| c.hash()).collect();
+    let mut wanted: HashMap<&ActorId, u64> = HashMap::new();
+    for change in changes {
+        let before = change.seq().saturating_sub(1);
+        let want = wanted.entry(change.actor_id()).or_insert(before);
+        *want = (*want).min(before);
+        for other in change.other_actor_ids() {
+            wanted.entry(other).or_insert(1);
+        }
+    }
+    let mut last: HashMap<ActorId, u64> = HashMap::new();
+    let mut next: Vec<ChangeHash> = changes.iter().flat_map(|c| c.deps().iter().copied()).filter(|d| !pushed.contains(d)).collect();
+    let mut read = HashSet::new();
+    while let Some(hash) = next.pop() {
+        if read.len() >= NEARBY || wanted.iter().all(|(actor, &want)| want == 0 || last.get(*actor).is_some_and(|&seq| seq >= want)) {
+            break;
+        }
+        if !read.insert(hash) {
+            continue;
+        }
+        let Some(meta) = doc.get_change_meta_by_hash(&hash) else { continue };
+        let seq = last.entry(meta.actor.into_owned()).or_default();
+        *seq = (*seq).max(meta.seq);
+        next.extend(meta.deps);
+    }
+    last
+}
+
+/// Checks `changes` in order against `last`, each author's last change number known
+/// before them.
+fn follow(last: &HashMap<ActorId, u64>, doc: &Automerge, changes: &[&Change]) -> Result<(), String> {
+    let mut last = last.clone();
     let mut seen = HashSet::new();
     for change in changes {
         if holds(doc, &change.hash()) || !seen.insert(change.hash()) {
@@ -121,5 +177,61 @@ mod tests {
         second.start_op = 3;
         second.deps = vec![first.hash().0];
         check(&doc, [&first, &read(&second)]).unwrap();
+    }
+
+    /// `writes` changes by `actor` into `doc`, one key each.
+    fn write(doc: &mut Automerge, writes: usize, key: &str) {
+        for i in 0..writes {
+            doc.transact(|tx| tx.put(ROOT, key, i64::try_from(i).unwrap())).unwrap();
+        }
+    }
+
+    /// A phone's next change on a long history is checked from the changes near it (its
+    /// own last change a few below); one that names a device which wrote far below (much
+    /// was written since) from the whole history; both pass and apply.
+    #[test]
+    fn a_long_history_is_read_near_the_push_and_whole_only_when_needed() {
+        let (mut doc, phone) = doc_with_one_change();
+        let mut other = doc.fork().with_actor(ActorId::random());
+        other.transact(|tx| tx.put(ROOT, "x", "set by another device")).unwrap();
+        doc.merge(&mut other).unwrap();
+        write(&mut doc, NEARBY + 10, "a");
+        let mut relay = doc.fork().with_actor(ActorId::random());
+        write(&mut relay, 3, "b");
+
+        let mut on_phone = relay.fork().with_actor(phone.clone());
+        on_phone.transact(|tx| tx.put(ROOT, "note", "tea")).unwrap();
+        let next = on_phone.get_changes(&relay.get_heads());
+        let pushed: Vec<&Change> = next.iter().collect();
+        assert_eq!(nearby(&relay, &pushed).get(&phone), Some(&(NEARBY as u64 + 11)), "its last change is near");
+        assert!(follow(&nearby(&relay, &pushed), &relay, &pushed).is_ok());
+        check(&relay, &next).unwrap();
+
+        // Overwriting what the other device wrote names it; it wrote far below the push.
+        let mut on_phone = relay.fork().with_actor(phone);
+        on_phone.transact(|tx| tx.put(ROOT, "x", "set by the phone")).unwrap();
+        let naming = on_phone.get_changes(&relay.get_heads());
+        let pushed: Vec<&Change> = naming.iter().collect();
+        assert!(!naming[0].other_actor_ids().is_empty());
+        assert!(follow(&nearby(&relay, &pushed), &relay, &pushed).is_err(), "the near read does not reach it");
+        check(&relay, &naming).unwrap();
+        let mut applied = relay.clone();
+        applied.apply_changes(naming).unwrap();
+        assert_eq!(applied.get_heads(), on_phone.get_heads());
+    }
+
+    /// A device whose history forked (a second change with a number the document holds)
+    /// passes the near read, and automerge refuses it without panicking.
+    #[test]
+    fn a_forked_history_is_refused_by_automerge_without_a_panic() {
+        let (doc, phone) = doc_with_one_change();
+        let mut kept = doc.clone();
+        kept.transact(|tx| tx.put(ROOT, "b", 1)).unwrap();
+        let mut forked = doc.fork().with_actor(phone);
+        forked.transact(|tx| tx.put(ROOT, "b", 2)).unwrap();
+        let second = forked.get_changes(&doc.get_heads());
+        check(&kept, &second).unwrap();
+        let outcome = std::panic::catch_unwind(|| kept.clone().apply_changes(second.clone()));
+        assert!(matches!(outcome, Ok(Err(_))), "refused, not applied and no panic");
     }
 }
