@@ -385,6 +385,8 @@ fn serve(cli: &Cli, location: &StoreLocation, limits: Limits, settings: Settings
         } else {
             None
         };
+        // Signals are listened for before the relay says it listens.
+        let stop = shutdown_signal();
         let mut stdout = std::io::stdout().lock();
         let mut text = format!("listening on http://{address}\n");
         if let Some(metrics) = metrics {
@@ -410,7 +412,7 @@ fn serve(cli: &Cli, location: &StoreLocation, limits: Limits, settings: Settings
         let app = app_with_limits(Arc::clone(&relay), console, limits).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
-                shutdown_signal().await;
+                stop.await;
                 // Live channels never finish by themselves: closed, the devices reconnect later.
                 relay.changes().stopping();
             })
@@ -421,31 +423,40 @@ fn serve(cli: &Cli, location: &StoreLocation, limits: Limits, settings: Settings
     })
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
+/// Listens for SIGINT (Ctrl-C) and SIGTERM from the call on, so that a signal sent as soon
+/// as the relay answers is not missed (before, SIGTERM was listened for only once the
+/// server first polled this, and a busy machine could let it kill the relay outright); the
+/// future resolves on either.
+fn shutdown_signal() -> impl Future<Output = ()> {
+    #[cfg(unix)]
+    let (interrupt, terminate) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listen =
+            |kind: SignalKind, name: &str| signal(kind).map_err(|error| tracing::warn!(%error, "cannot listen for {name}")).ok();
+        (listen(SignalKind::interrupt(), "Ctrl-C"), listen(SignalKind::terminate(), "SIGTERM"))
+    };
+    async move {
+        #[cfg(unix)]
+        tokio::select! {
+            () = received(interrupt) => {},
+            () = received(terminate) => {},
+        }
+        #[cfg(not(unix))]
         if let Err(error) = tokio::signal::ctrl_c().await {
             tracing::warn!(%error, "cannot listen for Ctrl-C");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
+        tracing::info!("shutting down: finishing the requests in flight");
     }
-    tracing::info!("shutting down: finishing the requests in flight");
+}
+
+/// Resolves when `signal` arrives; never, when it could not be listened for.
+#[cfg(unix)]
+async fn received(signal: Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(mut signal) => {
+            signal.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
 }
