@@ -5,7 +5,8 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, Datelike as _, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use timebank_engine::model::{MemberId, StationId};
 
 /// An account of the ledger.
@@ -131,7 +132,7 @@ pub struct Posting {
     /// The visit or request it belongs to.
     pub subject: String,
     /// Words for people.
-    pub memo: String,
+    pub memo: Memo,
     /// Who decided it (the reviewing coordinator), if a person did.
     pub by: Option<MemberId>,
     /// The arrival sequence number of the event that caused it.
@@ -151,6 +152,71 @@ impl Posting {
             delta += self.minutes;
         }
         delta
+    }
+}
+
+/// Words for people on a posting. A visit's earning (a district-year has a million) keeps
+/// its numbers and is written out when read, so the fold formats no words; the others are
+/// kept as they were written. Compare the words (`to_string()`), not the variants: the same
+/// fold always makes the same variant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Memo {
+    /// `visit to {elder} on {date}: {logged} min logged, {credited} min credited`.
+    Visit {
+        /// The elder visited.
+        elder: MemberId,
+        /// The check-in (ms), written as its UTC date.
+        check_in: i64,
+        /// Minutes the volunteer logged.
+        logged: i64,
+        /// Minutes the station's rules credit.
+        credited: i64,
+    },
+    /// Words as they were written.
+    Text(String),
+}
+
+impl fmt::Display for Memo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Memo::Visit { elder, check_in, logged, credited } => {
+                write!(f, "visit to {elder} on {}: {logged} min logged, {credited} min credited", MemoDate(*check_in))
+            }
+            Memo::Text(words) => f.write_str(words),
+        }
+    }
+}
+
+impl From<String> for Memo {
+    fn from(words: String) -> Memo {
+        Memo::Text(words)
+    }
+}
+
+impl Serialize for Memo {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Memo {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Memo, D::Error> {
+        String::deserialize(deserializer).map(Memo::Text)
+    }
+}
+
+/// The UTC date of a time in ms as a memo writes it (`2026-01-05`; nothing if out of
+/// range), written straight into the memo (no string of its own).
+struct MemoDate(i64);
+
+impl fmt::Display for MemoDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match DateTime::<Utc>::from_timestamp_millis(self.0) {
+            Some(t) if (0..=9999).contains(&t.year()) => write!(f, "{:04}-{:02}-{:02}", t.year(), t.month(), t.day()),
+            // chrono's own form for years of more or fewer than four digits.
+            Some(t) => write!(f, "{}", t.format("%Y-%m-%d")),
+            None => Ok(()),
+        }
     }
 }
 

@@ -188,7 +188,7 @@ fn a_redemption_at_another_station_is_decided_there_and_only_there() {
     let books = fold(&log(&[earned[0].clone(), earned[1].clone(), asked.clone(), decided_by(across.clone())]));
     assert_eq!(outcome(&books, "m-v2", "r-1").0, OutcomeStatus::Fulfilled);
     let redeemed = books.postings().iter().find(|p| p.kind == PostingKind::Redeem).unwrap();
-    assert_eq!(redeemed.memo, "redeemed at station s-2: the service was given");
+    assert_eq!(redeemed.memo.to_string(), "redeemed at station s-2: the service was given");
     assert_eq!(books.member_balance(&m("m-v2")).confirmed_minutes, 15);
     // A station the relay does not know: refused, nothing held.
     let unknown = RequestWhat::Redeem { service: "massage".into(), at: Some(StationId::parse("s-9").unwrap()), at_unknown: true };
@@ -391,7 +391,7 @@ fn a_correction_adds_or_takes_back_but_never_below_zero_and_posts_once() {
     let kinds: Vec<(&str, i64)> = books.postings().iter().map(|p| (p.kind.as_str(), p.minutes)).collect();
     assert_eq!(kinds, [("earn", 60), ("correction", 30), ("correction", 90)]);
     assert_eq!(books.balance(&Account::Member(m("m-v2"))), 0);
-    assert!(books.postings()[2].memo.contains("30 min could not be taken back"), "{}", books.postings()[2].memo);
+    assert!(books.postings()[2].memo.to_string().contains("30 min could not be taken back"), "{}", books.postings()[2].memo);
     assert_eq!(books.postings()[1].by, Some(m("m-c")));
 }
 
@@ -409,7 +409,7 @@ fn a_reversed_approval_takes_the_coins_back_and_the_visit_waits_again() {
         (reversal_posting.key.as_str(), reversal_posting.minutes, reversal_posting.by.as_ref()),
         ("reversal:earn:v-1:r1", 90, Some(&m("m-c2")))
     );
-    assert_eq!(reversal_posting.memo, "the approval was reversed: approved by mistake");
+    assert_eq!(reversal_posting.memo.to_string(), "the approval was reversed: approved by mistake");
 
     // Approved again: earns again (a second round), once however often it arrives.
     bodies.push(review("v-1", "approve", T0 + 2 * HOUR));

@@ -27,6 +27,7 @@ const PART: usize = 4_096;
 /// callers look at every member's document); what is folded into them afterwards is noted.
 pub fn rebuild(store: &dyn RelayStore) -> StoreResult<Books> {
     let mut books = Books::untracked();
+    books.reserve(usize::try_from(store.ledger_progress()?.logged).unwrap_or(0));
     std::thread::scope(|scope| {
         // A few parts in flight: the reader runs ahead of the fold without holding the log.
         let (parts, decoded) = mpsc::sync_channel::<Vec<Event>>(4);
@@ -76,7 +77,7 @@ pub fn record_of(p: &Posting) -> PostingRecord {
         credit: p.to.to_string(),
         minutes: p.minutes,
         subject: p.subject.clone(),
-        memo: p.memo.clone(),
+        memo: p.memo.to_string(),
         by: p.by.as_ref().map(|m| m.to_string()),
         event: p.event,
         at: p.at,

@@ -23,7 +23,6 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
 use chrono::{DateTime, Datelike, Utc};
 use foldhash::{HashMap, HashSet};
@@ -36,7 +35,8 @@ use crate::ledger::event::{
     TransferEvent, VisitEvent,
 };
 use crate::ledger::evidence::{EvidenceBook, EvidenceState};
-use crate::ledger::posting::{Account, Posting, PostingKind};
+use crate::ledger::keys::PostingKeys;
+use crate::ledger::posting::{Account, Memo, Posting, PostingKind};
 use crate::ledger::rules::{Cap, Credit, StationRules};
 
 /// What was earned for one approval of a visit: its postings named by their place in
@@ -117,7 +117,7 @@ impl VisitIndex {
 pub struct Books {
     last_seq: i64,
     postings: Vec<Posting>,
-    posting_keys: HashMap<String, usize>,
+    posting_keys: PostingKeys,
     balances: BTreeMap<Account, i64>,
     // What the fold only looks up by key is hashed (no map's order reaches the books), with
     // foldhash, seeded per process (ids come from phones): a district-year holds a million
@@ -196,6 +196,17 @@ impl Books {
     /// is looked at anyway.
     pub fn untracked() -> Books {
         Books { untracked: true, ..Books::default() }
+    }
+
+    /// Makes room at once for what folding a log of about `events` events holds, so a
+    /// full rebuild does not grow (copy and fault in again) its largest tables as it goes.
+    /// Most events of a year are visits and their reviews: about half of them are visits,
+    /// each with its earning.
+    pub fn reserve(&mut self, events: usize) {
+        let visits = events / 2;
+        self.postings.reserve(visits);
+        self.posting_keys.reserve(visits, &self.postings);
+        self.visits.reserve(visits);
     }
 
     /// From now on, notes what changes for [`Books::take_touched`].
@@ -376,7 +387,7 @@ impl Books {
                     minutes,
                     balance_after: running,
                     subject: p.subject.clone(),
-                    memo: p.memo.clone(),
+                    memo: p.memo.to_string(),
                     at: DateTime::from_timestamp_millis(p.at).unwrap_or_default(),
                 };
                 (p.key.clone(), line)
@@ -413,12 +424,12 @@ impl Books {
         to: Account,
         minutes: i64,
         subject: &str,
-        memo: String,
+        memo: impl Into<Memo>,
         by: Option<&MemberId>,
         cause: Cause,
         also: Option<&MemberId>,
     ) -> Option<usize> {
-        if minutes <= 0 || from == to || self.posting_keys.contains_key(&key) {
+        if minutes <= 0 || from == to || self.posting_keys.contains(&key, &self.postings) {
             return None;
         }
         let index = self.postings.len();
@@ -444,7 +455,6 @@ impl Books {
                 touch(&mut self.dirty, member).lines_from.get_or_insert(lines);
             }
         }
-        self.posting_keys.insert(key.clone(), index);
         self.postings.push(Posting {
             key,
             kind,
@@ -452,11 +462,12 @@ impl Books {
             to,
             minutes,
             subject: subject.to_owned(),
-            memo,
+            memo: memo.into(),
             by: by.cloned(),
             event: cause.seq,
             at: cause.at,
         });
+        self.posting_keys.insert(index, &self.postings);
         Some(index)
     }
 
@@ -466,11 +477,16 @@ impl Books {
             self.outcomes.insert(member.clone(), HashMap::default());
         }
         let Some(slot) = self.outcomes.get_mut(member) else { return };
-        if slot.get(subject) != Some(&outcome) {
-            slot.insert(subject.to_owned(), outcome);
-            if !self.untracked {
-                touch(&mut self.dirty, member).outcomes.insert(subject.to_owned());
+        match slot.get_mut(subject) {
+            Some(current) if *current == outcome => return,
+            // A visit's outcome changes in place (under review, then approved): its key stays.
+            Some(current) => *current = outcome,
+            None => {
+                slot.insert(subject.to_owned(), outcome);
             }
+        }
+        if !self.untracked {
+            touch(&mut self.dirty, member).outcomes.insert(subject.to_owned());
         }
     }
 
@@ -755,7 +771,7 @@ impl Books {
         let rules = self.rules(&event.station);
         let day = rules.day_of(event.check_in);
         let Credit { logged: exact, credited, earned: earn, overflow, cap } = self.credit_of(event, &rules);
-        let memo = format!("visit to {} on {}: {exact} min logged, {credited} min credited", event.elder, MemoDate(event.check_in));
+        let memo = Memo::Visit { elder: event.elder.clone(), check_in: event.check_in, logged: exact, credited };
         let (v, station) = (event.volunteer.clone(), event.station.clone());
         let cap = cap.unwrap_or(Cap::Daily).as_str();
         let suffix = if round == 1 { String::new() } else { format!(":{round}") };
@@ -1130,21 +1146,6 @@ fn add_to(balances: &mut BTreeMap<Account, i64>, account: &Account, minutes: i64
 /// Marks `member`'s ledger document for writing; what changed is noted in what it returns.
 fn touch<'d>(dirty: &'d mut BTreeMap<MemberId, Touched>, member: &MemberId) -> &'d mut Touched {
     dirty.entry(member.clone()).or_default()
-}
-
-/// The UTC date of a time in ms as a memo writes it (`2026-01-05`; nothing if out of
-/// range), written straight into the memo (no string of its own per visit).
-struct MemoDate(i64);
-
-impl fmt::Display for MemoDate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match DateTime::<Utc>::from_timestamp_millis(self.0) {
-            Some(t) if (0..=9999).contains(&t.year()) => write!(f, "{:04}-{:02}-{:02}", t.year(), t.month(), t.day()),
-            // chrono's own form for years of more or fewer than four digits.
-            Some(t) => write!(f, "{}", t.format("%Y-%m-%d")),
-            None => Ok(()),
-        }
-    }
 }
 
 /// The reason on a visit the relay approved because its presence was verified.
