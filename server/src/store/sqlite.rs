@@ -88,6 +88,11 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Each sync of a group commit writes in a savepoint of its own: the pages it
+        // changes are kept for a rollback in a statement journal, which spills to a
+        // temporary file beyond 64 KiB (a sync of a day's visits does). In memory instead:
+        // it lives as long as one group's transaction.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         // What is deleted (a member's erased contact details) is overwritten with zeros,
         // not left in free pages (ADR 0034).
         conn.pragma_update(None, "secure_delete", "ON")?;
@@ -1219,18 +1224,21 @@ mod tests {
     }
 
     #[test]
-    fn the_store_runs_in_wal_mode_with_full_sync() {
+    fn the_store_runs_in_wal_mode_with_full_sync_and_statement_journals_in_memory() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
-        let (mode, sync): (String, i64) = store
-            .read(|conn| {
-                let mode = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
-                let sync = conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
-                Ok((mode, sync))
+        // The writer's connection: the one that commits (readers keep SQLite's defaults).
+        let (mode, sync, temp): (String, i64, i64) = store
+            .write(|tx| {
+                let mode = tx.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+                let sync = tx.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
+                let temp = tx.query_row("PRAGMA temp_store", [], |r| r.get(0))?;
+                Ok((mode, sync, temp))
             })
             .unwrap();
         assert_eq!(mode, "wal");
         assert_eq!(sync, 2, "synchronous = FULL");
+        assert_eq!(temp, 2, "temp_store = MEMORY");
     }
 
     #[test]
