@@ -5,6 +5,10 @@
 //! relay is SIGKILLed halfway through the first phase (the dip shows in the per-second
 //! counts). At the end every phone syncs until it has nothing left, every visit a phone
 //! had as sent must be in the store, and `admin rebuild-ledger --check` must hold.
+//!
+//! The phones share the relay's two cores, as a machine of its own would not make them:
+//! their threads run at nice [`PHONE_NICE`], so the relay and HAProxy are served first and
+//! the phones take what CPU is left (ADR 48).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +24,10 @@ use timebank_testing::{Phone, new_member};
 use super::relay::phone_stores;
 use super::stats::percentile;
 use super::{BenchError, Measurement, Target};
+
+/// The phones' threads' nice value: below the relay's and HAProxy's (0), as if the relay
+/// had its machine to itself.
+pub const PHONE_NICE: i32 = 10;
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -151,7 +159,8 @@ pub fn run(config: &LoadBench, progress: &mut dyn FnMut(&str)) -> Result<Vec<Mea
     };
     let setting = format!(
         "{} relay process(es) on {label} behind HAProxy (round robin, health-checked), {} phones (real engines, \
-         stores on a RAM disk) on the same 2 cores, each logging one visit and syncing over HTTP, {} s per phase",
+         stores on a RAM disk) on the same 2 cores at nice {PHONE_NICE} (the relays and HAProxy at 0, served first as on \
+         a machine of their own), each logging one visit and syncing over HTTP, {} s per phase",
         config.relays, config.devices, config.seconds
     );
     let killed = if config.kill_one {
@@ -227,6 +236,12 @@ fn drive(
             // Each phone's own pace when paced: every `count / rate` seconds, staggered.
             let every = rate.map(|r| Duration::from_secs_f64(count as f64 / r));
             std::thread::spawn(move || {
+                // This thread only (Linux keeps a nice value per thread); raising it needs
+                // no privilege.
+                if rustix::process::setpriority_process(None, PHONE_NICE).is_err() {
+                    failed.store(true, Ordering::SeqCst);
+                    return (phone, 0);
+                }
                 let mut round = 0_u32;
                 loop {
                     if let Some(every) = every {
@@ -265,7 +280,7 @@ fn drive(
         .into_iter()
         .unzip();
     if failed.load(Ordering::SeqCst) {
-        return Err("a phone could not log a visit".into());
+        return Err("a phone could not lower its thread's priority or log a visit".into());
     }
     let samples = std::mem::take(&mut *samples.lock().unwrap_or_else(PoisonError::into_inner));
     let next_slot = first_slot.saturating_add(rounds.into_iter().max().unwrap_or(0));
