@@ -36,21 +36,29 @@ pub fn name(doc: &impl ReadDoc) -> Option<String> {
 
 /// The station's catalogue; the default catalogue while the document has none.
 pub fn catalogue(doc: &impl ReadDoc) -> Vec<Service> {
-    let mut services: Vec<Service> = entries(doc, &ROOT, CATALOGUE)
-        .iter()
-        .filter_map(|(id, obj)| {
-            Some(Service {
-                id: id.clone(),
-                name_zh: str_at(doc, obj, "name_zh").unwrap_or_default(),
-                name_en: str_at(doc, obj, "name_en").unwrap_or_default(),
-                kind: ServiceKind::parse(&str_at(doc, obj, "kind")?)?,
-            })
-        })
-        .collect();
+    let mut services: Vec<Service> =
+        entries(doc, &ROOT, CATALOGUE).iter().filter_map(|(id, obj)| read_service(doc, id, obj)).collect();
     if services.is_empty() {
         services = default_catalogue();
     }
     services
+}
+
+/// The service `id` as the station's document lists it, reading that one entry; `None` if
+/// the document does not list it whole (the catalogue may then be the default one: read
+/// [`catalogue`]).
+pub fn listed_service(doc: &impl ReadDoc, id: &str) -> Option<Service> {
+    let listed = map_at(doc, &ROOT, CATALOGUE)?;
+    read_service(doc, id, &map_at(doc, &listed, id)?)
+}
+
+fn read_service(doc: &impl ReadDoc, id: &str, obj: &automerge::ObjId) -> Option<Service> {
+    Some(Service {
+        id: id.to_owned(),
+        name_zh: str_at(doc, obj, "name_zh").unwrap_or_default(),
+        name_en: str_at(doc, obj, "name_en").unwrap_or_default(),
+        kind: ServiceKind::parse(&str_at(doc, obj, "kind")?)?,
+    })
 }
 
 /// The station's visit rules; defaults for any rule not set.
@@ -82,4 +90,40 @@ pub fn verified_visits(doc: &impl ReadDoc) -> VerifiedVisits {
         .and_then(|obj| str_at(doc, &obj, VERIFIED_VISITS))
         .and_then(|raw| VerifiedVisits::parse(&raw))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::{Automerge, transaction::Transactable as _};
+
+    use super::*;
+
+    fn station_with(catalogue: &[Service]) -> Automerge {
+        let mut doc = Automerge::new();
+        doc.transact::<_, _, AutomergeError>(|tx| put_station(tx, "Changfeng", catalogue, &VisitRules::default())).unwrap();
+        doc
+    }
+
+    #[test]
+    fn one_listed_service_reads_as_the_catalogue_lists_it() {
+        let mut listed = default_catalogue();
+        listed.truncate(2);
+        let doc = station_with(&listed);
+        for service in &listed {
+            assert_eq!(listed_service(&doc, &service.id).as_ref(), Some(service));
+            assert!(catalogue(&doc).contains(service));
+        }
+        let unlisted = &default_catalogue()[2];
+        assert_eq!(listed_service(&doc, &unlisted.id), None, "listed nowhere in this station");
+        assert!(!catalogue(&doc).contains(unlisted));
+    }
+
+    #[test]
+    fn a_station_without_a_catalogue_lists_no_service_and_offers_the_default_ones() {
+        let mut doc = Automerge::new();
+        doc.transact::<_, _, AutomergeError>(|tx| tx.put(ROOT, "name", "Changfeng").map(|_| ())).unwrap();
+        let first = &default_catalogue()[0];
+        assert_eq!(listed_service(&doc, &first.id), None);
+        assert_eq!(catalogue(&doc), default_catalogue());
+    }
 }

@@ -10,7 +10,6 @@ use crate::documents::coordinator::{self, Cancellation};
 use crate::documents::{DocId, member};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::model::service::find_service;
 use crate::model::text;
 use crate::model::{
     Assignment, MemberId, Order, OrderFacts, OrderId, OrderState, OutcomeStatus, Response, Role, ServiceKind, Slot, Visit,
@@ -49,7 +48,7 @@ impl Engine {
             (_, Some(e)) => e.clone(),
             (_, None) => return Err(Error::invalid("say which elder the order is for (--elder)")),
         };
-        find_service(&self.catalogue(), service, ServiceKind::Earning)?;
+        self.service(service, ServiceKind::Earning)?;
         text::check_note(note)?;
         let now = self.clock.now();
         let slot = slot.map(|(start, end)| Slot::new(start, end, now)).transpose()?;

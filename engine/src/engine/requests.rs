@@ -4,7 +4,6 @@
 use crate::documents::{DocId, ledger, member};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::model::service::find_service;
 use crate::model::{MemberId, OutcomeStatus, RequestId, RequestKind, Role, ServiceKind, SpendRequest, StationId, Visit, request};
 use crate::notify::Topic;
 use crate::storage;
@@ -15,7 +14,7 @@ impl Engine {
     /// ledger decides; the outcome arrives with a later sync.
     pub fn request_redemption(&mut self, service: &str, minutes: i64) -> Result<RequestId> {
         let minutes = request::check_minutes(minutes)?;
-        find_service(&self.catalogue(), service, ServiceKind::Redeemable)?;
+        self.service(service, ServiceKind::Redeemable)?;
         self.spend(RequestKind::Redeem { service: service.to_owned(), at: None }, minutes)
     }
 
@@ -24,7 +23,7 @@ impl Engine {
     /// an ordinary redemption. The ledger decides by the same rules as at home.
     pub fn request_redemption_at(&mut self, service: &str, minutes: i64, station: &StationId) -> Result<RequestId> {
         let minutes = request::check_minutes(minutes)?;
-        find_service(&self.catalogue(), service, ServiceKind::Redeemable)?;
+        self.service(service, ServiceKind::Redeemable)?;
         let at = (*station != self.identity.station).then(|| station.clone());
         self.spend(RequestKind::Redeem { service: service.to_owned(), at }, minutes)
     }

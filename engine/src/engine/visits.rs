@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use crate::documents::{DocId, ledger, member};
 use crate::engine::{Engine, PastVisit};
 use crate::error::{Error, Result};
-use crate::model::service::find_service;
 use crate::model::text;
 use crate::model::{
     Confirmation, ConfirmedBy, Evidence, MemberId, OrderId, Response, Role, ServiceKind, Tap, Visit, VisitEnd, VisitId, VisitSource,
@@ -205,7 +204,7 @@ impl Engine {
         if *elder == self.identity.member {
             return Err(Error::invalid("you cannot log a visit to yourself; give the elder's id"));
         }
-        find_service(&self.catalogue(), service, ServiceKind::Earning)?;
+        self.service(service, ServiceKind::Earning)?;
         if let Some(order) = order {
             let assignment = member::assignments(self.own_doc()).into_iter().find(|a| &a.order == order).ok_or_else(|| {
                 Error::invalid(format!("order {order} is not among your assignments; check the id, or leave --order out"))
