@@ -530,6 +530,10 @@ impl RelayStore for SqliteStore {
         if items.is_empty() {
             return Vec::new();
         }
+        if let [(batch, events)] = items {
+            // A group of one needs no savepoint: if it fails, the transaction is rolled back.
+            return vec![self.write_sync(batch, events, at)];
+        }
         // One transaction, one fsync, for the whole group; each item in a savepoint of its
         // own, so one that fails (a document another process removed) fails alone.
         let mut results = Vec::with_capacity(items.len());

@@ -52,6 +52,10 @@ macro_rules! relay_store_suite {
                 with_store($crate::store::suite::a_group_of_syncs_stands_or_fails_item_by_item);
             }
             #[test]
+            fn a_group_of_one_that_fails_stores_nothing_and_says_why() {
+                with_store($crate::store::suite::a_group_of_one_that_fails_stores_nothing_and_says_why);
+            }
+            #[test]
             fn the_ledger_cursor_says_how_far_the_ledger_folded() {
                 with_store($crate::store::suite::the_ledger_cursor_says_how_far_the_ledger_folded);
             }
@@ -814,4 +818,30 @@ pub(crate) fn console_accounts_sessions_failures_and_audit(store: &dyn RelayStor
     let own: Vec<i64> = store.audit_entries(Some(&station_id()), 10).unwrap().iter().map(|e| e.at).collect();
     assert_eq!(own, [3, 1], "a station's entries, newest first");
     assert_eq!(store.audit_entries(None, 2).unwrap().iter().map(|e| e.at).collect::<Vec<_>>(), [3, 2]);
+}
+
+/// A group of one sync is stored without a savepoint: when it fails, its transaction is
+/// rolled back whole (the chunk, acknowledgement and usage written before the failing
+/// statement too), and the refusal is its own, not the group's.
+pub(crate) fn a_group_of_one_that_fails_stores_nothing_and_says_why(store: &dyn RelayStore) {
+    setup(store);
+    issue(store, 1, "m-vol", 1_000);
+    enroll(store, 1, "d-1", "aa", 1).unwrap();
+    let failing = WriteBatch {
+        chunks: vec![("member/m-vol".into(), vec![11]), ("member/m-missing".into(), vec![12])],
+        acks: vec![AckUpdate {
+            device: "d-1".into(),
+            doc: "member/m-vol".into(),
+            heads: AckedHeads { cur: vec![ChangeHash([1; 32])], prev: vec![] },
+        }],
+        ..WriteBatch::default()
+    };
+    let events = [NewLedgerEvent { key: "visit:v-1@a".into(), body: "{}".into() }];
+    let results = store.write_syncs(&[(&failing, &events)], 80);
+    assert_eq!(results.len(), 1);
+    assert!(matches!(results[0], Err(StoreError::Missing { what: "document", .. })), "{:?}", results[0]);
+    let unchanged = store.document("member/m-vol").unwrap().unwrap();
+    assert_eq!((unchanged.bytes.as_slice(), unchanged.generation), ([10].as_slice(), 1));
+    assert!(store.acked_heads("d-1").unwrap().is_empty());
+    assert!(store.ledger_events(0).unwrap().is_empty());
 }

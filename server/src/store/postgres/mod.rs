@@ -7,10 +7,11 @@
 //! transaction at a time, so they are numbered in the order they commit.
 
 mod changes;
+mod pipeline;
 mod rows;
 pub mod schema;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::error::Error as _;
 use std::future::Future;
 use std::time::Duration;
@@ -22,7 +23,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Config, NoTls, Row};
 
-use crate::store::encoding::{console_role_name, from_hex, heads_blob, heads_from_blob, hex};
+use crate::store::encoding::{console_role_name, from_hex, heads_from_blob, hex};
 use crate::store::{
     AckedHeads, AuditRecord, ConsoleSessionRecord, ConsoleUserRecord, DeviceRecord, DeviceUsage, DistrictRecord, DocumentChanges,
     EnrollRefusal, EnrollmentCode, LedgerEventRecord, LedgerProgress, MemberContact, MemberRecord, Millis, NewDevice, NewDocument,
@@ -357,104 +358,6 @@ async fn insert_documents_in(tx: &Transaction<'_>, documents: &[NewDocument], at
     Ok(())
 }
 
-async fn write_batch_in(tx: &Transaction<'_>, batch: &WriteBatch, at: Millis) -> Result<HashMap<String, i64>, Fault> {
-    let mut generations = HashMap::new();
-    if !batch.chunks.is_empty() {
-        let mut added: BTreeMap<&str, i64> = BTreeMap::new();
-        for (doc, _) in &batch.chunks {
-            *added.entry(doc.as_str()).or_default() += 1;
-        }
-        let docs: Vec<&str> = added.keys().copied().collect();
-        let counts: Vec<i64> = added.values().copied().collect();
-        // The documents' rows are locked in one order (by id), so two writers of the same
-        // documents wait for each other instead of deadlocking.
-        let locked = rows(
-            tx,
-            r#"SELECT doc_id FROM document_versions WHERE doc_id = ANY($1) ORDER BY doc_id COLLATE "C" FOR UPDATE"#,
-            &[&docs],
-        )
-        .await?;
-        if locked.len() < docs.len() {
-            let found: Vec<String> = locked.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
-            let missing = docs.iter().find(|doc| !found.iter().any(|f| f == *doc)).copied().unwrap_or_default();
-            return Err(StoreError::Missing { what: "document", id: missing.to_owned() }.into());
-        }
-        // One generation per chunk, as if each were written alone.
-        let bumped = rows(
-            tx,
-            "UPDATE document_versions v SET generation = v.generation + c.added, updated_at = $3
-             FROM unnest($1::text[], $2::int8[]) AS c(doc_id, added)
-             WHERE v.doc_id = c.doc_id RETURNING v.doc_id, v.generation",
-            &[&docs, &counts, &at],
-        )
-        .await?;
-        for row in bumped {
-            generations.insert(row.try_get(0)?, row.try_get(1)?);
-        }
-        let (chunk_docs, chunk_bytes): (Vec<&str>, Vec<&[u8]>) =
-            batch.chunks.iter().map(|(doc, bytes)| (doc.as_str(), bytes.as_slice())).unzip();
-        exec(
-            tx,
-            "INSERT INTO chunks (doc_id, bytes)
-             SELECT doc_id, bytes FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS c(doc_id, bytes, n) ORDER BY n",
-            &[&chunk_docs, &chunk_bytes],
-        )
-        .await?;
-    }
-    if !batch.acks.is_empty() {
-        // The last heads given for each (device, document), in one order.
-        let latest: BTreeMap<(&str, &str), &AckedHeads> =
-            batch.acks.iter().map(|ack| ((ack.device.as_str(), ack.doc.as_str()), &ack.heads)).collect();
-        let devices: Vec<&str> = latest.keys().map(|(device, _)| *device).collect();
-        let docs: Vec<&str> = latest.keys().map(|(_, doc)| *doc).collect();
-        let cur: Vec<Vec<u8>> = latest.values().map(|heads| heads_blob(&heads.cur)).collect();
-        let prev: Vec<Vec<u8>> = latest.values().map(|heads| heads_blob(&heads.prev)).collect();
-        exec(
-            tx,
-            "INSERT INTO sync_state (device, doc_id, cur_heads, prev_heads, updated_at)
-             SELECT device, doc_id, cur, prev, $5
-             FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[]) WITH ORDINALITY AS a(device, doc_id, cur, prev, n)
-             ORDER BY n
-             ON CONFLICT (device, doc_id) DO UPDATE SET cur_heads = excluded.cur_heads,
-                 prev_heads = excluded.prev_heads, updated_at = excluded.updated_at",
-            &[&devices, &docs, &cur, &prev, &at],
-        )
-        .await?;
-    }
-    insert_audits_in(tx, &batch.audits).await?;
-    if let Some(folded) = batch.ledger_folded {
-        exec(tx, "UPDATE ledger_state SET value = GREATEST(value, $1) WHERE key = 'folded_seq'", &[&folded]).await?;
-    }
-    for moved in &batch.moves {
-        let changed = tx
-            .execute(
-                "UPDATE members SET station = $3 WHERE id = $1 AND station = $2",
-                &[&moved.member.as_str(), &moved.from.as_str(), &moved.to.as_str()],
-            )
-            .await?;
-        if changed != 1 {
-            return Err(crate::store::moved_meanwhile(moved).into());
-        }
-        exec(
-            tx,
-            "UPDATE tags SET revoked_at = $3, revoked_why = $4 WHERE elder = $1 AND station = $2 AND revoked_at IS NULL",
-            &[&moved.member.as_str(), &moved.from.as_str(), &moved.at, &moved.tags_revoked_why()],
-        )
-        .await?;
-    }
-    if let Some(update) = &batch.usage {
-        exec(
-            tx,
-            "INSERT INTO device_usage (device, day, changes, bytes) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (device, day) DO UPDATE SET changes = device_usage.changes + excluded.changes,
-                 bytes = device_usage.bytes + excluded.bytes",
-            &[&update.device, &update.day, &update.usage.changes, &update.usage.bytes],
-        )
-        .await?;
-    }
-    Ok(generations)
-}
-
 async fn insert_audits_in(tx: &Transaction<'_>, entries: &[AuditRecord]) -> Result<(), Fault> {
     if entries.is_empty() {
         return Ok(());
@@ -467,45 +370,11 @@ async fn insert_audits_in(tx: &Transaction<'_>, entries: &[AuditRecord]) -> Resu
     let details: Vec<&str> = entries.iter().map(|e| e.detail.as_str()).collect();
     exec(
         tx,
-        "INSERT INTO console_audit (at, username, station, action, target, detail)
-         SELECT at, username, station, action, target, detail
-         FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-             WITH ORDINALITY AS a(at, username, station, action, target, detail, n)
-         ORDER BY n",
+        pipeline::INSERT_AUDITS,
         &[&at, &usernames, &stations, &actions, &targets, &details],
     )
     .await?;
     Ok(())
-}
-
-async fn append_ledger_events_in(
-    tx: &Transaction<'_>,
-    events: &[NewLedgerEvent],
-    at: Millis,
-) -> Result<Vec<LedgerEventRecord>, Fault> {
-    if events.is_empty() {
-        return Ok(Vec::new());
-    }
-    // One transaction at a time numbers arrivals, until it commits: numbers follow commit
-    // order, so a reader that has seen number n never meets a smaller one later. The lock
-    // is taken last in the transaction and lets readers (and postings' references) through.
-    tx.batch_execute("LOCK TABLE ledger_events IN SHARE ROW EXCLUSIVE MODE").await?;
-    let keys: Vec<&str> = events.iter().map(|e| e.key.as_str()).collect();
-    let bodies: Vec<&str> = events.iter().map(|e| e.body.as_str()).collect();
-    let inserted = rows(
-        tx,
-        "INSERT INTO ledger_events (key, body, received_at)
-         SELECT key, body, $3 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS e(key, body, n) ORDER BY n
-         ON CONFLICT (key) DO NOTHING RETURNING seq, key, body",
-        &[&keys, &bodies, &at],
-    )
-    .await?;
-    let mut logged = inserted
-        .iter()
-        .map(|row| Ok(LedgerEventRecord { seq: row.try_get(0)?, key: row.try_get(1)?, body: row.try_get(2)?, received_at: at }))
-        .collect::<Result<Vec<_>, Fault>>()?;
-    logged.sort_by_key(|event| event.seq);
-    Ok(logged)
 }
 
 async fn append_postings_in(tx: &Transaction<'_>, postings: &[PostingRecord]) -> Result<(), Fault> {
@@ -600,7 +469,7 @@ impl RelayStore for PgStore {
         if batch.is_empty() {
             return Ok(HashMap::new());
         }
-        self.write(async |tx| write_batch_in(tx, batch, at).await)
+        self.write(async |tx| Ok(pipeline::write_in(tx, batch, &[], at).await?.0))
     }
 
     fn write_sync(
@@ -612,12 +481,16 @@ impl RelayStore for PgStore {
         if batch.is_empty() && events.is_empty() {
             return Ok((HashMap::new(), Vec::new()));
         }
-        self.write(async |tx| Ok((write_batch_in(tx, batch, at).await?, append_ledger_events_in(tx, events, at).await?)))
+        self.write(async |tx| pipeline::write_in(tx, batch, events, at).await)
     }
 
     fn write_syncs(&self, items: &[(&WriteBatch, &[NewLedgerEvent])], at: Millis) -> Vec<StoreResult<SyncWritten>> {
         if items.is_empty() {
             return Vec::new();
+        }
+        if let [(batch, events)] = items {
+            // A group of one needs no savepoint: if it fails, the transaction is rolled back.
+            return vec![self.write_sync(batch, events, at)];
         }
         // One transaction, one commit (one WAL flush) for the group; each item in a
         // savepoint of its own, so one that fails fails alone.
@@ -625,8 +498,7 @@ impl RelayStore for PgStore {
             let mut results = Vec::with_capacity(items.len());
             for (batch, events) in items {
                 tx.batch_execute("SAVEPOINT item").await?;
-                let written = async { Ok((write_batch_in(tx, batch, at).await?, append_ledger_events_in(tx, events, at).await?)) };
-                let written: Result<SyncWritten, Fault> = written.await;
+                let written = pipeline::write_in(tx, batch, events, at).await;
                 match &written {
                     Ok(_) => tx.batch_execute("RELEASE SAVEPOINT item").await?,
                     Err(_) => tx.batch_execute("ROLLBACK TO SAVEPOINT item; RELEASE SAVEPOINT item").await?,
@@ -1000,7 +872,7 @@ impl RelayStore for PgStore {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        self.write(async |tx| append_ledger_events_in(tx, events, at).await)
+        self.write(async |tx| Ok(pipeline::write_in(tx, &WriteBatch::default(), events, at).await?.1))
     }
 
     fn ledger_events(&self, after: i64) -> StoreResult<Vec<LedgerEventRecord>> {
@@ -1033,7 +905,7 @@ impl RelayStore for PgStore {
             // the server loses it first (ADR 37).
             tx.batch_execute("SET LOCAL synchronous_commit TO OFF").await?;
             // The documents first: their rows are locked in the same order as a sync's.
-            let generations = write_batch_in(tx, documents, at).await?;
+            let generations = pipeline::write_in(tx, documents, &[], at).await?.0;
             append_postings_in(tx, postings).await?;
             Ok(generations)
         })
