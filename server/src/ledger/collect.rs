@@ -169,8 +169,17 @@ pub struct Written<'a> {
 }
 
 /// The events a write brings (the records its changes touched), in the catch-up's order.
-pub fn arrivals(store: &dyn RelayStore, books: &dyn CurrentRules, written: &[Written<'_>]) -> StoreResult<Vec<EventBody>> {
+/// `known`: members the caller has just read (the syncing device's), not read again.
+pub fn arrivals(
+    store: &dyn RelayStore,
+    books: &dyn CurrentRules,
+    written: &[Written<'_>],
+    known: &[MemberRecord],
+) -> StoreResult<Vec<EventBody>> {
     let mut directory = Directory::new(store);
+    for member in known {
+        directory.known.insert(member.id.clone(), Some(member.clone()));
+    }
     let mut out = Vec::new();
     for id in reading_order(written.iter().map(|w| w.id.clone())) {
         let Some(w) = written.iter().find(|w| *w.id == id) else { continue };

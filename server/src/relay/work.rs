@@ -19,7 +19,7 @@ use crate::ledger::collect::{self, Written};
 use crate::ledger::{EventBody, bookkeeper};
 use crate::relay::Relay;
 use crate::relay::cache::Held;
-use crate::store::{StoreError, StoreResult, WriteBatch};
+use crate::store::{MemberRecord, StoreError, StoreResult, WriteBatch};
 
 /// What a write stores: documents with its changes applied (forks of the working copies),
 /// the patches of those the caller diffed already, and the acknowledgements and audit
@@ -43,11 +43,20 @@ pub(crate) struct Work<'r> {
     relay: &'r Relay,
     held: Held,
     docs: HashMap<DocId, Arc<Automerge>>,
+    /// Members the caller read for this request (the syncing device's), not read again.
+    known: Vec<MemberRecord>,
 }
 
 impl<'r> Work<'r> {
     pub(super) fn new(relay: &'r Relay) -> Self {
-        Work { relay, held: Held::default(), docs: HashMap::new() }
+        Work { relay, held: Held::default(), docs: HashMap::new(), known: Vec::new() }
+    }
+
+    /// Tells the work that `member` is as the caller read it for this request (the
+    /// syncing device's member, read when its token was checked), so the events its
+    /// changes bring are collected without reading it again.
+    pub(crate) fn knowing(&mut self, member: &MemberRecord) {
+        self.known.push(member.clone());
     }
 
     /// Holds `ids` for writing: waits until no other request writes them. Call it before
@@ -106,7 +115,7 @@ impl<'r> Work<'r> {
             .filter_map(|(id, after)| Some(Written { id, before: befores.get(id)?, after, patches: diffs.get(id).map(Vec::as_slice) }))
             .collect();
         let rules = relay.current_rules();
-        let mut arrivals = collect::arrivals(store, &rules, &written)?;
+        let mut arrivals = collect::arrivals(store, &rules, &written, &self.known)?;
         arrivals.extend(made);
         drop(written);
         let events = bookkeeper::to_log(&arrivals);

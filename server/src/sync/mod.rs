@@ -102,6 +102,7 @@ pub fn sync(relay: &Relay, device: &AuthedDevice, request: &SyncRequest) -> Resu
     // The answer shows the ledger as of everything stored before this sync began.
     relay.settle();
     let mut work = relay.work();
+    work.knowing(&device.member);
     work.hold(&incoming.pushed_docs());
     let readable: Vec<DocId> = access.readable().iter().cloned().collect();
     work.load(&readable)?;
