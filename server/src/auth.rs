@@ -36,7 +36,7 @@ pub fn identify(relay: &Relay, headers: &HeaderMap) -> Result<AuthedDevice, Refu
     })?;
     let store = relay.store();
     let now = relay.now_ms();
-    let Some(device) = store.device_by_token(&secret::hash(token))? else {
+    let Some((device, member)) = store.device_and_member_by_token(&secret::hash(token))? else {
         return Err(Refusal {
             error: AppError::Unauthorized(
                 "the relay does not know this device token; enroll the device again with a new code from the coordinator".into(),
@@ -66,9 +66,8 @@ pub fn identify(relay: &Relay, headers: &HeaderMap) -> Result<AuthedDevice, Refu
             })),
         });
     }
-    let member = store
-        .member(&device.member)?
-        .ok_or_else(|| AppError::Internal(format!("device {} belongs to unknown member {}", device.id, device.member)))?;
+    let member =
+        member.ok_or_else(|| AppError::Internal(format!("device {} belongs to unknown member {}", device.id, device.member)))?;
     Ok(AuthedDevice { device, member })
 }
 

@@ -651,6 +651,14 @@ pub trait RelayStore: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<Result<MemberRecord, EnrollRefusal>>;
     /// The device whose token hashes to `token_hash`.
     fn device_by_token(&self, token_hash: &SecretHash) -> StoreResult<Option<DeviceRecord>>;
+    /// The device whose token hashes to `token_hash`, and its member (`None` if the store
+    /// lacks it): what every request of a phone starts with, so a backend may read both at
+    /// once.
+    fn device_and_member_by_token(&self, token_hash: &SecretHash) -> StoreResult<Option<(DeviceRecord, Option<MemberRecord>)>> {
+        let Some(device) = self.device_by_token(token_hash)? else { return Ok(None) };
+        let member = self.member(&device.member)?;
+        Ok(Some((device, member)))
+    }
     /// The device that registered `actor` (lowercase hex).
     fn device_by_actor(&self, actor: &str) -> StoreResult<Option<DeviceRecord>>;
     /// Every device, oldest first.

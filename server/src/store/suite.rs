@@ -592,6 +592,11 @@ pub(crate) fn devices_are_found_by_token_and_actor_and_revoked(store: &dyn Relay
     assert_eq!((device.id.as_str(), device.member.as_str(), device.actor.as_str()), ("d-1", "m-vol", "aa"));
     assert_eq!((device.created_at, device.revoked_at), (100, None));
     assert!(store.device_by_token(&[6; 32]).unwrap().is_none());
+    let (held, member) = store.device_and_member_by_token(&[5; 32]).unwrap().unwrap();
+    assert_eq!(held, device);
+    assert_eq!(member, store.member(&device.member).unwrap(), "the token's holder comes with its member");
+    assert_eq!(member.map(|m| m.id.to_string()), Some("m-vol".into()));
+    assert!(store.device_and_member_by_token(&[6; 32]).unwrap().is_none());
     assert_eq!(store.device_by_actor("aa").unwrap().map(|d| d.id), Some("d-1".into()));
     assert!(store.device_by_actor("ab").unwrap().is_none());
 
@@ -600,6 +605,8 @@ pub(crate) fn devices_are_found_by_token_and_actor_and_revoked(store: &dyn Relay
     assert_eq!(store.revoke_device("d-1", 300, Some(&revoked("d-1"))).unwrap(), Revocation::AlreadyRevoked { at: 200 });
     assert_eq!(store.revoke_device("d-9", 300, Some(&revoked("d-9"))).unwrap(), Revocation::Unknown);
     assert_eq!(store.device_by_token(&[5; 32]).unwrap().unwrap().revoked_at, Some(200));
+    let revoked_device = store.device_and_member_by_token(&[5; 32]).unwrap().map(|(d, _)| d.revoked_at);
+    assert_eq!(revoked_device, Some(Some(200)), "a revoked device is found, for the refusal to name it");
     assert_eq!(store.audit_entries(None, 10).unwrap(), [revoked("d-1")], "audited when it revoked, only then");
 }
 

@@ -368,12 +368,7 @@ async fn insert_audits_in(tx: &Transaction<'_>, entries: &[AuditRecord]) -> Resu
     let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
     let targets: Vec<&str> = entries.iter().map(|e| e.target.as_str()).collect();
     let details: Vec<&str> = entries.iter().map(|e| e.detail.as_str()).collect();
-    exec(
-        tx,
-        pipeline::INSERT_AUDITS,
-        &[&at, &usernames, &stations, &actions, &targets, &details],
-    )
-    .await?;
+    exec(tx, pipeline::INSERT_AUDITS, &[&at, &usernames, &stations, &actions, &targets, &details]).await?;
     Ok(())
 }
 
@@ -756,6 +751,20 @@ impl RelayStore for PgStore {
         self.read(async |db| {
             let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE token_hash = $1");
             row(db, &sql, &[&token_hash.as_slice()]).await?.as_ref().map(device_from_row).transpose()
+        })
+    }
+
+    fn device_and_member_by_token(&self, token_hash: &SecretHash) -> StoreResult<Option<(DeviceRecord, Option<MemberRecord>)>> {
+        self.read(async |db| {
+            // Both statements in one round trip (pipelined): the member by the device's id.
+            let device = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE token_hash = $1");
+            let member = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE id = (SELECT member FROM devices WHERE token_hash = $1)");
+            let (device, member) = (db.prepare_cached(&device).await?, db.prepare_cached(&member).await?);
+            let hash = token_hash.as_slice();
+            let (device, member) = futures_util::future::join(db.query_opt(&device, &[&hash]), db.query_opt(&member, &[&hash])).await;
+            let Some(device) = device?.as_ref().map(device_from_row).transpose()? else { return Ok(None) };
+            let member = member?.as_ref().map(member_from_row).transpose()?.filter(|m| m.id == device.member);
+            Ok(Some((device, member)))
         })
     }
 

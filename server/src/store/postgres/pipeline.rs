@@ -41,8 +41,7 @@ pub(super) const INSERT_AUDITS: &str = "INSERT INTO console_audit (at, username,
      ORDER BY n";
 const ADVANCE_FOLDED: &str = "UPDATE ledger_state SET value = GREATEST(value, $1) WHERE key = 'folded_seq'";
 const MOVE_MEMBER: &str = "UPDATE members SET station = $3 WHERE id = $1 AND station = $2 RETURNING id";
-const REVOKE_TAGS: &str =
-    "UPDATE tags SET revoked_at = $3, revoked_why = $4 WHERE elder = $1 AND station = $2 AND revoked_at IS NULL";
+const REVOKE_TAGS: &str = "UPDATE tags SET revoked_at = $3, revoked_why = $4 WHERE elder = $1 AND station = $2 AND revoked_at IS NULL";
 const ADD_USAGE: &str = "INSERT INTO device_usage (device, day, changes, bytes) VALUES ($1, $2, $3, $4)
      ON CONFLICT (device, day) DO UPDATE SET changes = device_usage.changes + excluded.changes,
          bytes = device_usage.bytes + excluded.bytes";
@@ -99,11 +98,8 @@ pub(super) async fn write_in(
     let audit_actions: Vec<&str> = batch.audits.iter().map(|e| e.action.as_str()).collect();
     let audit_targets: Vec<&str> = batch.audits.iter().map(|e| e.target.as_str()).collect();
     let audit_details: Vec<&str> = batch.audits.iter().map(|e| e.detail.as_str()).collect();
-    let moves: Vec<(&str, &str, &str, Millis, String)> = batch
-        .moves
-        .iter()
-        .map(|m| (m.member.as_str(), m.from.as_str(), m.to.as_str(), m.at, m.tags_revoked_why()))
-        .collect();
+    let moves: Vec<(&str, &str, &str, Millis, String)> =
+        batch.moves.iter().map(|m| (m.member.as_str(), m.from.as_str(), m.to.as_str(), m.at, m.tags_revoked_why())).collect();
     let keys: Vec<&str> = events.iter().map(|e| e.key.as_str()).collect();
     let bodies: Vec<&str> = events.iter().map(|e| e.body.as_str()).collect();
 
@@ -156,7 +152,9 @@ pub(super) async fn write_in(
         let rows = answer?;
         match step {
             Step::Locked(docs) => {
-                if let Some(missing) = docs.into_iter().find(|doc| !rows.iter().any(|r| r.try_get::<_, &str>(0).is_ok_and(|f| f == doc))) {
+                if let Some(missing) =
+                    docs.into_iter().find(|doc| !rows.iter().any(|r| r.try_get::<_, &str>(0).is_ok_and(|f| f == doc)))
+                {
                     return Err(StoreError::Missing { what: "document", id: missing }.into());
                 }
             }
@@ -172,7 +170,12 @@ pub(super) async fn write_in(
             }
             Step::Logged => {
                 for row in rows {
-                    logged.push(LedgerEventRecord { seq: row.try_get(0)?, key: row.try_get(1)?, body: row.try_get(2)?, received_at: at });
+                    logged.push(LedgerEventRecord {
+                        seq: row.try_get(0)?,
+                        key: row.try_get(1)?,
+                        body: row.try_get(2)?,
+                        received_at: at,
+                    });
                 }
                 logged.sort_by_key(|event| event.seq);
             }
