@@ -493,7 +493,12 @@ impl RelayStore for PgStore {
             let mut results = Vec::with_capacity(items.len());
             for (batch, events) in items {
                 tx.batch_execute("SAVEPOINT item").await?;
-                let written = pipeline::write_in(tx, batch, events, at).await;
+                let written = match pipeline::write_in(tx, batch, events, at).await {
+                    // A deadlock's victim: not this sync's fault. The whole group is
+                    // rolled back and run again ([`PgStore::write`]).
+                    Err(fault) if fault.is_conflict() => return Err(fault),
+                    written => written,
+                };
                 match &written {
                     Ok(_) => tx.batch_execute("RELEASE SAVEPOINT item").await?,
                     Err(_) => tx.batch_execute("ROLLBACK TO SAVEPOINT item; RELEASE SAVEPOINT item").await?,

@@ -11,7 +11,7 @@ use std::pin::Pin;
 
 use deadpool_postgres::{GenericClient, Transaction};
 use timebank_engine::model::StationId;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Row, Statement};
 
 use super::Fault;
@@ -48,7 +48,13 @@ const ADD_USAGE: &str = "INSERT INTO device_usage (device, day, changes, bytes) 
 /// One transaction at a time numbers arrivals, until it commits: numbers follow commit
 /// order, so a reader that has seen number n never meets a smaller one later. The lock is
 /// taken last in the transaction and lets readers (and postings' references) through.
+/// The insert after it is parsed in the pipeline, after the lock ([`INSERT_ARRIVALS`]).
 const LOCK_ARRIVALS: &str = "LOCK TABLE ledger_events IN SHARE ROW EXCLUSIVE MODE";
+/// Sent unprepared, its types given (`query_typed`): PostgreSQL takes a table's write lock
+/// when it parses a statement that writes it, and keeps it to the end of the transaction.
+/// Prepared before the pipeline, the insert would hold that lock before [`LOCK_ARRIVALS`]
+/// runs, and two transactions each holding it and waiting for the other's table lock
+/// deadlock. Parsed in its place, it runs after the lock is taken.
 const INSERT_ARRIVALS: &str = "INSERT INTO ledger_events (key, body, received_at)
      SELECT key, body, $3 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS e(key, body, n) ORDER BY n
      ON CONFLICT (key) DO NOTHING RETURNING seq, key, body";
@@ -61,7 +67,7 @@ enum Step {
     Generations,
     /// A member moved: exactly one row, or they moved meanwhile.
     Moved(usize),
-    /// The arrival-log events logged (those not logged before).
+    /// The arrival-log events logged (those not logged before): sent unprepared.
     Logged,
     /// Nothing to read from it.
     Done,
@@ -139,9 +145,15 @@ pub(super) async fn write_in(
     let mut steps = Vec::with_capacity(planned.len());
     let mut answers: Vec<Answer<'_>> = Vec::with_capacity(planned.len());
     for (step, sql, params) in planned {
-        let statement: Statement = tx.prepare_cached(sql).await?;
+        let answer: Answer<'_> = if matches!(step, Step::Logged) {
+            let typed: Vec<_> = params.into_iter().zip([Type::TEXT_ARRAY, Type::TEXT_ARRAY, Type::INT8]).collect();
+            Box::pin(async move { tx.query_typed(sql, &typed).await })
+        } else {
+            let statement: Statement = tx.prepare_cached(sql).await?;
+            Box::pin(async move { tx.query(&statement, &params).await })
+        };
         steps.push(step);
-        answers.push(Box::pin(async move { tx.query(&statement, &params).await }));
+        answers.push(answer);
     }
     let answers = futures_util::future::join_all(answers).await;
     let mut generations = HashMap::new();

@@ -349,6 +349,42 @@ fn arrivals_from_two_relays_are_numbered_once_each_in_the_order_they_commit() {
     assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
 }
 
+/// Relays that start at once (every connection's statement cache cold) write groups of
+/// syncs with arrivals: no transaction may take the arrival log's write lock before its
+/// numbering lock (PostgreSQL takes it when it parses the insert), or two of them deadlock
+/// and one group fails.
+#[test]
+fn relays_starting_at_once_log_arrivals_without_deadlocking() {
+    let Some(first) = fresh("cold") else { return };
+    suite::setup(&*first);
+    const RELAYS: usize = 6;
+    let start = Arc::new(std::sync::Barrier::new(RELAYS));
+    let writers: Vec<_> = (0..RELAYS)
+        .map(|r| {
+            let (relay, start) = (beside(&first), Arc::clone(&start));
+            std::thread::spawn(move || {
+                let batch = |doc: &str| WriteBatch { chunks: vec![(doc.to_owned(), vec![1])], ..WriteBatch::default() };
+                let (vol, coord) = (batch("member/m-vol"), batch("member/m-coord"));
+                let event = |n: usize| [NewLedgerEvent { key: format!("visit:v-{r}-{n}"), body: "{}".into() }];
+                let (one, two) = (event(1), event(2));
+                start.wait();
+                relay.write_syncs(&[(&vol, &one), (&coord, &two)], 10)
+            })
+        })
+        .collect();
+    for writer in writers {
+        for result in writer.join().unwrap() {
+            result.unwrap();
+        }
+    }
+    assert_eq!(first.ledger_events(0).unwrap().len(), 2 * RELAYS);
+    // The server counts deadlocks when the connections that met them close.
+    let database = &first.database;
+    let counted = "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()";
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(one_value(database, counted).as_deref(), Some("0"), "no transaction was chosen as a deadlock's victim");
+}
+
 #[test]
 fn two_relays_writing_the_same_documents_in_opposite_orders_lose_nothing() {
     let Some(first) = fresh("crossed") else { return };
