@@ -109,7 +109,7 @@ impl Figures {
             *by_state.entry(if device.revoked_at.is_some() { "revoked" } else { "active" }).or_default() += 1;
         }
         Ok(Figures {
-            ledger_lag: progress.logged - progress.folded,
+            ledger_lag: progress.logged - progress.folded.max(relay.ledger_folded()),
             review_queues,
             devices: by_state,
             store_bytes: store.size_bytes()?,

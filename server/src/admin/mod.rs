@@ -58,22 +58,23 @@ impl From<timebank_engine::Error> for AdminError {
 }
 
 /// How long a command reading the ledger waits for the serving relay to fold what it
-/// logged (it folds right after each sync; a few milliseconds behind at most, unless it is
+/// logged (it folds right after each sync and stores how far it folded within half a second, unless it is
 /// down, when it catches up at its next start).
 const LEDGER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Waits until the ledger has folded every event logged (by any relay process on this
-/// store), or warns that it is behind.
+/// store) before the command started, or warns that it is behind.
 fn wait_for_ledger(relay: &Relay) -> Result<(), AdminError> {
     let start = std::time::Instant::now();
+    let logged = relay.store().ledger_progress()?.logged;
     loop {
         let progress = relay.store().ledger_progress()?;
-        if progress.folded >= progress.logged {
+        if progress.folded >= logged {
             return Ok(());
         }
         if start.elapsed() >= LEDGER_WAIT {
             tracing::warn!(
-                behind = progress.logged - progress.folded,
+                behind = logged - progress.folded,
                 "the ledger has not folded every event logged (is the relay running? it catches up when it starts)"
             );
             return Ok(());

@@ -7,9 +7,10 @@
 //! outcome of anything any device stored before its sync began (ADR 0027).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock, Weak};
+use std::time::Instant;
 
 use automerge::ActorId;
 use timebank_engine::model::StationId;
@@ -24,6 +25,11 @@ use crate::store::{LedgerEventRecord, RelayStore, StoreError, StoreResult, Write
 
 /// How often an idle poster folds what other processes logged.
 const IDLE_FOLD: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// How long the stored cursor (the last event folded, `ledger_folded`) may trail the books
+/// when what was folded stores nothing else (visits logged, not yet reviewed): it moves
+/// with the next posting or document written, or at most this often, not once per fold.
+const CURSOR_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Most commits whose events the poster folds and stores together.
 const MOST_FOLDED_TOGETHER: usize = 256;
@@ -48,6 +54,9 @@ pub(super) struct LedgerWorker {
     woken: Arc<AtomicBool>,
     progress: Arc<Progress>,
     rules: Arc<RwLock<Option<BTreeMap<StationId, StationRules>>>>,
+    /// The last event folded whose effects the store holds (ahead of the stored cursor
+    /// by at most [`CURSOR_EVERY`]).
+    folded: Arc<AtomicI64>,
 }
 
 /// Jobs handed over and jobs done, to wait on.
@@ -84,6 +93,7 @@ impl LedgerWorker {
         let progress = Arc::new(Progress::default());
         let rules = Arc::new(RwLock::new(None));
         let woken = Arc::new(AtomicBool::new(false));
+        let folded = Arc::new(AtomicI64::new(0));
         let worker = Worker {
             poster,
             bookkeeper: None,
@@ -91,9 +101,11 @@ impl LedgerWorker {
             progress: Arc::clone(&progress),
             rules: Arc::clone(&rules),
             woken: Arc::clone(&woken),
+            folded: Arc::clone(&folded),
+            cursor_written: Instant::now(),
         };
         std::thread::Builder::new().name("ledger".into()).spawn(move || worker.run(&received))?;
-        Ok(LedgerWorker { jobs: Arc::new(Mutex::new(jobs)), woken, progress, rules })
+        Ok(LedgerWorker { jobs: Arc::new(Mutex::new(jobs)), woken, progress, rules, folded })
     }
 
     /// A handle that wakes the poster to fold what other processes logged, and that does
@@ -141,6 +153,12 @@ impl LedgerWorker {
         answer.recv().unwrap_or_else(|_| Err(StoreError::Backend("the ledger's thread has stopped".into())))
     }
 
+    /// The last event this relay's books folded whose effects the store holds (0 before
+    /// the catch-up).
+    pub(super) fn folded(&self) -> i64 {
+        self.folded.load(Ordering::Acquire)
+    }
+
     /// The rules the books apply now, once loaded (`None` before the catch-up).
     pub(super) fn rules(&self) -> Option<BTreeMap<StationId, StationRules>> {
         self.rules.read().unwrap_or_else(PoisonError::into_inner).clone()
@@ -176,6 +194,9 @@ struct Worker {
     progress: Arc<Progress>,
     rules: Arc<RwLock<Option<BTreeMap<StationId, StationRules>>>>,
     woken: Arc<AtomicBool>,
+    folded: Arc<AtomicI64>,
+    /// When the stored cursor last moved.
+    cursor_written: Instant,
 }
 
 impl Worker {
@@ -325,12 +346,21 @@ impl Worker {
                 updated.push((id.clone(), doc));
             }
         }
-        if entries.postings.is_empty() && batch.is_empty() {
-            return Ok(());
+        if entries.postings.is_empty() && batch.chunks.is_empty() {
+            // What was folded stores nothing: the store holds its effects already, and
+            // only the cursor would move; it moves at most every CURSOR_EVERY.
+            self.folded.fetch_max(folded, Ordering::AcqRel);
+            if batch.ledger_folded.is_none() || self.cursor_written.elapsed() < CURSOR_EVERY {
+                return Ok(());
+            }
         }
         let generations = store.append_postings(&entries.postings, &batch, now)?;
         keeper.stored();
         self.folded_stored = self.folded_stored.max(folded);
+        self.folded.fetch_max(folded, Ordering::AcqRel);
+        if batch.ledger_folded.is_some() {
+            self.cursor_written = Instant::now();
+        }
         let mut written = Vec::with_capacity(updated.len());
         for (id, doc) in updated {
             if let Some(&generation) = generations.get(&id.to_string()) {

@@ -147,6 +147,12 @@ impl Relay {
         self.ledger.settle();
     }
 
+    /// The last arrival-log event this relay's ledger has folded and stored the effects of
+    /// (the stored cursor, `ledger_progress().folded`, trails it by a fraction of a second).
+    pub fn ledger_folded(&self) -> i64 {
+        self.ledger.folded()
+    }
+
     /// The rules the ledger applies now (the catch-up runs first if the books are not
     /// loaded; if it fails, it is logged and the defaults stand in until it succeeds).
     fn current_rules(&self) -> BTreeMap<StationId, StationRules> {

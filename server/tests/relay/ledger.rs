@@ -77,6 +77,26 @@ fn decide(relay: &TestRelay, by: &Coordinator, request: &RequestId, action: &str
     desk_write(relay, by, |tx| desk::put_decision(tx, request, &decision).unwrap());
 }
 
+/// A visit logged and not yet reviewed posts nothing: the relay knows at once that its
+/// ledger has folded it (what its metrics report), and the store's cursor, which admin
+/// commands on other processes wait for, follows within a second, not in the sync's
+/// own transaction.
+#[test]
+fn a_fold_that_posts_nothing_is_counted_at_once_and_stored_soon() {
+    let relay = TestRelay::new();
+    let _scene = synced_visit(&relay, "tea and a walk");
+    relay.relay.settle();
+    let logged = relay.store().ledger_progress().unwrap().logged;
+    assert!(logged >= 1, "the visit was logged");
+    assert!(relay.store().postings().unwrap().is_empty(), "a visit waiting for review posts nothing");
+    assert_eq!(relay.relay.ledger_folded(), logged, "the relay's own count moves with the fold");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while relay.store().ledger_progress().unwrap().folded < logged {
+        assert!(std::time::Instant::now() < deadline, "the stored cursor did not follow the books");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn a_visit_approved_at_the_desk_shows_approved_with_its_coins_on_the_phone() {
     let relay = TestRelay::new();
