@@ -400,11 +400,13 @@ pub(crate) fn documents_keep_snapshot_chunks_and_generation(store: &dyn RelaySto
     assert_eq!(all.get("station/s-test"), Some(&1));
 }
 
-pub(crate) fn a_failed_batch_stores_nothing(store: &dyn RelayStore) {
+/// A store with a device, and a batch that writes a chunk and an acknowledgement for the
+/// device's member, then a chunk for a document the store lacks.
+fn batch_naming_a_missing_document(store: &dyn RelayStore) -> WriteBatch {
     setup(store);
     issue(store, 1, "m-vol", 1_000);
     enroll(store, 1, "d-1", "aa", 1).unwrap();
-    let batch = WriteBatch {
+    WriteBatch {
         chunks: vec![("member/m-vol".into(), vec![11]), ("member/m-missing".into(), vec![12])],
         acks: vec![AckUpdate {
             device: "d-1".into(),
@@ -412,7 +414,11 @@ pub(crate) fn a_failed_batch_stores_nothing(store: &dyn RelayStore) {
             heads: AckedHeads { cur: vec![ChangeHash([1; 32])], prev: vec![] },
         }],
         ..WriteBatch::default()
-    };
+    }
+}
+
+pub(crate) fn a_failed_batch_stores_nothing(store: &dyn RelayStore) {
+    let batch = batch_naming_a_missing_document(store);
     let result = store.write_batch(&batch, 50);
     assert!(matches!(result, Err(StoreError::Missing { what: "document", .. })), "{result:?}");
     let unchanged = store.document("member/m-vol").unwrap().unwrap();
@@ -828,21 +834,10 @@ pub(crate) fn console_accounts_sessions_failures_and_audit(store: &dyn RelayStor
 }
 
 /// A group of one sync is stored without a savepoint: when it fails, its transaction is
-/// rolled back whole (the chunk, acknowledgement and usage written before the failing
-/// statement too), and the refusal is its own, not the group's.
+/// rolled back whole (the chunk and acknowledgement written before the failing statement
+/// too), and the refusal is its own, not the group's.
 pub(crate) fn a_group_of_one_that_fails_stores_nothing_and_says_why(store: &dyn RelayStore) {
-    setup(store);
-    issue(store, 1, "m-vol", 1_000);
-    enroll(store, 1, "d-1", "aa", 1).unwrap();
-    let failing = WriteBatch {
-        chunks: vec![("member/m-vol".into(), vec![11]), ("member/m-missing".into(), vec![12])],
-        acks: vec![AckUpdate {
-            device: "d-1".into(),
-            doc: "member/m-vol".into(),
-            heads: AckedHeads { cur: vec![ChangeHash([1; 32])], prev: vec![] },
-        }],
-        ..WriteBatch::default()
-    };
+    let failing = batch_naming_a_missing_document(store);
     let events = [NewLedgerEvent { key: "visit:v-1@a".into(), body: "{}".into() }];
     let results = store.write_syncs(&[(&failing, &events)], 80);
     assert_eq!(results.len(), 1);
