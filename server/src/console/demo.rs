@@ -153,7 +153,6 @@ impl Seeder<'_> {
     }
 }
 
-/// A visit `days_ago` days back at `hour` (UTC) for `minutes`.
 /// A two-hour slot `days` from today, from `hour` o'clock UTC (eight hours later at the
 /// station).
 fn slot(days: i64, hour: i64) -> (chrono::DateTime<Utc>, chrono::DateTime<Utc>) {
@@ -162,17 +161,22 @@ fn slot(days: i64, hour: i64) -> (chrono::DateTime<Utc>, chrono::DateTime<Utc>) 
     (start, start + Duration::hours(2))
 }
 
-fn past(elder: &MemberId, service: &str, days_ago: i64, hour: i64, minutes: i64, note: &str) -> PastVisit {
-    let day = Utc::now() - Duration::days(days_ago);
-    let start = day.date_naive().and_hms_opt(0, 0, 0).map_or(day, |t| t.and_utc()) + Duration::hours(hour);
-    PastVisit {
-        elder: elder.clone(),
-        service: service.into(),
-        order: None,
-        start,
-        end: start + Duration::minutes(minutes),
-        note: note.into(),
+/// When a visit `days_ago` days before `now` at `hour` (UTC) for `minutes` starts and
+/// ends. A visit of today that would end after `now` (the demo seeded in the first hours
+/// of the UTC day) is placed a day earlier: a phone refuses a visit that ends in the future.
+fn past_slot(now: chrono::DateTime<Utc>, days_ago: i64, hour: i64, minutes: i64) -> (chrono::DateTime<Utc>, chrono::DateTime<Utc>) {
+    let day = now - Duration::days(days_ago);
+    let mut start = day.date_naive().and_hms_opt(0, 0, 0).map_or(day, |t| t.and_utc()) + Duration::hours(hour);
+    if start + Duration::minutes(minutes) > now {
+        start -= Duration::days(1);
     }
+    (start, start + Duration::minutes(minutes))
+}
+
+/// A visit `days_ago` days back at `hour` (UTC) for `minutes`.
+fn past(elder: &MemberId, service: &str, days_ago: i64, hour: i64, minutes: i64, note: &str) -> PastVisit {
+    let (start, end) = past_slot(Utc::now(), days_ago, hour, minutes);
+    PastVisit { elder: elder.clone(), service: service.into(), order: None, start, end, note: note.into() }
 }
 
 /// A quieter station of the demo: its coordinator, a volunteer who served an elder twice
@@ -345,6 +349,17 @@ mod tests {
     use super::*;
     use crate::console::account;
     use crate::store::SqliteStore;
+
+    #[test]
+    fn a_visit_of_today_seeded_before_it_ends_is_placed_a_day_earlier() {
+        let at = |text: &str| chrono::DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc);
+        // Seeded at 00:05 UTC, "today at 01:00 for 30 minutes" has not happened yet.
+        let (start, end) = past_slot(at("2026-12-05T00:05:00Z"), 0, 1, 30);
+        assert_eq!((start, end), (at("2026-12-04T01:00:00Z"), at("2026-12-04T01:30:00Z")));
+        // Later in the day it stays today; earlier days never move.
+        assert_eq!(past_slot(at("2026-12-05T09:00:00Z"), 0, 1, 30).0, at("2026-12-05T01:00:00Z"));
+        assert_eq!(past_slot(at("2026-12-05T00:05:00Z"), 3, 2, 90).0, at("2026-12-02T02:00:00Z"));
+    }
 
     #[test]
     fn a_fresh_directory_gets_a_working_demo_station_and_a_used_one_is_refused() {
