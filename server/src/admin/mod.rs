@@ -58,8 +58,8 @@ impl From<timebank_engine::Error> for AdminError {
 }
 
 /// How long a command reading the ledger waits for the serving relay to fold what it
-/// logged (it folds right after each sync and stores how far it folded within half a second, unless it is
-/// down, when it catches up at its next start).
+/// logged (it folds right after each sync and stores how far it folded within half a
+/// second, unless it is down, when it catches up at its next start).
 const LEDGER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Waits until the ledger has folded every event logged (by any relay process on this
