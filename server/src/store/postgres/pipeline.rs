@@ -140,8 +140,9 @@ pub(super) async fn write_in(
         planned.push((Step::Logged, INSERT_ARRIVALS, vec![&keys, &bodies, &at]));
     }
 
-    // Every statement prepared first (from the connection's cache), so that the requests
-    // leave in the order planned.
+    // Every statement but the arrival-log insert prepared first (from the connection's
+    // cache), so that the requests leave in the order planned; the insert is parsed in
+    // its place, after the numbering lock (see INSERT_ARRIVALS).
     let mut steps = Vec::with_capacity(planned.len());
     let mut answers: Vec<Answer<'_>> = Vec::with_capacity(planned.len());
     for (step, sql, params) in planned {
