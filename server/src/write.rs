@@ -69,7 +69,7 @@ impl Relay {
             diffs.insert(id.clone(), patches);
         }
         let batch = WriteBatch { audits: audit.into_iter().collect(), ..WriteBatch::default() };
-        let generations = work.commit(Writes { forks, diffs, batch, events: Vec::new() })?;
+        let generations = work.commit(Writes { forks, diffs, batch, ..Writes::default() })?;
         drop(work);
         // The coordinator's next page shows the decision with its ledger effects.
         self.settle();

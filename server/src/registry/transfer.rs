@@ -84,6 +84,7 @@ pub fn move_member(
         diffs: HashMap::new(),
         batch,
         events: vec![EventBody::Transfer(transfer.clone())],
+        ..Writes::default()
     })?;
     drop(work);
     // What was open at the old station is settled before the caller reads the ledger.

@@ -28,7 +28,7 @@ use crate::voucher::Vouchers;
 
 pub use changes::{Changes, Notice};
 pub use settings::{LiveSettings, Settings};
-pub(crate) use work::{Work, Writes};
+pub(crate) use work::{Taken, Work, Writes};
 
 /// The relay: shared by every request.
 #[derive(Debug)]

@@ -9,10 +9,10 @@
 //! [`Committer`]: crate::relay::committer::Committer
 //! [`Changes`]: crate::relay::Changes
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use automerge::{Automerge, ChangeHash, Patch};
+use automerge::{Automerge, Change, ChangeHash, Patch};
 use timebank_engine::DocId;
 
 use crate::ledger::collect::{self, Written};
@@ -35,6 +35,35 @@ pub(crate) struct Writes {
     /// Arrival-log events the write makes itself, not read out of the documents (a
     /// member's move), logged after those the changes bring.
     pub events: Vec<EventBody>,
+    /// The changes a fork took as they were received, where the caller has them.
+    pub taken: HashMap<DocId, Taken>,
+}
+
+/// The changes a fork took, as received, and the fork's heads once they were applied. The
+/// commit stores them as its chunk when the fork still has those heads, instead of
+/// encoding them again out of the fork (which walks its operations).
+#[derive(Debug)]
+pub(crate) struct Taken {
+    heads: Vec<ChangeHash>,
+    bytes: Vec<u8>,
+}
+
+impl Taken {
+    /// `changes` (each once), just applied to `fork` in this order.
+    pub(crate) fn of<'c>(fork: &Automerge, changes: impl IntoIterator<Item = &'c Change>) -> Taken {
+        let mut seen = HashSet::new();
+        let bytes = changes.into_iter().filter(|c| seen.insert(c.hash())).flat_map(|c| c.raw_bytes().iter().copied()).collect();
+        Taken { heads: fork.get_heads(), bytes }
+    }
+
+    /// The chunk of `fork` after `before`: the changes as taken, if nothing else was
+    /// applied since.
+    fn chunk(taken: Option<Taken>, fork: &Automerge, before: &[ChangeHash]) -> Vec<u8> {
+        match taken {
+            Some(taken) if taken.heads == fork.get_heads() => taken.bytes,
+            _ => fork.save_after(before),
+        }
+    }
 }
 
 /// The relay's documents, as one request reads and writes them.
@@ -95,7 +124,7 @@ impl<'r> Work<'r> {
         let relay = self.relay;
         let store = relay.store();
         let now = relay.now_ms();
-        let Writes { mut forks, diffs, mut batch, events: made } = writes;
+        let Writes { mut forks, diffs, mut batch, events: made, mut taken } = writes;
         if let Some(id) = forks.keys().find(|id| !self.held.holds(id)) {
             return Err(StoreError::Backend(format!("{id} was written without being held; nothing was stored")));
         }
@@ -106,7 +135,7 @@ impl<'r> Work<'r> {
             if fork.get_heads() == before {
                 return false;
             }
-            batch.chunks.push((id.to_string(), fork.save_after(&before)));
+            batch.chunks.push((id.to_string(), Taken::chunk(taken.remove(id), fork, &before)));
             befores.insert(id.clone(), before);
             true
         });
@@ -129,5 +158,59 @@ impl<'r> Work<'r> {
         }
         relay.changes.written(written);
         Ok(generations)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::transaction::Transactable as _;
+    use automerge::{AutoCommit, ROOT};
+
+    use super::*;
+
+    /// A phone's document with `visits` changes on top of `relay`'s, and those changes.
+    fn pushed(relay: &Automerge, visits: usize) -> Vec<Change> {
+        let mut phone = AutoCommit::load(&relay.save()).unwrap().with_actor(automerge::ActorId::random());
+        let base = phone.get_heads();
+        for n in 0..visits {
+            phone.put(ROOT, format!("v-{n}"), "tea").unwrap();
+            phone.commit();
+        }
+        phone.get_changes(&base).into_iter().collect()
+    }
+
+    /// The chunk stored from the changes as received is the one the fork would encode, and
+    /// loads into the same document; a change received twice is stored once.
+    #[test]
+    fn changes_taken_are_stored_as_received() {
+        let relay = Automerge::new();
+        let changes = pushed(&relay, 3);
+        let mut fork = relay.clone();
+        fork.apply_changes(changes.clone()).unwrap();
+        let twice: Vec<&Change> = changes.iter().chain(&changes[..1]).collect();
+        let taken = Taken::of(&fork, twice);
+
+        let chunk = Taken::chunk(Some(taken), &fork, &relay.get_heads());
+        assert_eq!(chunk, fork.save_after(&relay.get_heads()));
+        let mut loaded = relay.clone();
+        loaded.load_incremental(&chunk).unwrap();
+        assert_eq!(loaded.get_heads(), fork.get_heads());
+    }
+
+    /// A fork changed after its changes were taken is encoded again: nothing it holds is
+    /// left out of the chunk.
+    #[test]
+    fn a_fork_changed_since_is_encoded_again() {
+        let relay = Automerge::new();
+        let mut fork = relay.clone();
+        fork.apply_changes(pushed(&relay, 1)).unwrap();
+        let taken = Taken::of(&fork, &fork.get_changes(&relay.get_heads()));
+        let mut later = fork.clone();
+        later.apply_changes(pushed(&fork, 1)).unwrap();
+
+        let chunk = Taken::chunk(Some(taken), &later, &relay.get_heads());
+        let mut loaded = relay.clone();
+        loaded.load_incremental(&chunk).unwrap();
+        assert_eq!(loaded.get_heads(), later.get_heads());
     }
 }

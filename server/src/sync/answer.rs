@@ -96,8 +96,11 @@ pub(super) fn plan(
             continue;
         };
         let pushed = staged.pushed.get(id);
-        let missing: Vec<Change> =
-            doc.get_changes(&base).into_iter().filter(|c| !pushed.is_some_and(|p| p.contains(&c.hash()))).collect();
+        // What the device holds: the base and what it pushed (and so everything below
+        // them). Naming its pushed changes as held, rather than filtering them out after,
+        // keeps the relay from re-encoding them only to drop them.
+        let held: Vec<ChangeHash> = base.iter().chain(pushed.into_iter().flatten()).copied().collect();
+        let missing: Vec<Change> = doc.get_changes(&held);
         let all = missing.len();
         let sent: Vec<Change> = missing.into_iter().take_while(|change| page.take(change)).collect();
         let new_heads = if sent.len() == all {

@@ -16,7 +16,7 @@ use timebank_engine::sync::{heads, sequence};
 use crate::auth::AuthedDevice;
 use crate::authority::{self, Access, Authors, Refusal};
 use crate::error::AppError;
-use crate::relay::{Relay, Work};
+use crate::relay::{Relay, Taken, Work};
 use crate::store::{DeviceUsage, UsageUpdate};
 use crate::sync::record_event;
 use crate::vetting;
@@ -108,6 +108,8 @@ pub(super) struct Staged {
     pub(super) waiting: BTreeSet<DocId>,
     /// What the changes taken count against the device's daily quota.
     pub(super) usage: Option<UsageUpdate>,
+    /// Each fork's changes as received, stored as they are.
+    pub(super) taken: HashMap<DocId, Taken>,
 }
 
 /// Checks and stages every push (see the module docs). The first refusal refuses the
@@ -189,7 +191,7 @@ pub(super) fn stage(
         } else {
             // Recovering what a restored relay lost: changes of others, vouched for, among
             // the device's own. Each own change is checked on its own patches.
-            for change in ready {
+            for &change in &ready {
                 let is_mine = change.actor_id().to_hex_string() == own;
                 let patches = apply(&mut fork, vec![change.clone()])?;
                 if is_mine {
@@ -198,6 +200,7 @@ pub(super) fn stage(
             }
         }
         shaped.check(&fork).map_err(refuse)?;
+        staged.taken.insert(id.clone(), Taken::of(&fork, ready.iter().copied()));
         staged.forks.insert(id.clone(), fork);
     }
     if taken.changes > 0 {
