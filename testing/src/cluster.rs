@@ -41,14 +41,19 @@ pub struct RelayNode {
 }
 
 impl RelayNode {
-    /// Starts `bin` on a free port with `flags`; waits for it to say where it listens.
-    pub fn start(bin: &Path, backend: &Backend, flags: &[&str]) -> Result<RelayNode, SetupError> {
+    /// Starts `bin` on a free port with `flags`; waits for it to say where it listens. Its
+    /// log (stderr) is appended to `log` if given, and dropped otherwise.
+    pub fn start(bin: &Path, backend: &Backend, flags: &[&str], log: Option<&Path>) -> Result<RelayNode, SetupError> {
+        let stderr = match log {
+            Some(path) => Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(path)?),
+            None => Stdio::null(),
+        };
         let mut child = Command::new(bin)
             .args(["--listen", "127.0.0.1:0"])
             .args(backend.flags())
             .args(flags)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()?;
         let stdout = child.stdout.take().ok_or_else(|| SetupError::Other("the relay has no stdout".into()))?;
         let mut line = String::new();
@@ -176,9 +181,12 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// `count` relays of `bin` on `backend` with `flags`, behind a balancer.
-    pub fn start(bin: &Path, backend: &Backend, count: usize, flags: &[&str]) -> Result<Cluster, SetupError> {
-        let relays = (0..count).map(|_| RelayNode::start(bin, backend, flags)).collect::<Result<Vec<_>, _>>()?;
+    /// `count` relays of `bin` on `backend` with `flags`, behind a balancer. With `logs`,
+    /// relay N's log goes to `relay-N.log` in that directory.
+    pub fn start(bin: &Path, backend: &Backend, count: usize, flags: &[&str], logs: Option<&Path>) -> Result<Cluster, SetupError> {
+        let relays = (0..count)
+            .map(|n| RelayNode::start(bin, backend, flags, logs.map(|dir| dir.join(format!("relay-{n}.log"))).as_deref()))
+            .collect::<Result<Vec<_>, _>>()?;
         let ports: Vec<u16> = relays.iter().map(|r| r.port).collect();
         let balancer = Balancer::start(&ports)?;
         Ok(Cluster { relays, balancer })

@@ -48,7 +48,7 @@ fn carry_on_through_the_other_relay(on: Store<'_>) {
     let station = registry::create_station(&setup, "Caoyang").unwrap();
     let member = |role: &str, name: &str| registry::create_member(&setup, &new_member(&station, role, name)).unwrap();
     let elder = member("elder", "Wang Fang");
-    let mut cluster = Cluster::start(Path::new(BIN), &backend, 2, &[]).unwrap();
+    let mut cluster = Cluster::start(Path::new(BIN), &backend, 2, &[], None).unwrap();
     let url = cluster.url();
     let phones: Vec<Phone> = (0..50)
         .map(|n| {

@@ -76,7 +76,7 @@ impl Setting {
         let data = phone_stores()?;
         let setup = Relay::open(data.path())?;
         let station = registry::create_station(&setup, "Caoyang")?;
-        let node = RelayNode::start(&relay_binary()?, &Backend::Sqlite(data.path().to_path_buf()), flags)?;
+        let node = RelayNode::start(&relay_binary()?, &Backend::Sqlite(data.path().to_path_buf()), flags, None)?;
         let url = format!("http://127.0.0.1:{}", node.port);
         Ok(Setting { node, setup, station, url, _data: data })
     }

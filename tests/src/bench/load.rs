@@ -42,6 +42,8 @@ pub struct LoadBench {
     pub seconds: u64,
     /// SIGKILL one relay halfway through the first phase.
     pub kill_one: bool,
+    /// A directory for the relays' logs (`relay-N.log`); without it they are dropped.
+    pub relay_logs: Option<std::path::PathBuf>,
 }
 
 /// One sync a phone made: when it ended (since the phase began), how long it took, and
@@ -93,7 +95,7 @@ pub fn run(config: &LoadBench, progress: &mut dyn FnMut(&str)) -> Result<Vec<Mea
     let register =
         |role: &str, name: &str| -> Result<_, BenchError> { Ok(registry::create_member(&setup, &new_member(&station, role, name))?) };
     let elder = register("elder", "Wang Fang")?;
-    let mut cluster = Cluster::start(&bin, &config.backend, config.relays, &[])?;
+    let mut cluster = Cluster::start(&bin, &config.backend, config.relays, &[], config.relay_logs.as_deref())?;
     let url = cluster.url();
     let stores = phone_stores()?;
     let started = Instant::now();

@@ -81,6 +81,10 @@ enum Group {
         /// SIGKILL one relay halfway through the flat-out phase.
         #[arg(long)]
         kill_one: bool,
+        /// Keep the relays' logs in this directory (`relay-N.log`, appended to); without
+        /// it they are dropped.
+        #[arg(long, value_name = "DIR")]
+        relay_logs: Option<std::path::PathBuf>,
     },
     /// The live channel on one relay process: a dispatch reaching a watching phone with
     /// 1,000 devices connected (p50, p99), and how many idle channels the relay holds and
@@ -136,7 +140,7 @@ fn run(cli: Cli) -> Result<(), BenchError> {
         Group::Sync => sync::run(&SyncBench::default(), &mut progress)?,
         Group::Ledger => ledger::run(&LedgerBench::default(), &mut progress)?,
         Group::Presence => presence::run(&PresenceBench::default(), &mut progress)?,
-        Group::Load { relays, store, database, devices, seconds, kill_one } => {
+        Group::Load { relays, store, database, devices, seconds, kill_one, relay_logs } => {
             let data = tempfile::Builder::new().prefix("timebank-load-").tempdir()?;
             let backend = match (store.as_str(), database) {
                 ("sqlite", _) => Backend::Sqlite(data.path().to_path_buf()),
@@ -144,7 +148,7 @@ fn run(cli: Cli) -> Result<(), BenchError> {
                 ("postgres", None) => return Err("--store postgres needs --database URL (or TIMEBANK_DATABASE_URL)".into()),
                 (other, _) => return Err(format!("--store {other}: say sqlite or postgres").into()),
             };
-            load::run(&LoadBench { relays, backend, devices, seconds, kill_one }, &mut progress)?
+            load::run(&LoadBench { relays, backend, devices, seconds, kill_one, relay_logs }, &mut progress)?
         }
         Group::Hostile => hostile::run(&HostileBench::default(), &mut progress)?,
         Group::Live { connected, watching, dispatches, idle } => {
