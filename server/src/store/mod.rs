@@ -4,6 +4,7 @@
 //! must pass.
 
 pub mod backup;
+mod checkpoint;
 mod encoding;
 pub mod postgres;
 pub mod schema;

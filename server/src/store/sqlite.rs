@@ -1,6 +1,6 @@
 //! The embedded SQLite backend of [`RelayStore`]: one file in the data directory, WAL
 //! mode, `synchronous = FULL` (but for the ledger's derived writes, ADR 37), exactly one
-//! connection (the writer) per process. Admin
+//! connection (the writer) per process, the log checkpointed off it (ADR 52). Admin
 //! commands open the same file from another process; SQLite's locks and the documents'
 //! generation counter keep both views right.
 
@@ -12,6 +12,7 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use timebank_engine::model::{DistrictId, HouseholdId, MemberId, Role, StationId};
 
+use crate::store::checkpoint::Checkpointer;
 use crate::store::encoding::{console_role, console_role_name, from_hex, heads_blob, heads_from_blob, hex};
 use crate::store::schema;
 use crate::store::{
@@ -43,6 +44,7 @@ pub struct SqliteStore {
     conn: Mutex<Connection>,
     readers: Mutex<Readers>,
     reader_free: Condvar,
+    _checkpointer: Checkpointer,
 }
 
 /// A reader connection lent to one read: given back when the read ends, however it ends
@@ -106,7 +108,17 @@ impl SqliteStore {
         if check != "ok" {
             return Err(StoreError::Corrupt(check));
         }
-        Ok(SqliteStore { path, conn: Mutex::new(conn), readers: Mutex::new(Readers::default()), reader_free: Condvar::new() })
+        let checkpointer = Checkpointer::start(&path, &mut conn, |conn| {
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            conn.pragma_update(None, "synchronous", "FULL")
+        })?;
+        Ok(SqliteStore {
+            path,
+            conn: Mutex::new(conn),
+            readers: Mutex::new(Readers::default()),
+            reader_free: Condvar::new(),
+            _checkpointer: checkpointer,
+        })
     }
 
     /// The store file.
@@ -1243,6 +1255,36 @@ mod tests {
         assert_eq!(mode, "wal");
         assert_eq!(sync, 2, "synchronous = FULL");
         assert_eq!(temp, 2, "temp_store = MEMORY");
+    }
+
+    #[test]
+    fn a_long_write_ahead_log_is_copied_into_the_file_off_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let file = dir.path().join(STORE_FILE);
+        let before = std::fs::metadata(&file).unwrap().len();
+        // One commit of about 6 MiB: some 1,500 pages in the log, past the checkpoint's mark.
+        store
+            .write(|tx| {
+                tx.execute_batch("CREATE TABLE filler (bytes BLOB)")?;
+                let mut insert = tx.prepare("INSERT INTO filler (bytes) VALUES (zeroblob(4000))")?;
+                for _ in 0..1_500 {
+                    insert.execute([])?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        // SQLite's own checkpoint, which would run inside that commit, is replaced: the
+        // checkpointing thread, rung by the commit, copies the log into the file.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::fs::metadata(&file).unwrap().len() < before + 5_000_000 {
+            assert!(std::time::Instant::now() < deadline, "the log was not copied into the store's file within 20 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        drop(store);
+        let reopened = SqliteStore::open(dir.path()).unwrap();
+        let rows: i64 = reopened.read(|conn| conn.query_row("SELECT count(*) FROM filler", [], |r| r.get(0))).unwrap();
+        assert_eq!(rows, 1_500);
     }
 
     #[test]
