@@ -151,9 +151,14 @@ pub fn put_confirmation(tx: &mut impl Transactable, visit: &VisitId, confirmatio
 
 /// Reads one visit of `volunteer`'s document; `None` if it is missing or incomplete.
 pub fn visit(doc: &impl ReadDoc, volunteer: &MemberId, id: &VisitId) -> Option<Visit> {
-    let visits = map_at(doc, &ROOT, VISITS)?;
-    let obj = map_at(doc, &visits, id.as_str())?;
-    read_visit(doc, volunteer, id.as_str(), &obj)
+    visits_named(doc, volunteer, [id]).pop()
+}
+
+/// Reads the visits `ids` of `volunteer`'s document, in the order given, leaving out the
+/// missing and incomplete ones; the visits' map is looked up once for all of them.
+pub fn visits_named<'i>(doc: &impl ReadDoc, volunteer: &MemberId, ids: impl IntoIterator<Item = &'i VisitId>) -> Vec<Visit> {
+    let Some(visits) = map_at(doc, &ROOT, VISITS) else { return Vec::new() };
+    ids.into_iter().filter_map(|id| read_visit(doc, volunteer, id.as_str(), &map_at(doc, &visits, id.as_str())?)).collect()
 }
 
 /// Reads every visit of `volunteer`'s document, oldest check-in first.

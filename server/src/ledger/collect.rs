@@ -9,7 +9,7 @@ use automerge::{Automerge, ChangeHash, Prop, ROOT};
 use timebank_engine::DocId;
 use timebank_engine::documents::fields::entries;
 use timebank_engine::documents::{desk, member, station};
-use timebank_engine::model::{MemberId, RequestId, RequestKind, SpendRequest, StationId, Visit, VisitId};
+use timebank_engine::model::{MemberId, RequestId, RequestKind, SpendRequest, StationId, VisitId};
 
 use crate::ledger::event::{
     ConfirmationEvent, CorrectionEvent, DecisionEvent, EventBody, RequestEvent, RequestWhat, ReversalEvent, ReviewEvent,
@@ -105,16 +105,21 @@ impl Records {
     /// The records `patches` (a diff of a document) touch.
     pub fn from_patches(patches: &[automerge::Patch]) -> Records {
         let mut touched = BTreeSet::new();
+        // A record's patches come one after another (one per field): each is kept once.
+        let mut last = None;
         for patch in patches {
             let mut path = patch.path.iter().map(|(_, prop)| prop);
             let action_key = match &patch.action {
-                automerge::PatchAction::PutMap { key, .. } => Some(key.clone()),
+                automerge::PatchAction::PutMap { key, .. } => Some(key.as_str()),
                 _ => None,
             };
-            let first = path.next().and_then(prop_key).or_else(|| action_key.clone());
+            let first = path.next().and_then(prop_key).or(action_key);
             let second = path.next().and_then(prop_key).or(if patch.path.len() == 1 { action_key } else { None });
-            if let (Some(collection), Some(id)) = (first, second) {
-                touched.insert((collection, id));
+            if let (Some(collection), Some(id)) = (first, second)
+                && last != Some((collection, id))
+            {
+                touched.insert((collection.to_owned(), id.to_owned()));
+                last = Some((collection, id));
             }
         }
         Records::Touched(touched)
@@ -128,9 +133,9 @@ impl Records {
     }
 }
 
-fn prop_key(prop: &Prop) -> Option<String> {
+fn prop_key(prop: &Prop) -> Option<&str> {
     match prop {
-        Prop::Map(key) => Some(key.clone()),
+        Prop::Map(key) => Some(key.as_str()),
         Prop::Seq(_) => None,
     }
 }
@@ -211,13 +216,9 @@ pub fn events(
 fn member_events(owner: &MemberId, doc: &Automerge, records: &Records, directory: &mut Directory<'_>) -> StoreResult<Vec<EventBody>> {
     let Some(record) = directory.get(owner)? else { return Ok(Vec::new()) };
     let mut out = Vec::new();
-    let mut visits: Vec<Visit> = records
-        .ids(doc, member::VISITS)
-        .iter()
-        .filter_map(|raw| VisitId::parse(raw).ok())
-        .filter_map(|v| member::visit(doc, owner, &v))
-        .filter(|v| v.check_out.is_some())
-        .collect();
+    let ids: Vec<VisitId> = records.ids(doc, member::VISITS).iter().filter_map(|raw| VisitId::parse(raw).ok()).collect();
+    let mut visits = member::visits_named(doc, owner, &ids);
+    visits.retain(|v| v.check_out.is_some());
     visits.sort_by(|a, b| a.check_in.cmp(&b.check_in).then_with(|| a.id.cmp(&b.id)));
     // An order a visit names counts only when it was dispatched to this volunteer for that
     // elder (the assignment, written by coordinators only, says so).
