@@ -48,7 +48,12 @@ enum Group {
     /// Sync with a real relay: round trips and bytes of one visit (alone and among 100
     /// devices), batched upload overhead, merging 10,000 visits, relay throughput and p99
     /// with 500 devices over HTTP.
-    Sync,
+    Sync {
+        /// Devices of the in-process load scenarios (0 leaves them out: the other
+        /// scenarios alone, in about a minute).
+        #[arg(long, default_value_t = 500)]
+        load_devices: usize,
+    },
     /// Hostile requests: the most relay time and extra memory one request within the
     /// bounds of one request and the documents' shapes can cost (ADR 0024).
     Hostile,
@@ -137,7 +142,7 @@ fn run(cli: Cli) -> Result<(), BenchError> {
             };
             engine::run(&EngineBench::default(), &instruments, &mut progress)?
         }
-        Group::Sync => sync::run(&SyncBench::default(), &mut progress)?,
+        Group::Sync { load_devices } => sync::run(&SyncBench { load_devices, ..SyncBench::default() }, &mut progress)?,
         Group::Ledger => ledger::run(&LedgerBench::default(), &mut progress)?,
         Group::Presence => presence::run(&PresenceBench::default(), &mut progress)?,
         Group::Load { relays, store, database, devices, seconds, kill_one, relay_logs } => {
