@@ -2,7 +2,7 @@
 //! engine drives (sync, and the contacts of a volunteer's open dispatches). One client for the CLI, the phone bindings and the tests.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use crate::model::{EnrollLink, MemberId, Role, StationId};
@@ -16,6 +16,13 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(TIMEOUT)).build().into()
 }
+
+/// The app's one HTTP client: every transport made with [`HttpTransport::new`] shares its
+/// pool, so a sync reuses the connection the last one left open (within ureq's idle
+/// limit, 15 s) instead of paying a new TCP (and, in the field, TLS) handshake, on the
+/// phone and on the relay. A pooled connection the relay closed meanwhile is probed and
+/// dropped before it is used.
+static SHARED: LazyLock<ureq::Agent> = LazyLock::new(agent);
 
 /// POSTs `body` to `url`; returns the body of a 2xx answer, or the relay's error.
 fn post(agent: &ureq::Agent, url: &str, token: Option<&str>, body: &[u8]) -> Result<Vec<u8>, TransportError> {
@@ -112,7 +119,7 @@ pub fn enroll_store(dir: &Path, relay: &str, code: &str, clock: Arc<dyn Clock>) 
 }
 
 /// The sync transport over HTTP, authenticated with the device token. Clones share the
-/// connection pool.
+/// connection pool, and so do all transports made with [`HttpTransport::new`].
 #[derive(Clone)]
 pub struct HttpTransport {
     agent: ureq::Agent,
@@ -129,10 +136,20 @@ impl std::fmt::Debug for HttpTransport {
 }
 
 impl HttpTransport {
-    /// A transport to the relay this device enrolled with.
+    /// A transport to the relay this device enrolled with, on the app's shared connections.
     pub fn new(link: &RelayLink) -> HttpTransport {
+        HttpTransport::on(SHARED.clone(), link)
+    }
+
+    /// A transport with a connection pool of its own, as a second phone would have: for
+    /// tests and benchmarks that play many phones in one process.
+    pub fn with_own_connections(link: &RelayLink) -> HttpTransport {
+        HttpTransport::on(agent(), link)
+    }
+
+    fn on(agent: ureq::Agent, link: &RelayLink) -> HttpTransport {
         HttpTransport {
-            agent: agent(),
+            agent,
             url: endpoint(&link.url, "v1/sync"),
             contacts_url: endpoint(&link.url, "v1/contacts"),
             token: link.token.clone(),
@@ -147,5 +164,82 @@ impl Transport for HttpTransport {
 
     fn contacts(&mut self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
         post(&self.agent, &self.contacts_url, Some(&self.token), &body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// A relay stand-in on 127.0.0.1 that answers every request `ok` on keep-alive
+    /// connections and counts the connections it accepted.
+    fn counting_relay() -> (RelayLink, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&accepted);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                counter.fetch_add(1, Ordering::SeqCst);
+                std::thread::spawn(move || answer_each(stream));
+            }
+        });
+        (RelayLink { url, token: "secret".into(), device: "d-1".into() }, accepted)
+    }
+
+    /// Answers the requests on one connection until the client closes it.
+    fn answer_each(stream: std::net::TcpStream) {
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        loop {
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                if line == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            writer.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").unwrap();
+        }
+    }
+
+    /// The app makes a transport per sync; the syncs still share one connection (one
+    /// handshake, not one per sync).
+    #[test]
+    fn syncs_reuse_the_apps_connection() {
+        let (link, accepted) = counting_relay();
+        for _ in 0..3 {
+            assert_eq!(HttpTransport::new(&link).exchange(b"sync".to_vec()).unwrap(), b"ok");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "three syncs, one connection");
+    }
+
+    /// Transports with connections of their own (phones played in one process) do not
+    /// share them; each keeps its own from one sync to the next.
+    #[test]
+    fn phones_played_in_one_process_keep_their_own_connections() {
+        let (link, accepted) = counting_relay();
+        let mut phones = [HttpTransport::with_own_connections(&link), HttpTransport::with_own_connections(&link)];
+        for _ in 0..2 {
+            for phone in &mut phones {
+                assert_eq!(phone.exchange(b"sync".to_vec()).unwrap(), b"ok");
+            }
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 2, "two phones, two syncs each, a connection each");
     }
 }

@@ -32,6 +32,9 @@ pub struct Phone {
     pub dir: TempDir,
     /// The clock its engine reads, which its visits are logged against.
     pub clock: Arc<dyn Clock>,
+    /// Its HTTP connections to the relay, kept from one sync to the next as the app keeps
+    /// them, and its own (another phone's are not shared).
+    http: HttpTransport,
 }
 
 impl std::fmt::Debug for Phone {
@@ -66,8 +69,9 @@ impl Phone {
             engine.relay_link()?.ok_or_else(|| timebank_engine::Error::invalid("the enrolled store does not know its relay"))?;
         let actor = ActorId::try_from(engine.identity().device.as_str())
             .map_err(|e| timebank_engine::Error::invalid(format!("the store's device actor is not hex: {e}")))?;
+        let http = HttpTransport::with_own_connections(&link);
         let RelayLink { url, token, device } = link;
-        Ok(Phone { engine, member: member.clone(), actor, url, token, device, dir, clock })
+        Ok(Phone { engine, member: member.clone(), actor, url, token, device, dir, clock, http })
     }
 
     /// How the phone reaches its relay: the address, the token and the device id.
@@ -75,23 +79,22 @@ impl Phone {
         RelayLink { url: self.url.clone(), token: self.token.clone(), device: self.device.clone() }
     }
 
-    /// The HTTP transport to the relay the phone enrolled with.
+    /// The HTTP transport to the relay the phone enrolled with (on the phone's connections).
     pub fn http(&self) -> HttpTransport {
-        HttpTransport::new(&self.link())
+        self.http.clone()
     }
 
     /// One `Engine::sync` over HTTP (what the app does when it has signal).
     pub fn sync(&mut self) -> timebank_engine::Result<SyncReport> {
-        let mut transport = self.http();
-        self.engine.sync(&mut transport)
+        self.engine.sync(&mut self.http)
     }
 
     /// The app is closed and opened again: the engine reopens the store on disk.
     pub fn reopen(self) -> Phone {
-        let Phone { engine, member, actor, url, token, device, dir, clock } = self;
+        let Phone { engine, member, actor, url, token, device, dir, clock, http } = self;
         drop(engine);
         let engine = Engine::open_with_clock(dir.path(), clock.clone()).unwrap();
-        Phone { engine, member, actor, url, token, device, dir, clock }
+        Phone { engine, member, actor, url, token, device, dir, clock, http }
     }
 
     /// Logs a finished visit to `elder` that started `hours_ago` and lasted `minutes`.
