@@ -227,11 +227,6 @@ enum ConfigCommand {
     Check,
 }
 
-/// The relay allocates and frees many small buffers per sync (changes, patches, rows):
-/// mimalloc does that in about half the time of the system allocator (ADR 51).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let loaded = match config::load::<Cli>() {
         Ok(loaded) => loaded,
