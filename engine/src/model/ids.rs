@@ -1,7 +1,10 @@
-//! Identifiers of members, stations, visits, orders and requests, validated at the edge.
+//! Identifiers of members, stations, visits, orders and requests, validated at the edge
+//! and kept inline (ids are short: copying one allocates nothing).
 
 use std::fmt;
 use std::str::FromStr;
+
+use smol_str::SmolStr;
 
 use crate::error::Error;
 
@@ -30,15 +33,14 @@ fn validate(kind: &str, raw: &str) -> Result<(), Error> {
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $kind:literal) => {
         $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(SmolStr);
 
         impl $name {
             /// Parses and validates an id typed by a user or read from a document.
             pub fn parse(raw: &str) -> Result<Self, Error> {
                 validate($kind, raw)?;
-                Ok(Self(raw.to_owned()))
+                Ok(Self(SmolStr::new(raw)))
             }
 
             /// The id as text.
@@ -58,13 +60,13 @@ macro_rules! id_type {
             type Error = Error;
             fn try_from(raw: String) -> Result<Self, Error> {
                 validate($kind, &raw)?;
-                Ok(Self(raw))
+                Ok(Self(SmolStr::from(raw)))
             }
         }
 
         impl From<$name> for String {
             fn from(id: $name) -> String {
-                id.0
+                id.0.into()
             }
         }
 
@@ -73,7 +75,38 @@ macro_rules! id_type {
                 f.write_str(&self.0)
             }
         }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.deserialize_str(IdVisitor { kind: $kind }).map(Self)
+            }
+        }
     };
+}
+
+/// Reads an id of one kind from the text a decoder lends (no string of its own on the
+/// way), checking its syntax ([`is_id`]).
+struct IdVisitor {
+    kind: &'static str,
+}
+
+impl serde::de::Visitor<'_> for IdVisitor {
+    type Value = SmolStr;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a {} id", self.kind)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, raw: &str) -> Result<SmolStr, E> {
+        validate(self.kind, raw).map_err(E::custom)?;
+        Ok(SmolStr::new(raw))
+    }
 }
 
 id_type!(
@@ -124,21 +157,21 @@ pub(crate) fn new_record_id(prefix: &str) -> String {
 impl VisitId {
     /// A new, globally unique visit id.
     pub fn generate() -> Self {
-        Self(new_record_id("v"))
+        Self(new_record_id("v").into())
     }
 }
 
 impl OrderId {
     /// A new, globally unique order id.
     pub fn generate() -> Self {
-        Self(new_record_id("o"))
+        Self(new_record_id("o").into())
     }
 }
 
 impl RequestId {
     /// A new, globally unique request id.
     pub fn generate() -> Self {
-        Self(new_record_id("r"))
+        Self(new_record_id("r").into())
     }
 }
 

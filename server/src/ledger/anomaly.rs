@@ -143,9 +143,9 @@ pub fn detect<'a>(
         let (o_start, o_stop) = other.interval();
         if start < o_stop && o_start < stop {
             if other.elder == visit.elder && other.device != visit.device {
-                found.push(Anomaly::LoggedTwice { other: other.id.clone() });
+                found.push(Anomaly::LoggedTwice { other: other.id.to_string() });
             } else {
-                found.push(Anomaly::Overlaps { other: other.id.clone() });
+                found.push(Anomaly::Overlaps { other: other.id.to_string() });
             }
             named += 1;
             if named == MAX_OVERLAPS_NAMED {

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use automerge::{Automerge, ChangeHash, Prop, ROOT};
+use smol_str::SmolStr;
 use timebank_engine::DocId;
 use timebank_engine::documents::fields::entries;
 use timebank_engine::documents::{desk, member, station};
@@ -234,7 +235,7 @@ fn member_events(owner: &MemberId, doc: &Automerge, records: &Records, directory
         let station = directory.station_at(&record, visit.check_in.timestamp_millis())?;
         let evidence = directory.verifier.evidence(&visit, &station, elder.as_ref())?;
         out.push(EventBody::Visit(VisitEvent {
-            id: visit.id.to_string(),
+            id: SmolStr::new(visit.id.as_str()),
             volunteer: owner.clone(),
             station,
             elder: visit.elder.clone(),
@@ -302,7 +303,7 @@ fn desk_events(station: &StationId, doc: &Automerge, records: &Records, director
         let Ok(visit) = VisitId::parse(&raw) else { continue };
         if let Some(review) = desk::review(doc, &visit) {
             out.push(EventBody::Review(ReviewEvent {
-                visit: raw.clone(),
+                visit: SmolStr::new(&raw),
                 station: station.clone(),
                 decision: review.decision,
                 reason: review.reason,

@@ -8,6 +8,7 @@ use std::borrow::Cow;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use smol_str::SmolStr;
 use timebank_engine::model::{ConfirmedBy, HouseholdId, MemberId, RedemptionAction, ReviewDecision, StationId, VisitSource};
 
 pub use crate::ledger::evidence::EvidenceEvent;
@@ -61,8 +62,8 @@ pub const MAX_PLAUSIBLE_MS: i64 = 2 * 24 * 3_600_000;
 /// A finished visit as logged, with what the relay knew of the people at arrival.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VisitEvent {
-    /// `v-…`.
-    pub id: String,
+    /// `v-…` (kept inline, as the books keep it: a district-year holds a million).
+    pub id: SmolStr,
     /// Who served.
     pub volunteer: MemberId,
     /// The volunteer's station (its rules apply).
@@ -129,7 +130,7 @@ impl VisitEvent {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReviewEvent {
     /// The visit.
-    pub visit: String,
+    pub visit: SmolStr,
     /// The desk's station.
     pub station: StationId,
     /// Approve, reject or flag (stored as `approve`, `reject`, `flag`).

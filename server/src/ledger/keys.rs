@@ -71,7 +71,7 @@ mod tests {
             from: Account::Program,
             to: Account::Program,
             minutes: 1,
-            subject: String::new(),
+            subject: Default::default(),
             memo: String::new().into(),
             by: None,
             event: 1,

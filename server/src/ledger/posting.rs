@@ -7,6 +7,7 @@ use std::fmt;
 
 use chrono::{DateTime, Datelike as _, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use smol_str::SmolStr;
 use timebank_engine::model::{MemberId, StationId};
 
 /// An account of the ledger.
@@ -129,8 +130,8 @@ pub struct Posting {
     pub to: Account,
     /// Minutes moved, > 0.
     pub minutes: i64,
-    /// The visit or request it belongs to.
-    pub subject: String,
+    /// The visit or request it belongs to (kept inline: ids are short).
+    pub subject: SmolStr,
     /// Words for people.
     pub memo: Memo,
     /// Who decided it (the reviewing coordinator), if a person did.

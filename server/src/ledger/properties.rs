@@ -601,9 +601,9 @@ fn check_invariants(books: &Books) -> Result<(), TestCaseError> {
         *sums.entry(p.to.clone()).or_default() += p.minutes;
     }
     for (account, balance) in books.balances() {
-        prop_assert_eq!(*balance, sums.get(account).copied().unwrap_or(0), "balance of {} is the sum of its postings", account);
+        prop_assert_eq!(balance, sums.get(account).copied().unwrap_or(0), "balance of {} is the sum of its postings", account);
         if matches!(account, Account::Member(_) | Account::Held(_)) {
-            prop_assert!(*balance >= 0, "{} went below zero: {}", account, balance);
+            prop_assert!(balance >= 0, "{} went below zero: {}", account, balance);
         }
     }
     prop_assert_eq!(books.balances().values().sum::<i64>(), 0, "double entry: the accounts sum to zero");

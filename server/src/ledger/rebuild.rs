@@ -76,7 +76,7 @@ pub fn record_of(p: &Posting) -> PostingRecord {
         debit: p.from.to_string(),
         credit: p.to.to_string(),
         minutes: p.minutes,
-        subject: p.subject.clone(),
+        subject: p.subject.to_string(),
         memo: p.memo.to_string(),
         by: p.by.as_ref().map(|m| m.to_string()),
         event: p.event,

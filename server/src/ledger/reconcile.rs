@@ -22,10 +22,12 @@
 //! - Every posting has an idempotency key; an event applied twice posts nothing.
 
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Datelike, Utc};
 use foldhash::{HashMap, HashSet};
+use smol_str::SmolStr;
 use timebank_engine::documents::ledger::{LedgerBalance, Outcome, PostingLine};
 use timebank_engine::model::{MemberId, OrderState, OutcomeStatus, RedemptionAction, ReviewDecision, StationId, VerifiedVisits};
 
@@ -86,7 +88,7 @@ struct RequestState {
 /// that can overlap a new one: the cost of a visit does not grow with the history.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct VisitIndex {
-    by_start: BTreeSet<(i64, String)>,
+    by_start: BTreeSet<(i64, SmolStr)>,
     /// The longest interval indexed: no visit starting earlier than a new one's start
     /// minus this can overlap it.
     longest: i64,
@@ -104,9 +106,9 @@ impl VisitIndex {
     }
 
     /// Ids of the indexed visits whose start lies where they could overlap `[start, stop)`.
-    fn near(&self, start: i64, stop: i64) -> impl Iterator<Item = &String> {
-        let from = (start.saturating_sub(self.longest), String::new());
-        let to = (stop.max(from.0), String::new());
+    fn near(&self, start: i64, stop: i64) -> impl Iterator<Item = &SmolStr> {
+        let from = (start.saturating_sub(self.longest), SmolStr::default());
+        let to = (stop.max(from.0), SmolStr::default());
         self.by_start.range(from..to).map(|(_, id)| id)
     }
 }
@@ -118,18 +120,18 @@ pub struct Books {
     last_seq: i64,
     postings: Vec<Posting>,
     posting_keys: PostingKeys,
-    balances: BTreeMap<Account, i64>,
     // What the fold only looks up by key is hashed (no map's order reaches the books), with
     // foldhash, seeded per process (ids come from phones): a district-year holds a million
-    // visits.
+    // visits, and every posting moves two balances.
+    balances: HashMap<Account, i64>,
     member_postings: HashMap<MemberId, Vec<usize>>,
     /// Each member's outcomes by visit or request id (ordered when read: [`Books::member_outcomes`]).
-    outcomes: HashMap<MemberId, HashMap<String, Outcome>>,
+    outcomes: HashMap<MemberId, HashMap<SmolStr, Outcome>>,
     rules: BTreeMap<StationId, StationRules>,
     /// Boxed: a district-year's million visits are moved, not copied, when the map grows.
-    visits: HashMap<String, Box<VisitState>>,
+    visits: HashMap<SmolStr, Box<VisitState>>,
     volunteer_visits: HashMap<MemberId, VisitIndex>,
-    reviews_waiting: HashMap<String, (ReviewEvent, i64, i64)>,
+    reviews_waiting: HashMap<SmolStr, (ReviewEvent, i64, i64)>,
     /// Reversals whose review has not arrived (out of order), by visit.
     reversals_waiting: HashMap<String, Vec<(ReversalEvent, i64, i64)>>,
     requests: HashMap<String, RequestState>,
@@ -307,9 +309,9 @@ impl Books {
         self.balances.get(account).copied().unwrap_or(0)
     }
 
-    /// Every account with a posting, and its balance.
-    pub fn balances(&self) -> &BTreeMap<Account, i64> {
-        &self.balances
+    /// Every account with a posting, and its balance, in account order.
+    pub fn balances(&self) -> BTreeMap<&Account, i64> {
+        self.balances.iter().map(|(account, balance)| (account, *balance)).collect()
     }
 
     /// The rules in force at every station that has its own.
@@ -332,7 +334,7 @@ impl Books {
     pub fn member_outcomes(&self, member: &MemberId) -> BTreeMap<String, Outcome> {
         self.outcomes
             .get(member)
-            .map(|o| o.iter().map(|(subject, outcome)| (subject.clone(), outcome.clone())).collect())
+            .map(|o| o.iter().map(|(subject, outcome)| (subject.to_string(), outcome.clone())).collect())
             .unwrap_or_default()
     }
 
@@ -386,7 +388,7 @@ impl Books {
                     kind: kind.to_owned(),
                     minutes,
                     balance_after: running,
-                    subject: p.subject.clone(),
+                    subject: p.subject.to_string(),
                     memo: p.memo.to_string(),
                     at: DateTime::from_timestamp_millis(p.at).unwrap_or_default(),
                 };
@@ -461,7 +463,7 @@ impl Books {
             from,
             to,
             minutes,
-            subject: subject.to_owned(),
+            subject: SmolStr::new(subject),
             memo: memo.into(),
             by: by.cloned(),
             event: cause.seq,
@@ -477,12 +479,12 @@ impl Books {
             self.outcomes.insert(member.clone(), HashMap::default());
         }
         let Some(slot) = self.outcomes.get_mut(member) else { return };
-        match slot.get_mut(subject) {
-            Some(current) if *current == outcome => return,
+        match slot.entry(SmolStr::new(subject)) {
+            Entry::Occupied(current) if *current.get() == outcome => return,
             // A visit's outcome changes in place (under review, then approved): its key stays.
-            Some(current) => *current = outcome,
-            None => {
-                slot.insert(subject.to_owned(), outcome);
+            Entry::Occupied(mut current) => *current.get_mut() = outcome,
+            Entry::Vacant(slot) => {
+                slot.insert(outcome);
             }
         }
         if !self.untracked {
@@ -549,10 +551,10 @@ impl Books {
         }
         let reversed = self.visits.get(&visit.id).map(|previous| previous.reversed.clone()).unwrap_or_default();
         let confirmed =
-            self.visits.get(&visit.id).is_some_and(|previous| previous.confirmed) | self.confirmations_waiting.remove(&visit.id);
+            self.visits.get(&visit.id).is_some_and(|previous| previous.confirmed) | self.confirmations_waiting.remove(visit.id.as_str());
         if let Some(order) = &visit.order {
             let (_, visits) = self.orders.entry(order.clone()).or_insert_with(|| (visit.elder.clone(), BTreeSet::new()));
-            visits.insert(visit.id.clone());
+            visits.insert(visit.id.to_string());
         }
         if !anomalies.is_empty() {
             self.set_outcome(&visit.volunteer, &visit.id, OutcomeStatus::UnderReview, anomalies.join("; "), 0);
@@ -584,7 +586,7 @@ impl Books {
     /// The elder's or family's confirmation of a visit of that volunteer (waiting for the
     /// visit when it has not arrived).
     fn confirmation(&mut self, confirmation: &ConfirmationEvent) {
-        match self.visits.get_mut(&confirmation.visit) {
+        match self.visits.get_mut(confirmation.visit.as_str()) {
             Some(state) if state.event.volunteer == confirmation.volunteer => state.confirmed = true,
             Some(_) => return,
             None => {
@@ -600,7 +602,7 @@ impl Books {
     fn refresh_order(&mut self, visit: &str) {
         let Some(order) = self.visits.get(visit).and_then(|s| s.event.order.clone()) else { return };
         let Some((elder, visits)) = self.orders.get(&order) else { return };
-        let states: Vec<&VisitState> = visits.iter().filter_map(|v| self.visits.get(v).map(|s| &**s)).collect();
+        let states: Vec<&VisitState> = visits.iter().filter_map(|v| self.visits.get(v.as_str()).map(|s| &**s)).collect();
         let progress = if states.iter().any(|s| s.earned.is_some()) {
             OrderState::Settled
         } else if states.iter().any(|s| s.confirmed) {
@@ -734,7 +736,7 @@ impl Books {
             return;
         }
         let named = (reversal.decision, reversal.review_at);
-        let state = self.visits.get(&reversal.visit);
+        let state = self.visits.get(reversal.visit.as_str());
         if state.is_some_and(|s| s.reversed.contains(&named)) {
             return;
         }
@@ -753,7 +755,7 @@ impl Books {
         if reversal.decision == ReviewDecision::Approve {
             self.reverse(&visit, &reversal.by, &reason, cause);
         }
-        if let Some(state) = self.visits.get_mut(&visit) {
+        if let Some(state) = self.visits.get_mut(visit.as_str()) {
             state.review = None;
             state.rejected = false;
             state.reversed.push((reversal.decision, reversal.review_at));
@@ -1093,7 +1095,7 @@ impl Books {
     /// asked at a third station (通存通兑) stays that station's to decide.
     fn transfer(&mut self, transfer: &TransferEvent, cause: Cause) {
         let member = &transfer.member;
-        let visits: Vec<String> =
+        let visits: Vec<SmolStr> =
             self.volunteer_visits.get(member).into_iter().flat_map(|index| index.by_start.iter().map(|(_, id)| id.clone())).collect();
         for id in visits {
             let Some(state) = self.visits.get_mut(&id) else { continue };
@@ -1134,7 +1136,7 @@ pub fn reversal_reason(decision: ReviewDecision, reason: &str) -> String {
 }
 
 /// Adds `minutes` to the balance of `account`.
-fn add_to(balances: &mut BTreeMap<Account, i64>, account: &Account, minutes: i64) {
+fn add_to(balances: &mut HashMap<Account, i64>, account: &Account, minutes: i64) {
     match balances.get_mut(account) {
         Some(balance) => *balance += minutes,
         None => {

@@ -113,7 +113,7 @@ impl District {
             seq: self.next_seq(),
             received_at,
             body: EventBody::Visit(VisitEvent {
-                id: id.clone(),
+                id: id.as_str().into(),
                 volunteer,
                 station: station.clone(),
                 elder,
@@ -134,7 +134,7 @@ impl District {
             seq: self.next_seq(),
             received_at: received_at + 60_000,
             body: EventBody::Review(ReviewEvent {
-                visit: id,
+                visit: id.into(),
                 station,
                 decision: ReviewDecision::Approve,
                 reason: String::new(),

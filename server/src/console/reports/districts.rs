@@ -51,7 +51,7 @@ pub fn places(events: &[LedgerEventRecord]) -> HashMap<String, Place> {
     for record in events {
         match EventBody::decode(&record.body) {
             Ok(EventBody::Visit(visit)) => {
-                places.entry(visit.id.clone()).or_insert(Place::Visit(visit.station));
+                places.entry(visit.id.to_string()).or_insert(Place::Visit(visit.station));
             }
             Ok(EventBody::Request(request)) => {
                 let (at, service) = match &request.what {

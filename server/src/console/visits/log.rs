@@ -73,10 +73,10 @@ impl Arrivals {
             let (seq, received_at) = (record.seq, record.received_at);
             match body {
                 EventBody::Visit(event) => {
-                    arrivals.visits.entry(event.id.clone()).or_default().push(VisitArrival { seq, received_at, event });
+                    arrivals.visits.entry(event.id.to_string()).or_default().push(VisitArrival { seq, received_at, event });
                 }
                 EventBody::Review(event) => {
-                    arrivals.reviews.entry(event.visit.clone()).or_default().push(ReviewArrival { seq, received_at, event });
+                    arrivals.reviews.entry(event.visit.to_string()).or_default().push(ReviewArrival { seq, received_at, event });
                 }
                 EventBody::Reversal(event) => {
                     arrivals.reversals.entry(event.visit.clone()).or_default().push(ReversalArrival { received_at, event });
