@@ -195,6 +195,23 @@ mod tests {
     }
 
     #[test]
+    fn ids_read_and_write_as_plain_strings_and_are_checked_when_read() {
+        // Short and long (kept out of line past 23 bytes): the same text either way.
+        for raw in ["m-1", &format!("m-{}", "x".repeat(62))] {
+            let id = MemberId::parse(raw).unwrap();
+            let json = serde_json::to_string(&id).unwrap();
+            assert_eq!(json, format!("\"{raw}\""));
+            assert_eq!(serde_json::from_str::<MemberId>(&json).unwrap(), id);
+            assert_eq!(String::from(id.clone()), raw);
+            assert_eq!(postcard::from_bytes::<MemberId>(&postcard::to_allocvec(&id).unwrap()).unwrap(), id);
+        }
+        let bad = serde_json::from_str::<StationId>("\"S-1\"").unwrap_err().to_string();
+        assert!(bad.contains("not a valid station id"), "{bad}");
+        let not_text = serde_json::from_str::<StationId>("12").unwrap_err().to_string();
+        assert!(not_text.contains("expected a station id"), "{not_text}");
+    }
+
+    #[test]
     fn generated_ids_are_valid_and_distinct() {
         let a = VisitId::generate();
         let b = VisitId::generate();

@@ -550,8 +550,8 @@ impl Books {
             index.insert(&visit);
         }
         let reversed = self.visits.get(&visit.id).map(|previous| previous.reversed.clone()).unwrap_or_default();
-        let confirmed =
-            self.visits.get(&visit.id).is_some_and(|previous| previous.confirmed) | self.confirmations_waiting.remove(visit.id.as_str());
+        let confirmed = self.visits.get(&visit.id).is_some_and(|previous| previous.confirmed)
+            | self.confirmations_waiting.remove(visit.id.as_str());
         if let Some(order) = &visit.order {
             let (_, visits) = self.orders.entry(order.clone()).or_insert_with(|| (visit.elder.clone(), BTreeSet::new()));
             visits.insert(visit.id.to_string());
