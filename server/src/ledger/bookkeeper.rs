@@ -53,7 +53,8 @@ impl Bookkeeper {
         }
         books.take_dirty();
         let stored: HashSet<String> = store.postings()?.into_iter().map(|p| p.key).collect();
-        let postings: Vec<PostingRecord> = books.postings().iter().filter(|p| !stored.contains(&p.key)).map(record_of).collect();
+        let postings: Vec<PostingRecord> =
+            books.postings().iter().filter(|p| !stored.contains(&p.key().to_string())).map(record_of).collect();
         if !postings.is_empty() {
             tracing::warn!(postings = postings.len(), "catch-up: posting what the relay had not posted");
         }

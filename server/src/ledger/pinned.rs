@@ -40,7 +40,7 @@ fn render(events: &[Event], fold: Fold) -> String {
         let _ = writeln!(
             out,
             "posting {} {} {} -> {} {} for {} by {by} (event {} at {}): {}",
-            p.key,
+            p.key(),
             p.kind.as_str(),
             p.from,
             p.to,

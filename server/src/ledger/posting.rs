@@ -6,7 +6,7 @@
 use std::fmt;
 
 use chrono::{DateTime, Datelike as _, Utc};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use smol_str::SmolStr;
 use timebank_engine::model::{MemberId, StationId};
 
@@ -117,11 +117,99 @@ impl PostingKind {
     }
 }
 
+/// A posting's idempotency key as the books keep it. The keys of earnings and requests (a
+/// district-year has a million) are kept as their numbers and written out when read
+/// ([`Posting::key`]), so the fold formats and allocates no key per posting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PostingKey {
+    /// `{kind}:{subject}:r{version}` (the station's rules' version), with `:{round}` after
+    /// it from a visit's second approval on.
+    Ruled {
+        /// The rules' version.
+        version: u32,
+        /// The approval's round (1 for everything but a visit approved again).
+        round: u32,
+    },
+    /// Written out: `reversal:{key reversed}` or `correction:{id}`. Never of the ruled
+    /// form (no ruled kind reverses or corrects), so two keys are equal exactly when
+    /// their words are.
+    Text(String),
+}
+
+impl PostingKey {
+    /// The key of a posting by the station's rules `version`, in approval `round`.
+    pub fn ruled(version: u32, round: u32) -> PostingKey {
+        PostingKey::Ruled { version, round }
+    }
+
+    /// The key of the reversal of the posting whose key is `reversed`.
+    pub fn reversal_of(reversed: KeyText<'_>) -> PostingKey {
+        PostingKey::Text(format!("reversal:{reversed}"))
+    }
+
+    /// The key of correction `id`.
+    pub fn correction(id: &str) -> PostingKey {
+        PostingKey::Text(format!("correction:{id}"))
+    }
+}
+
+/// A posting's key with what its words need (the posting's kind and subject): written
+/// out by `Display`, compared and hashed as those words would be.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyText<'a> {
+    kind: PostingKind,
+    subject: &'a str,
+    key: &'a PostingKey,
+}
+
+impl<'a> KeyText<'a> {
+    /// `key` of a posting of `kind` for `subject`.
+    pub fn new(kind: PostingKind, subject: &'a str, key: &'a PostingKey) -> KeyText<'a> {
+        KeyText { kind, subject, key }
+    }
+}
+
+impl fmt::Display for KeyText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.key {
+            PostingKey::Ruled { version, round: 1 } => write!(f, "{}:{}:r{version}", self.kind.as_str(), self.subject),
+            PostingKey::Ruled { version, round } => write!(f, "{}:{}:r{version}:{round}", self.kind.as_str(), self.subject),
+            PostingKey::Text(words) => f.write_str(words),
+        }
+    }
+}
+
+/// Equal when the words are: a ruled key's words are its kind, subject (an id, without
+/// `:`), version and round, and a written-out key never has the ruled form.
+impl PartialEq for KeyText<'_> {
+    fn eq(&self, other: &KeyText<'_>) -> bool {
+        match (self.key, other.key) {
+            (PostingKey::Ruled { .. }, PostingKey::Ruled { .. }) => {
+                self.key == other.key && self.kind == other.kind && self.subject == other.subject
+            }
+            (PostingKey::Text(a), PostingKey::Text(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for KeyText<'_> {}
+
+impl std::hash::Hash for KeyText<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match self.key {
+            PostingKey::Ruled { version, round } => (self.kind, self.subject, version, round).hash(state),
+            PostingKey::Text(words) => words.hash(state),
+        }
+    }
+}
+
 /// One posting: `minutes` (always positive) leave `from` and arrive in `to`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Posting {
-    /// Idempotency key, unique in the ledger: `earn:v-…:r1`, `reserve:r-…:r1`, ...
-    pub key: String,
+    /// Idempotency key, unique in the ledger, as its parts: read it with [`Posting::key`]
+    /// (`earn:v-…:r1`, `reserve:r-…:r1`, ...).
+    pub key: PostingKey,
     /// What it is for.
     pub kind: PostingKind,
     /// The account debited.
@@ -143,6 +231,11 @@ pub struct Posting {
 }
 
 impl Posting {
+    /// The idempotency key (`earn:v-…:r1`, `reserve:r-…:r1`, `reversal:earn:v-…:r1`, ...).
+    pub fn key(&self) -> KeyText<'_> {
+        KeyText::new(self.kind, &self.subject, &self.key)
+    }
+
     /// The signed change this posting makes to `account`.
     pub fn effect_on(&self, account: &Account) -> i64 {
         let mut delta = 0;
@@ -191,18 +284,6 @@ impl fmt::Display for Memo {
 impl From<String> for Memo {
     fn from(words: String) -> Memo {
         Memo::Text(words)
-    }
-}
-
-impl Serialize for Memo {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Memo {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Memo, D::Error> {
-        String::deserialize(deserializer).map(Memo::Text)
     }
 }
 

@@ -159,7 +159,7 @@ fn an_approved_visit_earns_rounded_minutes_and_a_rejection_reverses_them() {
     let books = fold(&log(&[visit("v-1", "m-v2", "m-e1", T0, 68, "a"), review("v-1", "approve", T0)]));
     assert_eq!(outcome(&books, "m-v2", "v-1"), (OutcomeStatus::Approved, String::new(), 75));
     assert_eq!(books.balance(&Account::Member(m("m-v2"))), 75);
-    assert_eq!(books.postings()[0].key, "earn:v-1:r1");
+    assert_eq!(books.postings()[0].key().to_string(), "earn:v-1:r1");
 
     let books =
         fold(&log(&[visit("v-1", "m-v2", "m-e1", T0, 60, "a"), review("v-1", "approve", T0), review("v-1", "reject", T0 + 1)]));
@@ -167,7 +167,7 @@ fn an_approved_visit_earns_rounded_minutes_and_a_rejection_reverses_them() {
     assert_eq!((state, reason.as_str()), (OutcomeStatus::Rejected, "the elder was away that day"));
     assert_eq!(books.balance(&Account::Member(m("m-v2"))), 0);
     assert_eq!(books.postings().len(), 2, "the earn stays; a reversal undoes it");
-    assert_eq!(books.postings()[1].key, "reversal:earn:v-1:r1");
+    assert_eq!(books.postings()[1].key().to_string(), "reversal:earn:v-1:r1");
     assert_eq!(books.postings()[1].by, Some(m("m-c")));
 }
 
@@ -375,7 +375,7 @@ fn rules_are_versioned_and_named_in_the_keys() {
         visit("v-1", "m-v2", "m-e1", T0, 50, "a"),
         review("v-1", "approve", T0),
     ]));
-    assert_eq!(books.postings()[0].key, "earn:v-1:r2");
+    assert_eq!(books.postings()[0].key().to_string(), "earn:v-1:r2");
     assert_eq!(books.postings()[0].minutes, 60);
 }
 
@@ -406,7 +406,7 @@ fn a_reversed_approval_takes_the_coins_back_and_the_visit_waits_again() {
     assert_eq!(books.balance(&Account::Member(m("m-v2"))), 0);
     let reversal_posting = &books.postings()[1];
     assert_eq!(
-        (reversal_posting.key.as_str(), reversal_posting.minutes, reversal_posting.by.as_ref()),
+        (reversal_posting.key().to_string().as_str(), reversal_posting.minutes, reversal_posting.by.as_ref()),
         ("reversal:earn:v-1:r1", 90, Some(&m("m-c2")))
     );
     assert_eq!(reversal_posting.memo.to_string(), "the approval was reversed: approved by mistake");
@@ -415,7 +415,7 @@ fn a_reversed_approval_takes_the_coins_back_and_the_visit_waits_again() {
     bodies.push(review("v-1", "approve", T0 + 2 * HOUR));
     let books = fold(&log(&bodies));
     assert_eq!(outcome(&books, "m-v2", "v-1"), (OutcomeStatus::Approved, String::new(), 90));
-    assert_eq!(books.postings().last().map(|p| p.key.as_str()), Some("earn:v-1:r1:2"));
+    assert_eq!(books.postings().last().map(|p| p.key().to_string()).as_deref(), Some("earn:v-1:r1:2"));
     let mut replayed = books.clone();
     let again: Vec<Event> = log(&bodies).into_iter().map(|e| Event { seq: e.seq + 100, ..e }).collect();
     replayed.apply_all(&again);
@@ -596,7 +596,7 @@ fn check_invariants(books: &Books) -> Result<(), TestCaseError> {
     let mut keys = HashSet::new();
     for p in books.postings() {
         prop_assert!(p.minutes > 0, "a posting moves a positive amount: {p:?}");
-        prop_assert!(keys.insert(p.key.clone()), "idempotency keys are unique: {}", p.key);
+        prop_assert!(keys.insert(p.key().to_string()), "idempotency keys are unique: {}", p.key());
         *sums.entry(p.from.clone()).or_default() -= p.minutes;
         *sums.entry(p.to.clone()).or_default() += p.minutes;
     }

@@ -71,7 +71,7 @@ pub(crate) fn scan(store: &dyn RelayStore, books: &Books) -> StoreResult<Vec<Eve
 /// A posting as the store keeps it.
 pub fn record_of(p: &Posting) -> PostingRecord {
     PostingRecord {
-        key: p.key.clone(),
+        key: p.key().to_string(),
         kind: p.kind.as_str().to_owned(),
         debit: p.from.to_string(),
         credit: p.to.to_string(),

@@ -38,7 +38,7 @@ use crate::ledger::event::{
 };
 use crate::ledger::evidence::{EvidenceBook, EvidenceState};
 use crate::ledger::keys::PostingKeys;
-use crate::ledger::posting::{Account, Memo, Posting, PostingKind};
+use crate::ledger::posting::{Account, KeyText, Memo, Posting, PostingKey, PostingKind};
 use crate::ledger::rules::{Cap, Credit, StationRules};
 
 /// What was earned for one approval of a visit: its postings named by their place in
@@ -392,7 +392,7 @@ impl Books {
                     memo: p.memo.to_string(),
                     at: DateTime::from_timestamp_millis(p.at).unwrap_or_default(),
                 };
-                (p.key.clone(), line)
+                (p.key().to_string(), line)
             })
             .collect()
     }
@@ -420,7 +420,7 @@ impl Books {
     #[allow(clippy::too_many_arguments)]
     fn post(
         &mut self,
-        key: String,
+        key: PostingKey,
         kind: PostingKind,
         from: Account,
         to: Account,
@@ -431,7 +431,7 @@ impl Books {
         cause: Cause,
         also: Option<&MemberId>,
     ) -> Option<usize> {
-        if minutes <= 0 || from == to || self.posting_keys.contains(&key, &self.postings) {
+        if minutes <= 0 || from == to || self.posting_keys.contains(KeyText::new(kind, subject, &key), &self.postings) {
             return None;
         }
         let index = self.postings.len();
@@ -776,9 +776,8 @@ impl Books {
         let memo = Memo::Visit { elder: event.elder.clone(), check_in: event.check_in, logged: exact, credited };
         let (v, station) = (event.volunteer.clone(), event.station.clone());
         let cap = cap.unwrap_or(Cap::Daily).as_str();
-        let suffix = if round == 1 { String::new() } else { format!(":{round}") };
         let earn_posting = self.post(
-            format!("earn:{visit}:r{}{suffix}", rules.version),
+            PostingKey::ruled(rules.version, round),
             PostingKind::Earn,
             Account::Program,
             Account::Member(v.clone()),
@@ -795,7 +794,7 @@ impl Books {
             None
         } else {
             self.post(
-                format!("overflow:{visit}:r{}{suffix}", rules.version),
+                PostingKey::ruled(rules.version, round),
                 PostingKind::Overflow,
                 Account::Program,
                 Account::Pool(station),
@@ -847,7 +846,7 @@ impl Books {
         let Some(earned) = state.earned.take() else { return };
         let v = state.event.volunteer.clone();
         let station = state.event.station.clone();
-        let reversal_of = |posting: Option<usize>, postings: &[Posting]| posting.map(|i| format!("reversal:{}", postings[i].key));
+        let reversal_of = |posting: Option<usize>, postings: &[Posting]| posting.map(|i| PostingKey::reversal_of(postings[i].key()));
         if let Some(key) = reversal_of(earned.earn_posting, &self.postings) {
             let available = self.balance(&Account::Member(v.clone())).max(0);
             let back = earned.earn.min(available);
@@ -902,7 +901,7 @@ impl Books {
             return;
         }
         let member = Account::Member(correction.member.clone());
-        let key = format!("correction:{}", correction.id);
+        let key = PostingKey::correction(&correction.id);
         let by = Some(&correction.by);
         if correction.minutes > 0 {
             let memo = correction.reason.clone();
@@ -967,7 +966,7 @@ impl Books {
                     ),
                 };
                 self.post(
-                    format!("{}:{}:r{version}", kind.as_str(), request.id),
+                    PostingKey::ruled(version, 1),
                     kind,
                     Account::Member(member.clone()),
                     to,
@@ -1078,8 +1077,7 @@ impl Books {
         state.status = RequestStatus::Settled;
         let (member, minutes, version) = (state.event.member.clone(), state.event.minutes, state.version);
         let to = if kind == PostingKind::Redeem { Account::Program } else { Account::Member(member.clone()) };
-        let key = format!("{}:{id}:r{version}", kind.as_str());
-        self.post(key, kind, Account::Held(member.clone()), to, minutes, id, memo, by, cause, None);
+        self.post(PostingKey::ruled(version, 1), kind, Account::Held(member.clone()), to, minutes, id, memo, by, cause, None);
         self.set_outcome(&member, id, outcome, reason, minutes);
     }
 
