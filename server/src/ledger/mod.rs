@@ -16,6 +16,7 @@
 //! | [`bookkeeper`] | the books a relay keeps between writes: catch-up, then each write's events, handed over in memory |
 //! | [`rebuild`] | the full rebuild, the catch-up's scan of the documents, `admin rebuild-ledger --check` |
 //! | [`statement`] | a member's statement and everyone's balances from the stored postings |
+//! | `visits` | the books' visits side by side, found by id |
 //! | [`verify`] | verifies a visit's taps and co-signature when it is collected (ADR 30) |
 
 pub mod anomaly;
@@ -31,6 +32,7 @@ pub mod reconcile;
 pub mod rules;
 pub mod statement;
 pub mod verify;
+mod visits;
 
 #[cfg(test)]
 mod pinned;

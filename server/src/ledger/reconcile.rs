@@ -40,6 +40,7 @@ use crate::ledger::evidence::{EvidenceBook, EvidenceState};
 use crate::ledger::keys::PostingKeys;
 use crate::ledger::posting::{Account, KeyText, Memo, Posting, PostingKey, PostingKind};
 use crate::ledger::rules::{Cap, Credit, StationRules};
+use crate::ledger::visits::{Named, Visits};
 
 /// What was earned for one approval of a visit: its postings named by their place in
 /// [`Books::postings`] (their keys are there, not copied per visit).
@@ -84,32 +85,39 @@ struct RequestState {
     version: u32,
 }
 
-/// One volunteer's visits ordered by start, so the overlap check looks only at the visits
-/// that can overlap a new one: the cost of a visit does not grow with the history.
+impl Named for VisitState {
+    fn id(&self) -> &str {
+        &self.event.id
+    }
+}
+
+/// One volunteer's visits ordered by start (then by their place in the books' visits), so
+/// the overlap check looks only at the visits that can overlap a new one: the cost of a
+/// visit does not grow with the history.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct VisitIndex {
-    by_start: BTreeSet<(i64, SmolStr)>,
+    by_start: BTreeSet<(i64, usize)>,
     /// The longest interval indexed: no visit starting earlier than a new one's start
     /// minus this can overlap it.
     longest: i64,
 }
 
 impl VisitIndex {
-    fn insert(&mut self, visit: &VisitEvent) {
+    /// Indexes `visit`, kept at `position`.
+    fn insert(&mut self, visit: &VisitEvent, position: usize) {
         let (start, stop) = visit.interval();
-        self.by_start.insert((start, visit.id.clone()));
+        self.by_start.insert((start, position));
         self.longest = self.longest.max(stop - start);
     }
 
-    fn remove(&mut self, visit: &VisitEvent) {
-        self.by_start.remove(&(visit.interval().0, visit.id.clone()));
+    fn remove(&mut self, visit: &VisitEvent, position: usize) {
+        self.by_start.remove(&(visit.interval().0, position));
     }
 
-    /// Ids of the indexed visits whose start lies where they could overlap `[start, stop)`.
-    fn near(&self, start: i64, stop: i64) -> impl Iterator<Item = &SmolStr> {
-        let from = (start.saturating_sub(self.longest), SmolStr::default());
-        let to = (stop.max(from.0), SmolStr::default());
-        self.by_start.range(from..to).map(|(_, id)| id)
+    /// Places of the indexed visits whose start lies where they could overlap `[start, stop)`.
+    fn near(&self, start: i64, stop: i64) -> impl Iterator<Item = usize> + '_ {
+        let from = start.saturating_sub(self.longest);
+        self.by_start.range((from, 0)..(stop.max(from), 0)).map(|&(_, position)| position)
     }
 }
 
@@ -128,8 +136,7 @@ pub struct Books {
     /// Each member's outcomes by visit or request id (ordered when read: [`Books::member_outcomes`]).
     outcomes: HashMap<MemberId, HashMap<SmolStr, Outcome>>,
     rules: BTreeMap<StationId, StationRules>,
-    /// Boxed: a district-year's million visits are moved, not copied, when the map grows.
-    visits: HashMap<SmolStr, Box<VisitState>>,
+    visits: Visits<VisitState>,
     volunteer_visits: HashMap<MemberId, VisitIndex>,
     reviews_waiting: HashMap<SmolStr, (ReviewEvent, i64, i64)>,
     /// Reversals whose review has not arrived (out of order), by visit.
@@ -516,14 +523,17 @@ impl Books {
         let rules = self.rules(&visit.station);
         let found = {
             let (start, stop) = visit.interval();
-            let others = self
+            let mut others: Vec<&VisitEvent> = self
                 .volunteer_visits
                 .get(&visit.volunteer)
                 .into_iter()
                 .flat_map(|index| index.near(start, stop))
-                .filter_map(|id| self.visits.get(id))
+                .filter_map(|position| self.visits.at(position))
                 .filter(|v| !v.rejected && v.event.id != visit.id)
-                .map(|v| &v.event);
+                .map(|v| &v.event)
+                .collect();
+            // Overlaps are named by start, then id (visits starting together are few).
+            others.sort_by(|a, b| (a.interval().0, &a.id).cmp(&(b.interval().0, &b.id)));
             anomaly::detect(&visit, cause.at, &rules, others)
         };
         let mut anomalies: Vec<String> = found.iter().map(Anomaly::reason).collect();
@@ -543,11 +553,13 @@ impl Books {
         if !self.volunteer_visits.contains_key(&visit.volunteer) {
             self.volunteer_visits.insert(visit.volunteer.clone(), VisitIndex::default());
         }
+        // Where the visit is kept: in its own place when it came before.
+        let position = self.visits.position(&visit.id).unwrap_or(self.visits.len());
         if let Some(index) = self.volunteer_visits.get_mut(&visit.volunteer) {
-            if let Some(previous) = self.visits.get(&visit.id) {
-                index.remove(&previous.event);
+            if let Some(previous) = self.visits.at(position) {
+                index.remove(&previous.event, position);
             }
-            index.insert(&visit);
+            index.insert(&visit, position);
         }
         let reversed = self.visits.get(&visit.id).map(|previous| previous.reversed.clone()).unwrap_or_default();
         let confirmed = self.visits.get(&visit.id).is_some_and(|previous| previous.confirmed)
@@ -563,20 +575,18 @@ impl Books {
         let desk = self.moved_to.get(&visit.volunteer).unwrap_or(&visit.station).clone();
         // The event is kept as it came when the caller handed it over (the full rebuild).
         let event = visit.into_owned();
-        self.visits.insert(
-            id.clone(),
-            Box::new(VisitState {
-                event,
-                review: None,
-                earned: None,
-                rejected: false,
-                approvals: 0,
-                anomalies,
-                reversed,
-                confirmed,
-                desk,
-            }),
-        );
+        let kept = self.visits.insert(VisitState {
+            event,
+            review: None,
+            earned: None,
+            rejected: false,
+            approvals: 0,
+            anomalies,
+            reversed,
+            confirmed,
+            desk,
+        });
+        debug_assert_eq!(kept, position, "the visit is kept where it was indexed");
         if let Some((review, seq, at)) = self.reviews_waiting.remove(&id) {
             self.review(Cow::Owned(review), Cause { seq, at: at.max(cause.at) });
         }
@@ -602,7 +612,7 @@ impl Books {
     fn refresh_order(&mut self, visit: &str) {
         let Some(order) = self.visits.get(visit).and_then(|s| s.event.order.clone()) else { return };
         let Some((elder, visits)) = self.orders.get(&order) else { return };
-        let states: Vec<&VisitState> = visits.iter().filter_map(|v| self.visits.get(v.as_str()).map(|s| &**s)).collect();
+        let states: Vec<&VisitState> = visits.iter().filter_map(|v| self.visits.get(v.as_str())).collect();
         let progress = if states.iter().any(|s| s.earned.is_some()) {
             OrderState::Settled
         } else if states.iter().any(|s| s.confirmed) {
@@ -1093,10 +1103,14 @@ impl Books {
     /// asked at a third station (通存通兑) stays that station's to decide.
     fn transfer(&mut self, transfer: &TransferEvent, cause: Cause) {
         let member = &transfer.member;
-        let visits: Vec<SmolStr> =
-            self.volunteer_visits.get(member).into_iter().flat_map(|index| index.by_start.iter().map(|(_, id)| id.clone())).collect();
-        for id in visits {
-            let Some(state) = self.visits.get_mut(&id) else { continue };
+        let visits: Vec<usize> = self
+            .volunteer_visits
+            .get(member)
+            .into_iter()
+            .flat_map(|index| index.by_start.iter().map(|&(_, position)| position))
+            .collect();
+        for position in visits {
+            let Some(state) = self.visits.at_mut(position) else { continue };
             let waiting = state.earned.is_none()
                 && !state.rejected
                 && state.review.as_ref().is_none_or(|review| review.decision == ReviewDecision::Flag);
