@@ -66,6 +66,9 @@ struct VisitState {
     reversed: Vec<(ReviewDecision, i64)>,
     /// The elder or family confirmed it.
     confirmed: bool,
+    /// What the volunteer's ledger says of it, once it says anything (kept with the visit,
+    /// not in a table per member: a district-year has a million).
+    outcome: Option<Outcome>,
     /// The station whose desk decides it: where it was given, or, when its volunteer has
     /// moved since and it still waits, the station they moved to (ADR 42).
     desk: StationId,
@@ -133,7 +136,8 @@ pub struct Books {
     // visits, and every posting moves two balances.
     balances: HashMap<Account, i64>,
     member_postings: HashMap<MemberId, Vec<usize>>,
-    /// Each member's outcomes by visit or request id (ordered when read: [`Books::member_outcomes`]).
+    /// Each member's outcomes of requests by id (ordered when read: [`Books::member_outcomes`]);
+    /// a visit's outcome is kept with the visit.
     outcomes: HashMap<MemberId, HashMap<SmolStr, Outcome>>,
     rules: BTreeMap<StationId, StationRules>,
     visits: Visits<VisitState>,
@@ -339,15 +343,21 @@ impl Books {
 
     /// A member's outcomes, by visit or request id.
     pub fn member_outcomes(&self, member: &MemberId) -> BTreeMap<String, Outcome> {
-        self.outcomes
-            .get(member)
-            .map(|o| o.iter().map(|(subject, outcome)| (subject.to_string(), outcome.clone())).collect())
-            .unwrap_or_default()
+        let requests = self.outcomes.get(member).into_iter().flatten().map(|(subject, outcome)| (subject.as_str(), outcome));
+        let visits = self.visit_outcomes(member).map(|(state, outcome)| (state.id(), outcome));
+        requests.chain(visits).map(|(subject, outcome)| (subject.to_owned(), outcome.clone())).collect()
     }
 
     /// A member's outcome of one visit or request.
     pub fn member_outcome(&self, member: &MemberId, subject: &str) -> Option<&Outcome> {
-        self.outcomes.get(member)?.get(subject)
+        let visit = self.visits.get(subject).filter(|state| state.event.volunteer == *member);
+        visit.and_then(|state| state.outcome.as_ref()).or_else(|| self.outcomes.get(member)?.get(subject))
+    }
+
+    /// The outcomes of the visits `volunteer` gave, with each visit.
+    fn visit_outcomes(&self, volunteer: &MemberId) -> impl Iterator<Item = (&VisitState, &Outcome)> {
+        let positions = self.volunteer_visits.get(volunteer).into_iter().flat_map(|index| index.by_start.iter());
+        positions.filter_map(|&(_, position)| self.visits.at(position)).filter_map(|state| Some((state, state.outcome.as_ref()?)))
     }
 
     /// How far one of an elder's orders was served.
@@ -362,7 +372,14 @@ impl Books {
 
     /// Every member with a posting, an outcome or an order served.
     pub fn members(&self) -> BTreeSet<MemberId> {
-        self.member_postings.keys().chain(self.outcomes.keys()).chain(self.order_progress.keys()).cloned().collect()
+        let with_visit_outcomes = self.volunteer_visits.keys().filter(|v| self.visit_outcomes(v).next().is_some());
+        self.member_postings
+            .keys()
+            .chain(self.outcomes.keys())
+            .chain(self.order_progress.keys())
+            .chain(with_visit_outcomes)
+            .cloned()
+            .collect()
     }
 
     /// A member's posting lines as their phone shows them (key, line), oldest first, with
@@ -499,6 +516,19 @@ impl Books {
         }
     }
 
+    /// Sets the outcome of the visit `visit` the books hold (its volunteer's ledger says it).
+    fn set_visit_outcome(&mut self, visit: &str, status: OutcomeStatus, reason: String, minutes: i64) {
+        let Some(state) = self.visits.get_mut(visit) else { return };
+        let outcome = Outcome { status, reason, minutes };
+        if state.outcome.as_ref() == Some(&outcome) {
+            return;
+        }
+        state.outcome = Some(outcome);
+        if !self.untracked {
+            touch(&mut self.dirty, &state.event.volunteer).outcomes.insert(visit.to_owned());
+        }
+    }
+
     // ----- visits -----
 
     fn visit(&mut self, visit: Cow<'_, VisitEvent>, cause: Cause) {
@@ -515,8 +545,7 @@ impl Books {
                     (None, false) => (OutcomeStatus::UnderReview, 0),
                 };
                 let reason = "edited on the phone after the review; the ledger follows the reviewed version".to_owned();
-                let volunteer = visit.volunteer.clone();
-                self.set_outcome(&volunteer, &visit.id, status, reason, minutes);
+                self.set_visit_outcome(&visit.id, status, reason, minutes);
                 return;
             }
         }
@@ -568,9 +597,9 @@ impl Books {
             let (_, visits) = self.orders.entry(order.clone()).or_insert_with(|| (visit.elder.clone(), BTreeSet::new()));
             visits.insert(visit.id.to_string());
         }
-        if !anomalies.is_empty() {
-            self.set_outcome(&visit.volunteer, &visit.id, OutcomeStatus::UnderReview, anomalies.join("; "), 0);
-        }
+        let held = (!anomalies.is_empty()).then(|| anomalies.join("; "));
+        // A visit arriving again keeps what its ledger said of it.
+        let outcome = self.visits.get(&visit.id).and_then(|previous| previous.outcome.clone());
         let id = visit.id.clone();
         let desk = self.moved_to.get(&visit.volunteer).unwrap_or(&visit.station).clone();
         // The event is kept as it came when the caller handed it over (the full rebuild).
@@ -585,8 +614,12 @@ impl Books {
             reversed,
             confirmed,
             desk,
+            outcome,
         });
         debug_assert_eq!(kept, position, "the visit is kept where it was indexed");
+        if let Some(reason) = held {
+            self.set_visit_outcome(&id, OutcomeStatus::UnderReview, reason, 0);
+        }
         if let Some((review, seq, at)) = self.reviews_waiting.remove(&id) {
             self.review(Cow::Owned(review), Cause { seq, at: at.max(cause.at) });
         }
@@ -644,14 +677,13 @@ impl Books {
                 let rules = self.rules(&standing.event.station);
                 let undecided = standing.review.is_none() && standing.earned.is_none() && !standing.rejected;
                 if rules.verified_visits == VerifiedVisits::Auto && undecided && standing.anomalies.is_empty() {
-                    let volunteer = standing.event.volunteer.clone();
                     self.earn(visit, None, cause);
-                    if let Some(earned) = self.outcomes.get(&volunteer).and_then(|o| o.get(visit)).cloned() {
+                    if let Some(earned) = self.visits.get(visit).and_then(|state| state.outcome.clone()) {
                         let reason = match earned.reason.as_str() {
                             "" => AUTO_APPROVED.to_owned(),
                             also => format!("{AUTO_APPROVED}; {also}"),
                         };
-                        self.set_outcome(&volunteer, visit, earned.status, reason, earned.minutes);
+                        self.set_visit_outcome(visit, earned.status, reason, earned.minutes);
                     }
                 }
             }
@@ -671,8 +703,8 @@ impl Books {
             return;
         }
         state.anomalies.push(note.to_owned());
-        let (volunteer, reason) = (state.event.volunteer.clone(), state.anomalies.join("; "));
-        self.set_outcome(&volunteer, visit, OutcomeStatus::UnderReview, reason, 0);
+        let reason = state.anomalies.join("; ");
+        self.set_visit_outcome(visit, OutcomeStatus::UnderReview, reason, 0);
     }
 
     /// A coordinator's review of a visit the books hold; kept as the review the ledger
@@ -685,7 +717,6 @@ impl Books {
         {
             return;
         }
-        let volunteer = state.event.volunteer.clone();
         let visit = review.visit.as_str();
         let earned = state.earned.is_some();
         let rejected = state.rejected;
@@ -704,7 +735,7 @@ impl Books {
                 if let Some(state) = self.visits.get_mut(visit) {
                     state.rejected = true;
                 }
-                self.set_outcome(&volunteer, visit, OutcomeStatus::Rejected, reason, 0);
+                self.set_visit_outcome(visit, OutcomeStatus::Rejected, reason, 0);
             }
             ReviewDecision::Flag if !earned => {
                 if let Some(state) = self.visits.get_mut(visit).filter(|_| rejected) {
@@ -715,7 +746,7 @@ impl Books {
                 } else {
                     review.reason.clone()
                 };
-                self.set_outcome(&volunteer, visit, OutcomeStatus::UnderReview, reason, 0);
+                self.set_visit_outcome(visit, OutcomeStatus::UnderReview, reason, 0);
             }
             _ => {}
         }
@@ -753,14 +784,14 @@ impl Books {
         let names_the_review = state
             .and_then(|s| s.review.as_ref())
             .is_some_and(|r| r.decision == reversal.decision && r.at == reversal.review_at && r.station == reversal.station);
-        let Some(state) = state.filter(|_| names_the_review) else {
+        if !names_the_review {
             let waiting = self.reversals_waiting.entry(reversal.visit.clone()).or_default();
             if !waiting.iter().any(|(r, _, _)| r == reversal) {
                 waiting.push((reversal.clone(), cause.seq, cause.at));
             }
             return;
-        };
-        let (visit, volunteer) = (reversal.visit.clone(), state.event.volunteer.clone());
+        }
+        let visit = reversal.visit.clone();
         let reason = reversal_reason(reversal.decision, &reversal.reason);
         if reversal.decision == ReviewDecision::Approve {
             self.reverse(&visit, &reversal.by, &reason, cause);
@@ -770,7 +801,7 @@ impl Books {
             state.rejected = false;
             state.reversed.push((reversal.decision, reversal.review_at));
         }
-        self.set_outcome(&volunteer, &visit, OutcomeStatus::UnderReview, reason, 0);
+        self.set_visit_outcome(&visit, OutcomeStatus::UnderReview, reason, 0);
         self.refresh_order(&visit);
     }
 
@@ -831,7 +862,7 @@ impl Books {
             (_, 0) => String::new(),
             _ => format!("{overflow} min over the {cap} cap went to the station's donation pool"),
         };
-        self.set_outcome(&v, visit, OutcomeStatus::Approved, reason, earn);
+        self.set_visit_outcome(visit, OutcomeStatus::Approved, reason, earn);
     }
 
     /// What approving `event` now would credit, by its station's `rules` and what its
