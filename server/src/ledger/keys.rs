@@ -7,6 +7,7 @@ use std::hash::BuildHasher as _;
 
 use foldhash::fast::RandomState;
 use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
 
 use crate::ledger::posting::{KeyText, Posting};
 
@@ -20,16 +21,18 @@ pub(crate) struct PostingKeys {
 }
 
 impl PostingKeys {
-    /// Whether a posting in `postings` has `key`.
-    pub(crate) fn contains(&self, key: KeyText<'_>, postings: &[Posting]) -> bool {
-        self.positions.find(self.hasher.hash_one(key), |&i| postings[i].key() == key).is_some()
-    }
-
-    /// Notes the posting at `position` of `postings`, whose key is not noted yet.
-    pub(crate) fn insert(&mut self, position: usize, postings: &[Posting]) {
+    /// Notes `key` for the posting about to be placed at `position` (the end of `postings`),
+    /// unless a posting in `postings` has it already: says whether it was noted.
+    pub(crate) fn insert_new(&mut self, key: KeyText<'_>, position: usize, postings: &[Posting]) -> bool {
         let hasher = &self.hasher;
-        let hash = hasher.hash_one(postings[position].key());
-        self.positions.insert_unique(hash, position, |&i| hasher.hash_one(postings[i].key()));
+        let entry = self.positions.entry(hasher.hash_one(key), |&i| postings[i].key() == key, |&i| hasher.hash_one(postings[i].key()));
+        match entry {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(slot) => {
+                slot.insert(position);
+                true
+            }
+        }
     }
 
     /// Makes room for `additional` more keys at once.
@@ -84,26 +87,32 @@ mod tests {
     }
 
     #[test]
-    fn a_key_is_found_once_noted_and_only_then() {
-        let mut postings: Vec<Posting> = (0..1_000).map(|i| earn(i, 1)).collect();
-        postings.push(posting(PostingKind::Reversal, "v-0", PostingKey::reversal_of(postings[0].key())));
+    fn a_key_is_noted_once_and_found_after() {
+        let mut postings: Vec<Posting> = Vec::new();
         let mut keys = PostingKeys::default();
         keys.reserve(10, &postings);
-        for i in (0..500).chain([1_000]) {
-            keys.insert(i, &postings);
+        let mut place = |p: Posting, postings: &mut Vec<Posting>| {
+            let noted = keys.insert_new(p.key(), postings.len(), postings);
+            if noted {
+                postings.push(p);
+            }
+            noted
+        };
+        for i in 0..1_000 {
+            assert!(place(earn(i, 1), &mut postings));
         }
-        let find = |p: &Posting| keys.contains(p.key(), &postings);
-        assert!(find(&earn(0, 1)));
-        assert!(find(&earn(499, 1)));
-        assert!(!find(&earn(500, 1)), "not noted yet");
-        assert!(!find(&earn(0, 2)), "another rule version is another key");
+        let reversal = posting(PostingKind::Reversal, "v-0", PostingKey::reversal_of(postings[0].key()));
+        assert!(place(reversal, &mut postings));
+        assert!(!place(earn(0, 1), &mut postings), "noted already");
+        assert!(!place(earn(999, 1), &mut postings), "noted already");
+        assert!(place(earn(0, 2), &mut postings), "another rule version is another key");
         let again = posting(PostingKind::Earn, "v-0", PostingKey::ruled(1, 2));
-        assert!(!find(&again), "a second approval is another key");
         assert_eq!(again.key().to_string(), "earn:v-0:r1:2");
-        let overflow = posting(PostingKind::Overflow, "v-0", PostingKey::ruled(1, 1));
-        assert!(!find(&overflow), "another kind is another key");
-        let reversal = posting(PostingKind::Reversal, "v-0", PostingKey::Text("reversal:earn:v-0:r1".into()));
-        assert!(find(&reversal), "a key written out is found by its words");
-        assert_eq!(keys.len(), 501);
+        assert!(place(again, &mut postings), "a second approval is another key");
+        assert!(place(posting(PostingKind::Overflow, "v-0", PostingKey::ruled(1, 1)), &mut postings), "another kind is another key");
+        let written_out = posting(PostingKind::Reversal, "v-0", PostingKey::Text("reversal:earn:v-0:r1".into()));
+        assert!(!place(written_out, &mut postings), "a key written out is found by its words");
+        assert_eq!(keys.len(), 1_004);
+        assert_eq!(postings.len(), 1_004);
     }
 }

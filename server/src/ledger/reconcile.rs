@@ -455,10 +455,10 @@ impl Books {
         cause: Cause,
         also: Option<&MemberId>,
     ) -> Option<usize> {
-        if minutes <= 0 || from == to || self.posting_keys.contains(KeyText::new(kind, subject, &key), &self.postings) {
+        let index = self.postings.len();
+        if minutes <= 0 || from == to || !self.posting_keys.insert_new(KeyText::new(kind, subject, &key), index, &self.postings) {
             return None;
         }
-        let index = self.postings.len();
         add_to(&mut self.balances, &from, -minutes);
         add_to(&mut self.balances, &to, minutes);
         let named = [from.member(), to.member(), also];
@@ -493,7 +493,6 @@ impl Books {
             event: cause.seq,
             at: cause.at,
         });
-        self.posting_keys.insert(index, &self.postings);
         Some(index)
     }
 

@@ -8,6 +8,7 @@ use std::hash::BuildHasher as _;
 
 use foldhash::fast::RandomState;
 use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
 
 /// What the table keeps: something with an id.
 pub(crate) trait Named {
@@ -65,15 +66,21 @@ impl<T: Named> Visits<T> {
 
     /// Keeps `record`, in the place of the one with its id if there is one, and says where.
     pub(crate) fn insert(&mut self, record: T) -> usize {
-        if let Some(i) = self.position(record.id()) {
-            self.records[i] = record;
-            return i;
-        }
         let (records, hasher) = (&self.records, &self.hasher);
-        let position = records.len();
-        self.positions.insert_unique(hasher.hash_one(record.id()), position, |&i| hasher.hash_one(records[i].id()));
-        self.records.push(record);
-        position
+        let id = record.id();
+        match self.positions.entry(hasher.hash_one(id), |&i| records[i].id() == id, |&i| hasher.hash_one(records[i].id())) {
+            Entry::Occupied(place) => {
+                let position = *place.get();
+                self.records[position] = record;
+                position
+            }
+            Entry::Vacant(place) => {
+                let position = records.len();
+                place.insert(position);
+                self.records.push(record);
+                position
+            }
+        }
     }
 
     /// Makes room for `additional` more records at once.
