@@ -68,24 +68,32 @@ impl Bookkeeper {
     }
 
     /// Folds the events a write just logged, handed over as written (`logged` from the
-    /// store, `bodies` the events themselves), so nothing is read back or parsed again.
+    /// store; `sent` what the write asked to log, with each key as it computed it, and
+    /// `bodies` the events themselves, in the same order), so nothing is read back, parsed
+    /// or keyed (a digest) again, and no event is copied.
     /// When the log holds events between the books and these (another process logged
     /// some), those are read from the store first: nothing is skipped. What to store
     /// gathers in the books until [`Bookkeeper::entries`] takes it: several writes' folds
     /// may be stored together.
-    pub fn fold(&mut self, store: &dyn RelayStore, logged: &[LedgerEventRecord], bodies: &[EventBody]) -> StoreResult<()> {
+    pub fn fold(
+        &mut self,
+        store: &dyn RelayStore,
+        logged: &[LedgerEventRecord],
+        sent: &[NewLedgerEvent],
+        bodies: Vec<EventBody>,
+    ) -> StoreResult<()> {
         let contiguous = logged.first().is_none_or(|first| first.seq == self.books.last_seq() + 1);
-        if !contiguous {
+        if !contiguous || sent.len() != bodies.len() {
             return self.fold_logged(store);
         }
-        // Each body's key once (a key is a digest): a sync that logs thousands of events
-        // costs thousands of digests, not their square.
-        let by_key: HashMap<String, &EventBody> = bodies.iter().map(|body| (body.key(), body)).collect();
+        // Found by key: the store logs only the events whose key it did not hold.
+        let by_key: HashMap<&str, usize> = sent.iter().enumerate().map(|(i, event)| (event.key.as_str(), i)).collect();
+        let mut bodies: Vec<Option<EventBody>> = bodies.into_iter().map(Some).collect();
         for record in logged {
-            let Some(&body) = by_key.get(&record.key) else {
+            let Some(body) = by_key.get(record.key.as_str()).and_then(|&i| bodies[i].take()) else {
                 return self.fold_logged(store);
             };
-            self.books.apply(&Event { seq: record.seq, received_at: record.received_at, body: body.clone() });
+            self.books.apply_owned(Event { seq: record.seq, received_at: record.received_at, body });
         }
         Ok(())
     }

@@ -61,28 +61,31 @@ impl Committer {
             queue.leading = true;
             let group = std::mem::take(&mut queue.waiting);
             drop(queue);
-            let results = store_group(store, ledger, &group, at);
+            let tickets: Vec<u64> = group.iter().map(|p| p.ticket).collect();
+            let results = store_group(store, ledger, group, at);
             queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-            queue.done.extend(group.iter().map(|p| p.ticket).zip(results));
+            queue.done.extend(tickets.into_iter().zip(results));
             queue.leading = false;
             self.stored.notify_all();
         }
     }
 }
 
-/// Stores one group and, in the same order, hands what it logged to the ledger.
-fn store_group(store: &dyn RelayStore, ledger: &LedgerWorker, group: &[Pending], at: Millis) -> Vec<StoreResult<SyncWritten>> {
+/// Stores one group and, in the same order, hands what it logged to the ledger (the
+/// records the store made move there: the requests that wait for the group need only the
+/// generations).
+fn store_group(store: &dyn RelayStore, ledger: &LedgerWorker, group: Vec<Pending>, at: Millis) -> Vec<StoreResult<SyncWritten>> {
     let items: Vec<(&WriteBatch, &[NewLedgerEvent])> = group.iter().map(|p| (&p.batch, p.events.as_slice())).collect();
     let mut results = store.write_syncs(&items, at);
     if results.len() != group.len() {
         let error = StoreError::Backend(format!("the store answered {} writes for {}", results.len(), group.len()));
         results = group.iter().map(|_| Err(StoreError::Backend(error.to_string()))).collect();
     }
-    for (pending, result) in group.iter().zip(&results) {
+    for (pending, result) in group.into_iter().zip(&mut results) {
         if let Ok((_, logged)) = result
             && !logged.is_empty()
         {
-            ledger.logged(logged.clone(), pending.bodies.clone());
+            ledger.logged(std::mem::take(logged), pending.events, pending.bodies);
         }
     }
     results

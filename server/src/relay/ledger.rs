@@ -21,7 +21,7 @@ use crate::ledger::rules::Credit;
 use crate::ledger::{EventBody, StationRules, document};
 use crate::relay::cache::{DocumentCache, Held};
 use crate::relay::changes::Changes;
-use crate::store::{LedgerEventRecord, RelayStore, StoreError, StoreResult, WriteBatch};
+use crate::store::{LedgerEventRecord, NewLedgerEvent, RelayStore, StoreError, StoreResult, WriteBatch};
 
 /// How often an idle poster folds what other processes logged.
 const IDLE_FOLD: std::time::Duration = std::time::Duration::from_millis(500);
@@ -34,10 +34,18 @@ const CURSOR_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 /// Most commits whose events the poster folds and stores together.
 const MOST_FOLDED_TOGETHER: usize = 256;
 
+/// What a commit logged: the records the store made, what the commit sent to log (each
+/// key as it computed it) and the events themselves, in the order sent.
+struct Logged {
+    records: Vec<LedgerEventRecord>,
+    sent: Vec<NewLedgerEvent>,
+    bodies: Vec<EventBody>,
+}
+
 /// What the poster is asked to do, in order.
 enum Job {
     /// Fold what a commit logged.
-    Logged(Vec<LedgerEventRecord>, Vec<EventBody>),
+    Logged(Logged),
     /// Catch up (load the books if not loaded) and fold whatever the log holds past them.
     Reconcile(Sender<StoreResult<()>>),
     /// Reconcile, then say what approving each of these visits would credit now.
@@ -123,9 +131,10 @@ impl LedgerWorker {
         }
     }
 
-    /// Hands over what a commit logged (called in the order logged).
-    pub(super) fn logged(&self, logged: Vec<LedgerEventRecord>, bodies: Vec<EventBody>) {
-        self.send(Job::Logged(logged, bodies));
+    /// Hands over what a commit logged (called in the order logged): the records the store
+    /// made, and what the commit sent to log with the events themselves.
+    pub(super) fn logged(&self, logged: Vec<LedgerEventRecord>, sent: Vec<NewLedgerEvent>, bodies: Vec<EventBody>) {
+        self.send(Job::Logged(Logged { records: logged, sent, bodies }));
     }
 
     /// Waits until everything handed over before this call is folded and stored.
@@ -221,15 +230,15 @@ impl Worker {
             };
             let mut jobs = 1;
             match job {
-                Job::Logged(logged, bodies) => {
+                Job::Logged(logged) => {
                     // The commits handed over meanwhile are folded too and stored with it,
                     // in one transaction: under load, one flush for many syncs.
-                    let mut commits = vec![(logged, bodies)];
+                    let mut commits = vec![logged];
                     while commits.len() < MOST_FOLDED_TOGETHER
                         && let Ok(job) = received.try_recv()
                     {
                         match job {
-                            Job::Logged(logged, bodies) => commits.push((logged, bodies)),
+                            Job::Logged(logged) => commits.push(logged),
                             other => {
                                 next = Some(other);
                                 break;
@@ -237,7 +246,7 @@ impl Worker {
                         }
                     }
                     jobs = u64::try_from(commits.len()).unwrap_or(u64::MAX);
-                    if let Err(error) = self.fold(&commits) {
+                    if let Err(error) = self.fold(commits) {
                         tracing::error!(%error, "reconciliation failed; it catches up at the next write");
                         self.bookkeeper = None;
                     }
@@ -278,12 +287,12 @@ impl Worker {
     /// Folds commits' events, in the order logged, and stores what they post together: the
     /// catch-up first if the books are not loaded (it reads them from the log like
     /// everything else).
-    fn fold(&mut self, commits: &[(Vec<LedgerEventRecord>, Vec<EventBody>)]) -> StoreResult<()> {
+    fn fold(&mut self, commits: Vec<Logged>) -> StoreResult<()> {
         let store = Arc::clone(&self.poster.store);
         let entries = match self.bookkeeper.as_mut() {
             Some(keeper) => {
-                for (logged, bodies) in commits {
-                    keeper.fold(store.as_ref(), logged, bodies)?;
+                for Logged { records, sent, bodies } in commits {
+                    keeper.fold(store.as_ref(), &records, &sent, bodies)?;
                 }
                 keeper.entries()
             }
