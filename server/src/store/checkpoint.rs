@@ -60,10 +60,10 @@ impl Checkpointer {
     pub(super) fn start(
         path: &Path,
         writer: &mut Connection,
-        configure: impl Fn(&Connection) -> rusqlite::Result<()>,
+        configure: impl Fn(&mut Connection) -> rusqlite::Result<()>,
     ) -> StoreResult<Checkpointer> {
-        let conn = Connection::open(path)?;
-        configure(&conn)?;
+        let mut conn = Connection::open(path)?;
+        configure(&mut conn)?;
         let bell = Arc::new(Bell::default());
         let thread = std::thread::Builder::new().name("checkpoint".into()).spawn({
             let bell = Arc::clone(&bell);
