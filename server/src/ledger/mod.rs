@@ -9,7 +9,7 @@
 //! | [`event`] | the events of the arrival log |
 //! | [`anomaly`] | what sends a visit to the coordinators' review queue |
 //! | [`evidence`] | evidence of presence: the verdicts the relay stored, and the fold of tag counters (ADR 30) |
-//! | `keys` | the postings' idempotency keys, each kept once |
+//! | `positions` | where a posting or visit is, found by its key (no key copied) |
 //! | [`reconcile`] | the pure fold from events to postings and outcomes |
 //! | [`collect`] | reads the events out of the documents (touched records, or all) |
 //! | [`document`] | writes a member's `ledger/<member>` document from the books |
@@ -25,7 +25,7 @@ pub mod collect;
 pub mod document;
 pub mod event;
 pub mod evidence;
-mod keys;
+mod positions;
 pub mod posting;
 pub mod rebuild;
 pub mod reconcile;

@@ -37,7 +37,7 @@ use crate::ledger::event::{
     TransferEvent, VisitEvent,
 };
 use crate::ledger::evidence::{EvidenceBook, EvidenceState};
-use crate::ledger::keys::PostingKeys;
+use crate::ledger::positions::Positions;
 use crate::ledger::posting::{Account, KeyText, Memo, Posting, PostingKey, PostingKind};
 use crate::ledger::rules::{Cap, Credit, StationRules};
 use crate::ledger::visits::{Named, Visits};
@@ -130,7 +130,8 @@ impl VisitIndex {
 pub struct Books {
     last_seq: i64,
     postings: Vec<Posting>,
-    posting_keys: PostingKeys,
+    /// Where each posting key is in `postings` (each kept once, in its posting).
+    posting_keys: Positions,
     // What the fold only looks up by key is hashed (no map's order reaches the books), with
     // foldhash, seeded per process (ids come from phones): a district-year holds a million
     // visits, and every posting moves two balances.
@@ -218,7 +219,8 @@ impl Books {
     pub fn reserve(&mut self, events: usize) {
         let visits = events / 2;
         self.postings.reserve(visits);
-        self.posting_keys.reserve(visits, &self.postings);
+        let postings = &self.postings;
+        self.posting_keys.reserve(visits, |i| postings[i].key());
         self.visits.reserve(visits);
     }
 
@@ -456,7 +458,11 @@ impl Books {
         also: Option<&MemberId>,
     ) -> Option<usize> {
         let index = self.postings.len();
-        if minutes <= 0 || from == to || !self.posting_keys.insert_new(KeyText::new(kind, subject, &key), index, &self.postings) {
+        let postings = &self.postings;
+        if minutes <= 0
+            || from == to
+            || self.posting_keys.insert_new(KeyText::new(kind, subject, &key), index, |i| postings[i].key()).is_err()
+        {
             return None;
         }
         add_to(&mut self.balances, &from, -minutes);

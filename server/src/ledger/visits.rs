@@ -4,11 +4,8 @@
 //! books by its position.
 
 use std::fmt;
-use std::hash::BuildHasher as _;
 
-use foldhash::fast::RandomState;
-use hashbrown::HashTable;
-use hashbrown::hash_table::Entry;
+use crate::ledger::positions::Positions;
 
 /// What the table keeps: something with an id.
 pub(crate) trait Named {
@@ -21,14 +18,12 @@ pub(crate) trait Named {
 #[derive(Clone)]
 pub(crate) struct Visits<T> {
     records: Vec<T>,
-    positions: HashTable<usize>,
-    // Seeded per process, like the books' maps: ids come from phones.
-    hasher: RandomState,
+    positions: Positions,
 }
 
 impl<T> Default for Visits<T> {
     fn default() -> Visits<T> {
-        Visits { records: Vec::new(), positions: HashTable::new(), hasher: RandomState::default() }
+        Visits { records: Vec::new(), positions: Positions::default() }
     }
 }
 
@@ -36,7 +31,7 @@ impl<T: Named> Visits<T> {
     /// The position of the record with `id`.
     pub(crate) fn position(&self, id: &str) -> Option<usize> {
         let records = &self.records;
-        self.positions.find(self.hasher.hash_one(id), |&i| records[i].id() == id).copied()
+        self.positions.find(id, |i| records[i].id())
     }
 
     /// The record with `id`.
@@ -66,27 +61,24 @@ impl<T: Named> Visits<T> {
 
     /// Keeps `record`, in the place of the one with its id if there is one, and says where.
     pub(crate) fn insert(&mut self, record: T) -> usize {
-        let (records, hasher) = (&self.records, &self.hasher);
-        let id = record.id();
-        match self.positions.entry(hasher.hash_one(id), |&i| records[i].id() == id, |&i| hasher.hash_one(records[i].id())) {
-            Entry::Occupied(place) => {
-                let position = *place.get();
-                self.records[position] = record;
-                position
-            }
-            Entry::Vacant(place) => {
-                let position = records.len();
-                place.insert(position);
+        let records = &self.records;
+        let position = records.len();
+        match self.positions.insert_new(record.id(), position, |i| records[i].id()) {
+            Ok(()) => {
                 self.records.push(record);
                 position
+            }
+            Err(kept) => {
+                self.records[kept] = record;
+                kept
             }
         }
     }
 
     /// Makes room for `additional` more records at once.
     pub(crate) fn reserve(&mut self, additional: usize) {
-        let (records, hasher) = (&self.records, &self.hasher);
-        self.positions.reserve(additional, |&i| hasher.hash_one(records[i].id()));
+        let records = &self.records;
+        self.positions.reserve(additional, |i| records[i].id());
         self.records.reserve(additional);
     }
 

@@ -1,71 +1,73 @@
-//! The idempotency keys of the postings the books hold, indexed by each posting's
-//! position: a district-year's million keys are kept once, in their postings, not copied
-//! into a map beside them.
+//! Positions in a sequence the books keep (their postings, their visits), found by a key
+//! each element yields: an index over a million elements that keeps no copy of their keys.
 
 use std::fmt;
-use std::hash::BuildHasher as _;
+use std::hash::{BuildHasher as _, Hash};
 
 use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 
-use crate::ledger::posting::{KeyText, Posting};
-
-/// Which keys are posted: positions in the books' postings, found by their key's hash.
-/// Every method takes those postings; the set holds no key of its own.
+/// Which positions are noted, found by their element's key. Every method takes `key_at`,
+/// the key of the element at a position: the table holds no key of its own.
 #[derive(Clone, Default)]
-pub(crate) struct PostingKeys {
-    positions: HashTable<usize>,
+pub(crate) struct Positions {
+    table: HashTable<usize>,
     // Seeded per process, like the books' maps: keys hold ids that phones chose.
     hasher: RandomState,
 }
 
-impl PostingKeys {
-    /// Notes `key` for the posting about to be placed at `position` (the end of `postings`),
-    /// unless a posting in `postings` has it already: says whether it was noted.
-    pub(crate) fn insert_new(&mut self, key: KeyText<'_>, position: usize, postings: &[Posting]) -> bool {
+impl Positions {
+    /// The position noted whose element has `key`.
+    pub(crate) fn find<K: Hash + Eq>(&self, key: K, key_at: impl Fn(usize) -> K) -> Option<usize> {
+        self.table.find(self.hasher.hash_one(&key), |&i| key_at(i) == key).copied()
+    }
+
+    /// Notes `position` for an element with `key`, in one probe of the table, unless a
+    /// position whose element has that key is noted already: then says which (`Err`).
+    pub(crate) fn insert_new<K: Hash + Eq>(&mut self, key: K, position: usize, key_at: impl Fn(usize) -> K) -> Result<(), usize> {
         let hasher = &self.hasher;
-        let entry = self.positions.entry(hasher.hash_one(key), |&i| postings[i].key() == key, |&i| hasher.hash_one(postings[i].key()));
-        match entry {
-            Entry::Occupied(_) => false,
+        match self.table.entry(hasher.hash_one(&key), |&i| key_at(i) == key, |&i| hasher.hash_one(key_at(i))) {
+            Entry::Occupied(noted) => Err(*noted.get()),
             Entry::Vacant(slot) => {
                 slot.insert(position);
-                true
+                Ok(())
             }
         }
     }
 
-    /// Makes room for `additional` more keys at once.
-    pub(crate) fn reserve(&mut self, additional: usize, postings: &[Posting]) {
+    /// Makes room for `additional` more positions at once.
+    pub(crate) fn reserve<K: Hash>(&mut self, additional: usize, key_at: impl Fn(usize) -> K) {
         let hasher = &self.hasher;
-        self.positions.reserve(additional, |&i| hasher.hash_one(postings[i].key()));
+        self.table.reserve(additional, |&i| hasher.hash_one(key_at(i)));
     }
 
-    fn len(&self) -> usize {
-        self.positions.len()
+    /// How many positions are noted.
+    pub(crate) fn len(&self) -> usize {
+        self.table.len()
     }
 }
 
-impl fmt::Debug for PostingKeys {
+impl fmt::Debug for Positions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PostingKeys({} keys)", self.len())
+        write!(f, "Positions({} noted)", self.len())
     }
 }
 
-/// Equal when they index as many postings: each set indexes its own books' postings, which
-/// the books compare themselves, and every posting's key is noted as it is posted.
-impl PartialEq for PostingKeys {
-    fn eq(&self, other: &PostingKeys) -> bool {
+/// Equal when they note as many positions: each indexes its own books' elements, which the
+/// books compare themselves, and every element is noted as it is placed.
+impl PartialEq for Positions {
+    fn eq(&self, other: &Positions) -> bool {
         self.len() == other.len()
     }
 }
 
-impl Eq for PostingKeys {}
+impl Eq for Positions {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::posting::{Account, PostingKey, PostingKind};
+    use crate::ledger::posting::{Account, Posting, PostingKey, PostingKind};
 
     fn posting(kind: PostingKind, subject: &str, key: PostingKey) -> Posting {
         Posting {
@@ -86,13 +88,14 @@ mod tests {
         posting(PostingKind::Earn, &format!("v-{visit}"), PostingKey::ruled(version, 1))
     }
 
+    /// The books' postings: each key noted once, found by its words.
     #[test]
-    fn a_key_is_noted_once_and_found_after() {
+    fn a_posting_key_is_noted_once_and_found_after() {
         let mut postings: Vec<Posting> = Vec::new();
-        let mut keys = PostingKeys::default();
-        keys.reserve(10, &postings);
+        let mut keys = Positions::default();
+        keys.reserve(10, |i| postings[i].key());
         let mut place = |p: Posting, postings: &mut Vec<Posting>| {
-            let noted = keys.insert_new(p.key(), postings.len(), postings);
+            let noted = keys.insert_new(p.key(), postings.len(), |i| postings[i].key()).is_ok();
             if noted {
                 postings.push(p);
             }
@@ -114,5 +117,6 @@ mod tests {
         assert!(!place(written_out, &mut postings), "a key written out is found by its words");
         assert_eq!(keys.len(), 1_004);
         assert_eq!(postings.len(), 1_004);
+        assert_eq!(keys.find(earn(7, 1).key(), |i| postings[i].key()), Some(7));
     }
 }
