@@ -4,10 +4,12 @@
 //! handed over in memory. It says what to store ([`Entries`]); the relay stores it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt::Write as _;
 
 use timebank_engine::model::MemberId;
 
 use crate::ledger::event::{Event, EventBody};
+use crate::ledger::posting::Posting;
 use crate::ledger::rebuild::{rebuild, record_of, scan};
 use crate::ledger::reconcile::{Books, Touched};
 use crate::store::{LedgerEventRecord, LoggedEvent, Millis, NewLedgerEvent, PostingRecord, RelayStore, StoreError, StoreResult};
@@ -53,8 +55,14 @@ impl Bookkeeper {
         }
         books.take_dirty();
         let stored: HashSet<String> = store.postings()?.into_iter().map(|p| p.key).collect();
-        let postings: Vec<PostingRecord> =
-            books.postings().iter().filter(|p| !stored.contains(&p.key().to_string())).map(record_of).collect();
+        // Each posting's key written into one buffer (a district-year has a million).
+        let mut key = String::new();
+        let mut posted = |p: &&Posting| {
+            key.clear();
+            let _ = write!(key, "{}", p.key());
+            stored.contains(&key)
+        };
+        let postings: Vec<PostingRecord> = books.postings().iter().filter(|p| !posted(p)).map(record_of).collect();
         if !postings.is_empty() {
             tracing::warn!(postings = postings.len(), "catch-up: posting what the relay had not posted");
         }
