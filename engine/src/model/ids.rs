@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use smol_str::SmolStr;
 
@@ -146,12 +147,17 @@ id_type!(
     "household"
 );
 
-/// A fresh random id for records created on this device (visits, orders, requests):
-/// 64 random bits in hex, plenty for uniqueness among one member's records and short on
-/// the wire.
+/// A fresh id for records created on this device (visits, orders, requests): the second
+/// it is made (since the epoch, 8 hex digits, fixed width until 2106) then 52 random bits
+/// (what makes it unique), 23 characters with the prefix, so it stays inline. Ids made
+/// later sort later: the relay's indexes keyed by them (the arrival log's keys, the
+/// postings', the documents' record maps) take a sync's new records side by side at their
+/// end, not scattered over the whole index (ADR 58). A phone with a wrong clock still
+/// makes unique ids; they only sort out of place.
 pub(crate) fn new_record_id(prefix: &str) -> String {
-    let bits = uuid::Uuid::new_v4().as_u64_pair().0;
-    format!("{prefix}-{bits:016x}")
+    let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs());
+    let bits = uuid::Uuid::new_v4().as_u64_pair().0 >> 12;
+    format!("{prefix}-{seconds:08x}{bits:013x}")
 }
 
 impl VisitId {
@@ -217,5 +223,19 @@ mod tests {
         let b = VisitId::generate();
         assert_ne!(a, b);
         assert!(VisitId::parse(a.as_str()).is_ok());
+        assert!(OrderId::parse(OrderId::generate().as_str()).is_ok());
+        assert!(RequestId::parse(RequestId::generate().as_str()).is_ok());
+    }
+
+    /// An id made later sorts after one made earlier, whatever their random parts.
+    #[test]
+    fn generated_ids_sort_by_when_they_were_made() {
+        let earlier: Vec<VisitId> = (0..50).map(|_| VisitId::generate()).collect();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let later: Vec<VisitId> = (0..50).map(|_| VisitId::generate()).collect();
+        for (e, l) in earlier.iter().zip(&later) {
+            assert!(e.as_str() < l.as_str(), "{e} was made before {l}");
+            assert_eq!(e.as_str().len(), 23, "fixed width, so text order is time order, and short enough to stay inline");
+        }
     }
 }
