@@ -69,30 +69,79 @@ pub fn time_at(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Option<DateTime<Ut
 
 /// The fields of one map, read in one pass over it: a record with many fields costs one
 /// walk of the map instead of one lookup per field. Reads as the functions above do.
+/// Or the fields a write gave a map it made, as its patches tell them
+/// ([`Fields::given`]): nothing of the document is walked.
 pub struct Fields<'d, D: ReadDoc> {
     doc: &'d D,
-    items: Vec<MapRangeItem<'d>>,
+    items: Vec<Item<'d>>,
+}
+
+/// One field: as the walk of the map found it, or as given.
+enum Item<'d> {
+    Walked(MapRangeItem<'d>),
+    Given { key: &'d str, value: ValueRef<'static>, id: &'d ObjId },
+}
+
+impl<'d> Item<'d> {
+    fn key(&self) -> &str {
+        match self {
+            Item::Walked(item) => item.key.as_ref(),
+            Item::Given { key, .. } => key,
+        }
+    }
+
+    fn value(&self) -> &ValueRef<'_> {
+        match self {
+            Item::Walked(item) => &item.value,
+            Item::Given { value, .. } => value,
+        }
+    }
+
+    fn id(&self) -> ObjId {
+        match self {
+            Item::Walked(item) => item.id(),
+            Item::Given { id, .. } => (*id).clone(),
+        }
+    }
 }
 
 impl<D: ReadDoc> std::fmt::Debug for Fields<'_, D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.items.iter().map(|item| item.key.as_ref())).finish()
+        f.debug_list().entries(self.items.iter().map(Item::key)).finish()
     }
 }
 
 impl<'d, D: ReadDoc> Fields<'d, D> {
     /// The fields of the map `obj` (none if it is not a map).
     pub fn of(doc: &'d D, obj: &ObjId) -> Self {
-        Fields { doc, items: doc.map_range(obj, ..).collect() }
+        Fields { doc, items: doc.map_range(obj, ..).map(Item::Walked).collect() }
     }
 
-    fn item(&self, key: &str) -> Option<&MapRangeItem<'d>> {
-        // The walk yields the keys in order.
-        self.items.binary_search_by(|item| item.key.as_ref().cmp(key)).ok().map(|i| &self.items[i])
+    /// The fields a write gave a map it made, each key once with its winning value and the
+    /// id of the op that set it (a patch's `PutMap`, with no conflict), read in `doc` (the
+    /// document with the write) where a field is a text object.
+    pub fn given(doc: &'d D, fields: impl IntoIterator<Item = (&'d str, &'d Value<'static>, &'d ObjId)>) -> Self {
+        let mut items: Vec<Item<'d>> = fields
+            .into_iter()
+            .map(|(key, value, id)| {
+                let value = match value {
+                    Value::Object(kind) => ValueRef::Object(*kind),
+                    Value::Scalar(scalar) => ValueRef::Scalar(ScalarValueRef::from(scalar.as_ref().clone())),
+                };
+                Item::Given { key, value, id }
+            })
+            .collect();
+        items.sort_by(|a, b| a.key().cmp(b.key()));
+        Fields { doc, items }
     }
 
-    fn scalar(&self, key: &str) -> Option<&ScalarValueRef<'d>> {
-        match &self.item(key)?.value {
+    fn item(&self, key: &str) -> Option<&Item<'d>> {
+        // The walk yields the keys in order; given ones are sorted.
+        self.items.binary_search_by(|item| item.key().cmp(key)).ok().map(|i| &self.items[i])
+    }
+
+    fn scalar(&self, key: &str) -> Option<&ScalarValueRef<'_>> {
+        match self.item(key)?.value() {
             ValueRef::Scalar(value) => Some(value),
             ValueRef::Object(_) => None,
         }
@@ -101,7 +150,7 @@ impl<'d, D: ReadDoc> Fields<'d, D> {
     /// A text field (see [`str_at`]).
     pub fn str(&self, key: &str) -> Option<String> {
         let item = self.item(key)?;
-        match &item.value {
+        match item.value() {
             ValueRef::Scalar(ScalarValueRef::Str(s)) => Some(s.to_string()),
             ValueRef::Object(ObjType::Text) => self.doc.text(item.id()).ok(),
             _ => None,

@@ -169,7 +169,12 @@ pub fn visits(doc: &impl ReadDoc, volunteer: &MemberId) -> Vec<Visit> {
 }
 
 fn read_visit(doc: &impl ReadDoc, volunteer: &MemberId, id: &str, obj: &ObjId) -> Option<Visit> {
-    let fields = Fields::of(doc, obj);
+    visit_from(&Fields::of(doc, obj), volunteer, id, obj)
+}
+
+/// The visit `id` of `volunteer` whose map `obj` holds `fields` (however they were read:
+/// [`Fields::given`] when a write made the visit); `None` if it is incomplete.
+pub fn visit_from<D: ReadDoc>(fields: &Fields<'_, D>, volunteer: &MemberId, id: &str, obj: &ObjId) -> Option<Visit> {
     let confirmation = match (fields.str("confirmed_by"), fields.time("confirmed_at")) {
         (Some(by), Some(at)) => ConfirmedBy::parse(&by).ok().map(|by| Confirmation { by, at }),
         _ => None,

@@ -3,12 +3,12 @@
 //! from `station/<id>`. Either the records a change touched (after a sync: the cost grows
 //! with the change) or every record (catch-up at start and the rebuild check).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use automerge::{Automerge, ChangeHash, Prop, ROOT};
+use automerge::{Automerge, ChangeHash, ObjId, ObjType, Patch, PatchAction, Prop, ROOT, ReadDoc, Value};
 use smol_str::SmolStr;
 use timebank_engine::DocId;
-use timebank_engine::documents::fields::entries;
+use timebank_engine::documents::fields::{Fields, entries};
 use timebank_engine::documents::{desk, member, station};
 use timebank_engine::model::{MemberId, RequestId, RequestKind, SpendRequest, StationId, VisitId};
 
@@ -90,28 +90,59 @@ impl<'a> Directory<'a> {
 
 /// Which records of a document to read.
 #[derive(Debug)]
-pub enum Records {
+pub enum Records<'p> {
     /// Every record.
     All,
-    /// Only these (collection, id) pairs.
-    Touched(BTreeSet<(String, String)>),
+    /// Only these (collection, id) pairs; those the write made whole are read out of its
+    /// patches ([`Made`]), the others out of the document.
+    Touched {
+        /// The records touched.
+        ids: BTreeSet<(String, String)>,
+        /// Of those, the ones the write made, by collection and id.
+        made: HashMap<&'p str, HashMap<&'p str, Made<'p>>>,
+    },
 }
 
-impl Records {
-    /// The records a change from `before` to the document's heads touched.
-    pub fn touched(doc: &Automerge, before: &[ChangeHash]) -> Records {
-        Records::from_patches(&doc.diff(before, &doc.get_heads()))
+/// A record a write made: its map and every field it holds, as the write's patches give
+/// them. Only a record whose patches are all plain puts without a conflict counts; any
+/// other (a conflict, a text edited inside it later) is read out of the document.
+#[derive(Debug)]
+pub struct Made<'p> {
+    obj: &'p ObjId,
+    fields: Vec<(&'p str, &'p Value<'static>, &'p ObjId)>,
+}
+
+impl<'p> Made<'p> {
+    fn fields<'d, D: ReadDoc>(&self, doc: &'d D) -> Fields<'d, D>
+    where
+        'p: 'd,
+    {
+        Fields::given(doc, self.fields.iter().copied())
+    }
+}
+
+impl<'p> Records<'p> {
+    /// The records a change from `before` to the document's heads touched (read out of the
+    /// document: the diff is not kept).
+    pub fn touched(doc: &Automerge, before: &[ChangeHash]) -> Records<'static> {
+        let Records::Touched { ids, .. } = Records::from_patches(&doc.diff(before, &doc.get_heads())) else {
+            return Records::All;
+        };
+        Records::Touched { ids, made: HashMap::new() }
     }
 
-    /// The records `patches` (a diff of a document) touch.
-    pub fn from_patches(patches: &[automerge::Patch]) -> Records {
-        let mut touched = BTreeSet::new();
+    /// The records `patches` (a diff of a document) touch, and those they made whole.
+    pub fn from_patches(patches: &'p [Patch]) -> Records<'p> {
+        let mut ids = BTreeSet::new();
         // A record's patches come one after another (one per field): each is kept once.
         let mut last = None;
+        let mut created: Vec<((&str, &str), &ObjId)> = Vec::new();
+        let mut puts: HashMap<&ObjId, Vec<(&str, &Value<'static>, &ObjId)>> = HashMap::new();
+        let mut spoiled: HashSet<&ObjId> = HashSet::new();
         for patch in patches {
             let mut path = patch.path.iter().map(|(_, prop)| prop);
             let action_key = match &patch.action {
-                automerge::PatchAction::PutMap { key, .. } => Some(key.as_str()),
+                PatchAction::PutMap { key, .. } => Some(key.as_str()),
                 _ => None,
             };
             let first = path.next().and_then(prop_key).or(action_key);
@@ -119,17 +150,45 @@ impl Records {
             if let (Some(collection), Some(id)) = (first, second)
                 && last != Some((collection, id))
             {
-                touched.insert((collection.to_owned(), id.to_owned()));
+                ids.insert((collection.to_owned(), id.to_owned()));
                 last = Some((collection, id));
             }
+            match (&patch.action, patch.path.len()) {
+                (PatchAction::PutMap { key, value: (Value::Object(ObjType::Map), obj), conflict: false }, 1) => {
+                    if let Some(collection) = first {
+                        created.push(((collection, key.as_str()), obj));
+                    }
+                }
+                (PatchAction::PutMap { key, value: (value, id), conflict: false }, 2) => {
+                    puts.entry(&patch.obj).or_default().push((key.as_str(), value, id));
+                }
+                (_, 2..) => {
+                    spoiled.insert(&patch.obj);
+                }
+                _ => {}
+            }
         }
-        Records::Touched(touched)
+        let mut made: HashMap<&str, HashMap<&str, Made<'_>>> = HashMap::new();
+        for ((collection, id), obj) in created {
+            if !spoiled.contains(obj) {
+                made.entry(collection).or_default().insert(id, Made { obj, fields: puts.remove(obj).unwrap_or_default() });
+            }
+        }
+        Records::Touched { ids, made }
     }
 
     fn ids(&self, doc: &Automerge, collection: &str) -> Vec<String> {
         match self {
             Records::All => entries(doc, &ROOT, collection).into_iter().map(|(id, _)| id).collect(),
-            Records::Touched(set) => set.iter().filter(|(c, _)| c == collection).map(|(_, id)| id.clone()).collect(),
+            Records::Touched { ids, .. } => ids.iter().filter(|(c, _)| c == collection).map(|(_, id)| id.clone()).collect(),
+        }
+    }
+
+    /// The record `id` of `collection`, if the write made it.
+    fn made(&self, collection: &str, id: &str) -> Option<&Made<'p>> {
+        match self {
+            Records::All => None,
+            Records::Touched { made, .. } => made.get(collection)?.get(id),
         }
     }
 }
@@ -202,7 +261,7 @@ pub fn arrivals(
 pub fn events(
     id: &DocId,
     doc: &Automerge,
-    records: &Records,
+    records: &Records<'_>,
     directory: &mut Directory<'_>,
     books: &dyn CurrentRules,
 ) -> StoreResult<Vec<EventBody>> {
@@ -214,11 +273,24 @@ pub fn events(
     }
 }
 
-fn member_events(owner: &MemberId, doc: &Automerge, records: &Records, directory: &mut Directory<'_>) -> StoreResult<Vec<EventBody>> {
+fn member_events(
+    owner: &MemberId,
+    doc: &Automerge,
+    records: &Records<'_>,
+    directory: &mut Directory<'_>,
+) -> StoreResult<Vec<EventBody>> {
     let Some(record) = directory.get(owner)? else { return Ok(Vec::new()) };
     let mut out = Vec::new();
-    let ids: Vec<VisitId> = records.ids(doc, member::VISITS).iter().filter_map(|raw| VisitId::parse(raw).ok()).collect();
-    let mut visits = member::visits_named(doc, owner, &ids);
+    // The visits the write made are read out of its patches; the others out of the document.
+    let mut visits = Vec::new();
+    let mut named = Vec::new();
+    for raw in records.ids(doc, member::VISITS) {
+        match records.made(member::VISITS, &raw) {
+            Some(made) => visits.extend(member::visit_from(&made.fields(doc), owner, &raw, made.obj)),
+            None => named.extend(VisitId::parse(&raw).ok()),
+        }
+    }
+    visits.extend(member::visits_named(doc, owner, &named));
     visits.retain(|v| v.check_out.is_some());
     visits.sort_by(|a, b| a.check_in.cmp(&b.check_in).then_with(|| a.id.cmp(&b.id)));
     // An order a visit names counts only when it was dispatched to this volunteer for that
@@ -295,7 +367,12 @@ fn member_events(owner: &MemberId, doc: &Automerge, records: &Records, directory
     Ok(out)
 }
 
-fn desk_events(station: &StationId, doc: &Automerge, records: &Records, directory: &mut Directory<'_>) -> StoreResult<Vec<EventBody>> {
+fn desk_events(
+    station: &StationId,
+    doc: &Automerge,
+    records: &Records<'_>,
+    directory: &mut Directory<'_>,
+) -> StoreResult<Vec<EventBody>> {
     let mut out = Vec::new();
     let mut reviews = records.ids(doc, desk::REVIEWS);
     reviews.sort();
@@ -384,4 +461,93 @@ pub fn reading_order(ids: impl IntoIterator<Item = DocId>) -> Vec<DocId> {
         by_rank.insert((rank, id.to_string()), id);
     }
     by_rank.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::transaction::Transactable as _;
+    use automerge::{ActorId, AutoCommit, PatchLog};
+    use chrono::{DateTime, TimeZone as _, Utc};
+    use timebank_engine::model::{Confirmation, ConfirmedBy, Evidence, Visit, VisitSource};
+
+    use super::*;
+
+    fn at(minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 2, 9, minute, 0).unwrap()
+    }
+
+    fn visit(id: &str, check_out: Option<DateTime<Utc>>) -> Visit {
+        Visit {
+            id: VisitId::parse(id).unwrap(),
+            volunteer: MemberId::parse("v-1").unwrap(),
+            elder: MemberId::parse("e-1").unwrap(),
+            service: "meals".into(),
+            order: None,
+            check_in: at(0),
+            check_out,
+            monotonic_ms: Some(1_800_000),
+            source: VisitSource::Live,
+            note: "tea".into(),
+            recorded_at: at(1),
+            check_out_recorded_at: None,
+            device: String::new(),
+            confirmation: None,
+            evidence: Evidence::default(),
+        }
+    }
+
+    /// The visits a push made are read out of its patches, and read the same as out of the
+    /// document: a visit made whole, one made and then checked out and confirmed in later
+    /// changes of the same push, one whose note is a text object (as other implementations
+    /// write strings). A visit made before the push and checked out in it is read out of
+    /// the document.
+    #[test]
+    fn visits_a_push_made_read_the_same_out_of_its_patches() {
+        let volunteer = MemberId::parse("v-1").unwrap();
+        let mut relay = AutoCommit::new();
+        member::put_visit(&mut relay, &visit("v-old", None)).unwrap();
+        relay.commit();
+        let mut phone = relay.fork().with_actor(ActorId::random());
+        let base = phone.get_heads();
+        member::put_visit(&mut phone, &visit("v-whole", Some(at(45)))).unwrap();
+        phone.commit();
+        member::put_visit(&mut phone, &visit("v-later", None)).unwrap();
+        phone.commit();
+        member::put_check_out(&mut phone, &VisitId::parse("v-later").unwrap(), at(50), at(52), Some(3_000_000), Some("a walk"))
+            .unwrap();
+        member::put_confirmation(
+            &mut phone,
+            &VisitId::parse("v-later").unwrap(),
+            &Confirmation { by: ConfirmedBy::Family, at: at(53) },
+        )
+        .unwrap();
+        phone.commit();
+        member::put_visit(&mut phone, &visit("v-text", Some(at(40)))).unwrap();
+        let texted = phone.get(automerge::ROOT, member::VISITS).unwrap().unwrap().1;
+        let texted = phone.get(&texted, "v-text").unwrap().unwrap().1;
+        let note = phone.put_object(&texted, "note", ObjType::Text).unwrap();
+        phone.splice_text(&note, 0, 0, "soup").unwrap();
+        phone.commit();
+        member::put_check_out(&mut phone, &VisitId::parse("v-old").unwrap(), at(30), at(30), None, None).unwrap();
+        phone.commit();
+
+        let mut doc = relay.document().clone();
+        let mut log = PatchLog::active();
+        doc.apply_changes_log_patches(phone.get_changes(&base), &mut log).unwrap();
+        let patches = doc.make_patches(&mut log);
+        let records = Records::from_patches(&patches);
+
+        let mut from_patches = BTreeSet::new();
+        for id in records.ids(&doc, member::VISITS) {
+            let from_doc = member::visit(&doc, &volunteer, &VisitId::parse(&id).unwrap()).unwrap();
+            if let Some(made) = records.made(member::VISITS, &id) {
+                let read = member::visit_from(&made.fields(&doc), &volunteer, &id, made.obj);
+                assert_eq!(read.as_ref(), Some(&from_doc), "{id}");
+                from_patches.insert(id);
+            }
+        }
+        let expected: BTreeSet<String> = ["v-later", "v-text", "v-whole"].map(String::from).into();
+        assert_eq!(from_patches, expected, "v-old was made before the push: read out of the document");
+        assert_eq!(member::visit(&doc, &volunteer, &VisitId::parse("v-text").unwrap()).unwrap().note, "soup");
+    }
 }
