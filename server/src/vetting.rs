@@ -10,6 +10,7 @@
 //! [`crate::authority`]'s.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use automerge::legacy::{Key, ObjectId, Op, OpId, OpType};
 use automerge::{Automerge, Change, ObjType, Prop, ReadDoc, ScalarValue};
@@ -90,7 +91,7 @@ struct Vetting<'a> {
     shape: &'static Shape,
     /// Objects seen so far (in the document, or made by an earlier operation of the batch),
     /// with their path for messages.
-    places: HashMap<OpId, (Place, String)>,
+    places: HashMap<OpId, (Place, Rc<str>)>,
     texts: Vec<TextField>,
 }
 
@@ -117,7 +118,7 @@ impl Vetting<'_> {
         if op.insert {
             return Err(self.refuse(format!("an insertion into {}, which is a map: no document holds lists", display(&path))));
         }
-        let here = join(&path, key);
+        let here = At { path: &path, key };
         match place {
             Place::Root if schema::FIXED.contains(&key.as_str()) || self.shape.collection(key).is_some() => {
                 Err(self.refuse(format!("the top-level field {key:?} is fixed; no device may replace or remove it")))
@@ -128,49 +129,51 @@ impl Vetting<'_> {
             },
             Place::Collection { keys, fields } => match &op.action {
                 OpType::Make(ObjType::Map) if keys.allow(key) => {
-                    self.places.insert(made, (Place::Record { fields }, here));
+                    self.places.insert(made, (Place::Record { fields }, here.text().into()));
                     Ok(())
                 }
                 OpType::Make(ObjType::Map) => Err(self
                     .refuse(format!("{key:?} is not a record id in {path} (ids are 1 to 64 lowercase letters, digits, '-' or '_')"))),
-                OpType::Delete => Err(self.refuse(format!("a record was removed ({here}); records are never removed"))),
-                _ => Err(self.refuse(format!("{here} must be a record (a map of fields)"))),
+                OpType::Delete => Err(self.refuse(format!("a record was removed ({}); records are never removed", here.text()))),
+                _ => Err(self.refuse(format!("{} must be a record (a map of fields)", here.text()))),
             },
             Place::Record { fields } => match schema::field(fields, key) {
                 Some(field) => self.field(made, field, &op.action, here),
                 None => Err(self.refuse(format!("{path} has no field {key:?}"))),
             },
-            Place::Unused => Err(self.refuse(format!("{path} is not written by any version of the app; {here} was added"))),
+            Place::Unused => Err(self.refuse(format!("{path} is not written by any version of the app; {} was added", here.text()))),
             Place::Text { .. } => Err(self.refuse(format!("{path} is text: it holds characters, and nothing else"))),
         }
     }
 
-    /// Checks what an operation does to `field`, found at `path`.
-    fn field(&mut self, made: OpId, field: &Field, action: &OpType, path: String) -> Result<(), Refusal> {
+    /// Checks what an operation does to `field`, found at `at`.
+    fn field(&mut self, made: OpId, field: &Field, action: &OpType, at: At<'_>) -> Result<(), Refusal> {
         match (action, field.kind) {
-            (OpType::Put(value), kind) => fits(kind, value, &path).map_err(|reason| self.refuse(reason)),
+            (OpType::Put(value), kind) => fits(kind, value, at).map_err(|reason| self.refuse(reason)),
             (OpType::Make(ObjType::Text), FieldType::Text(most)) => {
+                let path = at.text();
                 self.texts.push(TextField { obj: object_text(&made), most, path: path.clone() });
-                self.places.insert(made, (Place::Text { most }, path));
+                self.places.insert(made, (Place::Text { most }, path.into()));
                 Ok(())
             }
-            (OpType::Delete, _) => Err(self.refuse(format!("{path} was removed; fields are never removed"))),
-            (OpType::Increment(_), _) => Err(self.refuse(format!("{path} was incremented; no field is a counter"))),
-            (_, kind) => Err(self.refuse(format!("{path} must hold {}, not an object", describe(kind)))),
+            (OpType::Delete, _) => Err(self.refuse(format!("{} was removed; fields are never removed", at.text()))),
+            (OpType::Increment(_), _) => Err(self.refuse(format!("{} was incremented; no field is a counter", at.text()))),
+            (_, kind) => Err(self.refuse(format!("{} must hold {}, not an object", at.text(), describe(kind)))),
         }
     }
 
     /// Where object `obj` sits: the root, an object made earlier in the batch, or one of
     /// the document's, found through its path from the root.
-    fn place_of(&mut self, obj: &ObjectId) -> Result<(Place, String), Refusal> {
-        let ObjectId::Id(opid) = obj else { return Ok((Place::Root, String::new())) };
+    fn place_of(&mut self, obj: &ObjectId) -> Result<(Place, Rc<str>), Refusal> {
+        let ObjectId::Id(opid) = obj else { return Ok((Place::Root, Rc::from(""))) };
         if let Some(known) = self.places.get(opid) {
             return Ok(known.clone());
         }
-        let found = self.locate(opid)?;
-        if let Place::Text { most } = found.0 {
-            self.texts.push(TextField { obj: object_text(opid), most, path: found.1.clone() });
+        let (place, path) = self.locate(opid)?;
+        if let Place::Text { most } = place {
+            self.texts.push(TextField { obj: object_text(opid), most, path: path.clone() });
         }
+        let found = (place, Rc::from(path));
         self.places.insert(opid.clone(), found.clone());
         Ok(found)
     }
@@ -217,16 +220,30 @@ fn text_place(field: &Field) -> Option<Place> {
     }
 }
 
+/// Where an operation writes: the path of its object and its key, written out only for
+/// a message or a place remembered (most operations are fine and need neither).
+#[derive(Clone, Copy)]
+struct At<'a> {
+    path: &'a str,
+    key: &'a str,
+}
+
+impl At<'_> {
+    fn text(self) -> String {
+        join(self.path, self.key)
+    }
+}
+
 /// Whether `value` is what a field of `kind` holds.
-fn fits(kind: FieldType, value: &ScalarValue, path: &str) -> Result<(), String> {
+fn fits(kind: FieldType, value: &ScalarValue, at: At<'_>) -> Result<(), String> {
     match (kind, value) {
         (FieldType::Text(most), ScalarValue::Str(text)) => {
             let chars = text.chars().count();
-            if chars > most { Err(too_long(path, chars, most)) } else { Ok(()) }
+            if chars > most { Err(too_long(&at.text(), chars, most)) } else { Ok(()) }
         }
         (FieldType::Integer, ScalarValue::Int(_) | ScalarValue::Uint(_))
         | (FieldType::Timestamp, ScalarValue::Timestamp(_) | ScalarValue::Int(_)) => Ok(()),
-        (kind, value) => Err(format!("{path} must hold {}, not {}", describe(kind), held(value))),
+        (kind, value) => Err(format!("{} must hold {}, not {}", at.text(), describe(kind), held(value))),
     }
 }
 
