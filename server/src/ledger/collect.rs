@@ -122,59 +122,15 @@ impl<'p> Made<'p> {
 }
 
 impl<'p> Records<'p> {
-    /// The records a change from `before` to the document's heads touched (read out of the
-    /// document: the diff is not kept).
+    /// The records a change from `before` to the document's heads touched, all read out of
+    /// the document (the diff is not kept).
     pub fn touched(doc: &Automerge, before: &[ChangeHash]) -> Records<'static> {
-        let Records::Touched { ids, .. } = Records::from_patches(&doc.diff(before, &doc.get_heads())) else {
-            return Records::All;
-        };
-        Records::Touched { ids, made: HashMap::new() }
+        Records::Touched { ids: touched_ids(&doc.diff(before, &doc.get_heads())), made: HashMap::new() }
     }
 
     /// The records `patches` (a diff of a document) touch, and those they made whole.
     pub fn from_patches(patches: &'p [Patch]) -> Records<'p> {
-        let mut ids = BTreeSet::new();
-        // A record's patches come one after another (one per field): each is kept once.
-        let mut last = None;
-        let mut created: Vec<((&str, &str), &ObjId)> = Vec::new();
-        let mut puts: HashMap<&ObjId, Vec<(&str, &Value<'static>, &ObjId)>> = HashMap::new();
-        let mut spoiled: HashSet<&ObjId> = HashSet::new();
-        for patch in patches {
-            let mut path = patch.path.iter().map(|(_, prop)| prop);
-            let action_key = match &patch.action {
-                PatchAction::PutMap { key, .. } => Some(key.as_str()),
-                _ => None,
-            };
-            let first = path.next().and_then(prop_key).or(action_key);
-            let second = path.next().and_then(prop_key).or(if patch.path.len() == 1 { action_key } else { None });
-            if let (Some(collection), Some(id)) = (first, second)
-                && last != Some((collection, id))
-            {
-                ids.insert((collection.to_owned(), id.to_owned()));
-                last = Some((collection, id));
-            }
-            match (&patch.action, patch.path.len()) {
-                (PatchAction::PutMap { key, value: (Value::Object(ObjType::Map), obj), conflict: false }, 1) => {
-                    if let Some(collection) = first {
-                        created.push(((collection, key.as_str()), obj));
-                    }
-                }
-                (PatchAction::PutMap { key, value: (value, id), conflict: false }, 2) => {
-                    puts.entry(&patch.obj).or_default().push((key.as_str(), value, id));
-                }
-                (_, 2..) => {
-                    spoiled.insert(&patch.obj);
-                }
-                _ => {}
-            }
-        }
-        let mut made: HashMap<&str, HashMap<&str, Made<'_>>> = HashMap::new();
-        for ((collection, id), obj) in created {
-            if !spoiled.contains(obj) {
-                made.entry(collection).or_default().insert(id, Made { obj, fields: puts.remove(obj).unwrap_or_default() });
-            }
-        }
-        Records::Touched { ids, made }
+        Records::Touched { ids: touched_ids(patches), made: made_whole(patches) }
     }
 
     fn ids(&self, doc: &Automerge, collection: &str) -> Vec<String> {
@@ -191,6 +147,60 @@ impl<'p> Records<'p> {
             Records::Touched { made, .. } => made.get(collection)?.get(id),
         }
     }
+}
+
+/// The (collection, id) of every record `patches` touch.
+fn touched_ids(patches: &[Patch]) -> BTreeSet<(String, String)> {
+    let mut ids = BTreeSet::new();
+    // A record's patches come one after another (one per field): each is kept once.
+    let mut last = None;
+    for patch in patches {
+        let mut path = patch.path.iter().map(|(_, prop)| prop);
+        let action_key = match &patch.action {
+            PatchAction::PutMap { key, .. } => Some(key.as_str()),
+            _ => None,
+        };
+        let first = path.next().and_then(prop_key).or(action_key);
+        let second = path.next().and_then(prop_key).or(if patch.path.len() == 1 { action_key } else { None });
+        if let (Some(collection), Some(id)) = (first, second)
+            && last != Some((collection, id))
+        {
+            ids.insert((collection.to_owned(), id.to_owned()));
+            last = Some((collection, id));
+        }
+    }
+    ids
+}
+
+/// The records `patches` made, by collection and id: a new map put at a record's key
+/// without a conflict, whose own patches are all puts without a conflict ([`Made`]).
+fn made_whole(patches: &[Patch]) -> HashMap<&str, HashMap<&str, Made<'_>>> {
+    let mut created: Vec<((&str, &str), &ObjId)> = Vec::new();
+    let mut puts: HashMap<&ObjId, Vec<(&str, &Value<'static>, &ObjId)>> = HashMap::new();
+    let mut spoiled: HashSet<&ObjId> = HashSet::new();
+    for patch in patches {
+        match (&patch.action, patch.path.as_slice()) {
+            (PatchAction::PutMap { key, value: (Value::Object(ObjType::Map), obj), conflict: false }, [(_, collection)]) => {
+                if let Some(collection) = prop_key(collection) {
+                    created.push(((collection, key.as_str()), obj));
+                }
+            }
+            (PatchAction::PutMap { key, value: (value, id), conflict: false }, [_, _]) => {
+                puts.entry(&patch.obj).or_default().push((key.as_str(), value, id));
+            }
+            (_, [_, _, ..]) => {
+                spoiled.insert(&patch.obj);
+            }
+            _ => {}
+        }
+    }
+    let mut made: HashMap<&str, HashMap<&str, Made<'_>>> = HashMap::new();
+    for ((collection, id), obj) in created {
+        if !spoiled.contains(obj) {
+            made.entry(collection).or_default().insert(id, Made { obj, fields: puts.remove(obj).unwrap_or_default() });
+        }
+    }
+    made
 }
 
 fn prop_key(prop: &Prop) -> Option<&str> {
