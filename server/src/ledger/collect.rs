@@ -104,8 +104,9 @@ pub enum Records<'p> {
 }
 
 /// A record a write made: its map and every field it holds, as the write's patches give
-/// them. Only a record whose patches are all plain puts without a conflict counts; any
-/// other (a conflict, a text edited inside it later) is read out of the document.
+/// them. Only a record whose own patches (its fields') are all puts without a conflict
+/// counts; any other (a conflict, a removed field) is read out of the document. A text
+/// field's characters are read out of the document either way.
 #[derive(Debug)]
 pub struct Made<'p> {
     obj: &'p ObjId,
