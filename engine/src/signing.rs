@@ -16,10 +16,6 @@ impl std::fmt::Debug for DeviceKey {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl DeviceKey {
     /// A new key from the operating system's randomness.
     pub fn generate() -> Result<DeviceKey, Error> {
@@ -41,18 +37,13 @@ impl DeviceKey {
 
     /// The secret in hex (how the store keeps it).
     pub fn secret_hex(&self) -> String {
-        hex(&self.secret())
+        hex::encode(self.secret())
     }
 
     /// Reads the stored secret.
     pub fn from_secret_hex(raw: &str) -> Option<DeviceKey> {
-        if raw.len() != 64 || !raw.is_ascii() {
-            return None;
-        }
         let mut secret = [0_u8; 32];
-        for (i, byte) in secret.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&raw[2 * i..2 * i + 2], 16).ok()?;
-        }
+        hex::decode_to_slice(raw, &mut secret).ok()?;
         Some(DeviceKey::from_secret(&secret))
     }
 
@@ -63,7 +54,7 @@ impl DeviceKey {
 
     /// The public key in hex.
     pub fn public_hex(&self) -> String {
-        hex(&self.public())
+        hex::encode(self.public())
     }
 
     /// Signs `message`.
@@ -93,7 +84,7 @@ mod tests {
         assert_eq!(key.public_hex(), "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c");
         let signature = key.sign(&[0x72]);
         assert_eq!(
-            hex(&signature),
+            hex::encode(signature),
             "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00"
         );
         assert!(verify(&key.public(), &[0x72], &signature));

@@ -24,10 +24,6 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], NoRandomness> {
     Ok(bytes)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A new enrollment code of [`CODE_LEN`] characters from [`CODE_ALPHABET`].
 pub fn enrollment_code() -> Result<String, NoRandomness> {
     let mut code = String::with_capacity(CODE_LEN);
@@ -50,12 +46,12 @@ pub fn normalize_code(typed: &str) -> String {
 
 /// A new device token: 32 random bytes, hex.
 pub fn device_token() -> Result<String, NoRandomness> {
-    Ok(hex(&random_bytes::<32>()?))
+    Ok(hex::encode(random_bytes::<32>()?))
 }
 
 /// A new id: `prefix` and 12 random hex digits (`m-3f2a…`), valid as an engine id.
 pub fn new_id(prefix: &str) -> Result<String, NoRandomness> {
-    Ok(format!("{prefix}-{}", hex(&random_bytes::<6>()?)))
+    Ok(format!("{prefix}-{}", hex::encode(random_bytes::<6>()?)))
 }
 
 /// SHA-256 of a secret, as stored.

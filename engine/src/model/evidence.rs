@@ -37,26 +37,11 @@ pub struct Tap {
     pub cmac: [u8; 8],
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
+/// `N` bytes from their hex text.
 fn unhex<const N: usize>(raw: &str) -> Option<[u8; N]> {
-    if raw.len() != 2 * N || !raw.is_ascii() {
-        return None;
-    }
     let mut out = [0_u8; N];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&raw[2 * i..2 * i + 2], 16).ok()?;
-    }
+    hex::decode_to_slice(raw, &mut out).ok()?;
     Some(out)
-}
-
-fn unhex_vec(raw: &str) -> Option<Vec<u8>> {
-    if !raw.len().is_multiple_of(2) || !raw.is_ascii() {
-        return None;
-    }
-    (0..raw.len() / 2).map(|i| u8::from_str_radix(&raw[2 * i..2 * i + 2], 16).ok()).collect()
 }
 
 impl Tap {
@@ -78,12 +63,12 @@ impl Tap {
 
     /// The URL a tag with this message shows.
     pub fn url(&self) -> String {
-        format!("{TAG_URL}?picc_data={}&cmac={}", hex(&self.picc_data).to_uppercase(), hex(&self.cmac).to_uppercase())
+        format!("{TAG_URL}?picc_data={}&cmac={}", hex::encode_upper(self.picc_data), hex::encode_upper(self.cmac))
     }
 
     /// The stored form: both parts in hex, `picc_data:cmac` (49 characters).
     pub fn stored(&self) -> String {
-        format!("{}:{}", hex(&self.picc_data), hex(&self.cmac))
+        format!("{}:{}", hex::encode(self.picc_data), hex::encode(self.cmac))
     }
 
     /// Reads the stored form; `None` if it is not one.
@@ -235,7 +220,14 @@ impl CoSignature {
     /// The text form (what the elder's phone shows back, and what the visit stores):
     /// `TBS1|visit|signer|device|public key hex|signature hex`.
     pub fn text(&self) -> String {
-        format!("{SIGNATURE_TAG}|{}|{}|{}|{}|{}", self.visit, self.signer, self.device, hex(&self.public_key), hex(&self.signature))
+        format!(
+            "{SIGNATURE_TAG}|{}|{}|{}|{}|{}",
+            self.visit,
+            self.signer,
+            self.device,
+            hex::encode(self.public_key),
+            hex::encode(self.signature)
+        )
     }
 
     /// Reads the text form.
@@ -247,7 +239,7 @@ impl CoSignature {
         if *tag != SIGNATURE_TAG || !device_ok {
             return Err(bad());
         }
-        let signature: [u8; 64] = unhex_vec(signature).and_then(|v| v.try_into().ok()).ok_or_else(bad)?;
+        let signature: [u8; 64] = unhex(signature).ok_or_else(bad)?;
         Ok(CoSignature {
             visit: VisitId::parse(visit).map_err(|_| bad())?,
             signer: MemberId::parse(signer).map_err(|_| bad())?,

@@ -405,7 +405,7 @@ mod identity {
     /// The first 8 bytes of the SHA-256 of the JSON, in hex.
     pub(super) fn digest(identity: &impl Serialize) -> String {
         let json = serde_json::to_vec(identity).unwrap_or_default();
-        Sha256::digest(&json)[..8].iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(&Sha256::digest(&json)[..8])
     }
 
     #[derive(Serialize)]
@@ -617,7 +617,7 @@ mod tests {
         for (event, stored) in cases {
             assert_eq!(event.encode(), stored.replacen('{', r#"{"format":1,"#, 1));
             assert_eq!(EventBody::decode(stored), Ok(event.clone()));
-            let digest: String = Sha256::digest(stored.as_bytes())[..8].iter().map(|b| format!("{b:02x}")).collect();
+            let digest = hex::encode(&Sha256::digest(stored.as_bytes())[..8]);
             assert!(event.key().ends_with(&format!("@{digest}")), "{} has the key of its first JSON", event.key());
         }
         let unknown = r#"{"type":"review","visit":"v-1","station":"s-1","decision":"escalate","reason":"","by":"m-c","at":5}"#;

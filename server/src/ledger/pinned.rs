@@ -323,7 +323,7 @@ fn random_streams_post_exactly_what_they_posted_before() {
             postings += rendered.lines().filter(|l| l.starts_with("posting ")).count();
             digest.update(rendered.as_bytes());
         }
-        let digest: String = digest.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let digest = hex::encode(digest.finalize());
         assert_eq!(
             (postings, digest.as_str()),
             (1245, "cd0d37293fef8aa4dacf98ebfe1e1ff9f3445775f01537e036823e00290399d8"),

@@ -11,7 +11,7 @@ use timebank_engine::model::{CoSignature, MemberId, StationId, Tap, Visit, Visit
 use crate::ledger::collect::member_moves;
 use crate::ledger::evidence::{EvidenceEvent, Failure, SignatureEvidence, TapEvidence, TapVerdict};
 use crate::presence::keys::station_keys;
-use crate::presence::sun::{self, StationKeys, SunError};
+use crate::presence::sun::{StationKeys, SunError};
 use crate::store::{MOVED_TO, MemberRecord, RelayStore, StoreResult};
 
 /// Verifies evidence, keeping each station's keys once read.
@@ -86,7 +86,7 @@ impl<'a> Verifier<'a> {
             Err(SunError::UnknownKey) => return failed(Failure::UnknownKey),
             Err(SunError::BadMac) => return failed(Failure::BadCmac),
         };
-        let uid = sun::hex(&reading.uid);
+        let uid = hex::encode(reading.uid);
         match self.store.tag(&uid)? {
             None => failed(Failure::UnknownKey),
             Some(tag) if tag.station != *station => failed(Failure::UnknownKey),
@@ -105,7 +105,7 @@ impl<'a> Verifier<'a> {
                 continue;
             }
             let Ok(reading) = self.keys(&moved.from)?.verify(tap) else { continue };
-            let tag = self.store.tag(&sun::hex(&reading.uid))?;
+            let tag = self.store.tag(&hex::encode(reading.uid))?;
             if tag.is_some_and(|t| t.elder == *elder && t.station == moved.from) {
                 return Ok(true);
             }

@@ -192,7 +192,7 @@ pub struct SoftwareTag {
 
 impl std::fmt::Debug for SoftwareTag {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SoftwareTag").field("uid", &hex(&self.uid)).field("counter", &self.counter).finish_non_exhaustive()
+        f.debug_struct("SoftwareTag").field("uid", &hex::encode(self.uid)).field("counter", &self.counter).finish_non_exhaustive()
     }
 }
 
@@ -226,11 +226,6 @@ impl SoftwareTag {
     }
 }
 
-/// Lowercase hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Reads a tag's UID as typed or printed: 14 hex digits, spaces and colons allowed.
 pub fn parse_uid(raw: &str) -> Option<Uid> {
     let digits: String = raw.chars().filter(|c| !c.is_whitespace() && *c != ':').collect();
@@ -238,9 +233,7 @@ pub fn parse_uid(raw: &str) -> Option<Uid> {
         return None;
     }
     let mut uid = [0_u8; 7];
-    for (i, byte) in uid.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&digits[2 * i..2 * i + 2], 16).ok()?;
-    }
+    hex::decode_to_slice(digits, &mut uid).ok()?;
     Some(uid)
 }
 
@@ -248,11 +241,9 @@ pub fn parse_uid(raw: &str) -> Option<Uid> {
 mod tests {
     use super::*;
 
-    fn bytes<const N: usize>(hex: &str) -> [u8; N] {
+    fn bytes<const N: usize>(text: &str) -> [u8; N] {
         let mut out = [0_u8; N];
-        for (i, byte) in out.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
-        }
+        hex::decode_to_slice(text, &mut out).unwrap();
         out
     }
 
@@ -262,10 +253,10 @@ mod tests {
     fn an12196_session_keys() {
         let key = bytes::<16>("5ACE7E50AB65D5D51FD5BF5A16B8205B");
         let sv1 = bytes::<16>("C33C0001008004C767F2066180010000");
-        assert_eq!(hex(&cmac(&key, &sv1)), "66da61797e23deca5d8eca13bbadf7a9");
+        assert_eq!(hex::encode(cmac(&key, &sv1)), "66da61797e23deca5d8eca13bbadf7a9");
         let reading = TapReading { uid: bytes("04C767F2066180"), counter: 1 };
-        assert_eq!(hex(&session_vector(&reading)), "3cc30001008004c767f2066180010000");
-        assert_eq!(hex(&session_mac_key(&key, &reading)), "3a3e8110e05311f7a3fcf0d969bf2b48");
+        assert_eq!(hex::encode(session_vector(&reading)), "3cc30001008004c767f2066180010000");
+        assert_eq!(hex::encode(session_mac_key(&key, &reading)), "3a3e8110e05311f7a3fcf0d969bf2b48");
     }
 
     /// AN12196 tables 2 and 4: with factory (all-zero) keys, `picc_data`
@@ -276,9 +267,9 @@ mod tests {
         let zero = [0_u8; 16];
         let picc = bytes::<16>("EF963FF7828658A599F3041510671E88");
         let reading = decrypt_picc(&zero, &picc).unwrap();
-        assert_eq!((hex(&reading.uid).as_str(), reading.counter), ("04de5f1eacc040", 61));
-        assert_eq!(hex(&session_mac_key(&zero, &reading)), "3fb5f6e3a807a03d5e3570ace393776f");
-        assert_eq!(hex(&sdm_mac(&zero, &reading)), "94eed9ee65337086");
+        assert_eq!((hex::encode(reading.uid).as_str(), reading.counter), ("04de5f1eacc040", 61));
+        assert_eq!(hex::encode(session_mac_key(&zero, &reading)), "3fb5f6e3a807a03d5e3570ace393776f");
+        assert_eq!(hex::encode(sdm_mac(&zero, &reading)), "94eed9ee65337086");
         // The tag's own encryption of that plaintext is what the note printed.
         let mut plain = bytes::<16>("C704DE5F1EACC0403D0000DA5CF60941");
         let _ = cbc::Encryptor::<Aes128>::new((&zero).into(), &[0_u8; 16].into()).encrypt_padded::<NoPadding>(&mut plain, 16);
@@ -293,7 +284,7 @@ mod tests {
     fn an10922_diversification() {
         let master = bytes::<16>("00112233445566778899AABBCCDDEEFF");
         let input = bytes::<18>("0104782E21801D803042F54E585020416275");
-        assert_eq!(hex(&cmac(&master, &input)), "a8dd63a3b89d54b37ca802473fda9175");
+        assert_eq!(hex::encode(cmac(&master, &input)), "a8dd63a3b89d54b37ca802473fda9175");
     }
 
     #[test]

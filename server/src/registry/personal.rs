@@ -15,7 +15,6 @@ use timebank_engine::model::MemberId;
 use super::RegistryError;
 use crate::desk::StationDocs;
 use crate::ledger::{collect, statement};
-use crate::presence::sun::hex;
 use crate::relay::Relay;
 use crate::store::{AuditRecord, MemberRecord, Millis};
 
@@ -49,7 +48,7 @@ pub fn export_member(relay: &Relay, raw: &str) -> Result<Value, RegistryError> {
         .into_iter()
         .filter(|d| &d.member == id)
         .map(|d| {
-            let signing_key = d.signing_key.map(|key| hex(&key));
+            let signing_key = d.signing_key.map(hex::encode);
             json!({ "id": d.id, "enrolled_at": time(d.created_at), "revoked_at": d.revoked_at.map(time), "signing_key": signing_key })
         })
         .collect();

@@ -150,12 +150,12 @@ impl TagWriting {
 /// The keys to write tag `uid` of `station` with.
 pub fn tag_writing(relay: &Relay, station: &StationId, uid: &str) -> Result<TagWriting, RegistryError> {
     let uid_bytes = sun::parse_uid(uid).ok_or_else(|| bad_uid(uid))?;
-    let tag = station_tag(relay, station, &sun::hex(&uid_bytes))?;
+    let tag = station_tag(relay, station, &hex::encode(uid_bytes))?;
     let keys = station_keys(relay.store(), station)?;
     Ok(TagWriting {
-        app_key: sun::hex(&keys.diversify(&uid_bytes, KeyUse::Application)),
-        meta_read_key: sun::hex(&keys.meta_read()),
-        file_read_key: sun::hex(&keys.diversify(&uid_bytes, KeyUse::FileRead)),
+        app_key: hex::encode(keys.diversify(&uid_bytes, KeyUse::Application)),
+        meta_read_key: hex::encode(keys.meta_read()),
+        file_read_key: hex::encode(keys.diversify(&uid_bytes, KeyUse::FileRead)),
         tag,
     })
 }
@@ -167,7 +167,7 @@ fn bad_uid(raw: &str) -> RegistryError {
 }
 
 fn parse_uid(raw: &str) -> Result<String, RegistryError> {
-    sun::parse_uid(raw).map(|uid| sun::hex(&uid)).ok_or_else(|| bad_uid(raw))
+    sun::parse_uid(raw).map(hex::encode).ok_or_else(|| bad_uid(raw))
 }
 
 fn station_elder(relay: &Relay, station: &StationId, elder: &str) -> Result<MemberId, RegistryError> {
@@ -251,7 +251,7 @@ mod tests {
         assert!(writing.text().contains("key2_sdm_file_read: "), "{}", writing.text());
         let keys = station_keys(relay.store(), &station).unwrap();
         let uid = sun::parse_uid(&tag.uid).unwrap();
-        assert_eq!(writing.file_read_key, sun::hex(&keys.diversify(&uid, KeyUse::FileRead)));
+        assert_eq!(writing.file_read_key, hex::encode(keys.diversify(&uid, KeyUse::FileRead)));
         let url = SoftwareTag::new(&keys, uid, 0).tap();
         assert_eq!(keys.verify(&Tap::parse(&url).unwrap()).unwrap().counter, 1);
 

@@ -16,20 +16,10 @@ pub(crate) fn heads_from_blob(blob: &[u8]) -> Vec<ChangeHash> {
     blob.chunks_exact(32).filter_map(|h| ChangeHash::try_from(h).ok()).collect()
 }
 
-/// Lowercase hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// `N` bytes from [`hex`]'s text.
+/// `N` bytes from their hex text (as `hex::encode` writes it).
 pub(crate) fn from_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    if text.len() != 2 * N {
-        return None;
-    }
     let mut out = [0_u8; N];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
+    hex::decode_to_slice(text, &mut out).ok()?;
     Some(out)
 }
 

@@ -13,7 +13,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, Transaction, Trans
 use timebank_engine::model::{DistrictId, HouseholdId, MemberId, Role, StationId};
 
 use crate::store::checkpoint::Checkpointer;
-use crate::store::encoding::{console_role, console_role_name, from_hex, heads_blob, heads_from_blob, hex};
+use crate::store::encoding::{console_role, console_role_name, from_hex, heads_blob, heads_from_blob};
 use crate::store::schema;
 use crate::store::{
     AckedHeads, AuditRecord, ConsoleSessionRecord, ConsoleUserRecord, DeviceRecord, DeviceUsage, DistrictRecord, DocumentChanges,
@@ -492,7 +492,10 @@ impl RelayStore for SqliteStore {
             return from_hex(&stored).ok_or_else(corrupt);
         }
         let stored: String = self.write(|tx| {
-            tx.execute("INSERT INTO relay_meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING", params![key, hex(fresh)])?;
+            tx.execute(
+                "INSERT INTO relay_meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING",
+                params![key, hex::encode(fresh)],
+            )?;
             Ok(tx.query_row("SELECT value FROM relay_meta WHERE key = ?1", [&key], |row| row.get(0))?)
         })?;
         from_hex(&stored).ok_or_else(corrupt)

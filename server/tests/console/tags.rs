@@ -45,7 +45,7 @@ fn a_coordinator_registers_replaces_revokes_and_exports_a_tag_and_nobody_else_ca
     let export = li.get("/console/tags/04a1b2c3d4e5f6/export");
     let keys = export.testid("tag-keys").unwrap();
     let station = station_keys(console.relay.store(), &console.station.id).unwrap();
-    let meta = timebank_server::presence::sun::hex(&station.meta_read());
+    let meta = hex::encode(station.meta_read());
     assert!(keys.contains(&format!("key1_sdm_meta_read: {meta}")), "{keys}");
 
     // Another station's coordinator and the district see and change nothing.

@@ -23,7 +23,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Config, NoTls, Row};
 
-use crate::store::encoding::{console_role_name, from_hex, heads_from_blob, hex};
+use crate::store::encoding::{console_role_name, from_hex, heads_from_blob};
 use crate::store::{
     AckedHeads, AuditRecord, ConsoleSessionRecord, ConsoleUserRecord, DeviceRecord, DeviceUsage, DistrictRecord, DocumentChanges,
     EnrollRefusal, EnrollmentCode, LedgerEventRecord, LedgerProgress, MemberContact, MemberRecord, Millis, NewDevice, NewDocument,
@@ -418,7 +418,8 @@ impl RelayStore for PgStore {
     fn relay_secret(&self, name: &str, fresh: &[u8; 32]) -> StoreResult<[u8; 32]> {
         let key = format!("secret:{name}");
         let stored: String = self.write(async |tx| {
-            exec(tx, "INSERT INTO relay_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", &[&key, &hex(fresh)]).await?;
+            exec(tx, "INSERT INTO relay_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", &[&key, &hex::encode(fresh)])
+                .await?;
             let found = row(tx, "SELECT value FROM relay_meta WHERE key = $1", &[&key]).await?;
             Ok(found.map(|r| r.try_get(0)).transpose()?.unwrap_or_default())
         })?;
