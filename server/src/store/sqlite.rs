@@ -432,12 +432,13 @@ fn insert_audit_in(tx: &Transaction<'_>, entry: &AuditRecord) -> StoreResult<()>
 
 fn append_ledger_events_in(tx: &Transaction<'_>, events: &[NewLedgerEvent], at: Millis) -> StoreResult<Vec<LedgerEventRecord>> {
     let mut logged = Vec::new();
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO ledger_events (key, body, received_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT(key) DO NOTHING RETURNING seq",
-    )?;
+    // Without RETURNING, which SQLite serves through a table of its own per statement: an
+    // insert that changed a row made the connection's last row id its seq.
+    let mut insert =
+        tx.prepare_cached("INSERT INTO ledger_events (key, body, received_at) VALUES (?1, ?2, ?3) ON CONFLICT(key) DO NOTHING")?;
     for event in events {
-        if let Some(seq) = insert.query_row(params![event.key, event.body, at], |row| row.get(0)).optional()? {
+        if insert.execute(params![event.key, event.body, at])? == 1 {
+            let seq = tx.last_insert_rowid();
             logged.push(LedgerEventRecord { seq, key: event.key.clone(), body: event.body.clone(), received_at: at });
         }
     }
