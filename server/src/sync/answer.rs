@@ -100,7 +100,9 @@ pub(super) fn plan(
         // them). Naming its pushed changes as held, rather than filtering them out after,
         // keeps the relay from re-encoding them only to drop them.
         let held: Vec<ChangeHash> = base.iter().chain(pushed.into_iter().flatten()).copied().collect();
-        let missing: Vec<Change> = doc.get_changes(&held);
+        // Holding every head, the device holds the whole document: nothing is missing, and
+        // automerge's walk from the held hashes is not needed to say so.
+        let missing: Vec<Change> = if heads.iter().all(|h| held.contains(h)) { Vec::new() } else { doc.get_changes(&held) };
         let all = missing.len();
         let sent: Vec<Change> = missing.into_iter().take_while(|change| page.take(change)).collect();
         let new_heads = if sent.len() == all {
