@@ -2,10 +2,10 @@
 //! together, in one transaction with one flush to disk ([`RelayStore::write_syncs`]), and
 //! each request returns only once its own write is durable. The first request to find no
 //! commit under way leads: it stores everything queued, hands the events it logged to the
-//! ledger in the order they were logged, then wakes the others.
+//! ledger in the order they were logged, then wakes the requests it stored, each alone,
+//! and hands the lead to the first that queued meanwhile.
 
-use std::collections::HashMap;
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use crate::ledger::EventBody;
 use crate::relay::ledger::LedgerWorker;
@@ -14,21 +14,11 @@ use crate::store::{Millis, NewLedgerEvent, RelayStore, StoreError, StoreResult, 
 /// The queue of writes waiting to be stored.
 #[derive(Debug, Default)]
 pub(super) struct Committer {
-    queue: Mutex<Queue>,
-    stored: Condvar,
-}
-
-#[derive(Debug, Default)]
-struct Queue {
-    next: u64,
-    waiting: Vec<Pending>,
-    done: HashMap<u64, StoreResult<SyncWritten>>,
-    leading: bool,
+    groups: Groups<Pending, StoreResult<SyncWritten>>,
 }
 
 #[derive(Debug)]
 struct Pending {
-    ticket: u64,
     batch: WriteBatch,
     events: Vec<NewLedgerEvent>,
     bodies: Vec<EventBody>,
@@ -46,28 +36,7 @@ impl Committer {
         bodies: Vec<EventBody>,
         at: Millis,
     ) -> StoreResult<SyncWritten> {
-        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        let ticket = queue.next;
-        queue.next += 1;
-        queue.waiting.push(Pending { ticket, batch, events, bodies });
-        loop {
-            if let Some(result) = queue.done.remove(&ticket) {
-                return result;
-            }
-            if queue.leading {
-                queue = self.stored.wait(queue).unwrap_or_else(PoisonError::into_inner);
-                continue;
-            }
-            queue.leading = true;
-            let group = std::mem::take(&mut queue.waiting);
-            drop(queue);
-            let tickets: Vec<u64> = group.iter().map(|p| p.ticket).collect();
-            let results = store_group(store, ledger, group, at);
-            queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-            queue.done.extend(tickets.into_iter().zip(results));
-            queue.leading = false;
-            self.stored.notify_all();
-        }
+        self.groups.join(Pending { batch, events, bodies }, |group| store_group(store, ledger, group, at))
     }
 }
 
@@ -89,4 +58,153 @@ fn store_group(store: &dyn RelayStore, ledger: &LedgerWorker, group: Vec<Pending
         }
     }
     results
+}
+
+/// Items stored in groups, one group at a time, by whichever caller leads; each caller
+/// sleeps on a bell of its own, rung once: with its result, or to lead the next group.
+#[derive(Debug)]
+struct Groups<T, R> {
+    queue: Mutex<Queue<T, R>>,
+}
+
+impl<T, R> Default for Groups<T, R> {
+    fn default() -> Self {
+        Groups { queue: Mutex::new(Queue { waiting: Vec::new(), leading: false }) }
+    }
+}
+
+#[derive(Debug)]
+struct Queue<T, R> {
+    waiting: Vec<(T, Arc<Bell<R>>)>,
+    /// Whether a caller is storing a group (or was told to lead the next).
+    leading: bool,
+}
+
+/// What a waiting caller is woken with.
+#[derive(Debug)]
+enum Rung<R> {
+    /// Its item was stored, with this result.
+    Done(R),
+    /// The group before is stored: it leads the next one.
+    Lead,
+}
+
+#[derive(Debug)]
+struct Bell<R> {
+    rung: Mutex<Option<Rung<R>>>,
+    woken: Condvar,
+}
+
+impl<R> Bell<R> {
+    fn ring(&self, rung: Rung<R>) {
+        *self.rung.lock().unwrap_or_else(PoisonError::into_inner) = Some(rung);
+        self.woken.notify_one();
+    }
+
+    fn wait(&self) -> Rung<R> {
+        let mut rung = self.rung.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(rung) = rung.take() {
+                return rung;
+            }
+            rung = self.woken.wait(rung).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+impl<T, R> Groups<T, R> {
+    /// Stores `item` with `store` (given the group, it answers one result per item, in
+    /// order) together with the items other callers join meanwhile; returns its result.
+    fn join(&self, item: T, store: impl Fn(Vec<T>) -> Vec<R>) -> R {
+        let bell = Arc::new(Bell { rung: Mutex::new(None), woken: Condvar::new() });
+        {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            queue.waiting.push((item, Arc::clone(&bell)));
+            if queue.leading {
+                drop(queue);
+                match bell.wait() {
+                    Rung::Done(result) => return result,
+                    Rung::Lead => {}
+                }
+            } else {
+                queue.leading = true;
+            }
+        }
+        self.lead(&bell, store)
+    }
+
+    /// Stores everything queued (the leader's own item among it), rings each caller stored
+    /// with its result, and hands the lead on.
+    fn lead(&self, own: &Arc<Bell<R>>, store: impl Fn(Vec<T>) -> Vec<R>) -> R {
+        let group = std::mem::take(&mut self.queue.lock().unwrap_or_else(PoisonError::into_inner).waiting);
+        let (items, bells): (Vec<T>, Vec<Arc<Bell<R>>>) = group.into_iter().unzip();
+        let mut results = store(items).into_iter();
+        let mut mine = None;
+        for bell in bells {
+            let Some(result) = results.next() else { break };
+            if Arc::ptr_eq(&bell, own) {
+                mine = Some(result);
+            } else {
+                bell.ring(Rung::Done(result));
+            }
+        }
+        {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            match queue.waiting.first() {
+                Some((_, next)) => next.ring(Rung::Lead),
+                None => queue.leading = false,
+            }
+        }
+        mine.unwrap_or_else(|| unreachable!("a group's store answers one result per item"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Barrier;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Many callers at once: each gets its own item's result, and those that came while a
+    /// group was being stored were stored together.
+    #[test]
+    fn each_caller_gets_its_own_result_and_latecomers_share_a_group() {
+        let groups: Groups<u32, u32> = Groups::default();
+        let sizes = Mutex::new(Vec::new());
+        let store = |items: Vec<u32>| {
+            sizes.lock().unwrap().push(items.len());
+            std::thread::sleep(Duration::from_millis(20));
+            items.iter().map(|i| i * 10).collect()
+        };
+        let callers = 16;
+        let start = Barrier::new(callers);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..callers as u32)
+                .map(|i| {
+                    let (groups, start, store) = (&groups, &start, &store);
+                    s.spawn(move || {
+                        start.wait();
+                        groups.join(i, store)
+                    })
+                })
+                .collect();
+            for (i, handle) in handles.into_iter().enumerate() {
+                assert_eq!(handle.join().unwrap(), i as u32 * 10);
+            }
+        });
+        let sizes = sizes.into_inner().unwrap();
+        assert_eq!(sizes.iter().sum::<usize>(), callers, "every item stored once: {sizes:?}");
+        assert!(sizes.len() < callers, "callers that waited were stored in groups, not one by one: {sizes:?}");
+        assert!(!groups.queue.lock().unwrap().leading, "nobody leads once all are stored");
+    }
+
+    /// After a quiet spell the next caller leads at once, alone.
+    #[test]
+    fn a_caller_alone_stores_its_item_itself() {
+        let groups: Groups<&str, String> = Groups::default();
+        let store = |items: Vec<&str>| items.iter().map(|s| s.to_uppercase()).collect();
+        assert_eq!(groups.join("first", store), "FIRST");
+        assert_eq!(groups.join("second", store), "SECOND");
+    }
 }
