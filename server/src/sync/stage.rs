@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use automerge::{Automerge, Change, ChangeHash, Patch, PatchLog};
+use automerge::{ActorId, Automerge, Change, ChangeHash, Patch, PatchLog};
 use timebank_engine::DocId;
 use timebank_engine::sync::bounds::{self, BoundsError, Budget};
 use timebank_engine::sync::wire::{self, DocPush, SyncRequest};
@@ -133,10 +133,13 @@ pub(super) fn stage(
             }
         };
         let vouched = vouched(relay, id, push).map_err(refuse)?;
-        let own = device.device.actor.as_str();
+        // The device's actor as automerge holds it, compared as bytes (not as hex text
+        // written out for every change). Enrollment checked it is hex.
+        let own = device.device.actor.parse::<ActorId>().ok();
+        let is_own = |change: &Change| own.as_ref() == Some(change.actor_id());
         for change in &push.changes {
-            let actor = change.actor_id().to_hex_string();
-            if actor != own && !vouched.contains(&change.hash()) {
+            if !is_own(change) && !vouched.contains(&change.hash()) {
+                let actor = change.actor_id().to_hex_string();
                 return Err(refuse(Refusal {
                     doc: id.to_string(),
                     reason: format!(
@@ -156,7 +159,7 @@ pub(super) fn stage(
             // A document the device may not write (a ledger) takes nothing back from it,
             // vouched or not: the relay writes it again from its books. The device's own
             // changes go on, to be refused and recorded.
-            .filter(|c| writable || c.actor_id().to_hex_string() == own)
+            .filter(|c| writable || is_own(c))
             .collect();
         let (ready, waiting) = ready_and_waiting(cached, fresh);
         if !waiting.is_empty() {
@@ -170,7 +173,7 @@ pub(super) fn stage(
         })?;
         taken.changes += i64::try_from(ready.len()).unwrap_or(i64::MAX);
         taken.bytes += ready.iter().map(|c| i64::try_from(c.raw_bytes().len()).unwrap_or(i64::MAX)).sum::<i64>();
-        let mine: Vec<Change> = ready.iter().filter(|c| c.actor_id().to_hex_string() == own).map(|c| (*c).clone()).collect();
+        let mine: Vec<Change> = ready.iter().filter(|c| is_own(c)).map(|c| (*c).clone()).collect();
         let non_coordinator = match authors.check_writers(id, &mine)? {
             Ok(non_coordinator) => non_coordinator,
             Err(refusal) => return Err(refuse(refusal)),
@@ -192,7 +195,7 @@ pub(super) fn stage(
             // Recovering what a restored relay lost: changes of others, vouched for, among
             // the device's own. Each own change is checked on its own patches.
             for &change in &ready {
-                let is_mine = change.actor_id().to_hex_string() == own;
+                let is_mine = is_own(change);
                 let patches = apply(&mut fork, vec![change.clone()])?;
                 if is_mine {
                     authority::check_fields(id, &patches, non_coordinator).map_err(refuse)?;
