@@ -36,7 +36,17 @@ impl Committer {
         bodies: Vec<EventBody>,
         at: Millis,
     ) -> StoreResult<SyncWritten> {
-        self.groups.join(Pending { batch, events, bodies }, |group| store_group(store, ledger, group, at))
+        self.groups.join(
+            Pending { batch, events, bodies },
+            |group| store_group(store, ledger, group, at),
+            || {
+                Err(StoreError::Backend(
+                    "the commit this sync joined stopped before it answered; what the phone sent stays on it and goes \
+                     again at the next sync"
+                        .into(),
+                ))
+            },
+        )
     }
 }
 
@@ -61,7 +71,8 @@ fn store_group(store: &dyn RelayStore, ledger: &LedgerWorker, group: Vec<Pending
 }
 
 /// Items stored in groups, one group at a time, by whichever caller leads; each caller
-/// sleeps on a bell of its own, rung once: with its result, or to lead the next group.
+/// sleeps on a bell of its own, rung once: with its result, to lead the next group, or
+/// because the leader stopped (panicked) before it answered.
 #[derive(Debug)]
 struct Groups<T, R> {
     queue: Mutex<Queue<T, R>>,
@@ -87,6 +98,8 @@ enum Rung<R> {
     Done(R),
     /// The group before is stored: it leads the next one.
     Lead,
+    /// The leader of its group stopped before answering it.
+    Lost,
 }
 
 #[derive(Debug)]
@@ -114,8 +127,9 @@ impl<R> Bell<R> {
 
 impl<T, R> Groups<T, R> {
     /// Stores `item` with `store` (given the group, it answers one result per item, in
-    /// order) together with the items other callers join meanwhile; returns its result.
-    fn join(&self, item: T, store: impl Fn(Vec<T>) -> Vec<R>) -> R {
+    /// order) together with the items other callers join meanwhile; returns its result, or
+    /// `lost()` if the caller that stored its group stopped before answering it.
+    fn join(&self, item: T, store: impl Fn(Vec<T>) -> Vec<R>, lost: impl FnOnce() -> R) -> R {
         let bell = Arc::new(Bell { rung: Mutex::new(None), woken: Condvar::new() });
         {
             let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
@@ -124,38 +138,55 @@ impl<T, R> Groups<T, R> {
                 drop(queue);
                 match bell.wait() {
                     Rung::Done(result) => return result,
+                    Rung::Lost => return lost(),
                     Rung::Lead => {}
                 }
             } else {
                 queue.leading = true;
             }
         }
-        self.lead(&bell, store)
+        self.lead(&bell, store, lost)
     }
 
     /// Stores everything queued (the leader's own item among it), rings each caller stored
-    /// with its result, and hands the lead on.
-    fn lead(&self, own: &Arc<Bell<R>>, store: impl Fn(Vec<T>) -> Vec<R>) -> R {
+    /// with its result, and hands the lead on; if `store` panics, the callers of the group
+    /// are rung [`Rung::Lost`] and the lead is handed on all the same, as the panic unwinds.
+    fn lead(&self, own: &Arc<Bell<R>>, store: impl Fn(Vec<T>) -> Vec<R>, lost: impl FnOnce() -> R) -> R {
         let group = std::mem::take(&mut self.queue.lock().unwrap_or_else(PoisonError::into_inner).waiting);
         let (items, bells): (Vec<T>, Vec<Arc<Bell<R>>>) = group.into_iter().unzip();
-        let mut results = store(items).into_iter();
+        let mut answering = Answering { groups: self, bells: bells.into_iter() };
         let mut mine = None;
-        for bell in bells {
-            let Some(result) = results.next() else { break };
+        for result in store(items) {
+            let Some(bell) = answering.bells.next() else { break };
             if Arc::ptr_eq(&bell, own) {
                 mine = Some(result);
             } else {
                 bell.ring(Rung::Done(result));
             }
         }
-        {
-            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-            match queue.waiting.first() {
-                Some((_, next)) => next.ring(Rung::Lead),
-                None => queue.leading = false,
-            }
+        drop(answering);
+        mine.unwrap_or_else(lost)
+    }
+}
+
+/// The callers of a group not answered yet; on drop (after the answers, or as a panic in
+/// the store unwinds) they are rung [`Rung::Lost`] and the lead goes to the first caller
+/// queued meanwhile, so no caller waits for a leader that is gone.
+struct Answering<'g, T, R> {
+    groups: &'g Groups<T, R>,
+    bells: std::vec::IntoIter<Arc<Bell<R>>>,
+}
+
+impl<T, R> Drop for Answering<'_, T, R> {
+    fn drop(&mut self) {
+        for bell in self.bells.by_ref() {
+            bell.ring(Rung::Lost);
         }
-        mine.unwrap_or_else(|| unreachable!("a group's store answers one result per item"))
+        let mut queue = self.groups.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        match queue.waiting.first() {
+            Some((_, next)) => next.ring(Rung::Lead),
+            None => queue.leading = false,
+        }
     }
 }
 
@@ -185,7 +216,7 @@ mod tests {
                     let (groups, start, store) = (&groups, &start, &store);
                     s.spawn(move || {
                         start.wait();
-                        groups.join(i, store)
+                        groups.join(i, store, || unreachable!("no store fails here"))
                     })
                 })
                 .collect();
@@ -204,7 +235,52 @@ mod tests {
     fn a_caller_alone_stores_its_item_itself() {
         let groups: Groups<&str, String> = Groups::default();
         let store = |items: Vec<&str>| items.iter().map(|s| s.to_uppercase()).collect();
-        assert_eq!(groups.join("first", store), "FIRST");
-        assert_eq!(groups.join("second", store), "SECOND");
+        assert_eq!(groups.join("first", store, String::new), "FIRST");
+        assert_eq!(groups.join("second", store, String::new), "SECOND");
+    }
+
+    /// A leader whose store panics leaves no caller waiting: those it was storing are told
+    /// their write was lost, the next group is stored by the first caller that queued
+    /// meanwhile, and later callers are served as usual.
+    #[test]
+    fn a_leader_that_panics_answers_its_group_lost_and_hands_the_lead_on() {
+        let groups: Groups<u32, Result<u32, &str>> = Groups::default();
+        let first = std::sync::atomic::AtomicBool::new(true);
+        let store = |items: Vec<u32>| {
+            if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                // Long enough for the others to queue behind this group.
+                std::thread::sleep(Duration::from_millis(50));
+                panic!("the store fell over");
+            }
+            items.into_iter().map(Ok).collect()
+        };
+        let callers = 4;
+        let start = Barrier::new(callers);
+        let (outcomes, late) = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..callers as u32)
+                .map(|i| {
+                    let (groups, start, store) = (&groups, &start, &store);
+                    s.spawn(move || {
+                        start.wait();
+                        groups.join(i, store, || Err("lost"))
+                    })
+                })
+                .collect();
+            // Queued while the first group is being stored: in the next group.
+            let late = s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(20));
+                groups.join(7, store, || Err("lost"))
+            });
+            let outcomes: Vec<Option<Result<u32, &str>>> = handles.into_iter().map(|h| h.join().ok()).collect();
+            (outcomes, late.join().ok())
+        });
+        assert_eq!(outcomes.iter().filter(|o| o.is_none()).count(), 1, "only the first leader panicked: {outcomes:?}");
+        for (i, outcome) in outcomes.iter().enumerate() {
+            if let Some(result) = outcome {
+                assert!(*result == Ok(i as u32) || *result == Err("lost"), "{i}: {result:?}");
+            }
+        }
+        assert_eq!(late, Some(Ok(7)), "the caller queued behind led the next group and was stored");
+        assert_eq!(groups.join(99, store, || Err("lost")), Ok(99), "and the queue still works");
     }
 }
