@@ -192,7 +192,9 @@ impl<T, R> Drop for Answering<'_, T, R> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Barrier;
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Barrier, mpsc};
     use std::time::Duration;
 
     use super::*;
@@ -241,46 +243,51 @@ mod tests {
 
     /// A leader whose store panics leaves no caller waiting: those it was storing are told
     /// their write was lost, the next group is stored by the first caller that queued
-    /// meanwhile, and later callers are served as usual.
+    /// meanwhile, and later callers are served as usual. (Callers left waiting would fail
+    /// the test at the timeout, not hang it.)
     #[test]
     fn a_leader_that_panics_answers_its_group_lost_and_hands_the_lead_on() {
-        let groups: Groups<u32, Result<u32, &str>> = Groups::default();
-        let first = std::sync::atomic::AtomicBool::new(true);
-        let store = |items: Vec<u32>| {
-            if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
-                // Long enough for the others to queue behind this group.
+        type Outcome = Result<u32, &'static str>;
+        let groups: Arc<Groups<u32, Outcome>> = Arc::default();
+        let first = Arc::new(AtomicBool::new(true));
+        // The first group's store panics, after long enough for others to queue behind it.
+        let store = move |items: Vec<u32>| -> Vec<Outcome> {
+            if first.swap(false, Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(50));
                 panic!("the store fell over");
             }
             items.into_iter().map(Ok).collect()
         };
         let callers = 4;
-        let start = Barrier::new(callers);
-        let (outcomes, late) = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..callers as u32)
-                .map(|i| {
-                    let (groups, start, store) = (&groups, &start, &store);
-                    s.spawn(move || {
-                        start.wait();
-                        groups.join(i, store, || Err("lost"))
-                    })
-                })
-                .collect();
-            // Queued while the first group is being stored: in the next group.
-            let late = s.spawn(|| {
-                std::thread::sleep(Duration::from_millis(20));
-                groups.join(7, store, || Err("lost"))
-            });
-            let outcomes: Vec<Option<Result<u32, &str>>> = handles.into_iter().map(|h| h.join().ok()).collect();
-            (outcomes, late.join().ok())
-        });
-        assert_eq!(outcomes.iter().filter(|o| o.is_none()).count(), 1, "only the first leader panicked: {outcomes:?}");
-        for (i, outcome) in outcomes.iter().enumerate() {
-            if let Some(result) = outcome {
-                assert!(*result == Ok(i as u32) || *result == Err("lost"), "{i}: {result:?}");
-            }
+        let start = Arc::new(Barrier::new(callers));
+        let (answers, answered) = mpsc::channel();
+        let mut threads = Vec::new();
+        for i in 0..=callers as u32 {
+            let (groups, start, store, answers) = (Arc::clone(&groups), Arc::clone(&start), store.clone(), answers.clone());
+            threads.push(std::thread::spawn(move || {
+                if i < callers as u32 {
+                    start.wait();
+                } else {
+                    // Queued while the first group is being stored: in the next group.
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                let outcome = groups.join(i, store, || Err("lost"));
+                answers.send((i, outcome)).unwrap();
+            }));
         }
-        assert_eq!(late, Some(Ok(7)), "the caller queued behind led the next group and was stored");
+        let late = callers as u32;
+        let mut outcomes = HashMap::new();
+        for _ in 0..callers {
+            let (i, outcome) =
+                answered.recv_timeout(Duration::from_secs(10)).expect("every caller but the leader that panicked is answered");
+            outcomes.insert(i, outcome);
+        }
+        let panicked = threads.into_iter().map(std::thread::JoinHandle::join).filter(Result::is_err).count();
+        assert_eq!(panicked, 1, "only the first leader panicked: {outcomes:?}");
+        for (i, outcome) in &outcomes {
+            assert!(*outcome == Ok(*i) || *outcome == Err("lost"), "{i}: {outcome:?}");
+        }
+        assert_eq!(outcomes.get(&late), Some(&Ok(late)), "the caller queued behind led the next group and was stored");
         assert_eq!(groups.join(99, store, || Err("lost")), Ok(99), "and the queue still works");
     }
 }
