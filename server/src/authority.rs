@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use automerge::{Change, Patch, PatchAction, Prop};
+use automerge::Change;
 use timebank_engine::DocId;
 use timebank_engine::documents::member;
 use timebank_engine::model::{MemberId, Role};
@@ -197,223 +197,47 @@ impl<'a> Authors<'a> {
     }
 }
 
-/// Field rules that the writer table cannot express, checked on the patches from the
-/// relay's document to the fork with the device's changes. `non_coordinator` says whether
-/// any author is not a coordinator (a coordinator's changes break none of these rules).
-/// The shape of the document, its fixed top-level fields among it, is checked before
-/// ([`crate::vetting`]).
+/// Field rules that the writer table cannot express, checked on each operation of a
+/// non-coordinator's change as the shape check walks them ([`crate::vetting`]): `path` is
+/// where the operation writes, from the document's root (collection, record id, field). A
+/// coordinator's changes break none of these rules. Checking operations rather than their
+/// effect refuses also a write a concurrent one hides (ADR 0060). The shape of the
+/// document, its fixed top-level fields among it, is checked first.
 ///
 /// Only rules an honest engine can never break belong here: a refusal refuses the
 /// device's whole batch at every retry. ("No edits to a visit after review" is not one:
 /// an offline phone cannot know of the review; the ledger deals with such edits.)
-pub fn check_fields(doc: &DocId, patches: &[Patch], non_coordinator: bool) -> Result<(), Refusal> {
+pub fn check_field(doc: &DocId, path: &[&str]) -> Result<(), Refusal> {
     let refuse = |reason: String| Err(Refusal { doc: doc.to_string(), reason });
-    if !non_coordinator {
-        return Ok(());
-    }
-    for patch in patches {
-        let path = full_path(patch);
-        let Some(first) = path.first().map(String::as_str) else { continue };
-        if let DocId::Member(_) = doc {
-            let key = path.get(1).map(String::as_str);
-            let field = path.get(2).map(String::as_str);
-            match first {
-                member::PROFILE => {
-                    return refuse(format!("the profile ({}) is changed only by the station's coordinators", path.join("/")));
-                }
-                member::ORDERS if matches!(field, Some("dispatched_to" | "dispatched_at")) => {
-                    return refuse(format!("only coordinators dispatch orders (order {})", key.unwrap_or_default()));
-                }
-                member::ASSIGNMENTS => match field {
-                    None => {
-                        return refuse(format!(
-                            "only coordinators create or remove assignments (assignment {})",
-                            key.unwrap_or_default()
-                        ));
-                    }
-                    Some("response" | "responded_at" | "decline_reason") => {}
-                    Some(other) => {
-                        return refuse(format!(
-                            "only coordinators change an assignment's {other} (assignment {})",
-                            key.unwrap_or_default()
-                        ));
-                    }
-                },
-                _ => {}
-            }
+    let DocId::Member(_) = doc else { return Ok(()) };
+    let (Some(&first), key, field) = (path.first(), path.get(1).copied(), path.get(2).copied()) else { return Ok(()) };
+    match first {
+        member::PROFILE => refuse(format!("the profile ({}) is changed only by the station's coordinators", path.join("/"))),
+        member::ORDERS if matches!(field, Some("dispatched_to" | "dispatched_at")) => {
+            refuse(format!("only coordinators dispatch orders (order {})", key.unwrap_or_default()))
         }
+        member::ASSIGNMENTS => match field {
+            None => refuse(format!("only coordinators create or remove assignments (assignment {})", key.unwrap_or_default())),
+            Some("response" | "responded_at" | "decline_reason") => Ok(()),
+            Some(other) => {
+                refuse(format!("only coordinators change an assignment's {other} (assignment {})", key.unwrap_or_default()))
+            }
+        },
+        _ => Ok(()),
     }
-    Ok(())
-}
-
-/// The path from the document root to what the patch touched: the first element is the
-/// collection, the second the record key, the third the field.
-fn full_path(patch: &Patch) -> Vec<String> {
-    let prop_text = |prop: &Prop| match prop {
-        Prop::Map(key) => key.clone(),
-        Prop::Seq(index) => index.to_string(),
-    };
-    let mut path: Vec<String> = patch.path.iter().map(|(_, prop)| prop_text(prop)).collect();
-    match &patch.action {
-        PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } => path.push(key.clone()),
-        PatchAction::Increment { prop, .. } | PatchAction::Conflict { prop } => path.push(prop_text(prop)),
-        PatchAction::PutSeq { index, .. }
-        | PatchAction::Insert { index, .. }
-        | PatchAction::SpliceText { index, .. }
-        | PatchAction::DeleteSeq { index, .. } => path.push(index.to_string()),
-        PatchAction::Mark { .. } => {}
-    }
-    path
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use automerge::transaction::Transactable;
-    use automerge::{ActorId, Automerge, ObjType, ROOT, ReadDoc};
-    use timebank_engine::documents::{self, fields};
 
-    fn member_doc() -> (DocId, Automerge) {
+    #[test]
+    fn the_rules_read_collection_record_and_field() {
         let id: DocId = "member/m-vol".parse().unwrap();
-        let mut doc = documents::genesis(&id, ActorId::random()).unwrap();
-        doc.transact::<_, _, automerge::AutomergeError>(|tx| {
-            let assignments = fields::map_at(tx, &ROOT, member::ASSIGNMENTS).unwrap();
-            let a = tx.put_object(&assignments, "o-1", ObjType::Map)?;
-            tx.put(&a, "elder", "m-elder")?;
-            let visits = fields::map_at(tx, &ROOT, member::VISITS).unwrap();
-            let v = tx.put_object(&visits, "v-1", ObjType::Map)?;
-            tx.put(&v, "note", "")?;
-            Ok(())
-        })
-        .unwrap();
-        (id, doc)
-    }
-
-    /// The patches an edit makes, as the relay sees them on its fork.
-    fn patches_of(edit: impl FnOnce(&mut automerge::transaction::Transaction<'_>)) -> (DocId, Vec<Patch>) {
-        let (id, mut doc) = member_doc();
-        let before = doc.get_heads();
-        let mut tx = doc.transaction();
-        edit(&mut tx);
-        tx.commit();
-        let after = doc.get_heads();
-        (id, doc.diff(&before, &after))
-    }
-
-    fn check(edit: impl FnOnce(&mut automerge::transaction::Transaction<'_>), non_coordinator: bool) -> Result<(), Refusal> {
-        let (id, patches) = patches_of(edit);
-        check_fields(&id, &patches, non_coordinator)
-    }
-
-    fn map(tx: &automerge::transaction::Transaction<'_>, path: &[&str]) -> automerge::ObjId {
-        path.iter().fold(ROOT, |obj, key| fields::map_at(tx, &obj, key).unwrap())
-    }
-
-    #[test]
-    fn a_volunteer_may_answer_an_assignment_but_not_create_one() {
-        let answer = check(|tx| tx.put(map(tx, &["assignments", "o-1"]), "response", "accepted").unwrap(), true);
-        assert_eq!(answer, Ok(()));
-        let created = check(
-            |tx| {
-                let assignments = map(tx, &["assignments"]);
-                tx.put_object(&assignments, "o-2", ObjType::Map).unwrap();
-            },
-            true,
-        )
-        .unwrap_err();
-        assert!(created.reason.contains("only coordinators create or remove assignments (assignment o-2)"), "{created}");
-        let changed = check(|tx| tx.put(map(tx, &["assignments", "o-1"]), "elder", "m-other").unwrap(), true).unwrap_err();
-        assert!(changed.reason.contains("assignment's elder"), "{changed}");
-        // The elder's name a dispatch carries (ADR 0021) is the coordinators' too.
-        let renamed = check(|tx| tx.put(map(tx, &["assignments", "o-1"]), "elder_name", "someone else").unwrap(), true).unwrap_err();
-        assert!(renamed.reason.contains("assignment's elder_name"), "{renamed}");
-        // A coordinator's device may.
-        assert_eq!(
-            check(
-                |tx| {
-                    let assignments = map(tx, &["assignments"]);
-                    tx.put_object(&assignments, "o-2", ObjType::Map).unwrap();
-                },
-                false
-            ),
-            Ok(())
-        );
-    }
-
-    #[test]
-    fn profile_and_dispatch_are_for_coordinators() {
-        let profile = check(|tx| tx.put(map(tx, &["profile"]), "verification", "verified").unwrap(), true).unwrap_err();
-        assert!(profile.reason.contains("profile/verification"), "{profile}");
-        let dispatch = check(
-            |tx| {
-                let orders = map(tx, &["orders"]);
-                let o = tx.put_object(&orders, "o-9", ObjType::Map).unwrap();
-                tx.put(&o, "dispatched_to", "m-vol").unwrap();
-            },
-            true,
-        )
-        .unwrap_err();
-        assert!(dispatch.reason.contains("only coordinators dispatch orders (order o-9)"), "{dispatch}");
-        assert_eq!(check(|tx| tx.put(map(tx, &["profile"]), "display_name", "Li").unwrap(), false), Ok(()));
-    }
-
-    #[test]
-    fn a_volunteer_may_edit_its_own_visits() {
-        assert_eq!(check(|tx| tx.put(map(tx, &["visits", "v-1"]), "note", "tea").unwrap(), true), Ok(()));
-    }
-
-    /// Puts `value` under `key` as an automerge text object (the JavaScript library's
-    /// default for a string).
-    fn put_text(tx: &mut automerge::transaction::Transaction<'_>, obj: &automerge::ObjId, key: &str, value: &str) {
-        let text = tx.put_object(obj, key, ObjType::Text).unwrap();
-        tx.splice_text(&text, 0, 0, value).unwrap();
-    }
-
-    #[test]
-    fn fields_written_as_text_objects_are_checked_like_strings() {
-        // What a volunteer may write passes whether a string is a scalar or a text object.
-        let visit = check(|tx| put_text(tx, &map(tx, &["visits", "v-1"]), "note", "read the newspaper"), true);
-        assert_eq!(visit, Ok(()));
-        let new_visit = check(
-            |tx| {
-                let visits = map(tx, &["visits"]);
-                let v = tx.put_object(&visits, "v-2", ObjType::Map).unwrap();
-                put_text(tx, &v, "elder", "m-elder");
-                put_text(tx, &v, "service", "meals");
-            },
-            true,
-        );
-        assert_eq!(new_visit, Ok(()));
-        let answer = check(
-            |tx| {
-                let a = map(tx, &["assignments", "o-1"]);
-                put_text(tx, &a, "response", "declined");
-                put_text(tx, &a, "decline_reason", "away this week");
-            },
-            true,
-        );
-        assert_eq!(answer, Ok(()));
-        // What only coordinators write is refused as text too.
-        let dispatch = check(
-            |tx| {
-                let orders = map(tx, &["orders"]);
-                let o = tx.put_object(&orders, "o-9", ObjType::Map).unwrap();
-                put_text(tx, &o, "dispatched_to", "m-vol");
-            },
-            true,
-        )
-        .unwrap_err();
-        assert!(dispatch.reason.contains("only coordinators dispatch orders (order o-9)"), "{dispatch}");
-        let renamed = check(|tx| put_text(tx, &map(tx, &["assignments", "o-1"]), "elder_name", "someone else"), true).unwrap_err();
-        assert!(renamed.reason.contains("assignment's elder_name"), "{renamed}");
-    }
-
-    #[test]
-    fn paths_name_collection_record_and_field() {
-        let (_, patches) = patches_of(|tx| tx.put(map(tx, &["assignments", "o-1"]), "response", "declined").unwrap());
-        let paths: Vec<Vec<String>> = patches.iter().map(full_path).collect();
-        assert_eq!(paths, [vec!["assignments".to_owned(), "o-1".into(), "response".into()]]);
-        let doc = member_doc().1;
-        assert!(doc.get(ROOT, "kind").unwrap().is_some());
+        assert_eq!(check_field(&id, &["assignments", "o-1", "response"]), Ok(()));
+        let refused = check_field(&id, &["assignments", "o-1", "elder"]).unwrap_err();
+        assert!(refused.reason.contains("assignment's elder (assignment o-1)"), "{refused}");
+        // Other documents have no field rules.
+        assert_eq!(check_field(&"station/s-1".parse().unwrap(), &["profile", "name"]), Ok(()));
     }
 }

@@ -30,6 +30,7 @@ pub mod contacts;
 pub mod desk;
 pub mod enroll;
 pub mod error;
+pub mod footprint;
 pub mod http;
 pub mod ledger;
 pub mod limits;

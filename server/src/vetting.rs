@@ -17,20 +17,30 @@ use automerge::{Automerge, Change, ObjType, Prop, ReadDoc, ScalarValue};
 use timebank_engine::DocId;
 use timebank_engine::documents::schema::{self, Field, FieldType, Keys, Records, Shape};
 
-use crate::authority::Refusal;
+use crate::authority::{self, Refusal};
+use crate::footprint::{Footprint, object_id};
 
 /// Checks `changes` (new to `doc`, in causal order) against the shape of `id`'s kind, before
-/// they are applied to `doc`. What remains to check once they are applied is returned.
-pub fn vet<'c>(id: &DocId, doc: &Automerge, changes: impl IntoIterator<Item = &'c Change>) -> Result<Applied, Refusal> {
-    let mut vetting = Vetting { id, doc, shape: schema::shape(id), places: HashMap::new(), texts: Vec::new() };
+/// they are applied to `doc`, and the operations of those `restricted` says are by a
+/// non-coordinator against the field rules ([`authority::check_field`]). What remains to
+/// check once they are applied is returned, with what they write ([`Footprint`]).
+pub fn vet<'c>(
+    id: &DocId,
+    doc: &Automerge,
+    changes: impl IntoIterator<Item = &'c Change>,
+    restricted: impl Fn(&Change) -> bool,
+) -> Result<Applied, Refusal> {
+    let mut vetting =
+        Vetting { id, doc, shape: schema::shape(id), places: HashMap::new(), texts: Vec::new(), footprint: Footprint::default() };
     for change in changes {
+        let restricted = restricted(change);
         let expanded = change.decode();
         for (index, op) in expanded.operations.iter().enumerate() {
             let made = OpId::new(change.start_op().get() + index as u64, change.actor_id());
-            vetting.op(made, op)?;
+            vetting.op(made, op, restricted)?;
         }
     }
-    Ok(Applied { doc: id.to_string(), texts: vetting.texts })
+    Ok(Applied { doc: id.to_string(), texts: vetting.texts, footprint: vetting.footprint })
 }
 
 /// The checks left for after the changes are applied: the length of every Text object
@@ -39,6 +49,8 @@ pub fn vet<'c>(id: &DocId, doc: &Automerge, changes: impl IntoIterator<Item = &'
 pub struct Applied {
     doc: String,
     texts: Vec<TextField>,
+    /// What the changes write, record by record.
+    pub footprint: Footprint,
 }
 
 #[derive(Debug)]
@@ -93,6 +105,7 @@ struct Vetting<'a> {
     /// with their path for messages.
     places: HashMap<OpId, (Place, Rc<str>)>,
     texts: Vec<TextField>,
+    footprint: Footprint,
 }
 
 impl Vetting<'_> {
@@ -100,9 +113,47 @@ impl Vetting<'_> {
         Refusal { doc: self.id.to_string(), reason }
     }
 
-    /// Checks one operation; `made` is its id (the id of the object it makes, if any).
-    fn op(&mut self, made: OpId, op: &Op) -> Result<(), Refusal> {
+    /// Checks one operation; `made` is its id (the id of the object it makes, if any);
+    /// `restricted`: the field rules apply to it. Then notes what it writes.
+    fn op(&mut self, made: OpId, op: &Op, restricted: bool) -> Result<(), Refusal> {
         let (place, path) = self.place_of(&op.obj)?;
+        self.shaped(place, &path, &made, op)?;
+        let mut segments = [""; 4];
+        let mut depth = 0;
+        let key = match &op.key {
+            Key::Map(key) => Some(key.as_str()),
+            Key::Seq(_) => None,
+        };
+        for segment in path.split('/').filter(|s| !s.is_empty()).chain(key) {
+            // The shape allows no deeper paths than collection/record/field/character.
+            if let Some(slot) = segments.get_mut(depth) {
+                *slot = segment;
+                depth += 1;
+            }
+        }
+        let segments = &segments[..depth];
+        if restricted {
+            authority::check_field(self.id, segments)?;
+        }
+        self.footprint.touch(segments);
+        let (Some(key), ObjectId::Id(obj)) = (key, &op.obj) else { return Ok(()) };
+        let made = object_id(made.counter(), made.actor());
+        let obj = object_id(obj.counter(), obj.actor());
+        match (place, &op.action) {
+            (Place::Collection { .. }, OpType::Make(ObjType::Map)) => {
+                let existed = !matches!(self.doc.get(&obj, key), Ok(None));
+                self.footprint.make(&path, key, made, existed);
+            }
+            (Place::Record { .. }, OpType::Put(value)) => self.footprint.set(&obj, key, Some(value), made),
+            (Place::Record { .. }, OpType::Make(ObjType::Text)) => self.footprint.set(&obj, key, None, made),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Checks that operation `op`, on an object at `place` (found at `path`), keeps the
+    /// document's shape.
+    fn shaped(&mut self, place: Place, path: &str, made: &OpId, op: &Op) -> Result<(), Refusal> {
         if matches!(op.action, OpType::MarkBegin(_) | OpType::MarkEnd(_)) {
             return Err(self.refuse(format!("a mark (rich-text formatting) was set on {path}; no document uses marks")));
         }
@@ -113,12 +164,12 @@ impl Vetting<'_> {
             };
         }
         let Key::Map(key) = &op.key else {
-            return Err(self.refuse(format!("{} is a map, not a list: no document holds lists", display(&path))));
+            return Err(self.refuse(format!("{} is a map, not a list: no document holds lists", display(path))));
         };
         if op.insert {
-            return Err(self.refuse(format!("an insertion into {}, which is a map: no document holds lists", display(&path))));
+            return Err(self.refuse(format!("an insertion into {}, which is a map: no document holds lists", display(path))));
         }
-        let here = At { path: &path, key };
+        let here = At { path, key };
         match place {
             Place::Root if schema::FIXED.contains(&key.as_str()) || self.shape.collection(key).is_some() => {
                 Err(self.refuse(format!("the top-level field {key:?} is fixed; no device may replace or remove it")))
@@ -129,7 +180,7 @@ impl Vetting<'_> {
             },
             Place::Collection { keys, fields } => match &op.action {
                 OpType::Make(ObjType::Map) if keys.allow(key) => {
-                    self.places.insert(made, (Place::Record { fields }, here.text().into()));
+                    self.places.insert(made.clone(), (Place::Record { fields }, here.text().into()));
                     Ok(())
                 }
                 OpType::Make(ObjType::Map) => Err(self
@@ -147,13 +198,13 @@ impl Vetting<'_> {
     }
 
     /// Checks what an operation does to `field`, found at `at`.
-    fn field(&mut self, made: OpId, field: &Field, action: &OpType, at: At<'_>) -> Result<(), Refusal> {
+    fn field(&mut self, made: &OpId, field: &Field, action: &OpType, at: At<'_>) -> Result<(), Refusal> {
         match (action, field.kind) {
             (OpType::Put(value), kind) => fits(kind, value, at).map_err(|reason| self.refuse(reason)),
             (OpType::Make(ObjType::Text), FieldType::Text(most)) => {
                 let path = at.text();
-                self.texts.push(TextField { obj: object_text(&made), most, path: path.clone() });
-                self.places.insert(made, (Place::Text { most }, path.into()));
+                self.texts.push(TextField { obj: object_text(made), most, path: path.clone() });
+                self.places.insert(made.clone(), (Place::Text { most }, path.into()));
                 Ok(())
             }
             (OpType::Delete, _) => Err(self.refuse(format!("{} was removed; fields are never removed", at.text()))),
@@ -286,6 +337,9 @@ fn display(path: &str) -> &str {
 }
 
 #[cfg(test)]
+mod field_rules;
+
+#[cfg(test)]
 mod tests {
     use automerge::transaction::{Transactable, Transaction};
     use automerge::{ActorId, AutomergeError, ROOT, ReadDoc};
@@ -323,7 +377,7 @@ mod tests {
         edit(&mut tx).unwrap();
         tx.commit();
         let changes = doc.get_changes(&heads);
-        let applied = vet(id, &before, &changes)?;
+        let applied = vet(id, &before, &changes, |_| false)?;
         applied.check(doc)
     }
 
@@ -650,8 +704,8 @@ mod tests {
         doc.transact(|tx| tx.put(visit_map(tx, "v-1"), "note", "later")).unwrap();
         let both = doc.get_changes(&heads);
         assert_eq!(both.len(), 2);
-        vet(&id, &genesis, &both).unwrap();
-        let unknown = vet(&id, &genesis, &both[1..]).unwrap_err();
+        vet(&id, &genesis, &both, |_| false).unwrap();
+        let unknown = vet(&id, &genesis, &both[1..], |_| false).unwrap_err();
         assert!(unknown.reason.starts_with("an operation names object "), "{unknown}");
         assert!(unknown.reason.ends_with("which this document does not hold"), "{unknown}");
     }

@@ -57,19 +57,18 @@ impl Relay {
                 .map_err(|failure| AppError::BadRequest(format!("could not write {id}: {}; nothing was changed", failure.error)))?;
             forks.insert(id.clone(), fork);
         }
-        let mut diffs = HashMap::new();
+        let mut footprints = HashMap::new();
         for (id, fork) in &forks {
             let Some(cached) = work.doc(id) else { continue };
             let before = cached.get_heads();
             // The relay's writes keep the document's shape too.
-            vetting::vet(id, cached, &fork.get_changes(&before))
-                .and_then(|applied| applied.check(fork))
+            let vetted = vetting::vet(id, cached, &fork.get_changes(&before), |_| false)
+                .and_then(|vetted| vetted.check(fork).map(|()| vetted))
                 .map_err(|refusal| AppError::BadRequest(refusal.reason))?;
-            let patches = fork.diff(&before, &fork.get_heads());
-            diffs.insert(id.clone(), patches);
+            footprints.insert(id.clone(), vetted.footprint);
         }
         let batch = WriteBatch { audits: audit.into_iter().collect(), ..WriteBatch::default() };
-        let generations = work.commit(Writes { forks, diffs, batch, ..Writes::default() })?;
+        let generations = work.commit(Writes { forks, footprints, batch, ..Writes::default() })?;
         drop(work);
         // The coordinator's next page shows the decision with its ledger effects.
         self.settle();

@@ -3,15 +3,16 @@
 //! from `station/<id>`. Either the records a change touched (after a sync: the cost grows
 //! with the change) or every record (catch-up at start and the rebuild check).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use automerge::{Automerge, ChangeHash, ObjId, ObjType, Patch, PatchAction, Prop, ROOT, ReadDoc, Value};
+use automerge::{Automerge, ChangeHash, Patch, PatchAction, Prop, ROOT};
 use smol_str::SmolStr;
 use timebank_engine::DocId;
-use timebank_engine::documents::fields::{Fields, entries};
+use timebank_engine::documents::fields::entries;
 use timebank_engine::documents::{desk, member, station};
 use timebank_engine::model::{MemberId, RequestId, RequestKind, SpendRequest, StationId, VisitId};
 
+use crate::footprint::{Footprint, Made};
 use crate::ledger::event::{
     ConfirmationEvent, CorrectionEvent, DecisionEvent, EventBody, RequestEvent, RequestWhat, ReversalEvent, ReviewEvent,
     TransferEvent, VisitEvent, transfer_key,
@@ -93,59 +94,32 @@ impl<'a> Directory<'a> {
 pub enum Records<'p> {
     /// Every record.
     All,
-    /// Only these (collection, id) pairs; those the write made whole are read out of its
-    /// patches ([`Made`]), the others out of the document.
-    Touched {
-        /// The records touched.
-        ids: BTreeSet<(String, String)>,
-        /// Of those, the ones the write made, by collection and id.
-        made: HashMap<&'p str, HashMap<&'p str, Made<'p>>>,
-    },
+    /// Only those a write touched; those it made whole are read out of its operations
+    /// ([`Made`]), the others out of the document.
+    Touched(&'p Footprint),
 }
 
-/// A record a write made: its map and every field it holds, as the write's patches give
-/// them. Only a record whose own patches (its fields') are all puts without a conflict
-/// counts; any other (a conflict, a removed field) is read out of the document. A text
-/// field's characters are read out of the document either way.
-#[derive(Debug)]
-pub struct Made<'p> {
-    obj: &'p ObjId,
-    fields: Vec<(&'p str, &'p Value<'static>, &'p ObjId)>,
+/// The records a change from `before` to the document's heads touched, to be read out of
+/// the document (for a write that was not vetted; the diff is not kept).
+fn diffed(doc: &Automerge, before: &[ChangeHash]) -> Footprint {
+    Footprint::touching(touched_ids(&doc.diff(before, &doc.get_heads())))
 }
 
-impl<'p> Made<'p> {
-    fn fields<'d, D: ReadDoc>(&self, doc: &'d D) -> Fields<'d, D>
-    where
-        'p: 'd,
-    {
-        Fields::given(doc, self.fields.iter().copied())
-    }
-}
-
-impl<'p> Records<'p> {
-    /// The records a change from `before` to the document's heads touched, all read out of
-    /// the document (the diff is not kept).
-    pub fn touched(doc: &Automerge, before: &[ChangeHash]) -> Records<'static> {
-        Records::Touched { ids: touched_ids(&doc.diff(before, &doc.get_heads())), made: HashMap::new() }
-    }
-
-    /// The records `patches` (a diff of a document) touch, and those they made whole.
-    pub fn from_patches(patches: &'p [Patch]) -> Records<'p> {
-        Records::Touched { ids: touched_ids(patches), made: made_whole(patches) }
-    }
-
+impl Records<'_> {
     fn ids(&self, doc: &Automerge, collection: &str) -> Vec<String> {
         match self {
             Records::All => entries(doc, &ROOT, collection).into_iter().map(|(id, _)| id).collect(),
-            Records::Touched { ids, .. } => ids.iter().filter(|(c, _)| c == collection).map(|(_, id)| id.clone()).collect(),
+            Records::Touched(footprint) => {
+                footprint.touched.iter().filter(|(c, _)| c == collection).map(|(_, id)| id.clone()).collect()
+            }
         }
     }
 
     /// The record `id` of `collection`, if the write made it.
-    fn made(&self, collection: &str, id: &str) -> Option<&Made<'p>> {
+    fn made(&self, collection: &str, id: &str) -> Option<&Made> {
         match self {
             Records::All => None,
-            Records::Touched { made, .. } => made.get(collection)?.get(id),
+            Records::Touched(footprint) => footprint.made(collection, id),
         }
     }
 }
@@ -171,37 +145,6 @@ fn touched_ids(patches: &[Patch]) -> BTreeSet<(String, String)> {
         }
     }
     ids
-}
-
-/// The records `patches` made, by collection and id: a new map put at a record's key
-/// without a conflict, whose own patches are all puts without a conflict ([`Made`]).
-fn made_whole(patches: &[Patch]) -> HashMap<&str, HashMap<&str, Made<'_>>> {
-    let mut created: Vec<((&str, &str), &ObjId)> = Vec::new();
-    let mut puts: HashMap<&ObjId, Vec<(&str, &Value<'static>, &ObjId)>> = HashMap::new();
-    let mut spoiled: HashSet<&ObjId> = HashSet::new();
-    for patch in patches {
-        match (&patch.action, patch.path.as_slice()) {
-            (PatchAction::PutMap { key, value: (Value::Object(ObjType::Map), obj), conflict: false }, [(_, collection)]) => {
-                if let Some(collection) = prop_key(collection) {
-                    created.push(((collection, key.as_str()), obj));
-                }
-            }
-            (PatchAction::PutMap { key, value: (value, id), conflict: false }, [_, _]) => {
-                puts.entry(&patch.obj).or_default().push((key.as_str(), value, id));
-            }
-            (_, [_, _, ..]) => {
-                spoiled.insert(&patch.obj);
-            }
-            _ => {}
-        }
-    }
-    let mut made: HashMap<&str, HashMap<&str, Made<'_>>> = HashMap::new();
-    for ((collection, id), obj) in created {
-        if !spoiled.contains(obj) {
-            made.entry(collection).or_default().insert(id, Made { obj, fields: puts.remove(obj).unwrap_or_default() });
-        }
-    }
-    made
 }
 
 fn prop_key(prop: &Prop) -> Option<&str> {
@@ -230,8 +173,8 @@ impl CurrentRules for BTreeMap<StationId, crate::ledger::StationRules> {
     }
 }
 
-/// One document a write changed: its heads before, the document after, and the patches
-/// between them when the authority check made them already (they are not made twice).
+/// One document a write changed: its heads before, the document after, and what its
+/// changes write when the shape check read it already (it is not worked out twice).
 #[derive(Debug)]
 pub struct Written<'a> {
     /// The document.
@@ -240,8 +183,8 @@ pub struct Written<'a> {
     pub before: &'a [ChangeHash],
     /// The document with the write applied.
     pub after: &'a Automerge,
-    /// The patches from `before` to `after`, if made.
-    pub patches: Option<&'a [automerge::Patch]>,
+    /// What the changes from `before` to `after` write, if read.
+    pub footprint: Option<&'a Footprint>,
 }
 
 /// The events a write brings (the records its changes touched), in the catch-up's order.
@@ -259,10 +202,15 @@ pub fn arrivals(
     let mut out = Vec::new();
     for id in reading_order(written.iter().map(|w| w.id.clone())) {
         let Some(w) = written.iter().find(|w| *w.id == id) else { continue };
-        let records = match w.patches {
-            Some(patches) => Records::from_patches(patches),
-            None => Records::touched(w.after, w.before),
+        let diffed;
+        let footprint = match w.footprint {
+            Some(footprint) => footprint,
+            None => {
+                diffed = self::diffed(w.after, w.before);
+                &diffed
+            }
         };
+        let records = Records::Touched(footprint);
         out.extend(events(&id, w.after, &records, &mut directory, books)?);
     }
     Ok(out)
@@ -292,12 +240,12 @@ fn member_events(
 ) -> StoreResult<Vec<EventBody>> {
     let Some(record) = directory.get(owner)? else { return Ok(Vec::new()) };
     let mut out = Vec::new();
-    // The visits the write made are read out of its patches; the others out of the document.
+    // The visits the write made are read out of its operations; the others out of the document.
     let mut visits = Vec::new();
     let mut named = Vec::new();
     for raw in records.ids(doc, member::VISITS) {
         match records.made(member::VISITS, &raw) {
-            Some(made) => visits.extend(member::visit_from(&made.fields(doc), owner, &raw, made.obj)),
+            Some(made) => visits.extend(member::visit_from(&made.fields(doc), owner, &raw, &made.obj)),
             None => named.extend(VisitId::parse(&raw).ok()),
         }
     }
@@ -477,7 +425,7 @@ pub fn reading_order(ids: impl IntoIterator<Item = DocId>) -> Vec<DocId> {
 #[cfg(test)]
 mod tests {
     use automerge::transaction::Transactable as _;
-    use automerge::{ActorId, AutoCommit, PatchLog};
+    use automerge::{ActorId, AutoCommit, ObjType, ReadDoc};
     use chrono::{DateTime, TimeZone as _, Utc};
     use timebank_engine::model::{Confirmation, ConfirmedBy, Evidence, Visit, VisitSource};
 
@@ -507,13 +455,13 @@ mod tests {
         }
     }
 
-    /// The visits a push made are read out of its patches, and read the same as out of the
-    /// document: a visit made whole, one made and then checked out and confirmed in later
+    /// The visits a push made are read out of its operations (as the shape check found
+    /// them), and read the same as out of the document: a visit made whole, one made and then checked out and confirmed in later
     /// changes of the same push, one whose note is a text object (as other implementations
     /// write strings). A visit made before the push and checked out in it is read out of
     /// the document.
     #[test]
-    fn visits_a_push_made_read_the_same_out_of_its_patches() {
+    fn visits_a_push_made_read_the_same_out_of_its_operations() {
         let volunteer = MemberId::parse("v-1").unwrap();
         let mut relay = AutoCommit::new();
         member::put_visit(&mut relay, &visit("v-old", None)).unwrap();
@@ -542,23 +490,24 @@ mod tests {
         member::put_check_out(&mut phone, &VisitId::parse("v-old").unwrap(), at(30), at(30), None, None).unwrap();
         phone.commit();
 
+        let id: DocId = "member/v-1".parse().unwrap();
+        let pushed = phone.get_changes(&base);
+        let footprint = crate::vetting::vet(&id, relay.document(), &pushed, |_| true).unwrap().footprint;
         let mut doc = relay.document().clone();
-        let mut log = PatchLog::active();
-        doc.apply_changes_log_patches(phone.get_changes(&base), &mut log).unwrap();
-        let patches = doc.make_patches(&mut log);
-        let records = Records::from_patches(&patches);
+        doc.apply_changes(pushed).unwrap();
+        let records = Records::Touched(&footprint);
 
-        let mut from_patches = BTreeSet::new();
+        let mut from_operations = BTreeSet::new();
         for id in records.ids(&doc, member::VISITS) {
             let from_doc = member::visit(&doc, &volunteer, &VisitId::parse(&id).unwrap()).unwrap();
             if let Some(made) = records.made(member::VISITS, &id) {
-                let read = member::visit_from(&made.fields(&doc), &volunteer, &id, made.obj);
+                let read = member::visit_from(&made.fields(&doc), &volunteer, &id, &made.obj);
                 assert_eq!(read.as_ref(), Some(&from_doc), "{id}");
-                from_patches.insert(id);
+                from_operations.insert(id);
             }
         }
         let expected: BTreeSet<String> = ["v-later", "v-text", "v-whole"].map(String::from).into();
-        assert_eq!(from_patches, expected, "v-old was made before the push: read out of the document");
+        assert_eq!(from_operations, expected, "v-old was made before the push: read out of the document");
         assert_eq!(member::visit(&doc, &volunteer, &VisitId::parse("v-text").unwrap()).unwrap().note, "soup");
     }
 }

@@ -3,7 +3,7 @@
 //! log, stored together through the relay's one write path, with its audit entries. The
 //! member's coins and history stay theirs: the ledger has one account per member.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use automerge::transaction::CommitOptions;
 use timebank_engine::DocId;
@@ -81,7 +81,6 @@ pub fn move_member(
     };
     work.commit(Writes {
         forks: BTreeMap::from([(doc, fork)]),
-        diffs: HashMap::new(),
         batch,
         events: vec![EventBody::Transfer(transfer.clone())],
         ..Writes::default()

@@ -12,9 +12,10 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use automerge::{Automerge, Change, ChangeHash, Patch};
+use automerge::{Automerge, Change, ChangeHash};
 use timebank_engine::DocId;
 
+use crate::footprint::Footprint;
 use crate::ledger::collect::{self, Written};
 use crate::ledger::{EventBody, bookkeeper};
 use crate::relay::Relay;
@@ -22,14 +23,14 @@ use crate::relay::cache::Held;
 use crate::store::{MemberRecord, StoreError, StoreResult, WriteBatch};
 
 /// What a write stores: documents with its changes applied (forks of the working copies),
-/// the patches of those the caller diffed already, and the acknowledgements and audit
+/// what those the caller vetted write, and the acknowledgements and audit
 /// entries that go in the same transaction (their chunks are the commit's to make).
 #[derive(Debug, Default)]
 pub(crate) struct Writes {
     /// Each changed document: a fork of its working copy with the changes applied.
     pub forks: BTreeMap<DocId, Automerge>,
-    /// Patches from the working copy to the fork, where the caller made them.
-    pub diffs: HashMap<DocId, Vec<Patch>>,
+    /// What each fork's changes write, where the caller vetted them ([`Footprint`]).
+    pub footprints: HashMap<DocId, Footprint>,
     /// Acknowledged heads and audit entries to store with the documents.
     pub batch: WriteBatch,
     /// Arrival-log events the write makes itself, not read out of the documents (a
@@ -124,7 +125,7 @@ impl<'r> Work<'r> {
         let relay = self.relay;
         let store = relay.store();
         let now = relay.now_ms();
-        let Writes { mut forks, diffs, mut batch, events: made, mut taken } = writes;
+        let Writes { mut forks, footprints, mut batch, events: made, mut taken } = writes;
         if let Some(id) = forks.keys().find(|id| !self.held.holds(id)) {
             return Err(StoreError::Backend(format!("{id} was written without being held; nothing was stored")));
         }
@@ -141,7 +142,7 @@ impl<'r> Work<'r> {
         });
         let written: Vec<Written<'_>> = forks
             .iter()
-            .filter_map(|(id, after)| Some(Written { id, before: befores.get(id)?, after, patches: diffs.get(id).map(Vec::as_slice) }))
+            .filter_map(|(id, after)| Some(Written { id, before: befores.get(id)?, after, footprint: footprints.get(id) }))
             .collect();
         let rules = relay.current_rules();
         let mut arrivals = collect::arrivals(store, &rules, &written, &self.known)?;

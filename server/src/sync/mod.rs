@@ -125,7 +125,13 @@ pub fn sync(relay: &Relay, device: &AuthedDevice, request: &SyncRequest) -> Resu
     };
     let mut plan = answer::plan(relay, &work, device, &access, &incoming, &staged, listing, &acked);
     plan.batch.usage = staged.usage;
-    work.commit(Writes { forks: staged.forks, diffs: staged.diffs, batch: plan.batch, events: Vec::new(), taken: staged.taken })?;
+    work.commit(Writes {
+        forks: staged.forks,
+        footprints: staged.footprints,
+        batch: plan.batch,
+        events: Vec::new(),
+        taken: staged.taken,
+    })?;
     Ok(plan.response)
 }
 

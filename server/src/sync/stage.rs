@@ -7,15 +7,16 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use automerge::{ActorId, Automerge, Change, ChangeHash, Patch, PatchLog};
+use automerge::{ActorId, Automerge, Change, ChangeHash};
 use timebank_engine::DocId;
 use timebank_engine::sync::bounds::{self, BoundsError, Budget};
 use timebank_engine::sync::wire::{self, DocPush, SyncRequest};
 use timebank_engine::sync::{heads, sequence};
 
 use crate::auth::AuthedDevice;
-use crate::authority::{self, Access, Authors, Refusal};
+use crate::authority::{Access, Authors, Refusal};
 use crate::error::AppError;
+use crate::footprint::Footprint;
 use crate::relay::{Relay, Taken, Work};
 use crate::store::{DeviceUsage, UsageUpdate};
 use crate::sync::record_event;
@@ -100,8 +101,8 @@ fn refuse_change(relay: &Relay, device: &AuthedDevice, doc: &str, index: usize, 
 pub(super) struct Staged {
     /// Each document with taken changes: a fork of the working copy with them applied.
     pub(super) forks: BTreeMap<DocId, Automerge>,
-    /// The patches of the forks the field checks diffed whole (handed to the ledger).
-    pub(super) diffs: HashMap<DocId, Vec<Patch>>,
+    /// What each fork's changes write, record by record (handed to the ledger).
+    pub(super) footprints: HashMap<DocId, Footprint>,
     /// Per document, every change the device pushed (not sent back to it).
     pub(super) pushed: HashMap<DocId, HashSet<ChangeHash>>,
     /// Documents with pushed changes that wait for changes the relay lacks.
@@ -178,31 +179,16 @@ pub(super) fn stage(
             Ok(non_coordinator) => non_coordinator,
             Err(refusal) => return Err(refuse(refusal)),
         };
-        // Every change taken keeps the document's shape: checked before any is applied,
-        // the length of Text objects once they are.
-        let shaped = vetting::vet(id, cached, ready.iter().copied()).map_err(refuse)?;
+        // Every change taken keeps the document's shape, and the device's own keep the
+        // field rules: checked before any is applied, the length of Text objects once they
+        // are. Changes of others among them are what a restored relay lost, vouched for.
+        let restricted = |change: &Change| non_coordinator && is_own(change);
+        let vetted = vetting::vet(id, cached, ready.iter().copied(), restricted).map_err(refuse)?;
         let mut fork = cached.clone();
-        let apply = |fork: &mut Automerge, changes: Vec<Change>| {
-            apply_logged(fork, changes)
-                .map_err(|e| AppError::BadRequest(format!("the changes sent for {id} could not be applied ({e}); nothing was stored")))
-        };
-        if mine.len() == ready.len() {
-            // The common case: the device's own changes only, checked in one set of patches.
-            let patches = apply(&mut fork, mine)?;
-            authority::check_fields(id, &patches, non_coordinator).map_err(refuse)?;
-            staged.diffs.insert(id.clone(), patches);
-        } else {
-            // Recovering what a restored relay lost: changes of others, vouched for, among
-            // the device's own. Each own change is checked on its own patches.
-            for &change in &ready {
-                let is_mine = is_own(change);
-                let patches = apply(&mut fork, vec![change.clone()])?;
-                if is_mine {
-                    authority::check_fields(id, &patches, non_coordinator).map_err(refuse)?;
-                }
-            }
-        }
-        shaped.check(&fork).map_err(refuse)?;
+        fork.apply_changes(ready.iter().map(|c| (*c).clone()))
+            .map_err(|e| AppError::BadRequest(format!("the changes sent for {id} could not be applied ({e}); nothing was stored")))?;
+        vetted.check(&fork).map_err(refuse)?;
+        staged.footprints.insert(id.clone(), vetted.footprint);
         staged.taken.insert(id.clone(), Taken::of(&fork, ready.iter().copied()));
         staged.forks.insert(id.clone(), fork);
     }
@@ -272,15 +258,6 @@ fn vouched(relay: &Relay, id: &DocId, push: &Push<'_>) -> Result<HashSet<ChangeH
     Ok(vouched)
 }
 
-/// Applies `changes` to `fork` and returns what they did to it, logged as they are
-/// applied: the same patches as a diff of the heads before and after, without a walk of
-/// the whole document that a diff makes.
-fn apply_logged(fork: &mut Automerge, changes: Vec<Change>) -> Result<Vec<Patch>, automerge::AutomergeError> {
-    let mut log = PatchLog::active();
-    fork.apply_changes_log_patches(changes, &mut log)?;
-    Ok(fork.make_patches(&mut log))
-}
-
 /// Splits `fresh` into the changes whose dependencies the relay holds (or that come
 /// before them in the push), in an order they apply in, and those that must wait.
 fn ready_and_waiting<'c>(cached: &Automerge, fresh: Vec<&'c Change>) -> (Vec<&'c Change>, Vec<&'c Change>) {
@@ -300,41 +277,5 @@ fn ready_and_waiting<'c>(cached: &Automerge, fresh: Vec<&'c Change>) -> (Vec<&'c
         if pending.len() == before || pending.is_empty() {
             return (ready, pending);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use automerge::transaction::Transactable as _;
-    use automerge::{AutoCommit, ObjType, ROOT, ReadDoc as _};
-
-    use super::*;
-
-    /// The field rules and the ledger read the patches a push makes: those logged while it
-    /// is applied are the ones a diff of the document before and after gives, for new
-    /// visits, edited and deleted fields, and edits concurrent with the relay's own.
-    #[test]
-    fn patches_logged_while_applying_are_the_diffs() {
-        let mut relay = AutoCommit::new();
-        let visits = relay.put_object(ROOT, "visits", ObjType::Map).unwrap();
-        let first = relay.put_object(&visits, "v-1", ObjType::Map).unwrap();
-        relay.put(&first, "note", "tea").unwrap();
-        relay.put(&first, "minutes", 30_i64).unwrap();
-        let mut phone = relay.fork().with_actor(automerge::ActorId::random());
-        let base = phone.get_heads();
-        let second = phone.put_object(&visits, "v-2", ObjType::Map).unwrap();
-        phone.put(&second, "note", "walk").unwrap();
-        phone.put(&first, "note", "tea and a walk").unwrap();
-        phone.delete(&first, "minutes").unwrap();
-        // The relay wrote into the same visit meanwhile: a conflict the patches must show.
-        relay.put(&first, "note", "reviewed").unwrap();
-        let pushed: Vec<Change> = phone.get_changes(&base);
-
-        let mut logged = relay.document().clone();
-        let before = logged.get_heads();
-        let patches = apply_logged(&mut logged, pushed).unwrap();
-        assert!(!patches.is_empty());
-        assert_eq!(patches, logged.diff(&before, &logged.get_heads()));
-        assert_eq!(logged.get(&second, "note").unwrap().map(|(v, _)| v.to_string()), Some("\"walk\"".to_owned()));
     }
 }
