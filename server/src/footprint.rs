@@ -3,7 +3,7 @@
 //! ledger's arrival events, and those it makes whole with the fields it gives them, read
 //! without walking the document again (ADR 0060).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use automerge::{ActorId, ObjId, ObjType, ReadDoc, ScalarValue, Value};
 use timebank_engine::documents::fields::Fields;
@@ -13,14 +13,22 @@ use timebank_engine::documents::fields::Fields;
 pub struct Footprint {
     /// Every (collection, record id) an operation of the batch writes into.
     pub touched: BTreeSet<(String, String)>,
-    /// The records the batch makes whole, by collection and id.
-    made: HashMap<String, HashMap<String, Made>>,
-    /// Where each record made in the batch sits, by its object.
-    making: HashMap<ObjId, (String, String)>,
-    /// Records made in the batch that are read out of the document after all.
-    spoiled: HashSet<(String, String)>,
+    /// Every record an operation of the batch made, in the order they were made.
+    making: Vec<Making>,
+    /// The last record made at each key, by collection and id (an index into `making`).
+    keys: HashMap<String, HashMap<String, Maker>>,
     /// The record the last operation touched (a record's operations come one after another).
     last: Option<(String, String)>,
+}
+
+/// Which of the records made in a batch an operation made ([`Footprint::make`]).
+pub type Maker = usize;
+
+#[derive(Clone, Debug)]
+struct Making {
+    made: Made,
+    /// Whether its fields can be read from the operations (see [`Made`]).
+    whole: bool,
 }
 
 /// A record a batch made whole: a new map at a key its collection did not hold, made once,
@@ -54,56 +62,42 @@ impl Footprint {
 
     /// Notes that operation `obj` made record `id` of `collection`; `existed`: the
     /// document held a record under that key before the batch (a conflict or a
-    /// replacement, read out of the document).
-    pub(crate) fn make(&mut self, collection: &str, id: &str, obj: ObjId, existed: bool) {
-        let key = (collection.to_owned(), id.to_owned());
-        let made = self.made.entry(key.0.clone()).or_default();
-        if existed || made.contains_key(id) || self.spoiled.contains(&key) {
-            made.remove(id);
-            self.spoiled.insert(key.clone());
-        } else {
-            made.insert(key.1.clone(), Made { obj: obj.clone(), fields: Vec::new() });
+    /// replacement). Such a record, and one made twice in the batch, is read out of the
+    /// document.
+    pub(crate) fn make(&mut self, collection: &str, id: &str, obj: ObjId, existed: bool) -> Maker {
+        let maker = self.making.len();
+        let keys = self.keys.entry(collection.to_owned()).or_default();
+        let again = keys.insert(id.to_owned(), maker);
+        if let Some(earlier) = again.and_then(|earlier| self.making.get_mut(earlier)) {
+            earlier.whole = false;
         }
-        self.making.insert(obj, key);
+        self.making.push(Making { made: Made { obj, fields: Vec::new() }, whole: !existed && again.is_none() });
+        maker
     }
 
-    /// Notes that operation `op` set field `key` of the map `obj` to a scalar `value` or,
-    /// with `None`, to a new text object.
-    pub(crate) fn set(&mut self, obj: &ObjId, key: &str, value: Option<&ScalarValue>, op: ObjId) {
-        let Some(made) = self.made_mut(obj) else { return };
-        if !same_actor(&made.obj, &op) {
-            self.spoil(obj);
+    /// Notes that operation `op` set field `key` of the record `maker` made to a scalar
+    /// `value` or, with `None`, to a new text object.
+    pub(crate) fn set(&mut self, maker: Maker, key: &str, value: Option<&ScalarValue>, op: ObjId) {
+        let Some(making) = self.making.get_mut(maker).filter(|m| m.whole) else { return };
+        if !same_actor(&making.made.obj, &op) {
+            making.whole = false;
             return;
         }
         let value = match value {
             Some(scalar) => Value::Scalar(std::borrow::Cow::Owned(scalar.clone())),
             None => Value::Object(ObjType::Text),
         };
-        match made.fields.iter_mut().find(|(k, _, _)| k == key) {
+        let fields = &mut making.made.fields;
+        match fields.iter_mut().find(|(k, _, _)| k == key) {
             Some(field) => *field = (key.to_owned(), value, op),
-            None => made.fields.push((key.to_owned(), value, op)),
-        }
-    }
-
-    /// Notes that the map `obj` was written in a way its fields cannot be read from the
-    /// operations: the record is read out of the document.
-    pub(crate) fn spoil(&mut self, obj: &ObjId) {
-        if let Some(key) = self.making.get(obj).cloned() {
-            if let Some(made) = self.made.get_mut(&key.0) {
-                made.remove(&key.1);
-            }
-            self.spoiled.insert(key);
+            None => fields.push((key.to_owned(), value, op)),
         }
     }
 
     /// The record `id` of `collection`, if the batch made it whole.
     pub fn made(&self, collection: &str, id: &str) -> Option<&Made> {
-        self.made.get(collection)?.get(id)
-    }
-
-    fn made_mut(&mut self, obj: &ObjId) -> Option<&mut Made> {
-        let (collection, id) = self.making.get(obj)?;
-        self.made.get_mut(collection)?.get_mut(id)
+        let maker = *self.keys.get(collection)?.get(id)?;
+        self.making.get(maker).filter(|m| m.whole).map(|m| &m.made)
     }
 }
 

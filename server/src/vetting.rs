@@ -18,7 +18,7 @@ use timebank_engine::DocId;
 use timebank_engine::documents::schema::{self, Field, FieldType, Keys, Records, Shape};
 
 use crate::authority::{self, Refusal};
-use crate::footprint::{Footprint, object_id};
+use crate::footprint::{Footprint, Maker, object_id};
 
 /// Checks `changes` (new to `doc`, in causal order) against the shape of `id`'s kind, before
 /// they are applied to `doc`, and the operations of those `restricted` says are by a
@@ -89,8 +89,9 @@ enum Place {
     Root,
     /// A collection of records.
     Collection { keys: Keys, fields: &'static [Field] },
-    /// A record (or a collection of fields: a profile, the rules).
-    Record { fields: &'static [Field] },
+    /// A record (or a collection of fields: a profile, the rules); `made`: which of the
+    /// records the batch made it is, if it is one.
+    Record { fields: &'static [Field], made: Option<Maker> },
     /// A collection nothing writes into yet.
     Unused,
     /// A Text object holding a text field.
@@ -136,16 +137,18 @@ impl Vetting<'_> {
             authority::check_field(self.id, segments)?;
         }
         self.footprint.touch(segments);
-        let (Some(key), ObjectId::Id(obj)) = (key, &op.obj) else { return Ok(()) };
-        let made = object_id(made.counter(), made.actor());
-        let obj = object_id(obj.counter(), obj.actor());
-        match (place, &op.action) {
-            (Place::Collection { .. }, OpType::Make(ObjType::Map)) => {
-                let existed = !matches!(self.doc.get(&obj, key), Ok(None));
-                self.footprint.make(&path, key, made, existed);
+        let Some(key) = key else { return Ok(()) };
+        let id = || object_id(made.counter(), made.actor());
+        match (place, &op.action, &op.obj) {
+            (Place::Collection { .. }, OpType::Make(ObjType::Map), ObjectId::Id(collection)) => {
+                let existed = !matches!(self.doc.get(object_id(collection.counter(), collection.actor()), key), Ok(None));
+                let maker = self.footprint.make(&path, key, id(), existed);
+                if let Some((Place::Record { made, .. }, _)) = self.places.get_mut(&made) {
+                    *made = Some(maker);
+                }
             }
-            (Place::Record { .. }, OpType::Put(value)) => self.footprint.set(&obj, key, Some(value), made),
-            (Place::Record { .. }, OpType::Make(ObjType::Text)) => self.footprint.set(&obj, key, None, made),
+            (Place::Record { made: Some(maker), .. }, OpType::Put(value), _) => self.footprint.set(maker, key, Some(value), id()),
+            (Place::Record { made: Some(maker), .. }, OpType::Make(ObjType::Text), _) => self.footprint.set(maker, key, None, id()),
             _ => {}
         }
         Ok(())
@@ -180,7 +183,7 @@ impl Vetting<'_> {
             },
             Place::Collection { keys, fields } => match &op.action {
                 OpType::Make(ObjType::Map) if keys.allow(key) => {
-                    self.places.insert(made.clone(), (Place::Record { fields }, here.text().into()));
+                    self.places.insert(made.clone(), (Place::Record { fields, made: None }, here.text().into()));
                     Ok(())
                 }
                 OpType::Make(ObjType::Map) => Err(self
@@ -188,7 +191,7 @@ impl Vetting<'_> {
                 OpType::Delete => Err(self.refuse(format!("a record was removed ({}); records are never removed", here.text()))),
                 _ => Err(self.refuse(format!("{} must be a record (a map of fields)", here.text()))),
             },
-            Place::Record { fields } => match schema::field(fields, key) {
+            Place::Record { fields, .. } => match schema::field(fields, key) {
                 Some(field) => self.field(made, field, &op.action, here),
                 None => Err(self.refuse(format!("{path} has no field {key:?}"))),
             },
@@ -253,12 +256,12 @@ impl Vetting<'_> {
         match (parent, kind) {
             (Place::Root, ObjType::Map) => self.shape.collection(key).map(|c| match c.records {
                 Records::Keyed { keys, fields } => Place::Collection { keys, fields },
-                Records::Fields(fields) => Place::Record { fields },
+                Records::Fields(fields) => Place::Record { fields, made: None },
                 Records::Unused => Place::Unused,
             }),
             (Place::Root, ObjType::Text) => text_place(schema::field(self.shape.fields, key)?),
-            (Place::Collection { keys, fields }, ObjType::Map) => keys.allow(key).then_some(Place::Record { fields }),
-            (Place::Record { fields }, ObjType::Text) => text_place(schema::field(fields, key)?),
+            (Place::Collection { keys, fields }, ObjType::Map) => keys.allow(key).then_some(Place::Record { fields, made: None }),
+            (Place::Record { fields, .. }, ObjType::Text) => text_place(schema::field(fields, key)?),
             _ => None,
         }
     }
