@@ -294,7 +294,12 @@ fn member_events(
         }
     }
     let wanted: BTreeSet<String> = records.ids(doc, member::REQUESTS).into_iter().collect();
-    let requests: Vec<SpendRequest> = member::requests(doc).into_iter().filter(|r| wanted.contains(r.id.as_str())).collect();
+    // Most writes touch no request: the document's requests are not read then.
+    let requests: Vec<SpendRequest> = if wanted.is_empty() {
+        Vec::new()
+    } else {
+        member::requests(doc).into_iter().filter(|r| wanted.contains(r.id.as_str())).collect()
+    };
     for request in requests {
         let what = match &request.kind {
             RequestKind::Redeem { service, at } => {
