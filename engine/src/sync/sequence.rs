@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use automerge::{ActorId, Automerge, Change, ChangeHash};
+use automerge::{ActorId, Automerge, Change, ChangeHash, ObjId, ROOT, ReadDoc};
 
 use crate::sync::heads::holds;
 
@@ -23,7 +23,8 @@ const NEARBY: usize = 256;
 ///
 /// The document's changes are first read back from those the pushed ones build on, a few
 /// at most ([`NEARBY`]): when they show each author's previous change and every device
-/// named, the changes pass without reading the whole history (whose cost grows with it:
+/// named (a device with a value at the root, such as the genesis actor every visit names,
+/// is known without them: ADR 61), the changes pass without reading the whole history (whose cost grows with it:
 /// about 1.3 ms for 3,000 changes). Otherwise, and for every refusal, the whole history
 /// decides. What the near read lets pass that the whole history would refuse (a second
 /// change with a number the document holds already: a device's history forked, or an
@@ -46,16 +47,21 @@ pub fn check<'c>(doc: &Automerge, changes: impl IntoIterator<Item = &'c Change>)
 /// found, or [`NEARBY`] changes were read.
 fn nearby(doc: &Automerge, changes: &[&Change]) -> HashMap<ActorId, u64> {
     let pushed: HashSet<ChangeHash> = changes.iter().map(|c| c.hash()).collect();
+    let authors: HashSet<&ActorId> = changes.iter().map(|c| c.actor_id()).collect();
+    let rooted = rooted(doc);
     let mut wanted: HashMap<&ActorId, u64> = HashMap::new();
     for change in changes {
         let before = change.seq().saturating_sub(1);
         let want = wanted.entry(change.actor_id()).or_insert(before);
         *want = (*want).min(before);
-        for other in change.other_actor_ids() {
+        for other in change.other_actor_ids().iter().filter(|other| authors.contains(other) || !rooted.contains(*other)) {
             wanted.entry(other).or_insert(1);
         }
     }
-    let mut last: HashMap<ActorId, u64> = HashMap::new();
+    // A device that only needs to have written something, and has a value at the root, is
+    // known without reading back to its change (0: its number is not needed).
+    let mut last: HashMap<ActorId, u64> =
+        rooted.into_iter().filter(|actor| !authors.contains(actor)).map(|actor| (actor, 0)).collect();
     let mut next: Vec<ChangeHash> = changes.iter().flat_map(|c| c.deps().iter().copied()).filter(|d| !pushed.contains(d)).collect();
     let mut read = HashSet::new();
     while let Some(hash) = next.pop() {
@@ -71,6 +77,18 @@ fn nearby(doc: &Automerge, changes: &[&Change]) -> HashMap<ActorId, u64> {
         next.extend(meta.deps);
     }
     last
+}
+
+/// The devices with a value at the document's root: each wrote a change in it. The
+/// genesis actor, which made every collection, is one; a visit names it (its record goes
+/// into a collection), and its only change is the document's first.
+fn rooted(doc: &Automerge) -> HashSet<ActorId> {
+    doc.map_range(ROOT, ..)
+        .filter_map(|item| match item.id() {
+            ObjId::Id(_, actor, _) => Some(actor),
+            ObjId::Root => None,
+        })
+        .collect()
 }
 
 /// Checks `changes` in order against `last`, each author's last change number known
@@ -192,8 +210,9 @@ mod tests {
     #[test]
     fn a_long_history_is_read_near_the_push_and_whole_only_when_needed() {
         let (mut doc, phone) = doc_with_one_change();
+        let shared = doc.transact(|tx| tx.put_object(ROOT, "m", automerge::ObjType::Map)).unwrap().result;
         let mut other = doc.fork().with_actor(ActorId::random());
-        other.transact(|tx| tx.put(ROOT, "x", "set by another device")).unwrap();
+        other.transact(|tx| tx.put(&shared, "x", "set by another device")).unwrap();
         doc.merge(&mut other).unwrap();
         write(&mut doc, NEARBY + 10, "a");
         let mut relay = doc.fork().with_actor(ActorId::random());
@@ -203,13 +222,14 @@ mod tests {
         on_phone.transact(|tx| tx.put(ROOT, "note", "tea")).unwrap();
         let next = on_phone.get_changes(&relay.get_heads());
         let pushed: Vec<&Change> = next.iter().collect();
-        assert_eq!(nearby(&relay, &pushed).get(&phone), Some(&(NEARBY as u64 + 11)), "its last change is near");
+        assert_eq!(nearby(&relay, &pushed).get(&phone), Some(&(NEARBY as u64 + 12)), "its last change is near");
         assert!(follow(&nearby(&relay, &pushed), &relay, &pushed).is_ok());
         check(&relay, &next).unwrap();
 
-        // Overwriting what the other device wrote names it; it wrote far below the push.
+        // Overwriting what the other device wrote (not at the root) names it; it wrote far
+        // below the push.
         let mut on_phone = relay.fork().with_actor(phone);
-        on_phone.transact(|tx| tx.put(ROOT, "x", "set by the phone")).unwrap();
+        on_phone.transact(|tx| tx.put(&shared, "x", "set by the phone")).unwrap();
         let naming = on_phone.get_changes(&relay.get_heads());
         let pushed: Vec<&Change> = naming.iter().collect();
         assert!(!naming[0].other_actor_ids().is_empty());
@@ -218,6 +238,38 @@ mod tests {
         let mut applied = relay.clone();
         applied.apply_changes(naming).unwrap();
         assert_eq!(applied.get_heads(), on_phone.get_heads());
+    }
+
+    /// A visit names the genesis actor (its record goes into a collection genesis made),
+    /// whose only change is the document's first: on a member document longer than the
+    /// near read, the phone's next visit still passes without the whole history, since the
+    /// genesis actor has values at the root.
+    #[test]
+    fn a_visit_on_a_long_member_document_passes_the_near_read() {
+        use crate::documents::{self, member};
+        let id: crate::DocId = "member/m-vol".parse().unwrap();
+        let phone = ActorId::random();
+        let mut doc = documents::genesis(&id, ActorId::random()).unwrap().with_actor(phone.clone());
+        for i in 0..NEARBY + 10 {
+            doc.transact(|tx| {
+                let visits = documents::fields::map_at(tx, &ROOT, member::VISITS).unwrap();
+                let visit = tx.put_object(&visits, format!("v-{i}"), automerge::ObjType::Map)?;
+                tx.put(&visit, "note", "tea")
+            })
+            .unwrap();
+        }
+        let mut on_phone = doc.fork().with_actor(phone);
+        on_phone
+            .transact(|tx| {
+                let visits = documents::fields::map_at(tx, &ROOT, member::VISITS).unwrap();
+                tx.put_object(&visits, "v-next", automerge::ObjType::Map)
+            })
+            .unwrap();
+        let next = on_phone.get_changes(&doc.get_heads());
+        let pushed: Vec<&Change> = next.iter().collect();
+        assert!(next[0].other_actor_ids().contains(&documents::genesis_actor()), "the visit names the genesis actor");
+        assert!(follow(&nearby(&doc, &pushed), &doc, &pushed).is_ok(), "passes the near read");
+        check(&doc, &next).unwrap();
     }
 
     /// A device whose history forked (a second change with a number the document holds)
