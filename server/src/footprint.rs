@@ -76,8 +76,18 @@ impl Footprint {
     }
 
     /// Notes that operation `op` set field `key` of the record `maker` made to a scalar
-    /// `value` or, with `None`, to a new text object.
-    pub(crate) fn set(&mut self, maker: Maker, key: &str, value: Option<&ScalarValue>, op: ObjId) {
+    /// `value` or, with `None`, to a new text object; `overwrites` says whether `op`
+    /// names a given earlier operation among those it replaces. A field set again by an
+    /// operation that does not replace the earlier one holds both (automerge's winner need
+    /// not be the later): the record is read out of the document then.
+    pub(crate) fn set(
+        &mut self,
+        maker: Maker,
+        key: &str,
+        value: Option<&ScalarValue>,
+        op: ObjId,
+        overwrites: impl Fn(&ObjId) -> bool,
+    ) {
         let Some(making) = self.making.get_mut(maker).filter(|m| m.whole) else { return };
         if !same_actor(&making.made.obj, &op) {
             making.whole = false;
@@ -89,6 +99,7 @@ impl Footprint {
         };
         let fields = &mut making.made.fields;
         match fields.iter_mut().find(|(k, _, _)| k == key) {
+            Some((_, _, earlier)) if !overwrites(earlier) => making.whole = false,
             Some(field) => *field = (key.to_owned(), value, op),
             None => fields.push((key.to_owned(), value, op)),
         }
@@ -124,4 +135,72 @@ fn actor(id: &ObjId) -> Option<&ActorId> {
 /// actor up where the index does not match.
 pub fn object_id(counter: u64, actor: &ActorId) -> ObjId {
     ObjId::Id(counter, actor.clone(), usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(counter: u64, actor: u8) -> ObjId {
+        object_id(counter, &ActorId::from([actor; 16]))
+    }
+
+    fn text(value: &str) -> ScalarValue {
+        ScalarValue::Str(value.into())
+    }
+
+    fn note(footprint: &Footprint) -> Option<String> {
+        let made = footprint.made("visits", "v-1")?;
+        made.fields.iter().find(|(key, _, _)| key == "note").map(|(_, value, _)| value.to_string())
+    }
+
+    #[test]
+    fn a_record_made_once_by_its_maker_is_read_from_the_operations() {
+        let mut footprint = Footprint::default();
+        let visit = footprint.make("visits", "v-1", op(1, 1), false);
+        footprint.set(visit, "note", Some(&text("tea")), op(2, 1), |_| false);
+        // Set again, replacing the first value: the later one is the record's.
+        footprint.set(visit, "note", Some(&text("tea and a walk")), op(3, 1), |earlier| *earlier == op(2, 1));
+        assert_eq!(note(&footprint).as_deref(), Some("\"tea and a walk\""));
+    }
+
+    #[test]
+    fn a_record_whose_fields_the_operations_cannot_tell_is_read_out_of_the_document() {
+        // Set again without replacing the first value: both are held, and automerge's
+        // winner need not be the later one (a hand-made change can number it lower).
+        let mut footprint = Footprint::default();
+        let visit = footprint.make("visits", "v-1", op(1, 1), false);
+        footprint.set(visit, "note", Some(&text("one hour")), op(5, 1), |_| false);
+        footprint.set(visit, "note", Some(&text("five hours")), op(3, 1), |_| false);
+        assert!(footprint.made("visits", "v-1").is_none());
+
+        // Set by a device other than the one that made it.
+        let mut footprint = Footprint::default();
+        let visit = footprint.make("visits", "v-1", op(1, 1), false);
+        footprint.set(visit, "note", Some(&text("tea")), op(2, 2), |_| false);
+        assert!(footprint.made("visits", "v-1").is_none());
+
+        // Made at a key the document held already, or made twice in the batch.
+        let mut footprint = Footprint::default();
+        footprint.make("visits", "v-1", op(1, 1), true);
+        assert!(footprint.made("visits", "v-1").is_none());
+        let mut footprint = Footprint::default();
+        let first = footprint.make("visits", "v-1", op(1, 1), false);
+        let second = footprint.make("visits", "v-1", op(4, 1), false);
+        footprint.set(first, "note", Some(&text("tea")), op(2, 1), |_| false);
+        footprint.set(second, "note", Some(&text("walk")), op(5, 1), |_| false);
+        assert!(footprint.made("visits", "v-1").is_none());
+    }
+
+    #[test]
+    fn touched_records_are_noted_once_each() {
+        let mut footprint = Footprint::default();
+        for path in
+            [&["visits", "v-1"][..], &["visits", "v-1", "note"], &["visits", "v-2", "note"], &["kind"], &["visits", "v-1", "elder"]]
+        {
+            footprint.touch(path);
+        }
+        let touched: Vec<(&str, &str)> = footprint.touched.iter().map(|(c, i)| (c.as_str(), i.as_str())).collect();
+        assert_eq!(touched, [("visits", "v-1"), ("visits", "v-2")]);
+    }
 }

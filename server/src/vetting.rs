@@ -147,8 +147,12 @@ impl Vetting<'_> {
                     *made = Some(maker);
                 }
             }
-            (Place::Record { made: Some(maker), .. }, OpType::Put(value), _) => self.footprint.set(maker, key, Some(value), id()),
-            (Place::Record { made: Some(maker), .. }, OpType::Make(ObjType::Text), _) => self.footprint.set(maker, key, None, id()),
+            (Place::Record { made: Some(maker), .. }, OpType::Put(value), _) => {
+                self.footprint.set(maker, key, Some(value), id(), |earlier| replaces(op, earlier));
+            }
+            (Place::Record { made: Some(maker), .. }, OpType::Make(ObjType::Text), _) => {
+                self.footprint.set(maker, key, None, id(), |earlier| replaces(op, earlier));
+            }
             _ => {}
         }
         Ok(())
@@ -265,6 +269,11 @@ impl Vetting<'_> {
             _ => None,
         }
     }
+}
+
+/// Whether `op` names `earlier` among the operations it replaces.
+fn replaces(op: &Op, earlier: &automerge::ObjId) -> bool {
+    op.pred.iter().any(|pred| *earlier == object_id(pred.counter(), pred.actor()))
 }
 
 fn text_place(field: &Field) -> Option<Place> {
