@@ -123,6 +123,87 @@ fn a_visit_approved_at_the_desk_shows_approved_with_its_coins_on_the_phone() {
     assert!(rebuild_check(relay.store()).unwrap().is_empty());
 }
 
+/// A hand-made push sets a new visit's check-out twice without the second replacing the
+/// first, numbering the second's operation below the first: automerge keeps the first
+/// (one hour), though the second (five hours) comes later in the push. The ledger logs
+/// what the document shows, not the later operation, and the rebuild check stays equal.
+#[test]
+fn a_field_set_twice_concurrently_in_one_push_is_logged_as_the_document_shows_it() {
+    use std::num::NonZeroU64;
+
+    use automerge::legacy::{Key, ObjectId, Op, OpId, OpType, SortedVec};
+    use automerge::transaction::Transactable;
+    use automerge::{Change, ExpandedChange, ObjType, ROOT, ScalarValue};
+    use timebank_server::ledger::EventBody;
+    use timebank_server::ledger::bookkeeper::event_of;
+
+    let relay = TestRelay::new();
+    let volunteer = relay.member("volunteer", "Li Wei");
+    let elder = relay.member("elder", "Wang Fang");
+    let mut phone = relay.phone(&volunteer);
+    relay.sync_phone(&mut phone);
+
+    let visit = VisitId::generate();
+    let doc = format!("member/{}", volunteer.id);
+    let check_in = (Utc::now() - chrono::Duration::hours(8)).timestamp_millis();
+    let hour = 3_600_000;
+    let (first, acked) = forged_change(&relay.document(&doc), &phone.actor, |tx| {
+        let visits = timebank_engine::documents::fields::map_at(tx, &ROOT, "visits").unwrap();
+        let v = tx.put_object(&visits, visit.as_str(), ObjType::Map).unwrap();
+        for (key, value) in [("elder", elder.id.as_str()), ("service", "companionship"), ("source", "paper"), ("note", "tea")] {
+            tx.put(&v, key, value).unwrap();
+        }
+        tx.put(&v, "check_in", ScalarValue::Timestamp(check_in)).unwrap();
+        tx.put(&v, "check_out", ScalarValue::Timestamp(check_in + hour)).unwrap();
+    });
+    let first = Change::from_bytes(first).unwrap();
+    let expanded = first.decode();
+    let made = expanded.operations.iter().position(|op| matches!(op.action, OpType::Make(ObjType::Map))).unwrap();
+    let record = OpId::new(first.start_op().get() + made as u64, first.actor_id());
+    let second = Change::from(ExpandedChange {
+        operations: vec![Op {
+            action: OpType::Put(ScalarValue::Timestamp(check_in + 5 * hour)),
+            obj: ObjectId::Id(record),
+            key: Key::Map("check_out".into()),
+            pred: SortedVec::new(),
+            insert: false,
+        }],
+        actor_id: first.actor_id().clone(),
+        hash: None,
+        seq: first.seq() + 1,
+        // Below every operation of the first change: automerge's winner is the first.
+        start_op: NonZeroU64::MIN,
+        time: expanded.time,
+        message: None,
+        deps: vec![first.hash()],
+        extra_bytes: Vec::new(),
+        author: None,
+    });
+
+    let answer = relay.sync(&phone.token, &push(&doc, &acked, vec![first.raw_bytes().to_vec(), second.raw_bytes().to_vec()]));
+    assert!(!answer.status.is_server_error(), "{}", answer.error());
+    let stored = timebank_engine::documents::member::visit(&relay.document(&doc), &volunteer.id, &visit);
+    let logged: Vec<i64> = relay
+        .store()
+        .ledger_events(0)
+        .unwrap()
+        .iter()
+        .filter_map(|record| match event_of(record).unwrap().body {
+            EventBody::Visit(event) if event.id.as_str() == visit.as_str() => Some(event.check_out),
+            _ => None,
+        })
+        .collect();
+    match stored {
+        Some(shown) => {
+            let shown = shown.check_out.unwrap().timestamp_millis();
+            assert_eq!(shown, check_in + hour, "automerge keeps the check-out numbered higher");
+            assert_eq!(logged, [shown], "the ledger logs the check-out the document shows");
+        }
+        None => assert!(logged.is_empty(), "a push refused whole logs nothing: {}", answer.error()),
+    }
+    assert!(rebuild_check(relay.store()).unwrap().is_empty());
+}
+
 /// A visit as another automerge implementation writes it from the volunteer's own device:
 /// its strings are text objects (the JavaScript library's default). The relay's checks
 /// accept it, the ledger logs it, and a review earns its coins as for any visit.
