@@ -32,8 +32,9 @@ struct Making {
 }
 
 /// A record a batch made whole: a new map at a key its collection did not hold, made once,
-/// whose fields only its maker set (in causal order, so the last set wins). Its fields are
-/// those the operations gave; a text field's characters are read out of the document.
+/// whose fields only its maker set, each field set again only by an operation that
+/// replaces the earlier one ([`Footprint::set`]). Its fields are those the operations
+/// gave; a text field's characters are read out of the document.
 #[derive(Clone, Debug)]
 pub struct Made {
     /// The record's map.
