@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use automerge::Change;
+use automerge::{ActorId, Change};
 use timebank_engine::DocId;
 use timebank_engine::documents::member;
 use timebank_engine::model::{MemberId, Role};
@@ -161,12 +161,21 @@ impl<'a> Authors<'a> {
         Ok(found)
     }
 
-    /// Checks that every change's author may write `doc`. Returns whether any author is
-    /// not a coordinator (then the field rules apply).
-    pub fn check_writers(&mut self, doc: &DocId, changes: &[Change]) -> StoreResult<Result<bool, Refusal>> {
+    /// Checks that every change's author may write `doc` (each author once). Returns whether
+    /// any author is not a coordinator (then the field rules apply).
+    pub fn check_writers<'c>(
+        &mut self,
+        doc: &DocId,
+        changes: impl IntoIterator<Item = &'c Change>,
+    ) -> StoreResult<Result<bool, Refusal>> {
         let refuse = |reason: String| Ok(Err(Refusal { doc: doc.to_string(), reason }));
         let mut any_non_coordinator = false;
+        let mut checked: Vec<&ActorId> = Vec::new();
         for change in changes {
+            if checked.contains(&change.actor_id()) {
+                continue;
+            }
+            checked.push(change.actor_id());
             let author = match self.author(&change.actor_id().to_hex_string())? {
                 Ok(author) => author,
                 Err(reason) => return refuse(reason),

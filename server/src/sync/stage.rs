@@ -174,8 +174,7 @@ pub(super) fn stage(
         })?;
         taken.changes += i64::try_from(ready.len()).unwrap_or(i64::MAX);
         taken.bytes += ready.iter().map(|c| i64::try_from(c.raw_bytes().len()).unwrap_or(i64::MAX)).sum::<i64>();
-        let mine: Vec<Change> = ready.iter().filter(|c| is_own(c)).map(|c| (*c).clone()).collect();
-        let non_coordinator = match authors.check_writers(id, &mine)? {
+        let non_coordinator = match authors.check_writers(id, ready.iter().copied().filter(|c| is_own(c)))? {
             Ok(non_coordinator) => non_coordinator,
             Err(refusal) => return Err(refuse(refusal)),
         };
