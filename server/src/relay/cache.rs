@@ -38,6 +38,13 @@ struct Cached {
     chunks: usize,
 }
 
+/// What a copy taken out to be changed in place was ([`DocumentCache::take`]).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Lent {
+    generation: i64,
+    chunks: usize,
+}
+
 /// The documents one request writes, held until it is dropped.
 #[derive(Debug, Default)]
 pub(super) struct Held {
@@ -154,21 +161,51 @@ impl DocumentCache {
         copy.as_ref().map(|c| Arc::clone(&c.doc))
     }
 
-    /// After `doc` (a fork of the copy of `id` with one more chunk) was stored as
-    /// `generation`: it becomes the copy when that is the copy's next generation, and the
-    /// copy is dropped, to be reloaded, when another writer came between. A document with
-    /// many chunks is compacted.
-    pub(super) fn adopt(&self, store: &dyn RelayStore, id: &DocId, doc: Automerge, generation: i64) {
+    /// Takes the copy of `id` out, for the request that holds it to change in place
+    /// instead of copying it, when nothing but the cache and `mine` (that request's handle)
+    /// refers to it: no reader is left holding a copy that changes under it. Until it is
+    /// adopted or put back, readers find the document unloaded and load it from the store
+    /// (a request that fails after changing it leaves it so). Otherwise hands `mine` back.
+    pub(super) fn take(&self, id: &DocId, mine: Arc<Automerge>) -> Result<(Automerge, Lent), Arc<Automerge>> {
         let slot = self.slot(id);
         let mut copy = slot.copy.write().unwrap_or_else(PoisonError::into_inner);
-        let Some(cached) = copy.as_mut() else { return };
-        if generation != cached.generation + 1 {
+        // New handles are only made under this lock (`get`), so the count cannot grow now.
+        let only_mine = copy.as_ref().is_some_and(|c| Arc::ptr_eq(&c.doc, &mine) && Arc::strong_count(&mine) == 2);
+        let Some(cached) = copy.take_if(|_| only_mine) else { return Err(mine) };
+        drop(mine);
+        let lent = Lent { generation: cached.generation, chunks: cached.chunks };
+        Arc::try_unwrap(cached.doc).map(|doc| (doc, lent)).inspect_err(|doc| {
+            *copy = Some(Cached { doc: Arc::clone(doc), generation: lent.generation, chunks: lent.chunks });
+        })
+    }
+
+    /// Puts back a copy taken ([`DocumentCache::take`]) and left as it was, unless a reader
+    /// loaded the document again meanwhile.
+    pub(super) fn put_back(&self, id: &DocId, doc: Automerge, lent: Lent) {
+        let slot = self.slot(id);
+        let mut copy = slot.copy.write().unwrap_or_else(PoisonError::into_inner);
+        if copy.is_none() {
+            *copy = Some(Cached { doc: Arc::new(doc), generation: lent.generation, chunks: lent.chunks });
+        }
+    }
+
+    /// After `doc` (the copy of `id` with one more chunk: a fork of it, or the copy itself
+    /// if `lent` says it was taken) was stored as `generation`: it becomes the copy when
+    /// that is the copy's next generation, and the copy is dropped, to be reloaded, when
+    /// another writer came between. A document with many chunks is compacted.
+    pub(super) fn adopt(&self, store: &dyn RelayStore, id: &DocId, doc: Automerge, generation: i64, lent: Option<Lent>) {
+        let slot = self.slot(id);
+        let mut copy = slot.copy.write().unwrap_or_else(PoisonError::into_inner);
+        let (before, chunks) = match (copy.as_ref(), lent) {
+            (Some(cached), _) => (cached.generation, cached.chunks),
+            (None, Some(lent)) => (lent.generation, lent.chunks),
+            (None, None) => return,
+        };
+        if generation != before + 1 {
             *copy = None;
             return;
         }
-        cached.doc = Arc::new(doc);
-        cached.generation = generation;
-        cached.chunks += 1;
+        let cached = copy.insert(Cached { doc: Arc::new(doc), generation, chunks: chunks + 1 });
         if cached.chunks > COMPACT_AFTER_CHUNKS {
             match store.compact_document(&id.to_string(), &cached.doc.save(), generation) {
                 Ok(true) => cached.chunks = 0,

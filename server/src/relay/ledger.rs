@@ -373,7 +373,7 @@ impl Worker {
         let mut written = Vec::with_capacity(updated.len());
         for (id, doc) in updated {
             if let Some(&generation) = generations.get(&id.to_string()) {
-                documents.adopt(store.as_ref(), &id, doc, generation);
+                documents.adopt(store.as_ref(), &id, doc, generation, None);
                 written.push(id);
             }
         }

@@ -63,9 +63,9 @@ pub(super) fn plan(
     let mut response = SyncResponse::default();
     let mut page = Page::new(relay.settings().page_bytes, bounds::PULL);
     for id in access.readable() {
-        let Some(cached) = work.doc(id) else { continue };
+        // A document forked in place is no longer the work's copy: the fork is.
+        let Some(doc) = staged.forks.get(id).or_else(|| work.doc(id)) else { continue };
         let name = id.to_string();
-        let doc = staged.forks.get(id).unwrap_or(cached);
         let heads = doc.get_heads();
         let push = incoming.push(id).map(|p| p.sent);
         let acked_here = acked.get(&name).cloned().unwrap_or_default();

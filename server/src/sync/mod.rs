@@ -118,7 +118,7 @@ pub fn sync(relay: &Relay, device: &AuthedDevice, request: &SyncRequest) -> Resu
         return Ok(SyncResponse { list_all: true, ..SyncResponse::default() });
     }
 
-    let staged = stage::stage(relay, device, &access, &work, &incoming)?;
+    let staged = stage::stage(relay, device, &access, &mut work, &incoming)?;
     let listing = match request.manifest {
         Some(_) => answer::Listing::Changed,
         None => answer::Listing::All,

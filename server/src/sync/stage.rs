@@ -119,7 +119,7 @@ pub(super) fn stage(
     relay: &Relay,
     device: &AuthedDevice,
     access: &Access,
-    work: &Work<'_>,
+    work: &mut Work<'_>,
     incoming: &Incoming<'_>,
 ) -> Result<Staged, AppError> {
     let mut staged = Staged::default();
@@ -183,7 +183,7 @@ pub(super) fn stage(
         // are. Changes of others among them are what a restored relay lost, vouched for.
         let restricted = |change: &Change| non_coordinator && is_own(change);
         let vetted = vetting::vet(id, cached, ready.iter().copied(), restricted).map_err(refuse)?;
-        let mut fork = cached.clone();
+        let Some(mut fork) = work.fork(id) else { continue };
         fork.apply_changes(ready.iter().map(|c| (*c).clone()))
             .map_err(|e| AppError::BadRequest(format!("the changes sent for {id} could not be applied ({e}); nothing was stored")))?;
         vetted.check(&fork).map_err(refuse)?;
