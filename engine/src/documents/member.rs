@@ -157,6 +157,11 @@ pub fn visit(doc: &impl ReadDoc, volunteer: &MemberId, id: &VisitId) -> Option<V
 /// Reads the visits `ids` of `volunteer`'s document, in the order given, leaving out the
 /// missing and incomplete ones; the visits' map is looked up once for all of them.
 pub fn visits_named<'i>(doc: &impl ReadDoc, volunteer: &MemberId, ids: impl IntoIterator<Item = &'i VisitId>) -> Vec<Visit> {
+    let mut ids = ids.into_iter().peekable();
+    // Finding the collection is a seek through the document: not done for no visit.
+    if ids.peek().is_none() {
+        return Vec::new();
+    }
     let Some(visits) = map_at(doc, &ROOT, VISITS) else { return Vec::new() };
     ids.into_iter().filter_map(|id| read_visit(doc, volunteer, id.as_str(), &map_at(doc, &visits, id.as_str())?)).collect()
 }
