@@ -102,6 +102,13 @@ fn a_ten_megabyte_note_is_refused_compressed_or_not() {
     let (long, heads) = scene.forge(|tx, visit| tx.put(visit, "note", "字".repeat(MAX_NOTE_CHARS + 1)).unwrap());
     let words = format!("visits/{}/note holds {} characters; at most {MAX_NOTE_CHARS}", scene.visit, MAX_NOTE_CHARS + 1);
     scene.refused(&heads, vec![long], StatusCode::FORBIDDEN, &words);
+    // A Text note is counted once its splices are applied: refused then, and the relay's
+    // copy they were applied to (its cached document itself, ADR 62) is not kept.
+    let (text, heads) = scene.forge(|tx, visit| {
+        let note = tx.put_object(visit, "note", ObjType::Text).unwrap();
+        tx.splice_text(&note, 0, 0, &"字".repeat(MAX_NOTE_CHARS + 1)).unwrap();
+    });
+    scene.refused(&heads, vec![text], StatusCode::FORBIDDEN, &words);
 }
 
 #[test]
