@@ -163,7 +163,7 @@ pub fn visits_named<'i>(doc: &impl ReadDoc, volunteer: &MemberId, ids: impl Into
         return Vec::new();
     }
     let Some(visits) = map_at(doc, &ROOT, VISITS) else { return Vec::new() };
-    ids.into_iter().filter_map(|id| read_visit(doc, volunteer, id.as_str(), &map_at(doc, &visits, id.as_str())?)).collect()
+    ids.filter_map(|id| read_visit(doc, volunteer, id.as_str(), &map_at(doc, &visits, id.as_str())?)).collect()
 }
 
 /// Reads every visit of `volunteer`'s document, oldest check-in first.
