@@ -38,9 +38,10 @@ struct Cached {
     chunks: usize,
 }
 
-/// What a copy taken out to be changed in place was ([`DocumentCache::take`]).
+/// The copy a writer's fork was made from: its store generation and chunks. The fork is
+/// adopted only as that generation's next ([`DocumentCache::adopt`]).
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Lent {
+pub(super) struct Base {
     generation: i64,
     chunks: usize,
 }
@@ -154,11 +155,17 @@ impl DocumentCache {
         Ok(elsewhere || !behind.is_empty())
     }
 
-    /// The copy of `id` as it is now, if loaded.
+    /// The copy of `id` as it is now, if loaded (for tests: requests read through `Work`).
+    #[cfg(test)]
     pub(super) fn get(&self, id: &DocId) -> Option<Arc<Automerge>> {
+        self.get_with_base(id).map(|(doc, _)| doc)
+    }
+
+    /// The copy of `id` as it is now, if loaded, and what it is, for a writer to fork.
+    pub(super) fn get_with_base(&self, id: &DocId) -> Option<(Arc<Automerge>, Base)> {
         let slot = self.slot(id);
         let copy = slot.copy.read().unwrap_or_else(PoisonError::into_inner);
-        copy.as_ref().map(|c| Arc::clone(&c.doc))
+        copy.as_ref().map(|c| (Arc::clone(&c.doc), Base { generation: c.generation, chunks: c.chunks }))
     }
 
     /// Takes the copy of `id` out, for the request that holds it to change in place
@@ -166,46 +173,40 @@ impl DocumentCache {
     /// refers to it: no reader is left holding a copy that changes under it. Until it is
     /// adopted or put back, readers find the document unloaded and load it from the store
     /// (a request that fails after changing it leaves it so). Otherwise hands `mine` back.
-    pub(super) fn take(&self, id: &DocId, mine: Arc<Automerge>) -> Result<(Automerge, Lent), Arc<Automerge>> {
+    pub(super) fn take(&self, id: &DocId, mine: Arc<Automerge>) -> Result<Automerge, Arc<Automerge>> {
         let slot = self.slot(id);
         let mut copy = slot.copy.write().unwrap_or_else(PoisonError::into_inner);
         // New handles are only made under this lock (`get`), so the count cannot grow now.
         let only_mine = copy.as_ref().is_some_and(|c| Arc::ptr_eq(&c.doc, &mine) && Arc::strong_count(&mine) == 2);
         let Some(cached) = copy.take_if(|_| only_mine) else { return Err(mine) };
         drop(mine);
-        let lent = Lent { generation: cached.generation, chunks: cached.chunks };
-        Arc::try_unwrap(cached.doc).map(|doc| (doc, lent)).inspect_err(|doc| {
-            *copy = Some(Cached { doc: Arc::clone(doc), generation: lent.generation, chunks: lent.chunks });
-        })
+        let Cached { doc, generation, chunks } = cached;
+        Arc::try_unwrap(doc).inspect_err(|doc| *copy = Some(Cached { doc: Arc::clone(doc), generation, chunks }))
     }
 
     /// Puts back a copy taken ([`DocumentCache::take`]) and left as it was, unless a reader
     /// loaded the document again meanwhile.
-    pub(super) fn put_back(&self, id: &DocId, doc: Automerge, lent: Lent) {
+    pub(super) fn put_back(&self, id: &DocId, doc: Automerge, base: Base) {
         let slot = self.slot(id);
         let mut copy = slot.copy.write().unwrap_or_else(PoisonError::into_inner);
         if copy.is_none() {
-            *copy = Some(Cached { doc: Arc::new(doc), generation: lent.generation, chunks: lent.chunks });
+            *copy = Some(Cached { doc: Arc::new(doc), generation: base.generation, chunks: base.chunks });
         }
     }
 
-    /// After `doc` (the copy of `id` with one more chunk: a fork of it, or the copy itself
-    /// if `lent` says it was taken) was stored as `generation`: it becomes the copy when
-    /// that is the copy's next generation, and the copy is dropped, to be reloaded, when
-    /// another writer came between. A document with many chunks is compacted.
-    pub(super) fn adopt(&self, store: &dyn RelayStore, id: &DocId, doc: Automerge, generation: i64, lent: Option<Lent>) {
+    /// After `doc` (a fork of the copy `base` of `id`, or that copy itself taken, with one
+    /// more chunk) was stored as `generation`: it becomes the copy when that is `base`'s
+    /// next generation, whatever a reader loaded meanwhile; when another writer came
+    /// between, the copy is dropped, to be reloaded. A document with many chunks is
+    /// compacted.
+    pub(super) fn adopt(&self, store: &dyn RelayStore, id: &DocId, doc: Automerge, generation: i64, base: Base) {
         let slot = self.slot(id);
         let mut copy = slot.copy.write().unwrap_or_else(PoisonError::into_inner);
-        let (before, chunks) = match (copy.as_ref(), lent) {
-            (Some(cached), _) => (cached.generation, cached.chunks),
-            (None, Some(lent)) => (lent.generation, lent.chunks),
-            (None, None) => return,
-        };
-        if generation != before + 1 {
+        if generation != base.generation + 1 {
             *copy = None;
             return;
         }
-        let cached = copy.insert(Cached { doc: Arc::new(doc), generation, chunks: chunks + 1 });
+        let cached = copy.insert(Cached { doc: Arc::new(doc), generation, chunks: base.chunks + 1 });
         if cached.chunks > COMPACT_AFTER_CHUNKS {
             match store.compact_document(&id.to_string(), &cached.doc.save(), generation) {
                 Ok(true) => cached.chunks = 0,

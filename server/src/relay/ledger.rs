@@ -347,12 +347,12 @@ impl Worker {
         let mut batch = WriteBatch { ledger_folded: (folded > self.folded_stored).then_some(folded), ..WriteBatch::default() };
         let mut updated = Vec::new();
         for (id, member) in ids.iter().zip(&entries.members) {
-            let Some(doc) = documents.get(id) else { continue };
+            let Some((doc, base)) = documents.get_with_base(id) else { continue };
             let change = document::update(&doc, keeper.books(), member, entries.touched.get(member), now)
                 .map_err(|e| StoreError::Corrupt(format!("could not write {id}: {e}")))?;
             if let Some((chunk, doc)) = change {
                 batch.chunks.push((id.to_string(), chunk));
-                updated.push((id.clone(), doc));
+                updated.push((id.clone(), doc, base));
             }
         }
         if entries.postings.is_empty() && batch.chunks.is_empty() {
@@ -371,9 +371,9 @@ impl Worker {
             self.cursor_written = Instant::now();
         }
         let mut written = Vec::with_capacity(updated.len());
-        for (id, doc) in updated {
+        for (id, doc, base) in updated {
             if let Some(&generation) = generations.get(&id.to_string()) {
-                documents.adopt(store.as_ref(), &id, doc, generation, None);
+                documents.adopt(store.as_ref(), &id, doc, generation, base);
                 written.push(id);
             }
         }

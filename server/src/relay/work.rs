@@ -19,7 +19,7 @@ use crate::footprint::Footprint;
 use crate::ledger::collect::{self, Written};
 use crate::ledger::{EventBody, bookkeeper};
 use crate::relay::Relay;
-use crate::relay::cache::{Held, Lent};
+use crate::relay::cache::{Base, Held};
 use crate::store::{MemberRecord, StoreError, StoreResult, WriteBatch};
 
 /// What a write stores: documents with its changes applied (forks of the working copies),
@@ -73,16 +73,18 @@ pub(crate) struct Work<'r> {
     relay: &'r Relay,
     held: Held,
     docs: HashMap<DocId, Arc<Automerge>>,
-    /// Copies taken out of the cache to be changed in place ([`Work::fork`]), with their
-    /// heads when taken.
-    lent: HashMap<DocId, (Lent, Vec<ChangeHash>)>,
+    /// What each copy loaded was: the base of the forks made from it.
+    bases: HashMap<DocId, Base>,
+    /// The heads of the copies taken out of the cache to be changed in place
+    /// ([`Work::fork`]).
+    lent: HashMap<DocId, Vec<ChangeHash>>,
     /// Members the caller read for this request (the syncing device's), not read again.
     known: Vec<MemberRecord>,
 }
 
 impl<'r> Work<'r> {
     pub(super) fn new(relay: &'r Relay) -> Self {
-        Work { relay, held: Held::default(), docs: HashMap::new(), lent: HashMap::new(), known: Vec::new() }
+        Work { relay, held: Held::default(), docs: HashMap::new(), bases: HashMap::new(), lent: HashMap::new(), known: Vec::new() }
     }
 
     /// Tells the work that `member` is as the caller read it for this request (the
@@ -104,10 +106,16 @@ impl<'r> Work<'r> {
         let documents = &self.relay.documents;
         documents.refresh(self.relay.store(), self.relay.actor(), ids)?;
         for id in ids {
-            match documents.get(id) {
-                Some(doc) => self.docs.insert(id.clone(), doc),
-                None => self.docs.remove(id),
-            };
+            match documents.get_with_base(id) {
+                Some((doc, base)) => {
+                    self.docs.insert(id.clone(), doc);
+                    self.bases.insert(id.clone(), base);
+                }
+                None => {
+                    self.docs.remove(id);
+                    self.bases.remove(id);
+                }
+            }
         }
         Ok(())
     }
@@ -128,8 +136,8 @@ impl<'r> Work<'r> {
         }
         let mine = self.docs.remove(id)?;
         match self.relay.documents.take(id, mine) {
-            Ok((doc, lent)) => {
-                self.lent.insert(id.clone(), (lent, doc.get_heads()));
+            Ok(doc) => {
+                self.lent.insert(id.clone(), doc.get_heads());
                 Some(doc)
             }
             Err(mine) => {
@@ -158,13 +166,13 @@ impl<'r> Work<'r> {
         let mut befores: HashMap<DocId, Vec<ChangeHash>> = HashMap::new();
         for (id, fork) in std::mem::take(&mut forks) {
             let before = match (self.lent.get(&id), self.docs.get(&id)) {
-                (Some((_, heads)), _) => heads.clone(),
+                (Some(heads), _) => heads.clone(),
                 (None, Some(cached)) => cached.get_heads(),
                 (None, None) => continue,
             };
             if fork.get_heads() == before {
-                if let Some((lent, _)) = self.lent.remove(&id) {
-                    relay.documents.put_back(&id, fork, lent);
+                if let (Some(_), Some(&base)) = (self.lent.remove(&id), self.bases.get(&id)) {
+                    relay.documents.put_back(&id, fork, base);
                 }
                 continue;
             }
@@ -185,8 +193,9 @@ impl<'r> Work<'r> {
         let mut written = Vec::with_capacity(forks.len());
         for (id, fork) in forks {
             if let Some(&generation) = generations.get(&id.to_string()) {
-                let lent = self.lent.remove(&id).map(|(lent, _)| lent);
-                relay.documents.adopt(store, &id, fork, generation, lent);
+                if let Some(&base) = self.bases.get(&id) {
+                    relay.documents.adopt(store, &id, fork, generation, base);
+                }
                 written.push(id);
             }
         }
@@ -198,7 +207,7 @@ impl<'r> Work<'r> {
 #[cfg(test)]
 mod tests {
     use automerge::transaction::Transactable as _;
-    use automerge::{AutoCommit, ROOT};
+    use automerge::{AutoCommit, ROOT, ReadDoc as _};
     use timebank_engine::documents::station;
 
     use super::*;
@@ -297,6 +306,44 @@ mod tests {
         rename(&relay, &id, "Caoyang Xincun", true);
         assert_eq!(station::name(reader.as_ref()).as_deref(), Some("Caoyang"));
         assert_eq!(name(&relay, &id), "Caoyang Xincun");
+    }
+
+    /// A write another relay stored while this one wrote a fork (and that a reader here
+    /// loaded meanwhile) is not hidden by adopting the fork: the copy is loaded again and
+    /// holds both writes.
+    #[test]
+    fn a_fork_is_not_adopted_over_a_write_that_came_between() {
+        let dir = tempfile::tempdir().unwrap();
+        let (relay, id) = relay_with_station(dir.path());
+        let other = Relay::new(
+            std::sync::Arc::new(crate::store::SqliteStore::open(dir.path()).unwrap()),
+            std::sync::Arc::new(timebank_engine::SystemClock),
+        )
+        .unwrap();
+        assert_eq!(name(&relay, &id), "Caoyang");
+        let mut work = relay.work();
+        work.hold(std::slice::from_ref(&id));
+        work.load(std::slice::from_ref(&id)).unwrap();
+        let mut fork = work.fork(&id).unwrap();
+        fork.transact::<_, _, automerge::AutomergeError>(|tx| tx.put(ROOT, "name", "Caoyang Xincun")).unwrap();
+
+        let mut theirs = other.work();
+        theirs.hold(std::slice::from_ref(&id));
+        theirs.load(std::slice::from_ref(&id)).unwrap();
+        let mut their_fork = theirs.fork(&id).unwrap();
+        their_fork.transact::<_, _, automerge::AutomergeError>(|tx| tx.put(ROOT, "motto", "neighbours first")).unwrap();
+        theirs.commit(Writes { forks: [(id.clone(), their_fork)].into(), ..Writes::default() }).unwrap();
+        drop(theirs);
+        assert_eq!(name(&relay, &id), "Caoyang", "a reader here loads the other relay's write");
+
+        work.commit(Writes { forks: [(id.clone(), fork)].into(), ..Writes::default() }).unwrap();
+        drop(work);
+        let mut reader = relay.work();
+        reader.load(std::slice::from_ref(&id)).unwrap();
+        let doc = reader.doc(&id).unwrap();
+        assert_eq!(station::name(doc).as_deref(), Some("Caoyang Xincun"));
+        let motto = doc.get(ROOT, "motto").unwrap().map(|(value, _)| value.to_string());
+        assert_eq!(motto.as_deref(), Some("\"neighbours first\""), "the other relay's write is not lost from the copy");
     }
 
     /// A fork taken in place and committed with nothing new is put back as it was.
